@@ -1,0 +1,147 @@
+// The task model, after pyinfra (facts apart from operations) and Ansible (roles, handlers):
+// a task names the state it wants; the runner gathers the current state of every task of a role
+// in one remote command (the probes), asks each task for the difference (plan), and applies
+// only that. A second run of a converged host costs one round trip per role and changes nothing.
+import type { HostSpec, Inventory } from '../inventory/model.ts';
+import type { Transport } from '../ssh/types.ts';
+
+export type Outcome = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+
+/** Host facts gathered once per run by the `facts` role (one round trip). */
+export interface Facts {
+  hostname: string;
+  /** uname -m: x86_64, aarch64, armv7l, ... */
+  arch: string;
+  kernel: string;
+  /** /etc/os-release ID and VERSION_ID, e.g. debian 12, ubuntu 24.04, raspbian 12 */
+  osId: string;
+  osVersion: string;
+  osCodename: string;
+  /** 'systemd' or whatever PID 1 is */
+  init: string;
+  /** systemd-detect-virt --container result, '' when not a container */
+  container: string;
+  /** detected or forced through the inventory's raspberry_pi */
+  raspberryPi: boolean;
+  /** path of the kernel cmdline file on a Raspberry Pi, '' otherwise */
+  piCmdlineFile: string;
+  /** OpenSSH server version, e.g. 9.2 ('' when sshd is not installed) */
+  sshdVersion: string;
+}
+
+/** What a probe printed. `code` is the probe's exit status. */
+export interface ProbeResult {
+  stdout: string;
+  code: number;
+}
+
+/** Unified diff material for --diff; `secret` masks the contents. */
+export interface FileDiff {
+  path: string;
+  before: string;
+  after: string;
+  secret?: boolean;
+}
+
+/** The difference a task found, and how to remove it. */
+export interface Change {
+  /** one line: what will change, e.g. "set PermitRootLogin no" */
+  summary: string;
+  diff?: FileDiff[];
+  apply(ctx: HostContext): Promise<void>;
+}
+
+/** A task's own verdict when it must not run or cannot be checked. */
+export interface Skip {
+  skip: string;
+}
+
+export interface Task {
+  name: string;
+  tags?: string[];
+  /** POSIX sh run as root; its stdout is the current state. Batched with the role's other probes. */
+  probe?: string;
+  /** the difference between the probed state and the desired one: null when in state */
+  plan(state: ProbeResult, ctx: HostContext): Change | Skip | null | Promise<Change | Skip | null>;
+  /** handlers notified when this task changed something */
+  notify?: string[];
+  /** evaluate before probing; false → skipped */
+  when?: (ctx: HostContext) => boolean;
+}
+
+export interface Handler {
+  name: string;
+  run(ctx: HostContext): Promise<void>;
+}
+
+export interface Logger {
+  info(msg: string): void;
+  /** shown with -v */
+  verbose(msg: string): void;
+  /** shown with -vv (commands run) */
+  debug(msg: string): void;
+  warn(msg: string): void;
+}
+
+/** State shared by all hosts of a run (e.g. the K3s token, read on the first server). Never reported. */
+export type SharedState = Map<string, unknown>;
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  tags?: string[];
+  verbosity: number;
+}
+
+export interface HostContext {
+  host: HostSpec;
+  inventory: Inventory;
+  conn: Transport;
+  facts: Facts;
+  /** the role's defaults merged with inventory vars under the role's key */
+  vars: Record<string, any>;
+  options: RunOptions;
+  shared: SharedState;
+  log: Logger;
+  /** all hosts' contexts by name, for roles that coordinate across hosts (k3s) */
+  peers: Map<string, HostContext>;
+}
+
+export interface Role {
+  name: string;
+  /** which hosts the role applies to */
+  appliesTo(host: HostSpec, inventory: Inventory): boolean;
+  /** role defaults, deep-merged under inventory vars[name] */
+  defaults?: Record<string, unknown>;
+  /** run at most this many hosts at once (1 = one at a time, in inventory order) */
+  serial?: number;
+  tasks(ctx: HostContext): Task[] | Promise<Task[]>;
+  handlers?: Handler[];
+}
+
+export interface TaskReport {
+  role: string;
+  task: string;
+  outcome: Outcome;
+  summary?: string;
+  message?: string;
+  durationMs: number;
+}
+
+export interface HostReport {
+  host: string;
+  outcome: 'ok' | 'changed' | 'failed' | 'unreachable';
+  counts: Record<Outcome, number>;
+  tasks: TaskReport[];
+  /** SSH round trips for this host in this run, total and per role */
+  roundTrips: number;
+  roundTripsByRole: Record<string, number>;
+  facts?: Facts;
+}
+
+export interface RunReport {
+  startedAt: string;
+  durationMs: number;
+  check: boolean;
+  hosts: HostReport[];
+}
