@@ -1,0 +1,35 @@
+// A command guarded by a state probe: it runs only when the probe says the state is not reached
+// (probe exit code != 0), like Ansible's creates/removes but for any condition.
+import type { Change, HostContext, Task } from '../runner/types.ts';
+import { run } from './shell.ts';
+
+export interface CommandSpec {
+  name: string;
+  /** sh that exits 0 when the desired state is already there */
+  probe: string;
+  /** sh that establishes it */
+  run: string;
+  /** data for the command's stdin (secrets go here, never into the command line) */
+  stdin?: () => string | Buffer;
+  summary?: string;
+  notify?: string[];
+  tags?: string[];
+  when?: (ctx: HostContext) => boolean;
+}
+
+export function command(spec: CommandSpec): Task {
+  return {
+    name: spec.name,
+    tags: spec.tags,
+    notify: spec.notify,
+    when: spec.when,
+    probe: spec.probe,
+    plan(state): Change | null {
+      if (state.code === 0) return null;
+      return {
+        summary: spec.summary ?? spec.name,
+        apply: (c) => run(c, spec.run, spec.name, spec.stdin?.()).then(() => undefined),
+      };
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Change, Task } from '../runner/types.ts';
+import { parseStat, statProbe } from './file.ts';
+import { q, run } from './shell.ts';
+
+export interface DirectorySpec {
+  path: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  state?: 'present' | 'absent';
+  name?: string;
+  tags?: string[];
+}
+
+export function directory(spec: DirectorySpec): Task {
+  const mode = (spec.mode ?? '0755').padStart(4, '0');
+  const owner = spec.owner ?? 'root';
+  const group = spec.group ?? owner;
+  return {
+    name: spec.name ?? `directory ${spec.path}`,
+    tags: spec.tags,
+    probe: statProbe(spec.path),
+    plan(state): Change | null {
+      const st = parseStat(state.stdout.split('\n')[0]);
+      if (spec.state === 'absent') {
+        if (!st.exists) return null;
+        return { summary: `remove ${spec.path}`, apply: (c) => run(c, `rm -rf -- ${q(spec.path)}`, `rm ${spec.path}`).then(() => undefined) };
+      }
+      if (st.exists && st.type !== 'directory') throw new Error(`${spec.path} exists and is a ${st.type}, not a directory`);
+      if (st.exists && st.mode === mode && st.owner === owner && st.group === group) return null;
+      const summary = st.exists ? `${spec.path}: ${st.mode} ${st.owner}:${st.group} -> ${mode} ${owner}:${group}` : `create ${spec.path} (${mode} ${owner}:${group})`;
+      return {
+        summary,
+        apply: (c) =>
+          run(c, `mkdir -p ${q(spec.path)} && chown ${q(`${owner}:${group}`)} ${q(spec.path)} && chmod ${mode} ${q(spec.path)}`, `directory ${spec.path}`).then(() => undefined),
+      };
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// A kernel module loaded now and at every boot (modules-load.d). Built-in modules count as loaded.
+import type { Change, HostContext, Task } from '../runner/types.ts';
+import { q, run } from './shell.ts';
+
+export interface KernelModuleSpec {
+  name: string;
+  persist?: boolean;
+  /** a path whose existence proves the feature is there (e.g. /proc/sys/net/bridge for br_netfilter) */
+  presentIf?: string;
+  tags?: string[];
+}
+
+export function kernelModule(spec: KernelModuleSpec): Task {
+  const confPath = `/etc/modules-load.d/${spec.name}.conf`;
+  const persist = spec.persist ?? true;
+  const want = `${spec.name}\n`;
+  const loadedTest =
+    `[ -d /sys/module/${spec.name} ] || grep -qs "/${spec.name}.ko" /lib/modules/$(uname -r)/modules.builtin` +
+    (spec.presentIf ? ` || [ -e ${q(spec.presentIf)} ]` : '');
+  return {
+    name: `kernel module ${spec.name}`,
+    tags: spec.tags,
+    probe: `if ${loadedTest}; then echo loaded; else echo missing; fi; echo --; cat ${q(confPath)} 2>/dev/null || true`,
+    plan(state, ctx: HostContext): Change | null {
+      const [status, conf = ''] = state.stdout.split('\n--\n');
+      const loaded = status.trim() === 'loaded';
+      const persisted = !persist || conf === want;
+      let load = !loaded;
+      if (load && ctx.facts.container) {
+        ctx.log.warn(`kernel module ${spec.name} is not loaded and cannot be loaded from inside a ${ctx.facts.container} container; load it on the container host`);
+        load = false;
+      }
+      if (!load && persisted) return null;
+      const parts: string[] = [];
+      if (load) parts.push(`modprobe ${spec.name}`);
+      if (!persisted) parts.push(`persist in ${confPath}`);
+      return {
+        summary: parts.join('; '),
+        async apply(c) {
+          if (!persisted) await c.conn.upload(confPath, want, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (load) await run(c, `modprobe ${q(spec.name)}`, `modprobe ${spec.name}`);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Kernel parameters, persisted in a sysctl.d file and applied live. Inside a container only the
+// network namespace's keys (net.*) can be set; others are persisted and reported, never faked.
+import type { Change, HostContext, Task } from '../runner/types.ts';
+import { sha256 } from './file.ts';
+import { q, run } from './shell.ts';
+
+export interface SysctlSpec {
+  /** e.g. /etc/sysctl.d/60-clusterseed-harden.conf */
+  file: string;
+  values: Record<string, string | number>;
+  name?: string;
+  tags?: string[];
+  /** header comment of the file */
+  comment?: string;
+}
+
+export function sysctlFileContent(spec: SysctlSpec): string {
+  const lines = [`# ${spec.comment ?? 'Managed by clusterseed; local edits are overwritten.'}`];
+  for (const [k, v] of Object.entries(spec.values)) lines.push(`${k} = ${v}`);
+  return lines.join('\n') + '\n';
+}
+
+const norm = (v: string | number) => String(v).trim().split(/\s+/).join(' ');
+
+export function liveSettable(key: string, container: string): boolean {
+  return !container || key.startsWith('net.');
+}
+
+export function sysctl(spec: SysctlSpec): Task {
+  const content = sysctlFileContent(spec);
+  const keys = Object.keys(spec.values);
+  return {
+    name: spec.name ?? `sysctl ${spec.file}`,
+    tags: spec.tags,
+    probe:
+      `sha256sum < ${q(spec.file)} 2>/dev/null | cut -d' ' -f1 || true; echo --; ` +
+      keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)} 2>/dev/null || echo '!missing')"`).join('; '),
+    plan(state, ctx: HostContext): Change | null {
+      const [hashPart, livePart = ''] = state.stdout.split('\n--\n');
+      const live = new Map<string, string>();
+      for (const line of livePart.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0) live.set(line.slice(0, eq), line.slice(eq + 1));
+      }
+      const fileDiffers = hashPart.trim() !== sha256(content);
+      const differ: string[] = [];
+      for (const k of keys) {
+        const cur = live.get(k) ?? '!missing';
+        if (cur === '!missing') {
+          throw new Error(`sysctl ${k} does not exist on this kernel (${ctx.facts.kernel}); a module may be missing`);
+        }
+        if (norm(cur) === norm(spec.values[k])) continue;
+        if (!liveSettable(k, ctx.facts.container)) {
+          ctx.log.warn(`sysctl ${k}=${spec.values[k]} cannot be applied inside a ${ctx.facts.container} container (live value ${cur}); persisted in ${spec.file} only`);
+          continue;
+        }
+        differ.push(k);
+      }
+      if (!fileDiffers && differ.length === 0) return null;
+      const parts: string[] = [];
+      if (fileDiffers) parts.push(`write ${spec.file}`);
+      if (differ.length) parts.push(`set ${differ.map((k) => `${k}: ${live.get(k)} -> ${spec.values[k]}`).join(', ')}`);
+      return {
+        summary: parts.join('; '),
+        async apply(c) {
+          if (fileDiffers) await c.conn.upload(spec.file, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (differ.length) {
+            await run(c, differ.map((k) => `sysctl -q -w ${q(`${k}=${spec.values[k]}`)}`).join(' && '), 'sysctl -w');
+          }
+        },
+      };
+    },
+  };
+}

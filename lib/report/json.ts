@@ -1,0 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import type { RunReport } from '../runner/types.ts';
+import { mask } from './mask.ts';
+
+/** The machine-readable report (--json FILE); secrets masked like every other output. */
+export function writeJsonReport(file: string, report: RunReport, extra: Record<string, unknown> = {}): void {
+  writeFileSync(file, mask(JSON.stringify({ ...report, ...extra }, null, 2)) + '\n', { mode: 0o600 });
+}

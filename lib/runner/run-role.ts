@@ -1,0 +1,112 @@
+// Runs one role on one host: probe all tasks in one batch, plan each, apply only differences,
+// re-probe the remaining tasks in one batch after something changed (their state may depend on it),
+// then run notified handlers once.
+import type { Change, HostContext, ProbeResult, Role, Skip, Task, TaskReport } from './types.ts';
+import { buildProbeBatch } from './probe-batch.ts';
+import { TransportError } from '../ssh/types.ts';
+import { mask } from '../report/mask.ts';
+import { renderDiffs } from '../report/diff.ts';
+
+export class HostUnreachable extends Error {}
+
+export interface RoleResult {
+  tasks: TaskReport[];
+  /** the host must not run further roles */
+  stop: 'failed' | 'unreachable' | null;
+}
+
+function isSkip(x: Change | Skip | null): x is Skip {
+  return !!x && 'skip' in x;
+}
+
+function selected(task: Task, role: Role, ctx: HostContext): boolean {
+  const tags = ctx.options.tags;
+  if (!tags || tags.length === 0) return true;
+  const own = [role.name, ...(task.tags ?? [])];
+  return own.some((t) => tags.includes(t));
+}
+
+async function probeAll(tasks: Task[], ctx: HostContext): Promise<ProbeResult[]> {
+  const withProbe = tasks.map((t, i) => ({ t, i })).filter((x) => x.t.probe);
+  const results: ProbeResult[] = tasks.map(() => ({ stdout: '', code: 0 }));
+  if (withProbe.length === 0) return results;
+  const batch = buildProbeBatch(withProbe.map((x) => x.t.probe!));
+  ctx.log.debug(`probe batch of ${withProbe.length} task(s)`);
+  const res = await ctx.conn.exec(batch.script, { become: true });
+  const parsed = batch.parse(res.stdout);
+  withProbe.forEach((x, k) => (results[x.i] = parsed[k]));
+  return results;
+}
+
+export async function runRole(role: Role, ctx: HostContext): Promise<RoleResult> {
+  const reports: TaskReport[] = [];
+  const notified = new Set<string>();
+  let tasks: Task[];
+  try {
+    tasks = (await role.tasks(ctx)).filter((t) => selected(t, role, ctx));
+  } catch (err) {
+    return fail(role, '(build tasks)', err, reports);
+  }
+  const active = tasks.map((t) => (t.when ? t.when(ctx) : true));
+  for (let i = 0; i < tasks.length; i++) {
+    if (!active[i]) reports.push({ role: role.name, task: mask(tasks[i].name), outcome: 'skipped', message: 'condition false', durationMs: 0 });
+  }
+  const runnable = tasks.filter((_, i) => active[i]);
+  let states: ProbeResult[] | null = null;
+  let offset = 0; // index in runnable where `states` starts
+  for (let i = 0; i < runnable.length; i++) {
+    const task = runnable[i];
+    const started = Date.now();
+    try {
+      if (!states) {
+        states = await probeAll(runnable.slice(i), ctx);
+        offset = i;
+      }
+      const plan = await task.plan(states[i - offset], ctx);
+      if (plan === null) {
+        reports.push({ role: role.name, task: mask(task.name), outcome: 'ok', durationMs: Date.now() - started });
+        ctx.log.verbose(`ok: [${role.name}] ${task.name}`);
+        continue;
+      }
+      if (isSkip(plan)) {
+        reports.push({ role: role.name, task: mask(task.name), outcome: 'skipped', message: plan.skip, durationMs: Date.now() - started });
+        ctx.log.verbose(`skipped: [${role.name}] ${task.name}: ${plan.skip}`);
+        continue;
+      }
+      const verb = ctx.options.check ? 'would change' : 'changed';
+      ctx.log.info(`${verb}: [${role.name}] ${task.name}: ${plan.summary}`);
+      if (ctx.options.diff && plan.diff?.length) ctx.log.info(renderDiffs(plan.diff));
+      if (!ctx.options.check) {
+        await plan.apply(ctx);
+        states = null; // later tasks may depend on what just changed: probe them again
+      }
+      for (const h of task.notify ?? []) notified.add(h);
+      reports.push({ role: role.name, task: mask(task.name), outcome: 'changed', summary: mask(plan.summary), durationMs: Date.now() - started });
+    } catch (err) {
+      return fail(role, task.name, err, reports, Date.now() - started);
+    }
+  }
+  for (const handler of role.handlers ?? []) {
+    if (!notified.has(handler.name)) continue;
+    const started = Date.now();
+    if (ctx.options.check) {
+      ctx.log.info(`would run handler: [${role.name}] ${handler.name}`);
+      continue;
+    }
+    try {
+      ctx.log.info(`handler: [${role.name}] ${handler.name}`);
+      await handler.run(ctx);
+      reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', durationMs: Date.now() - started });
+    } catch (err) {
+      return fail(role, `handler: ${handler.name}`, err, reports, Date.now() - started);
+    }
+  }
+  return { tasks: reports, stop: null };
+}
+
+function fail(role: Role, task: string, err: unknown, reports: TaskReport[], durationMs = 0): RoleResult {
+  const unreachable = err instanceof TransportError && err.kind !== 'exec';
+  const message = mask(err instanceof Error ? err.message : String(err));
+  reports.push({ role: role.name, task, outcome: unreachable ? 'unreachable' : 'failed', message, durationMs });
+  return { tasks: reports, stop: unreachable ? 'unreachable' : 'failed' };
+}

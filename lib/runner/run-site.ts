@@ -1,0 +1,152 @@
+// Runs roles over hosts the way a play runs: role by role, hosts in parallel (bounded by forks,
+// or by a role's `serial`), a failed or unreachable host stops only itself.
+import type { HostSpec, Inventory } from '../inventory/model.ts';
+import type { Transport } from '../ssh/types.ts';
+import { TransportError } from '../ssh/types.ts';
+import type { Facts, HostContext, HostReport, Logger, Outcome, Role, RunOptions, RunReport, SharedState } from './types.ts';
+import { runRole } from './run-role.ts';
+import { deepMerge } from './merge.ts';
+import { withPrefix } from '../report/logger.ts';
+import { mask } from '../report/mask.ts';
+import { factsRole } from '../../roles/facts/index.ts';
+
+export interface SiteRunOptions extends RunOptions {
+  forks: number;
+  /** host or group names; empty = all */
+  limit?: string[];
+}
+
+export interface SiteRun {
+  inventory: Inventory;
+  roles: Role[];
+  options: SiteRunOptions;
+  connect: (host: HostSpec) => Transport;
+  log: Logger;
+  shared?: SharedState;
+}
+
+const EMPTY_FACTS: Facts = {
+  hostname: '', arch: '', kernel: '', osId: '', osVersion: '', osCodename: '', init: '',
+  container: '', raspberryPi: false, piCmdlineFile: '', sshdVersion: '',
+};
+
+export function selectHosts(inventory: Inventory, limit?: string[]): HostSpec[] {
+  if (!limit || limit.length === 0) return inventory.hosts;
+  const names = new Set<string>();
+  for (const item of limit) {
+    const group = inventory.groups[item];
+    if (group) group.forEach((h) => names.add(h));
+    else if (inventory.hosts.some((h) => h.name === item)) names.add(item);
+    else throw new Error(`--limit: '${item}' is neither a host nor a group of the inventory`);
+  }
+  return inventory.hosts.filter((h) => names.has(h.name));
+}
+
+/** Run `fn` over items with at most `limit` in flight, preserving item order for starts. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+function newReport(host: string): HostReport {
+  return {
+    host,
+    outcome: 'ok',
+    counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0 },
+    tasks: [],
+    roundTrips: 0,
+    roundTripsByRole: {},
+  };
+}
+
+export async function runSite(run: SiteRun): Promise<RunReport> {
+  const started = Date.now();
+  const { inventory, options } = run;
+  const hosts = selectHosts(inventory, options.limit);
+  const shared: SharedState = run.shared ?? new Map();
+  const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, newReport(h.name)]));
+  const peers = new Map<string, HostContext>();
+  const stopped = new Set<string>();
+
+  for (const host of hosts) {
+    peers.set(host.name, {
+      host,
+      inventory,
+      conn: run.connect(host),
+      facts: { ...EMPTY_FACTS },
+      vars: {},
+      options,
+      shared,
+      log: withPrefix(run.log, `[${host.name}]`),
+      peers,
+    });
+  }
+
+  const record = (host: string, role: string, tasks: HostReport['tasks'], rt: number) => {
+    const r = reports.get(host)!;
+    r.tasks.push(...tasks);
+    for (const t of tasks) r.counts[t.outcome]++;
+    r.roundTripsByRole[role] = (r.roundTripsByRole[role] ?? 0) + rt;
+  };
+
+  // connect every host once; the connection is reused by every role
+  await pool(hosts, options.forks, async (host) => {
+    const ctx = peers.get(host.name)!;
+    const t0 = Date.now();
+    try {
+      await ctx.conn.connect();
+    } catch (err) {
+      const message = mask(err instanceof Error ? err.message : String(err));
+      stopped.add(host.name);
+      ctx.log.warn(`unreachable: ${message}`);
+      record(host.name, 'connect', [{ role: 'connect', task: 'connect', outcome: 'unreachable', message, durationMs: Date.now() - t0 }], 0);
+    }
+  });
+
+  for (const role of [factsRole, ...run.roles]) {
+    const targets = hosts.filter((h) => !stopped.has(h.name) && role.appliesTo(h, inventory));
+    if (targets.length === 0) continue;
+    await pool(targets, role.serial ?? options.forks, async (host) => {
+      const ctx = peers.get(host.name)!;
+      ctx.vars = deepMerge(role.defaults ?? {}, (host.vars[role.name] as Record<string, unknown>) ?? {});
+      const before = ctx.conn.roundTrips;
+      const result = await runRole(role, ctx);
+      record(host.name, role.name, result.tasks, ctx.conn.roundTrips - before);
+      if (result.stop) {
+        stopped.add(host.name);
+        const last = result.tasks[result.tasks.length - 1];
+        ctx.log.warn(`${result.stop}: [${role.name}] ${last?.task}: ${last?.message}`);
+      }
+    });
+  }
+
+  await Promise.all(
+    hosts.map(async (h) => {
+      const ctx = peers.get(h.name)!;
+      const r = reports.get(h.name)!;
+      r.roundTrips = ctx.conn.roundTrips;
+      r.facts = ctx.facts.arch ? ctx.facts : undefined;
+      r.outcome = r.counts.unreachable ? 'unreachable' : r.counts.failed ? 'failed' : r.counts.changed ? 'changed' : 'ok';
+      await ctx.conn.close().catch(() => undefined);
+    }),
+  );
+
+  return {
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    check: options.check,
+    hosts: hosts.map((h) => reports.get(h.name)!),
+  };
+}
+
+export function exitCode(report: RunReport): number {
+  if (report.hosts.some((h) => h.outcome === 'failed' || h.outcome === 'unreachable')) return 2;
+  if (report.check && report.hosts.some((h) => h.counts.changed > 0)) return 3;
+  return 0;
+}
+
+export type { Outcome };
+export { TransportError };

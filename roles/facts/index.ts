@@ -1,0 +1,65 @@
+// The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
+import type { Facts, HostContext, Role } from '../../lib/runner/types.ts';
+
+export const FACTS_PROBE = String.raw`
+echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
+echo "arch=$(uname -m)"
+echo "kernel=$(uname -r)"
+if [ -r /etc/os-release ]; then . /etc/os-release; fi
+echo "osId=\${ID:-unknown}"
+echo "osVersion=\${VERSION_ID:-}"
+echo "osCodename=\${VERSION_CODENAME:-}"
+echo "init=$(cat /proc/1/comm 2>/dev/null)"
+c=$(systemd-detect-virt --container 2>/dev/null); [ "$c" = none ] && c=
+echo "container=$c"
+echo "model=$(tr -d '\000' </proc/device-tree/model 2>/dev/null)"
+for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done
+echo "sshd=$(dpkg-query -W -f='\${Version}' openssh-server 2>/dev/null)"
+`;
+
+export function parseFacts(stdout: string, override?: boolean): Facts {
+  const kv = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim());
+  }
+  const get = (k: string) => kv.get(k) ?? '';
+  const detectedPi = /raspberry pi/i.test(get('model'));
+  const raspberryPi = override ?? detectedPi;
+  const sshd = /^(?:\d+:)?(\d+\.\d+)/.exec(get('sshd'));
+  return {
+    hostname: get('hostname'),
+    arch: get('arch'),
+    kernel: get('kernel'),
+    osId: get('osId'),
+    osVersion: get('osVersion'),
+    osCodename: get('osCodename'),
+    init: get('init'),
+    container: get('container'),
+    raspberryPi,
+    piCmdlineFile: raspberryPi ? get('cmdline') || '/boot/firmware/cmdline.txt' : '',
+    sshdVersion: sshd ? sshd[1] : '',
+  };
+}
+
+export const factsRole: Role = {
+  name: 'facts',
+  appliesTo: () => true,
+  tasks: () => [
+    {
+      name: 'gather facts',
+      probe: FACTS_PROBE,
+      plan(state, ctx: HostContext) {
+        ctx.facts = parseFacts(state.stdout, ctx.host.raspberryPi);
+        ctx.log.verbose(
+          `facts: ${ctx.facts.osId} ${ctx.facts.osVersion} ${ctx.facts.arch} kernel ${ctx.facts.kernel}` +
+            ` init=${ctx.facts.init}${ctx.facts.container ? ` container=${ctx.facts.container}` : ''}` +
+            `${ctx.facts.raspberryPi ? ' raspberry-pi' : ''}`,
+        );
+        return null;
+      },
+    },
+  ],
+};
+
+export default factsRole;
