@@ -1,0 +1,217 @@
+// The Sealed Secrets key pair, made on the control machine before the cluster exists, so the
+// GitOps repo can hold SealedSecrets from its very first commit. At bootstrap the pair is
+// installed as the controller's active key (sealingKeySecretManifest); the controller then
+// uses it instead of generating its own.
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto';
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { createSelfSignedCertificate, toPem } from './x509.ts';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** The controller's defaults: --key-size 4096, --key-ttl 10*365*24h. */
+export const DEFAULT_KEY_SIZE = 4096;
+export const DEFAULT_VALID_DAYS = 3650;
+/**
+ * The controller's --my-cn defaults to "" (an empty subject); a named subject makes the
+ * certificate recognisable in `openssl x509 -text` and in the cluster, and kubeseal ignores it.
+ */
+export const DEFAULT_COMMON_NAME = 'sealed-secret';
+/** The label the controller uses to find its key pairs (pkg/controller SealedSecretsKeyLabel). */
+export const SEALING_KEY_LABEL = 'sealedsecrets.bitnami.com/sealed-secrets-key';
+/** The controller's --key-prefix; it names its own keys with this generateName. */
+export const SEALING_KEY_PREFIX = 'sealed-secrets-key';
+
+export interface SealingKeyPair {
+  /** PKCS#1 "RSA PRIVATE KEY" PEM, the encoding the controller writes into tls.key */
+  privateKeyPem: string;
+  certificatePem: string;
+}
+
+export interface GenerateSealingKeyPairOptions {
+  commonName?: string;
+  validDays?: number;
+  /** RSA modulus bits; 4096 like the controller (smaller sizes only make sense in tests) */
+  keySize?: number;
+  /** start of validity; defaults to now */
+  notBefore?: Date;
+}
+
+export async function generateSealingKeyPair(opts: GenerateSealingKeyPairOptions = {}): Promise<SealingKeyPair> {
+  const validDays = opts.validDays ?? DEFAULT_VALID_DAYS;
+  const keySize = opts.keySize ?? DEFAULT_KEY_SIZE;
+  if (!Number.isInteger(validDays) || validDays < 1) {
+    throw new Error(`generateSealingKeyPair: validDays must be a positive integer, got ${validDays}`);
+  }
+  if (!Number.isInteger(keySize) || keySize < 2048 || keySize % 8 !== 0) {
+    throw new Error(`generateSealingKeyPair: keySize must be a multiple of 8 and at least 2048, got ${keySize}`);
+  }
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: keySize, publicExponent: 65537 });
+  const notBefore = opts.notBefore ?? new Date();
+  const notAfter = new Date(notBefore.getTime() + validDays * 24 * 3600 * 1000);
+  const der = createSelfSignedCertificate({
+    privateKey,
+    publicKey,
+    commonName: opts.commonName ?? DEFAULT_COMMON_NAME,
+    notBefore,
+    notAfter,
+  });
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    certificatePem: toPem('CERTIFICATE', der),
+  };
+}
+
+/** Throws unless the PEMs parse, the key is RSA and the certificate carries its public key. */
+export function assertKeyPairMatches(keyPair: SealingKeyPair, where = 'sealing key pair'): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(keyPair.certificatePem);
+  } catch (err) {
+    throw new Error(`${where}: the certificate does not parse (${(err as Error).message})`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(keyPair.privateKeyPem);
+  } catch (err) {
+    throw new Error(`${where}: the private key does not parse (${(err as Error).message})`);
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new Error(`${where}: the private key is not an RSA key`);
+  const fromKey = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const fromCert = cert.publicKey.export({ type: 'spki', format: 'der' });
+  if (!fromKey.equals(fromCert)) throw new Error(`${where}: the certificate does not belong to the private key`);
+}
+
+export interface SealingKeySecretOptions {
+  /** Secret name; defaults to sealed-secrets-key-<8 hex of the certificate fingerprint> */
+  name?: string;
+}
+
+/** A stable per-key name, so re-applying the same key is a no-op and a new key adds a new Secret. */
+export function sealingKeySecretName(keyPair: SealingKeyPair): string {
+  const fingerprint = new X509Certificate(keyPair.certificatePem).fingerprint256.replace(/:/g, '').toLowerCase();
+  return `${SEALING_KEY_PREFIX}-${fingerprint.slice(0, 8)}`;
+}
+
+/**
+ * The kubernetes.io/tls Secret that installs the key pair as the controller's active sealing key,
+ * shaped like the ones the controller writes itself (pkg/controller writeKey).
+ *
+ * SECURITY: the returned text contains the private key in clear (base64 is not encryption). It must
+ * only be piped to `kubectl apply -f -` on stdin or written to a 0600 file during bootstrap; it is
+ * never rendered into the GitOps repository or committed anywhere. secret-scan.ts flags it if it is.
+ */
+export function sealingKeySecretManifest(
+  keyPair: SealingKeyPair,
+  namespace: string,
+  opts: SealingKeySecretOptions = {},
+): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new Error(`sealingKeySecretManifest: namespace "${namespace}" is not a valid Kubernetes namespace name`);
+  }
+  assertKeyPairMatches(keyPair);
+  const name = opts.name ?? sealingKeySecretName(keyPair);
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace,
+      labels: { [SEALING_KEY_LABEL]: 'active' },
+    },
+    type: 'kubernetes.io/tls',
+    data: {
+      'tls.crt': Buffer.from(keyPair.certificatePem).toString('base64'),
+      'tls.key': Buffer.from(keyPair.privateKeyPem).toString('base64'),
+    },
+  };
+  return YAML.stringify(manifest, { lineWidth: 0 });
+}
+
+export interface StoredSealingKeys extends SealingKeyPair {
+  privateKeyPath: string;
+  certificatePath: string;
+  /** true when this call generated the pair */
+  created: boolean;
+}
+
+export const PRIVATE_KEY_FILE = 'sealed-secrets.key';
+export const CERTIFICATE_FILE = 'sealed-secrets.crt';
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Writes a new file with mode 0600 (regardless of umask), failing if it already exists. */
+async function writePrivateFile(file: string, content: string): Promise<void> {
+  const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readPrivateFile(file: string): Promise<string> {
+  const stat = await fs.lstat(file);
+  if (!stat.isFile()) throw new Error(`${file}: expected a regular file`);
+  // Like ssh with private keys: refuse rather than silently use a key others could have read.
+  if ((stat.mode & 0o077) !== 0) {
+    throw new Error(
+      `${file}: permissions ${(stat.mode & 0o777).toString(8)} are too open; it holds sealing key material, run chmod 600 ${file}`,
+    );
+  }
+  return fs.readFile(file, 'utf8');
+}
+
+/**
+ * Returns the control machine's sealing key pair from `dir`, generating it on first use.
+ * The directory is created 0700 and both files 0600. The key is created once and reused on every
+ * later run, so SealedSecrets in the repo stay decryptable and re-runs change nothing.
+ */
+export async function loadOrCreateSealingKeys(
+  dir: string,
+  opts: GenerateSealingKeyPairOptions = {},
+): Promise<StoredSealingKeys> {
+  const privateKeyPath = path.join(dir, PRIVATE_KEY_FILE);
+  const certificatePath = path.join(dir, CERTIFICATE_FILE);
+
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const dirStat = await fs.stat(dir);
+  if (!dirStat.isDirectory()) throw new Error(`${dir}: not a directory`);
+  if ((dirStat.mode & 0o077) !== 0 && dirStat.uid === process.getuid?.()) await fs.chmod(dir, 0o700);
+
+  const [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
+  if (haveKey !== haveCert) {
+    const missing = haveKey ? certificatePath : privateKeyPath;
+    throw new Error(
+      `${missing} is missing while its partner exists; restore it from backup (a new key pair would make existing SealedSecrets undecryptable)`,
+    );
+  }
+  if (haveKey) {
+    const keyPair = {
+      privateKeyPem: await readPrivateFile(privateKeyPath),
+      // the certificate is public (kubeseal --cert reads it), so looser modes on it are fine
+      certificatePem: await fs.readFile(certificatePath, 'utf8'),
+    };
+    assertKeyPairMatches(keyPair, dir);
+    return { ...keyPair, privateKeyPath, certificatePath, created: false };
+  }
+
+  const keyPair = await generateSealingKeyPair(opts);
+  // The key goes first: a crash in between leaves a key without a certificate, which the check
+  // above reports instead of silently replacing the key.
+  await writePrivateFile(privateKeyPath, keyPair.privateKeyPem);
+  await writePrivateFile(certificatePath, keyPair.certificatePem);
+  return { ...keyPair, privateKeyPath, certificatePath, created: true };
+}
