@@ -1,0 +1,71 @@
+// A thin wrapper over the `git` binary: no shell, bounded time, never prompts, and output masked
+// before it can reach an error message (a remote URL may carry credentials).
+import { spawn } from 'node:child_process';
+import { maskSecrets } from './secrets.ts';
+
+export interface GitRunOptions {
+  /** the repository (GIT_DIR) to run in; omitted for commands that need none (ls-remote, init) */
+  gitDir?: string;
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  /** secrets to mask in error messages */
+  secrets?: readonly string[];
+  timeoutMs?: number;
+  /** exit codes that are not an error (their result is returned) */
+  okCodes?: number[];
+}
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export class GitCommandError extends Error {
+  readonly code: number;
+  readonly stderr: string;
+  constructor(message: string, code: number, stderr: string) {
+    super(message);
+    this.name = 'GitCommandError';
+    this.code = code;
+    this.stderr = stderr;
+  }
+}
+
+export async function git(args: string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  const secrets = opts.secrets ?? [];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    // never wait for a password on a terminal that is not there
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'echo',
+    SSH_ASKPASS: 'echo',
+    LC_ALL: 'C',
+    ...opts.env,
+  };
+  if (opts.gitDir) env.GIT_DIR = opts.gitDir;
+  const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  child.stdin.on('error', () => {}); // git may exit before reading all input; its exit code tells
+  child.stdin.end(opts.input ?? '');
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot run git: ${e.message}`)));
+    child.on('close', (c, signal) => resolve(signal ? -1 : (c ?? -1)));
+  }).finally(() => clearTimeout(timer));
+  const result = {
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: maskSecrets(Buffer.concat(err).toString('utf8'), secrets),
+    code,
+  };
+  if (code !== 0 && !(opts.okCodes ?? []).includes(code)) {
+    const what = maskSecrets(`git ${args.join(' ')}`, secrets);
+    const why = code === -1 ? `killed after ${timeoutMs} ms` : `exit ${code}`;
+    throw new GitCommandError(`${what}: ${why}: ${result.stderr.trim() || maskSecrets(result.stdout.trim(), secrets)}`, code, result.stderr);
+  }
+  return result;
+}
