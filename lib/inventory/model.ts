@@ -1,5 +1,5 @@
 // The normalized inventory: what every other part of clusterseed reads.
-// The YAML format is documented in README.md and enforced by schemas/inventory.schema.json;
+// The YAML format is documented in docs/inventory.md and enforced by schemas/inventory.schema.json;
 // lib/inventory/load.ts turns a validated YAML document into these types.
 
 export type Arch = 'x86_64' | 'aarch64' | 'armv7l';
@@ -23,6 +23,8 @@ export interface HostSpec {
   becomePasswordEnv?: string;
   /** absolute path of a private key file; if absent, ssh-agent (SSH_AUTH_SOCK) is used */
   sshKey?: string;
+  /** absolute path of the known_hosts file to verify host keys with; unset = the transport's default */
+  knownHostsFile?: string;
   jump?: JumpSpec;
   /** arch hint from the inventory; the real arch comes from facts (uname -m) */
   arch?: Arch;
@@ -90,4 +92,6 @@ export interface Inventory {
   clusters: ClusterSpec[];
   gitops: GitopsSpec;
   vars: Record<string, unknown>;
+  /** problems worth telling the user that do not stop a run, each "file:line:col: warning: path: message" */
+  warnings?: string[];
 }

@@ -1,0 +1,23 @@
+// Values used when the inventory leaves a setting out. The schema's `default` annotations document
+// the same values (a unit test keeps the two in step).
+
+export const DEFAULT_PORT = 22;
+export const DEFAULT_BECOME = true;
+export const DEFAULT_CLUSTER_CIDR = '10.42.0.0/16';
+export const DEFAULT_SERVICE_CIDR = '10.43.0.0/16';
+export const DEFAULT_FLANNEL_BACKEND = 'vxlan' as const;
+export const DEFAULT_BRANCH = 'main';
+export const DEFAULT_GITOPS_LOCAL_REPO = '.clusterseed/gitops.git';
+export const DEFAULT_GITHUB_PRIVATE = true;
+export const DEFAULT_GITHUB_ORG = false;
+/** listed components are deployed unless they say enabled: false */
+export const DEFAULT_COMPONENT_ENABLED = true;
+
+/** relative to the inventory's directory */
+export function defaultTokenFile(cluster: string): string {
+  return `.clusterseed/${cluster}/token`;
+}
+
+export function defaultDomain(cluster: string): string {
+  return `${cluster}.lan`;
+}

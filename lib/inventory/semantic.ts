@@ -1,0 +1,250 @@
+// Checks across fields, run once the document has the right shape: references between hosts,
+// groups and clusters, network sanity, Kubernetes syntax rules. Each problem is reported at the
+// field that has to change.
+import { cidrContains, cidrsOverlap, parseCidrList, type Cidr } from './cidr.ts';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_PORT, DEFAULT_SERVICE_CIDR, defaultTokenFile } from './defaults.ts';
+import { formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
+import { clusterOf, isNode, readLayout, type Layout } from './layout.ts';
+import { expandPath } from './paths.ts';
+import { groupMemberPath, groupMembers, type ClusterEntry, type RawInventory } from './raw.ts';
+import type { SourceDoc } from './source.ts';
+import { didYouMean } from './suggest.ts';
+import { addressProblem, isRestrictedLabel, labelKeyProblem, labelValueProblem, parseTaint } from './syntax.ts';
+
+export interface CheckResult {
+  errors: InventoryIssue[];
+  warnings: InventoryIssue[];
+}
+
+type Where = 'key' | 'value';
+
+class Reporter {
+  readonly errors: InventoryIssue[] = [];
+  readonly warnings: InventoryIssue[] = [];
+  constructor(private readonly source: SourceDoc) {}
+
+  error(path: FieldPath, message: string, opts: { at?: Where; expected?: string } = {}): void {
+    this.errors.push(this.issue(path, message, 'error', opts));
+  }
+  warn(path: FieldPath, message: string, opts: { at?: Where } = {}): void {
+    this.warnings.push(this.issue(path, message, 'warning', opts));
+  }
+  line(path: FieldPath): number {
+    return this.source.locateKey(path).line;
+  }
+
+  private issue(path: FieldPath, message: string, severity: 'error' | 'warning', opts: { at?: Where; expected?: string }): InventoryIssue {
+    const at = opts.at === 'key' ? this.source.locateKey(path) : this.source.locateValue(path);
+    return { file: this.source.file, line: at.line, column: at.column, path: formatPath(path), message, expected: opts.expected, severity };
+  }
+}
+
+export function checkSemantics(raw: RawInventory, source: SourceDoc, dir: string): CheckResult {
+  const report = new Reporter(source);
+  const layout = readLayout(raw, source);
+  checkClusterDeclaration(raw, report);
+  const networks = new Map<string, Cidr[]>();
+  for (const cluster of layout.clusters) checkCluster(cluster, report, networks);
+  checkTokenFiles(layout, dir, report);
+  checkGroups(raw, layout, report);
+  checkHosts(raw, layout, report, networks);
+  checkClusterMembership(raw, layout, report);
+  return { errors: report.errors, warnings: report.warnings };
+}
+
+function checkClusterDeclaration(raw: RawInventory, report: Reporter): void {
+  if (raw.cluster && raw.clusters) {
+    report.error(['clusters'], 'use either cluster: (one cluster) or clusters: (several), not both', { at: 'key' });
+  } else if (!raw.cluster && !raw.clusters) {
+    report.error(['cluster'], 'is required: add a cluster: section with name and k3s_version (or clusters: for several clusters)', {
+      expected: 'a cluster: or clusters: section',
+    });
+  }
+  for (const [name, settings] of Object.entries(raw.clusters ?? {})) {
+    if (settings.name !== undefined && settings.name !== name) {
+      report.error(['clusters', name, 'name'], `must match its key "${name}" (got "${settings.name}"); the key is the cluster's name`);
+    }
+  }
+}
+
+function checkCluster(cluster: ClusterEntry, report: Reporter, networks: Map<string, Cidr[]>): void {
+  const { settings, path } = cluster;
+  const parsed: Record<'cluster_cidr' | 'service_cidr', Cidr[] | undefined> = { cluster_cidr: undefined, service_cidr: undefined };
+  for (const field of ['cluster_cidr', 'service_cidr'] as const) {
+    const text = settings[field] ?? (field === 'cluster_cidr' ? DEFAULT_CLUSTER_CIDR : DEFAULT_SERVICE_CIDR);
+    const result = parseCidrList(text);
+    if (typeof result === 'string') report.error([...path, field], result, { expected: 'a CIDR like 10.42.0.0/16' });
+    else parsed[field] = result;
+  }
+  const pods = parsed.cluster_cidr;
+  const services = parsed.service_cidr;
+  if (pods && services) {
+    for (const p of pods) {
+      for (const s of services) {
+        if (cidrsOverlap(p, s)) {
+          const field = settings.service_cidr !== undefined ? 'service_cidr' : 'cluster_cidr';
+          report.error([...path, field], `cluster_cidr ${p.text} and service_cidr ${s.text} overlap; pods and services need separate networks`);
+        }
+      }
+    }
+    networks.set(cluster.name, [...pods, ...services]);
+  }
+  if (settings.api_endpoint !== undefined) {
+    const problem = addressProblem(settings.api_endpoint);
+    if (problem) report.error([...path, 'api_endpoint'], problem);
+  }
+}
+
+function checkTokenFiles(layout: Layout, dir: string, report: Reporter): void {
+  const seen = new Map<string, string>();
+  for (const cluster of layout.clusters) {
+    const file = expandPath(cluster.settings.token_file ?? defaultTokenFile(cluster.name), dir);
+    const other = seen.get(file);
+    if (other) {
+      report.error([...cluster.path, 'token_file'], `is the same file as cluster "${other}"'s token_file; each cluster needs its own token`);
+    }
+    seen.set(file, cluster.name);
+  }
+}
+
+function checkGroups(raw: RawInventory, layout: Layout, report: Reporter): void {
+  const hostNames = Object.keys(raw.hosts);
+  for (const name of layout.groupNames) {
+    const group = raw.groups[name];
+    groupMembers(group).forEach((member, index) => {
+      const at = groupMemberPath(name, group, index);
+      if (!Object.hasOwn(raw.hosts, member)) {
+        report.error(at, `unknown host "${member}"${didYouMean(member, hostNames)}; hosts are declared under hosts:`);
+      } else if (name === 'agents' && layout.servers.has(member)) {
+        report.error(at, `"${member}" is also in groups.servers; a host is either a K3s server or an agent (servers run workloads too)`);
+      }
+    });
+  }
+  if (groupMembers(raw.groups.servers).length === 0) {
+    report.error(['groups', 'servers'], 'needs at least one host: the first server initialises the cluster');
+  }
+}
+
+function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, networks: Map<string, Cidr[]>): void {
+  const endpoints = new Map<string, string>();
+  const clusterNames = layout.clusters.map((c) => c.name);
+  for (const name of layout.hostNames) {
+    const host = raw.hosts[name];
+    const path = ['hosts', name];
+
+    const problem = addressProblem(host.address);
+    if (problem) report.error([...path, 'address'], problem);
+
+    if ((host.user ?? raw.defaults?.user) === undefined) {
+      report.error(path, `has no login user: set hosts.${name}.user or defaults.user`, { at: 'key', expected: 'a user' });
+    }
+
+    if (host.raspberry_pi === true && host.arch === 'x86_64') {
+      report.error([...path, 'raspberry_pi'], 'contradicts arch: x86_64 (Raspberry Pis are aarch64 or armv7l)');
+    }
+
+    checkJump(raw, name, report);
+    checkLabels(raw, name, report);
+    checkTaints(raw, name, report);
+
+    // the same SSH endpoint twice is almost always a copy-paste slip
+    const port = host.port ?? raw.defaults?.port ?? DEFAULT_PORT;
+    const via = typeof host.jump === 'string' ? host.jump : (host.jump?.address ?? '');
+    const endpoint = `${host.address.toLowerCase()}:${port}:${via}`;
+    const first = endpoints.get(endpoint);
+    if (first) {
+      report.error([...path, 'address'], `${host.address} port ${port} is already used by host "${first}" (line ${report.line(['hosts', first])})`);
+    } else {
+      endpoints.set(endpoint, name);
+    }
+
+    if (host.cluster !== undefined && !clusterNames.includes(host.cluster)) {
+      report.error([...path, 'cluster'], `unknown cluster "${host.cluster}"${didYouMean(host.cluster, clusterNames)}; clusters: ${clusterNames.join(', ')}`);
+    }
+
+    if (isNode(layout, name)) {
+      const cluster = clusterOf(raw, layout, name);
+      if (cluster === undefined && host.cluster === undefined) {
+        report.error(path, `needs cluster: (the inventory has several clusters: ${clusterNames.join(', ')})`, { at: 'key', expected: clusterNames.join(' or ') });
+      }
+      for (const net of networks.get(cluster ?? '') ?? []) {
+        if (cidrContains(net, host.address)) {
+          report.error([...path, 'address'], `${host.address} is inside the cluster's pod/service network ${net.text}; choose another cluster_cidr/service_cidr`);
+        }
+      }
+    } else {
+      checkNonNode(raw, layout, name, report);
+    }
+  }
+}
+
+/** A host in no cluster group is only there to be jumped through. */
+function checkNonNode(raw: RawInventory, layout: Layout, name: string, report: Reporter): void {
+  const customGroups = layout.groupNames.filter((g) => g !== 'servers' && g !== 'agents' && groupMembers(raw.groups[g]).includes(name));
+  if (customGroups.length) {
+    report.error(['hosts', name], `is in groups.${customGroups[0]} but in neither groups.servers nor groups.agents; add it to one of them`, { at: 'key' });
+  } else if (!layout.jumpTargets.has(name)) {
+    report.error(['hosts', name], 'is in neither groups.servers nor groups.agents: add it to one, or remove it (only jump hosts may stay outside the cluster groups)', { at: 'key' });
+  }
+}
+
+function checkJump(raw: RawInventory, name: string, report: Reporter): void {
+  const jump = raw.hosts[name].jump;
+  const path = ['hosts', name, 'jump'];
+  if (jump === undefined) return;
+  if (typeof jump === 'object') {
+    const problem = addressProblem(jump.address);
+    if (problem) report.error([...path, 'address'], problem);
+    return;
+  }
+  if (jump === name) {
+    report.error(path, 'a host cannot be its own jump host');
+  } else if (!Object.hasOwn(raw.hosts, jump)) {
+    report.error(path, `unknown host "${jump}"${didYouMean(jump, Object.keys(raw.hosts))}; name a host from hosts: or give {address, port, user}`);
+  } else if (raw.hosts[jump].jump !== undefined) {
+    report.error(path, `"${jump}" itself connects through a jump host; chained jumps are not supported`);
+  }
+}
+
+function checkLabels(raw: RawInventory, name: string, report: Reporter): void {
+  for (const [key, value] of Object.entries(raw.hosts[name].labels ?? {})) {
+    const path = ['hosts', name, 'labels', key];
+    const keyProblem = labelKeyProblem(key);
+    if (keyProblem) report.error(path, `label key ${keyProblem}`, { at: 'key' });
+    const valueProblem = labelValueProblem(value);
+    if (valueProblem) report.error(path, `label ${valueProblem}`);
+    if (!keyProblem && isRestrictedLabel(key)) {
+      report.warn(path, 'is in a namespace a node may not label itself with (kubelet NodeRestriction); use a prefix of your own, e.g. node-role.clusterseed.io/...', { at: 'key' });
+    }
+  }
+}
+
+function checkTaints(raw: RawInventory, name: string, report: Reporter): void {
+  const seen = new Set<string>();
+  (raw.hosts[name].taints ?? []).forEach((text, index) => {
+    const path = ['hosts', name, 'taints', index];
+    const taint = parseTaint(text);
+    if (typeof taint === 'string') {
+      report.error(path, taint, { expected: 'key=value:Effect' });
+      return;
+    }
+    const id = `${taint.key}:${taint.effect}`;
+    if (seen.has(id)) report.error(path, `repeats taint key "${taint.key}" with effect ${taint.effect}; Kubernetes allows one per key and effect`);
+    seen.add(id);
+  });
+}
+
+function checkClusterMembership(raw: RawInventory, layout: Layout, report: Reporter): void {
+  if (layout.servers.size === 0) return; // reported at groups.servers already
+  for (const cluster of layout.clusters) {
+    const nodes = layout.hostNames.filter((h) => isNode(layout, h) && clusterOf(raw, layout, h) === cluster.name);
+    const servers = nodes.filter((h) => layout.servers.has(h));
+    if (nodes.length === 0) {
+      report.error(cluster.path, `cluster "${cluster.name}" has no hosts: set cluster: ${cluster.name} on its hosts and list them in groups`, { at: 'key' });
+    } else if (servers.length === 0) {
+      report.error(cluster.path, `cluster "${cluster.name}" has no server: add one of its hosts (${nodes.join(', ')}) to groups.servers`, { at: 'key' });
+    } else if (servers.length % 2 === 0) {
+      report.warn(['groups', 'servers'], `cluster "${cluster.name}" has ${servers.length} servers: embedded etcd keeps quorum only with a majority, so an even count tolerates no more failures than one server less (use 1, 3 or 5)`, { at: 'key' });
+    }
+  }
+}
