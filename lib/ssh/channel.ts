@@ -1,0 +1,82 @@
+// One exec request on an open connection: write stdin, collect stdout/stderr as bytes, wait for the
+// exit status. A channel that closes without an exit status means the connection was lost.
+import type { Client } from 'ssh2';
+import { TransportError } from './types.ts';
+
+export interface RawResult {
+  code: number;
+  signal?: string;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface RunOptions {
+  /** written to stdin, then EOF (without it stdin is closed at once) */
+  stdin?: Buffer;
+  /** close the channel after this long and reject with kind 'timeout' */
+  timeoutMs?: number;
+  /** label for error messages */
+  label: string;
+}
+
+export function runCommand(client: Client, command: string, opts: RunOptions): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (err: TransportError) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    try {
+      client.exec(command, (err, channel) => {
+        if (err) {
+          fail(new TransportError(`${opts.label}: cannot start a command: ${err.message}`, 'unreachable'));
+          return;
+        }
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        let exit: { code: number | null; signal?: string } | undefined;
+        let timedOut = false;
+        channel.on('data', (d: Buffer) => stdout.push(d));
+        channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exit = { code, signal: signal ?? undefined };
+        });
+        channel.on('error', () => {
+          // reported through 'close' without an exit status
+        });
+        channel.on('close', () => {
+          clearTimeout(timer);
+          if (timedOut) {
+            reject(new TransportError(`${opts.label}: command timed out after ${opts.timeoutMs} ms`, 'timeout'));
+          } else if (!exit) {
+            reject(new TransportError(`${opts.label}: connection lost while a command was running`, 'unreachable'));
+          } else {
+            resolve({
+              code: exit.code ?? 128,
+              signal: exit.signal,
+              stdout: Buffer.concat(stdout),
+              stderr: Buffer.concat(stderr),
+            });
+          }
+        });
+        if (opts.timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            timedOut = true;
+            try {
+              channel.signal('KILL');
+            } catch {
+              // servers may not support signals; closing the channel is enough for us
+            }
+            channel.close();
+          }, opts.timeoutMs);
+        }
+        // a remote command that does not read stdin may close first: ignore EPIPE-like errors
+        channel.stdin?.on?.('error', () => {});
+        if (opts.stdin && opts.stdin.length > 0) channel.end(opts.stdin);
+        else channel.end();
+      });
+    } catch (err) {
+      fail(new TransportError(`${opts.label}: cannot start a command: ${(err as Error).message}`, 'unreachable'));
+    }
+  });
+}
