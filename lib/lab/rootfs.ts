@@ -1,0 +1,265 @@
+// Builds Debian root filesystems with debootstrap and caches them, so that test hosts (nspawn
+// containers) and VM images all start from the same bare Debian system.
+//
+// The cache lives outside the repository (`${XDG_CACHE_HOME:-~/.cache}/clusterseed/rootfs`) and is
+// keyed by a hash of the recipe, so a fresh clone reuses it and a changed recipe builds anew.
+// A build goes to a temporary directory that is renamed into place only when complete, and an
+// flock(1) on a per-recipe lock file keeps concurrent test runs from building the same thing twice.
+// Every chroot step runs in a private mount namespace (unshare -m), so a killed build never leaves
+// /proc or /sys mounted inside a half-built tree.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Bump when the build steps below change in a way that makes cached images stale (the finalize
+ * script is part of the hash already). */
+const RECIPE_VERSION = 1;
+const SUITE = 'bookworm';
+/** Longest wait for another process building the same recipe (a cold arm64 build takes ~5 min). */
+const LOCK_WAIT_SECONDS = 30 * 60;
+
+export type RootfsArch = 'amd64' | 'arm64';
+
+export interface RootfsOptions {
+  arch: RootfsArch;
+  /** extra packages installed by debootstrap (--include) */
+  packages: string[];
+  variant?: 'minbase';
+  /** POSIX sh script run as root inside the finished tree (chroot with /proc), after the install */
+  setup?: string;
+}
+
+/** The Debian mirror this machine uses: first `URIs:` of debian.sources, else the first `deb` line. */
+export function debianMirror(): string {
+  const sources = '/etc/apt/sources.list.d/debian.sources';
+  if (fs.existsSync(sources)) {
+    for (const stanza of fs.readFileSync(sources, 'utf8').split(/\n\s*\n/)) {
+      const uris = /^URIs:\s*(\S+)/im.exec(stanza);
+      if (uris) return uris[1].replace(/\/+$/, '');
+    }
+  }
+  const list = '/etc/apt/sources.list';
+  if (fs.existsSync(list)) {
+    for (const line of fs.readFileSync(list, 'utf8').split('\n')) {
+      const deb = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line);
+      if (deb) return deb[1].replace(/\/+$/, '');
+    }
+  }
+  throw new Error(`no Debian mirror found: neither ${sources} (URIs:) nor ${list} (deb line) names one`);
+}
+
+export function rootfsCacheRoot(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'clusterseed', 'rootfs');
+}
+
+/** Where the rootfs for these options is (or would be) cached. */
+export function rootfsPath(opts: RootfsOptions): string {
+  const recipe = {
+    version: RECIPE_VERSION,
+    suite: SUITE,
+    arch: opts.arch,
+    variant: opts.variant ?? 'minbase',
+    packages: [...new Set(opts.packages)].sort(),
+    setup: opts.setup ?? '',
+    finalize: FINALIZE_SCRIPT,
+    // the image's apt sources point at the mirror, so a different mirror is a different image
+    mirror: debianMirror(),
+  };
+  const hash = createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
+  return path.join(rootfsCacheRoot(), `${opts.arch}-${hash}`);
+}
+
+/** Returns the path of a cached rootfs for `opts`, building it first when missing. */
+export async function ensureRootfs(opts: RootfsOptions): Promise<string> {
+  const final = rootfsPath(opts);
+  if (fs.existsSync(final)) return final;
+  fs.mkdirSync(path.dirname(final), { recursive: true });
+  return withFileLock(`${final}.lock`, 'exclusive', async () => {
+    // someone else may have finished the same build while we waited for the lock
+    if (fs.existsSync(final)) return final;
+    await build(opts, final);
+    return final;
+  });
+}
+
+async function build(opts: RootfsOptions, final: string): Promise<void> {
+  const mirror = debianMirror();
+  const tmp = `${final}.building`;
+  const log = `${final}.build.log`;
+  // holding the lock, any leftover temp tree is from a killed build
+  await removeTree(tmp);
+  fs.writeFileSync(log, '');
+  process.stderr.write(`clusterseed: building Debian ${SUITE} ${opts.arch} rootfs in ${final} (log: ${log})\n`);
+  const started = Date.now();
+  try {
+    const foreign = opts.arch !== hostDebianArch();
+    const debootstrapArgs = [
+      `--variant=${opts.variant ?? 'minbase'}`,
+      `--arch=${opts.arch}`,
+      '--components=main',
+      ...(opts.packages.length ? [`--include=${[...new Set(opts.packages)].join(',')}`] : []),
+      ...(foreign ? ['--foreign'] : []),
+      SUITE,
+      tmp,
+      mirror,
+    ];
+    await runLogged('unshare', ['--mount', '--propagation', 'private', 'debootstrap', ...debootstrapArgs], log);
+    if (foreign) {
+      await withForeignBinfmt(opts.arch, () =>
+        runLogged('unshare', ['--mount', '--propagation', 'private', 'chroot', tmp, '/debootstrap/debootstrap', '--second-stage'], log),
+      );
+    }
+    const script = [FINALIZE_SCRIPT, opts.setup ?? ''].join('\n');
+    const inChroot = () => runInChroot(tmp, script, log);
+    await (foreign ? withForeignBinfmt(opts.arch, inChroot) : inChroot());
+    fs.writeFileSync(`${final}.json`, JSON.stringify({ ...opts, suite: SUITE, mirror, builtAt: new Date().toISOString() }, null, 2));
+    fs.renameSync(tmp, final);
+    process.stderr.write(`clusterseed: rootfs ready after ${Math.round((Date.now() - started) / 1000)} s\n`);
+  } catch (err) {
+    await removeTree(tmp);
+    const tail = fs.readFileSync(log, 'utf8').split('\n').slice(-25).join('\n');
+    throw new Error(`building the ${opts.arch} rootfs failed: ${(err as Error).message}\n--- last lines of ${log} ---\n${tail}`);
+  }
+}
+
+// Runs in every image: no services started by package scripts during the setup, no apt timers
+// racing tests for the dpkg lock, and no machine identity baked into an image that gets cloned
+// (machine-id and SSH host keys are made per host; the unit below covers hosts booted without them).
+const FINALIZE_SCRIPT = String.raw`
+set -eu
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+for t in apt-daily.timer apt-daily-upgrade.timer; do ln -sf /dev/null /etc/systemd/system/$t; done
+rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+if [ -d /etc/ssh ]; then
+  cat > /etc/systemd/system/ssh-host-keys.service <<'UNIT'
+[Unit]
+Description=Generate SSH host keys missing on first boot
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf /etc/systemd/system/ssh-host-keys.service /etc/systemd/system/multi-user.target.wants/ssh-host-keys.service
+fi
+: > /etc/machine-id
+: > /etc/resolv.conf
+[ -e /etc/hosts ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+rm -f /var/lib/dbus/machine-id
+apt-get clean
+`;
+
+function runInChroot(root: string, script: string, log: string): Promise<void> {
+  // a private mount namespace: /proc disappears with the process, whatever happens to it
+  const wrapper = 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh -c "$2"';
+  return runLogged('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', wrapper, 'sh', root, script], log, {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+  });
+}
+
+function hostDebianArch(): RootfsArch | string {
+  return ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+}
+
+const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
+
+/**
+ * Runs `fn` with the qemu-user binfmt handler of `arch` registered (fix-binary flag, so it works
+ * inside a chroot). Registers it when missing and unregisters it afterwards if no other build
+ * of ours still uses it (a shared flock marks users).
+ */
+async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Promise<T> {
+  const qemuName = ({ arm64: 'qemu-aarch64', amd64: 'qemu-x86_64' } as const)[arch];
+  const lockPath = path.join(rootfsCacheRoot(), `binfmt-${qemuName}.lock`);
+  let registeredByUs = false;
+  const result = await withFileLock(lockPath, 'shared', async () => {
+    if (!fs.existsSync(path.join(BINFMT_DIR, 'register'))) {
+      await run('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR]);
+    }
+    if (!fs.existsSync(path.join(BINFMT_DIR, qemuName))) {
+      await run('update-binfmts', ['--enable', qemuName]).catch((err: Error) => {
+        throw new Error(`cannot register ${qemuName} with binfmt_misc (packages qemu-user-static and binfmt-support needed): ${err.message}`);
+      });
+      registeredByUs = true;
+    }
+    return fn();
+  });
+  if (registeredByUs) {
+    // only when nobody else holds the shared lock; otherwise the last user leaves it registered
+    await run('flock', ['-n', '-x', lockPath, '-c', `echo -1 > ${BINFMT_DIR}/${qemuName}`]).catch(() => undefined);
+  }
+  return result;
+}
+
+/**
+ * Holds an flock(1) on `lockPath` while `fn` runs. The lock belongs to a helper `flock` process
+ * whose stdin is our pipe: if this process dies, the pipe closes and the kernel drops the lock.
+ */
+export async function withFileLock<T>(lockPath: string, mode: 'exclusive' | 'shared', fn: () => Promise<T>): Promise<T> {
+  const holder = spawn(
+    'flock',
+    [mode === 'shared' ? '-s' : '-x', '-w', String(LOCK_WAIT_SECONDS), lockPath, '-c', 'echo locked; exec cat >/dev/null'],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    holder.stderr.on('data', (d) => (stderr += d));
+    holder.stdout.once('data', () => resolve());
+    holder.once('error', reject);
+    exited.then((code) => reject(new Error(`could not lock ${lockPath} (flock exit ${code}): ${stderr.trim()}`)));
+  });
+  try {
+    return await fn();
+  } finally {
+    holder.stdin.end();
+    await exited;
+  }
+}
+
+/** rm -rf that never crosses into another file system (a stray mount must not be emptied). */
+async function removeTree(dir: string): Promise<void> {
+  if (fs.existsSync(dir)) await run('rm', ['-rf', '--one-file-system', dir]);
+}
+
+function runLogged(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Promise<void> {
+  const out = fs.openSync(logFile, 'a');
+  fs.writeSync(out, `\n$ ${cmd} ${args.map((a) => (a.length > 80 ? '<script>' : a)).join(' ')}\n`);
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+    child.on('error', (err) => {
+      fs.closeSync(out);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      fs.closeSync(out);
+      if (code === 0) resolve();
+      else reject(new Error(`${cmd} ${args[0] === '--mount' ? args[3] : ''} exited with ${signal ?? code}`));
+    });
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}

@@ -1,0 +1,341 @@
+// Throwaway Debian bookworm hosts for tests: `systemd-nspawn --boot` containers with real systemd
+// and sshd, each in its own network namespace on a bridge the lab creates, copy-on-write over one
+// cached rootfs. See README.md in this folder for the layout and the rules.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { run, runOk, runSyncQuiet, isAlive, killIfAlive, sleep, type RunResult, type ProcessRef } from './exec.ts';
+import { ensureHostImage, USERS } from './image.ts';
+import { generateEd25519, installAuthorizedKey, knownHostsLine, randomPassword, setShadowPassword, shadowHash } from './keys.ts';
+import { writeInventoryFile, type InventoryOptions } from './inventory.ts';
+import { createBridge, createHostNetns, deleteNetwork } from './netns.ts';
+import { Container } from './nspawn.ts';
+import { claimSubnet, releaseRecord, saveRecord, staleRecords, type LabRecord } from './registry.ts';
+import { mirrorEndpoint, startMirrorRelay } from './relay.ts';
+
+export interface TestHost {
+  name: string;
+  address: string;
+  port: number;
+  netns: string;
+}
+
+export interface TestLab {
+  hosts: TestHost[];
+  /** private key (ed25519, OpenSSH format) accepted for root, admin, operator */
+  keyPath: string;
+  /** OpenSSH known_hosts with every host's real host key */
+  knownHostsFile: string;
+  operatorPassword: string;
+  /** writes an inventory.yaml for these hosts and returns its path */
+  writeInventory(opts?: InventoryOptions): string;
+  /** runs a command inside the container as root without ssh (nsenter into the container's init) */
+  sh(host: string, cmd: string, opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** power-cycles a host's container (kill, boot again) and waits until its sshd answers */
+  restart(host: string): Promise<void>;
+  waitForSsh(host: string, timeoutMs?: number): Promise<void>;
+  /** tears everything down: nspawn processes, mounts, netns, veths, bridge, relay, temp dirs */
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 90_000;
+const SSH_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 20_000;
+const MAX_HOSTS = 200;
+
+export async function startLab(opts: { count: number; prefix?: string }): Promise<TestLab> {
+  const prefix = opts.prefix ?? 'h';
+  if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_HOSTS) {
+    throw new Error(`startLab: count must be an integer from 1 to ${MAX_HOSTS}, got ${opts.count}`);
+  }
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(prefix)) throw new Error(`startLab: prefix must be a lower-case host name start, got "${prefix}"`);
+  cleanupStale();
+  const rootfs = await ensureHostImage();
+  const labDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-lab-'));
+  const record = claimSubnet(labDir);
+  const lab = new Lab(record, rootfs, prefix, opts.count);
+  track(lab);
+  try {
+    await withTimeout(lab.start(), START_TIMEOUT_MS, 'starting the lab');
+  } catch (err) {
+    await lab.stop();
+    throw err;
+  }
+  return lab;
+}
+
+/** Tears down what labs of dead processes left behind (found through their registry files). */
+export function cleanupStale(): void {
+  for (const record of staleRecords()) teardownRecord(record);
+}
+
+interface HostState extends TestHost {
+  container: Container;
+  rootDir: string;
+}
+
+class Lab implements TestLab {
+  hosts: TestHost[] = [];
+  readonly keyPath: string;
+  readonly knownHostsFile: string;
+  operatorPassword = randomPassword();
+  private readonly state = new Map<string, HostState>();
+  private relay?: ProcessRef;
+  private inventories = 0;
+  private stopping?: Promise<void>;
+
+  constructor(
+    private readonly record: LabRecord,
+    private readonly rootfs: string,
+    private readonly prefix: string,
+    private readonly count: number,
+  ) {
+    this.keyPath = path.join(record.labDir, 'id_ed25519');
+    this.knownHostsFile = path.join(record.labDir, 'known_hosts');
+  }
+
+  private get net() {
+    return `172.30.${this.record.subnet}`;
+  }
+
+  async start(): Promise<void> {
+    const { record } = this;
+    const clientKey = await generateEd25519(this.keyPath, `clusterseed-test@${record.bridge}`);
+    const operatorHash = await shadowHash(this.operatorPassword);
+    await createBridge(record.bridge, `${this.net}.1/24`);
+    const mirror = mirrorEndpoint();
+    this.relay = await startMirrorRelay(`${this.net}.1`, mirror, path.join(record.labDir, 'relay.log'));
+    record.processes.push(this.relay);
+    saveRecord(record);
+
+    const names = Array.from({ length: this.count }, (_, i) => `${this.prefix}${i + 1}`);
+    const etcHosts = [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      `${this.net}.1\t${mirror.hostname}`,
+      ...names.map((name, i) => `${this.net}.${i + 2}\t${name}`),
+      '',
+    ].join('\n');
+    const hostKeys = await Promise.all(names.map((name, i) => this.prepareHost(name, i, { clientKey, operatorHash, etcHosts })));
+    fs.writeFileSync(this.knownHostsFile, hostKeys.map((line) => `${line}\n`).join(''));
+    this.hosts = names.map((name) => {
+      const { address, port, netns } = this.host(name);
+      return { name, address, port, netns };
+    });
+    await Promise.all(names.map((name) => this.host(name).container.start()));
+    await Promise.all(names.map((name) => this.waitForSsh(name)));
+  }
+
+  /** Network, overlay tree and per-host identity; returns the host's known_hosts line. */
+  private async prepareHost(name: string, index: number, shared: { clientKey: string; operatorHash: string; etcHosts: string }): Promise<string> {
+    const { record } = this;
+    const address = `${this.net}.${index + 2}`;
+    const netns = `cs-${record.subnet}-${name}`;
+    const veth = `csv-${record.subnet}-${index + 1}`;
+    const dir = path.join(record.labDir, 'hosts', name);
+    const rootDir = path.join(dir, 'root');
+    record.netns.push(netns);
+    record.veths.push(veth);
+    record.mounts.push(rootDir);
+    saveRecord(record);
+
+    await createHostNetns({ netns, veth, bridge: record.bridge, addressCidr: `${address}/24`, gateway: `${this.net}.1` });
+    for (const sub of ['upper', 'work', 'root']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, rootDir]);
+
+    const machineId = randomBytes(16).toString('hex');
+    const etc = (file: string) => path.join(rootDir, 'etc', file);
+    fs.writeFileSync(etc('hostname'), `${name}\n`);
+    fs.writeFileSync(etc('machine-id'), `${machineId}\n`);
+    fs.writeFileSync(etc('hosts'), shared.etcHosts);
+    fs.rmSync(etc('resolv.conf'), { force: true }); // no DNS in the lab: names come from /etc/hosts
+    fs.writeFileSync(etc('resolv.conf'), '');
+    for (const user of Object.values(USERS)) installAuthorizedKey(rootDir, user.home, user.uid, user.gid, shared.clientKey);
+    setShadowPassword(rootDir, 'operator', shared.operatorHash);
+    const hostKey = await generateEd25519(etc('ssh/ssh_host_ed25519_key'), `root@${name}`);
+
+    const container = new Container({
+      machine: netns,
+      hostname: name,
+      machineId,
+      rootDir,
+      netnsPath: `/run/netns/${netns}`,
+      consoleLog: path.join(dir, 'console.log'),
+      onProcesses: () => this.saveProcesses(),
+    });
+    this.state.set(name, { name, address, port: 22, netns, container, rootDir });
+    return knownHostsLine(address, 22, hostKey);
+  }
+
+  private saveProcesses(): void {
+    const containers = [...this.state.values()].flatMap((h) => h.container.processes());
+    this.record.processes = [...(this.relay ? [this.relay] : []), ...containers];
+    saveRecord(this.record);
+  }
+
+  private host(name: string): HostState {
+    const host = this.state.get(name);
+    if (!host) throw new Error(`no host "${name}" in this lab (hosts: ${[...this.state.keys()].join(', ')})`);
+    return host;
+  }
+
+  writeInventory(opts: InventoryOptions = {}): string {
+    const file = path.join(this.record.labDir, `inventory-${++this.inventories}.yaml`);
+    return writeInventoryFile(file, this.hosts, { keyPath: this.keyPath, knownHostsFile: this.knownHostsFile }, opts);
+  }
+
+  async sh(name: string, cmd: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    const { container } = this.host(name);
+    const args = ['--target', String(container.leader), '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--root', '--wd', '--', '/bin/sh', '-c', cmd];
+    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
+    return run('nsenter', args, { env, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+  }
+
+  async restart(name: string): Promise<void> {
+    const { container } = this.host(name);
+    await container.kill();
+    await container.start();
+    await this.waitForSsh(name);
+  }
+
+  async waitForSsh(name: string, timeoutMs = SSH_TIMEOUT_MS): Promise<void> {
+    const host = this.host(name);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      const failures = host.container.unexpectedExits;
+      if (failures.length) throw new Error(`host ${name}: ${failures.join('; ')}`);
+      const banner = await readBanner(host.address, host.port, Math.min(2_000, Math.max(deadline - Date.now(), 100)));
+      if (banner.startsWith('SSH-2.0')) return;
+      last = banner;
+      await sleep(100);
+    }
+    throw new Error(`host ${name} (${host.address}:${host.port}): no SSH banner within ${timeoutMs} ms (last: ${last || 'nothing'}; console: ${path.join(this.record.labDir, 'hosts', name, 'console.log')})`);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    try {
+      await withTimeout(
+        Promise.all([...this.state.values()].map((h) => h.container.kill())),
+        STOP_TIMEOUT_MS,
+        'stopping the containers',
+      );
+    } catch {
+      // teardownRecord below kills whatever is left
+    }
+    this.saveProcesses();
+    teardownRecord(this.record);
+    untrack(this);
+  }
+
+  /** Synchronous teardown for exit and signal handlers. */
+  teardownNow(): void {
+    this.saveProcesses();
+    teardownRecord(this.record);
+    untrack(this);
+  }
+}
+
+/**
+ * Removes everything a lab record lists, in dependency order. Synchronous and best effort, so it
+ * also works from a process 'exit' handler and for labs of dead processes.
+ */
+function teardownRecord(record: LabRecord): void {
+  for (const proc of record.processes) {
+    killIfAlive(proc);
+    // relays fork a child per connection, all in the relay's process group
+    try {
+      if (isAlive(proc)) process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // not a group leader or already gone
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  while (record.processes.some(isAlive) && Date.now() < deadline) blockFor(20);
+  for (const mount of record.mounts) {
+    if (isMountPoint(mount) && runSyncQuiet('umount', [mount]) !== 0) runSyncQuiet('umount', ['--lazy', mount]);
+  }
+  deleteNetwork(record.netns, record.veths, record.bridge);
+  const stillMounted = record.mounts.filter(isMountPoint);
+  if (!stillMounted.length && path.basename(record.labDir).startsWith('clusterseed-lab-')) {
+    runSyncQuiet('rm', ['-rf', '--one-file-system', record.labDir], 60_000);
+  }
+  releaseRecord(record);
+}
+
+function isMountPoint(dir: string): boolean {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((line) => line.split(' ')[4] === dir);
+}
+
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readBanner(address: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port });
+    let data = '';
+    const finish = (result: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish(data), timeoutMs);
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\n')) finish(data.trim());
+    });
+    socket.on('error', (err) => finish(`${data}${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    socket.on('close', () => finish(data));
+  });
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Labs of this process, torn down on exit and on SIGINT/SIGTERM/SIGHUP even when a test forgot
+// stop() or failed before reaching it.
+const liveLabs = new Set<Lab>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function track(lab: Lab): void {
+  if (liveLabs.size === 0) {
+    process.on('exit', teardownAll);
+    for (const signal of SIGNALS) process.on(signal, onSignal);
+  }
+  liveLabs.add(lab);
+}
+
+function untrack(lab: Lab): void {
+  liveLabs.delete(lab);
+  if (liveLabs.size === 0) {
+    process.off('exit', teardownAll);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+  }
+}
+
+function teardownAll(): void {
+  for (const lab of [...liveLabs]) lab.teardownNow();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  teardownAll();
+  process.exit(128 + (os.constants.signals[signal] ?? 1));
+}

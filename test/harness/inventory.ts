@@ -1,0 +1,44 @@
+// Writes the inventory.yaml a test hands to clusterseed for the lab's hosts (the agreed format:
+// cluster, defaults, hosts, groups). Deliberately small: tests that need more pass `extra`.
+import fs from 'node:fs';
+import { stringify } from 'yaml';
+
+export interface InventoryHost {
+  name: string;
+  address: string;
+  port: number;
+}
+
+export interface InventoryOptions {
+  /** default: the first host */
+  servers?: string[];
+  /** default: every host that is not a server */
+  agents?: string[];
+  /** login user; default admin (passwordless sudo) */
+  user?: string;
+  /** merged over the top level of the document */
+  extra?: Record<string, unknown>;
+}
+
+export function writeInventoryFile(
+  file: string,
+  hosts: InventoryHost[],
+  access: { keyPath: string; knownHostsFile: string },
+  opts: InventoryOptions = {},
+): string {
+  const names = hosts.map((h) => h.name);
+  const servers = opts.servers ?? names.slice(0, 1);
+  const agents = opts.agents ?? names.filter((n) => !servers.includes(n));
+  for (const name of [...servers, ...agents]) {
+    if (!names.includes(name)) throw new Error(`writeInventory: no host named ${name} in this lab (hosts: ${names.join(', ')})`);
+  }
+  const document = {
+    cluster: { name: 'test', k3s_version: 'v1.31.4+k3s1' },
+    defaults: { user: opts.user ?? 'admin', become: true, ssh_key: access.keyPath, known_hosts: access.knownHostsFile, port: 22 },
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, h.port === 22 ? { address: h.address } : { address: h.address, port: h.port }])),
+    groups: { servers, agents },
+    ...opts.extra,
+  };
+  fs.writeFileSync(file, stringify(document));
+  return file;
+}

@@ -1,0 +1,39 @@
+// The lab network: one bridge in the root namespace holding the lab's .1 address, and per host a
+// network namespace with eth0 (one end of a veth pair whose other end sits on the bridge).
+// Hosts get a default route via the bridge so that software that picks "the interface of the
+// default route" (K3s does) finds eth0; IPv4 forwarding decides whether anything leaves the bridge.
+import { runOk, runSyncQuiet } from './exec.ts';
+
+const ip = (...args: string[]) => runOk('ip', args, { timeoutMs: 10_000 });
+
+export async function createBridge(bridge: string, addressCidr: string): Promise<void> {
+  await ip('link', 'add', bridge, 'type', 'bridge');
+  await ip('addr', 'add', addressCidr, 'dev', bridge);
+  await ip('link', 'set', bridge, 'up');
+}
+
+export interface HostLink {
+  netns: string;
+  /** host-side veth name (on the bridge) */
+  veth: string;
+  bridge: string;
+  addressCidr: string;
+  gateway: string;
+}
+
+export async function createHostNetns(link: HostLink): Promise<void> {
+  await ip('netns', 'add', link.netns);
+  await ip('link', 'add', link.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', link.netns);
+  await ip('link', 'set', link.veth, 'master', link.bridge, 'up');
+  await ip('-n', link.netns, 'link', 'set', 'lo', 'up');
+  await ip('-n', link.netns, 'addr', 'add', link.addressCidr, 'dev', 'eth0');
+  await ip('-n', link.netns, 'link', 'set', 'eth0', 'up');
+  await ip('-n', link.netns, 'route', 'add', 'default', 'via', link.gateway);
+}
+
+/** Best effort, synchronous (runs from exit handlers too): missing pieces are fine. */
+export function deleteNetwork(netns: string[], veths: string[], bridge: string): void {
+  for (const ns of netns) runSyncQuiet('ip', ['netns', 'delete', ns]);
+  for (const veth of veths) runSyncQuiet('ip', ['link', 'delete', veth]);
+  runSyncQuiet('ip', ['link', 'delete', bridge]);
+}

@@ -1,0 +1,54 @@
+// apt inside the hosts without NAT: a TCP relay listening on the bridge address forwards to the
+// Debian mirror, and each host's /etc/hosts maps the mirror's host name to the bridge address.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { debianMirror } from '../../lib/lab/rootfs.ts';
+import { processRef, waitFor, type ProcessRef } from './exec.ts';
+
+export interface MirrorEndpoint {
+  hostname: string;
+  port: number;
+}
+
+export function mirrorEndpoint(): MirrorEndpoint {
+  const url = new URL(debianMirror());
+  return { hostname: url.hostname, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
+}
+
+/** Starts socat on listenAddress:mirror.port; resolves once it accepts connections. */
+export async function startMirrorRelay(listenAddress: string, mirror: MirrorEndpoint, logFile: string): Promise<ProcessRef> {
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(
+    'socat',
+    [`TCP-LISTEN:${mirror.port},bind=${listenAddress},reuseaddr,fork`, `TCP:${mirror.hostname}:${mirror.port}`],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  fs.closeSync(log);
+  child.unref();
+  const ref = child.pid ? processRef(child.pid) : undefined;
+  if (!ref) throw new Error(`socat did not start (see ${logFile})`);
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => (exitCode = code));
+  await waitFor(`the mirror relay on ${listenAddress}:${mirror.port}`, 5_000, async () => {
+    if (exitCode !== undefined) throw new Error(`socat exited with ${exitCode} (see ${logFile})`);
+    return (await canConnect(listenAddress, mirror.port)) ? true : undefined;
+  });
+  return ref;
+}
+
+function canConnect(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // connect and close at once: socat forks a child that connects to the mirror and ends
+    const socket = net.connect({ host: address, port, timeout: 1_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
