@@ -1,0 +1,493 @@
+// Secret scanner: the last gate before a rendered GitOps repository is committed or pushed.
+// Two kinds of rules:
+//  - token rules, on every line of every text file: PEM and OpenSSH private keys, GitHub tokens,
+//    AWS keys, K3s join tokens, passwords inside URLs (also inside base64-encoded values, where
+//    kubeconfigs and Secret data hide PEM keys);
+//  - config rules, on YAML/JSON/Handlebars and env/ini-style files: credential-named keys with
+//    literal values, `kind: Secret` manifests carrying data in clear (they must be SealedSecrets),
+//    and high-entropy base64 values in ConfigMap-style `data:` fields.
+// References are not secrets: secretKeyRef/valueFrom/existingSecret/envFrom subtrees, empty values,
+// ${VAR} / $VAR / {{ template }} placeholders, and SealedSecret encryptedData are allowed.
+// A line containing "clusterseed:allow-secret" is exempt (for deliberate, reviewed exceptions).
+// Excerpts are masked: a finding never repeats the secret it found.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export type SecretRule =
+  | 'private-key'
+  | 'openssh-private-key'
+  | 'github-token'
+  | 'aws-access-key'
+  | 'aws-secret-key'
+  | 'k3s-token'
+  | 'url-credentials'
+  | 'plaintext-secret-manifest'
+  | 'plaintext-credential'
+  | 'high-entropy-data';
+
+export interface SecretFinding {
+  file: string;
+  /** 1-based */
+  line: number;
+  rule: SecretRule;
+  /** the offending line, trimmed, with the secret masked */
+  excerpt: string;
+}
+
+export const ALLOW_MARKER = 'clusterseed:allow-secret';
+const EXCERPT_MAX = 160;
+/** Heuristic rules give way to a specific rule that fired on the same line. */
+const HEURISTIC_RULES = new Set<SecretRule>(['plaintext-credential', 'high-entropy-data']);
+
+interface TokenRule {
+  rule: SecretRule;
+  pattern: RegExp;
+  /** index of the capture group holding the secret part to mask (0 = whole match) */
+  secretGroup: number;
+  /** matches that are documented examples or otherwise not secrets */
+  ignore?: (match: RegExpExecArray) => boolean;
+}
+
+// Built from parts so this file does not itself look like it holds a key.
+const PEM_DASHES = '-'.repeat(5);
+
+const TOKEN_RULES: TokenRule[] = [
+  {
+    rule: 'openssh-private-key',
+    pattern: new RegExp(`${PEM_DASHES}BEGIN OPENSSH PRIVATE KEY${PEM_DASHES}`, 'g'),
+    secretGroup: 0,
+  },
+  {
+    rule: 'private-key',
+    pattern: new RegExp(`${PEM_DASHES}BEGIN (?:(?:RSA|EC|DSA|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?${PEM_DASHES}`, 'g'),
+    secretGroup: 0,
+  },
+  {
+    rule: 'github-token',
+    pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b/g,
+    secretGroup: 0,
+  },
+  {
+    rule: 'aws-access-key',
+    pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g,
+    secretGroup: 0,
+    ignore: (m) => m[0].endsWith('EXAMPLE'), // AWS documentation keys
+  },
+  {
+    rule: 'aws-secret-key',
+    pattern: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
+    secretGroup: 1,
+    ignore: (m) => m[1].includes('EXAMPLEKEY'),
+  },
+  {
+    // K3s secure token: K10<sha256 of the cluster CA>::<user>:<password>
+    rule: 'k3s-token',
+    pattern: /\bK10[0-9a-f]{64}::[A-Za-z0-9_.-]+:[A-Za-z0-9_.\-/+=]+/g,
+    secretGroup: 0,
+  },
+  {
+    rule: 'url-credentials',
+    pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:([^\s/@'"]+)@[^\s'"]/gi,
+    secretGroup: 1,
+    ignore: (m) => isPlaceholder(m[1]),
+  },
+];
+
+// ---------------------------------------------------------------- value classification
+
+/** `${VAR}`, `$VAR`, `$(cmd)`, `{{ template }}`, `<your-token>`: the value is supplied elsewhere. */
+function isPlaceholder(value: string): boolean {
+  return (
+    /\$\{[^}]*\}/.test(value) ||
+    /\{\{.*\}\}/.test(value) ||
+    /^\$[A-Za-z0-9_({]/.test(value) ||
+    /^<[^<>]+>$/.test(value)
+  );
+}
+
+/** Values that carry no secret: empty, null, booleans, placeholders, aliases, encrypted forms. */
+function isHarmlessValue(value: string): boolean {
+  const v = value.trim();
+  if (v === '' || v === '~' || /^(null|true|false|yes|no|on|off)$/i.test(v)) return true;
+  if (v === '{}' || v === '[]') return true;
+  if (isPlaceholder(v)) return true;
+  if (v.startsWith('*')) return true; // YAML alias
+  if (/^!vault\b/.test(v) || /^ENC\[.*\]$/.test(v)) return true; // ansible-vault, sops
+  return false;
+}
+
+const CREDENTIAL_SUFFIXES = [
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'accesskey',
+  'secretkey',
+  'privatekey',
+  'clientsecret',
+  'credential',
+  'credentials',
+];
+
+function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[-_.\s]/g, '');
+}
+
+/** Does this key name say its value is a credential? (`adminPassword`, `GITHUB_TOKEN`, `secret`) */
+function isCredentialKey(key: string): boolean {
+  // identifiers only: "@octokit/auth-token" in a lockfile names a package, not a credential
+  if (!/^[A-Za-z0-9_.-]+$/.test(key)) return false;
+  const k = normalizeKey(key);
+  if (k.startsWith('existing')) return false; // existingSecret: names a Secret, holds no secret
+  return CREDENTIAL_SUFFIXES.some((suffix) => k.endsWith(suffix));
+}
+
+/**
+ * Charts name Secrets with keys like `tlsSecret: grafana-tls`; a hyphenated lowercase name under
+ * a key ending in plain "secret" reads as a reference. Passwords, tokens and clientSecret values
+ * get no such benefit of the doubt.
+ */
+function isSecretNameReference(key: string, value: string): boolean {
+  const k = normalizeKey(key);
+  return (
+    k.endsWith('secret') &&
+    !k.endsWith('clientsecret') &&
+    /^[a-z0-9]+(-[a-z0-9]+)+$/.test(value) &&
+    value.length <= 63
+  );
+}
+
+/** Subtrees that reference secrets kept elsewhere, or hold ciphertext. */
+const REFERENCE_PARENTS = new Set([
+  'secretkeyref',
+  'secretref',
+  'valuefrom',
+  'envfrom',
+  'existingsecret',
+  'encrypteddata',
+  'remoteref',
+  'secretstoreref',
+]);
+
+function shannonEntropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let entropy = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    entropy -= p * Math.log2(p);
+  }
+  return entropy;
+}
+
+/** Random-looking base64: long enough, mixed character classes, near the entropy of random data. */
+function isHighEntropyBase64(value: string): boolean {
+  if (value.length < 20 || !/^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/.test(value)) return false;
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((re) => re.test(value)).length;
+  if (classes < 2) return false;
+  const body = value.replace(/=+$/, '');
+  return shannonEntropy(body) >= Math.min(4.5, Math.log2(body.length) * 0.85);
+}
+
+/** The text behind a base64 value, when it decodes to mostly printable text. */
+function decodeBase64Text(value: string): string | undefined {
+  if (value.length < 24 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('latin1');
+  const printable = decoded.replace(/[^\x20-\x7e\r\n\t]/g, '').length;
+  return printable / decoded.length > 0.9 ? decoded : undefined;
+}
+
+// ---------------------------------------------------------------- masking
+
+function mask(secret: string): string {
+  const keep = Math.min(4, Math.floor(secret.length / 4));
+  return secret.slice(0, keep) + '****';
+}
+
+function excerpt(line: string, secrets: string[]): string {
+  let text = line;
+  for (const secret of secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
+    if (secret.length >= 6) {
+      text = text.split(secret).join(mask(secret));
+    } else {
+      // short values would match elsewhere in the line (the key name): mask the value at the end
+      const at = text.lastIndexOf(secret);
+      if (at >= 0) text = text.slice(0, at) + mask(secret) + text.slice(at + secret.length);
+    }
+  }
+  text = text.trim();
+  return text.length > EXCERPT_MAX ? text.slice(0, EXCERPT_MAX - 1) + '…' : text;
+}
+
+// ---------------------------------------------------------------- line parsing
+
+type FileKind = 'yaml' | 'json' | 'env' | 'yaml+env' | 'other';
+
+function fileKind(file: string): FileKind {
+  const base = path.basename(file).toLowerCase();
+  const ext = path.extname(base);
+  if (['.yaml', '.yml', '.hbs', '.handlebars', '.tpl'].includes(ext)) return 'yaml';
+  if (ext === '.json') return 'json';
+  if (base === '.env' || base.startsWith('.env.') || ext === '.env') return 'env';
+  if (['.ini', '.toml', '.conf', '.cfg', '.properties', '.sh', '.bash'].includes(ext)) return 'env';
+  if (ext === '') return 'yaml+env';
+  return 'other';
+}
+
+interface KeyLine {
+  /** column of the key (after any "- " list markers) */
+  column: number;
+  /** the line starts a list item */
+  listItem: boolean;
+  key: string;
+  /** value with quotes and trailing comment removed; '' when the key opens a mapping */
+  value: string;
+  /** the raw value text as written (for masking) */
+  rawValue: string;
+  /** `|` or `>` block scalar follows */
+  block: boolean;
+}
+
+const YAML_KEY_LINE =
+  /^(\s*)((?:-\s+)*)(?:"([^"]+)"|'([^']+)'|([^\s#'"{}[\],&*!|>%@`-][^#]*?|-[^\s#][^#]*?))\s*:(?:\s+(.*?))?\s*$/;
+
+function unquote(raw: string, json: boolean): string {
+  let v = raw.trim();
+  if (json) v = v.replace(/,$/, '').trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"|^'((?:[^']|'')*)'/.exec(v);
+  if (quoted) return quoted[1] !== undefined ? quoted[1].replace(/\\(.)/g, '$1') : quoted[2].replace(/''/g, "'");
+  return v.replace(/\s+#.*$/, '').trim();
+}
+
+function parseYamlKeyLine(line: string, json: boolean): KeyLine | undefined {
+  const m = YAML_KEY_LINE.exec(line);
+  if (!m) return undefined;
+  const key = m[3] ?? m[4] ?? m[5];
+  const rawValue = (m[6] ?? '').replace(/\s+#.*$/, '');
+  const value = unquote(m[6] ?? '', json);
+  return {
+    column: m[1].length + m[2].length,
+    listItem: m[2].length > 0,
+    key,
+    value: /^[|>][-+0-9]*$/.test(value) ? '' : value,
+    rawValue: rawValue.trim(),
+    block: /^[|>][-+0-9]*$/.test(value),
+  };
+}
+
+const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/;
+
+// ---------------------------------------------------------------- scanning
+
+interface Collector {
+  add(line: number, rule: SecretRule, text: string, secrets: string[]): void;
+}
+
+function scanTokens(text: string, lineNo: number, lineText: string, out: Collector, decodedFrom?: string): void {
+  for (const rule of TOKEN_RULES) {
+    rule.pattern.lastIndex = 0;
+    for (let m = rule.pattern.exec(text); m; m = rule.pattern.exec(text)) {
+      if (rule.ignore?.(m)) continue;
+      // inside a base64 value: mask the whole encoded value; after a PEM header on the same
+      // line (JSON, one-line strings): mask the key body that follows it
+      const isPem = rule.rule === 'private-key' || rule.rule === 'openssh-private-key';
+      const secret = decodedFrom ?? (isPem ? text.slice(m.index + m[0].length) : m[rule.secretGroup]);
+      out.add(lineNo, rule.rule, lineText, [secret]);
+    }
+  }
+}
+
+interface StackEntry {
+  column: number;
+  key: string;
+}
+
+/** Config rules over YAML-like text, tracking the key path by indentation, document by document. */
+function scanYamlLike(lines: string[], json: boolean, out: Collector): void {
+  // The manifest rule needs each document's kind, which may come after its data.
+  const kinds: string[] = [];
+  let doc = 0;
+  for (const line of lines) {
+    if (/^---(\s|$)/.test(line) || /^\.\.\.\s*$/.test(line)) {
+      doc++;
+      continue;
+    }
+    const m = /^kind:\s*["']?([A-Za-z]+)["']?\s*(#.*)?$/.exec(line);
+    if (m && kinds[doc] === undefined) kinds[doc] = m[1];
+  }
+
+  let stack: StackEntry[] = [];
+  let names = new Map<number, string>(); // `name:` of the current list item, by column
+  let pendingBlock: { lineNo: number; key: KeyLine; path: string[]; kind: string | undefined } | undefined;
+  doc = 0;
+
+  lines.forEach((line, index) => {
+    const lineNo = index + 1;
+    if (/^---(\s|$)/.test(line) || /^\.\.\.\s*$/.test(line)) {
+      doc++;
+      stack = [];
+      names = new Map();
+      pendingBlock = undefined;
+      return;
+    }
+    if (line.trim() === '' || /^\s*#/.test(line)) return;
+    const kind = kinds[doc];
+    const indent = line.length - line.trimStart().length;
+
+    if (pendingBlock) {
+      const block = pendingBlock;
+      pendingBlock = undefined;
+      if (indent > block.key.column) {
+        const content = line.trim();
+        checkValue(block.lineNo, lines[block.lineNo - 1], block.key, content, block.path, block.kind, content);
+      }
+    }
+
+    const parsed = parseYamlKeyLine(line, json);
+    if (!parsed) return;
+    while (stack.length > 0 && stack[stack.length - 1].column >= parsed.column) stack.pop();
+    for (const column of [...names.keys()]) {
+      if (column > parsed.column || (parsed.listItem && column === parsed.column)) names.delete(column);
+    }
+    const parents = stack.map((e) => e.key);
+    stack.push({ column: parsed.column, key: parsed.key });
+    if (parsed.key === 'name') names.set(parsed.column, parsed.value);
+
+    if (parsed.block) {
+      pendingBlock = { lineNo, key: parsed, path: parents, kind };
+      return;
+    }
+    checkValue(lineNo, line, parsed, parsed.value, parents, kind, parsed.rawValue);
+  });
+
+  function checkValue(
+    lineNo: number,
+    line: string,
+    key: KeyLine,
+    value: string,
+    parents: string[],
+    kind: string | undefined,
+    rawValue: string,
+  ): void {
+    if (line.includes(ALLOW_MARKER)) return;
+    const normalizedParents = parents.map(normalizeKey);
+    if (normalizedParents.some((p) => REFERENCE_PARENTS.has(p))) return;
+    if (REFERENCE_PARENTS.has(normalizeKey(key.key))) return;
+    const secrets = [rawValue, value];
+
+    // base64 values may hide PEM keys or tokens (kubeconfig client-key-data, Secret data)
+    const decoded = decodeBase64Text(value);
+    if (decoded) scanTokens(decoded, lineNo, line, out, value);
+
+    // kind: Secret with literal data/stringData entries (top-level data or stringData only)
+    const topLevel = normalizedParents.length === 1 && key.column > 0;
+    const secretDataField = parents.length === 1 && (parents[0] === 'data' || parents[0] === 'stringData');
+    if (kind === 'Secret' && !json) {
+      if (secretDataField && topLevel && !isHarmlessValue(value)) {
+        out.add(lineNo, 'plaintext-secret-manifest', line, secrets);
+        return;
+      }
+      if (parents.length === 0 && (key.key === 'data' || key.key === 'stringData') && !isHarmlessValue(value)) {
+        out.add(lineNo, 'plaintext-secret-manifest', line, secrets); // inline flow map
+        return;
+      }
+    }
+
+    if (isHarmlessValue(value)) return;
+    if (isCredentialKey(key.key) && !isSecretNameReference(key.key, value)) {
+      out.add(lineNo, 'plaintext-credential', line, secrets);
+      return;
+    }
+    // env-style list items: `- name: DB_PASSWORD` / `value: hunter2`
+    const itemName = names.get(key.column);
+    if (key.key === 'value' && itemName && isCredentialKey(itemName)) {
+      out.add(lineNo, 'plaintext-credential', line, secrets);
+      return;
+    }
+    // block scalars are file contents (configs, certificates), not single encoded values
+    const parent = normalizedParents[normalizedParents.length - 1];
+    const dataField = parent === 'data' || parent === 'binarydata';
+    if (dataField && !key.block && kind !== 'Secret' && isHighEntropyBase64(value)) {
+      out.add(lineNo, 'high-entropy-data', line, secrets);
+    }
+  }
+}
+
+function scanEnvLike(lines: string[], out: Collector): void {
+  lines.forEach((line, index) => {
+    if (line.includes(ALLOW_MARKER) || /^\s*[#;]/.test(line)) return;
+    const m = ENV_LINE.exec(line);
+    if (!m) return;
+    const value = unquote(m[2], false);
+    const decoded = decodeBase64Text(value);
+    if (decoded) scanTokens(decoded, index + 1, line, out, value);
+    if (isCredentialKey(m[1]) && !isHarmlessValue(value)) {
+      out.add(index + 1, 'plaintext-credential', line, [m[2].trim(), value]);
+    }
+  });
+}
+
+/** Scans one file's text; `file` is only used to pick the rules (by extension) and to label findings. */
+export function scanText(file: string, text: string): SecretFinding[] {
+  const findings = new Map<string, SecretFinding>();
+  const collector: Collector = {
+    add(line, rule, lineText, secrets) {
+      const key = `${line}\0${rule}`;
+      if (!findings.has(key)) findings.set(key, { file, line, rule, excerpt: excerpt(lineText, secrets) });
+    },
+  };
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, index) => {
+    if (!line.includes(ALLOW_MARKER)) scanTokens(line, index + 1, line, collector);
+  });
+  const kind = fileKind(file);
+  if (kind === 'yaml' || kind === 'json' || kind === 'yaml+env') scanYamlLike(lines, kind === 'json', collector);
+  if (kind === 'env' || kind === 'yaml+env') scanEnvLike(lines, collector);
+
+  const all = [...findings.values()];
+  const specificLines = new Set(all.filter((f) => !HEURISTIC_RULES.has(f.rule)).map((f) => f.line));
+  return all
+    .filter((f) => !HEURISTIC_RULES.has(f.rule) || !specificLines.has(f.line))
+    .sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule));
+}
+
+export interface ScanTreeOptions {
+  /** paths relative to the root (files or directories, "/"-separated) to leave out */
+  exclude?: string[];
+}
+
+const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
+
+/** Scans every text file under `dir` (not following symlinks); findings use "/"-separated relative paths. */
+export async function scanTree(dir: string, opts: ScanTreeOptions = {}): Promise<SecretFinding[]> {
+  const exclude = new Set((opts.exclude ?? []).map((p) => p.replace(/\/+$/, '')));
+  const findings: SecretFinding[] = [];
+
+  async function walk(abs: string, rel: string): Promise<void> {
+    const entries = await fs.readdir(abs, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      if (exclude.has(childRel)) continue;
+      const childAbs = path.join(abs, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIPPED_DIRS.has(entry.name)) await walk(childAbs, childRel);
+      } else if (entry.isFile()) {
+        const content = await fs.readFile(childAbs);
+        if (content.subarray(0, 8000).includes(0)) continue; // binary
+        findings.push(...scanText(childRel, content.toString('utf8')));
+      }
+    }
+  }
+
+  await walk(dir, '');
+  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.rule.localeCompare(b.rule)));
+}
+
+/** One line per finding, for reports: `file:line rule excerpt`. */
+export function formatFindings(findings: SecretFinding[]): string {
+  return findings.map((f) => `${f.file}:${f.line}  ${f.rule}  ${f.excerpt}`).join('\n');
+}

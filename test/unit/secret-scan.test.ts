@@ -1,0 +1,362 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { formatFindings, scanText, scanTree, type SecretFinding } from '../../lib/gitops/secret-scan.ts';
+import { generateSealingKeyPair, sealSecret, sealingKeySecretManifest, type SealingKeyPair } from '../../lib/gitops/sealed-secrets.ts';
+
+// Token-shaped test values are assembled at run time, so this file holds no literal that other
+// scanners (or GitHub push protection) would take for a real credential.
+// Deterministic (xorshift32) so failures reproduce.
+let seed = 0x2545f491;
+function fake(length: number, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'): string {
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    out += alphabet[seed % alphabet.length];
+  }
+  return out;
+}
+const HEX = '0123456789abcdef';
+const UPPER_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const dashes = '-'.repeat(5);
+const pemHeader = (label: string) => `${dashes}BEGIN ${label}${dashes}`;
+const pemFooter = (label: string) => `${dashes}END ${label}${dashes}`;
+
+function rules(findings: SecretFinding[]): string[] {
+  return findings.map((f) => `${f.line}:${f.rule}`);
+}
+
+function assertMasked(findings: SecretFinding[], secret: string): void {
+  assert.ok(findings.length > 0, 'expected findings');
+  for (const f of findings) assert.not.ok(f.excerpt.includes(secret), `excerpt leaks the secret: ${f.excerpt}`);
+}
+
+let keyPair: SealingKeyPair;
+const tmpDirs: string[] = [];
+test.before(async () => {
+  keyPair = await generateSealingKeyPair({ keySize: 2048 });
+});
+test.after(async () => {
+  for (const dir of tmpDirs) await fs.rm(dir, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ private keys
+
+test('private-key: PEM private keys in any file; certificates and public keys are fine', () => {
+  const body = fake(64, B64);
+  const text = ['notes', pemHeader('RSA PRIVATE KEY'), body, pemFooter('RSA PRIVATE KEY'), pemHeader('PRIVATE KEY'), pemHeader('EC PRIVATE KEY')].join('\n');
+  assert.equal(rules(scanText('docs/notes.md', text)), ['2:private-key', '5:private-key', '6:private-key']);
+
+  const harmless = [pemHeader('CERTIFICATE'), fake(64, B64), pemFooter('CERTIFICATE'), pemHeader('PUBLIC KEY'), pemHeader('RSA PUBLIC KEY')].join('\n');
+  assert.equal(scanText('ca.pem', harmless), []);
+});
+
+test('private-key: a one-line PEM (JSON string) is found and its body masked', () => {
+  const body = fake(80, B64);
+  const findings = scanText('key.json', `{"key": "${pemHeader('RSA PRIVATE KEY')}\\n${body}\\n"}`);
+  assert.equal(rules(findings), ['1:private-key']);
+  assertMasked(findings, body.slice(0, 20));
+});
+
+test('private-key: a base64-encoded PEM key (kubeconfig client-key-data) is found', () => {
+  const pem = `${pemHeader('RSA PRIVATE KEY')}\n${fake(64, B64)}\n${pemFooter('RSA PRIVATE KEY')}\n`;
+  const encoded = Buffer.from(pem).toString('base64');
+  const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-certificate-data: ${Buffer.from(pemHeader('CERTIFICATE')).toString('base64')}\n    client-key-data: ${encoded}\n`;
+  const findings = scanText('kubeconfig.yaml', kubeconfig);
+  assert.equal(rules(findings), ['7:private-key']);
+  assertMasked(findings, encoded.slice(8, 40));
+});
+
+test('openssh-private-key: found; an OpenSSH public key line is not', () => {
+  const findings = scanText('id', `${pemHeader('OPENSSH PRIVATE KEY')}\n${fake(70, B64)}\n${pemFooter('OPENSSH PRIVATE KEY')}`);
+  assert.equal(rules(findings), ['1:openssh-private-key']);
+  assert.equal(scanText('id.pub', `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${fake(43, B64)} me@laptop`), []);
+});
+
+// ------------------------------------------------------------------ tokens
+
+test('github-token: classic, OAuth and fine-grained tokens; short or templated ones are not', () => {
+  const classic = 'ghp_' + fake(36);
+  const oauth = 'gho_' + fake(36);
+  const fine = 'github_pat_' + fake(22) + '_' + fake(59);
+  const findings = scanText('README.md', `a ${classic}\nb ${oauth}\nc ${fine}\n`);
+  assert.equal(rules(findings), ['1:github-token', '2:github-token', '3:github-token']);
+  for (const t of [classic, oauth, fine]) assertMasked(findings, t);
+  assert.ok(findings[0].excerpt.startsWith('a ghp_****'));
+
+  assert.equal(scanText('README.md', 'ghp_short\nmyghp_' + fake(36) + '\n'), []);
+  assert.equal(scanText('.github/workflows/ci.yaml', 'env:\n  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n'), []);
+});
+
+test('aws-access-key and aws-secret-key: real-shaped keys; the documentation examples are not', () => {
+  const id = 'AKIA' + fake(16, UPPER_DIGITS);
+  const secret = fake(40, B64);
+  const findings = scanText('setup.md', `id ${id}\naws_secret_access_key = ${secret}\n`);
+  assert.equal(rules(findings), ['1:aws-access-key', '2:aws-secret-key']);
+  assertMasked(findings, id);
+  assertMasked(findings, secret);
+
+  const docs = 'AKIA' + 'IOSFODNN7' + 'EXAMPLE';
+  const docsSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCY' + 'EXAMPLEKEY';
+  assert.equal(scanText('setup.md', `id ${docs}\naws_secret_access_key = ${docsSecret}\n`), []);
+});
+
+test('k3s-token: the K10<ca-hash>::server:<password> form; a bare prefix is not', () => {
+  const password = fake(32, HEX);
+  const token = `K10${fake(64, HEX)}::server:${password}`;
+  const findings = scanText('join.sh', `k3s agent --token-file /etc/k3s-token # ${token}\n`);
+  assert.equal(rules(findings), ['1:k3s-token']);
+  assertMasked(findings, password);
+  assert.equal(scanText('join.sh', `echo K10${fake(10, HEX)}::server\n`), []);
+});
+
+test('url-credentials: passwords inside URLs; user-only, port-only and placeholder URLs are not', () => {
+  const password = fake(12);
+  const findings = scanText('values.md', `db at postgres://app:${password}@db.internal:5432/app\n`);
+  assert.equal(rules(findings), ['1:url-credentials']);
+  assertMasked(findings, password);
+  const fine = ['https://user@git.example', 'https://x-access-token:${TOKEN}@git.example/o/r.git', 'http://host:8080/path', 'git@host:org/repo.git'];
+  assert.equal(scanText('values.md', fine.join('\n')), []);
+});
+
+// ------------------------------------------------------------------ credential keys
+
+test('plaintext-credential: credential-named YAML keys with literal values', () => {
+  const yaml = [
+    'db:',
+    '  password: hunter2hunter2', // 2
+    '  adminPassword: "quoted-one"', // 3
+    "  GITHUB_TOKEN: 'abc123def'", // 4
+    '  api_key: 12345678', // 5
+    '  clientSecret: sEcReT # trailing comment', // 6
+    'tls:',
+    '  privateKey: |', // 8
+    '    literal-block-value',
+    'secret: plain', // 10
+    'oidc:',
+    '  clientSecret: not-a-name-but-a-secret', // 12
+  ].join('\n');
+  const findings = scanText('values.yaml', yaml);
+  assert.equal(rules(findings), ['2:plaintext-credential', '3:plaintext-credential', '4:plaintext-credential', '5:plaintext-credential', '6:plaintext-credential', '8:plaintext-credential', '10:plaintext-credential', '12:plaintext-credential']);
+  for (const s of ['hunter2hunter2', 'quoted-one', 'abc123def', '12345678', 'sEcReT', 'literal-block-value']) assertMasked(findings, s);
+  assert.match(findings[1].excerpt, /^adminPassword: "/);
+});
+
+test('plaintext-credential: references, placeholders and empty values are allowed', () => {
+  const yaml = [
+    'auth:',
+    '  password: ""',
+    "  token: ''",
+    '  secret:',
+    '    name: app-secret',
+    '  existingSecret: app-secret',
+    '  existingSecretPasswordKey: password',
+    '  passwordKey: password',
+    '  tlsSecret: grafana-tls',
+    '  createSecret: false',
+    'issuer:',
+    '  privateKeySecretRef:',
+    '    name: letsencrypt',
+    '  apiTokenSecretRef:',
+    '    name: cloudflare-api-token',
+    '    key: api-token',
+    '  secretName: app-secret',
+    '  tokenFile: /var/lib/rancher/k3s/server/token',
+    '  password: ${DB_PASSWORD}',
+    '  token: "{{ .Values.token }}"',
+    '  apiKey: {{{apiKey}}}',
+    '  clientSecret: <your-client-secret>',
+    '  credentials: ~',
+    '  passphrase: null',
+    'automountServiceAccountToken: false',
+    'env:',
+    '  - name: DB_PASSWORD',
+    '    valueFrom:',
+    '      secretKeyRef:',
+    '        name: db',
+    '        key: password',
+    'envFrom:',
+    '  - secretRef:',
+    '      name: app-env',
+    'secrets:',
+    '  - gh-token',
+    'sops:',
+    '  password: ENC[AES256_GCM,data:abc,iv:def]',
+  ].join('\n');
+  assert.equal(scanText('values.yaml', yaml), []);
+});
+
+test('plaintext-credential: env-style name/value pairs in containers and Helm parameters', () => {
+  const yaml = [
+    'containers:',
+    '  - name: app',
+    '    env:',
+    '      - name: DB_PASSWORD',
+    '        value: hunter2', // 5
+    '      - name: LOG_LEVEL',
+    '        value: debug',
+    '      - name: API_TOKEN',
+    '        value: ""',
+    'helm:',
+    '  parameters:',
+    '    - name: admin.password',
+    '      value: "s3cret!"', // 13
+  ].join('\n');
+  assert.equal(rules(scanText('deploy.yaml', yaml)), ['5:plaintext-credential', '13:plaintext-credential']);
+});
+
+test('plaintext-credential: env, ini and JSON files', () => {
+  const env = ['API_TOKEN=abc123', 'export DB_PASSWORD="hunter2"', 'EMPTY_SECRET=', 'FROM_ARG_PASSWORD="$1"', 'REF_TOKEN=${GH_TOKEN}', 'LOG_LEVEL=debug', '# OLD_PASSWORD=x'].join('\n');
+  assert.equal(rules(scanText('.env', env)), ['1:plaintext-credential', '2:plaintext-credential']);
+  assert.equal(rules(scanText('app.ini', 'password = letmein\nuser = admin\n')), ['1:plaintext-credential']);
+  const json = '{\n  "user": "admin",\n  "password": "pa55word",\n  "token": "",\n  "@octokit/auth-token": "^6.0.0"\n}';
+  const findings = scanText('config.json', json);
+  assert.equal(rules(findings), ['3:plaintext-credential']);
+  assertMasked(findings, 'pa55word');
+});
+
+test('plaintext-credential: TypeScript sources only get the token rules', () => {
+  assert.equal(scanText('lib/x.ts', 'const opts = { password: input.password, token: "" };\n'), []);
+});
+
+// ------------------------------------------------------------------ Secret manifests
+
+test('plaintext-secret-manifest: kind Secret with data or stringData in clear', () => {
+  const yaml = [
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata:',
+    '  name: db',
+    'stringData:',
+    '  username: admin', // 6
+    '  config.yaml: |', // 7
+    '    url: x',
+    '---',
+    'apiVersion: v1',
+    'data:',
+    `  token: ${Buffer.from('hunter2').toString('base64')}`, // 12
+    'metadata:',
+    '  name: late-kind',
+    'kind: Secret',
+  ].join('\n');
+  const findings = scanText('secret.yaml', yaml);
+  assert.equal(rules(findings), ['6:plaintext-secret-manifest', '7:plaintext-secret-manifest', '12:plaintext-secret-manifest']);
+  assertMasked(findings, Buffer.from('hunter2').toString('base64'));
+});
+
+test('plaintext-secret-manifest: empty or templated Secrets, ConfigMaps and SealedSecrets are fine', () => {
+  const empty = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ndata: {}\n';
+  const templated = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: "{{ .Values.password }}"\n  url: ""\n';
+  const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  LOG_LEVEL: debug\n  url: http://svc:8080\n';
+  assert.equal(scanText('a.yaml', empty), []);
+  assert.equal(scanText('b.yaml.hbs', templated), []);
+  assert.equal(scanText('c.yaml', configMap), []);
+  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'hunter2', token: 'x'.repeat(40) }, certificatePem: keyPair.certificatePem });
+  assert.equal(scanText('sealed.yaml', YAML.stringify(sealed)), []);
+  assert.equal(scanText('sealed.json', JSON.stringify(sealed, null, 2)), []);
+});
+
+test('the sealing key Secret (bootstrap only) is flagged if it ever lands in a repo', () => {
+  const findings = scanText('sealing-key.yaml', sealingKeySecretManifest(keyPair, 'kube-system'));
+  const found = new Set(findings.map((f) => f.rule));
+  assert.ok(found.has('plaintext-secret-manifest'));
+  assert.ok(found.has('private-key'), 'the base64 PEM inside tls.key is recognised');
+  const keyBody = keyPair.privateKeyPem.split('\n')[1];
+  assertMasked(findings, keyBody.slice(0, 24));
+  assertMasked(findings, Buffer.from(keyPair.privateKeyPem).toString('base64').slice(10, 60));
+});
+
+// ------------------------------------------------------------------ entropy
+
+test('high-entropy-data: random base64 in ConfigMap-style data; plain values are not', () => {
+  const random = Buffer.from(fake(32, B64)).toString('base64').slice(0, 16) + fake(28, B64);
+  const yaml = [
+    'kind: ConfigMap',
+    'data:',
+    `  blob: ${random}`, // 3
+    '  LOG_LEVEL: debug',
+    '  greeting: HelloWorldThisIsPlainText',
+    '  name: some-long-plain-configuration-value',
+    '  repeated: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+    '  ca.crt: |',
+    `    ${pemHeader('CERTIFICATE')}`,
+    `    ${fake(64, B64)}`,
+    '  blob.b64: |',
+    `    ${fake(64, B64)}`,
+    'binaryData:',
+    `  icon: ${fake(48, B64)}`, // 14
+    'other:',
+    `  notData: ${fake(48, B64)}`,
+  ].join('\n');
+  const findings = scanText('cm.yaml', yaml);
+  assert.equal(rules(findings), ['3:high-entropy-data', '14:high-entropy-data']);
+  assertMasked(findings, random);
+});
+
+// ------------------------------------------------------------------ mechanics
+
+test('the allow marker exempts a reviewed line', () => {
+  const token = 'ghp_' + fake(36);
+  assert.equal(scanText('a.yaml', `demoPassword: not-real # clusterseed:allow-secret\nx: ${token} # clusterseed:allow-secret\n`), []);
+});
+
+test('findings carry 1-based lines and CRLF files work', () => {
+  const findings = scanText('w.yaml', 'a: 1\r\nb: 2\r\npassword: hunter22\r\n');
+  assert.equal(findings, [{ file: 'w.yaml', line: 3, rule: 'plaintext-credential', excerpt: 'password: hu****' }]);
+});
+
+test('a specific rule on a line replaces the generic one', () => {
+  const token = 'ghp_' + fake(36);
+  assert.equal(rules(scanText('values.yaml', `githubToken: ${token}\n`)), ['1:github-token']);
+});
+
+test('scanTree: walks the repo, skips .git, node_modules, binaries and symlinks, honours exclude', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-scan-'));
+  tmpDirs.push(root);
+  const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-scan-out-'));
+  tmpDirs.push(outside);
+  const token = 'ghp_' + fake(36);
+  const write = async (rel: string, content: string | Buffer) => {
+    await fs.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await fs.writeFile(path.join(root, rel), content);
+  };
+  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'hunter2' }, certificatePem: keyPair.certificatePem });
+  await write('apps/db/sealed-secret.yaml', YAML.stringify(sealed));
+  await write('apps/db/secret.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n');
+  await write('README.md', `push with ${token}\n`);
+  await write('.git/config', `url = https://x:${token}@git.example/o/r.git\n`);
+  await write('node_modules/pkg/index.js', `const t = "${token}";\n`);
+  await write('assets/logo.bin', Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from(token)]));
+  await write('vendor/ignored.yaml', 'password: hunter2\n');
+  await fs.writeFile(path.join(outside, 'leak.txt'), `${token}\n`);
+  await fs.symlink(path.join(outside, 'leak.txt'), path.join(root, 'link.txt'));
+  await fs.symlink(outside, path.join(root, 'linkdir'));
+
+  const findings = await scanTree(root, { exclude: ['vendor'] });
+  assert.equal(
+    findings.map((f) => `${f.file}:${f.line}:${f.rule}`),
+    ['README.md:1:github-token', 'apps/db/secret.yaml:6:plaintext-secret-manifest'],
+  );
+  assertMasked(findings, token);
+  assertMasked(findings, 'hunter2');
+  assert.equal(formatFindings(findings).split('\n'), [
+    'README.md:1  github-token  push with ghp_****',
+    'apps/db/secret.yaml:6  plaintext-secret-manifest  password: h****',
+  ]);
+});
+
+test('scanTree: a clean tree gives no findings', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-scan-'));
+  tmpDirs.push(root);
+  await fs.writeFile(path.join(root, 'app.yaml'), 'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: root\n');
+  assert.equal(await scanTree(root), []);
+});
+
+test.run();
