@@ -352,6 +352,14 @@ test('loadOrCreateSealingKeys: 0600 even under a permissive umask', async () => 
   }
 });
 
+test('loadOrCreateSealingKeys: tightens a pre-existing directory to 0700', async () => {
+  const dir = path.join(await tmpDir(), 'existing');
+  await fs.mkdir(dir, { mode: 0o755 });
+  await fs.chmod(dir, 0o755);
+  await loadOrCreateSealingKeys(dir, { keySize: 2048 });
+  assert.is((await fs.stat(dir)).mode & 0o777, 0o700);
+});
+
 test('loadOrCreateSealingKeys: refuses a world-readable key, a lone file or a mismatched pair', async () => {
   const dir = await tmpDir();
   const keys = await loadOrCreateSealingKeys(dir, { keySize: 2048 });
