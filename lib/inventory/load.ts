@@ -21,7 +21,8 @@ export async function loadInventory(file: string): Promise<Inventory> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
     throw new InventoryError([{ file, line: 0, column: 0, path: '', message: `cannot read the inventory: ${reason}`, severity: 'error' }]);
   }
   return parseInventory(text, file);

@@ -79,15 +79,16 @@ export function validateAgainstSchema(data: unknown, source: SourceDoc): Invento
 }
 
 function translateErrors(errors: ErrorObject[], data: unknown, source: SourceDoc): InventoryIssue[] {
-  // anyOf and propertyNames report their sub-schemas' failures too: one message per failure is enough
-  const umbrellas = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'propertyNames');
+  // anyOf and propertyNames also report each failing sub-schema: one message per failure is enough
+  const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
   const covered = (e: ErrorObject) =>
-    umbrellas.some((u) => u !== e && u.instancePath === e.instancePath && e.schemaPath.startsWith(u.schemaPath + '/'));
+    (e.propertyName !== undefined && e.keyword !== 'propertyNames') ||
+    anyOfs.some((u) => u !== e && u.instancePath === e.instancePath && e.schemaPath.startsWith(u.schemaPath + '/'));
 
   const issues: InventoryIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
-    if (covered(error)) continue;
+    if (covered(error) || isExplainedByUnknownKey(error, errors)) continue;
     const issue = translate(error, data, source);
     const id = `${issue.path}\0${issue.message}`;
     if (seen.has(id)) continue;
@@ -95,6 +96,17 @@ function translateErrors(errors: ErrorObject[], data: unknown, source: SourceDoc
     issues.push(issue);
   }
   return issues;
+}
+
+/** `adress: x` makes `address` missing too; the unknown-key message already says so. */
+function isExplainedByUnknownKey(error: ErrorObject, errors: ErrorObject[]): boolean {
+  if (error.keyword !== 'required') return false;
+  const missing = String(error.params.missingProperty);
+  return errors.some((e) => {
+    if (e.keyword !== 'additionalProperties' || e.instancePath !== error.instancePath) return false;
+    const key = String(e.params.additionalProperty);
+    return FOREIGN_KEYS[key] === missing || didYouMean(key, [missing]) !== '';
+  });
 }
 
 function translate(error: ErrorObject, data: unknown, source: SourceDoc): InventoryIssue {
@@ -132,7 +144,7 @@ function translate(error: ErrorObject, data: unknown, source: SourceDoc): Invent
       const name = String(error.params.propertyName);
       const want = expectedOf(error.schema as SchemaNode) ?? 'a valid name';
       const keyPath = [...path, name];
-      return issue(source.locateKey(keyPath), keyPath, `"${name}" is not a valid name: must be ${want}`, want);
+      return issue(source.locateKey(keyPath), keyPath, `invalid key "${name}": must be ${want}`, want);
     }
     case 'type': {
       const want = expected ?? typePhrase(error.params.type);
@@ -149,8 +161,10 @@ function translate(error: ErrorObject, data: unknown, source: SourceDoc): Invent
       return issue(source.locateValue(path), path, `must be ${want}${got}${hint}`, want);
     }
     case 'uniqueItems': {
-      const dup = Array.isArray(value) ? value[error.params.j as number] : undefined;
-      const dupPath = [...path, error.params.i as number];
+      // ajv names the two equal positions i and j, in an order that depends on the item type
+      const repeat = Math.max(error.params.i as number, error.params.j as number);
+      const dup = Array.isArray(value) ? value[repeat] : undefined;
+      const dupPath = [...path, repeat];
       return issue(source.locateValue(dupPath), path, `lists ${describe(dup)} twice`, 'each entry once');
     }
     case 'minProperties':

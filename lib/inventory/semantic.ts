@@ -21,6 +21,8 @@ type Where = 'key' | 'value';
 class Reporter {
   readonly errors: InventoryIssue[] = [];
   readonly warnings: InventoryIssue[] = [];
+  /** set when a group or cluster reference is wrong, so which hosts a cluster has is unknown */
+  membershipDoubtful = false;
   constructor(private readonly source: SourceDoc) {}
 
   error(path: FieldPath, message: string, opts: { at?: Where; expected?: string } = {}): void {
@@ -43,12 +45,15 @@ export function checkSemantics(raw: RawInventory, source: SourceDoc, dir: string
   const report = new Reporter(source);
   const layout = readLayout(raw, source);
   checkClusterDeclaration(raw, report);
+  // without a clear set of clusters every membership check would only echo that error
+  if (report.errors.length) return { errors: report.errors, warnings: report.warnings };
   const networks = new Map<string, Cidr[]>();
   for (const cluster of layout.clusters) checkCluster(cluster, report, networks);
   checkTokenFiles(layout, dir, report);
   checkGroups(raw, layout, report);
   checkHosts(raw, layout, report, networks);
-  checkClusterMembership(raw, layout, report);
+  // a misspelled cluster: or group member makes a cluster look empty: say it once, where it is wrong
+  if (!report.membershipDoubtful) checkClusterMembership(raw, layout, report);
   return { errors: report.errors, warnings: report.warnings };
 }
 
@@ -114,6 +119,7 @@ function checkGroups(raw: RawInventory, layout: Layout, report: Reporter): void 
     groupMembers(group).forEach((member, index) => {
       const at = groupMemberPath(name, group, index);
       if (!Object.hasOwn(raw.hosts, member)) {
+        report.membershipDoubtful = true;
         report.error(at, `unknown host "${member}"${didYouMean(member, hostNames)}; hosts are declared under hosts:`);
       } else if (name === 'agents' && layout.servers.has(member)) {
         report.error(at, `"${member}" is also in groups.servers; a host is either a K3s server or an agent (servers run workloads too)`);
@@ -159,12 +165,14 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
     }
 
     if (host.cluster !== undefined && !clusterNames.includes(host.cluster)) {
+      report.membershipDoubtful = true;
       report.error([...path, 'cluster'], `unknown cluster "${host.cluster}"${didYouMean(host.cluster, clusterNames)}; clusters: ${clusterNames.join(', ')}`);
     }
 
     if (isNode(layout, name)) {
       const cluster = clusterOf(raw, layout, name);
       if (cluster === undefined && host.cluster === undefined) {
+        report.membershipDoubtful = true;
         report.error(path, `needs cluster: (the inventory has several clusters: ${clusterNames.join(', ')})`, { at: 'key', expected: clusterNames.join(' or ') });
       }
       for (const net of networks.get(cluster ?? '') ?? []) {

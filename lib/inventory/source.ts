@@ -156,6 +156,8 @@ export function parseYamlSource(text: string, file: string): ParsedSource {
       const first = path.length ? source.firstKeyLine(path) : undefined;
       const key = path.length ? String(path[path.length - 1]) : text.slice(problem.pos[0], problem.pos[1]);
       report(offset, path, `duplicate key "${key}"${first ? ` (first defined at line ${first})` : ''}`);
+    } else if (problem.code === 'MULTIPLE_DOCS') {
+      report(offset, [], 'the inventory must be a single YAML document (a second one starts here)');
     } else {
       report(offset, [], `YAML: ${cleanYamlMessage(problem.message)}`);
     }
