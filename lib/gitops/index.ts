@@ -1,0 +1,51 @@
+// GitOps repository generation: the inventory in, a validated file tree out.
+//   renderRepo(inventory, opts)   -> Map<path, content>, in memory, validated (throws if invalid)
+//   writeRepo(files, dir)         -> the directory holds exactly that tree
+//   renderRepoWithSecrets(...)    -> seals the secrets the repo needs (stable across runs), then renders
+import type { Inventory } from '../inventory/model.ts';
+import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
+import { renderFiles, type SealedSecretSet } from './render.ts';
+import { prepareSecrets, type PreparedSecrets } from './secrets.ts';
+import { assertValidTree } from './validate.ts';
+
+export interface RenderRepoOptions extends ModelOptions {
+  /** template root, default gitops-template/ of this checkout */
+  templateDir?: string;
+  /** SealedSecrets by repo path (see prepareSecrets); rendering fails if one is missing */
+  sealedSecrets?: SealedSecretSet;
+  /** validate the tree before returning it (default true) */
+  validate?: boolean;
+}
+
+export function renderRepo(inventory: Inventory, opts: RenderRepoOptions = {}): Map<string, string> {
+  const model = buildModel(inventory, opts);
+  return renderModel(model, opts);
+}
+
+export function renderModel(model: RepoModel, opts: RenderRepoOptions = {}): Map<string, string> {
+  const files = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: opts.sealedSecrets });
+  if (opts.validate !== false) assertValidTree(files);
+  return files;
+}
+
+export interface RenderWithSecretsOptions extends Omit<RenderRepoOptions, 'sealedSecrets'> {
+  /** the control machine's state directory, usually <inventory dir>/.clusterseed */
+  stateDir: string;
+}
+
+export async function renderRepoWithSecrets(
+  inventory: Inventory,
+  opts: RenderWithSecretsOptions,
+): Promise<{ files: Map<string, string>; model: RepoModel; secrets: PreparedSecrets }> {
+  const model = buildModel(inventory, opts);
+  const secrets = await prepareSecrets(model, { stateDir: opts.stateDir });
+  const files = renderModel(model, { ...opts, sealedSecrets: secrets.sealed });
+  return { files, model, secrets };
+}
+
+export { buildModel, requiredSecrets, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
+export { writeRepo, type WriteResult } from './write.ts';
+export { validateTree, assertValidTree, RepoValidationError, formatIssue, type ValidationIssue } from './validate.ts';
+export { MissingSecretsError, defaultTemplateDir, type SealedSecretSet } from './render.ts';
+export { prepareSecrets, sealingKeyDir, clusterAccessFile, type PreparedSecrets } from './secrets.ts';
+export { CATALOG, ARGOCD_CHART, ARGOCD_NAMESPACE } from './catalog.ts';

@@ -1,0 +1,331 @@
+// The render model: everything the templates need, computed from the inventory once. Pure and
+// deterministic: arrays are sorted, nothing depends on time or randomness.
+import type { ClusterSpec, HostSpec, Inventory } from '../inventory/model.ts';
+import {
+  ARGOCD_CHART,
+  ARGOCD_NAMESPACE,
+  CATALOG,
+  PRIORITY_CLASSES,
+  TIER_PRIORITY_CLASS,
+  TIER_WAVE,
+  type ChartRef,
+  type ComponentDef,
+  type SecretDef,
+  type Tier,
+} from './catalog.ts';
+import { affinityFor, nodeModel, placementFor, type NodeModel, type PlacementModel } from './placement.ts';
+import { clusterCapacity, quotaFor, LIMIT_FACTOR, PODS_PER_WEIGHT, USABLE_FRACTION, type Capacity, type QuotaModel } from './quota.ts';
+
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+export interface ComponentModel {
+  name: string;
+  description: string;
+  tier: Tier;
+  wave: number;
+  namespace: string;
+  priorityClassName: string;
+  charts: ChartRef[];
+  /** the chart whose values file is values.yaml (inventory `values:` overrides go there) */
+  serverSideApply: boolean;
+  kustomize: boolean;
+  placement: PlacementModel;
+  /** nodeSelector / affinity / tolerations ready for chart values and pod specs */
+  scheduling: { nodeSelector: Record<string, string>; affinity?: Record<string, unknown>; tolerations: PlacementModel['tolerations'] };
+  /** free-form settings from the inventory (everything but enabled/values), over the defaults */
+  settings: Record<string, unknown>;
+  /** inventory `values:`: raw chart values merged last */
+  overrides?: Record<string, unknown>;
+  hostname: string;
+  secrets: SecretDef[];
+}
+
+export interface NamespaceModel {
+  name: string;
+  tier: Tier;
+  priorityClassName: string;
+  components: string[];
+  weight: number;
+  quota?: QuotaModel;
+}
+
+export interface ClusterModel {
+  name: string;
+  domain: string;
+  isManagement: boolean;
+  /** API server URL as Argo CD on the management cluster reaches it */
+  server: string;
+  nodes: NodeModel[];
+  capacity: Capacity;
+  storageClass: string;
+  components: ComponentModel[];
+  /** name -> component, for templates that look at other components */
+  enabled: Record<string, ComponentModel>;
+  namespaces: NamespaceModel[];
+  k3sVersion: string;
+  /** ClusterIssuer that signs ingress certificates, when cert-manager is enabled */
+  issuer?: string;
+  /** ingress hosts get TLS */
+  tls: boolean;
+}
+
+export interface RepoModel {
+  repoUrl: string;
+  branch: string;
+  management: ClusterModel;
+  clusters: ClusterModel[];
+  priorityClasses: typeof PRIORITY_CLASSES;
+  argocd: { chart: ChartRef; namespace: string; scheduling: ComponentModel['scheduling'] };
+  /** components enabled on at least one cluster, in catalog order (platform/<c>/ is rendered for these) */
+  platformComponents: ComponentModel[];
+  formula: { usableFraction: number; limitFactor: number; podsPerWeight: number };
+}
+
+export interface ModelOptions {
+  /** URL Argo CD clones the generated repo from; defaults to the inventory's gitops.repo */
+  repoUrl?: string;
+}
+
+/** Per-component defaults for the settings templates read; the inventory overrides them. */
+export const DEFAULT_SETTINGS: Record<string, Record<string, unknown>> = {
+  'cert-manager': { issuer: 'selfsigned', acmeServer: 'https://acme-v02.api.letsencrypt.org/directory' },
+  metallb: { addresses: [] },
+  longhorn: { replicas: 2 },
+  minio: { storage: '20Gi', buckets: ['mlflow', 'argo-artifacts'] },
+  postgresql: { storage: '10Gi', database: 'mlflow' },
+  redis: { storage: '2Gi' },
+  registry: { storage: '20Gi' },
+  jupyterhub: { adminUser: 'admin', storage: '5Gi' },
+  'kube-prometheus-stack': { retention: '7d', storage: '10Gi' },
+  loki: { storage: '10Gi', retention: '168h' },
+  'iris-classifier': { replicas: 2, maxReplicas: 6, image: 'docker.io/library/python:3.12-slim' },
+  traefik: { dashboard: false },
+};
+
+export function repoUrlOf(inv: Inventory, override?: string): string {
+  if (override) return override;
+  const r = inv.gitops.repo;
+  if (r.kind === 'github') return `https://github.com/${r.owner}/${r.name}.git`;
+  if (r.kind === 'remote') return r.url;
+  return `file://${r.path}`;
+}
+
+function serverUrl(c: ClusterSpec, hosts: HostSpec[], isManagement: boolean): string {
+  if (isManagement) return 'https://kubernetes.default.svc';
+  const endpoint = c.apiEndpoint ?? hosts.find((h) => h.name === c.servers[0])?.address;
+  if (!endpoint) throw new ModelError(`cluster ${c.name}: no apiEndpoint and no server host to reach its API`);
+  return /:\d+$/.test(endpoint) ? `https://${endpoint}` : `https://${endpoint}:6443`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+function componentModel(def: ComponentDef, cluster: ClusterSpec, nodes: NodeModel[]): ComponentModel {
+  const spec = cluster.components[def.name] ?? { enabled: def.defaultEnabled };
+  const { enabled: _enabled, values, ...rest } = spec;
+  if (values !== undefined && !isPlainObject(values)) {
+    throw new ModelError(`cluster ${cluster.name}: components.${def.name}.values must be a mapping of chart values`);
+  }
+  const placement = placementFor(def.placement, nodes);
+  if (placement.arm64Only && !def.multiArch) {
+    throw new ModelError(`cluster ${cluster.name}: component ${def.name} would run on arm64 nodes but its images are not multi-arch`);
+  }
+  const affinity = affinityFor(placement);
+  return {
+    name: def.name,
+    description: def.description,
+    tier: def.tier,
+    wave: TIER_WAVE[def.tier],
+    namespace: def.namespace,
+    priorityClassName: TIER_PRIORITY_CLASS[def.tier],
+    charts: def.charts,
+    serverSideApply: def.serverSideApply,
+    kustomize: def.kustomize ?? false,
+    placement,
+    scheduling: { nodeSelector: placement.nodeSelector, ...(affinity ? { affinity } : {}), tolerations: placement.tolerations },
+    settings: { ...(DEFAULT_SETTINGS[def.name] ?? {}), ...rest },
+    overrides: values as Record<string, unknown> | undefined,
+    hostname: `${def.name}.${cluster.domain}`,
+    secrets: def.secrets,
+  };
+}
+
+/**
+ * The catalog entries enabled on a cluster: listed in the inventory with enabled: true, or on by
+ * default, plus (transitively) what they require, e.g. mlflow pulls in postgresql and minio.
+ * A requirement the inventory disables explicitly is an error.
+ */
+export function enabledDefs(cluster: ClusterSpec, isManagement: boolean): ComponentDef[] {
+  const on = new Set(
+    CATALOG.filter((d) => (cluster.components[d.name] ? cluster.components[d.name].enabled : d.defaultEnabled)).map((d) => d.name),
+  );
+  const queue = [...on];
+  while (queue.length) {
+    const next = queue.shift();
+    const def = CATALOG.find((d) => d.name === next);
+    for (const r of def?.requires ?? []) {
+      if (on.has(r)) continue;
+      if (cluster.components[r] && !cluster.components[r].enabled) {
+        throw new ModelError(`cluster ${cluster.name}: component ${def!.name} requires ${r}, which gitops.components.${r}.enabled turns off`);
+      }
+      on.add(r);
+      queue.push(r);
+    }
+  }
+  return CATALOG.filter((d) => on.has(d.name) && (!d.managementOnly || isManagement));
+}
+
+function checkComponents(cluster: ClusterSpec, enabled: ComponentModel[]): void {
+  const known = new Set(CATALOG.map((c) => c.name));
+  for (const name of Object.keys(cluster.components).sort()) {
+    if (!known.has(name)) {
+      throw new ModelError(`cluster ${cluster.name}: unknown component "${name}" in gitops.components (known: ${[...known].join(', ')})`);
+    }
+  }
+  const names = new Set(enabled.map((c) => c.name));
+  for (const c of enabled) {
+    const def = CATALOG.find((d) => d.name === c.name)!;
+    for (const r of def.requires) {
+      if (!names.has(r)) throw new ModelError(`cluster ${cluster.name}: component ${c.name} requires ${r}; enable gitops.components.${r}`);
+    }
+  }
+  const metallb = enabled.find((c) => c.name === 'metallb');
+  if (metallb) {
+    const a = metallb.settings.addresses;
+    if (!Array.isArray(a) || a.length === 0 || a.some((x) => typeof x !== 'string')) {
+      throw new ModelError(`cluster ${cluster.name}: components.metallb.addresses must list address ranges (e.g. 192.168.1.240-192.168.1.250)`);
+    }
+  }
+  const cm = enabled.find((c) => c.name === 'cert-manager');
+  if (cm) {
+    const issuer = cm.settings.issuer;
+    if (issuer !== 'selfsigned' && issuer !== 'acme') {
+      throw new ModelError(`cluster ${cluster.name}: components.cert-manager.issuer must be selfsigned or acme, got ${String(issuer)}`);
+    }
+    if (issuer === 'acme' && typeof cm.settings.acmeEmail !== 'string') {
+      throw new ModelError(`cluster ${cluster.name}: components.cert-manager.acmeEmail is required with issuer acme`);
+    }
+  }
+}
+
+function namespacesOf(components: ComponentModel[], capacity: Capacity): NamespaceModel[] {
+  const byName = new Map<string, NamespaceModel>();
+  for (const c of components) {
+    const def = CATALOG.find((d) => d.name === c.name)!;
+    const ns = byName.get(c.namespace) ?? { name: c.namespace, tier: c.tier, priorityClassName: c.priorityClassName, components: [], weight: 0 };
+    ns.components.push(c.name);
+    ns.weight += def.quotaWeight;
+    byName.set(c.namespace, ns);
+  }
+  // kube-system and weightless namespaces get no quota: K3s' own pods live there
+  const namespaces = [...byName.values()].filter((n) => n.name !== 'kube-system').sort((a, b) => (a.name < b.name ? -1 : 1));
+  const total = namespaces.reduce((s, n) => s + n.weight, 0);
+  for (const n of namespaces) if (n.weight > 0) n.quota = quotaFor(capacity, n.weight, total);
+  return namespaces;
+}
+
+function clusterModel(inv: Inventory, c: ClusterSpec, isManagement: boolean): ClusterModel {
+  const hosts = inv.hosts.filter((h) => h.cluster === c.name).sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (hosts.length === 0) throw new ModelError(`cluster ${c.name} has no hosts`);
+  const servers = new Set(c.servers);
+  const nodes = hosts.map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
+  const components = enabledDefs(c, isManagement).map((d) => componentModel(d, c, nodes));
+  checkComponents(c, components);
+  components.sort((a, b) => a.wave - b.wave || (a.name < b.name ? -1 : 1));
+  const capacity = clusterCapacity(hosts);
+  const longhorn = components.some((x) => x.name === 'longhorn');
+  const certManager = components.find((x) => x.name === 'cert-manager');
+  const storageClass = typeof c.vars.storageClass === 'string' ? c.vars.storageClass : longhorn ? 'longhorn' : 'local-path';
+  return {
+    name: c.name,
+    domain: c.domain,
+    isManagement,
+    server: serverUrl(c, hosts, isManagement),
+    nodes,
+    capacity,
+    storageClass,
+    components,
+    enabled: Object.fromEntries(components.map((x) => [x.name, x])),
+    namespaces: namespacesOf(components, capacity),
+    k3sVersion: c.k3sVersion,
+    issuer: certManager ? (certManager.settings.issuer === 'acme' ? 'letsencrypt' : 'clusterseed-ca') : undefined,
+    tls: !!certManager,
+  };
+}
+
+export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
+  if (inv.clusters.length === 0) throw new ModelError(`${inv.file}: no clusters defined`);
+  const names = new Set<string>();
+  for (const c of inv.clusters) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c.name)) throw new ModelError(`cluster name "${c.name}" must be a DNS label (lowercase letters, digits, -)`);
+    if (names.has(c.name)) throw new ModelError(`cluster "${c.name}" is defined twice`);
+    names.add(c.name);
+  }
+  const clusters = inv.clusters.map((c, i) => clusterModel(inv, c, i === 0));
+  const management = clusters[0];
+  const argoPlacement = placementFor('control', management.nodes);
+  const argoAffinity = affinityFor(argoPlacement);
+  const platformComponents = CATALOG.filter((d) => clusters.some((c) => c.enabled[d.name])).map((d) => {
+    const first = clusters.find((c) => c.enabled[d.name])!;
+    return first.enabled[d.name];
+  });
+  return {
+    repoUrl: repoUrlOf(inv, opts.repoUrl),
+    branch: inv.gitops.branch,
+    management,
+    clusters,
+    priorityClasses: PRIORITY_CLASSES,
+    argocd: {
+      chart: ARGOCD_CHART,
+      namespace: ARGOCD_NAMESPACE,
+      scheduling: { nodeSelector: argoPlacement.nodeSelector, ...(argoAffinity ? { affinity: argoAffinity } : {}), tolerations: argoPlacement.tolerations },
+    },
+    platformComponents,
+    formula: { usableFraction: USABLE_FRACTION, limitFactor: LIMIT_FACTOR, podsPerWeight: PODS_PER_WEIGHT },
+  };
+}
+
+/** A Secret the repo needs, sealed with the key of the cluster it is applied to. */
+export interface RequiredSecret {
+  cluster: string;
+  component: string;
+  namespace: string;
+  name: string;
+  keys: { key: string; from: string }[];
+  /** where the sealed file goes in the repo */
+  path: string;
+}
+
+export function requiredSecrets(model: RepoModel): RequiredSecret[] {
+  const out: RequiredSecret[] = [];
+  for (const cl of model.clusters) {
+    for (const c of cl.components) {
+      for (const s of c.secrets) {
+        const namespace = s.namespace ?? c.namespace;
+        out.push({ cluster: cl.name, component: c.name, namespace, name: s.name, keys: s.keys, path: `clusters/${cl.name}/${c.name}/manifests/sealed-${s.name}.yaml` });
+      }
+    }
+  }
+  // remote clusters are registered in Argo CD on the management cluster through a cluster Secret
+  for (const cl of model.clusters.filter((x) => !x.isManagement)) {
+    out.push({
+      cluster: model.management.name,
+      component: 'argocd',
+      namespace: ARGOCD_NAMESPACE,
+      name: `cluster-${cl.name}`,
+      keys: [
+        { key: 'name', from: `cluster-${cl.name}.name` },
+        { key: 'server', from: `cluster-${cl.name}.server` },
+        { key: 'config', from: `cluster-${cl.name}.config` },
+      ],
+      path: `bootstrap/cluster-${cl.name}.yaml`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+// Namespace ResourceQuotas sized from the inventory. The formula (also written into the
+// generated README):
+//   capacity(node)  = vars.capacity {cpu, memory} of the host, else a default by arch
+//                     (x86_64: 4 CPU / 8Gi, aarch64: 4 CPU / 4Gi, armv7l: 4 CPU / 1Gi)
+//   usable          = 80% of the sum over the cluster's nodes (20% stays for K3s and kube-system)
+//   requests(ns)    = usable * weight(ns) / sum of the weights of all quota'd namespaces
+//   limits(ns)      = 2 * requests(ns)   (burst headroom; limits may overcommit, requests never)
+//   pods(ns)        = 20 * weight(ns)
+// CPU is rounded down to 100m, memory to 64Mi, with floors of 200m / 256Mi.
+import type { HostSpec } from '../inventory/model.ts';
+
+export interface Capacity {
+  milliCpu: number;
+  memoryMi: number;
+}
+
+const ARCH_DEFAULTS: Record<string, Capacity> = {
+  x86_64: { milliCpu: 4000, memoryMi: 8192 },
+  aarch64: { milliCpu: 4000, memoryMi: 4096 },
+  armv7l: { milliCpu: 4000, memoryMi: 1024 },
+};
+
+export const USABLE_FRACTION = 0.8;
+export const LIMIT_FACTOR = 2;
+export const PODS_PER_WEIGHT = 20;
+
+/** "8Gi", "512Mi", "2G", 8 (GiB) -> MiB */
+export function parseMemoryMi(v: unknown, where: string): number {
+  if (typeof v === 'number' && v > 0) return Math.floor(v * 1024);
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(v.trim()) : null;
+  if (!m) throw new Error(`${where}: invalid memory "${String(v)}" (e.g. 8Gi, 512Mi)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'Gi';
+  const factor: Record<string, number> = { Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024, K: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576, T: 1e12 / 1048576 };
+  return Math.floor(n * factor[unit]);
+}
+
+/** 4, "4", "3500m" -> millicores */
+export function parseMilliCpu(v: unknown, where: string): number {
+  if (typeof v === 'number' && v > 0) return Math.floor(v * 1000);
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(m)?$/.exec(v.trim()) : null;
+  if (!m) throw new Error(`${where}: invalid cpu "${String(v)}" (e.g. 4, 3500m)`);
+  return m[2] ? Math.floor(Number(m[1])) : Math.floor(Number(m[1]) * 1000);
+}
+
+export function hostCapacity(h: HostSpec): Capacity {
+  const def = ARCH_DEFAULTS[h.arch ?? 'x86_64'];
+  const cap = (h.vars.capacity ?? {}) as Record<string, unknown>;
+  const where = `host ${h.name} vars.capacity`;
+  return {
+    milliCpu: cap.cpu !== undefined ? parseMilliCpu(cap.cpu, where) : def.milliCpu,
+    memoryMi: cap.memory !== undefined ? parseMemoryMi(cap.memory, where) : def.memoryMi,
+  };
+}
+
+export function clusterCapacity(hosts: HostSpec[]): Capacity {
+  return hosts.map(hostCapacity).reduce((a, c) => ({ milliCpu: a.milliCpu + c.milliCpu, memoryMi: a.memoryMi + c.memoryMi }), { milliCpu: 0, memoryMi: 0 });
+}
+
+export interface QuotaModel {
+  requestsCpu: string;
+  requestsMemory: string;
+  limitsCpu: string;
+  limitsMemory: string;
+  pods: number;
+}
+
+function cpu(m: number): string {
+  const r = Math.max(200, Math.floor(m / 100) * 100);
+  return r % 1000 === 0 ? String(r / 1000) : `${r}m`;
+}
+
+function mem(mi: number): string {
+  const r = Math.max(256, Math.floor(mi / 64) * 64);
+  return r % 1024 === 0 ? `${r / 1024}Gi` : `${r}Mi`;
+}
+
+export function quotaFor(capacity: Capacity, weight: number, totalWeight: number): QuotaModel {
+  const share = totalWeight > 0 ? weight / totalWeight : 0;
+  const reqCpu = capacity.milliCpu * USABLE_FRACTION * share;
+  const reqMem = capacity.memoryMi * USABLE_FRACTION * share;
+  return {
+    requestsCpu: cpu(reqCpu),
+    requestsMemory: mem(reqMem),
+    limitsCpu: cpu(reqCpu * LIMIT_FACTOR),
+    limitsMemory: mem(reqMem * LIMIT_FACTOR),
+    pods: PODS_PER_WEIGHT * weight,
+  };
+}

@@ -1,0 +1,183 @@
+// Secrets of the generated repo, kept stable across renders:
+//  - credentials are generated once per cluster into <stateDir>/<cluster>/credentials.json (0600);
+//  - each cluster has its Sealed Secrets key pair in <stateDir>/<cluster>/sealing/ (pre-seeded into
+//    the cluster by the bootstrap, so the controller can decrypt what was sealed offline);
+//  - sealing is randomised, so each SealedSecret is cached in <stateDir>/<cluster>/sealed/ with the
+//    SHA-256 of its plaintext (never committed): while the hash is unchanged the cached
+//    SealedSecret is reused byte for byte, and the repo does not churn.
+// <stateDir> (.clusterseed/ next to the inventory) gets a .gitignore of "*" so none of it is ever
+// committed by accident.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { ARGOCD_NAMESPACE, CREDENTIALS } from './catalog.ts';
+import type { RepoModel, RequiredSecret } from './model.ts';
+import { requiredSecrets } from './model.ts';
+import type { SealedSecretSet } from './render.ts';
+import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
+
+export interface PrepareSecretsOptions {
+  /** the control machine's state directory, usually <inventory dir>/.clusterseed */
+  stateDir: string;
+}
+
+export interface PreparedSecrets {
+  sealed: SealedSecretSet;
+  /** SealedSecrets (re)encrypted by this call, as "cluster:namespace/name" */
+  resealed: string[];
+  /** clusters whose sealing key pair was created by this call (the bootstrap must install it) */
+  newKeys: string[];
+}
+
+type Credentials = Record<string, Record<string, string>>;
+
+export const sealingKeyDir = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'sealing');
+const credentialsFile = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'credentials.json');
+const sealedCacheFile = (stateDir: string, s: RequiredSecret) => path.join(stateDir, s.cluster, 'sealed', `${s.namespace}.${s.name}.json`);
+/** written by the bootstrap once a remote cluster is up: {"bearerToken": "...", "caData": "..."} */
+export const clusterAccessFile = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'argocd-access.json');
+
+async function writePrivate(file: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
+async function ensureStateDir(stateDir: string): Promise<void> {
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const ignore = path.join(stateDir, '.gitignore');
+  try {
+    await fs.access(ignore);
+  } catch {
+    await fs.writeFile(ignore, '# clusterseed state: keys, credentials, tokens. Never commit it.\n*\n', { mode: 0o644 });
+  }
+}
+
+function newPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Loads the cluster's credentials, generating the missing ones; writes the file only on change. */
+async function credentialsFor(stateDir: string, cluster: string, needed: Set<string>): Promise<Credentials> {
+  const file = credentialsFile(stateDir, cluster);
+  const creds: Credentials = (await readJson<Credentials>(file)) ?? {};
+  let changed = false;
+  for (const name of [...needed].sort()) {
+    const def = CREDENTIALS[name];
+    if (!def || creds[name]?.password) continue;
+    creds[name] = { ...(def.user ? { user: def.user } : {}), password: newPassword() };
+    changed = true;
+  }
+  if (changed) await writePrivate(file, JSON.stringify(creds, null, 2) + '\n');
+  return creds;
+}
+
+interface ClusterAccess {
+  bearerToken?: string;
+  caData?: string;
+}
+
+/** name/server/config of an Argo CD cluster Secret; a placeholder token until the bootstrap registers it */
+async function clusterRegistration(stateDir: string, model: RepoModel, name: string): Promise<Record<string, string>> {
+  const cluster = model.clusters.find((c) => c.name === name)!;
+  const access = (await readJson<ClusterAccess>(clusterAccessFile(stateDir, name))) ?? {};
+  const config = {
+    bearerToken: access.bearerToken ?? 'pending-registration',
+    tlsClientConfig: access.caData ? { insecure: false, caData: access.caData } : { insecure: false },
+  };
+  return { name: cluster.name, server: cluster.server, config: JSON.stringify(config) };
+}
+
+function plaintextOf(s: RequiredSecret, creds: Credentials, registrations: Map<string, Record<string, string>>): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const k of s.keys) {
+    const [cred, field] = k.from.split('.') as [string, string];
+    const value = cred.startsWith('cluster-') ? registrations.get(cred.slice('cluster-'.length))?.[field] : creds[cred]?.[field];
+    if (value === undefined) throw new Error(`secret ${s.namespace}/${s.name}: no value for ${k.from}`);
+    data[k.key] = value;
+  }
+  return data;
+}
+
+function plaintextHash(s: RequiredSecret, data: Record<string, string>, labels: Record<string, string>, certificatePem: string): string {
+  const canonical = JSON.stringify({
+    namespace: s.namespace,
+    name: s.name,
+    scope: 'strict',
+    labels: Object.entries(labels).sort(),
+    data: Object.entries(data).sort(),
+    cert: createHash('sha256').update(certificatePem).digest('hex'),
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+interface CacheEntry {
+  plaintextSha256: string;
+  sealed: SealedSecret;
+}
+
+/** Seals every secret the model needs, reusing cached SealedSecrets whose plaintext is unchanged. */
+export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptions): Promise<PreparedSecrets> {
+  const { stateDir } = opts;
+  await ensureStateDir(stateDir);
+  const needed = requiredSecrets(model);
+  const sealed: SealedSecretSet = new Map();
+  const resealed: string[] = [];
+  const newKeys: string[] = [];
+  const keys = new Map<string, Awaited<ReturnType<typeof loadOrCreateSealingKeys>>>();
+  const creds = new Map<string, Credentials>();
+  const registrations = new Map<string, Record<string, string>>();
+  for (const c of model.clusters.filter((x) => !x.isManagement)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
+
+  for (const cluster of [...new Set(needed.map((s) => s.cluster))].sort()) {
+    const k = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster));
+    if (k.created) newKeys.push(cluster);
+    keys.set(cluster, k);
+    const wanted = new Set(needed.filter((s) => s.cluster === cluster).flatMap((s) => s.keys.map((x) => x.from.split('.')[0])));
+    creds.set(cluster, await credentialsFor(stateDir, cluster, wanted));
+  }
+
+  for (const s of needed) {
+    const k = keys.get(s.cluster)!;
+    const data = plaintextOf(s, creds.get(s.cluster)!, registrations);
+    const labels: Record<string, string> = s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { 'argocd.argoproj.io/secret-type': 'cluster' } : {};
+    const hash = plaintextHash(s, data, labels, k.certificatePem);
+    const cacheFile = sealedCacheFile(stateDir, s);
+    const cached = await readJson<CacheEntry>(cacheFile);
+    if (cached && cached.plaintextSha256 === hash) {
+      sealed.set(s.path, cached.sealed as unknown as Record<string, unknown>);
+      continue;
+    }
+    const obj = sealSecret({
+      name: s.name,
+      namespace: s.namespace,
+      data,
+      scope: 'strict',
+      certificatePem: k.certificatePem,
+      labels,
+      previous: cached?.sealed,
+      privateKeyPem: k.privateKeyPem,
+    });
+    await writePrivate(cacheFile, JSON.stringify({ plaintextSha256: hash, sealed: obj } satisfies CacheEntry, null, 2) + '\n');
+    sealed.set(s.path, obj as unknown as Record<string, unknown>);
+    resealed.push(`${s.cluster}:${s.namespace}/${s.name}`);
+  }
+  return { sealed, resealed, newKeys };
+}
