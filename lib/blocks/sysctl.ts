@@ -12,15 +12,24 @@ export interface SysctlSpec {
   tags?: string[];
   /** header comment of the file */
   comment?: string;
+  /** keys that some kernels lack (e.g. kernel.yama.ptrace_scope without Yama): a missing one is
+   * reported and skipped instead of failing, and written with systemd-sysctl's '-' prefix */
+  optional?: string[];
 }
 
 export function sysctlFileContent(spec: SysctlSpec): string {
   const lines = [`# ${spec.comment ?? 'Managed by clusterseed; local edits are overwritten.'}`];
-  for (const [k, v] of Object.entries(spec.values)) lines.push(`${k} = ${v}`);
+  const optional = new Set(spec.optional ?? []);
+  for (const [k, v] of Object.entries(spec.values)) lines.push(`${optional.has(k) ? '-' : ''}${k} = ${v}`);
   return lines.join('\n') + '\n';
 }
 
 const norm = (v: string | number) => String(v).trim().split(/\s+/).join(' ');
+
+/** /proc/sys path of a key (read directly: no dependency on procps' sysctl) */
+export function procPath(key: string): string {
+  return `/proc/sys/${key.replace(/\./g, '/')}`;
+}
 
 export function liveSettable(key: string, container: string): boolean {
   return !container || key.startsWith('net.');
@@ -33,8 +42,8 @@ export function sysctl(spec: SysctlSpec): Task {
     name: spec.name ?? `sysctl ${spec.file}`,
     tags: spec.tags,
     probe:
-      `sha256sum < ${q(spec.file)} 2>/dev/null | cut -d' ' -f1 || true; echo --; ` +
-      keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)} 2>/dev/null || echo '!missing')"`).join('; '),
+      `echo "$(sha256sum < ${q(spec.file)} 2>/dev/null | cut -d' ' -f1)"; echo --; ` +
+      keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(cat ${q(procPath(k))} 2>/dev/null || echo '!missing')"`).join('; '),
     plan(state, ctx: HostContext): Change | null {
       const [hashPart, livePart = ''] = state.stdout.split('\n--\n');
       const live = new Map<string, string>();
@@ -46,6 +55,10 @@ export function sysctl(spec: SysctlSpec): Task {
       const differ: string[] = [];
       for (const k of keys) {
         const cur = live.get(k) ?? '!missing';
+        if (cur === '!missing' && spec.optional?.includes(k)) {
+          ctx.log.warn(`sysctl ${k} does not exist on this kernel (${ctx.facts.kernel}); skipped`);
+          continue;
+        }
         if (cur === '!missing') {
           throw new Error(`sysctl ${k} does not exist on this kernel (${ctx.facts.kernel}); a module may be missing`);
         }
@@ -65,7 +78,7 @@ export function sysctl(spec: SysctlSpec): Task {
         async apply(c) {
           if (fileDiffers) await c.conn.upload(spec.file, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
           if (differ.length) {
-            await run(c, differ.map((k) => `sysctl -q -w ${q(`${k}=${spec.values[k]}`)}`).join(' && '), 'sysctl -w');
+            await run(c, differ.map((k) => `echo ${q(String(spec.values[k]))} > ${q(procPath(k))}`).join(' && '), 'sysctl write');
           }
         },
       };
