@@ -1,21 +1,21 @@
 // The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
 import type { Facts, HostContext, Role } from '../../lib/runner/types.ts';
 
-export const FACTS_PROBE = String.raw`
-echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
-echo "arch=$(uname -m)"
-echo "kernel=$(uname -r)"
-if [ -r /etc/os-release ]; then . /etc/os-release; fi
-echo "osId=\${ID:-unknown}"
-echo "osVersion=\${VERSION_ID:-}"
-echo "osCodename=\${VERSION_CODENAME:-}"
-echo "init=$(cat /proc/1/comm 2>/dev/null)"
-c=$(systemd-detect-virt --container 2>/dev/null); [ "$c" = none ] && c=
-echo "container=$c"
-echo "model=$(tr -d '\000' </proc/device-tree/model 2>/dev/null)"
-for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done
-echo "sshd=$(dpkg-query -W -f='\${Version}' openssh-server 2>/dev/null)"
-`;
+export const FACTS_PROBE = [
+  'echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"',
+  'echo "arch=$(uname -m)"',
+  'echo "kernel=$(uname -r)"',
+  'if [ -r /etc/os-release ]; then . /etc/os-release; fi',
+  'echo "osId=${ID:-unknown}"',
+  'echo "osVersion=${VERSION_ID:-}"',
+  'echo "osCodename=${VERSION_CODENAME:-}"',
+  'echo "init=$(cat /proc/1/comm 2>/dev/null)"',
+  'c=$(systemd-detect-virt --container 2>/dev/null); [ "$c" = none ] && c=',
+  'echo "container=$c"',
+  "echo \"model=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)\"",
+  'for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done',
+  "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
+].join('\n');
 
 export function parseFacts(stdout: string, override?: boolean): Facts {
   const kv = new Map<string, string>();

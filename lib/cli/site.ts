@@ -1,0 +1,67 @@
+// scripts/site.mjs: flags in, the site pipeline, exit code out.
+//   0 all went well · 1 bad input (inventory, flags) · 2 a host failed or was unreachable
+//   3 with --check: changes are pending (drift)
+import path from 'node:path';
+import { parseFlags, verbosity, list, UsageError } from './args.ts';
+import { consoleLogger } from '../report/logger.ts';
+import { runSiteCommand } from '../site/site.ts';
+import { formatUserError } from './errors.ts';
+
+export const USAGE = `Usage: npx zx scripts/site.mjs [options]
+
+  -i, --inventory FILE        inventory file (default ./inventory.yaml)
+      --check                 change nothing; report what would change (exit 3 when changes are pending)
+      --diff                  show unified diffs of file changes (secrets masked)
+      --limit HOSTS           comma-separated host and group names
+      --tags TAGS             run only tasks with these tags (role names are tags too)
+      --forks N               hosts in parallel (default 10)
+      --json FILE             write a machine-readable report
+      --accept-new-host-keys  trust and record unknown SSH host keys (changed keys are always refused)
+  -v, -vv                     more output (-vv shows the commands run)
+  -h, --help                  this text
+
+Exit codes: 0 ok, 1 bad input, 2 a host failed or was unreachable, 3 (--check) changes pending.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { level, rest } = verbosity(argv);
+  const log = consoleLogger({ verbosity: level });
+  try {
+    const { values } = parseFlags(rest, {
+      inventory: { type: 'string', short: 'i', default: 'inventory.yaml' },
+      check: { type: 'boolean', default: false },
+      diff: { type: 'boolean', default: false },
+      limit: { type: 'string' },
+      tags: { type: 'string' },
+      forks: { type: 'string', default: '10' },
+      json: { type: 'string' },
+      'accept-new-host-keys': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const forks = Number(values.forks);
+    if (!Number.isInteger(forks) || forks < 1) throw new UsageError(`--forks must be a positive integer (got ${values.forks})`);
+    return await runSiteCommand({
+      inventoryFile: path.resolve(values.inventory!),
+      check: values.check!,
+      diff: values.diff!,
+      limit: list(values.limit),
+      tags: list(values.tags),
+      forks,
+      json: values.json ? path.resolve(values.json) : undefined,
+      acceptNewHostKeys: values['accept-new-host-keys']!,
+      verbosity: level,
+      log,
+    });
+  } catch (err) {
+    const text = formatUserError(err);
+    if (text) {
+      console.error(text);
+      if (err instanceof UsageError) console.error(`\n${USAGE}`);
+      return 1;
+    }
+    throw err;
+  }
+}
