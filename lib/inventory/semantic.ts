@@ -8,7 +8,7 @@ import { clusterOf, isNode, readLayout, type Layout } from './layout.ts';
 import { expandPath } from './paths.ts';
 import { groupMemberPath, groupMembers, type ClusterEntry, type RawInventory } from './raw.ts';
 import type { SourceDoc } from './source.ts';
-import { didYouMean } from './suggest.ts';
+import { closest, didYouMean } from './suggest.ts';
 import { addressProblem, isRestrictedLabel, labelKeyProblem, labelValueProblem, parseTaint } from './syntax.ts';
 
 export interface CheckResult {
@@ -23,6 +23,16 @@ class Reporter {
   readonly warnings: InventoryIssue[] = [];
   /** set when a group or cluster reference is wrong, so which hosts a cluster has is unknown */
   membershipDoubtful = false;
+  /** hosts offered as "did you mean" for a wrong reference: fixing that may put them in place */
+  readonly suggested = new Set<string>();
+
+  /** didYouMean() that remembers the host it offered */
+  suggestHost(name: string, candidates: string[]): string {
+    const guess = closest(name, candidates);
+    if (!guess) return '';
+    this.suggested.add(guess);
+    return ` (did you mean "${guess}"?)`;
+  }
   constructor(private readonly source: SourceDoc) {}
 
   error(path: FieldPath, message: string, opts: { at?: Where; expected?: string } = {}): void {
@@ -51,6 +61,7 @@ export function checkSemantics(raw: RawInventory, source: SourceDoc, dir: string
   for (const cluster of layout.clusters) checkCluster(cluster, report, networks);
   checkTokenFiles(layout, dir, report);
   checkGroups(raw, layout, report);
+  for (const name of layout.hostNames) checkJump(raw, name, report);
   checkHosts(raw, layout, report, networks);
   // a misspelled cluster: or group member makes a cluster look empty: say it once, where it is wrong
   if (!report.membershipDoubtful) checkClusterMembership(raw, layout, report);
@@ -113,14 +124,16 @@ function checkTokenFiles(layout: Layout, dir: string, report: Reporter): void {
 }
 
 function checkGroups(raw: RawInventory, layout: Layout, report: Reporter): void {
-  const hostNames = Object.keys(raw.hosts);
+  // a misspelled member most likely means a host that is in no cluster group yet
+  const ungrouped = Object.keys(raw.hosts).filter((h) => !isNode(layout, h));
+  const hostNames = [...ungrouped, ...Object.keys(raw.hosts).filter((h) => isNode(layout, h))];
   for (const name of layout.groupNames) {
     const group = raw.groups[name];
     groupMembers(group).forEach((member, index) => {
       const at = groupMemberPath(name, group, index);
       if (!Object.hasOwn(raw.hosts, member)) {
         report.membershipDoubtful = true;
-        report.error(at, `unknown host "${member}"${didYouMean(member, hostNames)}; hosts are declared under hosts:`);
+        report.error(at, `unknown host "${member}"${report.suggestHost(member, hostNames)}; hosts are declared under hosts:`);
       } else if (name === 'agents' && layout.servers.has(member)) {
         report.error(at, `"${member}" is also in groups.servers; a host is either a K3s server or an agent (servers run workloads too)`);
       }
@@ -149,7 +162,6 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
       report.error([...path, 'raspberry_pi'], 'contradicts arch: x86_64 (Raspberry Pis are aarch64 or armv7l)');
     }
 
-    checkJump(raw, name, report);
     checkLabels(raw, name, report);
     checkTaints(raw, name, report);
 
@@ -191,7 +203,7 @@ function checkNonNode(raw: RawInventory, layout: Layout, name: string, report: R
   const customGroups = layout.groupNames.filter((g) => g !== 'servers' && g !== 'agents' && groupMembers(raw.groups[g]).includes(name));
   if (customGroups.length) {
     report.error(['hosts', name], `is in groups.${customGroups[0]} but in neither groups.servers nor groups.agents; add it to one of them`, { at: 'key' });
-  } else if (!layout.jumpTargets.has(name)) {
+  } else if (!layout.jumpTargets.has(name) && !report.suggested.has(name)) {
     report.error(['hosts', name], 'is in neither groups.servers nor groups.agents: add it to one, or remove it (only jump hosts may stay outside the cluster groups)', { at: 'key' });
   }
 }
@@ -208,7 +220,7 @@ function checkJump(raw: RawInventory, name: string, report: Reporter): void {
   if (jump === name) {
     report.error(path, 'a host cannot be its own jump host');
   } else if (!Object.hasOwn(raw.hosts, jump)) {
-    report.error(path, `unknown host "${jump}"${didYouMean(jump, Object.keys(raw.hosts))}; name a host from hosts: or give {address, port, user}`);
+    report.error(path, `unknown host "${jump}"${report.suggestHost(jump, Object.keys(raw.hosts))}; name a host from hosts: or give {address, port, user}`);
   } else if (raw.hosts[jump].jump !== undefined) {
     report.error(path, `"${jump}" itself connects through a jump host; chained jumps are not supported`);
   }
