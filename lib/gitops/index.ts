@@ -5,7 +5,7 @@
 import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
-import { prepareSecrets, type PreparedSecrets } from './secrets.ts';
+import { prepareSecrets, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
 import { assertValidTree } from './validate.ts';
 
 export interface RenderRepoOptions extends ModelOptions {
@@ -31,6 +31,7 @@ export function renderModel(model: RepoModel, opts: RenderRepoOptions = {}): Map
 export interface RenderWithSecretsOptions extends Omit<RenderRepoOptions, 'sealedSecrets'> {
   /** the control machine's state directory, usually <inventory dir>/.clusterseed */
   stateDir: string;
+  sealingKeyOptions?: PrepareSecretsOptions['sealingKeyOptions'];
 }
 
 export async function renderRepoWithSecrets(
@@ -38,7 +39,7 @@ export async function renderRepoWithSecrets(
   opts: RenderWithSecretsOptions,
 ): Promise<{ files: Map<string, string>; model: RepoModel; secrets: PreparedSecrets }> {
   const model = buildModel(inventory, opts);
-  const secrets = await prepareSecrets(model, { stateDir: opts.stateDir });
+  const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const files = renderModel(model, { ...opts, sealedSecrets: secrets.sealed });
   return { files, model, secrets };
 }

@@ -15,10 +15,13 @@ import type { RepoModel, RequiredSecret } from './model.ts';
 import { requiredSecrets } from './model.ts';
 import type { SealedSecretSet } from './render.ts';
 import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
+import type { GenerateSealingKeyPairOptions } from './sealing-keys.ts';
 
 export interface PrepareSecretsOptions {
   /** the control machine's state directory, usually <inventory dir>/.clusterseed */
   stateDir: string;
+  /** for new key pairs (tests use smaller keys to stay fast) */
+  sealingKeyOptions?: GenerateSealingKeyPairOptions;
 }
 
 export interface PreparedSecrets {
@@ -147,7 +150,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   for (const c of model.clusters.filter((x) => !x.isManagement)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
 
   for (const cluster of [...new Set(needed.map((s) => s.cluster))].sort()) {
-    const k = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster));
+    const k = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster), opts.sealingKeyOptions);
     if (k.created) newKeys.push(cluster);
     keys.set(cluster, k);
     const wanted = new Set(needed.filter((s) => s.cluster === cluster).flatMap((s) => s.keys.map((x) => x.from.split('.')[0])));

@@ -75,11 +75,11 @@ function validateObject(file: string, docIndex: number, doc: Document, lc: LineC
     issues.push({ ...base, object: label, line: lineOf(doc, [], lc), message: 'missing apiVersion or kind' });
     return;
   }
+  const v = validatorFor(o.apiVersion, o.kind);
+  if (v === 'allowed') return;
   if (typeof meta.name !== 'string' || meta.name === '') {
     issues.push({ ...base, object: label, field: 'metadata.name', line: lineOf(doc, ['metadata'], lc), message: 'metadata.name is required' });
   }
-  const v = validatorFor(o.apiVersion, o.kind);
-  if (v === 'allowed') return;
   if (v === null) {
     issues.push({ ...base, object: label, field: 'kind', line: lineOf(doc, ['kind'], lc), message: `unknown kind ${o.apiVersion}/${o.kind}: no schema for it and not on the allowed list` });
     return;

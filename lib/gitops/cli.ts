@@ -1,0 +1,112 @@
+// `scripts/gitops.mjs`: render the GitOps repository from the inventory, offline.
+//   render -i inventory.yaml -o DIR   render, validate, scan for secrets, write DIR (exactly the tree)
+//   check  -i inventory.yaml [-o DIR] render and validate only; with -o, list what would change
+// Never touches a host: secrets are sealed with the keys kept under .clusterseed/.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadInventory } from '../inventory/load.ts';
+import { parseFlags, UsageError } from '../cli/args.ts';
+import { renderRepoWithSecrets, writeRepo } from './index.ts';
+import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
+
+const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
+
+  render   render the repository, validate it, scan it for secrets and write it to DIR
+           (DIR ends up holding exactly the rendered tree; a .git directory is kept)
+  check    render and validate only; with -o DIR, list the files that would change
+
+options:
+  -i, --inventory FILE   inventory (default: inventory.yaml)
+  -o, --output DIR       where the repository goes
+      --repo-url URL     URL Argo CD clones the repository from (default: from gitops.repo)
+      --state-dir DIR    keys, credentials and sealed-secret cache (default: .clusterseed next to the inventory)
+      --templates DIR    template root (default: gitops-template/)
+      --force            allow replacing a non-empty DIR that holds no rendered repository
+  -h, --help`;
+
+export function scanFiles(files: Map<string, string>): SecretFinding[] {
+  return [...files].flatMap(([file, content]) => scanText(file, content));
+}
+
+async function readTree(dir: string, files: Map<string, string>): Promise<{ changed: string[]; removed: string[] }> {
+  const changed: string[] = [];
+  for (const [rel, content] of files) {
+    const old = await fs.readFile(path.join(dir, rel), 'utf8').catch(() => undefined);
+    if (old !== content) changed.push(rel);
+  }
+  const removed: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && e.name === '.git') continue;
+      if (e.isDirectory()) await walk(r);
+      else if (!files.has(r)) removed.push(r);
+    }
+  };
+  await walk('');
+  return { changed, removed: removed.sort() };
+}
+
+export async function main(args: string[]): Promise<number> {
+  try {
+    const [command, ...rest] = args;
+    if (!command || command === '-h' || command === '--help') {
+      console.log(USAGE);
+      return command ? 0 : 2;
+    }
+    if (command !== 'render' && command !== 'check') throw new UsageError(`unknown command "${command}"`);
+    const { values } = parseFlags(rest, {
+      inventory: { type: 'string', short: 'i', default: 'inventory.yaml' },
+      output: { type: 'string', short: 'o' },
+      'repo-url': { type: 'string' },
+      'state-dir': { type: 'string' },
+      templates: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (command === 'render' && !values.output) throw new UsageError('render needs -o DIR');
+    const inventory = await loadInventory(path.resolve(values.inventory!));
+    const started = performance.now();
+    const { files, model, secrets } = await renderRepoWithSecrets(inventory, {
+      stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
+      repoUrl: values['repo-url'],
+      templateDir: values.templates ? path.resolve(values.templates) : undefined,
+    });
+    const findings = scanFiles(files);
+    if (findings.length) {
+      console.error(`refusing to write: the rendered repository contains secrets\n${formatFindings(findings)}`);
+      return 1;
+    }
+    const ms = Math.round(performance.now() - started);
+    const clusters = model.clusters.map((c) => `${c.name} (${c.components.length} components)`).join(', ');
+    console.log(`rendered ${files.size} files for ${clusters} in ${ms} ms; valid, no plaintext secrets`);
+    for (const c of secrets.newKeys) console.log(`new Sealed Secrets key pair for ${c} (the bootstrap installs it into the cluster)`);
+    if (secrets.resealed.length) console.log(`sealed: ${secrets.resealed.join(', ')}`);
+    if (command === 'check') {
+      if (values.output) {
+        const { changed, removed } = await readTree(path.resolve(values.output), files);
+        if (!changed.length && !removed.length) console.log(`${values.output}: up to date`);
+        for (const f of changed) console.log(`~ ${f}`);
+        for (const f of removed) console.log(`- ${f}`);
+      }
+      return 0;
+    }
+    const out = path.resolve(values.output!);
+    const res = await writeRepo(files, out, { force: values.force });
+    if (!res.written.length && !res.removed.length) console.log(`${out}: unchanged`);
+    else console.log(`${out}: ${res.written.length} written, ${res.removed.length} removed, ${res.unchanged} unchanged`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error((err as Error).message);
+    return 1;
+  }
+}
