@@ -55,7 +55,7 @@ export class InventoryError extends Error {
 
   constructor(issues: InventoryIssue[], warnings: InventoryIssue[] = []) {
     const sorted = sortIssues(issues);
-    super(InventoryError.render(sorted));
+    super(report(sorted, []));
     this.name = 'InventoryError';
     this.issues = sorted;
     this.warnings = sortIssues(warnings);
@@ -81,16 +81,14 @@ export class InventoryError extends Error {
 
   /** The user-facing report: one line per problem, warnings after errors, a count when several. */
   format(): string {
-    const lines = [...this.issues, ...this.warnings].map(formatIssue);
-    if (this.issues.length > 1) lines.push(`${this.issues.length} errors in ${this.file}`);
-    return lines.join('\n');
+    return report(this.issues, this.warnings);
   }
+}
 
-  private static render(issues: InventoryIssue[]): string {
-    const lines = issues.map(formatIssue);
-    if (issues.length > 1) lines.push(`${issues.length} errors in ${issues[0].file}`);
-    return lines.join('\n');
-  }
+function report(errors: InventoryIssue[], warnings: InventoryIssue[]): string {
+  const lines = [...errors, ...warnings].map(formatIssue);
+  if (errors.length > 1) lines.push(`${errors.length} errors in ${errors[0].file}`);
+  return lines.join('\n');
 }
 
 export function isInventoryError(err: unknown): err is InventoryError {
