@@ -6,7 +6,8 @@
 // A build goes to a temporary directory that is renamed into place only when complete, and an
 // flock(1) on a per-recipe lock file keeps concurrent test runs from building the same thing twice.
 // Every chroot step runs in a private mount namespace (unshare -m), so a killed build never leaves
-// /proc or /sys mounted inside a half-built tree.
+// /proc or /sys mounted inside a half-built tree. The arm64 image is built on x86_64 through
+// debootstrap --foreign and a second stage under qemu-user (binfmt_misc).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +20,8 @@ const RECIPE_VERSION = 1;
 const SUITE = 'bookworm';
 /** Longest wait for another process building the same recipe (a cold arm64 build takes ~5 min). */
 const LOCK_WAIT_SECONDS = 30 * 60;
+/** Longest a single build step may take before it is killed. */
+const STEP_TIMEOUT_MS = 30 * 60_000;
 
 export type RootfsArch = 'amd64' | 'arm64';
 
@@ -77,15 +80,15 @@ export async function ensureRootfs(opts: RootfsOptions): Promise<string> {
   const final = rootfsPath(opts);
   if (fs.existsSync(final)) return final;
   fs.mkdirSync(path.dirname(final), { recursive: true });
-  return withFileLock(`${final}.lock`, 'exclusive', async () => {
+  return withFileLock(`${final}.lock`, 'exclusive', async (lockFd) => {
     // someone else may have finished the same build while we waited for the lock
     if (fs.existsSync(final)) return final;
-    await build(opts, final);
+    await build(opts, final, lockFd);
     return final;
   });
 }
 
-async function build(opts: RootfsOptions, final: string): Promise<void> {
+async function build(opts: RootfsOptions, final: string, lockFd: number): Promise<void> {
   const mirror = debianMirror();
   const tmp = `${final}.building`;
   const log = `${final}.build.log`;
@@ -94,6 +97,11 @@ async function build(opts: RootfsOptions, final: string): Promise<void> {
   fs.writeFileSync(log, '');
   process.stderr.write(`clusterseed: building Debian ${SUITE} ${opts.arch} rootfs in ${final} (log: ${log})\n`);
   const started = Date.now();
+  // Every build process inherits the lock, so it stays held while any of them runs, even if
+  // this process dies (the step itself then gets SIGKILL through pdeathsig; what it started ends
+  // soon after). A private mount namespace drops debootstrap's /proc and /sys mounts with it.
+  const step = (what: string, args: string[], env?: NodeJS.ProcessEnv) =>
+    runLogged(what, ['setpriv', '--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', ...args], log, lockFd, env);
   try {
     const foreign = opts.arch !== hostDebianArch();
     const debootstrapArgs = [
@@ -106,15 +114,18 @@ async function build(opts: RootfsOptions, final: string): Promise<void> {
       tmp,
       mirror,
     ];
-    await runLogged('unshare', ['--mount', '--propagation', 'private', 'debootstrap', ...debootstrapArgs], log);
-    if (foreign) {
-      await withForeignBinfmt(opts.arch, () =>
-        runLogged('unshare', ['--mount', '--propagation', 'private', 'chroot', tmp, '/debootstrap/debootstrap', '--second-stage'], log),
-      );
-    }
+    await step('debootstrap', ['debootstrap', ...debootstrapArgs]);
     const script = [FINALIZE_SCRIPT, opts.setup ?? ''].join('\n');
-    const inChroot = () => runInChroot(tmp, script, log);
-    await (foreign ? withForeignBinfmt(opts.arch, inChroot) : inChroot());
+    const chrootEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C' };
+    const inChroot = () => step('the setup in the chroot', ['sh', '-c', CHROOT_WRAPPER, 'sh', tmp, script], chrootEnv);
+    if (foreign) {
+      await withForeignBinfmt(opts.arch, async () => {
+        await step('debootstrap --second-stage', ['chroot', tmp, '/debootstrap/debootstrap', '--second-stage'], chrootEnv);
+        await inChroot();
+      });
+    } else {
+      await inChroot();
+    }
     fs.writeFileSync(`${final}.json`, JSON.stringify({ ...opts, suite: SUITE, mirror, builtAt: new Date().toISOString() }, null, 2));
     fs.renameSync(tmp, final);
     process.stderr.write(`clusterseed: rootfs ready after ${Math.round((Date.now() - started) / 1000)} s\n`);
@@ -124,6 +135,9 @@ async function build(opts: RootfsOptions, final: string): Promise<void> {
     throw new Error(`building the ${opts.arch} rootfs failed: ${(err as Error).message}\n--- last lines of ${log} ---\n${tail}`);
   }
 }
+
+/** sh -c script with $1 = tree, $2 = script: runs the script in a chroot with /proc mounted. */
+const CHROOT_WRAPPER = 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh -c "$2"';
 
 // Runs in every image: no services started by package scripts during the setup, no apt timers
 // racing tests for the dpkg lock, and no machine identity baked into an image that gets cloned
@@ -158,15 +172,6 @@ rm -f /var/lib/dbus/machine-id
 apt-get clean
 `;
 
-function runInChroot(root: string, script: string, log: string): Promise<void> {
-  // a private mount namespace: /proc disappears with the process, whatever happens to it
-  const wrapper = 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh -c "$2"';
-  return runLogged('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', wrapper, 'sh', root, script], log, {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: '/root',
-  });
-}
-
 function hostDebianArch(): RootfsArch | string {
   return ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
 }
@@ -174,56 +179,48 @@ function hostDebianArch(): RootfsArch | string {
 const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 
 /**
- * Runs `fn` with the qemu-user binfmt handler of `arch` registered (fix-binary flag, so it works
- * inside a chroot). Registers it when missing and unregisters it afterwards if no other build
- * of ours still uses it (a shared flock marks users).
+ * Runs `fn` with the qemu-user binfmt handler of `arch` registered (fix-binary flag: the kernel
+ * opens the interpreter at registration, so it works inside a chroot). Registers it when missing;
+ * afterwards the last of our builds using it (shared flock) unregisters it if one of ours
+ * registered it (marker file), leaving a handler someone else installed alone.
  */
 async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Promise<T> {
   const qemuName = ({ arm64: 'qemu-aarch64', amd64: 'qemu-x86_64' } as const)[arch];
   const lockPath = path.join(rootfsCacheRoot(), `binfmt-${qemuName}.lock`);
-  let registeredByUs = false;
+  const ourMarker = path.join(rootfsCacheRoot(), `binfmt-${qemuName}.registered-by-clusterseed`);
+  const handler = path.join(BINFMT_DIR, qemuName);
   const result = await withFileLock(lockPath, 'shared', async () => {
     if (!fs.existsSync(path.join(BINFMT_DIR, 'register'))) {
       await run('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR]);
     }
-    if (!fs.existsSync(path.join(BINFMT_DIR, qemuName))) {
+    if (!fs.existsSync(handler)) {
+      fs.writeFileSync(ourMarker, '');
       await run('update-binfmts', ['--enable', qemuName]).catch((err: Error) => {
         throw new Error(`cannot register ${qemuName} with binfmt_misc (packages qemu-user-static and binfmt-support needed): ${err.message}`);
       });
-      registeredByUs = true;
     }
     return fn();
   });
-  if (registeredByUs) {
-    // only when nobody else holds the shared lock; otherwise the last user leaves it registered
-    await run('flock', ['-n', '-x', lockPath, '-c', `echo -1 > ${BINFMT_DIR}/${qemuName}`]).catch(() => undefined);
-  }
+  // -n: if another build still holds the shared lock, it does this when it is done
+  const unregister = `[ -e '${ourMarker}' ] || exit 0; [ -e '${handler}' ] && echo -1 > '${handler}'; rm -f '${ourMarker}'`;
+  await run('flock', ['-n', '-x', lockPath, '-c', unregister]).catch(() => undefined);
   return result;
 }
 
 /**
- * Holds an flock(1) on `lockPath` while `fn` runs. The lock belongs to a helper `flock` process
- * whose stdin is our pipe: if this process dies, the pipe closes and the kernel drops the lock.
+ * Holds an flock on `lockPath` while `fn` runs and hands `fn` the locked descriptor. flock(2)
+ * locks belong to the open file, so processes that inherit the descriptor keep the lock alive
+ * until the last of them exits, and the kernel drops it when they all are gone (no stale locks).
  */
-export async function withFileLock<T>(lockPath: string, mode: 'exclusive' | 'shared', fn: () => Promise<T>): Promise<T> {
-  const holder = spawn(
-    'flock',
-    [mode === 'shared' ? '-s' : '-x', '-w', String(LOCK_WAIT_SECONDS), lockPath, '-c', 'echo locked; exec cat >/dev/null'],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    holder.stderr.on('data', (d) => (stderr += d));
-    holder.stdout.once('data', () => resolve());
-    holder.once('error', reject);
-    exited.then((code) => reject(new Error(`could not lock ${lockPath} (flock exit ${code}): ${stderr.trim()}`)));
-  });
+export async function withFileLock<T>(lockPath: string, mode: 'exclusive' | 'shared', fn: (lockFd: number) => Promise<T>): Promise<T> {
+  const fd = fs.openSync(lockPath, 'a');
   try {
-    return await fn();
+    await run('flock', [mode === 'shared' ? '-s' : '-x', '-w', String(LOCK_WAIT_SECONDS), '3'], fd).catch((err: Error) => {
+      throw new Error(`could not lock ${lockPath} within ${LOCK_WAIT_SECONDS} s: ${err.message}`);
+    });
+    return await fn(fd);
   } finally {
-    holder.stdin.end();
-    await exited;
+    fs.closeSync(fd);
   }
 }
 
@@ -232,30 +229,42 @@ async function removeTree(dir: string): Promise<void> {
   if (fs.existsSync(dir)) await run('rm', ['-rf', '--one-file-system', dir]);
 }
 
-function runLogged(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Promise<void> {
+/** Runs a build step with output appended to the log and `lockFd` inherited as fd 3. */
+function runLogged(what: string, argv: string[], logFile: string, lockFd: number, env?: NodeJS.ProcessEnv): Promise<void> {
   const out = fs.openSync(logFile, 'a');
-  fs.writeSync(out, `\n$ ${cmd} ${args.map((a) => (a.length > 80 ? '<script>' : a)).join(' ')}\n`);
+  fs.writeSync(out, `\n$ ${argv.map((a) => (a.length > 80 ? '<script>' : a)).join(' ')}\n`);
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+    // own process group, so a timeout can stop the step with everything it started
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, out, lockFd], env: { ...process.env, ...env }, detached: true });
+    fs.closeSync(out);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, STEP_TIMEOUT_MS);
     child.on('error', (err) => {
-      fs.closeSync(out);
-      reject(err);
+      clearTimeout(timer);
+      reject(new Error(`${what}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
-      fs.closeSync(out);
+      clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`${cmd} ${args[0] === '--mount' ? args[3] : ''} exited with ${signal ?? code}`));
+      else reject(new Error(`${what} failed (${signal === 'SIGKILL' ? `killed after ${STEP_TIMEOUT_MS / 60_000} min` : `exit ${signal ?? code}`})`));
     });
   });
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
+function run(cmd: string, args: string[], fd3?: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe'];
+    if (fd3 !== undefined) stdio.push(fd3);
+    const child = spawn(cmd, args, { stdio });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(stdout);

@@ -11,6 +11,7 @@ import { ensureHostImage, USERS } from './image.ts';
 import { generateEd25519, installAuthorizedKey, knownHostsLine, randomPassword, setShadowPassword, shadowHash } from './keys.ts';
 import { writeInventoryFile, type InventoryOptions } from './inventory.ts';
 import { createBridge, createHostNetns, deleteNetwork } from './netns.ts';
+import { containerCgroups, removeCgroupTree } from './cgroups.ts';
 import { Container } from './nspawn.ts';
 import { claimSubnet, releaseRecord, saveRecord, staleRecords, type LabRecord } from './registry.ts';
 import { mirrorEndpoint, startMirrorRelay } from './relay.ts';
@@ -50,6 +51,7 @@ export async function startLab(opts: { count: number; prefix?: string }): Promis
   if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_HOSTS) {
     throw new Error(`startLab: count must be an integer from 1 to ${MAX_HOSTS}, got ${opts.count}`);
   }
+  if (process.getuid?.() !== 0) throw new Error('startLab: test hosts need root (network namespaces, mounts, systemd-nspawn)');
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(prefix)) throw new Error(`startLab: prefix must be a lower-case host name start, got "${prefix}"`);
   cleanupStale();
   const rootfs = await ensureHostImage();
@@ -124,6 +126,7 @@ class Lab implements TestLab {
       const { address, port, netns } = this.host(name);
       return { name, address, port, netns };
     });
+    this.assertNotStopped();
     await Promise.all(names.map((name) => this.host(name).container.start()));
     await Promise.all(names.map((name) => this.waitForSsh(name)));
   }
@@ -136,13 +139,17 @@ class Lab implements TestLab {
     const veth = `csv-${record.subnet}-${index + 1}`;
     const dir = path.join(record.labDir, 'hosts', name);
     const rootDir = path.join(dir, 'root');
+    this.assertNotStopped();
     record.netns.push(netns);
     record.veths.push(veth);
     record.mounts.push(rootDir);
+    const cgroups = containerCgroups(netns);
+    record.cgroups.push(...cgroups);
     saveRecord(record);
 
     await createHostNetns({ netns, veth, bridge: record.bridge, addressCidr: `${address}/24`, gateway: `${this.net}.1` });
     for (const sub of ['upper', 'work', 'root']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    this.assertNotStopped();
     await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, rootDir]);
 
     const machineId = randomBytes(16).toString('hex');
@@ -163,10 +170,16 @@ class Lab implements TestLab {
       rootDir,
       netnsPath: `/run/netns/${netns}`,
       consoleLog: path.join(dir, 'console.log'),
+      cgroups,
       onProcesses: () => this.saveProcesses(),
     });
     this.state.set(name, { name, address, port: 22, netns, container, rootDir });
     return knownHostsLine(address, 22, hostKey);
+  }
+
+  /** A start that timed out goes on in the background: it must not create anything after stop(). */
+  private assertNotStopped(): void {
+    if (this.stopping) throw new Error('the lab was stopped while it was starting');
   }
 
   private saveProcesses(): void {
@@ -195,6 +208,7 @@ class Lab implements TestLab {
 
   async restart(name: string): Promise<void> {
     const { container } = this.host(name);
+    this.assertNotStopped();
     await container.kill();
     await container.start();
     await this.waitForSsh(name);
@@ -237,6 +251,7 @@ class Lab implements TestLab {
 
   /** Synchronous teardown for exit and signal handlers. */
   teardownNow(): void {
+    this.stopping ??= Promise.resolve();
     this.saveProcesses();
     teardownRecord(this.record);
     untrack(this);
@@ -263,6 +278,7 @@ function teardownRecord(record: LabRecord): void {
     if (isMountPoint(mount) && runSyncQuiet('umount', [mount]) !== 0) runSyncQuiet('umount', ['--lazy', mount]);
   }
   deleteNetwork(record.netns, record.veths, record.bridge);
+  for (const cgroup of record.cgroups ?? []) removeCgroupTree(cgroup);
   const stillMounted = record.mounts.filter(isMountPoint);
   if (!stillMounted.length && path.basename(record.labDir).startsWith('clusterseed-lab-')) {
     runSyncQuiet('rm', ['-rf', '--one-file-system', record.labDir], 60_000);

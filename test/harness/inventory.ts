@@ -16,7 +16,7 @@ export interface InventoryOptions {
   agents?: string[];
   /** login user; default admin (passwordless sudo) */
   user?: string;
-  /** merged over the top level of the document */
+  /** deep-merged over the document, e.g. { defaults: { become_password_env: 'OPERATOR_PW' } } */
   extra?: Record<string, unknown>;
 }
 
@@ -37,8 +37,19 @@ export function writeInventoryFile(
     defaults: { user: opts.user ?? 'admin', become: true, ssh_key: access.keyPath, known_hosts: access.knownHostsFile, port: 22 },
     hosts: Object.fromEntries(hosts.map((h) => [h.name, h.port === 22 ? { address: h.address } : { address: h.address, port: h.port }])),
     groups: { servers, agents },
-    ...opts.extra,
   };
-  fs.writeFileSync(file, stringify(document));
+  fs.writeFileSync(file, stringify(mergeDeep(document, opts.extra ?? {})));
   return file;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeDeep(out[key] as Record<string, unknown>, value) : value;
+  }
+  return out;
 }

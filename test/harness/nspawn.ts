@@ -3,6 +3,7 @@
 // again. The leader (the container's PID 1) is what sh() enters and what a power cycle kills.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { createCgroups, ENTER_CGROUPS_AND_EXEC, removeCgroupTree } from './cgroups.ts';
 import { killIfAlive, processRef, settlesWithin, waitFor, type ProcessRef } from './exec.ts';
 
 /** nspawn's exit code when the container asked for a reboot */
@@ -15,6 +16,8 @@ export interface ContainerSpec {
   rootDir: string;
   netnsPath: string;
   consoleLog: string;
+  /** cgroups (one per tracking hierarchy) the container lives in; see cgroups.ts */
+  cgroups: string[];
   /** called whenever the set of processes to kill on teardown changes */
   onProcesses(processes: ProcessRef[]): void;
 }
@@ -41,6 +44,7 @@ export class Container {
 
   async start(timeoutMs = 15_000): Promise<void> {
     this.wanted = true;
+    this.unexpectedExits.length = 0;
     await this.launch(timeoutMs);
   }
 
@@ -63,9 +67,18 @@ export class Container {
   private async launch(timeoutMs: number): Promise<void> {
     const { spec } = this;
     const log = fs.openSync(spec.consoleLog, 'a');
+    // what the previous boot left in the container's cgroups (it is dead: nspawn has exited)
+    for (const dir of spec.cgroups) removeCgroupTree(dir, true);
+    createCgroups(spec.cgroups);
     const child = spawn(
-      'systemd-nspawn',
+      'sh',
       [
+        '-c',
+        ENTER_CGROUPS_AND_EXEC,
+        'sh',
+        String(spec.cgroups.length),
+        ...spec.cgroups,
+        'systemd-nspawn',
         '--quiet',
         '--boot',
         '--register=no',
@@ -91,6 +104,8 @@ export class Container {
     );
     fs.closeSync(log);
     child.unref();
+    let spawnError: Error | undefined;
+    child.once('error', (err) => (spawnError = err));
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     this.nspawn = child.pid ? processRef(child.pid) : undefined;
@@ -99,7 +114,8 @@ export class Container {
     void exited.then((code) => this.onExit(child, code));
     try {
       const leader = await waitFor(`the ${spec.machine} container's init`, timeoutMs, () => {
-        if (this.child !== child || !this.nspawn) throw new Error(`systemd-nspawn for ${spec.machine} exited at start (see ${spec.consoleLog})`);
+        if (spawnError) throw new Error(`cannot start systemd-nspawn: ${spawnError.message}`);
+        if (this.child !== child || !this.nspawn) throw new Error(`systemd-nspawn for ${spec.machine} exited at start (package systemd-container; see ${spec.consoleLog})`);
         return findContainerInit(this.nspawn.pid);
       });
       this.leaderRef = processRef(leader);

@@ -19,6 +19,8 @@ export interface LabRecord {
   veths: string[];
   netns: string[];
   mounts: string[];
+  /** per-container cgroup directories (removed after the processes are gone) */
+  cgroups: string[];
   /** nspawn, container leaders, relay: killed (if still the same process) on teardown */
   processes: ProcessRef[];
 }
@@ -44,6 +46,7 @@ export function claimSubnet(labDir: string): LabRecord {
       veths: [],
       netns: [],
       mounts: [],
+      cgroups: [],
       processes: [],
     };
     try {

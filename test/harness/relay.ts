@@ -27,10 +27,13 @@ export async function startMirrorRelay(listenAddress: string, mirror: MirrorEndp
   fs.closeSync(log);
   child.unref();
   const ref = child.pid ? processRef(child.pid) : undefined;
-  if (!ref) throw new Error(`socat did not start (see ${logFile})`);
+  if (!ref) throw new Error(`socat did not start (package socat; see ${logFile})`);
   let exitCode: number | null | undefined;
+  let spawnError: Error | undefined;
   child.once('exit', (code) => (exitCode = code));
+  child.once('error', (err) => (spawnError = err));
   await waitFor(`the mirror relay on ${listenAddress}:${mirror.port}`, 5_000, async () => {
+    if (spawnError) throw new Error(`cannot run socat (package socat): ${spawnError.message}`);
     if (exitCode !== undefined) throw new Error(`socat exited with ${exitCode} (see ${logFile})`);
     return (await canConnect(listenAddress, mirror.port)) ? true : undefined;
   });

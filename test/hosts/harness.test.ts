@@ -11,6 +11,7 @@ import { Client } from 'ssh2';
 import { parse } from 'yaml';
 import { cleanupStale, startLab, type TestHost, type TestLab } from '../harness/hosts.ts';
 import { run } from '../harness/exec.ts';
+import { checkConnectionFiles, loadInventory } from '../../lib/inventory/load.ts';
 
 let lab: TestLab | undefined;
 
@@ -129,6 +130,19 @@ test('root, admin and operator log in with the lab key; admin sudo needs no pass
   assert.is.not(wrong.code, 0);
 });
 
+test('each host has its own cgroups: stopping sshd on one host leaves the others alone', async () => {
+  const lab = theLab();
+  const [h1, h2, h3] = lab.hosts;
+  const stopped = await lab.sh('h1', 'systemctl stop ssh.service');
+  assert.is(stopped.code, 0, stopped.stderr);
+  assert.not.ok(await banner(h1.address, h1.port).then(() => true, () => false), 'sshd on h1 is stopped');
+  for (const other of [h2, h3]) assert.match(await banner(other.address, other.port), /^SSH-2\.0/);
+  const inCgroup = await lab.sh('h2', 'cat /sys/fs/cgroup/systemd/system.slice/ssh.service/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs');
+  assert.ok(inCgroup.stdout.trim().length > 0, 'sshd of h2 is in its own ssh.service cgroup');
+  assert.is((await lab.sh('h1', 'systemctl start ssh.service')).code, 0);
+  await lab.waitForSsh('h1');
+});
+
 test('hosts reach each other by address and by name', async () => {
   const lab = theLab();
   const [h1, h2, h3] = lab.hosts;
@@ -169,14 +183,23 @@ test('restart() power-cycles a host, which keeps its disk and answers SSH again'
   assert.is((await sshExec(lab, lab.hosts[1], 'root', 'cat /root/marker')).stdout.trim(), 'kept');
 });
 
-test('writeInventory writes the agreed inventory format', () => {
+test('writeInventory writes the agreed format, which lib/inventory loads', async () => {
   const lab = theLab();
-  const doc = parse(fs.readFileSync(lab.writeInventory({ servers: ['h1', 'h2'], extra: { gitops: { branch: 'main' } } }), 'utf8'));
-  assert.equal(doc.defaults, { user: 'admin', become: true, ssh_key: lab.keyPath, known_hosts: lab.knownHostsFile, port: 22 });
+  const file = lab.writeInventory({ servers: ['h1', 'h2'], user: 'operator', extra: { defaults: { become_password_env: 'OPERATOR_PW' } } });
+  const doc = parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(doc.defaults, { user: 'operator', become: true, ssh_key: lab.keyPath, known_hosts: lab.knownHostsFile, port: 22, become_password_env: 'OPERATOR_PW' });
   assert.equal(doc.hosts.h2, { address: lab.hosts[1].address });
   assert.equal(doc.groups, { servers: ['h1', 'h2'], agents: ['h3'] });
-  assert.is(doc.cluster.name, 'test');
-  assert.equal(doc.gitops, { branch: 'main' });
+
+  const inventory = await loadInventory(lab.writeInventory());
+  checkConnectionFiles(inventory, { SSH_AUTH_SOCK: '' });
+  const h3 = inventory.hosts.find((h) => h.name === 'h3');
+  assert.ok(h3, 'h3 is in the loaded inventory');
+  assert.is(h3.address, lab.hosts[2].address);
+  assert.is(h3.user, 'admin');
+  assert.is(h3.sshKey, lab.keyPath);
+  assert.is(h3.knownHostsFile, lab.knownHostsFile);
+  assert.equal(h3.groups, ['agents']);
   assert.throws(() => lab.writeInventory({ agents: ['nope'] }), /no host named nope/);
 });
 
