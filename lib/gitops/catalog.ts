@@ -84,6 +84,8 @@ export interface ComponentDef {
   multiArch: boolean;
   /** share of the cluster's capacity its namespace quota gets, relative to the others */
   quotaWeight: number;
+  /** requests its pods need at least: the namespace quota never goes below the sum of these */
+  quotaFloor?: { milliCpu: number; memoryMi: number };
   /** large CRDs (annotation size limit of client-side apply) */
   serverSideApply: boolean;
   /** only on the management cluster */
@@ -160,6 +162,7 @@ export const CATALOG: ComponentDef[] = [
     charts: [helm('https://charts.longhorn.io', 'longhorn', '1.7.2')],
     placement: 'control',
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 1000, memoryMi: 1536 },
   }),
   def({
     name: 'nvidia-device-plugin',
@@ -178,6 +181,7 @@ export const CATALOG: ComponentDef[] = [
     placement: 'control',
     secrets: [{ name: 'minio-root', keys: [{ key: 'rootUser', from: 'minio.user' }, { key: 'rootPassword', from: 'minio.password' }] }],
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'postgresql',
@@ -188,6 +192,7 @@ export const CATALOG: ComponentDef[] = [
     placement: 'control',
     secrets: [{ name: 'postgresql-auth', keys: [{ key: 'postgres-password', from: 'postgresql-admin.password' }, { key: 'password', from: 'mlflow-db.password' }] }],
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'redis',
@@ -218,6 +223,7 @@ export const CATALOG: ComponentDef[] = [
       { name: 'mlflow-db', keys: [{ key: 'username', from: 'mlflow-db.user' }, { key: 'password', from: 'mlflow-db.password' }] },
       { name: 'mlflow-s3', keys: [{ key: 'AWS_ACCESS_KEY_ID', from: 'minio.user' }, { key: 'AWS_SECRET_ACCESS_KEY', from: 'minio.password' }] },
     ],
+    quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'jupyterhub',
@@ -227,6 +233,7 @@ export const CATALOG: ComponentDef[] = [
     charts: [helm('https://hub.jupyter.org/helm-chart/', 'jupyterhub', '4.0.0')],
     placement: 'control',
     quotaWeight: 3,
+    quotaFloor: { milliCpu: 1000, memoryMi: 2048 },
   }),
   def({
     name: 'argo-workflows',
@@ -238,6 +245,7 @@ export const CATALOG: ComponentDef[] = [
     requires: ['minio'],
     secrets: [{ name: 'argo-artifacts', keys: [{ key: 'accesskey', from: 'minio.user' }, { key: 'secretkey', from: 'minio.password' }] }],
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'kserve',
@@ -249,6 +257,7 @@ export const CATALOG: ComponentDef[] = [
     requires: ['cert-manager'],
     serverSideApply: true,
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 300, memoryMi: 512 },
   }),
   def({
     name: 'kube-prometheus-stack',
@@ -260,6 +269,7 @@ export const CATALOG: ComponentDef[] = [
     secrets: [{ name: 'grafana-admin', keys: [{ key: 'admin-user', from: 'grafana.user' }, { key: 'admin-password', from: 'grafana.password' }] }],
     serverSideApply: true,
     quotaWeight: 3,
+    quotaFloor: { milliCpu: 1500, memoryMi: 3072 },
   }),
   def({
     name: 'loki',
@@ -269,6 +279,7 @@ export const CATALOG: ComponentDef[] = [
     charts: [helm(GRAFANA, 'loki', '6.5.2'), helm(GRAFANA, 'promtail', '6.16.6', 'values-promtail.yaml')],
     placement: 'control',
     quotaWeight: 2,
+    quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'iris-classifier',

@@ -5,7 +5,8 @@
 import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
-import { prepareSecrets, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
+import { clusterAccessFile, prepareSecrets, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
+import { ARGOCD_CHART, ARGOCD_NAMESPACE } from './catalog.ts';
 import { assertValidTree } from './validate.ts';
 
 export interface RenderRepoOptions extends ModelOptions {
@@ -50,3 +51,27 @@ export { validateTree, assertValidTree, RepoValidationError, formatIssue, type V
 export { MissingSecretsError, defaultTemplateDir, type SealedSecretSet } from './render.ts';
 export { prepareSecrets, sealingKeyDir, clusterAccessFile, type PreparedSecrets } from './secrets.ts';
 export { CATALOG, ARGOCD_CHART, ARGOCD_NAMESPACE } from './catalog.ts';
+
+/**
+ * What the bootstrap (site/publish) needs from the render: how to install Argo CD so that
+ * bootstrap/argocd.yaml adopts it unchanged, which object to apply once, and, per cluster, where
+ * the Sealed Secrets key pair lives that must be installed (as the kube-system Secret labelled
+ * sealedsecrets.bitnami.com/sealed-secrets-key=active) before the controller starts.
+ */
+export function bootstrapPlan(model: RepoModel, stateDir: string) {
+  return {
+    managementCluster: model.management.name,
+    argocd: {
+      namespace: ARGOCD_NAMESPACE,
+      releaseName: 'argocd',
+      chart: ARGOCD_CHART,
+      /** path inside the rendered repo */
+      valuesFile: 'platform/argocd/values.yaml',
+    },
+    /** path inside the rendered repo; applied once to the management cluster */
+    rootApplication: 'bootstrap/root.yaml',
+    sealingKeys: model.clusters.map((c) => ({ cluster: c.name, dir: sealingKeyDir(stateDir, c.name) })),
+    /** files the bootstrap writes for remote clusters so the next render seals real credentials */
+    clusterAccess: model.clusters.filter((c) => !c.isManagement).map((c) => ({ cluster: c.name, server: c.server, file: clusterAccessFile(stateDir, c.name) })),
+  };
+}

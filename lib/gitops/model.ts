@@ -51,6 +51,7 @@ export interface NamespaceModel {
   priorityClassName: string;
   components: string[];
   weight: number;
+  floor: Capacity;
   quota?: QuotaModel;
 }
 
@@ -218,15 +219,16 @@ function namespacesOf(components: ComponentModel[], capacity: Capacity): Namespa
   const byName = new Map<string, NamespaceModel>();
   for (const c of components) {
     const def = CATALOG.find((d) => d.name === c.name)!;
-    const ns = byName.get(c.namespace) ?? { name: c.namespace, tier: c.tier, priorityClassName: c.priorityClassName, components: [], weight: 0 };
+    const ns = byName.get(c.namespace) ?? { name: c.namespace, tier: c.tier, priorityClassName: c.priorityClassName, components: [], weight: 0, floor: { milliCpu: 0, memoryMi: 0 } };
     ns.components.push(c.name);
     ns.weight += def.quotaWeight;
+    ns.floor = { milliCpu: ns.floor.milliCpu + (def.quotaFloor?.milliCpu ?? 0), memoryMi: ns.floor.memoryMi + (def.quotaFloor?.memoryMi ?? 0) };
     byName.set(c.namespace, ns);
   }
   // kube-system and weightless namespaces get no quota: K3s' own pods live there
   const namespaces = [...byName.values()].filter((n) => n.name !== 'kube-system').sort((a, b) => (a.name < b.name ? -1 : 1));
   const total = namespaces.reduce((s, n) => s + n.weight, 0);
-  for (const n of namespaces) if (n.weight > 0) n.quota = quotaFor(capacity, n.weight, total);
+  for (const n of namespaces) if (n.weight > 0) n.quota = quotaFor(capacity, n.weight, total, n.floor);
   return namespaces;
 }
 

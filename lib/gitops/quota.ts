@@ -6,6 +6,8 @@
 //   requests(ns)    = usable * weight(ns) / sum of the weights of all quota'd namespaces
 //   limits(ns)      = 2 * requests(ns)   (burst headroom; limits may overcommit, requests never)
 //   pods(ns)        = 20 * weight(ns)
+//   floor           = requests never go below what the namespace's components need (catalog
+//                     quotaFloor, e.g. Prometheus), so a small cluster's quota still fits them
 // CPU is rounded down to 100m, memory to 64Mi, with floors of 200m / 256Mi.
 import type { HostSpec } from '../inventory/model.ts';
 
@@ -75,10 +77,10 @@ function mem(mi: number): string {
   return r % 1024 === 0 ? `${r / 1024}Gi` : `${r}Mi`;
 }
 
-export function quotaFor(capacity: Capacity, weight: number, totalWeight: number): QuotaModel {
+export function quotaFor(capacity: Capacity, weight: number, totalWeight: number, floor: Capacity = { milliCpu: 0, memoryMi: 0 }): QuotaModel {
   const share = totalWeight > 0 ? weight / totalWeight : 0;
-  const reqCpu = capacity.milliCpu * USABLE_FRACTION * share;
-  const reqMem = capacity.memoryMi * USABLE_FRACTION * share;
+  const reqCpu = Math.max(capacity.milliCpu * USABLE_FRACTION * share, floor.milliCpu);
+  const reqMem = Math.max(capacity.memoryMi * USABLE_FRACTION * share, floor.memoryMi);
   return {
     requestsCpu: cpu(reqCpu),
     requestsMemory: mem(reqMem),

@@ -114,6 +114,11 @@ test('quota: capacity hints or arch defaults, 80% usable, split by weight, limit
   // 12000m * 0.8 / 4 = 2400m; 36864Mi * 0.8 / 4 = 7372.8Mi -> 7360Mi
   assert.equal(q, { requestsCpu: '2400m', requestsMemory: '7360Mi', limitsCpu: '4800m', limitsMemory: '14720Mi', pods: 20 });
   assert.throws(() => clusterCapacity([host('bad', 'c', { vars: { capacity: { memory: 'lots' } } })]), /host bad vars\.capacity: invalid memory/);
+  // a component's floor wins over a small share
+  assert.equal(quotaFor(cap, 1, 100, { milliCpu: 1500, memoryMi: 3072 }), { requestsCpu: '1500m', requestsMemory: '3Gi', limitsCpu: '3', limitsMemory: '6Gi', pods: 20 });
+  const crowded = buildModel(homelab({ 'kube-prometheus-stack': { enabled: true }, jupyterhub: { enabled: true }, loki: { enabled: true } }));
+  const monitoring = crowded.clusters[0].namespaces.find((n) => n.name === 'monitoring')!;
+  assert.is(monitoring.quota!.requestsMemory, '3Gi');
   // the model sizes every clusterseed namespace, never kube-system
   const model = buildModel(homelab());
   const names = model.clusters[0].namespaces.map((n) => n.name);

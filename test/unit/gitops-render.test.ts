@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadInventory } from '../../lib/inventory/load.ts';
-import { buildModel, MissingSecretsError, ModelError, renderRepo, renderRepoWithSecrets } from '../../lib/gitops/index.ts';
+import { bootstrapPlan, buildModel, MissingSecretsError, ModelError, renderRepo, renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { everything, homelab } from '../fixtures/gitops/inventories.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
 
@@ -94,6 +94,17 @@ test('Argo CD: Application health check in argocd-cm, ApplicationSet git generat
   const root = parse(files.get('bootstrap/root.yaml')!);
   assert.is(root.spec.source.path, 'bootstrap');
   assert.is(root.spec.source.repoURL, 'https://github.com/homelab/gitops.git');
+});
+
+test('bootstrap plan points at files the render produced', async () => {
+  const inv = everything();
+  const files = await render(inv);
+  const plan = bootstrapPlan(buildModel(inv), state);
+  assert.ok(files.has(plan.rootApplication) && files.has(plan.argocd.valuesFile));
+  const app = parse(files.get('bootstrap/argocd.yaml')!);
+  assert.equal([app.spec.sources[0].chart, app.spec.sources[0].targetRevision], [plan.argocd.chart.chart, plan.argocd.chart.version]);
+  assert.equal(plan.sealingKeys.map((k) => k.cluster), ['lab', 'edge']);
+  assert.equal(plan.clusterAccess.map((a) => [a.cluster, a.server]), [['edge', 'https://edge.example.lan:6443']]);
 });
 
 test('governance: PriorityClasses and a quota + LimitRange per namespace', async () => {
