@@ -10,7 +10,7 @@ import { run, runOk, runSyncQuiet, isAlive, killIfAlive, sleep, type RunResult, 
 import { ensureHostImage, USERS } from './image.ts';
 import { generateEd25519, installAuthorizedKey, knownHostsLine, randomPassword, setShadowPassword, shadowHash } from './keys.ts';
 import { writeInventoryFile, type InventoryOptions } from './inventory.ts';
-import { createBridge, createHostNetns, deleteNetwork } from './netns.ts';
+import { createBridge, createHostNetns, deleteDebris, deleteNetwork } from './netns.ts';
 import { containerCgroups, removeCgroupTree } from './cgroups.ts';
 import { Container } from './nspawn.ts';
 import { claimSubnet, releaseRecord, saveRecord, staleRecords, type LabRecord } from './registry.ts';
@@ -56,7 +56,13 @@ export async function startLab(opts: { count: number; prefix?: string }): Promis
   cleanupStale();
   const rootfs = await ensureHostImage();
   const labDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-lab-'));
-  const record = claimSubnet(labDir);
+  let record: LabRecord;
+  try {
+    record = claimSubnet(labDir);
+  } catch (err) {
+    fs.rmSync(labDir, { recursive: true, force: true });
+    throw err;
+  }
   const lab = new Lab(record, rootfs, prefix, opts.count);
   track(lab);
   try {
@@ -106,6 +112,7 @@ class Lab implements TestLab {
     const { record } = this;
     const clientKey = await generateEd25519(this.keyPath, `clusterseed-test@${record.bridge}`);
     const operatorHash = await shadowHash(this.operatorPassword);
+    await deleteDebris(`cs-${record.subnet}-`, record.bridge);
     await createBridge(record.bridge, `${this.net}.1/24`);
     const mirror = mirrorEndpoint();
     this.relay = await startMirrorRelay(`${this.net}.1`, mirror, path.join(record.labDir, 'relay.log'));

@@ -2,7 +2,7 @@
 // network namespace with eth0 (one end of a veth pair whose other end sits on the bridge).
 // Hosts get a default route via the bridge so that software that picks "the interface of the
 // default route" (K3s does) finds eth0; IPv4 forwarding decides whether anything leaves the bridge.
-import { runOk, runSyncQuiet } from './exec.ts';
+import { run, runOk, runSyncQuiet } from './exec.ts';
 
 const ip = (...args: string[]) => runOk('ip', args, { timeoutMs: 10_000 });
 
@@ -36,4 +36,13 @@ export function deleteNetwork(netns: string[], veths: string[], bridge: string):
   for (const ns of netns) runSyncQuiet('ip', ['netns', 'delete', ns]);
   for (const veth of veths) runSyncQuiet('ip', ['link', 'delete', veth]);
   runSyncQuiet('ip', ['link', 'delete', bridge]);
+}
+
+/**
+ * Deletes namespaces starting with `netnsPrefix` and the bridge: for a subnet just claimed, such
+ * things can only be debris of a lab whose registry file was lost, and would block the new lab.
+ */
+export async function deleteDebris(netnsPrefix: string, bridge: string): Promise<void> {
+  const listed = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]);
+  deleteNetwork(listed.filter((ns) => ns.startsWith(netnsPrefix)), [], bridge);
 }

@@ -11,6 +11,7 @@ import { Client } from 'ssh2';
 import { parse } from 'yaml';
 import { cleanupStale, startLab, type TestHost, type TestLab } from '../harness/hosts.ts';
 import { run } from '../harness/exec.ts';
+import { ensureHostImage } from '../harness/image.ts';
 import { checkConnectionFiles, loadInventory } from '../../lib/inventory/load.ts';
 
 let lab: TestLab | undefined;
@@ -88,6 +89,18 @@ async function initStart(lab: TestLab, host: string): Promise<string> {
   assert.is(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
+
+test('the cached image is reused and carries no machine identity', async () => {
+  const started = Date.now();
+  const image = await ensureHostImage();
+  assert.ok(Date.now() - started < 2_000, 'a cached rootfs comes back at once');
+  assert.is(fs.readFileSync(path.join(image, 'etc/machine-id'), 'utf8'), '');
+  assert.equal(fs.readdirSync(path.join(image, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_')), []);
+  for (const timer of ['apt-daily.timer', 'apt-daily-upgrade.timer']) {
+    assert.is(fs.readlinkSync(path.join(image, 'etc/systemd/system', timer)), '/dev/null', `${timer} is masked`);
+  }
+  assert.not.ok(fs.existsSync(path.join(image, 'usr/bin/python3')), 'no python on a bare host');
+});
 
 test('every host answers with an SSH banner on its own address', async () => {
   const { hosts } = theLab();
