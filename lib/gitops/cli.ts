@@ -85,6 +85,9 @@ export async function main(args: string[]): Promise<number> {
     const ms = Math.round(performance.now() - started);
     const clusters = model.clusters.map((c) => `${c.name} (${c.components.length} components)`).join(', ');
     console.log(`rendered ${files.size} files for ${clusters} in ${ms} ms; valid, no plaintext secrets`);
+    if (model.repoUrl.startsWith('file://')) {
+      console.log(`note: Argo CD cannot clone ${model.repoUrl}; pass --repo-url with the URL it reaches the repository at`);
+    }
     for (const c of secrets.newKeys) console.log(`new Sealed Secrets key pair for ${c} (the bootstrap installs it into the cluster)`);
     if (secrets.resealed.length) console.log(`sealed: ${secrets.resealed.join(', ')}`);
     if (command === 'check') {
