@@ -109,6 +109,21 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   for (const role of [factsRole, ...run.roles]) {
     const targets = hosts.filter((h) => !stopped.has(h.name) && role.appliesTo(h, inventory));
     if (targets.length === 0) continue;
+    if (role.prepare) {
+      const t0 = Date.now();
+      try {
+        await role.prepare({ inventory, hosts: targets.map((h) => peers.get(h.name)!), options, shared, log: run.log });
+      } catch (err) {
+        // nothing of this role or any later one may run: every remaining host stops here
+        const message = mask(err instanceof Error ? err.message : String(err));
+        run.log.warn(`[${role.name}] ${message}`);
+        for (const h of hosts.filter((x) => !stopped.has(x.name))) {
+          stopped.add(h.name);
+          record(h.name, role.name, [{ role: role.name, task: 'prepare (control machine)', outcome: 'failed', message, durationMs: Date.now() - t0 }], 0);
+        }
+        break;
+      }
+    }
     await pool(targets, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
       ctx.vars = deepMerge(role.defaults ?? {}, (host.vars[role.name] as Record<string, unknown>) ?? {});

@@ -117,6 +117,20 @@ export interface Role {
   serial?: number;
   tasks(ctx: HostContext): Task[] | Promise<Task[]>;
   handlers?: Handler[];
+  /**
+   * Control-machine work done once before the role touches any host (after facts), e.g. download
+   * and verify artifacts, or publish a repo. Throwing stops the whole run before this role: no
+   * host is changed by it or any later role. `hosts` are the contexts the role will run on.
+   */
+  prepare?(run: PrepareContext): Promise<void>;
+}
+
+export interface PrepareContext {
+  inventory: Inventory;
+  hosts: HostContext[];
+  options: RunOptions;
+  shared: SharedState;
+  log: Logger;
 }
 
 export interface TaskReport {

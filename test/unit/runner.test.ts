@@ -118,4 +118,24 @@ test('secrets are masked in change summaries and secret diffs hide content', asy
   clearSecrets();
 });
 
+test('a failing prepare stops the run before the role touches any host', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-prepare-'));
+  const before: Role = { name: 'before', appliesTo: () => true, tasks: () => [command({ name: 'mark', probe: `test -f ${dir}/before`, run: `touch ${dir}/before` })] };
+  let prepared = 0;
+  const role: Role = {
+    name: 'needs-artifact', appliesTo: () => true,
+    prepare: async ({ hosts }) => { prepared = hosts.length; throw new Error('checksum mismatch for k3s'); },
+    tasks: () => [command({ name: 'install', probe: `test -f ${dir}/installed`, run: `touch ${dir}/installed` })],
+  };
+  const { report } = await converge([before, role], { names: ['a', 'b'] });
+  assert.is(prepared, 2, 'prepare runs once with every target host');
+  assert.is(existsSync(`${dir}/before`), true);
+  assert.is(existsSync(`${dir}/installed`), false);
+  for (const h of report.hosts) {
+    assert.is(h.outcome, 'failed');
+    assert.match(h.tasks.find((t) => t.outcome === 'failed')!.message!, /checksum mismatch/);
+  }
+  assert.is(exitCode(report), 2);
+});
+
 test.run();
