@@ -1,0 +1,204 @@
+// The admin account: created if missing, its SSH keys in authorized_keys, and sudo through a
+// sudoers drop-in that visudo has accepted before it is put where sudo reads it.
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
+import { deepMerge } from '../../lib/runner/merge.ts';
+import { VarsError, VarsReader } from './vars-check.ts';
+
+export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const KEY_LINE = /^(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(?:-cert-v01@openssh\.com)?)\s+AAAA[A-Za-z0-9+/]{16,}={0,3}(?:\s.*)?$/;
+
+export type SudoMode = 'nopasswd' | 'password' | 'none';
+
+/**
+ * The admin user for a host: vars.base.admin_user, else the inventory's login user, else `admin`
+ * when the inventory logs in as root (root logins end with the harden role).
+ * Exported for the harden role, which must log in as this user to prove sshd still lets it in.
+ */
+export function adminUserName(host: HostSpec, inventory: Inventory, baseDefaults: Record<string, unknown>): string {
+  const vars = deepMerge(baseDefaults, (host.vars.base as Record<string, unknown>) ?? {});
+  const reader = VarsReader.of({ inventory, host, vars }, 'base');
+  const configured = reader.string('admin_user', { allowEmpty: true, pattern: USER_NAME, expected: 'a user name (lower case, at most 32 characters)' });
+  if (configured === 'root') reader.fail('admin_user', 'a user other than root (root logins are turned off by the harden role)', configured);
+  if (configured) return configured;
+  return host.user === 'root' ? 'admin' : host.user;
+}
+
+/** Public key lines from vars.base.admin_keys (lines or files), or the inventory key's .pub. */
+export function collectAdminKeys(reader: VarsReader, host: HostSpec, inventoryDir: string): string[] {
+  const entries = reader.list('admin_keys');
+  const keys: string[] = [];
+  entries.forEach((entry, i) => {
+    if (typeof entry !== 'string' || entry.trim() === '') reader.fail(`admin_keys[${i}]`, 'a public key line or a file path', entry);
+    const text = entry.trim();
+    if (KEY_LINE.test(text)) {
+      keys.push(text);
+      return;
+    }
+    if (/^(ssh-|ecdsa-|sk-)/.test(text)) reader.fail(`admin_keys[${i}]`, 'a public key line ("ssh-ed25519 AAAA... comment")', entry);
+    const file = path.resolve(inventoryDir, text.replace(/^~(?=\/|$)/, os.homedir()));
+    if (!existsSync(file)) reader.fail(`admin_keys[${i}]`, `a public key line or an existing file (${file} does not exist)`, entry);
+    keys.push(...keysInFile(file, (msg) => reader.fail(`admin_keys[${i}]`, msg, entry)));
+  });
+  if (entries.length === 0 && host.sshKey && existsSync(`${host.sshKey}.pub`)) {
+    keys.push(...keysInFile(`${host.sshKey}.pub`, (msg) => {
+      throw new VarsError(`${host.sshKey}.pub (the public half of host ${host.name}'s ssh_key): ${msg}`);
+    }));
+  }
+  return [...new Set(keys)];
+}
+
+function keysInFile(file: string, fail: (msg: string) => never): string[] {
+  const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const bad = lines.find((l) => !KEY_LINE.test(l));
+  // a private key by mistake must never be copied anywhere
+  if (bad !== undefined) fail(`a file of public key lines (${file} has a line that is not one: ${bad.slice(0, 20)}...)`);
+  if (lines.length === 0) fail(`a file with at least one public key (${file} has none)`);
+  return lines;
+}
+
+/** The key material of a line, without options or comment: what makes two lines the same key. */
+function keyIdentity(line: string): string | undefined {
+  const m = /(?:^|\s)((?:ssh|ecdsa|sk)-\S+)\s+([A-Za-z0-9+/]+={0,3})(?:\s|$)/.exec(line);
+  return m ? `${m[1]} ${m[2]}` : undefined;
+}
+
+/** authorized_keys content: exactly `keys`, or the current lines plus the keys they lack. */
+export function authorizedKeysContent(current: string, keys: string[], exclusive: boolean): string {
+  if (exclusive) return keys.map((k) => `${k}\n`).join('');
+  const lines = current === '' ? [] : current.replace(/\n$/, '').split('\n');
+  const have = new Set(lines.map(keyIdentity).filter((k): k is string => !!k));
+  const missing = keys.filter((k) => !have.has(keyIdentity(k)!));
+  if (missing.length === 0) return current;
+  return [...lines, ...missing].join('\n') + '\n';
+}
+
+export function sudoersContent(user: string, mode: SudoMode): string {
+  const tag = mode === 'nopasswd' ? 'NOPASSWD: ' : '';
+  return `# Managed by clusterseed (role base); checked with visudo -cf before it is installed.\n${user} ALL=(ALL:ALL) ${tag}ALL\n`;
+}
+
+export interface AdminSpec {
+  user: string;
+  groups: string[];
+  keys: string[];
+  exclusive: boolean;
+  sudo: SudoMode;
+}
+
+export function readAdminSpec(ctx: HostContext, baseDefaults: Record<string, unknown>): AdminSpec {
+  const r = VarsReader.of(ctx, 'base');
+  const user = adminUserName(ctx.host, ctx.inventory, baseDefaults);
+  return {
+    user,
+    groups: r.stringList('admin_groups', { pattern: /^[a-z_][a-z0-9_-]*$/, expected: 'a group name' }),
+    keys: collectAdminKeys(r, ctx.host, ctx.inventory.dir),
+    exclusive: r.bool('admin_keys_exclusive'),
+    sudo: r.oneOf('admin_sudo', ['nopasswd', 'password', 'none'] as const),
+  };
+}
+
+/** The user exists (created with a home and bash) and is in the wanted groups. */
+export function adminUserTask(spec: AdminSpec): Task {
+  const u = q(spec.user);
+  return {
+    name: `admin user ${spec.user}`,
+    probe: `getent passwd ${u} >/dev/null && echo exists || echo missing; id -nG ${u} 2>/dev/null || true; ` +
+      `for g in ${spec.groups.map(q).join(' ')}; do getent group "$g" >/dev/null || echo "nogroup $g"; done`,
+    plan(state, ctx): Change | null {
+      const [status = '', groupLine = '', ...rest] = state.stdout.split('\n');
+      const exists = status.trim() === 'exists';
+      const have = new Set(groupLine.trim().split(/\s+/).filter(Boolean));
+      const unknownGroups = rest.filter((l) => l.startsWith('nogroup ')).map((l) => l.slice(8));
+      // in check mode the packages task may be what would create a group (sudo)
+      if (unknownGroups.length && !ctx.options.check) {
+        throw new Error(`vars.base.admin_groups: group(s) ${unknownGroups.join(', ')} do not exist on ${ctx.host.name}`);
+      }
+      const missingGroups = spec.groups.filter((g) => !have.has(g));
+      if (exists && missingGroups.length === 0) return null;
+      const groupsArg = spec.groups.length ? ` --groups ${q(spec.groups.join(','))}` : '';
+      // '*' = no password but not locked: key logins then work whether or not sshd uses PAM
+      const script = exists
+        ? `usermod --append --groups ${q(missingGroups.join(','))} ${u}`
+        : `useradd --create-home --shell /bin/bash --user-group${groupsArg} ${u} && usermod -p '*' ${u}`;
+      return {
+        summary: exists ? `add ${spec.user} to ${missingGroups.join(', ')}` : `create user ${spec.user}${spec.groups.length ? ` (groups ${spec.groups.join(', ')})` : ''}`,
+        apply: (c) => run(c, script, `admin user ${spec.user}`).then(() => undefined),
+      };
+    },
+  };
+}
+
+/** ~user/.ssh/authorized_keys holds the admin keys (the home comes from the passwd entry). */
+export function authorizedKeysTask(spec: AdminSpec): Task {
+  const u = q(spec.user);
+  return {
+    name: `authorized keys of ${spec.user}`,
+    probe:
+      `h=$(getent passwd ${u} | cut -d: -f6); echo "home=$h"; echo "group=$(id -gn ${u} 2>/dev/null)"; ` +
+      `f="$h/.ssh/authorized_keys"; if [ -n "$h" ] && [ -f "$f" ]; then echo present; base64 -w0 < "$f"; echo; else echo absent; fi`,
+    plan(state, ctx): Change | null {
+      const lines = state.stdout.split('\n');
+      const home = (lines[0] ?? '').replace(/^home=/, '').trim();
+      const group = (lines[1] ?? '').replace(/^group=/, '').trim();
+      const present = lines[2] === 'present';
+      const current = present ? Buffer.from((lines[3] ?? '').trim(), 'base64').toString('utf8') : '';
+      if (spec.keys.length === 0) {
+        if (present && current.trim()) return null; // nothing to add; the user already has keys
+        throw new Error(
+          `no SSH public key for admin user ${spec.user}: set vars.base.admin_keys, or put the public key next to the inventory's ssh_key (${ctx.host.sshKey ?? 'none set'}.pub)`,
+        );
+      }
+      const next = authorizedKeysContent(current, spec.keys, spec.exclusive);
+      if (present && next === current) return null;
+      if (!home) {
+        return { summary: `write authorized_keys of ${spec.user} (the user does not exist yet)`, apply: async () => { throw new Error(`user ${spec.user} has no home directory`); } };
+      }
+      const file = `${home}/.ssh/authorized_keys`;
+      return {
+        summary: present ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys'}` : `create ${file} with ${spec.keys.length} key(s)`,
+        diff: [{ path: file, before: current, after: next }],
+        async apply(c) {
+          await run(c, `install -d -m 0700 -o ${u} -g ${q(group)} ${q(`${home}/.ssh`)}`, `create ${home}/.ssh`);
+          await c.conn.upload(file, next, { mode: 0o600, owner: spec.user, group, become: true });
+        },
+      };
+    },
+  };
+}
+
+/** The sudoers drop-in, validated by `visudo -cf` as a candidate that sudo ignores (its name has a dot). */
+export function sudoersTask(spec: AdminSpec): Task {
+  const content = sudoersContent(spec.user, spec.sudo);
+  const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate`;
+  return {
+    name: `sudo for ${spec.user} (${spec.sudo})`,
+    probe: `command -v visudo >/dev/null && echo visudo=yes || echo visudo=no; ${statProbe(SUDOERS_FILE)}; [ -f ${SUDOERS_FILE} ] && base64 -w0 < ${SUDOERS_FILE} || true`,
+    plan(state, ctx): Change | null {
+      const [tool = '', statLine = '', b64 = ''] = state.stdout.split('\n');
+      const st = parseStat(statLine);
+      const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
+      if (spec.sudo === 'none') {
+        if (!st.exists) return null;
+        return { summary: `remove ${SUDOERS_FILE}`, apply: (c) => run(c, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`).then(() => undefined) };
+      }
+      if (st.exists && current === content && st.mode === '0440' && st.owner === 'root') return null;
+      if (tool.trim() !== 'visudo=yes' && !ctx.options.check) throw new Error('visudo is missing: the sudo package must be installed first');
+      return {
+        summary: `${SUDOERS_FILE}: ${st.exists ? 'update' : 'create'} (${spec.user}, ${spec.sudo === 'nopasswd' ? 'no password' : 'with password'})`,
+        diff: [{ path: SUDOERS_FILE, before: current, after: content }],
+        async apply(c) {
+          await c.conn.upload(candidate, content, { mode: 0o440, owner: 'root', group: 'root', become: true });
+          const res = await c.conn.exec(`visudo -cf ${candidate} 2>&1 && mv -f ${candidate} ${SUDOERS_FILE} || { rc=$?; rm -f ${candidate}; exit $rc; }`, { become: true });
+          if (res.code !== 0) throw new Error(`visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Kernel modules of filesystems nobody mounts on a cluster node, refused by modprobe. A filesystem
+// the host uses (mounted now or listed in /etc/fstab) is never blacklisted, and neither is vfat on a
+// Raspberry Pi, whose firmware partition is vfat even when it is not mounted.
+import type { Change, Task } from '../../lib/runner/types.ts';
+import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import type { VarsReader } from '../base/vars-check.ts';
+
+export const FILESYSTEMS_CONF = '/etc/modprobe.d/60-clusterseed-filesystems.conf';
+
+export function readFilesystems(r: VarsReader): string[] {
+  return [...new Set(r.stringList('filesystems.blacklist', { pattern: /^[a-z0-9_]+$/, expected: 'a filesystem module name' }))];
+}
+
+export interface FilesystemChoice {
+  blacklist: string[];
+  /** wanted but kept loadable, with the reason */
+  kept: string[];
+}
+
+export function chooseFilesystems(wanted: string[], inUse: Set<string>, raspberryPi: boolean): FilesystemChoice {
+  const blacklist: string[] = [];
+  const kept: string[] = [];
+  for (const fs of wanted) {
+    if (fs === 'vfat' && raspberryPi) kept.push('vfat (the Raspberry Pi boots from a vfat partition)');
+    else if (inUse.has(fs)) kept.push(`${fs} (in use on this host)`);
+    else blacklist.push(fs);
+  }
+  return { blacklist, kept };
+}
+
+export function renderFilesystemsConf(list: string[]): string {
+  const lines = [
+    '# Managed by clusterseed (role harden); local edits are overwritten.',
+    '# Filesystems a cluster node does not mount: "install ... /bin/false" refuses even an explicit modprobe.',
+  ];
+  for (const fs of list) lines.push(`install ${fs} /bin/false`, `blacklist ${fs}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Filesystem types in /proc/mounts and /etc/fstab (one per line in the probe output). */
+export function parseInUse(text: string): Set<string> {
+  return new Set(text.split('\n').map((l) => l.trim()).filter(Boolean));
+}
+
+export function filesystemsTask(wanted: string[]): Task {
+  return {
+    name: 'unused filesystems blacklisted',
+    probe:
+      `${statProbe(FILESYSTEMS_CONF)}; [ -f ${FILESYSTEMS_CONF} ] && base64 -w0 < ${FILESYSTEMS_CONF}; echo; echo --; ` +
+      `{ awk '{print $3}' /proc/mounts; awk '$1 !~ /^#/ && NF >= 3 {print $3}' /etc/fstab 2>/dev/null; } | sort -u`,
+    plan(state, ctx): Change | null {
+      const [head, mounts = ''] = state.stdout.split('--\n');
+      const [statLine, b64 = ''] = head.split('\n');
+      const st = parseStat(statLine);
+      const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
+      const choice = chooseFilesystems(wanted, parseInUse(mounts), ctx.facts.raspberryPi);
+      if (choice.kept.length) ctx.log.verbose(`filesystems kept loadable: ${choice.kept.join(', ')}`);
+      const content = renderFilesystemsConf(choice.blacklist);
+      if (st.exists && current === content && st.mode === '0644') return null;
+      return {
+        summary: `${FILESYSTEMS_CONF}: blacklist ${choice.blacklist.join(', ') || 'nothing'}${choice.kept.length ? `; kept ${choice.kept.join(', ')}` : ''}`,
+        diff: [{ path: FILESYSTEMS_CONF, before: current, after: content }],
+        apply: (c) => c.conn.upload(FILESYSTEMS_CONF, content, { mode: 0o644, owner: 'root', group: 'root', become: true }),
+      };
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// The firewall on the host: the ruleset file checked with `nft -c`, applied atomically with
+// `nft -f`, then proven by a fresh SSH login. Until that proof arrives a transient systemd timer
+// stands ready to restore the previous ruleset by itself, so even losing the control machine
+// mid-apply cannot lock the host out for longer than revert_after_seconds.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import { directory, file, packages, renderTemplate, service } from '../../lib/blocks/index.ts';
+import { run } from '../../lib/blocks/shell.ts';
+import type { VarsReader } from '../base/vars-check.ts';
+import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
+import type { FreshLogin } from './verify.ts';
+
+const STATE_DIR = '/var/lib/clusterseed';
+const ROLLBACK_NFT = `${STATE_DIR}/firewall-rollback.nft`;
+const ROLLBACK_SH = `${STATE_DIR}/firewall-rollback.sh`;
+const PREVIOUS_FILE = `${STATE_DIR}/firewall.nft.prev`;
+/** hash of `nft list table` right after our apply: a later difference means someone changed it */
+const LIVE_HASH = `${STATE_DIR}/firewall.live.sha256`;
+const REVERT_UNIT = 'clusterseed-firewall-revert';
+const UNIT = 'clusterseed-firewall.service';
+const LIST = `nft list table inet ${TABLE}`;
+
+const resolveAddress: AddressResolver = async (address) => {
+  if (isIP(address)) return [address];
+  try {
+    return (await lookup(address, { all: true })).map((a) => a.address);
+  } catch (err) {
+    throw new Error(`firewall: cannot resolve ${address} to an address for the node rules (${(err as Error).message}); use IP addresses in the inventory or list the nodes' networks in vars.harden.firewall.node_networks`);
+  }
+};
+
+export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<FirewallModel> {
+  const sshPort = r.int('firewall.ssh_port', 0, 65535) || ctx.host.port;
+  const view = await clusterView(ctx.host, ctx.inventory, resolveAddress);
+  const k3s = k3sRules({
+    isServer: ctx.host.groups.includes('servers'),
+    isAgent: ctx.host.groups.includes('agents'),
+    view,
+    nodeNetworks: sourcesList(r, 'firewall.node_networks'),
+    apiFrom: sourcesList(r, 'firewall.api_allowed_from'),
+  });
+  return {
+    host: ctx.host.name,
+    sshPort,
+    sshFrom: sourcesList(r, 'firewall.ssh_allowed_from'),
+    allowIcmp: r.bool('firewall.allow_icmp'),
+    logDropped: r.bool('firewall.log_dropped'),
+    trusted: k3s.trusted,
+    rules: [...k3s.rules, ...readExtraPorts(r)],
+  };
+}
+
+/** Check, arm the revert timer, install and apply. Exit 65 = nft refused the candidate. */
+function applyScript(candidate: string, revertSeconds: number): string {
+  return String.raw`
+set -u
+f=${RULESET_FILE}; new=${candidate}
+if ! out=$(nft -c -f "$new" 2>&1); then rm -f "$new"; printf '%s\n' "$out" >&2; exit 65; fi
+mkdir -p ${STATE_DIR}
+{ echo 'table inet ${TABLE}'; echo 'delete table inet ${TABLE}'; ${LIST} 2>/dev/null; } > ${ROLLBACK_NFT}
+if [ -f "$f" ]; then cp -p "$f" ${PREVIOUS_FILE}; else rm -f ${PREVIOUS_FILE}; fi
+cat > ${ROLLBACK_SH} <<'EOS'
+#!/bin/sh
+# Written by clusterseed: puts back the firewall that was live before the last apply: the previous
+# file (proven by an earlier run) when there was one, else whatever was live (or no table at all).
+if [ -f ${PREVIOUS_FILE} ]; then
+  nft -f ${PREVIOUS_FILE} && cp -p ${PREVIOUS_FILE} ${RULESET_FILE} && ${LIST} | sha256sum | cut -d' ' -f1 > ${LIVE_HASH}
+else
+  nft -f ${ROLLBACK_NFT} && rm -f ${RULESET_FILE} ${LIVE_HASH}
+fi
+EOS
+chmod 0700 ${ROLLBACK_SH}
+systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; systemctl reset-failed ${REVERT_UNIT}.service 2>/dev/null
+systemd-run --quiet --unit=${REVERT_UNIT} --on-active=${revertSeconds}s /bin/sh ${ROLLBACK_SH} || echo "warning: no revert timer (systemd-run failed)" >&2
+mv -f "$new" "$f"
+if ! out=$(nft -f "$f" 2>&1); then /bin/sh ${ROLLBACK_SH}; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; printf '%s\n' "$out" >&2; exit 66; fi
+${LIST} | sha256sum | cut -d' ' -f1 > ${LIVE_HASH}
+`;
+}
+
+const DISARM = `systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; rm -f ${ROLLBACK_NFT} ${ROLLBACK_SH} ${PREVIOUS_FILE}; true`;
+const ROLLBACK = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; exit $rc`;
+
+export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin): Task {
+  const candidate = `${RULESET_FILE}.cs-candidate`;
+  return {
+    name: `firewall ruleset (table inet ${TABLE})`,
+    probe: [
+      `[ -f ${RULESET_FILE} ] && base64 -w0 < ${RULESET_FILE}; echo`,
+      `if ${LIST} >/dev/null 2>&1; then ${LIST} | sha256sum | cut -d' ' -f1; else echo missing; fi`,
+      `cat ${LIVE_HASH} 2>/dev/null || echo none`,
+    ].join('\n'),
+    plan(state, ctx): Change | null {
+      const [b64 = '', live = '', recorded = ''] = state.stdout.split('\n').map((l) => l.trim());
+      const current = b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
+      const fileOk = current === content;
+      const liveOk = live !== 'missing' && live === recorded;
+      if (fileOk && liveOk) return null;
+      const why = !fileOk ? (current ? 'update' : 'install') : live === 'missing' ? 'the table is not loaded; reload' : 'the live table differs from the file; reload';
+      return {
+        summary: `${why}: ${summary}`,
+        diff: fileOk ? undefined : [{ path: RULESET_FILE, before: current, after: content }],
+        async apply(c) {
+          await c.conn.upload(candidate, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
+          const res = await c.conn.exec(applyScript(candidate, revertSeconds), { become: true });
+          if (res.code === 65) throw new Error(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
+          if (res.code !== 0) throw new Error(`applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`);
+          if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
+          try {
+            await freshLogin(c, c.host.user);
+          } catch (err) {
+            const back = await c.conn.exec(ROLLBACK, { become: true });
+            const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
+            throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
+          }
+          await run(c, DISARM, 'disarm the firewall revert timer');
+        },
+      };
+    },
+  };
+}
+
+const UNIT_TEMPLATE = fileURLToPath(new URL('./templates/clusterseed-firewall.service.hbs', import.meta.url));
+
+/** One line for the report: which ports the ruleset opens. */
+export function describeModel(m: FirewallModel): string {
+  const ports = m.rules.map((r) => `${r.ports}/${r.proto}${r.from.length ? ` from ${r.from.length} source(s)` : ''}`);
+  return `policy drop; SSH ${m.sshPort}/tcp${ports.length ? `; ${ports.join(', ')}` : ''}${m.trusted.length ? `; pod/service networks` : ''}`;
+}
+
+export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin: FreshLogin): Promise<Task[]> {
+  const model = await firewallModel(ctx, r);
+  const content = renderRuleset(model);
+  return [
+    packages({ name: 'nftables package', present: ['nftables'] }),
+    directory({ path: path.posix.dirname(RULESET_FILE), mode: '0755' }),
+    rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin),
+    file({
+      path: `/etc/systemd/system/${UNIT}`,
+      content: renderTemplate(path.normalize(UNIT_TEMPLATE), { rulesetFile: RULESET_FILE }),
+      name: 'firewall boot unit',
+    }),
+    service({ name: UNIT, enabled: true, state: 'started', daemonReload: true, taskName: 'firewall loaded at boot' }),
+  ];
+}

@@ -1,0 +1,166 @@
+// The host firewall as data, then as one nftables file. Only the table `inet clusterseed` is ever
+// written: K3s, kube-proxy and flannel keep their own (iptables-nft) tables, so nothing here may
+// flush the whole ruleset. The file declares, deletes and re-creates the table, which `nft -f`
+// applies as ONE transaction: re-applying is atomic and idempotent, and the SSH rule can never be
+// missing while the drop policy is in force.
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import { parseCidr } from '../../lib/inventory/cidr.ts';
+import { renderTemplate } from '../../lib/blocks/file.ts';
+import type { VarsReader } from '../base/vars-check.ts';
+
+export const TABLE = 'clusterseed';
+export const RULESET_FILE = '/etc/clusterseed/firewall.nft';
+
+export type Proto = 'tcp' | 'udp';
+
+/** One accept rule: protocol and ports, optionally only from some sources. */
+export interface PortRule {
+  comment: string;
+  proto: Proto;
+  /** "22", "2379-2380" or several joined by ", " */
+  ports: string;
+  /** addresses/CIDRs; empty = from anywhere */
+  from: string[];
+}
+
+export interface FirewallModel {
+  host: string;
+  sshPort: number;
+  sshFrom: string[];
+  allowIcmp: boolean;
+  logDropped: boolean;
+  /** pod and service networks: everything from them is accepted */
+  trusted: { comment: string; cidrs: string[] }[];
+  rules: PortRule[];
+}
+
+/** An address or CIDR, as nft wants it; errors name the field. */
+export function checkSource(r: VarsReader, field: string, value: unknown): string {
+  if (typeof value !== 'string') r.fail(field, 'an IP address or CIDR', value);
+  const text = value.trim();
+  if (isIP(text)) return text;
+  const cidr = parseCidr(text);
+  if (typeof cidr === 'string') r.fail(field, `an IP address or CIDR (${cidr})`, value);
+  return text;
+}
+
+export function sourcesList(r: VarsReader, field: string, value: unknown = r.raw(field)): string[] {
+  const raw = value;
+  if (raw === undefined || raw === null) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  return list.map((v, i) => checkSource(r, Array.isArray(raw) ? `${field}[${i}]` : field, v));
+}
+
+function portOrRange(r: VarsReader, field: string, v: unknown): string {
+  const check = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (typeof v === 'number' && check(v)) return String(v);
+  if (typeof v === 'string') {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(v.trim());
+    if (m && check(Number(m[1])) && (!m[2] || (check(Number(m[2])) && Number(m[2]) > Number(m[1])))) return v.trim();
+  }
+  return r.fail(field, 'a port (1-65535) or a range "first-last"', v);
+}
+
+/** vars.harden.firewall.extra_ports → rules. */
+export function readExtraPorts(r: VarsReader): PortRule[] {
+  return r.list('firewall.extra_ports').map((entry, i) => {
+    const f = `firewall.extra_ports[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) r.fail(f, 'a mapping {port, proto, from}', entry);
+    const e = entry as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((k) => !['port', 'proto', 'from', 'comment'].includes(k));
+    if (unknown.length) r.fail(`${f}.${unknown[0]}`, 'one of port, proto, from, comment', unknown[0]);
+    const ports = Array.isArray(e.port) ? e.port.map((p, j) => portOrRange(r, `${f}.port[${j}]`, p)) : [portOrRange(r, `${f}.port`, e.port)];
+    if (ports.length === 0) r.fail(`${f}.port`, 'at least one port', e.port);
+    const proto = e.proto ?? 'tcp';
+    if (proto !== 'tcp' && proto !== 'udp') r.fail(`${f}.proto`, 'tcp or udp', proto);
+    if (e.comment !== undefined && (typeof e.comment !== 'string' || /["\n\r]/.test(e.comment))) r.fail(`${f}.comment`, 'a one-line text without quotes', e.comment);
+    return {
+      comment: (e.comment as string | undefined) ?? `extra port ${ports.join(', ')}/${proto}`,
+      proto,
+      ports: ports.join(', '),
+      from: sourcesList(r, `${f}.from`, e.from),
+    };
+  });
+}
+
+/** Addresses of some inventory hosts, as the other nodes see them. */
+export type AddressResolver = (address: string) => Promise<string[]>;
+
+export interface ClusterView {
+  cluster?: ClusterSpec;
+  /** addresses of every node of the host's cluster */
+  nodes: string[];
+  /** addresses of the other servers of the host's cluster */
+  otherServers: string[];
+}
+
+export async function clusterView(host: HostSpec, inventory: Inventory, resolve: AddressResolver): Promise<ClusterView> {
+  const cluster = inventory.clusters.find((c) => c.name === host.cluster);
+  if (!cluster) return { nodes: [], otherServers: [] };
+  const members = inventory.hosts.filter((h) => h.cluster === cluster.name);
+  const addressesOf = async (hosts: HostSpec[]) => [...new Set((await Promise.all(hosts.map((h) => resolve(h.address)))).flat())];
+  const servers = members.filter((h) => cluster.servers.includes(h.name) && h.name !== host.name);
+  return { cluster, nodes: await addressesOf(members), otherServers: await addressesOf(servers) };
+}
+
+export interface K3sPortsInput {
+  isServer: boolean;
+  isAgent: boolean;
+  view: ClusterView;
+  nodeNetworks: string[];
+  apiFrom: string[];
+}
+
+/** The ports a K3s node needs open, by its role and the cluster's flannel backend. */
+export function k3sRules(input: K3sPortsInput): { rules: PortRule[]; trusted: FirewallModel['trusted'] } {
+  const { view } = input;
+  if (!view.cluster || (!input.isServer && !input.isAgent)) return { rules: [], trusted: [] };
+  const c = view.cluster;
+  const nodes = [...view.nodes, ...input.nodeNetworks];
+  const rules: PortRule[] = [];
+  if (input.isServer) {
+    rules.push({ comment: 'K3s API server and supervisor', proto: 'tcp', ports: '6443', from: input.apiFrom });
+    if (view.otherServers.length) {
+      rules.push({ comment: 'embedded etcd between servers', proto: 'tcp', ports: '2379-2380', from: [...view.otherServers, ...input.nodeNetworks] });
+    }
+  }
+  rules.push({ comment: 'kubelet (logs, exec, metrics)', proto: 'tcp', ports: '10250', from: nodes });
+  if (c.flannelBackend === 'vxlan') rules.push({ comment: 'flannel VXLAN', proto: 'udp', ports: '8472', from: nodes });
+  if (c.flannelBackend === 'wireguard-native') rules.push({ comment: 'flannel WireGuard (IPv4, IPv6)', proto: 'udp', ports: '51820-51821', from: nodes });
+  const cidrs = [...c.clusterCidr.split(','), ...c.serviceCidr.split(',')].map((s) => s.trim()).filter(Boolean);
+  return { rules, trusted: [{ comment: `pods and services of cluster ${c.name}`, cidrs }] };
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+const family = (addr: string) => (addr.includes(':') ? 6 : 4);
+
+/** nft rule lines for "these sources to these ports": one per address family in use. */
+export function ruleLines(rule: { proto?: Proto; ports?: string; from: string[] }): string[] {
+  const match = rule.proto && rule.ports ? `${rule.proto} dport ${rule.ports.includes(',') ? `{ ${rule.ports} }` : rule.ports} ` : '';
+  if (rule.from.length === 0) return [`${match}accept`];
+  const lines: string[] = [];
+  for (const fam of [4, 6] as const) {
+    const addrs = rule.from.filter((a) => family(a) === fam);
+    if (addrs.length) lines.push(`${fam === 4 ? 'ip' : 'ip6'} saddr { ${[...new Set(addrs)].join(', ')} } ${match}accept`);
+  }
+  return lines;
+}
+
+const TEMPLATE = fileURLToPath(new URL('./templates/firewall.nft.hbs', import.meta.url));
+
+export function renderRuleset(model: FirewallModel): string {
+  const section = (comment: string, lines: string[]) => ({ comment, lines });
+  return renderTemplate(path.normalize(TEMPLATE), {
+    host: model.host,
+    table: TABLE,
+    ssh: section(`SSH (port ${model.sshPort}) before anything else`, ruleLines({ proto: 'tcp', ports: String(model.sshPort), from: model.sshFrom })),
+    allowIcmp: model.allowIcmp,
+    trusted: model.trusted.map((t) => section(t.comment, ruleLines({ from: t.cidrs }))),
+    rules: model.rules.map((r) => section(r.comment, ruleLines(r))),
+    logDropped: model.logDropped,
+  });
+}

@@ -1,0 +1,27 @@
+// Role `harden`: sshd (drop-in validated before install, proven by a fresh login after reload),
+// sysctl, nftables host firewall, unused filesystems, optional fail2ban. See README.md and
+// defaults.yaml.
+import type { Role } from '../../lib/runner/types.ts';
+import { baseDefaults } from '../base/index.ts';
+import { loadDefaults } from '../base/vars-check.ts';
+import { hardenHandlers } from './handlers.ts';
+import { hardenTasks } from './tasks.ts';
+import { sshFreshLogin, type FreshLogin } from './verify.ts';
+
+export const hardenDefaults = loadDefaults(import.meta.url);
+
+/** The role; `freshLogin` is replaceable so unit tests can exercise the rollback paths. */
+export function createHardenRole(opts: { freshLogin?: FreshLogin } = {}): Role {
+  const freshLogin = opts.freshLogin ?? sshFreshLogin;
+  return {
+    name: 'harden',
+    appliesTo: () => true,
+    defaults: hardenDefaults,
+    tasks: (ctx) => hardenTasks(ctx, { baseDefaults, freshLogin }),
+    handlers: hardenHandlers(baseDefaults, freshLogin),
+  };
+}
+
+export const hardenRole: Role = createHardenRole();
+
+export default hardenRole;

@@ -1,0 +1,195 @@
+// sshd on the host: the moduli file cut to strong groups, and the hardened drop-in, which goes
+// through three gates before sshd ever reads it:
+//   1. `sshd -t` on a candidate copy of the whole configuration (main file + every drop-in, with
+//      ours in place) in a private directory: a bad option never reaches /etc/ssh;
+//   2. `sshd -T` of that candidate: what sshd would really use must match what we ask for
+//      (first match wins, so an earlier file could silently override us);
+//   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
+//      admin user; if that fails the previous files are put back and sshd is reloaded again.
+import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
+import { sha256 } from '../../lib/blocks/file.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
+import { buildSshdConfig, ED25519_KEY, effectiveMismatches, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
+import type { FreshLogin } from './verify.ts';
+
+const MAIN = '/etc/ssh/sshd_config';
+const CANDIDATE = '/run/clusterseed-sshd-candidate';
+export const SSHD_ROLLBACK = '/var/lib/clusterseed/sshd-rollback';
+const INCLUDE_RE = String.raw`^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*\.conf`;
+const SSHD = 'SSHD=$(command -v sshd || echo /usr/sbin/sshd)';
+
+/** -C for sshd -T: evaluate Match blocks as for the admin user. */
+const matchSpec = (user: string) => q(`user=${user},host=localhost,addr=127.0.0.1`);
+
+// ---- moduli ----------------------------------------------------------------------------------
+
+/** /etc/ssh/moduli without groups shorter than minBits (field 5 is the size minus one). */
+export function moduliTask(minBits: number): Task {
+  const min = minBits - 1;
+  return {
+    name: `DH moduli of ${minBits}+ bits only`,
+    notify: ['reload sshd'],
+    probe: `[ -f /etc/ssh/moduli ] && awk -v min=${min} '$1 !~ /^#/ && NF >= 7 { if ($5 < min) w++; else s++ } END { print w+0, s+0 }' /etc/ssh/moduli || echo missing`,
+    plan(state, ctx): Change | { skip: string } | null {
+      const out = state.stdout.trim();
+      if (out === 'missing') return { skip: 'no /etc/ssh/moduli: sshd uses its built-in groups' };
+      const [weak, strong] = out.split(' ').map(Number);
+      if (weak === 0) return null;
+      if (strong === 0) {
+        ctx.log.warn(`/etc/ssh/moduli has no group of ${minBits}+ bits; left as is (generate some with ssh-keygen -M generate)`);
+        return { skip: `no moduli of ${minBits}+ bits to keep` };
+      }
+      return {
+        summary: `remove ${weak} moduli shorter than ${minBits} bits from /etc/ssh/moduli (${strong} kept)`,
+        apply: (c) =>
+          run(
+            c,
+            `awk -v min=${min} '$1 ~ /^#/ || NF < 7 || $5 >= min' /etc/ssh/moduli > /etc/ssh/.moduli.cs && chmod 0644 /etc/ssh/.moduli.cs && mv -f /etc/ssh/.moduli.cs /etc/ssh/moduli`,
+            'filter /etc/ssh/moduli',
+          ).then(() => undefined),
+      };
+    },
+  };
+}
+
+// ---- the drop-in -----------------------------------------------------------------------------
+
+export interface SshdTaskSpec {
+  vars: SshdVars;
+  /** who must still be able to log in; sshd -T evaluates Match blocks for this user */
+  verifyUser: string;
+}
+
+/** Phase 1: build the candidate configuration, generate a missing Ed25519 key, sshd -t, sshd -T. */
+function candidateScript(generateEd25519: boolean, user: string): string {
+  const sedInclude = `s#^([[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]]+)(/etc/ssh/)?sshd_config\\.d/#\\1${CANDIDATE}/sshd_config.d/#`;
+  return [
+    'set -u',
+    SSHD,
+    `c=${CANDIDATE}`,
+    'rm -rf "$c" && mkdir -m 0700 -p "$c/sshd_config.d" || exit 70',
+    generateEd25519 ? `[ -f ${ED25519_KEY} ] || ssh-keygen -q -t ed25519 -N '' -f ${ED25519_KEY} || exit 71` : ':',
+    'for f in /etc/ssh/sshd_config.d/*.conf; do [ -f "$f" ] && cp -p "$f" "$c/sshd_config.d/"; done',
+    `cat > "$c/sshd_config.d/$(basename ${SSHD_DROPIN})"`,
+    `{ grep -Eiq '${INCLUDE_RE}' ${MAIN} || echo 'Include /etc/ssh/sshd_config.d/*.conf'; cat ${MAIN}; } > "$c/main"`,
+    `sed -E '${sedInclude}' "$c/main" > "$c/sshd_config"`,
+    // errors name the files as they will be called once installed
+    `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; rm -rf "$c"; exit 65; fi`,
+    `"$SSHD" -T -f "$c/sshd_config" -C ${matchSpec(user)}`,
+  ].join('\n');
+}
+
+/** Phase 2: keep the current files for a rollback, install the candidate, sshd -t the live set. */
+const INSTALL_SCRIPT = [
+  'set -eu',
+  SSHD,
+  `c=${CANDIDATE}; rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}`,
+  'rm -rf "$rb"; mkdir -p "$rb"; chmod 0700 "$rb"',
+  `cp -p ${MAIN} "$rb/sshd_config"`,
+  'if [ -f "$d" ]; then cp -p "$d" "$rb/dropin"; fi',
+  'mkdir -p /etc/ssh/sshd_config.d',
+  'install -m 0644 -o root -g root "$c/sshd_config.d/$(basename "$d")" "$d.cs-new" && mv -f "$d.cs-new" "$d"',
+  `if ! cmp -s "$c/main" ${MAIN}; then cp -p ${MAIN} ${MAIN}.cs-new && cat "$c/main" > ${MAIN}.cs-new && mv -f ${MAIN}.cs-new ${MAIN}; fi`,
+  'rm -rf "$c"',
+  `if ! out=$("$SSHD" -t 2>&1); then`,
+  `  cp -p "$rb/sshd_config" ${MAIN}; if [ -f "$rb/dropin" ]; then cp -p "$rb/dropin" "$d"; else rm -f "$d"; fi`,
+  `  printf 'the installed configuration failed sshd -t, previous files restored: %s\\n' "$out" >&2; exit 66`,
+  'fi',
+].join('\n');
+
+/** Puts the files saved by INSTALL_SCRIPT back; exit 3 when there is nothing saved. */
+export const RESTORE_SCRIPT = [
+  `rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}`,
+  '[ -f "$rb/sshd_config" ] || exit 3',
+  `cp -p "$rb/sshd_config" ${MAIN}`,
+  'if [ -f "$rb/dropin" ]; then cp -p "$rb/dropin" "$d"; else rm -f "$d"; fi',
+].join('\n');
+
+// Debian and Ubuntu call the unit ssh.service (sshd.service is an alias there); others sshd.service
+export const RELOAD_SSHD = 'systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service';
+
+export function sshdConfigTask(spec: SshdTaskSpec): Task {
+  return {
+    name: 'sshd hardened configuration',
+    notify: ['reload sshd'],
+    probe: [
+      `if [ -f ${SSHD_DROPIN} ]; then echo "dropin $(sha256sum < ${SSHD_DROPIN} | cut -d' ' -f1)"; else echo 'dropin absent'; fi`,
+      `if grep -Eiq '${INCLUDE_RE}' ${MAIN}; then echo 'include yes'; else echo 'include no'; fi`,
+      `for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && echo "key $k $(ssh-keygen -l -f "$k.pub" | awk '{print $1, $NF}')"; done`,
+      'echo @@effective',
+      `${SSHD}; "$SSHD" -T -C ${matchSpec(spec.verifyUser)} 2>&1 || true`,
+    ].join('\n'),
+    async plan(state, ctx): Promise<Change | { skip: string } | null> {
+      const version = ctx.facts.sshdVersion;
+      if (!version) return { skip: 'openssh-server is not installed' };
+      const [head, effectiveText = ''] = state.stdout.split('@@effective\n');
+      const lines = head.split('\n');
+      const dropinHash = (lines.find((l) => l.startsWith('dropin ')) ?? '').slice(7).trim();
+      const include = lines.includes('include yes');
+      const { input, keys } = buildSshdConfig(spec.vars, version, parseHostKeys(lines));
+      const content = renderSshdConfig(input);
+
+      if (dropinHash === sha256(content) && include) {
+        // in place: still prove nothing read earlier overrides it (someone may have added a file)
+        const problems = effectiveMismatches(input, parseEffective(effectiveText));
+        if (problems.length) throw new Error(overrideMessage(problems));
+        return null;
+      }
+
+      const parts = [`${dropinHash === 'absent' ? 'create' : 'update'} ${SSHD_DROPIN} for OpenSSH ${version}`];
+      if (!include) parts.push(`add the Include of sshd_config.d at the top of ${MAIN}`);
+      if (keys.generateEd25519) parts.push('generate an Ed25519 host key');
+      if (keys.dropped.length) parts.push(`stop offering ${keys.dropped.join(', ')}`);
+      let before = '';
+      if (ctx.options.diff && dropinHash !== 'absent') before = (await ctx.conn.download(SSHD_DROPIN, { become: true })).toString('utf8');
+      return {
+        summary: parts.join('; '),
+        diff: [{ path: SSHD_DROPIN, before, after: content }],
+        async apply(c) {
+          const cand = await c.conn.exec(candidateScript(keys.generateEd25519, spec.verifyUser), { become: true, stdin: content });
+          if (cand.code !== 0) {
+            throw new Error(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
+          }
+          const problems = effectiveMismatches(input, parseEffective(cand.stdout));
+          if (problems.length) {
+            await c.conn.exec(`rm -rf ${CANDIDATE}`, { become: true });
+            throw new Error(`${overrideMessage(problems)}; nothing was installed`);
+          }
+          await run(c, INSTALL_SCRIPT, `install ${SSHD_DROPIN}`);
+        },
+      };
+    },
+  };
+}
+
+function overrideMessage(problems: string[]): string {
+  return (
+    `sshd would not use the hardened settings: ${problems.join('; ')}. sshd keeps the first value it reads, ` +
+    `so a drop-in sorting before ${SSHD_DROPIN}, a setting above the Include in ${MAIN} or a Match block overrides it; remove that setting`
+  );
+}
+
+/** Reload sshd, prove a fresh login, else put the previous configuration back and fail. */
+export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, freshLogin: FreshLogin): Handler {
+  return {
+    name: 'reload sshd',
+    async run(ctx) {
+      const user = verifyUser(ctx);
+      await run(ctx, RELOAD_SSHD, 'reload sshd');
+      try {
+        await freshLogin(ctx, user);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        const restore = await ctx.conn.exec(`${RESTORE_SCRIPT}\n${RELOAD_SSHD}`, { become: true });
+        const outcome =
+          restore.code === 0
+            ? 'the previous sshd configuration was restored and sshd reloaded'
+            : restore.code === 3
+              ? 'there was no saved configuration to restore (only the moduli changed)'
+              : `restoring the previous configuration FAILED too: ${(restore.stderr || restore.stdout).trim()}`;
+        throw new Error(`sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`);
+      }
+      await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
+    },
+  };
+}

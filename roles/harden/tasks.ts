@@ -1,0 +1,67 @@
+// The harden role's task list. Order matters for safety: the sshd tasks come last, so that
+// between installing the new sshd configuration and the handler that reloads and proves it
+// nothing else can fail and leave an unproven configuration waiting for the next sshd restart.
+import type { HostContext, Task } from '../../lib/runner/types.ts';
+import { sysctl } from '../../lib/blocks/index.ts';
+import { adminUserName } from '../base/admin.ts';
+import { VarsReader } from '../base/vars-check.ts';
+import { fail2banTasks, readFail2ban } from './fail2ban.ts';
+import { filesystemsTask, readFilesystems } from './filesystems.ts';
+import { firewallTasks } from './firewall-tasks.ts';
+import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
+import { readSshdVars } from './sshd.ts';
+import { readSysctl, SYSCTL_FILE } from './sysctl.ts';
+import type { FreshLogin } from './verify.ts';
+
+export interface HardenDeps {
+  baseDefaults: Record<string, unknown>;
+  freshLogin: FreshLogin;
+}
+
+/** The user whose fresh login proves sshd still lets us in: vars.harden.sshd.verify_user or base's admin. */
+export function verifyUser(ctx: HostContext, baseDefaults: Record<string, unknown>): string {
+  const r = VarsReader.of(ctx, 'harden');
+  return r.string('sshd.verify_user', { allowEmpty: true, pattern: /^[a-z_][a-z0-9_.-]{0,31}$/, expected: 'a user name' }) || adminUserName(ctx.host, ctx.inventory, baseDefaults);
+}
+
+/** A host other inventory hosts reach through (their `jump`) must keep TCP forwarding for them. */
+export function isJumpHost(ctx: HostContext): boolean {
+  return ctx.inventory.hosts.some((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port);
+}
+
+export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<Task[]> {
+  const r = VarsReader.of(ctx, 'harden');
+  const tasks: Task[] = [];
+
+  const sys = readSysctl(r);
+  tasks.push(sysctl({ file: SYSCTL_FILE, values: sys.values, optional: sys.optional, name: 'kernel and network hardening (sysctl)', comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.' }));
+
+  tasks.push(filesystemsTask(readFilesystems(r)));
+
+  if (r.bool('firewall.enabled')) tasks.push(...(await firewallTasks(ctx, r, deps.freshLogin)));
+
+  const sshPort = r.int('firewall.ssh_port', 0, 65535) || ctx.host.port;
+  tasks.push(...fail2banTasks(readFail2ban(r, sshPort)));
+
+  if (ctx.facts.sshdVersion) {
+    const vars = readSshdVars(r, ctx.facts.sshdVersion);
+    const user = verifyUser(ctx, deps.baseDefaults);
+    const rootLogin = vars.settings.find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];
+    if (user === 'root' && rootLogin && rootLogin !== 'yes') {
+      throw new Error(
+        `${ctx.inventory.file}: host ${ctx.host.name}: root logins are being turned off (PermitRootLogin ${rootLogin}) but the login that must keep working is root; set vars.base.admin_user (the base role creates it with your keys) and log in as that user`,
+      );
+    }
+    if (isJumpHost(ctx)) {
+      const i = vars.settings.findIndex(([k, v]) => k.toLowerCase() === 'allowtcpforwarding' && v === 'no');
+      if (i >= 0) {
+        vars.settings[i] = [vars.settings[i][0], 'local'];
+        ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
+      }
+    }
+    tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user }));
+  } else {
+    tasks.push({ name: 'sshd hardened configuration', plan: () => ({ skip: 'openssh-server is not installed' }) });
+  }
+  return tasks;
+}

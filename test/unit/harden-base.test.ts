@@ -1,0 +1,130 @@
+// The base role's pure parts: admin user and keys from the inventory, authorized_keys merging,
+// the sudoers line (checked by this machine's visudo), host name and unattended-upgrades files,
+// and the errors bad vars produce.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { HostContext } from '../../lib/runner/types.ts';
+import { deepMerge } from '../../lib/runner/merge.ts';
+import { baseDefaults } from '../../roles/base/index.ts';
+import { adminUserName, authorizedKeysContent, collectAdminKeys, sudoersContent } from '../../roles/base/admin.ts';
+import { hostsLine, readUnattended, renderAutoUpgrades, renderUnattendedUpgrades, timezoneTask } from '../../roles/base/system.ts';
+import { VarsReader } from '../../roles/base/vars-check.ts';
+import { baseTasks } from '../../roles/base/tasks.ts';
+
+const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop';
+const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 ops@desk';
+
+const host = (over: Partial<HostSpec> = {}): HostSpec => ({
+  name: 'n1', address: '192.168.1.10', port: 22, user: 'pi', become: true, cluster: 'home', groups: ['servers'], labels: {}, taints: [], vars: {}, ...over,
+});
+const inventory = (dir = '/inv'): Inventory => ({
+  file: `${dir}/inventory.yaml`, dir, hosts: [], groups: { servers: [], agents: [] }, clusters: [], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {},
+});
+const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
+
+test('admin user: configured, else the login user, else admin when logging in as root', () => {
+  assert.is(adminUserName(host(), inventory(), baseDefaults), 'pi');
+  assert.is(adminUserName(host({ user: 'root' }), inventory(), baseDefaults), 'admin');
+  assert.is(adminUserName(host({ vars: { base: { admin_user: 'ops' } } }), inventory(), baseDefaults), 'ops');
+  assert.throws(() => adminUserName(host({ vars: { base: { admin_user: 'root' } } }), inventory(), baseDefaults), /vars\.base\.admin_user: expected a user other than root/);
+  assert.throws(() => adminUserName(host({ vars: { base: { admin_user: 'Bad User' } } }), inventory(), baseDefaults), /\/inv\/inventory\.yaml: host n1: vars\.base\.admin_user: expected a user name/);
+});
+
+test('admin keys: key lines, files relative to the inventory, or the ssh_key .pub by default', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-keys-'));
+  try {
+    writeFileSync(path.join(dir, 'team.pub'), `# team\n${RSA}\n${ED}\n`);
+    writeFileSync(path.join(dir, 'id_ed25519.pub'), `${ED}\n`);
+    writeFileSync(path.join(dir, 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n-----END OPENSSH PRIVATE KEY-----\n');
+    assert.equal(collectAdminKeys(reader({ admin_keys: [ED, 'team.pub'] }), host(), dir), [ED, RSA]);
+    assert.equal(collectAdminKeys(reader(), host({ sshKey: path.join(dir, 'id_ed25519') }), dir), [ED]);
+    assert.equal(collectAdminKeys(reader(), host(), dir), [], 'no key anywhere: the task decides');
+    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['id_ed25519'] }), host(), dir), /admin_keys\[0\]: expected a file of public key lines .* has a line that is not one/);
+    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['missing.pub'] }), host(), dir), /admin_keys\[0\]: expected a public key line or an existing file/);
+    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['ssh-ed25519 not base64!'] }), host(), dir), /admin_keys\[0\]: expected a public key line/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('authorized_keys: keys added once (options and comments ignored), exclusive replaces', () => {
+  const current = `command="uptime" ${ED.replace('me@laptop', 'old comment')}\nssh-ed25519 AAAAOTHER other@x\n`;
+  assert.is(authorizedKeysContent(current, [ED], false), current, 'same key with options counts as present');
+  assert.is(authorizedKeysContent(current, [ED, RSA], false), `${current}${RSA}\n`);
+  assert.is(authorizedKeysContent('', [ED], false), `${ED}\n`);
+  assert.is(authorizedKeysContent(current, [RSA], true), `${RSA}\n`);
+});
+
+test('sudoers line per mode', () => {
+  assert.match(sudoersContent('ops', 'nopasswd'), /^ops ALL=\(ALL:ALL\) NOPASSWD: ALL$/m);
+  assert.match(sudoersContent('ops', 'password'), /^ops ALL=\(ALL:ALL\) ALL$/m);
+});
+
+test('/etc/hosts line for short and dotted names', () => {
+  assert.is(hostsLine('n1'), '127.0.1.1\tn1');
+  assert.is(hostsLine('n1.home.lan'), '127.0.1.1\tn1.home.lan n1');
+});
+
+test('unattended-upgrades: security origins per distribution, reboot off, apt-config accepts the files', () => {
+  const debian = readUnattended(reader(), 'debian');
+  assert.ok(debian.origins.every((o) => /label=Debian-Security/.test(o)));
+  const text = renderUnattendedUpgrades(debian, 'debian');
+  assert.match(text, /"origin=Debian,codename=\$\{distro_codename\}-security,label=Debian-Security";/);
+  assert.match(text, /Automatic-Reboot "false"/);
+  assert.match(renderAutoUpgrades(debian), /APT::Periodic::Unattended-Upgrade "1";/);
+  assert.match(renderAutoUpgrades({ ...debian, enabled: false }), /APT::Periodic::Unattended-Upgrade "0";/);
+  const ubuntu = readUnattended(reader({ unattended_upgrades: { extra_origins: ['origin=Mine'], blacklist: ['^k3s'], automatic_reboot: true } }), 'ubuntu');
+  assert.ok(ubuntu.origins.includes('origin=${distro_id},archive=${distro_codename}-security'));
+  assert.is(ubuntu.origins[ubuntu.origins.length - 1], 'origin=Mine');
+  const ubuntuText = renderUnattendedUpgrades(ubuntu, 'ubuntu');
+  assert.match(ubuntuText, /Package-Blacklist \{\n {8}"\^k3s";\n\};/);
+  // apt's own parser must accept what we write (a broken file breaks every apt command)
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-apt-'));
+  try {
+    for (const [name, content] of [['20auto-upgrades', renderAutoUpgrades(debian)], ['50unattended-upgrades', ubuntuText]]) {
+      const file = path.join(dir, name);
+      writeFileSync(file, content);
+      const r = spawnSync('apt-config', ['-c', file, 'dump'], { encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => readUnattended(reader(), 'gentoo'), /vars\.base\.unattended_upgrades\.origins\.gentoo: expected the Origins-Pattern entries for gentoo/);
+  assert.throws(() => readUnattended(reader({ unattended_upgrades: { extra_origins: ['a";b'] } }), 'debian'), /extra_origins\[0\]: expected an Origins-Pattern entry/);
+  assert.equal(readUnattended(reader({ unattended_upgrades: { enabled: false } }), 'gentoo').origins, [], 'disabled: no origins needed');
+});
+
+test('time zone task: ok when linked, change otherwise, unknown zone refused', async () => {
+  const ctx = { options: { check: false }, host: host() } as unknown as HostContext;
+  const t = timezoneTask('Europe/Berlin');
+  assert.is(await t.plan({ stdout: '../usr/share/zoneinfo/Europe/Berlin\n--\nEurope/Berlin\n--\nknown\n', code: 0 }, ctx), null);
+  const change = await t.plan({ stdout: '/usr/share/zoneinfo/Etc/UTC\n--\nEtc/UTC\n--\nknown\n', code: 0 }, ctx);
+  assert.match((change as { summary: string }).summary, /set the time zone to Europe\/Berlin \(was Etc\/UTC\)/);
+  assert.throws(() => timezoneTask('Mars/Olympus').plan({ stdout: '/usr/share/zoneinfo/Etc/UTC\n--\nEtc/UTC\n--\nunknown\n', code: 0 }, ctx), /Mars\/Olympus is not a known time zone/);
+});
+
+test('base tasks: packages from the inventory, bad vars named with inventory and host', () => {
+  const ctx = (vars: Record<string, unknown>, facts: Partial<HostContext['facts']> = {}) =>
+    ({
+      host: host(), inventory: inventory(), vars: deepMerge(baseDefaults, vars), options: { check: false, diff: false, verbosity: 0 },
+      facts: { osId: 'debian', container: '', ...facts }, log: { info() {}, verbose() {}, debug() {}, warn() {} },
+    }) as unknown as HostContext;
+  const tasks = baseTasks(ctx({ packages: ['htop', 'vim-tiny'] }), baseDefaults);
+  assert.match(tasks[0].name, /apt packages/);
+  assert.match(tasks[0].probe!, /'htop'/);
+  assert.match(tasks[0].probe!, /'unattended-upgrades'/);
+  assert.ok(tasks.some((t) => t.name === 'systemd-timesyncd running' || t.name === 'service systemd-timesyncd'));
+  const inContainer = baseTasks(ctx({}, { container: 'systemd-nspawn' }), baseDefaults);
+  assert.ok(inContainer.some((t) => t.name === 'systemd-timesyncd running'), 'skipped with a reason inside containers');
+  assert.throws(() => baseTasks(ctx({ packages: ['Bad Name'] }), baseDefaults), /\/inv\/inventory\.yaml: host n1: vars\.base\.packages\[0\]: expected a Debian package name, got "Bad Name"/);
+  assert.throws(() => baseTasks(ctx({ timezone: '../../etc/passwd' }), baseDefaults), /vars\.base\.timezone: expected an IANA time zone/);
+  assert.throws(() => baseTasks(ctx({ admin_sudo: 'maybe' }), baseDefaults), /vars\.base\.admin_sudo: expected one of nopasswd, password, none, got "maybe"/);
+});
+
+test.run();
