@@ -1,0 +1,79 @@
+// /etc/rancher/k3s/config.yaml of servers and agents, derived from the inventory. The token is
+// never part of it (it is in the 0600 env file). Keys are K3s's own flag names.
+import { stringify } from 'yaml';
+import type { HostSpec, Inventory } from '../inventory/model.ts';
+import { isRestrictedLabel } from '../inventory/syntax.ts';
+import { apiAddress, apiUrl, firstServer, hostByName, type K3sSettings } from './settings.ts';
+
+export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';
+export const REGISTRIES_PATH = '/etc/rancher/k3s/registries.yaml';
+export const KUBECONFIG_PATH = '/etc/rancher/k3s/k3s.yaml';
+export const IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
+
+const HEADER = '# Managed by clusterseed from the inventory; local edits are overwritten.\n';
+
+/**
+ * Labels the kubelet may set on its own node at registration (`node-label`). Labels in the
+ * kubernetes.io / k8s.io namespaces other than the kubelet's own are refused by the kubelet
+ * (NodeRestriction; e.g. node-role.kubernetes.io/worker): those are set through the API instead.
+ */
+export function kubeletLabels(host: HostSpec): string[] {
+  return Object.entries(host.labels)
+    .filter(([k]) => !isRestrictedLabel(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .sort();
+}
+
+export interface ConfigInput {
+  inventory: Inventory;
+  settings: K3sSettings;
+  host: HostSpec;
+  /** decided from the host's iptables (see iptables.ts) unless the inventory forces it */
+  preferBundledBin: boolean;
+}
+
+export function serverConfig(input: ConfigInput): Record<string, unknown> {
+  const { inventory, settings, host } = input;
+  const cluster = settings.cluster;
+  const first = firstServer(cluster);
+  const isFirst = host.name === first;
+  const config: Record<string, unknown> = { 'node-name': host.name };
+  if (isFirst && settings.embeddedEtcd) config['cluster-init'] = true;
+  if (!isFirst) config.server = apiUrl(hostByName(inventory, first).address);
+  config['tls-san'] = [...new Set([cluster.apiEndpoint, host.address].filter((x): x is string => !!x))];
+  const labels = kubeletLabels(host);
+  if (labels.length) config['node-label'] = labels;
+  if (host.taints.length) config['node-taint'] = [...host.taints];
+  if (settings.disable.length) config.disable = [...settings.disable];
+  config['write-kubeconfig-mode'] = settings.writeKubeconfigMode;
+  config['cluster-cidr'] = cluster.clusterCidr;
+  config['service-cidr'] = cluster.serviceCidr;
+  config['flannel-backend'] = cluster.flannelBackend;
+  if (settings.embeddedEtcd) {
+    config['etcd-snapshot-schedule-cron'] = settings.etcdSnapshotSchedule;
+    config['etcd-snapshot-retention'] = settings.etcdSnapshotRetention;
+  }
+  if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
+  return { ...config, ...settings.serverConfig };
+}
+
+export function agentConfig(input: ConfigInput): Record<string, unknown> {
+  const { inventory, settings, host } = input;
+  const config: Record<string, unknown> = {
+    'node-name': host.name,
+    server: apiUrl(apiAddress(inventory, settings.cluster)),
+  };
+  const labels = kubeletLabels(host);
+  if (labels.length) config['node-label'] = labels;
+  if (host.taints.length) config['node-taint'] = [...host.taints];
+  if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
+  return { ...config, ...settings.agentConfig };
+}
+
+export function configYaml(config: Record<string, unknown>): string {
+  return HEADER + stringify(config);
+}
+
+export function registriesYaml(registries: Record<string, unknown>): string {
+  return HEADER + stringify(registries);
+}

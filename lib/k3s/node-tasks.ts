@@ -1,0 +1,241 @@
+// The tasks that install and run K3s on one node, shared by the k3s-server and k3s-agent roles:
+// binary (only when its sha256 differs), symlinks, registries.yaml, air-gap images, config.yaml,
+// unit and 0600 env file, then the service: restarted only when one of those changed, and waited
+// for until the node is Ready (see readiness.ts).
+//
+// The restart decision is persisted: after a successful (re)start the hashes of everything the
+// service was started with are stamped on the host. A restart that a failed run never got to is
+// therefore still done by the next run, which an in-memory handler would forget.
+import { readFileSync } from 'node:fs';
+import type { Change, HostContext, Task } from '../runner/types.ts';
+import { file, sha256 } from '../blocks/file.ts';
+import { directory } from '../blocks/directory.ts';
+import { q, run } from '../blocks/shell.ts';
+import type { Artifact } from './artifacts.ts';
+import { hostArtifacts } from './prepare.ts';
+import { agentConfig, configYaml, CONFIG_PATH, IMAGES_DIR, REGISTRIES_PATH, registriesYaml, serverConfig } from './config.ts';
+import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from './iptables.ts';
+import { waitForNode } from './readiness.ts';
+import { settingsFor, type K3sSettings } from './settings.ts';
+import { BIN_DIR, envFile, envPath, K3S_BIN, serviceName, unitFile, unitPath, type NodeKind } from './systemd.ts';
+import { clusterToken, tokenPassword } from './token.ts';
+
+export const STAMP_PATH = '/etc/rancher/k3s/.clusterseed-applied';
+const MANAGED_MARK = 'Managed by clusterseed';
+
+/** iptables facts of the host: from k3s-prereq when it ran in this run, else asked now. */
+async function hostIptables(ctx: HostContext): Promise<IptablesInfo> {
+  const known = ctx.shared.get(`k3s.iptables:${ctx.host.name}`) as IptablesInfo | undefined;
+  if (known) return known;
+  const res = await ctx.conn.exec(IPTABLES_PROBE, { become: true });
+  const info = parseIptables(res.stdout);
+  ctx.shared.set(`k3s.iptables:${ctx.host.name}`, info);
+  return info;
+}
+
+export function preferBundledBin(settings: K3sSettings, info: IptablesInfo): boolean {
+  return settings.preferBundledBin ?? iptablesAdvice(info).preferBundledBin;
+}
+
+function binaryTask(artifact: Artifact, version: string): Task {
+  return {
+    name: `k3s binary ${version}`,
+    probe: `if [ -f ${K3S_BIN} ]; then sha256sum ${K3S_BIN} | cut -d' ' -f1; stat -c %a ${K3S_BIN}; else echo absent; fi`,
+    plan(state): Change | null {
+      const [hash = '', mode = ''] = state.stdout.trim().split('\n').map((l) => l.trim());
+      if (hash === artifact.sha256 && mode === '755') return null;
+      const mib = (artifact.size / 1048576).toFixed(1);
+      const summary =
+        hash === 'absent' ? `install ${artifact.name} ${version} (${mib} MiB) as ${K3S_BIN}` :
+        hash === artifact.sha256 ? `${K3S_BIN}: mode ${mode} -> 755` :
+        `replace ${K3S_BIN} with ${artifact.name} ${version} (the installed binary has another sha256)`;
+      return {
+        summary,
+        async apply(c) {
+          // checked again on use: the cache could have changed since the run started
+          const data = readFileSync(artifact.path);
+          if (sha256(data) !== artifact.sha256) throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
+          await c.conn.upload(K3S_BIN, data, { mode: 0o755, owner: 'root', group: 'root', become: true });
+        },
+      };
+    },
+  };
+}
+
+/** kubectl, crictl and ctr as links to k3s, unless the host already has such a command (installer rule). */
+function symlinksTask(): Task {
+  const cmds = ['kubectl', 'crictl', 'ctr'];
+  return {
+    name: 'kubectl, crictl, ctr links to k3s',
+    probe: cmds
+      .map((c) => `if [ -e ${BIN_DIR}/${c} ] || [ -L ${BIN_DIR}/${c} ]; then echo "${c} present"; elif command -v ${c} >/dev/null 2>&1; then echo "${c} elsewhere"; else echo "${c} missing"; fi`)
+      .join('; '),
+    plan(state): Change | null {
+      const missing = state.stdout.split('\n').filter((l) => l.endsWith(' missing')).map((l) => l.split(' ')[0]);
+      if (missing.length === 0) return null;
+      return {
+        summary: `link ${missing.map((c) => `${BIN_DIR}/${c}`).join(', ')} to k3s`,
+        apply: (c) => run(c, missing.map((m) => `ln -sf k3s ${BIN_DIR}/${m}`).join(' && '), 'create links').then(() => undefined),
+      };
+    },
+  };
+}
+
+/** A file uploaded from the control machine's cache when its sha256 on the host differs. */
+function cachedFileTask(artifact: Artifact, target: string): Task {
+  return {
+    name: `${artifact.name} in ${IMAGES_DIR}`,
+    probe: `[ -f ${q(target)} ] && sha256sum ${q(target)} | cut -d' ' -f1 || echo absent`,
+    plan(state): Change | null {
+      if (state.stdout.trim() === artifact.sha256) return null;
+      return {
+        summary: `upload ${artifact.name} (${(artifact.size / 1048576).toFixed(1)} MiB) to ${target}`,
+        async apply(c) {
+          const data = readFileSync(artifact.path);
+          if (sha256(data) !== artifact.sha256) throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
+          await c.conn.upload(target, data, { mode: 0o644, owner: 'root', group: 'root', become: true });
+        },
+      };
+    },
+  };
+}
+
+/** registries.yaml from the inventory; one clusterseed wrote earlier is removed when the inventory drops it. */
+function registriesTask(settings: K3sSettings): Task {
+  if (settings.registries) {
+    return file({ path: REGISTRIES_PATH, content: registriesYaml(settings.registries), mode: '0600', secret: true, name: `file ${REGISTRIES_PATH}` });
+  }
+  return {
+    name: `no ${REGISTRIES_PATH} of clusterseed`,
+    probe: `grep -qs ${q(MANAGED_MARK)} ${REGISTRIES_PATH} && echo ours || echo none`,
+    plan(state): Change | null {
+      if (state.stdout.trim() !== 'ours') return null;
+      return { summary: `remove ${REGISTRIES_PATH} (no registries in the inventory any more)`, apply: (c) => run(c, `rm -f ${REGISTRIES_PATH}`, 'remove registries.yaml').then(() => undefined) };
+    },
+  };
+}
+
+/** A server must not be handed another token than the one its datastore was created with. */
+function tokenMatchTask(token: string, tokenFile: string): Task {
+  const want = sha256(tokenPassword(token));
+  return {
+    name: 'cluster token matches the installed server',
+    // compares hashes only: the host's token is never printed
+    probe: `f=/var/lib/rancher/k3s/server/token; if [ -s $f ]; then sed -e 's/^K10[0-9a-f]*::[^:]*://' $f | tr -d '\\n' | sha256sum | cut -d' ' -f1; else echo none; fi`,
+    plan(state, ctx): null {
+      const have = state.stdout.trim();
+      if (have === 'none' || have === want) return null;
+      throw new Error(
+        `K3s on ${ctx.host.name} already runs with another join token than the one in ${tokenFile}. ` +
+          `If this cluster was installed before, put its token (sudo cat /var/lib/rancher/k3s/server/token on the first server) into ${tokenFile}; ` +
+          `otherwise remove the old installation with scripts/reset.mjs.`,
+      );
+    },
+  };
+}
+
+export interface ServiceSpec {
+  kind: NodeKind;
+  /** sha256 of everything the service starts from, by name */
+  inputs: Record<string, string>;
+  version: string;
+  etcdVoter: boolean;
+  readyTimeoutMs: number;
+}
+
+export function stampOf(inputs: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+/** Which inputs differ between the stamp on the host and the wanted one ('' = never started by us). */
+export function changedInputs(stamp: string, inputs: Record<string, string>): string[] | null {
+  let old: Record<string, string>;
+  try {
+    old = JSON.parse(stamp);
+  } catch {
+    return null;
+  }
+  return Object.keys(inputs).filter((k) => old[k] !== inputs[k]).concat(Object.keys(old).filter((k) => !(k in inputs)));
+}
+
+function serviceTask(spec: ServiceSpec): Task {
+  const unit = `${serviceName(spec.kind)}.service`;
+  const stamp = stampOf(spec.inputs);
+  return {
+    name: `${unit} running the installed configuration`,
+    probe:
+      `printf 'stamp=%s\\n' "$(cat ${STAMP_PATH} 2>/dev/null)"; ` +
+      `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"; ` +
+      `printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`,
+    plan(state): Change | null {
+      const kv = new Map(state.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
+      const active = kv.get('active') === 'active';
+      const enabled = kv.get('enabled') === 'enabled';
+      const current = kv.get('stamp') ?? '';
+      const changed = current === '' ? null : changedInputs(current, spec.inputs);
+      const restart = current !== stamp || !active;
+      if (!restart && enabled) return null;
+      let summary: string;
+      if (!restart) summary = `enable ${unit}`;
+      else if (current === '' || changed === null) summary = active ? `restart ${unit} (started outside clusterseed)` : `start ${unit}`;
+      else if (changed.length) summary = `restart ${unit}: ${changed.join(', ')} changed`;
+      else summary = `start ${unit} (was ${kv.get('active') || 'not running'})`;
+      return {
+        summary,
+        async apply(c) {
+          const steps = ['systemctl daemon-reload', `systemctl enable ${unit} >/dev/null 2>&1 || systemctl enable ${unit}`];
+          // --no-block: with TimeoutStartSec=0 a start waits for READY=1 forever; we poll with a deadline
+          if (restart) steps.push(`systemctl restart --no-block ${unit}`);
+          await run(c, steps.join(' && '), `${restart ? 'restart' : 'enable'} ${unit}`);
+          if (!restart) return;
+          await waitForNode(c, { kind: spec.kind, want: { version: spec.version, etcdVoter: spec.etcdVoter }, timeoutMs: spec.readyTimeoutMs });
+          await c.conn.upload(STAMP_PATH, `${stamp}\n`, { mode: 0o600, owner: 'root', group: 'root', become: true });
+        },
+      };
+    },
+  };
+}
+
+/** Every task of a K3s node of the given kind, in order. */
+export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Task[]> {
+  const settings = settingsFor(ctx);
+  const cluster = settings.cluster;
+  const artifacts = await hostArtifacts(ctx);
+  const token = clusterToken(ctx);
+  const iptables = await hostIptables(ctx);
+  const input = { inventory: ctx.inventory, settings, host: ctx.host, preferBundledBin: preferBundledBin(settings, iptables) };
+  const config = configYaml(kind === 'server' ? serverConfig(input) : agentConfig(input));
+  const unit = unitFile(kind);
+  const env = envFile({ K3S_TOKEN: token, ...settings.env });
+  const registries = settings.registries ? registriesYaml(settings.registries) : '';
+
+  const tasks: Task[] = [];
+  if (kind === 'server') tasks.push(tokenMatchTask(token, cluster.tokenFile ?? 'the token file'));
+  tasks.push(binaryTask(artifacts.binary, cluster.k3sVersion), symlinksTask());
+  tasks.push(directory({ path: '/etc/rancher/k3s', mode: '0755' }));
+  tasks.push(registriesTask(settings));
+  if (artifacts.images) {
+    tasks.push(directory({ path: IMAGES_DIR, mode: '0755' }));
+    tasks.push(cachedFileTask(artifacts.images, `${IMAGES_DIR}/${artifacts.images.name}`));
+  }
+  tasks.push(file({ path: CONFIG_PATH, content: config, mode: '0600' }));
+  tasks.push(file({ path: unitPath(kind), content: unit, mode: '0644' }));
+  tasks.push(file({ path: envPath(kind), content: env, mode: '0600', secret: true }));
+  tasks.push(
+    serviceTask({
+      kind,
+      inputs: {
+        binary: artifacts.binary.sha256,
+        'config.yaml': sha256(config),
+        unit: sha256(unit),
+        env: sha256(env),
+        'registries.yaml': sha256(registries),
+        images: artifacts.images?.sha256 ?? '',
+      },
+      version: cluster.k3sVersion,
+      etcdVoter: kind === 'server' && settings.embeddedEtcd,
+      readyTimeoutMs: settings.readyTimeoutMs,
+    }),
+  );
+  return tasks;
+}

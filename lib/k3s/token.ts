@@ -1,0 +1,100 @@
+// The cluster join token. It lives on the control machine only, in the cluster's token_file (mode
+// 0600, generated from a CSPRNG on first use), is registered as a secret the moment it is read, and
+// reaches hosts only inside 0600 files uploaded over SFTP (never argv, logs or reports).
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { ClusterSpec } from '../inventory/model.ts';
+import { registerSecret } from '../report/mask.ts';
+import type { HostContext } from '../runner/types.ts';
+import { clusterOf } from './settings.ts';
+
+export class TokenError extends Error {
+  readonly userError = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}
+
+/** Characters a token may hold: it is written into a systemd EnvironmentFile in single quotes. */
+const TOKEN_CHARS = /^[A-Za-z0-9._:+/=@-]+$/;
+
+export function generateToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * The password part K3s compares when nodes join: a "K10<ca-hash>::<user>:<password>" token (as
+ * printed by K3s) and the bare password are the same secret.
+ */
+export function tokenPassword(token: string): string {
+  const m = /^K10[0-9a-f]+::[^:]+:(.+)$/.exec(token);
+  return m ? m[1] : token;
+}
+
+export interface TokenResult {
+  token: string;
+  created: boolean;
+  /** the file had group/other permissions and was tightened */
+  tightened: boolean;
+}
+
+/** Reads the cluster's token file, or creates it (0600, in a 0700 directory) with a fresh token. */
+export function loadOrCreateToken(file: string): TokenResult {
+  if (existsSync(file)) {
+    const st = statSync(file);
+    if (!st.isFile()) throw new TokenError(`token file ${file} is not a regular file`);
+    let tightened = false;
+    if ((st.mode & 0o077) !== 0) {
+      chmodSync(file, 0o600);
+      tightened = true;
+    }
+    const token = readFileSync(file, 'utf8').trim();
+    registerSecret(token);
+    registerSecret(tokenPassword(token));
+    if (!token) throw new TokenError(`token file ${file} is empty; delete it to have a new token generated`);
+    if (!TOKEN_CHARS.test(token)) {
+      throw new TokenError(`token file ${file} holds characters a K3s token may not contain here (allowed: letters, digits and . _ : + / = @ -)`);
+    }
+    return { token, created: false, tightened };
+  }
+  const dir = path.dirname(file);
+  const newDir = !existsSync(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (newDir && path.basename(path.dirname(dir)) === '.clusterseed') {
+    // the default location: keep the whole directory out of git, whatever repo the inventory is in
+    writeFileSync(path.join(dir, '.gitignore'), '*\n', { mode: 0o644 });
+  }
+  const token = generateToken();
+  registerSecret(token);
+  // O_EXCL: two runs creating the same cluster's token at once must not end with two tokens
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(file);
+    throw err;
+  }
+  try {
+    writeSync(fd, `${token}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return { token, created: true, tightened: false };
+}
+
+/** The token of the host's cluster, read once per run (shared by every host of the cluster). */
+export function clusterToken(ctx: HostContext): string {
+  const cluster: ClusterSpec = clusterOf(ctx.inventory, ctx.host);
+  const key = `k3s.token:${cluster.name}`;
+  const known = ctx.shared.get(key);
+  if (typeof known === 'string') return known;
+  const file = cluster.tokenFile;
+  if (!file) throw new TokenError(`cluster "${cluster.name}" has no token_file`);
+  const result = loadOrCreateToken(file);
+  if (result.created) ctx.log.info(`generated the join token of cluster "${cluster.name}" into ${file} (mode 0600; keep it out of git)`);
+  if (result.tightened) ctx.log.warn(`token file ${file} was readable by group or others; its mode is now 0600`);
+  ctx.shared.set(key, result.token);
+  return result.token;
+}

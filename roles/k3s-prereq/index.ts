@@ -1,0 +1,217 @@
+// Role `k3s-prereq`: what a host needs before K3s runs on it.
+//  - the run's K3s release files verified (before this role changes anything, on any host);
+//  - swap off now (swapoff -a) and at boot (fstab entries commented out, dphys-swapfile disabled);
+//  - br_netfilter and overlay loaded and persisted;
+//  - forwarding and bridge-netfilter sysctls in 70-clusterseed-k3s.conf (sorts after the hardening file);
+//  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
+//  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
+import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
+import { kernelModule, sysctl } from '../../lib/blocks/index.ts';
+import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
+import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
+import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
+import { isK3sNode } from '../../lib/k3s/prepare.ts';
+import { artifactsTask } from './artifacts.ts';
+
+export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
+
+export const K3S_SYSCTLS = {
+  'net.ipv4.ip_forward': 1,
+  'net.ipv6.conf.all.forwarding': 1,
+  'net.bridge.bridge-nf-call-iptables': 1,
+  'net.bridge.bridge-nf-call-ip6tables': 1,
+};
+
+const defaults = {
+  /** seconds a rebooting Raspberry Pi may take until SSH answers again */
+  reboot_timeout: 600,
+};
+
+function swapOffTask(): Task {
+  return {
+    name: 'swap off now',
+    probe: `cat /proc/swaps 2>/dev/null | tail -n +2 | awk '{print $1}'`,
+    plan(state, ctx: HostContext): Change | Skip | null {
+      const active = state.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      if (active.length === 0) return null;
+      if (ctx.facts.container) {
+        // /proc/swaps shows the container host's swap; turning it off is not this host's business
+        return { skip: `swap (${active.join(', ')}) belongs to the ${ctx.facts.container} container's host` };
+      }
+      return {
+        summary: `swapoff -a (active: ${active.join(', ')})`,
+        apply: (c) => run(c, 'swapoff -a', 'swapoff -a').then(() => undefined),
+      };
+    },
+  };
+}
+
+/** Swap entries in /etc/fstab commented out, so swap stays off after a reboot. */
+function fstabSwapTask(): Task {
+  const path = '/etc/fstab';
+  return {
+    name: 'no swap in /etc/fstab',
+    probe: `${statProbe(path)}; [ -f ${path} ] && base64 -w0 < ${path} || true`,
+    plan(state): Change | null {
+      const [statLine, b64 = ''] = state.stdout.split('\n');
+      const st = parseStat(statLine);
+      if (!st.exists) return null;
+      const current = Buffer.from(b64.trim(), 'base64').toString('utf8');
+      const next = commentOutSwap(current);
+      if (next === current) return null;
+      return {
+        summary: `${path}: comment out ${activeSwapEntries(current).length} swap entr${activeSwapEntries(current).length === 1 ? 'y' : 'ies'}`,
+        diff: [{ path, before: current, after: next }],
+        apply: (c) => c.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
+      };
+    },
+  };
+}
+
+/** Raspberry Pi OS keeps its swap file in dphys-swapfile, not in fstab. */
+function dphysSwapfileTask(): Task {
+  return {
+    name: 'dphys-swapfile disabled',
+    probe: `if systemctl cat dphys-swapfile.service >/dev/null 2>&1; then systemctl is-enabled dphys-swapfile.service 2>/dev/null; systemctl is-active dphys-swapfile.service 2>/dev/null; else echo none; fi; true`,
+    plan(state): Change | null {
+      const [enabled = '', active = ''] = state.stdout.split('\n').map((l) => l.trim());
+      if (enabled === 'none') return null;
+      if (enabled !== 'enabled' && active !== 'active') return null;
+      return {
+        summary: `stop and disable dphys-swapfile (${enabled}/${active})`,
+        apply: (c) => run(c, 'dphys-swapfile swapoff 2>/dev/null || true; systemctl disable --now dphys-swapfile.service', 'disable dphys-swapfile').then(() => undefined),
+      };
+    },
+  };
+}
+
+function iptablesTask(): Task {
+  return {
+    name: 'iptables suitable for K3s',
+    probe: IPTABLES_PROBE,
+    plan(state, ctx: HostContext): Change | null {
+      const info = parseIptables(state.stdout);
+      ctx.shared.set(`k3s.iptables:${ctx.host.name}`, info);
+      const advice = iptablesAdvice(info);
+      if (advice.preferBundledBin) ctx.log.verbose(`${advice.reason}: prefer-bundled-bin is set in config.yaml`);
+      if (!advice.switchToLegacy) return null;
+      if (!info.legacyAvailable) {
+        ctx.log.warn(`${advice.reason}, and iptables-legacy is not installed: install it or upgrade iptables`);
+        return null;
+      }
+      return {
+        summary: `${advice.reason}: switch iptables and ip6tables to legacy`,
+        apply: (c) =>
+          run(c, 'update-alternatives --set iptables /usr/sbin/iptables-legacy && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy', 'update-alternatives').then(() => undefined),
+      };
+    },
+  };
+}
+
+/** The installer's own hint: K3s needs the memory cgroup (a Pi gets it from cmdline.txt below). */
+function memoryCgroupTask(): Task {
+  return {
+    name: 'memory cgroup available',
+    probe: `if grep -qsw memory /sys/fs/cgroup/cgroup.controllers || [ "$(awk '$1=="memory"{print $4}' /proc/cgroups 2>/dev/null)" = 1 ]; then echo ok; else echo missing; fi`,
+    plan(state, ctx: HostContext): null {
+      if (state.stdout.trim() !== 'ok' && !ctx.facts.raspberryPi) {
+        ctx.log.warn('no memory cgroup: K3s will not start; add "cgroup_memory=1 cgroup_enable=memory" to the kernel command line');
+      }
+      return null;
+    },
+  };
+}
+
+/** cmdline.txt (one line) with the cgroup flags; a change notifies the reboot handler. */
+function piCmdlineTask(ctx: HostContext): Task {
+  const path = ctx.facts.piCmdlineFile || '/boot/firmware/cmdline.txt';
+  return {
+    name: `Raspberry Pi kernel command line (${path})`,
+    notify: ['reboot'],
+    when: (c) => c.facts.raspberryPi,
+    probe: `${statProbe(path)}; [ -f ${q(path)} ] && base64 -w0 < ${q(path)} || true`,
+    plan(state): Change | null {
+      const [statLine, b64 = ''] = state.stdout.split('\n');
+      const st = parseStat(statLine);
+      if (!st.exists) {
+        throw new Error(`${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`);
+      }
+      const current = Buffer.from(b64.trim(), 'base64').toString('utf8');
+      const next = ensureCmdlineWords(current, PI_CGROUP_WORDS);
+      if (next === current) return null;
+      const added = PI_CGROUP_WORDS.filter((w) => !current.split(/\s+/).includes(w));
+      return {
+        summary: `${path}: ${added.length ? `add ${added.join(' ')}` : 'join into one line'} (reboot follows)`,
+        diff: [{ path, before: current, after: next }],
+        apply: (c) => c.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
+      };
+    },
+  };
+}
+
+/** boot_id changes with every kernel boot; PID 1's start time changes when a container restarts. */
+const BOOT_MARK = `cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const rebootHandler: Handler = {
+  name: 'reboot',
+  async run(ctx) {
+    const timeoutMs = Number(ctx.vars.reboot_timeout ?? defaults.reboot_timeout) * 1000;
+    const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
+    const before = await mark();
+    // scheduled by PID 1, so it happens after this SSH session has returned
+    await run(
+      ctx,
+      `if command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms /bin/systemctl reboot; ` +
+        `else nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 & fi`,
+      'schedule reboot',
+    );
+    const deadline = Date.now() + timeoutMs;
+    await sleep(3000);
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${ctx.host.name} did not come back from its reboot within ${timeoutMs / 1000} s`);
+      try {
+        await ctx.conn.reconnect(left);
+        const now = await mark();
+        if (now && now !== before) {
+          ctx.log.info('rebooted; SSH is back');
+          return;
+        }
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+      }
+      await sleep(2000);
+    }
+  },
+};
+
+export const k3sPrereqRole: Role = {
+  name: 'k3s-prereq',
+  appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
+  defaults,
+  tasks(ctx) {
+    if (!isK3sNode(ctx)) return [];
+    return [
+      artifactsTask(),
+      swapOffTask(),
+      fstabSwapTask(),
+      dphysSwapfileTask(),
+      kernelModule({ name: 'br_netfilter', presentIf: '/proc/sys/net/bridge' }),
+      kernelModule({ name: 'overlay' }),
+      sysctl({
+        file: K3S_SYSCTL_FILE,
+        values: K3S_SYSCTLS,
+        optional: ['net.ipv6.conf.all.forwarding'],
+        comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s; sorts after 60-clusterseed-harden.conf.',
+      }),
+      iptablesTask(),
+      memoryCgroupTask(),
+      piCmdlineTask(ctx),
+    ];
+  },
+  handlers: [rebootHandler],
+};
+
+export default k3sPrereqRole;

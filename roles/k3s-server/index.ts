@@ -1,0 +1,16 @@
+// Role `k3s-server`: K3s servers, ONE AT A TIME in inventory order (serial = 1). The first server
+// initialises the cluster (cluster-init with embedded etcd when there are several servers); each
+// further server joins through it and must be Ready and a voting etcd member before the next server
+// is touched. The same order makes a version bump a rolling upgrade. See README.md in this folder.
+import type { Role } from '../../lib/runner/types.ts';
+import { k3sNodeTasks } from '../../lib/k3s/node-tasks.ts';
+import { isServer } from '../../lib/k3s/settings.ts';
+
+export const k3sServerRole: Role = {
+  name: 'k3s-server',
+  serial: 1,
+  appliesTo: (host) => isServer(host),
+  tasks: (ctx) => k3sNodeTasks(ctx, 'server'),
+};
+
+export default k3sServerRole;
