@@ -17,6 +17,12 @@ export const USAGE = `Usage: npx zx scripts/site.mjs [options]
       --forks N               hosts in parallel (default 10)
       --json FILE             write a machine-readable report
       --accept-new-host-keys  trust and record unknown SSH host keys (changed keys are always refused)
+      --skip-hosts            do not connect to hosts: render, validate and publish the repo only
+      --skip-push             do not publish the repo nor bootstrap Argo CD: hosts only
+      --remote URL            publish to this git remote instead of the inventory's gitops.repo
+      --repo-url URL          the URL Argo CD clones the repo from, when it differs from the push URL
+      --force                 overwrite files of the repo that someone else changed
+      --k3s-mirror URL        download K3s from this mirror (air-gapped installs; overrides cluster.k3s_mirror)
   -v, -vv                     more output (-vv shows the commands run)
   -h, --help                  this text
 
@@ -35,6 +41,12 @@ export async function main(argv: string[]): Promise<number> {
       forks: { type: 'string', default: '10' },
       json: { type: 'string' },
       'accept-new-host-keys': { type: 'boolean', default: false },
+      'skip-hosts': { type: 'boolean', default: false },
+      'skip-push': { type: 'boolean', default: false },
+      remote: { type: 'string' },
+      'repo-url': { type: 'string' },
+      force: { type: 'boolean', default: false },
+      'k3s-mirror': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -52,6 +64,12 @@ export async function main(argv: string[]): Promise<number> {
       forks,
       json: values.json ? path.resolve(values.json) : undefined,
       acceptNewHostKeys: values['accept-new-host-keys']!,
+      skipHosts: values['skip-hosts'],
+      skipPush: values['skip-push'],
+      remote: values.remote,
+      repoUrl: values['repo-url'],
+      force: values.force,
+      k3sMirror: values['k3s-mirror'],
       verbosity: level,
       log,
     });

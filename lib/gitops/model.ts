@@ -111,7 +111,8 @@ export const DEFAULT_SETTINGS: Record<string, Record<string, unknown>> = {
 export function repoUrlOf(inv: Inventory, override?: string): string {
   if (override) return override;
   const r = inv.gitops.repo;
-  if (r.kind === 'github') return `https://github.com/${r.owner}/${r.name}.git`;
+  // Argo CD reads the repo over SSH with the read-only deploy key the publish step registers
+  if (r.kind === 'github') return `git@github.com:${r.owner}/${r.name}.git`;
   if (r.kind === 'remote') return r.url;
   return `file://${r.path}`;
 }

@@ -93,7 +93,7 @@ test('Argo CD: Application health check in argocd-cm, ApplicationSet git generat
   assert.is(appset.spec.template.spec.source.path, '{{.path.path}}/apps');
   const root = parse(files.get('bootstrap/root.yaml')!);
   assert.is(root.spec.source.path, 'bootstrap');
-  assert.is(root.spec.source.repoURL, 'https://github.com/homelab/gitops.git');
+  assert.is(root.spec.source.repoURL, 'git@github.com:homelab/gitops.git');
 });
 
 test('bootstrap plan points at files the render produced', async () => {

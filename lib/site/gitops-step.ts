@@ -1,0 +1,106 @@
+// The GitOps half of a site run: render + validate + scan (before any host is touched), then the
+// publish that the argocd-bootstrap role triggers, or its plan in --check.
+import path from 'node:path';
+import type { Inventory } from '../inventory/model.ts';
+import type { Logger } from '../runner/types.ts';
+import { renderRepoWithSecrets, bootstrapPlan, ARGOCD_CHART, ARGOCD_NAMESPACE } from '../gitops/index.ts';
+import { scanFiles } from '../gitops/cli.ts';
+import { formatFindings } from '../gitops/secret-scan.ts';
+import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
+import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
+import { registerSecret } from '../report/mask.ts';
+import { readFileSync } from 'node:fs';
+import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+
+export interface GitopsStepOptions {
+  inventory: Inventory;
+  /** --remote: push here instead of the inventory's gitops.repo */
+  remote?: string;
+  /** --repo-url: the URL Argo CD clones from, when it differs from where we push */
+  repoUrl?: string;
+  force?: boolean;
+  log: Logger;
+  /** the outcome of the publish step, for the recap and the exit code */
+  onPublished?: (summary: PublishSummary) => void;
+}
+
+export interface PublishSummary {
+  target: string;
+  check: boolean;
+  /** pending or made changes */
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchanged: boolean;
+  commit?: string;
+  foreignChanges: string[];
+}
+
+export class RepoNotSafeError extends Error {
+  readonly userError = true;
+}
+
+export function publishTarget(inventory: Inventory, remote?: string): Omit<PublishOptions, 'files' | 'workDir'> {
+  if (remote) return { remote, branch: inventory.gitops.branch };
+  const r = inventory.gitops.repo;
+  if (r.kind === 'github') return { github: { owner: r.owner, repo: r.name, private: r.private, org: r.org } as any, branch: inventory.gitops.branch };
+  if (r.kind === 'remote') return { remote: r.url, branch: inventory.gitops.branch };
+  const defaultLocal = path.join(inventory.dir, '.clusterseed', 'gitops.git');
+  return path.resolve(r.path) === defaultLocal ? { branch: inventory.gitops.branch } : { remote: r.path, branch: inventory.gitops.branch };
+}
+
+/** Renders, validates and scans the repo; returns the bootstrap source for the argocd-bootstrap role. */
+export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapSource & { fileCount: number }> {
+  const { inventory, log } = opts;
+  const stateDir = path.join(inventory.dir, '.clusterseed');
+  const { files, model } = await renderRepoWithSecrets(inventory, { stateDir, repoUrl: opts.repoUrl });
+  const findings = scanFiles(files);
+  if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
+  log.info(`gitops: rendered ${files.size} files for ${model.clusters.map((c) => c.name).join(', ')}; valid, no plaintext secrets`);
+  if (model.repoUrl.startsWith('file://')) {
+    log.warn(`Argo CD cannot clone ${model.repoUrl} from inside the cluster; set gitops.repo to a remote it can reach, or pass --repo-url`);
+  }
+  const plan = bootstrapPlan(model, stateDir);
+  const mgmt = plan.sealingKeys.find((k) => k.cluster === plan.managementCluster)!;
+  const keys = await loadOrCreateSealingKeys(mgmt.dir);
+  const sealingKeyManifest = sealingKeySecretManifest(keys, 'kube-system');
+  registerSecret(keys.privateKeyPem);
+  const target = publishTarget(inventory, opts.remote);
+  return {
+    fileCount: files.size,
+    argocdChart: ARGOCD_CHART,
+    argocdNamespace: ARGOCD_NAMESPACE,
+    argocdValuesPath: plan.argocd.valuesFile,
+    rootApplicationPath: plan.rootApplication,
+    files,
+    sealingKeyManifest,
+    async publish(check: boolean) {
+      const common = { ...target, files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
+      if (check) {
+        const p = await planPublish(common);
+        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged, foreignChanges: p.foreignChanges });
+        return { repoUrl: model.repoUrl };
+      }
+      const plan = await planPublish(common);
+      const r = await publish(common);
+      opts.onPublished?.({ target: r.target.label, check, added: plan.added, changed: plan.changed, removed: plan.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
+      const keyPath = (r as any).deployKey?.privateKeyPath as string | undefined;
+      const sshPrivateKey = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
+      registerSecret(sshPrivateKey);
+      return { repoUrl: model.repoUrl, sshPrivateKey };
+    },
+  };
+}
+
+export function formatPublish(s: PublishSummary): string {
+  const lines = [`GITOPS ${s.target}${s.check ? ' (check mode: nothing was pushed)' : ''}`];
+  if (s.unchanged) lines.push('  repository up to date: no commit');
+  else {
+    for (const f of s.added) lines.push(`  + ${f}`);
+    for (const f of s.changed) lines.push(`  ~ ${f}`);
+    for (const f of s.removed) lines.push(`  - ${f}`);
+    if (s.commit) lines.push(`  committed ${s.commit.slice(0, 12)}`);
+  }
+  for (const f of s.foreignChanges) lines.push(`  changed by someone else (kept): ${f}`);
+  return lines.join('\n');
+}
