@@ -36,15 +36,14 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
   const secrets = opts.secrets ?? [];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    // never wait for a password on a terminal that is not there
+    // never wait for a password: no terminal prompt from git, and (detached below) no
+    // controlling terminal for ssh to ask a passphrase or a host-key question on
     GIT_TERMINAL_PROMPT: '0',
-    GIT_ASKPASS: 'echo',
-    SSH_ASKPASS: 'echo',
     LC_ALL: 'C',
     ...opts.env,
   };
   if (opts.gitDir) env.GIT_DIR = opts.gitDir;
-  const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -52,7 +51,14 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
   child.stdin.on('error', () => {}); // git may exit before reading all input; its exit code tells
   child.stdin.end(opts.input ?? '');
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  // detached: git is a process group leader, so its ssh/helper children go with it
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }, timeoutMs);
   const code = await new Promise<number>((resolve, reject) => {
     child.on('error', (e) => reject(new Error(`cannot run git: ${e.message}`)));
     child.on('close', (c, signal) => resolve(signal ? -1 : (c ?? -1)));

@@ -147,8 +147,11 @@ async function readRemoteHead(ctx: RemoteContext): Promise<BranchHead | null> {
   if (have.code !== 0) {
     await git(['fetch', '-q', '--no-tags', ctx.url, `+${ref}:refs/clusterseed/head`], { gitDir: ctx.cacheDir, secrets: ctx.secrets });
   }
-  const info = await git(['show', '-s', '--format=%T%n%ae', commit], { gitDir: ctx.cacheDir });
-  const [tree, email] = info.stdout.split('\n');
+  // the raw commit object: no user config (signatures, formats) can change what we parse
+  const raw = (await git(['cat-file', 'commit', commit], { gitDir: ctx.cacheDir })).stdout;
+  const headers = raw.slice(0, raw.indexOf('\n\n')).split('\n');
+  const tree = headers.find((h) => h.startsWith('tree '))!.slice(5);
+  const email = /^author .* <([^>]*)> \d+ [+-]\d{4}$/.exec(headers.find((h) => h.startsWith('author ')) ?? '')?.[1];
   return { commit, tree, files: await listTree(ctx.cacheDir, commit), authoredByUs: email === ctx.authorEmail };
 }
 

@@ -60,7 +60,9 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     auth: opts.token,
     baseUrl: opts.baseUrl,
     userAgent: 'clusterseed-publish',
-    log: { debug: say(log.debug), info: say(log.verbose), warn: say(log.warn), error: say(log.warn) },
+    // Octokit's request log reports every response, expected 404/409 included: -v/-vv material.
+    // Only the message (first argument) is kept: the second carries the request, headers and all.
+    log: { debug: say(log.debug), info: say(log.debug), warn: say(log.warn), error: say(log.verbose) },
     retry: { doNotRetry: DO_NOT_RETRY, retries: opts.retries ?? 3, retryAfterBaseValue: opts.retryBaseMs ?? 1000 },
     throttle: {
       id: 'clusterseed-publish',

@@ -60,6 +60,10 @@ test('a rerun with the same input makes no commit; a changed input makes one tha
     assert.is(again.unchanged, true);
     assert.is(again.commit, first.commit);
     assert.is(runGit(['rev-list', '--count', 'main'], remote).trim(), '1');
+    // the state folder lost: a head committed by us is recognised as ours, nothing is foreign
+    rmSync(statePath(work));
+    const stateless = await publishToRemote({ url: remote, files: mapOf(rendered), workDir: work });
+    assert.equal([stateless.unchanged, stateless.foreignChanges], [true, []]);
 
     const next = { ...rendered, 'clusters/home/values.yaml': 'replicas: 3\n', 'apps/new.yaml': 'kind: Application\n' } as Record<string, string>;
     delete next['apps/platform/mlflow.yaml'];

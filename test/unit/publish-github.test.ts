@@ -232,12 +232,17 @@ test('secondary rate limit (403 + retry-after) and 5xx are retried and the publi
     });
     c.server.inject({ method: 'GET', path: /\/git\/ref\//, status: 502, message: 'Server Error', times: 2 });
     c.server.inject({ method: 'POST', path: /\/git\/commits$/, status: 500, message: 'Server Error' });
+    // primary rate limit: quota exhausted until the reset time
+    const reset = String(Math.floor(Date.now() / 1000) + 1);
+    c.server.inject({ method: 'GET', path: /^\/users\//, status: 403, message: 'API rate limit exceeded', headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } });
     const started = Date.now();
     const res = await publishToGitHub(c.opts());
     assert.is(res.unchanged, false);
     const statuses = c.server.requests.map((r) => r.status);
     assert.ok(statuses.includes(403) && statuses.includes(502) && statuses.includes(500));
     assert.ok(c.lines.some((l) => l.startsWith('warn') && /secondary rate limit.*waiting 2s/.test(l)));
+    assert.ok(c.lines.some((l) => l.startsWith('warn') && /GitHub rate limit on GET .*waiting \d+s/.test(l)));
+    assert.not.ok(c.lines.some((l) => l.startsWith('warn') && / - (404|409) /.test(l)), 'expected 404/409 answers are not warnings');
     assert.ok(Date.now() - started >= 20, 'the retry-after was waited out (2 s scaled to 10 ms units)');
     const clone = await cloneFiles(c.server.repoPath('alice', 'homelab-gitops'));
     assert.equal(Object.fromEntries(clone.files), rendered);
