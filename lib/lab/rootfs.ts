@@ -186,8 +186,10 @@ const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
  */
 async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Promise<T> {
   const qemuName = ({ arm64: 'qemu-aarch64', amd64: 'qemu-x86_64' } as const)[arch];
-  const lockPath = path.join(rootfsCacheRoot(), `binfmt-${qemuName}.lock`);
-  const ourMarker = path.join(rootfsCacheRoot(), `binfmt-${qemuName}.registered-by-clusterseed`);
+  // binfmt_misc is machine-wide: so are its lock and marker, whatever cache directory a build uses
+  const lockDir = fs.existsSync('/run/lock') ? '/run/lock' : rootfsCacheRoot();
+  const lockPath = path.join(lockDir, `clusterseed-binfmt-${qemuName}.lock`);
+  const ourMarker = path.join(lockDir, `clusterseed-binfmt-${qemuName}.registered`);
   const handler = path.join(BINFMT_DIR, qemuName);
   const result = await withFileLock(lockPath, 'shared', async () => {
     if (!fs.existsSync(path.join(BINFMT_DIR, 'register'))) {
