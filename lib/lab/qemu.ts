@@ -1,0 +1,94 @@
+// The QEMU command line of a lab VM, per guest architecture and accelerator. Pure: the supervisor
+// runs it, the accelerator probe reuses the machine part, tests read it.
+import type { GuestArch } from './recipe.ts';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface VmLaunchSpec {
+  /** the tag every QEMU process of this lab carries (-name), so `down` can find strays */
+  tag: string;
+  name: string;
+  arch: GuestArch;
+  accel: Accel;
+  cpus: number;
+  memoryMb: number;
+  /** host port on 127.0.0.1 forwarded to the guest's port 22 */
+  sshPort: number;
+  /** paths relative to the VM folder (QEMU runs there: keeps the QMP socket path short) */
+  disk: string;
+  configDisk: string;
+  consoleLog: string;
+  qmpSocket: string;
+  pidFile: string;
+  /** absolute paths in the image cache */
+  kernel: string;
+  initrd: string;
+  /** guest MAC on the user-mode network (locally administered, unique per VM of a lab) */
+  mac: string;
+}
+
+interface MachineProfile {
+  binary: string;
+  machine: (accel: Accel) => string;
+  cpu: (accel: Accel) => string;
+  console: string;
+}
+
+export const MACHINES: Record<GuestArch, MachineProfile> = {
+  x86_64: {
+    binary: 'qemu-system-x86_64',
+    machine: () => 'pc',
+    // qemu64 is the fastest model under TCG here; with working KVM the host CPU is best
+    cpu: (accel) => (accel === 'kvm' ? 'host' : 'qemu64'),
+    console: 'ttyS0',
+  },
+  aarch64: {
+    binary: 'qemu-system-aarch64',
+    machine: (accel) => (accel === 'kvm' ? 'virt,gic-version=host' : 'virt'),
+    cpu: (accel) => (accel === 'kvm' ? 'host' : 'cortex-a72'),
+    console: 'ttyAMA0',
+  },
+};
+
+export function accelArgs(accel: Accel): string[] {
+  // tb-size=128: the TCG translation cache otherwise makes each VM ~1 GB RSS (≈ 420 MB with it)
+  return ['-accel', accel === 'kvm' ? 'kvm' : 'tcg,tb-size=128'];
+}
+
+export function qemuCommand(spec: VmLaunchSpec, append: string): { binary: string; args: string[] } {
+  const m = MACHINES[spec.arch];
+  const args = [
+    '-name', `${spec.tag}-${spec.name}`,
+    '-machine', m.machine(spec.accel),
+    ...accelArgs(spec.accel),
+    '-cpu', m.cpu(spec.accel),
+    '-smp', String(spec.cpus),
+    '-m', String(spec.memoryMb),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-chardev', `file,id=console,path=${spec.consoleLog},append=on`,
+    '-serial', 'chardev:console',
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', append,
+    // cache=unsafe: a throwaway clone; the guest's flushes need not reach the host disk
+    '-drive', `if=none,id=root,file=${spec.disk},format=qcow2,cache=unsafe,discard=unmap`,
+    '-device', 'virtio-blk-pci,drive=root',
+    '-drive', `if=none,id=config,file=${spec.configDisk},format=raw`,
+    '-device', 'virtio-blk-pci,drive=config',
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac}`,
+    '-device', 'virtio-rng-pci',
+    '-qmp', `unix:${spec.qmpSocket},server=on,wait=off`,
+    '-pidfile', spec.pidFile,
+    // a guest reboot ends QEMU; the supervisor starts it again (with a fresh command line)
+    '-no-reboot',
+  ];
+  return { binary: m.binary, args };
+}
+
+/** A locally administered MAC derived from the VM's index in the lab. */
+export function labMac(index: number): string {
+  const hi = (index >> 8) & 0xff;
+  const lo = index & 0xff;
+  return `52:54:00:c5:${hi.toString(16).padStart(2, '0')}:${lo.toString(16).padStart(2, '0')}`;
+}
