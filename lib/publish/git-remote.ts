@@ -114,7 +114,7 @@ async function publishRemote(opts: RemotePublishOptions, created: boolean): Prom
     if (plan.unchanged && head) {
       await savePublishedState(opts.workDir, ctx.target, head, desired);
       log.verbose(`${shown} ${ctx.branch}: unchanged (${head.commit.slice(0, 12)})`);
-      return { commit: head.commit, created, unchanged: true, foreignChanges: plan.foreignChanges, overwritten, remote };
+      return { commit: head.commit, created, unchanged: true, foreignChanges: plan.foreignChanges, overwritten, remote, added: [], changed: [], removed: [] };
     }
 
     const commit = await writeCommit(ctx, plan, desired, head, opts);
@@ -122,7 +122,8 @@ async function publishRemote(opts: RemotePublishOptions, created: boolean): Prom
     if (pushed) {
       await savePublishedState(opts.workDir, ctx.target, { commit, tree: plan.treeSha }, desired);
       log.info(`${shown} ${ctx.branch}: committed ${commit.slice(0, 12)} (+${plan.added.length} ~${plan.changed.length} -${plan.removed.length})`);
-      return { commit, created, unchanged: false, foreignChanges: plan.foreignChanges, overwritten, remote };
+      const { added, changed, removed } = plan;
+      return { commit, created, unchanged: false, foreignChanges: plan.foreignChanges, overwritten, remote, added, changed, removed };
     }
     if (attempt >= 2) throw new Error(`publish to ${shown} ${ctx.branch}: the branch keeps moving (push rejected twice as non-fast-forward)`);
     log.warn(`${shown} ${ctx.branch}: moved during the publish; rebuilding on the new head`);

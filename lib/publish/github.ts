@@ -10,6 +10,7 @@
 //     and the ref forced onto it, so the history starts with exactly one commit of ours;
 //   * a 422 on the ref update (not a fast-forward: someone pushed meanwhile) re-reads the head,
 //     re-checks their changes and retries once.
+import { registerSecret } from '../report/mask.ts';
 import type { Logger } from '../runner/types.ts';
 import { ensureDeployKey, type DeployKeyResult } from './deploy-key.ts';
 import { isUtf8Text, loadDesiredFiles, type DesiredFile } from './files.ts';
@@ -65,6 +66,7 @@ interface Session {
 function tokenOf(opts: { token?: string }): string {
   const token = opts.token ?? process.env.GITHUB_TOKEN ?? '';
   if (!token) throw new Error('publish to GitHub: no token (set GITHUB_TOKEN, or publish to a git remote instead)');
+  registerSecret(token); // the run-wide logger and report mask it too
   return token;
 }
 
@@ -298,6 +300,9 @@ export async function publishToGitHub(opts: GitHubPublishOptions): Promise<GitHu
       unchanged,
       foreignChanges: plan.foreignChanges,
       overwritten: opts.force ? plan.conflicts : [],
+      added: unchanged ? [] : plan.added,
+      changed: unchanged ? [] : plan.changed,
+      removed: unchanged ? [] : plan.removed,
       remote: repo.sshUrl,
       cloneUrl: repo.cloneUrl,
       deployKey,

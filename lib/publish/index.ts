@@ -2,7 +2,7 @@
 //   remote URL given            → any git remote, with the git CLI
 //   GitHub owner/repo given     → GitHub REST API (needs GITHUB_TOKEN)
 //   neither                     → a local bare repository, <workDir>/.clusterseed/gitops.git
-import { planGitHubPublish, publishToGitHub, type GitHubPublishOptions } from './github.ts';
+import { planGitHubPublish, publishToGitHub, type GitHubPublishOptions, type GitHubPublishResult } from './github.ts';
 import { planLocalBarePublish, planRemotePublish, publishToLocalBare, publishToRemote } from './git-remote.ts';
 import type { PublishPlan } from './plan.ts';
 import { redactUrl } from './secrets.ts';
@@ -12,6 +12,7 @@ export type { PublishPlan } from './plan.ts';
 export { PublishConflictError } from './plan.ts';
 export type { PublishResult, PublishCommon, CommitIdentity } from './types.ts';
 export type { FileInput } from './files.ts';
+export type { DeployKeyResult } from './deploy-key.ts';
 
 export type GitHubTarget = Omit<GitHubPublishOptions, keyof PublishCommon>;
 
@@ -53,10 +54,13 @@ function githubOptions(opts: PublishOptions): GitHubPublishOptions {
   return { ...common, ...github!, token: github!.token ?? (env ?? process.env).GITHUB_TOKEN };
 }
 
-export async function publish(opts: PublishOptions): Promise<PublishResult & { target: TargetChoice }> {
+/** GitHub results also carry the deploy key and the https clone URL. */
+export type AnyPublishResult = PublishResult & Partial<Pick<GitHubPublishResult, 'deployKey' | 'cloneUrl'>>;
+
+export async function publish(opts: PublishOptions): Promise<AnyPublishResult & { target: TargetChoice }> {
   const target = chooseTarget(opts);
   const { remote, github: _g, env: _e, ...common } = opts;
-  const result =
+  const result: AnyPublishResult =
     target.kind === 'github'
       ? await publishToGitHub(githubOptions(opts))
       : target.kind === 'remote'

@@ -38,6 +38,10 @@ export interface PublishResult {
   foreignChanges: string[];
   /** with force: the foreign changes the publish overwrote */
   overwritten: string[];
+  /** what the commit changed relative to the previous head (all empty when unchanged) */
+  added: string[];
+  changed: string[];
+  removed: string[];
   /** where the repository lives, for the Argo CD repo URL (never holds credentials) */
   remote: string;
 }

@@ -73,6 +73,8 @@ test('a rerun with the same input makes no commit; a changed input makes one tha
 
     const second = await publishToRemote({ url: remote, files: mapOf(next), workDir: work });
     assert.is(second.unchanged, false);
+    assert.equal([second.added, second.changed, second.removed], [plan.added, plan.changed, plan.removed]);
+    assert.equal([again.added, again.changed, again.removed], [[], [], []]);
     const clone = await cloneFiles(remote);
     assert.equal(Object.fromEntries(clone.files), next);
     assert.equal(clone.commits, [second.commit, first.commit]);

@@ -123,6 +123,7 @@ test('a changed render is one commit on top; dropped files disappear; binary con
       { added: ['assets/logo.bin'], changed: ['clusters/home/values.yaml'], removed: ['apps/platform/mlflow.yaml'], unchanged: false, repoExists: true },
     );
     const res = await publishToGitHub(c.opts({ files: new Map(Object.entries(next)) }));
+    assert.equal([res.added, res.changed, res.removed], [plan.added, plan.changed, plan.removed]);
     const clone = await cloneFiles(c.server.repoPath('alice', 'homelab-gitops'));
     assert.equal(clone.commits, [res.commit, first.commit]);
     assert.equal([...clone.files.keys()].sort(), Object.keys(next).sort());
