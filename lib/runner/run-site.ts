@@ -109,7 +109,9 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   for (const role of [factsRole, ...run.roles]) {
     const targets = hosts.filter((h) => !stopped.has(h.name) && role.appliesTo(h, inventory));
     if (targets.length === 0) continue;
-    if (role.prepare) {
+    // with --tags, control-machine work runs only for roles selected by name
+    const roleSelected = !options.tags?.length || options.tags.includes(role.name);
+    if (role.prepare && roleSelected) {
       const t0 = Date.now();
       try {
         await role.prepare({ inventory, hosts: targets.map((h) => peers.get(h.name)!), options, shared, log: run.log });

@@ -53,7 +53,8 @@ export function publishTarget(inventory: Inventory, remote?: string): Omit<Publi
 export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapSource & { fileCount: number }> {
   const { inventory, log } = opts;
   const stateDir = path.join(inventory.dir, '.clusterseed');
-  const { files, model } = await renderRepoWithSecrets(inventory, { stateDir, repoUrl: opts.repoUrl });
+  // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
+  const { files, model } = await renderRepoWithSecrets(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote });
   const findings = scanFiles(files);
   if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
   log.info(`gitops: rendered ${files.size} files for ${model.clusters.map((c) => c.name).join(', ')}; valid, no plaintext secrets`);

@@ -1,0 +1,99 @@
+// The GitOps half of site.mjs on a real host: render → publish → argocd-bootstrap files on the
+// first server; a rerun makes no commit and changes nothing; --check afterwards reports no drift.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { startLab, type TestLab } from '../harness/hosts.ts';
+
+let lab: TestLab;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-site-gitops-'));
+const MANIFESTS = '/var/lib/rancher/k3s/server/manifests';
+
+test.before(async () => {
+  lab = await startLab({ count: 1, prefix: 'sg' });
+});
+test.after(async () => {
+  await lab?.stop();
+});
+
+function site(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('npx', ['zx', 'scripts/site.mjs', ...args], { timeout: 180_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+const head = (bare: string) => {
+  try {
+    return execFileSync('git', ['-C', bare, 'rev-parse', '--verify', '-q', 'refs/heads/main'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+};
+
+test('bootstrap files land on the first server; the repo gets one commit; rerun and --check are no-ops', async () => {
+  const host = lab.hosts[0].name;
+  const bare = path.join(tmp, 'remote.git');
+  execFileSync('git', ['init', '-q', '--bare', bare]);
+  const inv = lab.writeInventory({ servers: [host], agents: [] });
+  const args = ['-i', inv, '--remote', bare, '--tags', 'argocd-bootstrap'];
+
+  const check = await site([...args, '--check']);
+  assert.is(check.code, 3, check.out);
+  assert.match(check.out, /check mode: nothing was pushed/);
+  assert.match(check.out, /would change: \[argocd-bootstrap\] bootstrap clusterseed-argocd\.yaml/);
+  assert.is((await lab.sh(host, `ls ${MANIFESTS} 2>/dev/null | wc -l`)).stdout.trim(), '0', 'check wrote nothing');
+  assert.is(head(bare), '', 'check pushed nothing');
+
+  const json = path.join(tmp, 'first.json');
+  const first = await site([...args, '--json', json]);
+  assert.is(first.code, 0, first.out);
+  const commit = head(bare);
+  assert.ok(commit, 'one commit pushed');
+  assert.is(execFileSync('git', ['-C', bare, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim(), '1');
+
+  const listing = (await lab.sh(host, `stat -c '%n %a' ${MANIFESTS}/*`)).stdout.trim().split('\n').sort();
+  assert.equal(listing, [
+    `${MANIFESTS}/clusterseed-argocd-root.yaml 600`,
+    `${MANIFESTS}/clusterseed-argocd.yaml 600`,
+    `${MANIFESTS}/clusterseed-sealing-key.yaml 600`,
+  ]);
+  const chart = YAML.parse((await lab.sh(host, `cat ${MANIFESTS}/clusterseed-argocd.yaml`)).stdout);
+  assert.is(chart.kind, 'HelmChart');
+  assert.is(chart.spec.chart, 'argo-cd');
+  assert.match(chart.spec.version, /^\d+\.\d+\.\d+$/);
+  const root = YAML.parse((await lab.sh(host, `cat ${MANIFESTS}/clusterseed-argocd-root.yaml`)).stdout);
+  const values = YAML.parse(root.spec.valuesContent);
+  assert.is(values.applications.root.source.path, 'bootstrap');
+  const sealing = (await lab.sh(host, `cat ${MANIFESTS}/clusterseed-sealing-key.yaml`)).stdout;
+  assert.match(sealing, /sealedsecrets\.bitnami\.com\/sealed-secrets-key: active/);
+
+  // the private sealing key is on the host (0600) and nowhere in the output or the report
+  const keyLine = sealing.split('\n').find((l) => l.includes('tls.key'))!;
+  const keyB64 = keyLine.split(':')[1].trim();
+  assert.ok(keyB64.length > 100, sealing.split("\n").map((l) => l.slice(0, 60)).join("\n"));
+  assert.not.match(first.out, keyB64.slice(0, 60));
+  assert.not.match(readFileSync(json, 'utf8'), keyB64.slice(0, 60));
+
+  // the cloned repo equals the rendered tree
+  const clone = path.join(tmp, 'clone');
+  execFileSync('git', ['clone', '-q', '-b', 'main', bare, clone]);
+  assert.ok(readdirSync(clone).includes('bootstrap'));
+  assert.ok(readFileSync(path.join(clone, 'bootstrap', 'root.yaml'), 'utf8').includes(bare), 'Argo CD reads the pushed remote');
+
+  const second = await site(args);
+  assert.is(second.code, 0, second.out);
+  assert.match(second.out, /repository up to date: no commit/);
+  assert.match(second.out, /No changes/);
+  assert.is(head(bare), commit, 'no new commit');
+
+  const drift = await site([...args, '--check']);
+  assert.is(drift.code, 0, drift.out);
+});
+
+test.run();
