@@ -30,6 +30,8 @@ export interface ConfigInput {
   host: HostSpec;
   /** decided from the host's iptables (see iptables.ts) unless the inventory forces it */
   preferBundledBin: boolean;
+  /** this host's own extra keys (role vars `config:`, e.g. node-ip), over the cluster's */
+  hostConfig?: Record<string, unknown>;
 }
 
 export function serverConfig(input: ConfigInput): Record<string, unknown> {
@@ -54,7 +56,7 @@ export function serverConfig(input: ConfigInput): Record<string, unknown> {
     config['etcd-snapshot-retention'] = settings.etcdSnapshotRetention;
   }
   if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
-  return { ...config, ...settings.serverConfig };
+  return { ...config, ...settings.serverConfig, ...input.hostConfig };
 }
 
 export function agentConfig(input: ConfigInput): Record<string, unknown> {
@@ -67,7 +69,7 @@ export function agentConfig(input: ConfigInput): Record<string, unknown> {
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];
   if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
-  return { ...config, ...settings.agentConfig };
+  return { ...config, ...settings.agentConfig, ...input.hostConfig };
 }
 
 export function configYaml(config: Record<string, unknown>): string {
@@ -76,4 +78,9 @@ export function configYaml(config: Record<string, unknown>): string {
 
 export function registriesYaml(registries: Record<string, unknown>): string {
   return HEADER + stringify(registries);
+}
+
+/** Config keys whose values are better not shown in --diff output (S3 credentials and the like). */
+export function hasSecretKeys(config: Record<string, unknown>): boolean {
+  return Object.keys(config).some((k) => /secret|password|token|access-key/i.test(k));
 }

@@ -13,10 +13,11 @@ import { directory } from '../blocks/directory.ts';
 import { q, run } from '../blocks/shell.ts';
 import type { Artifact } from './artifacts.ts';
 import { hostArtifacts } from './prepare.ts';
-import { agentConfig, configYaml, CONFIG_PATH, IMAGES_DIR, REGISTRIES_PATH, registriesYaml, serverConfig } from './config.ts';
+import { agentConfig, configYaml, CONFIG_PATH, hasSecretKeys, IMAGES_DIR, REGISTRIES_PATH, registriesYaml, serverConfig } from './config.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from './iptables.ts';
 import { waitForNode } from './readiness.ts';
-import { settingsFor, type K3sSettings } from './settings.ts';
+import { hostConfigKeys, settingsFor, type K3sSettings } from './settings.ts';
+import { nodeMetadataTask } from './node-metadata.ts';
 import { BIN_DIR, envFile, envPath, K3S_BIN, serviceName, unitFile, unitPath, type NodeKind } from './systemd.ts';
 import { clusterToken, tokenPassword } from './token.ts';
 
@@ -196,6 +197,12 @@ function serviceTask(spec: ServiceSpec): Task {
   };
 }
 
+/** config.yaml without the keys K3s reads only when the node registers (no restart for those). */
+export function withoutRegistrationKeys(config: Record<string, unknown>): Record<string, unknown> {
+  const { 'node-label': _labels, 'node-taint': _taints, ...rest } = config;
+  return rest;
+}
+
 /** Every task of a K3s node of the given kind, in order. */
 export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Task[]> {
   const settings = settingsFor(ctx);
@@ -203,8 +210,15 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
   const artifacts = await hostArtifacts(ctx);
   const token = clusterToken(ctx);
   const iptables = await hostIptables(ctx);
-  const input = { inventory: ctx.inventory, settings, host: ctx.host, preferBundledBin: preferBundledBin(settings, iptables) };
-  const config = configYaml(kind === 'server' ? serverConfig(input) : agentConfig(input));
+  const input = {
+    inventory: ctx.inventory,
+    settings,
+    host: ctx.host,
+    preferBundledBin: preferBundledBin(settings, iptables),
+    hostConfig: hostConfigKeys(ctx, kind === 'server' ? 'k3s-server' : 'k3s-agent'),
+  };
+  const configObject = kind === 'server' ? serverConfig(input) : agentConfig(input);
+  const config = configYaml(configObject);
   const unit = unitFile(kind);
   const env = envFile({ K3S_TOKEN: token, ...settings.env });
   const registries = settings.registries ? registriesYaml(settings.registries) : '';
@@ -218,7 +232,7 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
     tasks.push(directory({ path: IMAGES_DIR, mode: '0755' }));
     tasks.push(cachedFileTask(artifacts.images, `${IMAGES_DIR}/${artifacts.images.name}`));
   }
-  tasks.push(file({ path: CONFIG_PATH, content: config, mode: '0600' }));
+  tasks.push(file({ path: CONFIG_PATH, content: config, mode: '0600', secret: hasSecretKeys(configObject) }));
   tasks.push(file({ path: unitPath(kind), content: unit, mode: '0644' }));
   tasks.push(file({ path: envPath(kind), content: env, mode: '0600', secret: true }));
   tasks.push(
@@ -226,7 +240,8 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
       kind,
       inputs: {
         binary: artifacts.binary.sha256,
-        'config.yaml': sha256(config),
+        // labels and taints only count at registration; later changes go through the API (node-metadata.ts)
+        'config.yaml': sha256(configYaml(withoutRegistrationKeys(configObject))),
         unit: sha256(unit),
         env: sha256(env),
         'registries.yaml': sha256(registries),
@@ -237,5 +252,6 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
       readyTimeoutMs: settings.readyTimeoutMs,
     }),
   );
+  tasks.push(nodeMetadataTask());
   return tasks;
 }

@@ -38,7 +38,7 @@ export const DEFAULT_ETCD_SNAPSHOT_RETENTION = 5;
 export const DEFAULT_READY_TIMEOUT_S = 600;
 
 /** config.yaml keys clusterseed derives from the inventory; setting them in *_config is an error */
-const OWNED_KEYS = ['token', 'token-file', 'agent-token', 'server', 'cluster-init', 'node-name', 'node-label', 'node-taint', 'data-dir'];
+export const OWNED_KEYS = ['token', 'token-file', 'agent-token', 'server', 'cluster-init', 'node-name', 'node-label', 'node-taint', 'data-dir'];
 
 export class K3sSettingsError extends Error {
   readonly userError = true;
@@ -179,4 +179,16 @@ export function isServer(host: HostSpec): boolean {
 
 export function isAgent(host: HostSpec): boolean {
   return host.groups.includes('agents') && !isServer(host);
+}
+
+/** A host's own config.yaml keys from its role vars (`vars: {k3s-agent: {config: {node-ip: ...}}}`). */
+export function hostConfigKeys(ctx: HostContext, role: string): Record<string, unknown> {
+  const value = ctx.vars.config;
+  const where = `${ctx.inventory.file}: host "${ctx.host.name}": vars.${role}.config`;
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new K3sSettingsError(`${where}: expected a mapping of K3s config keys`);
+  for (const k of Object.keys(value)) {
+    if (OWNED_KEYS.includes(k)) throw new K3sSettingsError(`${where}.${k}: may not be set here (clusterseed sets it from the inventory${k.includes('token') ? '; the token lives in token_file' : ''})`);
+  }
+  return value;
 }

@@ -92,6 +92,14 @@ export function clusterToken(ctx: HostContext): string {
   if (typeof known === 'string') return known;
   const file = cluster.tokenFile;
   if (!file) throw new TokenError(`cluster "${cluster.name}" has no token_file`);
+  if (ctx.options.check && !existsSync(file)) {
+    // --check changes nothing, not even on the control machine: a token for this run only
+    const token = generateToken();
+    registerSecret(token);
+    ctx.log.info(`would generate the join token of cluster "${cluster.name}" into ${file}`);
+    ctx.shared.set(key, token);
+    return token;
+  }
   const result = loadOrCreateToken(file);
   if (result.created) ctx.log.info(`generated the join token of cluster "${cluster.name}" into ${file} (mode 0600; keep it out of git)`);
   if (result.tightened) ctx.log.warn(`token file ${file} was readable by group or others; its mode is now 0600`);

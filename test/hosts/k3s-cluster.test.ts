@@ -50,8 +50,15 @@ interface Run {
   output: string[];
 }
 
-function writeInventory(extraCluster: Record<string, unknown> = {}): string {
+function writeInventory(extraCluster: Record<string, unknown> = {}, hostOverrides: Record<string, Record<string, unknown>> = {}): string {
   const [k1, k2, k3] = lab.hosts;
+  const hosts: Record<string, Record<string, unknown>> = {
+    k1: { address: k1.address, labels: { 'node-role.clusterseed.io/stateful': 'true' } },
+    // node-role.kubernetes.io/* is refused by the kubelet: it must arrive through the API
+    k2: { address: k2.address, labels: { 'clusterseed.io/arch-pool': 'x86', 'node-role.kubernetes.io/worker': 'true' }, taints: ['clusterseed.io/edge=true:NoSchedule'] },
+    k3: { address: k3.address, raspberry_pi: true, labels: { 'clusterseed.io/arch-pool': 'arm' } },
+  };
+  for (const [name, over] of Object.entries(hostOverrides)) hosts[name] = { ...hosts[name], ...over };
   return lab.writeInventory({
     servers: ['k1'],
     agents: ['k2', 'k3'],
@@ -71,11 +78,7 @@ function writeInventory(extraCluster: Record<string, unknown> = {}): string {
         },
         ...extraCluster,
       },
-      hosts: {
-        k1: { address: k1.address, labels: { 'node-role.clusterseed.io/stateful': 'true' } },
-        k2: { address: k2.address, labels: { 'clusterseed.io/arch-pool': 'x86' }, taints: ['clusterseed.io/edge=true:NoSchedule'] },
-        k3: { address: k3.address, raspberry_pi: true, labels: { 'clusterseed.io/arch-pool': 'arm' } },
-      },
+      hosts,
     },
   });
 }
@@ -208,6 +211,10 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
     assert.is(node.status.nodeInfo.kubeletVersion, VERSION);
     assert.ok(node.metadata.labels[label], `${name} has ${label}`);
   }
+  const k2node = JSON.parse(await sh(k1, `k3s kubectl get node ${k2} -o json`));
+  assert.is(k2node.metadata.labels['node-role.kubernetes.io/worker'], 'true', 'a kubelet-restricted label set through the API');
+  assert.equal(k2node.spec.taints, [{ key: 'clusterseed.io/edge', value: 'true', effect: 'NoSchedule' }]);
+  assert.not.ok(agentConfig['node-label'].includes('node-role.kubernetes.io/worker=true'), 'not handed to the kubelet');
   assert.match(await sh(k2, 'ip -o link show flannel.1'), /flannel\.1/);
 
   // prerequisites
@@ -256,6 +263,46 @@ test('a config change restarts only the node it concerns', async () => {
   }
   const restart = run.report.hosts[1].tasks.find((t) => t.task.startsWith('k3s-agent.service'));
   assert.match(restart?.summary ?? '', /config\.yaml changed/);
+});
+
+test('label and taint changes reach the API without restarting anything', async () => {
+  const [k1, k2, k3] = lab.hosts.map((h) => h.name);
+  assert.is(failures((await converge(await loadInventory(writeInventory()))).report), '[]'); // back to the base inventory
+  const before = await Promise.all([k1, k2, k3].map(events));
+  const inventory = await loadInventory(writeInventory({}, {
+    k1: { labels: {} },
+    k2: { labels: { 'clusterseed.io/arch-pool': 'x86-fast' }, taints: ['clusterseed.io/gpu:NoExecute'] },
+  }));
+  const run = await converge(inventory);
+  assert.is(failures(run.report), '[]');
+  const node = async (n: string) => JSON.parse(await sh(k1, `k3s kubectl get node ${n} -o json`));
+  const n1 = await node(k1);
+  assert.is(n1.metadata.labels['node-role.clusterseed.io/stateful'], undefined, 'a label dropped from the inventory leaves the node');
+  assert.is(n1.metadata.labels['node-role.kubernetes.io/control-plane'], 'true', 'labels clusterseed does not manage stay');
+  const n2 = await node(k2);
+  assert.is(n2.metadata.labels['clusterseed.io/arch-pool'], 'x86-fast');
+  assert.is(n2.metadata.labels['node-role.kubernetes.io/worker'], undefined);
+  assert.equal(n2.spec.taints, [{ key: 'clusterseed.io/gpu', effect: 'NoExecute' }]);
+  assert.equal(await Promise.all([k1, k2, k3].map(events)), before, 'no restart for labels and taints');
+  assert.match(await sh(k2, 'cat /etc/rancher/k3s/config.yaml'), /x86-fast/, 'config.yaml has them for a later registration');
+  const again = await converge(inventory);
+  assert.equal(again.report.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+});
+
+test('an agent with a wrong token does not join; the next run repairs it', async () => {
+  const [k1, k2] = lab.hosts.map((h) => h.name);
+  await lab.sh(k2, `sed -i "s/^K3S_TOKEN=.*/K3S_TOKEN='not-the-cluster-token'/" /etc/systemd/system/k3s-agent.service.env && systemctl restart --no-block k3s-agent`);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.is(await sh(k2, 'systemctl is-active k3s-agent || true'), 'activating', 'no READY with a wrong token');
+  assert.match(await sh(k2, 'journalctl -u k3s-agent -n 5 --no-pager -o cat'), /token CA hash does not match/);
+  const node = JSON.parse(await sh(k1, `k3s kubectl get node ${k2} -o json`));
+  assert.is(node.status.conditions.find((c: any) => c.type === 'Ready').status, 'Unknown');
+
+  const run = await converge(await loadInventory(writeInventory()));
+  assert.is(failures(run.report), '[]');
+  const k2tasks = run.report.hosts[1].tasks.filter((t) => t.outcome === 'changed').map((t) => t.task);
+  assert.ok(k2tasks.includes('file /etc/systemd/system/k3s-agent.service.env'), k2tasks.join(', '));
+  assert.is(await sh(k2, 'systemctl is-active k3s-agent'), 'active');
 });
 
 test('reset asks for confirmation, then leaves no K3s unit, binary, data directory or interface behind', async () => {
