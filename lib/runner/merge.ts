@@ -1,14 +1,9 @@
-/** Deep merge of plain objects; arrays and scalars from `over` replace those of `base`. */
-export function deepMerge<T extends Record<string, any>>(base: T, over: Record<string, any> | undefined): T {
-  if (!over) return structuredClone(base);
-  const out: Record<string, any> = structuredClone(base);
-  for (const [k, v] of Object.entries(over)) {
-    if (isPlainObject(v) && isPlainObject(out[k])) out[k] = deepMerge(out[k], v);
-    else out[k] = structuredClone(v);
-  }
-  return out as T;
-}
+// Role vars merge the same way inventory vars do: one implementation, in lib/inventory/merge.ts.
+import { deepMerge as mergeLayers, isPlainObject } from '../inventory/merge.ts';
 
-export function isPlainObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+export { isPlainObject };
+
+/** `over` deep-merged onto `base` (mappings merge, lists and scalars replace); inputs untouched. */
+export function deepMerge<T extends Record<string, any>>(base: T, over: Record<string, any> | undefined): T {
+  return mergeLayers(base, over) as T;
 }

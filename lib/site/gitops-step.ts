@@ -43,7 +43,11 @@ export class RepoNotSafeError extends Error {
 export function publishTarget(inventory: Inventory, remote?: string): Omit<PublishOptions, 'files' | 'workDir'> {
   if (remote) return { remote, branch: inventory.gitops.branch };
   const r = inventory.gitops.repo;
-  if (r.kind === 'github') return { github: { owner: r.owner, repo: r.name, private: r.private, org: r.org } as any, branch: inventory.gitops.branch };
+  if (r.kind === 'github') {
+    // CLUSTERSEED_GITHUB_API: a GitHub Enterprise (or test) API base URL
+    const baseUrl = process.env.CLUSTERSEED_GITHUB_API;
+    return { github: { owner: r.owner, repo: r.name, private: r.private, org: r.org, ...(baseUrl ? { baseUrl } : {}) }, branch: inventory.gitops.branch };
+  }
   if (r.kind === 'remote') return { remote: r.url, branch: inventory.gitops.branch };
   const defaultLocal = path.join(inventory.dir, '.clusterseed', 'gitops.git');
   return path.resolve(r.path) === defaultLocal ? { branch: inventory.gitops.branch } : { remote: r.path, branch: inventory.gitops.branch };
@@ -82,10 +86,9 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
         opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged, foreignChanges: p.foreignChanges });
         return { repoUrl: model.repoUrl };
       }
-      const plan = await planPublish(common);
       const r = await publish(common);
-      opts.onPublished?.({ target: r.target.label, check, added: plan.added, changed: plan.changed, removed: plan.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
-      const keyPath = (r as any).deployKey?.privateKeyPath as string | undefined;
+      opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
+      const keyPath = r.deployKey?.privateKeyPath;
       const sshPrivateKey = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
       registerSecret(sshPrivateKey);
       return { repoUrl: model.repoUrl, sshPrivateKey };

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startLab, type TestLab } from '../harness/hosts.ts';
+import { GitHubServer } from '../github-server/server.ts';
 
 let lab: TestLab;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-site-gitops-'));
@@ -20,9 +21,9 @@ test.after(async () => {
   await lab?.stop();
 });
 
-function site(args: string[]): Promise<{ code: number; out: string }> {
+function site(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile('npx', ['zx', 'scripts/site.mjs', ...args], { timeout: 180_000 }, (err, stdout, stderr) => {
+    execFile('npx', ['zx', 'scripts/site.mjs', ...args], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
     });
   });
@@ -94,6 +95,40 @@ test('bootstrap files land on the first server; the repo gets one commit; rerun 
 
   const drift = await site([...args, '--check']);
   assert.is(drift.code, 0, drift.out);
+});
+
+test('GitHub (through a local stand-in of its REST API): repo created, deploy key registered once, credential installed 0600; token never printed', async () => {
+  const host = lab.hosts[0].name;
+  const token = 'ghp_' + 'x'.repeat(8) + Date.now().toString(36) + 'TESTTOKEN';
+  const server = await GitHubServer.start({ tokens: { [token]: 'alice' } });
+  try {
+    const inv = lab.writeInventory({
+      servers: [host], agents: [],
+      extra: { gitops: { repo: { github: { owner: 'alice', name: 'homelab-gitops', private: true } } } },
+    });
+    const env = { GITHUB_TOKEN: token, CLUSTERSEED_GITHUB_API: server.url };
+    const args = ['-i', inv, '--tags', 'argocd-bootstrap', '-vv'];
+    const first = await site(args, env);
+    assert.is(first.code, 0, first.out);
+    assert.not.match(first.out, token);
+    assert.match(first.out, /github alice\/homelab-gitops/);
+    const cred = (await lab.sh(host, `stat -c %a ${MANIFESTS}/clusterseed-repo-credentials.yaml; cat ${MANIFESTS}/clusterseed-repo-credentials.yaml`)).stdout;
+    assert.match(cred, /^600\n/);
+    const docs = YAML.parseAllDocuments(cred.replace(/^600\n/, '')).map((d) => d.toJS());
+    const secret = docs.find((d) => d?.kind === 'Secret');
+    assert.is(secret.metadata.labels['argocd.argoproj.io/secret-type'], 'repository');
+    assert.is(secret.stringData.url, 'git@github.com:alice/homelab-gitops.git');
+    assert.match(secret.stringData.sshPrivateKey, /BEGIN OPENSSH PRIVATE KEY/);
+    assert.not.match(first.out, secret.stringData.sshPrivateKey.split('\n')[1], 'deploy key not printed');
+
+    const second = await site(args, env);
+    assert.is(second.code, 0, second.out);
+    assert.match(second.out, /repository up to date: no commit/);
+    assert.match(second.out, /No changes/);
+    assert.not.match(second.out, token);
+  } finally {
+    await server.close();
+  }
 });
 
 test.run();
