@@ -1,7 +1,15 @@
 // One exec request on an open connection: write stdin, collect stdout/stderr as bytes, wait for the
 // exit status. A channel that closes without an exit status means the connection was lost.
+import os from 'node:os';
 import type { Client } from 'ssh2';
 import { TransportError } from './types.ts';
+
+/** The server refused a new channel: the command never started, so trying again is safe. */
+export class ChannelOpenError extends TransportError {
+  constructor(message: string) {
+    super(message, 'unreachable');
+  }
+}
 
 export interface RawResult {
   code: number;
@@ -29,7 +37,7 @@ export function runCommand(client: Client, command: string, opts: RunOptions): P
     try {
       client.exec(command, (err, channel) => {
         if (err) {
-          fail(new TransportError(`${opts.label}: cannot start a command: ${err.message}`, 'unreachable'));
+          fail(new ChannelOpenError(`${opts.label}: cannot start a command: ${err.message}`));
           return;
         }
         const stdout: Buffer[] = [];
@@ -52,7 +60,8 @@ export function runCommand(client: Client, command: string, opts: RunOptions): P
             reject(new TransportError(`${opts.label}: connection lost while a command was running`, 'unreachable'));
           } else {
             resolve({
-              code: exit.code ?? 128,
+              // killed by a signal: report it the way a shell would (128 + signal number)
+              code: exit.code ?? 128 + (signalNumber(exit.signal) ?? 0),
               signal: exit.signal,
               stdout: Buffer.concat(stdout),
               stderr: Buffer.concat(stderr),
@@ -79,4 +88,10 @@ export function runCommand(client: Client, command: string, opts: RunOptions): P
       fail(new TransportError(`${opts.label}: cannot start a command: ${(err as Error).message}`, 'unreachable'));
     }
   });
+}
+
+function signalNumber(name: string | undefined): number | undefined {
+  if (!name) return undefined;
+  const key = (name.startsWith('SIG') ? name : `SIG${name}`) as keyof typeof os.constants.signals;
+  return os.constants.signals[key];
 }

@@ -4,7 +4,7 @@ import type { Client, SFTPWrapper } from 'ssh2';
 import path from 'node:path';
 import type { HostSpec } from '../inventory/model.ts';
 import { buildLaunch, sudoRefusal, TIMEOUT_EXIT_CODE } from './become.ts';
-import { runCommand, type RawResult } from './channel.ts';
+import { ChannelOpenError, runCommand, type RawResult } from './channel.ts';
 import { dial, forwardedStream, tcpStream, waitForBanner, where, type DialTarget } from './dial.ts';
 import { RemoteFileNotFound } from './errors.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options.ts';
@@ -13,7 +13,7 @@ import { shQuote } from './shell.ts';
 import { Slots } from './slots.ts';
 import type { ExecOptions, ExecResult, Transport, UploadOptions } from './types.ts';
 import { TransportError } from './types.ts';
-import { checkMode, checkRemotePath, chownAndRenameScript, installFromStagingScript, tempPathFor } from './upload-plan.ts';
+import { checkMode, checkRemotePath, chownAndRenameScript, installFromStagingScript, stagedPathIn, tempPathFor } from './upload-plan.ts';
 
 /** sshd's MaxSessions is 10 by default; one goes to SFTP, keep a spare */
 const MAX_CHANNELS = 8;
@@ -24,6 +24,8 @@ const TIMEOUT_GRACE_MS = 3000;
 /** name of the login user's private directory for staged uploads and large scripts */
 const STAGING_DIR = '.clusterseed-staging';
 const DOWNLOAD_MISSING_CODE = 44;
+/** tries to open an exec channel the server refused (50 ms .. 1.6 s apart) */
+const CHANNEL_OPEN_ATTEMPTS = 6;
 
 interface Connection {
   client: Client;
@@ -60,6 +62,26 @@ export class SshTransport implements Transport {
   /** true while the SSH connection is up */
   get connected(): boolean {
     return this.conn !== undefined;
+  }
+
+  /**
+   * Resolve true once the current connection has closed (e.g. the host went down for a reboot),
+   * false if it is still up after `timeoutMs`. Lets a caller avoid reconnecting to the old system.
+   */
+  waitForDisconnect(timeoutMs: number): Promise<boolean> {
+    const conn = this.conn;
+    if (!conn) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        conn.client.off('close', onClose);
+        resolve(false);
+      }, timeoutMs);
+      const onClose = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      conn.client.once('close', onClose);
+    });
   }
 
   async connect(): Promise<void> {
@@ -100,7 +122,7 @@ export class SshTransport implements Transport {
       if (sudo) await this.uploadThroughStaging(target, data, opts);
       else await this.uploadDirect(target, data, opts);
     } catch (err) {
-      throw this.asTransportError(err, `upload of ${target}`);
+      throw await this.asTransportError(err, `upload of ${target}`);
     }
   }
 
@@ -119,12 +141,22 @@ export class SshTransport implements Transport {
       return await sftpOps.readFile(await this.sftp(), file);
     } catch (err) {
       if ((err as SftpError).code === SFTP_NO_SUCH_FILE) throw new RemoteFileNotFound(this.host.name, file);
-      throw this.asTransportError(err, `download of ${file}`);
+      throw await this.asTransportError(err, `download of ${file}`);
     }
   }
 
   async reconnect(deadlineMs: number): Promise<void> {
-    const deadline = Date.now() + deadlineMs;
+    // commands issued meanwhile wait for this instead of opening a second connection
+    const attempt = this.reconnectUntil(Date.now() + deadlineMs, deadlineMs);
+    const tracked: Promise<void> = attempt.finally(() => {
+      if (this.connecting === tracked) this.connecting = undefined;
+    });
+    tracked.catch(() => undefined); // the failure is reported through `attempt`
+    this.connecting = tracked;
+    await attempt;
+  }
+
+  private async reconnectUntil(deadline: number, deadlineMs: number): Promise<void> {
     this.log(`reconnecting (up to ${Math.round(deadlineMs / 1000)} s)`);
     await this.drop();
     let last: Error | undefined;
@@ -285,14 +317,17 @@ export class SshTransport implements Transport {
     let r: RawResult;
     try {
       r = await this.slots.run(() =>
-        runCommand(client, launch.command, {
-          stdin,
-          timeoutMs: req.timeoutMs === undefined ? undefined : req.timeoutMs + TIMEOUT_GRACE_MS,
-          label: this.host.name,
-        }),
+        this.withChannelRetry(() =>
+          runCommand(client, launch.command, {
+            stdin,
+            timeoutMs: req.timeoutMs === undefined ? undefined : req.timeoutMs + TIMEOUT_GRACE_MS,
+            label: this.host.name,
+          }),
+        ),
       );
     } finally {
-      if (staged) void this.sftp().then((s) => unlinkQuietly(s, staged), () => undefined);
+      // removed before returning, so the caller never sees the staging dir in use
+      if (staged && this.conn) await this.sftp().then((s) => unlinkQuietly(s, staged), () => undefined);
     }
     if (
       req.timeoutMs !== undefined &&
@@ -312,6 +347,22 @@ export class SshTransport implements Transport {
       }
     }
     return r;
+  }
+
+  /**
+   * sshd frees a session only once it has reaped the session's process, so right after many short
+   * commands a new channel can be refused for a moment; the command never started, so retry.
+   */
+  private async withChannelRetry<T>(open: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await open();
+      } catch (err) {
+        if (!(err instanceof ChannelOpenError) || attempt >= CHANNEL_OPEN_ATTEMPTS || !this.conn) throw err;
+        this.log(`${err.message}; retrying`);
+        await sleep(50 * 2 ** attempt);
+      }
+    }
   }
 
   // ---- upload ----------------------------------------------------------------------------------
@@ -381,7 +432,7 @@ export class SshTransport implements Transport {
   private async stage(data: Buffer): Promise<string> {
     const sftp = await this.sftp();
     const dir = await this.stagingDir(sftp);
-    const file = tempPathFor(path.posix.join(dir, 'staged'));
+    const file = stagedPathIn(dir);
     const handle = await sftpOps.open(sftp, file, 'wx', 0o600);
     try {
       await writeAll(sftp, handle, data);
@@ -422,11 +473,16 @@ export class SshTransport implements Transport {
     }
   }
 
-  private asTransportError(err: unknown, what: string): TransportError {
+  private async asTransportError(err: unknown, what: string): Promise<TransportError> {
     if (err instanceof TransportError) return err;
     const message = (err as Error).message ?? String(err);
+    // the connection's 'close' event can trail the failed request by a tick
+    await new Promise((resolve) => setImmediate(resolve));
+    const lost = !this.conn || /No response from server|SFTP session closed|Not connected|not open|ECONNRESET|EPIPE/i.test(message);
     // a failed SFTP request on a live connection is the task's problem; a dead connection is not
-    return new TransportError(`${this.host.name}: ${what} failed: ${message}`, this.conn ? 'exec' : 'unreachable');
+    return lost
+      ? new TransportError(`${this.host.name}: connection lost during ${what} (${message})`, 'unreachable')
+      : new TransportError(`${this.host.name}: ${what} failed: ${message}`, 'exec');
   }
 
   private log(line: string): void {

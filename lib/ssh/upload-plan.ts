@@ -19,6 +19,14 @@ export function checkRemotePath(p: string): void {
   }
 }
 
+/** Name prefix of files in the staging directory (see stagedPathIn). */
+export const STAGED_PREFIX = '.staged.cs-';
+
+/** A fresh file name in the login user's staging directory. */
+export function stagedPathIn(dir: string): string {
+  return path.posix.join(dir, `${STAGED_PREFIX}${randomBytes(6).toString('hex')}`);
+}
+
 /** A hidden temp name in the target's own directory, so the final rename is atomic. */
 export function tempPathFor(target: string): string {
   const dir = path.posix.dirname(target);
@@ -65,6 +73,8 @@ export function installFromStagingScript(staged: string, target: string, own: Ow
     `mv -fT -- "$t" "$dst"`,
     `t=`,
     `sync -- "$d" 2>/dev/null || :`,
+    // staged files of uploads whose connection died (an hour is far longer than any upload)
+    `find "$(dirname -- "$src")" -maxdepth 1 -type f -name '${STAGED_PREFIX}*' -mmin +60 -delete 2>/dev/null || :`,
   ].join('\n');
 }
 

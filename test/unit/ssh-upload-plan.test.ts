@@ -11,6 +11,7 @@ import {
   checkRemotePath,
   chownAndRenameScript,
   installFromStagingScript,
+  stagedPathIn,
   tempPathFor,
 } from '../../lib/ssh/upload-plan.ts';
 
@@ -80,6 +81,19 @@ test('an unknown owner fails before the target is touched, and the temp file is 
   assert.is.not(r.code, 0);
   assert.is(fs.readFileSync(target, 'utf8'), 'keep');
   assert.equal(fs.readdirSync(dir), ['file']);
+});
+
+test('staged files older than an hour (from dropped connections) are swept, fresh ones kept', () => {
+  const staging = path.join(dir, 'staging');
+  fs.mkdirSync(staging);
+  const old = stagedPathIn(staging);
+  const fresh = stagedPathIn(staging);
+  const current = stagedPathIn(staging);
+  for (const f of [old, fresh, current]) fs.writeFileSync(f, 'x');
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  fs.utimesSync(old, twoHoursAgo, twoHoursAgo);
+  assert.is(sh(installFromStagingScript(current, path.join(dir, 'file'), {})).code, 0);
+  assert.equal(fs.readdirSync(staging), [path.basename(fresh)]);
 });
 
 test('chownAndRenameScript sets the group by name and renames over the target', () => {
