@@ -34,6 +34,8 @@ export interface ResetIo {
   stdin: Readable & { isTTY?: boolean };
   /** prompts and messages for the user */
   write: (text: string) => void;
+  /** error messages (default: stderr) */
+  error?: (text: string) => void;
 }
 
 async function confirm(io: ResetIo, question: string): Promise<boolean> {
@@ -106,8 +108,9 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
   } catch (err) {
     const text = formatUserError(err);
     if (text) {
-      console.error(text);
-      if (err instanceof UsageError) console.error(`\n${USAGE}`);
+      const error = io.error ?? ((t: string) => console.error(t));
+      error(text);
+      if (err instanceof UsageError) error(`\n${USAGE}`);
       return 1;
     }
     throw err;

@@ -1,0 +1,194 @@
+// What the K3s roles write on hosts, computed from an inventory: config.yaml of servers and agents,
+// the systemd unit and env file as the official installer writes them, settings checks, and the
+// pure edits of host files (cmdline.txt, fstab) and iptables decisions.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { parseInventory } from '../../lib/inventory/load.ts';
+import type { Inventory } from '../../lib/inventory/model.ts';
+import { agentConfig, configYaml, kubeletLabels, serverConfig, hasSecretKeys } from '../../lib/k3s/config.ts';
+import { apiUrl, k3sSettings } from '../../lib/k3s/settings.ts';
+import { envFile, envPath, unitFile, unitPath } from '../../lib/k3s/systemd.ts';
+import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
+import { hasK3sRules, iptablesAdvice, parseIptables, withoutK3sRules } from '../../lib/k3s/iptables.ts';
+import { changedInputs, stampOf, withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
+
+function inventory(k3s: Record<string, unknown> = {}, extra = ''): Inventory {
+  const text = `
+cluster:
+  name: home
+  k3s_version: v1.31.4+k3s1
+  api_endpoint: 192.168.1.9
+  vars:
+    k3s: ${JSON.stringify(k3s)}
+${extra}
+defaults: { user: admin }
+hosts:
+  s1: { address: 192.168.1.10, labels: { node-role.clusterseed.io/stateful: "true" } }
+  s2: { address: 192.168.1.11 }
+  s3: { address: 192.168.1.12 }
+  a1:
+    address: 192.168.1.21
+    labels: { clusterseed.io/arch-pool: arm, node-role.kubernetes.io/worker: "true" }
+    taints: ["clusterseed.io/edge=true:NoSchedule"]
+groups:
+  servers: [s1, s2, s3]
+  agents: [a1]
+`;
+  return parseInventory(text, '/srv/inv/inventory.yaml');
+}
+
+const host = (inv: Inventory, name: string) => inv.hosts.find((h) => h.name === name)!;
+
+test('servers: cluster-init on the first, the others join it; etcd snapshots; tls-san; no token', () => {
+  const inv = inventory({ disable: ['traefik', 'servicelb'], server_config: { 'kube-apiserver-arg': ['audit-log-maxage=30'] } });
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  assert.ok(settings.embeddedEtcd, 'three servers: embedded etcd');
+  const first = serverConfig({ inventory: inv, settings, host: host(inv, 's1'), preferBundledBin: false });
+  assert.equal(first, {
+    'node-name': 's1',
+    'cluster-init': true,
+    'tls-san': ['192.168.1.9', '192.168.1.10'],
+    'node-label': ['node-role.clusterseed.io/stateful=true'],
+    disable: ['traefik', 'servicelb'],
+    'write-kubeconfig-mode': '0600',
+    'cluster-cidr': '10.42.0.0/16',
+    'service-cidr': '10.43.0.0/16',
+    'flannel-backend': 'vxlan',
+    'etcd-snapshot-schedule-cron': '0 */12 * * *',
+    'etcd-snapshot-retention': 5,
+    'kube-apiserver-arg': ['audit-log-maxage=30'],
+  });
+  const second = serverConfig({ inventory: inv, settings, host: host(inv, 's2'), preferBundledBin: true });
+  assert.is(second.server, 'https://192.168.1.10:6443', 'joins through the first server, not the VIP');
+  assert.is(second['cluster-init'], undefined);
+  assert.is(second['prefer-bundled-bin'], true);
+  const text = configYaml(first);
+  assert.match(text, /^# Managed by clusterseed/);
+  assert.match(text, /write-kubeconfig-mode: "0600"/, 'the mode stays a string');
+  assert.not.match(text, /token/);
+});
+
+test('one server: no embedded etcd unless asked for', () => {
+  const inv = parseInventory(
+    'cluster: { name: one, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n',
+    '/srv/inventory.yaml',
+  );
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const config = serverConfig({ inventory: inv, settings, host: inv.hosts[0], preferBundledBin: false });
+  assert.is(config['cluster-init'], undefined);
+  assert.is(config['etcd-snapshot-retention'], undefined);
+  assert.equal(config['tls-san'], ['10.0.0.1']);
+});
+
+test('agents: server URL of the API endpoint, labels the kubelet may set, taints', () => {
+  const inv = inventory({ agent_config: { 'kubelet-arg': ['max-pods=50'] } });
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const config = agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false, hostConfig: { 'node-ip': '192.168.1.21' } });
+  assert.equal(config, {
+    'node-name': 'a1',
+    server: 'https://192.168.1.9:6443',
+    'node-label': ['clusterseed.io/arch-pool=arm'],
+    'node-taint': ['clusterseed.io/edge=true:NoSchedule'],
+    'kubelet-arg': ['max-pods=50'],
+    'node-ip': '192.168.1.21',
+  });
+  assert.equal(kubeletLabels(host(inv, 'a1')), ['clusterseed.io/arch-pool=arm'], 'node-role.kubernetes.io/worker goes through the API');
+  assert.equal(withoutRegistrationKeys(config), { 'node-name': 'a1', server: 'https://192.168.1.9:6443', 'kubelet-arg': ['max-pods=50'], 'node-ip': '192.168.1.21' });
+});
+
+test('settings: unknown keys, tokens in config and bad values are errors naming file and field', () => {
+  assert.throws(() => k3sSettings(inventory({ disabel: ['traefik'] }), inventory({ disabel: [] }).clusters[0]), /inventory\.yaml: cluster "home": vars\.k3s\.disabel: unknown setting/);
+  const withToken = inventory({ server_config: { token: 'x' } });
+  assert.throws(() => k3sSettings(withToken, withToken.clusters[0]), /vars\.k3s\.server_config\.token: may not be set here \(the token lives in token_file/);
+  const badRetention = inventory({ etcd_snapshot_retention: 0 });
+  assert.throws(() => k3sSettings(badRetention, badRetention.clusters[0]), /etcd_snapshot_retention: expected a whole number/);
+  const badCron = inventory({ etcd_snapshot_schedule: 'hourly' });
+  assert.throws(() => k3sSettings(badCron, badCron.clusters[0]), /etcd_snapshot_schedule: expected a cron expression/);
+  const badEnv = inventory({ env: { K3S_TOKEN: 'x' } });
+  assert.throws(() => k3sSettings(badEnv, badEnv.clusters[0]), /env\.K3S_TOKEN: clusterseed sets K3S_TOKEN itself/);
+  const kube = inventory({ kubeconfig: '~/.kube/config' });
+  assert.match(k3sSettings(kube, kube.clusters[0]).kubeconfig, /\.kube\/config$/);
+  assert.is(k3sSettings(inventory(), inventory().clusters[0]).kubeconfig, '/srv/inv/.clusterseed/home/kubeconfig');
+});
+
+test('config with S3 credentials is masked in diffs', () => {
+  assert.ok(hasSecretKeys({ 'etcd-s3-secret-key': 'x' }));
+  assert.not.ok(hasSecretKeys({ 'node-name': 'a' }));
+});
+
+test('the unit file and env file are the official installer\'s', () => {
+  const server = unitFile('server');
+  assert.ok(server.startsWith('[Unit]\nDescription=Lightweight Kubernetes\nDocumentation=https://k3s.io\nWants=network-online.target\nAfter=network-online.target\n'));
+  for (const line of [
+    'Type=notify', 'EnvironmentFile=-/etc/default/%N', 'EnvironmentFile=-/etc/sysconfig/%N', 'EnvironmentFile=-/etc/systemd/system/k3s.service.env',
+    'KillMode=process', 'Delegate=yes', 'LimitNOFILE=1048576', 'LimitNPROC=infinity', 'LimitCORE=infinity', 'TasksMax=infinity',
+    'TimeoutStartSec=0', 'Restart=always', 'RestartSec=5s', 'ExecStartPre=-/sbin/modprobe br_netfilter', 'ExecStartPre=-/sbin/modprobe overlay',
+  ]) {
+    assert.ok(server.split('\n').includes(line), line);
+  }
+  assert.ok(server.endsWith('ExecStart=/usr/local/bin/k3s \\\n    server \\\n\n'));
+  assert.ok(unitFile('agent').includes('EnvironmentFile=-/etc/systemd/system/k3s-agent.service.env\n'));
+  assert.ok(unitFile('agent').endsWith('    agent \\\n\n'));
+  assert.is(unitPath('agent'), '/etc/systemd/system/k3s-agent.service');
+  assert.is(envPath('server'), '/etc/systemd/system/k3s.service.env');
+  assert.is(envFile({ K3S_TOKEN: 'abc', HTTP_PROXY: 'http://proxy:3128', EMPTY: '' }), "K3S_TOKEN='abc'\nHTTP_PROXY='http://proxy:3128'\n");
+  assert.throws(() => envFile({ X: "it's" }), /may not contain quotes/);
+});
+
+test('Raspberry Pi cmdline: one line, each word once, idempotent, broken files repaired', () => {
+  const base = 'console=serial0,115200 console=tty1 root=PARTUUID=58b06195-02 rootfstype=ext4 rootwait\n';
+  const once = ensureCmdlineWords(base, PI_CGROUP_WORDS);
+  assert.is(once, 'console=serial0,115200 console=tty1 root=PARTUUID=58b06195-02 rootfstype=ext4 rootwait cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset\n');
+  assert.is(ensureCmdlineWords(once, PI_CGROUP_WORDS), once, 'a second pass changes nothing');
+  assert.is(ensureCmdlineWords('root=/dev/x cgroup_enable=memory\n', PI_CGROUP_WORDS), 'root=/dev/x cgroup_enable=memory cgroup_memory=1 cgroup_enable=cpuset\n');
+  assert.is(ensureCmdlineWords('root=/dev/x\nquiet\n\n', ['quiet']), 'root=/dev/x quiet\n', 'stray lines folded into one');
+  assert.is(ensureCmdlineWords('root=/dev/x', []), 'root=/dev/x\n', 'a missing newline is added');
+});
+
+test('fstab: active swap entries commented out, nothing else touched', () => {
+  const fstab = 'UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n# /old none swap sw 0 0\nUUID=2 none swap sw 0 0\n';
+  const out = commentOutSwap(fstab);
+  assert.is(out, 'UUID=1 / ext4 defaults 0 1\n# /swapfile none swap sw 0 0 # disabled by clusterseed (K3s)\n# /old none swap sw 0 0\n# UUID=2 none swap sw 0 0 # disabled by clusterseed (K3s)\n');
+  assert.equal(activeSwapEntries(fstab).length, 2);
+  assert.is(commentOutSwap(out), out);
+});
+
+test('iptables as K3s documents it: legacy for old nft, bundled for 1.8.0-1.8.4, nothing else', () => {
+  const bookworm = parseIptables('iptables v1.8.9 (nf_tables)\nlegacy-available\n');
+  assert.equal(bookworm, { installed: true, version: [1, 8, 9], mode: 'nf_tables', legacyAvailable: true });
+  assert.equal(iptablesAdvice(bookworm), { switchToLegacy: false, preferBundledBin: false });
+  assert.ok(iptablesAdvice(parseIptables('iptables v1.8.2 (nf_tables)\n')).preferBundledBin, 'buster');
+  assert.ok(iptablesAdvice(parseIptables('iptables v1.8.4 (legacy)\n')).preferBundledBin, 'focal');
+  assert.ok(iptablesAdvice(parseIptables('iptables v1.6.1 (nf_tables)\n')).switchToLegacy);
+  assert.not.ok(iptablesAdvice(parseIptables('iptables v1.6.1\n')).switchToLegacy, 'old legacy-only iptables is fine');
+  assert.equal(parseIptables('none\n'), { installed: false, legacyAvailable: false });
+  const save = '*filter\n:INPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A INPUT -j KUBE-SERVICES\n-A FORWARD -m comment --comment "flanneld forward" -j ACCEPT\n-A CNI-HOSTPORT-MASQ -j MASQUERADE\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
+  assert.ok(hasK3sRules(save));
+  assert.is(withoutK3sRules(save), '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n');
+  assert.not.ok(hasK3sRules(withoutK3sRules(save)));
+});
+
+test('restart stamp: which inputs changed', () => {
+  const inputs = { binary: 'b2', 'config.yaml': 'c1', unit: 'u1' };
+  const stamp = stampOf({ unit: 'u1', binary: 'b1', 'config.yaml': 'c1' });
+  assert.is(stamp, '{"binary":"b1","config.yaml":"c1","unit":"u1"}', 'keys sorted: the stamp does not depend on order');
+  assert.equal(changedInputs(stamp, inputs), ['binary']);
+  assert.equal(changedInputs(stampOf(inputs), inputs), []);
+  assert.is(changedInputs('not json', inputs), null);
+});
+
+test('API URLs bracket IPv6 addresses', () => {
+  assert.is(apiUrl('10.0.0.1'), 'https://10.0.0.1:6443');
+  assert.is(apiUrl('fd00::1'), 'https://[fd00::1]:6443');
+  assert.is(apiUrl('k8s.lan'), 'https://k8s.lan:6443');
+});
+
+test('config.yaml parses back to what was rendered', () => {
+  const inv = inventory();
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const config = serverConfig({ inventory: inv, settings, host: host(inv, 's3'), preferBundledBin: false });
+  assert.equal(parse(configYaml(config)), config);
+});
+
+test.run();
