@@ -1,0 +1,54 @@
+// scripts/idempotency.mjs -i INVENTORY [site flags]: converge twice and fail unless the second run
+// changed nothing on any host (and made no commit). Works against any inventory: the VM lab,
+// Vagrant, Multipass or real hosts. Exit 0 idempotent, 1 bad input, 2 a run failed, 4 not idempotent.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { main as siteMain } from './site.ts';
+
+export const USAGE = `Usage: npx zx scripts/idempotency.mjs -i INVENTORY [any site.mjs flag except --check and --json]
+
+Runs the site twice; exits 4 and lists the tasks that changed if the second run changed anything.`;
+
+interface Report {
+  hosts: Array<{ host: string; counts: { changed: number }; tasks: Array<{ role: string; task: string; outcome: string; summary?: string }> }>;
+  gitops: { unchanged: boolean; commit?: string } | null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (argv.includes('--check') || argv.some((a) => a === '--json' || a.startsWith('--json='))) {
+    console.error(`error: idempotency.mjs runs the site itself; drop --check/--json\n\n${USAGE}`);
+    return 1;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-idempotency-'));
+  try {
+    const runs: Report[] = [];
+    for (const n of [1, 2]) {
+      console.log(`\n=== run ${n} of 2 ===`);
+      const json = path.join(dir, `run${n}.json`);
+      const code = await siteMain([...argv, '--json', json]);
+      if (code !== 0) {
+        console.error(`run ${n} failed with exit code ${code}`);
+        return code === 1 ? 1 : 2;
+      }
+      runs.push(JSON.parse(readFileSync(json, 'utf8')));
+    }
+    const second = runs[1];
+    const changed = second.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => ({ host: h.host, ...t })));
+    const repoChanged = second.gitops !== null && !second.gitops.unchanged;
+    if (changed.length === 0 && !repoChanged) {
+      console.log(`\nIDEMPOTENT: the second run changed nothing on ${second.hosts.length} host(s)${second.gitops ? ' and made no commit' : ''}.`);
+      return 0;
+    }
+    console.error('\nNOT IDEMPOTENT: the second run changed:');
+    for (const t of changed) console.error(`  ${t.host}: [${t.role}] ${t.task}${t.summary ? `: ${t.summary}` : ''}`);
+    if (repoChanged) console.error(`  gitops: a new commit ${second.gitops!.commit ?? ''}`);
+    return 4;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
