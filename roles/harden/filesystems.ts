@@ -1,14 +1,19 @@
-// Kernel modules of filesystems nobody mounts on a cluster node, refused by modprobe. A filesystem
-// the host uses (mounted now or listed in /etc/fstab) is never blacklisted, and neither is vfat on a
-// Raspberry Pi, whose firmware partition is vfat even when it is not mounted.
+// Kernel modules a cluster node does not need, refused by modprobe: filesystems nobody mounts and
+// rarely used network protocols. A filesystem the host uses (mounted now or listed in /etc/fstab)
+// is never blacklisted, and neither is vfat on a Raspberry Pi, whose firmware partition is vfat
+// even when it is not mounted.
 import type { Change, Task } from '../../lib/runner/types.ts';
 import { parseStat, statProbe } from '../../lib/blocks/file.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 
-export const FILESYSTEMS_CONF = '/etc/modprobe.d/60-clusterseed-filesystems.conf';
+export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
 
 export function readFilesystems(r: VarsReader): string[] {
   return [...new Set(r.stringList('filesystems.blacklist', { pattern: /^[a-z0-9_]+$/, expected: 'a filesystem module name' }))];
+}
+
+export function readProtocols(r: VarsReader): string[] {
+  return [...new Set(r.stringList('network_protocols.blacklist', { pattern: /^[a-z0-9_]+$/, expected: 'a protocol module name' }))];
 }
 
 export interface FilesystemChoice {
@@ -28,12 +33,18 @@ export function chooseFilesystems(wanted: string[], inUse: Set<string>, raspberr
   return { blacklist, kept };
 }
 
-export function renderFilesystemsConf(list: string[]): string {
+export function renderModulesConf(filesystems: string[], protocols: string[]): string {
   const lines = [
     '# Managed by clusterseed (role harden); local edits are overwritten.',
-    '# Filesystems a cluster node does not mount: "install ... /bin/false" refuses even an explicit modprobe.',
+    '# Modules a cluster node does not need: "install ... /bin/false" refuses even an explicit modprobe.',
   ];
-  for (const fs of list) lines.push(`install ${fs} /bin/false`, `blacklist ${fs}`);
+  const section = (title: string, list: string[]) => {
+    if (!list.length) return;
+    lines.push(`# ${title}`);
+    for (const m of list) lines.push(`install ${m} /bin/false`, `blacklist ${m}`);
+  };
+  section('filesystems', filesystems);
+  section('network protocols', protocols);
   return lines.join('\n') + '\n';
 }
 
@@ -42,11 +53,11 @@ export function parseInUse(text: string): Set<string> {
   return new Set(text.split('\n').map((l) => l.trim()).filter(Boolean));
 }
 
-export function filesystemsTask(wanted: string[]): Task {
+export function unusedModulesTask(wanted: string[], protocols: string[]): Task {
   return {
-    name: 'unused filesystems blacklisted',
+    name: 'unused filesystems and protocols blacklisted',
     probe:
-      `${statProbe(FILESYSTEMS_CONF)}; [ -f ${FILESYSTEMS_CONF} ] && base64 -w0 < ${FILESYSTEMS_CONF}; echo; echo --; ` +
+      `${statProbe(MODULES_CONF)}; [ -f ${MODULES_CONF} ] && base64 -w0 < ${MODULES_CONF}; echo; echo --; ` +
       `{ awk '{print $3}' /proc/mounts; awk '$1 !~ /^#/ && NF >= 3 {print $3}' /etc/fstab 2>/dev/null; } | sort -u`,
     plan(state, ctx): Change | null {
       const [head, mounts = ''] = state.stdout.split('--\n');
@@ -55,12 +66,12 @@ export function filesystemsTask(wanted: string[]): Task {
       const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
       const choice = chooseFilesystems(wanted, parseInUse(mounts), ctx.facts.raspberryPi);
       if (choice.kept.length) ctx.log.verbose(`filesystems kept loadable: ${choice.kept.join(', ')}`);
-      const content = renderFilesystemsConf(choice.blacklist);
+      const content = renderModulesConf(choice.blacklist, protocols);
       if (st.exists && current === content && st.mode === '0644') return null;
       return {
-        summary: `${FILESYSTEMS_CONF}: blacklist ${choice.blacklist.join(', ') || 'nothing'}${choice.kept.length ? `; kept ${choice.kept.join(', ')}` : ''}`,
-        diff: [{ path: FILESYSTEMS_CONF, before: current, after: content }],
-        apply: (c) => c.conn.upload(FILESYSTEMS_CONF, content, { mode: 0o644, owner: 'root', group: 'root', become: true }),
+        summary: `${MODULES_CONF}: blacklist ${[...choice.blacklist, ...protocols].join(', ') || 'nothing'}${choice.kept.length ? `; kept ${choice.kept.join(', ')}` : ''}`,
+        diff: [{ path: MODULES_CONF, before: current, after: content }],
+        apply: (c) => c.conn.upload(MODULES_CONF, content, { mode: 0o644, owner: 'root', group: 'root', become: true }),
       };
     },
   };

@@ -131,6 +131,27 @@ export function describeModel(m: FirewallModel): string {
   return `policy drop; SSH ${m.sshPort}/tcp${ports.length ? `; ${ports.join(', ')}` : ''}${m.trusted.length ? `; pod/service networks` : ''}`;
 }
 
+/** firewall.enabled: false after it was on: unit off, table and files gone (the host is then open). */
+export function noFirewallTask(): Task {
+  return {
+    name: `no clusterseed firewall (firewall.enabled: false)`,
+    probe: `(${LIST} >/dev/null 2>&1 || [ -e ${RULESET_FILE} ] || [ -e /etc/systemd/system/${UNIT} ]) && echo present || echo absent`,
+    plan(state): Change | null {
+      if (state.stdout.trim() !== 'present') return null;
+      return {
+        summary: `remove table inet ${TABLE}, ${RULESET_FILE} and ${UNIT}`,
+        apply: (c) =>
+          run(
+            c,
+            `systemctl disable --now ${UNIT} 2>/dev/null; rm -f /etc/systemd/system/${UNIT} ${RULESET_FILE} ${LIVE_HASH}; systemctl daemon-reload; ` +
+              `if ${LIST} >/dev/null 2>&1; then nft delete table inet ${TABLE}; fi`,
+            'remove the clusterseed firewall',
+          ).then(() => undefined),
+      };
+    },
+  };
+}
+
 export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin: FreshLogin): Promise<Task[]> {
   const model = await firewallModel(ctx, r);
   const content = renderRuleset(model);

@@ -198,7 +198,10 @@ export function readSettings(r: VarsReader, version: string): [string, string][]
     if (reserved) r.fail(`sshd.settings.${key}`, `no value here (${reserved})`, raw);
     const value = settingValue(raw);
     if (value === undefined || value.trim() === '' || /[\n\r#]/.test(value)) r.fail(`sshd.settings.${key}`, 'a one-line value (string, number or true/false) without #', raw);
-    out.push([key, value.trim()]);
+    // keywords are case-insensitive: an override spelled differently replaces the default in place
+    const same = out.findIndex(([k]) => k.toLowerCase() === key.toLowerCase());
+    if (same >= 0) out[same] = [key, value.trim()];
+    else out.push([key, value.trim()]);
   }
   return renameForVersion(out, version);
 }

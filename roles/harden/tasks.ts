@@ -6,8 +6,8 @@ import { sysctl } from '../../lib/blocks/index.ts';
 import { adminUserName } from '../base/admin.ts';
 import { VarsReader } from '../base/vars-check.ts';
 import { fail2banTasks, readFail2ban } from './fail2ban.ts';
-import { filesystemsTask, readFilesystems } from './filesystems.ts';
-import { firewallTasks } from './firewall-tasks.ts';
+import { readFilesystems, readProtocols, unusedModulesTask } from './filesystems.ts';
+import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
 import { readSysctl, SYSCTL_FILE } from './sysctl.ts';
@@ -36,9 +36,9 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const sys = readSysctl(r);
   tasks.push(sysctl({ file: SYSCTL_FILE, values: sys.values, optional: sys.optional, name: 'kernel and network hardening (sysctl)', comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.' }));
 
-  tasks.push(filesystemsTask(readFilesystems(r)));
+  tasks.push(unusedModulesTask(readFilesystems(r), readProtocols(r)));
 
-  if (r.bool('firewall.enabled')) tasks.push(...(await firewallTasks(ctx, r, deps.freshLogin)));
+  tasks.push(...(r.bool('firewall.enabled') ? await firewallTasks(ctx, r, deps.freshLogin) : [noFirewallTask()]));
 
   const sshPort = r.int('firewall.ssh_port', 0, 65535) || ctx.host.port;
   tasks.push(...fail2banTasks(readFail2ban(r, sshPort)));

@@ -19,7 +19,7 @@ import {
   readSshdVars, renderSshdConfig, versionAtLeast, type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, ruleLines, type FirewallModel } from '../../roles/harden/firewall.ts';
-import { chooseFilesystems, renderFilesystemsConf } from '../../roles/harden/filesystems.ts';
+import { chooseFilesystems, renderModulesConf } from '../../roles/harden/filesystems.ts';
 import { readSysctl } from '../../roles/harden/sysctl.ts';
 import { readFail2ban, renderJail } from '../../roles/harden/fail2ban.ts';
 import { reloadSshdHandler, RESTORE_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
@@ -103,6 +103,9 @@ test('settings from the inventory: overrides, null removes, booleans, and bad ke
   assert.not.match(text, /X11Forwarding/);
   assert.match(text, /^AllowUsers admin ops$/m);
   assert.match(text, /^PermitTTY yes$/m);
+  const respelled = renderSshdConfig(configFor('9.2', { sshd: { settings: { permitrootlogin: 'prohibit-password' } } }).input);
+  assert.match(respelled, /^permitrootlogin prohibit-password$/m);
+  assert.not.match(respelled, /^PermitRootLogin no$/m, 'one value per keyword, the override');
   assert.throws(() => configFor('9.2', { sshd: { settings: { 'Bad Key': 'x' } } }), /vars\.harden\.sshd\.settings\.Bad Key: expected an sshd_config keyword/);
   assert.throws(() => configFor('9.2', { sshd: { settings: { Ciphers: 'aes128-cbc' } } }), /use vars\.harden\.sshd\.ciphers/);
   assert.throws(() => configFor('9.2', { sshd: { settings: { Banner: 'x\nMatch all' } } }), /one-line value/);
@@ -282,7 +285,7 @@ test('nft accepts the rendered rulesets and applying twice gives the same table 
 
 // ---- filesystems, sysctl, fail2ban -----------------------------------------------------------
 
-test('filesystem blacklist: default list, vfat kept on a Raspberry Pi and wherever it is in use', () => {
+test('module blacklist: default filesystems and protocols, vfat kept on a Raspberry Pi and wherever it is in use', () => {
   const defaults = reader().stringList('filesystems.blacklist');
   assert.equal(defaults, ['cramfs', 'freevxfs', 'jffs2', 'hfs', 'hfsplus', 'udf']);
   assert.not.ok(defaults.includes('squashfs'), 'snaps need squashfs');
@@ -296,7 +299,10 @@ test('filesystem blacklist: default list, vfat kept on a Raspberry Pi and wherev
   assert.match(pi.kept.join(), /Raspberry Pi boots from a vfat/);
   const uefi = chooseFilesystems(wanted, new Set(['ext4', 'vfat']), false);
   assert.not.ok(uefi.blacklist.includes('vfat'));
-  assert.match(renderFilesystemsConf(['cramfs']), /^install cramfs \/bin\/false\nblacklist cramfs$/m);
+  const conf = renderModulesConf(['cramfs'], reader().stringList('network_protocols.blacklist'));
+  assert.match(conf, /^install cramfs \/bin\/false\nblacklist cramfs$/m);
+  assert.match(conf, /^install dccp \/bin\/false\nblacklist dccp$/m);
+  assert.not.match(conf, /sctp/, 'Kubernetes may use SCTP');
 });
 
 test('sysctl: hardening keys, loose rp_filter, and the K3s forwarding keys refused', () => {
