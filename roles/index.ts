@@ -1,6 +1,21 @@
 // The site's roles, in the order they run. Each role decides which hosts it applies to.
+//   base, harden                  every host: OS baseline, SSH and firewall hardening
+//   k3s-artifacts                 control machine: K3s release files downloaded and verified once
+//                                 per arch; a bad mirror or checksum stops the run here, after the
+//                                 hardening and before anything K3s touches any host
+//   k3s-prereq, k3s-server,       K3s on servers (one at a time) and agents
+//   k3s-agent
+//   kubeconfig                    control machine: kubeconfig merged from the first server
+//   argocd-bootstrap              publish the GitOps repo, then Argo CD on the first server
 import type { Role } from '../lib/runner/types.ts';
 import { argocdBootstrapRole, type BootstrapSource } from './argocd-bootstrap/index.ts';
+import { baseRole } from './base/index.ts';
+import { hardenRole } from './harden/index.ts';
+import { k3sArtifactsRole } from './k3s-prereq/artifacts.ts';
+import { k3sPrereqRole } from './k3s-prereq/index.ts';
+import { k3sServerRole } from './k3s-server/index.ts';
+import { k3sAgentRole } from './k3s-agent/index.ts';
+import { kubeconfigRole } from './kubeconfig/index.ts';
 
 export interface SiteRoleOptions {
   /** the rendered GitOps repo and its publish step; absent with --skip-push */
@@ -8,7 +23,7 @@ export interface SiteRoleOptions {
 }
 
 export function hostRoles(): Role[] {
-  return [];
+  return [baseRole, hardenRole, k3sArtifactsRole, k3sPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {

@@ -28,7 +28,7 @@ function site(args: string[], script = 'scripts/site.mjs'): Promise<{ code: numb
 test('site.mjs prints the recap and writes a JSON report with outcomes and round trips', async () => {
   const inv = lab.writeInventory({ servers: [lab.hosts[0].name], agents: [lab.hosts[1].name] });
   const json = path.join(tmp, 'report.json');
-  const r = await site(['-i', inv, '--skip-push', '--json', json]);
+  const r = await site(['-i', inv, '--skip-push', '--tags', 'facts', '--json', json]);
   assert.is(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /RECAP/);
   assert.match(r.stdout, new RegExp(`${lab.hosts[0].name}\\s+: ok=\\d+ changed=0 unreachable=0 failed=0`));
@@ -52,7 +52,7 @@ test('an unreachable host fails only itself: exit code 2', async () => {
   const broken = path.join(tmp, 'unreachable.yaml');
   writeFileSync(broken, text);
   const json = path.join(tmp, 'unreachable.json');
-  const r = await site(['-i', broken, '--skip-push', '--json', json]);
+  const r = await site(['-i', broken, '--skip-push', '--tags', 'facts', '--json', json]);
   assert.is(r.code, 2, r.stdout + r.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8'));
   const byName = Object.fromEntries(report.hosts.map((h: any) => [h.host, h]));
@@ -75,7 +75,7 @@ test('bad input: exit code 1, file:line and field, no stack trace', async () => 
 
 test('idempotency.mjs converges twice and confirms the second run changed nothing', async () => {
   const inv = lab.writeInventory({ servers: [lab.hosts[0].name], agents: [lab.hosts[1].name] });
-  const r = await site(['-i', inv, '--skip-push'], 'scripts/idempotency.mjs');
+  const r = await site(['-i', inv, '--skip-push', '--tags', 'facts'], 'scripts/idempotency.mjs');
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /=== run 2 of 2 ===/);
   assert.match(r.stdout, /IDEMPOTENT: the second run changed nothing on 2 host\(s\)/);
