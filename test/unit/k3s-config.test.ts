@@ -11,7 +11,8 @@ import { apiUrl, k3sSettings } from '../../lib/k3s/settings.ts';
 import { envFile, envPath, unitFile, unitPath } from '../../lib/k3s/systemd.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { hasK3sRules, iptablesAdvice, parseIptables, withoutK3sRules } from '../../lib/k3s/iptables.ts';
-import { changedInputs, stampOf, withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
+import { changedInputs, convergedTask, joinTargetTask, stampOf, withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
+import type { HostContext } from '../../lib/runner/types.ts';
 
 function inventory(k3s: Record<string, unknown> = {}, extra = ''): Inventory {
   const text = `
@@ -189,6 +190,41 @@ test('config.yaml parses back to what was rendered', () => {
   const settings = k3sSettings(inv, inv.clusters[0]);
   const config = serverConfig({ inventory: inv, settings, host: host(inv, 's3'), preferBundledBin: false });
   assert.equal(parse(configYaml(config)), config);
+});
+
+function contexts(inv: Inventory, names: string[]): Map<string, HostContext> {
+  const peers = new Map<string, HostContext>();
+  const shared = new Map<string, unknown>();
+  const quiet = () => undefined;
+  for (const n of names) {
+    peers.set(n, {
+      host: host(inv, n), inventory: inv, facts: { arch: 'x86_64' }, shared, peers, vars: {},
+      options: { check: false, diff: false, verbosity: 0 }, log: { info: quiet, verbose: quiet, debug: quiet, warn: quiet },
+    } as unknown as HostContext);
+  }
+  return peers;
+}
+
+test('joining fails fast when the server to join failed in this run, or comes later in the inventory', async () => {
+  const inv = inventory();
+  const join = (ctx: HostContext, kind: 'server' | 'agent') => joinTargetTask(kind).plan({ stdout: '', code: 0 }, ctx);
+  // the first server converged: the others may join
+  let peers = contexts(inv, ['s1', 's2', 'a1']);
+  await join(peers.get('s1')!, 'server');
+  await convergedTask().plan({ stdout: '', code: 0 }, peers.get('s1')!);
+  assert.is(await join(peers.get('s2')!, 'server'), null);
+  assert.is(await join(peers.get('a1')!, 'agent'), null);
+  // the first server started but failed
+  peers = contexts(inv, ['s1', 's2', 'a1']);
+  await join(peers.get('s1')!, 'server');
+  assert.throws(() => join(peers.get('s2')!, 'server'), /the first server s1 failed in this run; s2 does not try to join it/);
+  assert.throws(() => join(peers.get('a1')!, 'agent'), /every server of cluster "home" in this run failed \(s1, s2\)/);
+  // the first server is in the run but not set up yet (listed after s2 under hosts:)
+  peers = contexts(inv, ['s1', 's2']);
+  assert.throws(() => join(peers.get('s2')!, 'server'), /s1 initialises the cluster .* list s1 first/);
+  // the first server is not part of the run (--limit): assumed running
+  peers = contexts(inv, ['s2']);
+  assert.is(await join(peers.get('s2')!, 'server'), null);
 });
 
 test.run();
