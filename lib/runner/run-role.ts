@@ -21,7 +21,7 @@ function isSkip(x: Change | Skip | null): x is Skip {
 
 function selected(task: Task, role: Role, ctx: HostContext): boolean {
   const tags = ctx.options.tags;
-  if (!tags || tags.length === 0) return true;
+  if (!tags || tags.length === 0 || role.always) return true;
   const own = [role.name, ...(task.tags ?? [])];
   return own.some((t) => tags.includes(t));
 }
@@ -41,6 +41,11 @@ async function probeAll(tasks: Task[], ctx: HostContext): Promise<ProbeResult[]>
 export async function runRole(role: Role, ctx: HostContext): Promise<RoleResult> {
   const reports: TaskReport[] = [];
   const notified = new Set<string>();
+  const tags = ctx.options.tags;
+  if (tags?.length && !role.always && !tags.includes(role.name) && !(role.tags ?? []).some((t) => tags.includes(t))) {
+    // not selected: do not even build its tasks (building may already do control-machine work)
+    return { tasks: [], stop: null };
+  }
   let tasks: Task[];
   try {
     tasks = (await role.tasks(ctx)).filter((t) => selected(t, role, ctx));

@@ -113,6 +113,10 @@ export interface Role {
   appliesTo(host: HostSpec, inventory: Inventory): boolean;
   /** role defaults, deep-merged under inventory vars[name] */
   defaults?: Record<string, unknown>;
+  /** tags its tasks carry, so `--tags X` can select the role without building its tasks */
+  tags?: string[];
+  /** runs whatever --tags says (facts) */
+  always?: boolean;
   /** run at most this many hosts at once (1 = one at a time, in inventory order) */
   serial?: number;
   tasks(ctx: HostContext): Task[] | Promise<Task[]>;

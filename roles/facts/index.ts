@@ -44,6 +44,7 @@ export function parseFacts(stdout: string, override?: boolean): Facts {
 
 export const factsRole: Role = {
   name: 'facts',
+  always: true,
   appliesTo: () => true,
   tasks: () => [
     {

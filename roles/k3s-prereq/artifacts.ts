@@ -20,6 +20,7 @@ export function artifactsTask(): Task {
 
 export const k3sArtifactsRole: Role = {
   name: 'k3s-artifacts',
+  tags: ['k3s-artifacts'],
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
   tasks: (ctx) => (isK3sNode(ctx) ? [artifactsTask()] : []),
 };

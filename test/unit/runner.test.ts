@@ -118,6 +118,22 @@ test('secrets are masked in change summaries and secret diffs hide content', asy
   clearSecrets();
 });
 
+test('--tags: an unselected role does not even build its tasks; facts always run', async () => {
+  let built = 0;
+  const other: Role = { name: 'other', appliesTo: () => true, tasks: () => { built++; return []; } };
+  const tagged: Role = { name: 'big', tags: ['sshd'], appliesTo: () => true, tasks: () => [{ name: 'sshd task', tags: ['sshd'], plan: () => null }, { name: 'untagged', plan: () => null }] };
+  const transports = new Map<string, LocalTransport>();
+  const report = await runSite({
+    inventory: inventory(['a']), roles: [other, tagged],
+    options: { check: false, diff: false, verbosity: 0, forks: 1, tags: ['sshd'] },
+    connect: (h) => { const t = new LocalTransport(h); transports.set(h.name, t); return t; },
+    log: quiet,
+  });
+  assert.is(built, 0);
+  const tasks = report.hosts[0].tasks.map((t) => `${t.role}/${t.task}`);
+  assert.equal(tasks, ['facts/gather facts', 'big/sshd task']);
+});
+
 test('a failing prepare stops the run before the role touches any host', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-prepare-'));
   const before: Role = { name: 'before', appliesTo: () => true, tasks: () => [command({ name: 'mark', probe: `test -f ${dir}/before`, run: `touch ${dir}/before` })] };
