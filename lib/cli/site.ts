@@ -23,6 +23,7 @@ export const USAGE = `Usage: npx zx scripts/site.mjs [options]
       --repo-url URL          the URL Argo CD clones the repo from, when it differs from the push URL
       --force                 overwrite files of the repo that someone else changed
       --k3s-mirror URL        download K3s from this mirror (air-gapped installs; overrides cluster.k3s_mirror)
+      --lab                   bring up the local VM lab (scripts/lab.mjs up) if needed and converge it
   -v, -vv                     more output (-vv shows the commands run)
   -h, --help                  this text
 
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       'repo-url': { type: 'string' },
       force: { type: 'boolean', default: false },
       'k3s-mirror': { type: 'string' },
+      lab: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     });
     if (values.help) {
@@ -55,8 +57,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     const forks = Number(values.forks);
     if (!Number.isInteger(forks) || forks < 1) throw new UsageError(`--forks must be a positive integer (got ${values.forks})`);
+    let inventoryFile = path.resolve(values.inventory!);
+    if (values.lab) {
+      // the no-hardware quick start: VMs first (cached images; a running lab is reused)
+      const { labUp } = await import('../lab/index.ts');
+      log.info('lab: bringing up the local VM lab (first time: builds the images, several minutes)');
+      const lab = await labUp({ log: (line) => log.info(`lab: ${line}`) });
+      inventoryFile = lab.inventoryFile;
+      log.info(`lab: ${lab.hosts.map((h) => `${h.name} (${h.arch}, ssh 127.0.0.1:${h.port})`).join(', ')}; inventory ${inventoryFile}`);
+    }
     return await runSiteCommand({
-      inventoryFile: path.resolve(values.inventory!),
+      inventoryFile,
       check: values.check!,
       diff: values.diff!,
       limit: list(values.limit),
