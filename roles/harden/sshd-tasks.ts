@@ -11,6 +11,7 @@ import { sha256 } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
 import type { FreshLogin } from './verify.ts';
+import { VarsReader } from '../base/vars-check.ts';
 
 const MAIN = '/etc/ssh/sshd_config';
 const CANDIDATE = '/run/clusterseed-sshd-candidate';
@@ -190,6 +191,10 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
         throw new Error(`sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`);
       }
       await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
+      const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];
+      if (ctx.host.user === 'root' && (rootLogin === 'no' || rootLogin === 'forced-commands-only')) {
+        ctx.log.warn(`root logins are off now: set the inventory's user for ${ctx.host.name} to ${user}, whose login was just proven`);
+      }
     },
   };
 }

@@ -47,7 +47,8 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
     const vars = readSshdVars(r, ctx.facts.sshdVersion);
     const user = verifyUser(ctx, deps.baseDefaults);
     const rootLogin = vars.settings.find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];
-    if (user === 'root' && rootLogin && rootLogin !== 'yes') {
+    // prohibit-password still lets root in with a key; no and forced-commands-only do not
+    if (user === 'root' && (rootLogin === 'no' || rootLogin === 'forced-commands-only')) {
       throw new Error(
         `${ctx.inventory.file}: host ${ctx.host.name}: root logins are being turned off (PermitRootLogin ${rootLogin}) but the login that must keep working is root; set vars.base.admin_user (the base role creates it with your keys) and log in as that user`,
       );

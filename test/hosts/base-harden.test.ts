@@ -296,4 +296,32 @@ test('firewall.enabled: false removes the table, its file and boot unit', async 
   assert.is(byHost(await converge({ inv }), h3).counts.changed, 0);
 });
 
+test('a fresh host reached as root: base creates the admin user, harden proves it and turns root off', async () => {
+  const solo = await startLab({ count: 1, prefix: 'bhr' });
+  try {
+    const name = solo.hosts[0].name;
+    const asRoot = await loadInventory(solo.writeInventory({ user: 'root', extra: { vars: { base: { admin_user: 'ops' } } } }));
+    const warnings: string[] = [];
+    const run = (inv: Inventory) =>
+      runSite({
+        inventory: inv, roles: ROLES, options: { check: false, diff: false, verbosity: 0, forks: 2 },
+        connect: (h) => createTransport(h, { knownHostsFile: solo.knownHostsFile }), log: { ...quiet, warn: (m: string) => warnings.push(m) },
+      });
+    const first = await run(asRoot);
+    assert.equal(failures(first), []);
+    assert.ok(warnings.some((w) => w.includes(`set the inventory's user for ${name} to ops`)), warnings.join('\n'));
+    const pub = readFileSync(`${solo.keyPath}.pub`, 'utf8').trim();
+    assert.is((await solo.sh(name, 'cat /home/ops/.ssh/authorized_keys; stat -c "%a %U" /home/ops/.ssh /home/ops/.ssh/authorized_keys')).stdout.trim(), `${pub}\n700 ops\n600 ops`);
+    assert.is((await solo.sh(name, 'sudo -u ops sudo -n id -un')).stdout.trim(), 'root');
+    const key = readFileSync(solo.keyPath);
+    assert.is((await tryLogin(solo.hosts[0].address, 'root', { key })).ok, false, 'root is refused now');
+    const asOps = await loadInventory(solo.writeInventory({ user: 'ops', extra: { vars: { base: { admin_user: 'ops' } } } }));
+    const second = await run(asOps);
+    assert.equal(failures(second), []);
+    assert.is(second.hosts[0].counts.changed, 0);
+  } finally {
+    await solo.stop();
+  }
+});
+
 test.run();
