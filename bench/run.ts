@@ -1,0 +1,357 @@
+// `npm run bench` (scripts/bench.mjs): clusterseed against Ansible on the same fresh hosts, and how
+// clusterseed's cost grows with the number of hosts. See bench/README.md for what is measured and
+// how to read the table.
+//
+// For every host count and round, each tool gets its OWN fresh lab (nspawn hosts from the test
+// harness, python3 added for Ansible's sake, untimed), runs a first converge and then a no-op
+// rerun, both timed from process start to exit. The tools alternate which goes first from round
+// to round, so that drift in the machine's load does not favour one of them.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseFlags, UsageError } from '../lib/cli/args.ts';
+import type { RunReport } from '../lib/runner/types.ts';
+import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
+import { runAnsible, writeAnsibleProject } from './ansible.ts';
+import { runClusterseed, type ToolRun } from './clusterseed.ts';
+import { startBenchLab } from './lab.ts';
+import { captureState, compareStates, type HostState } from './parity.ts';
+import { timeRender, type RenderTiming } from './render.ts';
+import { median, ratio } from './stats.ts';
+import { comparisonRow, fmtRatio, fmtSamples, fmtSeconds, formatMarkdown, formatText, noSamples, type Row, type Samples } from './table.ts';
+
+export const USAGE = `Usage: npm run bench -- [options]      (root; Debian packages: ansible, gcc)
+
+  --rounds N            rounds per host count (default 3); each round = a fresh lab per tool
+  --rounds-large N      rounds for host counts above 10 (default: --rounds)
+  --sizes LIST          host counts (default 3,30)
+  --render N            warm render + validate iterations (default 20; 0 = skip)
+  --hosts-off           only the render timing, no hosts
+  --timeout S           limit per timed run in seconds (default 300 + 40 s per host)
+  --markdown FILE       also write the results as Markdown (for bench/README.md)
+  --keep                keep the work directory (logs, reports) even when all went well
+  -h, --help            this text
+
+Goals: no-op ≤ 0.1 × Ansible, first converge ≤ 0.7 × Ansible, ≤ 1 SSH round trip per role per
+host on a no-op run, no-op at the largest count ≤ 3 × the smallest, render + validate ≤ 1 s.`;
+
+type Tool = 'clusterseed' | 'ansible';
+type Phase = 'converge' | 'noop';
+
+interface SizeResults {
+  samples: Record<Tool, Record<Phase, Samples>>;
+  /** clusterseed's own runSite time (report.durationMs), to tell startup from work */
+  inProcess: Record<Phase, number[]>;
+  /** per role: SSH round trips of each host in each no-op / converge run */
+  roundTrips: Record<Phase, Map<string, number[]>>;
+  problems: string[];
+  parity: string[];
+}
+
+const newSize = (): SizeResults => ({
+  samples: { clusterseed: { converge: noSamples(), noop: noSamples() }, ansible: { converge: noSamples(), noop: noSamples() } },
+  inProcess: { converge: [], noop: [] },
+  roundTrips: { converge: new Map(), noop: new Map() },
+  problems: [],
+  parity: [],
+});
+
+interface Options {
+  rounds: number;
+  roundsLarge: number;
+  sizes: number[];
+  renderIterations: number;
+  hosts: boolean;
+  timeoutS?: number;
+  markdown?: string;
+  keep: boolean;
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got ${value})`);
+  return n;
+}
+
+function readOptions(argv: string[]): Options | 'help' {
+  const { values } = parseFlags(argv, {
+    rounds: { type: 'string' },
+    'rounds-large': { type: 'string' },
+    sizes: { type: 'string' },
+    render: { type: 'string' },
+    'hosts-off': { type: 'boolean', default: false },
+    timeout: { type: 'string' },
+    markdown: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return 'help';
+  const rounds = positiveInt('rounds', values.rounds, 3);
+  const sizes = (values.sizes ?? '3,30').split(',').map((s) => positiveInt('sizes', s.trim(), 0, 2));
+  if (sizes.some((n) => n > 200)) throw new UsageError('--sizes: at most 200 hosts (the lab network is a /24)');
+  return {
+    rounds,
+    roundsLarge: positiveInt('rounds-large', values['rounds-large'], rounds),
+    sizes: [...new Set(sizes)].sort((a, b) => a - b),
+    renderIterations: positiveInt('render', values.render, 20, 0),
+    hosts: !values['hosts-off'],
+    timeoutS: values.timeout === undefined ? undefined : positiveInt('timeout', values.timeout, 0),
+    markdown: values.markdown ? path.resolve(values.markdown) : undefined,
+    keep: values.keep!,
+  };
+}
+
+function preflight(opts: Options): void {
+  if (!opts.hosts) return;
+  if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
+  for (const [tool, pkg] of [['ansible-playbook', 'ansible'], ['gcc', 'gcc']] as const) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+      throw new UsageError(`${tool} is missing: apt-get install ${pkg}`);
+    }
+  }
+}
+
+export function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return `${cpus.length} CPUs (${cpus[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${load}, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function ansibleVersion(): string {
+  const r = spawnSync('ansible-playbook', ['--version'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n')[0]?.trim() || 'unknown';
+}
+
+function recordRoundTrips(into: Map<string, number[]>, report: RunReport): void {
+  for (const host of report.hosts) {
+    for (const [role, n] of Object.entries(host.roundTripsByRole)) {
+      if (role === 'connect') continue;
+      const list = into.get(role) ?? [];
+      list.push(n);
+      into.set(role, list);
+    }
+    const total = into.get('total') ?? [];
+    total.push(host.roundTrips);
+    into.set('total', total);
+  }
+}
+
+async function benchTool(tool: Tool, size: number, round: number, ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void }): Promise<Map<string, HostState>> {
+  const { results, log } = ctx;
+  const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
+  mkdirSync(dir, { recursive: true });
+  const bench = await startBenchLab(size, 'h');
+  log(`  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`);
+  try {
+    const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
+    const run = async (phase: Phase): Promise<ToolRun> => {
+      if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs });
+      const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs });
+      if (r.report) {
+        results.inProcess[phase].push(r.report.durationMs / 1000);
+        recordRoundTrips(results.roundTrips[phase], r.report);
+      }
+      return r;
+    };
+    for (const phase of ['converge', 'noop'] as const) {
+      const r = await run(phase);
+      let problem = r.problem;
+      if (!problem && phase === 'converge' && r.changedHosts !== size) problem = `only ${r.changedHosts} of ${size} hosts changed on a first converge (log: ${r.logFile})`;
+      if (!problem && phase === 'noop' && r.changedHosts > 0) problem = `the rerun changed ${r.changedHosts} host(s): not a no-op (log: ${r.logFile})`;
+      const samples = results.samples[tool][phase];
+      if (problem) {
+        samples.failed++;
+        results.problems.push(`${tool} ${phase}, ${size} hosts, round ${round}: ${problem}`);
+      } else {
+        samples.seconds.push(r.seconds);
+      }
+      log(`  ${tool} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`);
+      if (phase === 'converge' && r.problem) break; // a host that did not converge has no no-op to time
+    }
+    const states = new Map<string, HostState>();
+    const adminKey = readFileSync(`${bench.lab.keyPath}.pub`, 'utf8').trim();
+    for (const host of bench.lab.hosts.slice(0, 2)) states.set(host.name, await captureState(bench.lab, host.name, adminKey));
+    return states;
+  } finally {
+    await bench.lab.stop();
+  }
+}
+
+function roundTripLines(sizes: number[], all: Map<number, SizeResults>, phase: Phase): string[] {
+  const roles = [...new Set(sizes.flatMap((s) => [...all.get(s)!.roundTrips[phase].keys()]))];
+  roles.sort((a, b) => (a === 'total' ? 1 : b === 'total' ? -1 : 0));
+  const head = ['role', ...sizes.map((s) => `${s} hosts`)];
+  const rows = roles.map((role) => [
+    role,
+    ...sizes.map((s) => {
+      const v = all.get(s)!.roundTrips[phase].get(role) ?? [];
+      if (!v.length) return '—';
+      const lo = Math.min(...v);
+      const hi = Math.max(...v);
+      return lo === hi ? String(lo) : `${lo}–${hi}`;
+    }),
+  ]);
+  const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i].length)));
+  return [head, ...rows].map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+function maxNoopRoundTrips(all: Map<number, SizeResults>): number {
+  let max = NaN;
+  for (const r of all.values()) {
+    for (const [role, v] of r.roundTrips.noop) {
+      if (role === 'total' || !v.length) continue;
+      max = Number.isFinite(max) ? Math.max(max, ...v) : Math.max(...v);
+    }
+  }
+  return max;
+}
+
+function buildRows(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming): Row[] {
+  const rows: Row[] = [];
+  for (const size of opts.hosts ? opts.sizes : []) {
+    const r = all.get(size)!;
+    rows.push(comparisonRow(`first converge, ${size} hosts`, r.samples.clusterseed.converge, r.samples.ansible.converge, 0.7));
+    rows.push(comparisonRow(`no-op rerun, ${size} hosts`, r.samples.clusterseed.noop, r.samples.ansible.noop, 0.1));
+  }
+  if (opts.hosts && opts.sizes.length > 1) {
+    const small = all.get(opts.sizes[0])!;
+    const large = all.get(opts.sizes[opts.sizes.length - 1])!;
+    const growth = (tool: Tool) => ratio(median(large.samples[tool].noop.seconds), median(small.samples[tool].noop.seconds));
+    const cs = growth('clusterseed');
+    rows.push({
+      label: `no-op ${opts.sizes[opts.sizes.length - 1]} hosts ÷ ${opts.sizes[0]} hosts`,
+      clusterseed: `× ${fmtRatio(cs)}`,
+      ansible: `× ${fmtRatio(growth('ansible'))}`,
+      ratio: '',
+      goal: { text: '≤ 3 (clusterseed)', value: cs, max: 3 },
+    });
+  }
+  if (opts.hosts) {
+    const rt = maxNoopRoundTrips(all);
+    rows.push({ label: 'SSH round trips per role per host, no-op (max)', clusterseed: Number.isFinite(rt) ? String(rt) : '—', ansible: '', ratio: '', goal: { text: '≤ 1', value: rt, max: 1 } });
+  }
+  if (render) {
+    rows.push({
+      label: `render + validate GitOps repo (inventory.yaml, ${render.files} files)`,
+      clusterseed: `${fmtSeconds(render.median)} (n=${render.samples.length}, warm)`,
+      ansible: '',
+      ratio: '',
+      goal: { text: '≤ 1 s', value: render.median, max: 1 },
+    });
+  }
+  return rows;
+}
+
+function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming): string[] {
+  const out: string[] = [];
+  if (opts.hosts) {
+    out.push('', 'SSH round trips per host, no-op rerun (clusterseed JSON report; min–max over hosts and rounds):', ...roundTripLines(opts.sizes, all, 'noop'));
+    out.push('', 'SSH round trips per host, first converge:', ...roundTripLines(opts.sizes, all, 'converge'));
+    out.push('', 'clusterseed wall time vs. time inside runSite (the rest: node + tsx start-up, inventory load):');
+    for (const size of opts.sizes) {
+      const r = all.get(size)!;
+      for (const phase of ['converge', 'noop'] as const) {
+        out.push(`  ${size} hosts ${phase}: wall ${fmtSamples(r.samples.clusterseed[phase])}, runSite ${fmtSeconds(median(r.inProcess[phase]))}`);
+      }
+    }
+    out.push('', 'Same result (managed files, packages, units, sshd -T, firewall table on h1 and h2, compared between the tools):');
+    for (const size of opts.sizes) {
+      const p = all.get(size)!.parity;
+      out.push(`  ${size} hosts: ${p.length === 0 ? 'identical in every round' : p.join('; ')}`);
+    }
+  }
+  if (render) out.push('', `render + validate: first (cold) call ${fmtSeconds(render.firstSeconds)}; warm samples ${render.samples.map((s) => s.toFixed(3)).join(' ')}`);
+  const problems = [...all.values()].flatMap((r) => r.problems);
+  if (problems.length) out.push('', 'Runs that failed (not in the medians):', ...problems.map((p) => `  ${p}`));
+  return out;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: Options | 'help';
+  try {
+    opts = readOptions(argv);
+    if (opts === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    preflight(opts);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = (s: string) => console.log(s);
+  const startedAt = new Date();
+  const machineBefore = machine();
+  log(`clusterseed benchmark — ${machineBefore}`);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-bench-'));
+  const all = new Map<number, SizeResults>(opts.sizes.map((s) => [s, newSize()]));
+
+  let render: RenderTiming | undefined;
+  if (opts.renderIterations > 0) {
+    log(`render + validate of inventory.yaml, ${opts.renderIterations} warm iterations`);
+    render = await timeRender(opts.renderIterations);
+  }
+
+  if (opts.hosts) {
+    log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
+    const mirror = await startK3sMirror({ versions: ['v1.31.4+k3s1'] });
+    try {
+      for (const size of opts.sizes) {
+        const rounds = size > 10 ? opts.roundsLarge : opts.rounds;
+        const timeoutMs = (opts.timeoutS ?? 300 + 40 * size) * 1000;
+        const results = all.get(size)!;
+        for (let round = 1; round <= rounds; round++) {
+          const order: Tool[] = round % 2 ? ['clusterseed', 'ansible'] : ['ansible', 'clusterseed'];
+          log(`${size} hosts, round ${round}/${rounds}`);
+          const states = new Map<Tool, Map<string, HostState>>();
+          for (const tool of order) states.set(tool, await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log }));
+          for (const host of states.get('clusterseed')!.keys()) {
+            const diff = compareStates(states.get('clusterseed')!.get(host)!, states.get('ansible')!.get(host) ?? new Map());
+            if (diff.length) {
+              results.parity.push(`round ${round} ${host} differs: ${diff.join(', ')}`);
+              log(`  different results on ${host}: ${diff.join(', ')}`);
+            }
+          }
+        }
+      }
+    } finally {
+      await mirror.close();
+    }
+  }
+
+  const rows = buildRows(opts, all, render);
+  const extra = details(opts, all, render);
+  log('');
+  log(formatText(rows));
+  for (const line of extra) log(line);
+  const machineAfter = machine();
+  log('', );
+  log(`machine at the end: ${machineAfter}`);
+
+  if (opts.markdown) {
+    const md = [
+      `Measured ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${argv.join(' ')}\`.`,
+      `Machine: ${machineBefore} (at the start); load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}.`,
+      opts.hosts ? `Ansible: ${ansibleVersion()}.` : '',
+      '',
+      formatMarkdown(rows),
+      '',
+      '```',
+      ...extra.filter((l, i) => i > 0 || l !== ''),
+      '```',
+      '',
+    ].join('\n');
+    writeFileSync(opts.markdown, md);
+    log(`Markdown written to ${opts.markdown}`);
+  }
+
+  const failed = [...all.values()].some((r) => r.problems.length || r.parity.length);
+  if (failed || opts.keep) log(`logs and reports: ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+  return failed ? 2 : 0;
+}
