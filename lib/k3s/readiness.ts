@@ -2,7 +2,7 @@
 //   k3s kubectl get node NAME -o json
 // A node counts as Ready when its unit is active (Type=notify: K3s said READY=1), the API reports
 // the Ready condition True for the expected K3s version, and, for servers with embedded etcd,
-// the node carries node-role.kubernetes.io/etcd=true and the EtcdIsVoter condition is True
+// the node carries node-role.kubernetes.io/etcd=true and its EtcdIsVoter condition is not False
 // (K3s adds joining servers as etcd learners and promotes them to voting members later).
 import type { HostContext } from '../runner/types.ts';
 import { q } from '../blocks/shell.ts';
@@ -13,7 +13,7 @@ export interface NodeStatus {
   found: boolean;
   ready: boolean;
   kubeletVersion: string;
-  /** EtcdIsVoter condition: true/false, undefined when the node has none (agents, sqlite servers) */
+  /** EtcdIsVoter condition: true/false, undefined when the node has none (agents, sqlite servers, old K3s) */
   etcdVoter?: boolean;
   etcdRole: boolean;
   labels: Record<string, string>;
@@ -66,7 +66,9 @@ export function notReadyReasons(status: NodeStatus, want: Expectation): string[]
   if (status.kubeletVersion !== want.version) reasons.push(`runs ${status.kubeletVersion || 'an unknown version'}, not ${want.version}`);
   if (want.etcdVoter) {
     if (!status.etcdRole) reasons.push('no node-role.kubernetes.io/etcd=true label yet');
-    if (status.etcdVoter !== true) reasons.push('not a voting etcd member yet (EtcdIsVoter is not True)');
+    // K3s before v1.25.16/v1.26.11/v1.27.8/v1.28.4 has no EtcdIsVoter condition; there the active unit
+    // (READY=1 only after the local etcd member passed its voter check) has to do
+    if (status.etcdVoter === false) reasons.push('not a voting etcd member yet (EtcdIsVoter is not True)');
   }
   return reasons;
 }

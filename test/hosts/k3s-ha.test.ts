@@ -97,15 +97,20 @@ async function events(host: string): Promise<Event[]> {
   });
 }
 
-/** For each host: its one start and ready of `version`, and each start after the previous host's ready. */
-function assertOneAtATime(all: Event[][], version: string) {
+/**
+ * For each host: exactly one start and ready of `version`; each start after the previous host was
+ * ready (its own READY) AND a voting etcd member (promotion time as the datastore recorded it).
+ */
+async function assertOneAtATime(all: Event[][], version: string) {
   const spans = all.map((evs, i) => {
     const mine = evs.filter((e) => e.version === version);
     assert.equal(mine.map((e) => e.what), ['start', 'ready'], `${names[i]}: one start and one ready of ${version}`);
     return { start: mine[0].ms, ready: mine[1].ms };
   });
+  const voterSince = await Promise.all(names.map(async (n) => Number((await apiNode(n)).metadata.annotations['standin.clusterseed.io/voter-since'])));
   for (let i = 1; i < spans.length; i++) {
     assert.ok(spans[i].start > spans[i - 1].ready, `${names[i]} started (${spans[i].start}) after ${names[i - 1]} was ready (${spans[i - 1].ready})`);
+    assert.ok(spans[i].start > voterSince[i - 1], `${names[i]} started (${spans[i].start}) after ${names[i - 1]} became a voter (${voterSince[i - 1]})`);
   }
 }
 
@@ -128,7 +133,7 @@ test('three servers: cluster-init on the first, the others join one at a time as
     assert.is(c['etcd-snapshot-retention'], 7);
     assert.is(c['etcd-snapshot-schedule-cron'], '0 */12 * * *');
   }
-  assertOneAtATime(await Promise.all(names.map(events)), V1);
+  await assertOneAtATime(await Promise.all(names.map(events)), V1);
   for (const n of names) {
     const node = await apiNode(n);
     assert.is(node.metadata.labels['node-role.kubernetes.io/etcd'], 'true');
@@ -150,7 +155,7 @@ test('a version bump: --check changes nothing, then servers upgrade strictly one
 
   const run = await converge(await inventoryAt(V2));
   assert.is(failures(run), '[]');
-  assertOneAtATime(await Promise.all(names.map(events)), V2);
+  await assertOneAtATime(await Promise.all(names.map(events)), V2);
   for (const [i, h] of run.hosts.entries()) {
     const restart = h.tasks.find((t) => t.task.startsWith('k3s.service'));
     assert.match(restart?.summary ?? '', /binary changed/, `${names[i]} restarted for the new binary`);

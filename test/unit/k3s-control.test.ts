@@ -115,6 +115,9 @@ test('node status from kubectl JSON: Ready, version, etcd voter', () => {
   assert.equal(notReadyReasons(good, want), []);
   const learner = parseNode(0, nodeJson({ voter: 'False', labels: { 'node-role.kubernetes.io/etcd': 'true' } }), '');
   assert.equal(notReadyReasons(learner, want), ['not a voting etcd member yet (EtcdIsVoter is not True)']);
+  const olderK3s = parseNode(0, nodeJson({ labels: { 'node-role.kubernetes.io/etcd': 'true' } }), '');
+  assert.equal(notReadyReasons(olderK3s, want), [], 'K3s without the EtcdIsVoter condition: the etcd role label and an active unit do');
+  assert.equal(notReadyReasons(parseNode(0, nodeJson({ voter: 'True' }), ''), want), ['no node-role.kubernetes.io/etcd=true label yet']);
   const old = parseNode(0, nodeJson({ version: 'v1.30.8+k3s1' }), '');
   assert.equal(notReadyReasons(old, { version: 'v1.31.4+k3s1', etcdVoter: false }), ['runs v1.30.8+k3s1, not v1.31.4+k3s1']);
   const missing = parseNode(1, '', 'Error from server (NotFound): nodes "n" not found\n');
