@@ -1,12 +1,13 @@
 // The admin kubeconfig K3s writes on a server (/etc/rancher/k3s/k3s.yaml, entries named "default",
 // server https://127.0.0.1:6443), turned into entries named after the cluster that point at the
 // cluster's API address, and merged into a local kubeconfig without touching other entries.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { registerSecret } from '../report/mask.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 
 export interface KubeEntries {
   cluster: Record<string, unknown>;
@@ -81,7 +82,7 @@ export function sameKubeconfig(a: Record<string, unknown> | undefined, b: Record
 /** Writes atomically with mode 0600 (temp file in the same directory, fsync, rename). */
 export function writeKubeconfig(file: string, doc: Record<string, unknown>): void {
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(4).toString('hex')}`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {

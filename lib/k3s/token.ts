@@ -2,12 +2,13 @@
 // 0600, generated from a CSPRNG on first use), is registered as a secret the moment it is read, and
 // reaches hosts only inside 0600 files uploaded over SFTP (never argv, logs or reports).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, openSync, closeSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { registerSecret } from '../report/mask.ts';
 import type { HostContext } from '../runner/types.ts';
 import { clusterOf } from './settings.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 
 export class TokenError extends Error {
   readonly userError = true;
@@ -59,13 +60,7 @@ export function loadOrCreateToken(file: string): TokenResult {
     }
     return { token, created: false, tightened };
   }
-  const dir = path.dirname(file);
-  const newDir = !existsSync(dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (newDir && path.basename(path.dirname(dir)) === '.clusterseed') {
-    // the default location: keep the whole directory out of git, whatever repo the inventory is in
-    writeFileSync(path.join(dir, '.gitignore'), '*\n', { mode: 0o644 });
-  }
+  ensurePrivateDir(path.dirname(file));
   const token = generateToken();
   registerSecret(token);
   // O_EXCL: two runs creating the same cluster's token at once must not end with two tokens

@@ -83,9 +83,11 @@ test('kubeconfig: entries named after the cluster, server rewritten, other entri
   const fresh = mergeKubeconfig(undefined, 'home', entries);
   assert.is(fresh['current-context'], 'home');
 
-  const file = path.join(dir, 'sub', 'kubeconfig');
+  const file = path.join(dir, '.clusterseed', 'home', 'kubeconfig');
   writeKubeconfig(file, merged);
   assert.is(statSync(file).mode & 0o777, 0o600);
+  assert.is(statSync(path.dirname(file)).mode & 0o777, 0o700);
+  assert.is(readFileSync(path.join(path.dirname(file), '.gitignore'), 'utf8'), '*\n', 'the admin kubeconfig stays out of git');
   assert.ok(sameKubeconfig(readKubeconfig(file), merged));
   const removed = removeFromKubeconfig(merged, 'home');
   assert.equal((removed.clusters as any[]).map((c) => c.name), ['work']);
