@@ -126,7 +126,11 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
         break;
       }
     }
-    await pool(targets, role.serial ?? options.forks, async (host) => {
+    // one-at-a-time roles go in group order: the first of `servers` is the one that initialises
+    const order = [...(inventory.groups.servers ?? []), ...(inventory.groups.agents ?? [])];
+    const rank = (h: HostSpec) => (order.includes(h.name) ? order.indexOf(h.name) : order.length);
+    const queue = role.serial ? [...targets].sort((a, b) => rank(a) - rank(b)) : targets;
+    await pool(queue, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
       ctx.vars = deepMerge(role.defaults ?? {}, (host.vars[role.name] as Record<string, unknown>) ?? {});
       const before = ctx.conn.roundTrips;
