@@ -1,11 +1,7 @@
 // The tasks that install and run K3s on one node, shared by the k3s-server and k3s-agent roles:
 // binary (only when its sha256 differs), symlinks, registries.yaml, air-gap images, config.yaml,
-// unit and 0600 env file, then the service: restarted only when one of those changed, and waited
-// for until the node is Ready (see readiness.ts).
-//
-// The restart decision is persisted: after a successful (re)start the hashes of everything the
-// service was started with are stamped on the host. A restart that a failed run never got to is
-// therefore still done by the next run, which an in-memory handler would forget.
+// unit and 0600 env file, then the service (service.ts: restarted only when one of those changed,
+// waited for until Ready), then labels and taints through the API (node-metadata.ts).
 import { readFileSync } from 'node:fs';
 import type { Change, HostContext, Task } from '../runner/types.ts';
 import { file, sha256 } from '../blocks/file.ts';
@@ -15,13 +11,13 @@ import type { Artifact } from './artifacts.ts';
 import { hostArtifacts } from './prepare.ts';
 import { agentConfig, configYaml, CONFIG_PATH, hasSecretKeys, IMAGES_DIR, REGISTRIES_PATH, registriesYaml, serverConfig } from './config.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from './iptables.ts';
-import { waitForNode } from './readiness.ts';
+import { serviceTask } from './service.ts';
+import { convergedTask, joinTargetTask } from './join-order.ts';
 import { hostConfigKeys, settingsFor, type K3sSettings } from './settings.ts';
 import { nodeMetadataTask } from './node-metadata.ts';
-import { BIN_DIR, envFile, envPath, K3S_BIN, serviceName, unitFile, unitPath, type NodeKind } from './systemd.ts';
+import { BIN_DIR, envFile, envPath, K3S_BIN, unitFile, unitPath, type NodeKind } from './systemd.ts';
 import { clusterToken, tokenPassword } from './token.ts';
 
-export const STAMP_PATH = '/etc/rancher/k3s/.clusterseed-applied';
 const MANAGED_MARK = 'Managed by clusterseed';
 
 /** iptables facts of the host: from k3s-prereq when it ran in this run, else asked now. */
@@ -131,117 +127,6 @@ function tokenMatchTask(token: string, tokenFile: string): Task {
           `If this cluster was installed before, put its token (sudo cat /var/lib/rancher/k3s/server/token on the first server) into ${tokenFile}; ` +
           `otherwise remove the old installation with scripts/reset.mjs.`,
       );
-    },
-  };
-}
-
-export interface ServiceSpec {
-  kind: NodeKind;
-  /** sha256 of everything the service starts from, by name */
-  inputs: Record<string, string>;
-  version: string;
-  etcdVoter: boolean;
-  readyTimeoutMs: number;
-}
-
-export function stampOf(inputs: Record<string, string>): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => a.localeCompare(b))));
-}
-
-/** Which inputs differ between the stamp on the host and the wanted one ('' = never started by us). */
-export function changedInputs(stamp: string, inputs: Record<string, string>): string[] | null {
-  let old: Record<string, string>;
-  try {
-    old = JSON.parse(stamp);
-  } catch {
-    return null;
-  }
-  return Object.keys(inputs).filter((k) => old[k] !== inputs[k]).concat(Object.keys(old).filter((k) => !(k in inputs)));
-}
-
-function serviceTask(spec: ServiceSpec): Task {
-  const unit = `${serviceName(spec.kind)}.service`;
-  const stamp = stampOf(spec.inputs);
-  return {
-    name: `${unit} running the installed configuration`,
-    probe:
-      `printf 'stamp=%s\\n' "$(cat ${STAMP_PATH} 2>/dev/null)"; ` +
-      `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"; ` +
-      `printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`,
-    plan(state): Change | null {
-      const kv = new Map(state.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
-      const active = kv.get('active') === 'active';
-      const enabled = kv.get('enabled') === 'enabled';
-      const current = kv.get('stamp') ?? '';
-      const changed = current === '' ? null : changedInputs(current, spec.inputs);
-      const restart = current !== stamp || !active;
-      if (!restart && enabled) return null;
-      let summary: string;
-      if (!restart) summary = `enable ${unit}`;
-      else if (current === '' || changed === null) summary = active ? `restart ${unit} (started outside clusterseed)` : `start ${unit}`;
-      else if (changed.length) summary = `restart ${unit}: ${changed.join(', ')} changed`;
-      else summary = `start ${unit} (was ${kv.get('active') || 'not running'})`;
-      return {
-        summary,
-        async apply(c) {
-          const steps = ['systemctl daemon-reload', `systemctl enable ${unit} >/dev/null 2>&1 || systemctl enable ${unit}`];
-          // --no-block: with TimeoutStartSec=0 a start waits for READY=1 forever; we poll with a deadline
-          if (restart) steps.push(`systemctl restart --no-block ${unit}`);
-          await run(c, steps.join(' && '), `${restart ? 'restart' : 'enable'} ${unit}`);
-          if (!restart) return;
-          await waitForNode(c, { kind: spec.kind, want: { version: spec.version, etcdVoter: spec.etcdVoter }, timeoutMs: spec.readyTimeoutMs });
-          await c.conn.upload(STAMP_PATH, `${stamp}\n`, { mode: 0o600, owner: 'root', group: 'root', become: true });
-        },
-      };
-    },
-  };
-}
-
-const startedKey = (host: string) => `k3s.started:${host}`;
-const doneKey = (host: string) => `k3s.converged:${host}`;
-
-/** Marks the node as converged in this run (the last task: reached only when all before succeeded). */
-export function convergedTask(): Task {
-  return {
-    name: 'node converged',
-    plan(_state, ctx): null {
-      ctx.shared.set(doneKey(ctx.host.name), true);
-      return null;
-    },
-  };
-}
-
-/** A server of this run that will not be there to join: unreachable, or its role failed. */
-function failedInRun(ctx: HostContext, server: string): boolean {
-  const peer = ctx.peers.get(server);
-  if (!peer) return false; // not part of the run (--limit): assumed running
-  if (!peer.facts.arch) return true; // never got past connecting and facts
-  return !!ctx.shared.get(startedKey(server)) && !ctx.shared.get(doneKey(server));
-}
-
-/**
- * Joining needs a working cluster: when the servers it joins through took part in this run and
- * failed, fail now instead of waiting out the ready timeout.
- */
-export function joinTargetTask(kind: NodeKind): Task {
-  return {
-    name: 'the cluster to join is up',
-    plan(_state, ctx): null {
-      ctx.shared.set(startedKey(ctx.host.name), true);
-      const cluster = settingsFor(ctx).cluster;
-      const first = cluster.servers[0];
-      if (kind === 'server') {
-        if (ctx.host.name === first) return null;
-        if (ctx.peers.has(first) && ctx.peers.get(first)!.facts.arch && !ctx.shared.get(startedKey(first))) {
-          // serial roles go through hosts in the order of `hosts:` in the inventory
-          throw new Error(`${first} initialises the cluster (first in groups.servers) but comes after ${ctx.host.name} under hosts: in the inventory; list ${first} first`);
-        }
-        if (!failedInRun(ctx, first)) return null;
-        throw new Error(`the first server ${first} failed in this run; ${ctx.host.name} does not try to join it`);
-      }
-      const inRun = cluster.servers.filter((s) => ctx.peers.has(s));
-      if (inRun.length === 0 || inRun.some((s) => !failedInRun(ctx, s))) return null;
-      throw new Error(`every server of cluster "${cluster.name}" in this run failed (${inRun.join(', ')}); ${ctx.host.name} does not try to join`);
     },
   };
 }

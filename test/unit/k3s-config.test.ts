@@ -11,7 +11,9 @@ import { apiUrl, k3sSettings } from '../../lib/k3s/settings.ts';
 import { envFile, envPath, unitFile, unitPath } from '../../lib/k3s/systemd.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { hasK3sRules, iptablesAdvice, parseIptables, withoutK3sRules } from '../../lib/k3s/iptables.ts';
-import { changedInputs, convergedTask, joinTargetTask, stampOf, withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
+import { withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
+import { changedInputs, stampOf } from '../../lib/k3s/service.ts';
+import { convergedTask, joinTargetTask } from '../../lib/k3s/join-order.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 
 function inventory(k3s: Record<string, unknown> = {}, extra = ''): Inventory {
