@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -36,6 +36,9 @@ let work: string;
 test.before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-k3s-test-'));
   [lab, mirror] = await Promise.all([startLab({ count: 3, prefix: 'k' }), startK3sMirror({ versions: [VERSION], airgapImages: true })]);
+  // k3 plays the Raspberry Pi: a firmware cmdline, and a unit that counts boots
+  await lab.sh('k3', `mkdir -p /boot/firmware && printf '%s' '${PI_CMDLINE}' > /boot/firmware/cmdline.txt && ` +
+    `printf '[Unit]\\nDescription=count boots\\n[Service]\\nType=oneshot\\nExecStart=/bin/sh -c "echo boot >> /var/lib/cs-boots"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-boots.service && systemctl enable cs-boots.service`);
 });
 test.after(async () => {
   await lab?.stop();
@@ -146,11 +149,22 @@ test('an unreachable release names the air-gap options', async () => {
   assert.ok(report.hosts.every((h) => h.counts.changed === 0));
 });
 
+test('--check on fresh hosts reports the install and changes nothing, not even the token file', async () => {
+  const inventory = await loadInventory(writeInventory());
+  const { report } = await converge(inventory, { check: true });
+  assert.is(failures(report), '[]');
+  assert.ok(report.hosts.every((h) => h.counts.changed > 0), 'changes are reported');
+  assert.not.ok(existsSync(path.join(work, 'token')), 'no token file was written');
+  assert.not.ok(existsSync(path.join(work, 'kubeconfig')), 'no kubeconfig was written');
+  for (const h of lab.hosts) {
+    assert.is(await sh(h.name, 'ls /usr/local/bin/k3s /etc/rancher /etc/sysctl.d/70-clusterseed-k3s.conf /etc/modules-load.d/br_netfilter.conf 2>/dev/null | wc -l'), '0', `nothing on ${h.name}`);
+  }
+  assert.is(await sh('k3', 'cat /boot/firmware/cmdline.txt'), PI_CMDLINE.trim());
+  assert.is(await sh('k3', 'cat /var/lib/cs-boots 2>/dev/null | wc -l'), '0', 'no reboot in check mode');
+});
+
 test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes and restarts nothing', async () => {
   const [k1, k2, k3] = lab.hosts.map((h) => h.name);
-  // the Pi: a firmware cmdline, and a unit that counts boots
-  await lab.sh(k3, `mkdir -p /boot/firmware && printf '%s' '${PI_CMDLINE}' > /boot/firmware/cmdline.txt && ` +
-    `printf '[Unit]\\nDescription=count boots\\n[Service]\\nType=oneshot\\nExecStart=/bin/sh -c "echo boot >> /var/lib/cs-boots"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-boots.service && systemctl enable cs-boots.service`);
   // sample every process's argv on every host while the run goes on (a unit: it survives the Pi's reboot)
   for (const h of [k1, k2, k3]) {
     await lab.sh(h, `rm -f /var/tmp/ps-stop /var/tmp/ps-samples; ` +
