@@ -319,13 +319,19 @@ test('an agent with a wrong token does not join; the next run repairs it', async
   assert.is(await sh(k2, 'systemctl is-active k3s-agent'), 'active');
 });
 
-test('reset asks for confirmation, then leaves no K3s unit, binary, data directory or interface behind', async () => {
+test('reset asks for confirmation, then leaves no K3s unit, binary, data directory, interface or iptables rule behind', async () => {
   const inventoryFile = writeInventory();
   // not a terminal and no --yes: refused, nothing changed
   const refused = await runReset(['-i', inventoryFile], '');
   assert.is(refused.code, 1);
   assert.match(refused.out, /Pass --yes/);
   assert.is(await sh('k1', 'systemctl is-active k3s'), 'active');
+
+  // rules like kube-proxy and flannel leave behind, next to one of the host's own
+  await lab.sh('k1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null 2>&1 || ' +
+    '(apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null)', { timeoutMs: 180_000 });
+  await lab.sh('k1', 'iptables -N KUBE-SERVICES && iptables -A INPUT -j KUBE-SERVICES && iptables -A FORWARD -m comment --comment "flanneld forward" -j ACCEPT && ' +
+    'iptables -t nat -N CNI-HOSTPORT-MASQ && iptables -t nat -A POSTROUTING -j CNI-HOSTPORT-MASQ && iptables -A INPUT -p tcp --dport 2222 -j ACCEPT');
 
   const done = await runReset(['-i', inventoryFile, '--yes'], '');
   assert.is(done.code, 0, done.out);
@@ -336,6 +342,9 @@ test('reset asks for confirmation, then leaves no K3s unit, binary, data directo
     assert.is(await sh(h, 'ip -o link show | grep -c -e flannel -e cni0 || true'), '0', `interfaces on ${h}`);
     assert.is(await sh(h, 'pgrep -c -f "k3s (server|agent)" || true'), '0', `processes on ${h}`);
   }
+  const rules = await sh('k1', 'iptables-save');
+  assert.not.match(rules, /KUBE-|CNI-|flannel/i, 'K3s rules removed');
+  assert.match(rules, /--dport 2222 -j ACCEPT/, 'the host\'s own rule stays');
   const kubeconfig = parse(readFileSync(path.join(work, 'kubeconfig'), 'utf8'));
   assert.equal(kubeconfig.contexts, [], 'the context left the local kubeconfig');
 
