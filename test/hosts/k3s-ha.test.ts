@@ -142,8 +142,10 @@ test('three servers: cluster-init on the first, the others join one at a time as
   const kubeconfig = parse(readFileSync(path.join(work, 'kubeconfig'), 'utf8'));
   assert.is(kubeconfig.clusters.find((c: any) => c.name === 'ha').cluster.server, `https://${API}:6443`);
 
+  const settled = await Promise.all(names.map(events));
   const again = await converge(await inventoryAt(V1));
   assert.equal(again.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+  assert.equal(await Promise.all(names.map(events)), settled, 'the second run restarted nothing');
 });
 
 test('a version bump: --check changes nothing, then servers upgrade strictly one at a time', async () => {
@@ -161,8 +163,10 @@ test('a version bump: --check changes nothing, then servers upgrade strictly one
     assert.match(restart?.summary ?? '', /binary changed/, `${names[i]} restarted for the new binary`);
   }
   for (const n of names) assert.is((await apiNode(n)).status.nodeInfo.kubeletVersion, V2);
+  const settled = await Promise.all(names.map(events));
   const again = await converge(await inventoryAt(V2));
   assert.equal(again.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+  assert.equal(await Promise.all(names.map(events)), settled, 'the run after the upgrade restarted nothing');
 });
 
 test.run();
