@@ -6,6 +6,7 @@ import { parseFlags, verbosity, list, UsageError } from './args.ts';
 import { consoleLogger } from '../report/logger.ts';
 import { runSiteCommand } from '../site/site.ts';
 import { formatUserError } from './errors.ts';
+import { normalizeBaseUrl } from '../k3s/release.ts';
 
 export const USAGE = `Usage: npx zx scripts/site.mjs [options]
 
@@ -57,6 +58,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     const forks = Number(values.forks);
     if (!Number.isInteger(forks) || forks < 1) throw new UsageError(`--forks must be a positive integer (got ${values.forks})`);
+    let k3sMirror: string | undefined;
+    if (values['k3s-mirror'] !== undefined) {
+      try {
+        k3sMirror = normalizeBaseUrl(values['k3s-mirror']);
+      } catch (err) {
+        throw new UsageError(`--k3s-mirror: ${(err as Error).message}`);
+      }
+    }
     let inventoryFile = path.resolve(values.inventory!);
     if (values.lab) {
       // the no-hardware quick start: VMs first (cached images; a running lab is reused)
@@ -80,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       remote: values.remote,
       repoUrl: values['repo-url'],
       force: values.force,
-      k3sMirror: values['k3s-mirror'],
+      k3sMirror,
       verbosity: level,
       log,
     });
