@@ -234,7 +234,7 @@ function checkLabels(raw: RawInventory, name: string, report: Reporter): void {
     if (keyProblem) report.error(path, `label key ${keyProblem}`, { at: 'key' });
     // values need no check here: the schema's pattern and length say all there is
     if (!keyProblem && isRestrictedLabel(key)) {
-      report.warn(path, 'is in a namespace a node may not label itself with (kubelet NodeRestriction); use a prefix of your own, e.g. node-role.clusterseed.io/...', { at: 'key' });
+      report.warn(path, 'is in a namespace a node may not label itself with (kubelet NodeRestriction): clusterseed sets it through the API once the node has joined, so pods cannot select it during registration', { at: 'key' });
     }
   }
 }

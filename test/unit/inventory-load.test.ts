@@ -219,7 +219,7 @@ test('warnings: an even number of servers and a label the kubelet may not set', 
     'inv.yaml',
   );
   assert.equal(inv.warnings, [
-    'inv.yaml:7:15: warning: hosts.b.labels["node-role.kubernetes.io/worker"]: is in a namespace a node may not label itself with (kubelet NodeRestriction); use a prefix of your own, e.g. node-role.clusterseed.io/...',
+    'inv.yaml:7:15: warning: hosts.b.labels["node-role.kubernetes.io/worker"]: is in a namespace a node may not label itself with (kubelet NodeRestriction): clusterseed sets it through the API once the node has joined, so pods cannot select it during registration',
     'inv.yaml:8:11: warning: groups.servers: cluster "c" has 2 servers: embedded etcd keeps quorum only with a majority, so an even count tolerates no more failures than one server less (use 1, 3 or 5)',
   ]);
 });
