@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureRootfs, withFileLock } from './rootfs.ts';
-import { imageRecipe, type GuestArch } from './recipe.ts';
+import { ensureRootfs, rootfsPath, withFileLock } from './rootfs.ts';
+import { APT_PROXY_ENV, imageRecipe, type GuestArch } from './recipe.ts';
+import { startAptProxy, type AptProxy } from './apt-proxy.ts';
 import { labImagesRoot } from './paths.ts';
 import { run } from './proc.ts';
 
@@ -31,8 +32,7 @@ function imageFiles(dir: string, arch: GuestArch): BaseImage {
 
 export async function ensureBaseImage(arch: GuestArch, log: (line: string) => void = () => {}): Promise<BaseImage> {
   const started = Date.now();
-  const recipe = imageRecipe(arch);
-  const rootfs = await ensureRootfs({ arch: recipe.debArch, packages: recipe.packages, setup: recipe.setup });
+  const rootfs = await ensureLabRootfs(arch);
   const key = createHash('sha256')
     .update(JSON.stringify({ v: IMAGE_VERSION, rootfs: path.basename(rootfs), size: IMAGE_SIZE }))
     .digest('hex')
@@ -57,6 +57,38 @@ export async function ensureBaseImage(arch: GuestArch, log: (line: string) => vo
     fs.renameSync(tmp, dir);
     return { ...image, builtInSeconds: Math.round((Date.now() - started) / 1000) };
   });
+}
+
+/** ensureRootfs with the lab recipe; while a build may run, apt in its chroot gets the mirror proxy. */
+async function ensureLabRootfs(arch: GuestArch): Promise<string> {
+  const recipe = imageRecipe(arch);
+  const opts = { arch: recipe.debArch, packages: recipe.packages, setup: recipe.setup };
+  if (fs.existsSync(rootfsPath(opts))) return rootfsPath(opts);
+  await acquireProxy();
+  try {
+    return await ensureRootfs(opts);
+  } finally {
+    await releaseProxy();
+  }
+}
+
+// One proxy for all builds of this process (x86_64 and arm64 build in parallel): the chroot
+// inherits this process's environment at every build step, so the variable stays set while any
+// build may still need it.
+let proxy: { users: number; ready: Promise<AptProxy> } | undefined;
+
+async function acquireProxy(): Promise<void> {
+  if (!proxy) proxy = { users: 0, ready: startAptProxy() };
+  proxy.users++;
+  process.env[APT_PROXY_ENV] = (await proxy.ready).url;
+}
+
+async function releaseProxy(): Promise<void> {
+  const p = proxy!;
+  if (--p.users > 0) return;
+  proxy = undefined;
+  delete process.env[APT_PROXY_ENV];
+  await (await p.ready).close();
 }
 
 /** The newest kernel installed in the rootfs and its initramfs. */

@@ -29,10 +29,15 @@ export const PI_CMDLINE_TXT =
 export interface ImageRecipe {
   arch: GuestArch;
   debArch: DebianArch;
+  /** debootstrap's packages: the kernel is not among them, the setup installs it */
   packages: string[];
-  /** POSIX sh script run as root inside the rootfs (chroot) after the packages are installed */
+  /** POSIX sh script run as root inside the rootfs (chroot) after the packages are installed;
+   * needs APT_PROXY_ENV in its environment */
   setup: string;
 }
+
+/** Environment variable carrying the apt proxy URL into the setup script (see apt-proxy.ts). */
+export const APT_PROXY_ENV = 'CLUSTERSEED_LAB_APT_PROXY';
 
 const COMMON_PACKAGES = [
   'initramfs-tools',
@@ -115,16 +120,20 @@ Name=en* eth*
 DHCP=ipv4
 `;
 
-function setupScript(arch: GuestArch): string {
+function setupScript(arch: GuestArch, kernelPackage: string): string {
   const piCmdline =
     arch === 'aarch64'
       ? `mkdir -p /boot/firmware\nprintf '%s' '${PI_CMDLINE_TXT}' > /boot/firmware/cmdline.txt\n`
       : '';
   return `set -eu
-# Small initramfs with just the virtio and ext4 drivers.
+# The kernel is installed here, not by debootstrap, so that its one initramfs build already has
+# MODULES=list: just the virtio and ext4 drivers (see apt-proxy.ts for why and how apt gets out).
+: "\${${APT_PROXY_ENV}:?must be set by the image build (lib/lab/apt-proxy.ts)}"
 printf 'MODULES=list\\nCOMPRESS=gzip\\n' > /etc/initramfs-tools/conf.d/clusterseed-lab.conf
 printf '%s\\n' ${INITRAMFS_MODULES[arch].join(' ')} > /etc/initramfs-tools/modules
-update-initramfs -u -k all
+apt-get -q -y --no-install-recommends -o Acquire::http::Proxy="$${APT_PROXY_ENV}" -o Acquire::https::Proxy="$${APT_PROXY_ENV}" \\
+  install ${kernelPackage}
+apt-get clean
 
 printf '/dev/vda / ext4 errors=remount-ro 0 1\\n' > /etc/fstab
 printf 'nameserver 10.0.2.3\\n' > /etc/resolv.conf
@@ -153,6 +162,5 @@ ${piCmdline}`;
 
 export function imageRecipe(arch: GuestArch): ImageRecipe {
   const debArch = DEBIAN_ARCH[arch];
-  const packages = [`linux-image-${debArch}`, ...COMMON_PACKAGES];
-  return { arch, debArch, packages, setup: setupScript(arch) };
+  return { arch, debArch, packages: COMMON_PACKAGES, setup: setupScript(arch, `linux-image-${debArch}`) };
 }
