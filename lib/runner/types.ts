@@ -27,6 +27,8 @@ export interface Facts {
   piCmdlineFile: string;
   /** OpenSSH server version, e.g. 9.2 ('' when sshd is not installed) */
   sshdVersion: string;
+  /** ports sshd listens on (sshd -T); differs from the inventory port behind NAT/port forwarding */
+  sshdPorts?: number[];
 }
 
 /** What a probe printed. `code` is the probe's exit status. */

@@ -15,6 +15,7 @@ export const FACTS_PROBE = [
   "echo \"model=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)\"",
   'for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done',
   "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
+  "echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",
 ].join('\n');
 
 export function parseFacts(stdout: string, override?: boolean): Facts {
@@ -39,6 +40,7 @@ export function parseFacts(stdout: string, override?: boolean): Facts {
     raspberryPi,
     piCmdlineFile: raspberryPi ? get('cmdline') || '/boot/firmware/cmdline.txt' : '',
     sshdVersion: sshd ? sshd[1] : '',
+    sshdPorts: get('sshdPorts').split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0),
   };
 }
 

@@ -2,6 +2,7 @@
 // `nft -f`, then proven by a fresh SSH login. Until that proof arrives a transient systemd timer
 // stands ready to restore the previous ruleset by itself, so even losing the control machine
 // mid-apply cannot lock the host out for longer than revert_after_seconds.
+import { sshPortOf } from './ssh-port.ts';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -33,7 +34,7 @@ const resolveAddress: AddressResolver = async (address) => {
 };
 
 export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<FirewallModel> {
-  const sshPort = r.int('firewall.ssh_port', 0, 65535) || ctx.host.port;
+  const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   const view = await clusterView(ctx.host, ctx.inventory, resolveAddress);
   const k3s = k3sRules({
     isServer: ctx.host.groups.includes('servers'),

@@ -1,6 +1,7 @@
 // The harden role's task list. Order matters for safety: the sshd tasks come last, so that
 // between installing the new sshd configuration and the handler that reloads and proves it
 // nothing else can fail and leave an unproven configuration waiting for the next sshd restart.
+import { sshPortOf } from './ssh-port.ts';
 import type { HostContext, Task } from '../../lib/runner/types.ts';
 import { sysctl } from '../../lib/blocks/index.ts';
 import { adminUserName } from '../base/admin.ts';
@@ -40,7 +41,7 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
 
   tasks.push(...(r.bool('firewall.enabled') ? await firewallTasks(ctx, r, deps.freshLogin) : [noFirewallTask()]));
 
-  const sshPort = r.int('firewall.ssh_port', 0, 65535) || ctx.host.port;
+  const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   tasks.push(...fail2banTasks(readFail2ban(r, sshPort)));
 
   if (ctx.facts.sshdVersion) {

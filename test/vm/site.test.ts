@@ -1,0 +1,90 @@
+// The no-hardware quick start on real VMs (npm run test:vm): `site.mjs --lab --k3s-mirror URL` from
+// an empty folder brings up one x86_64 "desktop" and one arm64 "Raspberry Pi" (QEMU), converges them
+// (base, harden, K3s stand-in, the Pi's cmdline.txt and its one reboot-and-wait), pushes the
+// rendered repo to the local bare repository and writes the Argo CD bootstrap files. A second run
+// changes nothing; --check afterwards exits 0.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labDown, readState, sshExec, sshTarget } from '../../lib/lab/index.ts';
+import { startK3sMirror, type K3sMirror } from '../support/k3s-mirror.ts';
+
+const SITE = fileURLToPath(new URL('../../scripts/site.mjs', import.meta.url));
+const VERSION = 'v1.31.4+k3s1';
+const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-vmsite-'));
+const labDir = path.join(cwd, '.clusterseed', 'lab');
+let mirror: K3sMirror;
+
+const WATCHDOG_MS = 40 * 60_000;
+const watchdog = setTimeout(async () => {
+  console.error(`vm site test: still running after ${WATCHDOG_MS / 60_000} min: tearing the lab down`);
+  await labDown(labDir).catch(() => undefined);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+test.before(async () => {
+  mirror = await startK3sMirror({ versions: [VERSION], arches: ['amd64', 'arm64'] });
+});
+test.after(async () => {
+  await labDown(labDir).catch(() => undefined);
+  await mirror?.close();
+  clearTimeout(watchdog);
+});
+
+function site(args: string[]): Promise<{ code: number; out: string }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SITE, ...args], { cwd, timeout: 30 * 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      console.log(`  [site ${args.join(' ').replace(mirror.url, 'MIRROR')}] exit ${err ? (err as any).code : 0} after ${Math.round((Date.now() - started) / 1000)} s`);
+      resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+async function remote(name: string, command: string): Promise<string> {
+  const state = readState(labDir)!;
+  const vm = state.vms.find((v) => v.name === name)!;
+  return (await sshExec(sshTarget(state, vm), command)).stdout.trim();
+}
+
+test('site --lab: bare VMs to K3s, a pushed repo and Argo CD bootstrap files; rerun changes nothing; no drift', async () => {
+  const args = ['--lab', '--k3s-mirror', mirror.url];
+  const first = await site([...args, '--json', path.join(cwd, 'first.json')]);
+  assert.is(first.code, 0, first.out.slice(-8000));
+  const state = readState(labDir)!;
+  const names = state.vms.map((v) => v.name);
+  const pi = state.vms.find((v) => v.arch === 'aarch64')!;
+  const desktop = state.vms.find((v) => v.arch === 'x86_64')!;
+  assert.ok(pi && desktop, names.join(','));
+
+  assert.is(await remote(desktop.name, 'uname -m'), 'x86_64');
+  assert.is(await remote(pi.name, 'uname -m'), 'aarch64');
+  // the Pi got the cgroup flags and exactly one reboot, and the kernel runs with them
+  const firstReport = JSON.parse(fs.readFileSync(path.join(cwd, 'first.json'), 'utf8'));
+  const piTasks = firstReport.hosts.find((h: any) => h.host === pi.name).tasks;
+  assert.is(piTasks.filter((t: any) => /reboot/i.test(t.task) && t.outcome === 'changed').length, 1, JSON.stringify(piTasks.filter((t: any) => t.outcome === 'changed')));
+  assert.match(await remote(pi.name, 'cat /proc/cmdline'), /cgroup_memory=1 cgroup_enable=memory/);
+  assert.is(await remote(desktop.name, 'systemctl is-active k3s'), 'active');
+  assert.is(await remote(pi.name, 'systemctl is-active k3s-agent'), 'active');
+  assert.match(await remote(desktop.name, 'sudo ls /var/lib/rancher/k3s/server/manifests'), /clusterseed-argocd\.yaml/);
+  assert.ok(fs.existsSync(path.join(labDir, '.clusterseed', 'gitops.git')), 'pushed to the local bare repository');
+
+  const second = await site([...args, '--json', path.join(cwd, 'second.json')]);
+  assert.is(second.code, 0, second.out.slice(-6000));
+  const report = JSON.parse(fs.readFileSync(path.join(cwd, 'second.json'), 'utf8'));
+  for (const h of report.hosts) {
+    const changed = h.tasks.filter((t: any) => t.outcome === 'changed');
+    assert.is(changed.length, 0, `${h.host}: ${JSON.stringify(changed)}`);
+  }
+  assert.is(report.gitops.unchanged, true);
+
+  const check = await site([...args, '--check']);
+  assert.is(check.code, 0, check.out.slice(-4000));
+});
+
+test.run();
