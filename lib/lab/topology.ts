@@ -48,6 +48,9 @@ export function planTopology(opts: TopologyOptions = {}): PlannedVm[] {
   const serverArch = archs[0];
   const agentArch = archs[1] ?? archs[0];
   const cpus = count(opts.cpus, 2, 'cpus', 1);
+  if (opts.memoryMb !== undefined && (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 512)) {
+    throw new Error(`memory must be at least 512 MiB, got ${opts.memoryMb}`);
+  }
   const vms: PlannedVm[] = [];
   const add = (name: string, arch: GuestArch, role: LabRole) =>
     vms.push({ name, arch, role, raspberryPi: arch === 'aarch64', cpus, memoryMb: opts.memoryMb ?? (role === 'server' ? 2048 : 1024) });
@@ -55,8 +58,5 @@ export function planTopology(opts: TopologyOptions = {}): PlannedVm[] {
   for (let i = 1; i <= servers; i++) add(servers === 1 ? serverPrefix : `${serverPrefix}-${i}`, serverArch, 'server');
   const agentPrefix = agentArch === 'x86_64' ? 'node' : 'pi';
   for (let i = 1; i <= agents; i++) add(`${agentPrefix}-${i}`, agentArch, 'agent');
-  if (opts.memoryMb !== undefined && (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 512)) {
-    throw new Error(`memory must be at least 512 MiB, got ${opts.memoryMb}`);
-  }
   return vms;
 }

@@ -1,0 +1,203 @@
+// The lab's parts that need no VM: topology, inventory (loaded by clusterseed's own inventory
+// loader), QEMU command lines, the kernel command line per boot (Pi cmdline.txt written back on the
+// config disk), accelerator override, keys, and the build's apt proxy. Seconds, not minutes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import { planTopology } from '../../lib/lab/topology.ts';
+import { renderInventory } from '../../lib/lab/inventory.ts';
+import { qemuCommand, labMac, type VmLaunchSpec } from '../../lib/lab/qemu.ts';
+import { nextKernelArgs, type SupervisedVm } from '../../lib/lab/supervisor.ts';
+import { generateKeyPair, knownHostsLines, readGuestCmdline, writeConfigDisk } from '../../lib/lab/identity.ts';
+import { chooseAccel, ACCEL_ENV } from '../../lib/lab/accel.ts';
+import { startAptProxy } from '../../lib/lab/apt-proxy.ts';
+import { baseKernelArgs, imageRecipe, PI_CMDLINE_TXT, CONFIG_DISK_LABEL } from '../../lib/lab/recipe.ts';
+import { run } from '../../lib/lab/proc.ts';
+import { parseInventory } from '../../lib/inventory/load.ts';
+import type { LabState } from '../../lib/lab/state.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-labcfg-'));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('topology: the default is an x86_64 desktop server and an arm64 Pi agent', () => {
+  assert.equal(
+    planTopology().map((v) => [v.name, v.arch, v.role, v.raspberryPi, v.memoryMb]),
+    [
+      ['desktop', 'x86_64', 'server', false, 2048],
+      ['pi-1', 'aarch64', 'agent', true, 1024],
+    ],
+  );
+  assert.equal(
+    planTopology({ servers: 3, agents: 2, arch: ['arm64', 'amd64'] }).map((v) => v.name),
+    ['pi-server-1', 'pi-server-2', 'pi-server-3', 'node-1', 'node-2'],
+  );
+  assert.equal(planTopology({ agents: 0, arch: ['x86_64'] }).map((v) => v.name), ['desktop']);
+  assert.throws(() => planTopology({ servers: 0 }), /servers must be a whole number from 1 to 16/);
+  assert.throws(() => planTopology({ arch: ['riscv64'] }), /unknown architecture "riscv64"/);
+  assert.throws(() => planTopology({ memoryMb: 100 }), /at least 512 MiB/);
+});
+
+test('inventory: clusterseed loads what the lab writes, Pi override and key paths included', () => {
+  const dir = path.join(tmp, 'lab with space');
+  fs.mkdirSync(dir);
+  const key = path.join(dir, 'id_ed25519');
+  const knownHosts = path.join(dir, 'known_hosts');
+  fs.writeFileSync(key, generateKeyPair('ed25519', 'test').private, { mode: 0o600 });
+  fs.writeFileSync(knownHosts, '');
+  const vms = planTopology({ agents: 2 }).map((p, i) => ({ ...p, port: 2222 + i }));
+  const state = { id: 'abcd1234', dir, k3sVersion: 'v1.31.4+k3s1', vms } as unknown as LabState;
+  const file = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(file, renderInventory(state, key, knownHosts));
+  const inv = parseInventory(fs.readFileSync(file, 'utf8'), file);
+  assert.equal(
+    inv.hosts.map((h) => [h.name, h.address, h.port, h.arch, h.raspberryPi, h.user, h.become, h.sshKey, h.knownHostsFile]),
+    [
+      ['desktop', '127.0.0.1', 2222, 'x86_64', undefined, 'admin', true, key, knownHosts],
+      ['pi-1', '127.0.0.1', 2223, 'aarch64', true, 'admin', true, key, knownHosts],
+      ['pi-2', '127.0.0.1', 2224, 'aarch64', true, 'admin', true, key, knownHosts],
+    ],
+  );
+  assert.equal(inv.clusters[0].servers, ['desktop']);
+  assert.equal(inv.clusters[0].agents, ['pi-1', 'pi-2']);
+  assert.is(inv.clusters[0].k3sVersion, 'v1.31.4+k3s1');
+});
+
+function launch(arch: 'x86_64' | 'aarch64', accel: 'kvm' | 'tcg'): VmLaunchSpec {
+  return {
+    tag: 'clusterseed-vmlab-0000',
+    name: 'vm',
+    arch,
+    accel,
+    cpus: 2,
+    memoryMb: 1024,
+    sshPort: 2299,
+    disk: 'disk.qcow2',
+    configDisk: 'config.img',
+    consoleLog: 'console.log',
+    qmpSocket: 'qmp.sock',
+    pidFile: 'qemu.pid',
+    kernel: '/images/vmlinuz',
+    initrd: '/images/initrd.img',
+    mac: labMac(1),
+  };
+}
+
+const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+test('qemu: TCG x86_64 uses qemu64 and a bounded translation cache; arm64 is virt/cortex-a72', () => {
+  const x86 = qemuCommand(launch('x86_64', 'tcg'), 'console=ttyS0');
+  assert.is(x86.binary, 'qemu-system-x86_64');
+  assert.is(argAfter(x86.args, '-accel'), 'tcg,tb-size=128');
+  assert.is(argAfter(x86.args, '-cpu'), 'qemu64');
+  assert.is(argAfter(x86.args, '-name'), 'clusterseed-vmlab-0000-vm');
+  assert.is(argAfter(x86.args, '-netdev'), 'user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22');
+  assert.ok(x86.args.includes('-no-reboot'), 'a guest reboot must end QEMU so the supervisor sets the next command line');
+  const arm = qemuCommand(launch('aarch64', 'tcg'), 'console=ttyAMA0');
+  assert.is(arm.binary, 'qemu-system-aarch64');
+  assert.is(argAfter(arm.args, '-machine'), 'virt');
+  assert.is(argAfter(arm.args, '-cpu'), 'cortex-a72');
+  const kvm = qemuCommand(launch('x86_64', 'kvm'), '');
+  assert.is(argAfter(kvm.args, '-accel'), 'kvm');
+  assert.is(argAfter(kvm.args, '-cpu'), 'host');
+  assert.is(labMac(258), '52:54:00:c5:01:02');
+});
+
+test('kernel command line: x86 always the lab default; a Pi boots with the cmdline.txt it wrote back', async () => {
+  const disk = path.join(tmp, 'config.img');
+  const identity = await writeConfigDisk(disk, 'pi-1', generateKeyPair('ed25519', 'admin').public);
+  assert.match(identity.machineId, /^[0-9a-f]{32}$/);
+  const vm = (raspberryPi: boolean, arch: 'x86_64' | 'aarch64'): SupervisedVm => ({
+    launch: launch(arch, 'tcg'),
+    kernelArgs: baseKernelArgs(arch),
+    machineId: identity.machineId,
+    raspberryPi,
+  });
+  assert.is(await nextKernelArgs(vm(false, 'x86_64'), disk), `${baseKernelArgs('x86_64')} systemd.machine_id=${identity.machineId}`);
+  // before the guest ever shut down: the image's cmdline.txt, plus the machine id for the first boot
+  assert.is(await readGuestCmdline(disk), undefined);
+  assert.is(await nextKernelArgs(vm(true, 'aarch64'), disk), `${PI_CMDLINE_TXT.trim()} systemd.machine_id=${identity.machineId}`);
+  // what the guest's identity service leaves at shutdown after a role edited cmdline.txt
+  const edited = `${PI_CMDLINE_TXT.trim()} cgroup_memory=1 cgroup_enable=memory`;
+  const staged = path.join(tmp, 'written-back');
+  fs.mkdirSync(staged);
+  fs.writeFileSync(path.join(staged, 'cmdline.txt'), `${edited}\n`);
+  const written = path.join(tmp, 'written-back.img');
+  await run('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staged, written, '8M']);
+  assert.is(await nextKernelArgs(vm(true, 'aarch64'), written), edited);
+});
+
+test('identity: host keys parse, known_hosts lines name the forwarded port, the config disk is private', async () => {
+  const disk = path.join(tmp, 'config2.img');
+  const identity = await writeConfigDisk(disk, 'desktop', 'ssh-ed25519 AAAA admin');
+  assert.equal(identity.hostPublicKeys.map((k) => k.split(' ')[0]), ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']);
+  for (const k of identity.hostPublicKeys) assert.not.instance(ssh2.utils.parseKey(k), Error);
+  assert.is(fs.statSync(disk).mode & 0o777, 0o600);
+  assert.equal(knownHostsLines(2230, identity.hostPublicKeys.slice(0, 1)), [`[127.0.0.1]:2230 ${identity.hostPublicKeys[0]}`]);
+  const listing = await run('debugfs', ['-R', 'ls -l /ssh', disk]);
+  assert.match(listing, 'ssh_host_ed25519_key');
+  assert.is((await run('debugfs', ['-R', 'cat /hostname', disk])).trim(), 'desktop');
+});
+
+test('accelerator: the override wins and is checked; a foreign guest is always TCG', async () => {
+  const saved = process.env[ACCEL_ENV];
+  try {
+    process.env[ACCEL_ENV] = 'tcg';
+    assert.equal(await chooseAccel('x86_64', '/nonexistent'), { accel: 'tcg', reason: `${ACCEL_ENV}=tcg` });
+    process.env[ACCEL_ENV] = 'fast';
+    await chooseAccel('x86_64', '/nonexistent').then(
+      () => assert.unreachable('accepted a bad override'),
+      (err: Error) => assert.match(err.message, `${ACCEL_ENV}=fast: expected "tcg" or "kvm"`),
+    );
+    delete process.env[ACCEL_ENV];
+    const foreign = process.arch === 'arm64' ? 'x86_64' : 'aarch64';
+    assert.is((await chooseAccel(foreign, '/nonexistent')).accel, 'tcg');
+  } finally {
+    if (saved === undefined) delete process.env[ACCEL_ENV];
+    else process.env[ACCEL_ENV] = saved;
+  }
+});
+
+test('recipe: the kernel comes from the setup (after MODULES=list), not from debootstrap', () => {
+  for (const arch of ['x86_64', 'aarch64'] as const) {
+    const r = imageRecipe(arch);
+    assert.not.ok(r.packages.some((p) => p.startsWith('linux-image')), 'debootstrap must not configure the kernel');
+    const listAt = r.setup.indexOf('MODULES=list');
+    const installAt = r.setup.indexOf(`install linux-image-${r.debArch}`);
+    assert.ok(listAt >= 0 && installAt > listAt, 'initramfs configured before the kernel is installed');
+  }
+  // only the arm64 image carries a Raspberry-Pi-style cmdline.txt
+  assert.match(imageRecipe('aarch64').setup, `'${PI_CMDLINE_TXT}' > /boot/firmware/cmdline.txt`);
+  assert.not.match(imageRecipe('x86_64').setup, PI_CMDLINE_TXT.trim());
+});
+
+test('apt proxy: serves the mirror host only', async () => {
+  const mirror = http.createServer((req, res) => res.end(`mirror saw ${req.url}`));
+  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', () => r()));
+  const mirrorUrl = `http://127.0.0.1:${(mirror.address() as { port: number }).port}/debian`;
+  const proxy = await startAptProxy(mirrorUrl);
+  const viaProxy = (url: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const p = new URL(proxy.url);
+      http
+        .get({ host: p.hostname, port: p.port, path: url, headers: { host: new URL(url).host } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+  try {
+    const ok = await viaProxy(`${mirrorUrl}/dists/bookworm/InRelease`);
+    assert.equal(ok, { status: 200, body: 'mirror saw /debian/dists/bookworm/InRelease' });
+    assert.is((await viaProxy('http://example.invalid/x')).status, 403);
+  } finally {
+    await proxy.close();
+    mirror.close();
+  }
+});
+
+test.run();
