@@ -11,7 +11,7 @@ export const USAGE = `Usage: npx zx scripts/lab.mjs <command> [options]
 Commands:
   up [--servers N] [--agents N] [--arch SERVER_ARCH[,AGENT_ARCH]] [--memory MB] [--k3s-version V]
                         build (once, cached) and boot the VMs; writes DIR/inventory.yaml
-  status [--json]       list the VMs and whether SSH answers
+  status [--json]       list the VMs and whether SSH answers (exit 0 when all do)
   ssh NAME [-- CMD...]  shell on a VM (or run CMD); without a terminal, prints the ssh command
   reboot NAME           reboot a VM and wait until SSH is back
   down                  stop every VM of the lab and remove its files

@@ -18,7 +18,7 @@ import { labMac, type VmLaunchSpec } from './qemu.ts';
 import { baseKernelArgs, type GuestArch } from './recipe.ts';
 import { findVm, processTag, readState, requireState, writeState, type LabState, type VmRecord } from './state.ts';
 import { sshExec, waitForSsh, type LabSshTarget } from './ssh.ts';
-import type { SupervisedVm, VmEvent } from './supervisor.ts';
+import type { SupervisedVm } from './supervisor.ts';
 import { planTopology, type PlannedVm, type TopologyOptions } from './topology.ts';
 import { withFileLock } from './rootfs.ts';
 
@@ -78,10 +78,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const plan = planTopology(opts);
   fs.mkdirSync(dir, { recursive: true });
   const files = labFiles(dir);
-  return withFileLock(files.lock, 'exclusive', async () => {
+  const imageBuildSeconds: Partial<Record<GuestArch, number>> = {};
+  // The lock covers making the lab and starting its VMs, not the wait for SSH: a `down` from
+  // elsewhere must not hang behind a slow boot.
+  const { state, started } = await withFileLock(files.lock, 'exclusive', async () => {
     const existing = readState(dir);
     if (existing) assertSameTopology(existing, plan);
-    const imageBuildSeconds: Partial<Record<GuestArch, number>> = {};
     const archs = [...new Set(plan.map((v) => v.arch))];
     // both builds at once: the amd64 one waits on the mirror and dpkg, the arm64 one on qemu-user
     const images = new Map<GuestArch, BaseImage>();
@@ -93,29 +95,28 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
       }),
     );
     const state = existing ?? (await createLab(dir, plan, images, opts.k3sVersion ?? DEFAULT_K3S_VERSION, log));
-    writeKnownHosts(state);
-    fs.writeFileSync(files.inventory, renderInventory(state, files.key, files.knownHosts));
-
-    const toStart = state.vms.filter((vm) => !vmRunning(dir, vm));
-    const deadline = Date.now() + (opts.bootTimeoutMs ?? 300_000 + 90_000 * toStart.length);
-    const bootToSshSeconds: Record<string, number> = {};
-    await Promise.all(
-      toStart.map(async (vm) => {
-        const started = Date.now();
-        await startAndWait(state, vm, deadline, log);
-        bootToSshSeconds[vm.name] = Math.round((Date.now() - started) / 100) / 10;
-        log(`${vm.name}: SSH on 127.0.0.1:${vm.port} after ${bootToSshSeconds[vm.name]} s`);
-      }),
-    );
-    return {
-      dir,
-      inventoryFile: files.inventory,
-      hosts: state.vms.map(({ name, port, arch, role, raspberryPi }) => ({ name, port, arch, role, raspberryPi })),
-      keyPath: files.key,
-      knownHostsFile: files.knownHosts,
-      timings: { imageBuildSeconds, bootToSshSeconds },
-    };
+    writeLabFiles(state);
+    const started = state.vms.filter((vm) => !vmRunning(dir, vm)).map((vm) => ({ vm, launch: startVm(state, vm), at: Date.now() }));
+    return { state, started };
   });
+
+  const deadline = Date.now() + (opts.bootTimeoutMs ?? 300_000 + 90_000 * started.length);
+  const bootToSshSeconds: Record<string, number> = {};
+  await Promise.all(
+    started.map(async ({ vm, launch, at }) => {
+      await waitUntilUp(state, vm, launch, deadline, log);
+      bootToSshSeconds[vm.name] = Math.round((Date.now() - at) / 100) / 10;
+      log(`${vm.name}: SSH on 127.0.0.1:${vm.port} after ${bootToSshSeconds[vm.name]} s`);
+    }),
+  );
+  return {
+    dir,
+    inventoryFile: files.inventory,
+    hosts: state.vms.map(({ name, port, arch, role, raspberryPi }) => ({ name, port, arch, role, raspberryPi })),
+    keyPath: files.key,
+    knownHostsFile: files.knownHosts,
+    timings: { imageBuildSeconds, bootToSshSeconds },
+  };
 }
 
 function assertSameTopology(state: LabState, plan: PlannedVm[]): void {
@@ -166,9 +167,12 @@ async function createLab(
   return state;
 }
 
-function writeKnownHosts(state: LabState): void {
+/** known_hosts and inventory.yaml from the state (again after a VM changed port). */
+function writeLabFiles(state: LabState): void {
+  const files = labFiles(state.dir);
   const lines = state.vms.flatMap((vm) => knownHostsLines(vm.port, vm.hostPublicKeys));
-  fs.writeFileSync(labFiles(state.dir).knownHosts, lines.join('\n') + '\n');
+  fs.writeFileSync(files.knownHosts, lines.join('\n') + '\n');
+  fs.writeFileSync(files.inventory, renderInventory(state, files.key, files.knownHosts));
 }
 
 function supervisedVm(state: LabState, vm: VmRecord): SupervisedVm {
@@ -208,18 +212,6 @@ function vmRunning(dir: string, vm: VmRecord): boolean {
   return pid !== undefined && pidAlive(pid);
 }
 
-export function readEvents(dir: string, name: string): VmEvent[] {
-  try {
-    return fs
-      .readFileSync(vmFiles(dir, name).events, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as VmEvent);
-  } catch {
-    return [];
-  }
-}
-
 function spawnSupervisor(state: LabState, vm: VmRecord): number {
   const vf = vmFiles(state.dir, vm.name);
   fs.writeFileSync(vf.spec, JSON.stringify(supervisedVm(state, vm), null, 2) + '\n');
@@ -239,28 +231,47 @@ export function sshTarget(state: LabState, vm: VmRecord): LabSshTarget {
   return { port: vm.port, user: 'admin', privateKey: fs.readFileSync(labFiles(state.dir).key, 'utf8'), hostKeys: vm.hostPublicKeys };
 }
 
-async function startAndWait(state: LabState, vm: VmRecord, deadline: number, log: (line: string) => void): Promise<void> {
+interface Launch {
+  pid: number;
+  /** where this launch's lines start in supervisor.log */
+  logOffset: number;
+}
+
+function startVm(state: LabState, vm: VmRecord): Launch {
+  const log = vmFiles(state.dir, vm.name).supervisorLog;
+  const logOffset = fs.existsSync(log) ? fs.statSync(log).size : 0;
+  return { pid: spawnSupervisor(state, vm), logOffset };
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function waitUntilUp(state: LabState, vm: VmRecord, launch: Launch, deadline: number, log: (line: string) => void): Promise<void> {
   const vf = vmFiles(state.dir, vm.name);
   for (let attempt = 0; ; attempt++) {
-    const pid = spawnSupervisor(state, vm);
     try {
-      await waitForSsh(sshTarget(state, vm), deadline, () => pidAlive(pid));
+      await waitForSsh(sshTarget(state, vm), deadline, () => pidAlive(launch.pid));
       return;
     } catch (err) {
-      const why = tail(vf.supervisorLog, 5);
-      if (!pidAlive(pid) && /host forwarding rule/i.test(why) && attempt < PORT_RETRIES) {
-        // the port was taken after we picked it: move the VM to another one and try again
+      const why = readFrom(vf.supervisorLog, launch.logOffset).trim();
+      if (!pidAlive(launch.pid) && /host forwarding rule/i.test(why) && attempt < PORT_RETRIES) {
+        // the port was taken after we picked it (another lab starting at the same time): move on
         const taken = new Set(state.vms.map((v) => v.port));
         [vm.port] = await freePorts(1, taken, vm.port + 1);
         log(`${vm.name}: port taken, moving to ${vm.port}`);
         writeState(state);
-        writeKnownHosts(state);
-        fs.writeFileSync(labFiles(state.dir).inventory, renderInventory(state, labFiles(state.dir).key, labFiles(state.dir).knownHosts));
+        writeLabFiles(state);
+        launch = startVm(state, vm);
         continue;
       }
       throw new Error(
         `${vm.name} did not come up: ${(err as Error).message}\n` +
-          `--- ${vf.supervisorLog} ---\n${why}\n--- last lines of ${vf.console} ---\n${tail(vf.console, 15)}\n` +
+          `--- ${vf.supervisorLog} ---\n${why.split('\n').slice(-5).join('\n')}\n--- last lines of ${vf.console} ---\n${tail(vf.console, 15)}\n` +
           `(the lab is left running for inspection: \`npx zx scripts/lab.mjs down\` removes it)`,
       );
     }

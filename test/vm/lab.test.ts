@@ -24,12 +24,12 @@ const watchdog = setTimeout(async () => {
   process.exit(1);
 }, WATCHDOG_MS);
 watchdog.unref();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, async () => {
-    await labDown(dir).catch(() => undefined);
-    process.exit(1);
-  });
-}
+const onSignal = async () => {
+  await labDown(dir).catch(() => undefined);
+  process.exit(1);
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
 
 async function remote(name: string, command: string): Promise<string> {
   const state = readState(dir)!;
@@ -65,6 +65,10 @@ function openFilesUnder(roots: string[]): string[] {
 test.after(async () => {
   await labDown(dir).catch(() => undefined);
   fs.rmSync(dir, { recursive: true, force: true });
+  // other suites (test/vm/site.test.ts) run in this process after this one
+  clearTimeout(watchdog);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
 });
 
 test('up: an x86_64 desktop and an arm64 Pi answer SSH as admin with sudo', async () => {
