@@ -157,6 +157,8 @@ chmod 0755 /usr/local/lib/clusterseed-lab/identity
 cat > /etc/systemd/system/clusterseed-lab-identity.service <<'EOF'
 ${IDENTITY_UNIT}EOF
 systemctl enable clusterseed-lab-identity.service
+# e2scrub_reap looks for LVM snapshots at every boot: none here, and seconds of CPU under TCG
+systemctl mask e2scrub_reap.service
 ${piCmdline}`;
 }
 

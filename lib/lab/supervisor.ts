@@ -84,10 +84,14 @@ export async function superviseVm(vmDir: string): Promise<number> {
       const { binary, args } = qemuCommand(vm.launch, append);
       const child = spawn(binary, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       qemu = child;
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
-      );
-      child.once('error', (err) => record({ event: 'error', detail: err.message }));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        // e.g. the QEMU binary is missing: no 'exit' follows for sure
+        child.once('error', (err) => {
+          record({ event: 'error', detail: err.message });
+          resolve({ code: 127, signal: null });
+        });
+      });
       record({ event: 'boot', boot, append, pid: child.pid });
 
       let shutdownReason: string | undefined;
@@ -98,7 +102,8 @@ export async function superviseVm(vmDir: string): Promise<number> {
         }
       };
       qmp = await Promise.race([
-        QmpClient.connect(vm.launch.qmpSocket, onEvent).catch(() => undefined),
+        // generous: on a machine under heavy load QEMU can take a while to create the socket
+        QmpClient.connect(vm.launch.qmpSocket, onEvent, 60_000).catch(() => undefined),
         exited.then(() => undefined),
       ]);
       if (stopping) await qmp?.execute('quit').catch(() => undefined);
