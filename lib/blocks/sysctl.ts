@@ -35,6 +35,18 @@ export function liveSettable(key: string, container: string): boolean {
   return !container || key.startsWith('net.');
 }
 
+/** `grep -H` output ("/proc/sys/a/b:value") → key → live value (the first line of a multi-line one). */
+export function parseLiveValues(output: string, keys: string[]): Map<string, string> {
+  const byPath = new Map(keys.map((k) => [procPath(k), k]));
+  const live = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    for (const [path, key] of byPath) {
+      if (line.startsWith(`${path}:`) && !live.has(key)) live.set(key, line.slice(path.length + 1));
+    }
+  }
+  return live;
+}
+
 export function sysctl(spec: SysctlSpec): Task {
   const content = sysctlFileContent(spec);
   const keys = Object.keys(spec.values);
@@ -42,15 +54,13 @@ export function sysctl(spec: SysctlSpec): Task {
     name: spec.name ?? `sysctl ${spec.file}`,
     tags: spec.tags,
     probe:
+      // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
+      // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
       `echo "$(sha256sum < ${q(spec.file)} 2>/dev/null | cut -d' ' -f1)"; echo --; ` +
-      keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(cat ${q(procPath(k))} 2>/dev/null || echo '!missing')"`).join('; '),
+      `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
     plan(state, ctx: HostContext): Change | null {
       const [hashPart, livePart = ''] = state.stdout.split('\n--\n');
-      const live = new Map<string, string>();
-      for (const line of livePart.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0) live.set(line.slice(0, eq), line.slice(eq + 1));
-      }
+      const live = parseLiveValues(livePart, keys);
       const fileDiffers = hashPart.trim() !== sha256(content);
       const differ: string[] = [];
       for (const k of keys) {
