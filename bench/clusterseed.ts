@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../lib/runner/types.ts';
 import { timedRun, type TimedRun } from './process.ts';
+import type { Phases } from './clusterseed-run.ts';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const ENTRY = path.join(ROOT, 'bench', 'clusterseed-run.ts');
@@ -24,6 +25,7 @@ export interface ToolRun {
 
 export interface ClusterseedRun extends ToolRun {
   report?: RunReport;
+  phases?: Phases;
 }
 
 export interface ClusterseedOptions {
@@ -47,16 +49,16 @@ export async function runClusterseed(opts: ClusterseedOptions): Promise<Clusters
 function readResult(run: TimedRun, json: string, logFile: string): ClusterseedRun {
   const base = { tool: 'clusterseed' as const, seconds: run.seconds, logFile };
   if (run.timedOut) return { ...base, ok: false, changedHosts: 0, failedHosts: 0, problem: `timed out (log: ${logFile})` };
-  let report: RunReport;
+  let report: RunReport & { phases?: Phases };
   try {
-    report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
+    report = JSON.parse(readFileSync(json, 'utf8')) as RunReport & { phases?: Phases };
   } catch {
     return { ...base, ok: false, changedHosts: 0, failedHosts: 0, problem: `exit ${run.code}, no JSON report (log: ${logFile})` };
   }
   const failed = report.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'unreachable');
   const changedHosts = report.hosts.filter((h) => h.counts.changed > 0).length;
   const problem = failed.length ? `${failed.length} host(s) failed, e.g. ${failed[0].host}: ${firstFailure(report, failed[0].host)} (log: ${logFile})` : run.code !== 0 ? `exit ${run.code} (log: ${logFile})` : undefined;
-  return { ...base, ok: !problem, changedHosts, failedHosts: failed.length, problem, report };
+  return { ...base, ok: !problem, changedHosts, failedHosts: failed.length, problem, report, phases: report.phases };
 }
 
 function firstFailure(report: RunReport, host: string): string {

@@ -3,6 +3,7 @@
 // its targets and the harness image has none, so every host gets it here, for both tools alike:
 // the hosts a tool starts from are then identical, and the package lists apt fetched for it are as
 // fresh for one tool as for the other.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startLab, type TestLab } from '../test/harness/hosts.ts';
 
 export interface BenchLab {
@@ -21,7 +22,24 @@ export const PYTHON_SETUP = 'export DEBIAN_FRONTEND=noninteractive; apt-get upda
 const SETUP_PARALLEL = 6;
 const SETUP_TIMEOUT_MS = 300_000;
 
-export async function startBenchLab(count: number, prefix: string): Promise<BenchLab> {
+const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';
+
+/**
+ * Every container's systemd, journald, logind and login sessions hold inotify instances (≈ 8 per
+ * idle host, more with logins), all counted against root's fs.inotify.max_user_instances, which
+ * is 128 on Debian: beyond ≈ 12 hosts systemd inside fails with "Too many open files" and the
+ * harness reports that nspawn exited at start. Raised (never lowered) for the lab's size.
+ */
+export function ensureInotifyInstances(hosts: number, log: (line: string) => void): void {
+  const want = Math.max(1024, 32 * hosts + 256);
+  const have = Number(readFileSync(INOTIFY_INSTANCES, 'utf8').trim());
+  if (have >= want) return;
+  writeFileSync(INOTIFY_INSTANCES, `${want}\n`);
+  log(`raised fs.inotify.max_user_instances from ${have} to ${want} for ${hosts} systemd containers`);
+}
+
+export async function startBenchLab(count: number, prefix: string, log: (line: string) => void = () => undefined): Promise<BenchLab> {
+  ensureInotifyInstances(count, log);
   const t0 = Date.now();
   const lab = await startLab({ count, prefix });
   const t1 = Date.now();

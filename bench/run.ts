@@ -41,8 +41,8 @@ type Phase = 'converge' | 'noop';
 
 interface SizeResults {
   samples: Record<Tool, Record<Phase, Samples>>;
-  /** clusterseed's own runSite time (report.durationMs), to tell startup from work */
-  inProcess: Record<Phase, number[]>;
+  /** where clusterseed's wall time went (bench/clusterseed-run.ts), to tell start-up from work */
+  phases: Record<Phase, { wall: number; startup: number; inventory: number; runSite: number }[]>;
   /** per role: SSH round trips of each host in each no-op / converge run */
   roundTrips: Record<Phase, Map<string, number[]>>;
   problems: string[];
@@ -51,7 +51,7 @@ interface SizeResults {
 
 const newSize = (): SizeResults => ({
   samples: { clusterseed: { converge: noSamples(), noop: noSamples() }, ansible: { converge: noSamples(), noop: noSamples() } },
-  inProcess: { converge: [], noop: [] },
+  phases: { converge: [], noop: [] },
   roundTrips: { converge: new Map(), noop: new Map() },
   problems: [],
   parity: [],
@@ -142,17 +142,15 @@ async function benchTool(tool: Tool, size: number, round: number, ctx: { work: s
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
-  const bench = await startBenchLab(size, 'h');
+  const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`));
   log(`  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`);
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
     const run = async (phase: Phase): Promise<ToolRun> => {
       if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs });
       const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs });
-      if (r.report) {
-        results.inProcess[phase].push(r.report.durationMs / 1000);
-        recordRoundTrips(results.roundTrips[phase], r.report);
-      }
+      if (r.report) recordRoundTrips(results.roundTrips[phase], r.report);
+      if (r.phases && r.ok) results.phases[phase].push({ wall: r.seconds, ...r.phases });
       return r;
     };
     for (const phase of ['converge', 'noop'] as const) {
@@ -249,11 +247,16 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
   if (opts.hosts) {
     out.push('', 'SSH round trips per host, no-op rerun (clusterseed JSON report; min–max over hosts and rounds):', ...roundTripLines(opts.sizes, all, 'noop'));
     out.push('', 'SSH round trips per host, first converge:', ...roundTripLines(opts.sizes, all, 'converge'));
-    out.push('', 'clusterseed wall time vs. time inside runSite (the rest: node + tsx start-up, inventory load):');
+    out.push('', 'Where clusterseed\'s wall time goes (medians): node + tsx start-up and module loading, inventory load (YAML + JSON Schema), runSite (SSH and the roles), exit:');
     for (const size of opts.sizes) {
       const r = all.get(size)!;
       for (const phase of ['converge', 'noop'] as const) {
-        out.push(`  ${size} hosts ${phase}: wall ${fmtSamples(r.samples.clusterseed[phase])}, runSite ${fmtSeconds(median(r.inProcess[phase]))}`);
+        const p = r.phases[phase];
+        if (!p.length) continue;
+        const m = (f: (x: (typeof p)[number]) => number) => median(p.map(f));
+        out.push(
+          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}`,
+        );
       }
     }
     out.push('', 'Same result (managed files, packages, units, sshd -T, firewall table on h1 and h2, compared between the tools):');
