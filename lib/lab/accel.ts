@@ -52,7 +52,8 @@ export async function chooseAccel(arch: GuestArch, kernel: string): Promise<Acce
   const choice: AccelChoice = probe.ok
     ? { accel: 'kvm', reason: `KVM probe booted the kernel in ${probe.ms} ms` }
     : { accel: 'tcg', reason: `KVM probe failed (${probe.detail}): falling back to TCG` };
-  const all = readCache(cacheFile);
+  // verdicts of earlier host boots are void: keep only this boot's
+  const all = Object.fromEntries(Object.entries(readCache(cacheFile)).filter(([k]) => k.startsWith(`${bootId()} `)));
   all[key] = choice;
   fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
   fs.writeFileSync(cacheFile, JSON.stringify(all, null, 2));

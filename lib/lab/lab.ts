@@ -82,22 +82,26 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   // The lock covers making the lab and starting its VMs, not the wait for SSH: a `down` from
   // elsewhere must not hang behind a slow boot.
   const { state, started } = await withFileLock(files.lock, 'exclusive', async () => {
-    const existing = readState(dir);
-    if (existing) assertSameTopology(existing, plan);
-    const archs = [...new Set(plan.map((v) => v.arch))];
-    // both builds at once: the amd64 one waits on the mirror and dpkg, the arm64 one on qemu-user
-    const images = new Map<GuestArch, BaseImage>();
-    await Promise.all(
-      archs.map(async (arch) => {
-        const image = await ensureBaseImage(arch, log);
-        if (image.builtInSeconds !== undefined) imageBuildSeconds[arch] = image.builtInSeconds;
-        images.set(arch, image);
-      }),
-    );
-    const state = existing ?? (await createLab(dir, plan, images, opts.k3sVersion ?? DEFAULT_K3S_VERSION, log));
+    let state = readState(dir);
+    if (state) {
+      // an existing lab keeps the images its disks were cloned from
+      assertSameTopology(state, plan);
+    } else {
+      const images = new Map<GuestArch, BaseImage>();
+      // both builds at once: the amd64 one waits on the mirror and dpkg, the arm64 one on qemu-user
+      await Promise.all(
+        [...new Set(plan.map((v) => v.arch))].map(async (arch) => {
+          const image = await ensureBaseImage(arch, log);
+          if (image.builtInSeconds !== undefined) imageBuildSeconds[arch] = image.builtInSeconds;
+          images.set(arch, image);
+        }),
+      );
+      state = await createLab(dir, plan, images, opts.k3sVersion ?? DEFAULT_K3S_VERSION, log);
+    }
     writeLabFiles(state);
-    const started = state.vms.filter((vm) => !vmRunning(dir, vm)).map((vm) => ({ vm, launch: startVm(state, vm), at: Date.now() }));
-    return { state, started };
+    const lab = state;
+    const started = lab.vms.filter((vm) => !vmRunning(dir, vm)).map((vm) => ({ vm, launch: startVm(lab, vm), at: Date.now() }));
+    return { state: lab, started };
   });
 
   const deadline = Date.now() + (opts.bootTimeoutMs ?? 300_000 + 90_000 * started.length);
@@ -287,7 +291,7 @@ export async function labStatus(dir: string = defaultLabDir()): Promise<LabStatu
       const running = vmRunning(dir, vm);
       let ssh = false;
       if (running) {
-        ssh = await sshExec(sshTarget(state, vm), 'true', { readyTimeoutMs: 10_000, timeoutMs: 15_000 })
+        ssh = await sshExec(sshTarget(state, vm), 'true', { readyTimeoutMs: 30_000, timeoutMs: 40_000 })
           .then((r) => r.code === 0)
           .catch(() => false);
       }

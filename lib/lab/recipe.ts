@@ -68,6 +68,14 @@ dev=/dev/disk/by-label/${CONFIG_DISK_LABEL}
 mnt=/run/clusterseed-lab-config
 state=/var/lib/clusterseed-lab
 mkdir -p "$mnt" "$state"
+# udev can be slow to name the disk when the host is loaded: wait (the unit has no device
+# dependency, whose 90 s default timeout would fail the service and leave sshd without keys)
+i=0
+while [ ! -e "$dev" ]; do
+  i=$((i + 1))
+  if [ "$i" -gt 900 ]; then echo "no config disk ($dev) after 15 min" >&2; exit 1; fi
+  sleep 1
+done
 mount -t ext4 "$dev" "$mnt"
 trap 'umount "$mnt"' EXIT
 case "$1" in
@@ -98,14 +106,14 @@ esac
 const IDENTITY_UNIT = `[Unit]
 Description=clusterseed lab: per-VM identity and Raspberry Pi cmdline.txt write-back
 DefaultDependencies=no
-Requires=dev-disk-by\\x2dlabel-${CONFIG_DISK_LABEL}.device
-After=dev-disk-by\\x2dlabel-${CONFIG_DISK_LABEL}.device local-fs.target
-Before=ssh.service ssh-host-keys.service shutdown.target
+After=local-fs.target systemd-udev-trigger.service
+Before=ssh.service shutdown.target
 Conflicts=shutdown.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+TimeoutStartSec=20min
 ExecStart=/usr/local/lib/clusterseed-lab/identity start
 ExecStop=/usr/local/lib/clusterseed-lab/identity stop
 
@@ -157,6 +165,10 @@ chmod 0755 /usr/local/lib/clusterseed-lab/identity
 cat > /etc/systemd/system/clusterseed-lab-identity.service <<'EOF'
 ${IDENTITY_UNIT}EOF
 systemctl enable clusterseed-lab-identity.service
+# The host keys come from the lab only: drop the rootfs's first-boot key generator, so a late or
+# failed identity service means a clear "no SSH" (reason on the console), not keys the lab does
+# not know.
+rm -f /etc/systemd/system/ssh-host-keys.service /etc/systemd/system/multi-user.target.wants/ssh-host-keys.service
 # e2scrub_reap looks for LVM snapshots at every boot: none here, and seconds of CPU under TCG
 systemctl mask e2scrub_reap.service
 ${piCmdline}`;

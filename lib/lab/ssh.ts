@@ -75,7 +75,7 @@ export function sshExec(target: LabSshTarget, command: string, opts: { readyTime
       if (err) reject(err);
       else resolve(result!);
     };
-    const timer = setTimeout(() => finish(new Error(`ssh 127.0.0.1:${target.port}: "${command}" timed out`)), opts.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => finish(new Error(`ssh 127.0.0.1:${target.port}: "${command}" timed out`)), opts.timeoutMs ?? 180_000);
     client.on('ready', () => {
       client.exec(command, (err, stream) => {
         if (err) return finish(err);
@@ -88,7 +88,7 @@ export function sshExec(target: LabSshTarget, command: string, opts: { readyTime
     });
     client.on('error', (err) => finish(err));
     client.on('close', () => finish(new Error(`ssh 127.0.0.1:${target.port}: connection closed`)));
-    client.connect(connectConfig(target, opts.readyTimeoutMs ?? 30_000));
+    client.connect(connectConfig(target, opts.readyTimeoutMs ?? 90_000));
   });
 }
 

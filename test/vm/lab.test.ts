@@ -116,6 +116,16 @@ test('the inventory describes the lab in clusterseed inventory format', () => {
   assert.equal(inv.groups, { servers: ['desktop'], agents: ['pi-1'] });
 });
 
+test('up again on the running lab returns it as it is', async () => {
+  const again = await labUp({ dir, servers: 1, agents: 1, arch: ['x86_64', 'arm64'] });
+  assert.equal(again.hosts, lab!.hosts);
+  assert.equal(again.timings.bootToSshSeconds, {}, 'nothing booted');
+  await labUp({ dir, servers: 1, agents: 2 }).then(
+    () => assert.unreachable('accepted another topology'),
+    (err: Error) => assert.match(err.message, 'run `lab down` first'),
+  );
+});
+
 test('status: both VMs running and answering SSH', async () => {
   const status = await labStatus(dir);
   assert.equal(
