@@ -112,10 +112,10 @@ export function closeControlMasters(controlDir: string): void {
   }
 }
 
-export async function runAnsible(project: AnsibleProject, opts: { label: string; hosts: number; timeoutMs: number }): Promise<ToolRun> {
+export async function runAnsible(project: AnsibleProject, opts: { label: string; hosts: number; timeoutMs: number; hostsCpu?: () => number }): Promise<ToolRun> {
   const logFile = path.join(project.dir, `${opts.label}.log`);
   const env = { ...process.env, ANSIBLE_CONFIG: project.config, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_LOCAL_TEMP: path.join(project.dir, 'tmp') };
-  const run = await timedRun('ansible-playbook', ['-i', project.inventory, path.join(PLAYBOOK_DIR, 'playbook.yml')], { cwd: project.dir, env, timeoutMs: opts.timeoutMs, logFile });
+  const run = await timedRun('ansible-playbook', ['-i', project.inventory, path.join(PLAYBOOK_DIR, 'playbook.yml')], { cwd: project.dir, env, timeoutMs: opts.timeoutMs, logFile, hostsCpu: opts.hostsCpu });
   closeControlMasters(project.controlDir);
   const recap = parseRecap(run.output);
   const failed = recap.filter((r) => r.failed > 0 || r.unreachable > 0);
@@ -132,5 +132,7 @@ export async function runAnsible(project: AnsibleProject, opts: { label: string;
     failedHosts: failed.length,
     problem,
     logFile,
+    clientCpu: run.clientCpu,
+    hostsCpu: run.hostsCpu,
   };
 }

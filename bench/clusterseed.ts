@@ -21,6 +21,9 @@ export interface ToolRun {
   /** why the run counts as failed */
   problem?: string;
   logFile: string;
+  /** CPU seconds on the control machine and on all test hosts together */
+  clientCpu: number;
+  hostsCpu?: number;
 }
 
 export interface ClusterseedRun extends ToolRun {
@@ -36,18 +39,19 @@ export interface ClusterseedOptions {
   workDir: string;
   label: string;
   timeoutMs: number;
+  hostsCpu?: () => number;
 }
 
 export async function runClusterseed(opts: ClusterseedOptions): Promise<ClusterseedRun> {
   const json = path.join(opts.workDir, `${opts.label}.json`);
   const logFile = path.join(opts.workDir, `${opts.label}.log`);
   const args = ['--import', 'tsx', ENTRY, '--inventory', opts.inventory, '--json', json, '--forks', String(opts.forks), '--k3s-mirror', opts.k3sMirror, '--k3s-cache', opts.k3sCache];
-  const run = await timedRun(process.execPath, args, { cwd: ROOT, timeoutMs: opts.timeoutMs, logFile });
+  const run = await timedRun(process.execPath, args, { cwd: ROOT, timeoutMs: opts.timeoutMs, logFile, hostsCpu: opts.hostsCpu });
   return readResult(run, json, logFile);
 }
 
 function readResult(run: TimedRun, json: string, logFile: string): ClusterseedRun {
-  const base = { tool: 'clusterseed' as const, seconds: run.seconds, logFile };
+  const base = { tool: 'clusterseed' as const, seconds: run.seconds, logFile, clientCpu: run.clientCpu, hostsCpu: run.hostsCpu };
   if (run.timedOut) return { ...base, ok: false, changedHosts: 0, failedHosts: 0, problem: `timed out (log: ${logFile})` };
   let report: RunReport & { phases?: Phases };
   try {

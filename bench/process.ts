@@ -3,6 +3,7 @@
 // ssh, clusterseed's child its own), and the group killed as well should the bench itself exit.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { childrenCpuSeconds } from './cpu.ts';
 
 export interface TimedRun {
   seconds: number;
@@ -10,6 +11,10 @@ export interface TimedRun {
   timedOut: boolean;
   /** everything the process printed (stdout and stderr, interleaved) */
   output: string;
+  /** CPU seconds of the process tree on this machine */
+  clientCpu: number;
+  /** CPU seconds the test hosts used meanwhile (when `hostsCpu` was given) */
+  hostsCpu?: number;
 }
 
 export interface TimedRunOptions {
@@ -18,6 +23,8 @@ export interface TimedRunOptions {
   timeoutMs: number;
   /** output is written here as it comes */
   logFile: string;
+  /** CPU seconds the test hosts have used so far, read before and after the run */
+  hostsCpu?: () => number;
 }
 
 const running = new Set<number>();
@@ -37,6 +44,8 @@ export function timedRun(cmd: string, args: string[], opts: TimedRunOptions): Pr
   return new Promise((resolve, reject) => {
     const log = createWriteStream(opts.logFile);
     log.write(`$ ${cmd} ${args.join(' ')}\n`);
+    const cpuBefore = childrenCpuSeconds();
+    const hostsBefore = opts.hostsCpu?.();
     const started = process.hrtime.bigint();
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     if (child.pid) running.add(child.pid);
@@ -67,7 +76,8 @@ export function timedRun(cmd: string, args: string[], opts: TimedRunOptions): Pr
       }
       if (timedOut) log.write(`\n[bench] killed after ${opts.timeoutMs / 1000} s\n`);
       log.end();
-      resolve({ seconds, code: code ?? 128 + (signal ? 9 : 0), timedOut, output });
+      const hostsCpu = hostsBefore === undefined ? undefined : opts.hostsCpu!() - hostsBefore;
+      resolve({ seconds, code: code ?? 128 + (signal ? 9 : 0), timedOut, output, clientCpu: childrenCpuSeconds() - cpuBefore, hostsCpu });
     });
   });
 }

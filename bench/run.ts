@@ -16,6 +16,7 @@ import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
 import { runClusterseed, type ToolRun } from './clusterseed.ts';
 import { startBenchLab } from './lab.ts';
+import { hostsCpuSeconds } from './cpu.ts';
 import { captureState, compareStates, type HostState } from './parity.ts';
 import { timeRender, type RenderTiming } from './render.ts';
 import { median, ratio } from './stats.ts';
@@ -43,6 +44,8 @@ interface SizeResults {
   samples: Record<Tool, Record<Phase, Samples>>;
   /** where clusterseed's wall time went (bench/clusterseed-run.ts), to tell start-up from work */
   phases: Record<Phase, { wall: number; startup: number; inventory: number; runSite: number }[]>;
+  /** CPU seconds of each successful run: this machine (the tool) and the test hosts together */
+  cpu: Record<Tool, Record<Phase, { wall: number; client: number; hosts: number }[]>>;
   /** per role: SSH round trips of each host in each no-op / converge run */
   roundTrips: Record<Phase, Map<string, number[]>>;
   problems: string[];
@@ -52,6 +55,7 @@ interface SizeResults {
 const newSize = (): SizeResults => ({
   samples: { clusterseed: { converge: noSamples(), noop: noSamples() }, ansible: { converge: noSamples(), noop: noSamples() } },
   phases: { converge: [], noop: [] },
+  cpu: { clusterseed: { converge: [], noop: [] }, ansible: { converge: [], noop: [] } },
   roundTrips: { converge: new Map(), noop: new Map() },
   problems: [],
   parity: [],
@@ -146,9 +150,11 @@ async function benchTool(tool: Tool, size: number, round: number, ctx: { work: s
   log(`  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`);
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
+    const netns = bench.lab.hosts.map((h) => h.netns);
+    const hostsCpu = () => hostsCpuSeconds(netns);
     const run = async (phase: Phase): Promise<ToolRun> => {
-      if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs });
-      const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs });
+      if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
+      const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs, hostsCpu });
       if (r.report) recordRoundTrips(results.roundTrips[phase], r.report);
       if (r.phases && r.ok) results.phases[phase].push({ wall: r.seconds, ...r.phases });
       return r;
@@ -164,6 +170,7 @@ async function benchTool(tool: Tool, size: number, round: number, ctx: { work: s
         results.problems.push(`${tool} ${phase}, ${size} hosts, round ${round}: ${problem}`);
       } else {
         samples.seconds.push(r.seconds);
+        results.cpu[tool][phase].push({ wall: r.seconds, client: r.clientCpu, hosts: r.hostsCpu ?? NaN });
       }
       log(`  ${tool} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`);
       if (phase === 'converge' && r.problem) break; // a host that did not converge has no no-op to time
@@ -257,6 +264,19 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
         out.push(
           `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}`,
         );
+      }
+    }
+    out.push('', `CPU seconds per run (medians): on this machine (the tool's processes) and on the test hosts, which share this machine's ${os.cpus().length} cores:`);
+    for (const size of opts.sizes) {
+      const r = all.get(size)!;
+      for (const phase of ['converge', 'noop'] as const) {
+        const cell = (tool: Tool) => {
+          const c = r.cpu[tool][phase];
+          if (!c.length) return `${tool} —`;
+          const hosts = median(c.map((x) => x.hosts));
+          return `${tool} wall ${fmtSeconds(median(c.map((x) => x.wall)))}, tool ${fmtSeconds(median(c.map((x) => x.client)))}, hosts ${fmtSeconds(hosts)} (${(1000 * hosts / size).toFixed(0)} ms per host)`;
+        };
+        out.push(`  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${cell('ansible')}`);
       }
     }
     out.push('', 'Same result (managed files, packages, units, sshd -T, firewall table on h1 and h2, compared between the tools):');

@@ -6,6 +6,8 @@ import { median, ratio } from '../stats.ts';
 import { comparisonRow, formatMarkdown, formatText, met } from '../table.ts';
 import { ansibleConfig, ansibleInventory, parseRecap } from '../ansible.ts';
 import { compareStates } from '../parity.ts';
+import { childrenCpuSeconds, hostsCpuSeconds } from '../cpu.ts';
+import { spawnSync } from 'node:child_process';
 
 test('median of odd and even counts, NaN for none; ratio guards', () => {
   assert.is(median([3, 1, 2]), 2);
@@ -83,6 +85,13 @@ test('compareStates names what differs, including what only one side has', () =>
   const a = new Map([['/etc/hostname', '644 root:root\nsha256 x\n'], ['/etc/hosts', 'same\n']]);
   const b = new Map([['/etc/hostname', '600 root:root\nsha256 x\n'], ['/etc/hosts', 'same\n'], ['/etc/extra', 'absent\n']]);
   assert.equal(compareStates(a, b), ['/etc/hostname', '/etc/extra']);
+});
+
+test('CPU of waited-for children is counted; unknown hosts use none', () => {
+  const before = childrenCpuSeconds();
+  spawnSync('sh', ['-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done']);
+  assert.ok(childrenCpuSeconds() - before >= 0.05, 'a busy child shows up');
+  assert.is(hostsCpuSeconds(['cs-no-such-lab-h1']), 0);
 });
 
 test.run();
