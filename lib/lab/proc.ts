@@ -20,6 +20,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       if (code === 0) resolve(stdout);
       else reject(new Error(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || stdout.trim()}`));
     });
+    // a tool that exits without reading its input (or before reading all of it) closes the pipe:
+    // its exit status, reported on 'close', says what happened, not the EPIPE of our write
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,12 +1,12 @@
 // The benchmark's pure parts: statistics, the table, Ansible's inventory/config and recap, parity.
-// Run: node scripts/test.mjs bench/test
+// Part of npm test (test/unit).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { median, ratio } from '../stats.ts';
-import { comparisonRow, formatMarkdown, formatText, met } from '../table.ts';
-import { ansibleConfig, ansibleInventory, parseRecap } from '../ansible.ts';
-import { compareStates } from '../parity.ts';
-import { childrenCpuSeconds, hostsCpuSeconds } from '../cpu.ts';
+import { median, ratio } from '../../bench/stats.ts';
+import { comparisonRow, formatMarkdown, formatText, met } from '../../bench/table.ts';
+import { ansibleConfig, ansibleInventory, parseRecap } from '../../bench/ansible.ts';
+import { compareStates } from '../../bench/parity.ts';
+import { childrenCpuSeconds, hostsCpuSeconds } from '../../bench/cpu.ts';
 import { spawnSync } from 'node:child_process';
 
 test('median of odd and even counts, NaN for none; ratio guards', () => {
