@@ -26,6 +26,8 @@ export interface HostSpec {
   /** absolute path of the known_hosts file to verify host keys with; unset = the transport's default */
   knownHostsFile?: string;
   jump?: JumpSpec;
+  /** the IP other nodes reach this host at, when it is not `address` (K3s node-ip) */
+  nodeIp?: string;
   /** arch hint from the inventory; the real arch comes from facts (uname -m) */
   arch?: Arch;
   /** explicit Raspberry Pi override (true/false); undefined = detect */

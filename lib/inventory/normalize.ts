@@ -68,6 +68,7 @@ function normalizeHost(raw: RawInventory, layout: Layout, name: string, dir: str
     sshKey,
     knownHostsFile: knownHosts === undefined ? undefined : expandPath(knownHosts, dir),
     jump: resolveJump(raw, name, user, sshKey, dir),
+    nodeIp: h.node_ip,
     arch: h.arch,
     raspberryPi: h.raspberry_pi,
     cluster: clusterOf(raw, layout, name)!,

@@ -38,6 +38,7 @@ export interface RawJump {
 export interface RawHost extends RawConnection {
   address: string;
   jump?: string | RawJump;
+  node_ip?: string;
   arch?: 'x86_64' | 'aarch64' | 'armv7l';
   raspberry_pi?: boolean;
   cluster?: string;

@@ -189,8 +189,11 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
         report.error(path, `needs cluster: (the inventory has several clusters: ${clusterNames.join(', ')})`, { at: 'key', expected: clusterNames.join(' or ') });
       }
       for (const net of networks.get(cluster ?? '') ?? []) {
-        if (cidrContains(net, host.address)) {
-          report.error([...path, 'address'], `${host.address} is inside the cluster's pod/service network ${net.text}; choose another cluster_cidr/service_cidr`);
+        for (const field of ['address', 'node_ip'] as const) {
+          const value = host[field];
+          if (value !== undefined && cidrContains(net, value)) {
+            report.error([...path, field], `${value} is inside the cluster's pod/service network ${net.text}; choose another cluster_cidr/service_cidr`);
+          }
         }
       }
     } else {

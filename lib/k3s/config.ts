@@ -3,7 +3,7 @@
 import { stringify } from 'yaml';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { isRestrictedLabel } from '../inventory/syntax.ts';
-import { apiAddress, apiUrl, firstServer, hostByName, type K3sSettings } from './settings.ts';
+import { apiAddress, apiUrl, firstServer, hostByName, nodeAddress, type K3sSettings } from './settings.ts';
 
 export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';
 export const REGISTRIES_PATH = '/etc/rancher/k3s/registries.yaml';
@@ -41,8 +41,9 @@ export function serverConfig(input: ConfigInput): Record<string, unknown> {
   const isFirst = host.name === first;
   const config: Record<string, unknown> = { 'node-name': host.name };
   if (isFirst && settings.embeddedEtcd) config['cluster-init'] = true;
-  if (!isFirst) config.server = apiUrl(hostByName(inventory, first).address);
-  config['tls-san'] = [...new Set([cluster.apiEndpoint, host.address].filter((x): x is string => !!x))];
+  if (!isFirst) config.server = apiUrl(nodeAddress(hostByName(inventory, first)));
+  if (host.nodeIp) config['node-ip'] = host.nodeIp;
+  config['tls-san'] = [...new Set([cluster.apiEndpoint, host.address, host.nodeIp].filter((x): x is string => !!x))];
   const labels = kubeletLabels(host);
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];
@@ -65,6 +66,7 @@ export function agentConfig(input: ConfigInput): Record<string, unknown> {
     'node-name': host.name,
     server: apiUrl(apiAddress(inventory, settings.cluster)),
   };
+  if (host.nodeIp) config['node-ip'] = host.nodeIp;
   const labels = kubeletLabels(host);
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];

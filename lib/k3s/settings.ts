@@ -26,6 +26,8 @@ export interface K3sSettings {
   env: Record<string, string>;
   /** local kubeconfig file the cluster's context is merged into */
   kubeconfig: string;
+  /** API URL for the local kubeconfig when the control machine reaches the API another way than the nodes */
+  kubeconfigServer?: string;
   /** how long a (re)started node may take to become Ready */
   readyTimeoutMs: number;
   writeKubeconfigMode: string;
@@ -73,7 +75,7 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   const where = (field: string) => `${inventory.file}: cluster "${cluster.name}": vars.k3s${field ? `.${field}` : ''}`;
   if (!isPlainObject(raw)) throw new K3sSettingsError(`${where('')}: expected a mapping of K3s settings`);
   const known = ['disable', 'embedded_etcd', 'etcd_snapshot_schedule', 'etcd_snapshot_retention', 'airgap_images', 'registries',
-    'server_config', 'agent_config', 'env', 'kubeconfig', 'ready_timeout', 'write_kubeconfig_mode', 'prefer_bundled_bin'];
+    'server_config', 'agent_config', 'env', 'kubeconfig', 'kubeconfig_server', 'ready_timeout', 'write_kubeconfig_mode', 'prefer_bundled_bin'];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new K3sSettingsError(`${where(key)}: unknown setting (known: ${known.join(', ')})`);
   }
@@ -123,6 +125,10 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   }
   const kubeconfig = raw.kubeconfig ?? `.clusterseed/${cluster.name}/kubeconfig`;
   if (typeof kubeconfig !== 'string' || !kubeconfig) throw new K3sSettingsError(`${where('kubeconfig')}: expected a file path`);
+  const kubeconfigServer = raw.kubeconfig_server;
+  if (kubeconfigServer !== undefined && (typeof kubeconfigServer !== 'string' || !/^https:\/\/[^/\s]+\/?$/.test(kubeconfigServer))) {
+    throw new K3sSettingsError(`${where('kubeconfig_server')}: expected an https URL of the API without a path, e.g. "https://127.0.0.1:16443"`);
+  }
   const embedded = bool('embedded_etcd');
   return {
     cluster,
@@ -136,6 +142,7 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
     agentConfig: configKeys('agent_config'),
     env: env as Record<string, string>,
     kubeconfig: expandPath(kubeconfig, inventory.dir),
+    kubeconfigServer: kubeconfigServer?.replace(/\/$/, ''),
     readyTimeoutMs: timeout * 1000,
     writeKubeconfigMode: mode.padStart(4, '0'),
     preferBundledBin: bool('prefer_bundled_bin'),
@@ -161,9 +168,19 @@ export function apiUrl(address: string, port = 6443): string {
   return `https://${host}:${port}`;
 }
 
-/** Where agents and kubeconfigs reach the API: the VIP/DNS name, else the first server. */
+/** The address other nodes reach a host at: its node_ip, else the address clusterseed connects to. */
+export function nodeAddress(host: HostSpec): string {
+  return host.nodeIp ?? host.address;
+}
+
+/** Where agents reach the API: the VIP/DNS name, else the first server's node address. */
 export function apiAddress(inventory: Inventory, cluster: ClusterSpec): string {
-  return cluster.apiEndpoint ?? hostByName(inventory, firstServer(cluster)).address;
+  return cluster.apiEndpoint ?? nodeAddress(hostByName(inventory, firstServer(cluster)));
+}
+
+/** The API URL written into the local kubeconfig: vars.k3s.kubeconfig_server, else the agents' one. */
+export function kubeconfigServer(inventory: Inventory, settings: K3sSettings): string {
+  return settings.kubeconfigServer ?? apiUrl(apiAddress(inventory, settings.cluster));
 }
 
 /** The release base URL: --k3s-mirror (ctx.shared 'k3s.mirror'), else the inventory, else GitHub. */

@@ -51,7 +51,13 @@ export function ensureLabKey(keyPath: string, publicKeyPath: string, comment: st
  * Makes the config disk for one VM at `imagePath` and returns the identity it carries.
  * Private host keys exist only inside that image (mode 0600) and, later, in the guest.
  */
-export async function writeConfigDisk(imagePath: string, hostname: string, authorizedKey: string): Promise<VmIdentity> {
+/** A VM's interface on the lab LAN: its MAC and its address with prefix length ("172.30.213.11/24"). */
+export interface LanInterface {
+  mac: string;
+  address: string;
+}
+
+export async function writeConfigDisk(imagePath: string, hostname: string, authorizedKey: string, lan?: LanInterface): Promise<VmIdentity> {
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-vmlab-config-'));
   try {
     const identity: VmIdentity = {
@@ -70,6 +76,10 @@ export async function writeConfigDisk(imagePath: string, hostname: string, autho
     fs.writeFileSync(path.join(staging, 'hostname'), `${hostname}\n`);
     fs.writeFileSync(path.join(staging, 'instance-id'), `${identity.instanceId}\n`);
     fs.writeFileSync(path.join(staging, 'authorized_keys'), `${authorizedKey}\n`);
+    if (lan) {
+      fs.writeFileSync(path.join(staging, 'lan-mac'), `${lan.mac}\n`);
+      fs.writeFileSync(path.join(staging, 'lan-address'), `${lan.address}\n`);
+    }
     fs.rmSync(imagePath, { force: true });
     // no journal: the host reads the disk with debugfs, which does not replay one
     await run('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staging, imagePath, '8M']);

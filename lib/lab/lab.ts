@@ -68,6 +68,21 @@ export interface LabStatus {
   vms: VmStatus[];
 }
 
+/** The lab LAN: 172.30.213.0/24, VM i at .11 + i (outside K3s' default pod/service networks). */
+const LAN_PREFIX = 24;
+export function lanAddress(index: number): string {
+  return `172.30.213.${11 + index}`;
+}
+
+/** First host port tried for the forward to the first server's K3s API. */
+const FIRST_API_PORT = 16443;
+
+/** The multicast group and UDP port of a lab's LAN, from its random id (labs must not share one). */
+export function lanGroup(id: string): { group: string; port: number } {
+  const n = Number.parseInt(id.slice(0, 8), 16);
+  return { group: `239.255.${(n >>> 24) & 0xff}.${((n >>> 16) & 0xfe) + 1}`, port: 20000 + (n & 0xffff) % 20000 };
+}
+
 const SUPERVISOR_ENTRY = fileURLToPath(new URL('./supervisor-main.ts', import.meta.url));
 /** How often to give a VM a new port when QEMU could not bind the chosen one (raced by another). */
 const PORT_RETRIES = 3;
@@ -142,13 +157,15 @@ async function createLab(
   const id = randomBytes(4).toString('hex');
   const publicKey = ensureLabKey(files.key, files.publicKey, `clusterseed-lab-${id}`);
   const ports = await freePorts(plan.length);
-  const state: LabState = { version: 1, id, dir, createdAt: new Date().toISOString(), k3sVersion, vms: [] };
+  const [apiPort] = await freePorts(1, new Set(ports), FIRST_API_PORT);
+  const state: LabState = { version: 1, id, dir, createdAt: new Date().toISOString(), k3sVersion, lan: { ...lanGroup(id), apiPort }, vms: [] };
   for (const [i, p] of plan.entries()) {
     const image = images.get(p.arch)!;
     const vf = vmFiles(dir, p.name);
     fs.mkdirSync(vf.dir, { recursive: true });
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, vf.disk]);
-    const identity = await writeConfigDisk(vf.configDisk, p.name, publicKey);
+    const lan = { mac: labMac(i + 1, 'lan'), address: lanAddress(i) };
+    const identity = await writeConfigDisk(vf.configDisk, p.name, publicKey, { mac: lan.mac, address: `${lan.address}/${LAN_PREFIX}` });
     const accel = await chooseAccel(p.arch, image.kernel);
     log(`${p.name}: ${p.arch}, ${accel.accel} (${accel.reason})`);
     state.vms.push({
@@ -163,6 +180,7 @@ async function createLab(
       accelReason: accel.reason,
       mac: labMac(i + 1),
       machineId: identity.machineId,
+      lan,
       hostPublicKeys: identity.hostPublicKeys,
       image: { disk: image.disk, kernel: image.kernel, initrd: image.initrd },
     });
@@ -177,6 +195,11 @@ function writeLabFiles(state: LabState): void {
   const lines = state.vms.flatMap((vm) => knownHostsLines(vm.port, vm.hostPublicKeys));
   fs.writeFileSync(files.knownHosts, lines.join('\n') + '\n');
   fs.writeFileSync(files.inventory, renderInventory(state, files.key, files.knownHosts));
+}
+
+/** The VM whose K3s API the lab forwards to 127.0.0.1 (the first server, which initialises the cluster). */
+export function apiVm(state: LabState): VmRecord | undefined {
+  return state.vms.find((v) => v.role === 'server');
 }
 
 function supervisedVm(state: LabState, vm: VmRecord): SupervisedVm {
@@ -198,6 +221,8 @@ function supervisedVm(state: LabState, vm: VmRecord): SupervisedVm {
     kernel: vm.image.kernel,
     initrd: vm.image.initrd,
     mac: vm.mac,
+    apiPort: state.lan && apiVm(state) === vm ? state.lan.apiPort : undefined,
+    lan: state.lan && vm.lan ? { group: state.lan.group, port: state.lan.port, mac: vm.lan.mac } : undefined,
   };
   return { launch, kernelArgs: baseKernelArgs(vm.arch), machineId: vm.machineId, raspberryPi: vm.raspberryPi };
 }
@@ -264,10 +289,15 @@ async function waitUntilUp(state: LabState, vm: VmRecord, launch: Launch, deadli
     } catch (err) {
       const why = readFrom(vf.supervisorLog, launch.logOffset).trim();
       if (!pidAlive(launch.pid) && /host forwarding rule/i.test(why) && attempt < PORT_RETRIES) {
-        // the port was taken after we picked it (another lab starting at the same time): move on
-        const taken = new Set(state.vms.map((v) => v.port));
-        [vm.port] = await freePorts(1, taken, vm.port + 1);
-        log(`${vm.name}: port taken, moving to ${vm.port}`);
+        // a port was taken after we picked it (another lab starting at the same time): move on
+        const taken = new Set([...state.vms.map((v) => v.port), ...(state.lan ? [state.lan.apiPort] : [])]);
+        if (state.lan && why.includes(`127.0.0.1:${state.lan.apiPort}-:6443`)) {
+          [state.lan.apiPort] = await freePorts(1, taken, state.lan.apiPort + 1);
+          log(`${vm.name}: API port taken, moving to ${state.lan.apiPort}`);
+        } else {
+          [vm.port] = await freePorts(1, taken, vm.port + 1);
+          log(`${vm.name}: port taken, moving to ${vm.port}`);
+        }
         writeState(state);
         writeLabFiles(state);
         launch = startVm(state, vm);

@@ -25,6 +25,10 @@ export interface VmLaunchSpec {
   initrd: string;
   /** guest MAC on the user-mode network (locally administered, unique per VM of a lab) */
   mac: string;
+  /** host port on 127.0.0.1 forwarded to the guest's K3s API port (the lab's first server) */
+  apiPort?: number;
+  /** the lab LAN: multicast group and UDP port on 127.0.0.1, and this VM's MAC on it */
+  lan?: { group: string; port: number; mac: string };
 }
 
 interface MachineProfile {
@@ -75,9 +79,13 @@ export function qemuCommand(spec: VmLaunchSpec, append: string): { binary: strin
     '-device', 'virtio-blk-pci,drive=root',
     '-drive', `if=none,id=config,file=${spec.configDisk},format=raw`,
     '-device', 'virtio-blk-pci,drive=config',
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22${spec.apiPort ? `,hostfwd=tcp:127.0.0.1:${spec.apiPort}-:6443` : ''}`,
     // romfile=: no iPXE option ROM (nothing boots from the network; saves firmware time)
     '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac},romfile=`,
+    // the VMs' own network: every VM of the lab in one multicast group, kept on loopback
+    ...(spec.lan
+      ? ['-netdev', `socket,id=lan,mcast=${spec.lan.group}:${spec.lan.port},localaddr=127.0.0.1`, '-device', `virtio-net-pci,netdev=lan,mac=${spec.lan.mac},romfile=`]
+      : []),
     '-device', 'virtio-rng-pci',
     '-qmp', `unix:${spec.qmpSocket},server=on,wait=off`,
     '-pidfile', spec.pidFile,
@@ -87,9 +95,9 @@ export function qemuCommand(spec: VmLaunchSpec, append: string): { binary: strin
   return { binary: m.binary, args };
 }
 
-/** A locally administered MAC derived from the VM's index in the lab. */
-export function labMac(index: number): string {
+/** A locally administered MAC derived from the VM's index in the lab (c5: user-mode NIC, c6: LAN NIC). */
+export function labMac(index: number, nic: 'user' | 'lan' = 'user'): string {
   const hi = (index >> 8) & 0xff;
   const lo = index & 0xff;
-  return `52:54:00:c5:${hi.toString(16).padStart(2, '0')}:${lo.toString(16).padStart(2, '0')}`;
+  return `52:54:00:${nic === 'user' ? 'c5' : 'c6'}:${hi.toString(16).padStart(2, '0')}:${lo.toString(16).padStart(2, '0')}`;
 }

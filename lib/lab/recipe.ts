@@ -91,6 +91,11 @@ start)
   printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t%s\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n' "$name" > /etc/hosts
   install -d -m 0700 -o admin -g admin /home/admin/.ssh
   install -m 0600 -o admin -g admin "$mnt/authorized_keys" /home/admin/.ssh/authorized_keys
+  # the lab LAN between the VMs (second NIC, static address; the first NIC keeps DHCP)
+  if [ -f "$mnt/lan-address" ]; then
+    printf '[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' \
+      "$(cat "$mnt/lan-mac")" "$(cat "$mnt/lan-address")" > /etc/systemd/network/10-lab-lan.network
+  fi
   cp "$mnt/instance-id" "$state/applied"
   ;;
 stop)
@@ -107,7 +112,7 @@ const IDENTITY_UNIT = `[Unit]
 Description=clusterseed lab: per-VM identity and Raspberry Pi cmdline.txt write-back
 DefaultDependencies=no
 After=local-fs.target systemd-udev-trigger.service
-Before=ssh.service shutdown.target
+Before=ssh.service systemd-networkd.service shutdown.target
 Conflicts=shutdown.target
 
 [Service]

@@ -17,6 +17,8 @@ export interface VmRecord {
   accelReason: string;
   mac: string;
   machineId: string;
+  /** the VM on the lab LAN (absent in labs made before the LAN existed) */
+  lan?: { mac: string; address: string };
   /** "type base64" host public keys generated for this VM */
   hostPublicKeys: string[];
   image: { disk: string; kernel: string; initrd: string };
@@ -29,6 +31,12 @@ export interface LabState {
   dir: string;
   createdAt: string;
   k3sVersion: string;
+  /**
+   * The lab LAN: QEMU socket netdevs in one multicast group (`group`, UDP `port`) on 127.0.0.1: no
+   * root, no bridge, nothing leaves loopback. `apiPort` on 127.0.0.1 is forwarded to the first
+   * server's K3s API (6443), for the local kubeconfig.
+   */
+  lan?: { group: string; port: number; apiPort: number };
   vms: VmRecord[];
 }
 

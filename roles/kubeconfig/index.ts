@@ -1,12 +1,12 @@
 // Role `kubeconfig`: on the first server of each cluster, reads K3s's admin kubeconfig
-// (/etc/rancher/k3s/k3s.yaml), points it at the cluster's API address (api_endpoint, else the first
-// server's address) and merges it into the local kubeconfig under a cluster, user and context named
+// (/etc/rancher/k3s/k3s.yaml), points it at vars.k3s.kubeconfig_server, else the cluster's API address
+// (api_endpoint, else the first server's node_ip or address) and merges it into the local kubeconfig under a cluster, user and context named
 // after the cluster (vars.k3s.kubeconfig; default .clusterseed/<cluster>/kubeconfig next to the
 // inventory), mode 0600. Nothing is written when the merged result equals the file.
 import type { Change, HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { KUBECONFIG_PATH } from '../../lib/k3s/config.ts';
 import { entriesFromK3s, mergeKubeconfig, readKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
-import { apiAddress, apiUrl, clusterOf, firstServer, settingsFor } from '../../lib/k3s/settings.ts';
+import { clusterOf, firstServer, kubeconfigServer, settingsFor } from '../../lib/k3s/settings.ts';
 
 function kubeconfigTask(): Task {
   return {
@@ -21,7 +21,7 @@ function kubeconfigTask(): Task {
         if (ctx.options.check) return { summary: `merge context "${cluster.name}" into ${local} (once K3s has written ${KUBECONFIG_PATH})`, apply: async () => undefined };
         throw new Error(`${KUBECONFIG_PATH} does not exist on ${ctx.host.name}: is K3s running there?`);
       }
-      const entries = entriesFromK3s(Buffer.from(out, 'base64').toString('utf8'), apiUrl(apiAddress(ctx.inventory, cluster)));
+      const entries = entriesFromK3s(Buffer.from(out, 'base64').toString('utf8'), kubeconfigServer(ctx.inventory, settings));
       const existing = readKubeconfig(local);
       const merged = mergeKubeconfig(existing, cluster.name, entries);
       if (sameKubeconfig(existing, merged)) return null;

@@ -119,6 +119,9 @@ const localSshd = (() => {
   const r = spawnSync('sshd', ['-V'], { encoding: 'utf8' });
   const m = /OpenSSH_(\d+\.\d+)/.exec(`${r.stderr}${r.stdout}`);
   if (!m) throw new Error('these tests need sshd (openssh-server) on the machine that runs them');
+  // sshd -t/-T insist on the privilege separation directory, which only the ssh unit creates
+  // (RuntimeDirectory=sshd): where no sshd ever ran (CI installs it without starting it), make it
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   return m[1];
 })();
 

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { parseInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { agentConfig, configYaml, kubeletLabels, serverConfig, hasSecretKeys } from '../../lib/k3s/config.ts';
-import { apiUrl, k3sSettings } from '../../lib/k3s/settings.ts';
+import { apiUrl, k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts';
 import { envFile, envPath, unitFile, unitPath } from '../../lib/k3s/systemd.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { hasK3sRules, iptablesAdvice, parseIptables, withoutK3sRules } from '../../lib/k3s/iptables.ts';
@@ -179,6 +179,41 @@ test('restart stamp: which inputs changed', () => {
   assert.equal(changedInputs(stamp, inputs), ['binary']);
   assert.equal(changedInputs(stampOf(inputs), inputs), []);
   assert.is(changedInputs('not json', inputs), null);
+});
+
+test('node_ip: K3s node-ip and tls-san; joining servers and agents use the first server\'s node_ip', () => {
+  const inv = parseInventory(`
+cluster: { name: lab, k3s_version: v1.31.4+k3s1 }
+defaults: { user: admin }
+hosts:
+  s1: { address: 127.0.0.1, port: 2222, node_ip: 172.30.213.11 }
+  s2: { address: 127.0.0.1, port: 2223, node_ip: 172.30.213.12 }
+  a1: { address: 127.0.0.1, port: 2224, node_ip: 172.30.213.13 }
+  a2: { address: 192.168.1.30 }
+groups: { servers: [s1, s2], agents: [a1, a2] }
+`, '/srv/inv/inventory.yaml');
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const input = (name: string) => ({ inventory: inv, settings, host: host(inv, name), preferBundledBin: false });
+  const s1 = serverConfig(input('s1'));
+  assert.is(s1['node-ip'], '172.30.213.11');
+  assert.equal(s1['tls-san'], ['127.0.0.1', '172.30.213.11']);
+  assert.is(serverConfig(input('s2')).server, 'https://172.30.213.11:6443');
+  assert.is(agentConfig(input('a1')).server, 'https://172.30.213.11:6443');
+  assert.is(agentConfig(input('a1'))['node-ip'], '172.30.213.13');
+  assert.not.ok('node-ip' in agentConfig(input('a2')), 'no node_ip: K3s picks the address itself');
+  assert.is(kubeconfigServer(inv, settings), 'https://172.30.213.11:6443');
+});
+
+test('kubeconfig_server: overrides the kubeconfig URL only; must be an https URL without a path', () => {
+  const inv = inventory({ kubeconfig_server: 'https://127.0.0.1:16443/' });
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  assert.is(kubeconfigServer(inv, settings), 'https://127.0.0.1:16443');
+  assert.is(agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false }).server, 'https://192.168.1.9:6443');
+  assert.is(kubeconfigServer(inventory(), k3sSettings(inventory(), inventory().clusters[0])), 'https://192.168.1.9:6443');
+  for (const bad of ['http://127.0.0.1:6443', 'https://x/api', 42]) {
+    const b = inventory({ kubeconfig_server: bad });
+    assert.throws(() => k3sSettings(b, b.clusters[0]), /vars\.k3s\.kubeconfig_server: expected an https URL/);
+  }
 });
 
 test('API URLs bracket IPv6 addresses', () => {

@@ -17,7 +17,10 @@ import { chooseAccel, ACCEL_ENV } from '../../lib/lab/accel.ts';
 import { startAptProxy } from '../../lib/lab/apt-proxy.ts';
 import { baseKernelArgs, imageRecipe, PI_CMDLINE_TXT, CONFIG_DISK_LABEL } from '../../lib/lab/recipe.ts';
 import { run } from '../../lib/lab/proc.ts';
-import { parseInventory } from '../../lib/inventory/load.ts';
+import { loadInventory, parseInventory } from '../../lib/inventory/load.ts';
+import { lanAddress, lanGroup } from '../../lib/lab/lab.ts';
+import { k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts';
+import { agentConfig } from '../../lib/k3s/config.ts';
 import type { LabState } from '../../lib/lab/state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-labcfg-'));
@@ -66,6 +69,33 @@ test('inventory: clusterseed loads what the lab writes, Pi override and key path
   assert.is(inv.clusters[0].k3sVersion, 'v1.31.4+k3s1');
 });
 
+test('inventory with the lab LAN: nodes reach each other at their LAN addresses, the kubeconfig at the API forward', async () => {
+  const dir = path.join(tmp, 'lan lab');
+  fs.mkdirSync(dir);
+  const key = path.join(dir, 'id_ed25519');
+  fs.writeFileSync(key, generateKeyPair('ed25519', 'test').private, { mode: 0o600 });
+  const vms = planTopology({ agents: 1 }).map((p, i) => ({ ...p, port: 2222 + i, lan: { mac: labMac(i + 1, 'lan'), address: lanAddress(i) } }));
+  const state = { id: 'abcd1234', dir, k3sVersion: 'v1.31.4+k3s1', lan: { ...lanGroup('abcd1234'), apiPort: 16443 }, vms } as unknown as LabState;
+  const file = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(file, renderInventory(state, key, path.join(dir, 'known_hosts')));
+  const inv = await loadInventory(file);
+  assert.equal(inv.hosts.map((h) => [h.name, h.address, h.nodeIp]), [
+    ['desktop', '127.0.0.1', '172.30.213.11'],
+    ['pi-1', '127.0.0.1', '172.30.213.12'],
+  ]);
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  assert.is(kubeconfigServer(inv, settings), 'https://127.0.0.1:16443');
+  const agent = agentConfig({ inventory: inv, settings, host: inv.hosts[1], preferBundledBin: false });
+  assert.is(agent.server, 'https://172.30.213.11:6443', 'the agent joins over the LAN, not through a forward');
+  assert.is(agent['node-ip'], '172.30.213.12');
+  // labs get distinct multicast groups, always a valid group address
+  const a = lanGroup('abcd1234');
+  const b = lanGroup('abce1234');
+  assert.ok(a.group !== b.group || a.port !== b.port);
+  assert.match(a.group, /^239\.255\.\d{1,3}\.\d{1,3}$/);
+  assert.ok(a.port >= 20000 && a.port < 40000);
+});
+
 function launch(arch: 'x86_64' | 'aarch64', accel: 'kvm' | 'tcg'): VmLaunchSpec {
   return {
     tag: 'clusterseed-vmlab-0000',
@@ -104,6 +134,17 @@ test('qemu: TCG x86_64 uses qemu64 and a bounded translation cache; arm64 is vir
   assert.is(argAfter(kvm.args, '-accel'), 'kvm');
   assert.is(argAfter(kvm.args, '-cpu'), 'host');
   assert.is(labMac(258), '52:54:00:c5:01:02');
+  assert.is(labMac(258, 'lan'), '52:54:00:c6:01:02');
+});
+
+test('qemu: the first server forwards its K3s API; every VM gets a second NIC on the loopback multicast LAN', () => {
+  const server = qemuCommand({ ...launch('x86_64', 'tcg'), apiPort: 16443, lan: { group: '239.255.1.3', port: 23456, mac: labMac(1, 'lan') } }, '');
+  const netdevs = server.args.filter((_, i) => server.args[i - 1] === '-netdev');
+  assert.equal(netdevs, [
+    'user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22,hostfwd=tcp:127.0.0.1:16443-:6443',
+    'socket,id=lan,mcast=239.255.1.3:23456,localaddr=127.0.0.1',
+  ]);
+  assert.ok(server.args.includes(`virtio-net-pci,netdev=lan,mac=${labMac(1, 'lan')},romfile=`));
 });
 
 test('kernel command line: x86 always the lab default; a Pi boots with the cmdline.txt it wrote back', async () => {
@@ -140,6 +181,10 @@ test('identity: host keys parse, known_hosts lines name the forwarded port, the 
   const listing = await run('debugfs', ['-R', 'ls -l /ssh', disk]);
   assert.match(listing, 'ssh_host_ed25519_key');
   assert.is((await run('debugfs', ['-R', 'cat /hostname', disk])).trim(), 'desktop');
+  const withLan = path.join(tmp, 'config3.img');
+  await writeConfigDisk(withLan, 'pi-1', 'ssh-ed25519 AAAA admin', { mac: labMac(2, 'lan'), address: '172.30.213.12/24' });
+  assert.is((await run('debugfs', ['-R', 'cat /lan-mac', withLan])).trim(), labMac(2, 'lan'));
+  assert.is((await run('debugfs', ['-R', 'cat /lan-address', withLan])).trim(), '172.30.213.12/24');
 });
 
 test('accelerator: the override wins and is checked; a foreign guest is always TCG', async () => {

@@ -1,5 +1,7 @@
-// The no-hardware quick start on real VMs (npm run test:vm): `site.mjs --lab --k3s-mirror URL` from
-// an empty folder brings up one x86_64 "desktop" and one arm64 "Raspberry Pi" (QEMU), converges them
+// The no-hardware quick start on real VMs (npm run test:vm). `site.mjs --lab` from an empty folder,
+// as the README has it, on this machine without GitHub: converges base and harden, then stops at
+// the K3s download with the message naming `--k3s-mirror URL`. `site.mjs --lab --k3s-mirror URL` then
+// finishes the job on the same lab: up one x86_64 "desktop" and one arm64 "Raspberry Pi" (QEMU), converges them
 // (base, harden, K3s stand-in, the Pi's cmdline.txt and its one reboot-and-wait), pushes the
 // rendered repo to the local bare repository and writes the Argo CD bootstrap files. A second run
 // changes nothing; --check afterwards exits 0.
@@ -7,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +22,7 @@ const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-vmsite-'));
 const labDir = path.join(cwd, '.clusterseed', 'lab');
 let mirror: K3sMirror;
 
-const WATCHDOG_MS = 40 * 60_000;
+const WATCHDOG_MS = 50 * 60_000;
 const watchdog = setTimeout(async () => {
   console.error(`vm site test: still running after ${WATCHDOG_MS / 60_000} min: tearing the lab down`);
   await labDown(labDir).catch(() => undefined);
@@ -52,7 +55,19 @@ async function remote(name: string, command: string): Promise<string> {
   return (await sshExec(sshTarget(state, vm), command)).stdout.trim();
 }
 
-test('site --lab: bare VMs to K3s, a pushed repo and Argo CD bootstrap files; rerun changes nothing; no drift', async () => {
+test('site --lab without GitHub: base and harden converge, then a clear stop naming --k3s-mirror', async () => {
+  const run = await site(['--lab']);
+  assert.is(run.code, 2, run.out.slice(-8000));
+  assert.match(run.out, '--k3s-mirror URL');
+  const state = readState(labDir)!;
+  for (const vm of state.vms) {
+    // hardened (the sshd drop-in is the last thing harden proves), nothing of K3s on the host
+    assert.is(await remote(vm.name, 'sudo test -f /etc/ssh/sshd_config.d/00-clusterseed-harden.conf && echo yes'), 'yes', vm.name);
+    assert.is(await remote(vm.name, 'ls /usr/local/bin/k3s /etc/rancher 2>/dev/null | wc -l'), '0', vm.name);
+  }
+});
+
+test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap files; rerun changes nothing; no drift', async () => {
   const args = ['--lab', '--k3s-mirror', mirror.url];
   const first = await site([...args, '--json', path.join(cwd, 'first.json')]);
   assert.is(first.code, 0, first.out.slice(-8000));
@@ -71,6 +86,24 @@ test('site --lab: bare VMs to K3s, a pushed repo and Argo CD bootstrap files; re
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /cgroup_memory=1 cgroup_enable=memory/);
   assert.is(await remote(desktop.name, 'systemctl is-active k3s'), 'active');
   assert.is(await remote(pi.name, 'systemctl is-active k3s-agent'), 'active');
+  // the agent joined over the lab LAN (the VMs' own network), not through a port forward
+  const agentConfig = await remote(pi.name, 'sudo cat /etc/rancher/k3s/config.yaml');
+  assert.match(agentConfig, `server: https://${desktop.lan!.address}:6443`);
+  assert.match(agentConfig, `node-ip: ${pi.lan!.address}`);
+  // the local kubeconfig points at the API forward on 127.0.0.1, and the server answers there
+  // (the stand-in's line protocol: `GET NODE` gives the node as JSON)
+  const kubeconfig = fs.readFileSync(path.join(labDir, '.clusterseed', 'lab', 'kubeconfig'), 'utf8');
+  assert.match(kubeconfig, `server: https://127.0.0.1:${state.lan!.apiPort}`);
+  const answer = await new Promise<string>((resolve, reject) => {
+    let data = '';
+    const socket = net.connect({ host: '127.0.0.1', port: state.lan!.apiPort }, () => socket.write(`GET ${desktop.name}\n`));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('no answer from the API forward in 30 s')));
+    socket.on('data', (d) => (data += d));
+    socket.once('error', reject);
+    socket.once('close', () => resolve(data));
+  });
+  assert.match(answer, `"kind":"Node"`);
+  assert.match(answer, desktop.name);
   assert.match(await remote(desktop.name, 'sudo ls /var/lib/rancher/k3s/server/manifests'), /clusterseed-argocd\.yaml/);
   assert.ok(fs.existsSync(path.join(labDir, '.clusterseed', 'gitops.git')), 'pushed to the local bare repository');
 
