@@ -106,14 +106,23 @@ test('every VM has the identity the lab made for it (machine id, host keys in kn
 
 test('the inventory describes the lab in clusterseed inventory format', () => {
   const inv = YAML.parse(fs.readFileSync(lab!.inventoryFile, 'utf8'));
-  assert.equal(inv.cluster, { name: 'lab', k3s_version: 'v1.31.4+k3s1' });
+  const state = readState(dir)!;
+  assert.equal(inv.cluster, { name: 'lab', k3s_version: 'v1.31.4+k3s1', vars: { k3s: { kubeconfig_server: `https://127.0.0.1:${state.lan!.apiPort}` } } });
   assert.equal(inv.defaults, { user: 'admin', become: true, ssh_key: lab!.keyPath, known_hosts: lab!.knownHostsFile });
   const [desktop, pi] = lab!.hosts;
   assert.equal(inv.hosts, {
-    desktop: { address: '127.0.0.1', port: desktop.port, arch: 'x86_64' },
-    'pi-1': { address: '127.0.0.1', port: pi.port, arch: 'aarch64', raspberry_pi: true },
+    desktop: { address: '127.0.0.1', port: desktop.port, node_ip: '172.30.213.11', arch: 'x86_64' },
+    'pi-1': { address: '127.0.0.1', port: pi.port, node_ip: '172.30.213.12', arch: 'aarch64', raspberry_pi: true },
   });
   assert.equal(inv.groups, { servers: ['desktop'], agents: ['pi-1'] });
+});
+
+test('the lab LAN: each VM has its address, and they reach each other on it', async () => {
+  assert.match(await remote('desktop', 'ip -4 -o addr show'), 'inet 172.30.213.11/24');
+  assert.match(await remote('pi-1', 'ip -4 -o addr show'), 'inet 172.30.213.12/24');
+  // a TCP connection to the other VM's sshd over the LAN (no ping in the image)
+  assert.is(await remote('pi-1', "timeout 20 bash -c '</dev/tcp/172.30.213.11/22' && echo open"), 'open');
+  assert.is(await remote('desktop', "timeout 20 bash -c '</dev/tcp/172.30.213.12/22' && echo open"), 'open');
 });
 
 test('up again on the running lab returns it as it is', async () => {
