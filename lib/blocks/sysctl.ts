@@ -5,7 +5,7 @@ import { sha256 } from './file.ts';
 import { q, run } from './shell.ts';
 
 export interface SysctlSpec {
-  /** e.g. /etc/sysctl.d/60-clusterseed-harden.conf */
+  /** e.g. /etc/sysctl.d/zz-clusterseed-harden.conf */
   file: string;
   values: Record<string, string | number>;
   name?: string;

@@ -1,9 +1,18 @@
 // Kernel and network hardening parameters. The keys K3s needs on (forwarding, bridge netfilter)
-// belong to the K3s prerequisites file, 70-clusterseed-k3s.conf, which sorts after ours: this role
-// refuses to set them at all, so a hardening override can never switch a node's forwarding off.
+// belong to the K3s prerequisites file, 70-clusterseed-k3s.conf: this role refuses to set them at
+// all, so a hardening override can never switch a node's forwarding off, and the two files never
+// set the same key.
 import type { VarsReader } from '../base/vars-check.ts';
 
-export const SYSCTL_FILE = '/etc/sysctl.d/60-clusterseed-harden.conf';
+/**
+ * At boot systemd-sysctl applies every sysctl.d file in the order of its name, the last value of a
+ * key winning. The file must sort after the distribution's own: Debian's procps ships
+ * /usr/lib/sysctl.d/99-protect-links.conf (fs.protected_fifos = 1), which undid our 2 at every
+ * reboot while the live value said 2 (found by the VM lab, whose Pi reboots mid-run).
+ */
+export const SYSCTL_FILE = '/etc/sysctl.d/zz-clusterseed-harden.conf';
+/** Where clusterseed wrote the file before; removed from hosts it converged then. */
+export const LEGACY_SYSCTL_FILE = '/etc/sysctl.d/60-clusterseed-harden.conf';
 
 const KEY = /^[a-z0-9_]+(?:\.[a-zA-Z0-9_-]+)+$/;
 const K3S_OWNED = /(?:^net\.ipv4\.ip_forward$|\.forwarding$|^net\.bridge\.)/;

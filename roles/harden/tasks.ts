@@ -3,7 +3,7 @@
 // nothing else can fail and leave an unproven configuration waiting for the next sshd restart.
 import { sshPortOf } from './ssh-port.ts';
 import type { HostContext, Task } from '../../lib/runner/types.ts';
-import { sysctl } from '../../lib/blocks/index.ts';
+import { absent, sysctl } from '../../lib/blocks/index.ts';
 import { adminUserName } from '../base/admin.ts';
 import { VarsReader } from '../base/vars-check.ts';
 import { fail2banTasks, readFail2ban } from './fail2ban.ts';
@@ -11,7 +11,7 @@ import { readFilesystems, readProtocols, unusedModulesTask } from './filesystems
 import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
-import { readSysctl, SYSCTL_FILE } from './sysctl.ts';
+import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import type { FreshLogin } from './verify.ts';
 
 export interface HardenDeps {
@@ -35,6 +35,7 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const tasks: Task[] = [];
 
   const sys = readSysctl(r);
+  tasks.push(absent(LEGACY_SYSCTL_FILE, { name: `no sysctl file at its old place (${LEGACY_SYSCTL_FILE})` }));
   tasks.push(sysctl({ file: SYSCTL_FILE, values: sys.values, optional: sys.optional, name: 'kernel and network hardening (sysctl)', comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.' }));
 
   tasks.push(unusedModulesTask(readFilesystems(r), readProtocols(r)));

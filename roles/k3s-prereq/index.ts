@@ -2,7 +2,7 @@
 //  - the run's K3s release files verified (before this role changes anything, on any host);
 //  - swap off now (swapoff -a) and at boot (fstab entries commented out, dphys-swapfile disabled);
 //  - br_netfilter and overlay loaded and persisted;
-//  - forwarding and bridge-netfilter sysctls in 70-clusterseed-k3s.conf (sorts after the hardening file);
+//  - forwarding and bridge-netfilter sysctls in 70-clusterseed-k3s.conf (keys the hardening file never sets);
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
 import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
@@ -204,7 +204,7 @@ export const k3sPrereqRole: Role = {
         file: K3S_SYSCTL_FILE,
         values: K3S_SYSCTLS,
         optional: ['net.ipv6.conf.all.forwarding'],
-        comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s; sorts after 60-clusterseed-harden.conf.',
+        comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
       }),
       iptablesTask(),
       memoryCgroupTask(),

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
@@ -20,7 +20,7 @@ import {
 } from '../../roles/harden/sshd.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, ruleLines, type FirewallModel } from '../../roles/harden/firewall.ts';
 import { chooseFilesystems, renderModulesConf } from '../../roles/harden/filesystems.ts';
-import { readSysctl } from '../../roles/harden/sysctl.ts';
+import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
 import { readFail2ban, renderJail } from '../../roles/harden/fail2ban.ts';
 import { reloadSshdHandler, RESTORE_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
 import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
@@ -433,6 +433,17 @@ test('turning root logins off while root is the login that must keep working is 
   } catch (err) {
     assert.match((err as Error).message, /root logins are being turned off .* set vars\.base\.admin_user/);
   }
+});
+
+test('the harden sysctl file sorts after the distribution\'s sysctl.d files, which would otherwise win at boot', () => {
+  const ours = path.basename(SYSCTL_FILE);
+  const others = ['/usr/lib/sysctl.d', '/lib/sysctl.d', '/etc/sysctl.d', '/run/sysctl.d']
+    .flatMap((dir) => { try { return readdirSync(dir); } catch { return []; } })
+    .filter((f) => f.endsWith('.conf') && !f.includes('clusterseed'));
+  assert.ok(others.length > 0, 'no sysctl.d files found to compare with');
+  // systemd-sysctl orders by file name (C collation), the last value of a key wins
+  for (const f of [...others, '99-protect-links.conf', 'protect-links.conf', '99-sysctl.conf']) assert.ok(f < ours, `${f} sorts after ${ours}`);
+  assert.ok(path.basename(LEGACY_SYSCTL_FILE) < '99-protect-links.conf', 'the old name lost to Debian\'s file');
 });
 
 test.run();
