@@ -12,6 +12,7 @@ import { ensureBaseImage, type BaseImage } from './image.ts';
 import { ensureLabKey, knownHostsLines, writeConfigDisk } from './identity.ts';
 import { DEFAULT_K3S_VERSION, renderInventory } from './inventory.ts';
 import { defaultLabDir, labFiles, vmFiles } from './paths.ts';
+import { FIRST_API_PORT, LAN_PREFIX, lanAddress, lanGroup } from './lan.ts';
 import { freePorts } from './ports.ts';
 import { findProcesses, pidAlive, run, sleep, tail } from './proc.ts';
 import { labMac, type VmLaunchSpec } from './qemu.ts';
@@ -66,21 +67,6 @@ export interface LabStatus {
   id?: string;
   inventoryFile?: string;
   vms: VmStatus[];
-}
-
-/** The lab LAN: 172.30.213.0/24, VM i at .11 + i (outside K3s' default pod/service networks). */
-const LAN_PREFIX = 24;
-export function lanAddress(index: number): string {
-  return `172.30.213.${11 + index}`;
-}
-
-/** First host port tried for the forward to the first server's K3s API. */
-const FIRST_API_PORT = 16443;
-
-/** The multicast group and UDP port of a lab's LAN, from its random id (labs must not share one). */
-export function lanGroup(id: string): { group: string; port: number } {
-  const n = Number.parseInt(id.slice(0, 8), 16);
-  return { group: `239.255.${(n >>> 24) & 0xff}.${((n >>> 16) & 0xfe) + 1}`, port: 20000 + (n & 0xffff) % 20000 };
 }
 
 const SUPERVISOR_ENTRY = fileURLToPath(new URL('./supervisor-main.ts', import.meta.url));

@@ -18,7 +18,7 @@ import { startAptProxy } from '../../lib/lab/apt-proxy.ts';
 import { baseKernelArgs, imageRecipe, PI_CMDLINE_TXT, CONFIG_DISK_LABEL } from '../../lib/lab/recipe.ts';
 import { run } from '../../lib/lab/proc.ts';
 import { loadInventory, parseInventory } from '../../lib/inventory/load.ts';
-import { lanAddress, lanGroup } from '../../lib/lab/lab.ts';
+import { lanAddress, lanGroup } from '../../lib/lab/lan.ts';
 import { k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts';
 import { agentConfig } from '../../lib/k3s/config.ts';
 import type { LabState } from '../../lib/lab/state.ts';
