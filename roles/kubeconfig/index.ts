@@ -1,8 +1,8 @@
 // Role `kubeconfig`: on the first server of each cluster, reads K3s's admin kubeconfig
 // (/etc/rancher/k3s/k3s.yaml), points it at vars.k3s.kubeconfig_server, else the cluster's API
 // address (api_endpoint, else the first server's node_ip or address), and merges it into the local
-// kubeconfig under a cluster, user and context named after the cluster (vars.k3s.kubeconfig; default .clusterseed/<cluster>/kubeconfig next to the
-// inventory), mode 0600. Nothing is written when the merged result equals the file.
+// kubeconfig under a cluster, user and context named after the cluster (vars.k3s.kubeconfig;
+// default .clusterseed/<cluster>/kubeconfig next to the inventory), mode 0600. Nothing is written when the merged result equals the file.
 import type { Change, HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { KUBECONFIG_PATH } from '../../lib/k3s/config.ts';
 import { entriesFromK3s, mergeKubeconfig, readKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
