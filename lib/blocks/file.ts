@@ -38,13 +38,27 @@ export function parseStat(line: string): StatInfo {
   return { exists: true, type, mode: mode.padStart(4, '0'), owner, group };
 }
 
+/** The hash in a `sha256sum` output line ("HASH  -" or "HASH  FILE"); '' for none. */
+export function firstWord(line: string): string {
+  return line.trim().split(/\s+/)[0] ?? '';
+}
+
 export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
+// Compiled once per process: every host renders the same role templates, and compiling is most
+// of a render's cost (the templates ship with the tool and do not change during a run).
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
 /** Render a Handlebars template file (no HTML escaping: these are config files). */
 export function renderTemplate(file: string, data: unknown): string {
-  return Handlebars.compile(readFileSync(file, 'utf8'), { noEscape: true, strict: true })(data);
+  let fn = compiled.get(file);
+  if (!fn) {
+    fn = Handlebars.compile(readFileSync(file, 'utf8'), { noEscape: true, strict: true });
+    compiled.set(file, fn);
+  }
+  return fn(data);
 }
 
 export function file(spec: FileSpec): Task {
@@ -56,14 +70,15 @@ export function file(spec: FileSpec): Task {
     name: spec.name ?? `file ${spec.path}`,
     tags: spec.tags,
     notify: spec.notify,
-    probe: `${statProbe(spec.path)}; [ -f ${q(spec.path)} ] && sha256sum < ${q(spec.path)} | cut -d' ' -f1 || true`,
+    // sha256sum prints "HASH  -": the first word is taken here rather than by one more process (cut)
+    probe: `${statProbe(spec.path)}; [ -f ${q(spec.path)} ] && sha256sum < ${q(spec.path)} || true`,
     async plan(state, ctx: HostContext): Promise<Change | null> {
       const [statLine, hashLine = ''] = state.stdout.split('\n');
       const st = parseStat(statLine);
       if (st.exists && st.type !== 'regular file' && st.type !== 'regular empty file') {
         throw new Error(`${spec.path} exists and is a ${st.type}, not a regular file`);
       }
-      const contentDiffers = !st.exists || hashLine.trim() !== wantHash;
+      const contentDiffers = !st.exists || firstWord(hashLine) !== wantHash;
       const metaDiffers = st.exists && (st.mode !== mode || st.owner !== owner || st.group !== group);
       if (!contentDiffers && !metaDiffers) return null;
       const parts: string[] = [];

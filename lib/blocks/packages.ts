@@ -17,6 +17,16 @@ export interface PackagesSpec {
 const APT_ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';
 const APT_OPTS = "-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 
+/**
+ * "cache-age SECONDS" when apt has package lists: the newer of the last update's marks. Shell
+ * builtins where they do (a glob instead of ls | grep | head, a loop instead of sort | tail): on a
+ * no-op run this probe runs once per packages task on every host, and each process counts.
+ */
+const CACHE_AGE_PROBE =
+  `l=; for f in /var/lib/apt/lists/*; do case \${f##*/} in lock|partial|auxfiles|'*') ;; *) l=1; break ;; esac; done; ` +
+  `if [ -n "$l" ]; then t=0; for x in $(stat -c %Y /var/lib/apt/lists/partial /var/cache/apt/pkgcache.bin 2>/dev/null); do [ "$x" -gt "$t" ] && t=$x; done; ` +
+  `[ "$t" -gt 0 ] && echo "cache-age $(( $(date +%s) - t ))"; fi; true`;
+
 /** Installed state of each package: "name install ok installed" when present. */
 export function parseInstalled(stdout: string): { installed: Set<string>; cacheAge: number } {
   const installed = new Set<string>();
@@ -44,8 +54,7 @@ export function packages(spec: PackagesSpec): Task {
     notify: spec.notify,
     probe:
       `dpkg-query -W -f='\${Package} \${Status}\\n' ${all.map(q).join(' ')} 2>/dev/null; ` +
-      `t=$(stat -c %Y /var/lib/apt/lists/partial /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); ` +
-      `[ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$' | head -1)" ] && [ -n "$t" ] && echo "cache-age $(( $(date +%s) - t ))" || true`,
+      CACHE_AGE_PROBE,
     plan(state, ctx: HostContext): Change | null {
       const { installed, cacheAge } = parseInstalled(state.stdout);
       const install = present.filter((p) => !installed.has(p));

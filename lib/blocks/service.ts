@@ -1,6 +1,7 @@
 // systemd units: enabled/disabled, started/stopped; restart and reload are handlers.
 import type { Change, Handler, HostContext, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
+import { isActiveState, isEnabledState, parseUnitStates, unitStateProbe } from './unit-state.ts';
 
 export interface ServiceSpec {
   name: string;
@@ -12,34 +13,26 @@ export interface ServiceSpec {
   taskName?: string;
 }
 
-export function parseServiceState(stdout: string): { enabled: string; active: string; needsReload: boolean } {
-  const [enabled = '', active = '', reload = ''] = stdout.split('\n').map((l) => l.trim());
-  return { enabled, active, needsReload: reload === 'yes' };
-}
-
 export function service(spec: ServiceSpec): Task {
   const unit = spec.name;
   return {
     name: spec.taskName ?? `service ${unit}`,
     tags: spec.tags,
-    probe:
-      `systemctl is-enabled ${q(unit)} 2>/dev/null || true; systemctl is-active ${q(unit)} 2>/dev/null || true; ` +
-      `systemctl show -p NeedDaemonReload --value ${q(unit)} 2>/dev/null || true`,
+    probe: unitStateProbe([unit]),
     plan(state): Change | null {
-      const st = parseServiceState(state.stdout);
+      const st = parseUnitStates(state.stdout, [unit]).get(unit)!;
       const actions: string[] = [];
-      const isEnabled = st.enabled === 'enabled' || st.enabled === 'enabled-runtime' || st.enabled === 'static' || st.enabled === 'alias';
-      if (spec.enabled === true && !isEnabled) actions.push(`enable`);
-      if (spec.enabled === false && st.enabled === 'enabled') actions.push(`disable`);
-      const isActive = st.active === 'active' || st.active === 'activating' || st.active === 'reloading';
+      if (spec.enabled === true && !isEnabledState(st.unitFile)) actions.push(`enable`);
+      if (spec.enabled === false && st.unitFile === 'enabled') actions.push(`disable`);
+      const isActive = isActiveState(st.active);
       if (spec.state === 'started' && !isActive) actions.push('start');
       if (spec.state === 'stopped' && isActive) actions.push('stop');
       if (actions.length === 0) return null;
       return {
-        summary: `${unit}: ${actions.join(', ')} (was ${st.enabled || 'unknown'}/${st.active || 'unknown'})`,
+        summary: `${unit}: ${actions.join(', ')} (was ${st.unitFile || 'unknown'}/${st.active || 'unknown'})`,
         async apply(c: HostContext) {
           const cmds: string[] = [];
-          if (spec.daemonReload || st.needsReload) cmds.push('systemctl daemon-reload');
+          if (spec.daemonReload || st.needsDaemonReload) cmds.push('systemctl daemon-reload');
           for (const a of actions) cmds.push(`systemctl ${a} ${q(unit)}`);
           await run(c, cmds.join(' && '), `systemctl ${actions.join(',')} ${unit}`);
         },

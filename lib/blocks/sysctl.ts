@@ -1,7 +1,7 @@
 // Kernel parameters, persisted in a sysctl.d file and applied live. Inside a container only the
 // network namespace's keys (net.*) can be set; others are persisted and reported, never faked.
 import type { Change, HostContext, Task } from '../runner/types.ts';
-import { sha256 } from './file.ts';
+import { firstWord, sha256 } from './file.ts';
 import { q, run } from './shell.ts';
 
 export interface SysctlSpec {
@@ -56,12 +56,12 @@ export function sysctl(spec: SysctlSpec): Task {
     probe:
       // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
       // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
-      `echo "$(sha256sum < ${q(spec.file)} 2>/dev/null | cut -d' ' -f1)"; echo --; ` +
+      `{ sha256sum < ${q(spec.file)} || echo; } 2>/dev/null; echo --; ` +
       `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
     plan(state, ctx: HostContext): Change | null {
       const [hashPart, livePart = ''] = state.stdout.split('\n--\n');
       const live = parseLiveValues(livePart, keys);
-      const fileDiffers = hashPart.trim() !== sha256(content);
+      const fileDiffers = firstWord(hashPart) !== sha256(content);
       const differ: string[] = [];
       for (const k of keys) {
         const cur = live.get(k) ?? '!missing';

@@ -4,6 +4,7 @@
 // still done by the next run (an in-memory handler would forget it).
 import type { Change, Task } from '../runner/types.ts';
 import { run } from '../blocks/shell.ts';
+import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
 import { waitForNode } from './readiness.ts';
 import { serviceName, type NodeKind } from './systemd.ts';
 
@@ -40,13 +41,13 @@ export function serviceTask(spec: ServiceSpec): Task {
     name: `${unit} running the installed configuration`,
     probe:
       `printf 'stamp=%s\\n' "$(cat ${STAMP_PATH} 2>/dev/null)"; ` +
-      `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"; ` +
-      `printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`,
+      unitStateProbe([unit]),
     plan(state): Change | null {
-      const kv = new Map(state.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
-      const active = kv.get('active') === 'active';
-      const enabled = kv.get('enabled') === 'enabled';
-      const current = kv.get('stamp') ?? '';
+      const nl = state.stdout.indexOf('\n');
+      const current = (nl < 0 ? state.stdout : state.stdout.slice(0, nl)).replace(/^stamp=/, '').trim();
+      const units = parseUnitStates(nl < 0 ? '' : state.stdout.slice(nl + 1), [unit]).get(unit)!;
+      const active = units.active === 'active';
+      const enabled = units.unitFile === 'enabled';
       const changed = current === '' ? null : changedInputs(current, spec.inputs);
       const restart = current !== stamp || !active;
       if (!restart && enabled) return null;
@@ -54,7 +55,7 @@ export function serviceTask(spec: ServiceSpec): Task {
       if (!restart) summary = `enable ${unit}`;
       else if (current === '' || changed === null) summary = active ? `restart ${unit} (started outside clusterseed)` : `start ${unit}`;
       else if (changed.length) summary = `restart ${unit}: ${changed.join(', ')} changed`;
-      else summary = `start ${unit} (was ${kv.get('active') || 'not running'})`;
+      else summary = `start ${unit} (was ${units.active || 'not running'})`;
       return {
         summary,
         async apply(c) {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
-import { command, directory, file, lineInFile, renderTemplate, service } from '../../lib/blocks/index.ts';
+import { command, directory, file, lineInFile, renderTemplate, service, unitStateProbe, parseUnitStates } from '../../lib/blocks/index.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from './vars-check.ts';
 
@@ -135,9 +135,10 @@ function aptTimersTask(): Task {
   const timers = ['apt-daily.timer', 'apt-daily-upgrade.timer'];
   return {
     name: 'apt daily timers enabled',
-    probe: timers.map((t) => `printf '%s %s\\n' ${t} "$(systemctl is-enabled ${t} 2>/dev/null)"`).join('; '),
+    probe: unitStateProbe(timers),
     plan(state, ctx): Change | null {
-      const status = new Map(state.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      const units = parseUnitStates(state.stdout, timers);
+      const status = new Map(timers.map((t) => [t, units.get(t)!.unitFile]));
       const masked = timers.filter((t) => status.get(t) === 'masked');
       if (masked.length) ctx.log.warn(`${masked.join(' and ')} masked on this host: unattended upgrades will not run until they are unmasked`);
       const disabled = timers.filter((t) => !['enabled', 'static', 'masked'].includes(status.get(t) ?? ''));

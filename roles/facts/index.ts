@@ -1,18 +1,23 @@
 // The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
 import type { Facts, HostContext, Role } from '../../lib/runner/types.ts';
 
+// Runs on every host on every run: shell builtins (`read` of /proc) where a command is not needed.
 export const FACTS_PROBE = [
-  'echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"',
+  'h=; IFS= read -r h 2>/dev/null </proc/sys/kernel/hostname || h=$(hostname 2>/dev/null || cat /etc/hostname)',
+  'echo "hostname=$h"',
   'echo "arch=$(uname -m)"',
-  'echo "kernel=$(uname -r)"',
+  'k=; IFS= read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)',
+  'echo "kernel=$k"',
   'if [ -r /etc/os-release ]; then . /etc/os-release; fi',
   'echo "osId=${ID:-unknown}"',
   'echo "osVersion=${VERSION_ID:-}"',
   'echo "osCodename=${VERSION_CODENAME:-}"',
-  'echo "init=$(cat /proc/1/comm 2>/dev/null)"',
+  'i=; IFS= read -r i 2>/dev/null </proc/1/comm',
+  'echo "init=$i"',
   'c=$(systemd-detect-virt --container 2>/dev/null); [ "$c" = none ] && c=',
   'echo "container=$c"',
-  "echo \"model=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)\"",
+  "m=; [ -r /proc/device-tree/model ] && m=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)",
+  'echo "model=$m"',
   'for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done',
   "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
   "echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",

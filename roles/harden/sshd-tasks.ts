@@ -7,9 +7,9 @@
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
-import { sha256 } from '../../lib/blocks/file.ts';
+import { firstWord, sha256 } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { buildSshdConfig, ED25519_KEY, effectiveMismatches, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
+import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
 import type { FreshLogin } from './verify.ts';
 import { VarsReader } from '../base/vars-check.ts';
 
@@ -114,9 +114,9 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
     probe: [
-      `if [ -f ${SSHD_DROPIN} ]; then echo "dropin $(sha256sum < ${SSHD_DROPIN} | cut -d' ' -f1)"; else echo 'dropin absent'; fi`,
+      `if [ -f ${SSHD_DROPIN} ]; then echo "dropin $(sha256sum < ${SSHD_DROPIN})"; else echo 'dropin absent'; fi`,
       `if grep -Eiq '${INCLUDE_RE}' ${MAIN}; then echo 'include yes'; else echo 'include no'; fi`,
-      `for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && echo "key $k $(ssh-keygen -l -f "$k.pub" | awk '{print $1, $NF}')"; done`,
+      HOST_KEYS_PROBE,
       'echo @@effective',
       `${SSHD}; "$SSHD" -T -C ${matchSpec(spec.verifyUser)} 2>&1 || true`,
     ].join('\n'),
@@ -125,7 +125,7 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
       if (!version) return { skip: 'openssh-server is not installed' };
       const [head, effectiveText = ''] = state.stdout.split('@@effective\n');
       const lines = head.split('\n');
-      const dropinHash = (lines.find((l) => l.startsWith('dropin ')) ?? '').slice(7).trim();
+      const dropinHash = firstWord((lines.find((l) => l.startsWith('dropin ')) ?? '').slice(7));
       const include = lines.includes('include yes');
       const { input, keys } = buildSshdConfig(spec.vars, version, parseHostKeys(lines));
       const content = renderSshdConfig(input);

@@ -105,7 +105,7 @@ export function algorithmsFor(version: string, keyTypes: HostKeyType[]): Algorit
   };
 }
 
-/** One host key found on the host: `ssh-keygen -l` of its .pub. */
+/** One host key found on the host (read from its .pub). */
 export interface HostKeyInfo {
   path: string;
   bits: number;
@@ -113,14 +113,45 @@ export interface HostKeyInfo {
   type: string;
 }
 
-/** Probe lines "key /etc/ssh/ssh_host_rsa_key 3072 (RSA)". */
+/**
+ * Probe text: "key PATH <the .pub line>" per host key. The shell's `read` instead of one
+ * `ssh-keygen -l | awk` per key: type and size come out of the public key blob here.
+ */
+export const HOST_KEYS_PROBE = 'for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && IFS= read -r l < "$k.pub" && echo "key $k $l"; done';
+
+/** Probe lines "key /etc/ssh/ssh_host_rsa_key ssh-rsa AAAA... root@host" (HOST_KEYS_PROBE). */
 export function parseHostKeys(lines: string[]): HostKeyInfo[] {
   const keys: HostKeyInfo[] = [];
   for (const line of lines) {
-    const m = /^key (\S+) (\d+) \((\S+)\)$/.exec(line.trim());
-    if (m) keys.push({ path: m[1], bits: Number(m[2]), type: m[3].toUpperCase() });
+    const m = /^key (\S+) (\S+) ([A-Za-z0-9+/=]+)/.exec(line.trim());
+    const info = m && publicKeyInfo(m[2], Buffer.from(m[3], 'base64'));
+    if (info) keys.push({ path: m[1], ...info });
   }
   return keys;
+}
+
+/** Type and size of an OpenSSH public key blob (RFC 4253 6.6, RFC 5656 3.1), as `ssh-keygen -l` names them. */
+export function publicKeyInfo(keyType: string, blob: Buffer): { bits: number; type: string } | null {
+  const fields: Buffer[] = [];
+  for (let at = 0; at + 4 <= blob.length && fields.length < 3; ) {
+    const len = blob.readUInt32BE(at);
+    if (at + 4 + len > blob.length) return null;
+    fields.push(blob.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (fields[0]?.toString('latin1') !== keyType) return null;
+  const mpintBits = (b: Buffer | undefined): number => {
+    if (!b) return 0;
+    let i = 0;
+    while (i < b.length && b[i] === 0) i++; // mpint's sign byte
+    return i === b.length ? 0 : (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
+  };
+  if (keyType === 'ssh-ed25519') return { bits: 256, type: 'ED25519' };
+  if (keyType === 'ssh-rsa') return fields[2] ? { bits: mpintBits(fields[2]), type: 'RSA' } : null; // e, then n
+  if (keyType === 'ssh-dss') return fields[1] ? { bits: mpintBits(fields[1]), type: 'DSA' } : null; // p
+  const ecdsa = /^ecdsa-sha2-nistp(256|384|521)$/.exec(keyType);
+  if (ecdsa) return { bits: Number(ecdsa[1]), type: 'ECDSA' };
+  return null;
 }
 
 export interface HostKeyChoice {

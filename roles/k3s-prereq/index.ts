@@ -6,7 +6,7 @@
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
 import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
-import { kernelModule, sysctl } from '../../lib/blocks/index.ts';
+import { kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
 import { parseStat, statProbe } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
@@ -69,14 +69,17 @@ function fstabSwapTask(): Task {
   };
 }
 
+const DPHYS_SWAPFILE = 'dphys-swapfile.service';
+
 /** Raspberry Pi OS keeps its swap file in dphys-swapfile, not in fstab. */
 function dphysSwapfileTask(): Task {
   return {
     name: 'dphys-swapfile disabled',
-    probe: `if systemctl cat dphys-swapfile.service >/dev/null 2>&1; then systemctl is-enabled dphys-swapfile.service 2>/dev/null; systemctl is-active dphys-swapfile.service 2>/dev/null; else echo none; fi; true`,
+    probe: unitStateProbe([DPHYS_SWAPFILE]),
     plan(state): Change | null {
-      const [enabled = '', active = ''] = state.stdout.split('\n').map((l) => l.trim());
-      if (enabled === 'none') return null;
+      const unit = parseUnitStates(state.stdout, [DPHYS_SWAPFILE]).get(DPHYS_SWAPFILE)!;
+      if (unit.load === 'not-found' || unit.load === '') return null;
+      const { unitFile: enabled, active } = unit;
       if (enabled !== 'enabled' && active !== 'active') return null;
       return {
         summary: `stop and disable dphys-swapfile (${enabled}/${active})`,

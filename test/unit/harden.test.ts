@@ -15,8 +15,8 @@ import { deepMerge } from '../../lib/runner/merge.ts';
 import { VarsReader, VarsError } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
-  algorithmsFor, buildSshdConfig, chooseHostKeys, effectiveMismatches, parseEffective, parseHostKeys,
-  readSshdVars, renderSshdConfig, versionAtLeast, type HostKeyInfo,
+  algorithmsFor, buildSshdConfig, chooseHostKeys, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys,
+  publicKeyInfo, readSshdVars, renderSshdConfig, versionAtLeast, type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, ruleLines, type FirewallModel } from '../../roles/harden/firewall.ts';
 import { chooseFilesystems, renderModulesConf } from '../../roles/harden/filesystems.ts';
@@ -79,7 +79,26 @@ test('host keys: DSA/ECDSA and short RSA are not offered; a missing Ed25519 key 
   assert.equal(full.offered.map((k) => k.type), ['ED25519', 'RSA']);
   assert.not.ok(full.generateEd25519);
   assert.throws(() => chooseHostKeys(shortRsa, ['rsa'], 3072), /no host key left to offer/);
-  assert.equal(parseHostKeys(['key /etc/ssh/ssh_host_rsa_key 3072 (RSA)', 'junk']), [{ path: '/etc/ssh/ssh_host_rsa_key', bits: 3072, type: 'RSA' }]);
+  assert.equal(parseHostKeys(['key /etc/ssh/ssh_host_ed25519_key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA root@h1', 'junk', 'key /x ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA']), [{ path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' }]);
+});
+
+test('host key type and size read from the public key agree with ssh-keygen -l', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-hostkeys-'));
+  try {
+    for (const [type, bits] of [['rsa', 3072], ['rsa', 2047], ['rsa', 1024], ['ecdsa', 256], ['ecdsa', 384], ['ecdsa', 521], ['ed25519', 256]] as const) {
+      const key = path.join(dir, `ssh_host_${type}${bits}_key`);
+      execFileSync('ssh-keygen', ['-q', '-t', type, '-b', String(bits), '-N', '', '-C', 'root@test host', '-f', key]);
+      const [want] = execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).trim().split(' ');
+      const wantType = /\((\S+)\)$/.exec(execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).trim())![1];
+      const line = readFileSync(`${key}.pub`, 'utf8').trim();
+      const [keyType, b64] = line.split(' ');
+      assert.equal(publicKeyInfo(keyType, Buffer.from(b64, 'base64')), { bits: Number(want), type: wantType }, `${type} ${bits}`);
+      assert.equal(parseHostKeys([`key ${key} ${line}`]), [{ path: key, bits: Number(want), type: wantType }]);
+    }
+    assert.is(publicKeyInfo('ssh-rsa', Buffer.from('AAAAB3NzaC1yc2EAAAADAQAB', 'base64')), null, 'truncated blob');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the rendered drop-in: the baseline settings, host key lines and versioned keywords', () => {
@@ -137,7 +156,7 @@ function candidate(dropins: Record<string, string>): string {
 
 const hostKeysHere = (): HostKeyInfo[] =>
   parseHostKeys(
-    execFileSync('sh', ['-c', `for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && echo "key $k $(ssh-keygen -l -f "$k.pub" | awk '{print $1, $NF}')"; done`], { encoding: 'utf8' }).split('\n'),
+    execFileSync('sh', ['-c', HOST_KEYS_PROBE], { encoding: 'utf8' }).split('\n'),
   );
 
 test(`this machine's sshd (OpenSSH ${localSshd}) accepts the drop-in rendered for its version, and sshd -T shows it in force`, () => {
