@@ -15,7 +15,8 @@ export function kernelModule(spec: KernelModuleSpec): Task {
   const persist = spec.persist ?? true;
   const want = `${spec.name}\n`;
   const loadedTest =
-    `[ -d /sys/module/${spec.name} ] || grep -qs "/${spec.name}.ko" /lib/modules/$(uname -r)/modules.builtin` +
+    // the kernel release read from /proc by the shell, not by one more process (uname -r)
+    `[ -d /sys/module/${spec.name} ] || { read -r kr </proc/sys/kernel/osrelease && grep -qs "/${spec.name}.ko" "/lib/modules/$kr/modules.builtin"; }` +
     (spec.presentIf ? ` || [ -e ${q(spec.presentIf)} ]` : '');
   return {
     name: `kernel module ${spec.name}`,

@@ -9,7 +9,7 @@ import type { HostSpec } from '../inventory/model.ts';
 import { parseTaint } from '../inventory/syntax.ts';
 import type { Change, HostContext, Skip, Task } from '../runner/types.ts';
 import { q, run } from '../blocks/shell.ts';
-import { apiObserver, nodeStatus, type NodeStatus } from './readiness.ts';
+import { apiObserver, nodeQuery, nodeStatus, parseNode, type NodeStatus } from './readiness.ts';
 
 export const MANAGED_LABELS = 'clusterseed.io/managed-labels';
 export const MANAGED_TAINTS = 'clusterseed.io/managed-taints';
@@ -71,13 +71,22 @@ export function metadataCommands(name: string, plan: MetadataPlan): string[] {
   return cmds;
 }
 
-export function nodeMetadataTask(): Task {
+/**
+ * On the server the API is asked through (the first server, usually), the node query rides in
+ * the role's probe batch: a no-op run of that server then costs its role one round trip, not two.
+ * Other nodes are looked up through that server's connection when their plan runs.
+ */
+export function nodeMetadataTask(ctx: HostContext): Task {
+  const selfObserved = apiObserver(ctx) === ctx;
   return {
     name: 'node labels and taints as in the inventory',
-    async plan(_state, ctx: HostContext): Promise<Change | Skip | null> {
+    probe: selfObserved ? `${nodeQuery(ctx.host.name)} --request-timeout=30s` : undefined,
+    async plan(state, ctx: HostContext): Promise<Change | Skip | null> {
       const observer = apiObserver(ctx);
       if (!observer) return { skip: 'no server of this cluster is part of the run to ask the API through' };
-      const status = await nodeStatus(observer, ctx.host.name);
+      // the probe batch keeps no stderr: when the probed query failed, ask again for kubectl's message
+      const probed = selfObserved && observer === ctx && state.code === 0 ? parseNode(0, state.stdout, '') : undefined;
+      const status = probed?.found ? probed : await nodeStatus(observer, ctx.host.name);
       if (!status.found) {
         if (ctx.options.check) return { summary: 'set labels and taints once the node has joined', apply: async () => undefined };
         throw new Error(`node ${ctx.host.name} is not registered with the cluster (${status.problem ?? 'not found'})`);

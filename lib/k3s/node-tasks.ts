@@ -186,6 +186,6 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
       readyTimeoutMs: settings.readyTimeoutMs,
     }),
   );
-  tasks.push(nodeMetadataTask(), convergedTask());
+  tasks.push(nodeMetadataTask(ctx), convergedTask());
   return tasks;
 }

@@ -31,7 +31,7 @@ const defaults = {
 function swapOffTask(): Task {
   return {
     name: 'swap off now',
-    probe: `cat /proc/swaps 2>/dev/null | tail -n +2 | awk '{print $1}'`,
+    probe: `awk 'NR > 1 { print $1 }' /proc/swaps 2>/dev/null`,
     plan(state, ctx: HostContext): Change | Skip | null {
       const active = state.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
       if (active.length === 0) return null;
