@@ -33,10 +33,18 @@ export interface Phases {
   startup: number;
   inventory: number;
   runSite: number;
+  /** CPU seconds (user + system) of this process in each phase: the tool's own cost per host */
+  cpu?: { startup: number; inventory: number; runSite: number };
 }
+
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function main(argv: string[]): Promise<number> {
   const atMain = performance.now();
+  const cpuAtMain = cpuSeconds();
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -51,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const log = consoleLogger({ verbosity: 0 });
   const inventory = await loadInventory(values.inventory);
   const atInventory = performance.now();
+  const cpuAtInventory = cpuSeconds();
   const shared: SharedState = new Map();
   if (values['k3s-mirror']) shared.set('k3s.mirror', values['k3s-mirror']);
   if (values['k3s-cache']) shared.set('k3s.cacheDir', values['k3s-cache']);
@@ -66,7 +75,13 @@ async function main(argv: string[]): Promise<number> {
     shared,
   });
   const atReport = performance.now();
-  const phases: Phases = { startup: atMain / 1000, inventory: (atInventory - atMain) / 1000, runSite: (atReport - atInventory) / 1000 };
+  const cpuAtReport = cpuSeconds();
+  const phases: Phases = {
+    startup: atMain / 1000,
+    inventory: (atInventory - atMain) / 1000,
+    runSite: (atReport - atInventory) / 1000,
+    cpu: { startup: cpuAtMain, inventory: cpuAtInventory - cpuAtMain, runSite: cpuAtReport - cpuAtInventory },
+  };
   log.info(formatRecap(report));
   writeJsonReport(values.json, report, { inventory: inventory.file, phases });
   return exitCode(report);

@@ -43,7 +43,7 @@ type Phase = 'converge' | 'noop';
 interface SizeResults {
   samples: Record<Tool, Record<Phase, Samples>>;
   /** where clusterseed's wall time went (bench/clusterseed-run.ts), to tell start-up from work */
-  phases: Record<Phase, { wall: number; startup: number; inventory: number; runSite: number }[]>;
+  phases: Record<Phase, { wall: number; startup: number; inventory: number; runSite: number; runSiteCpu?: number }[]>;
   /** CPU seconds of each successful run: this machine (the tool) and the test hosts together */
   cpu: Record<Tool, Record<Phase, { wall: number; client: number; hosts: number }[]>>;
   /** per role: SSH round trips of each host in each no-op / converge run */
@@ -156,7 +156,7 @@ async function benchTool(tool: Tool, size: number, round: number, ctx: { work: s
       if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
       const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs, hostsCpu });
       if (r.report) recordRoundTrips(results.roundTrips[phase], r.report);
-      if (r.phases && r.ok) results.phases[phase].push({ wall: r.seconds, ...r.phases });
+      if (r.phases && r.ok) results.phases[phase].push({ wall: r.seconds, startup: r.phases.startup, inventory: r.phases.inventory, runSite: r.phases.runSite, runSiteCpu: r.phases.cpu?.runSite });
       return r;
     };
     for (const phase of ['converge', 'noop'] as const) {
@@ -261,8 +261,10 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
         const p = r.phases[phase];
         if (!p.length) continue;
         const m = (f: (x: (typeof p)[number]) => number) => median(p.map(f));
+        const cpu = p.every((x) => x.runSiteCpu !== undefined) ? m((x) => x.runSiteCpu!) : undefined;
         out.push(
-          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}`,
+          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}` +
+            (cpu === undefined ? '' : `; the tool's CPU in runSite ${fmtSeconds(cpu)} (${(1000 * cpu / size).toFixed(0)} ms per host)`),
         );
       }
     }

@@ -1,5 +1,5 @@
 import type { Change, Task } from '../runner/types.ts';
-import { parseStat, statProbe } from './file.ts';
+import { fileFact } from './file.ts';
 import { q, run } from './shell.ts';
 
 export interface DirectorySpec {
@@ -19,9 +19,9 @@ export function directory(spec: DirectorySpec): Task {
   return {
     name: spec.name ?? `directory ${spec.path}`,
     tags: spec.tags,
-    probe: statProbe(spec.path),
+    files: [{ path: spec.path }],
     plan(state): Change | null {
-      const st = parseStat(state.stdout.split('\n')[0]);
+      const st = fileFact(state, spec.path);
       if (spec.state === 'absent') {
         if (!st.exists) return null;
         return { summary: `remove ${spec.path}`, apply: (c) => run(c, `rm -rf -- ${q(spec.path)}`, `rm ${spec.path}`).then(() => undefined) };

@@ -2,8 +2,7 @@
 // The probe fetches the file (these are small config files); the edit is computed locally and
 // the result written back atomically with the file's own mode and owner.
 import type { Change, HostContext, Task } from '../runner/types.ts';
-import { parseStat, statProbe } from './file.ts';
-import { q } from './shell.ts';
+import { fileFact, textOf } from './file.ts';
 
 export interface EditSpec {
   path: string;
@@ -22,16 +21,15 @@ function editTask(spec: EditSpec, edit: (current: string) => string, describe: s
     name: spec.name,
     tags: spec.tags,
     notify: spec.notify,
-    probe: `${statProbe(spec.path)}; [ -f ${q(spec.path)} ] && base64 -w0 < ${q(spec.path)} || true`,
+    files: [{ path: spec.path, content: true }],
     plan(state, ctx: HostContext): Change | null {
-      const [statLine, b64 = ''] = state.stdout.split('\n');
-      const st = parseStat(statLine);
+      const st = fileFact(state, spec.path);
       if (!st.exists && !spec.create) {
         // in check mode an earlier task may be what would create it
         if (!ctx.options.check) throw new Error(`${spec.path} does not exist`);
         return { summary: `${spec.path}: ${describe} (the file does not exist yet)`, apply: async () => undefined };
       }
-      const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
+      const current = textOf(st);
       const next = edit(current);
       if (st.exists && next === current) return null;
       const mode = st.exists ? st.mode : (spec.mode ?? '0644');

@@ -1,9 +1,10 @@
-// File content, mode and owner. The probe reads only metadata and a hash; the current content is
-// fetched only to show a diff, and the new content is uploaded atomically.
+// File content, mode and owner. The probe reads only metadata and a hash (gathered with the other
+// files of the batch, lib/runner/file-facts.ts); the current content is fetched only to show a
+// diff, and the new content is uploaded atomically.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, FileFact, HostContext, ProbeResult, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
 
 export interface FileSpec {
@@ -20,23 +21,17 @@ export interface FileSpec {
   notify?: string[];
 }
 
-export const statProbe = (path: string) =>
-  `f=${q(path)}; if [ -L "$f" ] || [ -e "$f" ]; then stat -c '%F|%a|%U|%G' -- "$f"; else echo absent; fi`;
-
-export interface StatInfo {
-  exists: boolean;
-  type: string;
-  mode: string;
-  owner: string;
-  group: string;
+/** The state of a path the task listed in `files`, as the probe batch gathered it. */
+export function fileFact(state: ProbeResult, path: string): FileFact {
+  const fact = state.files?.get(path);
+  if (!fact) throw new Error(`${path}: not among the files this task asked for (a bug in the task)`);
+  return fact;
 }
 
-export function parseStat(line: string): StatInfo {
-  const l = line.trim();
-  if (l === 'absent' || l === '') return { exists: false, type: '', mode: '', owner: '', group: '' };
-  const [type, mode, owner, group] = l.split('|');
-  return { exists: true, type, mode: mode.padStart(4, '0'), owner, group };
-}
+export const isRegularFile = (fact: FileFact) => fact.type === 'regular file' || fact.type === 'regular empty file';
+
+/** The content of a file fact as text ('' when absent or not a regular file). */
+export const textOf = (fact: FileFact) => fact.content?.toString('utf8') ?? '';
 
 /** The hash in a `sha256sum` output line ("HASH  -" or "HASH  FILE"); '' for none. */
 export function firstWord(line: string): string {
@@ -70,15 +65,13 @@ export function file(spec: FileSpec): Task {
     name: spec.name ?? `file ${spec.path}`,
     tags: spec.tags,
     notify: spec.notify,
-    // sha256sum prints "HASH  -": the first word is taken here rather than by one more process (cut)
-    probe: `${statProbe(spec.path)}; [ -f ${q(spec.path)} ] && sha256sum < ${q(spec.path)} || true`,
+    files: [{ path: spec.path, hash: true }],
     async plan(state, ctx: HostContext): Promise<Change | null> {
-      const [statLine, hashLine = ''] = state.stdout.split('\n');
-      const st = parseStat(statLine);
-      if (st.exists && st.type !== 'regular file' && st.type !== 'regular empty file') {
+      const st = fileFact(state, spec.path);
+      if (st.exists && !isRegularFile(st)) {
         throw new Error(`${spec.path} exists and is a ${st.type}, not a regular file`);
       }
-      const contentDiffers = !st.exists || firstWord(hashLine) !== wantHash;
+      const contentDiffers = !st.exists || st.sha256 !== wantHash;
       const metaDiffers = st.exists && (st.mode !== mode || st.owner !== owner || st.group !== group);
       if (!contentDiffers && !metaDiffers) return null;
       const parts: string[] = [];
@@ -111,10 +104,9 @@ export function absent(path: string, opts: { name?: string; notify?: string[] } 
   return {
     name: opts.name ?? `absent ${path}`,
     notify: opts.notify,
-    probe: statProbe(path),
+    files: [{ path }],
     plan(state) {
-      const st = parseStat(state.stdout.split('\n')[0]);
-      if (!st.exists) return null;
+      if (!fileFact(state, path).exists) return null;
       return {
         summary: `remove ${path}`,
         apply: (c) => run(c, `rm -rf -- ${q(path)}`, `remove ${path}`).then(() => undefined),

@@ -3,7 +3,7 @@ export { lineInFile, blockInFile, editLine, editBlock } from './edit-file.ts';
 export { directory } from './directory.ts';
 export { packages } from './packages.ts';
 export { service, serviceHandler } from './service.ts';
-export { unitStateProbe, parseUnitStates, isEnabledState, isActiveState, type UnitState } from './unit-state.ts';
+export { unitStateProbe, parseUnitStates, unitState, isEnabledState, isActiveState, type UnitState } from './unit-state.ts';
 export { sysctl } from './sysctl.ts';
 export { kernelModule } from './kernel-module.ts';
 export { command } from './command.ts';

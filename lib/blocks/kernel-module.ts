@@ -1,5 +1,6 @@
 // A kernel module loaded now and at every boot (modules-load.d). Built-in modules count as loaded.
 import type { Change, HostContext, Task } from '../runner/types.ts';
+import { fileFact, textOf } from './file.ts';
 import { q, run } from './shell.ts';
 
 export interface KernelModuleSpec {
@@ -21,11 +22,11 @@ export function kernelModule(spec: KernelModuleSpec): Task {
   return {
     name: `kernel module ${spec.name}`,
     tags: spec.tags,
-    probe: `if ${loadedTest}; then echo loaded; else echo missing; fi; echo --; cat ${q(confPath)} 2>/dev/null || true`,
+    probe: `if ${loadedTest}; then echo loaded; else echo missing; fi`,
+    files: persist ? [{ path: confPath, content: true }] : undefined,
     plan(state, ctx: HostContext): Change | null {
-      const [status, conf = ''] = state.stdout.split('\n--\n');
-      const loaded = status.trim() === 'loaded';
-      const persisted = !persist || conf === want;
+      const loaded = state.stdout.trim() === 'loaded';
+      const persisted = !persist || textOf(fileFact(state, confPath)) === want;
       let load = !loaded;
       if (load && ctx.facts.container) {
         ctx.log.warn(`kernel module ${spec.name} is not loaded and cannot be loaded from inside a ${ctx.facts.container} container; load it on the container host`);

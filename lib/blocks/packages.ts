@@ -18,29 +18,25 @@ const APT_ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';
 const APT_OPTS = "-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 
 /**
- * "cache-age SECONDS" when apt has package lists: the newer of the last update's marks. Shell
- * builtins where they do (a glob instead of ls | grep | head, a loop instead of sort | tail): on a
- * no-op run this probe runs once per packages task on every host, and each process counts.
+ * Exit 0 when apt has package lists newer than VALID seconds (the newer of the last update's
+ * marks). Runs only before an install, on the host, so a no-op probe pays nothing for it.
  */
-const CACHE_AGE_PROBE =
-  `l=; for f in /var/lib/apt/lists/*; do case \${f##*/} in lock|partial|auxfiles|'*') ;; *) l=1; break ;; esac; done; ` +
-  `if [ -n "$l" ]; then t=0; for x in $(stat -c %Y /var/lib/apt/lists/partial /var/cache/apt/pkgcache.bin 2>/dev/null); do [ "$x" -gt "$t" ] && t=$x; done; ` +
-  `[ "$t" -gt 0 ] && echo "cache-age $(( $(date +%s) - t ))"; fi; true`;
+export function cacheFreshScript(validSeconds: number): string {
+  return (
+    `l=; for f in /var/lib/apt/lists/*; do case \${f##*/} in lock|partial|auxfiles|'*') ;; *) l=1; break ;; esac; done; ` +
+    `[ -n "$l" ] && t=0 && for x in $(stat -c %Y /var/lib/apt/lists/partial /var/cache/apt/pkgcache.bin 2>/dev/null); do if [ "$x" -gt "$t" ]; then t=$x; fi; done && ` +
+    `[ "$t" -gt 0 ] && [ $(( $(date +%s) - t )) -le ${Math.floor(validSeconds)} ]`
+  );
+}
 
 /** Installed state of each package: "name install ok installed" when present. */
-export function parseInstalled(stdout: string): { installed: Set<string>; cacheAge: number } {
+export function parseInstalled(stdout: string): Set<string> {
   const installed = new Set<string>();
-  let cacheAge = Number.POSITIVE_INFINITY;
   for (const line of stdout.split('\n')) {
-    if (line.startsWith('cache-age ')) {
-      const n = Number(line.slice(10));
-      if (Number.isFinite(n) && n >= 0) cacheAge = n;
-      continue;
-    }
     const [name, ...status] = line.trim().split(' ');
     if (name && status.join(' ') === 'install ok installed') installed.add(name.replace(/:.*$/, ''));
   }
-  return { installed, cacheAge };
+  return installed;
 }
 
 export function packages(spec: PackagesSpec): Task {
@@ -52,11 +48,9 @@ export function packages(spec: PackagesSpec): Task {
     name: spec.name ?? `packages ${[...present, ...absent.map((a) => `-${a}`)].join(' ')}`,
     tags: spec.tags,
     notify: spec.notify,
-    probe:
-      `dpkg-query -W -f='\${Package} \${Status}\\n' ${all.map(q).join(' ')} 2>/dev/null; ` +
-      CACHE_AGE_PROBE,
+    probe: `dpkg-query -W -f='\${Package} \${Status}\\n' ${all.map(q).join(' ')} 2>/dev/null; true`,
     plan(state, ctx: HostContext): Change | null {
-      const { installed, cacheAge } = parseInstalled(state.stdout);
+      const installed = parseInstalled(state.stdout);
       const install = present.filter((p) => !installed.has(p));
       const remove = absent.filter((p) => installed.has(p));
       if (install.length === 0 && remove.length === 0) return null;
@@ -67,7 +61,7 @@ export function packages(spec: PackagesSpec): Task {
         summary: parts.join('; '),
         async apply(c) {
           const steps: string[] = [];
-          if (install.length && cacheAge > valid) steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q update`);
+          if (install.length) steps.push(`{ { ${cacheFreshScript(valid)}; } || ${APT_ENV} apt-get ${APT_OPTS} -q update; }`);
           if (install.length) {
             const rec = spec.installRecommends ? '' : '--no-install-recommends';
             steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q -y ${rec} install ${install.map(q).join(' ')}`);

@@ -1,7 +1,7 @@
 // systemd units: enabled/disabled, started/stopped; restart and reload are handlers.
 import type { Change, Handler, HostContext, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
-import { isActiveState, isEnabledState, parseUnitStates, unitStateProbe } from './unit-state.ts';
+import { isActiveState, isEnabledState, unitState } from './unit-state.ts';
 
 export interface ServiceSpec {
   name: string;
@@ -18,9 +18,9 @@ export function service(spec: ServiceSpec): Task {
   return {
     name: spec.taskName ?? `service ${unit}`,
     tags: spec.tags,
-    probe: unitStateProbe([unit]),
+    units: [unit],
     plan(state): Change | null {
-      const st = parseUnitStates(state.stdout, [unit]).get(unit)!;
+      const st = unitState(state, unit);
       const actions: string[] = [];
       if (spec.enabled === true && !isEnabledState(st.unitFile)) actions.push(`enable`);
       if (spec.enabled === false && st.unitFile === 'enabled') actions.push(`disable`);

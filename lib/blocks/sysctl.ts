@@ -1,7 +1,7 @@
 // Kernel parameters, persisted in a sysctl.d file and applied live. Inside a container only the
 // network namespace's keys (net.*) can be set; others are persisted and reported, never faked.
 import type { Change, HostContext, Task } from '../runner/types.ts';
-import { firstWord, sha256 } from './file.ts';
+import { fileFact, sha256 } from './file.ts';
 import { q, run } from './shell.ts';
 
 export interface SysctlSpec {
@@ -53,15 +53,13 @@ export function sysctl(spec: SysctlSpec): Task {
   return {
     name: spec.name ?? `sysctl ${spec.file}`,
     tags: spec.tags,
-    probe:
-      // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
-      // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
-      `{ sha256sum < ${q(spec.file)} || echo; } 2>/dev/null; echo --; ` +
-      `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
+    files: [{ path: spec.file, hash: true }],
+    // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
+    // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
+    probe: `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
     plan(state, ctx: HostContext): Change | null {
-      const [hashPart, livePart = ''] = state.stdout.split('\n--\n');
-      const live = parseLiveValues(livePart, keys);
-      const fileDiffers = firstWord(hashPart) !== sha256(content);
+      const live = parseLiveValues(state.stdout, keys);
+      const fileDiffers = fileFact(state, spec.file).sha256 !== sha256(content);
       const differ: string[] = [];
       for (const k of keys) {
         const cur = live.get(k) ?? '!missing';

@@ -3,6 +3,7 @@
 // containers); `is-enabled` + `is-active` + `show` per unit cost three of them. `systemctl show`
 // prints one block per unit named, in the order named, blank-line separated; a unit that does not
 // exist still gets its block (LoadState=not-found), so blocks map to units by position.
+import type { ProbeResult } from '../runner/types.ts';
 import { q } from './shell.ts';
 
 export interface UnitState {
@@ -44,6 +45,13 @@ export function parseUnitStates(stdout: string, units: string[]): Map<string, Un
     });
   });
   return states;
+}
+
+/** The state of a unit the task listed in `units`, as the probe batch gathered it. */
+export function unitState(state: ProbeResult, unit: string): UnitState {
+  const found = state.units?.get(unit);
+  if (!found) throw new Error(`${unit}: not among the units this task asked for (a bug in the task)`);
+  return found;
 }
 
 /** enabled in the sense of "starts at boot or with what wants it" */

@@ -4,7 +4,8 @@
 // still done by the next run (an in-memory handler would forget it).
 import type { Change, Task } from '../runner/types.ts';
 import { run } from '../blocks/shell.ts';
-import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
+import { fileFact, textOf } from '../blocks/file.ts';
+import { unitState } from '../blocks/unit-state.ts';
 import { waitForNode } from './readiness.ts';
 import { serviceName, type NodeKind } from './systemd.ts';
 
@@ -39,13 +40,11 @@ export function serviceTask(spec: ServiceSpec): Task {
   const stamp = stampOf(spec.inputs);
   return {
     name: `${unit} running the installed configuration`,
-    probe:
-      `printf 'stamp=%s\\n' "$(cat ${STAMP_PATH} 2>/dev/null)"; ` +
-      unitStateProbe([unit]),
+    files: [{ path: STAMP_PATH, content: true }],
+    units: [unit],
     plan(state): Change | null {
-      const nl = state.stdout.indexOf('\n');
-      const current = (nl < 0 ? state.stdout : state.stdout.slice(0, nl)).replace(/^stamp=/, '').trim();
-      const units = parseUnitStates(nl < 0 ? '' : state.stdout.slice(nl + 1), [unit]).get(unit)!;
+      const current = textOf(fileFact(state, STAMP_PATH)).trim();
+      const units = unitState(state, unit);
       const active = units.active === 'active';
       const enabled = units.unitFile === 'enabled';
       const changed = current === '' ? null : changedInputs(current, spec.inputs);

@@ -1,8 +1,10 @@
-// Runs one role on one host: probe all tasks in one batch, plan each, apply only differences,
+// Runs one role on one host: probe all tasks (and the files they read) in one batch, plan each, apply only differences,
 // re-probe the remaining tasks in one batch after something changed (their state may depend on it),
 // then run notified handlers once.
 import type { Change, HostContext, ProbeResult, Role, Skip, Task, TaskReport } from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
+import { fileFactsProbe } from './file-facts.ts';
+import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
 import { TransportError } from '../ssh/types.ts';
 import { mask } from '../report/mask.ts';
 import { renderDiffs } from '../report/diff.ts';
@@ -28,13 +30,21 @@ function selected(task: Task, role: Role, ctx: HostContext): boolean {
 
 async function probeAll(tasks: Task[], ctx: HostContext): Promise<ProbeResult[]> {
   const withProbe = tasks.map((t, i) => ({ t, i })).filter((x) => x.t.probe);
+  const queries = tasks.flatMap((t) => t.files ?? []);
+  const unitNames = [...new Set(tasks.flatMap((t) => t.units ?? []))];
   const results: ProbeResult[] = tasks.map(() => ({ stdout: '', code: 0 }));
-  if (withProbe.length === 0) return results;
-  const batch = buildProbeBatch(withProbe.map((x) => x.t.probe!));
-  ctx.log.debug(`probe batch of ${withProbe.length} task(s)`);
+  if (withProbe.length === 0 && queries.length === 0 && unitNames.length === 0) return results;
+  // the files and units of all tasks first, one probe each (lib/runner/file-facts.ts, unit-state.ts)
+  const fileFacts = queries.length ? fileFactsProbe(queries) : undefined;
+  const shared = [...(fileFacts ? [fileFacts.probe] : []), ...(unitNames.length ? [unitStateProbe(unitNames)] : [])];
+  const batch = buildProbeBatch([...shared, ...withProbe.map((x) => x.t.probe!)]);
+  ctx.log.debug(`probe batch of ${withProbe.length} task(s)${queries.length ? `, ${queries.length} file(s)` : ''}${unitNames.length ? `, ${unitNames.length} unit(s)` : ''}`);
   const res = await ctx.conn.exec(batch.script, { become: true });
   const parsed = batch.parse(res.stdout);
+  const files = fileFacts ? fileFacts.parse(parsed.shift()!.stdout) : undefined;
+  const units = unitNames.length ? parseUnitStates(parsed.shift()!.stdout, unitNames) : undefined;
   withProbe.forEach((x, k) => (results[x.i] = parsed[k]));
+  for (const r of results) Object.assign(r, files && { files }, units && { units });
   return results;
 }
 

@@ -1,9 +1,11 @@
 // The task model, after pyinfra (facts apart from operations) and Ansible (roles, handlers):
 // a task names the state it wants; the runner gathers the current state of every task of a role
-// in one remote command (the probes), asks each task for the difference (plan), and applies
-// only that. A second run of a converged host costs one round trip per role and changes nothing.
+// in one remote command (the probes, and the files and units the tasks read, each kind gathered
+// for all tasks at once), asks each task for the difference (plan), and applies only that. A
+// second run of a converged host costs one round trip per role and changes nothing.
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import type { Transport } from '../ssh/types.ts';
+import type { UnitState } from '../blocks/unit-state.ts';
 
 export type Outcome = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
 
@@ -27,7 +29,10 @@ export interface Facts {
   piCmdlineFile: string;
   /** OpenSSH server version, e.g. 9.2 ('' when sshd is not installed) */
   sshdVersion: string;
-  /** ports sshd listens on (sshd -T); differs from the inventory port behind NAT/port forwarding */
+  /**
+   * the port this run's connection reached sshd on (SSH_CONNECTION), else every port sshd listens
+   * on (sshd -T); differs from the inventory port behind NAT/port forwarding
+   */
   sshdPorts?: number[];
 }
 
@@ -35,6 +40,33 @@ export interface Facts {
 export interface ProbeResult {
   stdout: string;
   code: number;
+  /** the files the task asked for in `files`, by path (gathered for the whole batch at once) */
+  files?: ReadonlyMap<string, FileFact>;
+  /** the systemd units the task asked for in `units`, by name (one systemctl for the batch) */
+  units?: ReadonlyMap<string, UnitState>;
+}
+
+/** A file whose state a task reads; every file query of a batch costs the host one `stat` in all. */
+export interface FileQuery {
+  /** absolute path */
+  path: string;
+  /** sha256 of the content (through a symlink), for files owned as a whole */
+  hash?: boolean;
+  /** the content itself (through a symlink), for small files edited in place */
+  content?: boolean;
+}
+
+/** The state of a queried file; `type` is stat's %F of the path itself (a symlink is not followed). */
+export interface FileFact {
+  exists: boolean;
+  type: string;
+  /** four octal digits, e.g. 0644 */
+  mode: string;
+  owner: string;
+  group: string;
+  /** when asked for and the path is (or links to) a regular file */
+  sha256?: string;
+  content?: Buffer;
 }
 
 /** Unified diff material for --diff; `secret` masks the contents. */
@@ -63,6 +95,10 @@ export interface Task {
   tags?: string[];
   /** POSIX sh run as root; its stdout is the current state. Batched with the role's other probes. */
   probe?: string;
+  /** files whose state `plan` reads from `state.files` (batched with every other task's files) */
+  files?: FileQuery[];
+  /** systemd units whose state `plan` reads from `state.units` (batched like the files) */
+  units?: string[];
   /** the difference between the probed state and the desired one: null when in state */
   plan(state: ProbeResult, ctx: HostContext): Change | Skip | null | Promise<Change | Skip | null>;
   /** handlers notified when this task changed something */

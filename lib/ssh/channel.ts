@@ -1,7 +1,7 @@
 // One exec request on an open connection: write stdin, collect stdout/stderr as bytes, wait for the
 // exit status. A channel that closes without an exit status means the connection was lost.
 import os from 'node:os';
-import type { Client } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { TransportError } from './types.ts';
 
 /** The server refused a new channel: the command never started, so trying again is safe. */
@@ -25,6 +25,20 @@ export interface RunOptions {
   timeoutMs?: number;
   /** label for error messages */
   label: string;
+}
+
+/** Start a command and hand over its channel (for a long-lived one, e.g. a persistent shell). */
+export function openChannel(client: Client, command: string, label: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    try {
+      client.exec(command, (err, channel) => {
+        if (err) reject(new ChannelOpenError(`${label}: cannot start a command: ${err.message}`));
+        else resolve(channel);
+      });
+    } catch (err) {
+      reject(new TransportError(`${label}: cannot start a command: ${(err as Error).message}`, 'unreachable'));
+    }
+  });
 }
 
 export function runCommand(client: Client, command: string, opts: RunOptions): Promise<RawResult> {

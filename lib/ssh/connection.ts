@@ -1,13 +1,15 @@
 // The SSH Transport: one ssh2 connection per host (optionally through a jump host), reused by every
-// exec, upload and download; sudo handling; atomic uploads; reconnect after a reboot.
+// exec, upload and download; commands run on persistent shells (lib/ssh/persistent-shell.ts), one
+// with a timeout in a session of its own; sudo handling; atomic uploads; reconnect after a reboot.
 import type { Client, SFTPWrapper } from 'ssh2';
 import path from 'node:path';
 import type { HostSpec } from '../inventory/model.ts';
 import { buildLaunch, sudoRefusal, TIMEOUT_EXIT_CODE } from './become.ts';
-import { ChannelOpenError, runCommand, type RawResult } from './channel.ts';
+import { ChannelOpenError, openChannel, runCommand, type RawResult } from './channel.ts';
 import { dial, forwardedStream, tcpStream, waitForBanner, where, type DialTarget } from './dial.ts';
 import { RemoteFileNotFound } from './errors.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './options.ts';
+import { PersistentShell, SHELL_LOOP, ShellPool } from './persistent-shell.ts';
 import { SFTP_NO_SUCH_FILE, sftpOps, unlinkQuietly, writeAll, type SftpError } from './sftp.ts';
 import { shQuote } from './shell.ts';
 import { Slots } from './slots.ts';
@@ -15,8 +17,12 @@ import type { ExecOptions, ExecResult, Transport, UploadOptions } from './types.
 import { TransportError } from './types.ts';
 import { checkMode, checkRemotePath, chownAndRenameScript, installFromStagingScript, stagedPathIn, tempPathFor } from './upload-plan.ts';
 
-/** sshd's MaxSessions is 10 by default; one goes to SFTP, keep a spare */
-const MAX_CHANNELS = 8;
+/**
+ * sshd's MaxSessions is 10 by default: one goes to SFTP, up to 5 to persistent shells (several
+ * hosts' queries can land on one server's connection at once), 4 to commands with a timeout.
+ */
+const MAX_SHELLS = 5;
+const MAX_CHANNELS = 4;
 /** argv strings above 128 KiB are refused by Linux; larger scripts go through a staged file */
 const INLINE_SCRIPT_MAX = 100 * 1024;
 /** the host-side `timeout` fires first; this client-side backstop covers a dead connection */
@@ -30,6 +36,7 @@ const CHANNEL_OPEN_ATTEMPTS = 6;
 interface Connection {
   client: Client;
   jump?: Client;
+  shells: ShellPool;
   sftp?: Promise<SFTPWrapper>;
   staging?: Promise<string>;
 }
@@ -225,7 +232,7 @@ export class SshTransport implements Transport {
   }
 
   private attach(client: Client, jump?: Client): void {
-    const conn: Connection = { client, jump };
+    const conn: Connection = { client, jump, shells: new ShellPool(MAX_SHELLS) };
     this.conn = conn;
     client.on('error', (e: Error) => this.log(`connection error: ${e.message}`));
     client.on('close', () => {
@@ -246,6 +253,7 @@ export class SshTransport implements Transport {
     const conn = this.conn;
     this.conn = undefined;
     if (!conn) return;
+    conn.shells.closeAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);
       conn.client.once('close', () => {
@@ -301,6 +309,46 @@ export class SshTransport implements Transport {
 
   /** run a script (not counted as a round trip here: callers count) */
   private async launch(script: string, req: LaunchRequest): Promise<RawResult> {
+    // a timeout needs a process group of its own to kill: such a command gets its own session
+    return req.timeoutMs === undefined ? this.launchOnShell(script, req) : this.launchInSession(script, req);
+  }
+
+  private async launchOnShell(script: string, req: LaunchRequest): Promise<RawResult> {
+    const password = req.sudo ? this.becomePassword() : undefined;
+    const client = await this.client();
+    const conn = this.conn!;
+    const r = await conn.shells.run(
+      req.sudo ? 'sudo' : 'user',
+      () => this.startShell(client, req.sudo, password),
+      Buffer.from(script),
+      req.stdin,
+    );
+    // the shell itself may have ended before running anything: sudo refused to start it
+    if (req.sudo && r.shellExited) this.checkSudo(r);
+    return r;
+  }
+
+  private async startShell(client: Client, sudo: boolean, password: string | undefined): Promise<PersistentShell> {
+    const launch = buildLaunch(SHELL_LOOP, { sudo, password });
+    // expanded by the login shell, before sudo resets the environment
+    const command = `${launch.command} sh "$SSH_CONNECTION"`;
+    const channel = await this.withChannelRetry(() => openChannel(client, command, this.host.name));
+    this.log(`persistent shell started${sudo ? ' (sudo)' : ''}`);
+    return new PersistentShell(channel, this.host.name, launch.stdinPrefix);
+  }
+
+  private checkSudo(r: RawResult): void {
+    const refusal = sudoRefusal(r.code, r.stderr.toString('utf8'));
+    if (refusal) {
+      throw new TransportError(
+        `${this.host.name}: sudo refused for ${this.host.user}: ${refusal}` +
+          (this.host.becomePasswordEnv ? '' : ' (set becomePasswordEnv if sudo needs a password)'),
+        'auth',
+      );
+    }
+  }
+
+  private async launchInSession(script: string, req: LaunchRequest): Promise<RawResult> {
     const password = req.sudo ? this.becomePassword() : undefined;
     const client = await this.client();
     let staged: string | undefined;
@@ -336,16 +384,7 @@ export class SshTransport implements Transport {
     ) {
       throw new TransportError(`${this.host.name}: command timed out after ${req.timeoutMs} ms`, 'timeout');
     }
-    if (req.sudo) {
-      const refusal = sudoRefusal(r.code, r.stderr.toString('utf8'));
-      if (refusal) {
-        throw new TransportError(
-          `${this.host.name}: sudo refused for ${this.host.user}: ${refusal}` +
-            (this.host.becomePasswordEnv ? '' : ' (set becomePasswordEnv if sudo needs a password)'),
-          'auth',
-        );
-      }
-    }
+    if (req.sudo) this.checkSudo(r);
     return r;
   }
 

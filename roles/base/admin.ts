@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
-import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { VarsError, VarsReader } from './vars-check.ts';
@@ -109,13 +109,15 @@ export function adminUserTask(spec: AdminSpec): Task {
   const u = q(spec.user);
   return {
     name: `admin user ${spec.user}`,
-    probe: `getent passwd ${u} >/dev/null && echo exists || echo missing; id -nG ${u} 2>/dev/null || true; ` +
-      `for g in ${spec.groups.map(q).join(' ')}; do getent group "$g" >/dev/null || echo "nogroup $g"; done`,
+    // id answers for an existing user only; one getent lists the wanted groups that exist
+    probe: `id -nG ${u} 2>/dev/null || echo '!missing'; echo --; ` +
+      (spec.groups.length ? `getent group ${spec.groups.map(q).join(' ')}; true` : 'true'),
     plan(state, ctx): Change | null {
-      const [status = '', groupLine = '', ...rest] = state.stdout.split('\n');
-      const exists = status.trim() === 'exists';
-      const have = new Set(groupLine.trim().split(/\s+/).filter(Boolean));
-      const unknownGroups = rest.filter((l) => l.startsWith('nogroup ')).map((l) => l.slice(8));
+      const [groupLine = '', groupDb = ''] = state.stdout.split('--\n');
+      const exists = groupLine.trim() !== '!missing';
+      const have = new Set(exists ? groupLine.trim().split(/\s+/).filter(Boolean) : []);
+      const existing = new Set(groupDb.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
+      const unknownGroups = spec.groups.filter((g) => !existing.has(g));
       // in check mode the packages task may be what would create a group (sudo)
       if (unknownGroups.length && !ctx.options.check) {
         throw new Error(`vars.base.admin_groups: group(s) ${unknownGroups.join(', ')} do not exist on ${ctx.host.name}`);
@@ -141,14 +143,14 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
   return {
     name: `authorized keys of ${spec.user}`,
     probe:
-      `h=$(getent passwd ${u} | cut -d: -f6); echo "home=$h"; echo "group=$(id -gn ${u} 2>/dev/null)"; ` +
+      // the home is the passwd entry's 6th field, cut out by the shell (no cut process)
+      `e=$(getent passwd ${u}); h=; [ -n "$e" ] && { h=\${e#*:*:*:*:*:}; h=\${h%%:*}; }; echo "home=$h"; ` +
       `f="$h/.ssh/authorized_keys"; if [ -n "$h" ] && [ -f "$f" ]; then echo present; base64 -w0 < "$f"; echo; else echo absent; fi`,
     plan(state, ctx): Change | null {
       const lines = state.stdout.split('\n');
       const home = (lines[0] ?? '').replace(/^home=/, '').trim();
-      const group = (lines[1] ?? '').replace(/^group=/, '').trim();
-      const present = lines[2] === 'present';
-      const current = present ? Buffer.from((lines[3] ?? '').trim(), 'base64').toString('utf8') : '';
+      const present = lines[1] === 'present';
+      const current = present ? Buffer.from((lines[2] ?? '').trim(), 'base64').toString('utf8') : '';
       if (spec.keys.length === 0) {
         if (present && current.trim()) return null; // nothing to add; the user already has keys
         throw new Error(
@@ -165,6 +167,7 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
         summary: present ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys'}` : `create ${file} with ${spec.keys.length} key(s)`,
         diff: [{ path: file, before: current, after: next }],
         async apply(c) {
+          const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();
           await run(c, `install -d -m 0700 -o ${u} -g ${q(group)} ${q(`${home}/.ssh`)}`, `create ${home}/.ssh`);
           await c.conn.upload(file, next, { mode: 0o600, owner: spec.user, group, become: true });
         },
@@ -179,11 +182,12 @@ export function sudoersTask(spec: AdminSpec): Task {
   const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate`;
   return {
     name: `sudo for ${spec.user} (${spec.sudo})`,
-    probe: `command -v visudo >/dev/null && echo visudo=yes || echo visudo=no; ${statProbe(SUDOERS_FILE)}; [ -f ${SUDOERS_FILE} ] && base64 -w0 < ${SUDOERS_FILE} || true`,
+    probe: 'command -v visudo >/dev/null && echo visudo=yes || echo visudo=no',
+    files: [{ path: SUDOERS_FILE, content: true }],
     plan(state, ctx): Change | null {
-      const [tool = '', statLine = '', b64 = ''] = state.stdout.split('\n');
-      const st = parseStat(statLine);
-      const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
+      const tool = state.stdout.split('\n')[0];
+      const st = fileFact(state, SUDOERS_FILE);
+      const current = textOf(st);
       if (spec.sudo === 'none') {
         if (!st.exists) return null;
         return { summary: `remove ${SUDOERS_FILE}`, apply: (c) => run(c, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`).then(() => undefined) };

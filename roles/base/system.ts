@@ -2,8 +2,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
-import { command, directory, file, lineInFile, renderTemplate, service, unitStateProbe, parseUnitStates } from '../../lib/blocks/index.ts';
+import { command, directory, file, lineInFile, renderTemplate, service, unitState } from '../../lib/blocks/index.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import type { VarsReader } from './vars-check.ts';
 
 const TEMPLATES = fileURLToPath(new URL('./templates/', import.meta.url));
@@ -22,7 +23,8 @@ export function hostnameTasks(name: string): Task[] {
     file({ path: '/etc/hostname', content: `${name}\n`, name: 'host name in /etc/hostname' }),
     command({
       name: 'running host name',
-      probe: `[ "$(hostname)" = ${q(name)} ]`,
+      // the kernel's host name read by the shell (no hostname process), hostname(1) where /proc lacks it
+      probe: `h=; IFS= read -r h </proc/sys/kernel/hostname || h=$(hostname); [ "$h" = ${q(name)} ]`,
       // hostnamectl needs systemd-hostnamed over D-Bus; plain hostname(1) works everywhere else
       run: `hostnamectl set-hostname ${q(name)} 2>/dev/null || hostname ${q(name)}`,
       summary: `set the running host name to ${name}`,
@@ -40,9 +42,11 @@ export function timezoneTask(zone: string): Task {
   const target = `/usr/share/zoneinfo/${zone}`;
   return {
     name: `time zone ${zone}`,
-    probe: `readlink /etc/localtime || true; echo --; cat /etc/timezone 2>/dev/null || true; echo --; [ -f ${q(target)} ] && echo known || echo unknown`,
+    probe: `readlink /etc/localtime || true; echo --; [ -f ${q(target)} ] && echo known || echo unknown`,
+    files: [{ path: '/etc/timezone', content: true }],
     plan(state, ctx): Change | null {
-      const [link = '', tzFile = '', known = ''] = state.stdout.split('--\n').map((s) => s.trim());
+      const [link = '', known = ''] = state.stdout.split('--\n').map((s) => s.trim());
+      const tzFile = textOf(fileFact(state, '/etc/timezone')).trim();
       const linkOk = link !== '' && path.posix.resolve('/etc', link) === target;
       const fileOk = tzFile === zone;
       if (linkOk && fileOk) return null;
@@ -135,10 +139,9 @@ function aptTimersTask(): Task {
   const timers = ['apt-daily.timer', 'apt-daily-upgrade.timer'];
   return {
     name: 'apt daily timers enabled',
-    probe: unitStateProbe(timers),
+    units: timers,
     plan(state, ctx): Change | null {
-      const units = parseUnitStates(state.stdout, timers);
-      const status = new Map(timers.map((t) => [t, units.get(t)!.unitFile]));
+      const status = new Map(timers.map((t) => [t, unitState(state, t).unitFile]));
       const masked = timers.filter((t) => status.get(t) === 'masked');
       if (masked.length) ctx.log.warn(`${masked.join(' and ')} masked on this host: unattended upgrades will not run until they are unmasked`);
       const disabled = timers.filter((t) => !['enabled', 'static', 'masked'].includes(status.get(t) ?? ''));

@@ -1,11 +1,13 @@
 // The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
 import type { Facts, HostContext, Role } from '../../lib/runner/types.ts';
 
-// Runs on every host on every run: shell builtins (`read` of /proc) where a command is not needed.
+// Runs on every host on every run: shell builtins (`read` of /proc) where a command is not needed
+// (Linux >= 6.1 has kernel.arch; older kernels take uname -m).
 export const FACTS_PROBE = [
   'h=; IFS= read -r h 2>/dev/null </proc/sys/kernel/hostname || h=$(hostname 2>/dev/null || cat /etc/hostname)',
   'echo "hostname=$h"',
-  'echo "arch=$(uname -m)"',
+  'a=; IFS= read -r a 2>/dev/null </proc/sys/kernel/arch || a=$(uname -m)',
+  'echo "arch=$a"',
   'k=; IFS= read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)',
   'echo "kernel=$k"',
   'if [ -r /etc/os-release ]; then . /etc/os-release; fi',
@@ -14,13 +16,20 @@ export const FACTS_PROBE = [
   'echo "osCodename=${VERSION_CODENAME:-}"',
   'i=; IFS= read -r i 2>/dev/null </proc/1/comm',
   'echo "init=$i"',
-  'c=$(systemd-detect-virt --container 2>/dev/null); [ "$c" = none ] && c=',
+  // systemd as PID 1 records the container it runs in (and writes nothing on bare metal or a VM)
+  'c=; if [ "$i" = systemd ]; then IFS= read -r c 2>/dev/null </run/systemd/container; else c=$(systemd-detect-virt --container 2>/dev/null); fi',
+  '[ "$c" = none ] && c=',
   'echo "container=$c"',
   "m=; [ -r /proc/device-tree/model ] && m=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)",
   'echo "model=$m"',
   'for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done',
   "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
-  "echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",
+  // the port this connection reached sshd on (SSH_CONNECTION: client address and port, server
+  // address and port); without it (a session that lost it), every port sshd listens on
+  'set -- ${SSH_CONNECTION:-}',
+  'if [ $# -eq 4 ]; then echo "sshdPorts=$4"; else',
+  "  echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",
+  'fi',
 ].join('\n');
 
 export function parseFacts(stdout: string, override?: boolean): Facts {

@@ -3,7 +3,7 @@
 // is never blacklisted, and neither is vfat on a Raspberry Pi, whose firmware partition is vfat
 // even when it is not mounted.
 import type { Change, Task } from '../../lib/runner/types.ts';
-import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 
 export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
@@ -56,15 +56,13 @@ export function parseInUse(text: string): Set<string> {
 export function unusedModulesTask(wanted: string[], protocols: string[]): Task {
   return {
     name: 'unused filesystems and protocols blacklisted',
-    probe:
-      `${statProbe(MODULES_CONF)}; [ -f ${MODULES_CONF} ] && base64 -w0 < ${MODULES_CONF}; echo; echo --; ` +
-      `{ awk '{print $3}' /proc/mounts; awk '$1 !~ /^#/ && NF >= 3 {print $3}' /etc/fstab 2>/dev/null; } | sort -u`,
+    files: [{ path: MODULES_CONF, content: true }],
+    // the types mounted now and those in fstab, in one awk (duplicates are dropped by parseInUse)
+    probe: `awk 'FILENAME == "/proc/mounts" { print $3; next } $1 !~ /^#/ && NF >= 3 { print $3 }' /proc/mounts /etc/fstab 2>/dev/null; true`,
     plan(state, ctx): Change | null {
-      const [head, mounts = ''] = state.stdout.split('--\n');
-      const [statLine, b64 = ''] = head.split('\n');
-      const st = parseStat(statLine);
-      const current = st.exists ? Buffer.from(b64.trim(), 'base64').toString('utf8') : '';
-      const choice = chooseFilesystems(wanted, parseInUse(mounts), ctx.facts.raspberryPi);
+      const st = fileFact(state, MODULES_CONF);
+      const current = textOf(st);
+      const choice = chooseFilesystems(wanted, parseInUse(state.stdout), ctx.facts.raspberryPi);
       if (choice.kept.length) ctx.log.verbose(`filesystems kept loadable: ${choice.kept.join(', ')}`);
       const content = renderModulesConf(choice.blacklist, protocols);
       if (st.exists && current === content && st.mode === '0644') return null;

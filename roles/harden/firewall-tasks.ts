@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { directory, file, packages, renderTemplate, service } from '../../lib/blocks/index.ts';
-import { firstWord } from '../../lib/blocks/file.ts';
+import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
@@ -90,17 +90,15 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
   const candidate = `${RULESET_FILE}.cs-candidate`;
   return {
     name: `firewall ruleset (table inet ${TABLE})`,
-    probe: [
-      `[ -f ${RULESET_FILE} ] && base64 -w0 < ${RULESET_FILE}; echo`,
-      // one nft call: the listing is kept with its trailing newlines (the "." guard) and hashed
-      // exactly as the apply step hashed it into ${LIVE_HASH}
-      `o=$(${LIST} 2>/dev/null && echo .) && printf '%s' "\${o%.}" | sha256sum || echo missing`,
-      `cat ${LIVE_HASH} 2>/dev/null || echo none`,
-    ].join('\n'),
+    files: [{ path: RULESET_FILE, content: true }, { path: LIVE_HASH, content: true }],
+    // one nft call: the listing is kept with its trailing newlines (the "." guard) and hashed
+    // exactly as the apply step hashed it into ${LIVE_HASH}
+    probe: `o=$(${LIST} 2>/dev/null && echo .) && printf '%s' "\${o%.}" | sha256sum || echo missing`,
     plan(state, ctx): Change | null {
-      const [b64 = '', liveLine = '', recorded = ''] = state.stdout.split('\n').map((l) => l.trim());
-      const live = firstWord(liveLine);
-      const current = b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
+      const live = firstWord(state.stdout);
+      const recordedFile = fileFact(state, LIVE_HASH);
+      const recorded = recordedFile.exists ? textOf(recordedFile).trim() : 'none';
+      const current = textOf(fileFact(state, RULESET_FILE));
       const fileOk = current === content;
       const liveOk = live !== 'missing' && live === recorded;
       if (fileOk && liveOk) return null;

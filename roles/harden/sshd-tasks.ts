@@ -7,7 +7,7 @@
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
-import { firstWord, sha256 } from '../../lib/blocks/file.ts';
+import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
 import type { FreshLogin } from './verify.ts';
@@ -17,6 +17,8 @@ const MAIN = '/etc/ssh/sshd_config';
 const CANDIDATE = '/run/clusterseed-sshd-candidate';
 export const SSHD_ROLLBACK = '/var/lib/clusterseed/sshd-rollback';
 const INCLUDE_RE = String.raw`^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*\.conf`;
+/** INCLUDE_RE for the probed content (grep -Ei: per line, any case) */
+const INCLUDE = /^[ \t\f\v\r]*Include[ \t\f\v\r]+(\/etc\/ssh\/)?sshd_config\.d\/\*\.conf/im;
 const SSHD = 'SSHD=$(command -v sshd || echo /usr/sbin/sshd)';
 
 /** -C for sshd -T: evaluate Match blocks as for the admin user. */
@@ -113,9 +115,8 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
   return {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
+    files: [{ path: SSHD_DROPIN, hash: true }, { path: MAIN, content: true }],
     probe: [
-      `if [ -f ${SSHD_DROPIN} ]; then echo "dropin $(sha256sum < ${SSHD_DROPIN})"; else echo 'dropin absent'; fi`,
-      `if grep -Eiq '${INCLUDE_RE}' ${MAIN}; then echo 'include yes'; else echo 'include no'; fi`,
       HOST_KEYS_PROBE,
       'echo @@effective',
       `${SSHD}; "$SSHD" -T -C ${matchSpec(spec.verifyUser)} 2>&1 || true`,
@@ -125,8 +126,9 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
       if (!version) return { skip: 'openssh-server is not installed' };
       const [head, effectiveText = ''] = state.stdout.split('@@effective\n');
       const lines = head.split('\n');
-      const dropinHash = firstWord((lines.find((l) => l.startsWith('dropin ')) ?? '').slice(7));
-      const include = lines.includes('include yes');
+      const dropin = fileFact(state, SSHD_DROPIN);
+      const dropinHash = dropin.sha256;
+      const include = INCLUDE.test(textOf(fileFact(state, MAIN)));
       const { input, keys } = buildSshdConfig(spec.vars, version, parseHostKeys(lines));
       const content = renderSshdConfig(input);
 
@@ -137,12 +139,12 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         return null;
       }
 
-      const parts = [`${dropinHash === 'absent' ? 'create' : 'update'} ${SSHD_DROPIN} for OpenSSH ${version}`];
+      const parts = [`${!dropin.exists ? 'create' : 'update'} ${SSHD_DROPIN} for OpenSSH ${version}`];
       if (!include) parts.push(`add the Include of sshd_config.d at the top of ${MAIN}`);
       if (keys.generateEd25519) parts.push('generate an Ed25519 host key');
       if (keys.dropped.length) parts.push(`stop offering ${keys.dropped.join(', ')}`);
       let before = '';
-      if (ctx.options.diff && dropinHash !== 'absent') before = (await ctx.conn.download(SSHD_DROPIN, { become: true })).toString('utf8');
+      if (ctx.options.diff && dropin.exists) before = (await ctx.conn.download(SSHD_DROPIN, { become: true })).toString('utf8');
       return {
         summary: parts.join('; '),
         diff: [{ path: SSHD_DROPIN, before, after: content }],

@@ -7,7 +7,7 @@
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
 import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
 import { kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
-import { parseStat, statProbe } from '../../lib/blocks/file.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
@@ -31,7 +31,8 @@ const defaults = {
 function swapOffTask(): Task {
   return {
     name: 'swap off now',
-    probe: `awk 'NR > 1 { print $1 }' /proc/swaps 2>/dev/null`,
+    // the first column after the header, read by the shell (no awk)
+    probe: `{ read -r _ && while read -r f _; do echo "$f"; done; } </proc/swaps 2>/dev/null; true`,
     plan(state, ctx: HostContext): Change | Skip | null {
       const active = state.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
       if (active.length === 0) return null;
@@ -52,12 +53,11 @@ function fstabSwapTask(): Task {
   const path = '/etc/fstab';
   return {
     name: 'no swap in /etc/fstab',
-    probe: `${statProbe(path)}; [ -f ${path} ] && base64 -w0 < ${path} || true`,
+    files: [{ path, content: true }],
     plan(state): Change | null {
-      const [statLine, b64 = ''] = state.stdout.split('\n');
-      const st = parseStat(statLine);
+      const st = fileFact(state, path);
       if (!st.exists) return null;
-      const current = Buffer.from(b64.trim(), 'base64').toString('utf8');
+      const current = textOf(st);
       const next = commentOutSwap(current);
       if (next === current) return null;
       return {
@@ -71,12 +71,18 @@ function fstabSwapTask(): Task {
 
 const DPHYS_SWAPFILE = 'dphys-swapfile.service';
 
+/** Where systemd finds units (and the SysV generator's output for /etc/init.d scripts). */
+const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/run/systemd/generator', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system', '/run/systemd/generator.late'];
+
 /** Raspberry Pi OS keeps its swap file in dphys-swapfile, not in fstab. */
 function dphysSwapfileTask(): Task {
   return {
     name: 'dphys-swapfile disabled',
-    probe: unitStateProbe([DPHYS_SWAPFILE]),
+    // most hosts have no such unit: a look at the unit directories spares them a systemctl call
+    // (and PID 1 a unit load) on every run
+    probe: `for d in ${UNIT_DIRS.join(' ')}; do [ -e "$d/${DPHYS_SWAPFILE}" ] && { ${unitStateProbe([DPHYS_SWAPFILE])}; exit; }; done; echo absent`,
     plan(state): Change | null {
+      if (state.stdout.trim() === 'absent') return null;
       const unit = parseUnitStates(state.stdout, [DPHYS_SWAPFILE]).get(DPHYS_SWAPFILE)!;
       if (unit.load === 'not-found' || unit.load === '') return null;
       const { unitFile: enabled, active } = unit;
@@ -116,7 +122,10 @@ function iptablesTask(): Task {
 function memoryCgroupTask(): Task {
   return {
     name: 'memory cgroup available',
-    probe: `if grep -qsw memory /sys/fs/cgroup/cgroup.controllers || [ "$(awk '$1=="memory"{print $4}' /proc/cgroups 2>/dev/null)" = 1 ]; then echo ok; else echo missing; fi`,
+    // cgroup v2: the controllers line read by the shell; v1: /proc/cgroups' enabled column
+    probe:
+      `c=; IFS= read -r c </sys/fs/cgroup/cgroup.controllers 2>/dev/null; ` +
+      `case " $c " in *" memory "*) echo ok ;; *) [ "$(awk '$1=="memory"{print $4}' /proc/cgroups 2>/dev/null)" = 1 ] && echo ok || echo missing ;; esac`,
     plan(state, ctx: HostContext): null {
       if (state.stdout.trim() !== 'ok' && !ctx.facts.raspberryPi) {
         ctx.log.warn('no memory cgroup: K3s will not start; add "cgroup_memory=1 cgroup_enable=memory" to the kernel command line');
@@ -133,14 +142,13 @@ function piCmdlineTask(ctx: HostContext): Task {
     name: `Raspberry Pi kernel command line (${path})`,
     notify: ['reboot'],
     when: (c) => c.facts.raspberryPi,
-    probe: `${statProbe(path)}; [ -f ${q(path)} ] && base64 -w0 < ${q(path)} || true`,
+    files: [{ path, content: true }],
     plan(state): Change | null {
-      const [statLine, b64 = ''] = state.stdout.split('\n');
-      const st = parseStat(statLine);
+      const st = fileFact(state, path);
       if (!st.exists) {
         throw new Error(`${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`);
       }
-      const current = Buffer.from(b64.trim(), 'base64').toString('utf8');
+      const current = textOf(st);
       const next = ensureCmdlineWords(current, PI_CGROUP_WORDS);
       if (next === current) return null;
       const added = PI_CGROUP_WORDS.filter((w) => !current.split(/\s+/).includes(w));

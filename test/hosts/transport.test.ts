@@ -134,11 +134,50 @@ test('a script larger than one argv string still runs, with sudo and stdin', asy
   const t = connectTo(h, 'operator');
   const script = `${'# filler line for a long generated script\n'.repeat(5000)}read -r x; echo "$x $(id -u)"`;
   assert.ok(script.length > 200_000);
+  // on the persistent shell the script travels on stdin: no argv limit, nothing staged
   const r = await t.exec(script, { stdin: 'payload\n' });
   assert.equal([r.code, r.stdout, r.stderr], [0, 'payload 0\n', '']);
-  assert.is(t.roundTrips, 2, 'the staged script counts as one more round trip');
+  assert.is(t.roundTrips, 1);
+  // with a timeout the command gets a session of its own: the script is staged as a file
+  const timed = await t.exec(script, { stdin: 'timed\n', timeoutMs: 60_000 });
+  assert.equal([timed.code, timed.stdout, timed.stderr], [0, 'timed 0\n', '']);
+  assert.is(t.roundTrips, 3, 'the staged script counts as one more round trip');
   const left = await onHost(h, 'ls -A /home/operator/.clusterseed-staging');
   assert.is(left.trim(), '', 'the staged script is removed');
+});
+
+test('persistent shell: one sudo for many commands, each command isolated, stdin never leaks into the next', async () => {
+  const [h] = hosts();
+  const t = connectTo(h, 'admin');
+  const shells = async () =>
+    (await onHost(h, "ps -eo args | grep -c '^sudo -n -- sh -c SSH_CONNECTION=' || true")).trim();
+  // state set by one command (cwd, variables, options, traps, exit) stays in it
+  const first = await t.exec('cd /tmp; X=set; export Y=set; set -e; trap "echo trapped" EXIT; false; echo unreachable');
+  assert.equal([first.code, first.stdout], [1, 'trapped\n']);
+  const second = await t.exec('pwd; echo "x=${X-unset} y=${Y-unset}"; false; echo "set -e is off"');
+  assert.equal([second.code, second.stdout], [0, '/home/admin\nx=unset y=unset\nset -e is off\n']);
+  // a command that reads only part of its stdin: the rest is drained, the next header is intact
+  const partial = await t.exec('read -r a; echo "$a"', { stdin: 'one\n7 8 9\nthree\n' });
+  assert.equal([partial.code, partial.stdout], [0, 'one\n']);
+  // output without a final newline, marker-like text, and bytes that are not UTF-8
+  const odd = await t.exec("printf '@@cs-0 0@@\\n\\n@@x'; printf 'e\\n@@' >&2; exit 7");
+  assert.equal([odd.code, odd.stdout, odd.stderr], [7, '@@cs-0 0@@\n\n@@x', 'e\n@@']);
+  const binary = await t.exec("printf '\\377\\000\\001'");
+  assert.is(binary.stdout, Buffer.from([0xff, 0, 1]).toString('utf8'));
+  // the login's SSH_CONNECTION survives sudo's reset environment: the port sshd was reached on
+  const conn = (await t.exec('echo "$SSH_CONNECTION"; id -u')).stdout.trim().split('\n');
+  assert.equal([conn[0].split(' ').length, conn[0].split(' ')[3], conn[1]], [4, '22', '0']);
+  // downloads through sudo run on the same shell
+  assert.is((await t.download('/etc/hostname')).toString(), `${h.name}\n`);
+  assert.is(await shells(), '1', 'one sudo shell served every command');
+  // a command that ends the shell itself is reported like a session's; the next gets a new shell
+  const killed = await t.exec('kill -KILL $$');
+  assert.equal([killed.code, killed.signal], [137, 'SIGKILL']);
+  assert.is((await t.exec('id -un')).stdout, 'root\n');
+  assert.is(await shells(), '1');
+  await t.close();
+  await sleep(300);
+  assert.is(await shells(), '0', 'the shell ends with the connection');
 });
 
 test('exec timeout kills the command on the host', async () => {

@@ -1,6 +1,7 @@
 // The base role's pure parts: admin user and keys from the inventory, authorized_keys merging,
 // the sudoers line (checked by this machine's visudo), host name and unattended-upgrades files,
 // and the errors bad vars produce.
+import { probed } from '../support/probe-state.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -103,10 +104,13 @@ test('unattended-upgrades: security origins per distribution, reboot off, apt-co
 test('time zone task: ok when linked, change otherwise, unknown zone refused', async () => {
   const ctx = { options: { check: false }, host: host() } as unknown as HostContext;
   const t = timezoneTask('Europe/Berlin');
-  assert.is(await t.plan({ stdout: '../usr/share/zoneinfo/Europe/Berlin\n--\nEurope/Berlin\n--\nknown\n', code: 0 }, ctx), null);
-  const change = await t.plan({ stdout: '/usr/share/zoneinfo/Etc/UTC\n--\nEtc/UTC\n--\nknown\n', code: 0 }, ctx);
+  assert.is(await t.plan(probed(t, '../usr/share/zoneinfo/Europe/Berlin\n--\nknown\n', { '/etc/timezone': 'Europe/Berlin\n' }), ctx), null);
+  const change = await t.plan(probed(t, '/usr/share/zoneinfo/Etc/UTC\n--\nknown\n', { '/etc/timezone': 'Etc/UTC\n' }), ctx);
   assert.match((change as { summary: string }).summary, /set the time zone to Europe\/Berlin \(was Etc\/UTC\)/);
-  assert.throws(() => timezoneTask('Mars/Olympus').plan({ stdout: '/usr/share/zoneinfo/Etc/UTC\n--\nEtc/UTC\n--\nunknown\n', code: 0 }, ctx), /Mars\/Olympus is not a known time zone/);
+  // linked right but /etc/timezone missing: still a change
+  assert.ok(await t.plan(probed(t, '../usr/share/zoneinfo/Europe/Berlin\n--\nknown\n'), ctx));
+  const mars = timezoneTask('Mars/Olympus');
+  assert.throws(() => mars.plan(probed(mars, '/usr/share/zoneinfo/Etc/UTC\n--\nunknown\n', { '/etc/timezone': 'Etc/UTC\n' }), ctx), /Mars\/Olympus is not a known time zone/);
 });
 
 test('base tasks: packages from the inventory, bad vars named with inventory and host', () => {

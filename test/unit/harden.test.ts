@@ -26,6 +26,7 @@ import { reloadSshdHandler, RESTORE_SCRIPT } from '../../roles/harden/sshd-tasks
 import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
+import { probed } from '../support/probe-state.ts';
 
 const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
@@ -410,7 +411,7 @@ test('firewall: nft -c refusal applies nothing; a failed fresh login rolls back 
   const refused = new ScriptedTransport(HOSTS[0], (s) => (s.includes('nft -c -f') ? { code: 65, stderr: 'Error: syntax error' } : {}));
   const task = rulesetTask('table inet clusterseed\n', 'policy drop', 90, async () => undefined);
   const ctx = ctxWith(refused);
-  const change = await task.plan({ stdout: '\nmissing\nnone\n', code: 0 }, ctx);
+  const change = await task.plan(probed(task, 'missing\n'), ctx);
   assert.ok(change && 'apply' in change);
   try {
     await (change as { apply: (c: HostContext) => Promise<void> }).apply(ctx);
@@ -423,7 +424,7 @@ test('firewall: nft -c refusal applies nothing; a failed fresh login rolls back 
   const locked = new ScriptedTransport(HOSTS[0], () => ({}));
   const task2 = rulesetTask('table inet clusterseed\n', 'policy drop', 90, async () => { throw new Error('no fresh SSH login as admin@192.168.1.10:22 after 4 attempt(s): timed out'); });
   const ctx2 = ctxWith(locked);
-  const change2 = (await task2.plan({ stdout: '\nmissing\nnone\n', code: 0 }, ctx2)) as { apply: (c: HostContext) => Promise<void> };
+  const change2 = (await task2.plan(probed(task2, 'missing\n'), ctx2)) as { apply: (c: HostContext) => Promise<void> };
   try {
     await change2.apply(ctx2);
     assert.unreachable();
@@ -437,9 +438,9 @@ test('firewall: nft -c refusal applies nothing; a failed fresh login rolls back 
 test('firewall task is ok when the file and the live table are as recorded', async () => {
   const task = rulesetTask('X\n', 'policy drop', 90, async () => undefined);
   const ctx = ctxWith(new ScriptedTransport(HOSTS[0], () => ({})));
-  const b64 = Buffer.from('X\n').toString('base64');
-  assert.is(await task.plan({ stdout: `${b64}\nabc\nabc\n`, code: 0 }, ctx), null);
-  const drift = await task.plan({ stdout: `${b64}\ndef\nabc\n`, code: 0 }, ctx);
+  const files = { '/etc/clusterseed/firewall.nft': 'X\n', '/var/lib/clusterseed/firewall.live.sha256': 'abc\n' };
+  assert.is(await task.plan(probed(task, 'abc  -\n', files), ctx), null);
+  const drift = await task.plan(probed(task, 'def  -\n', files), ctx);
   assert.match((drift as { summary: string }).summary, /live table differs from the file/);
 });
 

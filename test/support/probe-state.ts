@@ -1,0 +1,27 @@
+// A probe result for unit tests of a task's plan: its own probe's stdout plus the files it asked
+// for, as the batch's file facts would describe them (missing unless given here).
+import { createHash } from 'node:crypto';
+import type { FileFact, ProbeResult, Task } from '../../lib/runner/types.ts';
+
+export function probed(task: Task, stdout: string, files: Record<string, string | Buffer> = {}, meta: Partial<FileFact> = {}): ProbeResult {
+  const facts = new Map<string, FileFact>();
+  for (const { path } of task.files ?? []) {
+    const content = files[path];
+    if (content === undefined) {
+      facts.set(path, { exists: false, type: '', mode: '', owner: '', group: '' });
+      continue;
+    }
+    const bytes = Buffer.from(content);
+    facts.set(path, {
+      exists: true,
+      type: bytes.length ? 'regular file' : 'regular empty file',
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      content: bytes,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      ...meta,
+    });
+  }
+  return { stdout, code: 0, files: facts };
+}
