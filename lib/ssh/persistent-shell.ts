@@ -113,11 +113,11 @@ export class PersistentShell {
 
   /** false once the shell has ended (it exited, or the connection went away) */
   get alive(): boolean {
-    return !this.closed;
+    return !this.closed && !this.exit;
   }
 
   run(script: Buffer, stdin?: Buffer): Promise<ShellResult> {
-    if (this.closed) return Promise.reject(new Error('persistent shell already closed'));
+    if (!this.alive) return Promise.reject(new Error('persistent shell already closed'));
     if (this.pending) return Promise.reject(new Error('persistent shell is busy'));
     const id = `cs-${randomBytes(12).toString('hex')}`;
     return new Promise<ShellResult>((resolve, reject) => {
