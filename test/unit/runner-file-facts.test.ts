@@ -38,6 +38,19 @@ const meta = (f: FileFact | undefined) => f && { exists: f.exists, type: f.type,
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A host context whose transport runs each probe batch with this machine's sh (after `rewrite`). */
+function localHost(scripts: string[], rewrite: (script: string) => string = (x) => x): HostContext {
+  const conn = {
+    roundTrips: 0,
+    async exec(script: string): Promise<ExecResult> {
+      scripts.push(script);
+      return { code: 0, stdout: runProbe(rewrite(script)), stderr: '' };
+    },
+  } as unknown as Transport;
+  const log = { info() {}, verbose() {}, debug() {}, warn() {} };
+  return { conn, log, options: { check: false, diff: false, verbosity: 0 } } as unknown as HostContext;
+}
+
 test('stat of every kind of path, as stat -c %F reports it (symlinks not followed)', () => {
   const facts = gather(['conf', 'empty', 'dir', 'link', 'dangling', 'missing'].map((n) => ({ path: at(n) })));
   assert.equal(meta(facts.get(at('conf'))), { exists: true, type: 'regular file', mode: '0640', owner: me, group: myGroup });
@@ -101,13 +114,6 @@ test('queries for one path are merged; a file that changed between stat and read
 
 test('the runner gathers the files of all tasks in the one probe batch and hands each task its facts', async () => {
   const scripts: string[] = [];
-  const conn = {
-    roundTrips: 0,
-    async exec(script: string): Promise<ExecResult> {
-      scripts.push(script);
-      return { code: 0, stdout: runProbe(script), stderr: '' };
-    },
-  } as unknown as Transport;
   const seen: Record<string, string | undefined> = {};
   const role: Role = {
     name: 'demo',
@@ -118,9 +124,7 @@ test('the runner gathers the files of all tasks in the one probe batch and hands
       { name: 'three', probe: 'echo no files', plan: (s) => ((seen.three = `${s.stdout.trim()} ${s.files?.get(at('conf'))?.exists}`), null) },
     ],
   };
-  const log = { info() {}, verbose() {}, debug() {}, warn() {} };
-  const ctx = { conn, log, options: { check: false, diff: false, verbosity: 0 } } as unknown as HostContext;
-  const result = await runRole(role, ctx);
+  const result = await runRole(role, localHost(scripts));
   assert.equal(result.tasks.map((t) => t.outcome), ['ok', 'ok', 'ok']);
   assert.is(scripts.length, 1, 'one batch');
   assert.is(scripts[0].match(/stat -c/g)?.length, 1, 'one stat for all files');
@@ -129,15 +133,9 @@ test('the runner gathers the files of all tasks in the one probe batch and hands
 
 test('the units of all tasks are asked for in one systemctl call; each task sees them', async () => {
   const scripts: string[] = [];
-  const conn = {
-    roundTrips: 0,
-    async exec(script: string): Promise<ExecResult> {
-      scripts.push(script);
-      // systemctl show's answer, as a host prints it (this machine may not run systemd)
-      const fake = script.replace(/systemctl show -p \S+ -- .*? 2>\/dev\/null \|\| true/, "printf 'LoadState=loaded\\nUnitFileState=enabled\\nActiveState=active\\nNeedDaemonReload=no\\n\\nLoadState=not-found\\nUnitFileState=\\nActiveState=inactive\\nNeedDaemonReload=no\\n'");
-      return { code: 0, stdout: runProbe(fake), stderr: '' };
-    },
-  } as unknown as Transport;
+  // systemctl show's answer, as a host prints it (this machine may not run systemd)
+  const answer = (script: string) =>
+    script.replace(/systemctl show -p \S+ -- .*? 2>\/dev\/null \|\| true/, "printf 'LoadState=loaded\\nUnitFileState=enabled\\nActiveState=active\\nNeedDaemonReload=no\\n\\nLoadState=not-found\\nUnitFileState=\\nActiveState=inactive\\nNeedDaemonReload=no\\n'");
   const seen: string[] = [];
   const role: Role = {
     name: 'demo',
@@ -147,8 +145,7 @@ test('the units of all tasks are asked for in one systemctl call; each task sees
       { name: 'b', units: ['ssh.service', 'gone.timer'], plan: (s) => (seen.push(`b ${s.units?.get('gone.timer')?.load}`), null) },
     ],
   };
-  const log = { info() {}, verbose() {}, debug() {}, warn() {} };
-  await runRole(role, { conn, log, options: { check: false, diff: false, verbosity: 0 } } as unknown as HostContext);
+  await runRole(role, localHost(scripts, answer));
   assert.is(scripts.length, 1);
   assert.is(scripts[0].match(/systemctl show/g)?.length, 1);
   assert.match(scripts[0], /-- 'ssh\.service' 'gone\.timer' 2>/);
