@@ -17,7 +17,8 @@ export function kernelModule(spec: KernelModuleSpec): Task {
   const want = `${spec.name}\n`;
   const loadedTest =
     // the kernel release read from /proc by the shell, not by one more process (uname -r)
-    `[ -d /sys/module/${spec.name} ] || { read -r kr </proc/sys/kernel/osrelease && grep -qs "/${spec.name}.ko" "/lib/modules/$kr/modules.builtin"; }` +
+    // and no grep where there is no module tree (a container)
+    `[ -d /sys/module/${spec.name} ] || { read -r kr </proc/sys/kernel/osrelease && [ -f "/lib/modules/$kr/modules.builtin" ] && grep -qs "/${spec.name}.ko" "/lib/modules/$kr/modules.builtin"; }` +
     (spec.presentIf ? ` || [ -e ${q(spec.presentIf)} ]` : '');
   return {
     name: `kernel module ${spec.name}`,

@@ -29,16 +29,6 @@ export function cacheFreshScript(validSeconds: number): string {
   );
 }
 
-/** Installed state of each package: "name install ok installed" when present. */
-export function parseInstalled(stdout: string): Set<string> {
-  const installed = new Set<string>();
-  for (const line of stdout.split('\n')) {
-    const [name, ...status] = line.trim().split(' ');
-    if (name && status.join(' ') === 'install ok installed') installed.add(name.replace(/:.*$/, ''));
-  }
-  return installed;
-}
-
 export function packages(spec: PackagesSpec): Task {
   const present = [...new Set(spec.present ?? [])].sort();
   const absent = [...new Set(spec.absent ?? [])].sort();
@@ -48,9 +38,11 @@ export function packages(spec: PackagesSpec): Task {
     name: spec.name ?? `packages ${[...present, ...absent.map((a) => `-${a}`)].join(' ')}`,
     tags: spec.tags,
     notify: spec.notify,
-    probe: `dpkg-query -W -f='\${Package} \${Status}\\n' ${all.map(q).join(' ')} 2>/dev/null; true`,
+    // answered by the batch's one dpkg-query (lib/blocks/package-state.ts)
+    packages: all,
     plan(state, ctx: HostContext): Change | null {
-      const installed = parseInstalled(state.stdout);
+      if (all.length && !state.packages) throw new Error('packages: the probe batch did not report the packages');
+      const installed = state.packages ?? new Set<string>();
       const install = present.filter((p) => !installed.has(p));
       const remove = absent.filter((p) => installed.has(p));
       if (install.length === 0 && remove.length === 0) return null;

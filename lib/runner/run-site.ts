@@ -5,6 +5,7 @@ import type { Transport } from '../ssh/types.ts';
 import { TransportError } from '../ssh/types.ts';
 import type { Facts, HostContext, HostReport, Logger, Outcome, Role, RunOptions, RunReport, SharedState } from './types.ts';
 import { runRole } from './run-role.ts';
+import { ProbeAhead } from './probe-ahead.ts';
 import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
@@ -70,6 +71,8 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, newReport(h.name)]));
   const peers = new Map<string, HostContext>();
   const stopped = new Set<string>();
+  const varsFor = (role: Role, ctx: HostContext) => deepMerge(role.defaults ?? {}, (ctx.host.vars[role.name] as Record<string, unknown>) ?? {});
+  const ahead = new ProbeAhead(run.roles, inventory, varsFor);
 
   for (const host of hosts) {
     peers.set(host.name, {
@@ -132,10 +135,14 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
     const queue = role.serial ? [...targets].sort((a, b) => rank(a) - rank(b)) : targets;
     await pool(queue, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
-      ctx.vars = deepMerge(role.defaults ?? {}, (host.vars[role.name] as Record<string, unknown>) ?? {});
+      ctx.vars = varsFor(role, ctx);
       const before = ctx.conn.roundTrips;
-      const result = await runRole(role, ctx);
+      const probed = await ahead.take(role, ctx);
+      const afterProbe = ctx.conn.roundTrips;
+      const result = await runRole(role, ctx, probed);
       record(host.name, role.name, result.tasks, ctx.conn.roundTrips - before);
+      // state gathered ahead for later roles holds only while nothing else ran on this host
+      if (ctx.conn.roundTrips !== afterProbe || result.stop) ahead.forget(host.name);
       if (result.stop) {
         stopped.add(host.name);
         const last = result.tasks[result.tasks.length - 1];

@@ -44,6 +44,8 @@ export interface ProbeResult {
   files?: ReadonlyMap<string, FileFact>;
   /** the systemd units the task asked for in `units`, by name (one systemctl for the batch) */
   units?: ReadonlyMap<string, UnitState>;
+  /** of the packages the tasks asked for in `packages`, those installed (one dpkg-query for the batch) */
+  packages?: ReadonlySet<string>;
 }
 
 /** A file whose state a task reads; every file query of a batch costs the host one `stat` in all. */
@@ -99,6 +101,8 @@ export interface Task {
   files?: FileQuery[];
   /** systemd units whose state `plan` reads from `state.units` (batched like the files) */
   units?: string[];
+  /** apt packages whose installed state `plan` reads from `state.packages` (batched like the files) */
+  packages?: string[];
   /** the difference between the probed state and the desired one: null when in state */
   plan(state: ProbeResult, ctx: HostContext): Change | Skip | null | Promise<Change | Skip | null>;
   /** handlers notified when this task changed something */
@@ -157,6 +161,13 @@ export interface Role {
   always?: boolean;
   /** run at most this many hosts at once (1 = one at a time, in inventory order) */
   serial?: number;
+  /**
+   * Its tasks depend only on the facts, the role's vars and the inventory, building them has no
+   * side effect, and it has no `prepare`. The runner then gathers its state in the same remote
+   * command as the role before it (lib/runner/probe-ahead.ts): one round trip for a run of such
+   * roles. The state is used only while no role has run anything else on the host since.
+   */
+  probeAhead?: boolean;
   tasks(ctx: HostContext): Task[] | Promise<Task[]>;
   handlers?: Handler[];
   /**

@@ -11,6 +11,8 @@ export const baseRole: Role = {
   name: 'base',
   appliesTo: () => true,
   defaults: baseDefaults,
+  // its tasks come from facts and vars alone: probed in one batch with harden's and k3s-prereq's
+  probeAhead: true,
   tasks: (ctx) => baseTasks(ctx, baseDefaults),
   handlers: baseHandlers,
 };

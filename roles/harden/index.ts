@@ -17,6 +17,7 @@ export function createHardenRole(opts: { freshLogin?: FreshLogin } = {}): Role {
     name: 'harden',
     appliesTo: () => true,
     defaults: hardenDefaults,
+    probeAhead: true,
     tasks: (ctx) => hardenTasks(ctx, { baseDefaults, freshLogin }),
     handlers: hardenHandlers(baseDefaults, freshLogin),
   };

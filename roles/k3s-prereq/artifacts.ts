@@ -21,6 +21,8 @@ export function artifactsTask(): Task {
 export const k3sArtifactsRole: Role = {
   name: 'k3s-artifacts',
   tags: ['k3s-artifacts'],
+  // no probe of its own; its task verifies the release files on the control machine
+  probeAhead: true,
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
   tasks: (ctx) => (isK3sNode(ctx) ? [artifactsTask()] : []),
 };

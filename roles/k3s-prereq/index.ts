@@ -122,10 +122,11 @@ function iptablesTask(): Task {
 function memoryCgroupTask(): Task {
   return {
     name: 'memory cgroup available',
-    // cgroup v2: the controllers line read by the shell; v1: /proc/cgroups' enabled column
+    // cgroup v2: the controllers line; v1: /proc/cgroups' enabled column; both read by the shell
     probe:
       `c=; IFS= read -r c </sys/fs/cgroup/cgroup.controllers 2>/dev/null; ` +
-      `case " $c " in *" memory "*) echo ok ;; *) [ "$(awk '$1=="memory"{print $4}' /proc/cgroups 2>/dev/null)" = 1 ] && echo ok || echo missing ;; esac`,
+      `case " $c " in *" memory "*) echo ok ;; *) ` +
+      `m=missing; while read -r n _ _ e; do [ "$n" = memory ] && { [ "$e" = 1 ] && m=ok; break; }; done </proc/cgroups 2>/dev/null; echo $m ;; esac`,
     plan(state, ctx: HostContext): null {
       if (state.stdout.trim() !== 'ok' && !ctx.facts.raspberryPi) {
         ctx.log.warn('no memory cgroup: K3s will not start; add "cgroup_memory=1 cgroup_enable=memory" to the kernel command line');
@@ -202,6 +203,7 @@ export const k3sPrereqRole: Role = {
   name: 'k3s-prereq',
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
   defaults,
+  probeAhead: true,
   tasks(ctx) {
     if (!isK3sNode(ctx)) return [];
     return [
