@@ -1,8 +1,9 @@
 // The task model, after pyinfra (facts apart from operations) and Ansible (roles, handlers):
 // a task names the state it wants; the runner gathers the current state of every task of a role
-// in one remote command (the probes, and the files and units the tasks read, each kind gathered
-// for all tasks at once), asks each task for the difference (plan), and applies only that. A
-// second run of a converged host costs one round trip per role and changes nothing.
+// in one remote command (the probes, and the files, units and packages the tasks read, each kind
+// gathered for all tasks at once), asks each task for the difference (plan), and applies only
+// that. A second run of a converged host costs at most one round trip per role (one for a whole
+// run of Role.probeAhead roles) and changes nothing.
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import type { Transport } from '../ssh/types.ts';
 import type { UnitState } from '../blocks/unit-state.ts';
