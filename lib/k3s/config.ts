@@ -94,5 +94,6 @@ export function registriesYaml(registries: Record<string, unknown>): string {
 
 /** Config keys whose values are better not shown in --diff output (S3 credentials and the like). */
 export function hasSecretKeys(config: Record<string, unknown>): boolean {
-  return Object.keys(config).some((k) => /secret|password|token|access-key/i.test(k));
+  // secrets-encryption(-provider) only switch encryption on: no secret value in them
+  return Object.keys(config).some((k) => /secret|password|token|access-key/i.test(k) && !/^secrets-encryption/.test(k));
 }
