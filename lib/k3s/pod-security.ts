@@ -41,7 +41,12 @@ export function exemptions(ps: PodSecurity): Exemption[] {
 
 const HEADER = '# Managed by clusterseed (k3s-server); local edits are overwritten.\n';
 
-/** psa.yaml: the PodSecurity plugin's cluster defaults and exemptions. */
+/**
+ * psa.yaml: the PodSecurity plugin's cluster defaults and exemptions. The guide's example uses
+ * PodSecurityConfiguration v1beta1; v1 (kubernetes/kubernetes staging/src/k8s.io/pod-security-admission/
+ * admission/api/v1/types.go @ 81810de635aa13aa0a32992f6def3aa9d6025ebc, served since Kubernetes 1.25,
+ * the first K3s release with PSA only) has the same fields.
+ */
 export function psaYaml(ps: PodSecurity): string {
   const namespaces = [...new Set(exemptions(ps).map((e) => e.namespace))].sort();
   const config = {
