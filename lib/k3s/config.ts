@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { isRestrictedLabel } from '../inventory/syntax.ts';
 import { apiAddress, apiUrl, firstServer, hostByName, nodeAddress, type K3sSettings } from './settings.ts';
+import { hardeningConfig, mergeConfig } from './hardening.ts';
 
 export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';
 export const REGISTRIES_PATH = '/etc/rancher/k3s/registries.yaml';
@@ -32,6 +33,15 @@ export interface ConfigInput {
   preferBundledBin: boolean;
   /** this host's own extra keys (role vars `config:`, e.g. node-ip), over the cluster's */
   hostConfig?: Record<string, unknown>;
+  /** `protect-kernel-defaults` for this host (off inside containers, kernel-defaults.ts); default: the settings' */
+  protectKernelDefaults?: boolean;
+}
+
+/** The CIS hardening keys (hardening.ts), then the cluster's *_config keys, then the host's own. */
+function withHardening(input: ConfigInput, kind: 'server' | 'agent', config: Record<string, unknown>, clusterKeys: Record<string, unknown>): Record<string, unknown> {
+  const h = input.settings.hardening;
+  const ours = { ...config, ...hardeningConfig(h, kind, input.protectKernelDefaults ?? h.protectKernelDefaults) };
+  return mergeConfig(mergeConfig(ours, clusterKeys), input.hostConfig ?? {});
 }
 
 export function serverConfig(input: ConfigInput): Record<string, unknown> {
@@ -57,7 +67,7 @@ export function serverConfig(input: ConfigInput): Record<string, unknown> {
     config['etcd-snapshot-retention'] = settings.etcdSnapshotRetention;
   }
   if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
-  return { ...config, ...settings.serverConfig, ...input.hostConfig };
+  return withHardening(input, 'server', config, settings.serverConfig);
 }
 
 export function agentConfig(input: ConfigInput): Record<string, unknown> {
@@ -71,7 +81,7 @@ export function agentConfig(input: ConfigInput): Record<string, unknown> {
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];
   if (input.preferBundledBin) config['prefer-bundled-bin'] = true;
-  return { ...config, ...settings.agentConfig, ...input.hostConfig };
+  return withHardening(input, 'agent', config, settings.agentConfig);
 }
 
 export function configYaml(config: Record<string, unknown>): string {
@@ -84,5 +94,6 @@ export function registriesYaml(registries: Record<string, unknown>): string {
 
 /** Config keys whose values are better not shown in --diff output (S3 credentials and the like). */
 export function hasSecretKeys(config: Record<string, unknown>): boolean {
-  return Object.keys(config).some((k) => /secret|password|token|access-key/i.test(k));
+  // secrets-encryption(-provider) only switch encryption on: no secret value in them
+  return Object.keys(config).some((k) => /secret|password|token|access-key/i.test(k) && !/^secrets-encryption/.test(k));
 }

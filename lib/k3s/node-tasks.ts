@@ -17,6 +17,8 @@ import { hostConfigKeys, settingsFor, type K3sSettings } from './settings.ts';
 import { nodeMetadataTask } from './node-metadata.ts';
 import { BIN_DIR, envFile, envPath, K3S_BIN, unitFile, unitPath, type NodeKind } from './systemd.ts';
 import { clusterToken, tokenPassword } from './token.ts';
+import { containerNotice, protectKernelDefaultsOn } from './kernel-defaults.ts';
+import { serverFiles, serverFileTasks, tlsModesTask } from './server-files.ts';
 
 const MANAGED_MARK = 'Managed by clusterseed';
 
@@ -150,7 +152,10 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
     host: ctx.host,
     preferBundledBin: preferBundledBin(settings, iptables),
     hostConfig: hostConfigKeys(ctx, kind === 'server' ? 'k3s-server' : 'k3s-agent'),
+    protectKernelDefaults: protectKernelDefaultsOn(settings.hardening.protectKernelDefaults, ctx.facts.container),
   };
+  if (settings.hardening.protectKernelDefaults && !input.protectKernelDefaults) ctx.log.warn(containerNotice(ctx.facts.container));
+  const ownFiles = kind === 'server' ? serverFiles(settings.hardening) : [];
   const configObject = kind === 'server' ? serverConfig(input) : agentConfig(input);
   const config = configYaml(configObject);
   const unit = unitFile(kind);
@@ -166,6 +171,8 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
     tasks.push(directory({ path: IMAGES_DIR, mode: '0755' }));
     tasks.push(cachedFileTask(artifacts.images, `${IMAGES_DIR}/${artifacts.images.name}`));
   }
+  // psa.yaml, audit.yaml: in place before config.yaml points K3s at them
+  if (kind === 'server') tasks.push(...serverFileTasks(settings.hardening));
   tasks.push(file({ path: CONFIG_PATH, content: config, mode: '0600', secret: hasSecretKeys(configObject) }));
   tasks.push(file({ path: unitPath(kind), content: unit, mode: '0644' }));
   tasks.push(file({ path: envPath(kind), content: env, mode: '0600', secret: true }));
@@ -180,12 +187,16 @@ export async function k3sNodeTasks(ctx: HostContext, kind: NodeKind): Promise<Ta
         env: sha256(env),
         'registries.yaml': sha256(registries),
         images: artifacts.images?.sha256 ?? '',
+        // a changed server file restarts K3s like a changed config.yaml (one server at a time: the role is serial)
+        ...Object.fromEntries(ownFiles.map((f) => [f.path.split('/').pop()!, sha256(f.content)])),
       },
       version: cluster.k3sVersion,
       etcdVoter: kind === 'server' && settings.embeddedEtcd,
       readyTimeoutMs: settings.readyTimeoutMs,
     }),
   );
+  // K3s (re)writes its certificates when it starts: their modes are fixed afterwards
+  if (kind === 'server' && settings.hardening.tlsFileModes) tasks.push(tlsModesTask());
   tasks.push(nodeMetadataTask(ctx), convergedTask());
   return tasks;
 }

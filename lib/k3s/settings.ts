@@ -6,6 +6,7 @@ import { isPlainObject } from '../inventory/merge.ts';
 import { expandPath } from '../inventory/paths.ts';
 import type { HostContext } from '../runner/types.ts';
 import { DEFAULT_K3S_RELEASES } from './release.ts';
+import { HARDENING_KEYS, readHardening, type Hardening } from './hardening.ts';
 
 export interface K3sSettings {
   cluster: ClusterSpec;
@@ -33,6 +34,8 @@ export interface K3sSettings {
   writeKubeconfigMode: string;
   /** force `prefer-bundled-bin` on or off; undefined: decided from the host's iptables version */
   preferBundledBin?: boolean;
+  /** CIS hardening measures (hardening.ts), each on unless the inventory turns it off */
+  hardening: Hardening;
 }
 
 export const DEFAULT_ETCD_SNAPSHOT_SCHEDULE = '0 */12 * * *';
@@ -75,7 +78,7 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   const where = (field: string) => `${inventory.file}: cluster "${cluster.name}": vars.k3s${field ? `.${field}` : ''}`;
   if (!isPlainObject(raw)) throw new K3sSettingsError(`${where('')}: expected a mapping of K3s settings`);
   const known = ['disable', 'embedded_etcd', 'etcd_snapshot_schedule', 'etcd_snapshot_retention', 'airgap_images', 'registries',
-    'server_config', 'agent_config', 'env', 'kubeconfig', 'kubeconfig_server', 'ready_timeout', 'write_kubeconfig_mode', 'prefer_bundled_bin'];
+    'server_config', 'agent_config', 'env', 'kubeconfig', 'kubeconfig_server', 'ready_timeout', 'write_kubeconfig_mode', 'prefer_bundled_bin', ...HARDENING_KEYS];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new K3sSettingsError(`${where(key)}: unknown setting (known: ${known.join(', ')})`);
   }
@@ -146,6 +149,9 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
     readyTimeoutMs: timeout * 1000,
     writeKubeconfigMode: mode.padStart(4, '0'),
     preferBundledBin: bool('prefer_bundled_bin'),
+    hardening: readHardening(raw, (field, message) => {
+      throw new K3sSettingsError(`${where(field)}: ${message}`);
+    }),
   };
 }
 

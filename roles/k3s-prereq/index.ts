@@ -3,6 +3,7 @@
 //  - swap off now (swapoff -a) and at boot (fstab entries commented out, dphys-swapfile disabled);
 //  - br_netfilter and overlay loaded and persisted;
 //  - forwarding and bridge-netfilter sysctls in 70-clusterseed-k3s.conf (keys the hardening file never sets);
+//  - the six kernel parameters protect-kernel-defaults checks, in 71-clusterseed-k3s-kernel-defaults.conf;
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
 import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
@@ -12,6 +13,7 @@ import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';
+import { kernelDefaultsTask } from '../../lib/k3s/kernel-defaults.ts';
 import { artifactsTask } from './artifacts.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
@@ -219,6 +221,7 @@ export const k3sPrereqRole: Role = {
         optional: ['net.ipv6.conf.all.forwarding'],
         comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
       }),
+      kernelDefaultsTask(), // for protect-kernel-defaults (lib/k3s/kernel-defaults.ts)
       iptablesTask(),
       memoryCgroupTask(),
       piCmdlineTask(ctx),

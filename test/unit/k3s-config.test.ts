@@ -60,7 +60,18 @@ test('servers: cluster-init on the first, the others join it; etcd snapshots; tl
     'flannel-backend': 'vxlan',
     'etcd-snapshot-schedule-cron': '0 */12 * * *',
     'etcd-snapshot-retention': 5,
-    'kube-apiserver-arg': ['audit-log-maxage=30'],
+    // the CIS defaults (hardening.ts); the inventory's audit-log-maxage replaces clusterseed's
+    'secrets-encryption': true,
+    'protect-kernel-defaults': true,
+    'kube-apiserver-arg': [
+      'admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml',
+      'audit-policy-file=/var/lib/rancher/k3s/server/audit.yaml',
+      'audit-log-path=/var/lib/rancher/k3s/server/logs/audit.log',
+      'audit-log-maxbackup=5',
+      'audit-log-maxsize=50',
+      'audit-log-maxage=30',
+    ],
+    'kubelet-arg': ['seccomp-default=true', 'pod-max-pids=4096', 'streaming-connection-idle-timeout=5m'],
   });
   const second = serverConfig({ inventory: inv, settings, host: host(inv, 's2'), preferBundledBin: true });
   assert.is(second.server, 'https://192.168.1.10:6443', 'joins through the first server, not the VIP');
@@ -93,11 +104,14 @@ test('agents: server URL of the API endpoint, labels the kubelet may set, taints
     server: 'https://192.168.1.9:6443',
     'node-label': ['clusterseed.io/arch-pool=arm'],
     'node-taint': ['clusterseed.io/edge=true:NoSchedule'],
-    'kubelet-arg': ['max-pods=50'],
+    'protect-kernel-defaults': true,
+    'kubelet-arg': ['seccomp-default=true', 'pod-max-pids=4096', 'streaming-connection-idle-timeout=5m', 'max-pods=50'],
     'node-ip': '192.168.1.21',
   });
   assert.equal(kubeletLabels(host(inv, 'a1')), ['clusterseed.io/arch-pool=arm'], 'node-role.kubernetes.io/worker goes through the API');
-  assert.equal(withoutRegistrationKeys(config), { 'node-name': 'a1', server: 'https://192.168.1.9:6443', 'kubelet-arg': ['max-pods=50'], 'node-ip': '192.168.1.21' });
+  const { 'node-label': _l, 'node-taint': _t, ...rest } = config;
+  assert.equal(withoutRegistrationKeys(config), rest);
+  assert.ok('kubelet-arg' in rest && !('node-label' in withoutRegistrationKeys(config)));
 });
 
 test('settings: unknown keys, tokens in config and bad values are errors naming file and field', () => {
@@ -118,6 +132,7 @@ test('settings: unknown keys, tokens in config and bad values are errors naming 
 test('config with S3 credentials is masked in diffs', () => {
   assert.ok(hasSecretKeys({ 'etcd-s3-secret-key': 'x' }));
   assert.not.ok(hasSecretKeys({ 'node-name': 'a' }));
+  assert.not.ok(hasSecretKeys({ 'secrets-encryption': true, 'secrets-encryption-provider': 'secretbox' }), 'a switch, not a secret: config.yaml diffs stay visible');
 });
 
 test('the unit file and env file are the official installer\'s', () => {

@@ -90,6 +90,19 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   const agentConfig = await remote(pi.name, 'sudo cat /etc/rancher/k3s/config.yaml');
   assert.match(agentConfig, `server: https://${desktop.lan!.address}:6443`);
   assert.match(agentConfig, `node-ip: ${pi.lan!.address}`);
+  // K3s CIS hardening (roles/k3s-server/README.md): the six kernel parameters protect-kernel-defaults
+  // checks are live on both (on the Pi after its reboot, so persisted, not only set), then the flags and server files
+  const kernelParams = ['vm/panic_on_oom', 'vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
+  for (const vm of [desktop, pi]) {
+    assert.is(await remote(vm.name, `cat ${kernelParams.map((k) => `/proc/sys/${k}`).join(' ')}`), '0\n1\n10\n1\n1000000\n25000000', `kernel parameters on ${vm.name}`);
+  }
+  assert.match(agentConfig, 'protect-kernel-defaults: true');
+  assert.match(agentConfig, 'seccomp-default=true');
+  const serverConfig = await remote(desktop.name, 'sudo cat /etc/rancher/k3s/config.yaml');
+  for (const line of ['secrets-encryption: true', 'protect-kernel-defaults: true', 'admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml', 'audit-policy-file=/var/lib/rancher/k3s/server/audit.yaml']) {
+    assert.match(serverConfig, line);
+  }
+  assert.is(await remote(desktop.name, 'sudo stat -c "%a %U" /var/lib/rancher/k3s/server/psa.yaml /var/lib/rancher/k3s/server/audit.yaml /var/lib/rancher/k3s/server/logs'), '600 root\n600 root\n700 root');
   // the local kubeconfig points at the API forward on 127.0.0.1, and the server answers there
   // (the stand-in's line protocol: `GET NODE` gives the node as JSON)
   const kubeconfig = fs.readFileSync(path.join(labDir, '.clusterseed', 'lab', 'kubeconfig'), 'utf8');
