@@ -315,7 +315,7 @@ export function workloadsFromTemplate(dir: string, file: string, chart: string):
   return out;
 }
 
-/** Names of the items of `containers:` and `initContainers:` lists (first `- name:` of each item). */
+/** Names of the items of `containers:` and `initContainers:` lists: the item's own `name:` key. */
 function containerNames(doc: string, chart: string): { name: string; init: boolean }[] {
   const out: { name: string; init: boolean }[] = [];
   const lines = doc.split('\n');
@@ -324,16 +324,21 @@ function containerNames(doc: string, chart: string): { name: string; init: boole
     if (!head) continue;
     const indent = head[1]!.length;
     let itemIndent: number | undefined;
+    let named = true;
     for (let j = i + 1; j < lines.length; j++) {
       const line = lines[j]!;
       if (/^\s*(\{\{.*\}\}\s*)?$/.test(line) || /^\s*#/.test(line)) continue;
       const lead = /^(\s*)/.exec(line)![1]!.length;
-      if (lead <= indent && !/^\s*-/.test(line)) break;
-      if (lead < indent) break;
-      const item = /^(\s*)-\s+name:\s*(.+)$/.exec(line);
-      if (item && (itemIndent === undefined || item[1]!.length === itemIndent)) {
-        itemIndent = item[1]!.length;
-        out.push({ name: nameExpression(item[2]!.trim(), chart), init: head[2] === 'initContainers' });
+      const isItem = /^\s*-\s/.test(line);
+      if (lead < indent || (lead === indent && !isItem)) break;
+      if (isItem && itemIndent === undefined) itemIndent = lead;
+      if (isItem && lead === itemIndent) named = false;
+      if (named || itemIndent === undefined) continue;
+      // the item's name: on its "- name:" line, or as a key one level below the dash
+      const m = lead === itemIndent ? /^\s*-\s+name:\s*(.+)$/.exec(line) : lead === itemIndent + 2 ? /^\s*name:\s*(.+)$/.exec(line) : null;
+      if (m) {
+        out.push({ name: nameExpression(m[1]!.trim(), chart), init: head[2] === 'initContainers' });
+        named = true;
       }
     }
   }
