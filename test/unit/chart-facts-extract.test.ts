@@ -18,6 +18,10 @@ test('values: leaf keys (lists are leaves), open maps for {} and null defaults',
   assert.is(x.version, '0.3.1');
 });
 
+test('keys the templates read that values.yaml does not have are extra candidates', () => {
+  assert.equal(x.extra, [{ key: 'agent.podAnnotations', template: 'templates/agent-daemonset.yaml' }]);
+});
+
 test('CRDs from crds/ and from templates, with the simple {{ if }} around them', () => {
   assert.equal(x.crds, [
     { name: 'widgets.gadget.example.org', from: 'crds/widgets.yaml' },

@@ -39,6 +39,8 @@ export interface ExtractedChart {
   crds: { name: string; when?: string; from: string }[];
   images: { path: string; ref: string }[];
   workloads: ExtractedWorkload[];
+  /** `.Values.x` paths the templates read that values.yaml does not have (documented only in comments) */
+  extra: { key: string; template: string }[];
   /** values keys that carry helm.sh/hook annotations (hooks set from values, e.g. cert-manager) */
   hookValues: string[];
   todos: string[];
@@ -66,9 +68,26 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
     crds,
     images: imagesInValues(values, meta.appVersion),
     workloads,
+    extra: templateOnlyKeys(dir, keys, open),
     hookValues: keys.filter((k) => k.includes('helm.sh/hook')),
     todos,
   };
+}
+
+/** `.Values.a.b` references in templates (helpers included) that values.yaml does not define. */
+function templateOnlyKeys(dir: string, keys: string[], open: string[]): { key: string; template: string }[] {
+  const known = new Set(keys);
+  for (const k of keys) for (let i = k.indexOf('.'); i > 0; i = k.indexOf('.', i + 1)) known.add(k.slice(0, i));
+  const found = new Map<string, string>();
+  const files = listFiles(path.join(dir, 'templates')).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f));
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/\$?\.Values\.([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)/g)) {
+      const key = m[1]!;
+      if (known.has(key) || open.some((o) => key === o || key.startsWith(`${o}.`)) || found.has(key)) continue;
+      found.set(key, path.relative(dir, f));
+    }
+  }
+  return [...found].map(([key, template]) => ({ key, template })).sort((a, b) => a.key.localeCompare(b.key));
 }
 
 function readChartMeta(dir: string, todos: string[]): { name: string; version: string; appVersion?: string } {
@@ -296,7 +315,7 @@ export function workloadsFromTemplate(dir: string, file: string, chart: string):
   return out;
 }
 
-/** Names of the items of `containers:` and `initContainers:` lists (first `- name:` of each item). */
+/** Names of the items of `containers:` and `initContainers:` lists: the item's own `name:` key. */
 function containerNames(doc: string, chart: string): { name: string; init: boolean }[] {
   const out: { name: string; init: boolean }[] = [];
   const lines = doc.split('\n');
@@ -305,16 +324,21 @@ function containerNames(doc: string, chart: string): { name: string; init: boole
     if (!head) continue;
     const indent = head[1]!.length;
     let itemIndent: number | undefined;
+    let named = true;
     for (let j = i + 1; j < lines.length; j++) {
       const line = lines[j]!;
       if (/^\s*(\{\{.*\}\}\s*)?$/.test(line) || /^\s*#/.test(line)) continue;
       const lead = /^(\s*)/.exec(line)![1]!.length;
-      if (lead <= indent && !/^\s*-/.test(line)) break;
-      if (lead < indent) break;
-      const item = /^(\s*)-\s+name:\s*(.+)$/.exec(line);
-      if (item && (itemIndent === undefined || item[1]!.length === itemIndent)) {
-        itemIndent = item[1]!.length;
-        out.push({ name: nameExpression(item[2]!.trim(), chart), init: head[2] === 'initContainers' });
+      const isItem = /^\s*-\s/.test(line);
+      if (lead < indent || (lead === indent && !isItem)) break;
+      if (isItem && itemIndent === undefined) itemIndent = lead;
+      if (isItem && lead === itemIndent) named = false;
+      if (named || itemIndent === undefined) continue;
+      // the item's name: on its "- name:" line, or as a key one level below the dash
+      const m = lead === itemIndent ? /^\s*-\s+name:\s*(.+)$/.exec(line) : lead === itemIndent + 2 ? /^\s*name:\s*(.+)$/.exec(line) : null;
+      if (m) {
+        out.push({ name: nameExpression(m[1]!.trim(), chart), init: head[2] === 'initContainers' });
+        named = true;
       }
     }
   }
@@ -363,7 +387,10 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
   out.push('maintained: true  # TODO check the upstream README / repository status');
   out.push('values:');
   out.push(...block('keys', x.keys), ...block('open', x.open));
-  out.push('  extra: []  # TODO keys the templates read that values.yaml only documents in comments');
+  if (x.extra.length) {
+    out.push('  extra:  # TODO read by the templates, not in values.yaml: check each (open: true when it takes a map)');
+    for (const e of x.extra) out.push(`    - { key: ${e.key}, template: ${e.template} }`);
+  } else out.push('  extra: []');
   out.push('  passthrough: false  # TODO a string saying where, if the chart renders unknown keys as-is');
   if (x.hookValues.length) out.push(`# TODO hooks set from values (annotations): ${x.hookValues.join(', ')}`);
   out.push(x.crds.length ? 'crds:' : 'crds: []');

@@ -22,7 +22,7 @@ export interface ValueRef {
   comment?: string;
 }
 
-/** values path that must be truthy ("!" prefix: falsy; "a && b"); null/undefined = always */
+/** values path that must be truthy ("!" prefix: falsy; "a && b"; "a || b"); null/undefined = always */
 export type When = string | null | undefined;
 
 export interface FactsContainer {
