@@ -53,6 +53,8 @@ export interface FactsWorkload {
   affinity?: ValueRef;
   serviceAccount?: ValueRef;
   containers: FactsContainer[];
+  /** not rendered by Helm: created at run time by this workload of the chart (an operator's pods) */
+  createdBy?: string;
   from?: string;
   comment?: string;
 }
