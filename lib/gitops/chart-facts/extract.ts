@@ -36,7 +36,7 @@ export interface ExtractedChart {
   appVersion?: string;
   keys: string[];
   open: string[];
-  crds: { name: string; when?: string; from: string }[];
+  crds: { name: string; when?: string; from: string; todos?: string[] }[];
   images: { path: string; ref: string }[];
   workloads: ExtractedWorkload[];
   /** `.Values.x` paths the templates read that values.yaml does not have (documented only in comments) */
@@ -55,7 +55,10 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
   const valuesFile = path.join(dir, 'values.yaml');
   const values = existsSync(valuesFile) ? (parse(readFileSync(valuesFile, 'utf8')) as unknown) ?? {} : {};
   if (!existsSync(valuesFile)) todos.push('no values.yaml in the chart directory');
-  const { keys, open } = flattenValues(values);
+  const flat = flattenValues(values);
+  const keys = flat.keys;
+  // a map the templates render whole (toYaml) takes any key, whatever its default
+  const open = [...new Set([...flat.open, ...renderedWhole(dir).filter((p) => keys.some((k) => k === p || k.startsWith(`${p}.`)))])];
   const crds = [...crdsFromDir(dir), ...templateFiles(dir).flatMap((f) => crdsFromTemplate(dir, f))];
   const workloads = templateFiles(dir).flatMap((f) => workloadsFromTemplate(dir, f, meta.name));
   return {
@@ -72,6 +75,23 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
     hookValues: keys.filter((k) => k.includes('helm.sh/hook')),
     todos,
   };
+}
+
+/**
+ * Values paths a template renders whole: `toYaml .Values.x` (also `toYaml (.Values.x | default
+ * .Values.y)`), or `with .Values.x` whose block renders `toYaml .` right away.
+ */
+export function renderedWhole(dir: string): string[] {
+  const found = new Set<string>();
+  const paths = (expr: string) => [...expr.matchAll(/\$?\.Values\.([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)/g)].map((m) => m[1]!);
+  for (const f of listFiles(path.join(dir, 'templates')).filter((x) => /\.(ya?ml|tpl)$/.test(x))) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/toYaml\s+\(?((?:\s*\$?\.Values\.[\w.]+\s*(?:\|\s*default\s*)?)+)\)?/g)) for (const p of paths(m[1]!)) found.add(p);
+    for (const m of text.matchAll(/\{\{-?\s*with\s+([^}]*?)\s*-?\}\}((?:\s*\n[^\n]*){0,2})/g)) {
+      if (/toYaml\s+\.\s/.test(m[2]!) || /toYaml\s+\.\s*\|/.test(m[2]!)) for (const p of paths(m[1]!)) found.add(p);
+    }
+  }
+  return [...found].sort();
 }
 
 /** `.Values.a.b` references in templates (helpers included) that values.yaml does not define. */
@@ -266,7 +286,7 @@ function crdsFromTemplate(dir: string, file: string): ExtractedChart['crds'] {
       const kindAt = d.offset + d.text.search(/^kind:/m);
       const when = conditionOf(stackAt(actions, kindAt), todos);
       const name = metadataName(d.text) ?? 'TODO';
-      return { name: todos.length ? `${name}  # TODO ${todos.join('; ')}` : name, when, from };
+      return { name, when, from, ...(todos.length ? { todos } : {}) };
     });
 }
 
@@ -373,7 +393,8 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
   const flow = (v: unknown) => JSON.stringify(v ?? null);
   const def = (p: string) => {
     const v = valueAt(x.values, p);
-    return v === undefined ? 'TODO  # TODO not in values.yaml' : flow(v);
+    // a comment here would swallow the rest of the flow mapping: "TODO" is flagged by the line's TODO
+    return v === undefined ? '"TODO: not in values.yaml"' : flow(v);
   };
   const y = (v: unknown) => stringify(v, { lineWidth: 0 }).trimEnd();
   // one key a line: long lists stay readable and diff well when a version bump changes them
@@ -394,7 +415,10 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
   out.push('  passthrough: false  # TODO a string saying where, if the chart renders unknown keys as-is');
   if (x.hookValues.length) out.push(`# TODO hooks set from values (annotations): ${x.hookValues.join(', ')}`);
   out.push(x.crds.length ? 'crds:' : 'crds: []');
-  for (const c of x.crds) out.push(`  - { name: ${c.name}${c.when ? `, when: ${c.when}` : ''}, from: ${c.from} }`);
+  for (const c of x.crds) {
+    for (const t of c.todos ?? []) out.push(`  # TODO ${c.name}: ${t}`);
+    out.push(`  - { name: ${c.name}${c.when ? `, when: ${JSON.stringify(c.when)}` : ''}, from: ${c.from} }`);
+  }
   out.push(x.workloads.length ? 'workloads:' : 'workloads: []  # TODO none found: check for pods created another way');
   for (const w of x.workloads) {
     out.push(`  - kind: ${w.kind}`, `    name: ${JSON.stringify(w.name)}`, `    from: ${w.from}`);
