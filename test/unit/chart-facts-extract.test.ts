@@ -85,12 +85,13 @@ test('the draft is YAML that, once its TODO platforms are filled, is a valid fac
   assert.ok(draft.includes('# TODO 2 container(s), 1 .Values...resources'));
   assert.ok(draft.includes('{fullname} = gadget'));
   const data = parse(draft);
-  assert.equal(data.values.keys, x.keys);
   assert.equal(data.workloads[0].replicas, undefined); // DaemonSet first (file order)
   const dep = data.workloads.find((w: { kind: string }) => w.kind === 'Deployment');
   assert.equal(dep.replicas, { path: 'replicaCount', default: 2 });
   const filled = draft.replace(/platforms: \[TODO\]/g, 'platforms: [linux/amd64]');
   const facts = parseFactsFile('gadget@0.3.1.yaml', filled);
+  assert.equal(facts.values.keys, x.keys);
+  assert.equal(facts.values.open, x.open);
   assert.ok(valuesKeyKnown(facts, 'agent.resources.limits.cpu'));
   assert.not.ok(valuesKeyKnown(facts, 'agent.replicas'));
 });
