@@ -76,11 +76,12 @@ test('workloads: kind, name with placeholders, condition, hook annotations, plai
   assert.equal(job.containers, [{ name: 'migrate', init: false }]);
 });
 
-test('simple conditions: values paths, not, and; anything else is not simple', () => {
+test('simple conditions: values paths, not, and, or; anything else is not simple', () => {
   assert.is(simpleCondition('.Values.a.b'), 'a.b');
   assert.is(simpleCondition('not .Values.a'), '!a');
   assert.is(simpleCondition('and .Values.a .Values.b'), 'a && b');
-  assert.is(simpleCondition('or .Values.a .Values.b'), undefined);
+  assert.is(simpleCondition('or .Values.a .Values.b'), 'a || b');
+  assert.is(simpleCondition('and .Values.a (or .Values.b .Values.c)'), undefined);
   assert.is(simpleCondition('eq .Values.mode "x"'), undefined);
 });
 

@@ -275,7 +275,12 @@ export function simpleCondition(expr: string): string | undefined {
   const and = /^and\s+(\S+)\s+(\S+)$/.exec(e);
   if (and) {
     const [a, b] = [simpleCondition(and[1]!), simpleCondition(and[2]!)];
-    return a && b ? `${a} && ${b}` : undefined;
+    return a && b && !a.includes('||') && !b.includes('||') ? `${a} && ${b}` : undefined;
+  }
+  const or = /^or\s+(\S+)\s+(\S+)$/.exec(e);
+  if (or) {
+    const [a, b] = [simpleCondition(or[1]!), simpleCondition(or[2]!)];
+    return a && b ? `${a} || ${b}` : undefined;
   }
   return undefined;
 }
@@ -288,6 +293,11 @@ function conditionOf(stack: string[], todos: string[]): string | undefined {
     const simple = m ? simpleCondition(m[2]!) : undefined;
     if (simple) parts.push(simple);
     else todos.push(`enclosed in {{ ${block} }}: check when this object is rendered`);
+  }
+  // no parentheses in the when grammar: an || can only stand alone
+  if (parts.length > 1 && parts.some((p) => p.includes('||'))) {
+    todos.push(`conditions ${parts.map((p) => `(${p})`).join(' and ')}: write them without parentheses`);
+    return parts.filter((p) => !p.includes('||')).join(' && ') || undefined;
   }
   return parts.length ? parts.join(' && ') : undefined;
 }
