@@ -67,7 +67,7 @@ test('Applications: waves in tier order, automated prune/selfHeal, retry, Create
     assert.ok(app.spec.syncPolicy.retry.limit > 0, file);
     assert.ok(app.spec.syncPolicy.syncOptions.includes('CreateNamespace=true'), file);
     const ssa = app.spec.syncPolicy.syncOptions.includes('ServerSideApply=true');
-    assert.is(ssa, /kube-prometheus-stack|kserve/.test(file), file);
+    assert.is(ssa, /kube-prometheus-stack|kserve|postgresql/.test(file), file);
   }
   const kps = parse(files.get('clusters/lab/apps/kube-prometheus-stack.yaml')!);
   const chart = kps.spec.sources[0];
