@@ -101,6 +101,16 @@ test('logs: Alloy as a DaemonSet on every node, pushing to the Loki Service', as
   assert.equal(alloy.helm.valueFiles, ['$values/platform/loki/values-alloy.yaml', '$values/clusters/allin/loki/values-alloy.yaml']);
 });
 
+test('MinIO: replaced, not surged, on its ReadWriteOnce volume; its bucket Job placed like the server', async () => {
+  const files = await all();
+  const p = parse(files.get('platform/minio/values.yaml')!);
+  const c = parse(files.get('clusters/allin/minio/values.yaml')!);
+  assert.is(p.mode, 'standalone');
+  assert.is(p.deploymentUpdate.type, 'Recreate');
+  assert.equal(c.postJob.nodeSelector, c.nodeSelector);
+  assert.equal(c.postJob.tolerations, c.tolerations);
+});
+
 test('the shipped inventory renders with the same catalog', async () => {
   const { files } = await renderRepoWithSecrets(await loadInventory(path.resolve('inventory.yaml')), { stateDir: tempDir('gitops-catalog-shipped'), sealingKeyOptions: TEST_KEY_OPTIONS });
   assert.ok(files.has('clusters/homelab/postgresql/manifests/cluster.yaml'));
