@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Handler, HostContext, Role, Task } from '../../lib/runner/types.ts';
-import { command, packages, q, run, service } from '../../lib/blocks/index.ts';
+import { command, isActiveState, kernelModule, packages, q, run, service, unitState } from '../../lib/blocks/index.ts';
 import type { HostPrereq } from '../../lib/gitops/catalog.ts';
 import { enabledDefs } from '../../lib/gitops/model.ts';
 import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
@@ -46,10 +46,36 @@ export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: Host
 
 const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);
 
+/**
+ * iscsid needs the kernel's iSCSI transport (NETLINK_ISCSI, from scsi_transport_iscsi, which
+ * iscsi_tcp pulls in); without it the daemon starts and exits at once. A container cannot load
+ * it: the task says so and skips; on a host it is an error (Longhorn could not attach volumes).
+ */
+function iscsidRunningTask(unit: string): Task {
+  return {
+    name: 'iscsid running (Longhorn)',
+    probe: `if [ -d /sys/module/scsi_transport_iscsi ]; then echo transport; else echo no-transport; fi`,
+    units: [unit],
+    plan(state, ctx: HostContext) {
+      if (isActiveState(unitState(state, unit).active)) return null;
+      if (state.stdout.trim() !== 'transport') {
+        if (ctx.facts.container) {
+          return { skip: `iscsid cannot run in this ${ctx.facts.container} container: its kernel has no iSCSI transport (load iscsi_tcp on the container host)` };
+        }
+        throw new Error('iscsid cannot run: the kernel has no iSCSI transport (scsi_transport_iscsi) although iscsi_tcp was asked for; Longhorn needs it');
+      }
+      return { summary: `start ${unit}`, apply: (c) => run(c, `systemctl start ${q(unit)}`, `start ${unit}`).then(() => undefined) };
+    },
+  };
+}
+
 function iscsiTasks(vars: Record<string, any>): Task[] {
   return [
     packages({ present: vars.iscsi_packages, name: 'open-iscsi (Longhorn)' }),
-    service({ name: vars.iscsi_service, enabled: true, state: 'started', taskName: 'iscsid enabled and running (Longhorn)' }),
+    // Longhorn's own environment check asks for iscsi_tcp; loading it gives iscsid its transport
+    kernelModule({ name: 'iscsi_tcp' }),
+    service({ name: vars.iscsi_service, enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
+    iscsidRunningTask(vars.iscsi_service),
   ];
 }
 

@@ -37,7 +37,8 @@ test('tasks: open-iscsi + iscsid everywhere, NVIDIA repository signed by its own
   };
   const pi = await tasksOf('pi-1');
   assert.equal(pi.flatMap((t) => t.packages ?? []), ['open-iscsi']);
-  assert.equal(pi.flatMap((t) => t.units ?? []), ['iscsid.service']);
+  assert.equal(pi.flatMap((t) => t.units ?? []), ['iscsid.service', 'iscsid.service']);
+  assert.ok(pi.some((t) => t.name === 'kernel module iscsi_tcp'));
   const gpu = await tasksOf('gpu-box');
   assert.ok(gpu.flatMap((t) => t.packages ?? []).includes('nvidia-container-toolkit'));
   const line = nvidiaSourcesLine(defaults);
