@@ -17,9 +17,11 @@ export interface BootstrapInput {
 const HEADER = '# Written by clusterseed (roles/argocd-bootstrap); K3s applies this file. Edit the inventory instead.\n';
 
 /**
- * helm-controller (k3s-io/helm-controller v0.16.5, pkg/controllers/chart/chart.go `shouldManage`)
- * ignores a HelmChart carrying this annotation: no install/upgrade Job, and no uninstall Job when
- * the HelmChart goes away (the remove handler is scoped by the same check).
+ * helm-controller (k3s-io/helm-controller v0.16.5 = 5d91b5fef8482219a93ed6ccfc4ea026431966f8,
+ * pkg/controllers/chart/chart.go `shouldManage`) ignores a HelmChart carrying this annotation: no
+ * install/upgrade Job, and no uninstall Job (the on-remove handler is scoped by the same check).
+ * The HelmChart is kept, inert, rather than deleted: its finalizer from the managed days would
+ * only be removed by the handler that now ignores it.
  */
 export const HELM_UNMANAGED_ANNOTATION = 'helmcharts.helm.cattle.io/unmanaged';
 
