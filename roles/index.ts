@@ -5,6 +5,8 @@
 //                                 hardening and before anything K3s touches any host
 //   k3s-prereq, k3s-server,       K3s on servers (one at a time) and agents
 //   k3s-agent
+//   platform-prereq               (between k3s-prereq and k3s-server) host packages the enabled
+//                                 GitOps components need: open-iscsi (Longhorn), NVIDIA toolkit
 //   kubeconfig                    control machine: kubeconfig merged from the first server
 //   argocd-bootstrap              publish the GitOps repo, then Argo CD on the first server
 import type { Role } from '../lib/runner/types.ts';
@@ -13,6 +15,7 @@ import { baseRole } from './base/index.ts';
 import { hardenRole } from './harden/index.ts';
 import { k3sArtifactsRole } from './k3s-prereq/artifacts.ts';
 import { k3sPrereqRole } from './k3s-prereq/index.ts';
+import { platformPrereqRole } from './platform-prereq/index.ts';
 import { k3sServerRole } from './k3s-server/index.ts';
 import { k3sAgentRole } from './k3s-agent/index.ts';
 import { kubeconfigRole } from './kubeconfig/index.ts';
@@ -23,7 +26,7 @@ export interface SiteRoleOptions {
 }
 
 export function hostRoles(): Role[] {
-  return [baseRole, hardenRole, k3sArtifactsRole, k3sPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
+  return [baseRole, hardenRole, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {

@@ -20,6 +20,10 @@ export interface PriorityClassDef {
   description: string;
 }
 
+/**
+ * On the management cluster the bootstrap creates these before Argo CD (whose pods use
+ * infrastructure-critical); on the other clusters the governance app does.
+ */
 export const PRIORITY_CLASSES: PriorityClassDef[] = [
   { name: 'infrastructure-critical', value: 1000, description: 'Ingress, certificates, load balancing, storage, secrets: everything else depends on it.' },
   { name: 'data-services', value: 900, description: 'Stateful data services: object storage, databases, caches, registry.' },
@@ -46,6 +50,8 @@ export const TIER_PRIORITY_CLASS: Record<Tier, string> = {
  */
 export type Placement = 'control' | 'edge' | 'gpu' | 'anywhere';
 
+export type HostPrereq = 'iscsi' | 'nvidia-toolkit';
+
 export interface ChartRef {
   /** Helm repository URL; OCI registries are written without scheme, as Argo CD expects */
   repoURL: string;
@@ -64,6 +70,8 @@ export interface SecretKeyDef {
 
 export interface SecretDef {
   name: string;
+  /** Secret type, default Opaque (CloudNativePG reads kubernetes.io/basic-auth) */
+  type?: string;
   /** defaults to the component namespace */
   namespace?: string;
   keys: SecretKeyDef[];
@@ -82,6 +90,11 @@ export interface ComponentDef {
   secrets: SecretDef[];
   /** all images of the component are published for amd64 and arm64 (required for edge placement) */
   multiArch: boolean;
+  /**
+   * host packages its pods need on the nodes they land on (installed by roles/platform-prereq):
+   * iscsi (open-iscsi + iscsid, Longhorn), nvidia-toolkit (NVIDIA container toolkit, GPU nodes)
+   */
+  hostPrereqs?: HostPrereq[];
   /** share of the cluster's capacity its namespace quota gets, relative to the others */
   quotaWeight: number;
   /** requests its pods need at least: the namespace quota never goes below the sum of these */
@@ -97,7 +110,6 @@ export interface ComponentDef {
 const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
 
 const ARGO_HELM = 'https://argoproj.github.io/argo-helm';
-const BITNAMI = 'https://charts.bitnami.com/bitnami';
 const GRAFANA = 'https://grafana.github.io/helm-charts';
 
 /** Argo CD itself: installed by the bootstrap, then managed by bootstrap/argocd.yaml */
@@ -156,24 +168,27 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'longhorn',
-    description: 'Longhorn replicated block storage (local-path stays the default otherwise)',
+    description: "Longhorn replicated block storage (K3s' local-path stays the default StorageClass; the platform's volumes name longhorn)",
     tier: 'infrastructure',
     namespace: 'longhorn-system',
     charts: [helm('https://charts.longhorn.io', 'longhorn', '1.7.2')],
     placement: 'control',
+    hostPrereqs: ['iscsi'],
     quotaWeight: 2,
     quotaFloor: { milliCpu: 1000, memoryMi: 1536 },
   }),
   def({
     name: 'nvidia-device-plugin',
-    description: 'NVIDIA device plugin and the nvidia RuntimeClass, on nodes in group/label gpu',
+    description: "NVIDIA device plugin on nodes in group/label gpu (the nvidia RuntimeClass is K3s' own)",
     tier: 'infrastructure',
     namespace: 'nvidia-device-plugin',
     charts: [helm('https://nvidia.github.io/k8s-device-plugin', 'nvidia-device-plugin', '0.17.1')],
     placement: 'gpu',
+    hostPrereqs: ['nvidia-toolkit'],
   }),
   def({
     name: 'minio',
+    // kept pinned although minio/minio says it is no longer maintained: see README "Component choices"
     description: 'MinIO S3-compatible object storage (MLflow artifacts, workflow artifacts)',
     tier: 'data',
     namespace: 'minio',
@@ -185,21 +200,23 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'postgresql',
-    description: 'PostgreSQL (MLflow backend store)',
+    description: 'PostgreSQL through the CloudNativePG operator: one Cluster (MLflow backend store)',
     tier: 'data',
     namespace: 'postgresql',
-    charts: [helm(BITNAMI, 'postgresql', '18.7.6')],
+    charts: [helm('https://cloudnative-pg.github.io/charts', 'cloudnative-pg', '0.29.0')],
     placement: 'control',
-    secrets: [{ name: 'postgresql-auth', keys: [{ key: 'postgres-password', from: 'postgresql-admin.password' }, { key: 'password', from: 'mlflow-db.password' }] }],
+    // the owner of the MLflow database, created by the Cluster's initdb bootstrap
+    secrets: [{ name: 'postgresql-mlflow', type: 'kubernetes.io/basic-auth', keys: [{ key: 'username', from: 'mlflow-db.user' }, { key: 'password', from: 'mlflow-db.password' }] }],
+    // the operator's CRDs (Cluster alone) exceed client-side apply's annotation limit
+    serverSideApply: true,
     quotaWeight: 2,
     quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
   def({
     name: 'redis',
-    description: 'Redis cache',
+    description: 'Redis cache: one StatefulSet of the official multi-arch redis image (no chart)',
     tier: 'data',
     namespace: 'redis',
-    charts: [helm(BITNAMI, 'redis', '20.2.1')],
     placement: 'control',
     secrets: [{ name: 'redis-auth', keys: [{ key: 'redis-password', from: 'redis.password' }] }],
   }),
@@ -216,7 +233,7 @@ export const CATALOG: ComponentDef[] = [
     description: 'MLflow tracking server (PostgreSQL backend store, MinIO artifacts)',
     tier: 'ml-platform',
     namespace: 'mlflow',
-    charts: [helm('https://community-charts.github.io/helm-charts', 'mlflow', '1.12.0')],
+    charts: [helm('https://community-charts.github.io/helm-charts', 'mlflow', '1.11.5')],
     placement: 'control',
     requires: ['postgresql', 'minio'],
     secrets: [
@@ -264,7 +281,7 @@ export const CATALOG: ComponentDef[] = [
     description: 'Prometheus, Grafana and Alertmanager (webhook receiver)',
     tier: 'monitoring',
     namespace: 'monitoring',
-    charts: [helm('https://prometheus-community.github.io/helm-charts', 'kube-prometheus-stack', '91.2.2')],
+    charts: [helm('https://prometheus-community.github.io/helm-charts', 'kube-prometheus-stack', '88.5.3')],
     placement: 'control',
     secrets: [{ name: 'grafana-admin', keys: [{ key: 'admin-user', from: 'grafana.user' }, { key: 'admin-password', from: 'grafana.password' }] }],
     serverSideApply: true,
@@ -273,10 +290,11 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'loki',
-    description: 'Loki (single binary) with Promtail shipping every node\'s pod logs',
+    description: "Loki (single binary) with Grafana Alloy shipping every node's pod logs",
     tier: 'monitoring',
     namespace: 'logging',
-    charts: [helm(GRAFANA, 'loki', '6.5.2'), helm(GRAFANA, 'promtail', '6.16.6', 'values-promtail.yaml')],
+    // Alloy replaces Promtail, whose chart is deprecated (README "Component choices")
+    charts: [helm(GRAFANA, 'loki', '6.5.2'), helm(GRAFANA, 'alloy', '1.11.1', 'values-alloy.yaml')],
     placement: 'control',
     quotaWeight: 2,
     quotaFloor: { milliCpu: 500, memoryMi: 1024 },
@@ -303,7 +321,6 @@ export interface CredentialDef {
 
 export const CREDENTIALS: Record<string, CredentialDef> = {
   minio: { user: 'admin' },
-  'postgresql-admin': { user: 'postgres' },
   'mlflow-db': { user: 'mlflow' },
   redis: {},
   grafana: { user: 'admin' },

@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
 import { clusterAccessFile, prepareSecrets, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
-import { ARGOCD_CHART, ARGOCD_NAMESPACE } from './catalog.ts';
+import { ARGOCD_CHART, ARGOCD_NAMESPACE, PRIORITY_CLASSES } from './catalog.ts';
 import { assertValidTree } from './validate.ts';
 
 export interface RenderRepoOptions extends ModelOptions {
@@ -68,6 +68,8 @@ export function bootstrapPlan(model: RepoModel, stateDir: string) {
       /** path inside the rendered repo */
       valuesFile: 'platform/argocd/values.yaml',
     },
+    /** created by the bootstrap before Argo CD (K3s manifests dir), which needs infrastructure-critical */
+    priorityClasses: PRIORITY_CLASSES.map((p) => p.name),
     /** path inside the rendered repo; applied once to the management cluster */
     rootApplication: 'bootstrap/root.yaml',
     sealingKeys: model.clusters.map((c) => ({ cluster: c.name, dir: sealingKeyDir(stateDir, c.name) })),

@@ -98,8 +98,9 @@ export const DEFAULT_SETTINGS: Record<string, Record<string, unknown>> = {
   metallb: { addresses: [] },
   longhorn: { replicas: 2 },
   minio: { storage: '20Gi', buckets: ['mlflow', 'argo-artifacts'] },
-  postgresql: { storage: '10Gi', database: 'mlflow' },
-  redis: { storage: '2Gi' },
+  postgresql: { storage: '10Gi', database: 'mlflow', instances: 1 },
+  // official image, multi-arch: docker-library/official-images library/redis @ 37079fb3
+  redis: { storage: '2Gi', image: 'docker.io/library/redis:8.10.1-alpine' },
   registry: { storage: '20Gi' },
   jupyterhub: { adminUser: 'admin', storage: '5Gi' },
   'kube-prometheus-stack': { retention: '7d', storage: '10Gi' },
@@ -300,6 +301,8 @@ export interface RequiredSecret {
   component: string;
   namespace: string;
   name: string;
+  /** Secret type; Opaque when unset */
+  type?: string;
   keys: { key: string; from: string }[];
   /** where the sealed file goes in the repo */
   path: string;
@@ -311,7 +314,7 @@ export function requiredSecrets(model: RepoModel): RequiredSecret[] {
     for (const c of cl.components) {
       for (const s of c.secrets) {
         const namespace = s.namespace ?? c.namespace;
-        out.push({ cluster: cl.name, component: c.name, namespace, name: s.name, keys: s.keys, path: `clusters/${cl.name}/${c.name}/manifests/sealed-${s.name}.yaml` });
+        out.push({ cluster: cl.name, component: c.name, namespace, name: s.name, ...(s.type ? { type: s.type } : {}), keys: s.keys, path: `clusters/${cl.name}/${c.name}/manifests/sealed-${s.name}.yaml` });
       }
     }
   }

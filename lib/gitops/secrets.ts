@@ -123,6 +123,7 @@ function plaintextHash(s: RequiredSecret, data: Record<string, string>, labels: 
   const canonical = JSON.stringify({
     namespace: s.namespace,
     name: s.name,
+    ...(s.type ? { type: s.type } : {}),
     scope: 'strict',
     labels: Object.entries(labels).sort(),
     data: Object.entries(data).sort(),
@@ -175,6 +176,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
       scope: 'strict',
       certificatePem: k.certificatePem,
       labels,
+      type: s.type,
       previous: cached?.sealed,
       privateKeyPem: k.privateKeyPem,
     });

@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { isRestrictedLabel } from '../inventory/syntax.ts';
+import { enabledDefs } from '../gitops/model.ts';
 import { apiAddress, apiUrl, firstServer, hostByName, nodeAddress, type K3sSettings } from './settings.ts';
 import { hardeningConfig, mergeConfig } from './hardening.ts';
 
@@ -57,7 +58,11 @@ export function serverConfig(input: ConfigInput): Record<string, unknown> {
   const labels = kubeletLabels(host);
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];
-  if (settings.disable.length) config.disable = [...settings.disable];
+  // MetalLB and K3s' ServiceLB would both answer for LoadBalancer Services: MetalLB alone then
+  const disable = [...settings.disable];
+  const metallb = enabledDefs(cluster, inventory.clusters[0]?.name === cluster.name).some((d) => d.name === 'metallb');
+  if (metallb && !disable.includes('servicelb')) disable.push('servicelb');
+  if (disable.length) config.disable = disable;
   config['write-kubeconfig-mode'] = settings.writeKubeconfigMode;
   config['cluster-cidr'] = cluster.clusterCidr;
   config['service-cidr'] = cluster.serviceCidr;

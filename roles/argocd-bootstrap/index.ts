@@ -1,7 +1,9 @@
 // roles/argocd-bootstrap: the last step of a site run. Its `prepare` publishes the rendered repo
 // (or plans the publish in --check), then the tasks write the HelmChart manifests for Argo CD and
 // the root Application, the repository credential and the Sealed Secrets key into K3s' manifests
-// directory on the first server of the management cluster. K3s applies them; Argo CD takes over.
+// directory on the first server of the management cluster. K3s applies them; Argo CD takes over:
+// once its Applications `argocd` and `root` are Synced and Healthy, the two HelmCharts are marked
+// unmanaged (helm-controller then never touches those releases again), so each object has one owner.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +11,18 @@ import YAML from 'yaml';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, file } from '../../lib/blocks/index.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
+import { PRIORITY_CLASSES } from '../../lib/gitops/catalog.ts';
 import { q } from '../../lib/blocks/shell.ts';
 import { validateTree, formatIssue } from '../../lib/gitops/validate.ts';
-import { argocdHelmChart, repoCredentialManifest, rootAppHelmChart, type BootstrapInput } from './manifests.ts';
+import {
+  argocdHelmChart,
+  HELM_UNMANAGED_ANNOTATION,
+  priorityClassesManifest,
+  repoCredentialManifest,
+  rootAppHelmChart,
+  type BootstrapInput,
+} from './manifests.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as {
@@ -36,8 +47,17 @@ export function firstServer(inventory: Inventory): string | undefined {
   return inventory.clusters[0]?.servers[0];
 }
 
+export interface BootstrapFile {
+  content: string;
+  secret: boolean;
+  /** for a HelmChart: the content once Argo CD runs the release itself (marked unmanaged) */
+  handedOver?: string;
+  /** the Argo CD Application that adopts the HelmChart's release */
+  adoptedBy?: string;
+}
+
 /** The bootstrap files by path, validated against their schemas before anything is written. */
-export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: string; sshPrivateKey?: string }, dir = defaults.manifests_dir) {
+export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: string; sshPrivateKey?: string }, dir = defaults.manifests_dir): Map<string, BootstrapFile> {
   const input: BootstrapInput = {
     argocdChart: src.argocdChart,
     argocdNamespace: src.argocdNamespace,
@@ -46,9 +66,15 @@ export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: strin
     appsChart: defaults.argocd_apps_chart,
   };
   if (!input.rootApplication) throw new Error(`the rendered repo has no ${src.rootApplicationPath}`);
-  const files = new Map<string, { content: string; secret: boolean }>([
-    [`${dir}/clusterseed-argocd.yaml`, { content: argocdHelmChart(input), secret: false }],
-    [`${dir}/clusterseed-argocd-root.yaml`, { content: rootAppHelmChart(input), secret: false }],
+  const rootName = (YAML.parse(input.rootApplication) as { metadata: { name: string } }).metadata.name;
+  const files = new Map<string, BootstrapFile>([
+    // sorts first: K3s applies its manifests directory in name order
+    [`${dir}/clusterseed-00-priority-classes.yaml`, { content: priorityClassesManifest(PRIORITY_CLASSES), secret: false }],
+    [`${dir}/clusterseed-argocd.yaml`, { content: argocdHelmChart(input), secret: false, handedOver: argocdHelmChart(input, true), adoptedBy: 'argocd' }],
+    [
+      `${dir}/clusterseed-argocd-root.yaml`,
+      { content: rootAppHelmChart(input), secret: false, handedOver: rootAppHelmChart(input, true), adoptedBy: rootName },
+    ],
     [`${dir}/clusterseed-sealing-key.yaml`, { content: src.sealingKeyManifest, secret: true }],
   ]);
   if (published.sshPrivateKey) {
@@ -57,13 +83,54 @@ export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: strin
       secret: true,
     });
   }
-  const issues = validateTree(new Map([...files].map(([p, f]) => [p.replace(/^\//, ''), f.content])));
+  const variants = [...files].flatMap(([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][]);
+  const issues = validateTree(new Map(variants.map(([p, c]) => [p.replace(/^\//, ''), c])));
   if (issues.length) throw new Error(`bootstrap manifests are invalid:\n${issues.map(formatIssue).join('\n')}`);
   return files;
 }
 
+/** Prints `<app>=<sync>/<health>` per Application; nothing when K3s or Argo CD is not there yet. */
+export function applicationStatusProbe(apps: string[], namespace: string): string {
+  const get = (a: string) =>
+    `k3s kubectl --request-timeout=10s -n ${q(namespace)} get applications.argoproj.io ${q(a)} -o jsonpath='{.status.sync.status}/{.status.health.status}' 2>/dev/null`;
+  return `if command -v k3s >/dev/null 2>&1; then ${apps.map((a) => `printf '%s=%s\\n' ${q(a)} "$(${get(a)})"`).join('; ')}; fi; true`;
+}
+
+/** `<app>=Synced/Healthy` lines of the probe, as the set of apps that run their own release. */
+export function runningApps(stdout: string): Set<string> {
+  return new Set(
+    stdout
+      .split('\n')
+      .map((l) => l.trim().split('='))
+      .filter(([, st]) => st === 'Synced/Healthy')
+      .map(([a]) => a),
+  );
+}
+
+/**
+ * A HelmChart file that installs a release until the Application of the same release runs it,
+ * then marks it unmanaged, for good: once handed over (the file says so) it never goes back, or a
+ * later K3s upgrade (new helm job image) would re-run the old chart version over Argo CD's.
+ */
+export function helmChartFile(p: string, f: BootstrapFile, namespace: string): Task {
+  if (!f.handedOver || !f.adoptedBy) throw new Error(`${p} is not a HelmChart handed over to Argo CD`);
+  const name = `bootstrap ${path.basename(p)}`;
+  const installing = file({ path: p, content: f.content, mode: '0600', name });
+  const inert = file({ path: p, content: f.handedOver, mode: '0600', name });
+  return {
+    name,
+    probe: applicationStatusProbe([f.adoptedBy], namespace),
+    files: [{ path: p, hash: true, content: true }],
+    plan(state, ctx) {
+      const current = fileFact(state, p);
+      const handedOver = (current.exists && textOf(current).includes(HELM_UNMANAGED_ANNOTATION)) || runningApps(state.stdout).has(f.adoptedBy!);
+      return (handedOver ? inert : installing).plan(state, ctx);
+    },
+  };
+}
+
 export function argocdBootstrapRole(src: BootstrapSource): Role {
-  let files: Map<string, { content: string; secret: boolean }> | undefined;
+  let files: Map<string, BootstrapFile> | undefined;
   return {
     name: 'argocd-bootstrap',
     appliesTo: (host, inventory) => host.name === firstServer(inventory),
@@ -77,7 +144,9 @@ export function argocdBootstrapRole(src: BootstrapSource): Role {
       const dir = defaults.manifests_dir;
       return [
         command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -m 0700 ${q(dir)}` }),
-        ...[...files].map(([p, f]) => file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` })),
+        ...[...files].map(([p, f]) =>
+          f.handedOver ? helmChartFile(p, f, src.argocdNamespace) : file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` }),
+        ),
       ];
     },
   };

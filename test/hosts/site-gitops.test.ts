@@ -60,12 +60,18 @@ test('bootstrap files land on the first server; the repo gets one commit; rerun 
 
   const listing = (await lab.sh(host, `stat -c '%n %a' ${MANIFESTS}/*`)).stdout.trim().split('\n').sort();
   assert.equal(listing, [
+    // the PriorityClasses Argo CD's pods need, applied first (K3s reads the directory in name order)
+    `${MANIFESTS}/clusterseed-00-priority-classes.yaml 600`,
     `${MANIFESTS}/clusterseed-argocd-root.yaml 600`,
     `${MANIFESTS}/clusterseed-argocd.yaml 600`,
     `${MANIFESTS}/clusterseed-sealing-key.yaml 600`,
   ]);
   const chart = YAML.parse((await lab.sh(host, `cat ${MANIFESTS}/clusterseed-argocd.yaml`)).stdout);
   assert.is(chart.kind, 'HelmChart');
+  // installing: K3s has no Argo CD Application on this host yet, so the HelmChart stays managed
+  assert.is(chart.metadata.annotations, undefined);
+  const classes = (await lab.sh(host, `cat ${MANIFESTS}/clusterseed-00-priority-classes.yaml`)).stdout;
+  assert.match(classes, /name: infrastructure-critical\n/);
   assert.is(chart.spec.chart, 'argo-cd');
   assert.match(chart.spec.version, /^\d+\.\d+\.\d+$/);
   const root = YAML.parse((await lab.sh(host, `cat ${MANIFESTS}/clusterseed-argocd-root.yaml`)).stdout);

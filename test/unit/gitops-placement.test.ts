@@ -45,9 +45,11 @@ test('homelab: demo model and serving on the arm64 Pis; MLflow, PostgreSQL, MinI
 
   // stateful and control services: the inventory's stateful label singles out the desktop
   const mlflow = parse(files.get('clusters/homelab/mlflow/values.yaml')!) as Scheduling;
-  const postgres = parse(files.get('clusters/homelab/postgresql/values.yaml')!).primary as Scheduling;
+  // PostgreSQL: the CloudNativePG operator (chart values) and the database pods (the Cluster's affinity)
+  const operator = parse(files.get('clusters/homelab/postgresql/values.yaml')!) as Scheduling;
+  const postgres = parse(files.get('clusters/homelab/postgresql/manifests/cluster.yaml')!).spec.affinity as Scheduling;
   const minio = parse(files.get('clusters/homelab/minio/values.yaml')!) as Scheduling;
-  for (const [name, s] of [['mlflow', mlflow], ['postgresql', postgres], ['minio', minio]] as const) {
+  for (const [name, s] of [['mlflow', mlflow], ['postgresql operator', operator], ['postgresql', postgres], ['minio', minio]] as const) {
     assert.is(s.nodeSelector!['node-role.clusterseed.io/stateful'], 'true', name);
     assert.equal(nodesFor(s, nodes), ['desktop'], name);
   }
@@ -84,15 +86,15 @@ test('a selector that would also match another node is not used', () => {
   assert.equal(discriminatingSelector([nodes[0]], nodes), { 'node-role.kubernetes.io/control-plane': 'true', zone: 'a' });
 });
 
-test('GPU nodes: device plugin and RuntimeClass select the gpu node and tolerate its taint', async () => {
+test('GPU nodes: the device plugin selects the gpu node and tolerates its taint; the RuntimeClass is K3s\' own', async () => {
   const { files, model } = await renderRepoWithSecrets(everything(), { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS });
   const lab = model.clusters.find((c) => c.name === 'lab')!;
-  const rc = parse(files.get('clusters/lab/nvidia-device-plugin/manifests/runtime-class.yaml')!);
-  assert.is(rc.handler, 'nvidia');
-  assert.equal(nodesFor(rc.scheduling, lab.nodes), ['gpu-box']);
-  assert.equal(rc.scheduling.tolerations, [parseTaint('nvidia.com/gpu=true:NoSchedule')]);
+  // K3s creates the nvidia RuntimeClass itself: one owner
+  assert.not.ok([...files.keys()].some((f) => f.startsWith('clusters/lab/nvidia-device-plugin/manifests/')));
+  assert.is(parse(files.get('platform/nvidia-device-plugin/values.yaml')!).runtimeClassName, 'nvidia');
   const values = parse(files.get('clusters/lab/nvidia-device-plugin/values.yaml')!);
   assert.equal(nodesFor(values, lab.nodes), ['gpu-box']);
+  assert.equal(values.tolerations, [parseTaint('nvidia.com/gpu=true:NoSchedule')]);
   // a cluster without gpu nodes gets no device plugin placement at all
   assert.equal(placementFor('gpu', lab.nodes.filter((n) => !n.gpu)).nodes, []);
 });

@@ -67,7 +67,7 @@ test('Applications: waves in tier order, automated prune/selfHeal, retry, Create
     assert.ok(app.spec.syncPolicy.retry.limit > 0, file);
     assert.ok(app.spec.syncPolicy.syncOptions.includes('CreateNamespace=true'), file);
     const ssa = app.spec.syncPolicy.syncOptions.includes('ServerSideApply=true');
-    assert.is(ssa, /kube-prometheus-stack|kserve/.test(file), file);
+    assert.is(ssa, /kube-prometheus-stack|kserve|postgresql/.test(file), file);
   }
   const kps = parse(files.get('clusters/lab/apps/kube-prometheus-stack.yaml')!);
   const chart = kps.spec.sources[0];
@@ -107,13 +107,17 @@ test('bootstrap plan points at files the render produced', async () => {
   assert.equal(plan.clusterAccess.map((a) => [a.cluster, a.server]), [['edge', 'https://edge.example.lan:6443']]);
 });
 
-test('governance: PriorityClasses and a quota + LimitRange per namespace', async () => {
-  const files = await render(homelab());
-  const pcs = docs(files.get('platform/governance/manifests/priority-classes.yaml')!);
+test('governance: PriorityClasses on the clusters without Argo CD, and a quota + LimitRange per namespace', async () => {
+  const all = await render(everything());
+  // the management cluster's PriorityClasses come from the bootstrap (before Argo CD): one owner
+  assert.not.ok([...all].some(([f, text]) => f.startsWith('clusters/lab/') && /kind: PriorityClass/.test(text)));
+  assert.not.ok([...all.keys()].some((f) => f.startsWith('platform/governance/')));
+  const pcs = docs(all.get('clusters/edge/governance/manifests/priority-classes.yaml')!);
   assert.equal(
     pcs.map((p) => [p.metadata.name, p.value]),
     [['infrastructure-critical', 1000], ['data-services', 900], ['ml-platform', 800], ['monitoring', 700], ['low-priority', 100]],
   );
+  const files = await render(homelab());
   const ns = docs(files.get('clusters/homelab/governance/manifests/namespaces.yaml')!);
   const quotas = ns.filter((d) => d.kind === 'ResourceQuota');
   const limitRanges = ns.filter((d) => d.kind === 'LimitRange');

@@ -32,10 +32,13 @@ test('credentials are generated once (0600, git-ignored) and sealed for the righ
   // the same MinIO credentials reach MLflow's S3 secret, and the PostgreSQL user password MLflow's DB secret
   const s3 = first.sealed.get('clusters/homelab/mlflow/manifests/sealed-mlflow-s3.yaml') as unknown as SealedSecret;
   assert.equal(unsealSecret(s3, key), { AWS_ACCESS_KEY_ID: 'admin', AWS_SECRET_ACCESS_KEY: creds.minio.password });
-  const pg = unsealSecret(first.sealed.get('clusters/homelab/postgresql/manifests/sealed-postgresql-auth.yaml') as unknown as SealedSecret, key);
+  // the CloudNativePG Cluster creates the MLflow database owner from a basic-auth Secret
+  const pgSealed = first.sealed.get('clusters/homelab/postgresql/manifests/sealed-postgresql-mlflow.yaml') as unknown as SealedSecret;
+  assert.is(pgSealed.spec.template.type, 'kubernetes.io/basic-auth');
+  const pg = unsealSecret(pgSealed, key);
   const db = unsealSecret(first.sealed.get('clusters/homelab/mlflow/manifests/sealed-mlflow-db.yaml') as unknown as SealedSecret, key);
-  assert.is(pg.password, db.password);
-  assert.is.not(pg['postgres-password'], pg.password);
+  assert.equal(pg, { password: creds['mlflow-db'].password, username: 'mlflow' });
+  assert.equal(db, pg);
   assert.is(first.resealed.length, requiredSecrets(model).length);
 });
 

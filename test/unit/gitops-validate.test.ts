@@ -42,11 +42,11 @@ test('a broken template fails with the rendered file, the object and the field',
 });
 
 test('the index of the offending document in a multi-document file is reported', async () => {
-  const issues = await issuesWith('components/governance/platform/manifests/priority-classes.yaml.hbs');
+  const issues = await issuesWith('components/governance/cluster/manifests/priority-classes.yaml.hbs');
   assert.is(issues.length, 1, JSON.stringify(issues));
   assert.equal(
     { file: issues[0].file, doc: issues[0].docIndex, object: issues[0].object, field: issues[0].field },
-    { file: 'platform/governance/manifests/priority-classes.yaml', doc: 2, object: 'PriorityClass/ml-platform', field: 'value' },
+    { file: 'clusters/homelab/governance/manifests/priority-classes.yaml', doc: 2, object: 'PriorityClass/ml-platform', field: 'value' },
   );
 });
 

@@ -1,0 +1,125 @@
+// Role `platform-prereq`: the host side of the GitOps components (issue 15). A component says in
+// the catalog which host packages its pods need (ComponentDef.hostPrereqs); this role installs
+// them on the nodes those pods may land on, before K3s starts there:
+//  - iscsi (Longhorn): open-iscsi with iscsid enabled, on every node of the cluster (Longhorn's
+//    manager runs everywhere and a volume attaches wherever its pod is scheduled);
+//  - nvidia-toolkit (nvidia-device-plugin): NVIDIA's apt repository and the container toolkit, on
+//    the component's nodes (group/label gpu). K3s finds the nvidia runtime when it starts, so an
+//    install on a node where K3s already runs restarts it.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { Handler, HostContext, Role, Task } from '../../lib/runner/types.ts';
+import { command, isActiveState, kernelModule, packages, q, run, service, unitState } from '../../lib/blocks/index.ts';
+import type { HostPrereq } from '../../lib/gitops/catalog.ts';
+import { enabledDefs } from '../../lib/gitops/model.ts';
+import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
+import { isAgent, isServer } from '../../lib/k3s/settings.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as Record<string, unknown>;
+
+/** Prerequisites needed on every node of the cluster, whatever the component's placement. */
+const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi']);
+
+/**
+ * The host prerequisites of `host`: those of the components its cluster enables, where the
+ * component's pods may land on this host. Pure: the bring-up analysis asks the same question.
+ */
+export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: HostPrereq; component: string }[] {
+  const clusterIndex = inventory.clusters.findIndex((c) => c.name === host.cluster);
+  if (clusterIndex < 0) return [];
+  const cluster = inventory.clusters[clusterIndex];
+  const servers = new Set(cluster.servers);
+  const nodes = inventory.hosts.filter((h) => h.cluster === cluster.name).map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
+  const out: { prereq: HostPrereq; component: string }[] = [];
+  for (const def of enabledDefs(cluster, clusterIndex === 0)) {
+    for (const prereq of def.hostPrereqs ?? []) {
+      const where = CLUSTER_WIDE.has(prereq) ? nodes.map((n) => n.name) : placementFor(def.placement, nodes).nodes;
+      if (where.includes(host.name)) out.push({ prereq, component: def.name });
+    }
+  }
+  return out.sort((a, b) => (a.prereq < b.prereq ? -1 : a.prereq > b.prereq ? 1 : 0));
+}
+
+const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);
+
+/**
+ * iscsid needs the kernel's iSCSI transport (NETLINK_ISCSI, from scsi_transport_iscsi, which
+ * iscsi_tcp pulls in); without it the daemon starts and exits at once. A container cannot load
+ * it: the task says so and skips; on a host it is an error (Longhorn could not attach volumes).
+ */
+function iscsidRunningTask(unit: string): Task {
+  return {
+    name: 'iscsid running (Longhorn)',
+    probe: `if [ -d /sys/module/scsi_transport_iscsi ]; then echo transport; else echo no-transport; fi`,
+    units: [unit],
+    plan(state, ctx: HostContext) {
+      if (isActiveState(unitState(state, unit).active)) return null;
+      if (state.stdout.trim() !== 'transport') {
+        if (ctx.facts.container) {
+          return { skip: `iscsid cannot run in this ${ctx.facts.container} container: its kernel has no iSCSI transport (load iscsi_tcp on the container host)` };
+        }
+        throw new Error('iscsid cannot run: the kernel has no iSCSI transport (scsi_transport_iscsi) although iscsi_tcp was asked for; Longhorn needs it');
+      }
+      return { summary: `start ${unit}`, apply: (c) => run(c, `systemctl start ${q(unit)}`, `start ${unit}`).then(() => undefined) };
+    },
+  };
+}
+
+function iscsiTasks(vars: Record<string, any>): Task[] {
+  return [
+    packages({ present: vars.iscsi_packages, name: 'open-iscsi (Longhorn)' }),
+    // Longhorn's own environment check asks for iscsi_tcp; loading it gives iscsid its transport
+    kernelModule({ name: 'iscsi_tcp' }),
+    service({ name: vars.iscsi_service, enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
+    iscsidRunningTask(vars.iscsi_service),
+  ];
+}
+
+/** The deb line of NVIDIA's repository, signed by its own key only. */
+export function nvidiaSourcesLine(vars: Record<string, any>): string {
+  return `deb [signed-by=${vars.nvidia_keyring}] ${vars.nvidia_repo_url} /`;
+}
+
+function nvidiaTasks(vars: Record<string, any>): Task[] {
+  const line = nvidiaSourcesLine(vars);
+  const list = String(vars.nvidia_sources_file);
+  const key = String(vars.nvidia_keyring);
+  return [
+    packages({ present: ['ca-certificates', 'curl'], name: 'curl (to fetch NVIDIA\'s repository key)' }),
+    command({
+      name: "NVIDIA container toolkit apt repository",
+      probe: `test -s ${q(key)} && grep -qxF ${q(line)} ${q(list)}`,
+      summary: `add ${vars.nvidia_repo_url} signed by ${vars.nvidia_key_url}`,
+      // the key is fetched once (a replaced key is a decision for a human); only this repository's
+      // lists are refreshed so that the install below sees its packages
+      run:
+        `set -e; test -s ${q(key)} || { curl -fsSL --retry 3 ${q(String(vars.nvidia_key_url))} -o ${q(key + '.tmp')} && mv ${q(key + '.tmp')} ${q(key)}; }; ` +
+        `chmod 0644 ${q(key)}; printf '%s\\n' ${q(line)} > ${q(list)}; ` +
+        `DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 -o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 update`,
+    }),
+    packages({ present: vars.nvidia_packages, name: 'NVIDIA container toolkit', notify: ['restart k3s for the nvidia runtime'] }),
+  ];
+}
+
+const restartK3s: Handler = {
+  name: 'restart k3s for the nvidia runtime',
+  // try-restart: only a running K3s is restarted; one started later finds the runtime by itself
+  run: (ctx) => run(ctx, 'systemctl try-restart k3s.service k3s-agent.service', 'restart K3s').then(() => undefined),
+};
+
+export const platformPrereqRole: Role = {
+  name: 'platform-prereq',
+  defaults,
+  appliesTo: (host: HostSpec, inventory: Inventory) => (isServer(host) || isAgent(host)) && prereqsFor(host, inventory).length > 0,
+  handlers: [restartK3s],
+  tasks(ctx: HostContext): Task[] {
+    const tasks: Task[] = [];
+    if (has(ctx, 'iscsi')) tasks.push(...iscsiTasks(ctx.vars));
+    if (has(ctx, 'nvidia-toolkit')) tasks.push(...nvidiaTasks(ctx.vars));
+    return tasks;
+  },
+};
