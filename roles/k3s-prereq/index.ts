@@ -12,16 +12,28 @@ import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';
+import { settingsFor } from '../../lib/k3s/settings.ts';
+import type { ClusterSpec } from '../../lib/inventory/model.ts';
 import { artifactsTask } from './artifacts.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
 
-export const K3S_SYSCTLS = {
+export const K3S_SYSCTLS: Record<string, number> = {
   'net.ipv4.ip_forward': 1,
-  'net.ipv6.conf.all.forwarding': 1,
   'net.bridge.bridge-nf-call-iptables': 1,
   'net.bridge.bridge-nf-call-ip6tables': 1,
 };
+
+/**
+ * IPv6 forwarding only for clusters with an IPv6 (or dual-stack) CIDR, as K3s does itself
+ * (k3s-io/k3s pkg/agent/syssetup/setup.go, kernelSysctls, commit 00014d2846a2: the ipv6 forwarding
+ * keys are set `if enableIPv6`). With forwarding on, the kernel ignores router advertisements, so an
+ * IPv4-only node on a SLAAC LAN would lose its IPv6 addresses and default route.
+ */
+export function k3sSysctls(cluster: Pick<ClusterSpec, 'clusterCidr' | 'serviceCidr'>): Record<string, number> {
+  const ipv6 = [cluster.clusterCidr, cluster.serviceCidr].some((cidr) => cidr.includes(':'));
+  return ipv6 ? { ...K3S_SYSCTLS, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv6.conf.default.forwarding': 1 } : { ...K3S_SYSCTLS };
+}
 
 const defaults = {
   /** seconds a rebooting Raspberry Pi may take until SSH answers again */
@@ -215,8 +227,8 @@ export const k3sPrereqRole: Role = {
       kernelModule({ name: 'overlay' }),
       sysctl({
         file: K3S_SYSCTL_FILE,
-        values: K3S_SYSCTLS,
-        optional: ['net.ipv6.conf.all.forwarding'],
+        values: k3sSysctls(settingsFor(ctx).cluster),
+        optional: ['net.ipv6.conf.all.forwarding', 'net.ipv6.conf.default.forwarding'],
         comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
       }),
       iptablesTask(),
