@@ -2,10 +2,7 @@
 // (or plans the publish in --check), then the tasks write the HelmChart manifests for Argo CD and
 // the root Application, the repository credential and the Sealed Secrets key into K3s' manifests
 // directory on the first server of the management cluster. K3s applies them; Argo CD takes over.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, file } from '../../lib/blocks/index.ts';
@@ -13,10 +10,16 @@ import { q } from '../../lib/blocks/shell.ts';
 import { validateTree, formatIssue } from '../../lib/gitops/validate.ts';
 import { argocdHelmChart, repoCredentialManifest, rootAppHelmChart, type BootstrapInput } from './manifests.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as {
-  manifests_dir: string;
-  argocd_apps_chart: BootstrapInput['appsChart'];
+/**
+ * Fixed parts of the bootstrap, not inventory settings (the role has no vars: `vars.argocd-bootstrap`
+ * is an inventory error). K3s applies every file in its auto-deploy directory and keeps re-applying
+ * it when it changes; its place follows K3s' data-dir, which clusterseed owns. argocd-apps renders
+ * the root Application (the one object the repository cannot create for itself); its pin moves with
+ * clusterseed's releases like the Argo CD chart in the GitOps catalog.
+ */
+export const defaults: { manifests_dir: string; argocd_apps_chart: BootstrapInput['appsChart'] } = {
+  manifests_dir: '/var/lib/rancher/k3s/server/manifests',
+  argocd_apps_chart: { repo: 'https://argoproj.github.io/argo-helm', chart: 'argocd-apps', version: '2.0.2' },
 };
 
 /** What the pipeline hands the role: rendered files and how to publish them. */

@@ -15,6 +15,7 @@ import { isK3sNode } from '../../lib/k3s/prepare.ts';
 import { settingsFor } from '../../lib/k3s/settings.ts';
 import type { ClusterSpec } from '../../lib/inventory/model.ts';
 import { artifactsTask } from './artifacts.ts';
+import { loadDefaults, VarsReader } from '../base/vars-check.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
 
@@ -35,10 +36,8 @@ export function k3sSysctls(cluster: Pick<ClusterSpec, 'clusterCidr' | 'serviceCi
   return ipv6 ? { ...K3S_SYSCTLS, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv6.conf.default.forwarding': 1 } : { ...K3S_SYSCTLS };
 }
 
-const defaults = {
-  /** seconds a rebooting Raspberry Pi may take until SSH answers again */
-  reboot_timeout: 600,
-};
+/** defaults.yaml: the role's settings (checked against the inventory's vars when it is loaded) */
+export const k3sPrereqDefaults = loadDefaults(import.meta.url);
 
 function swapOffTask(): Task {
   return {
@@ -181,7 +180,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    const timeoutMs = Number(ctx.vars.reboot_timeout ?? defaults.reboot_timeout) * 1000;
+    const timeoutMs = VarsReader.of(ctx, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
     const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
     const before = await mark();
     // scheduled by PID 1, so it happens after this SSH session has returned
@@ -214,7 +213,7 @@ export const rebootHandler: Handler = {
 export const k3sPrereqRole: Role = {
   name: 'k3s-prereq',
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
-  defaults,
+  defaults: k3sPrereqDefaults,
   probeAhead: true,
   tasks(ctx) {
     if (!isK3sNode(ctx)) return [];
