@@ -6,7 +6,7 @@ import { parseInventory } from '../../lib/inventory/load.ts';
 import { deepMerge } from '../../lib/inventory/merge.ts';
 import type { HostContext, Task } from '../../lib/runner/types.ts';
 import type { Transport } from '../../lib/ssh/types.ts';
-import { K3S_SYSCTL_FILE, k3sPrereqRole } from '../../roles/k3s-prereq/index.ts';
+import { K3S_SYSCTL_FILE, k3sPrereqRole, rebootHandler } from '../../roles/k3s-prereq/index.ts';
 import { probed } from '../support/probe-state.ts';
 
 const inventoryText = (cidrs: string) => `
@@ -62,6 +62,26 @@ test('IPv6 forwarding is on for a dual-stack or IPv6 cluster', async () => {
     assert.match(file, /^-net\.ipv6\.conf\.all\.forwarding = 1$/m, cidrs);
     assert.match(file, /^-net\.ipv6\.conf\.default\.forwarding = 1$/m, cidrs);
   }
+});
+
+test('a reboot_timeout that is not a number stops the reboot handler with the field named, before any reboot', async () => {
+  const uploads = new Map<string, string>();
+  const ctx = ctxFor('', uploads);
+  const scripts: string[] = [];
+  ctx.conn.exec = (async (script: string) => { scripts.push(script); return { code: 0, stdout: '', stderr: '' }; }) as Transport['exec'];
+  for (const bad of ['10m', '600', 0]) {
+    ctx.vars = deepMerge(k3sPrereqRole.defaults, { reboot_timeout: bad });
+    try {
+      // bounded: with NaN seconds the old handler waited for the host forever
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the handler did not stop within 5 s')), 5000); });
+      await Promise.race([rebootHandler.run(ctx), timeout]).finally(() => clearTimeout(timer));
+      assert.unreachable('must fail');
+    } catch (err) {
+      assert.match((err as Error).message, /\/inv\/inventory\.yaml: host s1: vars\.k3s-prereq\.reboot_timeout: expected an integer from 30 to 7200/);
+    }
+  }
+  assert.equal(scripts, [], 'nothing ran on the host');
 });
 
 test.run();
