@@ -16,7 +16,13 @@ import { k3sPrereqDefaults } from './k3s-prereq/index.ts';
 export function hostVarsSpecs(): VarsSpec[] {
   return [
     { name: 'base', defaults: baseDefaults, open: ['unattended_upgrades.origins'] },
-    { name: 'harden', defaults: hardenDefaults, open: ['sshd.settings', 'sysctl.values'] },
+    {
+      name: 'harden',
+      defaults: hardenDefaults,
+      open: ['sshd.settings', 'sysctl.values'],
+      // address lists also take one address (roles/harden/firewall.ts sourcesList)
+      types: { 'firewall.ssh_allowed_from': 'listOrString', 'firewall.api_allowed_from': 'listOrString', 'firewall.node_networks': 'listOrString', 'fail2ban.ignoreip': 'listOrString' },
+    },
     { name: 'k3s-prereq', defaults: k3sPrereqDefaults },
     // the GitOps resource quotas (lib/gitops/quota.ts): what the node offers, when not the arch's default
     { name: 'capacity', defaults: {}, types: { cpu: 'scalar', memory: 'scalar' }, what: 'the node capacity (docs/inventory.md)' },

@@ -12,7 +12,7 @@ import type { RawInventory } from './raw.ts';
 import { didYouMean } from './suggest.ts';
 
 /** what a key without a telling default holds */
-export type VarType = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'mapping' | 'scalar' | 'any';
+export type VarType = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'mapping' | 'scalar' | 'listOrString' | 'any';
 
 export interface VarsSpec {
   /** the key under `vars:`: a role's name, or a settings group such as `capacity` */
@@ -69,7 +69,7 @@ function typeOfDefault(v: unknown): VarType {
 
 const EXPECTED: Record<VarType, string> = {
   string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', list: 'a list',
-  mapping: 'a mapping', scalar: 'a string or a number', any: 'a value',
+  mapping: 'a mapping', scalar: 'a string or a number', listOrString: 'a list or a single string', any: 'a value',
 };
 
 function fits(type: VarType, v: unknown): boolean {
@@ -82,6 +82,7 @@ function fits(type: VarType, v: unknown): boolean {
     case 'list': return Array.isArray(v) || v === null;
     case 'mapping': return isPlainObject(v) || v === null;
     case 'scalar': return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+    case 'listOrString': return Array.isArray(v) || typeof v === 'string' || v === null;
     case 'any': return true;
   }
 }

@@ -63,6 +63,7 @@ test('free-form maps stay free: sysctl values, sshd settings, unattended-upgrade
     sysctl: { values: { vm.swappiness: 10, kernel.sysrq: null }, optional: [vm.swappiness] }
     sshd: { settings: { Banner: /etc/issue.net, X11Forwarding: null } }
     network_protocols: { blacklist: null }
+    firewall: { ssh_allowed_from: 192.168.1.0/24, api_allowed_from: [10.0.0.0/8] }
   base:
     unattended_upgrades: { origins: { raspbian: [] } }
   k3s-prereq: { reboot_timeout: 900 }
