@@ -273,6 +273,25 @@ test('a broken sshd option from the inventory is rejected before it reaches the 
   assert.is(byHost(again, h2).counts.changed, 0);
 });
 
+test('a Match block relaxing root logins from the network only is found, though root from loopback looks fine', async () => {
+  // the control machine reaches the hosts from the lab bridge (x.y.z.1/24)
+  const lan = `${addressOf(h2).split('.').slice(0, 3).join('.')}.0/24`;
+  await sh(h2, `printf 'Match User root Address ${lan}\\n  PermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/50-local.conf`);
+  try {
+    assert.match(await sh(h2, 'sshd -T -C user=root,host=localhost,addr=127.0.0.1 | grep -i "^permitrootlogin"'), /^permitrootlogin no$/, 'invisible from loopback');
+    const report = await converge();
+    const failed = byHost(report, h2).tasks.find((t) => t.outcome === 'failed');
+    assert.ok(failed, 'the override must fail the host');
+    assert.is(failed!.task, 'sshd hardened configuration');
+    assert.match(failed!.message!, /permitrootlogin: effective "yes", wanted "no" \(for user=root,addr=172\.30\.\d+\.1\)/);
+    assert.not.match(failed!.message!, /addr=127\.0\.0\.1/);
+    assert.is(byHost(report, h1).outcome, 'ok', 'other hosts are not affected');
+  } finally {
+    await sh(h2, 'rm -f /etc/ssh/sshd_config.d/50-local.conf');
+  }
+  assert.equal(failures(await converge()), []);
+});
+
 test('a config that locks the admin out is rolled back after the fresh login fails', async () => {
   const live = await sh(h2, `sha256sum ${DROPIN}`);
   const inv = await writeInventory({ [h2]: { harden: { sshd: { settings: { AllowUsers: 'nobody' } } } } });
