@@ -31,6 +31,27 @@ export function procPath(key: string): string {
   return `/proc/sys/${key.replace(/\./g, '/')}`;
 }
 
+/**
+ * Knobs the running kernel lets one tighten but never relax: once set, only a reboot brings the
+ * laxer value back (Documentation/admin-guide/sysctl/kernel.rst: kexec_load_disabled and
+ * modules_disabled "cannot be changed back"; unprivileged_bpf_disabled 1 "cannot be changed back
+ * to 0 or 2" (2 still can); Documentation/admin-guide/LSM/Yama.rst: ptrace_scope 3 "cannot be
+ * changed"). Returns true when going from `live` to `wanted` is such a relaxation.
+ */
+export function relaxableOnlyByReboot(key: string, live: string, wanted: string | number): boolean {
+  const w = String(wanted).trim();
+  switch (key) {
+    case 'kernel.kexec_load_disabled':
+    case 'kernel.modules_disabled':
+    case 'kernel.unprivileged_bpf_disabled':
+      return live.trim() === '1' && w !== '1';
+    case 'kernel.yama.ptrace_scope':
+      return live.trim() === '3' && w !== '3';
+    default:
+      return false;
+  }
+}
+
 export function liveSettable(key: string, container: string): boolean {
   return !container || key.startsWith('net.');
 }
@@ -61,6 +82,7 @@ export function sysctl(spec: SysctlSpec): Task {
       const live = parseLiveValues(state.stdout, keys);
       const fileDiffers = fileFact(state, spec.file).sha256 !== sha256(content);
       const differ: string[] = [];
+      const atBoot: string[] = [];
       for (const k of keys) {
         const cur = live.get(k) ?? '!missing';
         if (cur === '!missing' && spec.optional?.includes(k)) {
@@ -71,6 +93,12 @@ export function sysctl(spec: SysctlSpec): Task {
           throw new Error(`sysctl ${k} does not exist on this kernel (${ctx.facts.kernel}); a module may be missing`);
         }
         if (norm(cur) === norm(spec.values[k])) continue;
+        if (relaxableOnlyByReboot(k, cur, spec.values[k])) {
+          // not a failure and not a change on every run: the file holds the value the next boot applies
+          ctx.log.warn(`sysctl ${k}=${spec.values[k]} needs a reboot: the running kernel keeps ${cur} until then (it can only be tightened at runtime); persisted in ${spec.file}`);
+          atBoot.push(k);
+          continue;
+        }
         if (!liveSettable(k, ctx.facts.container)) {
           ctx.log.warn(`sysctl ${k}=${spec.values[k]} cannot be applied inside a ${ctx.facts.container} container (live value ${cur}); persisted in ${spec.file} only`);
           continue;
@@ -81,6 +109,7 @@ export function sysctl(spec: SysctlSpec): Task {
       const parts: string[] = [];
       if (fileDiffers) parts.push(`write ${spec.file}`);
       if (differ.length) parts.push(`set ${differ.map((k) => `${k}: ${live.get(k)} -> ${spec.values[k]}`).join(', ')}`);
+      if (atBoot.length) parts.push(`reboot needed for ${atBoot.map((k) => `${k}: ${live.get(k)} -> ${spec.values[k]}`).join(', ')}`);
       return {
         summary: parts.join('; '),
         async apply(c) {

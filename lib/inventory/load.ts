@@ -58,6 +58,6 @@ export function parseInventory(text: string, file: string): Inventory {
 
   const { inventory, origins } = normalize(raw, readLayout(raw, source), absolute, dir);
   if (warnings.length) inventory.warnings = warnings.map(formatIssue);
-  rememberProvenance(inventory, { source, origins });
+  rememberProvenance(inventory, { source, origins, raw });
   return inventory;
 }

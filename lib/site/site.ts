@@ -10,6 +10,7 @@ import { runSite, exitCode } from '../runner/run-site.ts';
 import { formatRecap } from '../report/recap.ts';
 import { writeJsonReport } from '../report/json.ts';
 import { siteRoles } from '../../roles/index.ts';
+import { checkInventoryVars } from '../../roles/vars-specs.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
 
 export interface SiteCommand {
@@ -35,6 +36,8 @@ export const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts'
 
 export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
   const inventory = await loadInventory(cmd.inventoryFile);
+  // every role var known and of the right type, before anything is rendered or touched
+  checkInventoryVars(inventory);
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
   let published: PublishSummary | undefined;
   const gitops = cmd.skipPush

@@ -4,9 +4,7 @@
 // directory on the first server of the management cluster. K3s applies them; Argo CD takes over:
 // once its Applications `argocd` and `root` are Synced and Healthy, the two HelmCharts are marked
 // unmanaged (helm-controller then never touches those releases again), so each object has one owner.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
@@ -24,10 +22,16 @@ import {
   type BootstrapInput,
 } from './manifests.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as {
-  manifests_dir: string;
-  argocd_apps_chart: BootstrapInput['appsChart'];
+/**
+ * Fixed parts of the bootstrap, not inventory settings (the role has no vars: `vars.argocd-bootstrap`
+ * is an inventory error). K3s applies every file in its auto-deploy directory and keeps re-applying
+ * it when it changes; its place follows K3s' data-dir, which clusterseed owns. argocd-apps renders
+ * the root Application (the one object the repository cannot create for itself); its pin moves with
+ * clusterseed's releases like the Argo CD chart in the GitOps catalog.
+ */
+export const defaults: { manifests_dir: string; argocd_apps_chart: BootstrapInput['appsChart'] } = {
+  manifests_dir: '/var/lib/rancher/k3s/server/manifests',
+  argocd_apps_chart: { repo: 'https://argoproj.github.io/argo-helm', chart: 'argocd-apps', version: '2.0.2' },
 };
 
 /** What the pipeline hands the role: rendered files and how to publish them. */

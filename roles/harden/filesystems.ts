@@ -8,12 +8,35 @@ import type { VarsReader } from '../base/vars-check.ts';
 
 export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
 
+/**
+ * Modules K3s and its CNIs load: K3s itself modprobes overlay, nf_conntrack, br_netfilter,
+ * iptable_nat, iptable_filter (ip6table_* for IPv6) and the nft-* aliases (k3s-io/k3s
+ * pkg/agent/syssetup/setup.go, Configure, commit 00014d2846a2); flannel needs vxlan (vxlan
+ * backend) or wireguard (wireguard-native); pods need veth and bridge; kube-proxy's ipvs mode
+ * ip_vs*. Blacklisting one breaks the node in ways that show up far from the cause.
+ */
+const K3S_MODULES = new Set(['overlay', 'br_netfilter', 'bridge', 'veth', 'vxlan', 'wireguard', 'ip_tables', 'ip6_tables', 'x_tables', 'nf_tables', 'nfnetlink', 'udp_tunnel', 'ip6_udp_tunnel', 'llc', 'stp']);
+const K3S_MODULE_PREFIXES = /^(?:nf_|nft_|nfnetlink_|xt_|ipt_|ip6t_|iptable_|ip6table_|ebt|ip_vs|ip_set)/;
+
+export function neededByK3s(module: string): boolean {
+  const name = module.replace(/-/g, '_');
+  return K3S_MODULES.has(name) || K3S_MODULE_PREFIXES.test(name);
+}
+
+function readModuleList(r: VarsReader, path: string, expected: string): string[] {
+  const list = r.stringList(path, { pattern: /^[a-z0-9_-]+$/, expected });
+  list.forEach((m, i) => {
+    if (neededByK3s(m)) r.fail(`${path}[${i}]`, `${expected} that K3s does not need (${m} is loaded by K3s, flannel or kube-proxy; blacklisting it breaks the node)`, m);
+  });
+  return [...new Set(list)];
+}
+
 export function readFilesystems(r: VarsReader): string[] {
-  return [...new Set(r.stringList('filesystems.blacklist', { pattern: /^[a-z0-9_]+$/, expected: 'a filesystem module name' }))];
+  return readModuleList(r, 'filesystems.blacklist', 'a filesystem module name');
 }
 
 export function readProtocols(r: VarsReader): string[] {
-  return [...new Set(r.stringList('network_protocols.blacklist', { pattern: /^[a-z0-9_]+$/, expected: 'a protocol module name' }))];
+  return readModuleList(r, 'network_protocols.blacklist', 'a protocol module name');
 }
 
 export interface FilesystemChoice {

@@ -9,8 +9,9 @@
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
+import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
 import type { FreshLogin } from './verify.ts';
+import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../base/vars-check.ts';
 
 const MAIN = '/etc/ssh/sshd_config';
@@ -21,8 +22,8 @@ const INCLUDE_RE = String.raw`^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_c
 const INCLUDE = /^[ \t\f\v\r]*Include[ \t\f\v\r]+(\/etc\/ssh\/)?sshd_config\.d\/\*\.conf/im;
 const SSHD = 'SSHD=$(command -v sshd || echo /usr/sbin/sshd)';
 
-/** -C for sshd -T: evaluate Match blocks as for the admin user. */
-const matchSpec = (user: string) => q(`user=${user},host=localhost,addr=127.0.0.1`);
+/** the drop-in's mode: CIS (sshd_config and its includes) wants 0600 root:root */
+export const DROPIN_MODE = '0600';
 
 // ---- moduli ----------------------------------------------------------------------------------
 
@@ -59,12 +60,14 @@ export function moduliTask(minBits: number): Task {
 
 export interface SshdTaskSpec {
   vars: SshdVars;
-  /** who must still be able to log in; sshd -T evaluates Match blocks for this user */
+  /** who must still be able to log in */
   verifyUser: string;
+  /** the users sshd -T evaluates Match blocks for (sshd-contexts.ts); default: verifyUser, root, nobody */
+  contextUsers?: string[];
 }
 
 /** Phase 1: build the candidate configuration, generate a missing Ed25519 key, sshd -t, sshd -T. */
-function candidateScript(generateEd25519: boolean, user: string): string {
+function candidateScript(generateEd25519: boolean, users: string[]): string {
   const sedInclude = `s#^([[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]]+)(/etc/ssh/)?sshd_config\\.d/#\\1${CANDIDATE}/sshd_config.d/#`;
   return [
     'set -u',
@@ -78,7 +81,7 @@ function candidateScript(generateEd25519: boolean, user: string): string {
     `sed -E '${sedInclude}' "$c/main" > "$c/sshd_config"`,
     // errors name the files as they will be called once installed
     `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; rm -rf "$c"; exit 65; fi`,
-    `"$SSHD" -T -f "$c/sshd_config" -C ${matchSpec(user)}`,
+    effectiveContextsScript(users, '-f "$c/sshd_config"'),
   ].join('\n');
 }
 
@@ -91,7 +94,7 @@ const INSTALL_SCRIPT = [
   `cp -p ${MAIN} "$rb/sshd_config"`,
   'if [ -f "$d" ]; then cp -p "$d" "$rb/dropin"; fi',
   'mkdir -p /etc/ssh/sshd_config.d',
-  'install -m 0644 -o root -g root "$c/sshd_config.d/$(basename "$d")" "$d.cs-new" && mv -f "$d.cs-new" "$d"',
+  `install -m ${DROPIN_MODE} -o root -g root "$c/sshd_config.d/$(basename "$d")" "$d.cs-new" && mv -f "$d.cs-new" "$d"`,
   `if ! cmp -s "$c/main" ${MAIN}; then cp -p ${MAIN} ${MAIN}.cs-new && cat "$c/main" > ${MAIN}.cs-new && mv -f ${MAIN}.cs-new ${MAIN}; fi`,
   'rm -rf "$c"',
   `if ! out=$("$SSHD" -t 2>&1); then`,
@@ -112,6 +115,7 @@ export const RESTORE_SCRIPT = [
 export const RELOAD_SSHD = 'systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service';
 
 export function sshdConfigTask(spec: SshdTaskSpec): Task {
+  const users = spec.contextUsers ?? contextUsers(spec.verifyUser, spec.verifyUser);
   return {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
@@ -119,7 +123,8 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
     probe: [
       HOST_KEYS_PROBE,
       'echo @@effective',
-      `${SSHD}; "$SSHD" -T -C ${matchSpec(spec.verifyUser)} 2>&1 || true`,
+      SSHD,
+      effectiveContextsScript(users),
     ].join('\n'),
     async plan(state, ctx): Promise<Change | { skip: string } | null> {
       const version = ctx.facts.sshdVersion;
@@ -134,9 +139,13 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
 
       if (dropinHash === sha256(content) && include) {
         // in place: still prove nothing read earlier overrides it (someone may have added a file)
-        const problems = effectiveMismatches(input, parseEffective(effectiveText));
+        const problems = contextMismatches(effectiveText, (eff) => effectiveMismatches(input, eff));
         if (problems.length) throw new Error(overrideMessage(problems));
-        return null;
+        if (dropin.mode === DROPIN_MODE && dropin.owner === 'root') return null;
+        return {
+          summary: `${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`,
+          apply: (c) => run(c, `chown root:root ${SSHD_DROPIN} && chmod ${DROPIN_MODE} ${SSHD_DROPIN}`, `chmod ${SSHD_DROPIN}`).then(() => undefined),
+        };
       }
 
       const parts = [`${!dropin.exists ? 'create' : 'update'} ${SSHD_DROPIN} for OpenSSH ${version}`];
@@ -149,11 +158,11 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         summary: parts.join('; '),
         diff: [{ path: SSHD_DROPIN, before, after: content }],
         async apply(c) {
-          const cand = await c.conn.exec(candidateScript(keys.generateEd25519, spec.verifyUser), { become: true, stdin: content });
+          const cand = await c.conn.exec(candidateScript(keys.generateEd25519, users), { become: true, stdin: content });
           if (cand.code !== 0) {
             throw new Error(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
           }
-          const problems = effectiveMismatches(input, parseEffective(cand.stdout));
+          const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
           if (problems.length) {
             await c.conn.exec(`rm -rf ${CANDIDATE}`, { become: true });
             throw new Error(`${overrideMessage(problems)}; nothing was installed`);

@@ -283,6 +283,27 @@ const MUST_MATCH = [
   'hostkeyalgorithms',
 ];
 
+/**
+ * Values sshd accepts under two spellings and prints in one: OpenSSH 9.2's `sshd -T` still prints
+ * `without-password` for `prohibit-password` (servconf.c's multistate table lists the old spelling
+ * first; seen with `sshd -T` of Debian 12's 9.2p1), `yes` for `all` forwarding, `DEBUG1` for `DEBUG`.
+ */
+const SYNONYMS: Record<string, Record<string, string>> = {
+  permitrootlogin: { 'without-password': 'prohibit-password' },
+  allowtcpforwarding: { all: 'yes' },
+  allowstreamlocalforwarding: { all: 'yes' },
+  loglevel: { debug: 'debug1' },
+};
+
+/** Whether an effective value means what we asked for (case, spacing and synonyms aside). */
+export function sameSshdValue(keyword: string, effective: string, wanted: string): boolean {
+  const canon = (v: string) => {
+    const n = v.toLowerCase().split(/\s+/).join(' ');
+    return SYNONYMS[keyword.toLowerCase()]?.[n] ?? n;
+  };
+  return canon(effective) === canon(wanted);
+}
+
 /** `sshd -T` output → keyword (lower case) → values (HostKey and friends repeat). */
 export function parseEffective(text: string): Map<string, string[]> {
   const map = new Map<string, string[]>();
@@ -311,8 +332,7 @@ export function effectiveMismatches(input: SshdConfigInput, effective: Map<strin
     const want = wanted.get(key);
     const have = effective.get(key);
     if (want === undefined || !have) continue;
-    const norm = (s: string) => s.toLowerCase().split(/\s+/).join(' ');
-    if (norm(have[0]) !== norm(want)) problems.push(`${key}: effective "${have[0]}", wanted "${want}"`);
+    if (!sameSshdValue(key, have[0], want)) problems.push(`${key}: effective "${have[0]}", wanted "${want}"`);
   }
   const keys = effective.get('hostkey') ?? [];
   const extra = keys.filter((k) => !input.hostKeys.some((h) => h.path === k));

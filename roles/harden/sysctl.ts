@@ -20,9 +20,27 @@ const K3S_OWNED = /(?:^net\.ipv4\.ip_forward$|\.forwarding$|^net\.bridge\.)/;
 export interface SysctlChoice {
   values: Record<string, string | number>;
   optional: string[];
+  /** keys left to someone else, with the reason */
+  unmanaged: string[];
 }
 
-export function readSysctl(r: VarsReader): SysctlChoice {
+export interface SysctlContext {
+  /** the cluster's CNI is the user's own (flannel_backend: none) */
+  userCni?: boolean;
+  /** keys the inventory itself sets (not just the role's defaults) */
+  explicit?: ReadonlySet<string>;
+}
+
+/**
+ * With flannel_backend: none the user's CNI owns reverse-path filtering: Cilium needs rp_filter 0 on
+ * its interfaces and writes it itself (cilium/cilium commit cabc6581, issue 10645), and the kernel
+ * uses the max of conf/all and the interface's value (ip-sysctl.rst), so our all=2 would override
+ * it and every run would set back what the CNI's agent had set. Unless the inventory sets them
+ * itself, the rp_filter keys are then not managed.
+ */
+const CNI_OWNED = /\.rp_filter$/;
+
+export function readSysctl(r: VarsReader, cluster: SysctlContext = {}): SysctlChoice {
   const map = r.map('sysctl.values');
   const values: Record<string, string | number> = {};
   for (const [key, v] of Object.entries(map)) {
@@ -36,5 +54,14 @@ export function readSysctl(r: VarsReader): SysctlChoice {
     else r.fail(`sysctl.values.${key}`, 'an integer or a short value', v);
   }
   const optional = r.stringList('sysctl.optional', { pattern: KEY, expected: 'a sysctl key' });
-  return { values, optional };
+  const unmanaged: string[] = [];
+  if (cluster.userCni) {
+    for (const key of Object.keys(values)) {
+      if (CNI_OWNED.test(key) && !cluster.explicit?.has(key)) {
+        delete values[key];
+        unmanaged.push(`${key} (flannel_backend: none: the CNI manages reverse-path filtering)`);
+      }
+    }
+  }
+  return { values, optional, unmanaged };
 }

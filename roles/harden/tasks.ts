@@ -11,7 +11,9 @@ import { readFilesystems, readProtocols, unusedModulesTask } from './filesystems
 import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
+import { contextUsers } from './sshd-contexts.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
+import { interfaceSysctlTask } from './interface-sysctl.ts';
 import type { FreshLogin } from './verify.ts';
 
 export interface HardenDeps {
@@ -25,6 +27,13 @@ export function verifyUser(ctx: HostContext, baseDefaults: Record<string, unknow
   return r.string('sshd.verify_user', { allowEmpty: true, pattern: /^[a-z_][a-z0-9_.-]{0,31}$/, expected: 'a user name' }) || adminUserName(ctx.host, ctx.inventory, baseDefaults);
 }
 
+/** sysctl keys the inventory sets for this host itself (vars.harden.sysctl.values), not the defaults. */
+function explicitSysctlKeys(ctx: HostContext): Set<string> {
+  const harden = ctx.host.vars.harden as { sysctl?: { values?: Record<string, unknown> } } | undefined;
+  const values = harden?.sysctl?.values;
+  return new Set(values && typeof values === 'object' ? Object.keys(values) : []);
+}
+
 /** A host other inventory hosts reach through (their `jump`) must keep TCP forwarding for them. */
 export function isJumpHost(ctx: HostContext): boolean {
   return ctx.inventory.hosts.some((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port);
@@ -34,9 +43,12 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const r = VarsReader.of(ctx, 'harden');
   const tasks: Task[] = [];
 
-  const sys = readSysctl(r);
+  const cluster = ctx.inventory.clusters.find((c) => c.name === ctx.host.cluster);
+  const sys = readSysctl(r, { userCni: cluster?.flannelBackend === 'none', explicit: explicitSysctlKeys(ctx) });
+  if (sys.unmanaged.length) ctx.log.verbose(`sysctl not managed: ${sys.unmanaged.join(', ')}`);
   tasks.push(absent(LEGACY_SYSCTL_FILE, { name: `no sysctl file at its old place (${LEGACY_SYSCTL_FILE})` }));
   tasks.push(sysctl({ file: SYSCTL_FILE, values: sys.values, optional: sys.optional, name: 'kernel and network hardening (sysctl)', comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.' }));
+  tasks.push(interfaceSysctlTask(sys.values));
 
   tasks.push(unusedModulesTask(readFilesystems(r), readProtocols(r)));
 
@@ -62,7 +74,7 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
         ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
       }
     }
-    tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user }));
+    tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user, contextUsers: contextUsers(user, ctx.host.user) }));
   } else {
     tasks.push({ name: 'sshd hardened configuration', plan: () => ({ skip: 'openssh-server is not installed' }) });
   }

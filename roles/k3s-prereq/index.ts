@@ -14,21 +14,32 @@ import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS 
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';
 import { kernelDefaultsTask } from '../../lib/k3s/kernel-defaults.ts';
+import { settingsFor } from '../../lib/k3s/settings.ts';
+import type { ClusterSpec } from '../../lib/inventory/model.ts';
 import { artifactsTask } from './artifacts.ts';
+import { loadDefaults, VarsReader } from '../base/vars-check.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
 
-export const K3S_SYSCTLS = {
+export const K3S_SYSCTLS: Record<string, number> = {
   'net.ipv4.ip_forward': 1,
-  'net.ipv6.conf.all.forwarding': 1,
   'net.bridge.bridge-nf-call-iptables': 1,
   'net.bridge.bridge-nf-call-ip6tables': 1,
 };
 
-const defaults = {
-  /** seconds a rebooting Raspberry Pi may take until SSH answers again */
-  reboot_timeout: 600,
-};
+/**
+ * IPv6 forwarding only for clusters with an IPv6 (or dual-stack) CIDR, as K3s does itself
+ * (k3s-io/k3s pkg/agent/syssetup/setup.go, kernelSysctls, commit 00014d2846a2: the ipv6 forwarding
+ * keys are set `if enableIPv6`). With forwarding on, the kernel ignores router advertisements, so an
+ * IPv4-only node on a SLAAC LAN would lose its IPv6 addresses and default route.
+ */
+export function k3sSysctls(cluster: Pick<ClusterSpec, 'clusterCidr' | 'serviceCidr'>): Record<string, number> {
+  const ipv6 = [cluster.clusterCidr, cluster.serviceCidr].some((cidr) => cidr.includes(':'));
+  return ipv6 ? { ...K3S_SYSCTLS, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv6.conf.default.forwarding': 1 } : { ...K3S_SYSCTLS };
+}
+
+/** defaults.yaml: the role's settings (checked against the inventory's vars when it is loaded) */
+export const k3sPrereqDefaults = loadDefaults(import.meta.url);
 
 function swapOffTask(): Task {
   return {
@@ -171,7 +182,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    const timeoutMs = Number(ctx.vars.reboot_timeout ?? defaults.reboot_timeout) * 1000;
+    const timeoutMs = VarsReader.of(ctx, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
     const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
     const before = await mark();
     // scheduled by PID 1, so it happens after this SSH session has returned
@@ -204,7 +215,7 @@ export const rebootHandler: Handler = {
 export const k3sPrereqRole: Role = {
   name: 'k3s-prereq',
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
-  defaults,
+  defaults: k3sPrereqDefaults,
   probeAhead: true,
   tasks(ctx) {
     if (!isK3sNode(ctx)) return [];
@@ -217,8 +228,8 @@ export const k3sPrereqRole: Role = {
       kernelModule({ name: 'overlay' }),
       sysctl({
         file: K3S_SYSCTL_FILE,
-        values: K3S_SYSCTLS,
-        optional: ['net.ipv6.conf.all.forwarding'],
+        values: k3sSysctls(settingsFor(ctx).cluster),
+        optional: ['net.ipv6.conf.all.forwarding', 'net.ipv6.conf.default.forwarding'],
         comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
       }),
       kernelDefaultsTask(), // for protect-kernel-defaults (lib/k3s/kernel-defaults.ts)
