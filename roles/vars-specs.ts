@@ -11,6 +11,7 @@ import { K3sSettingsError, k3sSettings } from '../lib/k3s/settings.ts';
 import { baseDefaults } from './base/index.ts';
 import { hardenDefaults } from './harden/index.ts';
 import { k3sPrereqDefaults } from './k3s-prereq/index.ts';
+import { defaults as platformPrereqDefaults } from './platform-prereq/index.ts';
 
 /** Keys of host vars (top level, group and host `vars:`). */
 export function hostVarsSpecs(): VarsSpec[] {
@@ -24,6 +25,7 @@ export function hostVarsSpecs(): VarsSpec[] {
       types: { 'firewall.ssh_allowed_from': 'listOrString', 'firewall.api_allowed_from': 'listOrString', 'firewall.node_networks': 'listOrString', 'fail2ban.ignoreip': 'listOrString' },
     },
     { name: 'k3s-prereq', defaults: k3sPrereqDefaults },
+    { name: 'platform-prereq', defaults: platformPrereqDefaults },
     // the GitOps resource quotas (lib/gitops/quota.ts): what the node offers, when not the arch's default
     { name: 'capacity', defaults: {}, types: { cpu: 'scalar', memory: 'scalar' }, what: 'the node capacity (docs/inventory.md)' },
   ];

@@ -33,7 +33,7 @@ function issuesOf(extra: string, base = BASE): string[] {
 
 test('vars.hardening (documented for months, never read) is an unknown role at its line', () => {
   assert.equal(issuesOf('vars:\n  hardening:\n    ssh_port: 22\n'), [
-    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are base, harden, k3s-prereq, capacity',
+    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are base, harden, k3s-prereq, platform-prereq, capacity',
   ]);
 });
 
@@ -79,16 +79,22 @@ test('base and k3s-prereq: unknown keys and a non-numeric reboot_timeout', () =>
   ]);
 });
 
+test('platform-prereq: its defaults.yaml keys are the only settings', () => {
+  assert.equal(issuesOf('vars:\n  platform-prereq:\n    iscsi_packages: [open-iscsi]\n    iscsi_pakages: [open-iscsi]\n'), [
+    '12:vars.platform-prereq.iscsi_pakages: unknown setting "iscsi_pakages" of platform-prereq (did you mean "iscsi_packages"?): known are iscsi_packages, iscsi_service, nvidia_key_url, nvidia_keyring, nvidia_sources_file, nvidia_repo_url, nvidia_packages (see the README of role platform-prereq)',
+  ]);
+});
+
 test('argocd-bootstrap has no vars: its fixed paths and chart pin are not settings', () => {
   assert.equal(issuesOf('vars:\n  argocd-bootstrap:\n    manifests_dir: /tmp\n'), [
-    '10:vars.argocd-bootstrap: unknown host vars "argocd-bootstrap": known are base, harden, k3s-prereq, capacity',
+    '10:vars.argocd-bootstrap: unknown host vars "argocd-bootstrap": known are base, harden, k3s-prereq, platform-prereq, capacity',
   ]);
 });
 
 test('cluster vars: k3s settings checked in depth at their line, other keys unknown', () => {
   const cluster = (vars: string) => BASE.replace('  k3s_version: v1.31.4+k3s1\n', `  k3s_version: v1.31.4+k3s1\n  vars:\n${vars}`);
   assert.equal(issuesOf('', cluster('    k3s:\n      disable: [traefik]\n      etcd_snapshot_retentions: 3\n')), [
-    '7:cluster.vars.k3s.etcd_snapshot_retentions: unknown setting (known: disable, embedded_etcd, etcd_snapshot_schedule, etcd_snapshot_retention, airgap_images, registries, server_config, agent_config, env, kubeconfig, kubeconfig_server, ready_timeout, write_kubeconfig_mode, prefer_bundled_bin)',
+    '7:cluster.vars.k3s.etcd_snapshot_retentions: unknown setting (known: disable, embedded_etcd, etcd_snapshot_schedule, etcd_snapshot_retention, airgap_images, registries, server_config, agent_config, env, kubeconfig, kubeconfig_server, ready_timeout, write_kubeconfig_mode, prefer_bundled_bin, secrets_encryption, pod_security, audit_log, seccomp_default, pod_max_pids, streaming_connection_idle_timeout, protect_kernel_defaults, tls_file_modes)',
   ]);
   assert.equal(issuesOf('', cluster('    k3s:\n      server_config:\n        token: abc\n')), [
     '7:cluster.vars.k3s.server_config.token: may not be set here (the token lives in token_file and never in config.yaml)',
