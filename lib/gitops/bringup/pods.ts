@@ -62,7 +62,7 @@ function fromPath<T>(values: Values, p: { path?: string; default?: T } | undefin
 export function chartPods(component: string, namespace: string, facts: ChartFacts, release: string, values: Values): PodGroup[] {
   const out: PodGroup[] = [];
   for (const w of facts.workloads ?? []) {
-    if (!truthy(values, w.when)) continue;
+    if (!truthy(values, w.when, facts.values.defaults)) continue;
     out.push(chartWorkload(component, namespace, facts, release, values, w));
   }
   return out;

@@ -103,14 +103,14 @@ function componentOf(app: K8sObject | AppView, cluster: string): string {
 export function analyze(input: BringupInput): BringupResult {
   const out = new Findings();
   const needs = new Map<string, PodNeeds[]>();
-  const imagePlatforms = new Map<string, string[]>();
+  const imagePlatforms = new Map<string, { platforms: string[]; missing?: string }>();
   const factsCache = new Map<string, ChartFacts | undefined>();
   const factsOf = (chart: string, version: string): ChartFacts | undefined => {
     const k = `${chart}@${version}`;
     if (!factsCache.has(k)) {
       const f = input.facts(chart, version);
       factsCache.set(k, f);
-      for (const i of f?.images ?? []) imagePlatforms.set(i.ref, i.platforms);
+      for (const i of f?.images ?? []) imagePlatforms.set(i.ref, { platforms: i.platforms, missing: i.missing });
     }
     return factsCache.get(k);
   };
@@ -119,7 +119,7 @@ export function analyze(input: BringupInput): BringupResult {
     const state = ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
-    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds };
+    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -153,8 +153,11 @@ interface Ctx {
   state: ClusterState;
   out: Findings;
   factsOf: (chart: string, version: string) => ChartFacts | undefined;
-  imagePlatforms: Map<string, string[]>;
+  imagePlatforms: Map<string, { platforms: string[]; missing?: string }>;
   needs: PodNeeds[];
+  /** references checked once every wave has synced */
+  deferred: { component: string; object: string; field: string; kind: string; name: string; ns?: string; phase: string }[];
+  final: boolean;
 }
 
 // ---------------------------------------------------------------- phases
@@ -260,7 +263,7 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     if (createNs) state.objects.set(objectKey('Namespace', u.app.namespace), { owner: `${owner} (CreateNamespace)` });
   }
   const syncCrds = new Set<string>();
-  for (const r of u.releases) for (const c of r.facts?.crds ?? []) if (truthy(r.values, c.when)) syncCrds.add(c.name);
+  for (const r of u.releases) for (const c of r.facts?.crds ?? []) if (truthy(r.values, c.when, r.facts?.values.defaults)) syncCrds.add(c.name);
   for (const o of u.objects) {
     if (o.kind === 'CustomResourceDefinition') syncCrds.add(o.metadata.name);
   }
@@ -287,9 +290,9 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
   for (const c of syncCrds) if (!state.crds.has(c)) state.crds.set(c, owner);
   for (const r of u.releases) {
     if (!r.facts) continue;
-    for (const s of r.facts.services ?? []) if (truthy(r.values, s.when)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart), r.namespace);
+    for (const s of r.facts.services ?? []) if (truthy(r.values, s.when, r.facts.values.defaults)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart), r.namespace);
     for (const o of r.facts.objects ?? []) {
-      if (!truthy(r.values, o.when)) continue;
+      if (!truthy(r.values, o.when, r.facts.values.defaults)) continue;
       addObject(ctx, u.component, owner, o.kind, expandName(o.name, r.release, r.chart), r.namespace, undefined, o.default);
     }
   }
@@ -341,8 +344,20 @@ function walkValues(v: unknown, p: string, fn: (path: string, v: unknown) => voi
   else fn(p, v);
 }
 
+// Ingress classes and cert-manager issuers are read by controllers that retry: a reference to one
+// created in a later wave resolves then and blocks no sync, so these are checked after the last wave
+const EVENTUAL = new Set(['IngressClass', 'ClusterIssuer', 'Issuer']);
+
 function need(ctx: Ctx, component: string, object: string, field: string, kind: string, name: string, ns?: string): void {
   if (ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
+  if (EVENTUAL.has(kind) && !ctx.final) {
+    ctx.deferred.push({ component, object, field, kind, name, ns, phase: ctx.out.phase });
+    return;
+  }
+  if (ctx.final) {
+    ctx.out.add({ check: 'reference', component, object, field, reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} is never created (no component of this cluster creates it)` });
+    return;
+  }
   ctx.out.add({ check: 'reference', component, object, field, reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} does not exist when this wave syncs (nothing earlier or in the same wave creates it)` });
 }
 
@@ -402,9 +417,14 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   }
   for (const c of p.containers) {
     if (!c.image) continue;
-    const platforms = ctx.imagePlatforms.get(c.image);
-    if (!platforms) {
+    const known = ctx.imagePlatforms.get(c.image);
+    if (!known) {
       out.add({ check: 'facts', component: p.component, object: p.object, field: `containers.${c.name}.image`, reason: `image ${c.image} is in no facts file: whether it exists and for which architectures is unknown` });
+      continue;
+    }
+    const platforms = known.platforms;
+    if (known.missing || platforms.length === 0) {
+      out.add({ check: 'facts', component: p.component, object: p.object, field: `containers.${c.name}.image`, reason: `image ${c.image} cannot be pulled: ${known.missing ?? 'published for no platform'}` });
       continue;
     }
     for (const n of nodes) {
@@ -450,6 +470,8 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
 
 function clusterWideChecks(ctx: Ctx): void {
   const { state, out, cluster, input } = ctx;
+  ctx.final = true;
+  for (const d of ctx.deferred) need(ctx, d.component, `${d.object} (${d.phase})`, d.field, d.kind, d.name, d.ns);
   // quotas: every pod at its peak (replicas + surge, hooks, DaemonSet x nodes, HPA maxima)
   const byNs = new Map<string, PodNeeds[]>();
   for (const n of ctx.needs) byNs.set(n.group.namespace, [...(byNs.get(n.group.namespace) ?? []), n]);

@@ -65,11 +65,18 @@ export interface ChartFacts {
   repoURL?: string;
   source?: { repo: string; tag: string; commit: string; path?: string; read?: string };
   maintained: true | string;
-  values: { keys: string[]; open?: string[]; extra?: { key: string; template?: string }[]; passthrough?: boolean };
+  values: {
+    keys: string[];
+    open?: string[];
+    extra?: { key: string; template?: string }[];
+    passthrough?: boolean;
+    /** the chart's defaults of the paths `when:` conditions read (dotted keys or a values tree) */
+    defaults?: Record<string, unknown>;
+  };
   crds?: { name: string; when?: string | null }[];
   workloads?: FactsWorkload[];
   services?: { name: string; when?: string | null }[];
-  images?: { ref: string; platforms: string[] }[];
+  images?: { ref: string; platforms: string[]; /** why the image cannot be pulled (gone from the registry) */ missing?: string }[];
   /** objects of other kinds the chart creates that other components refer to */
   objects?: { kind: string; name: string; when?: string | null; default?: boolean }[];
   /** host packages every node running the chart's pods needs (e.g. open-iscsi for Longhorn) */

@@ -61,11 +61,18 @@ export function keyKnown(facts: ChartFacts, dotted: string): boolean {
   return false;
 }
 
-/** Helm's truthiness of a `when:` values path ("a.b", "!a.b", "a.b == x" not supported: plain paths) */
-export function truthy(values: Values, when: string | null | undefined): boolean {
+/**
+ * Is a facts `when:` condition ("a.b" or "!a.b") met? The rendered values decide; a path they do
+ * not set takes the chart's default from facts `values.defaults`; a path with neither counts as
+ * met, so the analysis checks the object rather than silently skipping it.
+ */
+export function truthy(values: Values, when: string | null | undefined, defaults: Values = {}): boolean {
   if (!when) return true;
   const neg = when.startsWith('!');
-  const v = getPath(values, neg ? when.slice(1) : when);
-  const t = !(v === undefined || v === null || v === false || v === '' || v === 0 || (Array.isArray(v) && v.length === 0) || (isMap(v) && Object.keys(v).length === 0));
+  const p = neg ? when.slice(1) : when;
+  let v = getPath(values, p);
+  if (v === undefined) v = p in defaults ? defaults[p] : getPath(defaults, p);
+  if (v === undefined) return true;
+  const t = !(v === null || v === false || v === '' || v === 0 || (Array.isArray(v) && v.length === 0) || (isMap(v) && Object.keys(v).length === 0));
   return neg ? !t : t;
 }
