@@ -34,10 +34,24 @@ export interface AppView {
   objects: K8sObject[];
 }
 
+// YAML parsing is most of the analysis' cost and render + analysis parse the same texts twice
+// (pipeline.ts re-renders with sized quotas): parsed documents are kept by content, bounded
+const parsed = new Map<string, unknown[]>();
+
+function parseAll(content: string): unknown[] {
+  let docs = parsed.get(content);
+  if (!docs) {
+    if (parsed.size > 4000) parsed.clear();
+    docs = YAML.parseAllDocuments(content).map((d) => d.toJS() as unknown);
+    parsed.set(content, docs);
+  }
+  // callers may edit objects (kustomize patches): hand out copies
+  return structuredClone(docs);
+}
+
 export function parseDocs(file: string, content: string): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const doc of YAML.parseAllDocuments(content)) {
-    const v = doc.toJS() as unknown;
+  for (const v of parseAll(content)) {
     if (isMap(v) && typeof v.kind === 'string' && isMap(v.metadata)) out.push({ ...v, file } as K8sObject);
   }
   return out;
@@ -56,13 +70,13 @@ function valuesOf(files: Map<string, string>, f: string): Values {
   const key = f.replace(/^\$values\//, '');
   const text = files.get(key);
   if (text === undefined) throw new Error(`${f}: value file not in the rendered repository`);
-  const v = YAML.parse(text) as unknown;
+  const v = parseAll(text)[0];
   return isMap(v) ? v : {};
 }
 
 /** minimal kustomize: resources (files and directories), namespace, strategic-merge and JSON 6902 replace patches */
 function kustomize(files: Map<string, string>, dir: string): K8sObject[] {
-  const k = YAML.parse(files.get(`${dir}/kustomization.yaml`) ?? '') as Values;
+  const k = (parseAll(files.get(`${dir}/kustomization.yaml`) ?? '')[0] ?? {}) as Values;
   const objs: K8sObject[] = [];
   for (const r of (k.resources as string[]) ?? []) {
     const p = path.posix.normalize(`${dir}/${r}`);

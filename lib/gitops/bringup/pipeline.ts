@@ -5,7 +5,8 @@
 //   3. render again with those quotas (only the governance manifests change) and analyse again:
 //      the findings of this pass are the answer.
 import type { Inventory } from '../../inventory/model.ts';
-import { renderModel, renderRepoWithSecrets, type RenderWithSecretsOptions } from '../index.ts';
+import { buildModel, prepareSecrets, renderModel, type RenderWithSecretsOptions, type PreparedSecrets } from '../index.ts';
+import { renderFiles } from '../render.ts';
 import { CATALOG } from '../catalog.ts';
 import type { ClusterModel, RepoModel } from '../model.ts';
 import { assertCapacityHolds, quotaFromNeed, type NamespaceNeed } from '../quota.ts';
@@ -17,7 +18,7 @@ import type { FactsLookup, Finding } from './types.ts';
 export interface AnalyzedRender {
   files: Map<string, string>;
   model: RepoModel;
-  secrets: Awaited<ReturnType<typeof renderRepoWithSecrets>>['secrets'];
+  secrets: PreparedSecrets;
   findings: Finding[];
   /** milliseconds the analysis (both passes, re-render included) added to the render */
   analysisMs: number;
@@ -61,15 +62,18 @@ export function sizeQuotas(model: RepoModel, needs: Map<string, PodNeeds[]>, fac
 }
 
 export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & { facts?: FactsLookup }): Promise<AnalyzedRender> {
-  const first = await renderRepoWithSecrets(inventory, opts);
+  const model = buildModel(inventory, opts);
+  const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const started = performance.now();
   const facts = opts.facts ?? factsFromDir();
-  const pass1 = analyze(bringupInputOf(inventory, first.model, first.files, facts));
-  let files = first.files;
-  let findings = pass1.findings;
-  if (sizeQuotas(first.model, pass1.needs, facts)) {
-    files = renderModel(first.model, { templateDir: opts.templateDir, sealedSecrets: first.secrets.sealed, validate: opts.validate });
-    findings = analyze(bringupInputOf(inventory, first.model, files, facts)).findings;
-  }
-  return { files, model: first.model, secrets: first.secrets, findings, analysisMs: performance.now() - started };
+  // pass 1 on an unvalidated render: only the pods' needs are wanted from it
+  const draft = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: secrets.sealed });
+  const pass1 = analyze(bringupInputOf(inventory, model, draft, facts));
+  const resized = sizeQuotas(model, pass1.needs, facts);
+  const analysisMs = performance.now() - started;
+  // the render every run does anyway (validated), now with the sized quotas
+  const files = renderModel(model, { templateDir: opts.templateDir, sealedSecrets: secrets.sealed, validate: opts.validate });
+  const again = performance.now();
+  const findings = resized ? analyze(bringupInputOf(inventory, model, files, facts)).findings : pass1.findings;
+  return { files, model, secrets, findings, analysisMs: analysisMs + (performance.now() - again) };
 }
