@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadInventory } from '../inventory/load.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { writeRepo } from './index.ts';
-import { formatFindings as formatBringup } from './bringup/index.ts';
+import { factsFromDir, formatFindings as formatBringup } from './bringup/index.ts';
 import { renderAndAnalyze } from './bringup/pipeline.ts';
 import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
 
@@ -27,6 +27,7 @@ options:
       --repo-url URL     URL Argo CD clones the repository from (default: from gitops.repo)
       --state-dir DIR    keys, credentials and sealed-secret cache (default: .clusterseed next to the inventory)
       --templates DIR    template root (default: gitops-template/)
+      --facts DIR        chart facts the bring-up analysis reads (default: lib/gitops/chart-facts/)
       --force            allow replacing a non-empty DIR that holds no rendered repository
   -h, --help`;
 
@@ -68,6 +69,7 @@ export async function main(args: string[]): Promise<number> {
       'repo-url': { type: 'string' },
       'state-dir': { type: 'string' },
       templates: { type: 'string' },
+      facts: { type: 'string' },
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -82,6 +84,7 @@ export async function main(args: string[]): Promise<number> {
       stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
+      facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
     });
     const findings = scanFiles(files);
     if (findings.length) {

@@ -8,6 +8,8 @@ import { analyze, type BringupInput, type BringupResult } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
 
 export class BringupError extends Error {
+  /** bad input (exit 1 of site.mjs), not a host failure */
+  readonly userError = true;
   constructor(readonly findings: Finding[]) {
     super(`bring-up analysis: the repository would not come up (${findings.length} finding${findings.length === 1 ? '' : 's'})\n${formatFindings(findings)}`);
     this.name = 'BringupError';
