@@ -6,6 +6,20 @@ import { k3sSettings } from '../../k3s/settings.ts';
 import type { Capacity } from '../quota.ts';
 import { hostCapacity } from '../quota.ts';
 
+/**
+ * Debian packages that satisfy a chart's host requirement (facts `hostRequirements[].what`, free
+ * text read from the chart's docs). A requirement no entry matches is reported as unknown.
+ */
+const REQUIREMENT_PACKAGES: [RegExp, string[]][] = [
+  [/open-iscsi|iscsiadm/i, ['open-iscsi']],
+  [/nfs-common|NFSv4 client/i, ['nfs-common']],
+  [/NVIDIA Container Toolkit|nvidia-container/i, ['nvidia-container-toolkit']],
+];
+
+export function packagesFor(what: string): string[] {
+  return REQUIREMENT_PACKAGES.find(([re]) => re.test(what))?.[1] ?? [];
+}
+
 /** packages roles/base/tasks.ts always installs */
 const BASE_PACKAGES = ['sudo', 'tzdata'];
 

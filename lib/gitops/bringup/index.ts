@@ -2,7 +2,7 @@
 // See README.md here for what it proves and what only a real cluster proves.
 import type { Inventory } from '../../inventory/model.ts';
 import type { RepoModel } from '../model.ts';
-import { factsFromDir } from './facts-source.ts';
+import { catalogFacts, factsFromDir } from './facts-source.ts';
 import { declaredCapacity, hostPackagesOf, k3sDisableOf } from './host-side.ts';
 import { analyze, type BringupInput, type BringupResult } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
@@ -17,7 +17,7 @@ export class BringupError extends Error {
 }
 
 /** the analysis inputs the inventory gives (host packages, K3s disables, node capacity) */
-export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir()): BringupInput {
+export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = catalogFacts()): BringupInput {
   return { model, files, facts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv) };
 }
 
@@ -36,6 +36,6 @@ export function formatFindings(findings: Finding[]): string {
   return lines.join('\n');
 }
 
-export { analyze, factsFromDir };
+export { analyze, catalogFacts, factsFromDir };
 export type { BringupInput, BringupResult, Finding, FactsLookup };
 export type { ChartFacts } from './types.ts';

@@ -52,9 +52,17 @@ export function surgeOf(maxSurge: unknown, replicas: number): number {
   return Math.ceil(replicas * 0.25);
 }
 
-function fromPath<T>(values: Values, p: { path?: string; default?: T } | undefined): T | undefined {
+const empty = (v: unknown) => v === undefined || v === null || v === '' || (isMap(v) && Object.keys(v).length === 0) || (Array.isArray(v) && v.length === 0);
+
+/** the value at `path`, else the first non-empty `or` path (a template's `default .Values.x`), else `default` */
+export function fromPath<T>(values: Values, p: { path?: string; or?: string[]; default?: T } | undefined): T | undefined {
   if (!p) return undefined;
   const v = p.path ? getPath(values, p.path) : undefined;
+  if (v !== undefined && v !== null && !(p.or?.length && empty(v))) return v as T;
+  for (const o of p.or ?? []) {
+    const x = getPath(values, o);
+    if (!empty(x)) return x as T;
+  }
   return (v === undefined || v === null ? p.default : v) as T | undefined;
 }
 
@@ -84,7 +92,7 @@ function chartWorkload(component: string, namespace: string, facts: ChartFacts, 
     replicas,
     surge,
     perNode: w.kind === 'DaemonSet',
-    containers: w.containers.map((c) => {
+    containers: w.containers.filter((c) => truthy(values, (c as { when?: string | null }).when, facts.values.defaults)).map((c) => {
       const image = c.image ? fromPath<unknown>(values, { path: c.image.path, default: c.image.ref }) : undefined;
       return {
         name: c.name,

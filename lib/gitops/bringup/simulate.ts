@@ -20,7 +20,8 @@ import type { Capacity } from '../quota.ts';
 import { ARGOCD_NAMESPACE } from '../catalog.ts';
 import { K3S_SERVICELB } from './k3s-ships.ts';
 import { appView, hasSyncOption, parseDocs, valueFileLayers, waveOf, type AppView, type K8sObject } from './objects.ts';
-import { chartPods, expandName, manifestPods, type PodGroup } from './pods.ts';
+import { chartPods, expandName, fromPath, manifestPods, type PodGroup } from './pods.ts';
+import { packagesFor } from './host-side.ts';
 import { fmtCpu, fmtMem, memoryMi, milliCpu } from './quantity.ts';
 import { candidateNodes } from './scheduling.ts';
 import { CLUSTER_SCOPED, ClusterState, crdNameOf, objectKey } from './state.ts';
@@ -316,6 +317,11 @@ function checkUnit(ctx: Ctx, u: SyncUnit): void {
 function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
   const f = r.facts!;
   const obj = `chart ${r.chart}@${r.version}`;
+  for (const use of f.uses ?? []) {
+    if (!truthy(r.values, use.when, f.values.defaults)) continue;
+    const name = fromPath<string>(r.values, use.name);
+    if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart), r.namespace);
+  }
   if (f.maintained !== true) ctx.out.add({ check: 'maintained', component: u.component, object: obj, field: 'repoURL', reason: `source is not maintained: ${f.maintained}` });
   for (const layer of r.layers) {
     for (const key of leafPaths(layer.values)) {
@@ -435,7 +441,20 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   }
   // host prerequisites on every node the pods may land on
   const prereqs = new Map<string, string>();
-  for (const r of u.releases) for (const h of r.facts?.hostPrerequisites ?? []) prereqs.set(h.package, h.why);
+  for (const r of u.releases) {
+    for (const h of r.facts?.hostPrerequisites ?? []) prereqs.set(h.package, h.why);
+    for (const h of r.facts?.hostRequirements ?? []) {
+      if (!truthy(r.values, h.when, r.facts?.values.defaults)) continue;
+      const names = h.workloads.map((w) => expandName(w, r.release, r.chart));
+      if (!names.some((n) => p.object.endsWith(`/${n}`) || (n.includes('<') && p.object.includes(`/${n.split('<')[0]}`)))) continue;
+      const pkgs = packagesFor(h.what);
+      if (!pkgs.length) {
+        out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'hostRequirements', reason: `needs "${h.what}" on its nodes (${h.why}), which no role is known to provide` });
+        continue;
+      }
+      for (const pkg of pkgs) prereqs.set(pkg, h.why);
+    }
+  }
   for (const h of p.hostPrerequisites) prereqs.set(h, 'the workload needs it on its node');
   for (const [pkg, why] of prereqs) {
     const lacking = nodes.filter((n) => !(ctx.input.hostPackages?.(n.name) ?? []).includes(pkg));

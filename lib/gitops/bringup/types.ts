@@ -30,8 +30,10 @@ export interface Finding {
   phase: string;
 }
 
+/** a value read from the merged values at `path`, else the first non-empty `or` path, else `default` */
 export interface FactsPath<T = unknown> {
   path?: string;
+  or?: string[];
   default?: T;
 }
 
@@ -56,6 +58,8 @@ export interface FactsWorkload {
   containers: FactsContainer[];
   /** host packages its pods need on their node (e.g. open-iscsi), with the upstream reason */
   hostPrerequisites?: string[];
+  /** pods an operator of the chart creates at run time (not rendered by Helm) */
+  createdBy?: string;
 }
 
 /** the chart facts format of lib/gitops/chart-facts/README.md (fields the analysis reads) */
@@ -69,7 +73,8 @@ export interface ChartFacts {
     keys: string[];
     open?: string[];
     extra?: { key: string; template?: string }[];
-    passthrough?: boolean;
+    /** false, or where the chart renders unknown keys as-is (a string; true in test fixtures) */
+    passthrough?: boolean | string;
     /** the chart's defaults of the paths `when:` conditions read (dotted keys or a values tree) */
     defaults?: Record<string, unknown>;
   };
@@ -81,6 +86,10 @@ export interface ChartFacts {
   objects?: { kind: string; name: string; when?: string | null; default?: boolean }[];
   /** host packages every node running the chart's pods needs (e.g. open-iscsi for Longhorn) */
   hostPrerequisites?: { package: string; why: string }[];
+  /** the facts files' form: what the nodes running these workloads need (free text), and why */
+  hostRequirements?: { what: string; workloads: string[]; when?: string | null; why: string }[];
+  /** objects the chart references but does not create */
+  uses?: { kind: string; name: FactsPath<string>; when?: string | null }[];
   /** values the chart's documentation requires under Argo CD (e.g. preUpgradeChecker.jobEnabled) */
   requiredValues?: { path: string; value: unknown; why: string }[];
 }

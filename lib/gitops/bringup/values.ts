@@ -49,14 +49,14 @@ export function keyKnown(facts: ChartFacts, dotted: string): boolean {
   if (facts.values.passthrough) return true;
   const keys = new Set(facts.values.keys);
   const extra = new Set((facts.values.extra ?? []).map((e) => e.key));
+  const open = new Set([...(facts.values.open ?? []), ...(facts.values.extra ?? []).filter((e) => (e as { open?: boolean }).open).map((e) => e.key)]);
   if (keys.has(dotted) || extra.has(dotted)) return true;
   const parts = dotted.split('.');
-  const open = new Set(facts.values.open ?? []);
+  // an intermediate map of a known key (a rendered empty map there)
+  if (facts.values.keys.some((k) => k.startsWith(`${dotted}.`))) return true;
   for (let i = parts.length - 1; i > 0; i--) {
     const parent = parts.slice(0, i).join('.');
-    // below an open map, or below a leaf whose default is a list/scalar the chart takes whole
-    if (open.has(parent) || extra.has(parent)) return true;
-    if (keys.has(parent)) return true;
+    if (open.has(parent)) return true;
   }
   return false;
 }
@@ -68,10 +68,17 @@ export function keyKnown(facts: ChartFacts, dotted: string): boolean {
  */
 export function truthy(values: Values, when: string | null | undefined, defaults: Values = {}): boolean {
   if (!when) return true;
-  const neg = when.startsWith('!');
-  const p = neg ? when.slice(1) : when;
+  // "a || b && c": && binds tighter, no parentheses (lib/gitops/chart-facts/README.md)
+  return when.split('||').some((alt) => alt.split('&&').every((term) => termTruthy(values, term.trim(), defaults)));
+}
+
+function termTruthy(values: Values, term: string, defaults: Values): boolean {
+  const neg = term.startsWith('!');
+  const p = neg ? term.slice(1).trim() : term;
   let v = getPath(values, p);
   if (v === undefined) v = p in defaults ? defaults[p] : getPath(defaults, p);
+  // neither rendered nor a known default: the chart's own default decides, which the facts do
+  // not carry; count the object as present so that it is checked rather than silently skipped
   if (v === undefined) return true;
   const t = !(v === null || v === false || v === '' || v === 0 || (Array.isArray(v) && v.length === 0) || (isMap(v) && Object.keys(v).length === 0));
   return neg ? !t : t;
