@@ -36,12 +36,20 @@ export interface PodGroup {
   refs: { kind: string; name: string; field: string; optional?: boolean }[];
 }
 
-export function fullname(release: string, chart: string): string {
-  return release.includes(chart) ? release : `${release}-${chart}`;
+/** Helm's usual `<chart>.fullname` helper: fullnameOverride, else release when it contains the name, else release-name */
+export function fullname(release: string, chart: string, values: Values = {}, defaults: Values = {}): string {
+  const pick = (k: string) => {
+    const v = values[k] ?? defaults[k];
+    return typeof v === 'string' && v ? v : undefined;
+  };
+  const override = pick('fullnameOverride');
+  if (override) return override.slice(0, 63).replace(/-+$/, '');
+  const name = pick('nameOverride') ?? chart;
+  return (release.includes(name) ? release : `${release}-${name}`).slice(0, 63).replace(/-+$/, '');
 }
 
-export function expandName(name: string, release: string, chart: string): string {
-  return name.replaceAll('{release}', release).replaceAll('{fullname}', fullname(release, chart));
+export function expandName(name: string, release: string, chart: string, values: Values = {}, defaults: Values = {}): string {
+  return name.replaceAll('{release}', release).replaceAll('{fullname}', fullname(release, chart, values, defaults));
 }
 
 /** rolling-update surge for `replicas` pods: "25%" rounds up (apps/v1 semantics), a number is taken as is */
@@ -77,7 +85,7 @@ export function chartPods(component: string, namespace: string, facts: ChartFact
 }
 
 function chartWorkload(component: string, namespace: string, facts: ChartFacts, release: string, values: Values, w: FactsWorkload): PodGroup {
-  const name = expandName(w.name, release, facts.chart);
+  const name = expandName(w.name, release, facts.chart, values, facts.values.defaults);
   const replicas = w.kind === 'DaemonSet' ? 1 : w.kind === 'Job' || w.kind === 'CronJob' || w.kind === 'Pod' ? 1 : Number(fromPath(values, w.replicas) ?? 1);
   const surge = w.kind === 'Deployment' ? surgeOf(w.maxSurge ?? '25%', replicas) : 0;
   const pcPath = w.priorityClassName?.path;

@@ -120,7 +120,7 @@ export function analyze(input: BringupInput): BringupResult {
     const state = ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
-    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false };
+    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -159,6 +159,8 @@ interface Ctx {
   /** references checked once every wave has synced */
   deferred: { component: string; object: string; field: string; kind: string; name: string; ns?: string; phase: string }[];
   final: boolean;
+  /** namespaces of releases without facts */
+  unknownNs: Set<string>;
 }
 
 // ---------------------------------------------------------------- phases
@@ -181,8 +183,10 @@ function bootstrap(ctx: Ctx): void {
   ]);
   applyObjects(ctx, unit, 'bootstrap HelmChart argocd');
   checkUnit(ctx, unit);
-  // the Sealed Secrets key the bootstrap installs before the controller starts
-  state.objects.set(objectKey('Secret', 'clusterseed-sealing-key', 'kube-system'), { owner: 'bootstrap' });
+  // the Sealed Secrets key pair the bootstrap installs before the controller starts; the controller
+  // takes any Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key=active, so it stands
+  // for the chart's `secretName` (default sealed-secrets-key)
+  state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'bootstrap (active sealing key)' });
   if (!unit.releases[0].facts) {
     // keep simulating with Argo CD's own CRDs, whose absence the facts finding already reports
     for (const c of ['applications.argoproj.io', 'applicationsets.argoproj.io', 'appprojects.argoproj.io']) state.crds.set(c, 'bootstrap (assumed)');
@@ -242,6 +246,7 @@ function unitFromReleases(ctx: Ctx, component: string, app: AppView, releases: R
   for (const r of releases) {
     r.facts = ctx.factsOf(r.chart, r.version);
     if (!r.facts) {
+      ctx.unknownNs.add(r.namespace);
       ctx.out.add({ check: 'facts', component, object: `chart ${r.chart}@${r.version}`, field: 'targetRevision', reason: `no facts file lib/gitops/chart-facts/${r.chart}@${r.version}.yaml: this pin was not read from upstream (unknown pin), nothing it creates can be checked` });
       continue;
     }
@@ -291,10 +296,10 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
   for (const c of syncCrds) if (!state.crds.has(c)) state.crds.set(c, owner);
   for (const r of u.releases) {
     if (!r.facts) continue;
-    for (const s of r.facts.services ?? []) if (truthy(r.values, s.when, r.facts.values.defaults)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart), r.namespace);
+    for (const s of r.facts.services ?? []) if (truthy(r.values, s.when, r.facts.values.defaults)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart, r.values, r.facts.values.defaults), r.namespace);
     for (const o of r.facts.objects ?? []) {
       if (!truthy(r.values, o.when, r.facts.values.defaults)) continue;
-      addObject(ctx, u.component, owner, o.kind, expandName(o.name, r.release, r.chart), r.namespace, undefined, o.default);
+      addObject(ctx, u.component, owner, o.kind, expandName(o.name, r.release, r.chart, r.values, r.facts.values.defaults), r.namespace, undefined, o.default);
     }
   }
 }
@@ -320,7 +325,7 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
   for (const use of f.uses ?? []) {
     if (!truthy(r.values, use.when, f.values.defaults)) continue;
     const name = fromPath<string>(r.values, use.name);
-    if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart), r.namespace);
+    if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart, r.values, f.values.defaults), r.namespace);
   }
   if (f.maintained !== true) ctx.out.add({ check: 'maintained', component: u.component, object: obj, field: 'repoURL', reason: `source is not maintained: ${f.maintained}` });
   for (const layer of r.layers) {
@@ -356,6 +361,8 @@ const EVENTUAL = new Set(['IngressClass', 'ClusterIssuer', 'Issuer']);
 
 function need(ctx: Ctx, component: string, object: string, field: string, kind: string, name: string, ns?: string): void {
   if (ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
+  // what a chart without facts creates is unknown: its missing facts are the finding, not this
+  if (ns && !CLUSTER_SCOPED.has(kind) && ctx.unknownNs.has(ns)) return;
   if (EVENTUAL.has(kind) && !ctx.final) {
     ctx.deferred.push({ component, object, field, kind, name, ns, phase: ctx.out.phase });
     return;
@@ -445,7 +452,7 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
     for (const h of r.facts?.hostPrerequisites ?? []) prereqs.set(h.package, h.why);
     for (const h of r.facts?.hostRequirements ?? []) {
       if (!truthy(r.values, h.when, r.facts?.values.defaults)) continue;
-      const names = h.workloads.map((w) => expandName(w, r.release, r.chart));
+      const names = h.workloads.map((w) => expandName(w, r.release, r.chart, r.values, r.facts?.values.defaults));
       if (!names.some((n) => p.object.endsWith(`/${n}`) || (n.includes('<') && p.object.includes(`/${n.split('<')[0]}`)))) continue;
       const pkgs = packagesFor(h.what);
       if (!pkgs.length) {
