@@ -17,7 +17,7 @@ export class BringupError extends Error {
 }
 
 /** the analysis inputs the inventory gives (host packages, K3s disables, node capacity) */
-export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = catalogFacts()): BringupInput {
+export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir()): BringupInput {
   return { model, files, facts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv) };
 }
 

@@ -11,7 +11,7 @@ import { CATALOG } from '../catalog.ts';
 import type { ClusterModel, RepoModel } from '../model.ts';
 import { assertCapacityHolds, quotaFromNeed, type NamespaceNeed } from '../quota.ts';
 import { bringupInputOf } from './index.ts';
-import { catalogFacts } from './facts-source.ts';
+import { factsFromDir } from './facts-source.ts';
 import { analyze, type PodNeeds } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
 
@@ -65,7 +65,7 @@ export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSec
   const model = buildModel(inventory, opts);
   const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const started = performance.now();
-  const facts = opts.facts ?? catalogFacts();
+  const facts = opts.facts ?? factsFromDir();
   // pass 1 on an unvalidated render: only the pods' needs are wanted from it
   const draft = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: secrets.sealed });
   const pass1 = analyze(bringupInputOf(inventory, model, draft, facts));
