@@ -323,7 +323,8 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
   const f = r.facts!;
   const obj = `chart ${r.chart}@${r.version}`;
   for (const use of f.uses ?? []) {
-    if (!truthy(r.values, use.when, f.values.defaults)) continue;
+    // PriorityClasses are checked per pod at admission (checkPods), which names the pod
+    if (use.kind === 'PriorityClass' || !truthy(r.values, use.when, f.values.defaults)) continue;
     const name = fromPath<string>(r.values, use.name);
     if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart, r.values, f.values.defaults), r.namespace);
   }
