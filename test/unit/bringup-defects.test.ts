@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
-import { analyze, factsFromDir, type BringupInput, type Finding } from '../../lib/gitops/bringup/index.ts';
+import { analyze, factsFromDir, manifestObjects, type BringupInput, type Finding } from '../../lib/gitops/bringup/index.ts';
 import { hostPackagesOf, k3sDisableOf } from '../../lib/gitops/bringup/host-side.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { homelab } from '../fixtures/gitops/inventories.ts';
@@ -44,6 +44,10 @@ test('1. Argo CD deadlocks at bootstrap: its pods (pre-install hook included) na
     files.set('platform/argocd/values.yaml', files.get('platform/argocd/values.yaml')!.replace('priorityClassName: infrastructure-critical', 'priorityClassName: system-cluster-critical'));
   });
   assert.equal(only(fixed, 'priority-class').filter((f) => f.component === 'argocd'), []);
+  // fixed the other way: the bootstrap writes the PriorityClasses before Argo CD's HelmChart
+  const pcs = 'apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: infrastructure-critical\nvalue: 1000\n';
+  const first = await findingsOf(homelab(), undefined, { bootstrapObjects: manifestObjects('bootstrap', pcs) });
+  assert.equal(only(first, 'priority-class').filter((f) => f.component === 'argocd'), []);
 });
 
 test('2. gone image, unmaintained source, unknown pin', async () => {

@@ -6,6 +6,7 @@ import { catalogFacts, factsFromDir } from './facts-source.ts';
 import { declaredCapacity, hostPackagesOf, k3sDisableOf } from './host-side.ts';
 import { analyze, type BringupInput, type BringupResult } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
+import { parseDocs, type K8sObject } from './objects.ts';
 
 export class BringupError extends Error {
   /** bad input (exit 1 of site.mjs), not a host failure */
@@ -17,8 +18,8 @@ export class BringupError extends Error {
 }
 
 /** the analysis inputs the inventory gives (host packages, K3s disables, node capacity) */
-export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir()): BringupInput {
-  return { model, files, facts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv) };
+export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir(), bootstrapObjects?: K8sObject[]): BringupInput {
+  return { model, files, facts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv), bootstrapObjects };
 }
 
 export function analyzeBringup(input: BringupInput): BringupResult {
@@ -34,6 +35,11 @@ export function formatFindings(findings: Finding[]): string {
     for (const f of list) lines.push(`  [${f.check}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
   }
   return lines.join('\n');
+}
+
+/** the objects of manifests (YAML text, e.g. what the bootstrap role writes before Argo CD) */
+export function manifestObjects(name: string, yaml: string): K8sObject[] {
+  return parseDocs(name, yaml);
 }
 
 export { analyze, catalogFacts, factsFromDir };

@@ -10,7 +10,7 @@ import { renderFiles } from '../render.ts';
 import { CATALOG } from '../catalog.ts';
 import type { ClusterModel, RepoModel } from '../model.ts';
 import { assertCapacityHolds, quotaFromNeed, type NamespaceNeed } from '../quota.ts';
-import { bringupInputOf } from './index.ts';
+import { bringupInputOf, manifestObjects } from './index.ts';
 import { factsFromDir } from './facts-source.ts';
 import { analyze, type PodNeeds } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
@@ -61,19 +61,26 @@ export function sizeQuotas(model: RepoModel, needs: Map<string, PodNeeds[]>, fac
   return changed;
 }
 
-export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & { facts?: FactsLookup }): Promise<AnalyzedRender> {
+export interface AnalyzeOptions {
+  facts?: FactsLookup;
+  /** what the bootstrap role writes before Argo CD's HelmChart, as YAML (see BringupInput.bootstrapObjects) */
+  bootstrapManifests?: (model: RepoModel) => string;
+}
+
+export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & AnalyzeOptions): Promise<AnalyzedRender> {
   const model = buildModel(inventory, opts);
   const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const started = performance.now();
   const facts = opts.facts ?? factsFromDir();
+  const pre = opts.bootstrapManifests ? manifestObjects('bootstrap (K3s manifests directory)', opts.bootstrapManifests(model)) : undefined;
   // pass 1 on an unvalidated render: only the pods' needs are wanted from it
   const draft = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: secrets.sealed });
-  const pass1 = analyze(bringupInputOf(inventory, model, draft, facts));
+  const pass1 = analyze(bringupInputOf(inventory, model, draft, facts, pre));
   const resized = sizeQuotas(model, pass1.needs, facts);
   const analysisMs = performance.now() - started;
   // the render every run does anyway (validated), now with the sized quotas
   const files = renderModel(model, { templateDir: opts.templateDir, sealedSecrets: secrets.sealed, validate: opts.validate });
   const again = performance.now();
-  const findings = resized ? analyze(bringupInputOf(inventory, model, files, facts)).findings : pass1.findings;
+  const findings = resized ? analyze(bringupInputOf(inventory, model, files, facts, pre)).findings : pass1.findings;
   return { files, model, secrets, findings, analysisMs: analysisMs + (performance.now() - again) };
 }

@@ -40,6 +40,11 @@ export interface BringupInput {
   nodeCapacity?: Record<string, Capacity>;
   /** bootstrap facts (roles/argocd-bootstrap): the HelmChart release that installs Argo CD */
   bootstrap?: { argocdRelease: string; argocdValuesFile: string; argocdChart: { chart: string; version: string } };
+  /**
+   * objects the bootstrap role writes into K3s' manifests directory before Argo CD's HelmChart
+   * (e.g. the PriorityClasses Argo CD's own pods use): they exist when Argo CD's pods are admitted
+   */
+  bootstrapObjects?: K8sObject[];
 }
 
 /** what one pod group needs: per-pod requests and limits after LimitRange defaults */
@@ -175,6 +180,9 @@ function bootstrap(ctx: Ctx): void {
   }
   // helm-controller creates the target namespace (createNamespace: true in the HelmChart)
   state.objects.set(objectKey('Namespace', ARGOCD_NAMESPACE), { owner: 'bootstrap' });
+  for (const o of input.bootstrapObjects ?? []) {
+    state.objects.set(objectKey(o.kind, o.metadata.name, o.metadata.namespace), { owner: 'bootstrap (K3s manifests directory)', obj: o });
+  }
   const app: AppView = { file: b.argocdValuesFile, name: 'argocd', namespace: ARGOCD_NAMESPACE, wave: 0, syncOptions: [], helm: [], objects: [] };
   const parsed = YAML.parse(text) as unknown;
   const values: Values = isMap(parsed) ? parsed : {};
