@@ -39,7 +39,13 @@ export interface BringupInput {
   /** capacity of the nodes whose inventory gives one (vars.capacity) */
   nodeCapacity?: Record<string, Capacity>;
   /** bootstrap facts (roles/argocd-bootstrap): the HelmChart release that installs Argo CD */
-  bootstrap?: { argocdRelease: string; argocdValuesFile: string; argocdChart: { chart: string; version: string } };
+  bootstrap?: {
+    argocdRelease: string;
+    argocdValuesFile: string;
+    argocdChart: { chart: string; version: string };
+    /** false when the bootstrap removes (or hands over) its HelmChart once Argo CD runs; default true */
+    helmChartRemains?: boolean;
+  };
   /**
    * objects the bootstrap role writes into K3s' manifests directory before Argo CD's HelmChart
    * (e.g. the PriorityClasses Argo CD's own pods use): they exist when Argo CD's pods are admitted
@@ -216,7 +222,8 @@ function rootSync(ctx: Ctx): void {
   // Argo CD owned twice: the bootstrap HelmChart stays in K3s' manifests directory (helm-controller
   // keeps reconciling it) while an Application manages the same release
   const b = input.bootstrap ?? { argocdRelease: 'argocd', argocdChart: input.model.argocd.chart };
-  for (const o of unit.objects.filter((x) => x.kind === 'Application')) {
+  const helmChartRemains = input.bootstrap?.helmChartRemains ?? true;
+  for (const o of unit.objects.filter((x) => helmChartRemains && x.kind === 'Application')) {
     const v = appView(input.files, o);
     for (const h of v.helm) {
       if (h.chart === b.argocdChart.chart && h.releaseName === b.argocdRelease && v.namespace === ARGOCD_NAMESPACE) {
