@@ -24,10 +24,20 @@ test('keys the templates read that values.yaml does not have are extra candidate
   assert.equal(x.extra, [{ key: 'agent.podAnnotations', template: 'templates/agent-daemonset.yaml' }]);
 });
 
+test('an unpacked subchart: values under its key, its CRDs and workloads only when its condition holds', () => {
+  assert.ok(x.keys.includes('sidekick.enabled'));
+  assert.ok(x.keys.includes('sidekick.image.repository'));
+  const side = x.workloads.find((w) => w.from === 'charts/sidekick/templates/deployment.yaml');
+  assert.is(side?.name, '{release}-sidekick');
+  assert.is(side?.when, 'sidekick.enabled');
+  assert.ok(x.images.some((i) => i.path === 'sidekick.image' && i.ref === 'docker.io/example/sidekick:0.1.0'));
+});
+
 test('CRDs from crds/ and from templates, with the simple {{ if }} around them', () => {
   assert.equal(x.crds, [
     { name: 'widgets.gadget.example.org', from: 'crds/widgets.yaml' },
     { name: 'gizmos.gadget.example.org', when: 'crds.install', from: 'templates/crd-gizmos.yaml' },
+    { name: 'sprockets.gadget.example.org', when: 'sidekick.enabled', from: 'charts/sidekick/crds/sprockets.yaml' },
   ]);
 });
 
@@ -36,11 +46,12 @@ test('images in values.yaml: registry/repository:tag, empty tag -> appVersion, p
     { path: 'image', ref: 'ghcr.io/example/gadget:2.0.0' },
     { path: 'agent.image', ref: 'docker.io/example/gadget-agent:2.0.1' },
     { path: 'migrate.image', ref: 'docker.io/example/gadget-migrate:2.0.0' },
+    { path: 'sidekick.image', ref: 'docker.io/example/sidekick:0.1.0' },
   ]);
 });
 
 test('workloads: kind, name with placeholders, condition, hook annotations, plain .Values paths, containers', () => {
-  const byKind = Object.fromEntries(x.workloads.map((w) => [w.kind, w]));
+  const byKind = Object.fromEntries(x.workloads.filter((w) => !w.from.startsWith('charts/')).map((w) => [w.kind, w]));
   assert.equal(Object.keys(byKind).sort(), ['DaemonSet', 'Deployment', 'Job']);
   const dep = byKind.Deployment!;
   assert.is(dep.name, '{fullname}');
@@ -65,11 +76,12 @@ test('workloads: kind, name with placeholders, condition, hook annotations, plai
   assert.equal(job.containers, [{ name: 'migrate', init: false }]);
 });
 
-test('simple conditions: values paths, not, and; anything else is not simple', () => {
+test('simple conditions: values paths, not, and, or; anything else is not simple', () => {
   assert.is(simpleCondition('.Values.a.b'), 'a.b');
   assert.is(simpleCondition('not .Values.a'), '!a');
   assert.is(simpleCondition('and .Values.a .Values.b'), 'a && b');
-  assert.is(simpleCondition('or .Values.a .Values.b'), undefined);
+  assert.is(simpleCondition('or .Values.a .Values.b'), 'a || b');
+  assert.is(simpleCondition('and .Values.a (or .Values.b .Values.c)'), undefined);
   assert.is(simpleCondition('eq .Values.mode "x"'), undefined);
 });
 
@@ -85,12 +97,13 @@ test('the draft is YAML that, once its TODO platforms are filled, is a valid fac
   assert.ok(draft.includes('# TODO 2 container(s), 1 .Values...resources'));
   assert.ok(draft.includes('{fullname} = gadget'));
   const data = parse(draft);
-  assert.equal(data.values.keys, x.keys);
   assert.equal(data.workloads[0].replicas, undefined); // DaemonSet first (file order)
   const dep = data.workloads.find((w: { kind: string }) => w.kind === 'Deployment');
   assert.equal(dep.replicas, { path: 'replicaCount', default: 2 });
   const filled = draft.replace(/platforms: \[TODO\]/g, 'platforms: [linux/amd64]');
   const facts = parseFactsFile('gadget@0.3.1.yaml', filled);
+  assert.equal(facts.values.keys, x.keys);
+  assert.equal(facts.values.open, x.open);
   assert.ok(valuesKeyKnown(facts, 'agent.resources.limits.cpu'));
   assert.not.ok(valuesKeyKnown(facts, 'agent.replicas'));
 });

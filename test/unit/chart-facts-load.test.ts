@@ -86,6 +86,18 @@ test('valuesKeyKnown: keys, intermediate maps, open maps, extra keys; not below 
   assert.ok(valuesKeyKnown(pass, 'anything.at.all'));
 });
 
+test('keys and open may be block strings, one key a line, with # comment lines', () => {
+  const text = GOOD.replace('  keys: [image.repository, image.tag, replicaCount, resources, config.a.b, args]', '  keys: |\n    # from values.yaml\n    image.repository\n    image.tag\n\n    replicaCount\n').replace(
+    '  open: [resources, podAnnotations]',
+    '  open: |\n    podAnnotations\n',
+  );
+  const f = parseFactsFile('demo@1.2.3.yaml', text);
+  assert.equal(f.values.keys, ['image.repository', 'image.tag', 'replicaCount']);
+  assert.equal(f.values.open, ['podAnnotations']);
+  assert.ok(valuesKeyKnown(f, 'podAnnotations.a'));
+  assert.throws(() => parseFactsFile('d.yaml', text.replace('    replicaCount\n', '    replica Count\n')), /d\.yaml: values\.keys: "replica Count" is not a key path/);
+});
+
 test('valuesKeyPaths: maps descended, lists and scalars and empty maps are leaves', () => {
   assert.equal(valuesKeyPaths({ a: { b: 1, c: [{ d: 1 }], e: {} }, f: null, g: 'x' }), ['a.b', 'a.c', 'a.e', 'f', 'g']);
   assert.equal(valuesKeyPaths(null), []);

@@ -61,7 +61,7 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
   const open = [...new Set([...flat.open, ...renderedWhole(dir).filter((p) => keys.some((k) => k === p || k.startsWith(`${p}.`)))])];
   const crds = [...crdsFromDir(dir), ...templateFiles(dir).flatMap((f) => crdsFromTemplate(dir, f))];
   const workloads = templateFiles(dir).flatMap((f) => workloadsFromTemplate(dir, f, meta.name));
-  return {
+  const extracted: ExtractedChart = {
     values,
     chart: meta.name,
     version: meta.version,
@@ -75,6 +75,54 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
     hookValues: keys.filter((k) => k.includes('helm.sh/hook')),
     todos,
   };
+  for (const sub of subcharts(dir, todos)) mergeSubchart(extracted, sub);
+  return extracted;
+}
+
+interface Subchart {
+  /** values prefix: the dependency's alias or name */
+  key: string;
+  condition?: string;
+  chart: ExtractedChart;
+}
+
+/** Unpacked subcharts under charts/ (a packed .tgz is left as a TODO: unpack it next to it). */
+function subcharts(dir: string, todos: string[]): Subchart[] {
+  const chartDir = path.join(dir, 'charts');
+  if (!existsSync(chartDir)) return [];
+  const meta = (parse(readFileSync(path.join(dir, existsSync(path.join(dir, 'Chart.yaml')) ? 'Chart.yaml' : 'Chart.template.yaml'), 'utf8')) ?? {}) as {
+    dependencies?: { name: string; alias?: string; condition?: string }[];
+  };
+  const out: Subchart[] = [];
+  for (const entry of readdirSync(chartDir).sort()) {
+    const p = path.join(chartDir, entry);
+    if (!statSync(p).isDirectory()) {
+      if (entry.endsWith('.tgz')) todos.push(`subchart ${entry} is packed: unpack it into charts/ and extract again to include its values, CRDs and workloads`);
+      continue;
+    }
+    const sub = extractChart(p);
+    const dep = meta.dependencies?.find((d) => d.name === sub.chart);
+    // Helm's condition may list several paths: the first that exists decides; the first is taken
+    const condition = dep?.condition?.split(',')[0]?.trim();
+    if (dep?.condition?.includes(',')) todos.push(`subchart ${sub.chart}: condition "${dep.condition}": only the first path is used as when`);
+    out.push({ key: dep?.alias ?? sub.chart, condition, chart: sub });
+  }
+  return out;
+}
+
+/** A subchart's values go under its key; its objects exist only when its condition holds. */
+function mergeSubchart(into: ExtractedChart, sub: Subchart): void {
+  const pre = (k: string) => `${sub.key}.${k}`;
+  const both = (w?: string) => [sub.condition, w].filter(Boolean).join(' && ') || undefined;
+  into.keys.push(...sub.chart.keys.map(pre));
+  into.open.push(...sub.chart.open.map(pre));
+  into.extra.push(...sub.chart.extra.map((e) => ({ key: pre(e.key), template: `charts/${sub.chart.chart}/${e.template}` })));
+  into.crds.push(...sub.chart.crds.map((c) => ({ ...c, when: both(c.when), from: `charts/${sub.chart.chart}/${c.from}` })));
+  into.images.push(...sub.chart.images.map((i) => ({ ...i, path: pre(i.path) })));
+  into.workloads.push(
+    ...sub.chart.workloads.map((w) => ({ ...w, when: both(w.when), from: `charts/${sub.chart.chart}/${w.from}`, todos: [...w.todos, `from subchart ${sub.chart.chart}: its .Values paths are relative to ${sub.key}`] })),
+  );
+  into.todos.push(...sub.chart.todos.map((t) => `subchart ${sub.chart.chart}: ${t}`));
 }
 
 /**
@@ -227,7 +275,12 @@ export function simpleCondition(expr: string): string | undefined {
   const and = /^and\s+(\S+)\s+(\S+)$/.exec(e);
   if (and) {
     const [a, b] = [simpleCondition(and[1]!), simpleCondition(and[2]!)];
-    return a && b ? `${a} && ${b}` : undefined;
+    return a && b && !a.includes('||') && !b.includes('||') ? `${a} && ${b}` : undefined;
+  }
+  const or = /^or\s+(\S+)\s+(\S+)$/.exec(e);
+  if (or) {
+    const [a, b] = [simpleCondition(or[1]!), simpleCondition(or[2]!)];
+    return a && b ? `${a} || ${b}` : undefined;
   }
   return undefined;
 }
@@ -240,6 +293,11 @@ function conditionOf(stack: string[], todos: string[]): string | undefined {
     const simple = m ? simpleCondition(m[2]!) : undefined;
     if (simple) parts.push(simple);
     else todos.push(`enclosed in {{ ${block} }}: check when this object is rendered`);
+  }
+  // no parentheses in the when grammar: an || can only stand alone
+  if (parts.length > 1 && parts.some((p) => p.includes('||'))) {
+    todos.push(`conditions ${parts.map((p) => `(${p})`).join(' and ')}: write them without parentheses`);
+    return parts.filter((p) => !p.includes('||')).join(' && ') || undefined;
   }
   return parts.length ? parts.join(' && ') : undefined;
 }
@@ -398,7 +456,8 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
   };
   const y = (v: unknown) => stringify(v, { lineWidth: 0 }).trimEnd();
   // one key a line: long lists stay readable and diff well when a version bump changes them
-  const block = (field: string, items: string[]) => (items.length ? [`  ${field}:`, ...items.map((k) => `    - ${y(k)}`)] : [`  ${field}: []`]);
+  // a block string, one key a line: parses far faster than a YAML list of a thousand keys
+  const block = (field: string, items: string[]) => (items.length ? [`  ${field}: |`, ...items.map((k) => `    ${k}`)] : [`  ${field}: []`]);
   const out: string[] = [];
   out.push(`# DRAFT extracted by scripts/chart-facts.mjs from ${src.repo ?? 'TODO repo'} ${src.tag ?? 'TODO tag'}: finish every TODO by reading the templates`);
   for (const t of x.todos) out.push(`# TODO ${t}`);

@@ -67,6 +67,7 @@ export interface ChartFacts {
   /** true, or why not (deprecated, archived, ...) */
   maintained: true | string;
   values: {
+    /** in the file: a list or a block string (one key a line); always a list once loaded */
     keys: string[];
     open: string[];
     extra?: { key: string; template: string; open?: boolean }[];
@@ -140,7 +141,22 @@ export function parseFactsFile(file: string, text: string): ChartFacts {
     const messages = (check.errors ?? []).filter(keepError).map((e) => describe(file, doc, lines, e));
     throw new Error(`${rel(file)}: invalid chart facts:\n  ${[...new Set(messages)].join('\n  ')}`);
   }
-  return data as ChartFacts;
+  const facts = data as ChartFacts & { values: { keys: string[] | string; open: string[] | string } };
+  facts.values.keys = keyList(file, 'values.keys', facts.values.keys);
+  facts.values.open = keyList(file, 'values.open', facts.values.open);
+  return facts;
+}
+
+/** keys/open as written: a list, or a block string with one key a line and # comment lines */
+function keyList(file: string, field: string, v: string[] | string): string[] {
+  if (Array.isArray(v)) return v;
+  const keys = v
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const bad = keys.find((k) => /\s/.test(k));
+  if (bad !== undefined) throw new Error(`${rel(file)}: ${field}: "${bad}" is not a key path (one key a line, # for comments)`);
+  return keys;
 }
 
 // oneOf reports every branch; the branch errors below it say more than "must match one schema"
