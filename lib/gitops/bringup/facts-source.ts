@@ -46,6 +46,14 @@ function parseCached(text: string): ChartFacts {
   }
 }
 
+/** values.keys / values.open may be block strings, one key a line, # comments (as load.ts reads them) */
+function normalise(f: ChartFacts): ChartFacts {
+  const list = (v: unknown): string[] | undefined =>
+    typeof v === 'string' ? v.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : (v as string[] | undefined);
+  if (f?.values) f.values = { ...f.values, keys: list(f.values.keys) ?? [], open: list(f.values.open) };
+  return f;
+}
+
 /** facts files of another directory (test fixtures), read without the schema */
 export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
   return (chart, version) => {
@@ -53,7 +61,7 @@ export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
     if (!cache.has(file)) {
       if (!existsSync(file)) cache.set(file, undefined);
       else {
-        const f = parseCached(readFileSync(file, 'utf8'));
+        const f = normalise(parseCached(readFileSync(file, 'utf8')));
         if (!f || f.chart !== chart || String(f.version) !== version) throw new Error(`${file}: chart/version fields do not match the file name ${chart}@${version}`);
         cache.set(file, f);
       }
