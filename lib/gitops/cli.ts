@@ -1,19 +1,25 @@
 // `scripts/gitops.mjs`: render the GitOps repository from the inventory, offline.
 //   render -i inventory.yaml -o DIR   render, validate, scan for secrets, write DIR (exactly the tree)
-//   check  -i inventory.yaml [-o DIR] render and validate only; with -o, list what would change
+//   check  -i inventory.yaml [-o DIR] render, validate and run the bring-up analysis only; with -o,
+//          list what would change
+// Both run the bring-up analysis (lib/gitops/bringup/): a repository that would not come up on the
+// inventory's cluster is refused like an invalid one (exit 1, one line per finding).
 // Never touches a host: secrets are sealed with the keys kept under .clusterseed/.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadInventory } from '../inventory/load.ts';
 import { parseFlags, UsageError } from '../cli/args.ts';
-import { renderRepoWithSecrets, writeRepo } from './index.ts';
+import { writeRepo } from './index.ts';
+import { factsFromDir, formatFindings as formatBringup } from './bringup/index.ts';
+import { renderAndAnalyze } from './bringup/pipeline.ts';
 import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
 
 const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
 
-  render   render the repository, validate it, scan it for secrets and write it to DIR
-           (DIR ends up holding exactly the rendered tree; a .git directory is kept)
-  check    render and validate only; with -o DIR, list the files that would change
+  render   render the repository, validate it, scan it for secrets, run the bring-up analysis
+           and write it to DIR (DIR ends up holding exactly the rendered tree; .git is kept)
+  check    render, validate and run the bring-up analysis only (will the repository come up on
+           the inventory's cluster?); with -o DIR, list the files that would change
 
 options:
   -i, --inventory FILE   inventory (default: inventory.yaml)
@@ -21,6 +27,7 @@ options:
       --repo-url URL     URL Argo CD clones the repository from (default: from gitops.repo)
       --state-dir DIR    keys, credentials and sealed-secret cache (default: .clusterseed next to the inventory)
       --templates DIR    template root (default: gitops-template/)
+      --facts DIR        chart facts the bring-up analysis reads (default: lib/gitops/chart-facts/)
       --force            allow replacing a non-empty DIR that holds no rendered repository
   -h, --help`;
 
@@ -62,6 +69,7 @@ export async function main(args: string[]): Promise<number> {
       'repo-url': { type: 'string' },
       'state-dir': { type: 'string' },
       templates: { type: 'string' },
+      facts: { type: 'string' },
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     });
@@ -72,19 +80,24 @@ export async function main(args: string[]): Promise<number> {
     if (command === 'render' && !values.output) throw new UsageError('render needs -o DIR');
     const inventory = await loadInventory(path.resolve(values.inventory!));
     const started = performance.now();
-    const { files, model, secrets } = await renderRepoWithSecrets(inventory, {
+    const { files, model, secrets, findings: bringup, analysisMs } = await renderAndAnalyze(inventory, {
       stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
+      facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
     });
     const findings = scanFiles(files);
     if (findings.length) {
       console.error(`refusing to write: the rendered repository contains secrets\n${formatFindings(findings)}`);
       return 1;
     }
+    if (bringup.length) {
+      console.error(`refusing: the repository would not come up on the inventory's cluster (bring-up analysis, ${bringup.length} finding${bringup.length === 1 ? '' : 's'})\n${formatBringup(bringup)}`);
+      return 1;
+    }
     const ms = Math.round(performance.now() - started);
     const clusters = model.clusters.map((c) => `${c.name} (${c.components.length} components)`).join(', ');
-    console.log(`rendered ${files.size} files for ${clusters} in ${ms} ms; valid, no plaintext secrets`);
+    console.log(`rendered ${files.size} files for ${clusters} in ${ms} ms (bring-up analysis ${Math.round(analysisMs)} ms); valid, no plaintext secrets, comes up`);
     if (model.repoUrl.startsWith('file://')) {
       console.log(`note: Argo CD cannot clone ${model.repoUrl}; pass --repo-url with the URL it reaches the repository at`);
     }

@@ -89,3 +89,66 @@ export function quotaFor(capacity: Capacity, weight: number, totalWeight: number
     pods: PODS_PER_WEIGHT * weight,
   };
 }
+
+// ---- quotas sized from what the charts create (issue 15)
+// The weights above split the cluster without knowing what a namespace runs: monitoring got 3 CPU
+// of limits where its charts need ~4.9. When the bring-up analysis knows every pod of a namespace
+// (chart facts + rendered values + manifests), the quota is sized from that instead:
+//   need(ns)     = sum over pod groups of pods x per-pod resources, where pods is the peak of a
+//                  rollout: replicas (HPA maximum) + maxSurge, Helm hook pods, DaemonSet pods x
+//                  matching nodes; containers without resources count with the LimitRange defaults
+//   quota(ns)    = need(ns) x (1 + HEADROOM), CPU rounded up to 100m, memory up to 64Mi;
+//                  pods = need + max(2, HEADROOM x need)
+// and what all known pods request together (no headroom) must fit the usable capacity
+// (USABLE_FRACTION of the nodes): otherwise rendering stops with CapacityError naming the namespaces.
+export const HEADROOM = 0.25;
+
+export interface NamespaceNeed {
+  requests: Capacity;
+  limits: Capacity;
+  pods: number;
+}
+
+function cpuUp(m: number): string {
+  const r = Math.max(100, Math.ceil(m / 100) * 100);
+  return r % 1000 === 0 ? String(r / 1000) : `${r}m`;
+}
+
+function memUp(mi: number): string {
+  const r = Math.max(64, Math.ceil(mi / 64) * 64);
+  return r % 1024 === 0 ? `${r / 1024}Gi` : `${r}Mi`;
+}
+
+export function quotaFromNeed(need: NamespaceNeed, headroom = HEADROOM): QuotaModel {
+  const f = 1 + headroom;
+  return {
+    requestsCpu: cpuUp(need.requests.milliCpu * f),
+    requestsMemory: memUp(need.requests.memoryMi * f),
+    limitsCpu: cpuUp(need.limits.milliCpu * f),
+    limitsMemory: memUp(need.limits.memoryMi * f),
+    pods: need.pods + Math.max(2, Math.ceil(need.pods * headroom)),
+  };
+}
+
+export class CapacityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapacityError';
+  }
+}
+
+/** what the enabled components request together (pods at their peak) must fit the usable capacity */
+export function assertCapacityHolds(cluster: string, capacity: Capacity, needs: { namespace: string; need: NamespaceNeed }[]): void {
+  const usable = { milliCpu: capacity.milliCpu * USABLE_FRACTION, memoryMi: capacity.memoryMi * USABLE_FRACTION };
+  const cpu = Math.ceil(needs.reduce((s, n) => s + n.need.requests.milliCpu, 0));
+  const mem = Math.ceil(needs.reduce((s, n) => s + n.need.requests.memoryMi, 0));
+  if (cpu <= usable.milliCpu && mem <= usable.memoryMi) return;
+  const parts = [...needs]
+    .sort((a, b) => b.need.requests.milliCpu - a.need.requests.milliCpu)
+    .map((n) => `${n.namespace} ${Math.ceil(n.need.requests.milliCpu)}m / ${Math.ceil(n.need.requests.memoryMi)}Mi`);
+  throw new CapacityError(
+    `cluster ${cluster}: the enabled components request ${cpu}m CPU / ${mem}Mi at the peak of their rollouts, ` +
+      `but ${USABLE_FRACTION * 100}% of the nodes' capacity is ${Math.floor(usable.milliCpu)}m CPU / ${Math.floor(usable.memoryMi)}Mi ` +
+      `(set hosts.<name>.vars.capacity if the defaults undercount, add nodes, or disable components): ${parts.join(', ')}`,
+  );
+}

@@ -1,0 +1,43 @@
+// What the host roles put on each node, as far as the bring-up analysis needs it: the Debian
+// packages a node gets (role base: its fixed list plus vars.base.packages of the host) and the
+// K3s packaged components a cluster disables (vars.k3s.disable, lib/k3s/settings.ts).
+import type { Inventory } from '../../inventory/model.ts';
+import { k3sSettings } from '../../k3s/settings.ts';
+import type { Capacity } from '../quota.ts';
+import { hostCapacity } from '../quota.ts';
+
+/**
+ * Debian packages that satisfy a chart's host requirement (facts `hostRequirements[].what`, free
+ * text read from the chart's docs). A requirement no entry matches is reported as unknown.
+ */
+const REQUIREMENT_PACKAGES: [RegExp, string[]][] = [
+  [/open-iscsi|iscsiadm/i, ['open-iscsi']],
+  [/nfs-common|NFSv4 client/i, ['nfs-common']],
+  [/NVIDIA Container Toolkit|nvidia-container/i, ['nvidia-container-toolkit']],
+];
+
+export function packagesFor(what: string): string[] {
+  return REQUIREMENT_PACKAGES.find(([re]) => re.test(what))?.[1] ?? [];
+}
+
+/** packages roles/base/tasks.ts always installs */
+const BASE_PACKAGES = ['sudo', 'tzdata'];
+
+export function hostPackagesOf(inv: Inventory): (node: string) => string[] {
+  return (node) => {
+    const h = inv.hosts.find((x) => x.name === node);
+    if (!h) return [];
+    const base = (h.vars.base ?? {}) as Record<string, unknown>;
+    const extra = Array.isArray(base.packages) ? base.packages.map(String) : [];
+    return [...BASE_PACKAGES, ...extra];
+  };
+}
+
+export function k3sDisableOf(inv: Inventory): Record<string, string[]> {
+  return Object.fromEntries(inv.clusters.map((c) => [c.name, k3sSettings(inv, c).disable]));
+}
+
+/** capacity of the hosts whose inventory says it (vars.capacity); others are not checked */
+export function declaredCapacity(inv: Inventory): Record<string, Capacity> {
+  return Object.fromEntries(inv.hosts.filter((h) => h.vars.capacity !== undefined).map((h) => [h.name, hostCapacity(h)]));
+}

@@ -1,0 +1,86 @@
+// Render + bring-up analysis, as `gitops.mjs render|check` and site.mjs's gitops step run it:
+//   1. render (model quotas from the weight formula), analyse: every pod group of every namespace
+//   2. namespaces whose every chart has facts get their quota from what their pods need
+//      (quota.ts quotaFromNeed), and the cluster must hold them (CapacityError otherwise)
+//   3. render again with those quotas (only the governance manifests change) and analyse again:
+//      the findings of this pass are the answer.
+import type { Inventory } from '../../inventory/model.ts';
+import { buildModel, prepareSecrets, renderModel, type RenderWithSecretsOptions, type PreparedSecrets } from '../index.ts';
+import { renderFiles } from '../render.ts';
+import { CATALOG } from '../catalog.ts';
+import type { ClusterModel, RepoModel } from '../model.ts';
+import { assertCapacityHolds, quotaFromNeed, type NamespaceNeed } from '../quota.ts';
+import { bringupInputOf, manifestObjects } from './index.ts';
+import { factsFromDir } from './facts-source.ts';
+import { analyze, type PodNeeds } from './simulate.ts';
+import type { FactsLookup, Finding } from './types.ts';
+
+export interface AnalyzedRender {
+  files: Map<string, string>;
+  model: RepoModel;
+  secrets: PreparedSecrets;
+  findings: Finding[];
+  /** milliseconds the analysis (both passes, re-render included) added to the render */
+  analysisMs: number;
+}
+
+/** namespaces whose needs are fully known: every chart of every component in it has facts */
+function knownNamespaces(cluster: ClusterModel, facts: FactsLookup): Set<string> {
+  const known = new Set<string>();
+  for (const ns of cluster.namespaces) {
+    const charts = ns.components.flatMap((c) => CATALOG.find((d) => d.name === c)?.charts ?? []);
+    if (charts.every((ch) => facts(ch.chart, ch.version))) known.add(ns.name);
+  }
+  return known;
+}
+
+function needOf(mine: PodNeeds[]): NamespaceNeed {
+  return {
+    requests: { milliCpu: mine.reduce((s, n) => s + n.requests.milliCpu * n.pods, 0), memoryMi: mine.reduce((s, n) => s + n.requests.memoryMi * n.pods, 0) },
+    limits: { milliCpu: mine.reduce((s, n) => s + n.limits.milliCpu * n.pods, 0), memoryMi: mine.reduce((s, n) => s + n.limits.memoryMi * n.pods, 0) },
+    pods: mine.reduce((s, n) => s + n.pods, 0),
+  };
+}
+
+/** sets each fully-known namespace's quota from its pods' needs; true when a quota changed */
+export function sizeQuotas(model: RepoModel, needs: Map<string, PodNeeds[]>, facts: FactsLookup): boolean {
+  let changed = false;
+  for (const cluster of model.clusters) {
+    const known = knownNamespaces(cluster, facts);
+    const byNs = new Map<string, PodNeeds[]>();
+    for (const n of needs.get(cluster.name) ?? []) byNs.set(n.group.namespace, [...(byNs.get(n.group.namespace) ?? []), n]);
+    const nsNeeds = [...byNs].map(([namespace, mine]) => ({ namespace, need: needOf(mine) }));
+    for (const ns of cluster.namespaces) {
+      if (!ns.quota || !known.has(ns.name)) continue;
+      const q = quotaFromNeed(needOf(byNs.get(ns.name) ?? []));
+      if (JSON.stringify(q) !== JSON.stringify(ns.quota)) changed = true;
+      ns.quota = q;
+    }
+    assertCapacityHolds(cluster.name, cluster.capacity, nsNeeds);
+  }
+  return changed;
+}
+
+export interface AnalyzeOptions {
+  facts?: FactsLookup;
+  /** what the bootstrap role writes before Argo CD's HelmChart, as YAML (see BringupInput.bootstrapObjects) */
+  bootstrapManifests?: (model: RepoModel) => string;
+}
+
+export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & AnalyzeOptions): Promise<AnalyzedRender> {
+  const model = buildModel(inventory, opts);
+  const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
+  const started = performance.now();
+  const facts = opts.facts ?? factsFromDir();
+  const pre = opts.bootstrapManifests ? manifestObjects('bootstrap (K3s manifests directory)', opts.bootstrapManifests(model)) : undefined;
+  // pass 1 on an unvalidated render: only the pods' needs are wanted from it
+  const draft = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: secrets.sealed });
+  const pass1 = analyze(bringupInputOf(inventory, model, draft, facts, pre));
+  const resized = sizeQuotas(model, pass1.needs, facts);
+  const analysisMs = performance.now() - started;
+  // the render every run does anyway (validated), now with the sized quotas
+  const files = renderModel(model, { templateDir: opts.templateDir, sealedSecrets: secrets.sealed, validate: opts.validate });
+  const again = performance.now();
+  const findings = resized ? analyze(bringupInputOf(inventory, model, files, facts, pre)).findings : pass1.findings;
+  return { files, model, secrets, findings, analysisMs: analysisMs + (performance.now() - again) };
+}
