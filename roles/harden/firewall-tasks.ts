@@ -128,6 +128,11 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
 
 const UNIT_TEMPLATE = fileURLToPath(new URL('./templates/clusterseed-firewall.service.hbs', import.meta.url));
 
+/** The systemd unit that loads the ruleset file at boot. */
+export function renderBootUnit(): string {
+  return renderTemplate(path.normalize(UNIT_TEMPLATE), { rulesetFile: RULESET_FILE });
+}
+
 /** One line for the report: which ports the ruleset opens. */
 export function describeModel(m: FirewallModel): string {
   const ports = m.rules.map((r) => `${r.ports}/${r.proto}${r.from.length ? ` from ${r.from.length} source(s)` : ''}`);
@@ -164,7 +169,7 @@ export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin:
     rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin),
     file({
       path: `/etc/systemd/system/${UNIT}`,
-      content: renderTemplate(path.normalize(UNIT_TEMPLATE), { rulesetFile: RULESET_FILE }),
+      content: renderBootUnit(),
       name: 'firewall boot unit',
     }),
     service({ name: UNIT, enabled: true, state: 'started', daemonReload: true, taskName: 'firewall loaded at boot' }),
