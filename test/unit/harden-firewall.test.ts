@@ -13,7 +13,7 @@ import { deepMerge } from '../../lib/runner/merge.ts';
 import { VarsReader } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { clusterView, k3sRules, renderRuleset, sourcesList, type FirewallModel } from '../../roles/harden/firewall.ts';
-import { renderBootUnit } from '../../roles/harden/firewall-tasks.ts';
+import { NFTABLES_DROPIN, renderBootUnit, renderNftablesDropIn } from '../../roles/harden/firewall-tasks.ts';
 
 const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
@@ -132,6 +132,15 @@ test('boot unit: after nftables.service (its flush ruleset runs first) and resta
     }
   }
   assert.ok(readFileSync(new URL('../../roles/harden/templates/clusterseed-firewall.service.hbs', import.meta.url), 'utf8').includes('nftables.service'));
+});
+
+test('nftables.service drop-in: its start and reload (each a "flush ruleset") load the clusterseed table right after', () => {
+  assert.is(NFTABLES_DROPIN, '/etc/systemd/system/nftables.service.d/50-clusterseed.conf');
+  const text = renderNftablesDropIn();
+  assert.match(text, /^\[Service\]$/m);
+  assert.match(text, /^ExecStartPost=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
+  assert.match(text, /^ExecReload=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
+  assert.not.match(text, /^ExecReload=$/m, 'adds to the unit\'s own reload, never replaces it');
 });
 
 test.run();
