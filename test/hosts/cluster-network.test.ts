@@ -39,7 +39,9 @@ interface ReachPath { peer: string; to: string; port: number; proto: string; wha
 interface Reach { node: string; kind: string; etcd: boolean; nodeIp: string; round: number; peersError: string; paths: ReachPath[] }
 
 /** The paths real K3s uses from `from` (by role), as "peer port/proto to-address". */
-function requiredPaths(from: TestHost, hosts: TestHost[], servers: string[], etcd: boolean): string[] {
+type Backend = 'vxlan' | 'wireguard-native';
+
+function requiredPaths(from: TestHost, hosts: TestHost[], servers: string[], etcd: boolean, backend: Backend = 'vxlan'): string[] {
   const isServer = (h: TestHost) => servers.includes(h.name);
   const out: string[] = [];
   for (const peer of hosts.filter((h) => h.name !== from.name)) {
@@ -47,7 +49,7 @@ function requiredPaths(from: TestHost, hosts: TestHost[], servers: string[], etc
     if (isServer(peer)) out.push(`${peer.name} 6443/tcp ${to}`);
     if (isServer(from)) out.push(`${peer.name} 10250/tcp ${to}`);
     if (etcd && isServer(from) && isServer(peer)) out.push(`${peer.name} 2379/tcp ${to}`, `${peer.name} 2380/tcp ${to}`);
-    out.push(`${peer.name} 8472/udp ${to}`);
+    out.push(backend === 'vxlan' ? `${peer.name} 8472/udp ${to}` : `${peer.name} 51820/udp ${to}`);
   }
   return out.sort();
 }
@@ -62,7 +64,7 @@ async function reachOf(lab: TestLab, host: string): Promise<Reach | undefined> {
 }
 
 /** Waits (bounded) until every node has reached every path it needs; returns the last reports. */
-async function settle(lab: TestLab, servers: string[], etcd: boolean, timeoutMs = 60_000): Promise<Map<string, Reach | undefined>> {
+async function settle(lab: TestLab, servers: string[], etcd: boolean, backend: Backend = 'vxlan', timeoutMs = 60_000): Promise<Map<string, Reach | undefined>> {
   const deadline = Date.now() + timeoutMs;
   let last = new Map<string, Reach | undefined>();
   for (;;) {
@@ -71,21 +73,21 @@ async function settle(lab: TestLab, servers: string[], etcd: boolean, timeoutMs 
       const r = last.get(h.name);
       if (!r) return false;
       const reached = r.paths.filter((p) => p.reached).map((p) => `${p.peer} ${p.port}/${p.proto} ${p.to}`).sort();
-      return requiredPaths(h, lab.hosts, servers, etcd).every((p) => reached.includes(p));
+      return requiredPaths(h, lab.hosts, servers, etcd, backend).every((p) => reached.includes(p));
     });
     if (done || Date.now() > deadline) return last;
     await new Promise((r) => setTimeout(r, 1_000));
   }
 }
 
-function assertReach(lab: TestLab, reports: Map<string, Reach | undefined>, servers: string[], etcd: boolean): void {
+function assertReach(lab: TestLab, reports: Map<string, Reach | undefined>, servers: string[], etcd: boolean, backend: Backend = 'vxlan'): void {
   for (const h of lab.hosts) {
     const r = reports.get(h.name);
     assert.ok(r, `${h.name}: no ${REACH}`);
     assert.is(r!.peersError, '', `${h.name}: node list`);
     assert.is(r!.nodeIp, h.lanAddress, `${h.name} uses its node_ip, not its SSH address`);
     const seen = r!.paths.map((p) => `${p.peer} ${p.port}/${p.proto} ${p.to}`).sort();
-    assert.equal(seen, requiredPaths(h, lab.hosts, servers, etcd), `${h.name} tries exactly the paths real K3s uses`);
+    assert.equal(seen, requiredPaths(h, lab.hosts, servers, etcd, backend), `${h.name} tries exactly the paths real K3s uses`);
     const failed = r!.paths.filter((p) => !p.reached).map((p) => `${h.name} -> ${p.peer} ${p.to}:${p.port}/${p.proto} (${p.what}): ${p.error}`);
     assert.equal(failed, [], `unreached paths:\n${failed.join('\n')}`);
   }
@@ -111,8 +113,8 @@ async function connectFrom(lab: TestLab, from: string, host: string, port: numbe
   return r.stdout.trim() === 'open' ? 'open' : 'closed';
 }
 
-async function converge(lab: TestLab, servers: string[], agents: string[], name: string): Promise<void> {
-  const inv = lab.writeInventory({ servers, agents, extra: { cluster: { vars: { k3s: { ready_timeout: 90 } } } } });
+async function converge(lab: TestLab, servers: string[], agents: string[], name: string, backend: Backend = 'vxlan'): Promise<void> {
+  const inv = lab.writeInventory({ servers, agents, extra: { cluster: { flannel_backend: backend, vars: { k3s: { ready_timeout: 90 } } } } });
   const r = await site(['-i', inv, '--k3s-mirror', mirror.url, '--skip-push', '--json', path.join(tmp, `${name}.json`)]);
   assert.is(r.code, 0, r.out.slice(-6000));
 }
@@ -158,6 +160,19 @@ test('HA: 3 servers (embedded etcd) + 1 agent: etcd between servers only, every 
     assert.is(await connectFrom(lab, 'ch2', s1.lanAddress!, 2379), 'open', 'etcd from another server');
     assert.is(await connectFrom(lab, agent.name, s1.lanAddress!, 2379), 'closed', 'etcd from an agent');
     assert.is(await connect(s1.lanAddress!, 2380), 'dropped', 'etcd peer port from outside the cluster');
+  } finally {
+    await lab.stop();
+  }
+});
+
+test('flannel wireguard-native: 51820/udp between node IPs instead of VXLAN', async () => {
+  const lab = await startLab({ count: 2, prefix: 'cw', lan: true });
+  try {
+    await converge(lab, ['cw1'], ['cw2'], 'wireguard', 'wireguard-native');
+    assertReach(lab, await settle(lab, ['cw1'], false, 'wireguard-native'), ['cw1'], false, 'wireguard-native');
+    const nft = await lab.sh('cw2', 'nft list table inet clusterseed');
+    assert.match(nft.stdout, /udp dport 51820-51821 accept/);
+    assert.not.match(nft.stdout, /8472/);
   } finally {
     await lab.stop();
   }
