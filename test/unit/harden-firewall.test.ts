@@ -104,6 +104,11 @@ test('api_allowed_from: nft loads the restricted API rule with the node IPs in i
     const line = r.stdout.split('\n').find((l) => l.includes('dport 6443'))!;
     assert.match(line, /10\.10\.0\.20/);
     assert.match(line, /192\.168\.7\.0\/24/);
+    // an admin network that holds node addresses overlaps them in one set: nft merges, not refuses
+    writeFileSync(file, renderRuleset(await modelFor('s1', { firewall: { api_allowed_from: ['192.168.1.0/24'] } })));
+    const merged = spawnSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8' });
+    assert.is(merged.status, 0, merged.stderr);
+    assert.match(merged.stdout, /ip saddr \{ [^}]*192\.168\.1\.0\/24[^}]*\} tcp dport 6443 accept/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
