@@ -176,7 +176,7 @@ export function noFirewallTask(): Task {
         apply: (c) =>
           run(
             c,
-            `systemctl disable --now ${UNIT} 2>/dev/null; rm -f /etc/systemd/system/${UNIT} ${NFTABLES_DROPIN} ${RULESET_FILE} ${LIVE_HASH}; systemctl daemon-reload; ` +
+            `systemctl disable --now ${UNIT} 2>/dev/null; rm -f /etc/systemd/system/${UNIT} ${NFTABLES_DROPIN} ${RULESET_FILE} ${LIVE_HASH}; rmdir ${path.posix.dirname(NFTABLES_DROPIN)} 2>/dev/null; systemctl daemon-reload; ` +
               `if ${LIST} >/dev/null 2>&1; then nft delete table inet ${TABLE}; fi`,
             'remove the clusterseed firewall',
           ).then(() => undefined),

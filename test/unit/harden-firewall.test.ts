@@ -13,7 +13,8 @@ import { deepMerge } from '../../lib/runner/merge.ts';
 import { VarsReader } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { clusterView, k3sRules, renderRuleset, sourcesList, type FirewallModel } from '../../roles/harden/firewall.ts';
-import { NFTABLES_DROPIN, renderBootUnit, renderNftablesDropIn } from '../../roles/harden/firewall-tasks.ts';
+import { NFTABLES_DROPIN, noFirewallTask, renderBootUnit, renderNftablesDropIn } from '../../roles/harden/firewall-tasks.ts';
+import type { HostContext } from '../../lib/runner/types.ts';
 
 const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
@@ -146,6 +147,17 @@ test('nftables.service drop-in: its start and reload (each a "flush ruleset") lo
   assert.match(text, /^ExecStartPost=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
   assert.match(text, /^ExecReload=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
   assert.not.match(text, /^ExecReload=$/m, 'adds to the unit\'s own reload, never replaces it');
+});
+
+test('firewall.enabled: false also removes the nftables.service drop-in (and finds a host with only that left)', async () => {
+  const task = noFirewallTask();
+  assert.ok(task.probe!.includes(`[ -e ${NFTABLES_DROPIN} ]`), task.probe);
+  const change = (await task.plan({ stdout: 'present\n' } as never, {} as HostContext)) as { apply(c: HostContext): Promise<void> };
+  const scripts: string[] = [];
+  const ctx = { conn: { exec: async (cmd: string) => (scripts.push(cmd), { code: 0, stdout: '', stderr: '' }) } } as unknown as HostContext;
+  await change.apply(ctx);
+  assert.match(scripts.join('\n'), new RegExp(`rm -f [^;]*${NFTABLES_DROPIN.replace(/\./g, '\\.')}[^;]*;`));
+  assert.match(scripts.join('\n'), /rmdir \/etc\/systemd\/system\/nftables\.service\.d 2>\/dev\/null; systemctl daemon-reload/);
 });
 
 test.run();
