@@ -23,6 +23,8 @@ const PREVIOUS_FILE = `${STATE_DIR}/firewall.nft.prev`;
 const LIVE_HASH = `${STATE_DIR}/firewall.live.sha256`;
 const REVERT_UNIT = 'clusterseed-firewall-revert';
 const UNIT = 'clusterseed-firewall.service';
+/** drop-in that re-loads the table after nftables.service's own `flush ruleset` */
+export const NFTABLES_DROPIN = '/etc/systemd/system/nftables.service.d/50-clusterseed.conf';
 const LIST = `nft list table inet ${TABLE}`;
 
 const resolveAddress: AddressResolver = async (address) => {
@@ -127,6 +129,34 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
 }
 
 const UNIT_TEMPLATE = fileURLToPath(new URL('./templates/clusterseed-firewall.service.hbs', import.meta.url));
+const DROPIN_TEMPLATE = fileURLToPath(new URL('./templates/nftables-clusterseed.conf.hbs', import.meta.url));
+
+export function renderNftablesDropIn(): string {
+  return renderTemplate(path.normalize(DROPIN_TEMPLATE), { rulesetFile: RULESET_FILE });
+}
+
+/** A file task whose change is followed by `systemctl daemon-reload` (a drop-in of another unit). */
+function withDaemonReload(task: Task): Task {
+  return {
+    ...task,
+    async plan(state, ctx) {
+      const change = await task.plan(state, ctx);
+      if (!change || !('apply' in change)) return change;
+      return {
+        ...change,
+        async apply(c) {
+          await change.apply(c);
+          await run(c, 'systemctl daemon-reload', 'systemctl daemon-reload');
+        },
+      };
+    },
+  };
+}
+
+/** The systemd unit that loads the ruleset file at boot. */
+export function renderBootUnit(): string {
+  return renderTemplate(path.normalize(UNIT_TEMPLATE), { rulesetFile: RULESET_FILE });
+}
 
 /** One line for the report: which ports the ruleset opens. */
 export function describeModel(m: FirewallModel): string {
@@ -138,7 +168,7 @@ export function describeModel(m: FirewallModel): string {
 export function noFirewallTask(): Task {
   return {
     name: `no clusterseed firewall (firewall.enabled: false)`,
-    probe: `(${LIST} >/dev/null 2>&1 || [ -e ${RULESET_FILE} ] || [ -e /etc/systemd/system/${UNIT} ]) && echo present || echo absent`,
+    probe: `(${LIST} >/dev/null 2>&1 || [ -e ${RULESET_FILE} ] || [ -e /etc/systemd/system/${UNIT} ] || [ -e ${NFTABLES_DROPIN} ]) && echo present || echo absent`,
     plan(state): Change | null {
       if (state.stdout.trim() !== 'present') return null;
       return {
@@ -146,7 +176,7 @@ export function noFirewallTask(): Task {
         apply: (c) =>
           run(
             c,
-            `systemctl disable --now ${UNIT} 2>/dev/null; rm -f /etc/systemd/system/${UNIT} ${RULESET_FILE} ${LIVE_HASH}; systemctl daemon-reload; ` +
+            `systemctl disable --now ${UNIT} 2>/dev/null; rm -f /etc/systemd/system/${UNIT} ${NFTABLES_DROPIN} ${RULESET_FILE} ${LIVE_HASH}; rmdir ${path.posix.dirname(NFTABLES_DROPIN)} 2>/dev/null; systemctl daemon-reload; ` +
               `if ${LIST} >/dev/null 2>&1; then nft delete table inet ${TABLE}; fi`,
             'remove the clusterseed firewall',
           ).then(() => undefined),
@@ -164,9 +194,11 @@ export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin:
     rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin),
     file({
       path: `/etc/systemd/system/${UNIT}`,
-      content: renderTemplate(path.normalize(UNIT_TEMPLATE), { rulesetFile: RULESET_FILE }),
+      content: renderBootUnit(),
       name: 'firewall boot unit',
     }),
+    directory({ path: path.posix.dirname(NFTABLES_DROPIN), mode: '0755' }),
+    withDaemonReload(file({ path: NFTABLES_DROPIN, content: renderNftablesDropIn(), name: 'firewall reloaded after nftables.service' })),
     service({ name: UNIT, enabled: true, state: 'started', daemonReload: true, taskName: 'firewall loaded at boot' }),
   ];
 }

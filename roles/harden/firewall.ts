@@ -91,9 +91,9 @@ export type AddressResolver = (address: string) => Promise<string[]>;
 
 export interface ClusterView {
   cluster?: ClusterSpec;
-  /** addresses of every node of the host's cluster */
+  /** addresses and node IPs of every node of the host's cluster, the host itself included */
   nodes: string[];
-  /** addresses of the other servers of the host's cluster */
+  /** addresses and node IPs of the other servers of the host's cluster */
   otherServers: string[];
 }
 
@@ -101,7 +101,10 @@ export async function clusterView(host: HostSpec, inventory: Inventory, resolve:
   const cluster = inventory.clusters.find((c) => c.name === host.cluster);
   if (!cluster) return { nodes: [], otherServers: [] };
   const members = inventory.hosts.filter((h) => h.cluster === cluster.name);
-  const addressesOf = async (hosts: HostSpec[]) => [...new Set((await Promise.all(hosts.map((h) => resolve(h.address)))).flat())];
+  // K3s talks between node IPs (node-ip = node_ip when set); the SSH address stays in because a
+  // host without node_ip uses it, and a kubelet reached through it must not be cut off either
+  const ipsOf = (h: HostSpec) => [h.address, ...(h.nodeIp ? [h.nodeIp] : [])];
+  const addressesOf = async (hosts: HostSpec[]) => [...new Set((await Promise.all(hosts.flatMap(ipsOf).map(resolve))).flat())];
   const servers = members.filter((h) => cluster.servers.includes(h.name) && h.name !== host.name);
   return { cluster, nodes: await addressesOf(members), otherServers: await addressesOf(servers) };
 }
@@ -122,7 +125,11 @@ export function k3sRules(input: K3sPortsInput): { rules: PortRule[]; trusted: Fi
   const nodes = [...view.nodes, ...input.nodeNetworks];
   const rules: PortRule[] = [];
   if (input.isServer) {
-    rules.push({ comment: 'K3s API server and supervisor', proto: 'tcp', ports: '6443', from: input.apiFrom });
+    // api_allowed_from narrows who ELSE may use the API: agents and joining servers register
+    // through 6443, so the cluster's own nodes always stay in (pods and services reach it through
+    // the trusted rule above every port rule)
+    const apiFrom = input.apiFrom.length ? [...input.apiFrom, ...nodes] : [];
+    rules.push({ comment: 'K3s API server and supervisor', proto: 'tcp', ports: '6443', from: apiFrom });
     if (view.otherServers.length) {
       rules.push({ comment: 'embedded etcd between servers', proto: 'tcp', ports: '2379-2380', from: [...view.otherServers, ...input.nodeNetworks] });
     }

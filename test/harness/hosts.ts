@@ -10,7 +10,7 @@ import { run, runOk, runSyncQuiet, isAlive, killIfAlive, sleep, type RunResult, 
 import { ensureHostImage, USERS } from './image.ts';
 import { generateEd25519, installAuthorizedKey, knownHostsLine, randomPassword, setShadowPassword, shadowHash } from './keys.ts';
 import { writeInventoryFile, type InventoryOptions } from './inventory.ts';
-import { createBridge, createHostNetns, deleteDebris, deleteNetwork } from './netns.ts';
+import { addSecondInterface, createBridge, createHostNetns, deleteDebris, deleteNetwork } from './netns.ts';
 import { containerCgroups, removeCgroupTree } from './cgroups.ts';
 import { Container } from './nspawn.ts';
 import { claimSubnet, releaseRecord, saveRecord, staleRecords, type LabRecord } from './registry.ts';
@@ -21,10 +21,14 @@ export interface TestHost {
   address: string;
   port: number;
   netns: string;
+  /** address on the node network (eth1), when the lab was started with `lan: true` */
+  lanAddress?: string;
 }
 
 export interface TestLab {
   hosts: TestHost[];
+  /** the node network of a `lan: true` lab: its /24 and the address the test process has on it */
+  lan?: { cidr: string; gateway: string };
   /** private key (ed25519, OpenSSH format) accepted for root, admin, operator */
   keyPath: string;
   /** OpenSSH known_hosts with every host's real host key */
@@ -46,7 +50,18 @@ const SSH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 const MAX_HOSTS = 200;
 
-export async function startLab(opts: { count: number; prefix?: string }): Promise<TestLab> {
+export interface LabOptions {
+  count: number;
+  prefix?: string;
+  /**
+   * Two networks per host: besides eth0 (SSH, mirror, default route) an eth1 on a second bridge,
+   * the node network ("LAN") 172.31.X.0/24 with the same host numbers; the inventory's node_ip is
+   * then the eth1 address. The test process has .1 on it, as an outsider of the cluster.
+   */
+  lan?: boolean;
+}
+
+export async function startLab(opts: LabOptions): Promise<TestLab> {
   const prefix = opts.prefix ?? 'h';
   if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_HOSTS) {
     throw new Error(`startLab: count must be an integer from 1 to ${MAX_HOSTS}, got ${opts.count}`);
@@ -62,6 +77,10 @@ export async function startLab(opts: { count: number; prefix?: string }): Promis
   } catch (err) {
     fs.rmSync(labDir, { recursive: true, force: true });
     throw err;
+  }
+  if (opts.lan) {
+    record.lanBridge = `cslan-${record.subnet}`;
+    saveRecord(record);
   }
   const lab = new Lab(record, rootfs, prefix, opts.count);
   track(lab);
@@ -108,12 +127,22 @@ class Lab implements TestLab {
     return `172.30.${this.record.subnet}`;
   }
 
+  /** the node network's first three octets (172.31.X: X is this lab's claimed subnet number) */
+  private get lanNet() {
+    return `172.31.${this.record.subnet}`;
+  }
+
+  get lan(): TestLab['lan'] {
+    return this.record.lanBridge ? { cidr: `${this.lanNet}.0/24`, gateway: `${this.lanNet}.1` } : undefined;
+  }
+
   async start(): Promise<void> {
     const { record } = this;
     const clientKey = await generateEd25519(this.keyPath, `clusterseed-test@${record.bridge}`);
     const operatorHash = await shadowHash(this.operatorPassword);
-    await deleteDebris(`cs-${record.subnet}-`, record.bridge);
+    await deleteDebris(`cs-${record.subnet}-`, record.bridge, ...(record.lanBridge ? [record.lanBridge] : []));
     await createBridge(record.bridge, `${this.net}.1/24`);
+    if (record.lanBridge) await createBridge(record.lanBridge, `${this.lanNet}.1/24`);
     const mirror = mirrorEndpoint();
     this.relay = await startMirrorRelay(`${this.net}.1`, mirror, path.join(record.labDir, 'relay.log'));
     record.processes.push(this.relay);
@@ -130,8 +159,8 @@ class Lab implements TestLab {
     const hostKeys = await Promise.all(names.map((name, i) => this.prepareHost(name, i, { clientKey, operatorHash, etcHosts })));
     fs.writeFileSync(this.knownHostsFile, hostKeys.map((line) => `${line}\n`).join(''));
     this.hosts = names.map((name) => {
-      const { address, port, netns } = this.host(name);
-      return { name, address, port, netns };
+      const { address, port, netns, lanAddress } = this.host(name);
+      return { name, address, port, netns, ...(lanAddress ? { lanAddress } : {}) };
     });
     this.assertNotStopped();
     await Promise.all(names.map((name) => this.host(name).container.start()));
@@ -155,6 +184,13 @@ class Lab implements TestLab {
     saveRecord(record);
 
     await createHostNetns({ netns, veth, bridge: record.bridge, addressCidr: `${address}/24`, gateway: `${this.net}.1` });
+    const lanAddress = record.lanBridge ? `${this.lanNet}.${index + 2}` : undefined;
+    if (record.lanBridge) {
+      const lanVeth = `csl-${record.subnet}-${index + 1}`;
+      record.veths.push(lanVeth);
+      saveRecord(record);
+      await addSecondInterface({ netns, veth: lanVeth, bridge: record.lanBridge, addressCidr: `${lanAddress}/24` });
+    }
     for (const sub of ['upper', 'work', 'root']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
     this.assertNotStopped();
     await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, rootDir]);
@@ -180,7 +216,7 @@ class Lab implements TestLab {
       cgroups,
       onProcesses: () => this.saveProcesses(),
     });
-    this.state.set(name, { name, address, port: 22, netns, container, rootDir });
+    this.state.set(name, { name, address, port: 22, netns, container, rootDir, ...(lanAddress ? { lanAddress } : {}) });
     return knownHostsLine(address, 22, hostKey);
   }
 
@@ -284,7 +320,7 @@ function teardownRecord(record: LabRecord): void {
   for (const mount of record.mounts) {
     if (isMountPoint(mount) && runSyncQuiet('umount', [mount]) !== 0) runSyncQuiet('umount', ['--lazy', mount]);
   }
-  deleteNetwork(record.netns, record.veths, record.bridge);
+  deleteNetwork(record.netns, record.veths, record.bridge, ...(record.lanBridge ? [record.lanBridge] : []));
   for (const cgroup of record.cgroups ?? []) removeCgroupTree(cgroup);
   const stillMounted = record.mounts.filter(isMountPoint);
   if (!stillMounted.length && path.basename(record.labDir).startsWith('clusterseed-lab-')) {

@@ -7,6 +7,8 @@ export interface InventoryHost {
   name: string;
   address: string;
   port: number;
+  /** the host's node-network address (labs started with `lan: true`) */
+  lanAddress?: string;
 }
 
 export interface InventoryOptions {
@@ -16,6 +18,8 @@ export interface InventoryOptions {
   agents?: string[];
   /** login user; default admin (passwordless sudo) */
   user?: string;
+  /** node_ip = the host's LAN address, for labs started with `lan: true`; default true there */
+  nodeIpFromLan?: boolean;
   /** deep-merged over the document, e.g. { defaults: { become_password_env: 'OPERATOR_PW' } } */
   extra?: Record<string, unknown>;
 }
@@ -35,7 +39,11 @@ export function writeInventoryFile(
   const document = {
     cluster: { name: 'test', k3s_version: 'v1.31.4+k3s1' },
     defaults: { user: opts.user ?? 'admin', become: true, ssh_key: access.keyPath, known_hosts: access.knownHostsFile, port: 22 },
-    hosts: Object.fromEntries(hosts.map((h) => [h.name, h.port === 22 ? { address: h.address } : { address: h.address, port: h.port }])),
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, {
+      address: h.address,
+      ...(h.port === 22 ? {} : { port: h.port }),
+      ...(h.lanAddress && opts.nodeIpFromLan !== false ? { node_ip: h.lanAddress } : {}),
+    }])),
     groups: { servers, agents },
   };
   fs.writeFileSync(file, stringify(mergeDeep(document, opts.extra ?? {})));

@@ -31,18 +31,30 @@ export async function createHostNetns(link: HostLink): Promise<void> {
   await ip('-n', link.netns, 'route', 'add', 'default', 'via', link.gateway);
 }
 
+/**
+ * A second interface (eth1) in an existing host namespace, on another bridge: the node network
+ * ("LAN") of two-network hosts. No route but its own subnet: the default route stays on eth0, so
+ * SSH and the mirror go one way and whatever K3s sends between node IPs the other.
+ */
+export async function addSecondInterface(link: Omit<HostLink, 'gateway'>): Promise<void> {
+  await ip('link', 'add', link.veth, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', link.netns);
+  await ip('link', 'set', link.veth, 'master', link.bridge, 'up');
+  await ip('-n', link.netns, 'addr', 'add', link.addressCidr, 'dev', 'eth1');
+  await ip('-n', link.netns, 'link', 'set', 'eth1', 'up');
+}
+
 /** Best effort, synchronous (runs from exit handlers too): missing pieces are fine. */
-export function deleteNetwork(netns: string[], veths: string[], bridge: string): void {
+export function deleteNetwork(netns: string[], veths: string[], bridge: string, ...moreBridges: string[]): void {
   for (const ns of netns) runSyncQuiet('ip', ['netns', 'delete', ns]);
   for (const veth of veths) runSyncQuiet('ip', ['link', 'delete', veth]);
-  runSyncQuiet('ip', ['link', 'delete', bridge]);
+  for (const b of [bridge, ...moreBridges]) runSyncQuiet('ip', ['link', 'delete', b]);
 }
 
 /**
  * Deletes namespaces starting with `netnsPrefix` and the bridge: for a subnet just claimed, such
  * things can only be debris of a lab whose registry file was lost, and would block the new lab.
  */
-export async function deleteDebris(netnsPrefix: string, bridge: string): Promise<void> {
+export async function deleteDebris(netnsPrefix: string, bridge: string, ...moreBridges: string[]): Promise<void> {
   const listed = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]);
-  deleteNetwork(listed.filter((ns) => ns.startsWith(netnsPrefix)), [], bridge);
+  deleteNetwork(listed.filter((ns) => ns.startsWith(netnsPrefix)), [], bridge, ...moreBridges);
 }

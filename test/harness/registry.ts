@@ -16,6 +16,8 @@ export interface LabRecord {
   owner: ProcessRef;
   labDir: string;
   bridge: string;
+  /** the node-network ("LAN") bridge of a lab started with `lan: true` */
+  lanBridge?: string;
   veths: string[];
   netns: string[];
   mounts: string[];
@@ -37,7 +39,8 @@ export function claimSubnet(labDir: string): LabRecord {
   const offset = Math.floor(Math.random() * span);
   for (let i = 0; i < span; i++) {
     const subnet = FIRST_SUBNET + ((offset + i) % span);
-    if (inUse.includes(`172.30.${subnet}.`)) continue;
+    // 172.31.X is the node network of `lan: true` labs: X must be free there too
+    if (inUse.includes(`172.30.${subnet}.`) || inUse.includes(`172.31.${subnet}.`)) continue;
     const record: LabRecord = {
       subnet,
       owner: processRef(process.pid)!,
