@@ -11,8 +11,10 @@ import { readFilesystems, readProtocols, unusedModulesTask } from './filesystems
 import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
+import { allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import type { FreshLogin } from './verify.ts';
+import { hostSecurityTasks } from './host-security.ts';
 
 export interface HardenDeps {
   baseDefaults: Record<string, unknown>;
@@ -45,6 +47,8 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   tasks.push(...fail2banTasks(readFail2ban(r, sshPort)));
 
+  tasks.push(...hostSecurityTasks(ctx, r, adminUserName(ctx.host, ctx.inventory, deps.baseDefaults)));
+
   if (ctx.facts.sshdVersion) {
     const vars = readSshdVars(r, ctx.facts.sshdVersion);
     const user = verifyUser(ctx, deps.baseDefaults);
@@ -61,6 +65,11 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
         vars.settings[i] = [vars.settings[i][0], 'local'];
         ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
       }
+    }
+    const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
+    if (allowGroups) {
+      const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
+      tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn })));
     }
     tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user }));
   } else {
