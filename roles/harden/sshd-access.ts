@@ -11,11 +11,13 @@ export interface LoginUsers {
   verify: string;
   /** false when PermitRootLogin no/forced-commands-only: root is not required to get in */
   rootMayLogIn: boolean;
+  /** the users other inventory hosts log in as when this host is their `jump` */
+  jump?: string[];
 }
 
 /** The users that must keep SSH access, each once; root only when root logins stay allowed. */
 export function usersNeedingAccess(u: LoginUsers): string[] {
-  return [...new Set([u.verify, u.login])].filter((name) => name !== 'root' || u.rootMayLogIn);
+  return [...new Set([u.verify, u.login, ...(u.jump ?? [])])].filter((name) => name !== 'root' || u.rootMayLogIn);
 }
 
 /** Probe output "user: group group ..." (or "user: !missing") → the users in none of `allowed`. */

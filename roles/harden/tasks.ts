@@ -69,7 +69,8 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
     const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
     if (allowGroups) {
       const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
-      tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn })));
+      const jump = ctx.inventory.hosts.filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port).map((h) => h.jump!.user);
+      tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn, jump })));
     }
     tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user }));
   } else {

@@ -138,6 +138,7 @@ test('AllowGroups: from sshd.allow_groups (not settings), and the users clusters
   assert.equal(usersNeedingAccess({ login: 'root', verify: 'admin', rootMayLogIn: false }), ['admin']);
   assert.equal(usersNeedingAccess({ login: 'root', verify: 'admin', rootMayLogIn: true }), ['admin', 'root']);
   assert.equal(usersNeedingAccess({ login: 'pi', verify: 'pi', rootMayLogIn: false }), ['pi']);
+  assert.equal(usersNeedingAccess({ login: 'pi', verify: 'pi', rootMayLogIn: false, jump: ['bastion', 'pi'] }), ['pi', 'bastion'], 'users that jump through this host');
   const probe = 'pi: pi adm sudo\nops: ops\nghost: !missing\n';
   assert.equal(usersLockedOut(probe, ['pi'], ['sudo']), []);
   assert.equal(usersLockedOut(probe, ['pi', 'ops', 'ghost'], ['sudo']), [{ user: 'ops', groups: ['ops'] }, { user: 'ghost', groups: undefined }]);
