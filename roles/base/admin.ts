@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import ssh2 from 'ssh2';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
@@ -69,14 +70,59 @@ function keyIdentity(line: string): string | undefined {
   return m ? `${m[1]} ${m[2]}` : undefined;
 }
 
-/** authorized_keys content: exactly `keys`, or the current lines plus the keys they lack. */
-export function authorizedKeysContent(current: string, keys: string[], exclusive: boolean): string {
-  if (exclusive) return keys.map((k) => `${k}\n`).join('');
+/**
+ * The comment line put above every key clusterseed adds. It is what tells a key clusterseed added
+ * (removed again once it leaves vars.base.admin_keys) from one someone else put there (kept).
+ */
+export const MANAGED_KEY_MARK = '# clusterseed: admin key from the inventory (removed when it leaves vars.base.admin_keys)';
+
+/**
+ * authorized_keys content. exclusive: exactly `keys`. Otherwise the current lines, minus the keys
+ * clusterseed added earlier (marked) that are no longer wanted and minus `revoked` keys wherever
+ * they are, plus the wanted keys missing, each under the mark.
+ */
+export function authorizedKeysContent(current: string, keys: string[], exclusive: boolean, revoked: string[] = []): string {
+  const wanted = new Set(keys.map((k) => keyIdentity(k)!));
+  const gone = new Set(revoked.map((k) => keyIdentity(k)!).filter((k) => !wanted.has(k)));
+  if (exclusive) return keys.filter((k) => !gone.has(keyIdentity(k)!)).map((k) => `${k}\n`).join('');
   const lines = current === '' ? [] : current.replace(/\n$/, '').split('\n');
-  const have = new Set(lines.map(keyIdentity).filter((k): k is string => !!k));
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const marked = lines[i] === MANAGED_KEY_MARK;
+    const line = marked ? lines[++i] : lines[i];
+    if (line === undefined) break; // a mark on the last line: dropped
+    const id = keyIdentity(line);
+    if (id && gone.has(id)) continue;
+    if (marked && (!id || !wanted.has(id))) continue;
+    kept.push(...(marked ? [MANAGED_KEY_MARK, line] : [line]));
+  }
+  const have = new Set(kept.map(keyIdentity).filter((k): k is string => !!k));
   const missing = keys.filter((k) => !have.has(keyIdentity(k)!));
-  if (missing.length === 0) return current;
-  return [...lines, ...missing].join('\n') + '\n';
+  const next = [...kept, ...missing.flatMap((k) => [MANAGED_KEY_MARK, k])];
+  const text = next.length ? next.join('\n') + '\n' : '';
+  // unchanged lines: keep the file byte for byte (no newline added to a last line that lacked one)
+  return text.replace(/\n$/, '') === current.replace(/\n$/, '') ? current : text;
+}
+
+/** The public half of the key clusterseed logs in with (its .pub, else derived from the private key). */
+export function loginKeyIdentity(host: HostSpec): string | undefined {
+  if (!host.sshKey) return undefined;
+  try {
+    if (existsSync(`${host.sshKey}.pub`)) {
+      const line = readFileSync(`${host.sshKey}.pub`, 'utf8').split('\n').find((l) => KEY_LINE.test(l.trim()));
+      if (line) return keyIdentity(line.trim());
+    }
+    const parsed = ssh2.utils.parseKey(readFileSync(host.sshKey));
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error) return undefined; // e.g. a key with a passphrase and no .pub
+    return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function authorizedIdentities(text: string): Set<string> {
+  return new Set(text.split('\n').map((l) => (l.trim().startsWith('#') ? undefined : keyIdentity(l))).filter((k): k is string => !!k));
 }
 
 export function sudoersContent(user: string, mode: SudoMode): string {
@@ -89,6 +135,10 @@ export interface AdminSpec {
   groups: string[];
   keys: string[];
   exclusive: boolean;
+  /** keys removed from authorized_keys wherever they are (vars.base.admin_keys_revoked) */
+  revoked: string[];
+  /** the identity of the key this run logs in with, when the admin user is the login user */
+  loginKey?: string;
   sudo: SudoMode;
 }
 
@@ -100,6 +150,8 @@ export function readAdminSpec(ctx: HostContext, baseDefaults: Record<string, unk
     groups: r.stringList('admin_groups', { pattern: /^[a-z_][a-z0-9_-]*$/, expected: 'a group name' }),
     keys: collectAdminKeys(r, ctx.host, ctx.inventory.dir),
     exclusive: r.bool('admin_keys_exclusive'),
+    revoked: r.stringList('admin_keys_revoked', { pattern: KEY_LINE, expected: 'a public key line ("ssh-ed25519 AAAA... comment")' }),
+    loginKey: ctx.host.user === user ? loginKeyIdentity(ctx.host) : undefined,
     sudo: r.oneOf('admin_sudo', ['nopasswd', 'password', 'none'] as const),
   };
 }
@@ -157,14 +209,21 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
           `no SSH public key for admin user ${spec.user}: set vars.base.admin_keys, or put the public key next to the inventory's ssh_key (${ctx.host.sshKey ?? 'none set'}.pub)`,
         );
       }
-      const next = authorizedKeysContent(current, spec.keys, spec.exclusive);
+      const next = authorizedKeysContent(current, spec.keys, spec.exclusive, spec.revoked);
       if (present && next === current) return null;
+      // the key this very run logs in with: removing it would lock clusterseed (and its operator) out
+      if (spec.loginKey && authorizedIdentities(current).has(spec.loginKey) && !authorizedIdentities(next).has(spec.loginKey)) {
+        throw new Error(
+          `${ctx.inventory.file}: host ${ctx.host.name}: refusing to remove the key clusterseed logs in with (${ctx.host.sshKey}) from ${spec.user}'s authorized_keys ` +
+            '(vars.base.admin_keys / admin_keys_exclusive / admin_keys_revoked): add it to admin_keys, or switch the inventory to the new key first',
+        );
+      }
       if (!home) {
         return { summary: `write authorized_keys of ${spec.user} (the user does not exist yet)`, apply: async () => { throw new Error(`user ${spec.user} has no home directory`); } };
       }
       const file = `${home}/.ssh/authorized_keys`;
       return {
-        summary: present ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys'}` : `create ${file} with ${spec.keys.length} key(s)`,
+        summary: present ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys, remove the ones it added that left the inventory'}` : `create ${file} with ${spec.keys.length} key(s)`,
         diff: [{ path: file, before: current, after: next }],
         async apply(c) {
           const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();

@@ -96,7 +96,12 @@ export interface UnattendedSpec {
   removeUnusedKernels: boolean;
 }
 
-export function readUnattended(r: VarsReader, osId: string): UnattendedSpec {
+/**
+ * `raspberryPi`: Raspberry Pi OS 64-bit reports ID=debian, but its kernel, firmware and Pi tools
+ * come from archive.raspberrypi.com (Release file: Origin/Label "Raspberry Pi Foundation"), which
+ * no Debian origin matches: its entries (`origins_raspberry_pi`) are added on Pi hosts.
+ */
+export function readUnattended(r: VarsReader, osId: string, raspberryPi = false): UnattendedSpec {
   const p = 'unattended_upgrades';
   const enabled = r.bool(`${p}.enabled`);
   const perOs = r.map(`${p}.origins`);
@@ -106,7 +111,8 @@ export function readUnattended(r: VarsReader, osId: string): UnattendedSpec {
     if (!(osId in perOs)) {
       r.fail(`${p}.origins.${osId || 'unknown'}`, `the Origins-Pattern entries for ${osId || 'this OS'} (or ${p}.enabled: false)`, undefined);
     }
-    origins = [...r.stringList(`${p}.origins.${osId}`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }), ...extra];
+    const pi = raspberryPi ? r.stringList(`${p}.origins_raspberry_pi`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }) : [];
+    origins = [...new Set([...r.stringList(`${p}.origins.${osId}`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }), ...pi, ...extra])];
   }
   return {
     enabled,

@@ -11,7 +11,7 @@ const NTP_SERVER = /^[A-Za-z0-9.:-]+$/;
 
 export function baseTasks(ctx: HostContext, defaults: Record<string, unknown>): Task[] {
   const r = VarsReader.of(ctx, 'base');
-  const unattended = readUnattended(r, ctx.facts.osId);
+  const unattended = readUnattended(r, ctx.facts.osId, ctx.facts.raspberryPi);
   const timeSync = r.bool('time_sync.enabled');
   const admin = readAdminSpec(ctx, defaults);
   const wanted = [

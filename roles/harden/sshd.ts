@@ -197,6 +197,7 @@ const RESERVED = new Map([
   ['include', 'Include is not allowed here'],
   ['port', 'sshd keeps the inventory\'s port: clusterseed proves every change with a fresh login on it'],
   ['listenaddress', 'sshd keeps listening where it does: clusterseed proves every change with a fresh login'],
+  ['allowgroups', 'use vars.harden.sshd.allow_groups (checked against the users clusterseed logs in as)'],
 ]);
 
 /** Keyword renames by version: [new keyword, old keyword, version the new one appeared]. */
@@ -280,7 +281,7 @@ const MUST_MATCH = [
   'permitemptypasswords', 'authenticationmethods', 'pubkeyauthentication', 'hostbasedauthentication',
   'x11forwarding', 'allowagentforwarding', 'allowtcpforwarding', 'allowstreamlocalforwarding', 'permittunnel',
   'gatewayports', 'permituserenvironment', 'loglevel', 'maxauthtries', 'ciphers', 'macs', 'kexalgorithms',
-  'hostkeyalgorithms',
+  'hostkeyalgorithms', 'allowgroups', 'maxstartups',
 ];
 
 /**
@@ -367,8 +368,14 @@ export function readSshdVars(r: VarsReader, version: string): SshdVars {
     kex: algos('kex_algorithms'),
     ciphers: algos('ciphers'),
     macs: algos('macs'),
-    settings: readSettings(r, version),
+    settings: [...readSettings(r, version), ...allowGroupsSetting(r)],
   };
+}
+
+/** vars.harden.sshd.allow_groups → AllowGroups (none when []); who must be in them: sshd-access.ts. */
+export function allowGroupsSetting(r: VarsReader): [string, string][] {
+  const groups = r.stringList('sshd.allow_groups', { pattern: /^[a-z_][a-z0-9_-]*\$?$/, expected: 'a group name' });
+  return groups.length ? [['AllowGroups', groups.join(' ')]] : [];
 }
 
 /** Everything the drop-in needs for this host, from the probed host keys. */

@@ -12,9 +12,11 @@ import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
 import { contextUsers } from './sshd-contexts.ts';
+import { allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import { interfaceSysctlTask } from './interface-sysctl.ts';
 import type { FreshLogin } from './verify.ts';
+import { hostSecurityTasks } from './host-security.ts';
 
 export interface HardenDeps {
   baseDefaults: Record<string, unknown>;
@@ -57,6 +59,8 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   tasks.push(...fail2banTasks(readFail2ban(r, sshPort)));
 
+  tasks.push(...hostSecurityTasks(ctx, r, adminUserName(ctx.host, ctx.inventory, deps.baseDefaults)));
+
   if (ctx.facts.sshdVersion) {
     const vars = readSshdVars(r, ctx.facts.sshdVersion);
     const user = verifyUser(ctx, deps.baseDefaults);
@@ -73,6 +77,12 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
         vars.settings[i] = [vars.settings[i][0], 'local'];
         ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
       }
+    }
+    const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
+    if (allowGroups) {
+      const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
+      const jump = ctx.inventory.hosts.filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port).map((h) => h.jump!.user);
+      tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn, jump })));
     }
     tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user, contextUsers: contextUsers(user, ctx.host.user) }));
   } else {

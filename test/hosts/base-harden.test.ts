@@ -17,6 +17,7 @@ import { loadInventory } from '../../lib/inventory/load.ts';
 import { startLab, type TestLab } from '../harness/hosts.ts';
 import { baseRole } from '../../roles/base/index.ts';
 import { hardenRole } from '../../roles/harden/index.ts';
+import { MANAGED_KEY_MARK } from '../../roles/base/admin.ts';
 
 let lab: TestLab;
 let inventory: Inventory;
@@ -347,7 +348,7 @@ test('a fresh host reached as root: base creates the admin user, harden proves i
     assert.equal(failures(first), []);
     assert.ok(warnings.some((w) => w.includes(`set the inventory's user for ${name} to ops`)), warnings.join('\n'));
     const pub = readFileSync(`${solo.keyPath}.pub`, 'utf8').trim();
-    assert.is((await solo.sh(name, 'cat /home/ops/.ssh/authorized_keys; stat -c "%a %U" /home/ops/.ssh /home/ops/.ssh/authorized_keys')).stdout.trim(), `${pub}\n700 ops\n600 ops`);
+    assert.is((await solo.sh(name, 'cat /home/ops/.ssh/authorized_keys; stat -c "%a %U" /home/ops/.ssh /home/ops/.ssh/authorized_keys')).stdout.trim(), `${MANAGED_KEY_MARK}\n${pub}\n700 ops\n600 ops`);
     assert.is((await solo.sh(name, 'sudo -u ops sudo -n id -un')).stdout.trim(), 'root');
     const key = readFileSync(solo.keyPath);
     assert.is((await tryLogin(solo.hosts[0].address, 'root', { key })).ok, false, 'root is refused now');

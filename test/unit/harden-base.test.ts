@@ -12,7 +12,7 @@ import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
-import { adminUserName, authorizedKeysContent, collectAdminKeys, sudoersContent } from '../../roles/base/admin.ts';
+import { adminUserName, authorizedKeysContent, collectAdminKeys, MANAGED_KEY_MARK, sudoersContent } from '../../roles/base/admin.ts';
 import { hostsLine, readUnattended, renderAutoUpgrades, renderUnattendedUpgrades, timezoneTask } from '../../roles/base/system.ts';
 import { VarsReader } from '../../roles/base/vars-check.ts';
 import { baseTasks } from '../../roles/base/tasks.ts';
@@ -56,8 +56,8 @@ test('admin keys: key lines, files relative to the inventory, or the ssh_key .pu
 test('authorized_keys: keys added once (options and comments ignored), exclusive replaces', () => {
   const current = `command="uptime" ${ED.replace('me@laptop', 'old comment')}\nssh-ed25519 AAAAOTHER other@x\n`;
   assert.is(authorizedKeysContent(current, [ED], false), current, 'same key with options counts as present');
-  assert.is(authorizedKeysContent(current, [ED, RSA], false), `${current}${RSA}\n`);
-  assert.is(authorizedKeysContent('', [ED], false), `${ED}\n`);
+  assert.is(authorizedKeysContent(current, [ED, RSA], false), `${current}${MANAGED_KEY_MARK}\n${RSA}\n`);
+  assert.is(authorizedKeysContent('', [ED], false), `${MANAGED_KEY_MARK}\n${ED}\n`);
   assert.is(authorizedKeysContent(current, [RSA], true), `${RSA}\n`);
 });
 

@@ -74,7 +74,7 @@ test('free-form maps stay free: sysctl values, sshd settings, unattended-upgrade
 
 test('base and k3s-prereq: unknown keys and a non-numeric reboot_timeout', () => {
   assert.equal(issuesOf('vars:\n  base:\n    packages: [htop]\n    time_zone: Europe/Berlin\n  k3s-prereq:\n    reboot_timeout: 10m\n'), [
-    '12:vars.base.time_zone: unknown setting "time_zone" of base (did you mean "timezone"?): known are packages, packages_absent, apt_cache_valid_seconds, timezone, time_sync, manage_hostname, admin_user, admin_groups, admin_keys, admin_keys_exclusive, admin_sudo, unattended_upgrades (see the README of role base)',
+    '12:vars.base.time_zone: unknown setting "time_zone" of base (did you mean "timezone"?): known are packages, packages_absent, apt_cache_valid_seconds, timezone, time_sync, manage_hostname, admin_user, admin_groups, admin_keys, admin_keys_exclusive, admin_keys_revoked, admin_sudo, unattended_upgrades (see the README of role base)',
     '14:vars.k3s-prereq.reboot_timeout: expected a whole number, got the string "10m"',
   ]);
 });

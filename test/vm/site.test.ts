@@ -56,7 +56,7 @@ async function remote(name: string, command: string): Promise<string> {
 }
 
 test('site --lab without GitHub: base and harden converge, then a clear stop naming --k3s-mirror', async () => {
-  const run = await site(['--lab']);
+  const run = await site(['--lab', '--json', path.join(cwd, 'zero.json')]);
   assert.is(run.code, 2, run.out.slice(-8000));
   assert.match(run.out, '--k3s-mirror URL');
   const state = readState(labDir)!;
@@ -79,11 +79,23 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
 
   assert.is(await remote(desktop.name, 'uname -m'), 'x86_64');
   assert.is(await remote(pi.name, 'uname -m'), 'aarch64');
-  // the Pi got the cgroup flags and exactly one reboot, and the kernel runs with them
-  const firstReport = JSON.parse(fs.readFileSync(path.join(cwd, 'first.json'), 'utf8'));
-  const piTasks = firstReport.hosts.find((h: any) => h.host === pi.name).tasks;
+  // the Pi got the cgroup and AppArmor flags and exactly one reboot over both runs (harden adds
+  // K3s' cgroup flags with its AppArmor ones and reboots in the first run, which stops at K3s),
+  // and the kernel runs with them
+  const piTasks = ['zero.json', 'first.json'].flatMap((f) => JSON.parse(fs.readFileSync(path.join(cwd, f), 'utf8')).hosts.find((h: any) => h.host === pi.name).tasks);
   assert.is(piTasks.filter((t: any) => /reboot/i.test(t.task) && t.outcome === 'changed').length, 1, JSON.stringify(piTasks.filter((t: any) => t.outcome === 'changed')));
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /cgroup_memory=1 cgroup_enable=memory/);
+  assert.match(await remote(pi.name, 'cat /proc/cmdline'), /apparmor=1 security=apparmor/);
+  // issue 18 part 4 (roles/harden: apparmor.ts, auditd.ts, coredump.ts): what a container cannot show
+  for (const vm of [desktop, pi]) {
+    assert.is(await remote(vm.name, 'cat /sys/module/apparmor/parameters/enabled'), 'Y', `${vm.name}: AppArmor enabled`);
+    assert.is(await remote(vm.name, 'systemctl is-active apparmor auditd | tr "\\n" " "'), 'active active', vm.name);
+    const rules = await remote(vm.name, 'sudo auditctl -l');
+    for (const key of ['identity', 'sudoers', 'sshd', 'time-change', 'modules']) assert.match(rules, new RegExp(`(-k |key=)${key}\\b`), `${vm.name}: audit rule ${key} loaded`);
+    assert.is(await remote(vm.name, 'cat /proc/sys/kernel/core_pattern'), '|/bin/false', vm.name);
+  }
+  // effective after the Pi's reboot, i.e. loaded from /etc/sysctl.d at boot, not only written live
+  assert.is(await remote(pi.name, 'cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict /proc/sys/fs/suid_dumpable | tr "\\n" " "'), '2 1 0', 'Pi sysctls after its reboot');
   assert.is(await remote(desktop.name, 'systemctl is-active k3s'), 'active');
   assert.is(await remote(pi.name, 'systemctl is-active k3s-agent'), 'active');
   // the agent joined over the lab LAN (the VMs' own network), not through a port forward
