@@ -18,6 +18,7 @@ import { settingsFor } from '../../lib/k3s/settings.ts';
 import type { ClusterSpec } from '../../lib/inventory/model.ts';
 import { artifactsTask } from './artifacts.ts';
 import { loadDefaults, VarsReader } from '../base/vars-check.ts';
+import { deepMerge } from '../../lib/runner/merge.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
 
@@ -182,7 +183,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    const timeoutMs = VarsReader.of(ctx, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
+    // k3s-prereq's own setting also when another role (harden, for the Pi's AppArmor flags) notifies
+    // this handler: ctx.vars is then that role's, without reboot_timeout
+    const prereqVars = deepMerge(k3sPrereqDefaults, (ctx.host.vars['k3s-prereq'] as Record<string, unknown>) ?? {});
+    const timeoutMs = VarsReader.of({ ...ctx, vars: prereqVars }, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
     const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
     const before = await mark();
     // scheduled by PID 1, so it happens after this SSH session has returned

@@ -70,7 +70,7 @@ test('a reboot_timeout that is not a number stops the reboot handler with the fi
   const scripts: string[] = [];
   ctx.conn.exec = (async (script: string) => { scripts.push(script); return { code: 0, stdout: '', stderr: '' }; }) as Transport['exec'];
   for (const bad of ['10m', '600', 0]) {
-    ctx.vars = deepMerge(k3sPrereqRole.defaults, { reboot_timeout: bad });
+    ctx.host = { ...ctx.host, vars: { ...ctx.host.vars, 'k3s-prereq': { reboot_timeout: bad } } };
     try {
       // bounded: with NaN seconds the old handler waited for the host forever
       let timer: NodeJS.Timeout | undefined;
@@ -82,6 +82,20 @@ test('a reboot_timeout that is not a number stops the reboot handler with the fi
     }
   }
   assert.equal(scripts, [], 'nothing ran on the host');
+});
+
+test('the reboot handler reads k3s-prereq\'s reboot_timeout also when harden notifies it (the Pi\'s AppArmor flags)', async () => {
+  // seen in the VM tier: under harden, ctx.vars are harden's and had no reboot_timeout, so the
+  // handler failed with "got nothing" and the Pi never rebooted into its new command line
+  const ctx = ctxFor('', new Map());
+  ctx.vars = { sshd: {}, firewall: {} };
+  ctx.conn.exec = (async () => { throw new Error('reached the host'); }) as Transport['exec'];
+  try {
+    await rebootHandler.run(ctx);
+    assert.unreachable('must reach the host');
+  } catch (err) {
+    assert.is((err as Error).message, 'reached the host');
+  }
 });
 
 test.run();
