@@ -12,6 +12,7 @@ import { parseFlags, UsageError } from '../cli/args.ts';
 import { writeRepo } from './index.ts';
 import { factsFromDir, formatFindings as formatBringup } from './bringup/index.ts';
 import { renderAndAnalyze } from './bringup/pipeline.ts';
+import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
 import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
 
 const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
@@ -85,6 +86,7 @@ export async function main(args: string[]): Promise<number> {
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
       facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
+      bootstrap: bootstrapOfRender,
     });
     const findings = scanFiles(files);
     if (findings.length) {

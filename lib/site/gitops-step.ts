@@ -12,7 +12,7 @@ import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sea
 import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
 import { registerSecret } from '../report/mask.ts';
 import { readFileSync } from 'node:fs';
-import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import { bootstrapOfRender, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -60,7 +60,7 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
   const { inventory, log } = opts;
   const stateDir = path.join(inventory.dir, '.clusterseed');
   // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
-  const { files, model, findings: bringup } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote });
+  const { files, model, findings: bringup } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote, bootstrap: bootstrapOfRender });
   // a repository that would not come up stops the run before any host is touched (issue 15)
   if (bringup.length) throw new BringupError(bringup);
   const findings = scanFiles(files);

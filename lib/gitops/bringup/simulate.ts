@@ -45,6 +45,8 @@ export interface BringupInput {
     argocdChart: { chart: string; version: string };
     /** false when the bootstrap removes (or hands over) its HelmChart once Argo CD runs; default true */
     helmChartRemains?: boolean;
+    /** the Application the HelmChart is handed over to (only it may then own the release) */
+    adoptedBy?: string;
   };
   /**
    * objects the bootstrap role writes into K3s' manifests directory before Argo CD's HelmChart
@@ -223,7 +225,10 @@ function rootSync(ctx: Ctx): void {
   // keeps reconciling it) while an Application manages the same release
   const b = input.bootstrap ?? { argocdRelease: 'argocd', argocdChart: input.model.argocd.chart };
   const helmChartRemains = input.bootstrap?.helmChartRemains ?? true;
-  for (const o of unit.objects.filter((x) => helmChartRemains && x.kind === 'Application')) {
+  const adoptedBy = input.bootstrap?.adoptedBy;
+  // a handed-over HelmChart is inert once its adopter runs: that Application is the one owner
+  const secondOwner = (o: K8sObject) => helmChartRemains || (adoptedBy !== undefined && o.metadata.name !== adoptedBy);
+  for (const o of unit.objects.filter((x) => x.kind === 'Application' && secondOwner(x))) {
     const v = appView(input.files, o);
     for (const h of v.helm) {
       if (h.chart === b.argocdChart.chart && h.releaseName === b.argocdRelease && v.namespace === ARGOCD_NAMESPACE) {
