@@ -17,6 +17,7 @@ import type { HostPrereq } from '../../lib/gitops/catalog.ts';
 import { enabledDefs } from '../../lib/gitops/model.ts';
 import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
 import { isAgent, isServer } from '../../lib/k3s/settings.ts';
+import { deepMerge } from '../../lib/runner/merge.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as Record<string, unknown>;
@@ -42,6 +43,17 @@ export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: Host
     }
   }
   return out.sort((a, b) => (a.prereq < b.prereq ? -1 : a.prereq > b.prereq ? 1 : 0));
+}
+
+/**
+ * The Debian packages this role installs on `host` (its vars merged as the runner merges them):
+ * the bring-up analysis counts them as present for its host-prerequisite check.
+ */
+export function installedPackages(host: HostSpec, inventory: Inventory): string[] {
+  if (!(isServer(host) || isAgent(host))) return [];
+  const vars = deepMerge(defaults, (host.vars['platform-prereq'] as Record<string, unknown>) ?? {}) as Record<string, any>;
+  const prereqs = new Set(prereqsFor(host, inventory).map((x) => x.prereq));
+  return [...(prereqs.has('iscsi') ? vars.iscsi_packages : []), ...(prereqs.has('nvidia-toolkit') ? vars.nvidia_packages : [])].map(String);
 }
 
 const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);

@@ -22,6 +22,7 @@ import { K3S_SERVICELB } from './k3s-ships.ts';
 import { appView, hasSyncOption, parseDocs, valueFileLayers, waveOf, type AppView, type K8sObject } from './objects.ts';
 import { chartPods, expandName, fromPath, manifestPods, type PodGroup } from './pods.ts';
 import { packagesFor } from './host-side.ts';
+import { registeredNodes } from './node-labels.ts';
 import { fmtCpu, fmtMem, memoryMi, milliCpu } from './quantity.ts';
 import { candidateNodes } from './scheduling.ts';
 import { CLUSTER_SCOPED, ClusterState, crdNameOf, objectKey } from './state.ts';
@@ -34,6 +35,8 @@ export interface BringupInput {
   facts: FactsLookup;
   /** K3s packaged components each cluster disables (`disable:` of its server config) */
   k3sDisable?: Record<string, string[]>;
+  /** clusters whose servers run embedded etcd (K3s labels them node-role.kubernetes.io/etcd) */
+  embeddedEtcd?: Record<string, boolean>;
   /** Debian packages the roles install on a node */
   hostPackages?: (node: string) => string[];
   /** capacity of the nodes whose inventory gives one (vars.capacity) */
@@ -133,7 +136,8 @@ export function analyze(input: BringupInput): BringupResult {
     const state = ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
-    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
+    const nodes = registeredNodes(cluster, input.embeddedEtcd?.[cluster.name] ?? false);
+    const ctx: Ctx = { input, cluster, nodes, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -164,6 +168,8 @@ export function analyze(input: BringupInput): BringupResult {
 interface Ctx {
   input: BringupInput;
   cluster: ClusterModel;
+  /** the cluster's nodes with the labels they carry once registered (node-labels.ts) */
+  nodes: NodeModel[];
   state: ClusterState;
   out: Findings;
   factsOf: (chart: string, version: string) => ChartFacts | undefined;
@@ -438,14 +444,14 @@ function resourcesAfterLimitRange(ctx: Ctx, ns: string, c: PodGroup['containers'
 }
 
 function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
-  const { state, out, cluster } = ctx;
+  const { state, out } = ctx;
   if (p.priorityClassName && !state.has('PriorityClass', p.priorityClassName)) {
     out.add({ check: 'priority-class', component: p.component, object: p.object, field: p.priorityField, reason: `PriorityClass ${p.priorityClassName} does not exist when this pod is created: admission rejects it${p.hook ? ` (Helm hook ${p.hook})` : ''}` });
   }
   if (p.namespace && !state.has('Namespace', p.namespace)) {
     out.add({ check: 'namespace', component: p.component, object: p.object, field: 'metadata.namespace', reason: `namespace ${p.namespace} does not exist when the pods are created` });
   }
-  const { nodes, excluded } = candidateNodes(p, cluster.nodes);
+  const { nodes, excluded } = candidateNodes(p, ctx.nodes);
   if (nodes.length === 0) {
     out.add({ check: 'scheduling', component: p.component, object: p.object, field: p.schedulingField, reason: `no node can run these pods: ${excluded.join('; ')}` });
   }
