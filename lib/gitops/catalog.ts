@@ -50,7 +50,7 @@ export const TIER_PRIORITY_CLASS: Record<Tier, string> = {
  */
 export type Placement = 'control' | 'edge' | 'gpu' | 'anywhere';
 
-export type HostPrereq = 'iscsi' | 'nvidia-toolkit';
+export type HostPrereq = 'iscsi' | 'nfs' | 'nvidia-toolkit';
 
 export interface ChartRef {
   /** Helm repository URL; OCI registries are written without scheme, as Argo CD expects */
@@ -173,7 +173,8 @@ export const CATALOG: ComponentDef[] = [
     namespace: 'longhorn-system',
     charts: [helm('https://charts.longhorn.io', 'longhorn', '1.7.2')],
     placement: 'control',
-    hostPrereqs: ['iscsi'],
+    // nfs: Longhorn's ReadWriteMany volumes and NFS backup targets mount over NFSv4 on the node
+    hostPrereqs: ['iscsi', 'nfs'],
     quotaWeight: 2,
     quotaFloor: { milliCpu: 1000, memoryMi: 1536 },
   }),
