@@ -23,6 +23,7 @@ import { appView, hasSyncOption, parseDocs, valueFileLayers, waveOf, type AppVie
 import { chartPods, expandName, fromPath, manifestPods, type PodGroup } from './pods.ts';
 import { packagesFor } from './host-side.ts';
 import { registeredNodes } from './node-labels.ts';
+import { operatorCreated, serviceOfHost } from './operators.ts';
 import { fmtCpu, fmtMem, memoryMi, milliCpu } from './quantity.ts';
 import { candidateNodes } from './scheduling.ts';
 import { CLUSTER_SCOPED, ClusterState, crdNameOf, objectKey } from './state.ts';
@@ -317,6 +318,8 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     if (o.kind === 'CustomResourceDefinition') state.crds.set(o.metadata.name, owner);
     addObject(ctx, u.component, owner, o.kind, o.metadata.name, ns, o, o.kind === 'StorageClass' ? o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' : undefined);
     if (o.kind === 'SealedSecret') addObject(ctx, u.component, owner, 'Secret', o.metadata.name, ns, o);
+    // operators of this or an earlier wave create these once they reconcile the resource
+    for (const c of operatorCreated(o)) addObject(ctx, u.component, owner, c.kind, c.name, ns);
     if (o.kind === 'Namespace') syncNs.add(o.metadata.name);
   }
   for (const c of syncCrds) if (!state.crds.has(c)) state.crds.set(c, owner);
@@ -352,7 +355,12 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
     // PriorityClasses are checked per pod at admission (checkPods), which names the pod
     if (use.kind === 'PriorityClass' || !truthy(r.values, use.when, f.values.defaults)) continue;
     const name = fromPath<string>(r.values, use.name);
-    if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart, r.values, f.values.defaults), r.namespace);
+    if (typeof name !== 'string' || !name) continue;
+    const expanded = expandName(name, r.release, r.chart, r.values, f.values.defaults);
+    // a Service may be named by its in-cluster host (name.namespace.svc.cluster.local)
+    const svc = use.kind === 'Service' ? serviceOfHost(expanded, r.namespace) : undefined;
+    if (use.kind === 'Service' && !svc) continue; // a host outside the cluster
+    need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, svc?.name ?? expanded, svc?.namespace ?? r.namespace);
   }
   if (f.maintained !== true) ctx.out.add({ check: 'maintained', component: u.component, object: obj, field: 'repoURL', reason: `source is not maintained: ${f.maintained}` });
   for (const layer of r.layers) {
@@ -387,7 +395,8 @@ function walkValues(v: unknown, p: string, fn: (path: string, v: unknown) => voi
 const EVENTUAL = new Set(['IngressClass', 'ClusterIssuer', 'Issuer']);
 
 function need(ctx: Ctx, component: string, object: string, field: string, kind: string, name: string, ns?: string): void {
-  if (ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
+  // installed CRDs are kept apart from objects (state.crds: what the API server serves)
+  if (kind === 'CustomResourceDefinition' ? ctx.state.crds.has(name) : ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
   // what a chart without facts creates is unknown: its missing facts are the finding, not this
   if (ns && !CLUSTER_SCOPED.has(kind) && ctx.unknownNs.has(ns)) return;
   if (EVENTUAL.has(kind) && !ctx.final) {
