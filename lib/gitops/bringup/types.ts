@@ -42,6 +42,8 @@ export interface FactsContainer {
   init?: boolean;
   image?: { path?: string; ref: string };
   resources?: FactsPath<Record<string, unknown>>;
+  /** resources the chart builds from scalar values (chart-facts README: resourcesFrom) */
+  resourcesFrom?: { [field in 'requests.cpu' | 'requests.memory' | 'limits.cpu' | 'limits.memory']?: FactsPath<string | number> } & { byteSuffixes?: 'binary'; comment?: string };
 }
 
 export interface FactsWorkload {

@@ -32,6 +32,19 @@ export interface FactsContainer {
   image: { path?: string; ref: string };
   /** {} as default = no resources: the namespace's LimitRange defaults apply */
   resources: ValueRef;
+  /** resources a chart builds from scalar values (README: resourcesFrom); each set one replaces that field */
+  resourcesFrom?: ResourcesFrom;
+}
+
+/** e.g. KubeSpawner: requests.memory from singleuser.memory.guarantee */
+export interface ResourcesFrom {
+  'requests.cpu'?: ValueRef;
+  'requests.memory'?: ValueRef;
+  'limits.cpu'?: ValueRef;
+  'limits.memory'?: ValueRef;
+  /** binary: byte suffixes K/M/G/T are powers of 1024 (JupyterHub's ByteSpecification), not Kubernetes' powers of 1000 */
+  byteSuffixes?: 'binary';
+  comment?: string;
 }
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'Pod' | 'ReplicaSet';
