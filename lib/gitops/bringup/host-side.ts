@@ -4,6 +4,7 @@
 // K3s packaged components a cluster disables (vars.k3s.disable, lib/k3s/settings.ts).
 import type { Inventory } from '../../inventory/model.ts';
 import { k3sSettings } from '../../k3s/settings.ts';
+import { serverConfig } from '../../k3s/config.ts';
 import { installedPackages as platformPrereqPackages } from '../../../roles/platform-prereq/index.ts';
 import type { Capacity } from '../quota.ts';
 import { hostCapacity } from '../quota.ts';
@@ -36,8 +37,20 @@ export function hostPackagesOf(inv: Inventory): (node: string) => string[] {
   };
 }
 
+/**
+ * What each cluster's K3s servers disable, as the config.yaml role k3s-server writes says it
+ * (lib/k3s/config.ts: the inventory's `disable` plus servicelb when MetalLB is enabled).
+ */
 export function k3sDisableOf(inv: Inventory): Record<string, string[]> {
-  return Object.fromEntries(inv.clusters.map((c) => [c.name, k3sSettings(inv, c).disable]));
+  return Object.fromEntries(
+    inv.clusters.map((c) => {
+      const settings = k3sSettings(inv, c);
+      const host = inv.hosts.find((h) => h.name === c.servers[0]);
+      if (!host) return [c.name, settings.disable];
+      const disable = serverConfig({ inventory: inv, settings, host, preferBundledBin: false }).disable;
+      return [c.name, Array.isArray(disable) ? disable.map(String) : []];
+    }),
+  );
 }
 
 /** capacity of the hosts whose inventory says it (vars.capacity); others are not checked */
