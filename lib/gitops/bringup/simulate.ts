@@ -122,6 +122,8 @@ export function analyze(input: BringupInput): BringupResult {
   const out = new Findings();
   const needs = new Map<string, PodNeeds[]>();
   const imagePlatforms = new Map<string, { platforms: string[]; missing?: string }>();
+  // images the catalog's manifests use outside charts (plain-images.yaml): known like a chart's
+  for (const i of input.facts.plainImages?.() ?? []) imagePlatforms.set(i.ref, { platforms: i.platforms });
   const factsCache = new Map<string, ChartFacts | undefined>();
   const factsOf = (chart: string, version: string): ChartFacts | undefined => {
     const k = `${chart}@${version}`;

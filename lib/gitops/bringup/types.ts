@@ -96,5 +96,14 @@ export interface ChartFacts {
   requiredValues?: { path: string; value: unknown; why: string }[];
 }
 
-/** where the analysis gets facts from: (chart, version) -> facts, or undefined when none exist */
-export type FactsLookup = (chart: string, version: string) => ChartFacts | undefined;
+/** an image outside any chart, with the platforms read upstream (chart-facts/plain-images.yaml) */
+export interface PlainImageFacts {
+  ref: string;
+  platforms: string[];
+}
+
+/**
+ * where the analysis gets facts from: (chart, version) -> facts, or undefined when none exist;
+ * `plainImages`: the images the catalog's own manifests use outside charts
+ */
+export type FactsLookup = ((chart: string, version: string) => ChartFacts | undefined) & { plainImages?: () => PlainImageFacts[] };
