@@ -105,6 +105,11 @@ export interface ComponentDef {
   managementOnly?: boolean;
   /** rendered as a kustomize overlay (workloads under apps/) instead of Helm charts */
   kustomize?: boolean;
+  /**
+   * the catalog keeps a chart whose source is no longer maintained, knowingly: why (README
+   * "Component choices"); the bring-up analysis then warns instead of refusing
+   */
+  acceptsUnmaintained?: string;
 }
 
 const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
@@ -189,7 +194,8 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'minio',
-    // kept pinned although minio/minio says it is no longer maintained: see README "Component choices"
+    acceptsUnmaintained:
+      'the pinned multi-arch images still exist and the S3 API used is stable; SeaweedFS or Garage behind the same Service is the way out (README "Component choices")',
     description: 'MinIO S3-compatible object storage (MLflow artifacts, workflow artifacts)',
     tier: 'data',
     namespace: 'minio',

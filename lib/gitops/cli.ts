@@ -81,13 +81,14 @@ export async function main(args: string[]): Promise<number> {
     if (command === 'render' && !values.output) throw new UsageError('render needs -o DIR');
     const inventory = await loadInventory(path.resolve(values.inventory!));
     const started = performance.now();
-    const { files, model, secrets, findings: bringup, analysisMs } = await renderAndAnalyze(inventory, {
+    const { files, model, secrets, findings: bringup, warnings, analysisMs } = await renderAndAnalyze(inventory, {
       stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
       facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
       bootstrap: bootstrapOfRender,
     });
+    if (warnings.length) console.error(`warning: accepted risks (bring-up analysis)\n${formatBringup(warnings)}`);
     const findings = scanFiles(files);
     if (findings.length) {
       console.error(`refusing to write: the rendered repository contains secrets\n${formatFindings(findings)}`);

@@ -32,7 +32,7 @@ export function formatFindings(findings: Finding[]): string {
   const lines: string[] = [];
   for (const [phase, list] of byPhase) {
     lines.push(`${phase}:`);
-    for (const f of list) lines.push(`  [${f.check}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
+    for (const f of list) lines.push(`  [${f.check}${f.severity ? `, ${f.severity}` : ''}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
   }
   return lines.join('\n');
 }

@@ -19,7 +19,10 @@ export interface AnalyzedRender {
   files: Map<string, string>;
   model: RepoModel;
   secrets: PreparedSecrets;
+  /** what keeps the repository from coming up: the render is refused */
   findings: Finding[];
+  /** risks the catalog accepts with a reason (severity warning): printed, not blocking */
+  warnings: Finding[];
   /** milliseconds the analysis (both passes, re-render included) added to the render */
   analysisMs: number;
 }
@@ -92,6 +95,8 @@ export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSec
   // the render every run does anyway (validated), now with the sized quotas
   const files = renderModel(model, { templateDir: opts.templateDir, sealedSecrets: secrets.sealed, validate: opts.validate });
   const again = performance.now();
-  const findings = resized ? analyze(inputOf(files)).findings : pass1.findings;
-  return { files, model, secrets, findings, analysisMs: analysisMs + (performance.now() - again) };
+  const all = resized ? analyze(inputOf(files)).findings : pass1.findings;
+  const findings = all.filter((f) => f.severity !== 'warning');
+  const warnings = all.filter((f) => f.severity === 'warning');
+  return { files, model, secrets, findings, warnings, analysisMs: analysisMs + (performance.now() - again) };
 }

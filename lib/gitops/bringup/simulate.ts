@@ -17,7 +17,7 @@ import YAML from 'yaml';
 import type { ClusterModel, RepoModel } from '../model.ts';
 import type { NodeModel } from '../placement.ts';
 import type { Capacity } from '../quota.ts';
-import { ARGOCD_NAMESPACE } from '../catalog.ts';
+import { ARGOCD_NAMESPACE, CATALOG } from '../catalog.ts';
 import { K3S_SERVICELB } from './k3s-ships.ts';
 import { appView, hasSyncOption, parseDocs, valueFileLayers, waveOf, type AppView, type K8sObject } from './objects.ts';
 import { chartPods, expandName, fromPath, manifestPods, type PodGroup } from './pods.ts';
@@ -364,7 +364,18 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
     if (use.kind === 'Service' && !svc) continue; // a host outside the cluster
     need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, svc?.name ?? expanded, svc?.namespace ?? r.namespace);
   }
-  if (f.maintained !== true) ctx.out.add({ check: 'maintained', component: u.component, object: obj, field: 'repoURL', reason: `source is not maintained: ${f.maintained}` });
+  if (f.maintained !== true) {
+    // a component the catalog keeps knowingly (with its reason) is a warning; any other is an error
+    const accepted = CATALOG.find((d) => d.name === u.component)?.acceptsUnmaintained;
+    ctx.out.add({
+      check: 'maintained',
+      component: u.component,
+      object: obj,
+      field: 'repoURL',
+      reason: `source is not maintained: ${f.maintained}${accepted ? `; accepted by the catalog: ${accepted}` : ''}`,
+      ...(accepted ? { severity: 'warning' as const } : {}),
+    });
+  }
   for (const layer of r.layers) {
     for (const key of leafPaths(layer.values)) {
       if (!keyKnown(f, key)) ctx.out.add({ check: 'values', component: u.component, object: `${obj} (${layer.file})`, field: key, reason: `the chart's values.yaml at ${f.source?.tag ?? r.version} has no such key and no template reads it: dead configuration` });

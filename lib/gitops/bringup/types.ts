@@ -28,6 +28,8 @@ export interface Finding {
   reason: string;
   /** the phase of the simulation it was found in, e.g. "bootstrap" or "wave 2" */
   phase: string;
+  /** a risk the catalog accepts with a reason: printed, does not stop the render (default: error) */
+  severity?: 'warning';
 }
 
 /** a value read from the merged values at `path`, else the first non-empty `or` path, else `default` */
