@@ -166,13 +166,17 @@ test('4b. GPU: the NVIDIA toolkit on the GPU node; the nvidia RuntimeClass K3s s
 
 test('4c. MetalLB with K3s ServiceLB still on collides; with servicelb disabled it does not', async () => {
   const inv = homelab({ metallb: { enabled: true, addresses: ['192.168.1.240-192.168.1.250'] } });
-  const fs = only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb');
+  // a K3s whose config keeps ServiceLB (lib/k3s/config.ts now disables it with MetalLB: k3sDisableOf says so)
+  const fs = only(await findingsOf(inv, undefined, { k3sDisable: { homelab: [] } }), 'collision').filter((f) => f.component === 'metallb');
   assert.is(fs.length, 1);
   assert.is(fs[0].field, 'vars.k3s.disable');
   assert.match(fs[0].reason, /K3s' ServiceLB is not disabled: both would serve LoadBalancer Services/);
   const off = homelab({ metallb: { enabled: true, addresses: ['192.168.1.240-192.168.1.250'] } });
   off.clusters[0].vars = { k3s: { disable: ['servicelb'] } };
   assert.equal(only(await findingsOf(off), 'collision').filter((f) => f.component === 'metallb'), []);
+  // the config K3s really gets with MetalLB enabled disables servicelb by itself
+  assert.equal(k3sDisableOf(inv), { homelab: ['servicelb'] });
+  assert.equal(only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb'), []);
 });
 
 test('4d. two default StorageClasses with Longhorn (local-path stays default)', async () => {
