@@ -14,7 +14,8 @@ import { operatorCreated, serviceOfHost } from '../../lib/gitops/bringup/operato
 import { chartPods, type PodGroup } from '../../lib/gitops/bringup/pods.ts';
 import { candidateNodes } from '../../lib/gitops/bringup/scheduling.ts';
 import type { ChartFacts } from '../../lib/gitops/bringup/types.ts';
-import { loadPlainImages, parsePlainImagesFile } from '../../lib/gitops/chart-facts/load.ts';
+import { loadChartFacts, loadPlainImages, parsePlainImagesFile } from '../../lib/gitops/chart-facts/load.ts';
+import { truthy } from '../../lib/gitops/bringup/values.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
@@ -189,6 +190,17 @@ test('unmaintained: accepted by the catalog (MinIO) is a warning; any other unma
   assert.is(minio?.severity, 'warning');
   assert.is(cm?.severity, undefined);
   assert.match(cm!.reason, /source is not maintained: archived upstream$/);
+});
+
+test('facts values.defaults (schema-validated): a `when:` on a path the values do not set reads the chart default', () => {
+  const mlflow = loadChartFacts('mlflow', '1.11.5');
+  assert.is(mlflow.values.defaults?.['backendStore.postgres.enabled'], false);
+  // mlflow uses the Service named by backendStore.postgres.host only when postgres is enabled
+  assert.not.ok(truthy({}, 'backendStore.postgres.enabled', mlflow.values.defaults));
+  assert.ok(truthy({ backendStore: { postgres: { enabled: true } } }, 'backendStore.postgres.enabled', mlflow.values.defaults));
+  const kserve = loadChartFacts('kserve', 'v0.14.1');
+  assert.ok(truthy({}, 'kserve.modelmesh.enabled', kserve.values.defaults));
+  assert.not.ok(truthy({ kserve: { modelmesh: { enabled: false } } }, 'kserve.modelmesh.enabled', kserve.values.defaults));
 });
 
 test.run();

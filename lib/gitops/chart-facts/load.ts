@@ -86,6 +86,8 @@ export interface ChartFacts {
     extra?: { key: string; template: string; open?: boolean }[];
     /** false, or where the chart renders unknown keys as-is */
     passthrough: false | string;
+    /** the chart's defaults of the paths `when:` conditions read, by dotted path */
+    defaults?: Record<string, unknown>;
   };
   crds: { name: string; when?: When; from?: string }[];
   workloads: FactsWorkload[];
