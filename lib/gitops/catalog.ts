@@ -50,7 +50,7 @@ export const TIER_PRIORITY_CLASS: Record<Tier, string> = {
  */
 export type Placement = 'control' | 'edge' | 'gpu' | 'anywhere';
 
-export type HostPrereq = 'iscsi' | 'nvidia-toolkit';
+export type HostPrereq = 'iscsi' | 'nfs' | 'nvidia-toolkit';
 
 export interface ChartRef {
   /** Helm repository URL; OCI registries are written without scheme, as Argo CD expects */
@@ -105,6 +105,11 @@ export interface ComponentDef {
   managementOnly?: boolean;
   /** rendered as a kustomize overlay (workloads under apps/) instead of Helm charts */
   kustomize?: boolean;
+  /**
+   * the catalog keeps a chart whose source is no longer maintained, knowingly: why (README
+   * "Component choices"); the bring-up analysis then warns instead of refusing
+   */
+  acceptsUnmaintained?: string;
 }
 
 const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
@@ -173,7 +178,8 @@ export const CATALOG: ComponentDef[] = [
     namespace: 'longhorn-system',
     charts: [helm('https://charts.longhorn.io', 'longhorn', '1.7.2')],
     placement: 'control',
-    hostPrereqs: ['iscsi'],
+    // nfs: Longhorn's ReadWriteMany volumes and NFS backup targets mount over NFSv4 on the node
+    hostPrereqs: ['iscsi', 'nfs'],
     quotaWeight: 2,
     quotaFloor: { milliCpu: 1000, memoryMi: 1536 },
   }),
@@ -188,7 +194,8 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'minio',
-    // kept pinned although minio/minio says it is no longer maintained: see README "Component choices"
+    acceptsUnmaintained:
+      'the pinned multi-arch images still exist and the S3 API used is stable; SeaweedFS or Garage behind the same Service is the way out (README "Component choices")',
     description: 'MinIO S3-compatible object storage (MLflow artifacts, workflow artifacts)',
     tier: 'data',
     namespace: 'minio',

@@ -12,6 +12,7 @@ import { parseFlags, UsageError } from '../cli/args.ts';
 import { writeRepo } from './index.ts';
 import { factsFromDir, formatFindings as formatBringup } from './bringup/index.ts';
 import { renderAndAnalyze } from './bringup/pipeline.ts';
+import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
 import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
 
 const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
@@ -80,12 +81,14 @@ export async function main(args: string[]): Promise<number> {
     if (command === 'render' && !values.output) throw new UsageError('render needs -o DIR');
     const inventory = await loadInventory(path.resolve(values.inventory!));
     const started = performance.now();
-    const { files, model, secrets, findings: bringup, analysisMs } = await renderAndAnalyze(inventory, {
+    const { files, model, secrets, findings: bringup, warnings, analysisMs } = await renderAndAnalyze(inventory, {
       stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
       facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
+      bootstrap: bootstrapOfRender,
     });
+    if (warnings.length) console.error(`warning: accepted risks (bring-up analysis)\n${formatBringup(warnings)}`);
     const findings = scanFiles(files);
     if (findings.length) {
       console.error(`refusing to write: the rendered repository contains secrets\n${formatFindings(findings)}`);

@@ -5,14 +5,14 @@ import type { Inventory } from '../inventory/model.ts';
 import type { Logger } from '../runner/types.ts';
 import { bootstrapPlan, ARGOCD_CHART, ARGOCD_NAMESPACE } from '../gitops/index.ts';
 import { renderAndAnalyze } from '../gitops/bringup/pipeline.ts';
-import { BringupError } from '../gitops/bringup/index.ts';
+import { BringupError, formatFindings as formatBringupFindings } from '../gitops/bringup/index.ts';
 import { scanFiles } from '../gitops/cli.ts';
 import { formatFindings } from '../gitops/secret-scan.ts';
 import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
 import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
 import { registerSecret } from '../report/mask.ts';
 import { readFileSync } from 'node:fs';
-import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import { bootstrapOfRender, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -60,9 +60,10 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
   const { inventory, log } = opts;
   const stateDir = path.join(inventory.dir, '.clusterseed');
   // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
-  const { files, model, findings: bringup } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote });
+  const { files, model, findings: bringup, warnings } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote, bootstrap: bootstrapOfRender });
   // a repository that would not come up stops the run before any host is touched (issue 15)
   if (bringup.length) throw new BringupError(bringup);
+  if (warnings.length) log.warn(`gitops: accepted risks (bring-up analysis)\n${formatBringupFindings(warnings)}`);
   const findings = scanFiles(files);
   if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
   log.info(`gitops: rendered ${files.size} files for ${model.clusters.map((c) => c.name).join(', ')}; valid, no plaintext secrets`);

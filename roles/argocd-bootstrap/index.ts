@@ -11,6 +11,7 @@ import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, file } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { PRIORITY_CLASSES } from '../../lib/gitops/catalog.ts';
+import { bootstrapPlan, type RepoModel } from '../../lib/gitops/index.ts';
 import { q } from '../../lib/blocks/shell.ts';
 import { validateTree, formatIssue } from '../../lib/gitops/validate.ts';
 import {
@@ -62,6 +63,14 @@ export interface BootstrapFile {
 
 /** The bootstrap files by path, validated against their schemas before anything is written. */
 export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: string; sshPrivateKey?: string }, dir = defaults.manifests_dir): Map<string, BootstrapFile> {
+  const files = bootstrapFileSet(src, published, dir);
+  const variants = [...files].flatMap(([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][]);
+  const issues = validateTree(new Map(variants.map(([p, c]) => [p.replace(/^\//, ''), c])));
+  if (issues.length) throw new Error(`bootstrap manifests are invalid:\n${issues.map(formatIssue).join('\n')}`);
+  return files;
+}
+
+function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: { repoUrl: string; sshPrivateKey?: string }, dir: string): Map<string, BootstrapFile> {
   const input: BootstrapInput = {
     argocdChart: src.argocdChart,
     argocdNamespace: src.argocdNamespace,
@@ -87,10 +96,53 @@ export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: strin
       secret: true,
     });
   }
-  const variants = [...files].flatMap(([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][]);
-  const issues = validateTree(new Map(variants.map(([p, c]) => [p.replace(/^\//, ''), c])));
-  if (issues.length) throw new Error(`bootstrap manifests are invalid:\n${issues.map(formatIssue).join('\n')}`);
   return files;
+}
+
+/** What the bring-up analysis (lib/gitops/bringup, BringupInput.bootstrap*) must know of this role. */
+export interface BootstrapForAnalysis {
+  /** the public files K3s applies before Argo CD's HelmChart (its manifests directory, name order), as YAML */
+  manifests: string;
+  /** the HelmChart that installs Argo CD, as the role writes it */
+  argocdRelease: string;
+  argocdValuesFile: string;
+  argocdChart: { chart: string; version: string };
+  /** false when the role hands that HelmChart over (marks it unmanaged) once `adoptedBy` runs */
+  helmChartRemains: boolean;
+  /** the Application that takes the release over */
+  adoptedBy?: string;
+}
+
+/**
+ * Read from the files this role writes (the same code as the run), so the analysis follows the
+ * role: a PriorityClass file moved after the HelmChart, or a HelmChart no longer handed over,
+ * shows up as findings again.
+ */
+export function bootstrapForAnalysis(src: Omit<BootstrapSource, 'publish' | 'sealingKeyManifest'>, dir = defaults.manifests_dir): BootstrapForAnalysis {
+  // the sealing key is modelled by the analysis itself; its content is a secret the render does not need
+  const files = bootstrapFileSet({ ...src, sealingKeyManifest: '' }, { repoUrl: '' }, dir);
+  const argocdPath = `${dir}/clusterseed-argocd.yaml`;
+  const argocd = files.get(argocdPath);
+  if (!argocd) throw new Error(`argocd-bootstrap writes no ${argocdPath}`);
+  const chart = YAML.parse(argocd.content) as { metadata: { name: string }; spec: { chart: string; version: string } };
+  const before = [...files]
+    .filter(([p, f]) => !f.secret && path.basename(p) < path.basename(argocdPath) && !f.content.includes('kind: HelmChart'))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return {
+    manifests: before.map(([, f]) => f.content).join('---\n'),
+    argocdRelease: chart.metadata.name,
+    argocdValuesFile: src.argocdValuesPath,
+    argocdChart: { chart: chart.spec.chart, version: chart.spec.version },
+    helmChartRemains: !(argocd.handedOver && argocd.adoptedBy),
+    adoptedBy: argocd.handedOver ? argocd.adoptedBy : undefined,
+  };
+}
+
+/** The bootstrap of a rendered repository, as renderAndAnalyze's `bootstrap` option wants it (gitops.mjs, site.mjs). */
+export function bootstrapOfRender(files: Map<string, string>, model: RepoModel): BootstrapForAnalysis {
+  // the paths do not depend on the state directory
+  const plan = bootstrapPlan(model, '');
+  return bootstrapForAnalysis({ argocdChart: plan.argocd.chart, argocdNamespace: plan.argocd.namespace, argocdValuesPath: plan.argocd.valuesFile, rootApplicationPath: plan.rootApplication, files });
 }
 
 /** Prints `<app>=<sync>/<health>` per Application; nothing when K3s or Argo CD is not there yet. */

@@ -3,6 +3,7 @@
 // them on the nodes those pods may land on, before K3s starts there:
 //  - iscsi (Longhorn): open-iscsi with iscsid enabled, on every node of the cluster (Longhorn's
 //    manager runs everywhere and a volume attaches wherever its pod is scheduled);
+//  - nfs (Longhorn): nfs-common on every node (ReadWriteMany volumes and NFS backups mount over NFSv4);
 //  - nvidia-toolkit (nvidia-device-plugin): NVIDIA's apt repository and the container toolkit, on
 //    the component's nodes (group/label gpu). K3s finds the nvidia runtime when it starts, so an
 //    install on a node where K3s already runs restarts it.
@@ -17,12 +18,13 @@ import type { HostPrereq } from '../../lib/gitops/catalog.ts';
 import { enabledDefs } from '../../lib/gitops/model.ts';
 import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
 import { isAgent, isServer } from '../../lib/k3s/settings.ts';
+import { deepMerge } from '../../lib/runner/merge.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as Record<string, unknown>;
 
 /** Prerequisites needed on every node of the cluster, whatever the component's placement. */
-const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi']);
+const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi', 'nfs']);
 
 /**
  * The host prerequisites of `host`: those of the components its cluster enables, where the
@@ -42,6 +44,21 @@ export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: Host
     }
   }
   return out.sort((a, b) => (a.prereq < b.prereq ? -1 : a.prereq > b.prereq ? 1 : 0));
+}
+
+/**
+ * The Debian packages this role installs on `host` (its vars merged as the runner merges them):
+ * the bring-up analysis counts them as present for its host-prerequisite check.
+ */
+export function installedPackages(host: HostSpec, inventory: Inventory): string[] {
+  if (!(isServer(host) || isAgent(host))) return [];
+  const vars = deepMerge(defaults, (host.vars['platform-prereq'] as Record<string, unknown>) ?? {}) as Record<string, any>;
+  const prereqs = new Set(prereqsFor(host, inventory).map((x) => x.prereq));
+  return [
+    ...(prereqs.has('iscsi') ? vars.iscsi_packages : []),
+    ...(prereqs.has('nfs') ? vars.nfs_packages : []),
+    ...(prereqs.has('nvidia-toolkit') ? vars.nvidia_packages : []),
+  ].map(String);
 }
 
 const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);
@@ -119,6 +136,7 @@ export const platformPrereqRole: Role = {
   tasks(ctx: HostContext): Task[] {
     const tasks: Task[] = [];
     if (has(ctx, 'iscsi')) tasks.push(...iscsiTasks(ctx.vars));
+    if (has(ctx, 'nfs')) tasks.push(packages({ present: ctx.vars.nfs_packages, name: 'NFSv4 client (Longhorn ReadWriteMany volumes)' }));
     if (has(ctx, 'nvidia-toolkit')) tasks.push(...nvidiaTasks(ctx.vars));
     return tasks;
   },

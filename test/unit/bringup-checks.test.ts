@@ -75,22 +75,27 @@ test('scheduling: a nodeSelector no node matches; image architectures of every n
   assert.equal((await run(undefined, amd64Only)).filter((f) => f.check === 'image-arch'), [], 'on the x86 desktop it runs');
 });
 
-test('references: a Secret the values name must exist when the wave syncs', async () => {
-  const fs = await run((files) => replace(files, 'platform/redis/values.yaml', 'existingSecret: redis-auth', 'existingSecret: redis-pass'));
+// redis is the catalog's own StatefulSet now (no chart): its pod spec names the SealedSecret redis-auth
+const REDIS = 'clusters/homelab/redis/manifests/redis.yaml';
+
+test('references: a Secret the pods name must exist when the wave syncs', async () => {
+  const fs = await run((files) => replace(files, REDIS, /name: redis-auth\n(\s+)key: redis-password/, 'name: redis-pass\n$1key: redis-password'));
   const r = fs.filter((f) => f.check === 'reference');
-  assert.is(r.length, 1);
-  assert.is(r[0].field, 'auth.existingSecret');
+  assert.is(r.length, 1, JSON.stringify(r, null, 1));
+  assert.is(r[0].object, 'StatefulSet redis/redis');
   assert.match(r[0].reason, /Secret redis\/redis-pass does not exist when this wave syncs/);
   assert.equal((await run()).filter((f) => f.check === 'reference'), []);
 });
 
 test('capacity: a pod larger than every node it may land on (where the inventory gives capacity)', async () => {
-  const big = withFacts('redis', (f) => ({ ...f, workloads: f.workloads!.map((w) => ({ ...w, containers: w.containers.map((c) => ({ ...c, resources: { default: { requests: { cpu: '6', memory: '1Gi' } } } })) })) }));
-  const fs = await run((files) => replace(files, 'platform/redis/values.yaml', /master:\n {2}resources:\n.*\n.*\n/, 'master:\n'), big, { desktop: { milliCpu: 4000, memoryMi: 8192 } });
+  const nodes = { desktop: { milliCpu: 4000, memoryMi: 8192 }, 'pi-1': { milliCpu: 4000, memoryMi: 8192 }, 'pi-2': { milliCpu: 4000, memoryMi: 8192 } };
+  const big = (files: Map<string, string>) => replace(files, REDIS, /requests: \{ cpu: 50m, memory: 128Mi \}\n(\s+)limits: \{ cpu: 500m, memory: 512Mi \}/, 'requests: { cpu: "6", memory: 1Gi }\n$1limits: { cpu: "6", memory: 1Gi }');
+  const fs = await run(big, fixtures, nodes);
   const c = fs.find((f) => f.check === 'capacity');
   assert.ok(c, JSON.stringify(fs.filter((f) => f.check !== 'facts'), null, 1));
-  assert.is(c!.object, 'StatefulSet redis/redis-master');
-  assert.match(c!.reason, /one pod requests 6 CPU \/ 1Gi, more than any node it may land on has \(desktop\)/);
+  assert.is(c!.object, 'StatefulSet redis/redis');
+  assert.match(c!.reason, /one pod requests 6 CPU \/ 1Gi, more than any node it may land on has \(/);
+  assert.not.ok((await run(undefined, fixtures, nodes)).some((f) => f.check === 'capacity'));
 });
 
 test('rules: surge rounding, facts `when` defaults, open and passthrough values, taints', () => {

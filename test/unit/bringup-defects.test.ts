@@ -51,19 +51,27 @@ test('1. Argo CD deadlocks at bootstrap: its pods (pre-install hook included) na
 });
 
 test('2. gone image, unmaintained source, unknown pin', async () => {
-  const fs = await findingsOf(homelab({ redis: { enabled: true } }));
-  const gone = fs.find((f) => f.check === 'facts' && f.component === 'redis' && f.field === 'containers.redis.image');
-  assert.ok(gone);
-  assert.is(gone!.object, 'StatefulSet redis/redis-master');
-  assert.match(gone!.reason, /docker\.io\/bitnami\/redis:7\.4\.1-debian-12-r0 cannot be pulled: Bitnami moved its versioned images/);
+  // the catalog no longer pins Bitnami's redis chart (redis is its own StatefulSet now): the gone
+  // image is shown on cert-manager's controller image, marked as gone from its registry
+  const gone = (c: string, v: string) => {
+    const f = facts(c, v);
+    return c === 'cert-manager' && f ? { ...f, images: f.images!.map((i) => ({ ...i, missing: 'deleted from the registry' })) } : f;
+  };
+  const fs = await findingsOf(homelab({ redis: { enabled: true } }), undefined, { facts: gone });
+  const img = fs.find((f) => f.check === 'facts' && f.component === 'cert-manager' && f.field === 'containers.controller.image');
+  assert.ok(img, JSON.stringify(fs.filter((f) => f.component === 'cert-manager'), null, 1));
+  assert.is(img!.object, 'Deployment cert-manager/cert-manager');
+  assert.match(img!.reason, /quay\.io\/jetstack\/cert-manager-controller:v1\.16\.2 cannot be pulled: deleted from the registry/);
   const unmaintained = fs.find((f) => f.check === 'maintained' && f.component === 'minio');
   assert.ok(unmaintained);
   assert.is(unmaintained!.object, 'chart minio@5.4.0');
   assert.match(unmaintained!.reason, /no longer maintained/);
-  const unknown = fs.find((f) => f.check === 'facts' && f.object === 'chart postgresql@18.7.6');
+  // the catalog accepts MinIO with a reason: a warning, not an error
+  assert.is(unmaintained!.severity, 'warning');
+  const unknown = fs.find((f) => f.check === 'facts' && f.object === 'chart cloudnative-pg@0.29.0');
   assert.ok(unknown);
   assert.is(unknown!.field, 'targetRevision');
-  assert.match(unknown!.reason, /no facts file lib\/gitops\/chart-facts\/postgresql@18\.7\.6\.yaml: this pin was not read from upstream/);
+  assert.match(unknown!.reason, /no facts file lib\/gitops\/chart-facts\/cloudnative-pg@0\.29\.0\.yaml: this pin was not read from upstream/);
   // fixed: a pin whose facts exist and whose images are published gives none of these
   const inv = homelab({ minio: { enabled: false }, mlflow: { enabled: false }, kserve: { enabled: false }, 'iris-classifier': { enabled: false } });
   const clean = await findingsOf(inv);
@@ -129,7 +137,10 @@ test('3d. quota sized from the needs passes; capacity that cannot hold the compo
 });
 
 test('4a. host prerequisites: Longhorn needs open-iscsi where its pods land; its chart wants preUpgradeChecker.jobEnabled=false', async () => {
-  const fs = await findingsOf(homelab({ longhorn: { enabled: true } }));
+  // the defect as it was: no role installs open-iscsi (now roles/platform-prereq does), the chart's advice not followed
+  const fs = await findingsOf(homelab({ longhorn: { enabled: true } }), (files) => {
+    files.set('platform/longhorn/values.yaml', files.get('platform/longhorn/values.yaml')!.replace(/^preUpgradeChecker:\n {2}jobEnabled: false\n/m, ''));
+  }, { hostPackages: () => [] });
   const pre = only(fs, 'host-prerequisite').find((f) => f.component === 'longhorn');
   assert.ok(pre);
   assert.is(pre!.object, 'DaemonSet longhorn-system/longhorn-manager');
@@ -137,8 +148,12 @@ test('4a. host prerequisites: Longhorn needs open-iscsi where its pods land; its
   const rv = only(fs, 'values').find((f) => f.field === 'preUpgradeChecker.jobEnabled');
   assert.ok(rv);
   assert.match(rv!.reason, /must be false \(is undefined\)/);
-  const fixed = await findingsOf(withAllNodes(homelab({ longhorn: { enabled: true, values: { preUpgradeChecker: { jobEnabled: false } } } }), { base: { packages: ['open-iscsi'] } }));
+  const fixed = await findingsOf(withAllNodes(homelab({ longhorn: { enabled: true, values: { preUpgradeChecker: { jobEnabled: false } } } }), { base: { packages: ['open-iscsi'] } }), undefined, { hostPackages: () => ['open-iscsi'] });
   assert.equal(only(fixed, 'host-prerequisite'), []);
+  // the catalog as it is: platform-prereq installs it, the values follow the advice
+  const shipped = await findingsOf(homelab({ longhorn: { enabled: true } }));
+  assert.equal(only(shipped, 'host-prerequisite'), []);
+  assert.not.ok(only(shipped, 'values').some((f) => f.field === 'preUpgradeChecker.jobEnabled'));
   assert.not.ok(only(fixed, 'values').some((f) => f.field === 'preUpgradeChecker.jobEnabled'));
 });
 
@@ -146,43 +161,50 @@ test('4b. GPU: the NVIDIA toolkit on the GPU node; the nvidia RuntimeClass K3s s
   const inv = homelab({ 'nvidia-device-plugin': { enabled: true } });
   inv.hosts.push({ ...inv.hosts[1], name: 'gpu-box', arch: 'x86_64', address: '192.168.1.30', groups: ['agents', 'gpu'], labels: { 'nvidia.com/gpu.present': 'true' }, taints: ['nvidia.com/gpu=true:NoSchedule'] });
   inv.clusters[0].agents.push('gpu-box');
-  const fs = await findingsOf(inv);
+  // the defect as it was: no role installs the toolkit (now roles/platform-prereq does), and a
+  // component rendered its own RuntimeClass nvidia next to K3s' (here: added to a manifests file)
+  const issuers = 'clusters/homelab/cert-manager/manifests/issuers.yaml';
+  const withRc = (files: Map<string, string>) => files.set(issuers, `${files.get(issuers)!}---\napiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n  name: nvidia\nhandler: nvidia\n`);
+  const fs = await findingsOf(inv, withRc, { hostPackages: () => [] });
   const pre = only(fs, 'host-prerequisite').find((f) => f.component === 'nvidia-device-plugin');
   assert.ok(pre);
   assert.match(pre!.reason, /needs nvidia-container-toolkit on gpu-box \(/);
-  // both the chart (runtimeClassName) and the component's own manifest create it
   const rc = only(fs, 'collision').find((f) => f.object === 'RuntimeClass nvidia');
   assert.ok(rc);
   assert.match(rc!.reason, /already exists, created by k3s \(runtimes\)/);
   // fixed: the toolkit is installed on the GPU node, the chart does not create the RuntimeClass
   inv.hosts.find((h) => h.name === 'gpu-box')!.vars = { base: { packages: ['nvidia-container-toolkit'] } };
-  const fixed = await findingsOf(inv, (files) => {
-    files.set('platform/nvidia-device-plugin/values.yaml', files.get('platform/nvidia-device-plugin/values.yaml')!.replace(/^runtimeClassName: nvidia$/m, 'runtimeClassName: ""'));
-    for (const f of [...files.keys()]) if (f.endsWith('/nvidia-device-plugin/manifests/runtime-class.yaml')) files.delete(f);
-  });
+  const fixed = await findingsOf(inv);
   assert.equal(only(fixed, 'host-prerequisite'), []);
   assert.equal(only(fixed, 'collision'), []);
 });
 
 test('4c. MetalLB with K3s ServiceLB still on collides; with servicelb disabled it does not', async () => {
   const inv = homelab({ metallb: { enabled: true, addresses: ['192.168.1.240-192.168.1.250'] } });
-  const fs = only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb');
+  // a K3s whose config keeps ServiceLB (lib/k3s/config.ts now disables it with MetalLB: k3sDisableOf says so)
+  const fs = only(await findingsOf(inv, undefined, { k3sDisable: { homelab: [] } }), 'collision').filter((f) => f.component === 'metallb');
   assert.is(fs.length, 1);
   assert.is(fs[0].field, 'vars.k3s.disable');
   assert.match(fs[0].reason, /K3s' ServiceLB is not disabled: both would serve LoadBalancer Services/);
   const off = homelab({ metallb: { enabled: true, addresses: ['192.168.1.240-192.168.1.250'] } });
   off.clusters[0].vars = { k3s: { disable: ['servicelb'] } };
   assert.equal(only(await findingsOf(off), 'collision').filter((f) => f.component === 'metallb'), []);
+  // the config K3s really gets with MetalLB enabled disables servicelb by itself
+  assert.equal(k3sDisableOf(inv), { homelab: ['servicelb'] });
+  assert.equal(only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb'), []);
 });
 
 test('4d. two default StorageClasses with Longhorn (local-path stays default)', async () => {
-  const fs = only(await findingsOf(homelab({ longhorn: { enabled: true } })), 'collision');
+  // the defect as it was: the chart's default (persistence.defaultClass true); the catalog sets false now
+  const defaultClass = (files: Map<string, string>) => files.set('platform/longhorn/values.yaml', files.get('platform/longhorn/values.yaml')!.replace('defaultClass: false', 'defaultClass: true'));
+  const fs = only(await findingsOf(homelab({ longhorn: { enabled: true } }), defaultClass), 'collision');
   const sc = fs.find((f) => f.field.endsWith('is-default-class'));
   assert.ok(sc);
   assert.match(sc!.reason, /^2 default StorageClasses/);
   assert.match(sc!.object, /StorageClass\/local-path, StorageClass\/longhorn/);
-  const fixed = await findingsOf(homelab({ longhorn: { enabled: true } }), undefined, { k3sDisable: { homelab: ['local-storage'] } });
+  const fixed = await findingsOf(homelab({ longhorn: { enabled: true } }), defaultClass, { k3sDisable: { homelab: ['local-storage'] } });
   assert.not.ok(only(fixed, 'collision').some((f) => f.field.endsWith('is-default-class')));
+  assert.not.ok(only(await findingsOf(homelab({ longhorn: { enabled: true } })), 'collision').some((f) => f.field.endsWith('is-default-class')));
 });
 
 test('4e. Argo CD owned twice: the bootstrap HelmChart and bootstrap/argocd.yaml', async () => {
@@ -195,14 +217,14 @@ test('4e. Argo CD owned twice: the bootstrap HelmChart and bootstrap/argocd.yaml
 });
 
 test('5. a dead values key: useDefaultArtifactRepo is not read by argo-workflows', async () => {
-  const fs = only(await findingsOf(homelab({ 'argo-workflows': { enabled: true } })), 'values').filter((f) => f.component === 'argo-workflows');
+  // the defect as it was (the catalog dropped the key)
+  const dead = (files: Map<string, string>) => files.set('platform/argo-workflows/values.yaml', `${files.get('platform/argo-workflows/values.yaml')!}useDefaultArtifactRepo: true\n`);
+  const fs = only(await findingsOf(homelab({ 'argo-workflows': { enabled: true } }), dead), 'values').filter((f) => f.component === 'argo-workflows');
   assert.is(fs.length, 1, JSON.stringify(fs, null, 1));
   assert.is(fs[0].field, 'useDefaultArtifactRepo');
   assert.is(fs[0].object, 'chart argo-workflows@0.45.1 (platform/argo-workflows/values.yaml)');
   assert.match(fs[0].reason, /has no such key and no template reads it: dead configuration/);
-  const fixed = await findingsOf(homelab({ 'argo-workflows': { enabled: true } }), (files) => {
-    files.set('platform/argo-workflows/values.yaml', files.get('platform/argo-workflows/values.yaml')!.replace(/^useDefaultArtifactRepo: true\n/m, ''));
-  });
+  const fixed = await findingsOf(homelab({ 'argo-workflows': { enabled: true } }));
   assert.equal(only(fixed, 'values').filter((f) => f.component === 'argo-workflows'), []);
 });
 

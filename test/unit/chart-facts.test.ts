@@ -38,7 +38,8 @@ test('every pinned chart has a valid facts file for exactly its version, from th
 
 test('every facts file validates, names itself correctly, and validating them all warm is well under 100 ms', () => {
   const dir = path.resolve('lib/gitops/chart-facts');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  // plain-images.yaml has its own format and schema (validated in bringup-wire.test.ts)
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'plain-images.yaml');
   const problems: string[] = [];
   for (const f of files) {
     if (!/^[^@]+@[^@]+\.yaml$/.test(f)) problems.push(`${f}: not named <chart>@<version>.yaml`);

@@ -13,10 +13,10 @@ test('all components: iscsi on every node, the NVIDIA toolkit on the GPU node on
   const inv = await loadInventory(ALL);
   const by = Object.fromEntries(inv.hosts.map((h) => [h.name, prereqsFor(h, inv).map((p) => `${p.prereq}:${p.component}`)]));
   assert.equal(by, {
-    desktop: ['iscsi:longhorn'],
-    'gpu-box': ['iscsi:longhorn', 'nvidia-toolkit:nvidia-device-plugin'],
-    'pi-1': ['iscsi:longhorn'],
-    'pi-2': ['iscsi:longhorn'],
+    desktop: ['iscsi:longhorn', 'nfs:longhorn'],
+    'gpu-box': ['iscsi:longhorn', 'nfs:longhorn', 'nvidia-toolkit:nvidia-device-plugin'],
+    'pi-1': ['iscsi:longhorn', 'nfs:longhorn'],
+    'pi-2': ['iscsi:longhorn', 'nfs:longhorn'],
   });
   for (const h of inv.hosts) assert.ok(platformPrereqRole.appliesTo(h, inv), h.name);
 });
@@ -36,7 +36,7 @@ test('tasks: open-iscsi + iscsid everywhere, NVIDIA repository signed by its own
     return platformPrereqRole.tasks({ host, inventory: inv, vars: defaults } as unknown as HostContext);
   };
   const pi = await tasksOf('pi-1');
-  assert.equal(pi.flatMap((t) => t.packages ?? []), ['open-iscsi']);
+  assert.equal(pi.flatMap((t) => t.packages ?? []), ['open-iscsi', 'nfs-common']);
   assert.equal(pi.flatMap((t) => t.units ?? []), ['iscsid.service', 'iscsid.service']);
   assert.ok(pi.some((t) => t.name === 'kernel module iscsi_tcp'));
   const gpu = await tasksOf('gpu-box');

@@ -81,7 +81,7 @@ test('base and k3s-prereq: unknown keys and a non-numeric reboot_timeout', () =>
 
 test('platform-prereq: its defaults.yaml keys are the only settings', () => {
   assert.equal(issuesOf('vars:\n  platform-prereq:\n    iscsi_packages: [open-iscsi]\n    iscsi_pakages: [open-iscsi]\n'), [
-    '12:vars.platform-prereq.iscsi_pakages: unknown setting "iscsi_pakages" of platform-prereq (did you mean "iscsi_packages"?): known are iscsi_packages, iscsi_service, nvidia_key_url, nvidia_keyring, nvidia_sources_file, nvidia_repo_url, nvidia_packages (see the README of role platform-prereq)',
+    '12:vars.platform-prereq.iscsi_pakages: unknown setting "iscsi_pakages" of platform-prereq (did you mean "iscsi_packages"?): known are iscsi_packages, iscsi_service, nvidia_key_url, nvidia_keyring, nvidia_sources_file, nvidia_repo_url, nvidia_packages, nfs_packages (see the README of role platform-prereq)',
   ]);
 });
 

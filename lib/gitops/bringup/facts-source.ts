@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import type { ChartFacts, FactsLookup } from './types.ts';
-import { chartFactsFile, loadChartFacts } from '../chart-facts/load.ts';
+import type { ChartFacts, FactsLookup, PlainImageFacts } from './types.ts';
+import { chartFactsFile, loadChartFacts, loadPlainImages } from '../chart-facts/load.ts';
 
 export const defaultFactsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'chart-facts');
 
@@ -20,7 +20,9 @@ const cache = new Map<string, ChartFacts | undefined>();
  * (test/unit/chart-facts*.test.ts), and compiling the schema costs more than the analysis.
  */
 export function catalogFacts(): FactsLookup {
-  return (chart, version) => (existsSync(chartFactsFile(chart, version)) ? (loadChartFacts(chart, version) as unknown as ChartFacts) : undefined);
+  const lookup: FactsLookup = (chart, version) => (existsSync(chartFactsFile(chart, version)) ? (loadChartFacts(chart, version) as unknown as ChartFacts) : undefined);
+  lookup.plainImages = () => loadPlainImages();
+  return lookup;
 }
 
 // Parsing the large facts files with `yaml` costs ~0.3 s per render: the parsed form is kept as
@@ -56,7 +58,7 @@ function normalise(f: ChartFacts): ChartFacts {
 
 /** facts files of another directory (test fixtures), read without the schema */
 export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
-  return (chart, version) => {
+  const lookup: FactsLookup = (chart, version) => {
     const file = path.join(dir, `${chart}@${version}.yaml`);
     if (!cache.has(file)) {
       if (!existsSync(file)) cache.set(file, undefined);
@@ -68,4 +70,13 @@ export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
     }
     return cache.get(file);
   };
+  // images outside charts: plain-images.yaml of the same directory (none when it has no such file)
+  lookup.plainImages = () => {
+    const file = path.join(dir, 'plain-images.yaml');
+    if (!plainCache.has(file)) plainCache.set(file, existsSync(file) ? ((parseCached(readFileSync(file, 'utf8')) as unknown as { images?: PlainImageFacts[] }).images ?? []) : []);
+    return plainCache.get(file)!;
+  };
+  return lookup;
 }
+
+const plainCache = new Map<string, PlainImageFacts[]>();

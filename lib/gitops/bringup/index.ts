@@ -3,7 +3,7 @@
 import type { Inventory } from '../../inventory/model.ts';
 import type { RepoModel } from '../model.ts';
 import { catalogFacts, factsFromDir } from './facts-source.ts';
-import { declaredCapacity, hostPackagesOf, k3sDisableOf } from './host-side.ts';
+import { declaredCapacity, embeddedEtcdOf, hostPackagesOf, k3sDisableOf } from './host-side.ts';
 import { analyze, type BringupInput, type BringupResult } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
 import { parseDocs, type K8sObject } from './objects.ts';
@@ -19,7 +19,7 @@ export class BringupError extends Error {
 
 /** the analysis inputs the inventory gives (host packages, K3s disables, node capacity) */
 export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir(), bootstrapObjects?: K8sObject[]): BringupInput {
-  return { model, files, facts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv), bootstrapObjects };
+  return { model, files, facts, k3sDisable: k3sDisableOf(inv), embeddedEtcd: embeddedEtcdOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv), bootstrapObjects };
 }
 
 export function analyzeBringup(input: BringupInput): BringupResult {
@@ -32,7 +32,7 @@ export function formatFindings(findings: Finding[]): string {
   const lines: string[] = [];
   for (const [phase, list] of byPhase) {
     lines.push(`${phase}:`);
-    for (const f of list) lines.push(`  [${f.check}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
+    for (const f of list) lines.push(`  [${f.check}${f.severity ? `, ${f.severity}` : ''}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
   }
   return lines.join('\n');
 }

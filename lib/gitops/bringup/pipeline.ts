@@ -12,14 +12,17 @@ import type { ClusterModel, RepoModel } from '../model.ts';
 import { assertCapacityHolds, quotaFromNeed, type NamespaceNeed } from '../quota.ts';
 import { bringupInputOf, manifestObjects } from './index.ts';
 import { factsFromDir } from './facts-source.ts';
-import { analyze, type PodNeeds } from './simulate.ts';
+import { analyze, type BringupInput, type PodNeeds } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
 
 export interface AnalyzedRender {
   files: Map<string, string>;
   model: RepoModel;
   secrets: PreparedSecrets;
+  /** what keeps the repository from coming up: the render is refused */
   findings: Finding[];
+  /** risks the catalog accepts with a reason (severity warning): printed, not blocking */
+  warnings: Finding[];
   /** milliseconds the analysis (both passes, re-render included) added to the render */
   analysisMs: number;
 }
@@ -61,10 +64,16 @@ export function sizeQuotas(model: RepoModel, needs: Map<string, PodNeeds[]>, fac
   return changed;
 }
 
+/** what the bootstrap role does, read from the role (roles/argocd-bootstrap `bootstrapForAnalysis`) */
+export type BootstrapFacts = NonNullable<BringupInput['bootstrap']> & {
+  /** what the role writes before Argo CD's HelmChart, as YAML (see BringupInput.bootstrapObjects) */
+  manifests: string;
+};
+
 export interface AnalyzeOptions {
   facts?: FactsLookup;
-  /** what the bootstrap role writes before Argo CD's HelmChart, as YAML (see BringupInput.bootstrapObjects) */
-  bootstrapManifests?: (model: RepoModel) => string;
+  /** the bootstrap of the rendered files; without it the analysis assumes a HelmChart that stays and no objects before it */
+  bootstrap?: (files: Map<string, string>, model: RepoModel) => BootstrapFacts;
 }
 
 export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & AnalyzeOptions): Promise<AnalyzedRender> {
@@ -72,15 +81,22 @@ export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSec
   const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const started = performance.now();
   const facts = opts.facts ?? factsFromDir();
-  const pre = opts.bootstrapManifests ? manifestObjects('bootstrap (K3s manifests directory)', opts.bootstrapManifests(model)) : undefined;
+  const inputOf = (files: Map<string, string>): BringupInput => {
+    const input = bringupInputOf(inventory, model, files, facts);
+    if (!opts.bootstrap) return input;
+    const { manifests, ...bootstrap } = opts.bootstrap(files, model);
+    return { ...input, bootstrap, bootstrapObjects: manifestObjects('bootstrap (K3s manifests directory)', manifests) };
+  };
   // pass 1 on an unvalidated render: only the pods' needs are wanted from it
   const draft = renderFiles({ model, templateDir: opts.templateDir, sealedSecrets: secrets.sealed });
-  const pass1 = analyze(bringupInputOf(inventory, model, draft, facts, pre));
+  const pass1 = analyze(inputOf(draft));
   const resized = sizeQuotas(model, pass1.needs, facts);
   const analysisMs = performance.now() - started;
   // the render every run does anyway (validated), now with the sized quotas
   const files = renderModel(model, { templateDir: opts.templateDir, sealedSecrets: secrets.sealed, validate: opts.validate });
   const again = performance.now();
-  const findings = resized ? analyze(bringupInputOf(inventory, model, files, facts, pre)).findings : pass1.findings;
-  return { files, model, secrets, findings, analysisMs: analysisMs + (performance.now() - again) };
+  const all = resized ? analyze(inputOf(files)).findings : pass1.findings;
+  const findings = all.filter((f) => f.severity !== 'warning');
+  const warnings = all.filter((f) => f.severity === 'warning');
+  return { files, model, secrets, findings, warnings, analysisMs: analysisMs + (performance.now() - again) };
 }

@@ -2,7 +2,7 @@
 // workloads with the rendered values at their paths) and from plain manifests (Deployments,
 // StatefulSets, DaemonSets, Jobs, with the HorizontalPodAutoscaler that scales them).
 import type { K8sObject } from './objects.ts';
-import type { ChartFacts, FactsWorkload } from './types.ts';
+import type { ChartFacts, FactsContainer, FactsWorkload } from './types.ts';
 import { getPath, isMap, truthy, type Values } from './values.ts';
 
 export interface ContainerView {
@@ -74,6 +74,25 @@ export function fromPath<T>(values: Values, p: { path?: string; or?: string[]; d
   return (v === undefined || v === null ? p.default : v) as T | undefined;
 }
 
+/** JupyterHub's ByteSpecification: K/M/G/T are powers of 1024 (jupyterhub/traitlets.py UNIT_SUFFIXES) */
+function binaryBytes(v: string | number): string | number {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)([KMGT])$/.exec(v.trim()) : null;
+  return m ? `${m[1]}${m[2]}i` : v;
+}
+
+/** facts `resourcesFrom`: fields a chart builds from scalar values replace those of `resources` */
+function withResourcesFrom(base: ContainerView['resources'], values: Values, from: FactsContainer['resourcesFrom']): ContainerView['resources'] {
+  if (!from) return base;
+  const out = { requests: { ...(base.requests ?? {}) }, limits: { ...(base.limits ?? {}) } };
+  for (const field of ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'] as const) {
+    const v = fromPath<string | number>(values, from[field]);
+    if (v === undefined || v === null || v === '') continue;
+    const [side, res] = field.split('.') as ['requests' | 'limits', 'cpu' | 'memory'];
+    out[side][res] = res === 'memory' && from.byteSuffixes === 'binary' ? binaryBytes(v) : v;
+  }
+  return out;
+}
+
 /** pod groups of one chart release from its facts and merged values */
 export function chartPods(component: string, namespace: string, facts: ChartFacts, release: string, values: Values): PodGroup[] {
   const out: PodGroup[] = [];
@@ -107,7 +126,7 @@ function chartWorkload(component: string, namespace: string, facts: ChartFacts, 
         // an image map (repository/tag) at the path cannot be re-assembled generically: facts give the ref
         image: typeof image === 'string' ? image : c.image?.ref,
         field: c.resources?.path ?? `${w.name}.containers.${c.name}.resources`,
-        resources: (fromPath<Values>(values, c.resources) ?? {}) as ContainerView['resources'],
+        resources: withResourcesFrom((fromPath<Values>(values, c.resources) ?? {}) as ContainerView['resources'], values, c.resourcesFrom),
       };
     }),
     priorityClassName: priorityClassName || undefined,

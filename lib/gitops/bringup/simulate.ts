@@ -17,11 +17,13 @@ import YAML from 'yaml';
 import type { ClusterModel, RepoModel } from '../model.ts';
 import type { NodeModel } from '../placement.ts';
 import type { Capacity } from '../quota.ts';
-import { ARGOCD_NAMESPACE } from '../catalog.ts';
+import { ARGOCD_NAMESPACE, CATALOG } from '../catalog.ts';
 import { K3S_SERVICELB } from './k3s-ships.ts';
 import { appView, hasSyncOption, parseDocs, valueFileLayers, waveOf, type AppView, type K8sObject } from './objects.ts';
 import { chartPods, expandName, fromPath, manifestPods, type PodGroup } from './pods.ts';
 import { packagesFor } from './host-side.ts';
+import { registeredNodes } from './node-labels.ts';
+import { operatorCreated, serviceOfHost } from './operators.ts';
 import { fmtCpu, fmtMem, memoryMi, milliCpu } from './quantity.ts';
 import { candidateNodes } from './scheduling.ts';
 import { CLUSTER_SCOPED, ClusterState, crdNameOf, objectKey } from './state.ts';
@@ -34,6 +36,8 @@ export interface BringupInput {
   facts: FactsLookup;
   /** K3s packaged components each cluster disables (`disable:` of its server config) */
   k3sDisable?: Record<string, string[]>;
+  /** clusters whose servers run embedded etcd (K3s labels them node-role.kubernetes.io/etcd) */
+  embeddedEtcd?: Record<string, boolean>;
   /** Debian packages the roles install on a node */
   hostPackages?: (node: string) => string[];
   /** capacity of the nodes whose inventory gives one (vars.capacity) */
@@ -45,6 +49,8 @@ export interface BringupInput {
     argocdChart: { chart: string; version: string };
     /** false when the bootstrap removes (or hands over) its HelmChart once Argo CD runs; default true */
     helmChartRemains?: boolean;
+    /** the Application the HelmChart is handed over to (only it may then own the release) */
+    adoptedBy?: string;
   };
   /**
    * objects the bootstrap role writes into K3s' manifests directory before Argo CD's HelmChart
@@ -116,6 +122,8 @@ export function analyze(input: BringupInput): BringupResult {
   const out = new Findings();
   const needs = new Map<string, PodNeeds[]>();
   const imagePlatforms = new Map<string, { platforms: string[]; missing?: string }>();
+  // images the catalog's manifests use outside charts (plain-images.yaml): known like a chart's
+  for (const i of input.facts.plainImages?.() ?? []) imagePlatforms.set(i.ref, { platforms: i.platforms });
   const factsCache = new Map<string, ChartFacts | undefined>();
   const factsOf = (chart: string, version: string): ChartFacts | undefined => {
     const k = `${chart}@${version}`;
@@ -131,7 +139,8 @@ export function analyze(input: BringupInput): BringupResult {
     const state = ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
-    const ctx: Ctx = { input, cluster, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
+    const nodes = registeredNodes(cluster, input.embeddedEtcd?.[cluster.name] ?? false);
+    const ctx: Ctx = { input, cluster, nodes, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -162,6 +171,8 @@ export function analyze(input: BringupInput): BringupResult {
 interface Ctx {
   input: BringupInput;
   cluster: ClusterModel;
+  /** the cluster's nodes with the labels they carry once registered (node-labels.ts) */
+  nodes: NodeModel[];
   state: ClusterState;
   out: Findings;
   factsOf: (chart: string, version: string) => ChartFacts | undefined;
@@ -223,7 +234,10 @@ function rootSync(ctx: Ctx): void {
   // keeps reconciling it) while an Application manages the same release
   const b = input.bootstrap ?? { argocdRelease: 'argocd', argocdChart: input.model.argocd.chart };
   const helmChartRemains = input.bootstrap?.helmChartRemains ?? true;
-  for (const o of unit.objects.filter((x) => helmChartRemains && x.kind === 'Application')) {
+  const adoptedBy = input.bootstrap?.adoptedBy;
+  // a handed-over HelmChart is inert once its adopter runs: that Application is the one owner
+  const secondOwner = (o: K8sObject) => helmChartRemains || (adoptedBy !== undefined && o.metadata.name !== adoptedBy);
+  for (const o of unit.objects.filter((x) => x.kind === 'Application' && secondOwner(x))) {
     const v = appView(input.files, o);
     for (const h of v.helm) {
       if (h.chart === b.argocdChart.chart && h.releaseName === b.argocdRelease && v.namespace === ARGOCD_NAMESPACE) {
@@ -306,6 +320,8 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     if (o.kind === 'CustomResourceDefinition') state.crds.set(o.metadata.name, owner);
     addObject(ctx, u.component, owner, o.kind, o.metadata.name, ns, o, o.kind === 'StorageClass' ? o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' : undefined);
     if (o.kind === 'SealedSecret') addObject(ctx, u.component, owner, 'Secret', o.metadata.name, ns, o);
+    // operators of this or an earlier wave create these once they reconcile the resource
+    for (const c of operatorCreated(o)) addObject(ctx, u.component, owner, c.kind, c.name, ns);
     if (o.kind === 'Namespace') syncNs.add(o.metadata.name);
   }
   for (const c of syncCrds) if (!state.crds.has(c)) state.crds.set(c, owner);
@@ -341,9 +357,25 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
     // PriorityClasses are checked per pod at admission (checkPods), which names the pod
     if (use.kind === 'PriorityClass' || !truthy(r.values, use.when, f.values.defaults)) continue;
     const name = fromPath<string>(r.values, use.name);
-    if (typeof name === 'string' && name) need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, expandName(name, r.release, r.chart, r.values, f.values.defaults), r.namespace);
+    if (typeof name !== 'string' || !name) continue;
+    const expanded = expandName(name, r.release, r.chart, r.values, f.values.defaults);
+    // a Service may be named by its in-cluster host (name.namespace.svc.cluster.local)
+    const svc = use.kind === 'Service' ? serviceOfHost(expanded, r.namespace) : undefined;
+    if (use.kind === 'Service' && !svc) continue; // a host outside the cluster
+    need(ctx, u.component, obj, use.name.path ?? 'uses', use.kind, svc?.name ?? expanded, svc?.namespace ?? r.namespace);
   }
-  if (f.maintained !== true) ctx.out.add({ check: 'maintained', component: u.component, object: obj, field: 'repoURL', reason: `source is not maintained: ${f.maintained}` });
+  if (f.maintained !== true) {
+    // a component the catalog keeps knowingly (with its reason) is a warning; any other is an error
+    const accepted = CATALOG.find((d) => d.name === u.component)?.acceptsUnmaintained;
+    ctx.out.add({
+      check: 'maintained',
+      component: u.component,
+      object: obj,
+      field: 'repoURL',
+      reason: `source is not maintained: ${f.maintained}${accepted ? `; accepted by the catalog: ${accepted}` : ''}`,
+      ...(accepted ? { severity: 'warning' as const } : {}),
+    });
+  }
   for (const layer of r.layers) {
     for (const key of leafPaths(layer.values)) {
       if (!keyKnown(f, key)) ctx.out.add({ check: 'values', component: u.component, object: `${obj} (${layer.file})`, field: key, reason: `the chart's values.yaml at ${f.source?.tag ?? r.version} has no such key and no template reads it: dead configuration` });
@@ -376,7 +408,8 @@ function walkValues(v: unknown, p: string, fn: (path: string, v: unknown) => voi
 const EVENTUAL = new Set(['IngressClass', 'ClusterIssuer', 'Issuer']);
 
 function need(ctx: Ctx, component: string, object: string, field: string, kind: string, name: string, ns?: string): void {
-  if (ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
+  // installed CRDs are kept apart from objects (state.crds: what the API server serves)
+  if (kind === 'CustomResourceDefinition' ? ctx.state.crds.has(name) : ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
   // what a chart without facts creates is unknown: its missing facts are the finding, not this
   if (ns && !CLUSTER_SCOPED.has(kind) && ctx.unknownNs.has(ns)) return;
   if (EVENTUAL.has(kind) && !ctx.final) {
@@ -433,14 +466,14 @@ function resourcesAfterLimitRange(ctx: Ctx, ns: string, c: PodGroup['containers'
 }
 
 function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
-  const { state, out, cluster } = ctx;
+  const { state, out } = ctx;
   if (p.priorityClassName && !state.has('PriorityClass', p.priorityClassName)) {
     out.add({ check: 'priority-class', component: p.component, object: p.object, field: p.priorityField, reason: `PriorityClass ${p.priorityClassName} does not exist when this pod is created: admission rejects it${p.hook ? ` (Helm hook ${p.hook})` : ''}` });
   }
   if (p.namespace && !state.has('Namespace', p.namespace)) {
     out.add({ check: 'namespace', component: p.component, object: p.object, field: 'metadata.namespace', reason: `namespace ${p.namespace} does not exist when the pods are created` });
   }
-  const { nodes, excluded } = candidateNodes(p, cluster.nodes);
+  const { nodes, excluded } = candidateNodes(p, ctx.nodes);
   if (nodes.length === 0) {
     out.add({ check: 'scheduling', component: p.component, object: p.object, field: p.schedulingField, reason: `no node can run these pods: ${excluded.join('; ')}` });
   }

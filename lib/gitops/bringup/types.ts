@@ -28,6 +28,8 @@ export interface Finding {
   reason: string;
   /** the phase of the simulation it was found in, e.g. "bootstrap" or "wave 2" */
   phase: string;
+  /** a risk the catalog accepts with a reason: printed, does not stop the render (default: error) */
+  severity?: 'warning';
 }
 
 /** a value read from the merged values at `path`, else the first non-empty `or` path, else `default` */
@@ -42,6 +44,8 @@ export interface FactsContainer {
   init?: boolean;
   image?: { path?: string; ref: string };
   resources?: FactsPath<Record<string, unknown>>;
+  /** resources the chart builds from scalar values (chart-facts README: resourcesFrom) */
+  resourcesFrom?: { [field in 'requests.cpu' | 'requests.memory' | 'limits.cpu' | 'limits.memory']?: FactsPath<string | number> } & { byteSuffixes?: 'binary'; comment?: string };
 }
 
 export interface FactsWorkload {
@@ -94,5 +98,14 @@ export interface ChartFacts {
   requiredValues?: { path: string; value: unknown; why: string }[];
 }
 
-/** where the analysis gets facts from: (chart, version) -> facts, or undefined when none exist */
-export type FactsLookup = (chart: string, version: string) => ChartFacts | undefined;
+/** an image outside any chart, with the platforms read upstream (chart-facts/plain-images.yaml) */
+export interface PlainImageFacts {
+  ref: string;
+  platforms: string[];
+}
+
+/**
+ * where the analysis gets facts from: (chart, version) -> facts, or undefined when none exist;
+ * `plainImages`: the images the catalog's own manifests use outside charts
+ */
+export type FactsLookup = ((chart: string, version: string) => ChartFacts | undefined) & { plainImages?: () => PlainImageFacts[] };

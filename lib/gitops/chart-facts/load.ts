@@ -32,6 +32,19 @@ export interface FactsContainer {
   image: { path?: string; ref: string };
   /** {} as default = no resources: the namespace's LimitRange defaults apply */
   resources: ValueRef;
+  /** resources a chart builds from scalar values (README: resourcesFrom); each set one replaces that field */
+  resourcesFrom?: ResourcesFrom;
+}
+
+/** e.g. KubeSpawner: requests.memory from singleuser.memory.guarantee */
+export interface ResourcesFrom {
+  'requests.cpu'?: ValueRef;
+  'requests.memory'?: ValueRef;
+  'limits.cpu'?: ValueRef;
+  'limits.memory'?: ValueRef;
+  /** binary: byte suffixes K/M/G/T are powers of 1024 (JupyterHub's ByteSpecification), not Kubernetes' powers of 1000 */
+  byteSuffixes?: 'binary';
+  comment?: string;
 }
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'Pod' | 'ReplicaSet';
@@ -73,6 +86,8 @@ export interface ChartFacts {
     extra?: { key: string; template: string; open?: boolean }[];
     /** false, or where the chart renders unknown keys as-is */
     passthrough: false | string;
+    /** the chart's defaults of the paths `when:` conditions read, by dotted path */
+    defaults?: Record<string, unknown>;
   };
   crds: { name: string; when?: When; from?: string }[];
   workloads: FactsWorkload[];
@@ -84,13 +99,49 @@ export interface ChartFacts {
   notes?: string[];
 }
 
-let validator: ValidateFunction | undefined;
-function validate(): ValidateFunction {
-  if (!validator) {
+const validators = new Map<string, ValidateFunction>();
+function validate(schemaFile = chartFactsSchemaFile): ValidateFunction {
+  let v = validators.get(schemaFile);
+  if (!v) {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-    validator = ajv.compile(JSON.parse(readFileSync(chartFactsSchemaFile, 'utf8')) as object);
+    v = ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')) as object);
+    validators.set(schemaFile, v);
   }
-  return validator;
+  return v;
+}
+
+export const plainImagesFile = path.join(chartFactsDir, 'plain-images.yaml');
+export const plainImagesSchemaFile = fileURLToPath(new URL('../../../schemas/plain-images.schema.json', import.meta.url));
+
+/** An image the catalog's own manifests use outside any chart (plain-images.yaml). */
+export interface PlainImage {
+  ref: string;
+  platforms: string[];
+  platformsFrom: string;
+  usedBy: string;
+}
+
+/** Parses and validates plain-images.yaml's text; errors name the file, line and field. */
+export function parsePlainImagesFile(file: string, text: string): PlainImage[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0];
+    throw new Error(`${rel(file)}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const data = doc.toJS() as unknown;
+  const check = validate(plainImagesSchemaFile);
+  if (!check(data)) {
+    const messages = (check.errors ?? []).filter(keepError).map((e) => describe(file, doc, lines, e));
+    throw new Error(`${rel(file)}: invalid image facts:\n  ${[...new Set(messages)].join('\n  ')}`);
+  }
+  return (data as { images: PlainImage[] }).images;
+}
+
+/** The images outside charts (lib/gitops/chart-facts/plain-images.yaml), validated. */
+export function loadPlainImages(file = plainImagesFile): PlainImage[] {
+  return existsSync(file) ? parsePlainImagesFile(file, readFileSync(file, 'utf8')) : [];
 }
 
 export function chartFactsFile(chart: string, version: string): string {
