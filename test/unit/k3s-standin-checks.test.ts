@@ -8,10 +8,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { compile } from '../support/k3s-mirror.ts';
 import { auditPolicyYaml, psaYaml } from '../../lib/k3s/pod-security.ts';
 import { DEFAULT_POD_SECURITY } from '../../lib/k3s/hardening.ts';
@@ -122,6 +122,15 @@ test('kube-apiserver: the audit log directory is created (0700) like ensureLogFi
   assert.match(ok.stderr, 'kubelet exited: invalid kernel flag: kernel/panic, expected value: 10, actual value: 0');
   assert.is(statSync(logs).mode & 0o777, 0o700);
   assert.is(statSync(`${logs}/audit.log`).mode & 0o777, 0o600);
+});
+
+test('kube-apiserver: a valid policy written with unindented lists is accepted', async () => {
+  const policy = file('audit-flat.yaml', stringify(parse(auditPolicyYaml()), { indentSeq: false }));
+  assert.match(readFileSync(policy, 'utf8'), /^- /m);
+  const r = await start('server', { 'kube-apiserver-arg': [`audit-policy-file=${policy}`], 'protect-kernel-defaults': true }, kernelWith('vm.panic_on_oom', 1));
+  assert.is(r.code, 1);
+  assert.not.match(r.stderr, /apiserver exited/);
+  assert.match(r.stderr, 'invalid kernel flag: vm/panic_on_oom, expected value: 0, actual value: 1');
 });
 
 test('protect-kernel-defaults: every differing parameter is named like the kubelet does, on agents too', async () => {
