@@ -290,6 +290,8 @@ export const CATALOG: ComponentDef[] = [
     namespace: 'monitoring',
     charts: [helm('https://prometheus-community.github.io/helm-charts', 'kube-prometheus-stack', '88.5.3')],
     placement: 'control',
+    // the admission webhook's certificate is issued by cert-manager (values: admissionWebhooks.certManager)
+    requires: ['cert-manager'],
     secrets: [{ name: 'grafana-admin', keys: [{ key: 'admin-user', from: 'grafana.user' }, { key: 'admin-password', from: 'grafana.password' }] }],
     serverSideApply: true,
     quotaWeight: 3,

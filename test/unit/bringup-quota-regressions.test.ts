@@ -62,4 +62,12 @@ test('MLflow with a quota of one replica and no surge room: its rollout is block
   assert.match(f!.reason, /Deployment mlflow\/mlflow 2x/);
 });
 
+test('no pod pulls an image whose tag could not be confirmed upstream (kube-webhook-certgen 1.8.7: cert-manager issues the webhook certificate instead)', () => {
+  const { manifests, ...bootstrap } = bootstrapOfRender(base.files, base.model);
+  const res = analyze({ ...bringupInputOf(inv, base.model, base.files, factsFromDir()), bootstrap, bootstrapObjects: manifestObjects('bootstrap (K3s manifests directory)', manifests) });
+  const monitoring = res.needs.get('homelab')!.map((n) => n.group.object).filter((o) => o.includes('monitoring/'));
+  assert.ok(monitoring.some((o) => /prometheus-operator|operator/.test(o)), monitoring.join(', '));
+  assert.not.ok(monitoring.some((o) => /admission-(create|patch)/.test(o)), monitoring.join(', '));
+});
+
 test.run();
