@@ -9,6 +9,7 @@ import { ARGOCD_CHART, CATALOG, type ChartRef } from '../../lib/gitops/catalog.t
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { allChartFacts, chartFactsFile, loadChartFacts, parseFactsFile, valuesKeyKnown, valuesKeyPaths, type ChartFacts } from '../../lib/gitops/chart-facts/load.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
+import { defaults as bootstrapDefaults } from '../../roles/argocd-bootstrap/index.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { everything } from '../fixtures/gitops/inventories.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
@@ -16,6 +17,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 const pinned: { component: string; chart: ChartRef }[] = [
   { component: 'argocd (bootstrap)', chart: ARGOCD_CHART },
+  // the root Application, rendered by the bootstrap's second HelmChart
+  { component: 'argocd-apps (bootstrap)', chart: { repoURL: bootstrapDefaults.argocd_apps_chart.repo, chart: bootstrapDefaults.argocd_apps_chart.chart, version: bootstrapDefaults.argocd_apps_chart.version, valuesFile: 'values.yaml' } },
   ...CATALOG.flatMap((c) => c.charts.map((chart) => ({ component: c.name, chart }))),
 ];
 
