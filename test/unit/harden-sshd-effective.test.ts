@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { deepMerge } from '../../lib/inventory/merge.ts';
@@ -15,16 +15,12 @@ import { buildSshdConfig, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, 
 import { contextMismatches, contextUsers, effectiveContextsScript } from '../../roles/harden/sshd-contexts.ts';
 import { sshdConfigTask } from '../../roles/harden/sshd-tasks.ts';
 import { probed } from '../support/probe-state.ts';
+import { localSshdVersion } from '../support/local-sshd.ts';
 
 const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
-const localSshd = (() => {
-  const r = spawnSync('sshd', ['-V'], { encoding: 'utf8' });
-  const m = /OpenSSH_(\d+\.\d+)/.exec(`${r.stderr}${r.stdout}`);
-  if (!m) throw new Error('these tests need sshd (openssh-server) on the machine that runs them');
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return m[1];
-})();
+/** sshd of this machine, for checking what the role renders (test/support/local-sshd.ts). */
+const localSshd = localSshdVersion();
 const hostKeysHere = () => parseHostKeys(execFileSync('sh', ['-c', HOST_KEYS_PROBE], { encoding: 'utf8' }).split('\n'));
 const configFor = (over: Record<string, unknown> = {}) => buildSshdConfig(readSshdVars(reader(over), localSshd), localSshd, hostKeysHere());
 

@@ -27,6 +27,7 @@ import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { probed } from '../support/probe-state.ts';
+import { localSshdVersion } from '../support/local-sshd.ts';
 
 const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
@@ -134,16 +135,8 @@ test('settings from the inventory: overrides, null removes, booleans, and bad ke
   assert.equal(custom.algorithms.ciphers, ['aes256-gcm@openssh.com']);
 });
 
-/** sshd of this machine, for checking what the role renders; its version decides the algorithms. */
-const localSshd = (() => {
-  const r = spawnSync('sshd', ['-V'], { encoding: 'utf8' });
-  const m = /OpenSSH_(\d+\.\d+)/.exec(`${r.stderr}${r.stdout}`);
-  if (!m) throw new Error('these tests need sshd (openssh-server) on the machine that runs them');
-  // sshd -t/-T insist on the privilege separation directory, which only the ssh unit creates
-  // (RuntimeDirectory=sshd): where no sshd ever ran (CI installs it without starting it), make it
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return m[1];
-})();
+/** sshd of this machine, for checking what the role renders (test/support/local-sshd.ts). */
+const localSshd = localSshdVersion();
 
 /** A candidate set like the role builds: the real main sshd_config with its Include redirected. */
 function candidate(dropins: Record<string, string>): string {

@@ -121,8 +121,8 @@ export interface PlainImage {
   usedBy: string;
 }
 
-/** Parses and validates plain-images.yaml's text; errors name the file, line and field. */
-export function parsePlainImagesFile(file: string, text: string): PlainImage[] {
+/** The YAML document of a facts file, with line positions; a syntax error names file, line, column. */
+function parseYaml(file: string, text: string) {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -130,6 +130,12 @@ export function parsePlainImagesFile(file: string, text: string): PlainImage[] {
     const at = e.linePos?.[0];
     throw new Error(`${rel(file)}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`);
   }
+  return { doc, lines };
+}
+
+/** Parses and validates plain-images.yaml's text; errors name the file, line and field. */
+export function parsePlainImagesFile(file: string, text: string): PlainImage[] {
+  const { doc, lines } = parseYaml(file, text);
   const data = doc.toJS() as unknown;
   const check = validate(plainImagesSchemaFile);
   if (!check(data)) {
@@ -179,13 +185,7 @@ export function allChartFacts(): ChartFacts[] {
 
 /** Parses and validates one facts file's text; errors name the file, line and field. */
 export function parseFactsFile(file: string, text: string): ChartFacts {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const at = e.linePos?.[0];
-    throw new Error(`${rel(file)}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`);
-  }
+  const { doc, lines } = parseYaml(file, text);
   const data = doc.toJS() as unknown;
   const check = validate();
   if (!check(data)) {

@@ -1,0 +1,15 @@
+// The sshd of the machine running the tests: unit tests check what roles/harden renders with its
+// `sshd -t/-T`, and its version decides the algorithms.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+
+/** OpenSSH version of this machine's sshd ("9.2"); throws when openssh-server is missing. */
+export function localSshdVersion(): string {
+  const r = spawnSync('sshd', ['-V'], { encoding: 'utf8' });
+  const m = /OpenSSH_(\d+\.\d+)/.exec(`${r.stderr}${r.stdout}`);
+  if (!m) throw new Error('these tests need sshd (openssh-server) on the machine that runs them');
+  // sshd -t/-T insist on the privilege separation directory, which only the ssh unit creates
+  // (RuntimeDirectory=sshd): where no sshd ever ran (CI installs it without starting it), make it
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  return m[1];
+}
