@@ -96,7 +96,7 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
       const keyPath = r.deployKey?.privateKeyPath;
       const sshPrivateKey = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
       registerSecret(sshPrivateKey);
-      return { repoUrl: model.repoUrl, sshPrivateKey };
+      return { repoUrl: model.repoUrl, ...(sshPrivateKey ? { credential: { type: 'ssh' as const, sshPrivateKey } } : {}) };
     },
   };
 }

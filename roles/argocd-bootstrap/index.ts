@@ -14,6 +14,7 @@ import { PRIORITY_CLASSES } from '../../lib/gitops/catalog.ts';
 import { bootstrapPlan, type RepoModel } from '../../lib/gitops/index.ts';
 import { q } from '../../lib/blocks/shell.ts';
 import { validateTree, formatIssue } from '../../lib/gitops/validate.ts';
+import type { RepoCredential } from '../../lib/publish/repo-credential.ts';
 import {
   argocdHelmChart,
   HELM_UNMANAGED_ANNOTATION,
@@ -36,6 +37,12 @@ export const defaults: { manifests_dir: string; argocd_apps_chart: BootstrapInpu
 };
 
 /** What the pipeline hands the role: rendered files and how to publish them. */
+/** The publish step's answer: the URL Argo CD reads and the credential it reads it with (none: public). */
+export interface Published {
+  repoUrl: string;
+  credential?: RepoCredential;
+}
+
 export interface BootstrapSource {
   argocdChart: BootstrapInput['argocdChart'];
   argocdNamespace: string;
@@ -44,8 +51,8 @@ export interface BootstrapSource {
   files: Map<string, string>;
   /** the Secret manifest installing the management cluster's Sealed Secrets key (secret) */
   sealingKeyManifest: string;
-  /** publish (or plan, in check mode); resolves to the repo URL Argo CD reads and the deploy key, if any */
-  publish(check: boolean): Promise<{ repoUrl: string; sshPrivateKey?: string }>;
+  /** publish (or plan, in check mode); resolves to the repo URL Argo CD reads and its credential, if any */
+  publish(check: boolean): Promise<Published>;
 }
 
 export function firstServer(inventory: Inventory): string | undefined {
@@ -62,7 +69,7 @@ export interface BootstrapFile {
 }
 
 /** The bootstrap files by path, validated against their schemas before anything is written. */
-export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: string; sshPrivateKey?: string }, dir = defaults.manifests_dir): Map<string, BootstrapFile> {
+export function bootstrapFiles(src: BootstrapSource, published: Published, dir = defaults.manifests_dir): Map<string, BootstrapFile> {
   const files = bootstrapFileSet(src, published, dir);
   const variants = [...files].flatMap(([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][]);
   const issues = validateTree(new Map(variants.map(([p, c]) => [p.replace(/^\//, ''), c])));
@@ -70,7 +77,7 @@ export function bootstrapFiles(src: BootstrapSource, published: { repoUrl: strin
   return files;
 }
 
-function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: { repoUrl: string; sshPrivateKey?: string }, dir: string): Map<string, BootstrapFile> {
+function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: Published, dir: string): Map<string, BootstrapFile> {
   const input: BootstrapInput = {
     argocdChart: src.argocdChart,
     argocdNamespace: src.argocdNamespace,
@@ -90,9 +97,9 @@ function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: { re
     ],
     [`${dir}/clusterseed-sealing-key.yaml`, { content: src.sealingKeyManifest, secret: true }],
   ]);
-  if (published.sshPrivateKey) {
+  if (published.credential) {
     files.set(`${dir}/clusterseed-repo-credentials.yaml`, {
-      content: repoCredentialManifest(src.argocdNamespace, published.repoUrl, published.sshPrivateKey),
+      content: repoCredentialManifest(src.argocdNamespace, published.repoUrl, published.credential),
       secret: true,
     });
   }

@@ -3,6 +3,7 @@
 // and never leave the control machine any other way.
 import YAML from 'yaml';
 import type { ChartRef, PriorityClassDef } from '../../lib/gitops/catalog.ts';
+import { repoSecretData, type RepoCredential } from '../../lib/publish/repo-credential.ts';
 
 export interface BootstrapInput {
   argocdChart: ChartRef;
@@ -89,7 +90,7 @@ export function priorityClassesManifest(classes: PriorityClassDef[]): string {
 }
 
 /** Argo CD's repository credential: a Secret labelled argocd.argoproj.io/secret-type=repository. */
-export function repoCredentialManifest(namespace: string, url: string, sshPrivateKey: string): string {
+export function repoCredentialManifest(namespace: string, url: string, credential: RepoCredential): string {
   const docs = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
     {
@@ -97,7 +98,7 @@ export function repoCredentialManifest(namespace: string, url: string, sshPrivat
       kind: 'Secret',
       metadata: { name: 'clusterseed-gitops-repo', namespace, labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
       type: 'Opaque',
-      stringData: { type: 'git', url, sshPrivateKey },
+      stringData: repoSecretData(url, credential),
     },
   ];
   return HEADER + docs.map((d) => YAML.stringify(d, { lineWidth: 0 })).join('---\n');
