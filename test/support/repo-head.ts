@@ -37,7 +37,7 @@ export function locateRepo(lab: Pick<TestLab, 'hosts'>, url: string): Where {
     host = u.hostname;
     repoPath = decodeURIComponent(u.pathname);
   } else {
-    const m = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
+    const m = url.includes('://') ? null : /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
     if (!m) throw new Error(`repository URL ${url}: neither file://, ssh:// nor user@host:path`);
     [, host, repoPath] = m;
   }
