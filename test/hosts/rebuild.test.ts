@@ -1,12 +1,13 @@
 // Issue 16, "rebuilt from code alone": converge bare hosts (K3s stand-in from a loopback mirror),
 // reset every host with the real scripts/reset.mjs, converge again: the same repository head, the
 // same Sealed Secrets key and K3s token on the server, and a third run changes nothing. Then the
-// same without .clusterseed/: what is lost (key, token, generated passwords, the local repository)
-// and that the next run re-seals what clusterseed generates for a new key it installs.
+// same without .clusterseed/: the old token is refused, the token and key can be copied back from
+// the running server and the passwords unsealed from git (the README's recovery), and after a reset the next run re-seals what
+// clusterseed generates for a new key it installs; the old key, token and passwords are lost.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startLab, type TestLab } from '../harness/hosts.ts';
@@ -88,6 +89,13 @@ async function snapshot(server: string) {
   return { repo, head: await repoHead(lab, repo), key: await installedSealingKey(server), token: await serverToken(server), sealed };
 }
 
+/** Decrypts a SealedSecret with the key; redis' carries the generated password it must hold. */
+function assertSealedFor(where: string, s: SealedSecret, key: KeyPair, redisPassword: string): void {
+  const values = unsealSecret(s, key.key);
+  assert.ok(Object.keys(values).length > 0, where);
+  if (s.metadata.name === 'redis-auth') assert.ok(Object.values(values).includes(redisPassword), `${where} holds the generated password`);
+}
+
 async function assertK3sGone(host: string): Promise<void> {
   const left = await sh(
     host,
@@ -119,11 +127,8 @@ test('converge, reset every host, converge again: same repo head, sealing key an
   assert.ok(before.sealed.size >= 1, 'the repository holds SealedSecrets');
   // every SealedSecret in git was sealed for the installed key: the controller can decrypt it
   const creds = JSON.parse(readFileSync(path.join(stateDir, CLUSTER, 'credentials.json'), 'utf8'));
-  for (const [where, s] of before.sealed) {
-    const values = unsealSecret(s, before.key.key);
-    assert.ok(Object.keys(values).length > 0, where);
-    if (s.metadata.name === 'redis-auth') assert.ok(Object.values(values).includes(creds.redis.password), `${where} holds the generated password`);
-  }
+  assert.ok([...before.sealed.values()].some((s) => s.metadata.name === 'redis-auth'), 'redis-auth is sealed');
+  for (const [where, s] of before.sealed) assertSealedFor(where, s, before.key, creds.redis.password);
 
   const reset = await run('scripts/reset.mjs', ['-i', inv, '--yes']);
   assert.is(reset.code, 0, reset.out.slice(-4000));
@@ -153,7 +158,7 @@ test('converge, reset every host, converge again: same repo head, sealing key an
   assert.is(await repoHead(lab, before.repo), before.head);
 });
 
-test('without .clusterseed/: the old token is refused until reset; then a new key is installed and the SealedSecrets are re-sealed for it', async () => {
+test('without .clusterseed/: the old token is refused; what the running server still has can be copied back; else a reset and a new key that re-seals', async () => {
   const [server, agent] = lab.hosts.map((h) => h.name);
   assert.ok(before, 'the first test converged the hosts');
   const lost = `${stateDir}.lost`;
@@ -165,6 +170,31 @@ test('without .clusterseed/: the old token is refused until reset; then a new ke
   assert.match(refused.out, /already runs with another join token than the one in \S*\.clusterseed\/test\/token/);
   assert.equal(await installedSealingKey(server), before.key, 'the old key is still the installed one');
 
+  // the README's recovery from the running server: its token and the bootstrap's sealing key file
+  writeFileSync(path.join(stateDir, CLUSTER, 'token'), `${await sh(server, 'cat /var/lib/rancher/k3s/server/token')}\n`, { mode: 0o600 });
+  const fromServer = await installedSealingKey(server);
+  const sealingDir = path.join(stateDir, CLUSTER, 'sealing');
+  writeFileSync(path.join(sealingDir, 'sealed-secrets.key'), fromServer.key, { mode: 0o600 });
+  writeFileSync(path.join(sealingDir, 'sealed-secrets.crt'), fromServer.cert, { mode: 0o600 });
+  // and the generated passwords, unsealed from the repository's SealedSecrets with that key (what
+  // `kubeseal --recovery-unseal` does) into credentials.json, replacing the ones the refused run made
+  const lostCreds = JSON.parse(readFileSync(path.join(lost, CLUSTER, 'credentials.json'), 'utf8'));
+  const madeByRefusedRun = JSON.parse(readFileSync(path.join(stateDir, CLUSTER, 'credentials.json'), 'utf8'));
+  assert.is.not(madeByRefusedRun.redis.password, lostCreds.redis.password, 'without credentials.json the run made new passwords');
+  const oldRedis = [...before.sealed.values()].find((s) => s.metadata.name === 'redis-auth')!;
+  const unsealed = unsealSecret(oldRedis, fromServer.key)['redis-password'];
+  writeFileSync(path.join(stateDir, CLUSTER, 'credentials.json'), JSON.stringify({ redis: { password: unsealed } }), { mode: 0o600 });
+  const recovered = await run('scripts/site.mjs', args);
+  assert.is(recovered.code, 0, recovered.out.slice(-6000));
+  const back = await snapshot(server);
+  assert.equal(back.key, before.key, 'the recovered key stays the installed one');
+  assert.is(back.token, before.token, 'the server keeps its token');
+  assert.is(await sh(agent, 'systemctl is-active k3s-agent'), 'active');
+  // the same password as before the loss, sealed again (the sealed cache was lost) for the recovered key
+  for (const [where, s] of back.sealed) assertSealedFor(where, s, before.key, lostCreds.redis.password);
+
+  // nothing to copy back: reset every host, then a new key, token and passwords
+  rmSync(stateDir, { recursive: true });
   const reset = await run('scripts/reset.mjs', ['-i', inv, '--yes']);
   assert.is(reset.code, 0, reset.out.slice(-4000));
   const rebuilt = await run('scripts/site.mjs', args);
@@ -183,11 +213,10 @@ test('without .clusterseed/: the old token is refused until reset; then a new ke
 
   assert.equal([...now.sealed.keys()], [...before.sealed.keys()], 'the same SealedSecrets are rendered');
   const newCreds = JSON.parse(readFileSync(path.join(stateDir, CLUSTER, 'credentials.json'), 'utf8'));
-  const oldCreds = JSON.parse(readFileSync(path.join(lost, CLUSTER, 'credentials.json'), 'utf8'));
-  assert.is.not(newCreds.redis.password, oldCreds.redis.password, 'generated passwords are new');
+  assert.is.not(newCreds.redis.password, lostCreds.redis.password, 'generated passwords are new');
   for (const [where, s] of now.sealed) {
     assert.not.equal(s.spec.encryptedData, before.sealed.get(where)!.spec.encryptedData, `${where} re-sealed`);
-    assert.ok(Object.keys(unsealSecret(s, now.key.key)).length > 0, `${where} decrypts with the new key`);
+    assertSealedFor(where, s, now.key, newCreds.redis.password);
     // what was sealed for the lost key stays unreadable: the old SealedSecrets cannot be opened with the new one
     assert.throws(() => unsealSecret(before.sealed.get(where)!, now.key.key), /cannot decrypt/);
   }
