@@ -78,6 +78,7 @@ interface RemoteContext {
   secrets: string[];
   /** git's environment for commands that talk to the remote (auth header) */
   env: Record<string, string>;
+  authenticated: boolean;
   authorEmail: string;
   workDir: string;
 }
@@ -95,6 +96,7 @@ function remoteContext(opts: RemotePublishOptions): RemoteContext {
     cacheDir: path.join(path.resolve(opts.workDir), STATE_DIR, 'publish-cache', `${cacheKey}.git`),
     secrets: [...urlSecrets(opts.url), ...auth.secrets],
     env: auth.env,
+    authenticated: !!opts.auth,
     authorEmail: (opts.author ?? DEFAULT_AUTHOR).email,
     workDir: opts.workDir,
   };
@@ -145,7 +147,13 @@ async function ensureCache(ctx: RemoteContext): Promise<void> {
 /** The remote branch's head, fetched into the cache; null when the branch does not exist. */
 async function readRemoteHead(ctx: RemoteContext): Promise<BranchHead | null> {
   const ref = `refs/heads/${ctx.branch}`;
-  const ls = await git(['ls-remote', '--exit-code', ctx.url, ref], { env: ctx.env, secrets: ctx.secrets, okCodes: [2] });
+  const ls = await git(['ls-remote', '--exit-code', ctx.url, ref], { env: ctx.env, secrets: ctx.secrets, okCodes: [2] }).catch((e) => {
+    // with a token, git's own words for a 401 ("could not read Username ... terminal prompts disabled") mislead
+    if (ctx.authenticated && e instanceof GitCommandError && /could not read Username|Authentication failed|\b401\b/.test(e.stderr)) {
+      throw new GitCommandError(`${redactUrl(ctx.url)} refused the token (HTTP 401): check that it is valid and may read and push this repository`, e.code, e.stderr);
+    }
+    throw e;
+  });
   if (ls.code === 2) return null;
   const commit = ls.stdout.split('\t')[0].trim();
   if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`git ls-remote ${redactUrl(ctx.url)}: unexpected answer`);
