@@ -228,10 +228,28 @@ test('a rerun on the https remote makes no commit and changes nothing', async ()
   assert.is((await git(['--git-dir', path.join(tmp, 'http', 'gitops.git'), 'rev-list', '--count', 'main'])).trim(), '1');
 });
 
+const namedKey = path.join(tmp, 'named_readonly_ed25519');
+
+test('back to the SSH remote with a deploy key named in the inventory: no commit (its tree is there already), the Secret holds that key', async () => {
+  assert.ok(sshState, 'needs the ssh publish');
+  const named = generateDeployKey('named');
+  writeFileSync(namedKey, named.privateKey, { mode: 0o600 });
+  assert.is((await lab.sh(host, `echo 'restrict ${named.publicKey}' >> ~git/.ssh/authorized_keys`)).code, 0);
+  const inv = lab.writeInventory({ servers: [host], agents: [], extra: { gitops: { repo: { url: sshUrl, ssh_key: namedKey } } } });
+  const back = await site(['-i', inv, '--tags', 'argocd-bootstrap'], { GIT_SSH_COMMAND: sshCommand(pushKey) });
+  assert.is(back.code, 0, back.out);
+  assert.match(back.out, /repository up to date: no commit/);
+  assert.not.match(back.out, /READ-ONLY deploy key/, 'a named key is not generated nor asked for');
+  assert.is((await lab.sh(host, 'git --git-dir=/srv/git/gitops.git rev-list --count --all')).stdout.trim(), '1');
+  const { stringData } = await secretOnHost();
+  assert.equal(stringData, { type: 'git', url: sshUrl, sshPrivateKey: named.privateKey });
+  await git(['ls-remote', sshUrl], { GIT_SSH_COMMAND: sshCommand(namedKey) });
+});
+
 test('no secret in any pushed object, any output, or any argv seen during the runs', async () => {
   assert.ok(sshState, 'needs the earlier tests');
   const keyLines = sshState.key.split('\n').filter((l) => l && !l.startsWith('-----'));
-  const pushLines = readFileSync(pushKey, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+  const pushLines = [pushKey, namedKey].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----')));
   const header = basicAuthEnv({ username: 'ops', password: TOKEN }).secrets[1];
   const secrets = [TOKEN, header, ...keyLines, ...pushLines];
 
