@@ -167,6 +167,13 @@ test('switching to an HTTPS remote with a token: one commit there with the same 
     servers: [host], agents: [],
     extra: { gitops: { repo: { url: httpUrl, token_env: 'GITEA_TOKEN', username: 'ops' } } },
   });
+  // --check first: the new commit and the rewritten Secret are pending, nothing is pushed or written
+  const check = await site(['-i', inv, '--tags', 'argocd-bootstrap', '--check'], { GITEA_TOKEN: TOKEN });
+  assert.is(check.code, 3, check.out);
+  assert.match(check.out, /would change: \[argocd-bootstrap\] bootstrap clusterseed-repo-credentials\.yaml/);
+  assert.ok(await fails(git(['--git-dir', path.join(tmp, 'http', 'gitops.git'), 'rev-parse', '--verify', 'main'])), 'check pushed nothing');
+  assert.is((await secretOnHost()).stringData.url, sshUrl, 'check wrote nothing');
+
   const json = path.join(tmp, 'switch.json');
   const run = await site(['-i', inv, '--tags', 'argocd-bootstrap', '-vv', '--json', json], { GITEA_TOKEN: TOKEN });
   assert.is(run.code, 0, run.out);
