@@ -10,6 +10,8 @@ export const DEFAULT_BRANCH = 'main';
 export const DEFAULT_GITOPS_LOCAL_REPO = '.clusterseed/gitops.git';
 export const DEFAULT_GITHUB_PRIVATE = true;
 export const DEFAULT_GITHUB_ORG = false;
+/** the HTTPS user name sent with gitops.repo.token_env (Gitea, GitLab and GitHub accept any with a token) */
+export const DEFAULT_REPO_USERNAME = 'git';
 /** listed components are deployed unless they say enabled: false */
 export const DEFAULT_COMPONENT_ENABLED = true;
 

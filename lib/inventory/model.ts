@@ -74,11 +74,23 @@ export interface ClusterSpec {
   vars: Record<string, unknown>;
 }
 
+/** A `url` remote's credential settings (lib/publish/credentials.ts turns them into a credential). */
+export interface RepoAuthSpec {
+  /** a read-only deploy key Argo CD presents (absolute path); absent on an ssh URL: one is generated */
+  sshKey?: string;
+  /** environment variable holding an HTTPS token (push and Argo CD) */
+  tokenEnv?: string;
+  /** HTTPS user name sent with the token (default "git") */
+  username?: string;
+  /** readable without credentials: Argo CD gets no repository Secret */
+  public?: boolean;
+}
+
 export interface GitopsSpec {
   /** where the rendered repo goes */
   repo:
     | { kind: 'github'; owner: string; name: string; private: boolean; org: boolean }
-    | { kind: 'remote'; url: string }
+    | { kind: 'remote'; url: string; auth?: RepoAuthSpec }
     | { kind: 'local'; path: string };
   branch: string;
 }

@@ -171,7 +171,15 @@ function normalizeGitops(raw: RawInventory, dir: string): GitopsSpec {
       branch,
     };
   }
-  if ('url' in repo) return { repo: { kind: 'remote', url: repo.url }, branch };
+  if ('url' in repo) {
+    const auth = dropUndefined({
+      sshKey: repo.ssh_key === undefined ? undefined : expandPath(repo.ssh_key, dir),
+      tokenEnv: repo.token_env,
+      username: repo.username,
+      public: repo.public,
+    });
+    return { repo: { kind: 'remote', url: repo.url, ...(Object.keys(auth).length ? { auth } : {}) }, branch };
+  }
   return { repo: { kind: 'local', path: expandPath(repo.local, dir) }, branch };
 }
 

@@ -49,10 +49,18 @@ export interface RawHost extends RawConnection {
 
 export type RawGroup = string[] | { hosts: string[]; vars?: RawVars };
 
+/** How Argo CD (and the push) authenticate to a `url` remote; checked in semantic.ts. */
+export interface RawRepoAuth {
+  ssh_key?: string;
+  token_env?: string;
+  username?: string;
+  public?: boolean;
+}
+
 export interface RawGitops {
   repo?:
     | { github: { owner: string; name: string; private?: boolean; org?: boolean } }
-    | { url: string }
+    | ({ url: string } & RawRepoAuth)
     | { local: string };
   branch?: string;
   components?: Record<string, RawComponent>;

@@ -9,6 +9,8 @@ import { expandPath } from './paths.ts';
 import { groupMemberPath, groupMembers, type ClusterEntry, type RawInventory } from './raw.ts';
 import type { SourceDoc } from './source.ts';
 import { closest, didYouMean } from './suggest.ts';
+import { describe } from './schema.ts';
+import { gitUrlTransport } from '../publish/credentials.ts';
 import { addressProblem, isRestrictedLabel, labelKeyProblem, parseTaint } from './syntax.ts';
 
 export interface CheckResult {
@@ -66,6 +68,7 @@ export function checkSemantics(raw: RawInventory, source: SourceDoc, dir: string
   checkHosts(raw, layout, report, networks);
   // a misspelled cluster: or group member makes a cluster look empty: say it once, where it is wrong
   if (!report.membershipDoubtful) checkClusterMembership(raw, layout, report);
+  checkGitopsRepo(raw, report);
   return { errors: report.errors, warnings: report.warnings };
 }
 
@@ -268,6 +271,49 @@ function checkClusterMembership(raw: RawInventory, layout: Layout, report: Repor
       report.error(cluster.path, `cluster "${cluster.name}" has no server: add one of its hosts (${nodes.join(', ')}) to groups.servers`, { at: 'key' });
     } else if (servers.length % 2 === 0) {
       report.warn(['groups', 'servers'], `cluster "${cluster.name}" has ${servers.length} servers: embedded etcd keeps quorum only with a majority, so an even count tolerates no more failures than one server less (use 1, 3 or 5)`, { at: 'key' });
+    }
+  }
+}
+
+const REPO_KINDS = ['github', 'url', 'local'] as const;
+const REPO_AUTH_KEYS = ['ssh_key', 'token_env', 'username', 'public'] as const;
+
+/** One place to push to, and credential settings that fit its URL (lib/publish/credentials.ts). */
+function checkGitopsRepo(raw: RawInventory, report: Reporter): void {
+  const repo = raw.gitops?.repo as Record<string, unknown> | undefined;
+  if (!repo) return;
+  const at = ['gitops', 'repo'];
+  const kinds = REPO_KINDS.filter((k) => k in repo);
+  if (kinds.length !== 1) {
+    report.error(at, `must be exactly one of github, url or local (got ${describe(repo)})`, { expected: 'exactly one of github, url or local' });
+    return;
+  }
+  const auth = REPO_AUTH_KEYS.filter((k) => k in repo);
+  if (kinds[0] !== 'url') {
+    const why = kinds[0] === 'github' ? 'GitHub gets a deploy key of its own' : 'a local repository needs none';
+    for (const k of auth) report.error([...at, k], `only applies to a url remote (${why})`, { at: 'key' });
+    return;
+  }
+  const url = repo.url as string;
+  const transport = gitUrlTransport(url);
+  if (repo.token_env !== undefined && transport !== 'http') {
+    const hint = transport === 'ssh' ? 'an ssh URL authenticates with a key: use ssh_key instead' : 'this URL is not read over https';
+    report.error([...at, 'token_env'], `a token needs an https URL (${hint})`);
+  }
+  if (repo.token_env !== undefined && /^http:/i.test(url)) {
+    report.warn([...at, 'url'], 'is plain http: the token crosses the network unencrypted; use https');
+  }
+  if (repo.ssh_key !== undefined && transport !== 'ssh') {
+    report.error([...at, 'ssh_key'], 'a deploy key needs an ssh URL (ssh://host/path or user@host:path); for https use token_env');
+  }
+  if (repo.username !== undefined && repo.token_env === undefined) {
+    report.error([...at, 'username'], 'is sent with a token: set token_env too', { at: 'key' });
+  }
+  if (repo.public === true) {
+    if (repo.ssh_key !== undefined || repo.token_env !== undefined) {
+      report.error([...at, 'public'], 'a public repository needs no credential: remove ssh_key/token_env, or public');
+    } else if (transport === 'ssh') {
+      report.error([...at, 'public'], 'Argo CD cannot clone over ssh without a key: give the https URL of a public repository, or drop public to get a deploy key');
     }
   }
 }

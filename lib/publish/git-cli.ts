@@ -75,3 +75,18 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
   }
   return result;
 }
+
+/**
+ * HTTP basic auth for every request of one git command, passed through git's environment config
+ * (GIT_CONFIG_COUNT/KEY/VALUE, git >= 2.31): the token is in neither argv (visible to every user
+ * in /proc/<pid>/cmdline) nor the remote URL nor any file. Entries the caller's environment
+ * already holds are kept. Returns the env to add and the strings to mask.
+ */
+export function basicAuthEnv(auth: { username: string; password: string }, base: NodeJS.ProcessEnv = process.env): { env: Record<string, string>; secrets: string[] } {
+  const n = Number.parseInt(base.GIT_CONFIG_COUNT ?? '0', 10) || 0;
+  const encoded = Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64');
+  return {
+    env: { GIT_CONFIG_COUNT: String(n + 1), [`GIT_CONFIG_KEY_${n}`]: 'http.extraHeader', [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${encoded}` },
+    secrets: [auth.password, encoded],
+  };
+}

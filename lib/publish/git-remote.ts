@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { git, GitCommandError } from './git-cli.ts';
+import { basicAuthEnv, git, GitCommandError } from './git-cli.ts';
 import { buildTree, writeLooseObjects, type FileMode, type TreeFile } from './git-objects.ts';
 import { loadDesiredFiles, type DesiredFile } from './files.ts';
 import { PublishConflictError, reconcile, toPlan, type BranchHead, type PublishPlan, type Reconciled } from './plan.ts';
@@ -24,6 +24,8 @@ import {
 export interface RemotePublishOptions extends PublishCommon {
   /** anything `git push` accepts: https://..., ssh://..., git@host:path, /path/to/bare.git */
   url: string;
+  /** https basic auth (a token as password) for fetch and push, sent in a header (credentials.ts) */
+  auth?: { username: string; password: string };
 }
 
 /** The default target when neither a token nor a remote is configured: no account needed. */
@@ -74,6 +76,9 @@ interface RemoteContext {
   target: string;
   cacheDir: string;
   secrets: string[];
+  /** git's environment for commands that talk to the remote (auth header) */
+  env: Record<string, string>;
+  authenticated: boolean;
   authorEmail: string;
   workDir: string;
 }
@@ -83,12 +88,15 @@ function remoteContext(opts: RemotePublishOptions): RemoteContext {
   const shown = redactUrl(opts.url);
   const target = `git:${shown}#${branch}`;
   const cacheKey = createHash('sha256').update(target).digest('hex').slice(0, 16);
+  const auth = opts.auth ? basicAuthEnv(opts.auth) : { env: {}, secrets: [] };
   return {
     url: opts.url,
     branch,
     target,
     cacheDir: path.join(path.resolve(opts.workDir), STATE_DIR, 'publish-cache', `${cacheKey}.git`),
-    secrets: urlSecrets(opts.url),
+    secrets: [...urlSecrets(opts.url), ...auth.secrets],
+    env: auth.env,
+    authenticated: !!opts.auth,
     authorEmail: (opts.author ?? DEFAULT_AUTHOR).email,
     workDir: opts.workDir,
   };
@@ -139,14 +147,20 @@ async function ensureCache(ctx: RemoteContext): Promise<void> {
 /** The remote branch's head, fetched into the cache; null when the branch does not exist. */
 async function readRemoteHead(ctx: RemoteContext): Promise<BranchHead | null> {
   const ref = `refs/heads/${ctx.branch}`;
-  const ls = await git(['ls-remote', '--exit-code', ctx.url, ref], { secrets: ctx.secrets, okCodes: [2] });
+  const ls = await git(['ls-remote', '--exit-code', ctx.url, ref], { env: ctx.env, secrets: ctx.secrets, okCodes: [2] }).catch((e) => {
+    // with a token, git's own words for a 401 ("could not read Username ... terminal prompts disabled") mislead
+    if (ctx.authenticated && e instanceof GitCommandError && /could not read Username|Authentication failed|\b401\b/.test(e.stderr)) {
+      throw new GitCommandError(`${redactUrl(ctx.url)} refused the token (HTTP 401): check that it is valid and may read and push this repository`, e.code, e.stderr);
+    }
+    throw e;
+  });
   if (ls.code === 2) return null;
   const commit = ls.stdout.split('\t')[0].trim();
   if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`git ls-remote ${redactUrl(ctx.url)}: unexpected answer`);
   await ensureCache(ctx);
   const have = await git(['cat-file', '-e', `${commit}^{commit}`], { gitDir: ctx.cacheDir, okCodes: [1, 128] });
   if (have.code !== 0) {
-    await git(['fetch', '-q', '--no-tags', ctx.url, `+${ref}:refs/clusterseed/head`], { gitDir: ctx.cacheDir, secrets: ctx.secrets });
+    await git(['fetch', '-q', '--no-tags', ctx.url, `+${ref}:refs/clusterseed/head`], { gitDir: ctx.cacheDir, env: ctx.env, secrets: ctx.secrets });
   }
   // the raw commit object: no user config (signatures, formats) can change what we parse
   const raw = (await git(['cat-file', 'commit', commit], { gitDir: ctx.cacheDir })).stdout;
@@ -198,7 +212,7 @@ async function writeCommit(
 /** Pushes without force. false when rejected as not a fast-forward; other failures throw. */
 async function push(ctx: RemoteContext, commit: string): Promise<boolean> {
   const args = ['push', '--porcelain', ctx.url, `${commit}:refs/heads/${ctx.branch}`];
-  const res = await git(args, { gitDir: ctx.cacheDir, secrets: ctx.secrets, okCodes: [1] });
+  const res = await git(args, { gitDir: ctx.cacheDir, env: ctx.env, secrets: ctx.secrets, okCodes: [1] });
   if (res.code === 0) return true;
   // porcelain status line "!<TAB>src:dst<TAB>[rejected] (fetch first|non-fast-forward)": the remote
   // had moved before our push began; "cannot lock ref ... is at X but expected Y": it moved while

@@ -23,6 +23,8 @@ export interface PublishOptions extends PublishCommon {
   github?: GitHubTarget;
   /** the environment to read GITHUB_TOKEN from (default process.env) */
   env?: Record<string, string | undefined>;
+  /** with `remote` over https: basic auth for the push (credentials.ts pushAuth), sent in a header */
+  auth?: { username: string; password: string };
 }
 
 export type TargetKind = 'github' | 'remote' | 'local';
@@ -50,7 +52,7 @@ export function chooseTarget(opts: PublishOptions): TargetChoice {
 }
 
 function githubOptions(opts: PublishOptions): GitHubPublishOptions {
-  const { remote: _r, github, env, ...common } = opts;
+  const { remote: _r, github, env, auth: _a, ...common } = opts;
   return { ...common, ...github!, token: github!.token ?? (env ?? process.env).GITHUB_TOKEN };
 }
 
@@ -59,12 +61,12 @@ export type AnyPublishResult = PublishResult & Partial<Pick<GitHubPublishResult,
 
 export async function publish(opts: PublishOptions): Promise<AnyPublishResult & { target: TargetChoice }> {
   const target = chooseTarget(opts);
-  const { remote, github: _g, env: _e, ...common } = opts;
+  const { remote, github: _g, env: _e, auth, ...common } = opts;
   const result: AnyPublishResult =
     target.kind === 'github'
       ? await publishToGitHub(githubOptions(opts))
       : target.kind === 'remote'
-        ? await publishToRemote({ ...common, url: remote! })
+        ? await publishToRemote({ ...common, url: remote!, auth })
         : await publishToLocalBare(common);
   return { ...result, target };
 }
@@ -72,12 +74,12 @@ export async function publish(opts: PublishOptions): Promise<AnyPublishResult & 
 /** What publish would do; writes nothing anywhere (the git backends may refresh their fetch cache). */
 export async function planPublish(opts: PublishOptions): Promise<PublishPlan & { target: TargetChoice }> {
   const target = chooseTarget(opts);
-  const { remote, github: _g, env: _e, ...common } = opts;
+  const { remote, github: _g, env: _e, auth, ...common } = opts;
   const plan =
     target.kind === 'github'
       ? await planGitHubPublish(githubOptions(opts))
       : target.kind === 'remote'
-        ? await planRemotePublish({ ...common, url: remote! })
+        ? await planRemotePublish({ ...common, url: remote!, auth })
         : await planLocalBarePublish(common);
   return { ...plan, target };
 }

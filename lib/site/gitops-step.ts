@@ -11,7 +11,11 @@ import { formatFindings } from '../gitops/secret-scan.ts';
 import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
 import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
 import { registerSecret } from '../report/mask.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { checkRepoCredentialFiles } from '../inventory/repo-credential-files.ts';
+import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../publish/credentials.ts';
+import { deployKeyPath } from '../publish/deploy-key.ts';
+import { credentialSecrets } from '../publish/repo-credential.ts';
 import { bootstrapOfRender, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
 
 export interface GitopsStepOptions {
@@ -55,10 +59,25 @@ export function publishTarget(inventory: Inventory, remote?: string): Omit<Publi
   return path.resolve(r.path) === defaultLocal ? { branch: inventory.gitops.branch } : { remote: r.path, branch: inventory.gitops.branch };
 }
 
+/** Which repository the credential is for: the --remote, or the inventory's gitops.repo. */
+export function credentialTarget(inventory: Inventory, remote?: string): CredentialTarget {
+  const r = inventory.gitops.repo;
+  const auth = r.kind === 'remote' ? r.auth : undefined;
+  if (remote) return { url: remote, auth };
+  if (r.kind === 'github') return { github: true };
+  if (r.kind === 'remote') return { url: r.url, auth };
+  return publishTarget(inventory).remote ? { url: r.path } : {};
+}
+
 /** Renders, validates and scans the repo; returns the bootstrap source for the argocd-bootstrap role. */
 export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapSource & { fileCount: number }> {
   const { inventory, log } = opts;
   const stateDir = path.join(inventory.dir, '.clusterseed');
+  // a missing deploy key or token stops the run here, before anything is rendered or touched
+  checkRepoCredentialFiles(inventory);
+  const credentials = credentialSource(credentialTarget(inventory, opts.remote), inventory.dir);
+  const auth = pushAuth(credentials);
+  registerSecret(auth?.password);
   // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
   const { files, model, findings: bringup, warnings } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote, bootstrap: bootstrapOfRender });
   // a repository that would not come up stops the run before any host is touched (issue 15)
@@ -85,18 +104,23 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
     files,
     sealingKeyManifest,
     async publish(check: boolean) {
-      const common = { ...target, files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
+      const common = { ...target, ...(auth ? { auth } : {}), files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
+      let keyPath: string | undefined;
       if (check) {
         const p = await planPublish(common);
         opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged, foreignChanges: p.foreignChanges });
-        return { repoUrl: model.repoUrl };
+        const gh = common.github;
+        const existing = gh ? deployKeyPath(inventory.dir, gh.owner, gh.repo) : undefined;
+        keyPath = existing && existsSync(existing) ? existing : undefined;
+      } else {
+        const r = await publish(common);
+        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
+        keyPath = r.deployKey?.privateKeyPath;
       }
-      const r = await publish(common);
-      opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
-      const keyPath = r.deployKey?.privateKeyPath;
-      const sshPrivateKey = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
-      registerSecret(sshPrivateKey);
-      return { repoUrl: model.repoUrl, ...(sshPrivateKey ? { credential: { type: 'ssh' as const, sshPrivateKey } } : {}) };
+      // the credential of the target just published to: switching targets switches the Secret
+      const credential = await loadRepoCredential(credentials, { url: model.repoUrl, create: !check, log, deployKeyPath: keyPath });
+      for (const s of credentialSecrets(credential)) registerSecret(s);
+      return { repoUrl: model.repoUrl, ...(credential ? { credential } : {}) };
     },
   };
 }

@@ -63,6 +63,7 @@ test("the schema's default annotations are the loader's defaults", () => {
   assert.equal(gitops.repo.default, { local: D.DEFAULT_GITOPS_LOCAL_REPO });
   assert.is(gitops.repo.properties.github.properties.private.default, D.DEFAULT_GITHUB_PRIVATE);
   assert.is(gitops.repo.properties.github.properties.org.default, D.DEFAULT_GITHUB_ORG);
+  assert.is(gitops.repo.properties.username.default, D.DEFAULT_REPO_USERNAME);
   assert.match(d.cluster.properties.token_file.description, D.defaultTokenFile('<name>'));
   assert.match(d.cluster.properties.domain.description, D.defaultDomain('<name>'));
 });
