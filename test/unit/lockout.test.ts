@@ -20,6 +20,7 @@ import { baseDefaults } from '../../roles/base/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { reloadSshdHandler } from '../../roles/harden/sshd-tasks.ts';
 import { sshdLoginChecks } from '../../roles/harden/verify.ts';
+import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { writeInventoryFile } from '../harness/inventory.ts';
 import { probed } from '../support/probe-state.ts';
 
@@ -111,6 +112,27 @@ test('reload sshd proves the connecting user, not only verify_user; a lockout of
   }
   assert.equal(locked.calls, ['admin+sudo'], 'verify_user alone never vouches');
   assert.match(conn.scripts[1], /sshd-rollback[\s\S]*reload-or-restart ssh\.service/);
+});
+
+test('firewall: the ruleset is proven by the connecting user (with sudo) and verify_user; either one shut out rolls it back', async () => {
+  const ok = recorder();
+  const task = rulesetTask('table inet clusterseed\n', 'policy drop', 90, ok.login, ['operator']);
+  const conn = new ScriptedTransport(host());
+  const change = await task.plan(probed(task, 'missing\n'), ctx(conn));
+  assert.ok(isChange(change));
+  await change.apply(ctx(conn));
+  assert.equal(ok.calls, ['admin+sudo', 'operator']);
+
+  const locked = recorder(['operator']);
+  const task2 = rulesetTask('table inet clusterseed\n', 'policy drop', 90, locked.login, ['operator']);
+  const conn2 = new ScriptedTransport(host());
+  const change2 = await task2.plan(probed(task2, 'missing\n'), ctx(conn2));
+  assert.ok(isChange(change2));
+  await change2.apply(ctx(conn2)).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /^firewall: after applying the ruleset, no fresh SSH login as operator@.*; the previous ruleset was restored/),
+  );
+  assert.match(conn2.scripts[conn2.scripts.length - 1], /firewall-rollback\.sh/);
 });
 
 test('proveOrRollBack: nothing rolled back when every login works; otherwise the rollback runs and the message says how it went', async () => {
