@@ -3,6 +3,7 @@
 // host is touched, or rolled back with exit 2 — never a host the next run cannot log in to.
 //   1. admin_keys_exclusive with a key the control machine does not hold: exit 1, nothing touched;
 //   2. the same key held by ssh-agent: accepted, written, proven by a fresh login through the agent;
+//      held by an agent that will not sign with it: written, the login fails, the old file is back;
 //   3. sudo: a sudoers change that leaves the connecting user without sudo is put back, exit 2;
 //   4. sshd.verify_user = another user while the settings shut out the connecting user (DenyUsers):
 //      the proof as the connecting user fails, the previous sshd configuration is back, exit 2;
@@ -155,6 +156,35 @@ test('the same key held by ssh-agent is a key the control machine logs in with: 
   // back to the lab key for the next scenarios (as an operator would: by hand)
   await sh(`install -m 0600 -o admin -g admin /root/.ssh/authorized_keys ${AUTH_KEYS}`);
   assert.ok((await login('admin')).ok);
+});
+
+test('authorized_keys written, but the login it promised fails (agent key that needs a confirmation nobody gives): the previous file is back, exit 2', async () => {
+  // the agent lists key2 (so the key set passes the check before the run), but will not sign with it:
+  // `ssh-add -c` asks for a confirmation through ssh-askpass, which this machine does not have
+  const sock = path.join(tmp, 'agent-confirm.sock');
+  const out = execFileSync('ssh-agent', ['-s', '-a', sock], { encoding: 'utf8', timeout: 10_000 });
+  const pid = /SSH_AGENT_PID=(\d+);/.exec(out)![1];
+  try {
+    execFileSync('ssh-add', ['-q', '-c', key2], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: '/nonexistent', DISPLAY: '' }, timeout: 10_000 });
+    const before = await sh(`sha256sum ${AUTH_KEYS}`);
+    const r = await site(inventory({ base: { admin_keys: [pub2], admin_keys_exclusive: true } }), 'base', { SSH_AUTH_SOCK: sock, SSH_ASKPASS: '/nonexistent' });
+    assert.is(r.code, 2, r.out);
+    const keysTask = r.tasks.find((t) => /authorized keys of admin/.test(t.task));
+    assert.is(keysTask?.outcome, 'failed', JSON.stringify(r.tasks));
+    assert.match(keysTask?.message ?? '', /^authorized_keys: after writing \/home\/admin\/\.ssh\/authorized_keys, no fresh SSH login as admin@/);
+    assert.match(keysTask?.message ?? '', /the previous \/home\/admin\/\.ssh\/authorized_keys was restored/);
+    // the host: the file from before, the run's key logs in
+    assert.is(await sh(`sha256sum ${AUTH_KEYS}`), before);
+    assert.is(await sh(`stat -c '%a %U' ${AUTH_KEYS}`), '600 admin');
+    const me = await login('admin');
+    assert.ok(me.ok, me.out);
+  } finally {
+    try {
+      process.kill(Number(pid));
+    } catch {
+      // already gone
+    }
+  }
 });
 
 test('sudo: a sudoers change that leaves the connecting user without sudo is put back, exit 2', async () => {
