@@ -4,7 +4,8 @@
 //   1. admin_keys_exclusive with a key the control machine does not hold: exit 1, nothing touched;
 //   2. the same key held by ssh-agent: accepted, written, proven by a fresh login through the agent;
 //      held by an agent that will not sign with it: written, the login fails, the old file is back;
-//   3. sudo: a sudoers change that leaves the connecting user without sudo is put back, exit 2;
+//   3. sudo: a sudoers change that leaves the connecting user without sudo is put back, exit 2
+//      (sudo -n as admin, and sudo with the password of operator through become_password_env);
 //   4. sshd.verify_user = another user while the settings shut out the connecting user (DenyUsers):
 //      the proof as the connecting user fails, the previous sshd configuration is back, exit 2;
 //      the next run without the bad setting converges and both users still log in.
@@ -65,7 +66,7 @@ function site(inv: string, tags: string, env: NodeJS.ProcessEnv = {}): Promise<S
 const sh = async (cmd: string) => (await lab.sh(h, cmd)).stdout.trim();
 
 /** A fresh SSH login made by the test (not by clusterseed) running `cmd`; retried briefly after a reload. */
-async function login(user: string, opts: { key?: string; agentSock?: string; cmd?: string } = {}): Promise<{ ok: boolean; out: string }> {
+async function login(user: string, opts: { key?: string; agentSock?: string; cmd?: string; input?: string } = {}): Promise<{ ok: boolean; out: string }> {
   const attempt = () =>
     new Promise<{ ok: boolean; out: string; transient: boolean }>((resolve) => {
       const client = new ssh2.Client();
@@ -82,6 +83,7 @@ async function login(user: string, opts: { key?: string; agentSock?: string; cmd
           stream.on('data', (d: Buffer) => (out += d));
           stream.stderr.on('data', (d: Buffer) => (out += d));
           stream.on('close', (code: number) => done(code === 0, out.trim()));
+          stream.end(opts.input ?? '');
         });
       });
       client.on('error', (err) => done(false, err.message, (err as { level?: string }).level !== 'client-authentication'));
@@ -204,6 +206,34 @@ test('sudo: a sudoers change that leaves the connecting user without sudo is put
   const su = await login('admin', { cmd: 'sudo -n id -u' });
   assert.ok(su.ok, su.out);
   assert.is(su.out, '0');
+});
+
+test('sudo with a password (become_password_env): proven with the password; a change that leaves the connecting user without sudo is put back, exit 2', async () => {
+  const env = { CS_OPERATOR_PW: lab.operatorPassword };
+  const asOperator = (base: object) =>
+    lab.writeInventory({ servers: [h], user: 'operator', extra: { defaults: { become_password_env: 'CS_OPERATOR_PW' }, vars: { base: { ...BASE, admin_user: 'operator', admin_groups: [], ...base }, harden: HARDEN } } });
+  await sh(`cp -p ${SUDOERS} /root/sudoers.saved`);
+  try {
+    // operator (sudo with its password) gets clusterseed's drop-in; the proof's sudo used the password
+    const first = await site(asOperator({ admin_sudo: 'password' }), 'base', env);
+    assert.is(first.code, 0, first.out);
+    assert.is(first.tasks.find((t) => /^sudo for operator/.test(t.task))?.outcome, 'changed', JSON.stringify(first.tasks));
+    assert.is(await sh(`grep -v '^#' ${SUDOERS}`), 'operator ALL=(ALL:ALL) ALL');
+    // now the drop-in is operator's only grant: removing it must not pass
+    await sh('gpasswd -d operator sudo >/dev/null');
+    const r = await site(asOperator({ admin_sudo: 'none' }), 'base', env);
+    assert.is(r.code, 2, r.out);
+    const sudoTask = r.tasks.find((t) => /^sudo for operator/.test(t.task));
+    assert.match(sudoTask?.message ?? '', /sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, a fresh SSH login as operator worked, but sudo as the run uses it did not/);
+    assert.not.ok(r.out.includes(lab.operatorPassword), 'the password is never printed');
+    assert.is(await sh(`grep -v '^#' ${SUDOERS}`), 'operator ALL=(ALL:ALL) ALL');
+    const su = await login('operator', { cmd: "sudo -S -p '' id -u", input: `${lab.operatorPassword}\n` });
+    assert.ok(su.ok, su.out);
+    assert.is(su.out, '0');
+  } finally {
+    // the next scenario logs in as admin with sudo and needs operator in `sudo` (AllowGroups)
+    await sh(`cp -p /root/sudoers.saved ${SUDOERS}; usermod -aG sudo operator`);
+  }
 });
 
 test('sshd: verify_user is another user while DenyUsers shuts out the connecting user: rolled back, exit 2; the next run converges', async () => {
