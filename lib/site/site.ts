@@ -11,6 +11,8 @@ import { formatRecap } from '../report/recap.ts';
 import { writeJsonReport } from '../report/json.ts';
 import { siteRoles } from '../../roles/index.ts';
 import { checkInventoryVars } from '../../roles/vars-specs.ts';
+import { baseDefaults } from '../../roles/base/index.ts';
+import { checkAdminKeysKeepLogin } from '../../roles/base/login-keys.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
 
 export interface SiteCommand {
@@ -47,6 +49,8 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
   let report: RunReport | undefined;
   if (!cmd.skipHosts) {
     checkConnectionFiles(inventory);
+    // admin_keys_exclusive without a key this machine holds would lock the run out: refused here (exit 1)
+    await checkAdminKeysKeepLogin(inventory, baseDefaults);
     const shared = new Map<string, unknown>();
     if (cmd.k3sMirror) shared.set('k3s.mirror', cmd.k3sMirror);
     report = await runSite({

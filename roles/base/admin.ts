@@ -3,12 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
+import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin } from '../../lib/blocks/login-proof.ts';
+import { agentIdentities, keyIdentity, privateKeyIdentity, shortIdentity } from '../../lib/ssh/identities.ts';
 import { VarsError, VarsReader } from './vars-check.ts';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
@@ -64,12 +65,6 @@ function keysInFile(file: string, fail: (msg: string) => never): string[] {
   return lines;
 }
 
-/** The key material of a line, without options or comment: what makes two lines the same key. */
-function keyIdentity(line: string): string | undefined {
-  const m = /(?:^|\s)((?:ssh|ecdsa|sk)-\S+)\s+([A-Za-z0-9+/]+={0,3})(?:\s|$)/.exec(line);
-  return m ? `${m[1]} ${m[2]}` : undefined;
-}
-
 /**
  * The comment line put above every key clusterseed adds. It is what tells a key clusterseed added
  * (removed again once it leaves vars.base.admin_keys) from one someone else put there (kept).
@@ -104,21 +99,12 @@ export function authorizedKeysContent(current: string, keys: string[], exclusive
   return text.replace(/\n$/, '') === current.replace(/\n$/, '') ? current : text;
 }
 
-/** The public half of the key clusterseed logs in with (its .pub, else derived from the private key). */
+/**
+ * The public half of the key clusterseed logs in with: derived from the private key (a stale .pub
+ * must not vouch for it), else its .pub (a key with a passphrase).
+ */
 export function loginKeyIdentity(host: HostSpec): string | undefined {
-  if (!host.sshKey) return undefined;
-  try {
-    if (existsSync(`${host.sshKey}.pub`)) {
-      const line = readFileSync(`${host.sshKey}.pub`, 'utf8').split('\n').find((l) => KEY_LINE.test(l.trim()));
-      if (line) return keyIdentity(line.trim());
-    }
-    const parsed = ssh2.utils.parseKey(readFileSync(host.sshKey));
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || key instanceof Error) return undefined; // e.g. a key with a passphrase and no .pub
-    return `${key.type} ${key.getPublicSSH().toString('base64')}`;
-  } catch {
-    return undefined;
-  }
+  return host.sshKey ? privateKeyIdentity(host.sshKey) : undefined;
 }
 
 function authorizedIdentities(text: string): Set<string> {
@@ -139,6 +125,8 @@ export interface AdminSpec {
   revoked: string[];
   /** the identity of the key this run logs in with, when the admin user is the login user */
   loginKey?: string;
+  /** the admin user is the user this run connects as: ssh-agent's keys count as login keys too */
+  loginUser?: boolean;
   sudo: SudoMode;
 }
 
@@ -152,6 +140,7 @@ export function readAdminSpec(ctx: HostContext, baseDefaults: Record<string, unk
     exclusive: r.bool('admin_keys_exclusive'),
     revoked: r.stringList('admin_keys_revoked', { pattern: KEY_LINE, expected: 'a public key line ("ssh-ed25519 AAAA... comment")' }),
     loginKey: ctx.host.user === user ? loginKeyIdentity(ctx.host) : undefined,
+    loginUser: ctx.host.user === user,
     sudo: r.oneOf('admin_sudo', ['nopasswd', 'password', 'none'] as const),
   };
 }
@@ -189,8 +178,27 @@ export function adminUserTask(spec: AdminSpec): Task {
   };
 }
 
+/**
+ * Besides the user this run connects as, who must still log in after the admin user's keys or
+ * sudo changed: harden's sshd.verify_user when it is that admin user (base cannot affect anyone
+ * else's login; base does not import harden, so the var is read from the host's vars).
+ */
+function alsoProve(ctx: HostContext, adminUser: string): string[] {
+  const verify = (ctx.host.vars.harden as { sshd?: { verify_user?: unknown } } | undefined)?.sshd?.verify_user;
+  return verify === adminUser ? [adminUser] : [];
+}
+
+/** The message refusing an admin_keys_exclusive key set that holds none of the control machine's keys. */
+export function exclusiveKeysRefusal(user: string, sources: string[]): string {
+  return (
+    `vars.base.admin_keys_exclusive is true, but none of vars.base.admin_keys is a key the control machine logs in to ${user} with ` +
+    `(${sources.join('; ') || 'no ssh_key and no ssh-agent'}): authorized_keys would then lock clusterseed out of ${user}. ` +
+    'Add the public key of the inventory\'s ssh_key to admin_keys (or load one of admin_keys into ssh-agent)'
+  );
+}
+
 /** ~user/.ssh/authorized_keys holds the admin keys (the home comes from the passwd entry). */
-export function authorizedKeysTask(spec: AdminSpec): Task {
+export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLogin): Task {
   const u = q(spec.user);
   return {
     name: `authorized keys of ${spec.user}`,
@@ -198,7 +206,7 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
       // the home is the passwd entry's 6th field, cut out by the shell (no cut process)
       `e=$(getent passwd ${u}); h=; [ -n "$e" ] && { h=\${e#*:*:*:*:*:}; h=\${h%%:*}; }; echo "home=$h"; ` +
       `f="$h/.ssh/authorized_keys"; if [ -n "$h" ] && [ -f "$f" ]; then echo present; base64 -w0 < "$f"; echo; else echo absent; fi`,
-    plan(state, ctx): Change | null {
+    async plan(state, ctx): Promise<Change | null> {
       const lines = state.stdout.split('\n');
       const home = (lines[0] ?? '').replace(/^home=/, '').trim();
       const present = lines[1] === 'present';
@@ -211,12 +219,24 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
       }
       const next = authorizedKeysContent(current, spec.keys, spec.exclusive, spec.revoked);
       if (present && next === current) return null;
-      // the key this very run logs in with: removing it would lock clusterseed (and its operator) out
-      if (spec.loginKey && authorizedIdentities(current).has(spec.loginKey) && !authorizedIdentities(next).has(spec.loginKey)) {
-        throw new Error(
-          `${ctx.inventory.file}: host ${ctx.host.name}: refusing to remove the key clusterseed logs in with (${ctx.host.sshKey}) from ${spec.user}'s authorized_keys ` +
-            '(vars.base.admin_keys / admin_keys_exclusive / admin_keys_revoked): add it to admin_keys, or switch the inventory to the new key first',
-        );
+      // the keys this very run logs in with (ssh_key, and ssh-agent's when the admin user is the login
+      // user): a file without any of them would lock clusterseed (and its operator) out
+      if (spec.loginKey || spec.loginUser) {
+        const control = new Set(spec.loginKey ? [spec.loginKey] : []);
+        if (spec.loginUser) for (const k of await agentIdentities()) control.add(k);
+        const after = authorizedIdentities(next);
+        const keeps = [...control].some((k) => after.has(k));
+        const had = [...control].some((k) => authorizedIdentities(current).has(k));
+        if (!keeps && had) {
+          throw new Error(
+            `${ctx.inventory.file}: host ${ctx.host.name}: refusing to remove the key clusterseed logs in with (${ctx.host.sshKey ?? 'ssh-agent'}) from ${spec.user}'s authorized_keys ` +
+              '(vars.base.admin_keys / admin_keys_exclusive / admin_keys_revoked): add it to admin_keys, or switch the inventory to the new key first',
+          );
+        }
+        if (!keeps && spec.exclusive && spec.loginUser) {
+          const sources = [...(ctx.host.sshKey ? [`ssh_key ${ctx.host.sshKey}${spec.loginKey ? ` (${shortIdentity(spec.loginKey)})` : ''}`] : []), ...(process.env.SSH_AUTH_SOCK ? ['ssh-agent'] : [])];
+          throw new Error(`${ctx.inventory.file}: host ${ctx.host.name}: ${exclusiveKeysRefusal(spec.user, sources)}`);
+        }
       }
       if (!home) {
         return { summary: `write authorized_keys of ${spec.user} (the user does not exist yet)`, apply: async () => { throw new Error(`user ${spec.user} has no home directory`); } };
@@ -229,6 +249,19 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
           const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();
           await run(c, `install -d -m 0700 -o ${u} -g ${q(group)} ${q(`${home}/.ssh`)}`, `create ${home}/.ssh`);
           await c.conn.upload(file, next, { mode: 0o600, owner: spec.user, group, become: true });
+          await proveOrRollBack(c, {
+            what: `authorized_keys: after writing ${file}`,
+            freshLogin,
+            checks: loginChecks(c, alsoProve(c, spec.user)),
+            async rollback(r) {
+              if (!present) {
+                await run(r, `rm -f ${q(file)}`, `remove ${file}`);
+                return `${file} was removed again (there was none before)`;
+              }
+              await r.conn.upload(file, current, { mode: 0o600, owner: spec.user, group, become: true });
+              return `the previous ${file} was restored`;
+            },
+          });
         },
       };
     },
@@ -236,7 +269,7 @@ export function authorizedKeysTask(spec: AdminSpec): Task {
 }
 
 /** The sudoers drop-in, validated by `visudo -cf` as a candidate that sudo ignores (its name has a dot). */
-export function sudoersTask(spec: AdminSpec): Task {
+export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLogin): Task {
   const content = sudoersContent(spec.user, spec.sudo);
   const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate`;
   return {
@@ -247,9 +280,31 @@ export function sudoersTask(spec: AdminSpec): Task {
       const tool = state.stdout.split('\n')[0];
       const st = fileFact(state, SUDOERS_FILE);
       const current = textOf(st);
+      // sudo of the user this run connects as must still work afterwards, else the old file goes back
+      const prove = (c: HostContext, what: string) =>
+        proveOrRollBack(c, {
+          what: `sudo: after ${what}`,
+          freshLogin,
+          checks: loginChecks(c, alsoProve(c, spec.user)),
+          async rollback(r) {
+            if (!st.exists) {
+              await run(r, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`);
+              return `${SUDOERS_FILE} was removed again (there was none before)`;
+            }
+            // the run's own root shell outlives any sudoers change: the old (visudo-checked) file goes back through it
+            await r.conn.upload(SUDOERS_FILE, current, { mode: 0o440, owner: 'root', group: 'root', become: true });
+            return `the previous ${SUDOERS_FILE} was restored`;
+          },
+        });
       if (spec.sudo === 'none') {
         if (!st.exists) return null;
-        return { summary: `remove ${SUDOERS_FILE}`, apply: (c) => run(c, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`).then(() => undefined) };
+        return {
+          summary: `remove ${SUDOERS_FILE}`,
+          async apply(c) {
+            await run(c, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`);
+            await prove(c, `removing ${SUDOERS_FILE}`);
+          },
+        };
       }
       if (st.exists && current === content && st.mode === '0440' && st.owner === 'root') return null;
       if (tool.trim() !== 'visudo=yes' && !ctx.options.check) throw new Error('visudo is missing: the sudo package must be installed first');
@@ -260,6 +315,7 @@ export function sudoersTask(spec: AdminSpec): Task {
           await c.conn.upload(candidate, content, { mode: 0o440, owner: 'root', group: 'root', become: true });
           const res = await c.conn.exec(`visudo -cf ${candidate} 2>&1 && mv -f ${candidate} ${SUDOERS_FILE} || { rc=$?; rm -f ${candidate}; exit $rc; }`, { become: true });
           if (res.code !== 0) throw new Error(`visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`);
+          await prove(c, `writing ${SUDOERS_FILE}`);
         },
       };
     },

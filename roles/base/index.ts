@@ -1,20 +1,26 @@
 // Role `base`: packages, host name, time zone and sync, the admin account with its SSH keys and
 // sudo, unattended security updates. See README.md and defaults.yaml.
 import type { Role } from '../../lib/runner/types.ts';
+import type { FreshLogin } from '../../lib/blocks/login-proof.ts';
 import { baseHandlers } from './handlers.ts';
 import { baseTasks } from './tasks.ts';
 import { loadDefaults } from './vars-check.ts';
 
 export const baseDefaults = loadDefaults(import.meta.url);
 
-export const baseRole: Role = {
-  name: 'base',
-  appliesTo: () => true,
-  defaults: baseDefaults,
-  // its tasks come from facts and vars alone: probed in one batch with harden's and k3s-prereq's
-  probeAhead: true,
-  tasks: (ctx) => baseTasks(ctx, baseDefaults),
-  handlers: baseHandlers,
-};
+/** The role; `freshLogin` (the login proof after a key or sudo change) is replaceable for unit tests. */
+export function createBaseRole(opts: { freshLogin?: FreshLogin } = {}): Role {
+  return {
+    name: 'base',
+    appliesTo: () => true,
+    defaults: baseDefaults,
+    // its tasks come from facts and vars alone: probed in one batch with harden's and k3s-prereq's
+    probeAhead: true,
+    tasks: (ctx) => baseTasks(ctx, baseDefaults, opts.freshLogin),
+    handlers: baseHandlers,
+  };
+}
+
+export const baseRole: Role = createBaseRole();
 
 export default baseRole;

@@ -5,11 +5,13 @@ import { packages } from '../../lib/blocks/index.ts';
 import { adminUserTask, authorizedKeysTask, readAdminSpec, sudoersTask } from './admin.ts';
 import { hostnameTasks, readUnattended, timeSyncTasks, timezoneTask, TIMEZONE, unattendedTasks } from './system.ts';
 import { VarsReader } from './vars-check.ts';
+import type { FreshLogin } from '../../lib/blocks/login-proof.ts';
 
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9]+)?$/;
 const NTP_SERVER = /^[A-Za-z0-9.:-]+$/;
 
-export function baseTasks(ctx: HostContext, defaults: Record<string, unknown>): Task[] {
+/** `freshLogin`: how the keys and sudo tasks prove a login after a change (default: a real SSH login) */
+export function baseTasks(ctx: HostContext, defaults: Record<string, unknown>, freshLogin?: FreshLogin): Task[] {
   const r = VarsReader.of(ctx, 'base');
   const unattended = readUnattended(r, ctx.facts.osId, ctx.facts.raspberryPi);
   const timeSync = r.bool('time_sync.enabled');
@@ -32,7 +34,7 @@ export function baseTasks(ctx: HostContext, defaults: Record<string, unknown>): 
   if (r.bool('manage_hostname')) tasks.push(...hostnameTasks(ctx.host.name));
   tasks.push(timezoneTask(r.string('timezone', { pattern: TIMEZONE, expected: 'an IANA time zone such as Etc/UTC or Europe/Berlin' })));
   if (timeSync) tasks.push(...timeSyncTasks(r.stringList('time_sync.servers', { pattern: NTP_SERVER, expected: 'an NTP server name or address' }), ctx));
-  tasks.push(adminUserTask(admin), authorizedKeysTask(admin), sudoersTask(admin));
+  tasks.push(adminUserTask(admin), authorizedKeysTask(admin, freshLogin), sudoersTask(admin, freshLogin));
   tasks.push(...unattendedTasks(unattended, ctx.facts.osId));
   return tasks;
 }

@@ -13,7 +13,7 @@ import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
-import type { FreshLogin } from './verify.ts';
+import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
 const ROLLBACK_NFT = `${STATE_DIR}/firewall-rollback.nft`;
@@ -88,7 +88,8 @@ ${LIST} | sha256sum | cut -d' ' -f1 > ${LIVE_HASH}
 const DISARM = `systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; rm -f ${ROLLBACK_NFT} ${ROLLBACK_SH} ${PREVIOUS_FILE}; true`;
 const ROLLBACK = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; exit $rc`;
 
-export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin): Task {
+/** `alsoProve`: users besides the connecting one whose fresh login must work after the apply (sshd.verify_user) */
+export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin, alsoProve: string[] = []): Task {
   const candidate = `${RULESET_FILE}.cs-candidate`;
   return {
     name: `firewall ruleset (table inet ${TABLE})`,
@@ -115,7 +116,7 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
           if (res.code !== 0) throw new Error(`applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`);
           if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
           try {
-            await freshLogin(c, c.host.user);
+            await proveLogins(c, freshLogin, loginChecks(c, alsoProve));
           } catch (err) {
             const back = await c.conn.exec(ROLLBACK, { become: true });
             const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
@@ -191,7 +192,7 @@ export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin:
   return [
     packages({ name: 'nftables package', present: ['nftables'] }),
     directory({ path: path.posix.dirname(RULESET_FILE), mode: '0755' }),
-    rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin),
+    rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin, [r.string('sshd.verify_user', { allowEmpty: true })]),
     file({
       path: `/etc/systemd/system/${UNIT}`,
       content: renderBootUnit(),

@@ -10,7 +10,7 @@ import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
-import type { FreshLogin } from './verify.ts';
+import { proveLogins, sshdLoginChecks, type FreshLogin } from './verify.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../base/vars-check.ts';
 
@@ -189,7 +189,8 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
       const user = verifyUser(ctx);
       await run(ctx, RELOAD_SSHD, 'reload sshd');
       try {
-        await freshLogin(ctx, user);
+        // the connecting user (with its sudo) and verify_user: either one locked out is a lockout
+        await proveLogins(ctx, freshLogin, sshdLoginChecks(ctx, user));
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         const restore = await ctx.conn.exec(`${RESTORE_SCRIPT}\n${RELOAD_SSHD}`, { become: true });
