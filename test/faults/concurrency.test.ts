@@ -197,7 +197,7 @@ test('the host lock costs no round trip (facts stay 1) and a live holder on the 
   for (const h of JSON.parse(readFileSync(json, 'utf8')).hosts) assert.is(h.roundTripsByRole.facts, 1, 'lock and facts in one round trip');
   const written = JSON.parse((await lab.sh(h1, 'cat /run/clusterseed/run.lock')).stdout);
   assert.is(written.host, os.hostname(), 'the run wrote its control machine into the host lock file');
-  assert.match(written.command, /^site\.mjs -i .* --tags facts$/);
+  assert.match(written.command, /^site\.mjs -i .* --tags facts --skip-push$/);
 
   // a run of another control machine holds h2 (a live process with the lock, its own lock file)
   const holder = { pid: 4242, host: 'laptop-of-alice', command: 'site.mjs -i prod.yaml', startedAt: '2026-12-05T04:00:00.000Z', watch: 1 };
