@@ -6,8 +6,9 @@
 // held by a small background process that inherits the locked descriptor: `tail --pid` on the
 // connection's sshd process (found by walking up from the shell), which ends when the connection
 // does, whatever ends it (the run finished, was killed, or the link dropped). A holder whose
-// connection is already gone lets go within 0.2 s, so the next run waits up to 3 s for exactly that
-// case and refuses a live holder at once.
+// connection is ending lets go within moments (sshd's teardown, then 0.2 s), so a run finding the
+// lock held waits up to 3 s for it before refusing: back-to-back runs (idempotency.mjs) never trip
+// over the previous run's holder, and a live holder is refused after those 3 s.
 import type { Role, Task } from '../runner/types.ts';
 import { shQuote } from '../ssh/shell.ts';
 
@@ -39,23 +40,21 @@ export function hostLockProbe(owner: HostLockOwner): string {
     // the sshd process of this connection (OpenSSH >= 9.8 names it sshd-session): the lock lives as long as it
     'p=$$',
     'while [ "$p" -gt 1 ]; do',
-    '  c=; IFS= read -r c </proc/$p/comm || break',
+    '  c=; IFS= read -r c <"/proc/$p/comm" || break',
     '  case $c in sshd|sshd-session) break ;; esac',
-    '  s=$(cat /proc/$p/stat) || break',
+    '  s=$(cat "/proc/$p/stat") || break',
+    // after "(comm) " come the state and the parent's pid
     '  s=${s##*") "}',
-    '  set -- $s',
-    '  p=$2',
+    '  s=${s#* }',
+    '  p=${s%% *}',
     'done',
     '[ "$p" -gt 1 ] || p=$$',
     'if ! exec 9>>"$f"; then echo "runLock=error cannot open $f"; exit 0; fi',
-    'if ! flock -n 9; then',
-    '  w=$(sed -n \'s/.*"watch":\\([0-9][0-9]*\\).*/\\1/p\' "$f")',
-    // the holder's connection is gone: its holder process is about to let go
-    '  if [ -n "$w" ] && ! kill -0 "$w" 2>/dev/null && flock -w 3 9; then :; else',
-    '    echo "runLock=held"',
-    '    echo "runLockHolder=$(base64 -w0 <"$f")"',
-    '    exit 0',
-    '  fi',
+    // a run that just ended lets go within moments (its connection's teardown): wait that long, no longer
+    'if ! flock -w 3 9; then',
+    '  echo "runLock=held"',
+    '  echo "runLockHolder=$(base64 -w0 <"$f")"',
+    '  exit 0',
     'fi',
     'setsid tail -s 0.2 --pid="$p" -f /dev/null </dev/null >/dev/null 2>&1 &',
     `if ! printf '%s,"watch":%s,"holder":%s,"since":"%s"}\\n' ${shQuote(prefix)} "$p" "$!" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$f"; then`,
