@@ -215,8 +215,3 @@ function remember(file: string, holder: LockHolder): StateLock {
 export function stateDirOf(inventoryFile: string): string {
   return path.join(path.dirname(path.resolve(inventoryFile)), '.clusterseed');
 }
-
-/** The command line as the lock file shows it (script name and flags; no secrets are passed as flags). */
-export function commandLine(script: string, argv: string[]): string {
-  return [script, ...argv].join(' ');
-}
