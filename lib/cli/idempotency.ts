@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main as siteMain } from './site.ts';
+import { acquireStateLock, stateDirOf } from '../locks/state-lock.ts';
+import { formatUserError } from './errors.ts';
 
 export const USAGE = `Usage: npx zx scripts/idempotency.mjs -i INVENTORY [any site.mjs flag except --check and --json]
 
@@ -22,6 +24,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (argv.includes('--check') || argv.some((a) => a === '--json' || a.startsWith('--json='))) {
     console.error(`error: idempotency.mjs runs the site itself; drop --check/--json\n\n${USAGE}`);
+    return 1;
+  }
+  // both runs under one lock: no other run may change the hosts between them (each site run
+  // takes the same lock again, shared within this process)
+  let lock;
+  try {
+    lock = acquireStateLock(stateDirOf(inventoryArg(argv)), { command: ['idempotency.mjs', ...argv].join(' '), warn: (m) => console.log(`WARNING: ${m}`) });
+  } catch (err) {
+    const text = formatUserError(err);
+    if (!text) throw err;
+    console.error(text);
     return 1;
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-idempotency-'));
@@ -50,5 +63,16 @@ export async function main(argv: string[]): Promise<number> {
     return 4;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    lock.release();
   }
+}
+
+/** the -i/--inventory value as site.mjs reads it (default ./inventory.yaml) */
+function inventoryArg(argv: string[]): string {
+  let file = 'inventory.yaml';
+  argv.forEach((a, i) => {
+    if ((a === '-i' || a === '--inventory') && argv[i + 1]) file = argv[i + 1];
+    else if (a.startsWith('--inventory=')) file = a.slice('--inventory='.length);
+  });
+  return path.resolve(file);
 }

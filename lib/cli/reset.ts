@@ -13,6 +13,7 @@ import { loadInventory } from '../inventory/load.ts';
 import { createTransport } from '../ssh/index.ts';
 import { exitCode, runSite, selectHosts } from '../runner/run-site.ts';
 import { k3sResetRole } from '../k3s/reset.ts';
+import { acquireStateLock } from '../locks/state-lock.ts';
 
 const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -90,18 +91,29 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
         return 1;
       }
     }
-    const report = await runSite({
-      inventory,
-      roles: [k3sResetRole],
-      options: { check: false, diff: false, verbosity: level, forks, limit: nodes.map((h) => h.name) },
-      connect: (host) =>
-        createTransport(host, {
-          knownHostsFile: host.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,
-          acceptNewHostKeys: values['accept-new-host-keys']!,
-          log: (line) => log.debug(`[${host.name}] ${line}`),
-        }),
-      log,
+    // one run at a time: the inventory's state dir on this machine, each host for the run
+    const lock = acquireStateLock(path.join(inventory.dir, '.clusterseed'), {
+      command: ['reset.mjs', '-i', inventory.file, ...(limit ? ['--limit', limit.join(',')] : [])].join(' '),
+      warn: (m) => log.warn(m),
     });
+    let report;
+    try {
+      const { pid, host, command, startedAt } = lock.holder;
+      report = await runSite({
+        inventory,
+        roles: [k3sResetRole],
+        options: { check: false, diff: false, verbosity: level, forks, limit: nodes.map((h) => h.name), hostLock: { pid, host, command, startedAt } },
+        connect: (host) =>
+          createTransport(host, {
+            knownHostsFile: host.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,
+            acceptNewHostKeys: values['accept-new-host-keys']!,
+            log: (line) => log.debug(`[${host.name}] ${line}`),
+          }),
+        log,
+      });
+    } finally {
+      lock.release();
+    }
     log.info(formatRecap(report));
     if (values.json) writeJsonReport(path.resolve(values.json), report, { inventory: inventory.file, command: 'reset' });
     return exitCode(report);

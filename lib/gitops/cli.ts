@@ -14,6 +14,7 @@ import { factsFromDir, formatFindings as formatBringup } from './bringup/index.t
 import { renderAndAnalyze } from './bringup/pipeline.ts';
 import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
 import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
+import { acquireStateLock } from '../locks/state-lock.ts';
 
 const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
 
@@ -80,9 +81,34 @@ export async function main(args: string[]): Promise<number> {
     }
     if (command === 'render' && !values.output) throw new UsageError('render needs -o DIR');
     const inventory = await loadInventory(path.resolve(values.inventory!));
+    const stateDir = path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed'));
+    // rendering creates keys and passwords and updates the sealed-secret cache: one run at a time
+    const lock = acquireStateLock(stateDir, { command: ['gitops.mjs', ...args].join(' '), warn: (m) => console.error(`warning: ${m}`) });
+    try {
+      return await renderLocked(command, values, inventory, stateDir);
+    } finally {
+      lock.release();
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error((err as Error).message);
+    return 1;
+  }
+}
+
+async function renderLocked(
+  command: string,
+  values: { output?: string; 'repo-url'?: string; templates?: string; facts?: string; force?: boolean },
+  inventory: Awaited<ReturnType<typeof loadInventory>>,
+  stateDir: string,
+): Promise<number> {
+  {
     const started = performance.now();
     const { files, model, secrets, findings: bringup, warnings, analysisMs } = await renderAndAnalyze(inventory, {
-      stateDir: path.resolve(values['state-dir'] ?? path.join(inventory.dir, '.clusterseed')),
+      stateDir,
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
       facts: values.facts ? factsFromDir(path.resolve(values.facts)) : undefined,
@@ -120,12 +146,5 @@ export async function main(args: string[]): Promise<number> {
     if (!res.written.length && !res.removed.length) console.log(`${out}: unchanged`);
     else console.log(`${out}: ${res.written.length} written, ${res.removed.length} removed, ${res.unchanged} unchanged`);
     return 0;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    console.error((err as Error).message);
-    return 1;
   }
 }

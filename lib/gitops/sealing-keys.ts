@@ -3,11 +3,12 @@
 // installed as the controller's active key (sealingKeySecretManifest); the controller then
 // uses it instead of generating its own.
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto';
-import { promises as fs, constants as fsConstants } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { createSelfSignedCertificate, toPem } from './x509.ts';
+import { createExclusive } from '../locks/create-once.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -150,16 +151,31 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Writes a new file with mode 0600 (regardless of umask), failing if it already exists. */
-async function writePrivateFile(file: string, content: string): Promise<void> {
-  const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** How long a key without its certificate may be a pair being created by a concurrent run. */
+const PARTNER_WAIT_MS = 2000;
+
+/** The stored pair, or undefined when there is none; waits briefly for a partner being created. */
+async function readStoredPair(dir: string, privateKeyPath: string, certificatePath: string): Promise<StoredSealingKeys | undefined> {
+  const deadline = Date.now() + PARTNER_WAIT_MS;
+  let [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
+  while (haveKey !== haveCert && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
   }
+  if (haveKey !== haveCert) {
+    const missing = haveKey ? certificatePath : privateKeyPath;
+    throw new Error(
+      `${missing} is missing while its partner exists; restore it from backup (a new key pair would make existing SealedSecrets undecryptable)`,
+    );
+  }
+  if (!haveKey) return undefined;
+  const keyPair = {
+    privateKeyPem: await readPrivateFile(privateKeyPath),
+    // the certificate is public (kubeseal --cert reads it), so looser modes on it are fine
+    certificatePem: await fs.readFile(certificatePath, 'utf8'),
+  };
+  assertKeyPairMatches(keyPair, dir);
+  return { ...keyPair, privateKeyPath, certificatePath, created: false };
 }
 
 async function readPrivateFile(file: string): Promise<string> {
@@ -191,27 +207,21 @@ export async function loadOrCreateSealingKeys(
   if (!dirStat.isDirectory()) throw new Error(`${dir}: not a directory`);
   if ((dirStat.mode & 0o077) !== 0 && dirStat.uid === process.getuid?.()) await fs.chmod(dir, 0o700);
 
-  const [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
-  if (haveKey !== haveCert) {
-    const missing = haveKey ? certificatePath : privateKeyPath;
-    throw new Error(
-      `${missing} is missing while its partner exists; restore it from backup (a new key pair would make existing SealedSecrets undecryptable)`,
-    );
-  }
-  if (haveKey) {
-    const keyPair = {
-      privateKeyPem: await readPrivateFile(privateKeyPath),
-      // the certificate is public (kubeseal --cert reads it), so looser modes on it are fine
-      certificatePem: await fs.readFile(certificatePath, 'utf8'),
-    };
-    assertKeyPairMatches(keyPair, dir);
-    return { ...keyPair, privateKeyPath, certificatePath, created: false };
-  }
+  const stored = await readStoredPair(dir, privateKeyPath, certificatePath);
+  if (stored) return stored;
 
   const keyPair = await generateSealingKeyPair(opts);
   // The key goes first: a crash in between leaves a key without a certificate, which the check
-  // above reports instead of silently replacing the key.
-  await writePrivateFile(privateKeyPath, keyPair.privateKeyPem);
-  await writePrivateFile(certificatePath, keyPair.certificatePem);
+  // above reports instead of silently replacing the key. Each file appears complete (temp file +
+  // link, never overwriting): a run that created the key at the same time wins, and this one uses
+  // the winner's pair (it waits for its certificate).
+  if (!(await createExclusive(privateKeyPath, keyPair.privateKeyPem))) {
+    const theirs = await readStoredPair(dir, privateKeyPath, certificatePath);
+    if (!theirs) throw new Error(`${privateKeyPath} vanished while it was being created by another run`);
+    return theirs;
+  }
+  if (!(await createExclusive(certificatePath, keyPair.certificatePem))) {
+    throw new Error(`${certificatePath} appeared while this run created its key ${privateKeyPath}; remove both and run again`);
+  }
   return { ...keyPair, privateKeyPath, certificatePath, created: true };
 }

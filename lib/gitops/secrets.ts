@@ -15,6 +15,7 @@ import type { RepoModel, RequiredSecret } from './model.ts';
 import { requiredSecrets } from './model.ts';
 import type { SealedSecretSet } from './render.ts';
 import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
+import { withFileMutex } from '../locks/create-once.ts';
 import type { GenerateSealingKeyPairOptions } from './sealing-keys.ts';
 
 export interface PrepareSecretsOptions {
@@ -42,7 +43,7 @@ export const clusterAccessFile = (stateDir: string, cluster: string) => path.joi
 
 async function writePrivate(file: string, content: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
   try {
     await handle.chmod(0o600);
@@ -77,19 +78,27 @@ function newPassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** Loads the cluster's credentials, generating the missing ones; writes the file only on change. */
+/**
+ * Loads the cluster's credentials, generating the missing ones; writes the file only on change.
+ * Read, add and write happen under a per-file mutex: two runs adding passwords at once must not
+ * each write their own (the later rename would drop the first run's passwords after it used them).
+ */
 async function credentialsFor(stateDir: string, cluster: string, needed: Set<string>): Promise<Credentials> {
   const file = credentialsFile(stateDir, cluster);
-  const creds: Credentials = (await readJson<Credentials>(file)) ?? {};
-  let changed = false;
-  for (const name of [...needed].sort()) {
-    const def = CREDENTIALS[name];
-    if (!def || creds[name]?.password) continue;
-    creds[name] = { ...(def.user ? { user: def.user } : {}), password: newPassword() };
-    changed = true;
-  }
-  if (changed) await writePrivate(file, JSON.stringify(creds, null, 2) + '\n');
-  return creds;
+  const missing = (creds: Credentials) => [...needed].sort().filter((name) => CREDENTIALS[name] && !creds[name]?.password);
+  const current: Credentials = (await readJson<Credentials>(file)) ?? {};
+  if (missing(current).length === 0) return current;
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  return withFileMutex(file, async () => {
+    const creds: Credentials = (await readJson<Credentials>(file)) ?? {};
+    const names = missing(creds);
+    for (const name of names) {
+      const def = CREDENTIALS[name];
+      creds[name] = { ...(def.user ? { user: def.user } : {}), password: newPassword() };
+    }
+    if (names.length) await writePrivate(file, JSON.stringify(creds, null, 2) + '\n');
+    return creds;
+  });
 }
 
 interface ClusterAccess {

@@ -2,13 +2,14 @@
 // 0600, generated from a CSPRNG on first use), is registered as a secret the moment it is read, and
 // reaches hosts only inside 0600 files uploaded over SFTP (never argv, logs or reports).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, openSync, closeSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { registerSecret } from '../report/mask.ts';
 import type { HostContext } from '../runner/types.ts';
 import { clusterOf } from './settings.ts';
 import { ensurePrivateDir } from './private-dir.ts';
+import { createExclusiveSync } from '../locks/create-once.ts';
 
 export class TokenError extends Error {
   readonly userError = true;
@@ -63,19 +64,9 @@ export function loadOrCreateToken(file: string): TokenResult {
   ensurePrivateDir(path.dirname(file));
   const token = generateToken();
   registerSecret(token);
-  // O_EXCL: two runs creating the same cluster's token at once must not end with two tokens
-  let fd: number;
-  try {
-    fd = openSync(file, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(file);
-    throw err;
-  }
-  try {
-    writeSync(fd, `${token}\n`);
-  } finally {
-    closeSync(fd);
-  }
+  // written complete, then linked (never overwriting): two runs creating the same cluster's token
+  // at once end with one token, the loser reads the winner's (never an empty or torn file)
+  if (!createExclusiveSync(file, `${token}\n`)) return loadOrCreateToken(file);
   return { token, created: true, tightened: false };
 }
 

@@ -3,11 +3,12 @@
 // in OpenSSH's own format so ssh, ssh2 and Argo CD all read it). The public half is registered on
 // the repository once, and found again by its title on later runs.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../runner/types.ts';
 import type { RepoApi } from './github-api.ts';
 import { STATE_DIR } from './state.ts';
+import { createExclusive } from '../locks/create-once.ts';
 
 export interface DeployKeyPair {
   /** "ssh-ed25519 AAAA... comment" */
@@ -128,10 +129,9 @@ export async function loadOrCreateKeyPair(
   }
   const pair = generateDeployKey(title);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, pair.privateKey, { mode: 0o600 });
-  await chmod(tmp, 0o600); // in case a umask or an existing file kept other bits
-  await rename(tmp, file);
+  // complete file linked into place, never overwriting: a run creating it at the same time wins
+  // and this one uses its key (one key registered, not two)
+  if (!(await createExclusive(file, pair.privateKey, 0o600))) return loadOrCreateKeyPair(file, title, log);
   await writeFile(`${file}.pub`, pair.publicKey + '\n', { mode: 0o644 });
   log.info(`generated deploy key ${file} (ed25519)`);
   return { ...pair, generated: true };

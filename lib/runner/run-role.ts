@@ -16,7 +16,7 @@ export class HostUnreachable extends Error {}
 export interface RoleResult {
   tasks: TaskReport[];
   /** the host must not run further roles */
-  stop: 'failed' | 'unreachable' | null;
+  stop: 'failed' | 'unreachable' | 'interrupted' | null;
 }
 
 function isSkip(x: Change | Skip | null): x is Skip {
@@ -109,7 +109,14 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
   // the state gathered ahead (with an earlier role's batch), else probed when the first task needs it
   let states: ProbeResult[] | null = ahead?.states ?? null;
   let offset = 0; // index in runnable where `states` starts
+  let interrupted = false;
   for (let i = 0; i < runnable.length; i++) {
+    // interrupted: start no further task (the handlers of what already changed still run below)
+    if (ctx.signal?.aborted) {
+      interrupted = true;
+      ctx.log.warn(`interrupted: [${role.name}] not started: ${runnable.slice(i).map((t) => t.name).join(', ')}`);
+      break;
+    }
     const task = runnable[i];
     const started = Date.now();
     try {
@@ -156,7 +163,7 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       return fail(role, `handler: ${handler.name}`, err, reports, Date.now() - started);
     }
   }
-  return { tasks: reports, stop: null };
+  return { tasks: reports, stop: interrupted ? 'interrupted' : null };
 }
 
 function fail(role: Role, task: string, err: unknown, reports: TaskReport[], durationMs = 0): RoleResult {

@@ -10,11 +10,14 @@ import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
 import { factsRole } from '../../roles/facts/index.ts';
+import { withHostLock, type HostLockOwner } from '../locks/host-lock.ts';
 
 export interface SiteRunOptions extends RunOptions {
   forks: number;
   /** host or group names; empty = all */
   limit?: string[];
+  /** take each host's run lock (lib/locks/host-lock.ts) for this run, in the facts probe */
+  hostLock?: HostLockOwner;
 }
 
 export interface SiteRun {
@@ -24,6 +27,12 @@ export interface SiteRun {
   connect: (host: HostSpec) => Transport;
   log: Logger;
   shared?: SharedState;
+  /**
+   * SIGINT/SIGTERM (lib/runner/interrupt.ts): `stop` aborted = start nothing new (no connection,
+   * role or task), let running tasks finish; `abandon` aborted = close the connections now, which
+   * ends what is still running on them.
+   */
+  interrupt?: { stop: AbortSignal; abandon: AbortSignal; reason(): string | undefined };
 }
 
 const EMPTY_FACTS: Facts = {
@@ -73,6 +82,15 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   const stopped = new Set<string>();
   const varsFor = (role: Role, ctx: HostContext) => deepMerge(role.defaults ?? {}, (ctx.host.vars[role.name] as Record<string, unknown>) ?? {});
   const ahead = new ProbeAhead(run.roles, inventory, varsFor);
+  const stop = run.interrupt?.stop;
+  /** hosts that did not go through all their roles because of the interrupt */
+  const interrupted = new Set<string>();
+  const abandonAll = () => {
+    run.log.warn('interrupted: abandoning the tasks still running (closing the connections)');
+    for (const ctx of peers.values()) void ctx.conn.close().catch(() => undefined);
+  };
+  if (run.interrupt?.abandon.aborted) abandonAll();
+  else run.interrupt?.abandon.addEventListener('abort', abandonAll, { once: true });
 
   for (const host of hosts) {
     peers.set(host.name, {
@@ -85,6 +103,7 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
       shared,
       log: withPrefix(run.log, `[${host.name}]`),
       peers,
+      signal: stop,
     });
   }
 
@@ -99,6 +118,11 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   await pool(hosts, options.forks, async (host) => {
     const ctx = peers.get(host.name)!;
     const t0 = Date.now();
+    if (stop?.aborted) {
+      interrupted.add(host.name);
+      stopped.add(host.name);
+      return;
+    }
     try {
       await ctx.conn.connect();
     } catch (err) {
@@ -109,7 +133,13 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
     }
   });
 
-  for (const role of [factsRole, ...run.roles]) {
+  const facts = options.hostLock ? withHostLock(factsRole, options.hostLock) : factsRole;
+  for (const role of [facts, ...run.roles]) {
+    if (stop?.aborted) {
+      // no further role starts: every host still going did not finish
+      for (const h of hosts) if (!stopped.has(h.name)) interrupted.add(h.name);
+      break;
+    }
     const targets = hosts.filter((h) => !stopped.has(h.name) && role.appliesTo(h, inventory));
     if (targets.length === 0) continue;
     // with --tags, control-machine work runs only for roles selected by name
@@ -135,12 +165,28 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
     const queue = role.serial ? [...targets].sort((a, b) => rank(a) - rank(b)) : targets;
     await pool(queue, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
+      if (stop?.aborted) {
+        interrupted.add(host.name);
+        stopped.add(host.name);
+        return;
+      }
       ctx.vars = varsFor(role, ctx);
       const before = ctx.conn.roundTrips;
       const probed = await ahead.take(role, ctx);
       const afterProbe = ctx.conn.roundTrips;
       const result = await runRole(role, ctx, probed);
+      if (run.interrupt?.abandon.aborted && result.stop === 'unreachable') {
+        // our own doing: the connection was closed to abandon the running task
+        const last = result.tasks[result.tasks.length - 1];
+        result.tasks[result.tasks.length - 1] = { ...last, outcome: 'failed', message: `abandoned on interrupt: ${last.message ?? ''}` };
+        result.stop = 'interrupted';
+      }
       record(host.name, role.name, result.tasks, ctx.conn.roundTrips - before);
+      if (result.stop === 'interrupted') {
+        interrupted.add(host.name);
+        stopped.add(host.name);
+        return;
+      }
       // state gathered ahead for later roles holds only while nothing else ran on this host
       if (ctx.conn.roundTrips !== afterProbe || result.stop) ahead.forget(host.name);
       if (result.stop) {
@@ -158,15 +204,18 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
       r.roundTrips = ctx.conn.roundTrips;
       r.facts = ctx.facts.arch ? ctx.facts : undefined;
       r.outcome = r.counts.unreachable ? 'unreachable' : r.counts.failed ? 'failed' : r.counts.changed ? 'changed' : 'ok';
+      if (interrupted.has(h.name)) r.interrupted = true;
       await ctx.conn.close().catch(() => undefined);
     }),
   );
+  run.interrupt?.abandon.removeEventListener('abort', abandonAll);
 
   return {
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     check: options.check,
     hosts: hosts.map((h) => reports.get(h.name)!),
+    ...(stop?.aborted ? { interrupted: run.interrupt!.reason() ?? 'interrupted' } : {}),
   };
 }
 

@@ -148,6 +148,8 @@ export interface HostContext {
   log: Logger;
   /** all hosts' contexts by name, for roles that coordinate across hosts (k3s) */
   peers: Map<string, HostContext>;
+  /** aborted on SIGINT/SIGTERM: start no further task (lib/runner/interrupt.ts) */
+  signal?: AbortSignal;
 }
 
 export interface Role {
@@ -205,6 +207,8 @@ export interface HostReport {
   roundTrips: number;
   roundTripsByRole: Record<string, number>;
   facts?: Facts;
+  /** the run was interrupted (SIGINT/SIGTERM) before this host went through all its roles */
+  interrupted?: boolean;
 }
 
 export interface RunReport {
@@ -212,4 +216,6 @@ export interface RunReport {
   durationMs: number;
   check: boolean;
   hosts: HostReport[];
+  /** SIGINT/SIGTERM arrived during the run: the signal's name */
+  interrupted?: string;
 }

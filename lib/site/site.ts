@@ -14,6 +14,8 @@ import { checkInventoryVars } from '../../roles/vars-specs.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { checkAdminKeysKeepLogin } from '../../roles/base/login-keys.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
+import { acquireStateLock } from '../locks/state-lock.ts';
+import { INTERRUPT_EXIT_CODE, watchInterrupts } from '../runner/interrupt.ts';
 
 export interface SiteCommand {
   inventoryFile: string;
@@ -32,6 +34,19 @@ export interface SiteCommand {
   repoUrl?: string;
   force?: boolean;
   k3sMirror?: string;
+  /** what the run locks name as the command (default: built from the options) */
+  command?: string;
+}
+
+/** The command line the locks show (flags that select what runs; nothing secret). */
+function describeCommand(cmd: SiteCommand): string {
+  const parts = ['site.mjs', '-i', cmd.inventoryFile];
+  if (cmd.check) parts.push('--check');
+  if (cmd.limit?.length) parts.push('--limit', cmd.limit.join(','));
+  if (cmd.tags?.length) parts.push('--tags', cmd.tags.join(','));
+  if (cmd.skipHosts) parts.push('--skip-hosts');
+  if (cmd.skipPush) parts.push('--skip-push');
+  return parts.join(' ');
 }
 
 export const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
@@ -41,6 +56,24 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
   // every role var known and of the right type, before anything is rendered or touched
   checkInventoryVars(inventory);
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
+  // one run at a time per state dir; --check takes it too: it reads (and on a first run creates)
+  // the keys, tokens and sealed-secret cache a converging run writes
+  const lock = acquireStateLock(path.join(inventory.dir, '.clusterseed'), { command: cmd.command ?? describeCommand(cmd), warn: (m) => cmd.log.warn(m) });
+  const interrupts = watchInterrupts(cmd.log);
+  try {
+    return await runLocked(cmd, inventory, lock.holder, interrupts);
+  } finally {
+    interrupts.dispose();
+    lock.release();
+  }
+}
+
+async function runLocked(
+  cmd: SiteCommand,
+  inventory: Awaited<ReturnType<typeof loadInventory>>,
+  owner: { pid: number; host: string; command: string; startedAt: string },
+  interrupts: ReturnType<typeof watchInterrupts>,
+): Promise<number> {
   let published: PublishSummary | undefined;
   const gitops = cmd.skipPush
     ? undefined
@@ -56,7 +89,10 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
     report = await runSite({
       inventory,
       roles: siteRoles({ bootstrap: gitops }),
-      options: { check: cmd.check, diff: cmd.diff, tags: cmd.tags, verbosity: cmd.verbosity, forks: cmd.forks, limit: cmd.limit },
+      options: {
+        check: cmd.check, diff: cmd.diff, tags: cmd.tags, verbosity: cmd.verbosity, forks: cmd.forks, limit: cmd.limit,
+        hostLock: { pid: owner.pid, host: owner.host, command: owner.command, startedAt: owner.startedAt },
+      },
       connect: (host) =>
         createTransport(host, {
           knownHostsFile: host.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,
@@ -65,19 +101,26 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
         }),
       log: cmd.log,
       shared,
+      interrupt: interrupts,
     });
-  } else if (gitops) {
+  } else if (gitops && !interrupts.stop.aborted) {
     // no hosts: publish (or plan) the repo on its own
     await gitops.publish(cmd.check);
   }
 
   if (report) cmd.log.info(formatRecap(report));
   if (published) cmd.log.info(formatPublish(published));
+  const interrupted = interrupts.reason();
   if (cmd.json) {
     writeJsonReport(cmd.json, report ?? { startedAt: new Date().toISOString(), durationMs: 0, check: cmd.check, hosts: [] }, {
       inventory: inventory.file,
       gitops: published ?? null,
+      ...(interrupted && !report ? { interrupted } : {}),
     });
+  }
+  if (interrupted) {
+    if (!report) cmd.log.warn(`INTERRUPTED (${interrupted}) before any host was contacted`);
+    return INTERRUPT_EXIT_CODE;
   }
   const hostCode = report ? exitCode(report) : 0;
   if (hostCode === 2) return 2;
