@@ -4,13 +4,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger, RunReport } from '../runner/types.ts';
-import { loadInventory, checkConnectionFiles } from '../inventory/load.ts';
 import { createTransport } from '../ssh/index.ts';
 import { runSite, exitCode } from '../runner/run-site.ts';
 import { formatRecap } from '../report/recap.ts';
 import { writeJsonReport } from '../report/json.ts';
 import { siteRoles } from '../../roles/index.ts';
-import { checkInventoryVars } from '../../roles/vars-specs.ts';
+import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import { preflight } from '../cli/preflight.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
 
 export interface SiteCommand {
@@ -34,10 +34,22 @@ export interface SiteCommand {
 
 export const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
+/** Stands for the rendered repo in the preflight's role list: only the role's name is read there (--tags). */
+const PREFLIGHT_BOOTSTRAP = {} as BootstrapSource;
+
 export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
-  const inventory = await loadInventory(cmd.inventoryFile);
-  // every role var known and of the right type, before anything is rendered or touched
-  checkInventoryVars(inventory);
+  // bad input (inventory, role vars of every host, --limit/--tags names, --json path, key and
+  // known_hosts files) is refused here, before anything is rendered, written or contacted
+  const { inventory } = await preflight({
+    inventoryFile: cmd.inventoryFile,
+    roles: siteRoles({ bootstrap: cmd.skipPush ? undefined : PREFLIGHT_BOOTSTRAP }),
+    limit: cmd.limit,
+    tags: cmd.tags,
+    json: cmd.json,
+    connect: !cmd.skipHosts,
+    acceptNewHostKeys: cmd.acceptNewHostKeys,
+    defaultKnownHosts: DEFAULT_KNOWN_HOSTS,
+  });
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
   let published: PublishSummary | undefined;
   const gitops = cmd.skipPush
@@ -46,7 +58,6 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
 
   let report: RunReport | undefined;
   if (!cmd.skipHosts) {
-    checkConnectionFiles(inventory);
     const shared = new Map<string, unknown>();
     if (cmd.k3sMirror) shared.set('k3s.mirror', cmd.k3sMirror);
     report = await runSite({
