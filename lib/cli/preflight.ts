@@ -51,6 +51,35 @@ export function checkJsonPath(file: string): void {
   }
 }
 
+/**
+ * The state directory next to the inventory (.clusterseed: sealing keys, tokens, publish state) is
+ * written by every site run: a directory that cannot be created or written stops the run here.
+ */
+export function checkStateDir(dir: string): void {
+  let at = dir;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && path.dirname(at) !== at) {
+        at = path.dirname(at);
+        continue;
+      }
+      throw new UsageError(`the state directory ${dir} (keys, tokens and publish state, next to the inventory) cannot be used (${code})`);
+    }
+    const verb = at === dir ? 'is not writable' : `cannot be created: ${at} is not writable`;
+    if (!st.isDirectory()) throw new UsageError(`the state directory ${dir} (next to the inventory) ${at === dir ? 'is not a directory' : `cannot be created: ${at} is not a directory`}`);
+    try {
+      accessSync(at, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw new UsageError(`the state directory ${dir} (keys, tokens and publish state, next to the inventory) ${verb} (${(err as NodeJS.ErrnoException).code})`);
+    }
+    return;
+  }
+}
+
 /** The hosts --limit selects; unknown names are refused with the valid ones listed. */
 export function checkLimit(inventory: Inventory, limit: string[] | undefined): HostSpec[] {
   if (!limit) return inventory.hosts;
@@ -98,6 +127,8 @@ export interface PreflightInput {
   connect: boolean;
   acceptNewHostKeys: boolean;
   defaultKnownHosts: string;
+  /** the run writes the state directory next to the inventory (site: always) */
+  writesState?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -116,6 +147,7 @@ export async function preflight(input: PreflightInput): Promise<Preflight> {
   const hosts = checkLimit(inventory, input.limit);
   const { taskTags } = await preflightRoleVars(inventory, input.roles);
   checkTags(input.tags, validTags(input.roles, taskTags));
+  if (input.writesState) checkStateDir(path.join(inventory.dir, '.clusterseed'));
   if (input.connect) {
     checkConnectionFiles(inventory, input.env ?? process.env, {
       hosts,

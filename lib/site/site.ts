@@ -49,6 +49,7 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
     connect: !cmd.skipHosts,
     acceptNewHostKeys: cmd.acceptNewHostKeys,
     defaultKnownHosts: DEFAULT_KNOWN_HOSTS,
+    writesState: true,
   });
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
   let published: PublishSummary | undefined;

@@ -168,7 +168,8 @@ interface Case {
   env?: NodeJS.ProcessEnv;
   /** run the real script in a child process, as this user (root bypasses file permissions) */
   as?: 'root' | 'nobody';
-  setup?: () => void;
+  /** prepares the case's directory (where the inventory is) */
+  setup?: (dir: string) => void;
 }
 
 const INV = '<inventory>';
@@ -241,6 +242,9 @@ const cases: Case[] = [
   { name: 'known_hosts is a directory', inventory: { hostA: `, known_hosts: ${KEY_DIR}` }, args: siteArgs(), expect: /hosts\.s1\.known_hosts: known_hosts .*key-dir is not a file \(it is a directory\)/ },
   { name: 'known_hosts cannot be created (under a file)', inventory: { hostA: `, known_hosts: ${path.join(A_FILE, 'known_hosts')}` }, args: siteArgs('--accept-new-host-keys'), expect: /hosts\.s1\.known_hosts: known_hosts .*cannot be created: .*a-file is not a directory/ },
   { name: 'known_hosts not writable with --accept-new-host-keys (as nobody)', as: 'nobody', inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` }, args: siteArgs('--accept-new-host-keys'), expect: /defaults\.known_hosts: known_hosts .*known_hosts is not readable and writable \(EACCES\); --accept-new-host-keys/ },
+  // the state directory next to the inventory
+  { name: 'state directory cannot be created (as nobody)', as: 'nobody', setup: (dir) => fs.chownSync(dir, 0, 0), inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` }, args: siteArgs(), expect: /the state directory .*case-\d+\/\.clusterseed .*cannot be created: .*case-\d+ is not writable \(EACCES\)/ },
+  { name: 'state directory is a file', setup: (dir) => fs.writeFileSync(path.join(dir, '.clusterseed'), 'x'), args: siteArgs(), expect: /the state directory .*\.clusterseed \(next to the inventory\) is not a directory/ },
   // the other CLIs
   { name: 'reset --limit unknown', cli: 'reset', args: siteArgs('--limit', 'a2', '--yes'), expect: /--limit: "a2" is neither a host nor a group .*hosts: s1, a1/ },
   { name: 'reset --limit ,', cli: 'reset', args: siteArgs('--limit', ',', '--yes'), expect: /--limit names nothing/ },
@@ -295,6 +299,12 @@ for (const c of cases) {
   test(`refused up front: ${c.name}`, async () => {
     const text = typeof c.inventory === 'string' ? c.inventory : typeof c.inventory === 'function' ? c.inventory() : inventoryText(c.inventory);
     const inv = inventoryFile(text);
+    const dir = path.dirname(inv);
+    // the unprivileged user may write next to the inventory, unless the case says otherwise
+    if (c.as === 'nobody') fs.chownSync(dir, NOBODY, NOBODY);
+    c.setup?.(dir);
+    const state = path.join(dir, '.clusterseed');
+    const hadState = fs.existsSync(state);
     const args = c.args.map((a) => (a === INV ? inv : a));
     const before = contacts();
     const env: NodeJS.ProcessEnv = { SSH_AUTH_SOCK: undefined, CS_TEST_SUDO_PASS: undefined, ...c.env };
@@ -303,7 +313,7 @@ for (const c of cases) {
     assert.match(r.output, c.expect, r.output);
     assert.not.match(r.output, /\n\s+at /, `no stack trace:\n${r.output}`);
     assert.is(contacts(), before, 'no host was contacted');
-    assert.not.ok(fs.existsSync(path.join(path.dirname(inv), '.clusterseed')), 'nothing was written next to the inventory');
+    if (!hadState) assert.not.ok(fs.existsSync(state), 'nothing was written next to the inventory');
     assert.not.ok(fs.existsSync(path.join(ROOT_ONLY_DIR, 'report.json')) || fs.existsSync(file('gone')), 'no report was written');
   });
 }
