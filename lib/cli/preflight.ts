@@ -10,12 +10,18 @@ import { fileInTheWay } from '../inventory/paths.ts';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { selectHosts } from '../runner/run-site.ts';
 import type { Role } from '../runner/types.ts';
+import { factsRole } from '../../roles/facts/index.ts';
 import { checkInventoryVars } from '../../roles/vars-specs.ts';
 import { preflightRoleVars } from '../../roles/vars-preflight.ts';
 
 /** The report is written at the end of a run: a path that cannot take it must stop the run before it starts. */
 export function checkJsonPath(file: string): void {
-  const flag = `--json ${file}`;
+  checkOutputPath('--json', file);
+}
+
+/** A file a command writes at its end (--json, bench --markdown): writable, or creatable in an existing directory. */
+export function checkOutputPath(name: string, file: string): void {
+  const flag = `${name} ${file}`;
   let st;
   try {
     st = statSync(file);
@@ -26,7 +32,7 @@ export function checkJsonPath(file: string): void {
     if (code !== 'ENOENT') throw new UsageError(`${flag}: cannot use this path (${code})`);
   }
   if (st) {
-    if (st.isDirectory()) throw new UsageError(`${flag}: is a directory; give a file name for the JSON report`);
+    if (st.isDirectory()) throw new UsageError(`${flag}: is a directory; give a file name`);
     if (!st.isFile()) throw new UsageError(`${flag}: is not a regular file`);
     try {
       accessSync(file, constants.W_OK);
@@ -96,11 +102,13 @@ export function checkLimit(inventory: Inventory, limit: string[] | undefined): H
   return hosts;
 }
 
-/** Every name --tags accepts: the roles' names, the tags they declare and the tags their tasks carry. */
+/**
+ * Every name --tags accepts: `facts` (it always runs: `--tags facts` runs nothing else, a cheap
+ * reachability check), the roles' names, the tags they declare and the tags their tasks carry.
+ */
 export function validTags(roles: Role[], taskTags: Iterable<string>): string[] {
-  const names = new Set<string>();
+  const names = new Set<string>([factsRole.name]);
   for (const role of roles) {
-    if (role.always) continue; // runs whatever --tags says: not a selection
     names.add(role.name);
     for (const t of role.tags ?? []) names.add(t);
   }

@@ -17,6 +17,8 @@ import { main as siteMain } from '../../lib/cli/site.ts';
 import { main as resetMain } from '../../lib/cli/reset.ts';
 import { main as idempotencyMain } from '../../lib/cli/idempotency.ts';
 import { main as gitopsMain } from '../../lib/gitops/cli.ts';
+import { main as labMain } from '../../lib/lab/cli.ts';
+import { main as benchMain } from '../../bench/run.ts';
 import { runOk } from '../harness/exec.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -92,14 +94,16 @@ function inventoryFile(text: string): string {
 }
 
 // ---- running a CLI -----------------------------------------------------------------------------
-type Cli = 'site' | 'reset' | 'idempotency' | 'gitops';
+type Cli = 'site' | 'reset' | 'idempotency' | 'gitops' | 'lab' | 'bench';
 const MAINS: Record<Cli, (argv: string[]) => Promise<number>> = {
   site: siteMain,
   reset: (argv) => resetMain(argv, { stdin: process.stdin, write: (t) => process.stdout.write(t) }),
   idempotency: idempotencyMain,
   gitops: gitopsMain,
+  lab: labMain,
+  bench: benchMain,
 };
-const SCRIPTS: Record<Cli, string> = { site: 'scripts/site.mjs', reset: 'scripts/reset.mjs', idempotency: 'scripts/idempotency.mjs', gitops: 'scripts/gitops.mjs' };
+const SCRIPTS: Record<Cli, string> = { site: 'scripts/site.mjs', reset: 'scripts/reset.mjs', idempotency: 'scripts/idempotency.mjs', gitops: 'scripts/gitops.mjs', lab: 'scripts/lab.mjs', bench: 'scripts/bench.mjs' };
 
 interface Outcome { code: number; output: string }
 
@@ -185,9 +189,9 @@ const cases: Case[] = [
   { name: '--limit an empty group', inventory: { groups: '  servers: [s1]\n  agents: [a1]\n  gpu: []' }, args: siteArgs('--limit', 'gpu'), expect: /--limit gpu selects no host/ },
   { name: '--tags ""', args: siteArgs('--tags', ''), expect: /--tags needs a value/ },
   { name: '--tags ,', args: siteArgs('--tags', ','), expect: /--tags names nothing/ },
-  { name: '--tags unknown', args: siteArgs('--tags', 'sshd'), expect: /--tags: unknown tag "sshd"; valid tags: base, harden, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, argocd-bootstrap/ },
+  { name: '--tags unknown', args: siteArgs('--tags', 'sshd'), expect: /--tags: unknown tag "sshd"; valid tags: facts, base, harden, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, argocd-bootstrap/ },
   { name: '--tags one good one unknown', args: siteArgs('--tags', 'harden,hardening'), expect: /--tags: unknown tag "hardening"/ },
-  { name: '--tags facts (always runs: no selection)', args: siteArgs('--tags', 'facts'), expect: /--tags: unknown tag "facts"/ },
+  { name: '--tags a role name in the wrong case', args: siteArgs('--tags', 'Harden'), expect: /--tags: unknown tag "Harden"; valid tags: facts, base, harden/ },
   { name: '--forks 0', args: siteArgs('--forks', '0'), expect: /--forks must be a positive integer \(got 0\)/ },
   { name: '--forks abc', args: siteArgs('--forks', 'abc'), expect: /--forks must be a positive integer \(got abc\)/ },
   { name: '--forks=1.5', args: siteArgs('--forks=1.5'), expect: /--forks must be a positive integer \(got 1\.5\)/ },
@@ -256,6 +260,14 @@ const cases: Case[] = [
   { name: 'idempotency positional junk', cli: 'idempotency', args: siteArgs('twice'), expect: /Unexpected argument 'twice'/ },
   { name: 'gitops unknown command', cli: 'gitops', args: ['rendr', '-i', INV], expect: /unknown command "rendr"/ },
   { name: 'gitops unknown flag', cli: 'gitops', args: ['check', '-i', INV, '--out', 'x'], expect: /Unknown option '--out'/ },
+  { name: 'lab unknown command', cli: 'lab', args: ['frobnicate', '--dir', file('lab')], expect: /unknown command "frobnicate"/ },
+  { name: 'lab up --servers abc', cli: 'lab', args: ['up', '--servers', 'abc', '--dir', file('lab')], expect: /--servers takes a whole number, got "abc"/ },
+  { name: 'lab ssh without a VM name', cli: 'lab', args: ['ssh', '--dir', file('lab')], expect: /ssh needs a VM name/ },
+  { name: 'lab down with positional junk', cli: 'lab', args: ['down', 'now', '--dir', file('lab')], expect: /unexpected argument "now" after "down"/ },
+  { name: 'lab unknown flag', cli: 'lab', args: ['status', '--dri', file('lab')], expect: /Unknown option '--dri'/ },
+  { name: 'bench --rounds 0', cli: 'bench', args: ['--rounds', '0', '--hosts-off'], expect: /--rounds must be an integer ≥ 1 \(got 0\)/ },
+  { name: 'bench --markdown in a missing directory', cli: 'bench', args: ['--markdown', file('gone/bench.md'), '--hosts-off'], expect: /--markdown .*gone\/bench\.md: the directory .*gone does not exist/ },
+  { name: 'bench positional junk', cli: 'bench', args: ['fast'], expect: /Unexpected argument 'fast'/ },
   // the real scripts, as root
   { name: 'site.mjs --limit , (child process)', as: 'root', args: siteArgs('--limit', ','), expect: /--limit names nothing/ },
   { name: 'site.mjs unknown --limit name (child process)', as: 'root', args: siteArgs('--limit', 'nosuch'), expect: /"nosuch" is neither a host nor a group/ },
