@@ -213,6 +213,7 @@ const cases: Case[] = [
   // the inventory file
   { name: 'inventory missing', args: ['-i', file('missing.yaml')], expect: /missing\.yaml: cannot read the inventory: no such file/ },
   { name: 'inventory is a directory', args: ['-i', scratch], expect: /cannot read the inventory: it is a directory/ },
+  { name: 'inventory unreadable (as nobody)', as: 'nobody', setup: (dir) => fs.chmodSync(path.join(dir, 'inventory.yaml'), 0o600), args: siteArgs(), expect: /inventory\.yaml: cannot read the inventory: EACCES: permission denied/ },
   { name: 'inventory empty', inventory: '', args: siteArgs(), expect: /inventory\.yaml.*the inventory is empty/ },
   { name: 'inventory YAML syntax', inventory: 'cluster: { name: lab\nhosts: [', args: siteArgs(), expect: /inventory\.yaml:\d+:\d+: / },
   { name: 'inventory unknown top-level key', inventory: { tail: 'hostz: {}' }, args: siteArgs(), expect: /inventory\.yaml:\d+:\d+: .*hostz/ },
