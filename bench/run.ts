@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseFlags, UsageError } from '../lib/cli/args.ts';
+import { checkOutputPath } from '../lib/cli/preflight.ts';
 import type { RunReport } from '../lib/runner/types.ts';
 import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
@@ -108,6 +109,8 @@ function readOptions(argv: string[]): Options | 'help' {
 }
 
 function preflight(opts: Options): void {
+  // the report is written after the whole benchmark: a path that cannot take it stops it now
+  if (opts.markdown) checkOutputPath('--markdown', opts.markdown);
   if (!opts.hosts) return;
   if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
   for (const [tool, pkg] of [['ansible-playbook', 'ansible'], ['gcc', 'gcc']] as const) {

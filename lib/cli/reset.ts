@@ -4,14 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { parseFlags, verbosity, list, UsageError } from './args.ts';
+import { parseFlags, verbosity, nameList, UsageError } from './args.ts';
+import { preflight } from './preflight.ts';
 import { formatUserError } from './errors.ts';
 import { consoleLogger } from '../report/logger.ts';
 import { formatRecap } from '../report/recap.ts';
 import { writeJsonReport } from '../report/json.ts';
-import { loadInventory } from '../inventory/load.ts';
 import { createTransport } from '../ssh/index.ts';
-import { exitCode, runSite, selectHosts } from '../runner/run-site.ts';
+import { exitCode, runSite } from '../runner/run-site.ts';
 import { k3sResetRole } from '../k3s/reset.ts';
 import { acquireStateLock } from '../locks/state-lock.ts';
 
@@ -72,9 +72,19 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
     }
     const forks = Number(values.forks);
     if (!Number.isInteger(forks) || forks < 1) throw new UsageError(`--forks must be a positive integer (got ${values.forks})`);
-    const inventory = await loadInventory(path.resolve(values.inventory!));
-    const limit = list(values.limit);
-    const nodes = selectHosts(inventory, limit).filter((h) => k3sResetRole.appliesTo(h, inventory));
+    const json = values.json ? path.resolve(values.json) : undefined;
+    const limit = nameList('--limit', values.limit);
+    // bad input refused before anything is asked, contacted or written (lib/cli/preflight.ts)
+    const { inventory, hosts } = await preflight({
+      inventoryFile: path.resolve(values.inventory!),
+      roles: [k3sResetRole],
+      limit,
+      json,
+      connect: true,
+      acceptNewHostKeys: values['accept-new-host-keys']!,
+      defaultKnownHosts: DEFAULT_KNOWN_HOSTS,
+    });
+    const nodes = hosts.filter((h) => k3sResetRole.appliesTo(h, inventory));
     if (nodes.length === 0) {
       io.write('No K3s node selected: nothing to reset.\n');
       return 0;
@@ -115,7 +125,7 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
       lock.release();
     }
     log.info(formatRecap(report));
-    if (values.json) writeJsonReport(path.resolve(values.json), report, { inventory: inventory.file, command: 'reset' });
+    if (json) writeJsonReport(json, report, { inventory: inventory.file, command: 'reset' });
     return exitCode(report);
   } catch (err) {
     const text = formatUserError(err);

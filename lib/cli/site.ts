@@ -2,7 +2,7 @@
 //   0 all went well · 1 bad input (inventory, flags) · 2 a host failed or was unreachable
 //   3 with --check: changes are pending (drift)
 import path from 'node:path';
-import { parseFlags, verbosity, list, UsageError } from './args.ts';
+import { parseFlags, verbosity, nameList, UsageError } from './args.ts';
 import { consoleLogger } from '../report/logger.ts';
 import { runSiteCommand } from '../site/site.ts';
 import { formatUserError } from './errors.ts';
@@ -79,8 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       inventoryFile,
       check: values.check!,
       diff: values.diff!,
-      limit: list(values.limit),
-      tags: list(values.tags),
+      limit: nameList('--limit', values.limit),
+      tags: nameList('--tags', values.tags),
       forks,
       json: values.json ? path.resolve(values.json) : undefined,
       acceptNewHostKeys: values['accept-new-host-keys']!,

@@ -62,7 +62,7 @@ export async function main(args: string[]): Promise<number> {
     const [command, ...rest] = args;
     if (!command || command === '-h' || command === '--help') {
       console.log(USAGE);
-      return command ? 0 : 2;
+      return command ? 0 : 1;
     }
     if (command !== 'render' && command !== 'check') throw new UsageError(`unknown command "${command}"`);
     const { values } = parseFlags(rest, {
@@ -90,9 +90,10 @@ export async function main(args: string[]): Promise<number> {
       lock.release();
     }
   } catch (err) {
+    // bad input is exit 1, as for every clusterseed CLI (README: exit codes)
     if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${USAGE}`);
-      return 2;
+      console.error(`error: ${err.message}\n\n${USAGE}`);
+      return 1;
     }
     console.error((err as Error).message);
     return 1;

@@ -56,6 +56,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 1;
   }
+  // `down now` or `up 3` must not run `down` or `up` with the extra word ignored
+  const takesName = command === 'ssh' || command === 'reboot';
+  if (positionals.length > (takesName ? 2 : 1)) {
+    console.error(`error: unexpected argument "${positionals[takesName ? 2 : 1]}" after "${command}${takesName && name ? ` ${name}` : ''}"\n\n${USAGE}`);
+    return 1;
+  }
   const dir = values.dir ?? defaultLabDir();
   try {
     switch (command) {

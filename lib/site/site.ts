@@ -4,15 +4,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger, RunReport } from '../runner/types.ts';
-import { loadInventory, checkConnectionFiles } from '../inventory/load.ts';
+import type { Inventory } from '../inventory/model.ts';
 import { createTransport } from '../ssh/index.ts';
 import { runSite, exitCode } from '../runner/run-site.ts';
 import { formatRecap } from '../report/recap.ts';
 import { writeJsonReport } from '../report/json.ts';
 import { siteRoles } from '../../roles/index.ts';
-import { checkInventoryVars } from '../../roles/vars-specs.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { checkAdminKeysKeepLogin } from '../../roles/base/login-keys.ts';
+import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import { preflight } from '../cli/preflight.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
 import { acquireStateLock } from '../locks/state-lock.ts';
 import { INTERRUPT_EXIT_CODE, watchInterrupts } from '../runner/interrupt.ts';
@@ -51,10 +52,25 @@ function describeCommand(cmd: SiteCommand): string {
 
 export const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
+/** Stands for the rendered repo in the preflight's role list: only the role's name is read there (--tags). */
+const PREFLIGHT_BOOTSTRAP = {} as BootstrapSource;
+
 export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
-  const inventory = await loadInventory(cmd.inventoryFile);
-  // every role var known and of the right type, before anything is rendered or touched
-  checkInventoryVars(inventory);
+  // bad input (inventory, role vars of every host, --limit/--tags names, --json path, key and
+  // known_hosts files) is refused here, before anything is rendered, written or contacted
+  const { inventory } = await preflight({
+    inventoryFile: cmd.inventoryFile,
+    roles: siteRoles({ bootstrap: cmd.skipPush ? undefined : PREFLIGHT_BOOTSTRAP }),
+    limit: cmd.limit,
+    tags: cmd.tags,
+    json: cmd.json,
+    connect: !cmd.skipHosts,
+    acceptNewHostKeys: cmd.acceptNewHostKeys,
+    defaultKnownHosts: DEFAULT_KNOWN_HOSTS,
+    writesState: true,
+  });
+  // admin_keys_exclusive without a key this machine holds would lock the run out: refused here (exit 1)
+  if (!cmd.skipHosts) await checkAdminKeysKeepLogin(inventory, baseDefaults);
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
   // one run at a time per state dir; --check takes it too: it reads (and on a first run creates)
   // the keys, tokens and sealed-secret cache a converging run writes
@@ -70,7 +86,7 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
 
 async function runLocked(
   cmd: SiteCommand,
-  inventory: Awaited<ReturnType<typeof loadInventory>>,
+  inventory: Inventory,
   owner: { pid: number; host: string; command: string; startedAt: string },
   interrupts: ReturnType<typeof watchInterrupts>,
 ): Promise<number> {
@@ -81,9 +97,6 @@ async function runLocked(
 
   let report: RunReport | undefined;
   if (!cmd.skipHosts) {
-    checkConnectionFiles(inventory);
-    // admin_keys_exclusive without a key this machine holds would lock the run out: refused here (exit 1)
-    await checkAdminKeysKeepLogin(inventory, baseDefaults);
     const shared = new Map<string, unknown>();
     if (cmd.k3sMirror) shared.set('k3s.mirror', cmd.k3sMirror);
     report = await runSite({

@@ -126,7 +126,7 @@ function hostKeyError(target: DialTarget, file: string, verdict: Exclude<HostKey
     return new TransportError(
       `host key of ${target.label} (${name}) is not in ${file}; the server presented ${presented}. ` +
         `Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and add the key to ${file}, ` +
-        `or trust it on first use with acceptNewHostKeys.`,
+        `or trust it on first use with --accept-new-host-keys.`,
       'hostkey-unknown',
     );
   }

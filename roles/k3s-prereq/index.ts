@@ -180,13 +180,21 @@ function piCmdlineTask(ctx: HostContext): Task {
 const BOOT_MARK = `cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * vars.k3s-prereq.reboot_timeout of a host, k3s-prereq's own setting also when another role
+ * (harden, for the Pi's AppArmor flags) notifies the reboot handler: ctx.vars is then that role's.
+ * Exported for roles/vars-preflight.ts: a handler reads it only after a change, so it is checked
+ * for every host before any is touched.
+ */
+export function rebootTimeoutMs(ctx: Pick<HostContext, 'inventory' | 'host'>): number {
+  const prereqVars = deepMerge(k3sPrereqDefaults, (ctx.host.vars['k3s-prereq'] as Record<string, unknown>) ?? {});
+  return VarsReader.of({ ...ctx, vars: prereqVars }, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
+}
+
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    // k3s-prereq's own setting also when another role (harden, for the Pi's AppArmor flags) notifies
-    // this handler: ctx.vars is then that role's, without reboot_timeout
-    const prereqVars = deepMerge(k3sPrereqDefaults, (ctx.host.vars['k3s-prereq'] as Record<string, unknown>) ?? {});
-    const timeoutMs = VarsReader.of({ ...ctx, vars: prereqVars }, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
+    const timeoutMs = rebootTimeoutMs(ctx);
     const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
     const before = await mark();
     // scheduled by PID 1, so it happens after this SSH session has returned

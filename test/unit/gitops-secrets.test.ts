@@ -115,7 +115,7 @@ test('CLI: render writes a valid repo offline, a second run changes nothing, che
   assert.match(check.stdout, /up to date/);
   assert.ok(readdirSync(out).includes('README.md'));
   const usage = await run(process.execPath, ['scripts/gitops.mjs', 'render'], { timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
-  assert.is((usage as { code: number }).code, 2);
+  assert.is((usage as { code: number }).code, 1);
   assert.match((usage as { stderr: string }).stderr, /render needs -o DIR/);
 });
 

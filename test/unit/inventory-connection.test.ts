@@ -1,7 +1,8 @@
 // checkConnectionFiles: what must exist on the control machine before connecting.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InventoryError, checkConnectionFiles, parseInventory } from '../../lib/inventory/load.ts';
@@ -9,7 +10,8 @@ import type { Inventory } from '../../lib/inventory/model.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'clusterseed-inv-'));
 mkdirSync(path.join(dir, 'keys'));
-writeFileSync(path.join(dir, 'keys/id'), 'not really a key\n', { mode: 0o600 });
+// a real private key: the check reads it (not a key, a public key or mode > 0600 are refused)
+spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'keys/id')], { stdio: 'ignore' });
 mkdirSync(path.join(dir, 'keys/a-directory'));
 
 function inventory(lines: string[]): Inventory {

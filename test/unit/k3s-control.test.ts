@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { clearSecrets, mask, MASK } from '../../lib/report/mask.ts';
@@ -163,7 +164,10 @@ function io(input: string, isTTY: boolean) {
 
 test('reset: refuses without a terminal or --yes, and aborts unless the answer is yes', async () => {
   const inv = path.join(dir, 'inventory.yaml');
-  writeFileSync(inv, 'cluster: { name: c, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n');
+  // a usable key: bad input (an unusable key among it) is refused before anything is asked
+  const key = path.join(dir, 'id_ed25519');
+  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key], { stdio: 'ignore' });
+  writeFileSync(inv, `cluster: { name: c, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin, ssh_key: ${key}, known_hosts: ${path.join(dir, 'known_hosts')} }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n`);
   const piped = io('yes\n', false);
   assert.is(await resetMain(['-i', inv], piped.io), 1);
   assert.match(piped.out(), /stdin is not a terminal\. Pass --yes/);
