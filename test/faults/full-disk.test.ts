@@ -98,6 +98,16 @@ test('/etc/ssh full while a changed sshd config is installed: exit 2 naming the 
     // a second try fails the same way (it does not "succeed" on an unchanged file)
     assert.is(exitCode(await converge(inv, [hardenRole])), 2);
     assert.is(await leftovers(), '');
+    // an upload (what the file block uses) into the full directory fails too, and leaves nothing
+    const conn = createTransport(inv.hosts[0], { knownHostsFile: lab.knownHostsFile });
+    try {
+      const err = await withTimeout(conn.upload('/etc/ssh/cs-upload-test', 'x'.repeat(64 * 1024), { mode: 0o644 }).then(() => undefined, (e: Error) => e), 60_000, 'upload');
+      assert.ok(err, 'the upload into a full /etc/ssh must fail');
+      assert.match(err!.message, /cs-upload-test.*(No space left|does not match what was sent)/s);
+    } finally {
+      await conn.close();
+    }
+    assert.is(await sh('ls -A /etc/ssh | grep cs-upload-test || echo none'), 'none');
 
     // space freed: the rerun installs, reloads and proves it; then nothing more to do
     await sh('rm -f /etc/ssh/.filler /etc/ssh/.filler2');
