@@ -8,6 +8,7 @@ import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/up
 import { FACTS_PROBE } from '../../roles/facts/index.ts';
 import { FIREWALL_ROLLBACK_SCRIPT, firewallRollbackSh } from '../../roles/harden/firewall-tasks.ts';
 import { candidateScript, installScript, moduliFilterScript, RELOAD_SSHD, RESTORE_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
+import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
 import { sudoersInstallScript } from '../../roles/base/admin.ts';
 import { defaults as platformDefaults, nvidiaRepoScript } from '../../roles/platform-prereq/index.ts';
 import type { Exclusion } from './shellcheck.ts';
@@ -30,6 +31,8 @@ export const FIXED_SCRIPTS: string[] = [
   sudoersInstallScript('/etc/sudoers.d/.50-clusterseed-admin.candidate.0a1b2c3d4e5f'),
   // GPU nodes only: not in the host test's converge
   nvidiaRepoScript(platformDefaults),
+  // the Argo CD bootstrap (first server, after publishing): not in the host test's converge
+  applicationStatusProbe(['argocd', 'root'], 'argocd'),
 ];
 
 export const SCRIPT_EXCLUSIONS: Exclusion[] = [];
