@@ -137,17 +137,21 @@ export function installScript(candidate: string, dropinSha256: string): string {
     'set -u',
     SSHD,
     `c=${q(candidate)}; rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}; m=${MAIN}; want=${dropinSha256}`,
-    'nd=; nm=',
-    `trap 'rm -f -- \${nd:+"$nd"} \${nm:+"$nm"}; rm -rf -- "$c"' EXIT`,
+    // the rollback copy stays only once something was installed (the handler drops it after its proof)
+    'nd=; nm=; own=; installed=',
+    `trap 'rm -f -- \${nd:+"$nd"} \${nm:+"$nm"}; rm -rf -- "$c"; [ -z "$own" ] || [ -n "$installed" ] || rm -rf -- "$rb"' EXIT`,
     `fail() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }`,
     'restore() {',
-    '  if ! cp -p -- "$rb/sshd_config" "$m"; then echo "restoring $m FAILED" >&2; fi',
+    '  ok=1',
+    '  if ! cp -p -- "$rb/sshd_config" "$m"; then echo "restoring $m FAILED" >&2; ok=; fi',
     '  if [ -f "$rb/dropin" ]; then',
-    '    if ! cp -p -- "$rb/dropin" "$d"; then echo "restoring $d FAILED" >&2; fi',
+    '    if ! cp -p -- "$rb/dropin" "$d"; then echo "restoring $d FAILED" >&2; ok=; fi',
     '  else rm -f -- "$d"; fi',
+    '  if [ -n "$ok" ]; then installed=; fi',
     '}',
     '[ -f "$c/main" ] || fail 69 "the candidate $c is gone (another run?); nothing was installed"',
     'rm -rf -- "$rb" || fail 68 "cannot remove the old rollback copy $rb"',
+    'own=1',
     'mkdir -p "$rb" || fail 68 "cannot create the rollback copy $rb"',
     'chmod 0700 "$rb" || fail 68 "cannot chmod $rb"',
     'cp -p -- "$m" "$rb/sshd_config" || fail 68 "cannot keep a rollback copy of $m in $rb"',
@@ -168,7 +172,8 @@ export function installScript(candidate: string, dropinSha256: string): string {
     '  chown --reference="$m" "$nm" || fail 67 "chown of the new $m failed"',
     '  chmod --reference="$m" "$nm" || fail 67 "chmod of the new $m failed"',
     'fi',
-    'mv -f -- "$nd" "$d" || fail 67 "renaming the new $d into place failed; nothing was installed"',
+    'installed=1',
+    'mv -f -- "$nd" "$d" || { installed=; fail 67 "renaming the new $d into place failed; nothing was installed"; }',
     'nd=',
     'if [ -n "$nm" ]; then',
     '  if ! mv -f -- "$nm" "$m"; then restore; fail 67 "renaming the new $m into place failed; previous files restored"; fi',
@@ -181,7 +186,7 @@ export function installScript(candidate: string, dropinSha256: string): string {
   ].join('\n');
 }
 
-/** Puts the files saved by the install back and drops the copy; exit 3 when there is nothing saved. */
+/** Puts the files saved by the install back; exit 3 when there is nothing saved. */
 export const RESTORE_SCRIPT = [
   `rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}; m=${MAIN}`,
   '[ -f "$rb/sshd_config" ] || exit 3',
@@ -191,12 +196,16 @@ export const RESTORE_SCRIPT = [
   'else',
   '  rm -f -- "$d" || exit 1',
   'fi',
-  // restored: the copy has done its job (a later run must not find a stale one)
-  'rm -rf -- "$rb" || exit 1',
 ].join('\n');
 
 // Debian and Ubuntu call the unit ssh.service (sshd.service is an alias there); others sshd.service
 export const RELOAD_SSHD = 'systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service';
+
+/**
+ * The rollback: restore, reload, and only once sshd runs the restored files again drop the copy
+ * (a rolled-back host keeps no rollback files; one whose reload failed keeps them for the next run).
+ */
+export const RESTORE_AND_RELOAD_SCRIPT = [RESTORE_SCRIPT, `${RELOAD_SSHD} || exit 4`, 'rm -rf -- "$rb" || exit 1'].join('\n');
 
 export function sshdConfigTask(spec: SshdTaskSpec): Task {
   const users = spec.contextUsers ?? contextUsers(spec.verifyUser, spec.verifyUser);
@@ -277,7 +286,7 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
         await freshLogin(ctx, user);
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
-        const restore = await ctx.conn.exec(`${RESTORE_SCRIPT}\n${RELOAD_SSHD}`, { become: true });
+        const restore = await ctx.conn.exec(RESTORE_AND_RELOAD_SCRIPT, { become: true });
         const outcome =
           restore.code === 0
             ? 'the previous sshd configuration was restored and sshd reloaded'

@@ -95,6 +95,7 @@ test('/etc/ssh full while a changed sshd config is installed: exit 2 naming the 
     assert.is(await effective('maxauthtries'), 'maxauthtries 3');
     assert.is(await sh(`sha256sum ${DROPIN} /etc/ssh/sshd_config`), before);
     assert.is(await leftovers(), '', 'no temp file in /etc/ssh, no candidate in /run');
+    assert.is(await sh('ls -A /var/lib/clusterseed/sshd-rollback 2>/dev/null || echo gone'), 'gone', 'no rollback copy: nothing was installed');
     // a second try fails the same way (it does not "succeed" on an unchanged file)
     assert.is(exitCode(await converge(inv, [hardenRole])), 2);
     assert.is(await leftovers(), '');

@@ -7,7 +7,7 @@ import { SHELL_LOOP } from '../../lib/ssh/persistent-shell.ts';
 import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/upload-plan.ts';
 import { FACTS_PROBE } from '../../roles/facts/index.ts';
 import { FIREWALL_ROLLBACK_SCRIPT, firewallRollbackSh } from '../../roles/harden/firewall-tasks.ts';
-import { candidateScript, installScript, moduliFilterScript, RELOAD_SSHD, RESTORE_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
+import { candidateScript, installScript, moduliFilterScript, RESTORE_AND_RELOAD_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
 import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
 import { sudoersInstallScript } from '../../roles/base/admin.ts';
 import { defaults as platformDefaults, nvidiaRepoScript } from '../../roles/platform-prereq/index.ts';
@@ -24,7 +24,7 @@ export const FIXED_SCRIPTS: string[] = [
   chownAndRenameScript('/etc/.x.conf.cs-0a1b2c', '/etc/x.conf', 'root', 'adm'),
   candidateScript(true, ['admin', 'root', 'nobody']),
   installScript('/run/clusterseed-sshd-candidate.AbCd1234', SAMPLE_SHA),
-  `${RESTORE_SCRIPT}\n${RELOAD_SSHD}`,
+  RESTORE_AND_RELOAD_SCRIPT,
   moduliFilterScript(3072, 40),
   FIREWALL_ROLLBACK_SCRIPT,
   firewallRollbackSh(),
