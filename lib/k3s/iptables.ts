@@ -15,7 +15,7 @@ export interface IptablesInfo {
 
 export const IPTABLES_PROBE =
   `if command -v iptables >/dev/null 2>&1; then iptables --version 2>/dev/null | head -1; else echo none; fi; ` +
-  `[ -x /usr/sbin/iptables-legacy ] && echo legacy-available || true`;
+  `if [ -x /usr/sbin/iptables-legacy ]; then echo legacy-available; fi`;
 
 export function parseIptables(stdout: string): IptablesInfo {
   const lines = stdout.split('\n').map((l) => l.trim());

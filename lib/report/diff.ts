@@ -7,7 +7,8 @@ export function renderDiffs(diffs: FileDiff[]): string {
   return diffs
     .map((d) => {
       if (d.secret) {
-        return `--- ${d.path}\n+++ ${d.path}\n(secret content hidden: ${d.before.length} -> ${d.after.length} bytes)`;
+        const before = d.beforeBytes ?? Buffer.byteLength(d.before);
+        return `--- ${d.path}\n+++ ${d.path}\n(secret content hidden: ${before} -> ${d.afterBytes ?? Buffer.byteLength(d.after)} bytes)`;
       }
       const patch = createTwoFilesPatch(d.path, d.path, d.before, d.after, 'current', 'desired', { context: 3 });
       return mask(patch.split('\n').slice(1).join('\n').trimEnd());

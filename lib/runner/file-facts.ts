@@ -85,7 +85,7 @@ export function parseFileFacts(stdout: string, queries: FileQuery[]): Map<string
       const f = splitFields(line, 5);
       if (!f) continue;
       const [type, mode, owner, group, size, name] = f;
-      facts.set(name, { exists: true, type, mode: mode.padStart(4, '0'), owner, group });
+      facts.set(name, { exists: true, type, mode: mode.padStart(4, '0'), owner, group, size: Number(size) });
       sizes.set(name, Number(size));
     } else if (part === 'hash') {
       const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(line);

@@ -67,6 +67,8 @@ export interface FileFact {
   mode: string;
   owner: string;
   group: string;
+  /** stat's %s of the path itself (bytes; a symlink's own length) */
+  size?: number;
   /** when asked for and the path is (or links to) a regular file */
   sha256?: string;
   content?: Buffer;
@@ -78,6 +80,10 @@ export interface FileDiff {
   before: string;
   after: string;
   secret?: boolean;
+  /** size of the current content in bytes, for a secret whose `before` was not read */
+  beforeBytes?: number;
+  /** size of the new content in bytes (binary content is not measurable as text) */
+  afterBytes?: number;
 }
 
 /** The difference a task found, and how to remove it. */

@@ -2,6 +2,7 @@
 // exec, upload and download; commands run on persistent shells (lib/ssh/persistent-shell.ts), one
 // with a timeout in a session of its own; sudo handling; atomic uploads; reconnect after a reboot.
 import type { Client, SFTPWrapper } from 'ssh2';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { HostSpec } from '../inventory/model.ts';
 import { buildLaunch, sudoRefusal, TIMEOUT_EXIT_CODE } from './become.ts';
@@ -424,10 +425,16 @@ export class SshTransport implements Transport {
     const byName = Boolean(opts.owner || opts.group);
     try {
       await writeAll(sftp, handle, data);
+      await this.fsync(sftp, handle);
+      // what landed must be what was sent, before it replaces anything (same SFTP batch; read
+      // while the temp file is still 0600, whatever mode it gets)
+      const written = await sftpOps.readFile(sftp, temp);
+      if (sha256Of(written) !== sha256Of(data)) {
+        throw new TransportError(`${this.host.name}: ${target}: the written content does not match what was sent (${written.length} of ${data.length} bytes; disk full?)`, 'exec');
+      }
       await sftpOps.fchmod(sftp, handle, opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644));
       // keep the owner of the file being replaced (only root can give files away)
       if (!byName && existing && this.host.user === 'root') await sftpOps.fchown(sftp, handle, existing.uid, existing.gid);
-      await this.fsync(sftp, handle);
       await sftpOps.close(sftp, handle);
     } catch (err) {
       await sftpOps.close(sftp, handle).catch(() => undefined);
@@ -456,7 +463,7 @@ export class SshTransport implements Transport {
     this.trips++;
     let r: RawResult;
     try {
-      r = await this.launch(installFromStagingScript(staged, target, opts), { sudo: true });
+      r = await this.launch(installFromStagingScript(staged, target, opts, sha256Of(data)), { sudo: true });
     } catch (err) {
       // the install script removes the staged file itself; here it may never have run
       if (this.conn) await this.sftp().then((s) => unlinkQuietly(s, staged), () => undefined);
@@ -545,4 +552,8 @@ function indent(script: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sha256Of(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }

@@ -49,13 +49,23 @@ function chownCommand(file: string, owner?: string, group?: string): string | un
   return undefined;
 }
 
+/** sh (under set -e) failing with a clear message unless FILE's sha256 is `want`. */
+function verifySha256Lines(file: string, want: string, target: string): string {
+  if (!/^[0-9a-f]{64}$/.test(want)) throw new Error(`not a sha256: ${want}`);
+  return [
+    `got=$(sha256sum < ${file})`,
+    `if [ "\${got%% *}" != ${want} ]; then printf '%s: the written content does not match what was sent (sha256 %s, want %s; disk full?)\\n' ${shQuote(target)} "\${got%% *}" ${want} >&2; exit 3; fi`,
+  ].join('\n');
+}
+
 /**
  * Root-side half of an upload through a staging file: copy into a temp file in the target's
  * directory, set mode and owner (explicit ones, else those of the file being replaced, else 0644
- * and root), fsync, rename over the target, fsync the directory. The staging file is removed in
+ * and root), check the copy's sha256 (when given), fsync, rename over the target, fsync the
+ * directory. The staging file is removed in
  * every case; the temp file is removed unless the rename happened.
  */
-export function installFromStagingScript(staged: string, target: string, own: Ownership): string {
+export function installFromStagingScript(staged: string, target: string, own: Ownership, sha256?: string): string {
   const dir = path.posix.dirname(target);
   const base = path.posix.basename(target).slice(0, 200);
   const mode = own.mode !== undefined ? `chmod ${own.mode.toString(8).padStart(4, '0')} "$t"` : undefined;
@@ -66,6 +76,8 @@ export function installFromStagingScript(staged: string, target: string, own: Ow
     `[ -d "$d" ] || { printf 'directory %s does not exist\\n' "$d" >&2; exit 2; }`,
     `t=$(mktemp ${shQuote(`${dir}/.${base}.cs-XXXXXXXX`)})`,
     `cat -- "$src" > "$t"`,
+    // what landed must be what was sent (a full disk or a short copy fails here, not later)
+    ...(sha256 ? [verifySha256Lines('"$t"', sha256, target)] : []),
     mode ?? `if [ -e "$dst" ]; then chmod --reference="$dst" "$t"; else chmod 0644 "$t"; fi`,
     chownCommand('"$t"', own.owner, own.group) ??
       `if [ -e "$dst" ]; then chown --reference="$dst" "$t"; fi`,

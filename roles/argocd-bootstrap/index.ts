@@ -206,7 +206,7 @@ export function argocdBootstrapRole(src: BootstrapSource): Role {
       if (!files) throw new Error('argocd-bootstrap ran without its prepare step');
       const dir = defaults.manifests_dir;
       return [
-        command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -m 0700 ${q(dir)}` }),
+        command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -- ${q(dir)} && chmod 0700 -- ${q(dir)}` }),
         ...[...files].map(([p, f]) =>
           f.handedOver ? helmChartFile(p, f, src.argocdNamespace) : file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` }),
         ),

@@ -1,5 +1,6 @@
 // The admin account: created if missing, its SSH keys in authorized_keys, and sudo through a
 // sudoers drop-in that visudo has accepted before it is put where sudo reads it.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -268,10 +269,19 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
   };
 }
 
+/** visudo -cf the uploaded candidate, then rename it over the drop-in; the candidate never stays. */
+export function sudoersInstallScript(candidate: string): string {
+  return [
+    `c=${q(candidate)}`,
+    `trap 'rm -f -- "$c"' EXIT`,
+    'visudo -cf "$c" 2>&1 || exit 65',
+    `mv -f -- "$c" ${SUDOERS_FILE} || exit 67`,
+  ].join('\n');
+}
+
 /** The sudoers drop-in, validated by `visudo -cf` as a candidate that sudo ignores (its name has a dot). */
 export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLogin): Task {
   const content = sudoersContent(spec.user, spec.sudo);
-  const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate`;
   return {
     name: `sudo for ${spec.user} (${spec.sudo})`,
     probe: 'command -v visudo >/dev/null && echo visudo=yes || echo visudo=no',
@@ -312,8 +322,10 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
         summary: `${SUDOERS_FILE}: ${st.exists ? 'update' : 'create'} (${spec.user}, ${spec.sudo === 'nopasswd' ? 'no password' : 'with password'})`,
         diff: [{ path: SUDOERS_FILE, before: current, after: content }],
         async apply(c) {
+          // one candidate per run (sudo ignores names with a dot); removed on every exit path
+          const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate.${randomBytes(6).toString('hex')}`;
           await c.conn.upload(candidate, content, { mode: 0o440, owner: 'root', group: 'root', become: true });
-          const res = await c.conn.exec(`visudo -cf ${candidate} 2>&1 && mv -f ${candidate} ${SUDOERS_FILE} || { rc=$?; rm -f ${candidate}; exit $rc; }`, { become: true });
+          const res = await c.conn.exec(sudoersInstallScript(candidate), { become: true });
           if (res.code !== 0) throw new Error(`visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`);
           await prove(c, `writing ${SUDOERS_FILE}`);
         },

@@ -10,6 +10,7 @@ export const FACTS_PROBE = [
   'echo "arch=$a"',
   'k=; IFS= read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)',
   'echo "kernel=$k"',
+  '# shellcheck source=/dev/null # the host\'s own file',
   'if [ -r /etc/os-release ]; then . /etc/os-release; fi',
   'echo "osId=${ID:-unknown}"',
   'echo "osVersion=${VERSION_ID:-}"',
@@ -26,6 +27,7 @@ export const FACTS_PROBE = [
   "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
   // the port this connection reached sshd on (SSH_CONNECTION: client address and port, server
   // address and port); without it (a session that lost it), every port sshd listens on
+  '# shellcheck disable=SC2086 # split into its four words on purpose',
   'set -- ${SSH_CONNECTION:-}',
   'if [ $# -eq 4 ]; then echo "sshdPorts=$4"; else',
   "  echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",

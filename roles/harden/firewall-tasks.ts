@@ -3,6 +3,7 @@
 // stands ready to restore the previous ruleset by itself, so even losing the control machine
 // mid-apply cannot lock the host out for longer than revert_after_seconds.
 import { sshPortOf } from './ssh-port.ts';
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { directory, file, packages, renderTemplate, service } from '../../lib/blocks/index.ts';
 import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
-import { run } from '../../lib/blocks/shell.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
 import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
@@ -57,46 +58,83 @@ export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<Fi
   };
 }
 
+/**
+ * sh writing the live table's hash to LIVE_HASH, hashed exactly as the probe hashes it (the listing
+ * with its trailing newlines: the "." guard); `orElse` runs when a step fails.
+ */
+function recordLiveHash(orElse: string): string {
+  return [
+    `o=$(${LIST} && echo .) || ${orElse}`,
+    `h=$(printf '%s' "\${o%.}" | sha256sum) || ${orElse}`,
+    `printf '%s\\n' "\${h%% *}" > ${LIVE_HASH} || ${orElse}`,
+  ].join('\n');
+}
+
+/**
+ * The script the revert timer (or a failed proof) runs: puts back the firewall that was live before
+ * the last apply, then removes the rollback files (itself included: a rolled-back host keeps none).
+ */
+export function firewallRollbackSh(): string {
+  return String.raw`#!/bin/sh
+# Written by clusterseed: puts back the firewall that was live before the last apply: the previous
+# file (proven by an earlier run) when there was one, else whatever was live (or no table at all).
+set -u
+if [ -f ${PREVIOUS_FILE} ]; then
+  nft -f ${PREVIOUS_FILE} || exit 1
+  cp -p ${PREVIOUS_FILE} ${RULESET_FILE} || exit 1
+  ${recordLiveHash('exit 1')}
+else
+  nft -f ${ROLLBACK_NFT} || exit 1
+  rm -f ${RULESET_FILE} ${LIVE_HASH} || exit 1
+fi
+rm -f ${ROLLBACK_NFT} ${PREVIOUS_FILE} ${ROLLBACK_SH}
+`;
+}
+
 /** Check, arm the revert timer, install and apply. Exit 65 = nft refused the candidate. */
 function applyScript(candidate: string, revertSeconds: number): string {
   return String.raw`
 set -u
-f=${RULESET_FILE}; new=${candidate}
-if ! out=$(nft -c -f "$new" 2>&1); then rm -f "$new"; printf '%s\n' "$out" >&2; exit 65; fi
-mkdir -p ${STATE_DIR}
-{ echo 'table inet ${TABLE}'; echo 'delete table inet ${TABLE}'; ${LIST} 2>/dev/null; } > ${ROLLBACK_NFT}
-if [ -f "$f" ]; then cp -p "$f" ${PREVIOUS_FILE}; else rm -f ${PREVIOUS_FILE}; fi
-cat > ${ROLLBACK_SH} <<'EOS'
-#!/bin/sh
-# Written by clusterseed: puts back the firewall that was live before the last apply: the previous
-# file (proven by an earlier run) when there was one, else whatever was live (or no table at all).
-if [ -f ${PREVIOUS_FILE} ]; then
-  nft -f ${PREVIOUS_FILE} && cp -p ${PREVIOUS_FILE} ${RULESET_FILE} && ${LIST} | sha256sum | cut -d' ' -f1 > ${LIVE_HASH}
+f=${RULESET_FILE}; new=${q(candidate)}
+trap 'rm -f -- "$new"' EXIT
+fail() { code=$1; shift; printf '%s\n' "$*" >&2; exit "$code"; }
+# candidates of runs that died before applying them (an hour is far longer than any apply)
+find ${path.posix.dirname(RULESET_FILE)} -maxdepth 1 -type f -name '${CANDIDATE_GLOB}' -mmin +60 -delete 2>/dev/null
+if ! out=$(nft -c -f "$new" 2>&1); then printf '%s\n' "$out" >&2; exit 65; fi
+mkdir -p ${STATE_DIR} || fail 67 "cannot create ${STATE_DIR}"
+printf 'table inet ${TABLE}\ndelete table inet ${TABLE}\n' > ${ROLLBACK_NFT} || fail 67 "cannot save the live table to ${ROLLBACK_NFT} (disk full?); nothing was applied"
+if o=$(${LIST} 2>/dev/null); then printf '%s\n' "$o" >> ${ROLLBACK_NFT} || fail 67 "cannot save the live table to ${ROLLBACK_NFT} (disk full?); nothing was applied"; fi
+if [ -f "$f" ]; then
+  cp -p "$f" ${PREVIOUS_FILE} || fail 67 "cannot keep a copy of $f (disk full?); nothing was applied"
 else
-  nft -f ${ROLLBACK_NFT} && rm -f ${RULESET_FILE} ${LIVE_HASH}
+  rm -f ${PREVIOUS_FILE} || fail 67 "cannot remove ${PREVIOUS_FILE}"
 fi
-EOS
-chmod 0700 ${ROLLBACK_SH}
+cat > ${ROLLBACK_SH} <<'EOS' || fail 67 "cannot write ${ROLLBACK_SH} (disk full?); nothing was applied"
+${firewallRollbackSh()}EOS
+chmod 0700 ${ROLLBACK_SH} || fail 67 "cannot chmod ${ROLLBACK_SH}"
 systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; systemctl reset-failed ${REVERT_UNIT}.service 2>/dev/null
 systemd-run --quiet --unit=${REVERT_UNIT} --on-active=${revertSeconds}s /bin/sh ${ROLLBACK_SH} || echo "warning: no revert timer (systemd-run failed)" >&2
-mv -f "$new" "$f"
+if ! mv -f "$new" "$f"; then /bin/sh ${ROLLBACK_SH}; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; fail 66 "cannot move the new ruleset to $f"; fi
 if ! out=$(nft -f "$f" 2>&1); then /bin/sh ${ROLLBACK_SH}; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; printf '%s\n' "$out" >&2; exit 66; fi
-${LIST} | sha256sum | cut -d' ' -f1 > ${LIVE_HASH}
+${recordLiveHash(`fail 67 "cannot record the applied table's hash in ${LIVE_HASH} (disk full?)"`)}
 `;
 }
 
+/** name pattern of the per-run ruleset candidates beside RULESET_FILE */
+const CANDIDATE_GLOB = `${path.posix.basename(RULESET_FILE)}.cs-candidate.*`;
+
 const DISARM = `systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; rm -f ${ROLLBACK_NFT} ${ROLLBACK_SH} ${PREVIOUS_FILE}; true`;
-const ROLLBACK = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; exit $rc`;
+/** the explicit rollback after a failed proof: the rollback script (which removes its files), timer off */
+export const FIREWALL_ROLLBACK_SCRIPT = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; exit $rc`;
 
 /** `alsoProve`: users besides the connecting one whose fresh login must work after the apply (sshd.verify_user) */
 export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin, alsoProve: string[] = []): Task {
-  const candidate = `${RULESET_FILE}.cs-candidate`;
   return {
     name: `firewall ruleset (table inet ${TABLE})`,
     files: [{ path: RULESET_FILE, content: true }, { path: LIVE_HASH, content: true }],
     // one nft call: the listing is kept with its trailing newlines (the "." guard) and hashed
     // exactly as the apply step hashed it into ${LIVE_HASH}
-    probe: `o=$(${LIST} 2>/dev/null && echo .) && printf '%s' "\${o%.}" | sha256sum || echo missing`,
+    probe: `if o=$(${LIST} 2>/dev/null && echo .); then printf '%s' "\${o%.}" | sha256sum; else echo missing; fi`,
     plan(state, ctx): Change | null {
       const live = firstWord(state.stdout);
       const recordedFile = fileFact(state, LIVE_HASH);
@@ -110,15 +148,18 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
         summary: `${why}: ${summary}`,
         diff: fileOk ? undefined : [{ path: RULESET_FILE, before: current, after: content }],
         async apply(c) {
+          // one candidate per run: concurrent runs never apply each other's file
+          const candidate = `${RULESET_FILE}.cs-candidate.${randomBytes(6).toString('hex')}`;
           await c.conn.upload(candidate, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
           const res = await c.conn.exec(applyScript(candidate, revertSeconds), { become: true });
           if (res.code === 65) throw new Error(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
+          if (res.code === 67) throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
           if (res.code !== 0) throw new Error(`applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`);
           if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
           try {
             await proveLogins(c, freshLogin, loginChecks(c, alsoProve));
           } catch (err) {
-            const back = await c.conn.exec(ROLLBACK, { become: true });
+            const back = await c.conn.exec(FIREWALL_ROLLBACK_SCRIPT, { become: true });
             const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
             throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
           }

@@ -21,6 +21,7 @@ export function contextUsers(verifyUser: string, loginUser: string): string[] {
  */
 export function effectiveContextsScript(users: string[], config = ''): string {
   return [
+    '# shellcheck disable=SC2086 # split into its four words on purpose',
     'set -- ${SSH_CONNECTION:-}; ca=${1:-127.0.0.1}; la=${3:-127.0.0.1}; lp=${4:-22}',
     'set -- 127.0.0.1; [ "$ca" = 127.0.0.1 ] || set -- 127.0.0.1 "$ca"',
     `for u in ${users.map(q).join(' ')}; do for a in "$@"; do`,

@@ -6,6 +6,7 @@
 //      (first match wins, so an earlier file could silently override us);
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
+import path from 'node:path';
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
@@ -15,7 +16,8 @@ import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd
 import { VarsReader } from '../base/vars-check.ts';
 
 const MAIN = '/etc/ssh/sshd_config';
-const CANDIDATE = '/run/clusterseed-sshd-candidate';
+/** phase 1's candidate directories are mktemp -d of this + .XXXXXXXX */
+const CANDIDATE_PREFIX = '/run/clusterseed-sshd-candidate';
 export const SSHD_ROLLBACK = '/var/lib/clusterseed/sshd-rollback';
 const INCLUDE_RE = String.raw`^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*\.conf`;
 /** INCLUDE_RE for the probed content (grep -Ei: per line, any case) */
@@ -27,13 +29,37 @@ export const DROPIN_MODE = '0600';
 
 // ---- moduli ----------------------------------------------------------------------------------
 
+const MODULI = '/etc/ssh/moduli';
+/** awk: "WEAK STRONG", the groups below and from `min` (field 5 is the size minus one) */
+const COUNT_MODULI = '$1 !~ /^#/ && NF >= 7 { if ($5 < min) w++; else s++ } END { print w+0, s+0 }';
+
+/**
+ * The filtered moduli written to a temp file beside the original (mktemp, removed on every exit
+ * path), checked to hold exactly the `strong` groups and no weak one, then renamed in.
+ */
+export function moduliFilterScript(minBits: number, strong: number): string {
+  const min = minBits - 1;
+  return [
+    'set -u',
+    `f=${MODULI}; t=`,
+    `trap 'rm -f -- \${t:+"$t"}' EXIT`,
+    `t=$(mktemp /etc/ssh/.moduli.cs-XXXXXXXX) || { echo "cannot create a temp file in /etc/ssh (disk full?)" >&2; exit 67; }`,
+    `awk -v min=${min} '$1 ~ /^#/ || NF < 7 || $5 >= min' "$f" > "$t" || { echo "writing the filtered $f failed (disk full?); nothing changed" >&2; exit 67; }`,
+    `got=$(awk -v min=${min} '${COUNT_MODULI}' "$t") || exit 67`,
+    `[ "$got" = "0 ${strong}" ] || { echo "the filtered $f holds $got weak/strong groups, not 0 ${strong}; nothing changed" >&2; exit 67; }`,
+    'chmod 0644 "$t" || exit 67',
+    'mv -f -- "$t" "$f" || { echo "renaming the filtered $f into place failed" >&2; exit 67; }',
+    't=',
+  ].join('\n');
+}
+
 /** /etc/ssh/moduli without groups shorter than minBits (field 5 is the size minus one). */
 export function moduliTask(minBits: number): Task {
   const min = minBits - 1;
   return {
     name: `DH moduli of ${minBits}+ bits only`,
     notify: ['reload sshd'],
-    probe: `[ -f /etc/ssh/moduli ] && awk -v min=${min} '$1 !~ /^#/ && NF >= 7 { if ($5 < min) w++; else s++ } END { print w+0, s+0 }' /etc/ssh/moduli || echo missing`,
+    probe: `if [ -f ${MODULI} ]; then awk -v min=${min} '${COUNT_MODULI}' ${MODULI}; else echo missing; fi`,
     plan(state, ctx): Change | { skip: string } | null {
       const out = state.stdout.trim();
       if (out === 'missing') return { skip: 'no /etc/ssh/moduli: sshd uses its built-in groups' };
@@ -45,12 +71,7 @@ export function moduliTask(minBits: number): Task {
       }
       return {
         summary: `remove ${weak} moduli shorter than ${minBits} bits from /etc/ssh/moduli (${strong} kept)`,
-        apply: (c) =>
-          run(
-            c,
-            `awk -v min=${min} '$1 ~ /^#/ || NF < 7 || $5 >= min' /etc/ssh/moduli > /etc/ssh/.moduli.cs && chmod 0644 /etc/ssh/.moduli.cs && mv -f /etc/ssh/.moduli.cs /etc/ssh/moduli`,
-            'filter /etc/ssh/moduli',
-          ).then(() => undefined),
+        apply: (c) => run(c, moduliFilterScript(minBits, strong), `filter ${MODULI}`).then(() => undefined),
       };
     },
   };
@@ -66,53 +87,125 @@ export interface SshdTaskSpec {
   contextUsers?: string[];
 }
 
+/** Where phase 1 builds a candidate: one directory per run (mktemp), so runs never share it. */
+const CANDIDATE_TEMPLATE = `${CANDIDATE_PREFIX}.XXXXXXXX`;
+/** first line of phase 1's output: the candidate directory phase 2 installs from */
+const CANDIDATE_LINE = '@@candidate ';
+
 /** Phase 1: build the candidate configuration, generate a missing Ed25519 key, sshd -t, sshd -T. */
-function candidateScript(generateEd25519: boolean, users: string[]): string {
-  const sedInclude = `s#^([[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]]+)(/etc/ssh/)?sshd_config\\.d/#\\1${CANDIDATE}/sshd_config.d/#`;
+export function candidateScript(generateEd25519: boolean, users: string[]): string {
+  const sedInclude = String.raw`s#^([[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]]+)(/etc/ssh/)?sshd_config\.d/#\1'"$c"'/sshd_config.d/#`;
   return [
     'set -u',
     SSHD,
-    `c=${CANDIDATE}`,
-    'rm -rf "$c" && mkdir -m 0700 -p "$c/sshd_config.d" || exit 70',
+    // candidates of runs that died between the phases (an hour is far longer than any run's gap)
+    `find ${path.posix.dirname(CANDIDATE_PREFIX)} -maxdepth 1 -type d -name '${path.posix.basename(CANDIDATE_PREFIX)}.*' -mmin +60 -exec rm -rf {} + 2>/dev/null`,
+    `c=$(mktemp -d ${CANDIDATE_TEMPLATE}) || exit 70`,
+    `trap 'rm -rf -- "$c"' EXIT`,
+    'mkdir -m 0700 "$c/sshd_config.d" || exit 70',
     generateEd25519 ? `[ -f ${ED25519_KEY} ] || ssh-keygen -q -t ed25519 -N '' -f ${ED25519_KEY} || exit 71` : ':',
-    'for f in /etc/ssh/sshd_config.d/*.conf; do [ -f "$f" ] && cp -p "$f" "$c/sshd_config.d/"; done',
-    `cat > "$c/sshd_config.d/$(basename ${SSHD_DROPIN})"`,
-    `{ grep -Eiq '${INCLUDE_RE}' ${MAIN} || echo 'Include /etc/ssh/sshd_config.d/*.conf'; cat ${MAIN}; } > "$c/main"`,
-    `sed -E '${sedInclude}' "$c/main" > "$c/sshd_config"`,
+    'for f in /etc/ssh/sshd_config.d/*.conf; do',
+    '  if [ -f "$f" ]; then cp -p -- "$f" "$c/sshd_config.d/" || exit 70; fi',
+    'done',
+    `cat > "$c/sshd_config.d/${path.posix.basename(SSHD_DROPIN)}" || exit 70`,
+    `{ grep -Eiq '${INCLUDE_RE}' ${MAIN} || echo 'Include /etc/ssh/sshd_config.d/*.conf'; cat ${MAIN}; } > "$c/main" || exit 70`,
+    `sed -E '${sedInclude}' "$c/main" > "$c/sshd_config" || exit 70`,
     // errors name the files as they will be called once installed
-    `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; rm -rf "$c"; exit 65; fi`,
+    `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; exit 65; fi`,
+    `echo "${CANDIDATE_LINE}$c"`,
     effectiveContextsScript(users, '-f "$c/sshd_config"'),
+    // kept for phase 2, which removes it
+    'trap - EXIT',
   ].join('\n');
 }
 
-/** Phase 2: keep the current files for a rollback, install the candidate, sshd -t the live set. */
-const INSTALL_SCRIPT = [
-  'set -eu',
-  SSHD,
-  `c=${CANDIDATE}; rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}`,
-  'rm -rf "$rb"; mkdir -p "$rb"; chmod 0700 "$rb"',
-  `cp -p ${MAIN} "$rb/sshd_config"`,
-  'if [ -f "$d" ]; then cp -p "$d" "$rb/dropin"; fi',
-  'mkdir -p /etc/ssh/sshd_config.d',
-  `install -m ${DROPIN_MODE} -o root -g root "$c/sshd_config.d/$(basename "$d")" "$d.cs-new" && mv -f "$d.cs-new" "$d"`,
-  `if ! cmp -s "$c/main" ${MAIN}; then cp -p ${MAIN} ${MAIN}.cs-new && cat "$c/main" > ${MAIN}.cs-new && mv -f ${MAIN}.cs-new ${MAIN}; fi`,
-  'rm -rf "$c"',
-  `if ! out=$("$SSHD" -t 2>&1); then`,
-  `  cp -p "$rb/sshd_config" ${MAIN}; if [ -f "$rb/dropin" ]; then cp -p "$rb/dropin" "$d"; else rm -f "$d"; fi`,
-  `  printf 'the installed configuration failed sshd -t, previous files restored: %s\\n' "$out" >&2; exit 66`,
-  'fi',
-].join('\n');
+/** The candidate directory phase 1 printed (its first line). */
+export function candidateDir(stdout: string): string {
+  const line = stdout.split('\n').find((l) => l.startsWith(CANDIDATE_LINE));
+  const dir = line?.slice(CANDIDATE_LINE.length).trim() ?? '';
+  if (!dir.startsWith(`${CANDIDATE_PREFIX}.`) || !/^[\w./-]+$/.test(dir)) throw new Error(`sshd candidate: phase 1 named no candidate directory (${JSON.stringify(stdout.slice(0, 200))})`);
+  return dir;
+}
 
-/** Puts the files saved by INSTALL_SCRIPT back; exit 3 when there is nothing saved. */
+/**
+ * Phase 2: keep the current files for a rollback, write the new ones to temp files beside them
+ * (mktemp: unique per run, removed on every exit path), verify each one's content, rename them in,
+ * then sshd -t the live set. A failed write (a full disk) fails the script with nothing installed.
+ */
+export function installScript(candidate: string, dropinSha256: string): string {
+  return [
+    'set -u',
+    SSHD,
+    `c=${q(candidate)}; rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}; m=${MAIN}; want=${dropinSha256}`,
+    // the rollback copy stays only once something was installed (the handler drops it after its proof)
+    'nd=; nm=; own=; installed=',
+    `trap 'rm -f -- \${nd:+"$nd"} \${nm:+"$nm"}; rm -rf -- "$c"; [ -z "$own" ] || [ -n "$installed" ] || rm -rf -- "$rb"' EXIT`,
+    `fail() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }`,
+    'restore() {',
+    '  ok=1',
+    '  if ! cp -p -- "$rb/sshd_config" "$m"; then echo "restoring $m FAILED" >&2; ok=; fi',
+    '  if [ -f "$rb/dropin" ]; then',
+    '    if ! cp -p -- "$rb/dropin" "$d"; then echo "restoring $d FAILED" >&2; ok=; fi',
+    '  else rm -f -- "$d"; fi',
+    '  if [ -n "$ok" ]; then installed=; fi',
+    '}',
+    '[ -f "$c/main" ] || fail 69 "the candidate $c is gone (another run?); nothing was installed"',
+    'rm -rf -- "$rb" || fail 68 "cannot remove the old rollback copy $rb"',
+    'own=1',
+    'mkdir -p "$rb" || fail 68 "cannot create the rollback copy $rb"',
+    'chmod 0700 "$rb" || fail 68 "cannot chmod $rb"',
+    'cp -p -- "$m" "$rb/sshd_config" || fail 68 "cannot keep a rollback copy of $m in $rb"',
+    'if [ -f "$d" ]; then cp -p -- "$d" "$rb/dropin" || fail 68 "cannot keep a rollback copy of $d in $rb"; fi',
+    'mkdir -p /etc/ssh/sshd_config.d || fail 67 "cannot create /etc/ssh/sshd_config.d"',
+    // the new drop-in: a hidden temp name (sshd includes only *.conf) in its own directory
+    `nd=$(mktemp "/etc/ssh/sshd_config.d/.$(basename "$d").cs-XXXXXXXX") || fail 67 "cannot create a temp file in /etc/ssh/sshd_config.d (disk full?)"`,
+    `cat -- "$c/sshd_config.d/$(basename "$d")" > "$nd" || fail 67 "writing the new $d failed (disk full?); nothing was installed"`,
+    'got=$(sha256sum < "$nd") || fail 67 "cannot hash the new $d"',
+    '[ "${got%% *}" = "$want" ] || fail 67 "the new $d does not hold the intended content after writing it (sha256 ${got%% *}, want $want); nothing was installed"',
+    `chown root:root "$nd" || fail 67 "chown of the new $d failed"`,
+    `chmod ${DROPIN_MODE} "$nd" || fail 67 "chmod of the new $d failed"`,
+    // the main file only when the Include must be added
+    'if ! cmp -s "$c/main" "$m"; then',
+    '  nm=$(mktemp /etc/ssh/.sshd_config.cs-XXXXXXXX) || fail 67 "cannot create a temp file in /etc/ssh (disk full?); nothing was installed"',
+    '  cat -- "$c/main" > "$nm" || fail 67 "writing the new $m failed (disk full?); nothing was installed"',
+    '  cmp -s "$c/main" "$nm" || fail 67 "the new $m does not hold the intended content after writing it; nothing was installed"',
+    '  chown --reference="$m" "$nm" || fail 67 "chown of the new $m failed"',
+    '  chmod --reference="$m" "$nm" || fail 67 "chmod of the new $m failed"',
+    'fi',
+    'installed=1',
+    'mv -f -- "$nd" "$d" || { installed=; fail 67 "renaming the new $d into place failed; nothing was installed"; }',
+    'nd=',
+    'if [ -n "$nm" ]; then',
+    '  if ! mv -f -- "$nm" "$m"; then restore; fail 67 "renaming the new $m into place failed; previous files restored"; fi',
+    '  nm=',
+    'fi',
+    'if ! out=$("$SSHD" -t 2>&1); then',
+    '  restore',
+    `  fail 66 "the installed configuration failed sshd -t, previous files restored: $out"`,
+    'fi',
+  ].join('\n');
+}
+
+/** Puts the files saved by the install back; exit 3 when there is nothing saved. */
 export const RESTORE_SCRIPT = [
-  `rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}`,
+  `rb=${SSHD_ROLLBACK}; d=${SSHD_DROPIN}; m=${MAIN}`,
   '[ -f "$rb/sshd_config" ] || exit 3',
-  `cp -p "$rb/sshd_config" ${MAIN}`,
-  'if [ -f "$rb/dropin" ]; then cp -p "$rb/dropin" "$d"; else rm -f "$d"; fi',
+  'cp -p -- "$rb/sshd_config" "$m" || exit 1',
+  'if [ -f "$rb/dropin" ]; then',
+  '  cp -p -- "$rb/dropin" "$d" || exit 1',
+  'else',
+  '  rm -f -- "$d" || exit 1',
+  'fi',
 ].join('\n');
 
 // Debian and Ubuntu call the unit ssh.service (sshd.service is an alias there); others sshd.service
 export const RELOAD_SSHD = 'systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service';
+
+/**
+ * The rollback: restore, reload, and only once sshd runs the restored files again drop the copy
+ * (a rolled-back host keeps no rollback files; one whose reload failed keeps them for the next run).
+ */
+export const RESTORE_AND_RELOAD_SCRIPT = [RESTORE_SCRIPT, `${RELOAD_SSHD} || exit 4`, 'rm -rf -- "$rb" || exit 1'].join('\n');
 
 export function sshdConfigTask(spec: SshdTaskSpec): Task {
   const users = spec.contextUsers ?? contextUsers(spec.verifyUser, spec.verifyUser);
@@ -162,12 +255,13 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
           if (cand.code !== 0) {
             throw new Error(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
           }
+          const dir = candidateDir(cand.stdout);
           const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
           if (problems.length) {
-            await c.conn.exec(`rm -rf ${CANDIDATE}`, { become: true });
+            await c.conn.exec(`rm -rf -- ${q(dir)}`, { become: true });
             throw new Error(`${overrideMessage(problems)}; nothing was installed`);
           }
-          await run(c, INSTALL_SCRIPT, `install ${SSHD_DROPIN}`);
+          await run(c, installScript(dir, sha256(content)), `install ${SSHD_DROPIN}`);
         },
       };
     },
@@ -193,7 +287,7 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
         await proveLogins(ctx, freshLogin, sshdLoginChecks(ctx, user));
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
-        const restore = await ctx.conn.exec(`${RESTORE_SCRIPT}\n${RELOAD_SSHD}`, { become: true });
+        const restore = await ctx.conn.exec(RESTORE_AND_RELOAD_SCRIPT, { become: true });
         const outcome =
           restore.code === 0
             ? 'the previous sshd configuration was restored and sshd reloaded'

@@ -101,6 +101,30 @@ export function nvidiaSourcesLine(vars: Record<string, any>): string {
   return `deb [signed-by=${vars.nvidia_keyring}] ${vars.nvidia_repo_url} /`;
 }
 
+/**
+ * Fetch the key (once: a replaced key is a decision for a human) into a temp file beside it
+ * (mktemp, removed on every exit path), write the sources line, refresh only this repository's
+ * lists so that the install sees its packages. Every step is checked.
+ */
+export function nvidiaRepoScript(vars: Record<string, any>): string {
+  const key = String(vars.nvidia_keyring);
+  const list = String(vars.nvidia_sources_file);
+  return [
+    `k=${q(key)}; t=`,
+    `trap 'rm -f -- \${t:+"$t"}' EXIT`,
+    'if [ ! -s "$k" ]; then',
+    `  t=$(mktemp ${q(`${key}.cs-XXXXXXXX`)}) || exit 67`,
+    `  curl -fsSL --retry 3 ${q(String(vars.nvidia_key_url))} -o "$t" || exit 68`,
+    '  mv -f -- "$t" "$k" || exit 67',
+    '  t=',
+    'fi',
+    'chmod 0644 "$k" || exit 67',
+    '# shellcheck disable=SC2016 # $(ARCH) is for apt, not the shell',
+    `printf '%s\\n' ${q(nvidiaSourcesLine(vars))} > ${q(list)} || exit 67`,
+    `DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 -o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 update`,
+  ].join('\n');
+}
+
 function nvidiaTasks(vars: Record<string, any>): Task[] {
   const line = nvidiaSourcesLine(vars);
   const list = String(vars.nvidia_sources_file);
@@ -111,12 +135,7 @@ function nvidiaTasks(vars: Record<string, any>): Task[] {
       name: "NVIDIA container toolkit apt repository",
       probe: `test -s ${q(key)} && grep -qxF ${q(line)} ${q(list)}`,
       summary: `add ${vars.nvidia_repo_url} signed by ${vars.nvidia_key_url}`,
-      // the key is fetched once (a replaced key is a decision for a human); only this repository's
-      // lists are refreshed so that the install below sees its packages
-      run:
-        `set -e; test -s ${q(key)} || { curl -fsSL --retry 3 ${q(String(vars.nvidia_key_url))} -o ${q(key + '.tmp')} && mv ${q(key + '.tmp')} ${q(key)}; }; ` +
-        `chmod 0644 ${q(key)}; printf '%s\\n' ${q(line)} > ${q(list)}; ` +
-        `DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 -o Dir::Etc::sourcelist=${q(list)} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 update`,
+      run: nvidiaRepoScript(vars),
     }),
     packages({ present: vars.nvidia_packages, name: 'NVIDIA container toolkit', notify: ['restart k3s for the nvidia runtime'] }),
   ];

@@ -268,7 +268,7 @@ test('a broken sshd option from the inventory is rejected before it reaches the 
   assert.match(failed.message!, /\/etc\/ssh\/sshd_config\.d\/00-clusterseed-harden\.conf: line \d+/, 'the error names the real file');
   assert.is(byHost(report, h1).outcome, 'ok', 'other hosts are not affected');
   assert.is(await sh(h2, `sha256sum ${DROPIN}`), live, 'the live drop-in is untouched');
-  assert.is(await sh(h2, 'ls /run/clusterseed-sshd-candidate 2>/dev/null | wc -l'), '0', 'no candidate left behind');
+  assert.is(await sh(h2, 'ls -d /run/clusterseed-sshd-candidate* 2>/dev/null | wc -l'), '0', 'no candidate left behind');
   const again = await converge();
   assert.equal(failures(again), [], 'the host is still reachable and converged');
   assert.is(byHost(again, h2).counts.changed, 0);

@@ -1,6 +1,7 @@
 // The root-side install script of a staged upload, run with the local sh as the current user
 // (owner/group set to the user's own names, which chown allows without privileges).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,21 @@ test('an unknown owner fails before the target is touched, and the temp file is 
   assert.is.not(r.code, 0);
   assert.is(fs.readFileSync(target, 'utf8'), 'keep');
   assert.equal(fs.readdirSync(dir), ['file']);
+});
+
+test('a copy whose content is not what was sent (a truncated staging file) fails before the rename: target kept, no temp file', () => {
+  const target = path.join(dir, 'file');
+  fs.writeFileSync(target, 'keep');
+  const sent = 'the whole new content\n';
+  const want = createHash('sha256').update(sent).digest('hex');
+  const r = sh(installFromStagingScript(stage(sent.slice(0, 7)), target, {}, want));
+  assert.is(r.code, 3, r.stderr);
+  assert.match(r.stderr, /file: the written content does not match what was sent/);
+  assert.is(fs.readFileSync(target, 'utf8'), 'keep');
+  assert.equal(fs.readdirSync(dir), ['file']);
+  // and the intact copy goes in
+  assert.is(sh(installFromStagingScript(stage(sent), target, {}, want)).code, 0);
+  assert.is(fs.readFileSync(target, 'utf8'), sent);
 });
 
 test('staged files older than an hour (from dropped connections) are swept, fresh ones kept', () => {

@@ -1,0 +1,38 @@
+// Remote scripts that a normal converge does not send (failure paths: rollbacks and restores) or
+// that the transport runs itself (upload install, the persistent shell loop, sudo's launcher),
+// built with sample arguments; and the per-script exclusions of the shellcheck test, each with
+// its reason. Used by test/hosts/remote-scripts.test.ts and test/unit/remote-scripts.test.ts.
+import { buildLaunch } from '../../lib/ssh/become.ts';
+import { SHELL_LOOP } from '../../lib/ssh/persistent-shell.ts';
+import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/upload-plan.ts';
+import { FACTS_PROBE } from '../../roles/facts/index.ts';
+import { FIREWALL_ROLLBACK_SCRIPT, firewallRollbackSh } from '../../roles/harden/firewall-tasks.ts';
+import { candidateScript, installScript, moduliFilterScript, RESTORE_AND_RELOAD_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
+import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
+import { sudoersInstallScript } from '../../roles/base/admin.ts';
+import { defaults as platformDefaults, nvidiaRepoScript } from '../../roles/platform-prereq/index.ts';
+import type { Exclusion } from './shellcheck.ts';
+
+const SAMPLE_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export const FIXED_SCRIPTS: string[] = [
+  SHELL_LOOP,
+  buildLaunch(SHELL_LOOP, { sudo: true, password: 'x' }).command,
+  FACTS_PROBE,
+  installFromStagingScript('/home/admin/.clusterseed-staging/.staged.cs-0a1b2c', "/etc/it's here.conf", { mode: 0o640, owner: 'root', group: 'adm' }, SAMPLE_SHA),
+  installFromStagingScript('/home/admin/.clusterseed-staging/.staged.cs-0a1b2c', '/etc/x.conf', {}, SAMPLE_SHA),
+  chownAndRenameScript('/etc/.x.conf.cs-0a1b2c', '/etc/x.conf', 'root', 'adm'),
+  candidateScript(true, ['admin', 'root', 'nobody']),
+  installScript('/run/clusterseed-sshd-candidate.AbCd1234', SAMPLE_SHA),
+  RESTORE_AND_RELOAD_SCRIPT,
+  moduliFilterScript(3072, 40),
+  FIREWALL_ROLLBACK_SCRIPT,
+  firewallRollbackSh(),
+  sudoersInstallScript('/etc/sudoers.d/.50-clusterseed-admin.candidate.0a1b2c3d4e5f'),
+  // GPU nodes only: not in the host test's converge
+  nvidiaRepoScript(platformDefaults),
+  // the Argo CD bootstrap (first server, after publishing): not in the host test's converge
+  applicationStatusProbe(['argocd', 'root'], 'argocd'),
+];
+
+export const SCRIPT_EXCLUSIONS: Exclusion[] = [];
