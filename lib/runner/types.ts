@@ -134,6 +134,12 @@ export interface RunOptions {
   diff: boolean;
   tags?: string[];
   verbosity: number;
+  /**
+   * where the hosts keep clusterseed's state, e.g. the pending handler records
+   * (lib/runner/pending.ts); default /var/lib/clusterseed. Tests that run roles on this machine
+   * point it at a temp dir.
+   */
+  hostStateDir?: string;
 }
 
 export interface HostContext {
