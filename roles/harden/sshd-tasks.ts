@@ -119,7 +119,8 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
   return {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
-    files: [{ path: SSHD_DROPIN, hash: true }, { path: MAIN, content: true }],
+    // the rollback copy too: it outlives an install until the reload handler proved it
+    files: [{ path: SSHD_DROPIN, hash: true }, { path: MAIN, content: true }, { path: SSHD_ROLLBACK }],
     probe: [
       HOST_KEYS_PROBE,
       'echo @@effective',
@@ -141,10 +142,20 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         // in place: still prove nothing read earlier overrides it (someone may have added a file)
         const problems = contextMismatches(effectiveText, (eff) => effectiveMismatches(input, eff));
         if (problems.length) throw new Error(overrideMessage(problems));
-        if (dropin.mode === DROPIN_MODE && dropin.owner === 'root') return null;
+        const modeOk = dropin.mode === DROPIN_MODE && dropin.owner === 'root';
+        // the files are right, but an install whose reload never proved itself left its rollback
+        // copy: the live sshd may still run the old configuration. Changed → `reload sshd` runs.
+        const unproven = fileFact(state, SSHD_ROLLBACK).exists;
+        if (modeOk && !unproven) return null;
+        const parts = [
+          ...(modeOk ? [] : [`${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`]),
+          ...(unproven ? [`an earlier install was never proven live (${SSHD_ROLLBACK} is still there): reload sshd and prove a fresh login`] : []),
+        ];
         return {
-          summary: `${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`,
-          apply: (c) => run(c, `chown root:root ${SSHD_DROPIN} && chmod ${DROPIN_MODE} ${SSHD_DROPIN}`, `chmod ${SSHD_DROPIN}`).then(() => undefined),
+          summary: parts.join('; '),
+          apply: async (c) => {
+            if (!modeOk) await run(c, `chown root:root ${SSHD_DROPIN} && chmod ${DROPIN_MODE} ${SSHD_DROPIN}`, `chmod ${SSHD_DROPIN}`);
+          },
         };
       }
 
