@@ -218,10 +218,13 @@ test('the connection cut mid-role on 1 of 2 hosts (link down, sshd killed): the 
   const route = await sh(h2, 'ip route show default');
   assert.match(route, /^default via /);
   // inside h2, the moment the pending record appears (the next command installs the drop-in):
-  // its link goes down and every sshd process of the host is killed
+  // every sshd process of the host is killed (the listener and the run's own session), then its
+  // link goes down. Killed first, the run sees its connection reset at once instead of waiting
+  // out the SSH keepalives (≈ 45 s) a silent link loss costs.
   const cut = lab.sh(
     h2,
-    `i=0; while [ ! -e ${RELOAD_RECORD} ]; do i=$((i+1)); [ $i -lt 24000 ] || exit 9; sleep 0.01; done; ip link set eth0 down && systemctl kill --signal=KILL ssh.service && echo cut`,
+    `i=0; while [ ! -e ${RELOAD_RECORD} ]; do i=$((i+1)); [ $i -lt 24000 ] || exit 9; sleep 0.01; done; ` +
+      `kill -KILL $(pidof sshd) && sleep 0.2 && ip link set eth0 down && echo cut`,
     { timeoutMs: RUN_TIMEOUT_MS },
   );
   const started = Date.now();
