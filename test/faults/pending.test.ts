@@ -221,14 +221,17 @@ test('the connection cut mid-role on 1 of 2 hosts (link down, sshd killed): the 
   // every sshd process of the host is killed (the listener and the run's own session), then its
   // link goes down. Killed first, the run sees its connection reset at once instead of waiting
   // out the SSH keepalives (≈ 45 s) a silent link loss costs.
+  const stop = '/run/cs-fault-watch-stop';
   const cut = lab.sh(
     h2,
-    `i=0; while [ ! -e ${RELOAD_RECORD} ]; do i=$((i+1)); [ $i -lt 24000 ] || exit 9; sleep 0.01; done; ` +
+    `rm -f ${stop}; while [ ! -e ${RELOAD_RECORD} ]; do [ ! -e ${stop} ] || exit 9; sleep 0.01; done; ` +
       `kill -KILL $(pidof sshd) && sleep 0.2 && ip link set eth0 down && echo cut`,
     { timeoutMs: RUN_TIMEOUT_MS },
   );
   const started = Date.now();
   const r = await site(inv);
+  // a run that never recorded the reload ends the watch too (the host is not cut then)
+  await sh(h2, `touch ${stop}`);
   const cutResult = await cut;
   assert.is(cutResult.stdout.trim(), 'cut', cutResult.stderr);
   try {
