@@ -4,6 +4,12 @@
 // A run that dies in between (killed tool, cut connection, failing handler) leaves the record, and
 // every later run reads it in the role's probe batch and runs the handler, or with --check reports
 // it. One job: the scripts that read, record and clear, and the parsing of what they print.
+//
+// With --tags: a role that runs at all (any of its tasks selected) runs every pending handler of
+// its own, also one that only an unselected task notified: the handler makes the host use files
+// that are already installed, whichever task installed them. A role --tags leaves out entirely
+// neither reads nor runs its records (--tags promises not to touch what it leaves out); they stay
+// on the host, and the next run or --check that includes the role reports and runs them.
 import { q } from '../blocks/shell.ts';
 
 /** where hosts keep clusterseed's state (rollback copies, firewall hashes, pending records) */

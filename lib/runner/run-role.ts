@@ -130,7 +130,7 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
     }
   }
   // a role --tags leaves out entirely does not read its pending records either: they stay on the
-  // host for the next run that includes the role (see README, "Pending handlers")
+  // host for the next run that includes the role (lib/runner/pending.ts says why)
   if (!rolePlan) return { tasks: [], stop: null };
   reports.push(...rolePlan.skipped);
   const runnable = rolePlan.runnable;
