@@ -2,7 +2,7 @@
 // batch, or take the state gathered ahead with an earlier role's batch; plan each, apply only differences,
 // re-probe the remaining tasks in one batch after something changed (their state may depend on it),
 // then run notified handlers once.
-import type { Change, HostContext, ProbeResult, Role, Skip, Task, TaskReport } from './types.ts';
+import { HandlerRolledBack, type Change, type HostContext, type ProbeResult, type Role, type Skip, type Task, type TaskReport } from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
 import { fileFactsProbe } from './file-facts.ts';
 import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
@@ -217,6 +217,11 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       if (old || recorded.has(handler.name)) await run(ctx, clearScript(role.name, handler.name, ctx.options.hostStateDir), 'clear the pending handler record');
       reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', ...(since && { summary: since }), durationMs: Date.now() - started });
     } catch (err) {
+      if (err instanceof HandlerRolledBack && (old || recorded.has(handler.name))) {
+        // the previous state is back and live: nothing is pending any more (best effort: a record
+        // left behind only costs the next run one more run of the handler)
+        await ctx.conn.exec(clearScript(role.name, handler.name, ctx.options.hostStateDir), { become: true }).catch(() => undefined);
+      }
       return fail(role, `handler: ${handler.name}`, err, reports, Date.now() - started);
     }
   }

@@ -117,6 +117,13 @@ export interface Handler {
   run(ctx: HostContext): Promise<void>;
 }
 
+/**
+ * Thrown by a handler that failed but put the host back into its previous, proven state (files
+ * restored and live again): nothing of its notification is left to do, so the runner drops the
+ * handler's pending record (lib/runner/pending.ts). The role still fails.
+ */
+export class HandlerRolledBack extends Error {}
+
 export interface Logger {
   info(msg: string): void;
   /** shown with -v */

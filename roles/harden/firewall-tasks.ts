@@ -136,6 +136,8 @@ async function proveOrRollBack(c: HostContext, freshLogin: FreshLogin): Promise<
     await freshLogin(c, c.host.user);
   } catch (err) {
     const back = await c.conn.exec(ROLLBACK, { become: true });
+    // restored: its rollback files go too, or the next run would take the ruleset for unproven
+    if (back.code === 0) await c.conn.exec(DISARM, { become: true });
     const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
     throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
   }

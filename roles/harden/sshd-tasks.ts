@@ -6,7 +6,7 @@
 //      (first match wins, so an earlier file could silently override us);
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
-import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
+import { HandlerRolledBack, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
@@ -120,7 +120,13 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
     // the rollback copy too: it outlives an install until the reload handler proved it
-    files: [{ path: SSHD_DROPIN, hash: true }, { path: MAIN, content: true }, { path: SSHD_ROLLBACK }],
+    files: [
+      { path: SSHD_DROPIN, hash: true },
+      { path: MAIN, content: true },
+      { path: SSHD_ROLLBACK },
+      { path: `${SSHD_ROLLBACK}/dropin`, hash: true },
+      { path: `${SSHD_ROLLBACK}/sshd_config`, hash: true },
+    ],
     probe: [
       HOST_KEYS_PROBE,
       'echo @@effective',
@@ -145,7 +151,11 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         const modeOk = dropin.mode === DROPIN_MODE && dropin.owner === 'root';
         // the files are right, but an install whose reload never proved itself left its rollback
         // copy: the live sshd may still run the old configuration. Changed → `reload sshd` runs.
-        const unproven = fileFact(state, SSHD_ROLLBACK).exists;
+        // (a copy equal to the live files is what a rollback put back, and that was proven before)
+        const savedDropin = fileFact(state, `${SSHD_ROLLBACK}/dropin`);
+        const savedMain = fileFact(state, `${SSHD_ROLLBACK}/sshd_config`);
+        const unproven =
+          fileFact(state, SSHD_ROLLBACK).exists && (savedDropin.sha256 !== dropinHash || savedMain.sha256 !== fileFact(state, MAIN).sha256);
         if (modeOk && !unproven) return null;
         const parts = [
           ...(modeOk ? [] : [`${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`]),
@@ -210,7 +220,9 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
             : restore.code === 3
               ? 'there was no saved configuration to restore (only the moduli changed)'
               : `restoring the previous configuration FAILED too: ${(restore.stderr || restore.stdout).trim()}`;
-        throw new Error(`sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`);
+        const message = `sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`;
+        // restored and reloaded: the host runs its previous, proven configuration again
+        throw restore.code === 0 ? new HandlerRolledBack(message) : new Error(message);
       }
       await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
       const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];

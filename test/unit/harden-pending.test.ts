@@ -11,7 +11,8 @@ import type { ExecResult } from '../../lib/ssh/types.ts';
 import { VarsReader } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { buildSshdConfig, HOST_KEYS_PROBE, parseHostKeys, readSshdVars, renderSshdConfig, SSHD_DROPIN } from '../../roles/harden/sshd.ts';
-import { sshdConfigTask, SSHD_ROLLBACK } from '../../roles/harden/sshd-tasks.ts';
+import { reloadSshdHandler, sshdConfigTask, SSHD_ROLLBACK } from '../../roles/harden/sshd-tasks.ts';
+import { HandlerRolledBack } from '../../lib/runner/types.ts';
 import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { probed } from '../support/probe-state.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
@@ -41,10 +42,39 @@ test('sshd: the drop-in in place but the rollback copy of an unproven install st
   assert.match(change.summary, /an earlier install was never proven live \(\/var\/lib\/clusterseed\/sshd-rollback is still there\): reload sshd and prove a fresh login/);
   await change.apply(ctx);
   assert.equal(scripts, [], 'nothing to install: the reload handler does the work');
+  // the copies equal to the live files: what a rollback put back (proven before), not an unproven install
+  const restored = { ...inPlace, [SSHD_ROLLBACK]: '', [`${SSHD_ROLLBACK}/dropin`]: content, [`${SSHD_ROLLBACK}/sshd_config`]: inPlace['/etc/ssh/sshd_config'] };
+  assert.is(await task.plan(probed(task, stdout, restored, { mode: '0600' }), ctx), null, 'a rollback that was put back is proven');
+  const older = await task.plan(probed(task, stdout, { ...restored, [`${SSHD_ROLLBACK}/dropin`]: 'PermitRootLogin yes\n' }, { mode: '0600' }), ctx);
+  assert.ok(older && 'apply' in older, 'a saved copy older than the installed drop-in: unproven');
   // with a wrong mode as well, both are fixed and said
   const both = await task.plan(probed(task, stdout, { ...inPlace, [SSHD_ROLLBACK]: '' }, { mode: '0644' }), ctx);
   assert.ok(both && 'apply' in both);
   assert.match(both.summary, /mode 0644 root -> 0600 root; an earlier install was never proven/);
+});
+
+test('sshd: a failed proof whose restore worked is a HandlerRolledBack (its pending record goes); a failed restore is not', async () => {
+  const handler = reloadSshdHandler(() => 'admin', async () => { throw new Error('no fresh SSH login as admin'); });
+  const restoredCtx = ctxRecording([]);
+  (restoredCtx as any).host = { name: 'n1', user: 'admin', vars: {} };
+  (restoredCtx as any).vars = deepMerge(hardenDefaults, {});
+  try {
+    await handler.run(restoredCtx);
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, HandlerRolledBack);
+    assert.match((err as Error).message, /the previous sshd configuration was restored and sshd reloaded/);
+  }
+  const brokenScripts: string[] = [];
+  const broken = ctxRecording(brokenScripts);
+  (broken as any).conn = { exec: async (s: string): Promise<ExecResult> => (brokenScripts.push(s), s.includes('rb=') ? { code: 1, stdout: '', stderr: 'cp: No space left on device' } : { code: 0, stdout: '', stderr: '' }) };
+  try {
+    await handler.run(broken);
+    assert.unreachable();
+  } catch (err) {
+    assert.not.instance(err, HandlerRolledBack);
+    assert.match((err as Error).message, /restoring the previous configuration FAILED too/);
+  }
 });
 
 test('firewall: file and live table as recorded but the rollback script still there: prove a fresh login, then disarm; else roll back', async () => {
@@ -74,6 +104,7 @@ test('firewall: file and live table as recorded but the rollback script still th
     assert.match((err as Error).message, /no fresh SSH login as admin; the previous ruleset was restored/);
   }
   assert.match(lockedScripts[0], /\/bin\/sh \/var\/lib\/clusterseed\/firewall-rollback\.sh/);
+  assert.match(lockedScripts[1], /rm -f .*firewall-rollback\.sh/, 'restored: the rollback files go, the next run must not take the ruleset for unproven');
 });
 
 test.run();

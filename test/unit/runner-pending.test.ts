@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type { Inventory } from '../../lib/inventory/model.ts';
-import type { Role } from '../../lib/runner/types.ts';
+import { HandlerRolledBack, type Role } from '../../lib/runner/types.ts';
 import { exitCode, runSite } from '../../lib/runner/run-site.ts';
 import { clearScript, parsePending, parseRecordName, pendingDir, pendingProbe, recordName, recordScript } from '../../lib/runner/pending.ts';
 import { file } from '../../lib/blocks/index.ts';
@@ -169,6 +169,27 @@ test('a failing handler stays pending: --check reports it (exit 3), the next run
   assert.is(readFileSync(`${dir}/restarts`, 'utf8'), '1');
   const check2 = await converge([role], state, { check: true });
   assert.is(exitCode(check2.report), 0);
+});
+
+test('a handler that failed but rolled the host back (HandlerRolledBack) leaves nothing pending', async () => {
+  const dir = fresh('app');
+  const state = fresh('state');
+  execFileSync('mkdir', ['-p', dir]);
+  writeFileSync(`${dir}/want`, '1');
+  const role: Role = {
+    name: 'app', appliesTo: () => true,
+    tasks: () => [file({ path: `${dir}/app.conf`, content: `v=${readFileSync(`${dir}/want`, 'utf8')}`, notify: ['restart app'] })],
+    handlers: [{ name: 'restart app', run: async () => { throw new HandlerRolledBack('the app did not come up; the previous file is back and running'); } }],
+  };
+  const r = await converge([role], state);
+  assert.is(r.host.outcome, 'failed');
+  assert.match(r.host.tasks.at(-1)!.message!, /previous file is back/);
+  assert.is(existsSync(recordOf(state)), false, 'rolled back: nothing pending');
+  // a plain failure keeps it
+  const plain: Role = { ...role, handlers: [{ name: 'restart app', run: async () => { throw new Error('restart failed'); } }] };
+  writeFileSync(`${dir}/want`, '2');
+  await converge([plain], state);
+  assert.ok(existsSync(recordOf(state)));
 });
 
 test('--tags: a role left out keeps its record for later; a role selected by any task runs its pending handlers', async () => {
