@@ -2,7 +2,7 @@
 // batch, or take the state gathered ahead with an earlier role's batch; plan each, apply only differences,
 // re-probe the remaining tasks in one batch after something changed (their state may depend on it),
 // then run notified handlers once.
-import { HandlerRolledBack, type Change, type HostContext, type ProbeResult, type Role, type Skip, type Task, type TaskReport } from './types.ts';
+import { HandlerRolledBack, NothingApplied, type Change, type HostContext, type ProbeResult, type Role, type Skip, type Task, type TaskReport } from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
 import { fileFactsProbe } from './file-facts.ts';
 import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
@@ -176,7 +176,18 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
           await run(ctx, recordScript(toRecord.map((handler) => ({ role: role.name, handler, by: mask(task.name) })), ctx.options.hostStateDir), 'record the pending handler(s) on the host');
           toRecord.forEach((h) => recorded.add(h));
         }
-        await plan.apply(ctx);
+        try {
+          await plan.apply(ctx);
+        } catch (err) {
+          if (err instanceof NothingApplied) {
+            // refused before it touched the host: the records written for it announce nothing
+            for (const h of toRecord) {
+              await ctx.conn.exec(clearScript(role.name, h, ctx.options.hostStateDir), { become: true }).catch(() => undefined);
+              recorded.delete(h);
+            }
+          }
+          throw err;
+        }
         states = null; // later tasks may depend on what just changed: probe them again
       }
       for (const h of task.notify ?? []) notified.add(h);

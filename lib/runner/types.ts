@@ -124,6 +124,13 @@ export interface Handler {
  */
 export class HandlerRolledBack extends Error {}
 
+/**
+ * Thrown by a Change's apply that failed before it changed anything on the host (e.g. a candidate
+ * configuration refused by its validator): the runner drops the pending records it wrote for this
+ * change, since no handler has anything to catch up on. The task still fails.
+ */
+export class NothingApplied extends Error {}
+
 export interface Logger {
   info(msg: string): void;
   /** shown with -v */

@@ -6,7 +6,7 @@
 //      (first match wins, so an earlier file could silently override us);
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
-import { HandlerRolledBack, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
+import { HandlerRolledBack, NothingApplied, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
@@ -181,12 +181,12 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         async apply(c) {
           const cand = await c.conn.exec(candidateScript(keys.generateEd25519, users), { become: true, stdin: content });
           if (cand.code !== 0) {
-            throw new Error(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
+            throw new NothingApplied(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
           }
           const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
           if (problems.length) {
             await c.conn.exec(`rm -rf ${CANDIDATE}`, { become: true });
-            throw new Error(`${overrideMessage(problems)}; nothing was installed`);
+            throw new NothingApplied(`${overrideMessage(problems)}; nothing was installed`);
           }
           await run(c, INSTALL_SCRIPT, `install ${SSHD_DROPIN}`);
         },

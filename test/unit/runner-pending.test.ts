@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type { Inventory } from '../../lib/inventory/model.ts';
-import { HandlerRolledBack, type Role } from '../../lib/runner/types.ts';
+import { HandlerRolledBack, NothingApplied, type Role } from '../../lib/runner/types.ts';
 import { exitCode, runSite } from '../../lib/runner/run-site.ts';
 import { clearScript, parsePending, parseRecordName, pendingDir, pendingProbe, recordName, recordScript } from '../../lib/runner/pending.ts';
 import { file } from '../../lib/blocks/index.ts';
@@ -190,6 +190,25 @@ test('a handler that failed but rolled the host back (HandlerRolledBack) leaves 
   writeFileSync(`${dir}/want`, '2');
   await converge([plain], state);
   assert.ok(existsSync(recordOf(state)));
+});
+
+test('a change refused before it touched the host (NothingApplied) leaves nothing pending; any other failure keeps the record', async () => {
+  const dir = fresh('app');
+  const state = fresh('state');
+  execFileSync('mkdir', ['-p', dir]);
+  let failWith: Error = new NothingApplied('the validator refused the candidate; nothing was installed');
+  const role: Role = {
+    name: 'app', appliesTo: () => true,
+    tasks: () => [{ name: 'config', notify: ['restart app'], plan: () => ({ summary: 'install', apply: async () => { throw failWith; } }) }],
+    handlers: [{ name: 'restart app', run: async () => undefined }],
+  };
+  const refused = await converge([role], state);
+  assert.is(refused.host.outcome, 'failed');
+  assert.match(refused.host.tasks.at(-1)!.message!, /nothing was installed/);
+  assert.is(existsSync(recordOf(state)), false);
+  failWith = new Error('connection lost halfway');
+  await converge([role], state);
+  assert.ok(existsSync(recordOf(state)), 'it may have changed the host: the handler stays pending');
 });
 
 test('--tags: a role left out keeps its record for later; a role selected by any task runs its pending handlers', async () => {
