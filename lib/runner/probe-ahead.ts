@@ -10,7 +10,7 @@
 // of its own (applies a change, runs a handler, or probes anything itself) or stops the host.
 import type { Inventory } from '../inventory/model.ts';
 import type { HostContext, Role } from './types.ts';
-import { planRole, probeAll, type ProbedRole, type RolePlan } from './run-role.ts';
+import { planRole, probeTasks, type ProbedRole, type RolePlan } from './run-role.ts';
 
 export class ProbeAhead {
   private readonly byHost = new Map<string, Map<Role, ProbedRole>>();
@@ -47,16 +47,18 @@ export class ProbeAhead {
     }
     if (!own) return undefined;
     const group: { role: Role; plan: RolePlan }[] = [{ role, plan: own }, ...(await this.planFollowing(role, ctx))];
-    let states;
+    let states, pending;
     try {
-      states = await probeAll(group.flatMap((g) => g.plan.runnable), ctx);
+      // with the pending handler records of every role in the group that has handlers
+      const withPending = group.some((g) => g.role.handlers?.length);
+      ({ states, pending } = await probeTasks(group.flatMap((g) => g.plan.runnable), ctx, withPending));
     } catch {
       return undefined;
     }
     const later = new Map<Role, ProbedRole>();
     let at = 0;
     for (const { role: r, plan } of group) {
-      later.set(r, { plan, states: states.slice(at, at + plan.runnable.length) });
+      later.set(r, { plan, states: states.slice(at, at + plan.runnable.length), pending });
       at += plan.runnable.length;
     }
     const result = later.get(role)!;

@@ -2,14 +2,16 @@
 // batch, or take the state gathered ahead with an earlier role's batch; plan each, apply only differences,
 // re-probe the remaining tasks in one batch after something changed (their state may depend on it),
 // then run notified handlers once.
-import type { Change, HostContext, ProbeResult, Role, Skip, Task, TaskReport } from './types.ts';
+import { HandlerRolledBack, NothingApplied, type Change, type HostContext, type ProbeResult, type Role, type Skip, type Task, type TaskReport } from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
 import { fileFactsProbe } from './file-facts.ts';
 import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
 import { packageStateProbe, parseInstalled } from '../blocks/package-state.ts';
 import { TransportError } from '../ssh/types.ts';
+import { run } from '../blocks/shell.ts';
 import { mask } from '../report/mask.ts';
 import { renderDiffs } from '../report/diff.ts';
+import { clearScript, parsePending, pendingProbe, recordScript, type PendingRecord } from './pending.ts';
 
 export class HostUnreachable extends Error {}
 
@@ -32,15 +34,33 @@ function selected(task: Task, role: Role, ctx: HostContext): boolean {
 
 /** The state of these tasks in ONE remote command: their probes, files, units and packages. */
 export async function probeAll(tasks: Task[], ctx: HostContext): Promise<ProbeResult[]> {
+  return (await probeTasks(tasks, ctx, false)).states;
+}
+
+/** What one probe batch answered: each task's state and, when asked for, the host's pending handler records. */
+export interface ProbedState {
+  states: ProbeResult[];
+  /** every pending record on the host (all roles); [] when not asked for */
+  pending: PendingRecord[];
+}
+
+/**
+ * probeAll, and with `withPending` the pending handler records in the same command
+ * (lib/runner/pending.ts): a no-op run pays no extra round trip for them.
+ */
+export async function probeTasks(tasks: Task[], ctx: HostContext, withPending: boolean): Promise<ProbedState> {
   const withProbe = tasks.map((t, i) => ({ t, i })).filter((x) => x.t.probe);
   const queries = tasks.flatMap((t) => t.files ?? []);
   const unitNames = [...new Set(tasks.flatMap((t) => t.units ?? []))];
   const packageNames = [...new Set(tasks.flatMap((t) => t.packages ?? []))].sort();
   const results: ProbeResult[] = tasks.map(() => ({ stdout: '', code: 0 }));
-  if (withProbe.length === 0 && queries.length === 0 && unitNames.length === 0 && packageNames.length === 0) return results;
+  if (!withPending && withProbe.length === 0 && queries.length === 0 && unitNames.length === 0 && packageNames.length === 0) {
+    return { states: results, pending: [] };
+  }
   // the files, units and packages of all tasks first, one probe each (file-facts.ts, unit-state.ts, package-state.ts)
   const fileFacts = queries.length ? fileFactsProbe(queries) : undefined;
   const shared = [
+    ...(withPending ? [pendingProbe(ctx.options.hostStateDir)] : []),
     ...(fileFacts ? [fileFacts.probe] : []),
     ...(unitNames.length ? [unitStateProbe(unitNames)] : []),
     ...(packageNames.length ? [packageStateProbe(packageNames)] : []),
@@ -48,16 +68,18 @@ export async function probeAll(tasks: Task[], ctx: HostContext): Promise<ProbeRe
   const batch = buildProbeBatch([...shared, ...withProbe.map((x) => x.t.probe!)]);
   ctx.log.debug(
     `probe batch of ${withProbe.length} task(s)${queries.length ? `, ${queries.length} file(s)` : ''}` +
-      `${unitNames.length ? `, ${unitNames.length} unit(s)` : ''}${packageNames.length ? `, ${packageNames.length} package(s)` : ''}`,
+      `${unitNames.length ? `, ${unitNames.length} unit(s)` : ''}${packageNames.length ? `, ${packageNames.length} package(s)` : ''}` +
+      `${withPending ? ', pending handlers' : ''}`,
   );
   const res = await ctx.conn.exec(batch.script, { become: true });
   const parsed = batch.parse(res.stdout);
+  const pending = withPending ? parsePending(parsed.shift()!.stdout) : [];
   const files = fileFacts ? fileFacts.parse(parsed.shift()!.stdout) : undefined;
   const units = unitNames.length ? parseUnitStates(parsed.shift()!.stdout, unitNames) : undefined;
   const packages = packageNames.length ? parseInstalled(parsed.shift()!.stdout) : undefined;
   withProbe.forEach((x, k) => (results[x.i] = parsed[k]));
   for (const r of results) Object.assign(r, files && { files }, units && { units }, packages && { packages });
-  return results;
+  return { states: results, pending };
 }
 
 /** A role's tasks for one host, built and filtered (--tags, `when`), before anything is probed. */
@@ -89,11 +111,15 @@ export interface ProbedRole {
   plan: RolePlan;
   /** the state of every runnable task, in order */
   states: ProbeResult[];
+  /** the pending handler records found on the host with this batch (runRole keeps its own role's) */
+  pending: PendingRecord[];
 }
 
+/** Runs the role's tasks, then its handlers: those notified now and those still pending on the host. */
 export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole): Promise<RoleResult> {
   const reports: TaskReport[] = [];
   const notified = new Set<string>();
+  const handlerNames = new Set((role.handlers ?? []).map((h) => h.name));
   let rolePlan: RolePlan | null;
   if (ahead) rolePlan = ahead.plan;
   else {
@@ -103,11 +129,22 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       return fail(role, '(build tasks)', err, reports);
     }
   }
+  // a role --tags leaves out entirely does not read its pending records either: they stay on the
+  // host for the next run that includes the role (lib/runner/pending.ts says why)
   if (!rolePlan) return { tasks: [], stop: null };
   reports.push(...rolePlan.skipped);
   const runnable = rolePlan.runnable;
   // the state gathered ahead (with an earlier role's batch), else probed when the first task needs it
   let states: ProbeResult[] | null = ahead?.states ?? null;
+  // records left by earlier runs whose handler did not finish; read with the first probe batch
+  let pending: Map<string, PendingRecord> | null = ahead ? ofRole(role, ahead.pending) : null;
+  /** handlers with a record on the host now (found there, or written by this run) */
+  const recorded = new Set<string>();
+  const probe = async (from: number) => {
+    const got = await probeTasks(runnable.slice(from), ctx, pending === null && handlerNames.size > 0);
+    if (pending === null) pending = ofRole(role, got.pending);
+    return got.states;
+  };
   let offset = 0; // index in runnable where `states` starts
   let interrupted = false;
   for (let i = 0; i < runnable.length; i++) {
@@ -121,7 +158,7 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
     const started = Date.now();
     try {
       if (!states) {
-        states = await probeAll(runnable.slice(i), ctx);
+        states = await probe(i);
         offset = i;
       }
       const plan = await task.plan(states[i - offset], ctx);
@@ -139,7 +176,25 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       ctx.log.info(`${verb}: [${role.name}] ${task.name}: ${plan.summary}`);
       if (ctx.options.diff && plan.diff?.length) ctx.log.info(renderDiffs(plan.diff));
       if (!ctx.options.check) {
-        await plan.apply(ctx);
+        // the notification outlives this run: if anything stops us before the handler proved
+        // itself, the next run still knows the host is not where its files say
+        const toRecord = (task.notify ?? []).filter((h) => handlerNames.has(h) && !recorded.has(h) && !pending?.has(h));
+        if (toRecord.length) {
+          await run(ctx, recordScript(toRecord.map((handler) => ({ role: role.name, handler, by: mask(task.name) })), ctx.options.hostStateDir), 'record the pending handler(s) on the host');
+          toRecord.forEach((h) => recorded.add(h));
+        }
+        try {
+          await plan.apply(ctx);
+        } catch (err) {
+          if (err instanceof NothingApplied) {
+            // refused before it touched the host: the records written for it announce nothing
+            for (const h of toRecord) {
+              await ctx.conn.exec(clearScript(role.name, h, ctx.options.hostStateDir), { become: true }).catch(() => undefined);
+              recorded.delete(h);
+            }
+          }
+          throw err;
+        }
         states = null; // later tasks may depend on what just changed: probe them again
       }
       for (const h of task.notify ?? []) notified.add(h);
@@ -148,22 +203,52 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       return fail(role, task.name, err, reports, Date.now() - started);
     }
   }
+  if (pending === null && handlerNames.size > 0) {
+    // no task to probe (all filtered out): the records still need reading
+    try {
+      await probe(runnable.length);
+    } catch (err) {
+      return fail(role, '(pending handlers)', err, reports);
+    }
+  }
+  const left: Map<string, PendingRecord> = pending ?? new Map();
+  for (const [name, rec] of left) {
+    if (!handlerNames.has(name)) ctx.log.warn(`[${role.name}] a pending record names handler '${name}', which this role does not have; left in place: ${rec.file}`);
+  }
   for (const handler of role.handlers ?? []) {
-    if (!notified.has(handler.name)) continue;
+    const old = left.get(handler.name);
+    if (!notified.has(handler.name) && !old) continue;
     const started = Date.now();
+    const since = old ? `pending since ${old.since || 'an earlier run'}${old.by ? `, notified by ${old.by}` : ''}` : undefined;
     if (ctx.options.check) {
-      ctx.log.info(`would run handler: [${role.name}] ${handler.name}`);
+      if (old) {
+        // a handler an earlier run did not finish: the host is not converged, whatever its files say
+        ctx.log.info(`pending: [${role.name}] ${handler.name} (since ${old.since || 'an earlier run'})`);
+        reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', summary: since, durationMs: 0 });
+      } else ctx.log.info(`would run handler: [${role.name}] ${handler.name}`);
       continue;
     }
     try {
-      ctx.log.info(`handler: [${role.name}] ${handler.name}`);
+      ctx.log.info(`handler: [${role.name}] ${handler.name}${since ? ` (${since})` : ''}`);
       await handler.run(ctx);
-      reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', durationMs: Date.now() - started });
+      // only now, after the handler and its proof succeeded, may the host forget it
+      if (old || recorded.has(handler.name)) await run(ctx, clearScript(role.name, handler.name, ctx.options.hostStateDir), 'clear the pending handler record');
+      reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', ...(since && { summary: since }), durationMs: Date.now() - started });
     } catch (err) {
+      if (err instanceof HandlerRolledBack && (old || recorded.has(handler.name))) {
+        // the previous state is back and live: nothing is pending any more (best effort: a record
+        // left behind only costs the next run one more run of the handler)
+        await ctx.conn.exec(clearScript(role.name, handler.name, ctx.options.hostStateDir), { become: true }).catch(() => undefined);
+      }
       return fail(role, `handler: ${handler.name}`, err, reports, Date.now() - started);
     }
   }
   return { tasks: reports, stop: interrupted ? 'interrupted' : null };
+}
+
+/** The records of this role, by handler name. */
+function ofRole(role: Role, records: PendingRecord[]): Map<string, PendingRecord> {
+  return new Map(records.filter((r) => r.role === role.name).map((r) => [r.handler, r]));
 }
 
 function fail(role: Role, task: string, err: unknown, reports: TaskReport[], durationMs = 0): RoleResult {

@@ -123,6 +123,20 @@ export interface Handler {
   run(ctx: HostContext): Promise<void>;
 }
 
+/**
+ * Thrown by a handler that failed but put the host back into its previous, proven state (files
+ * restored and live again): nothing of its notification is left to do, so the runner drops the
+ * handler's pending record (lib/runner/pending.ts). The role still fails.
+ */
+export class HandlerRolledBack extends Error {}
+
+/**
+ * Thrown by a Change's apply that failed before it changed anything on the host (e.g. a candidate
+ * configuration refused by its validator): the runner drops the pending records it wrote for this
+ * change, since no handler has anything to catch up on. The task still fails.
+ */
+export class NothingApplied extends Error {}
+
 export interface Logger {
   info(msg: string): void;
   /** shown with -v */
@@ -140,6 +154,12 @@ export interface RunOptions {
   diff: boolean;
   tags?: string[];
   verbosity: number;
+  /**
+   * where the hosts keep clusterseed's state, e.g. the pending handler records
+   * (lib/runner/pending.ts); default /var/lib/clusterseed. Tests that run roles on this machine
+   * point it at a temp dir.
+   */
+  hostStateDir?: string;
 }
 
 export interface HostContext {

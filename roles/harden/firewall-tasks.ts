@@ -131,7 +131,9 @@ export const FIREWALL_ROLLBACK_SCRIPT = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemct
 export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin, alsoProve: string[] = []): Task {
   return {
     name: `firewall ruleset (table inet ${TABLE})`,
-    files: [{ path: RULESET_FILE, content: true }, { path: LIVE_HASH, content: true }],
+    // the rollback script is there from an apply until its fresh-login proof disarmed the revert
+    // timer: a run that died in between left it, and the ruleset is live but not proven
+    files: [{ path: RULESET_FILE, content: true }, { path: LIVE_HASH, content: true }, { path: ROLLBACK_SH }],
     // one nft call: the listing is kept with its trailing newlines (the "." guard) and hashed
     // exactly as the apply step hashed it into ${LIVE_HASH}
     probe: `if o=$(${LIST} 2>/dev/null && echo .); then printf '%s' "\${o%.}" | sha256sum; else echo missing; fi`,
@@ -142,7 +144,14 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
       const current = textOf(fileFact(state, RULESET_FILE));
       const fileOk = current === content;
       const liveOk = live !== 'missing' && live === recorded;
-      if (fileOk && liveOk) return null;
+      const unproven = fileFact(state, ROLLBACK_SH).exists;
+      if (fileOk && liveOk && !unproven) return null;
+      if (fileOk && liveOk) {
+        return {
+          summary: `an earlier apply was never proven (${ROLLBACK_SH} and its revert timer are still there): prove a fresh login, then disarm the revert`,
+          apply: (c) => proveOrRollBack(c, freshLogin, alsoProve),
+        };
+      }
       const why = !fileOk ? (current ? 'update' : 'install') : live === 'missing' ? 'the table is not loaded; reload' : 'the live table differs from the file; reload';
       return {
         summary: `${why}: ${summary}`,
@@ -156,18 +165,25 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
           if (res.code === 67) throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
           if (res.code !== 0) throw new Error(`applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`);
           if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
-          try {
-            await proveLogins(c, freshLogin, loginChecks(c, alsoProve));
-          } catch (err) {
-            const back = await c.conn.exec(FIREWALL_ROLLBACK_SCRIPT, { become: true });
-            const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
-            throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
-          }
-          await run(c, DISARM, 'disarm the firewall revert timer');
+          await proveOrRollBack(c, freshLogin, alsoProve);
         },
       };
     },
   };
+}
+
+/** A fresh login through the live ruleset disarms the revert; without one the previous ruleset goes back. */
+async function proveOrRollBack(c: HostContext, freshLogin: FreshLogin, alsoProve: string[]): Promise<void> {
+  try {
+    await proveLogins(c, freshLogin, loginChecks(c, alsoProve));
+  } catch (err) {
+    const back = await c.conn.exec(FIREWALL_ROLLBACK_SCRIPT, { become: true });
+    // restored: its rollback files go too, or the next run would take the ruleset for unproven
+    if (back.code === 0) await c.conn.exec(DISARM, { become: true });
+    const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
+    throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
+  }
+  await run(c, DISARM, 'disarm the firewall revert timer');
 }
 
 const UNIT_TEMPLATE = fileURLToPath(new URL('./templates/clusterseed-firewall.service.hbs', import.meta.url));

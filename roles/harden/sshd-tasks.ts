@@ -7,7 +7,7 @@
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
 import path from 'node:path';
-import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
+import { HandlerRolledBack, NothingApplied, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
@@ -150,12 +150,16 @@ export function installScript(candidate: string, dropinSha256: string): string {
     '  if [ -n "$ok" ]; then installed=; fi',
     '}',
     '[ -f "$c/main" ] || fail 69 "the candidate $c is gone (another run?); nothing was installed"',
-    'rm -rf -- "$rb" || fail 68 "cannot remove the old rollback copy $rb"',
-    'own=1',
-    'mkdir -p "$rb" || fail 68 "cannot create the rollback copy $rb"',
-    'chmod 0700 "$rb" || fail 68 "cannot chmod $rb"',
-    'cp -p -- "$m" "$rb/sshd_config" || fail 68 "cannot keep a rollback copy of $m in $rb"',
-    'if [ -f "$d" ]; then cp -p -- "$d" "$rb/dropin" || fail 68 "cannot keep a rollback copy of $d in $rb"; fi',
+    // a copy left by an earlier install that was never proven holds the last PROVEN configuration:
+    // keep it (the live files are the unproven ones), else take a fresh copy of the live files
+    'if [ ! -f "$rb/sshd_config" ]; then',
+    '  rm -rf -- "$rb" || fail 68 "cannot remove the old rollback copy $rb"',
+    '  own=1',
+    '  mkdir -p "$rb" || fail 68 "cannot create the rollback copy $rb"',
+    '  chmod 0700 "$rb" || fail 68 "cannot chmod $rb"',
+    '  cp -p -- "$m" "$rb/sshd_config" || fail 68 "cannot keep a rollback copy of $m in $rb"',
+    '  if [ -f "$d" ]; then cp -p -- "$d" "$rb/dropin" || fail 68 "cannot keep a rollback copy of $d in $rb"; fi',
+    'fi',
     'mkdir -p /etc/ssh/sshd_config.d || fail 67 "cannot create /etc/ssh/sshd_config.d"',
     // the new drop-in: a hidden temp name (sshd includes only *.conf) in its own directory
     `nd=$(mktemp "/etc/ssh/sshd_config.d/.$(basename "$d").cs-XXXXXXXX") || fail 67 "cannot create a temp file in /etc/ssh/sshd_config.d (disk full?)"`,
@@ -212,7 +216,14 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
   return {
     name: 'sshd hardened configuration',
     notify: ['reload sshd'],
-    files: [{ path: SSHD_DROPIN, hash: true }, { path: MAIN, content: true }],
+    // the rollback copy too: it outlives an install until the reload handler proved it
+    files: [
+      { path: SSHD_DROPIN, hash: true },
+      { path: MAIN, content: true },
+      { path: SSHD_ROLLBACK },
+      { path: `${SSHD_ROLLBACK}/dropin`, hash: true },
+      { path: `${SSHD_ROLLBACK}/sshd_config`, hash: true },
+    ],
     probe: [
       HOST_KEYS_PROBE,
       'echo @@effective',
@@ -234,10 +245,24 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         // in place: still prove nothing read earlier overrides it (someone may have added a file)
         const problems = contextMismatches(effectiveText, (eff) => effectiveMismatches(input, eff));
         if (problems.length) throw new Error(overrideMessage(problems));
-        if (dropin.mode === DROPIN_MODE && dropin.owner === 'root') return null;
+        const modeOk = dropin.mode === DROPIN_MODE && dropin.owner === 'root';
+        // the files are right, but an install whose reload never proved itself left its rollback
+        // copy: the live sshd may still run the old configuration. Changed → `reload sshd` runs.
+        // (a copy equal to the live files is what a rollback put back, and that was proven before)
+        const savedDropin = fileFact(state, `${SSHD_ROLLBACK}/dropin`);
+        const savedMain = fileFact(state, `${SSHD_ROLLBACK}/sshd_config`);
+        const unproven =
+          fileFact(state, SSHD_ROLLBACK).exists && (savedDropin.sha256 !== dropinHash || savedMain.sha256 !== fileFact(state, MAIN).sha256);
+        if (modeOk && !unproven) return null;
+        const parts = [
+          ...(modeOk ? [] : [`${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`]),
+          ...(unproven ? [`an earlier install was never proven live (${SSHD_ROLLBACK} is still there): reload sshd and prove a fresh login`] : []),
+        ];
         return {
-          summary: `${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`,
-          apply: (c) => run(c, `chown root:root ${SSHD_DROPIN} && chmod ${DROPIN_MODE} ${SSHD_DROPIN}`, `chmod ${SSHD_DROPIN}`).then(() => undefined),
+          summary: parts.join('; '),
+          apply: async (c) => {
+            if (!modeOk) await run(c, `chown root:root ${SSHD_DROPIN} && chmod ${DROPIN_MODE} ${SSHD_DROPIN}`, `chmod ${SSHD_DROPIN}`);
+          },
         };
       }
 
@@ -253,13 +278,13 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         async apply(c) {
           const cand = await c.conn.exec(candidateScript(keys.generateEd25519, users), { become: true, stdin: content });
           if (cand.code !== 0) {
-            throw new Error(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
+            throw new NothingApplied(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
           }
           const dir = candidateDir(cand.stdout);
           const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
           if (problems.length) {
             await c.conn.exec(`rm -rf -- ${q(dir)}`, { become: true });
-            throw new Error(`${overrideMessage(problems)}; nothing was installed`);
+            throw new NothingApplied(`${overrideMessage(problems)}; nothing was installed`);
           }
           await run(c, installScript(dir, sha256(content)), `install ${SSHD_DROPIN}`);
         },
@@ -294,7 +319,9 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
             : restore.code === 3
               ? 'there was no saved configuration to restore (only the moduli changed)'
               : `restoring the previous configuration FAILED too: ${(restore.stderr || restore.stdout).trim()}`;
-        throw new Error(`sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`);
+        const message = `sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`;
+        // restored and reloaded: the host runs its previous, proven configuration again
+        throw restore.code === 0 ? new HandlerRolledBack(message) : new Error(message);
       }
       await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
       const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];

@@ -29,7 +29,8 @@ async function converge(roles: Role[], opts: { check?: boolean; names?: string[]
   const report = await runSite({
     inventory: inventory(opts.names ?? ['a']),
     roles,
-    options: { check: !!opts.check, diff: true, verbosity: 0, forks: 4 },
+    // pending handler records go to a temp dir, not this machine's /var/lib/clusterseed
+    options: { check: !!opts.check, diff: true, verbosity: 0, forks: 4, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
     connect: (h) => { const t = new LocalTransport(h); transports.set(h.name, t); return t; },
     log,
   });
