@@ -51,7 +51,7 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
     if (cmd.k3sMirror) shared.set('k3s.mirror', cmd.k3sMirror);
     report = await runSite({
       inventory,
-      roles: siteRoles({ bootstrap: gitops }),
+      roles: siteRoles({ bootstrap: gitops, hostedRepo: gitops?.hostedRepo }),
       options: { check: cmd.check, diff: cmd.diff, tags: cmd.tags, verbosity: cmd.verbosity, forks: cmd.forks, limit: cmd.limit },
       connect: (host) =>
         createTransport(host, {
