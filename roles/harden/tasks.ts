@@ -12,7 +12,8 @@ import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
 import { contextUsers } from './sshd-contexts.ts';
-import { allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
+import { admitGroup, allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
+import { hostedRepoOf } from '../gitops-repo/settings.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import { interfaceSysctlTask } from './interface-sysctl.ts';
 import type { FreshLogin } from './verify.ts';
@@ -78,6 +79,9 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
         ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
       }
     }
+    // the on-cluster GitOps repository's user (its group has its name) reads over SSH here
+    const hostedRepo = hostedRepoOf(ctx.inventory);
+    if (hostedRepo?.host.name === ctx.host.name) admitGroup(vars.settings, hostedRepo.user);
     const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
     if (allowGroups) {
       const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
