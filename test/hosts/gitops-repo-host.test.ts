@@ -58,7 +58,7 @@ test('Argo CD\'s key clones the on-cluster repository from another node, and doe
   const authorized = (await lab.sh(server.name, 'cat /var/lib/clusterseed-git/.ssh/authorized_keys')).stdout;
   assert.is(authorized.trim().split('\n').length, 1);
   assert.match(authorized, /^restrict,command="clusterseed-read-only" ssh-ed25519 /);
-  assert.match((await lab.sh(server.name, 'sshd -T -C user=clusterseed-git,host=x,addr=10.0.0.1 | grep ^allowgroups')).stdout, /^allowgroups sudo clusterseed-git$/m);
+  assert.match((await lab.sh(server.name, 'sshd -T -C user=clusterseed-git,host=x,addr=10.0.0.1 | grep ^allowgroups')).stdout, /^allowgroups sudo\nallowgroups clusterseed-git$/m);
 
   // what the bootstrap wrote: the repository Secret (0600) and the pinned host key in Argo CD's values
   const cred = (await lab.sh(server.name, `stat -c %a ${MANIFESTS}/clusterseed-repo-credentials.yaml; cat ${MANIFESTS}/clusterseed-repo-credentials.yaml`)).stdout;
