@@ -55,10 +55,13 @@ export function bundleArgs(file: string, branch: string, plan: SyncPlan): string
 
 const asUser = (t: HostRepoTarget, args: string) => `runuser -u ${q(t.user)} -- env HOME=${q(t.home)} git -C ${q(t.repoPath)} ${args}`;
 
-async function hostHead(t: HostRepoTarget): Promise<string> {
-  const res = await t.conn.exec(`${asUser(t, `rev-parse --verify -q ${q(`refs/heads/${t.branch}^{commit}`)}`)} || true`, { become: true, timeoutMs: 60_000 });
+/** The host's head ('' for none), or undefined when the repository is not there (role gitops-repo has not run). */
+async function hostHead(t: HostRepoTarget): Promise<string | undefined> {
+  const script = `if ! id -u ${q(t.user)} >/dev/null 2>&1 || [ ! -f ${q(`${t.repoPath}/HEAD`)} ]; then echo '!missing'; exit 0; fi; ${asUser(t, `rev-parse --verify -q ${q(`refs/heads/${t.branch}^{commit}`)}`)} || true`;
+  const res = await t.conn.exec(script, { become: true, timeoutMs: 60_000 });
   if (res.code !== 0) throw new Error(`reading the head of ${t.repoPath} on ${t.conn.host.name} failed: ${res.stderr.trim()}`);
-  return res.stdout.trim();
+  const out = res.stdout.trim();
+  return out === '!missing' ? undefined : out;
 }
 
 async function localFacts(localRepo: string, branch: string, host: string): Promise<{ local: string; known: boolean; ancestor: boolean }> {
@@ -80,7 +83,13 @@ export interface HostSyncResult {
 export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTarget; check: boolean; log: Logger }): Promise<HostSyncResult> {
   const { target: t, log } = opts;
   const where = `${t.conn.host.name}:${t.repoPath}`;
-  const before = await hostHead(t);
+  const found = await hostHead(t);
+  if (found === undefined) {
+    // check mode before the first run: the role would create it, the publish would fill it
+    if (opts.check) return { before: '', head: '', changed: true };
+    throw new Error(`the repository ${where} does not exist (user ${t.user} or ${t.repoPath}/HEAD missing): run site.mjs without --tags/--limit once, its role gitops-repo creates it`);
+  }
+  const before = found;
   const f = await localFacts(opts.localRepo, t.branch, before);
   const plan = syncPlan(f.local, before, f.known, f.ancestor);
   if (plan.action === 'refuse') {
@@ -104,7 +113,7 @@ export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTa
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-  const head = await hostHead(t);
+  const head = (await hostHead(t)) ?? '';
   if (head !== f.local) throw new Error(`${where} is at ${head.slice(0, 12) || 'no commit'} after the update, not at ${f.local.slice(0, 12)}`);
   log.info(`gitops: ${where} now at ${head.slice(0, 12)}${before ? ` (was ${before.slice(0, 12)})` : ''}`);
   return { before, head, changed: true };
