@@ -11,7 +11,8 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from '../../roles/gitops-repo/access.ts';
 import { hostedRepoOf, hostedRepoUrl, knownHostsLines } from '../../roles/gitops-repo/settings.ts';
-import { bundleArgs, syncPlan } from '../../lib/publish/host-repo.ts';
+import { bundleArgs, HostRepoDivergedError, syncHostRepo, syncPlan } from '../../lib/publish/host-repo.ts';
+import type { Transport } from '../../lib/ssh/types.ts';
 import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { repoUrlOf } from '../../lib/gitops/model.ts';
@@ -167,6 +168,101 @@ test('a range bundle holds only the missing commits and fast-forwards a reposito
   const back = spawnSync('git', ['-C', host, 'fetch', '-q', old, 'refs/heads/old:refs/heads/main'], { encoding: 'utf8' });
   assert.is.not(back.status, 0, 'non-fast-forward refused');
   assert.is(gitq(host, 'rev-parse', 'main'), commits[2]);
+});
+
+// ---- syncHostRepo against a stand-in connection whose "host" is a local bare repository ----------
+
+const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
+
+function standInHost(hostRepo: string | undefined) {
+  const uploads: { path: string; content: Buffer; owner?: string }[] = [];
+  const scripts: string[] = [];
+  const conn = {
+    host: { name: 'srv' },
+    roundTrips: 0,
+    async exec(script: string) {
+      scripts.push(script);
+      if (script.includes("echo '!missing'")) {
+        if (!hostRepo) return { code: 0, stdout: '!missing\n', stderr: '' };
+        const r = spawnSync('git', ['-C', hostRepo, 'rev-parse', '--verify', '-q', 'refs/heads/main^{commit}'], { encoding: 'utf8' });
+        return { code: 0, stdout: r.stdout, stderr: '' };
+      }
+      const m = / fetch -q '([^']+)' '([^']+)'/.exec(script);
+      if (m) {
+        const bundle = path.join(tmp, 'uploaded.bundle');
+        writeFileSync(bundle, uploads[uploads.length - 1].content);
+        const r = spawnSync('git', ['-C', hostRepo!, 'fetch', '-q', bundle, m[2]], { encoding: 'utf8' });
+        return { code: r.status ?? 1, stdout: '', stderr: r.stderr };
+      }
+      throw new Error(`unexpected script: ${script}`);
+    },
+    async upload(p: string, content: Buffer, o: { owner?: string } = {}) {
+      uploads.push({ path: p, content: Buffer.from(content), owner: o.owner });
+    },
+  } as unknown as Transport;
+  const target = { conn, user: 'clusterseed-git', home: '/var/lib/clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git', branch: 'main' };
+  return { target, uploads, scripts };
+}
+
+test('syncHostRepo: empty host gets the branch, same head touches nothing, a new commit goes as a range, a foreign head is refused', async () => {
+  const { dir, commits } = repoWithCommits(2);
+  const mirror = path.join(tmp, 'mirror.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
+  gitq(dir, 'push', '-q', mirror, `${commits[0]}:refs/heads/main`);
+  const hostRepo = path.join(tmp, 'on-host.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', hostRepo]);
+  const host = standInHost(hostRepo);
+
+  const first = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(first, { before: '', head: commits[0], changed: true });
+  assert.is(host.uploads.length, 1);
+  assert.match(host.uploads[0].path, /^\/var\/lib\/clusterseed-git\/\.clusterseed-[0-9a-f]{16}\.bundle$/);
+  assert.is(host.uploads[0].owner, 'clusterseed-git');
+  const fetch = host.scripts.find((x) => x.includes(' fetch '))!;
+  assert.match(fetch, /runuser -u 'clusterseed-git' -- env HOME='\/var\/lib\/clusterseed-git' git/);
+  assert.match(fetch, /'refs\/heads\/main:refs\/heads\/main'/, 'no + in the refspec: fast-forward only');
+  assert.ok(fetch.includes(`rm -f '${host.uploads[0].path}'`), 'the bundle is removed');
+
+  const again = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(again, { before: commits[0], head: commits[0], changed: false });
+  assert.is(host.uploads.length, 1, 'nothing uploaded when the heads match');
+
+  gitq(dir, 'push', '-q', mirror, `${commits[1]}:refs/heads/main`);
+  const planned = await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet });
+  assert.equal(planned, { before: commits[0], head: commits[1], changed: true });
+  assert.is(host.uploads.length, 1, 'check mode uploads nothing');
+  const next = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(next, { before: commits[0], head: commits[1], changed: true });
+  const range = path.join(tmp, 'range-check.bundle');
+  writeFileSync(range, host.uploads[1].content);
+  const verify = spawnSync('git', ['bundle', 'verify', range], { cwd: dir, encoding: 'utf8' });
+  assert.match(verify.stdout + verify.stderr, new RegExp(commits[0]), 'the second bundle needs the host\'s head: only the new commit travels');
+
+  // someone committed on the host
+  const foreign = execFileSync('sh', ['-c', `git -C ${hostRepo} -c user.name=x -c user.email=x@x commit-tree -p main -m foreign main^{tree}`], { encoding: 'utf8' }).trim();
+  gitq(hostRepo, 'update-ref', 'refs/heads/main', foreign);
+  await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
+    () => assert.unreachable('a foreign head must be refused'),
+    (err) => {
+      assert.instance(err, HostRepoDivergedError);
+      assert.match(err.message, new RegExp(`refusing to update the repository on srv:/var/lib/clusterseed-git/gitops.git: its head ${foreign.slice(0, 12)} is no commit of the local mirror`));
+    },
+  );
+  assert.is(gitq(hostRepo, 'rev-parse', 'main'), foreign, 'left as it was');
+});
+
+test('syncHostRepo: no repository on the host is named (check mode: it would be created)', async () => {
+  const { dir, commits } = repoWithCommits(1);
+  const mirror = path.join(tmp, 'mirror-missing.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
+  gitq(dir, 'push', '-q', mirror, `${commits[0]}:refs/heads/main`);
+  const host = standInHost(undefined);
+  assert.equal(await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet }), { before: '', head: '', changed: true });
+  await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
+    () => assert.unreachable('must fail'),
+    (err) => assert.match(err.message, /srv:\/var\/lib\/clusterseed-git\/gitops\.git does not exist .*role gitops-repo creates it/),
+  );
+  assert.is(host.uploads.length, 0);
 });
 
 // ---- admission on the host ----------------------------------------------------------------------
