@@ -79,15 +79,16 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
         ctx.log.verbose(`AllowTcpForwarding local: other inventory hosts are reached through ${ctx.host.name}`);
       }
     }
-    // the on-cluster GitOps repository's user (its group has its name) reads over SSH here
-    const hostedRepo = hostedRepoOf(ctx.inventory);
-    if (hostedRepo?.host.name === ctx.host.name) admitGroup(vars.settings, hostedRepo.user);
     const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
     if (allowGroups) {
       const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
       const jump = ctx.inventory.hosts.filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port).map((h) => h.jump!.user);
       tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn, jump })));
     }
+    // the on-cluster GitOps repository's user (its group has its name) reads over SSH here; added
+    // after the lock-out check, whose message names the inventory's allow_groups
+    const hostedRepo = hostedRepoOf(ctx.inventory);
+    if (hostedRepo?.host.name === ctx.host.name) admitGroup(vars.settings, hostedRepo.user);
     tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user, contextUsers: contextUsers(user, ctx.host.user) }));
   } else {
     tasks.push({ name: 'sshd hardened configuration', plan: () => ({ skip: 'openssh-server is not installed' }) });
