@@ -8,6 +8,8 @@
 //   platform-prereq               (between k3s-prereq and k3s-server) host packages the enabled
 //                                 GitOps components need: open-iscsi (Longhorn), NVIDIA toolkit
 //   kubeconfig                    control machine: kubeconfig merged from the first server
+//   gitops-repo                   the GitOps repository on the first server (when no other remote
+//                                 is named): git user, bare repo, Argo CD's read-only key
 //   argocd-bootstrap              publish the GitOps repo, then Argo CD on the first server
 import type { Role } from '../lib/runner/types.ts';
 import { argocdBootstrapRole, type BootstrapSource } from './argocd-bootstrap/index.ts';
@@ -19,10 +21,13 @@ import { platformPrereqRole } from './platform-prereq/index.ts';
 import { k3sServerRole } from './k3s-server/index.ts';
 import { k3sAgentRole } from './k3s-agent/index.ts';
 import { kubeconfigRole } from './kubeconfig/index.ts';
+import { gitopsRepoRole, type GitopsRepoSource } from './gitops-repo/index.ts';
 
 export interface SiteRoleOptions {
   /** the rendered GitOps repo and its publish step; absent with --skip-push */
   bootstrap?: BootstrapSource;
+  /** the repository hosted on the first server (absent when Argo CD reads another remote) */
+  hostedRepo?: GitopsRepoSource;
 }
 
 export function hostRoles(): Role[] {
@@ -30,5 +35,9 @@ export function hostRoles(): Role[] {
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {
-  return [...hostRoles(), ...(opts.bootstrap ? [argocdBootstrapRole(opts.bootstrap)] : [])];
+  return [
+    ...hostRoles(),
+    ...(opts.bootstrap && opts.hostedRepo ? [gitopsRepoRole(opts.hostedRepo)] : []),
+    ...(opts.bootstrap ? [argocdBootstrapRole(opts.bootstrap)] : []),
+  ];
 }

@@ -15,6 +15,7 @@ import {
 } from './catalog.ts';
 import { affinityFor, nodeModel, placementFor, type NodeModel, type PlacementModel } from './placement.ts';
 import { clusterCapacity, quotaFor, LIMIT_FACTOR, PODS_PER_WEIGHT, USABLE_FRACTION, type Capacity, type QuotaModel } from './quota.ts';
+import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint } from '../../roles/gitops-repo/settings.ts';
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -77,6 +78,8 @@ export interface ClusterModel {
 
 export interface RepoModel {
   repoUrl: string;
+  /** known_hosts lines Argo CD pins for the repository's SSH host (the on-cluster repository) */
+  sshKnownHosts?: string;
   branch: string;
   management: ClusterModel;
   clusters: ClusterModel[];
@@ -90,6 +93,8 @@ export interface RepoModel {
 export interface ModelOptions {
   /** URL Argo CD clones the generated repo from; defaults to the inventory's gitops.repo */
   repoUrl?: string;
+  /** known_hosts lines for the repository's host, rendered into Argo CD's values (configs.ssh.extraHosts) */
+  sshKnownHosts?: string;
 }
 
 /** Per-component defaults for the settings templates read; the inventory overrides them. */
@@ -115,6 +120,10 @@ export function repoUrlOf(inv: Inventory, override?: string): string {
   // Argo CD reads the repo over SSH with the read-only deploy key the publish step registers
   if (r.kind === 'github') return `git@github.com:${r.owner}/${r.name}.git`;
   if (r.kind === 'remote') return r.url;
+  // no other remote: the repository lives on the first server (roles/gitops-repo); the site run
+  // passes the address and port it found on the host as the override
+  const hosted = hostedRepoOf(inv);
+  if (hosted) return hostedRepoUrl(hosted, inventoryEndpoint(hosted.host));
   return `file://${r.path}`;
 }
 
@@ -281,6 +290,7 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
   });
   return {
     repoUrl: repoUrlOf(inv, opts.repoUrl),
+    ...(opts.sshKnownHosts ? { sshKnownHosts: opts.sshKnownHosts } : {}),
     branch: inv.gitops.branch,
     management,
     clusters,

@@ -16,7 +16,15 @@ import { checkRepoCredentialFiles } from '../inventory/repo-credential-files.ts'
 import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../publish/credentials.ts';
 import { deployKeyPath } from '../publish/deploy-key.ts';
 import { credentialSecrets } from '../publish/repo-credential.ts';
+import os from 'node:os';
 import { bootstrapOfRender, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import type { GitopsRepoSource } from '../../roles/gitops-repo/index.ts';
+import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint, knownHostsLines, type HostedRepo, type SshEndpoint } from '../../roles/gitops-repo/settings.ts';
+import type { HostContext } from '../runner/types.ts';
+import type { HostSpec } from '../inventory/model.ts';
+import { readKnownHosts, entryMatches } from '../ssh/known-hosts.ts';
+import { loadOrCreateReadKey } from '../publish/read-key.ts';
+import { syncHostRepo } from '../publish/host-repo.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -40,6 +48,8 @@ export interface PublishSummary {
   unchanged: boolean;
   commit?: string;
   foreignChanges: string[];
+  /** the repository on the cluster (roles/gitops-repo), brought to the local mirror's head */
+  hosted?: { where: string; changed: boolean; head?: string; skipped?: string };
 }
 
 export class RepoNotSafeError extends Error {
@@ -69,8 +79,24 @@ export function credentialTarget(inventory: Inventory, remote?: string): Credent
   return publishTarget(inventory).remote ? { url: r.path } : {};
 }
 
+/** The host keys clusterseed checked for `host` (its known_hosts), as Argo CD's lines for `at`; undefined when none is known yet. */
+export function pinnedHostKeys(host: HostSpec, at: SshEndpoint): string | undefined {
+  // the same default as the site's transport (lib/site/site.ts DEFAULT_KNOWN_HOSTS)
+  const file = host.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
+  const keys = readKnownHosts(file)
+    .filter((e) => !e.marker && entryMatches(e, host.address, host.port))
+    .map((e) => ({ type: e.keyType, key: e.key.toString('base64') }));
+  return keys.length ? knownHostsLines(at, keys) : undefined;
+}
+
+export type GitopsSource = BootstrapSource & {
+  fileCount: number;
+  /** set when the repository is hosted on the first server (roles/gitops-repo) */
+  hostedRepo?: GitopsRepoSource;
+};
+
 /** Renders, validates and scans the repo; returns the bootstrap source for the argocd-bootstrap role. */
-export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapSource & { fileCount: number }> {
+export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSource> {
   const { inventory, log } = opts;
   const stateDir = path.join(inventory.dir, '.clusterseed');
   // a missing deploy key or token stops the run here, before anything is rendered or touched
@@ -78,13 +104,25 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
   const credentials = credentialSource(credentialTarget(inventory, opts.remote), inventory.dir);
   const auth = pushAuth(credentials);
   registerSecret(auth?.password);
-  // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
-  const { files, model, findings: bringup, warnings } = await renderAndAnalyze(inventory, { stateDir, repoUrl: opts.repoUrl ?? opts.remote, bootstrap: bootstrapOfRender });
-  // a repository that would not come up stops the run before any host is touched (issue 15)
-  if (bringup.length) throw new BringupError(bringup);
-  if (warnings.length) log.warn(`gitops: accepted risks (bring-up analysis)\n${formatBringupFindings(warnings)}`);
-  const findings = scanFiles(files);
-  if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
+  // no remote named: the repository lives on the first server, Argo CD reads it over SSH there
+  const hosted: HostedRepo | undefined = opts.remote || opts.repoUrl ? undefined : hostedRepoOf(inventory);
+  const render = async (at?: SshEndpoint) => {
+    // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
+    const repoUrl = opts.repoUrl ?? opts.remote ?? (hosted && at ? hostedRepoUrl(hosted, at) : undefined);
+    const sshKnownHosts = hosted && at ? pinnedHostKeys(hosted.host, at) : undefined;
+    const r = await renderAndAnalyze(inventory, { stateDir, repoUrl, sshKnownHosts, bootstrap: bootstrapOfRender });
+    // a repository that would not come up stops the run before any host is touched (issue 15)
+    if (r.findings.length) throw new BringupError(r.findings);
+    const findings = scanFiles(r.files);
+    if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
+    return r;
+  };
+  // before any host is contacted: node_ip and the inventory's port, the host key if already known
+  let endpoint = hosted ? inventoryEndpoint(hosted.host) : undefined;
+  const first = await render(endpoint);
+  let model = first.model;
+  const files = first.files;
+  if (first.warnings.length) log.warn(`gitops: accepted risks (bring-up analysis)\n${formatBringupFindings(first.warnings)}`);
   log.info(`gitops: rendered ${files.size} files for ${model.clusters.map((c) => c.name).join(', ')}; valid, no plaintext secrets`);
   if (model.repoUrl.startsWith('file://')) {
     log.warn(`Argo CD cannot clone ${model.repoUrl} from inside the cluster; set gitops.repo to a remote it can reach, or pass --repo-url`);
@@ -94,7 +132,30 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
   const keys = await loadOrCreateSealingKeys(mgmt.dir);
   const sealingKeyManifest = sealingKeySecretManifest(keys, 'kube-system');
   registerSecret(keys.privateKeyPem);
+  const readKey = hosted ? await loadOrCreateReadKey(inventory.dir, log) : undefined;
+  registerSecret(readKey?.privateKey);
   const target = publishTarget(inventory, opts.remote);
+
+  /**
+   * What Argo CD needs is known for sure only once the first server is connected: the port its
+   * sshd really listens on (facts: differs from the inventory's behind a port forward) and its
+   * host key, which the transport has checked against known_hosts by then. When either differs
+   * from the first render, the repository is rendered again (same inventory and sealed secrets:
+   * only repoURL and Argo CD's known hosts change) before it is published.
+   */
+  async function settleEndpoint(server: HostContext): Promise<void> {
+    if (!hosted || !endpoint) return;
+    const at = { address: endpoint.address, port: server.facts.sshdPorts?.[0] ?? endpoint.port };
+    const url = hostedRepoUrl(hosted, at);
+    if (url === model.repoUrl && pinnedHostKeys(hosted.host, at) === model.sshKnownHosts) return;
+    const again = await render(at);
+    endpoint = at;
+    model = again.model;
+    files.clear();
+    for (const [p, c] of again.files) files.set(p, c);
+    log.verbose(`gitops: rendered again for ${url} with its host key pinned`);
+  }
+
   return {
     fileCount: files.size,
     argocdChart: ARGOCD_CHART,
@@ -103,26 +164,53 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<BootstrapS
     rootApplicationPath: plan.rootApplication,
     files,
     sealingKeyManifest,
-    async publish(check: boolean) {
+    ...(readKey ? { hostedRepo: { readPublicKey: readKey.publicKey, branch: inventory.gitops.branch } } : {}),
+    async publish(check: boolean, server?: HostContext) {
+      if (server) await settleEndpoint(server);
       const common = { ...target, ...(auth ? { auth } : {}), files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
       let keyPath: string | undefined;
       if (check) {
         const p = await planPublish(common);
-        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged, foreignChanges: p.foreignChanges });
+        const h = hosted ? await syncHosted(check, server, !p.unchanged) : undefined;
+        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged && !h?.changed, foreignChanges: p.foreignChanges, ...(h ? { hosted: h } : {}) });
         const gh = common.github;
         const existing = gh ? deployKeyPath(inventory.dir, gh.owner, gh.repo) : undefined;
         keyPath = existing && existsSync(existing) ? existing : undefined;
       } else {
         const r = await publish(common);
-        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged, commit: r.commit, foreignChanges: r.foreignChanges });
+        const h = hosted ? await syncHosted(check, server, false) : undefined;
+        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged && !h?.changed, commit: r.commit, foreignChanges: r.foreignChanges, ...(h ? { hosted: h } : {}) });
         keyPath = r.deployKey?.privateKeyPath;
       }
-      // the credential of the target just published to: switching targets switches the Secret
-      const credential = await loadRepoCredential(credentials, { url: model.repoUrl, create: !check, log, deployKeyPath: keyPath });
-      for (const s of credentialSecrets(credential)) registerSecret(s);
+      // hosted on the cluster: Argo CD reads with the read-only key; else the credential of the
+      // target just published to (switching targets switches the Secret)
+      const credential = readKey
+        ? { type: 'ssh' as const, sshPrivateKey: readKey.privateKey }
+        : await loadRepoCredential(credentials, { url: model.repoUrl, create: !check, log, deployKeyPath: keyPath });
+      for (const secret of credentialSecrets(credential)) registerSecret(secret);
       return { repoUrl: model.repoUrl, ...(credential ? { credential } : {}) };
     },
   };
+
+  /** The local mirror's head onto the first server (check: whether it would change). */
+  async function syncHosted(check: boolean, server: HostContext | undefined, localPending: boolean): Promise<NonNullable<PublishSummary['hosted']>> {
+    const repo = hosted!;
+    const where = `${repo.host.name}:${repo.repoPath}`;
+    if (!server) {
+      log.warn(`gitops: ${repo.host.name} is not part of this run: the repository Argo CD reads there (${repo.repoPath}) was not updated`);
+      return { where, changed: false, skipped: 'first server not in this run' };
+    }
+    // check mode with a commit pending: the host differs from what would be published
+    if (check && localPending) return { where, changed: true };
+    const mirror = path.resolve((inventory.gitops.repo as { path: string }).path);
+    const s = await syncHostRepo({
+      localRepo: mirror,
+      target: { conn: server.conn, user: repo.user, home: repo.home, repoPath: repo.repoPath, branch: inventory.gitops.branch },
+      check,
+      log,
+    });
+    return { where, changed: s.changed, head: s.head };
+  }
 }
 
 export function formatPublish(s: PublishSummary): string {
@@ -135,5 +223,13 @@ export function formatPublish(s: PublishSummary): string {
     if (s.commit) lines.push(`  committed ${s.commit.slice(0, 12)}`);
   }
   for (const f of s.foreignChanges) lines.push(`  changed by someone else (kept): ${f}`);
+  if (s.hosted) {
+    const h = s.hosted;
+    lines.push(
+      h.skipped
+        ? `  on the cluster ${h.where}: not updated (${h.skipped})`
+        : `  on the cluster ${h.where}: ${h.changed ? (s.check ? 'would be brought to the new head' : `brought to ${h.head?.slice(0, 12)}`) : 'up to date'}`,
+    );
+  }
   return lines.join('\n');
 }

@@ -101,7 +101,7 @@ async function runLocked(
     if (cmd.k3sMirror) shared.set('k3s.mirror', cmd.k3sMirror);
     report = await runSite({
       inventory,
-      roles: siteRoles({ bootstrap: gitops }),
+      roles: siteRoles({ bootstrap: gitops, hostedRepo: gitops?.hostedRepo }),
       options: {
         check: cmd.check, diff: cmd.diff, tags: cmd.tags, verbosity: cmd.verbosity, forks: cmd.forks, limit: cmd.limit,
         hostLock: { pid: owner.pid, host: owner.host, command: owner.command, startedAt: owner.startedAt },

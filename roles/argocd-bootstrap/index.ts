@@ -51,8 +51,11 @@ export interface BootstrapSource {
   files: Map<string, string>;
   /** the Secret manifest installing the management cluster's Sealed Secrets key (secret) */
   sealingKeyManifest: string;
-  /** publish (or plan, in check mode); resolves to the repo URL Argo CD reads and its credential, if any */
-  publish(check: boolean): Promise<Published>;
+  /**
+   * publish (or plan, in check mode); resolves to the repo URL Argo CD reads and its credential, if
+   * any. `server`: the first server's context, where the on-cluster repository is brought up to date.
+   */
+  publish(check: boolean, server?: HostContext): Promise<Published>;
 }
 
 export function firstServer(inventory: Inventory): string | undefined {
@@ -197,8 +200,8 @@ export function argocdBootstrapRole(src: BootstrapSource): Role {
   return {
     name: 'argocd-bootstrap',
     appliesTo: (host, inventory) => host.name === firstServer(inventory),
-    async prepare({ options, log }) {
-      const published = await src.publish(options.check);
+    async prepare({ options, log, hosts }) {
+      const published = await src.publish(options.check, hosts[0]);
       files = bootstrapFiles(src, published);
       log.verbose(`argocd-bootstrap: Argo CD will read ${published.repoUrl}`);
     },

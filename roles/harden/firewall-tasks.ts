@@ -13,7 +13,8 @@ import { directory, file, packages, renderTemplate, service } from '../../lib/bl
 import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
-import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
+import { hostedRepoHost } from '../gitops-repo/settings.ts';
+import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, sshSources, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
 import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
@@ -40,17 +41,19 @@ const resolveAddress: AddressResolver = async (address) => {
 export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<FirewallModel> {
   const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   const view = await clusterView(ctx.host, ctx.inventory, resolveAddress);
+  const nodeNetworks = sourcesList(r, 'firewall.node_networks');
   const k3s = k3sRules({
     isServer: ctx.host.groups.includes('servers'),
     isAgent: ctx.host.groups.includes('agents'),
     view,
-    nodeNetworks: sourcesList(r, 'firewall.node_networks'),
+    nodeNetworks,
     apiFrom: sourcesList(r, 'firewall.api_allowed_from'),
   });
+  const repoHere = hostedRepoHost(ctx.inventory)?.name === ctx.host.name;
   return {
     host: ctx.host.name,
     sshPort,
-    sshFrom: sourcesList(r, 'firewall.ssh_allowed_from'),
+    sshFrom: sshSources(sourcesList(r, 'firewall.ssh_allowed_from'), repoHere, view, nodeNetworks),
     allowIcmp: r.bool('firewall.allow_icmp'),
     logDropped: r.bool('firewall.log_dropped'),
     trusted: k3s.trusted,

@@ -141,6 +141,18 @@ export function k3sRules(input: K3sPortsInput): { rules: PortRule[]; trusted: Fi
   return { rules, trusted: [{ comment: `pods and services of cluster ${c.name}`, cidrs }] };
 }
 
+/**
+ * Who may reach sshd: ssh_allowed_from ([] = anyone), and on the host of the on-cluster GitOps
+ * repository (roles/gitops-repo) also the cluster's nodes and pods, or Argo CD could not clone it:
+ * its repo-server pod connects to the node IP, from its pod IP on this node, and masqueraded by
+ * flannel to its node's IP from another node.
+ */
+export function sshSources(allowed: string[], repoHere: boolean, view: ClusterView, nodeNetworks: string[]): string[] {
+  if (allowed.length === 0 || !repoHere || !view.cluster) return allowed;
+  const pods = view.cluster.clusterCidr.split(',').map((s) => s.trim()).filter(Boolean);
+  return [...new Set([...allowed, ...view.nodes, ...nodeNetworks, ...pods])];
+}
+
 // ---- rendering -------------------------------------------------------------------------------
 
 const family = (addr: string) => (addr.includes(':') ? 6 : 4);

@@ -49,3 +49,14 @@ export function allowGroupsTask(allowed: string[], users: string[]): Task {
     },
   };
 }
+
+/**
+ * AllowGroups (when set) also admits `group`, in place: the on-cluster GitOps repository's user
+ * (roles/gitops-repo), whom Argo CD logs in as with its read-only key. No AllowGroups: nothing to do.
+ */
+export function admitGroup(settings: [string, string][], group: string): void {
+  const i = settings.findIndex(([k]) => k === 'AllowGroups');
+  if (i < 0) return;
+  const groups = settings[i][1].split(' ');
+  if (!groups.includes(group)) settings[i] = ['AllowGroups', [...groups, group].join(' ')];
+}

@@ -276,6 +276,9 @@ export function renderSshdConfig(input: SshdConfigInput): string {
 }
 
 /** Keywords whose effective value must be ours; sshd -T prints them in the form we write them. */
+/** keywords whose entries sshd -T prints on lines of their own (servconf.c dump_cfg_strarray) */
+const LIST_KEYWORDS = new Set(['allowgroups', 'allowusers', 'denygroups', 'denyusers']);
+
 const MUST_MATCH = [
   'permitrootlogin', 'passwordauthentication', 'kbdinteractiveauthentication', 'challengeresponseauthentication',
   'permitemptypasswords', 'authenticationmethods', 'pubkeyauthentication', 'hostbasedauthentication',
@@ -333,7 +336,9 @@ export function effectiveMismatches(input: SshdConfigInput, effective: Map<strin
     const want = wanted.get(key);
     const have = effective.get(key);
     if (want === undefined || !have) continue;
-    if (!sameSshdValue(key, have[0], want)) problems.push(`${key}: effective "${have[0]}", wanted "${want}"`);
+    // sshd -T prints a list keyword one line per entry (AllowGroups a b -> two lines)
+    const value = LIST_KEYWORDS.has(key) ? have.join(' ') : have[0];
+    if (!sameSshdValue(key, value, want)) problems.push(`${key}: effective "${value}", wanted "${want}"`);
   }
   const keys = effective.get('hostkey') ?? [];
   const extra = keys.filter((k) => !input.hostKeys.some((h) => h.path === k));

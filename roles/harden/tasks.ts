@@ -12,7 +12,8 @@ import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';
 import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
 import { contextUsers } from './sshd-contexts.ts';
-import { allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
+import { admitGroup, allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
+import { hostedRepoOf } from '../gitops-repo/settings.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import { interfaceSysctlTask } from './interface-sysctl.ts';
 import type { FreshLogin } from './verify.ts';
@@ -84,6 +85,10 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
       const jump = ctx.inventory.hosts.filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port).map((h) => h.jump!.user);
       tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn, jump })));
     }
+    // the on-cluster GitOps repository's user (its group has its name) reads over SSH here; added
+    // after the lock-out check, whose message names the inventory's allow_groups
+    const hostedRepo = hostedRepoOf(ctx.inventory);
+    if (hostedRepo?.host.name === ctx.host.name) admitGroup(vars.settings, hostedRepo.user);
     tasks.push(moduliTask(vars.moduliMinBits), sshdConfigTask({ vars, verifyUser: user, contextUsers: contextUsers(user, ctx.host.user) }));
   } else {
     tasks.push({ name: 'sshd hardened configuration', plan: () => ({ skip: 'openssh-server is not installed' }) });

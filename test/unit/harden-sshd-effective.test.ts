@@ -40,6 +40,22 @@ test('PermitRootLogin prohibit-password passes although sshd -T prints without-p
   assert.equal(effectiveMismatches({ ...input, settings: [['PermitRootLogin', 'no']] }, eff).length, 1);
 });
 
+test('AllowGroups of several groups: sshd -T prints one line per group, and that is the same setting', () => {
+  const { input } = configFor({ sshd: { allow_groups: ['sudo', 'clusterseed-git'] } });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));
+  try {
+    writeFileSync(path.join(dir, 'sshd_config'), renderSshdConfig(input));
+    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    assert.is(eff.status, 0, eff.stderr);
+    assert.match(eff.stdout, /^allowgroups sudo\nallowgroups clusterseed-git$/m);
+    assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // a group missing is still a difference
+  assert.equal(effectiveMismatches(input, new Map([['allowgroups', ['sudo']]])), ['allowgroups: effective "sudo", wanted "sudo clusterseed-git"']);
+});
+
 test('a Match block that relaxes sshd for root from the network is found, though the admin from loopback is fine', () => {
   const { input } = configFor();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));

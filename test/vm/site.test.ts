@@ -7,12 +7,13 @@
 // changes nothing; --check afterwards exits 0.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
 import { labDown, readState, sshExec, sshTarget } from '../../lib/lab/index.ts';
 import { startK3sMirror, type K3sMirror } from '../support/k3s-mirror.ts';
 
@@ -143,6 +144,22 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
 
   const check = await site([...args, '--check']);
   assert.is(check.code, 0, check.out.slice(-4000));
+
+  // the repository Argo CD is told to read is cloneable from the other VM with the credential the
+  // bootstrap wrote (issue 16): the Secret's URL and key, the host key pinned in Argo CD's values
+  const manifests = '/var/lib/rancher/k3s/server/manifests';
+  const credFile = await remote(desktop.name, `sudo cat ${manifests}/clusterseed-repo-credentials.yaml`);
+  const secret = YAML.parseAllDocuments(credFile).map((d) => d.toJS()).find((d) => d?.kind === 'Secret');
+  assert.match(secret.stringData.url, /^ssh:\/\/clusterseed-git@[0-9.]+:22\/var\/lib\/clusterseed-git\/gitops\.git$/);
+  const chart = YAML.parse(await remote(desktop.name, `sudo cat ${manifests}/clusterseed-argocd.yaml`));
+  const knownHosts: string = YAML.parse(chart.spec.valuesContent).configs.ssh.extraHosts;
+  // a throwaway VM: the key travels in the command's here-document
+  await remote(pi.name, `umask 077; cat > ~/argocd-key <<'EOF'\n${secret.stringData.sshPrivateKey.trim()}\nEOF\ncat > ~/argocd-known-hosts <<'EOF'\n${knownHosts.trim()}\nEOF`);
+  await remote(pi.name, 'command -v git >/dev/null || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null 2>&1');
+  const gitSsh = 'ssh -i ~/argocd-key -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=~/argocd-known-hosts -o StrictHostKeyChecking=yes';
+  const cloned = await remote(pi.name, `rm -rf ~/argocd-clone && GIT_SSH_COMMAND='${gitSsh}' git clone -q ${secret.stringData.url} ~/argocd-clone && git -C ~/argocd-clone rev-parse HEAD`);
+  const mirrorHead = execFileSync('git', ['-C', path.join(labDir, '.clusterseed', 'gitops.git'), 'rev-parse', 'refs/heads/main'], { encoding: 'utf8' }).trim();
+  assert.is(cloned.split('\n').pop(), mirrorHead, 'the Pi cloned the head the control machine published');
 });
 
 test.run();

@@ -1,0 +1,289 @@
+// The on-cluster GitOps repository (issue 16, part 1), the pure parts: the forced command (run for
+// real with sh and git-upload-pack against a local bare repo), the authorized_keys line, the URL
+// and known-hosts lines Argo CD gets, the render with them, the bundle range, and the harden
+// role's admission of the git user (AllowGroups, firewall sources).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from '../../roles/gitops-repo/access.ts';
+import { hostedRepoOf, hostedRepoUrl, knownHostsLines } from '../../roles/gitops-repo/settings.ts';
+import { bundleArgs, HostRepoDivergedError, syncHostRepo, syncPlan } from '../../lib/publish/host-repo.ts';
+import type { Transport } from '../../lib/ssh/types.ts';
+import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
+import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
+import { repoUrlOf } from '../../lib/gitops/model.ts';
+import { admitGroup } from '../../roles/harden/sshd-access.ts';
+import { sshSources, type ClusterView } from '../../roles/harden/firewall.ts';
+import { homelab } from '../fixtures/gitops/inventories.ts';
+import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
+
+const tmp = tempDir('gitops-repo');
+
+function localHosted() {
+  const inv = homelab();
+  inv.gitops = { repo: { kind: 'local', path: path.join(inv.dir, '.clusterseed', 'gitops.git') }, branch: 'main' };
+  inv.hosts[0].nodeIp = '10.0.0.5';
+  return inv;
+}
+
+const gitq = (dir: string, ...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+
+function repoWithCommits(n: number): { dir: string; commits: string[] } {
+  const dir = mkdtempSync(path.join(tmp, 'work-'));
+  gitq(dir, 'init', '-q', '-b', 'main');
+  const commits: string[] = [];
+  for (let i = 0; i < n; i++) {
+    writeFileSync(path.join(dir, `f${i}.txt`), `${i}\n`);
+    gitq(dir, 'add', '.');
+    gitq(dir, 'commit', '-q', '-m', `c${i}`);
+    commits.push(gitq(dir, 'rev-parse', 'HEAD'));
+  }
+  return { dir, commits };
+}
+
+// ---- the forced command -------------------------------------------------------------------------
+
+function serve(script: string, original: string | undefined) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  if (original !== undefined) env.SSH_ORIGINAL_COMMAND = original;
+  // a flush packet: the client wants nothing after the ref advertisement, upload-pack ends
+  return spawnSync('sh', [script], { env, input: '0000', encoding: 'utf8', timeout: 20_000 });
+}
+
+test('forced command: upload-pack of the one repository runs; a shell, a push, other paths and tricks are refused', () => {
+  const { dir, commits } = repoWithCommits(1);
+  const repo = path.join(tmp, 'served.git');
+  execFileSync('git', ['clone', '-q', '--bare', dir, repo]);
+  const script = path.join(tmp, SERVE_COMMAND);
+  writeFileSync(script, forcedCommandScript(repo), { mode: 0o755 });
+
+  const ok = serve(script, `git-upload-pack '${repo}'`);
+  assert.is(ok.status, 0, ok.stderr);
+  // the ref advertisement (pkt-lines) names the repository's head
+  assert.match(ok.stdout, new RegExp(`^[0-9a-f]{4}${commits[0]} HEAD`));
+  assert.is(serve(script, `git upload-pack '${repo}'`).status, 0);
+
+  for (const bad of [undefined, '', 'id', 'sh -c id', `git-receive-pack '${repo}'`, `git-upload-archive '${repo}'`, "git-upload-pack '/etc'", `git-upload-pack '${repo}/../other.git'`, `git-upload-pack '${repo}'; id`, `git-upload-pack '${repo}' && id`, `git-upload-pack ${repo}`]) {
+    const r = serve(script, bad);
+    assert.is(r.status, 1, `${JSON.stringify(bad)}: ${r.stdout}${r.stderr}`);
+    assert.is(r.stdout, '', `${JSON.stringify(bad)} printed nothing on stdout`);
+    assert.match(r.stderr, /clusterseed: this key may only read .* \(git-upload-pack\); refused/);
+  }
+});
+
+test('authorized_keys: one restricted line with the forced command; anything but an ed25519 key is refused', () => {
+  const key = generateDeployKey('clusterseed argocd read').publicKey;
+  const line = authorizedKeysLine(key);
+  assert.is(line, `restrict,command="${SERVE_COMMAND}" ${key}\n`);
+  assert.is(line.split('\n').length, 2, 'one line');
+  assert.throws(() => authorizedKeysLine('ssh-rsa AAAAB3Nza x'), /not an ssh-ed25519 public key/);
+  assert.throws(() => authorizedKeysLine('ssh-ed25519 AAAA"bad x'), /not an ssh-ed25519 public key/);
+});
+
+// ---- URL, known hosts, render --------------------------------------------------------------------
+
+test('URL and known_hosts lines: node address and port, IPv6 in brackets, port 22 plain', () => {
+  const repo = { user: 'clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git' };
+  assert.is(hostedRepoUrl(repo, { address: '10.0.0.5', port: 22 }), 'ssh://clusterseed-git@10.0.0.5:22/var/lib/clusterseed-git/gitops.git');
+  assert.is(hostedRepoUrl(repo, { address: 'fd00::5', port: 2222 }), 'ssh://clusterseed-git@[fd00::5]:2222/var/lib/clusterseed-git/gitops.git');
+  const keys = [{ type: 'ssh-ed25519', key: 'AAAAC3Nz' }, { type: 'ssh-rsa', key: 'AAAAB3Nz' }];
+  assert.is(knownHostsLines({ address: '10.0.0.5', port: 22 }, keys), '10.0.0.5 ssh-ed25519 AAAAC3Nz\n10.0.0.5 ssh-rsa AAAAB3Nz\n');
+  assert.is(knownHostsLines({ address: '10.0.0.5', port: 2222 }, keys.slice(0, 1)), '[10.0.0.5]:2222 ssh-ed25519 AAAAC3Nz\n');
+});
+
+test('hosted only without another remote; vars.gitops-repo checked with the field named', () => {
+  const inv = localHosted();
+  assert.is(repoUrlOf(inv), 'ssh://clusterseed-git@10.0.0.5:22/var/lib/clusterseed-git/gitops.git');
+  assert.is(repoUrlOf(inv, 'https://git.example.org/x.git'), 'https://git.example.org/x.git');
+  assert.is(hostedRepoOf(homelab()), undefined, 'github: not hosted');
+  inv.hosts[0].vars['gitops-repo'] = { user: 'Git User' };
+  assert.throws(() => hostedRepoOf(inv), /host desktop: vars\.gitops-repo\.user: expected a user name/);
+  inv.hosts[0].vars['gitops-repo'] = { repo_path: '/srv/elsewhere.git' };
+  assert.throws(() => hostedRepoOf(inv), /vars\.gitops-repo\.repo_path: expected a path inside home/);
+  inv.hosts[0].vars['gitops-repo'] = { repo_path: "/var/lib/clusterseed-git/x'; id.git" };
+  assert.throws(() => hostedRepoOf(inv), /vars\.gitops-repo\.repo_path: expected an absolute path/);
+});
+
+test('render: every repoURL (root app, ApplicationSet, ref: values sources) is the hosted URL; the host key is in Argo CD values', async () => {
+  const inv = localHosted();
+  const url = 'ssh://clusterseed-git@10.0.0.5:22/var/lib/clusterseed-git/gitops.git';
+  const pin = '10.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n';
+  const { files } = await renderRepoWithSecrets(inv, { stateDir: tmp, sealingKeyOptions: TEST_KEY_OPTIONS, sshKnownHosts: pin });
+  const ours: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        // a git source (path or ref), not a chart repository
+        const src = v as Record<string, unknown>;
+        if (k === 'repoURL' && typeof x === 'string' && (src.path !== undefined || src.ref !== undefined)) ours.push(x);
+        walk(x);
+      }
+    }
+  };
+  for (const [f, c] of files) if (f.endsWith('.yaml')) for (const d of parseAllDocuments(c)) walk(d.toJS());
+  assert.ok(ours.length >= 4, `repoURLs of the repo itself: ${ours.length}`);
+  assert.equal([...new Set(ours)], [url]);
+  assert.not.ok([...files.values()].some((c) => c.includes('file://')));
+  const values = parse(files.get('platform/argocd/values.yaml')!);
+  assert.is(values.configs.ssh.extraHosts, pin);
+  // without a known key, no pin is rendered (never an unverified one)
+  const bare = await renderRepoWithSecrets(inv, { stateDir: tmp, sealingKeyOptions: TEST_KEY_OPTIONS });
+  assert.is(parse(bare.files.get('platform/argocd/values.yaml')!).configs.ssh, undefined);
+});
+
+// ---- bundle range -------------------------------------------------------------------------------
+
+test('sync plan: same head nothing, empty host the whole branch, an ancestor only the range; ahead or unknown refused', () => {
+  const [a, b] = ['a'.repeat(40), 'b'.repeat(40)];
+  assert.equal(syncPlan(a, a, true, true), { action: 'none' });
+  assert.equal(syncPlan(b, '', false, false), { action: 'full' });
+  assert.equal(syncPlan(b, a, true, true), { action: 'range', since: a });
+  assert.is(syncPlan(b, a, false, false).action, 'refuse');
+  assert.match((syncPlan(b, a, true, false) as { reason: string }).reason, /ahead of or diverged/);
+  assert.equal(bundleArgs('/t/x.bundle', 'main', { action: 'range', since: a }), ['bundle', 'create', '-q', '/t/x.bundle', 'refs/heads/main', `^${a}`]);
+  assert.equal(bundleArgs('/t/x.bundle', 'main', { action: 'full' }), ['bundle', 'create', '-q', '/t/x.bundle', 'refs/heads/main']);
+});
+
+test('a range bundle holds only the missing commits and fast-forwards a repository at the ancestor', () => {
+  const { dir, commits } = repoWithCommits(3);
+  const host = path.join(tmp, 'host.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', host]);
+  gitq(dir, 'push', '-q', host, `${commits[0]}:refs/heads/main`);
+  const bundle = path.join(tmp, 'range.bundle');
+  gitq(dir, ...bundleArgs(bundle, 'main', syncPlan(commits[2], commits[0], true, true) as { action: 'range'; since: string }));
+  // the bundle needs the host's commit and carries the two after it
+  const verify = spawnSync('git', ['bundle', 'verify', bundle], { cwd: dir, encoding: 'utf8' });
+  assert.match(verify.stdout + verify.stderr, new RegExp(`requires this ref:?\\s*\\n?${commits[0]}`));
+  const objects = execFileSync('sh', ['-c', `git bundle list-heads ${bundle}; git -C ${host} fetch -q ${bundle} refs/heads/main:refs/heads/main && git -C ${host} rev-parse main`], { encoding: 'utf8' });
+  assert.match(objects, new RegExp(`${commits[2]}\\s*$`));
+  // a non-fast-forward is refused by the same fetch (no '+')
+  const old = path.join(tmp, 'old.bundle');
+  gitq(dir, 'branch', 'old', commits[1]);
+  gitq(dir, 'bundle', 'create', '-q', old, 'refs/heads/old');
+  const back = spawnSync('git', ['-C', host, 'fetch', '-q', old, 'refs/heads/old:refs/heads/main'], { encoding: 'utf8' });
+  assert.is.not(back.status, 0, 'non-fast-forward refused');
+  assert.is(gitq(host, 'rev-parse', 'main'), commits[2]);
+});
+
+// ---- syncHostRepo against a stand-in connection whose "host" is a local bare repository ----------
+
+const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
+
+function standInHost(hostRepo: string | undefined) {
+  const uploads: { path: string; content: Buffer; owner?: string }[] = [];
+  const scripts: string[] = [];
+  const conn = {
+    host: { name: 'srv' },
+    roundTrips: 0,
+    async exec(script: string) {
+      scripts.push(script);
+      if (script.includes("echo '!missing'")) {
+        if (!hostRepo) return { code: 0, stdout: '!missing\n', stderr: '' };
+        const r = spawnSync('git', ['-C', hostRepo, 'rev-parse', '--verify', '-q', 'refs/heads/main^{commit}'], { encoding: 'utf8' });
+        return { code: 0, stdout: r.stdout, stderr: '' };
+      }
+      const m = / fetch -q '([^']+)' '([^']+)'/.exec(script);
+      if (m) {
+        const bundle = path.join(tmp, 'uploaded.bundle');
+        writeFileSync(bundle, uploads[uploads.length - 1].content);
+        const r = spawnSync('git', ['-C', hostRepo!, 'fetch', '-q', bundle, m[2]], { encoding: 'utf8' });
+        return { code: r.status ?? 1, stdout: '', stderr: r.stderr };
+      }
+      throw new Error(`unexpected script: ${script}`);
+    },
+    async upload(p: string, content: Buffer, o: { owner?: string } = {}) {
+      uploads.push({ path: p, content: Buffer.from(content), owner: o.owner });
+    },
+  } as unknown as Transport;
+  const target = { conn, user: 'clusterseed-git', home: '/var/lib/clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git', branch: 'main' };
+  return { target, uploads, scripts };
+}
+
+test('syncHostRepo: empty host gets the branch, same head touches nothing, a new commit goes as a range, a foreign head is refused', async () => {
+  const { dir, commits } = repoWithCommits(2);
+  const mirror = path.join(tmp, 'mirror.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
+  gitq(dir, 'push', '-q', mirror, `${commits[0]}:refs/heads/main`);
+  const hostRepo = path.join(tmp, 'on-host.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', hostRepo]);
+  const host = standInHost(hostRepo);
+
+  const first = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(first, { before: '', head: commits[0], changed: true });
+  assert.is(host.uploads.length, 1);
+  assert.match(host.uploads[0].path, /^\/var\/lib\/clusterseed-git\/\.clusterseed-[0-9a-f]{16}\.bundle$/);
+  assert.is(host.uploads[0].owner, 'clusterseed-git');
+  const fetch = host.scripts.find((x) => x.includes(' fetch '))!;
+  assert.match(fetch, /runuser -u 'clusterseed-git' -- env HOME='\/var\/lib\/clusterseed-git' git/);
+  assert.match(fetch, /'refs\/heads\/main:refs\/heads\/main'/, 'no + in the refspec: fast-forward only');
+  assert.ok(fetch.includes(`rm -f '${host.uploads[0].path}'`), 'the bundle is removed');
+
+  const again = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(again, { before: commits[0], head: commits[0], changed: false });
+  assert.is(host.uploads.length, 1, 'nothing uploaded when the heads match');
+
+  gitq(dir, 'push', '-q', mirror, `${commits[1]}:refs/heads/main`);
+  const planned = await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet });
+  assert.equal(planned, { before: commits[0], head: commits[1], changed: true });
+  assert.is(host.uploads.length, 1, 'check mode uploads nothing');
+  const next = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(next, { before: commits[0], head: commits[1], changed: true });
+  const range = path.join(tmp, 'range-check.bundle');
+  writeFileSync(range, host.uploads[1].content);
+  const verify = spawnSync('git', ['bundle', 'verify', range], { cwd: dir, encoding: 'utf8' });
+  assert.match(verify.stdout + verify.stderr, new RegExp(commits[0]), 'the second bundle needs the host\'s head: only the new commit travels');
+
+  // someone committed on the host
+  const foreign = execFileSync('sh', ['-c', `git -C ${hostRepo} -c user.name=x -c user.email=x@x commit-tree -p main -m foreign main^{tree}`], { encoding: 'utf8' }).trim();
+  gitq(hostRepo, 'update-ref', 'refs/heads/main', foreign);
+  await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
+    () => assert.unreachable('a foreign head must be refused'),
+    (err) => {
+      assert.instance(err, HostRepoDivergedError);
+      assert.match(err.message, new RegExp(`refusing to update the repository on srv:/var/lib/clusterseed-git/gitops.git: its head ${foreign.slice(0, 12)} is no commit of the local mirror`));
+    },
+  );
+  assert.is(gitq(hostRepo, 'rev-parse', 'main'), foreign, 'left as it was');
+});
+
+test('syncHostRepo: no repository on the host is named (check mode: it would be created)', async () => {
+  const { dir, commits } = repoWithCommits(1);
+  const mirror = path.join(tmp, 'mirror-missing.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
+  gitq(dir, 'push', '-q', mirror, `${commits[0]}:refs/heads/main`);
+  const host = standInHost(undefined);
+  assert.equal(await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet }), { before: '', head: '', changed: true });
+  await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
+    () => assert.unreachable('must fail'),
+    (err) => assert.match(err.message, /srv:\/var\/lib\/clusterseed-git\/gitops\.git does not exist .*role gitops-repo creates it/),
+  );
+  assert.is(host.uploads.length, 0);
+});
+
+// ---- admission on the host ----------------------------------------------------------------------
+
+test('sshd AllowGroups admits the git user\'s group on the repository host; no AllowGroups stays none', () => {
+  const s: [string, string][] = [['PermitRootLogin', 'no'], ['AllowGroups', 'sudo']];
+  admitGroup(s, 'clusterseed-git');
+  assert.equal(s[1], ['AllowGroups', 'sudo clusterseed-git']);
+  admitGroup(s, 'clusterseed-git');
+  assert.equal(s[1], ['AllowGroups', 'sudo clusterseed-git'], 'once');
+  const none: [string, string][] = [['PermitRootLogin', 'no']];
+  admitGroup(none, 'clusterseed-git');
+  assert.equal(none, [['PermitRootLogin', 'no']]);
+});
+
+test('firewall: a restricted ssh_allowed_from also admits node IPs and the pod network on the repository host only', () => {
+  const inv = localHosted();
+  const view: ClusterView = { cluster: inv.clusters[0], nodes: ['192.168.1.17', '10.0.0.5', '192.168.1.14'], otherServers: [] };
+  assert.equal(sshSources([], true, view, []), [], 'open to all stays open to all');
+  assert.equal(sshSources(['192.168.1.0/28'], false, view, []), ['192.168.1.0/28'], 'other hosts unchanged');
+  assert.equal(sshSources(['192.168.1.0/28'], true, view, ['10.9.0.0/24']), ['192.168.1.0/28', '192.168.1.17', '10.0.0.5', '192.168.1.14', '10.9.0.0/24', '10.42.0.0/16']);
+});
+
+test.run();
