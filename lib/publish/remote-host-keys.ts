@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { entryMatches, readKnownHosts } from '../ssh/known-hosts.ts';
+import { entryMatches, lookupName, readKnownHosts } from '../ssh/known-hosts.ts';
 import { knownHostsLines } from '../../roles/gitops-repo/settings.ts';
 import { gitUrlTransport } from './credentials.ts';
 
@@ -29,11 +29,11 @@ export function sshRemoteOf(url: string): SshRemote | undefined {
 }
 
 /**
- * Hosts the argo-cd chart's default known hosts (configs.ssh.knownHosts) already carry, on port 22.
- * (argo-helm charts/argo-cd/values.yaml: bitbucket.org, github.com, gitlab.com, ssh.dev.azure.com,
- * vs-ssh.visualstudio.com.)
+ * Hosts the argo-cd chart's default known hosts (configs.ssh.knownHosts) already carry, as
+ * `host` (port 22) or `[host]:port` names (argoproj/argo-helm charts/argo-cd/values.yaml, chart
+ * 10.1.1, commit af0a9310bacbaa4636018dfe22c801a6d33a5c43).
  */
-export const ARGOCD_DEFAULT_KNOWN_HOSTS = ['bitbucket.org', 'github.com', 'gitlab.com', 'ssh.dev.azure.com', 'vs-ssh.visualstudio.com'];
+export const ARGOCD_DEFAULT_KNOWN_HOSTS = ['bitbucket.org', 'github.com', 'gitlab.com', 'ssh.dev.azure.com', 'vs-ssh.visualstudio.com', '[ssh.github.com]:443'];
 
 export const userKnownHostsFile = () => path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -52,7 +52,7 @@ export interface RemoteHostKeysOptions {
 export function remoteHostKeys(url: string, opts: RemoteHostKeysOptions = {}): string | undefined {
   const remote = sshRemoteOf(url);
   if (!remote) return undefined;
-  if (remote.port === 22 && ARGOCD_DEFAULT_KNOWN_HOSTS.includes(remote.host)) return undefined;
+  if (ARGOCD_DEFAULT_KNOWN_HOSTS.includes(lookupName(remote.host, remote.port))) return undefined;
   const named = opts.knownHostsFile !== undefined;
   const file = opts.knownHostsFile ?? opts.defaultFile ?? userKnownHostsFile();
   if (named && !existsSync(file)) {

@@ -60,10 +60,11 @@ test('the known_hosts entries of the remote host and port, as Argo CD reads them
 test('no key needed: https, file://, and the hosts Argo CD already knows on port 22', () => {
   const none = path.join(dir, 'empty');
   writeFileSync(none, '');
-  for (const url of ['https://git.lan/ops/gitops.git', 'file:///srv/g.git', 'git@github.com:a/b.git', 'ssh://git@gitlab.com/a/b.git']) {
+  for (const url of ['https://git.lan/ops/gitops.git', 'file:///srv/g.git', 'git@github.com:a/b.git', 'ssh://git@gitlab.com/a/b.git', 'ssh://git@ssh.github.com:443/a/b.git']) {
     assert.is(remoteHostKeys(url, { knownHostsFile: none }), undefined, url);
   }
   // a GitHub Enterprise or self-hosted host is not among them
+  assert.throws(() => remoteHostKeys('ssh://git@github.com:2222/a/b.git', { knownHostsFile: none }), /no host key for github\.com \(port 2222\)/);
   assert.throws(() => remoteHostKeys('git@github.example.com:a/b.git', { knownHostsFile: none }), /no host key for github\.example\.com \(port 22\)/);
 });
 
