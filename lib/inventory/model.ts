@@ -84,6 +84,8 @@ export interface RepoAuthSpec {
   username?: string;
   /** readable without credentials: Argo CD gets no repository Secret */
   public?: boolean;
+  /** known_hosts file with the ssh remote's host key (absolute path); absent: ~/.ssh/known_hosts */
+  knownHosts?: string;
 }
 
 export interface GitopsSpec {

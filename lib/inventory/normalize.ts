@@ -177,6 +177,7 @@ function normalizeGitops(raw: RawInventory, dir: string): GitopsSpec {
       tokenEnv: repo.token_env,
       username: repo.username,
       public: repo.public,
+      knownHosts: repo.known_hosts === undefined ? undefined : expandPath(repo.known_hosts, dir),
     });
     return { repo: { kind: 'remote', url: repo.url, ...(Object.keys(auth).length ? { auth } : {}) }, branch };
   }

@@ -53,6 +53,7 @@ export type RawGroup = string[] | { hosts: string[]; vars?: RawVars };
 export interface RawRepoAuth {
   ssh_key?: string;
   token_env?: string;
+  known_hosts?: string;
   username?: string;
   public?: boolean;
 }

@@ -276,7 +276,7 @@ function checkClusterMembership(raw: RawInventory, layout: Layout, report: Repor
 }
 
 const REPO_KINDS = ['github', 'url', 'local'] as const;
-const REPO_AUTH_KEYS = ['ssh_key', 'token_env', 'username', 'public'] as const;
+const REPO_AUTH_KEYS = ['ssh_key', 'token_env', 'username', 'public', 'known_hosts'] as const;
 
 /** One place to push to, and credential settings that fit its URL (lib/publish/credentials.ts). */
 function checkGitopsRepo(raw: RawInventory, report: Reporter): void {
@@ -305,6 +305,9 @@ function checkGitopsRepo(raw: RawInventory, report: Reporter): void {
   }
   if (repo.ssh_key !== undefined && transport !== 'ssh') {
     report.error([...at, 'ssh_key'], 'a deploy key needs an ssh URL (ssh://host/path or user@host:path); for https use token_env');
+  }
+  if (repo.known_hosts !== undefined && transport !== 'ssh') {
+    report.error([...at, 'known_hosts'], 'holds the host key of an ssh remote; this URL is not read over ssh', { at: 'key' });
   }
   if (repo.username !== undefined && repo.token_env === undefined) {
     report.error([...at, 'username'], 'is sent with a token: set token_env too', { at: 'key' });

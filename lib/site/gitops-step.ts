@@ -13,6 +13,7 @@ import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
 import { registerSecret } from '../report/mask.ts';
 import { existsSync } from 'node:fs';
 import { checkRepoCredentialFiles } from '../inventory/repo-credential-files.ts';
+import { repoHostKeys } from '../inventory/repo-host-keys.ts';
 import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../publish/credentials.ts';
 import { deployKeyPath } from '../publish/deploy-key.ts';
 import { credentialSecrets } from '../publish/repo-credential.ts';
@@ -79,6 +80,12 @@ export function credentialTarget(inventory: Inventory, remote?: string): Credent
   return publishTarget(inventory).remote ? { url: r.path } : {};
 }
 
+/** The URL Argo CD reads when it is not the hosted repository: --repo-url, --remote, or gitops.repo.url. */
+export function argocdReadsUrl(inventory: Inventory, opts: Pick<GitopsStepOptions, 'remote' | 'repoUrl'>): string | undefined {
+  const r = inventory.gitops.repo;
+  return opts.repoUrl ?? opts.remote ?? (r.kind === 'remote' ? r.url : undefined);
+}
+
 /** The host keys clusterseed checked for `host` (its known_hosts), as Argo CD's lines for `at`; undefined when none is known yet. */
 export function pinnedHostKeys(host: HostSpec, at: SshEndpoint): string | undefined {
   // the same default as the site's transport (lib/site/site.ts DEFAULT_KNOWN_HOSTS)
@@ -106,10 +113,12 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
   registerSecret(auth?.password);
   // no remote named: the repository lives on the first server, Argo CD reads it over SSH there
   const hosted: HostedRepo | undefined = opts.remote || opts.repoUrl ? undefined : hostedRepoOf(inventory);
+  // an SSH remote Argo CD reads: its host key from a verified known_hosts, or the run stops here
+  const remoteKnownHosts = hosted ? undefined : repoHostKeys(inventory, argocdReadsUrl(inventory, opts));
   const render = async (at?: SshEndpoint) => {
     // with --remote, Argo CD reads from where we push unless --repo-url says otherwise
     const repoUrl = opts.repoUrl ?? opts.remote ?? (hosted && at ? hostedRepoUrl(hosted, at) : undefined);
-    const sshKnownHosts = hosted && at ? pinnedHostKeys(hosted.host, at) : undefined;
+    const sshKnownHosts = hosted ? (at ? pinnedHostKeys(hosted.host, at) : undefined) : remoteKnownHosts;
     const r = await renderAndAnalyze(inventory, { stateDir, repoUrl, sshKnownHosts, bootstrap: bootstrapOfRender });
     // a repository that would not come up stops the run before any host is touched (issue 15)
     if (r.findings.length) throw new BringupError(r.findings);

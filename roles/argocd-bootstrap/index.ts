@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
-import { command, file } from '../../lib/blocks/index.ts';
+import { absent, command, file } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { PRIORITY_CLASSES } from '../../lib/gitops/catalog.ts';
 import { bootstrapPlan, type RepoModel } from '../../lib/gitops/index.ts';
@@ -101,12 +101,17 @@ function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: Publ
     [`${dir}/clusterseed-sealing-key.yaml`, { content: src.sealingKeyManifest, secret: true }],
   ]);
   if (published.credential) {
-    files.set(`${dir}/clusterseed-repo-credentials.yaml`, {
+    files.set(repoCredentialsPath(dir), {
       content: repoCredentialManifest(src.argocdNamespace, published.repoUrl, published.credential),
       secret: true,
     });
   }
   return files;
+}
+
+/** The repository Secret's manifest file: written when the published target has a credential, removed otherwise. */
+export function repoCredentialsPath(dir = defaults.manifests_dir): string {
+  return `${dir}/clusterseed-repo-credentials.yaml`;
 }
 
 /** What the bring-up analysis (lib/gitops/bringup, BringupInput.bootstrap*) must know of this role. */
@@ -208,11 +213,15 @@ export function argocdBootstrapRole(src: BootstrapSource): Role {
     tasks(_ctx: HostContext): Task[] {
       if (!files) throw new Error('argocd-bootstrap ran without its prepare step');
       const dir = defaults.manifests_dir;
+      const credentials = repoCredentialsPath(dir);
       return [
         command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -- ${q(dir)} && chmod 0700 -- ${q(dir)}` }),
         ...[...files].map(([p, f]) =>
           f.handedOver ? helmChartFile(p, f, src.argocdNamespace) : file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` }),
         ),
+        // a target without a credential (public, file://): the previous target's credential file
+        // goes. K3s does not delete what it applied from it: the role README says how to.
+        ...(files.has(credentials) ? [] : [absent(credentials, { name: `bootstrap ${path.basename(credentials)} (no credential for this target)` })]),
       ];
     },
   };

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { parse, parseAllDocuments } from 'yaml';
 import { bootstrapPlan, buildModel, renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { ARGOCD_CHART, ARGOCD_NAMESPACE } from '../../lib/gitops/catalog.ts';
-import { bootstrapFiles, helmChartFile, runningApps, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
+import { argocdBootstrapRole, bootstrapFiles, helmChartFile, repoCredentialsPath, runningApps, type BootstrapSource, type Published } from '../../roles/argocd-bootstrap/index.ts';
 import { HELM_UNMANAGED_ANNOTATION } from '../../roles/argocd-bootstrap/manifests.ts';
 import { sha256 } from '../../lib/blocks/file.ts';
 import type { Change, FileFact, HostContext, ProbeResult } from '../../lib/runner/types.ts';
@@ -15,7 +15,7 @@ import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
 const state = tempDir('argocd-bootstrap');
 const DIR = '/var/lib/rancher/k3s/server/manifests';
 
-async function files() {
+async function files(published: Published = { repoUrl: 'git@example.lan:gitops.git' }) {
   const inv = everything();
   const { files: repo } = await renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS });
   const plan = bootstrapPlan(buildModel(inv), state);
@@ -26,9 +26,9 @@ async function files() {
     rootApplicationPath: plan.rootApplication,
     files: repo,
     sealingKeyManifest: 'apiVersion: v1\nkind: Secret\nmetadata: { name: k, namespace: kube-system }\n',
-    publish: async () => ({ repoUrl: 'git@example.lan:gitops.git' }),
+    publish: async () => published,
   };
-  return { repo, plan, out: bootstrapFiles(src, { repoUrl: 'git@example.lan:gitops.git' }, DIR) };
+  return { repo, plan, src, out: bootstrapFiles(src, published, DIR) };
 }
 
 test('every PriorityClass Argo CD values name is created by the bootstrap, before the Argo CD HelmChart', async () => {
@@ -84,6 +84,34 @@ test('once the argocd Application is Synced and Healthy, the HelmChart is marked
   assert.is(after.metadata.annotations[HELM_UNMANAGED_ANNOTATION], 'true');
   // a later degraded Argo CD does not give the release back to helm-controller
   assert.is((await planFor('argocd=Synced/Degraded\n', handover.f.handedOver)).change, null);
+});
+
+/** The role's tasks after its prepare step, for a publish that answers `published`. */
+async function roleTasks(published: Published) {
+  const { src } = await files(published);
+  const role = argocdBootstrapRole(src);
+  const log = { info() {}, warn() {}, verbose() {}, debug() {}, error() {} };
+  await role.prepare!({ options: { check: false }, log, hosts: [] } as never);
+  return role.tasks(ctx);
+}
+
+test('a target without a credential removes the previous target\'s credential file, once', async () => {
+  const p = repoCredentialsPath(DIR);
+  const withCredential = await roleTasks({ repoUrl: 'git@git.lan:ops/gitops.git', credential: { type: 'ssh', sshPrivateKey: 'KEY' } });
+  const writes = withCredential.filter((t) => (t.files ?? []).some((f) => f.path === p));
+  assert.is(writes.length, 1, 'one task for the credential file');
+  const written = await writes[0].plan({ stdout: '', code: 0, files: new Map([[p, fact()]]) }, ctx);
+  assert.ok(written, 'with a credential the file is written');
+
+  // switched to a public https target: the old file must go (K3s would keep re-applying it)
+  const tasks = await roleTasks({ repoUrl: 'https://git.example.org/ops/gitops.git' });
+  const removers = tasks.filter((t) => (t.files ?? []).some((f) => f.path === p));
+  assert.is(removers.length, 1, 'one task for the credential file');
+  const there = (await removers[0].plan({ stdout: '', code: 0, files: new Map([[p, fact('apiVersion: v1\nkind: Secret\n')]]) }, ctx)) as Change | null;
+  assert.ok(there, 'changed while the old file is there');
+  assert.match(there!.summary, `remove ${p}`);
+  // second run: the file is gone, nothing to do
+  assert.is(await removers[0].plan({ stdout: '', code: 0, files: new Map([[p, fact()]]) }, ctx), null);
 });
 
 test.run();

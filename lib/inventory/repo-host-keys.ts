@@ -1,0 +1,27 @@
+// The SSH remote's host keys for Argo CD (lib/publish/remote-host-keys.ts), with the inventory's
+// place in the error: gitops.repo.known_hosts when it names the file, else gitops.repo.url.
+import { InventoryError, formatPath, type FieldPath } from './errors.ts';
+import type { Inventory } from './model.ts';
+import { provenanceOf } from './provenance.ts';
+import { remoteHostKeys, RemoteHostKeyError } from '../publish/remote-host-keys.ts';
+
+/**
+ * Argo CD's known_hosts lines for `url` (the URL it reads: --repo-url, --remote, or gitops.repo.url),
+ * undefined when it needs none. Checked before anything is rendered or pushed.
+ */
+export function repoHostKeys(inventory: Inventory, url: string | undefined, defaultFile?: string): string | undefined {
+  if (!url) return undefined;
+  const repo = inventory.gitops.repo;
+  const knownHostsFile = repo.kind === 'remote' ? repo.auth?.knownHosts : undefined;
+  try {
+    return remoteHostKeys(url, { knownHostsFile, defaultFile });
+  } catch (e) {
+    // a URL from the command line has no line in the inventory
+    if (!(e instanceof RemoteHostKeyError) || repo.kind !== 'remote' || (repo.url !== url && !knownHostsFile)) throw e;
+    const source = provenanceOf(inventory)?.source;
+    const at: FieldPath = ['gitops', 'repo', knownHostsFile ? 'known_hosts' : 'url'];
+    const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
+    const message = e.message.replace(/^gitops\.repo\.known_hosts: /, '');
+    throw new InventoryError([{ file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message, severity: 'error' }]);
+  }
+}
