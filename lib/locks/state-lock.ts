@@ -3,7 +3,7 @@
 // never sees a half-written holder. A lock whose process is gone from this machine is taken over
 // with a warning; a live one refuses the second run at once, naming the holder.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -126,9 +126,7 @@ export function acquireStateLock(stateDir: string, opts: AcquireOptions): StateL
     mine.count++;
     return mine.lock;
   }
-  // a dir the lock had to create goes again with it when nothing else was written there (a run
-  // refused for bad input must leave nothing behind)
-  const created = mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const holder: LockHolder = {
     pid: process.pid,
     host: os.hostname(),
@@ -139,7 +137,7 @@ export function acquireStateLock(stateDir: string, opts: AcquireOptions): StateL
   };
   const content = JSON.stringify(holder) + '\n';
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (publish(file, content)) return remember(file, holder, created);
+    if (publish(file, content)) return remember(file, holder);
     const other = readHolder(file);
     if (!other) continue; // released meanwhile: try again
     if (!holderGone(other)) {
@@ -151,7 +149,7 @@ export function acquireStateLock(stateDir: string, opts: AcquireOptions): StateL
     }
     takeOver(file, other, content);
     opts.warn?.(`took over a stale lock ${file} left by ${describeHolder(other)}: that process is gone`);
-    return remember(file, holder, created);
+    return remember(file, holder);
   }
   throw new LockHeldError(`${file}: the lock changed hands repeatedly while taking it; try again`);
 }
@@ -183,7 +181,7 @@ function takeOver(file: string, stale: LockHolder, content: string): void {
   }
 }
 
-function remember(file: string, holder: LockHolder, createdDir?: string): StateLock {
+function remember(file: string, holder: LockHolder): StateLock {
   let released = false;
   const onExit = () => {
     const entry = held.get(file);
@@ -205,13 +203,6 @@ function remember(file: string, holder: LockHolder, createdDir?: string): StateL
         if (readHolder(file)?.id === holder.id) unlinkSync(file);
       } catch {
         // gone already, or unreadable: nothing of ours to remove
-      }
-      if (createdDir) {
-        try {
-          rmdirSync(createdDir); // only when empty: ENOTEMPTY once the run wrote state there
-        } catch {
-          // kept: it holds state now
-        }
       }
     },
   };
