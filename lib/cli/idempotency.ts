@@ -1,7 +1,7 @@
 // scripts/idempotency.mjs -i INVENTORY [site flags]: converge twice and fail unless the second run
 // changed nothing on any host (and made no commit). Works against any inventory: the VM lab,
 // Vagrant, Multipass or real hosts. Exit 0 idempotent, 1 bad input, 2 a run failed, 4 not idempotent.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main as siteMain } from './site.ts';
@@ -28,9 +28,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   // both runs under one lock: no other run may change the hosts between them (each site run
   // takes the same lock again, shared within this process)
+  const stateDir = stateDirOf(inventoryArg(argv));
+  // a state dir only the lock created goes again when the first run refuses bad input: nothing may
+  // be left next to the inventory then (README: bad input changes nothing)
+  const stateDirExisted = existsSync(stateDir);
   let lock;
+  let refused = false;
   try {
-    lock = acquireStateLock(stateDirOf(inventoryArg(argv)), { command: ['idempotency.mjs', ...argv].join(' '), warn: (m) => console.log(`WARNING: ${m}`) });
+    lock = acquireStateLock(stateDir, { command: ['idempotency.mjs', ...argv].join(' '), warn: (m) => console.log(`WARNING: ${m}`) });
   } catch (err) {
     const text = formatUserError(err);
     if (!text) throw err;
@@ -46,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       const code = await siteMain([...argv, '--json', json]);
       if (code !== 0) {
         console.error(`run ${n} failed with exit code ${code}`);
+        refused = code === 1 && n === 1;
         return code === 1 ? 1 : 2;
       }
       runs.push(JSON.parse(readFileSync(json, 'utf8')));
@@ -64,6 +70,13 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     lock.release();
+    if (refused && !stateDirExisted) {
+      try {
+        rmdirSync(stateDir); // only if empty: never remove state a run wrote
+      } catch {
+        // not empty: kept
+      }
+    }
   }
 }
 
