@@ -2,9 +2,11 @@
 // the run's own SSH connection (no `ssh` binary, no push access for anyone): probe the host's head
 // as the git user; when it differs, bundle what the host lacks, upload the bundle over SFTP to a
 // unique temporary path, fetch it fast-forward-only into the bare repository as the git user, and
-// remove the bundle. The same head: nothing is uploaded or touched.
+// remove the bundle. The same head: nothing is uploaded or touched. The other way round, a lost
+// (missing or empty) local mirror is restored from the host before anything is published to it.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Transport } from '../ssh/types.ts';
@@ -95,7 +97,8 @@ export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTa
   if (plan.action === 'refuse') {
     throw new HostRepoDivergedError(
       `refusing to update the repository on ${where}: ${plan.reason}. Only clusterseed writes there (Argo CD's key is read-only); ` +
-        `move the extra commits into the local mirror ${opts.localRepo} or remove ${t.repoPath} on the host to have it re-created`,
+        `move the extra commits into the local mirror ${opts.localRepo} or remove ${t.repoPath} on the host to have it re-created. ` +
+        `If the local mirror was lost and made anew, move it away (mv ${opts.localRepo} ${opts.localRepo}.old) and rerun: an empty mirror is restored from the host`,
     );
   }
   if (plan.action === 'none') return { before, head: before, changed: false };
@@ -117,4 +120,63 @@ export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTa
   if (head !== f.local) throw new Error(`${where} is at ${head.slice(0, 12) || 'no commit'} after the update, not at ${f.local.slice(0, 12)}`);
   log.info(`gitops: ${where} now at ${head.slice(0, 12)}${before ? ` (was ${before.slice(0, 12)})` : ''}`);
   return { before, head, changed: true };
+}
+
+
+export interface MirrorRestoreResult {
+  /** restored: the mirror was filled from the host; would-restore: check mode */
+  action: 'none' | 'restored' | 'would-restore';
+  /** the host's head, when restored or to be restored */
+  head?: string;
+}
+
+/** The mirror's head on the branch; '' when the mirror is missing or has no commit there. */
+async function mirrorHead(localRepo: string, branch: string): Promise<string> {
+  if (!existsSync(path.join(localRepo, 'objects'))) return '';
+  return (await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`], { gitDir: localRepo, okCodes: [1, 128] })).stdout.trim();
+}
+
+/**
+ * A local mirror that was lost (new control machine, `.clusterseed/` deleted) while the host's
+ * repository survives would otherwise get a new root commit and the host would refuse it: fill it
+ * from the host first (a bundle made there as the git user, downloaded over SFTP, removed there,
+ * fetched here). Only a mirror with no commit on the branch is restored; one with history is left
+ * to syncHostRepo (which refuses a host head it does not know).
+ */
+export async function restoreMirror(opts: { localRepo: string; target: HostRepoTarget; check: boolean; log: Logger }): Promise<MirrorRestoreResult> {
+  const { target: t, log } = opts;
+  if (await mirrorHead(opts.localRepo, t.branch)) return { action: 'none' };
+  const host = await hostHead(t);
+  if (!host) return { action: 'none' };
+  const where = `${t.conn.host.name}:${t.repoPath}`;
+  if (opts.check) {
+    log.info(`gitops: would restore the local mirror ${opts.localRepo} from ${where} at ${host.slice(0, 12)} (check mode: nothing changed)`);
+    return { action: 'would-restore', head: host };
+  }
+  const remote = `${t.home}/.clusterseed-${randomBytes(8).toString('hex')}.bundle`;
+  let bundle: Buffer;
+  try {
+    const made = await t.conn.exec(`umask 077; ${asUser(t, `bundle create -q ${q(remote)} ${q(`refs/heads/${t.branch}`)}`)}`, { become: true, timeoutMs: 300_000 });
+    if (made.code !== 0) throw new Error(`bundling ${where} for the local mirror failed (exit ${made.code}): ${made.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    bundle = await t.conn.download(remote, { become: true });
+  } finally {
+    await t.conn.exec(`rm -f ${q(remote)}`, { become: true, timeoutMs: 60_000 });
+  }
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-restore-'));
+  try {
+    const file = path.join(tmp, 'gitops.bundle');
+    await writeFile(file, bundle, { mode: 0o600 });
+    if (!existsSync(path.join(opts.localRepo, 'objects'))) {
+      await mkdir(path.dirname(opts.localRepo), { recursive: true });
+      await git(['init', '--bare', '-q', '--initial-branch', t.branch, opts.localRepo]);
+    }
+    const ref = `refs/heads/${t.branch}`;
+    await git(['fetch', '-q', file, `${ref}:${ref}`], { gitDir: opts.localRepo, timeoutMs: 300_000 });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  const head = await mirrorHead(opts.localRepo, t.branch);
+  if (head !== host) throw new Error(`the local mirror ${opts.localRepo} is at ${head.slice(0, 12) || 'no commit'} after restoring it from ${where}, not at ${host.slice(0, 12)}`);
+  log.info(`gitops: restored the local mirror from ${where} at ${head.slice(0, 12)}`);
+  return { action: 'restored', head };
 }

@@ -25,7 +25,7 @@ import type { HostContext } from '../runner/types.ts';
 import type { HostSpec } from '../inventory/model.ts';
 import { readKnownHosts, entryMatches } from '../ssh/known-hosts.ts';
 import { loadOrCreateReadKey } from '../publish/read-key.ts';
-import { syncHostRepo } from '../publish/host-repo.ts';
+import { restoreMirror, syncHostRepo } from '../publish/host-repo.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -178,6 +178,12 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
       if (server) await settleEndpoint(server);
       const common = { ...target, ...(auth ? { auth } : {}), files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
       let keyPath: string | undefined;
+      // a lost mirror is filled from the cluster's copy first: publishing into it anew would cut
+      // the history Argo CD follows (and the host would refuse the new root commit)
+      if (hosted && server) {
+        const target = { conn: server.conn, user: hosted.user, home: hosted.home, repoPath: hosted.repoPath, branch: inventory.gitops.branch };
+        await restoreMirror({ localRepo: path.resolve((inventory.gitops.repo as { path: string }).path), target, check, log });
+      }
       if (check) {
         const p = await planPublish(common);
         const h = hosted ? await syncHosted(check, server, !p.unchanged) : undefined;

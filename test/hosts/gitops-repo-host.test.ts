@@ -3,12 +3,12 @@
 // restricted to the control machine), the agent (standing in for Argo CD's repo-server; the K3s
 // stand-in has no pod network) clones the repository over SSH with the key and the known host
 // the bootstrap wrote, and that key can do nothing else. A second run makes no commit and changes
-// nothing; a changed tree reaches the host as a fast-forward; a host repository someone wrote to
-// is refused.
+// nothing; a changed tree reaches the host as a fast-forward; a lost local mirror is restored from
+// the host (no new commit); a host repository someone wrote to is refused.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startLab, type TestLab } from '../harness/hosts.ts';
@@ -128,6 +128,25 @@ test('Argo CD\'s key clones the on-cluster repository from another node, and doe
   assert.match(update.out, new RegExp(`on the cluster ${server.name}:${REPO}: brought to ${newHead.slice(0, 12)}`));
   const fetched = await asArgo(`git -C clone fetch -q origin && git -C clone rev-parse origin/main`);
   assert.is(fetched.stdout.trim(), newHead, fetched.stderr);
+
+  // the local mirror is lost (new control machine), with its publish record; the cluster's copy
+  // survives: the next run restores the mirror from it, makes no commit, and the host keeps its head
+  const hostHeadNow = async () => (await lab.sh(server.name, `runuser -u clusterseed-git -- env HOME=/tmp git -C ${REPO} rev-parse main`)).stdout.trim();
+  rmSync(mirrorRepo, { recursive: true, force: true });
+  rmSync(path.join(path.dirname(inv), '.clusterseed', 'publish-state.json'), { force: true });
+  const restored = await run('scripts/site.mjs', [...args, '--tags', 'argocd-bootstrap']);
+  assert.is(restored.code, 0, restored.out.slice(-4000));
+  assert.match(restored.out, new RegExp(`gitops: restored the local mirror from ${server.name}:${REPO} at ${newHead.slice(0, 12)}`));
+  assert.match(restored.out, /repository up to date: no commit/);
+  assert.is(localHead(mirrorRepo), newHead, 'the mirror holds the server\'s head');
+  assert.is(await hostHeadNow(), newHead, 'no new commit on the server');
+  assert.is((await lab.sh(server.name, 'ls -a /var/lib/clusterseed-git | grep -c bundle || true')).stdout.trim(), '0', 'no bundle left behind');
+  const after = await run('scripts/site.mjs', [...args, '--tags', 'argocd-bootstrap']);
+  assert.is(after.code, 0, after.out.slice(-4000));
+  assert.match(after.out, /repository up to date: no commit/);
+  assert.match(after.out, /No changes: every host is already in the desired state\./);
+  assert.not.match(after.out, /restored the local mirror/);
+  assert.is(await hostHeadNow(), newHead);
 
   // someone wrote to the host's repository: refused, named, nothing overwritten
   const foreign = (await lab.sh(server.name, `cd ${REPO} && export HOME=/tmp GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x && c=$(runuser -u clusterseed-git -- env HOME=/tmp git commit-tree -p main -m foreign main^{tree}) && runuser -u clusterseed-git -- env HOME=/tmp git update-ref refs/heads/main $c && echo $c`)).stdout.trim();

@@ -5,13 +5,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from '../../roles/gitops-repo/access.ts';
 import { hostedRepoOf, hostedRepoUrl, knownHostsLines } from '../../roles/gitops-repo/settings.ts';
-import { bundleArgs, HostRepoDivergedError, syncHostRepo, syncPlan } from '../../lib/publish/host-repo.ts';
+import { bundleArgs, HostRepoDivergedError, restoreMirror, syncHostRepo, syncPlan } from '../../lib/publish/host-repo.ts';
+import { planPublish, publish } from '../../lib/publish/index.ts';
 import type { Transport } from '../../lib/ssh/types.ts';
 import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
@@ -176,6 +177,9 @@ const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 
 function standInHost(hostRepo: string | undefined) {
   const uploads: { path: string; content: Buffer; owner?: string }[] = [];
+  const downloads: { path: string; become?: boolean }[] = [];
+  /** files on the "host" (bundles), by their host path */
+  const hostFiles = new Map<string, string>();
   const scripts: string[] = [];
   const conn = {
     host: { name: 'srv' },
@@ -194,14 +198,33 @@ function standInHost(hostRepo: string | undefined) {
         const r = spawnSync('git', ['-C', hostRepo!, 'fetch', '-q', bundle, m[2]], { encoding: 'utf8' });
         return { code: r.status ?? 1, stdout: '', stderr: r.stderr };
       }
+      // the mirror's restore: a bundle made on the "host", downloaded, removed
+      const made = / bundle create -q '([^']+)' '([^']+)'/.exec(script);
+      if (made) {
+        const local = path.join(tmp, `host-side-${path.basename(made[1])}`);
+        hostFiles.set(made[1], local);
+        const r = spawnSync('git', ['-C', hostRepo!, 'bundle', 'create', '-q', local, made[2]], { encoding: 'utf8' });
+        return { code: r.status ?? 1, stdout: '', stderr: r.stderr };
+      }
+      const removed = /^rm -f '([^']+)'$/.exec(script);
+      if (removed) {
+        const local = hostFiles.get(removed[1]);
+        if (local) rmSync(local, { force: true });
+        hostFiles.delete(removed[1]);
+        return { code: 0, stdout: '', stderr: '' };
+      }
       throw new Error(`unexpected script: ${script}`);
     },
     async upload(p: string, content: Buffer, o: { owner?: string } = {}) {
       uploads.push({ path: p, content: Buffer.from(content), owner: o.owner });
     },
+    async download(p: string, o: { become?: boolean } = {}) {
+      downloads.push({ path: p, become: o.become });
+      return readFileSync(hostFiles.get(p)!);
+    },
   } as unknown as Transport;
   const target = { conn, user: 'clusterseed-git', home: '/var/lib/clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git', branch: 'main' };
-  return { target, uploads, scripts };
+  return { target, uploads, downloads, hostFiles, scripts };
 }
 
 test('syncHostRepo: empty host gets the branch, same head touches nothing, a new commit goes as a range, a foreign head is refused', async () => {
@@ -263,6 +286,101 @@ test('syncHostRepo: no repository on the host is named (check mode: it would be 
     (err) => assert.match(err.message, /srv:\/var\/lib\/clusterseed-git\/gitops\.git does not exist .*role gitops-repo creates it/),
   );
   assert.is(host.uploads.length, 0);
+});
+
+// ---- a lost local mirror is restored from the host ----------------------------------------------
+
+const RENDERED = new Map<string, string>([['bootstrap/root.yaml', 'kind: Application\n'], ['README.md', '# gitops\n']]);
+
+/** A host repository holding what an earlier control machine published (authored by clusterseed). */
+async function hostWithPublishedRepo(name: string): Promise<{ hostRepo: string; head: string }> {
+  const earlier = mkdtempSync(path.join(tmp, `${name}-earlier-`));
+  const first = await publish({ files: RENDERED, workDir: earlier });
+  const hostRepo = path.join(tmp, `${name}-host.git`);
+  execFileSync('git', ['clone', '-q', '--bare', path.join(earlier, '.clusterseed', 'gitops.git'), hostRepo]);
+  return { hostRepo, head: first.commit! };
+}
+
+test('restoreMirror: a lost mirror (missing, no state) is filled from the host; the next publish makes no commit and the host is left alone', async () => {
+  const { hostRepo, head } = await hostWithPublishedRepo('lost');
+  const host = standInHost(hostRepo);
+  const workDir = mkdtempSync(path.join(tmp, 'new-laptop-'));
+  const mirror = path.join(workDir, '.clusterseed', 'gitops.git');
+  const logged: string[] = [];
+  const log = { ...quiet, info: (m: string) => logged.push(m) };
+
+  const r = await restoreMirror({ localRepo: mirror, target: host.target, check: false, log });
+  assert.equal(r, { action: 'restored', head });
+  assert.is(gitq(mirror, 'rev-parse', 'refs/heads/main'), head);
+  assert.ok(logged.includes(`gitops: restored the local mirror from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`), logged.join('\n'));
+  // the bundle: made as the git user in its home under a unique name, read through sudo, removed there
+  const made = host.scripts.find((x) => x.includes(' bundle create '))!;
+  assert.match(made, /runuser -u 'clusterseed-git' -- env HOME='\/var\/lib\/clusterseed-git' git -C '\/var\/lib\/clusterseed-git\/gitops\.git' bundle create -q '\/var\/lib\/clusterseed-git\/\.clusterseed-[0-9a-f]{16}\.bundle' 'refs\/heads\/main'/);
+  assert.is(host.downloads.length, 1);
+  assert.is(host.downloads[0].become, true);
+  assert.ok(host.scripts.includes(`rm -f '${host.downloads[0].path}'`), 'removed on the host');
+  assert.is(host.hostFiles.size, 0);
+  assert.is(host.uploads.length, 0, 'nothing written to the host repository');
+
+  // publish-state.json is gone too: the head is ours (authored by clusterseed), the same tree makes no commit
+  assert.not.ok(existsSync(path.join(workDir, '.clusterseed', 'publish-state.json')));
+  const plan = await planPublish({ files: RENDERED, workDir });
+  assert.is(plan.unchanged, true);
+  const again = await publish({ files: RENDERED, workDir });
+  assert.is(again.unchanged, true);
+  assert.is(again.commit, head);
+  assert.equal(again.foreignChanges, []);
+  const sync = await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet });
+  assert.equal(sync, { before: head, head, changed: false });
+  assert.is(host.uploads.length, 0);
+
+  // a mirror with the branch is never restored again
+  assert.equal(await restoreMirror({ localRepo: mirror, target: host.target, check: false, log: quiet }), { action: 'none' });
+  assert.is(host.downloads.length, 1);
+});
+
+test('restoreMirror: an empty mirror (git init only) is restored; without restore the new root commit is refused by the host', async () => {
+  const { hostRepo, head } = await hostWithPublishedRepo('empty');
+  const host = standInHost(hostRepo);
+  // what happened before: a fresh mirror got a new root commit, and the host refused it
+  const stuck = mkdtempSync(path.join(tmp, 'stuck-'));
+  await publish({ files: RENDERED, workDir: stuck, message: 'a new root' });
+  await syncHostRepo({ localRepo: path.join(stuck, '.clusterseed', 'gitops.git'), target: host.target, check: false, log: quiet }).then(
+    () => assert.unreachable('a mirror with other history must be refused'),
+    (err) => {
+      assert.instance(err, HostRepoDivergedError);
+      assert.match(err.message, /is no commit of the local mirror .*move it away \(mv .*gitops\.git .*gitops\.git\.old\) and rerun: an empty mirror is restored from the host/);
+    },
+  );
+  // ... and that mirror (it has history) is not restored: today's refusal stays
+  assert.equal(await restoreMirror({ localRepo: path.join(stuck, '.clusterseed', 'gitops.git'), target: host.target, check: false, log: quiet }), { action: 'none' });
+  assert.is(host.downloads.length, 0);
+
+  const workDir = mkdtempSync(path.join(tmp, 'emptied-'));
+  const mirror = path.join(workDir, '.clusterseed', 'gitops.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
+  assert.equal(await restoreMirror({ localRepo: mirror, target: host.target, check: false, log: quiet }), { action: 'restored', head });
+  assert.is((await publish({ files: RENDERED, workDir })).commit, head);
+});
+
+test('restoreMirror: check mode says it would restore and changes nothing; an empty or missing host restores nothing', async () => {
+  const { hostRepo, head } = await hostWithPublishedRepo('check');
+  const host = standInHost(hostRepo);
+  const workDir = mkdtempSync(path.join(tmp, 'check-'));
+  const mirror = path.join(workDir, '.clusterseed', 'gitops.git');
+  const logged: string[] = [];
+  const r = await restoreMirror({ localRepo: mirror, target: host.target, check: true, log: { ...quiet, info: (m: string) => logged.push(m) } });
+  assert.equal(r, { action: 'would-restore', head });
+  assert.match(logged.join('\n'), new RegExp(`would restore the local mirror .* from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`));
+  assert.not.ok(existsSync(path.join(workDir, '.clusterseed')), 'no mirror created');
+  assert.is(host.downloads.length, 0);
+  assert.not.ok(host.scripts.some((x) => x.includes(' bundle ')), 'no bundle made on the host');
+
+  const emptyHost = path.join(tmp, 'check-empty-host.git');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', emptyHost]);
+  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(emptyHost).target, check: false, log: quiet }), { action: 'none' });
+  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(undefined).target, check: false, log: quiet }), { action: 'none' });
+  assert.not.ok(existsSync(mirror));
 });
 
 // ---- admission on the host ----------------------------------------------------------------------
