@@ -155,11 +155,28 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   const knownHosts: string = YAML.parse(chart.spec.valuesContent).configs.ssh.extraHosts;
   // a throwaway VM: the key travels in the command's here-document
   await remote(pi.name, `umask 077; cat > ~/argocd-key <<'EOF'\n${secret.stringData.sshPrivateKey.trim()}\nEOF\ncat > ~/argocd-known-hosts <<'EOF'\n${knownHosts.trim()}\nEOF`);
-  await remote(pi.name, 'command -v git >/dev/null || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null 2>&1');
-  const gitSsh = 'ssh -i ~/argocd-key -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=~/argocd-known-hosts -o StrictHostKeyChecking=yes';
-  const cloned = await remote(pi.name, `rm -rf ~/argocd-clone && GIT_SSH_COMMAND='${gitSsh}' git clone -q ${secret.stringData.url} ~/argocd-clone && git -C ~/argocd-clone rev-parse HEAD`);
-  const mirrorHead = execFileSync('git', ['-C', path.join(labDir, '.clusterseed', 'gitops.git'), 'rev-parse', 'refs/heads/main'], { encoding: 'utf8' }).trim();
-  assert.is(cloned.split('\n').pop(), mirrorHead, 'the Pi cloned the head the control machine published');
+  // a clone at the protocol level: the Pi VM has OpenSSH but no git (installing git under TCG takes
+  // minutes), so it speaks git's upload-pack protocol itself through the Secret's key and the pinned
+  // host key: the ref advertisement, one `want` of the head, `done`; the pack it gets back is then
+  // indexed by git on this machine and must hold the commit and tree the control machine published
+  const localMirror = path.join(labDir, '.clusterseed', 'gitops.git');
+  const mirrorHead = execFileSync('git', ['-C', localMirror, 'rev-parse', 'refs/heads/main'], { encoding: 'utf8' }).trim();
+  const { pathname: repoPath, hostname: repoHost } = new URL(secret.stringData.url);
+  const sshOpts = '-i ~/argocd-key -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=~/argocd-known-hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p 22';
+  const upload = await remote(
+    pi.name,
+    `{ printf '0032want ${mirrorHead}\n'; printf '0000'; printf '0009done\n'; } | ssh ${sshOpts} clusterseed-git@${repoHost} "git-upload-pack '${repoPath}'" > ~/upload.out && base64 -w0 ~/upload.out`,
+  );
+  const bytes = Buffer.from(upload.split('\n').pop()!, 'base64');
+  const text = bytes.toString('latin1');
+  assert.match(text, `${mirrorHead} refs/heads/main`, 'the repository advertises the published head to the Pi');
+  const packAt = text.indexOf('0008NAK\nPACK');
+  assert.ok(packAt > 0, `upload-pack sent a pack to the Pi: ${text.slice(0, 300)}`);
+  const cloneDir = fs.mkdtempSync(path.join(cwd, 'pi-clone-'));
+  execFileSync('git', ['init', '-q', '--bare', cloneDir]);
+  execFileSync('git', ['-C', cloneDir, 'index-pack', '--stdin'], { input: bytes.subarray(packAt + 8) });
+  const tree = (repo: string) => execFileSync('git', ['-C', repo, 'rev-parse', `${mirrorHead}^{tree}`], { encoding: 'utf8' }).trim();
+  assert.is(tree(cloneDir), tree(localMirror), 'the Pi received the tree the control machine published');
 });
 
 test.run();
