@@ -207,7 +207,8 @@ test('without .clusterseed/: the old token is refused; what the running server s
   assert.is.not(now.token, before.token, 'a new join token');
   assert.is(await sh(agent, 'systemctl is-active k3s-agent'), 'active', 'the agent joined with the new token');
   assert.is(JSON.parse(await sh(server, `k3s kubectl get node ${agent} -o json`)).metadata.name, agent);
-  // the default repository lived in .clusterseed/ too: a new history, not the old head
+  // the repository Argo CD reads (on the server, reset leaves it) gets a new commit: every secret
+  // re-sealed for the new key (the lost mirror is restored from the server first: no new history)
   assert.ok(now.head);
   assert.is.not(now.head, before.head);
 
