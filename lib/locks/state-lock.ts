@@ -3,9 +3,10 @@
 // never sees a half-written holder. A lock whose process is gone from this machine is taken over
 // with a warning; a live one refuses the second run at once, naming the holder.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createExclusiveSync } from './create-once.ts';
 
 export const STATE_LOCK_FILE = 'run.lock';
 
@@ -90,22 +91,7 @@ function readHolder(file: string): LockHolder | undefined {
 
 /** Write `content` to a fresh file next to `target` and link it there; false when `target` exists. */
 function publish(target: string, content: string): boolean {
-  const tmp = `${target}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, target);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    unlinkSync(tmp);
-  }
+  return createExclusiveSync(target, content);
 }
 
 export interface AcquireOptions {
