@@ -136,17 +136,33 @@ async function inProcess(cli: Cli, argv: string[], env: NodeJS.ProcessEnv): Prom
   }
 }
 
+/** true when every directory down to `dir` lets other users through (they are neither owner nor group) */
+function othersReach(dir: string): boolean {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+/** an empty directory others can reach, where a child's namespace mounts the checkout */
+const CODE_MOUNT = file('code');
+fs.mkdirSync(CODE_MOUNT, { mode: 0o755 });
+/** $1 checkout, $2 mount point, $3 uid, $4 node, $5 script, then its arguments */
+const BOUND_RUN = 'mount --bind "$1" "$2" && cd "$2" && u=$3 && node=$4 && shift 4 && exec setpriv --reuid "$u" --regid "$u" --clear-groups "$node" --import tsx "$@"';
+
 /** The real script in a child process, optionally as another user. */
 function child(cli: Cli, argv: string[], opts: { uid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH, HOME: scratch, ...opts.env };
-    const p = spawn(process.execPath, ['--import', 'tsx', SCRIPTS[cli], ...argv], {
-      cwd: ROOT,
-      env,
-      uid: opts.uid,
-      gid: opts.uid,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p =
+      opts.uid === undefined || othersReach(ROOT)
+        ? spawn(process.execPath, ['--import', 'tsx', SCRIPTS[cli], ...argv], { cwd: ROOT, env, uid: opts.uid, gid: opts.uid, stdio: ['ignore', 'pipe', 'pipe'] })
+        : // a checkout under a 0700 directory (a fresh `mktemp -d` clone): the user could not even load
+          // tsx there, so the code is bind-mounted where it can, in a mount namespace of this child only
+          spawn(
+            'unshare',
+            ['--mount', '--propagation', 'private', '--', 'sh', '-c', BOUND_RUN, 'sh', ROOT, CODE_MOUNT, String(opts.uid), process.execPath, SCRIPTS[cli], ...argv],
+            { env, stdio: ['ignore', 'pipe', 'pipe'] },
+          );
     let output = '';
     p.stdout.on('data', (d) => (output += d));
     p.stderr.on('data', (d) => (output += d));
