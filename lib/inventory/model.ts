@@ -42,6 +42,62 @@ export interface HostSpec {
   taints: string[];
   /** merged vars: inventory vars < group vars (in group order) < host vars */
   vars: Record<string, unknown>;
+  /** the site this host stands at (`site:`); hosts of different sites talk through the site link */
+  site?: string;
+  /** this host's end of the site link (WireGuard); set for every host with a site when `site_link:` exists */
+  link?: HostLinkSpec;
+}
+
+/** A host's end of the site link. */
+export interface HostLinkSpec {
+  /** its tunnel address (inside siteLink.network), e.g. 10.77.0.2 */
+  address: string;
+  /** host[:port] the other hosts dial to reach it (a public address); absent: it only dials out (behind NAT) */
+  endpoint?: string;
+}
+
+/** `site_link:`: the encrypted link (WireGuard) between the hosts of different sites. */
+export interface SiteLinkSpec {
+  /** WireGuard interface on every linked host (at most 15 characters) */
+  interface: string;
+  /** CIDR the tunnel addresses are taken from */
+  network: string;
+  /** UDP port every linked host listens on */
+  port: number;
+  /** hub: every host peers with the hub only (spoke to spoke goes through it); mesh: every pair of hosts of different sites */
+  topology: 'hub' | 'mesh';
+  /** topology hub: the host with a public endpoint the others dial */
+  hub?: string;
+  /** seconds between keepalives from hosts without an endpoint (behind NAT); 0 = off */
+  keepalive: number;
+}
+
+/** One pool of nodes of a cluster clusterseed does not build: what placement and quotas know of it. */
+export interface NodePoolSpec {
+  name: string;
+  /** nodes in the pool */
+  count: number;
+  arch: Arch;
+  /** allocatable CPU cores and memory (MiB) of one node */
+  cpu: number;
+  memoryMi: number;
+  /** GPUs per node (nvidia.com/gpu) */
+  gpus: number;
+  /** node labels the pool's nodes carry (the placement selects on them) */
+  labels: Record<string, string>;
+  /** "key=value:Effect" taints of the pool's nodes */
+  taints: string[];
+}
+
+/** `clusters.<name>.kubeconfig`: a cluster clusterseed does not build (managed LKE/GKE/EKS, k3d): no hosts, no roles. */
+export interface AdoptedClusterSpec {
+  /** absolute path of the kubeconfig clusterseed registers the cluster through */
+  kubeconfig: string;
+  /** context in it; absent: its current-context */
+  context?: string;
+  /** the API server URL as Argo CD on the management cluster reaches it; absent: the context's server */
+  server?: string;
+  nodePools: NodePoolSpec[];
 }
 
 export interface ComponentSpec {
@@ -72,6 +128,8 @@ export interface ClusterSpec {
   components: Record<string, ComponentSpec>;
   /** free-form cluster-level settings (k3s extra config etc.) */
   vars: Record<string, unknown>;
+  /** set for a cluster clusterseed does not build (then servers and agents are empty) */
+  adopted?: AdoptedClusterSpec;
 }
 
 /** A `url` remote's credential settings (lib/publish/credentials.ts turns them into a credential). */
@@ -108,6 +166,10 @@ export interface Inventory {
   clusters: ClusterSpec[];
   gitops: GitopsSpec;
   vars: Record<string, unknown>;
+  /** `sites:` in document order (empty: one site, no link) */
+  sites?: string[];
+  /** `site_link:`, present when hosts stand at more than one site */
+  siteLink?: SiteLinkSpec;
   /** problems worth telling the user that do not stop a run, each "file:line:col: warning: path: message" */
   warnings?: string[];
 }
