@@ -2,6 +2,8 @@
 // it reaches, the API server's CA and the bearer token of the ServiceAccount clusterseed created
 // there (lib/clusters registers built and adopted clusters). Kept in the state directory
 // (.clusterseed/<cluster>/argocd-access.json, 0600) and sealed into the cluster Secret of the repo.
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 export interface ClusterAccess {
@@ -14,3 +16,44 @@ export interface ClusterAccess {
 }
 
 export const clusterAccessFile = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'argocd-access.json');
+
+/** The recorded access, or undefined when the cluster was never registered. */
+export async function readClusterAccess(stateDir: string, cluster: string): Promise<ClusterAccess | undefined> {
+  const file = clusterAccessFile(stateDir, cluster);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let parsed: Partial<ClusterAccess>;
+  try {
+    parsed = JSON.parse(text) as Partial<ClusterAccess>;
+  } catch (err) {
+    throw new Error(`${file}: not JSON (${(err as Error).message}); delete it and run again to register ${cluster} anew`);
+  }
+  for (const k of ['server', 'caData', 'bearerToken'] as const) {
+    if (typeof parsed[k] !== 'string' || !parsed[k]) throw new Error(`${file}: ${k} is missing; delete it and run again to register ${cluster} anew`);
+  }
+  return parsed as ClusterAccess;
+}
+
+export const sameAccess = (a: ClusterAccess | undefined, b: ClusterAccess) => !!a && a.server === b.server && a.caData === b.caData && a.bearerToken === b.bearerToken;
+
+/** Records `access` (0600, atomic, fsynced); returns false when the same access was recorded already. */
+export async function writeClusterAccess(stateDir: string, cluster: string, access: ClusterAccess): Promise<boolean> {
+  if (sameAccess(await readClusterAccess(stateDir, cluster), access)) return false;
+  const file = clusterAccessFile(stateDir, cluster);
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(JSON.stringify({ server: access.server, caData: access.caData, bearerToken: access.bearerToken }, null, 2) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+  return true;
+}
