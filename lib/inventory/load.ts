@@ -53,10 +53,10 @@ export function parseInventory(text: string, file: string): Inventory {
   const raw = data as RawInventory;
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
-  const { errors, warnings } = checkSemantics(raw, source, dir);
+  const { errors, warnings, kubeconfigServers } = checkSemantics(raw, source, dir);
   if (errors.length) throw new InventoryError(errors, warnings);
 
-  const { inventory, origins } = normalize(raw, readLayout(raw, source), absolute, dir);
+  const { inventory, origins } = normalize(raw, readLayout(raw, source), absolute, dir, kubeconfigServers);
   if (warnings.length) inventory.warnings = warnings.map(formatIssue);
   rememberProvenance(inventory, { source, origins, raw });
   return inventory;
