@@ -105,7 +105,7 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
   if (sites.length === 0) {
     report.error(['site_link'], 'links the hosts of different sites, but there is no sites: list (and no host says site:)', { at: 'key' });
     return;
-  } else if (bySite.size < 2) {
+  } else if (bySite.size < 2 && !layout.hostNames.some((h) => isNode(layout, h) && siteOf(raw, layout, h) === undefined)) {
     report.error(['site_link'], `links hosts of different sites, but all cluster hosts stand at one site (${[...bySite.keys()].join(', ') || 'none'}); remove it, or give hosts their site:`, { at: 'key' });
   }
 
