@@ -2,7 +2,8 @@
 // there, is a kubeconfig, has the context (or a current-context), and that context's cluster has a
 // server (the URL Argo CD reaches it at unless the inventory says `server:`). Its credentials are
 // neither read nor ever quoted: a message names the file, the context and the cluster, no more.
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { isPlainObject } from './merge.ts';
 import { didYouMean } from './suggest.ts';
@@ -79,4 +80,51 @@ export function kubeconfigModeProblem(file: string): string | undefined {
   const mode = st.mode & 0o777;
   if ((mode & 0o077) === 0) return undefined;
   return `kubeconfig ${file} has mode ${mode.toString(8).padStart(4, '0')}: it holds the cluster's credentials and is open to group or others on this machine; run chmod 600 ${file}`;
+}
+
+/**
+ * What registering through the kubeconfig needs besides a server, checked before any host is
+ * contacted: the context's user has a credential clusterseed can present (a token, a token file,
+ * a client certificate and key, or an exec plugin), the files the kubeconfig names exist (relative
+ * to its own directory, as kubectl reads them), and TLS is verified. Undefined when usable.
+ */
+export function kubeconfigCredentialProblem(file: string, context?: string): string | undefined {
+  const target = readKubeconfigTarget(file, context);
+  if ('problem' in target) return target.problem;
+  const data = parseDocument(readFileSync(file, 'utf8'), { uniqueKeys: false }).toJS() as Record<string, unknown>;
+  const find = (list: unknown, name: string) =>
+    (Array.isArray(list) ? list : []).find((e) => isPlainObject(e) && e.name === name) as Record<string, unknown> | undefined;
+  const where = `kubeconfig ${file}, context "${target.context}"`;
+  const cluster = (find(data.clusters, target.cluster)?.cluster ?? {}) as Record<string, unknown>;
+  if (cluster['insecure-skip-tls-verify'] === true) {
+    return `${where}: cluster "${target.cluster}" sets insecure-skip-tls-verify; Argo CD would have no CA to verify the API server with: give certificate-authority-data`;
+  }
+  const contextEntry = find(data.contexts, target.context)?.context as Record<string, unknown>;
+  const userName = contextEntry.user;
+  if (typeof userName !== 'string' || userName === '') return `${where} names no user: clusterseed needs credentials to register the cluster`;
+  const user = find(data.users, userName)?.user;
+  if (!isPlainObject(user)) return `${where} names user "${userName}", which is not in its users: list`;
+  if (user['auth-provider'] !== undefined) {
+    return `${where}: user "${userName}" authenticates with auth-provider, which clusterseed does not support; use an exec plugin (e.g. gke-gcloud-auth-plugin) or a token`;
+  }
+  const hasCert = (k: string) => user[`${k}-data`] !== undefined || user[k] !== undefined;
+  const usable = user.token !== undefined || user.tokenFile !== undefined || user.exec !== undefined || (hasCert('client-certificate') && hasCert('client-key'));
+  if (!usable) return `${where}: user "${userName}" has no credential clusterseed can use (token, tokenFile, client-certificate with client-key, or exec)`;
+  const base = path.dirname(file);
+  const named: Array<[string, unknown]> = [
+    ['certificate-authority', cluster['certificate-authority']],
+    ['client-certificate', user['client-certificate']],
+    ['client-key', user['client-key']],
+    ['tokenFile', user.tokenFile],
+  ];
+  for (const [key, value] of named) {
+    if (typeof value !== 'string') continue;
+    const target = path.resolve(base, value);
+    try {
+      accessSync(target, constants.R_OK);
+    } catch (err) {
+      return `${where}: ${key} ${target} cannot be read (${(err as NodeJS.ErrnoException).code})`;
+    }
+  }
+  return undefined;
 }

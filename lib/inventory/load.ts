@@ -13,7 +13,7 @@ import { checkSemantics } from './semantic.ts';
 import { parseYamlSource } from './source.ts';
 
 export { InventoryError, isInventoryError, formatIssue, type InventoryIssue } from './errors.ts';
-export { checkConnectionFiles } from './connection-files.ts';
+export { checkConnectionFiles, checkKubeconfigFiles } from './connection-files.ts';
 
 /** Reads and checks an inventory file. Throws InventoryError for anything wrong in it. */
 export async function loadInventory(file: string): Promise<Inventory> {

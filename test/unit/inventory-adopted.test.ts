@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
+import { preflight } from '../../lib/cli/preflight.ts';
+import { InventoryError, checkKubeconfigFiles, parseInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'clusterseed-adopted-'));
@@ -48,6 +49,16 @@ kubeconfig('http.kubeconfig', LKE.replace('https://1234', 'http://1234'));
 kubeconfig('dangling.kubeconfig', LKE.replace('context: { cluster: lke-gpu,', 'context: { cluster: lke-gone,'));
 kubeconfig('broken.kubeconfig', `users:\n  - name: a\n    user: { token: ${SECRET}\n  bad: [`);
 kubeconfig('not-a-kubeconfig.kubeconfig', `token: ${SECRET}\n`);
+// credentials as registration needs them (checked before hosts are contacted)
+const USER = `    user: { token: ${SECRET} }`;
+kubeconfig('no-credential.kubeconfig', LKE.replace(USER, '    user: { username: admin }'));
+kubeconfig('auth-provider.kubeconfig', LKE.replace(USER, `    user: { auth-provider: { name: gcp, config: { access-token: ${SECRET} } } }`));
+kubeconfig('insecure.kubeconfig', LKE.replace('certificate-authority-data: Q0EK', 'insecure-skip-tls-verify: true'));
+kubeconfig('creds/token-file.kubeconfig', LKE.replace(USER, '    user: { tokenFile: ./missing-token }'));
+kubeconfig('creds/exec.kubeconfig', LKE.replace(USER, '    user: { exec: { apiVersion: client.authentication.k8s.io/v1, command: ./token-helper } }'));
+kubeconfig('creds/cert.kubeconfig', LKE.replace(USER, '    user: { client-certificate: ./client.crt, client-key-data: S0VZCg== }'));
+kubeconfig('creds/client.crt', 'not checked beyond being readable');
+kubeconfig('no-user.kubeconfig', LKE.replace('context: { cluster: lke-gpu, user: lke-admin }', 'context: { cluster: lke-gpu, user: somebody }'));
 
 function load(lines: string[]): Inventory {
   return parseInventory(lines.join('\n'), FILE);
@@ -209,6 +220,47 @@ test('node pools: required, counts and sizes, unique names, labels and taints li
   assert.match(report3, 'clusters.gpu.node_pools[1].name: repeats pool name "b" (node_pools[0])');
   assert.match(report3, `clusters.gpu.node_pools[1].labels["example.com/${longName}"]: label key name "${longName}" must be 1-63 characters`);
   assert.match(report3, 'clusters.gpu.node_pools[1].taints[1]: repeats taint key "a" with effect NoSchedule');
+});
+
+test('before hosts are contacted: the context\'s user has a usable credential, the files it names exist, TLS is verified', () => {
+  const check = (file: string) => {
+    try {
+      checkKubeconfigFiles(load(inventory({ gpu: `kubeconfig: ${file}` })));
+      return '';
+    } catch (err) {
+      if (err instanceof InventoryError) return err.format();
+      throw err;
+    }
+  };
+  assert.is(check('gpu.kubeconfig'), '', 'a token');
+  assert.is(check('creds/exec.kubeconfig'), '', 'an exec plugin (run at registration)');
+  assert.is(check('creds/cert.kubeconfig'), '', 'a client certificate file and key data');
+  const cases: Array<[string, string]> = [
+    ['no-credential.kubeconfig', `${FILE}:4:17: clusters.gpu.kubeconfig: kubeconfig ${path.join(dir, 'no-credential.kubeconfig')}, context "lke-gpu-ctx": user "lke-admin" has no credential clusterseed can use (token, tokenFile, client-certificate with client-key, or exec)`],
+    ['auth-provider.kubeconfig', 'user "lke-admin" authenticates with auth-provider, which clusterseed does not support'],
+    ['insecure.kubeconfig', 'cluster "lke-gpu" sets insecure-skip-tls-verify; Argo CD would have no CA to verify the API server with'],
+    ['creds/token-file.kubeconfig', `tokenFile ${path.join(dir, 'creds/missing-token')} cannot be read (ENOENT)`],
+    ['no-user.kubeconfig', 'names user "somebody", which is not in its users: list'],
+  ];
+  for (const [file, expected] of cases) {
+    const report = check(file);
+    assert.match(report, expected, `${file}:\n${report}`);
+    assert.not.match(report, SECRET);
+  }
+});
+
+test('preflight refuses an unusable kubeconfig when hosts will be contacted, not when they will not', async () => {
+  const file = path.join(dir, 'preflight.yaml');
+  writeFileSync(file, inventory({ gpu: 'kubeconfig: no-credential.kubeconfig' }).join('\n'));
+  const input = { inventoryFile: file, roles: [], acceptNewHostKeys: false, defaultKnownHosts: path.join(dir, 'known_hosts'), env: { SSH_AUTH_SOCK: path.join(dir, 'agent') } };
+  await preflight({ ...input, connect: false });
+  try {
+    await preflight({ ...input, connect: true });
+    assert.unreachable('preflight passed');
+  } catch (err) {
+    assert.instance(err, InventoryError);
+    assert.match((err as InventoryError).format(), `${file}:4:17: clusters.gpu.kubeconfig: kubeconfig ${path.join(dir, 'no-credential.kubeconfig')}, context "lke-gpu-ctx": user "lke-admin" has no credential`);
+  }
 });
 
 test.run();
