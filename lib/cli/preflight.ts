@@ -5,7 +5,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './args.ts';
-import { loadInventory, checkConnectionFiles } from '../inventory/load.ts';
+import { loadInventory, checkConnectionFiles, checkKubeconfigFiles } from '../inventory/load.ts';
 import { fileInTheWay } from '../inventory/paths.ts';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { selectHosts } from '../runner/run-site.ts';
@@ -162,6 +162,8 @@ export async function preflight(input: PreflightInput): Promise<Preflight> {
       defaultKnownHosts: input.defaultKnownHosts,
       acceptNewHostKeys: input.acceptNewHostKeys,
     });
+    // adopted clusters are registered through their API during the run
+    checkKubeconfigFiles(inventory);
   }
   return { inventory, hosts };
 }

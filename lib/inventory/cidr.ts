@@ -1,4 +1,5 @@
-// Just enough IP arithmetic to check cluster/service networks: parse, overlap, membership.
+// Just enough IP arithmetic to check cluster/service networks and the site link's: parse, overlap,
+// membership, and back to text (for allocated tunnel addresses).
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface Cidr {
@@ -81,8 +82,13 @@ export function cidrContains(cidr: Cidr, ip: string): boolean {
   return parsed.value >> shift === cidr.base >> shift;
 }
 
-function formatIp(value: bigint, family: 4 | 6): string {
+export function formatIp(value: bigint, family: 4 | 6): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
   const groups = Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+/** Number of addresses in the network (2^(bits - prefix)). */
+export function cidrSize(cidr: Cidr): bigint {
+  return 1n << BigInt(BITS[cidr.family] - cidr.prefix);
 }

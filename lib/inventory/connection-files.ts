@@ -1,10 +1,11 @@
-// What must exist on the control machine before connecting to hosts: key files and the
-// environment variables named for sudo passwords. Kept apart from loading because rendering the
-// GitOps repository needs none of it.
+// What must exist on the control machine before connecting to hosts: key files, the
+// environment variables named for sudo passwords, and adopted clusters' kubeconfig credentials.
+// Kept apart from loading because rendering the GitOps repository needs none of it.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
 import { privateKeyProblem } from './key-files.ts';
+import { kubeconfigCredentialProblem } from './kubeconfig-file.ts';
 import type { HostSpec, Inventory } from './model.ts';
 import { fileInTheWay } from './paths.ts';
 import { provenanceOf } from './provenance.ts';
@@ -115,4 +116,23 @@ export function knownHostsProblem(file: string, acceptNew: boolean): string | un
       return `known_hosts ${file} cannot be created with --accept-new-host-keys: ${dir} is not writable (${code})`;
     }
   }
+}
+
+/**
+ * Throws InventoryError naming each adopted cluster whose kubeconfig cannot register it (no usable
+ * credential, a file it names missing, TLS verification off): registration talks to its API during
+ * the run, so this is said before the first host is touched. Never quotes a credential.
+ */
+export function checkKubeconfigFiles(inventory: Inventory): void {
+  const source = provenanceOf(inventory)?.source;
+  const issues: InventoryIssue[] = [];
+  for (const cluster of inventory.clusters) {
+    if (!cluster.adopted) continue;
+    const problem = kubeconfigCredentialProblem(cluster.adopted.kubeconfig, cluster.adopted.context);
+    if (!problem) continue;
+    const at: FieldPath = ['clusters', cluster.name, 'kubeconfig'];
+    const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
+    issues.push({ file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message: problem, severity: 'error' });
+  }
+  if (issues.length) throw new InventoryError(issues);
 }

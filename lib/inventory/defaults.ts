@@ -12,6 +12,13 @@ export const DEFAULT_GITHUB_PRIVATE = true;
 export const DEFAULT_GITHUB_ORG = false;
 /** the HTTPS user name sent with gitops.repo.token_env (Gitea, GitLab and GitHub accept any with a token) */
 export const DEFAULT_REPO_USERNAME = 'git';
+/** the site link (WireGuard): its UDP port, topology, keepalive (s) from hosts behind NAT, interface */
+export const DEFAULT_LINK_PORT = 51820;
+export const DEFAULT_LINK_TOPOLOGY = 'hub' as const;
+export const DEFAULT_LINK_KEEPALIVE = 25;
+export const DEFAULT_LINK_INTERFACE = 'cs-link';
+/** GPUs per node of an adopted cluster's node pool */
+export const DEFAULT_NODE_POOL_GPUS = 0;
 /** listed components are deployed unless they say enabled: false */
 export const DEFAULT_COMPONENT_ENABLED = true;
 

@@ -15,6 +15,8 @@ export interface Layout {
   agents: Set<string>;
   /** hosts named as another host's `jump:` */
   jumpTargets: Set<string>;
+  /** `sites:` in document order (a list or the keys of a mapping); empty without `sites:` */
+  sites: string[];
 }
 
 export function readLayout(raw: RawInventory, source: SourceDoc): Layout {
@@ -31,7 +33,9 @@ export function readLayout(raw: RawInventory, source: SourceDoc): Layout {
   for (const host of Object.values(raw.hosts)) {
     if (typeof host.jump === 'string') jumpTargets.add(host.jump);
   }
+  const sites = Array.isArray(raw.sites) ? [...raw.sites] : raw.sites ? ordered(source.keysInOrder(['sites']), raw.sites) : [];
   return {
+    sites,
     clusters,
     hostNames,
     groupNames,
@@ -49,6 +53,16 @@ function ordered(docOrder: string[], obj: Record<string, unknown>): string[] {
 
 export function isNode(layout: Layout, host: string): boolean {
   return layout.servers.has(host) || layout.agents.has(host);
+}
+
+/** A cluster clusterseed does not build: it has a kubeconfig instead of hosts. */
+export function isAdopted(entry: ClusterEntry): boolean {
+  return entry.settings.kubeconfig !== undefined;
+}
+
+/** The site a host stands at: its `site:`, or the only site there is. */
+export function siteOf(raw: RawInventory, layout: Layout, host: string): string | undefined {
+  return raw.hosts[host]?.site ?? (layout.sites.length === 1 ? layout.sites[0] : undefined);
 }
 
 /** The cluster a host belongs to: its `cluster:`, or the only cluster there is. */

@@ -13,7 +13,7 @@ import { checkSemantics } from './semantic.ts';
 import { parseYamlSource } from './source.ts';
 
 export { InventoryError, isInventoryError, formatIssue, type InventoryIssue } from './errors.ts';
-export { checkConnectionFiles } from './connection-files.ts';
+export { checkConnectionFiles, checkKubeconfigFiles } from './connection-files.ts';
 
 /** Reads and checks an inventory file. Throws InventoryError for anything wrong in it. */
 export async function loadInventory(file: string): Promise<Inventory> {
@@ -53,10 +53,10 @@ export function parseInventory(text: string, file: string): Inventory {
   const raw = data as RawInventory;
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
-  const { errors, warnings } = checkSemantics(raw, source, dir);
+  const { errors, warnings, kubeconfigServers } = checkSemantics(raw, source, dir);
   if (errors.length) throw new InventoryError(errors, warnings);
 
-  const { inventory, origins } = normalize(raw, readLayout(raw, source), absolute, dir);
+  const { inventory, origins } = normalize(raw, readLayout(raw, source), absolute, dir, kubeconfigServers);
   if (warnings.length) inventory.warnings = warnings.map(formatIssue);
   rememberProvenance(inventory, { source, origins, raw });
   return inventory;

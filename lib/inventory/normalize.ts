@@ -2,9 +2,11 @@
 // jump hosts resolved, vars and components merged.
 import * as D from './defaults.ts';
 import type { FieldPath } from './errors.ts';
-import { clusterOf, isNode, type Layout } from './layout.ts';
+import { normalizeAdopted } from './adopted.ts';
+import { clusterOf, isAdopted, isNode, siteOf, type Layout } from './layout.ts';
 import { deepMerge, isPlainObject } from './merge.ts';
 import type { ClusterSpec, ComponentSpec, GitopsSpec, HostSpec, Inventory, JumpSpec } from './model.ts';
+import { normalizeHostLinks, normalizeSiteLink } from './site-link.ts';
 import { expandPath } from './paths.ts';
 import { groupMembers, type ClusterEntry, type RawComponent, type RawHost, type RawInventory } from './raw.ts';
 
@@ -21,12 +23,17 @@ export interface Normalized {
   origins: Map<string, HostOrigins>;
 }
 
-export function normalize(raw: RawInventory, layout: Layout, file: string, dir: string): Normalized {
+export function normalize(raw: RawInventory, layout: Layout, file: string, dir: string, kubeconfigServers: Map<string, string> = new Map()): Normalized {
   const origins = new Map<string, HostOrigins>();
   const hosts: HostSpec[] = [];
+  const links = normalizeHostLinks(raw, layout);
   for (const name of layout.hostNames) {
     if (!isNode(layout, name)) continue; // jump-only hosts live on in their users' JumpSpec
     const { host, origin } = normalizeHost(raw, layout, name, dir);
+    const site = siteOf(raw, layout, name);
+    if (site !== undefined) host.site = site;
+    const link = links.get(name);
+    if (link) host.link = link;
     hosts.push(host);
     origins.set(name, origin);
   }
@@ -34,12 +41,15 @@ export function normalize(raw: RawInventory, layout: Layout, file: string, dir: 
   const groups: Record<string, string[]> = { servers: [], agents: [] };
   for (const name of layout.groupNames) groups[name] = [...groupMembers(raw.groups[name])];
 
-  const clusters = layout.clusters.map((entry) => normalizeCluster(raw, entry, hosts, dir));
+  const clusters = layout.clusters.map((entry) =>
+    isAdopted(entry) ? normalizeAdoptedCluster(raw, entry, dir, kubeconfigServers.get(entry.name)) : normalizeCluster(raw, entry, hosts, dir),
+  );
 
-  return {
-    inventory: { file, dir, hosts, groups, clusters, gitops: normalizeGitops(raw, dir), vars: deepMerge(raw.vars) },
-    origins,
-  };
+  const inventory: Inventory = { file, dir, hosts, groups, clusters, gitops: normalizeGitops(raw, dir), vars: deepMerge(raw.vars) };
+  if (layout.sites.length) inventory.sites = [...layout.sites];
+  const siteLink = normalizeSiteLink(raw, layout);
+  if (siteLink) inventory.siteLink = siteLink;
+  return { inventory, origins };
 }
 
 function normalizeHost(raw: RawInventory, layout: Layout, name: string, dir: string): { host: HostSpec; origin: HostOrigins } {
@@ -124,7 +134,7 @@ function normalizeCluster(raw: RawInventory, entry: ClusterEntry, hosts: HostSpe
   const inGroup = (group: string) => members.filter((h) => h.groups.includes(group)).map((h) => h.name);
   const spec: ClusterSpec = {
     name: entry.name,
-    k3sVersion: s.k3s_version,
+    k3sVersion: s.k3s_version!, // required of a built cluster by the checks
     k3sMirror: s.k3s_mirror?.replace(/\/+$/, ''),
     apiEndpoint: s.api_endpoint,
     clusterCidr: s.cluster_cidr ?? D.DEFAULT_CLUSTER_CIDR,
@@ -138,6 +148,27 @@ function normalizeCluster(raw: RawInventory, entry: ClusterEntry, hosts: HostSpe
     vars: deepMerge(s.vars),
   };
   return dropUndefined(spec);
+}
+
+/**
+ * A cluster built elsewhere: no K3s (version, networks and token are not clusterseed's to know:
+ * empty, flannel 'none'), no servers or agents; what clusterseed knows of it is in `adopted`.
+ */
+function normalizeAdoptedCluster(raw: RawInventory, entry: ClusterEntry, dir: string, kubeconfigServer: string | undefined): ClusterSpec {
+  const s = entry.settings;
+  return {
+    name: entry.name,
+    k3sVersion: '',
+    clusterCidr: '',
+    serviceCidr: '',
+    flannelBackend: 'none',
+    servers: [],
+    agents: [],
+    domain: s.domain ?? D.defaultDomain(entry.name),
+    components: mergeComponents(raw.gitops?.components, s.components),
+    vars: deepMerge(s.vars),
+    adopted: normalizeAdopted(entry, dir, kubeconfigServer),
+  };
 }
 
 /** Members in group order: the first server listed is the one that initialises the cluster. */

@@ -7,7 +7,8 @@ export type RawComponent = boolean | ({ enabled?: boolean } & Record<string, unk
 
 export interface RawCluster {
   name?: string;
-  k3s_version: string;
+  /** required unless the cluster is adopted (kubeconfig): checked in semantic.ts */
+  k3s_version?: string;
   k3s_mirror?: string;
   api_endpoint?: string;
   cluster_cidr?: string;
@@ -17,6 +18,22 @@ export interface RawCluster {
   domain?: string;
   components?: Record<string, RawComponent>;
   vars?: RawVars;
+  /** an adopted cluster (built elsewhere): checked in adopted.ts */
+  kubeconfig?: string;
+  context?: string;
+  server?: string;
+  node_pools?: RawNodePool[];
+}
+
+export interface RawNodePool {
+  name: string;
+  count: number;
+  arch: 'x86_64' | 'aarch64' | 'armv7l';
+  cpu: number;
+  memory: string;
+  gpus?: number;
+  labels?: Record<string, string>;
+  taints?: string[];
 }
 
 export interface RawConnection {
@@ -45,6 +62,8 @@ export interface RawHost extends RawConnection {
   labels?: Record<string, string>;
   taints?: string[];
   vars?: RawVars;
+  site?: string;
+  link?: { address?: string; endpoint?: string };
 }
 
 export type RawGroup = string[] | { hosts: string[]; vars?: RawVars };
@@ -75,6 +94,17 @@ export interface RawInventory {
   groups: Record<string, RawGroup> & { servers: RawGroup; agents?: RawGroup };
   vars?: RawVars;
   gitops?: RawGitops;
+  sites?: string[] | Record<string, Record<string, never> | null>;
+  site_link?: RawSiteLink;
+}
+
+export interface RawSiteLink {
+  network: string;
+  port?: number;
+  topology?: 'hub' | 'mesh';
+  hub?: string;
+  keepalive?: number;
+  interface?: string;
 }
 
 export function groupMembers(group: RawGroup): string[] {

@@ -4,23 +4,28 @@
 import { cidrContains, cidrsOverlap, parseCidrList, type Cidr } from './cidr.ts';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_PORT, DEFAULT_SERVICE_CIDR, defaultTokenFile } from './defaults.ts';
 import { formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
-import { clusterOf, isNode, readLayout, type Layout } from './layout.ts';
+import { clusterOf, isAdopted, isNode, readLayout, type Layout } from './layout.ts';
 import { expandPath } from './paths.ts';
 import { groupMemberPath, groupMembers, type ClusterEntry, type RawInventory } from './raw.ts';
 import type { SourceDoc } from './source.ts';
 import { closest, didYouMean } from './suggest.ts';
 import { describe } from './schema.ts';
 import { gitUrlTransport } from '../publish/credentials.ts';
-import { addressProblem, isRestrictedLabel, labelKeyProblem, parseTaint } from './syntax.ts';
+import { addressProblem } from './syntax.ts';
+import { checkAdoptedClusters } from './adopted.ts';
+import { checkLabelKeys, checkTaintList } from './node-labels.ts';
+import { checkSites } from './site-link.ts';
 
 export interface CheckResult {
   errors: InventoryIssue[];
   warnings: InventoryIssue[];
+  /** each adopted cluster's server as its kubeconfig says (the normalizer's default for `server:`) */
+  kubeconfigServers: Map<string, string>;
 }
 
 type Where = 'key' | 'value';
 
-class Reporter {
+export class Reporter {
   readonly errors: InventoryIssue[] = [];
   readonly warnings: InventoryIssue[] = [];
   /** set when a group or cluster reference is wrong, so which hosts a cluster has is unknown */
@@ -59,17 +64,21 @@ export function checkSemantics(raw: RawInventory, source: SourceDoc, dir: string
   const layout = readLayout(raw, source);
   checkClusterDeclaration(raw, report);
   // without a clear set of clusters every membership check would only echo that error
-  if (report.errors.length) return { errors: report.errors, warnings: report.warnings };
+  if (report.errors.length) return { errors: report.errors, warnings: report.warnings, kubeconfigServers: new Map() };
   const networks = new Map<string, Cidr[]>();
-  for (const cluster of layout.clusters) checkCluster(cluster, report, networks);
+  for (const cluster of layout.clusters) {
+    if (!isAdopted(cluster)) checkCluster(cluster, report, networks);
+  }
+  const kubeconfigServers = checkAdoptedClusters(layout, report, dir);
   checkTokenFiles(layout, dir, report);
   checkGroups(raw, layout, report);
   for (const name of layout.hostNames) checkJump(raw, name, report);
   checkHosts(raw, layout, report, networks);
   // a misspelled cluster: or group member makes a cluster look empty: say it once, where it is wrong
   if (!report.membershipDoubtful) checkClusterMembership(raw, layout, report);
+  checkSites(raw, layout, report);
   checkGitopsRepo(raw, report);
-  return { errors: report.errors, warnings: report.warnings };
+  return { errors: report.errors, warnings: report.warnings, kubeconfigServers };
 }
 
 function checkClusterDeclaration(raw: RawInventory, report: Reporter): void {
@@ -118,6 +127,7 @@ function checkCluster(cluster: ClusterEntry, report: Reporter, networks: Map<str
 function checkTokenFiles(layout: Layout, dir: string, report: Reporter): void {
   const seen = new Map<string, string>();
   for (const cluster of layout.clusters) {
+    if (isAdopted(cluster)) continue; // no token: K3s settings are refused on it
     const file = expandPath(cluster.settings.token_file ?? defaultTokenFile(cluster.name), dir);
     const other = seen.get(file);
     if (other) {
@@ -151,6 +161,8 @@ function checkGroups(raw: RawInventory, layout: Layout, report: Reporter): void 
 function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, networks: Map<string, Cidr[]>): void {
   const endpoints = new Map<string, string>();
   const clusterNames = layout.clusters.map((c) => c.name);
+  const adopted = new Set(layout.clusters.filter(isAdopted).map((c) => c.name));
+  const built = clusterNames.filter((c) => !adopted.has(c));
   for (const name of layout.hostNames) {
     const host = raw.hosts[name];
     const path = ['hosts', name];
@@ -166,8 +178,8 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
       report.error([...path, 'raspberry_pi'], 'contradicts arch: x86_64 (Raspberry Pis are aarch64 or armv7l)');
     }
 
-    checkLabels(raw, name, report);
-    checkTaints(raw, name, report);
+    checkLabelKeys(host.labels, [...path, 'labels'], report, { nodeSelf: true });
+    checkTaintList(host.taints, [...path, 'taints'], report);
 
     // the same SSH endpoint twice is almost always a copy-paste slip
     const port = host.port ?? raw.defaults?.port ?? DEFAULT_PORT;
@@ -183,13 +195,16 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
     if (host.cluster !== undefined && !clusterNames.includes(host.cluster)) {
       report.membershipDoubtful = true;
       report.error([...path, 'cluster'], `unknown cluster "${host.cluster}"${didYouMean(host.cluster, clusterNames)}; clusters: ${clusterNames.join(', ')}`);
+    } else if (host.cluster !== undefined && adopted.has(host.cluster)) {
+      report.membershipDoubtful = true;
+      report.error([...path, 'cluster'], `cluster "${host.cluster}" is adopted (kubeconfig:): clusterseed does not build it, so it has no hosts; built clusters: ${built.join(', ')}`);
     }
 
     if (isNode(layout, name)) {
       const cluster = clusterOf(raw, layout, name);
       if (cluster === undefined && host.cluster === undefined) {
         report.membershipDoubtful = true;
-        report.error(path, `needs cluster: (the inventory has several clusters: ${clusterNames.join(', ')})`, { at: 'key', expected: clusterNames.join(' or ') });
+        report.error(path, `needs cluster: (the inventory has several clusters: ${built.join(', ')})`, { at: 'key', expected: built.join(' or ') });
       }
       for (const net of networks.get(cluster ?? '') ?? []) {
         for (const field of ['address', 'node_ip'] as const) {
@@ -233,36 +248,10 @@ function checkJump(raw: RawInventory, name: string, report: Reporter): void {
   }
 }
 
-function checkLabels(raw: RawInventory, name: string, report: Reporter): void {
-  for (const key of Object.keys(raw.hosts[name].labels ?? {})) {
-    const path = ['hosts', name, 'labels', key];
-    const keyProblem = labelKeyProblem(key);
-    if (keyProblem) report.error(path, `label key ${keyProblem}`, { at: 'key' });
-    // values need no check here: the schema's pattern and length say all there is
-    if (!keyProblem && isRestrictedLabel(key)) {
-      report.warn(path, 'is in a namespace a node may not label itself with (kubelet NodeRestriction): clusterseed sets it through the API once the node has joined, so pods cannot select it during registration', { at: 'key' });
-    }
-  }
-}
-
-function checkTaints(raw: RawInventory, name: string, report: Reporter): void {
-  const seen = new Set<string>();
-  (raw.hosts[name].taints ?? []).forEach((text, index) => {
-    const path = ['hosts', name, 'taints', index];
-    const taint = parseTaint(text);
-    if (typeof taint === 'string') {
-      report.error(path, taint, { expected: 'key=value:Effect' });
-      return;
-    }
-    const id = `${taint.key}:${taint.effect}`;
-    if (seen.has(id)) report.error(path, `repeats taint key "${taint.key}" with effect ${taint.effect}; Kubernetes allows one per key and effect`);
-    seen.add(id);
-  });
-}
-
 function checkClusterMembership(raw: RawInventory, layout: Layout, report: Reporter): void {
   if (layout.servers.size === 0) return; // reported at groups.servers already
   for (const cluster of layout.clusters) {
+    if (isAdopted(cluster)) continue; // built elsewhere: hosts on it are refused in checkHosts
     const nodes = layout.hostNames.filter((h) => isNode(layout, h) && clusterOf(raw, layout, h) === cluster.name);
     const servers = nodes.filter((h) => layout.servers.has(h));
     if (nodes.length === 0) {

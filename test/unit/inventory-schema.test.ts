@@ -80,7 +80,11 @@ test('plain JSON Schema tooling accepts the shipped and good inventories', () =>
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
   const validate = ajv.compile(schema);
-  const files = ['inventory.yaml', ...['single', 'ha', 'multi-cluster', 'jump'].map((n) => `test/fixtures/inventory/good/${n}.yaml`)];
+  const files = [
+    'inventory.yaml',
+    ...['single', 'ha', 'multi-cluster', 'jump'].map((n) => `test/fixtures/inventory/good/${n}.yaml`),
+    ...['home', 'cloud-edge', 'managed-gpu'].map((n) => `examples/${n}.yaml`),
+  ];
   for (const file of files) {
     const data = parseDocument(readFileSync(path.join(root, file), 'utf8'), { merge: true }).toJS();
     assert.ok(validate(data), `${file}: ${JSON.stringify(validate.errors)}`);
