@@ -147,6 +147,10 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     if (!allocated) report.error(['site_link', 'network'], `${network.text} has too few addresses for the ${linked.length} linked hosts`);
   }
   checkTopology(raw, layout, report, linked, endpoints);
+  const behindNat = linked.filter((h) => raw.hosts[h].link?.endpoint === undefined);
+  if (link.keepalive === 0 && behindNat.length) {
+    report.warn(['site_link', 'keepalive'], `is 0, and ${behindNat.join(', ')} ${behindNat.length === 1 ? 'has' : 'have'} no endpoint: behind NAT such a host is reachable only while its NAT still remembers its last packet`);
+  }
 }
 
 /** One CIDR with room for hosts, apart from every cluster network and host address. */

@@ -69,6 +69,9 @@ test('every site_link setting is read; a written address is honoured and skipped
   assert.equal(host(inv, 'cloud-1').link, { address: '10.77.0.2', endpoint: 'vpn.example.com:51999' });
   assert.equal(host(inv, 'pi-1').link, { address: '10.77.0.3' }, '.1 and .2 are written by others');
   assert.equal(host(inv, 'pi-2').link, { address: '10.77.0.1' });
+  assert.equal(inv.warnings, [
+    'inventory.yaml:5:90: warning: site_link.keepalive: is 0, and pi-1, pi-2 have no endpoint: behind NAT such a host is reachable only while its NAT still remembers its last packet',
+  ]);
 });
 
 test('reordering hosts changes allocated addresses (why to pin them)', () => {
