@@ -117,7 +117,10 @@ export async function registerAdoptedCluster(opts: RegisterAdoptedOptions): Prom
       if (!check) await writeClusterAccess(stateDir, cluster.name, access);
     }
   } else {
-    act('', `record Argo CD's access once the token Secret is filled`);
+    // only in check mode (a real run waits for the token or fails): the Secret is absent or unfilled
+    const msg = `would record Argo CD's access once the token Secret is filled`;
+    actions.push(msg);
+    say(msg);
   }
 
   if (opts.sealingKeyManifest !== undefined) await installSealingKey(api, opts.sealingKeyManifest, check, act);

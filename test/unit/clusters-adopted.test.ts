@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -329,6 +330,26 @@ test('sealing key: installed once in kube-system, a rerun leaves it; a foreign a
   } finally {
     await s.close();
     await t.close();
+  }
+});
+
+test('every request is bounded: a server that accepts and never answers fails after the timeout, naming the kubeconfig', async () => {
+  const sockets: Socket[] = [];
+  const silent = createNetServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const api = new KubeApi({ file: '/x/gpu.kubeconfig', context: 'lke-gpu', server: url, caPem: (sharedTls ??= generateTlsMaterial()).caPem, credentials: { token: 'tok-0000' } }, 300);
+    const started = Date.now();
+    const m = await api.version().then(() => 'answered', (err: Error) => err.message);
+    assert.is(m, `/x/gpu.kubeconfig (context lke-gpu): GET /version on ${url}: no answer within 0.3s`);
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((r) => silent.close(r));
   }
 });
 
