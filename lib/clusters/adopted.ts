@@ -109,6 +109,10 @@ export async function registerAdoptedCluster(opts: RegisterAdoptedOptions): Prom
       throw new Error(`${api.where}: no CA for Argo CD: the token Secret ${MANAGER_NAMESPACE}/${MANAGER_TOKEN_SECRET} carries no ca.crt and the kubeconfig names no certificate-authority`);
     }
     access = { server: adopted.server ?? config.server, caData, bearerToken: filled.token };
+    // k3d and port-forwarded kubeconfigs name a loopback address, which inside Argo CD's pod is the pod itself
+    if (!adopted.server && /^(localhost|127\.[\d.]+|\[::1\])$/.test(new URL(config.server).hostname)) {
+      log.warn(`cluster ${cluster.name}: the kubeconfig's server ${config.server} is a loopback address Argo CD on the management cluster cannot reach; set clusters.${cluster.name}.server to the address it reaches`);
+    }
     const recorded = await readClusterAccess(stateDir, cluster.name);
     if (!sameAccess(recorded, access)) {
       const why = !recorded ? '' : recorded.bearerToken !== access.bearerToken ? ' (new token)' : ' (server or CA changed)';

@@ -134,6 +134,7 @@ test('registration creates the ServiceAccount, ClusterRole, binding and token Se
     assert.ok(access);
     assert.equal(access, r.access);
     assert.is(access!.server, s.server.url, 'no adopted.server: the kubeconfig context server');
+    assert.ok(logged.some((l) => l.includes(`the kubeconfig's server ${s.server.url} is a loopback address`) && l.includes('set clusters.gpu.server')), 'a loopback server is reported');
     assert.is(Buffer.from(access!.caData, 'base64').toString(), s.server.tls.caPem);
     assert.is((statSync(clusterAccessFile(s.stateDir, 'gpu')).mode & 0o777).toString(8), '600');
     // the token is the one the token controller put into the Secret, and the server accepts it
@@ -220,8 +221,10 @@ test('check mode reads only: nothing created on the cluster, nothing written loc
     assert.equal(s.server.writes(), []);
     assert.ok(s.server.requests.every((q) => q.method === 'GET'));
     assert.is(await readClusterAccess(s.stateDir, 'gpu'), undefined);
+    const warnings = logged.filter((l) => l.includes('loopback')).length;
     const real = await register(s);
     assert.is(real.access!.server, 'https://10.77.0.9:6443', 'adopted.server: as Argo CD reaches it');
+    assert.is(logged.filter((l) => l.includes('loopback')).length, warnings, 'no loopback warning with adopted.server set');
     s.server.rotateToken(MANAGER_NAMESPACE, MANAGER_TOKEN_SECRET);
     await new Promise((r) => setTimeout(r, 300)); // the token controller refills it
     const writes = s.server.writes().length;
