@@ -91,8 +91,9 @@ export async function registerAdoptedCluster(opts: RegisterAdoptedOptions): Prom
       if (desired.kind === 'ClusterRoleBinding' && !containsDesired(live.roleRef, desired.roleRef)) {
         throw new Error(`${api.where}: ${what} binds another ClusterRole (roleRef cannot change); delete it and run again`);
       }
-      if (desired.kind === 'Secret' && live.type !== desired.type) {
-        throw new Error(`${api.where}: ${what} has type ${String(live.type)}, not ${String(desired.type)} (the type cannot change); delete it and run again`);
+      if (desired.kind === 'Secret') {
+        // another type cannot change in place; another ServiceAccount's annotation means the token in it is that account's
+        throw new Error(`${api.where}: ${what} exists but is not the argocd-manager token Secret (type ${String(live.type)}, or for another ServiceAccount); delete it and run again`);
       }
       act(`updated ${what}`, `update ${what}`);
       if (!check) result = await api.replace(item, overlay(live, desired));

@@ -187,6 +187,20 @@ test('a rerun changes nothing: no POST or PUT, the access file untouched', async
   }
 });
 
+test('a token Secret of that name for another ServiceAccount: refused, not updated (its token is not argocd-manager\'s)', async () => {
+  const s = await setup();
+  try {
+    s.server.seed({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: MANAGER_TOKEN_SECRET, namespace: MANAGER_NAMESPACE, annotations: { 'kubernetes.io/service-account.name': 'default' } }, data: { token: Buffer.from('default-sa-token-77').toString('base64') } });
+    tokens.add('default-sa-token-77');
+    const m = await registerFails(s);
+    assert.match(m, `${s.kubeconfig} (context lke-gpu): Secret kube-system/${MANAGER_TOKEN_SECRET} exists but is not the argocd-manager token Secret`);
+    assert.not.ok(s.server.writes().some((w) => w.method === 'PUT'));
+    assert.is(await readClusterAccess(s.stateDir, 'gpu'), undefined);
+  } finally {
+    await s.close();
+  }
+});
+
 test('a rotated token (Secret recreated) is recorded anew; the old one no longer works', async () => {
   const s = await setup();
   try {
