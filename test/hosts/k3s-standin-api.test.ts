@@ -153,6 +153,13 @@ test('an unbound ServiceAccount\'s token: discovery as for every authenticated u
   assert.is((await get('/healthz-not-a-path', { token, caData })).status, 403, 'a non-resource path needs a nonResourceURLs rule');
   const bound = await tokenSecret();
   assert.is((await get('/healthz-not-a-path', { token: bound.token, caData })).status, 404, 'bound (nonResourceURLs *): allowed, then not found');
+
+  // kubectl's flags may come before the verb; the other kinds read back as applied
+  const account = await kubectl(`-n ${MANAGER_NAMESPACE} get serviceaccount unbound -o json`);
+  assert.is(account.code, 0, account.stderr);
+  assert.equal([JSON.parse(account.stdout).kind, JSON.parse(account.stdout).metadata.namespace], ['ServiceAccount', MANAGER_NAMESPACE]);
+  const binding = JSON.parse((await kubectl('get clusterrolebinding argocd-manager-role-binding -o json')).stdout);
+  assert.equal(binding.subjects, [{ kind: 'ServiceAccount', name: 'argocd-manager', namespace: MANAGER_NAMESPACE }]);
 });
 
 test('TLS: a foreign CA fails the handshake; the address is an IP SAN of the serving certificate', async () => {
