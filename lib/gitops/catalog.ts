@@ -110,6 +110,11 @@ export interface ComponentDef {
    * "Component choices"); the bring-up analysis then warns instead of refusing
    */
   acceptsUnmaintained?: string;
+  /**
+   * it only configures what K3s itself ships (e.g. the HelmChartConfig of K3s' packaged Traefik):
+   * off on adopted clusters, which run no K3s; enabling it there is an error saying why
+   */
+  k3sOnly?: string;
 }
 
 const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
@@ -143,6 +148,7 @@ export const CATALOG: ComponentDef[] = [
     placement: 'edge',
     defaultEnabled: true,
     quotaWeight: 0,
+    k3sOnly: "it is a HelmChartConfig for the Traefik K3s ships (helm.cattle.io); a managed cluster brings its own ingress controller",
   }),
   def({
     name: 'sealed-secrets',
