@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
 import { clusterAccessFile, prepareSecrets, recordedAccess, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
-import { clustersWithSealedSecrets } from './model.ts';
+import { clustersNeedingSealingKey } from './model.ts';
 import { ARGOCD_CHART, ARGOCD_NAMESPACE, PRIORITY_CLASSES } from './catalog.ts';
 import { assertValidTree } from './validate.ts';
 
@@ -53,8 +53,8 @@ export async function buildModelWithAccess(inventory: Inventory, opts: ModelOpti
 
 /**
  * Where each cluster's Sealed Secrets key pair must be installed before its SealedSecrets sync:
- * every cluster whose repository holds SealedSecrets, the management cluster (the bootstrap
- * installs it) included. `built`: through the K3s manifests directory of its first server;
+ * every cluster whose repository holds SealedSecrets or that runs the controller, the management
+ * cluster (the bootstrap installs it) included. `built`: through the K3s manifests directory of its first server;
  * otherwise (adopted) through its API. The key is the kube-system Secret
  * sealingKeySecretManifest(loadOrCreateSealingKeys(sealingKeyDir), 'kube-system') makes.
  */
@@ -66,13 +66,13 @@ export interface SealingKeyInstall {
 }
 
 export function sealingKeyInstalls(model: RepoModel, stateDir: string): SealingKeyInstall[] {
-  const sealed = clustersWithSealedSecrets(model.clusters);
+  const sealed = clustersNeedingSealingKey(model.clusters);
   return model.clusters
     .filter((c) => sealed.has(c.name))
     .map((c) => ({ cluster: c.name, sealingKeyDir: sealingKeyDir(stateDir, c.name), management: c.isManagement, built: !c.adopted }));
 }
 
-export { buildModel, requiredSecrets, registrationPath, clustersWithSealedSecrets, REGISTRATIONS_COMPONENT, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
+export { buildModel, requiredSecrets, registrationPath, clustersWithSealedSecrets, clustersNeedingSealingKey, REGISTRATIONS_COMPONENT, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
 export { clusterConfigProblems, clusterSecretData } from './cluster-secret.ts';
 export { writeRepo, type WriteResult } from './write.ts';
 export { validateTree, assertValidTree, RepoValidationError, formatIssue, type ValidationIssue } from './validate.ts';

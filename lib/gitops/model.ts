@@ -367,6 +367,17 @@ export function clustersWithSealedSecrets(clusters: ClusterModel[]): Set<string>
   return out;
 }
 
+/**
+ * Clusters that get their own Sealed Secrets key pair installed before anything syncs: those with
+ * SealedSecrets and every other cluster running the controller (which would otherwise make a key
+ * of its own that nothing sealed offline can target).
+ */
+export function clustersNeedingSealingKey(clusters: ClusterModel[]): Set<string> {
+  const out = clustersWithSealedSecrets(clusters);
+  for (const cl of clusters) if (cl.enabled['sealed-secrets']) out.add(cl.name);
+  return out;
+}
+
 export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
   if (inv.clusters.length === 0) throw new ModelError(`${inv.file}: no clusters defined`);
   const names = new Set<string>();

@@ -12,11 +12,11 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ARGOCD_NAMESPACE, CREDENTIALS } from './catalog.ts';
 import type { RepoModel, RequiredSecret } from './model.ts';
-import { clustersWithSealedSecrets, requiredSecrets } from './model.ts';
+import { clustersNeedingSealingKey, requiredSecrets } from './model.ts';
 import type { SealedSecretSet } from './render.ts';
 import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
 import { withFileMutex } from '../locks/create-once.ts';
-import { readClusterAccess, type ClusterAccess } from '../clusters/access.ts';
+import { clusterAccessFile, readClusterAccess, type ClusterAccess } from '../clusters/access.ts';
 import { clusterConfigProblems, clusterSecretData, CLUSTER_SECRET_LABEL } from './cluster-secret.ts';
 import type { Inventory } from '../inventory/model.ts';
 import type { GenerateSealingKeyPairOptions } from './sealing-keys.ts';
@@ -126,7 +126,7 @@ async function clusterRegistration(stateDir: string, model: RepoModel, name: str
   if (!access || access.server !== cluster.server) throw new Error(`cluster ${name}: its recorded access changed while rendering; run again`);
   const data = clusterSecretData(cluster.name, access);
   const problems = clusterConfigProblems(data.config);
-  if (problems.length) throw new Error(`${name}: the recorded access cannot register it in Argo CD: ${problems.join('; ')}; delete it and run again to register ${name} anew`);
+  if (problems.length) throw new Error(`${clusterAccessFile(stateDir, name)}: cluster ${name}: the recorded access cannot register it in Argo CD: ${problems.join('; ')}; delete it and run again to register ${name} anew`);
   return data;
 }
 
@@ -173,7 +173,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   for (const c of model.clusters.filter((x) => !x.isManagement && x.registered)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
 
   // every cluster that gets SealedSecrets has its key pair before it is registered (sealingKeyInstalls)
-  for (const cluster of [...new Set([...needed.map((s) => s.cluster), ...clustersWithSealedSecrets(model.clusters)])].sort()) {
+  for (const cluster of [...new Set([...needed.map((s) => s.cluster), ...clustersNeedingSealingKey(model.clusters)])].sort()) {
     const k = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster), opts.sealingKeyOptions);
     if (k.created) newKeys.push(cluster);
     keys.set(cluster, k);

@@ -56,6 +56,21 @@ export class ClusterState {
     return s;
   }
 
+  /**
+   * A cluster clusterseed did not build (adopted): only what every Kubernetes API server has (the
+   * four namespaces, the system PriorityClasses) and the StorageClass the inventory says the
+   * provider has (vars.storageClass); none of K3s' CRDs, Traefik, local-path or RuntimeClasses.
+   */
+  static managed(storageClasses: string[]): ClusterState {
+    const s = new ClusterState();
+    for (const o of K3S_OBJECTS) {
+      if (o.component) continue;
+      s.objects.set(objectKey(o.kind, o.name, o.namespace), { owner: 'kubernetes' });
+    }
+    for (const sc of storageClasses) s.objects.set(objectKey('StorageClass', sc), { owner: 'the cluster provider (vars.storageClass)' });
+    return s;
+  }
+
   has(kind: string, name: string, namespace?: string): boolean {
     return this.objects.has(objectKey(kind, name, namespace));
   }
