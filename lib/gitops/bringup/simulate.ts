@@ -371,7 +371,9 @@ function checkUnit(ctx: Ctx, u: SyncUnit): void {
 
 /**
  * A SealedSecret is decrypted on the cluster it is synced to, by that cluster's controller with
- * that cluster's key: Argo CD reports it Healthy only once decrypted, so without either its
+ * that cluster's key: Argo CD reports it Healthy only once decrypted (argoproj/argo-cd
+ * resource_customizations/bitnami.com/SealedSecret/health.lua @ 09762a2d72d37831e532d7c8182d2e2293ea5baa:
+ * Progressing until condition Synced=True, Degraded when decryption fails), so without either its
  * Application (and every later wave) never becomes Healthy, and its Secret never exists.
  */
 function checkSealing(ctx: Ctx, u: SyncUnit): void {
