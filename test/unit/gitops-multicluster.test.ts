@@ -194,6 +194,20 @@ test('adopted cluster: nodes from its pools (capacity, labels, taints), GPU comp
   assert.throws(() => buildModel(inv), /cluster gpu: no API server URL/);
 });
 
+test('analysis of an adopted cluster: none of K3s\' objects (an Ingress of class traefik is never served), what the inventory names is the provider\'s', async () => {
+  const inv = mgmtAndGpu();
+  inv.clusters[1].components['iris-classifier'] = { enabled: true };
+  inv.clusters[1].components['nvidia-device-plugin'] = { enabled: true, runtimeClassName: 'nvidia-gpu' };
+  const state = tempDir('gitops-mc-k3sless');
+  await register(state, { gpu: GPU_SERVER });
+  const r = await renderIn(inv, state);
+  assert.match(r.files.get('clusters/gpu/nvidia-device-plugin/values.yaml')!, /runtimeClassName: nvidia-gpu/);
+  assert.equal(
+    r.findings.map((f) => [f.phase.split(':')[0], f.check, f.field, f.reason]),
+    [['gpu', 'reference', 'spec.ingressClassName', 'IngressClass traefik is never created (no component of this cluster creates it)']],
+  );
+});
+
 test('adopted cluster: clear model errors (first cluster, hosts, K3s-only component, volumes without a StorageClass)', () => {
   const first = mgmtAndGpu();
   first.clusters.reverse();

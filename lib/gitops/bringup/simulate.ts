@@ -143,7 +143,7 @@ export function analyze(input: BringupInput): BringupResult {
 
   const keysInstalled = new Set(input.sealingKeysInstalled ?? clustersNeedingSealingKey(input.model.clusters));
   for (const cluster of input.model.clusters) {
-    const state = cluster.adopted ? ClusterState.managed([cluster.storageClass]) : ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
+    const state = cluster.adopted ? ClusterState.managed(providedByInventory(cluster)) : ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     // the key pair the controller decrypts with: the bootstrap installs the management cluster's
     // (below), registration the others' (K3s manifests directory or the API) before any sync
     if (!cluster.isManagement && keysInstalled.has(cluster.name)) state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'registration (active sealing key)' });
@@ -176,6 +176,16 @@ export function analyze(input: BringupInput): BringupResult {
     clusterWideChecks(ctx);
   }
   return { findings: out.list, needs };
+}
+
+/** what the inventory says an adopted cluster's provider has: its StorageClass, a RuntimeClass components name */
+function providedByInventory(cluster: ClusterModel): { kind: string; name: string; why: string }[] {
+  const out = [{ kind: 'StorageClass', name: cluster.storageClass, why: 'vars.storageClass' }];
+  for (const c of cluster.components) {
+    const rc = c.settings.runtimeClassName;
+    if (typeof rc === 'string' && rc) out.push({ kind: 'RuntimeClass', name: rc, why: `components.${c.name}.runtimeClassName` });
+  }
+  return out;
 }
 
 interface Ctx {

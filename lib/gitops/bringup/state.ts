@@ -58,16 +58,17 @@ export class ClusterState {
 
   /**
    * A cluster clusterseed did not build (adopted): only what every Kubernetes API server has (the
-   * four namespaces, the system PriorityClasses) and the StorageClass the inventory says the
-   * provider has (vars.storageClass); none of K3s' CRDs, Traefik, local-path or RuntimeClasses.
+   * four namespaces, the system PriorityClasses) and the cluster-scoped objects the inventory says
+   * the provider has (its StorageClass, a RuntimeClass it names); none of K3s' CRDs, Traefik,
+   * local-path or RuntimeClasses.
    */
-  static managed(storageClasses: string[]): ClusterState {
+  static managed(provided: { kind: string; name: string; why: string }[]): ClusterState {
     const s = new ClusterState();
     for (const o of K3S_OBJECTS) {
       if (o.component) continue;
       s.objects.set(objectKey(o.kind, o.name, o.namespace), { owner: 'kubernetes' });
     }
-    for (const sc of storageClasses) s.objects.set(objectKey('StorageClass', sc), { owner: 'the cluster provider (vars.storageClass)' });
+    for (const p of provided) s.objects.set(objectKey(p.kind, p.name), { owner: `the cluster provider (${p.why})` });
     return s;
   }
 
