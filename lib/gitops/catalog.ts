@@ -110,6 +110,11 @@ export interface ComponentDef {
    * "Component choices"); the bring-up analysis then warns instead of refusing
    */
   acceptsUnmaintained?: string;
+  /**
+   * it only configures what K3s itself ships (e.g. the HelmChartConfig of K3s' packaged Traefik):
+   * off on adopted clusters, which run no K3s; enabling it there is an error saying why
+   */
+  k3sOnly?: string;
 }
 
 const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
@@ -125,6 +130,23 @@ function def(d: Partial<ComponentDef> & Pick<ComponentDef, 'name' | 'description
   return { charts: [], defaultEnabled: false, requires: [], secrets: [], multiArch: true, quotaWeight: 1, serverSideApply: false, ...d };
 }
 
+/*
+ * Adopted clusters (issue 17: built elsewhere, no K3s) and what of the catalog assumes K3s:
+ *  - traefik: a HelmChartConfig for the Traefik K3s ships (k3sOnly): off there; ingress comes from
+ *    the provider, so the components' Ingresses (ingressClassName traefik) need an ingress class
+ *    of that name there, which the analysis reports as never created when there is none;
+ *  - local-path (K3s' default StorageClass): absent; a component with volumes needs
+ *    clusters.<name>.vars.storageClass (model error otherwise), or longhorn;
+ *  - ServiceLB: absent; metallb may be enabled (a k3d cluster needs it, a cloud one does not) and
+ *    the ServiceLB collision check does not apply;
+ *  - longhorn: allowed, but its host prerequisites (open-iscsi) are the provider's node image,
+ *    which no role installs and the analysis does not check;
+ *  - nvidia-device-plugin: K3s' "nvidia" RuntimeClass is not assumed; placed on the pools with
+ *    GPUs by their labels and tolerating their taints; components.nvidia-device-plugin.runtimeClassName
+ *    names one when the provider's GPU nodes need it;
+ *  - control services (sealed-secrets, cert-manager, ...) run on the untainted pools without GPUs:
+ *    a managed control plane runs no pods.
+ */
 export const CATALOG: ComponentDef[] = [
   def({
     name: 'governance',
@@ -143,6 +165,7 @@ export const CATALOG: ComponentDef[] = [
     placement: 'edge',
     defaultEnabled: true,
     quotaWeight: 0,
+    k3sOnly: "it is a HelmChartConfig for the Traefik K3s ships (helm.cattle.io); a managed cluster brings its own ingress controller",
   }),
   def({
     name: 'sealed-secrets',

@@ -131,7 +131,9 @@ async function renderLocked(
     if (model.repoUrl.startsWith('file://')) {
       console.log(`note: Argo CD cannot clone ${model.repoUrl}; pass --repo-url with the URL it reaches the repository at`);
     }
-    for (const c of secrets.newKeys) console.log(`new Sealed Secrets key pair for ${c} (the bootstrap installs it into the cluster)`);
+    for (const c of secrets.newKeys) console.log(`new Sealed Secrets key pair for ${c} (installed into that cluster before its SealedSecrets sync)`);
+    // no placeholder is rendered for them: Argo CD deploys to them once registered
+    if (secrets.unregistered.length) console.log(`not registered in Argo CD yet (no cluster Secret rendered): ${secrets.unregistered.join(', ')}; run site.mjs without --skip-hosts to register them`);
     if (secrets.resealed.length) console.log(`sealed: ${secrets.resealed.join(', ')}`);
     if (command === 'check') {
       if (values.output) {

@@ -5,7 +5,8 @@
 import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
-import { clusterAccessFile, prepareSecrets, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
+import { clusterAccessFile, prepareSecrets, recordedAccess, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
+import { clustersNeedingSealingKey } from './model.ts';
 import { ARGOCD_CHART, ARGOCD_NAMESPACE, PRIORITY_CLASSES } from './catalog.ts';
 import { assertValidTree } from './validate.ts';
 
@@ -38,18 +39,45 @@ export interface RenderWithSecretsOptions extends Omit<RenderRepoOptions, 'seale
 export async function renderRepoWithSecrets(
   inventory: Inventory,
   opts: RenderWithSecretsOptions,
-): Promise<{ files: Map<string, string>; model: RepoModel; secrets: PreparedSecrets }> {
-  const model = buildModel(inventory, opts);
+): Promise<{ files: Map<string, string>; model: RepoModel; secrets: PreparedSecrets; unregistered: string[] }> {
+  const model = await buildModelWithAccess(inventory, opts);
   const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const files = renderModel(model, { ...opts, sealedSecrets: secrets.sealed });
-  return { files, model, secrets };
+  return { files, model, secrets, unregistered: [...model.unregistered] };
 }
 
-export { buildModel, requiredSecrets, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
+/** buildModel with the access recorded in the state directory (which clusters are registered, adopted servers) */
+export async function buildModelWithAccess(inventory: Inventory, opts: ModelOptions & { stateDir: string }): Promise<RepoModel> {
+  return buildModel(inventory, { ...opts, clusterAccess: opts.clusterAccess ?? (await recordedAccess(inventory, opts.stateDir)) });
+}
+
+/**
+ * Where each cluster's Sealed Secrets key pair must be installed before its SealedSecrets sync:
+ * every cluster whose repository holds SealedSecrets or that runs the controller, the management
+ * cluster (the bootstrap installs it) included. `built`: through the K3s manifests directory of its first server;
+ * otherwise (adopted) through its API. The key is the kube-system Secret
+ * sealingKeySecretManifest(loadOrCreateSealingKeys(sealingKeyDir), 'kube-system') makes.
+ */
+export interface SealingKeyInstall {
+  cluster: string;
+  sealingKeyDir: string;
+  management: boolean;
+  built: boolean;
+}
+
+export function sealingKeyInstalls(model: RepoModel, stateDir: string): SealingKeyInstall[] {
+  const sealed = clustersNeedingSealingKey(model.clusters);
+  return model.clusters
+    .filter((c) => sealed.has(c.name))
+    .map((c) => ({ cluster: c.name, sealingKeyDir: sealingKeyDir(stateDir, c.name), management: c.isManagement, built: !c.adopted }));
+}
+
+export { buildModel, requiredSecrets, registrationPath, clustersWithSealedSecrets, clustersNeedingSealingKey, REGISTRATIONS_COMPONENT, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
+export { clusterConfigProblems, clusterSecretData } from './cluster-secret.ts';
 export { writeRepo, type WriteResult } from './write.ts';
 export { validateTree, assertValidTree, RepoValidationError, formatIssue, type ValidationIssue } from './validate.ts';
 export { MissingSecretsError, defaultTemplateDir, type SealedSecretSet } from './render.ts';
-export { prepareSecrets, sealingKeyDir, clusterAccessFile, type PreparedSecrets } from './secrets.ts';
+export { prepareSecrets, recordedAccess, sealingKeyDir, clusterAccessFile, type PreparedSecrets } from './secrets.ts';
 export { CATALOG, ARGOCD_CHART, ARGOCD_NAMESPACE } from './catalog.ts';
 
 /**
@@ -73,7 +101,11 @@ export function bootstrapPlan(model: RepoModel, stateDir: string) {
     /** path inside the rendered repo; applied once to the management cluster */
     rootApplication: 'bootstrap/root.yaml',
     sealingKeys: model.clusters.map((c) => ({ cluster: c.name, dir: sealingKeyDir(stateDir, c.name) })),
-    /** files the bootstrap writes for remote clusters so the next render seals real credentials */
-    clusterAccess: model.clusters.filter((c) => !c.isManagement).map((c) => ({ cluster: c.name, server: c.server, file: clusterAccessFile(stateDir, c.name) })),
+    /** each cluster with SealedSecrets and where its key pair is: install it there before its SealedSecrets sync */
+    sealingKeyInstalls: sealingKeyInstalls(model, stateDir),
+    /** where registration records each remote cluster's access (server as Argo CD reaches it); the next render seals it */
+    clusterAccess: model.clusters.filter((c) => !c.isManagement).map((c) => ({ cluster: c.name, server: c.server, adopted: c.adopted, file: clusterAccessFile(stateDir, c.name) })),
+    /** clusters not registered yet: no cluster Secret is rendered for them */
+    unregistered: [...model.unregistered],
   };
 }

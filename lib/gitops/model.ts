@@ -1,6 +1,7 @@
 // The render model: everything the templates need, computed from the inventory once. Pure and
 // deterministic: arrays are sorted, nothing depends on time or randomness.
-import type { ClusterSpec, HostSpec, Inventory } from '../inventory/model.ts';
+import type { ClusterSpec, Inventory, NodePoolSpec } from '../inventory/model.ts';
+import { apiAddressFromManagement } from '../inventory/sites.ts';
 import {
   ARGOCD_CHART,
   ARGOCD_NAMESPACE,
@@ -13,7 +14,7 @@ import {
   type SecretDef,
   type Tier,
 } from './catalog.ts';
-import { affinityFor, nodeModel, placementFor, type NodeModel, type PlacementModel } from './placement.ts';
+import { affinityFor, kubeArch, nodeModel, placementFor, type NodeModel, type PlacementModel } from './placement.ts';
 import { clusterCapacity, quotaFor, LIMIT_FACTOR, PODS_PER_WEIGHT, USABLE_FRACTION, type Capacity, type QuotaModel } from './quota.ts';
 import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint } from '../../roles/gitops-repo/settings.ts';
 
@@ -60,6 +61,13 @@ export interface ClusterModel {
   name: string;
   domain: string;
   isManagement: boolean;
+  /** built elsewhere (`clusters.<name>.kubeconfig`): no hosts, nodes from its node pools, no K3s */
+  adopted: boolean;
+  /**
+   * Argo CD can reach it: the management cluster, or a cluster whose recorded access
+   * (.clusterseed/<name>/argocd-access.json) matches `server`; only these get a cluster Secret
+   */
+  registered: boolean;
   /** API server URL as Argo CD on the management cluster reaches it */
   server: string;
   nodes: NodeModel[];
@@ -83,6 +91,8 @@ export interface RepoModel {
   branch: string;
   management: ClusterModel;
   clusters: ClusterModel[];
+  /** clusters Argo CD has no recorded access to yet (run without --skip-hosts to register them) */
+  unregistered: string[];
   priorityClasses: typeof PRIORITY_CLASSES;
   argocd: { chart: ChartRef; namespace: string; scheduling: ComponentModel['scheduling'] };
   /** components enabled on at least one cluster, in catalog order (platform/<c>/ is rendered for these) */
@@ -95,6 +105,12 @@ export interface ModelOptions {
   repoUrl?: string;
   /** known_hosts lines for the repository's host, rendered into Argo CD's values (configs.ssh.extraHosts) */
   sshKnownHosts?: string;
+  /**
+   * the recorded access of each registered cluster (lib/clusters/access.ts readClusterAccess;
+   * secrets.ts `recordedAccess` reads them all): only its server is used here, the token never
+   * enters the model
+   */
+  clusterAccess?: Record<string, { server: string }>;
 }
 
 /** Per-component defaults for the settings templates read; the inventory overrides them. */
@@ -127,11 +143,54 @@ export function repoUrlOf(inv: Inventory, override?: string): string {
   return `file://${r.path}`;
 }
 
-function serverUrl(c: ClusterSpec, hosts: HostSpec[], isManagement: boolean): string {
+const withPort = (endpoint: string) => (/:\d+$/.test(endpoint) ? `https://${endpoint}` : `https://${endpoint}:6443`);
+
+/**
+ * The API server URL Argo CD uses: in-cluster for the management cluster; for an adopted one the
+ * recorded access' server, else the inventory's (the loader fills it from the kubeconfig); for a
+ * built one where Argo CD reaches its first server (through the site link when it stands at
+ * another site: lib/inventory/sites.ts) on K3s' port 6443.
+ */
+function serverUrl(inv: Inventory, c: ClusterSpec, isManagement: boolean, access: { server: string } | undefined): string {
   if (isManagement) return 'https://kubernetes.default.svc';
-  const endpoint = c.apiEndpoint ?? hosts.find((h) => h.name === c.servers[0])?.address;
+  if (c.adopted) {
+    const server = access?.server ?? c.adopted.server;
+    if (!server) throw new ModelError(`cluster ${c.name}: no API server URL: its kubeconfig context gives none; set clusters.${c.name}.server`);
+    return server;
+  }
+  const endpoint = apiAddressFromManagement(inv, c);
   if (!endpoint) throw new ModelError(`cluster ${c.name}: no apiEndpoint and no server host to reach its API`);
-  return /:\d+$/.test(endpoint) ? `https://${endpoint}` : `https://${endpoint}:6443`;
+  return withPort(endpoint);
+}
+
+/**
+ * The nodes of an adopted cluster, from its node pools: `<pool>-<i>` with the pool's arch,
+ * labels, taints and capacity. They are all agents: a managed control plane runs no pods.
+ */
+function poolNodes(c: ClusterSpec, pools: NodePoolSpec[]): NodeModel[] {
+  const nodes: NodeModel[] = [];
+  for (const p of [...pools].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (let i = 1; i <= p.count; i++) {
+      const name = `${p.name}-${i}`;
+      const labels: Record<string, string> = { ...p.labels, 'kubernetes.io/hostname': name };
+      const arch = kubeArch(p.arch);
+      if (arch) labels['kubernetes.io/arch'] = arch;
+      nodes.push({
+        name,
+        role: 'agent',
+        arch,
+        groups: p.gpus > 0 ? ['gpu'] : [],
+        labels,
+        inventoryLabels: { ...p.labels },
+        taints: [...p.taints],
+        gpu: p.gpus > 0,
+        capacity: { milliCpu: Math.floor(p.cpu * 1000), memoryMi: p.memoryMi },
+        pool: p.name,
+      });
+    }
+  }
+  if (nodes.length === 0) throw new ModelError(`cluster ${c.name}: adopted cluster without nodes: clusters.${c.name}.node_pools must list at least one pool with count > 0`);
+  return nodes;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -174,9 +233,9 @@ function componentModel(def: ComponentDef, cluster: ClusterSpec, nodes: NodeMode
  * A requirement the inventory disables explicitly is an error.
  */
 export function enabledDefs(cluster: ClusterSpec, isManagement: boolean): ComponentDef[] {
-  const on = new Set(
-    CATALOG.filter((d) => (cluster.components[d.name] ? cluster.components[d.name].enabled : d.defaultEnabled)).map((d) => d.name),
-  );
+  // a K3s-only component is off by default on an adopted cluster (checkComponents refuses it there)
+  const byDefault = (d: ComponentDef) => d.defaultEnabled && !(d.k3sOnly && cluster.adopted);
+  const on = new Set(CATALOG.filter((d) => (cluster.components[d.name] ? cluster.components[d.name].enabled : byDefault(d))).map((d) => d.name));
   const queue = [...on];
   while (queue.length) {
     const next = queue.shift();
@@ -205,6 +264,17 @@ function checkComponents(cluster: ClusterSpec, enabled: ComponentModel[]): void 
     const def = CATALOG.find((d) => d.name === c.name)!;
     for (const r of def.requires) {
       if (!names.has(r)) throw new ModelError(`cluster ${cluster.name}: component ${c.name} requires ${r}; enable gitops.components.${r}`);
+    }
+  }
+  if (cluster.adopted) {
+    for (const c of enabled) {
+      const def = CATALOG.find((d) => d.name === c.name)!;
+      if (def.k3sOnly) throw new ModelError(`cluster ${cluster.name}: component ${c.name} cannot run on an adopted cluster: ${def.k3sOnly} (remove gitops.components.${c.name}.enabled for it)`);
+    }
+    // K3s' local-path StorageClass does not exist there: volumes need one of the cluster's own
+    const storage = enabled.filter((c) => 'storage' in (DEFAULT_SETTINGS[c.name] ?? {}));
+    if (storage.length && typeof cluster.vars.storageClass !== 'string' && !enabled.some((c) => c.name === 'longhorn')) {
+      throw new ModelError(`cluster ${cluster.name}: ${storage.map((c) => c.name).join(', ')} need volumes and an adopted cluster has no K3s local-path: set clusters.${cluster.name}.vars.storageClass to one of its StorageClasses`);
     }
   }
   const metallb = enabled.find((c) => c.name === 'metallb');
@@ -243,23 +313,37 @@ function namespacesOf(components: ComponentModel[], capacity: Capacity): Namespa
   return namespaces;
 }
 
-function clusterModel(inv: Inventory, c: ClusterSpec, isManagement: boolean): ClusterModel {
+function clusterModel(inv: Inventory, c: ClusterSpec, isManagement: boolean, opts: ModelOptions): ClusterModel {
+  if (c.adopted && isManagement) throw new ModelError(`cluster ${c.name}: the first cluster runs Argo CD for all and is built by clusterseed; it cannot be adopted (kubeconfig:); list an adopted cluster after it`);
   const hosts = inv.hosts.filter((h) => h.cluster === c.name).sort((a, b) => (a.name < b.name ? -1 : 1));
-  if (hosts.length === 0) throw new ModelError(`cluster ${c.name} has no hosts`);
-  const servers = new Set(c.servers);
-  const nodes = hosts.map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
+  let nodes: NodeModel[];
+  let capacity: Capacity;
+  if (c.adopted) {
+    if (hosts.length) throw new ModelError(`cluster ${c.name}: adopted (kubeconfig:) but hosts ${hosts.map((h) => h.name).join(', ')} name it: clusterseed builds no host of an adopted cluster`);
+    nodes = poolNodes(c, c.adopted.nodePools);
+    capacity = nodes.reduce((a, n) => ({ milliCpu: a.milliCpu + n.capacity!.milliCpu, memoryMi: a.memoryMi + n.capacity!.memoryMi }), { milliCpu: 0, memoryMi: 0 });
+  } else {
+    if (hosts.length === 0) throw new ModelError(`cluster ${c.name} has no hosts`);
+    const servers = new Set(c.servers);
+    nodes = hosts.map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
+    capacity = clusterCapacity(hosts);
+  }
   const components = enabledDefs(c, isManagement).map((d) => componentModel(d, c, nodes));
   checkComponents(c, components);
   components.sort((a, b) => a.wave - b.wave || (a.name < b.name ? -1 : 1));
-  const capacity = clusterCapacity(hosts);
   const longhorn = components.some((x) => x.name === 'longhorn');
   const certManager = components.find((x) => x.name === 'cert-manager');
   const storageClass = typeof c.vars.storageClass === 'string' ? c.vars.storageClass : longhorn ? 'longhorn' : 'local-path';
+  const access = opts.clusterAccess?.[c.name];
+  const server = serverUrl(inv, c, isManagement, access);
   return {
     name: c.name,
     domain: c.domain,
     isManagement,
-    server: serverUrl(c, hosts, isManagement),
+    adopted: !!c.adopted,
+    // a built cluster's access recorded for another server (moved, re-addressed) is stale
+    registered: isManagement || (!!access && access.server === server),
+    server,
     nodes,
     capacity,
     storageClass,
@@ -272,6 +356,28 @@ function clusterModel(inv: Inventory, c: ClusterSpec, isManagement: boolean): Cl
   };
 }
 
+/**
+ * Clusters whose repository holds SealedSecrets: those with components that need secrets, and the
+ * management cluster as soon as there is another cluster (its registration is sealed for it).
+ */
+export function clustersWithSealedSecrets(clusters: ClusterModel[]): Set<string> {
+  const out = new Set<string>();
+  for (const cl of clusters) if (cl.components.some((c) => c.secrets.length)) out.add(cl.name);
+  if (clusters.some((c) => !c.isManagement)) out.add(clusters[0].name);
+  return out;
+}
+
+/**
+ * Clusters that get their own Sealed Secrets key pair installed before anything syncs: those with
+ * SealedSecrets and every other cluster running the controller (which would otherwise make a key
+ * of its own that nothing sealed offline can target).
+ */
+export function clustersNeedingSealingKey(clusters: ClusterModel[]): Set<string> {
+  const out = clustersWithSealedSecrets(clusters);
+  for (const cl of clusters) if (cl.enabled['sealed-secrets']) out.add(cl.name);
+  return out;
+}
+
 export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
   if (inv.clusters.length === 0) throw new ModelError(`${inv.file}: no clusters defined`);
   const names = new Set<string>();
@@ -280,8 +386,15 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
     if (names.has(c.name)) throw new ModelError(`cluster "${c.name}" is defined twice`);
     names.add(c.name);
   }
-  const clusters = inv.clusters.map((c, i) => clusterModel(inv, c, i === 0));
+  const clusters = inv.clusters.map((c, i) => clusterModel(inv, c, i === 0, opts));
   const management = clusters[0];
+  // every cluster that gets SealedSecrets decrypts them with its own controller and key
+  for (const name of clustersWithSealedSecrets(clusters)) {
+    const cl = clusters.find((c) => c.name === name)!;
+    if (!cl.enabled['sealed-secrets']) {
+      throw new ModelError(`cluster ${name}: its repository holds SealedSecrets but gitops.components.sealed-secrets.enabled is false there: nothing would decrypt them (enable sealed-secrets on ${name})`);
+    }
+  }
   const argoPlacement = placementFor('control', management.nodes);
   const argoAffinity = affinityFor(argoPlacement);
   const platformComponents = CATALOG.filter((d) => clusters.some((c) => c.enabled[d.name])).map((d) => {
@@ -294,6 +407,7 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
     branch: inv.gitops.branch,
     management,
     clusters,
+    unregistered: clusters.filter((c) => !c.registered).map((c) => c.name),
     priorityClasses: PRIORITY_CLASSES,
     argocd: {
       chart: ARGOCD_CHART,
@@ -328,11 +442,12 @@ export function requiredSecrets(model: RepoModel): RequiredSecret[] {
       }
     }
   }
-  // remote clusters are registered in Argo CD on the management cluster through a cluster Secret
-  for (const cl of model.clusters.filter((x) => !x.isManagement)) {
+  // registered remote clusters get a cluster Secret in the management cluster's tree, synced by
+  // its cluster-registrations Application after its Sealed Secrets controller (render.ts)
+  for (const cl of model.clusters.filter((x) => !x.isManagement && x.registered)) {
     out.push({
       cluster: model.management.name,
-      component: 'argocd',
+      component: REGISTRATIONS_COMPONENT,
       namespace: ARGOCD_NAMESPACE,
       name: `cluster-${cl.name}`,
       keys: [
@@ -340,8 +455,16 @@ export function requiredSecrets(model: RepoModel): RequiredSecret[] {
         { key: 'server', from: `cluster-${cl.name}.server` },
         { key: 'config', from: `cluster-${cl.name}.config` },
       ],
-      path: `bootstrap/cluster-${cl.name}.yaml`,
+      path: registrationPath(model, cl.name),
     });
   }
   return out;
+}
+
+/** the management cluster's Application that syncs the cluster Secrets of the other clusters */
+export const REGISTRATIONS_COMPONENT = 'cluster-registrations';
+
+/** where the sealed cluster Secret of `cluster` lives: the management cluster's tree, never bootstrap/ (synced before any CRD but Argo CD's) */
+export function registrationPath(model: RepoModel, cluster: string): string {
+  return `clusters/${model.management.name}/${REGISTRATIONS_COMPONENT}/cluster-${cluster}.yaml`;
 }

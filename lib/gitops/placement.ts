@@ -23,6 +23,10 @@ export interface NodeModel {
   inventoryLabels: Record<string, string>;
   taints: string[];
   gpu: boolean;
+  /** allocatable CPU/memory when known: the node pools of an adopted cluster say it */
+  capacity?: { milliCpu: number; memoryMi: number };
+  /** the node pool it belongs to (adopted clusters) */
+  pool?: string;
 }
 
 export interface Toleration {
@@ -106,8 +110,14 @@ export function poolFor(kind: Placement, nodes: NodeModel[]): NodeModel[] {
   const agents = nodes.filter((n) => n.role === 'agent');
   switch (kind) {
     case 'control':
+      // an adopted cluster's control plane is managed and runs no pods: its general-purpose
+      // nodes (no GPU, no taint) take the control services
+      if (servers.length === 0) return nodes.filter((n) => !n.gpu && n.taints.length === 0);
       return servers;
     case 'edge': {
+      // adopted cluster: GPU and tainted pools are kept for what asks for them
+      const general = agents.filter((n) => !n.gpu && n.taints.length === 0);
+      if (servers.length === 0 && general.length) return general;
       const arm64 = agents.filter((n) => n.arch === 'arm64');
       if (arm64.length) return arm64;
       return agents.length ? agents : servers;

@@ -7,12 +7,14 @@
 //   components/<c>/apps/**        once, if <c> is enabled     -> apps/<c>/<path>
 //   components/<c>/cluster/**     per cluster enabling <c>    -> clusters/<cluster>/<c>/<path>
 //   application.yaml.hbs          per cluster and component   -> clusters/<cluster>/apps/<c>.yaml
+//   cluster-registrations.yaml.hbs  once, when another cluster is registered
+//                                  -> clusters/<management>/apps/cluster-registrations.yaml
 //   partials/*.hbs                Handlebars partials
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChartRef } from './catalog.ts';
 import type { ClusterModel, ComponentModel, RepoModel, RequiredSecret } from './model.ts';
-import { requiredSecrets } from './model.ts';
+import { REGISTRATIONS_COMPONENT, requiredSecrets } from './model.ts';
 import { TemplateSet, toYaml } from './template.ts';
 
 export const defaultTemplateDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'gitops-template');
@@ -115,6 +117,17 @@ export function renderFiles({ model, templateDir = defaultTemplateDir, sealedSec
   const missing = needed.filter((s) => !sealedSecrets.has(s.path));
   if (missing.length) throw new MissingSecretsError(missing);
   for (const s of needed) emit(files, s.path, sealedSecretYaml(sealedSecrets.get(s.path)!, s));
+
+  // the registrations of the other clusters: in the management cluster's tree, one wave after its
+  // Sealed Secrets controller (Argo CD waits for a wave to be Healthy before the next, so the
+  // SealedSecret CRD is served by then; gitops-engine pkg/sync, see bringup/README.md)
+  if (needed.some((s) => s.component === REGISTRATIONS_COMPONENT)) {
+    const cluster = model.management;
+    const controller = cluster.enabled['sealed-secrets'];
+    if (!controller) throw new Error(`cluster ${cluster.name}: cluster registrations need its sealed-secrets component`);
+    const ctx = { ...base, cluster, wave: controller.wave + 1, sealedSecretsWave: controller.wave, path: `clusters/${cluster.name}/${REGISTRATIONS_COMPONENT}` };
+    emit(files, `clusters/${cluster.name}/apps/${REGISTRATIONS_COMPONENT}.yaml`, t.render('cluster-registrations.yaml.hbs', ctx));
+  }
 
   // Applications last: their sources depend on which values/manifests were rendered
   for (const cluster of model.clusters) {

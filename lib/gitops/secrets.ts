@@ -12,10 +12,13 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ARGOCD_NAMESPACE, CREDENTIALS } from './catalog.ts';
 import type { RepoModel, RequiredSecret } from './model.ts';
-import { requiredSecrets } from './model.ts';
+import { clustersNeedingSealingKey, requiredSecrets } from './model.ts';
 import type { SealedSecretSet } from './render.ts';
 import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
 import { withFileMutex } from '../locks/create-once.ts';
+import { clusterAccessFile, readClusterAccess, type ClusterAccess } from '../clusters/access.ts';
+import { clusterConfigProblems, clusterSecretData, CLUSTER_SECRET_LABEL } from './cluster-secret.ts';
+import type { Inventory } from '../inventory/model.ts';
 import type { GenerateSealingKeyPairOptions } from './sealing-keys.ts';
 
 export interface PrepareSecretsOptions {
@@ -31,6 +34,8 @@ export interface PreparedSecrets {
   resealed: string[];
   /** clusters whose sealing key pair was created by this call (the bootstrap must install it) */
   newKeys: string[];
+  /** clusters without (valid) recorded access: no cluster Secret was rendered for them */
+  unregistered: string[];
 }
 
 type Credentials = Record<string, Record<string, string>>;
@@ -38,8 +43,7 @@ type Credentials = Record<string, Record<string, string>>;
 export const sealingKeyDir = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'sealing');
 const credentialsFile = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'credentials.json');
 const sealedCacheFile = (stateDir: string, s: RequiredSecret) => path.join(stateDir, s.cluster, 'sealed', `${s.namespace}.${s.name}.json`);
-/** written by the bootstrap once a remote cluster is up: {"bearerToken": "...", "caData": "..."} */
-export const clusterAccessFile = (stateDir: string, cluster: string) => path.join(stateDir, cluster, 'argocd-access.json');
+export { clusterAccessFile } from '../clusters/access.ts';
 
 async function writePrivate(file: string, content: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -101,20 +105,29 @@ async function credentialsFor(stateDir: string, cluster: string, needed: Set<str
   });
 }
 
-interface ClusterAccess {
-  bearerToken?: string;
-  caData?: string;
+/**
+ * The recorded access of every cluster but the management one (registration writes them), for
+ * buildModel's `clusterAccess`: which clusters are registered, and an adopted cluster's server.
+ */
+export async function recordedAccess(inv: Inventory, stateDir: string): Promise<Record<string, ClusterAccess>> {
+  const out: Record<string, ClusterAccess> = {};
+  for (const c of inv.clusters.slice(1)) {
+    const access = await readClusterAccess(stateDir, c.name);
+    if (access) out[c.name] = access;
+  }
+  return out;
 }
 
-/** name/server/config of an Argo CD cluster Secret; a placeholder token until the bootstrap registers it */
+/** name/server/config of a registered cluster's Secret, from its recorded access; refuses anything Argo CD could not use */
 async function clusterRegistration(stateDir: string, model: RepoModel, name: string): Promise<Record<string, string>> {
   const cluster = model.clusters.find((c) => c.name === name)!;
-  const access = (await readJson<ClusterAccess>(clusterAccessFile(stateDir, name))) ?? {};
-  const config = {
-    bearerToken: access.bearerToken ?? 'pending-registration',
-    tlsClientConfig: access.caData ? { insecure: false, caData: access.caData } : { insecure: false },
-  };
-  return { name: cluster.name, server: cluster.server, config: JSON.stringify(config) };
+  const access = await readClusterAccess(stateDir, name);
+  // the model was built from the same file: it vanishing or moving to another server in between is a race
+  if (!access || access.server !== cluster.server) throw new Error(`cluster ${name}: its recorded access changed while rendering; run again`);
+  const data = clusterSecretData(cluster.name, access);
+  const problems = clusterConfigProblems(data.config);
+  if (problems.length) throw new Error(`${clusterAccessFile(stateDir, name)}: cluster ${name}: the recorded access cannot register it in Argo CD: ${problems.join('; ')}; delete it and run again to register ${name} anew`);
+  return data;
 }
 
 function plaintextOf(s: RequiredSecret, creds: Credentials, registrations: Map<string, Record<string, string>>): Record<string, string> {
@@ -157,9 +170,10 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   const keys = new Map<string, Awaited<ReturnType<typeof loadOrCreateSealingKeys>>>();
   const creds = new Map<string, Credentials>();
   const registrations = new Map<string, Record<string, string>>();
-  for (const c of model.clusters.filter((x) => !x.isManagement)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
+  for (const c of model.clusters.filter((x) => !x.isManagement && x.registered)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
 
-  for (const cluster of [...new Set(needed.map((s) => s.cluster))].sort()) {
+  // every cluster that gets SealedSecrets has its key pair before it is registered (sealingKeyInstalls)
+  for (const cluster of [...new Set([...needed.map((s) => s.cluster), ...clustersNeedingSealingKey(model.clusters)])].sort()) {
     const k = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster), opts.sealingKeyOptions);
     if (k.created) newKeys.push(cluster);
     keys.set(cluster, k);
@@ -170,7 +184,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   for (const s of needed) {
     const k = keys.get(s.cluster)!;
     const data = plaintextOf(s, creds.get(s.cluster)!, registrations);
-    const labels: Record<string, string> = s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { 'argocd.argoproj.io/secret-type': 'cluster' } : {};
+    const labels: Record<string, string> = s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { [CLUSTER_SECRET_LABEL]: 'cluster' } : {};
     const hash = plaintextHash(s, data, labels, k.certificatePem);
     const cacheFile = sealedCacheFile(stateDir, s);
     const cached = await readJson<CacheEntry>(cacheFile);
@@ -193,5 +207,5 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
     sealed.set(s.path, obj as unknown as Record<string, unknown>);
     resealed.push(`${s.cluster}:${s.namespace}/${s.name}`);
   }
-  return { sealed, resealed, newKeys };
+  return { sealed, resealed, newKeys, unregistered: [...model.unregistered] };
 }

@@ -3,6 +3,7 @@
 // Helm values files are plain YAML mappings (not objects) and are recognised by their path.
 import { LineCounter, parseAllDocuments, isMap, type Document } from 'yaml';
 import { validatorFor } from './schemas.ts';
+import { clusterConfigProblems, CLUSTER_SECRET_LABEL } from './cluster-secret.ts';
 
 export interface ValidationIssue {
   file: string;
@@ -75,6 +76,7 @@ function validateObject(file: string, docIndex: number, doc: Document, lc: LineC
     issues.push({ ...base, object: label, line: lineOf(doc, [], lc), message: 'missing apiVersion or kind' });
     return;
   }
+  for (const message of clusterSecretProblems(o)) issues.push({ ...base, object: label, field: message.field, line: lineOf(doc, message.field.split('.'), lc), message: message.text });
   const v = validatorFor(o.apiVersion, o.kind);
   if (v === 'allowed') return;
   if (typeof meta.name !== 'string' || meta.name === '') {
@@ -88,6 +90,31 @@ function validateObject(file: string, docIndex: number, doc: Document, lc: LineC
     const segs = pointerToSegments(e.instancePath);
     issues.push({ ...base, object: label, field: segmentsToField(segs) || '(root)', line: lineOf(doc, segs, lc), message: e.message });
   }
+}
+
+/**
+ * Argo CD cluster Secrets (label argocd.argoproj.io/secret-type: cluster) must carry what Argo CD
+ * authenticates with: a plain one a real bearer token and CA (clusterConfigProblems), a sealed one
+ * all of name, server and config. A placeholder token never reaches the repository.
+ */
+function clusterSecretProblems(o: Record<string, unknown>): { field: string; text: string }[] {
+  const spec = (o.spec ?? {}) as Record<string, unknown>;
+  if (o.kind === 'SealedSecret') {
+    const template = (spec.template ?? {}) as { metadata?: { labels?: Record<string, string> } };
+    if (template.metadata?.labels?.[CLUSTER_SECRET_LABEL] !== 'cluster') return [];
+    const enc = (spec.encryptedData ?? {}) as Record<string, unknown>;
+    return ['name', 'server', 'config']
+      .filter((k) => typeof enc[k] !== 'string' || enc[k] === '')
+      .map((k) => ({ field: `spec.encryptedData.${k}`, text: `a sealed Argo CD cluster Secret without ${k}: Argo CD could not use it` }));
+  }
+  if (o.kind !== 'Secret') return [];
+  const labels = ((o.metadata ?? {}) as { labels?: Record<string, string> }).labels;
+  if (labels?.[CLUSTER_SECRET_LABEL] !== 'cluster') return [];
+  const stringData = (o.stringData ?? {}) as Record<string, unknown>;
+  const data = (o.data ?? {}) as Record<string, unknown>;
+  const config = typeof stringData.config === 'string' ? stringData.config : typeof data.config === 'string' ? Buffer.from(data.config, 'base64').toString('utf8') : undefined;
+  if (config === undefined) return [{ field: 'stringData.config', text: 'an Argo CD cluster Secret without config: no bearer token' }];
+  return clusterConfigProblems(config).map((text) => ({ field: typeof stringData.config === 'string' ? 'stringData.config' : 'data.config', text }));
 }
 
 function validateYaml(file: string, content: string, issues: ValidationIssue[]): void {

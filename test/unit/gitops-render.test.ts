@@ -6,6 +6,7 @@ import { loadInventory } from '../../lib/inventory/load.ts';
 import { bootstrapPlan, buildModel, MissingSecretsError, ModelError, renderRepo, renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { everything, homelab } from '../fixtures/gitops/inventories.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
+import { register } from '../fixtures/gitops/multicluster.ts';
 
 const state = tempDir('gitops-render');
 const render = (inv: Parameters<typeof renderRepoWithSecrets>[0]) =>
@@ -37,10 +38,14 @@ test('output does not depend on the order of the inventory', async () => {
 });
 
 test('every component, two clusters: valid, one folder per cluster, remote cluster registered sealed', async () => {
-  const files = await render(everything());
+  const registered = tempDir('gitops-render-registered');
+  await register(registered, { edge: 'https://edge.example.lan:6443' });
+  const files = (await renderRepoWithSecrets(everything(), { stateDir: registered, sealingKeyOptions: TEST_KEY_OPTIONS })).files;
   assert.ok(files.has('clusters/lab/apps/kube-prometheus-stack.yaml'));
   assert.ok(files.has('clusters/edge/apps/iris-classifier.yaml'));
-  const reg = parse(files.get('bootstrap/cluster-edge.yaml')!);
+  // in the management cluster's tree, synced after its Sealed Secrets controller (not bootstrap/)
+  assert.not.ok(files.has('bootstrap/cluster-edge.yaml'));
+  const reg = parse(files.get('clusters/lab/cluster-registrations/cluster-edge.yaml')!);
   assert.is(reg.kind, 'SealedSecret');
   assert.is(reg.spec.template.metadata.labels['argocd.argoproj.io/secret-type'], 'cluster');
   assert.equal(Object.keys(reg.spec.encryptedData).sort(), ['config', 'name', 'server']);
@@ -49,7 +54,7 @@ test('every component, two clusters: valid, one folder per cluster, remote clust
   const labApp = parse(files.get('clusters/lab/apps/kserve.yaml')!);
   assert.is(labApp.spec.destination.server, 'https://kubernetes.default.svc');
   // the management cluster has no registration of itself
-  assert.not.ok(files.has('bootstrap/cluster-lab.yaml'));
+  assert.not.ok([...files.keys()].some((f) => f.endsWith('/cluster-lab.yaml')));
   const projects = docs(files.get('bootstrap/projects.yaml')!);
   const servers = projects[0].spec.destinations.map((d: { server: string }) => d.server).sort();
   assert.equal(servers, ['https://edge.example.lan:6443', 'https://kubernetes.default.svc']);
@@ -59,7 +64,8 @@ test('Applications: waves in tier order, automated prune/selfHeal, retry, Create
   const files = await render(everything());
   const order = ['governance', 'infrastructure', 'data', 'ml-platform', 'monitoring', 'apps'];
   for (const [file, text] of files) {
-    if (!/^clusters\/[^/]+\/apps\//.test(file)) continue;
+    // the registrations Application is no catalog component (gitops-multicluster.test.ts)
+    if (!/^clusters\/[^/]+\/apps\//.test(file) || file.endsWith('/cluster-registrations.yaml')) continue;
     const app = parse(text);
     const tier = app.metadata.labels['clusterseed.io/tier'];
     assert.is(app.metadata.annotations['argocd.argoproj.io/sync-wave'], String(order.indexOf(tier)), file);
@@ -105,6 +111,8 @@ test('bootstrap plan points at files the render produced', async () => {
   assert.equal([app.spec.sources[0].chart, app.spec.sources[0].targetRevision], [plan.argocd.chart.chart, plan.argocd.chart.version]);
   assert.equal(plan.sealingKeys.map((k) => k.cluster), ['lab', 'edge']);
   assert.equal(plan.clusterAccess.map((a) => [a.cluster, a.server]), [['edge', 'https://edge.example.lan:6443']]);
+  assert.equal(plan.unregistered, ['edge']);
+  assert.equal(plan.sealingKeyInstalls.map((k) => [k.cluster, k.built]), [['lab', true], ['edge', true]]);
 });
 
 test('governance: PriorityClasses on the clusters without Argo CD, and a quota + LimitRange per namespace', async () => {

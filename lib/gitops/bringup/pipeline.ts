@@ -5,7 +5,7 @@
 //   3. render again with those quotas (only the governance manifests change) and analyse again:
 //      the findings of this pass are the answer.
 import type { Inventory } from '../../inventory/model.ts';
-import { buildModel, prepareSecrets, renderModel, type RenderWithSecretsOptions, type PreparedSecrets } from '../index.ts';
+import { buildModelWithAccess, prepareSecrets, renderModel, type RenderWithSecretsOptions, type PreparedSecrets } from '../index.ts';
 import { renderFiles } from '../render.ts';
 import { CATALOG } from '../catalog.ts';
 import type { ClusterModel, RepoModel } from '../model.ts';
@@ -25,6 +25,8 @@ export interface AnalyzedRender {
   warnings: Finding[];
   /** milliseconds the analysis (both passes, re-render included) added to the render */
   analysisMs: number;
+  /** clusters without recorded access: their cluster Secret is not rendered (run without --skip-hosts to register them) */
+  unregistered: string[];
 }
 
 /** namespaces whose needs are fully known: every chart of every component in it has facts */
@@ -77,7 +79,7 @@ export interface AnalyzeOptions {
 }
 
 export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSecretsOptions & AnalyzeOptions): Promise<AnalyzedRender> {
-  const model = buildModel(inventory, opts);
+  const model = await buildModelWithAccess(inventory, opts);
   const secrets = await prepareSecrets(model, { stateDir: opts.stateDir, sealingKeyOptions: opts.sealingKeyOptions });
   const started = performance.now();
   const facts = opts.facts ?? factsFromDir();
@@ -98,5 +100,5 @@ export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSec
   const all = resized ? analyze(inputOf(files)).findings : pass1.findings;
   const findings = all.filter((f) => f.severity !== 'warning');
   const warnings = all.filter((f) => f.severity === 'warning');
-  return { files, model, secrets, findings, warnings, analysisMs: analysisMs + (performance.now() - again) };
+  return { files, model, secrets, findings, warnings, analysisMs: analysisMs + (performance.now() - again), unregistered: [...model.unregistered] };
 }

@@ -14,7 +14,7 @@
 // objects are applied by wave, then kind (Namespace, ResourceQuota, LimitRange, ... first);
 // `CreateNamespace=true` creates the destination namespace before the sync.
 import YAML from 'yaml';
-import type { ClusterModel, RepoModel } from '../model.ts';
+import { clustersNeedingSealingKey, type ClusterModel, type RepoModel } from '../model.ts';
 import type { NodeModel } from '../placement.ts';
 import type { Capacity } from '../quota.ts';
 import { ARGOCD_NAMESPACE, CATALOG } from '../catalog.ts';
@@ -57,6 +57,12 @@ export interface BringupInput {
    * (e.g. the PriorityClasses Argo CD's own pods use): they exist when Argo CD's pods are admitted
    */
   bootstrapObjects?: K8sObject[];
+  /**
+   * clusters whose Sealed Secrets key is installed before their SealedSecrets sync (the bootstrap
+   * for the management cluster, registration for the others: lib/gitops sealingKeyInstalls);
+   * default: every cluster that list names
+   */
+  sealingKeysInstalled?: string[];
 }
 
 /** what one pod group needs: per-pod requests and limits after LimitRange defaults */
@@ -135,12 +141,16 @@ export function analyze(input: BringupInput): BringupResult {
     return factsCache.get(k);
   };
 
+  const keysInstalled = new Set(input.sealingKeysInstalled ?? clustersNeedingSealingKey(input.model.clusters));
   for (const cluster of input.model.clusters) {
-    const state = ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
+    const state = cluster.adopted ? ClusterState.managed(providedByInventory(cluster)) : ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
+    // the key pair the controller decrypts with: the bootstrap installs the management cluster's
+    // (below), registration the others' (K3s manifests directory or the API) before any sync
+    if (!cluster.isManagement && keysInstalled.has(cluster.name)) state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'registration (active sealing key)' });
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
     const nodes = registeredNodes(cluster, input.embeddedEtcd?.[cluster.name] ?? false);
-    const ctx: Ctx = { input, cluster, nodes, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set() };
+    const ctx: Ctx = { input, cluster, nodes, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set(), sealedSecretsController: false, keysInstalled };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -168,6 +178,16 @@ export function analyze(input: BringupInput): BringupResult {
   return { findings: out.list, needs };
 }
 
+/** what the inventory says an adopted cluster's provider has: its StorageClass, a RuntimeClass components name */
+function providedByInventory(cluster: ClusterModel): { kind: string; name: string; why: string }[] {
+  const out = [{ kind: 'StorageClass', name: cluster.storageClass, why: 'vars.storageClass' }];
+  for (const c of cluster.components) {
+    const rc = c.settings.runtimeClassName;
+    if (typeof rc === 'string' && rc) out.push({ kind: 'RuntimeClass', name: rc, why: `components.${c.name}.runtimeClassName` });
+  }
+  return out;
+}
+
 interface Ctx {
   input: BringupInput;
   cluster: ClusterModel;
@@ -183,6 +203,9 @@ interface Ctx {
   final: boolean;
   /** namespaces of releases without facts */
   unknownNs: Set<string>;
+  /** the Sealed Secrets controller was deployed on this cluster by now (a release of its chart) */
+  sealedSecretsController: boolean;
+  keysInstalled: Set<string>;
 }
 
 // ---------------------------------------------------------------- phases
@@ -211,7 +234,8 @@ function bootstrap(ctx: Ctx): void {
   // the Sealed Secrets key pair the bootstrap installs before the controller starts; the controller
   // takes any Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key=active, so it stands
   // for the chart's `secretName` (default sealed-secrets-key)
-  state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'bootstrap (active sealing key)' });
+  // (roles/argocd-bootstrap always installs the management cluster's key)
+  if (!input.sealingKeysInstalled || ctx.keysInstalled.has(ctx.cluster.name)) state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'bootstrap (active sealing key)' });
   if (!unit.releases[0].facts) {
     // keep simulating with Argo CD's own CRDs, whose absence the facts finding already reports
     for (const c of ['applications.argoproj.io', 'applicationsets.argoproj.io', 'appprojects.argoproj.io']) state.crds.set(c, 'bootstrap (assumed)');
@@ -325,6 +349,7 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     if (o.kind === 'Namespace') syncNs.add(o.metadata.name);
   }
   for (const c of syncCrds) if (!state.crds.has(c)) state.crds.set(c, owner);
+  if (u.releases.some((r) => r.chart === SEALED_SECRETS_CHART)) ctx.sealedSecretsController = true;
   for (const r of u.releases) {
     if (!r.facts) continue;
     for (const s of r.facts.services ?? []) if (truthy(r.values, s.when, r.facts.values.defaults)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart, r.values, r.facts.values.defaults), r.namespace);
@@ -344,10 +369,36 @@ function addObject(ctx: Ctx, component: string, owner: string, kind: string, nam
   if (!prev || kind !== 'Namespace') ctx.state.objects.set(key, { owner, obj, default: isDefault });
 }
 
+/** the chart of the Sealed Secrets controller (bitnami-labs/sealed-secrets) */
+const SEALED_SECRETS_CHART = 'sealed-secrets';
+
 function checkUnit(ctx: Ctx, u: SyncUnit): void {
+  checkSealing(ctx, u);
   for (const r of u.releases) if (r.facts) checkRelease(ctx, u, r);
   for (const p of u.pods) checkPods(ctx, u, p);
   for (const o of u.objects) checkObjectRefs(ctx, u, o);
+}
+
+/**
+ * A SealedSecret is decrypted on the cluster it is synced to, by that cluster's controller with
+ * that cluster's key: Argo CD reports it Healthy only once decrypted (argoproj/argo-cd
+ * resource_customizations/bitnami.com/SealedSecret/health.lua @ 09762a2d72d37831e532d7c8182d2e2293ea5baa:
+ * Progressing until condition Synced=True, Degraded when decryption fails), so without either its
+ * Application (and every later wave) never becomes Healthy, and its Secret never exists.
+ */
+function checkSealing(ctx: Ctx, u: SyncUnit): void {
+  const sealed = u.objects.filter((o) => o.kind === 'SealedSecret');
+  if (!sealed.length) return;
+  const { cluster, state } = ctx;
+  for (const o of sealed) {
+    const object = `SealedSecret ${objNs(o, u.app) ?? ''}/${o.metadata.name} (${o.file})`;
+    if (!ctx.sealedSecretsController) {
+      ctx.out.add({ check: 'sealing', component: u.component, object, field: 'kind', reason: `no Sealed Secrets controller is deployed on cluster ${cluster.name} by this wave: nothing decrypts it (enable sealed-secrets there, in an earlier wave)` });
+    }
+    if (!state.has('Secret', 'sealed-secrets-key', 'kube-system')) {
+      ctx.out.add({ check: 'sealing', component: u.component, object, field: 'spec.encryptedData', reason: `cluster ${cluster.name}'s own Sealed Secrets key is not installed there before this sync: its controller would make a new key and cannot decrypt what was sealed for ${cluster.name}` });
+    }
+  }
 }
 
 function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
@@ -505,13 +556,15 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
       if (!names.some((n) => p.object.endsWith(`/${n}`) || (n.includes('<') && p.object.includes(`/${n.split('<')[0]}`)))) continue;
       const pkgs = packagesFor(h.what);
       if (!pkgs.length) {
-        out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'hostRequirements', reason: `needs "${h.what}" on its nodes (${h.why}), which no role is known to provide` });
+        if (!ctx.cluster.adopted) out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'hostRequirements', reason: `needs "${h.what}" on its nodes (${h.why}), which no role is known to provide` });
         continue;
       }
       for (const pkg of pkgs) prereqs.set(pkg, h.why);
     }
   }
   for (const h of p.hostPrerequisites) prereqs.set(h, 'the workload needs it on its node');
+  // an adopted cluster's nodes are the provider's: what is installed on them is not the roles' doing
+  if (ctx.cluster.adopted) prereqs.clear();
   for (const [pkg, why] of prereqs) {
     const lacking = nodes.filter((n) => !(ctx.input.hostPackages?.(n.name) ?? []).includes(pkg));
     if (lacking.length) out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'nodes', reason: `needs ${pkg} on ${lacking.map((n) => n.name).join(', ')} (${why}), which no role installs there` });
@@ -535,7 +588,7 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   const pods = p.perNode ? nodes.length : p.replicas + p.surge;
   ctx.needs.push({ group: p, pods, nodes, requests: req, limits: lim });
   // a pod larger than every node it may land on never schedules
-  const caps = nodes.map((n) => ctx.input.nodeCapacity?.[n.name]).filter((c): c is Capacity => !!c);
+  const caps = nodes.map((n) => ctx.input.nodeCapacity?.[n.name] ?? n.capacity).filter((c): c is Capacity => !!c);
   if (caps.length && caps.length === nodes.length && !caps.some((c) => c.milliCpu >= req.milliCpu && c.memoryMi >= req.memoryMi)) {
     out.add({ check: 'capacity', component: p.component, object: p.object, field: 'resources.requests', reason: `one pod requests ${fmtCpu(req.milliCpu)} CPU / ${fmtMem(req.memoryMi)}, more than any node it may land on has (${nodes.map((n) => n.name).join(', ')})` });
   }
@@ -579,11 +632,11 @@ function clusterWideChecks(ctx: Ctx): void {
   // MetalLB next to K3s' ServiceLB: both answer LoadBalancer Services
   const disabled = input.k3sDisable?.[cluster.name] ?? [];
   const metallb = [...state.crds].find(([c]) => c.endsWith('.metallb.io'));
-  if (metallb && !disabled.includes(K3S_SERVICELB)) {
+  if (metallb && !cluster.adopted && !disabled.includes(K3S_SERVICELB)) {
     out.add({ check: 'collision', component: 'metallb', object: `cluster ${cluster.name}`, field: 'vars.k3s.disable', reason: 'MetalLB is installed but K3s\' ServiceLB is not disabled: both would serve LoadBalancer Services (add servicelb to the cluster\'s k3s disable list)' });
   }
   // the whole cluster: requests of every pod against the nodes' capacity, where the inventory gives it
-  const caps = input.nodeCapacity ?? {};
+  const caps: Record<string, Capacity> = { ...Object.fromEntries(cluster.nodes.filter((n) => n.capacity).map((n) => [n.name, n.capacity!])), ...(input.nodeCapacity ?? {}) };
   if (cluster.nodes.length && cluster.nodes.every((n) => caps[n.name])) {
     const total = cluster.nodes.reduce((s, n) => ({ milliCpu: s.milliCpu + caps[n.name].milliCpu, memoryMi: s.memoryMi + caps[n.name].memoryMi }), { milliCpu: 0, memoryMi: 0 });
     const reqCpu = ctx.needs.reduce((s, n) => s + n.requests.milliCpu * n.pods, 0);

@@ -56,6 +56,22 @@ export class ClusterState {
     return s;
   }
 
+  /**
+   * A cluster clusterseed did not build (adopted): only what every Kubernetes API server has (the
+   * four namespaces, the system PriorityClasses) and the cluster-scoped objects the inventory says
+   * the provider has (its StorageClass, a RuntimeClass it names); none of K3s' CRDs, Traefik,
+   * local-path or RuntimeClasses.
+   */
+  static managed(provided: { kind: string; name: string; why: string }[]): ClusterState {
+    const s = new ClusterState();
+    for (const o of K3S_OBJECTS) {
+      if (o.component) continue;
+      s.objects.set(objectKey(o.kind, o.name, o.namespace), { owner: 'kubernetes' });
+    }
+    for (const p of provided) s.objects.set(objectKey(p.kind, p.name), { owner: `the cluster provider (${p.why})` });
+    return s;
+  }
+
   has(kind: string, name: string, namespace?: string): boolean {
     return this.objects.has(objectKey(kind, name, namespace));
   }

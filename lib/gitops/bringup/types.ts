@@ -18,7 +18,8 @@ export interface Finding {
     | 'reference'
     | 'host-prerequisite'
     | 'collision'
-    | 'ownership';
+    | 'ownership'
+    | 'sealing';
   /** catalog component (or "argocd" / "k3s" for the bootstrap phases) */
   component: string;
   /** Kind namespace/name of the object, or chart@version */
