@@ -129,16 +129,25 @@ test('a release does not remove a lock someone else took over meanwhile', () => 
 
 const racer = `
 import { acquireStateLock } from '@ROOT@/lib/locks/state-lock.ts';
-const [dir, mode, startAt] = process.argv.slice(2);
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+const [dir, mode, startAt, barrier, racers] = process.argv.slice(2);
 // racers started together wait for one instant, so they really contend (tsx startup varies by seconds)
 if (startAt) await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
+// every racer records its attempt; a holder keeps the lock until all have tried (or 45 s), so a
+// racer that starts late on a loaded machine still meets the lock held instead of winning in turn
+const attempted = () => { if (barrier) { mkdirSync(barrier, { recursive: true }); writeFileSync(barrier + '/' + process.pid, ''); } };
 try {
   const lock = acquireStateLock(dir, { command: 'racer', warn: (m) => console.log('WARN ' + m) });
+  attempted();
   console.log('WON ' + process.pid);
-  if (mode === 'hold') await new Promise((r) => setTimeout(r, Number(startAt) + 4000 - Date.now()));
+  if (mode === 'hold') {
+    const until = Date.now() + 45_000;
+    while (readdirSync(barrier).length < Number(racers) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
   if (mode !== 'crash') lock.release();
   else process.kill(process.pid, 'SIGKILL');
 } catch (e) {
+  attempted();
   console.log('REFUSED ' + (e as Error).name + ' ' + (e as Error).message);
   process.exit(1);
 }
@@ -147,7 +156,7 @@ try {
 test('8 processes racing for one state dir: exactly one holds it, the others are refused naming it', async () => {
   const dir = path.join(tmp, 'race');
   const startAt = Date.now() + 10_000;
-  const results = await Promise.all(Array.from({ length: 8 }, () => child(racer, [dir, 'hold', String(startAt)])));
+  const results = await Promise.all(Array.from({ length: 8 }, () => child(racer, [dir, 'hold', String(startAt), path.join(tmp, 'race-attempts'), '8'])));
   const won = results.filter((r) => r.stdout.startsWith('WON'));
   const refused = results.filter((r) => r.stdout.startsWith('REFUSED LockHeldError'));
   assert.is(won.length, 1, results.map((r) => r.stdout + r.stderr).join('\n'));
