@@ -32,7 +32,9 @@ export function isRegistrationHost(inv: Inventory, host: string): boolean {
 export function builtClusterServer(inv: Inventory, cluster: ClusterSpec): string {
   const address = apiAddressFromManagement(inv, cluster);
   if (!address) throw new Error(`cluster ${cluster.name}: no API address Argo CD could reach (no first server)`);
-  return `https://${address.includes(':') ? `[${address}]` : address}:${K3S_API_PORT}`;
+  // the same rule as the GitOps model's server (lib/gitops/model.ts): an access whose server
+  // differs from the model's is taken as stale there, so both must build the URL alike
+  return /:\d+$/.test(address) ? `https://${address}` : `https://${address}:${K3S_API_PORT}`;
 }
 
 function objectName(o: Record<string, unknown>): { name: string; namespace?: string } {
