@@ -12,8 +12,12 @@ import { argocdManagerObjects, MANAGER_NAMESPACE, MANAGER_TOKEN_SECRET, tokenSec
 /** K3s' API server port (K3s' https-listen-port default; clusterseed does not change it). */
 export const K3S_API_PORT = 6443;
 
-/** Bounded: a kubectl call that hangs (API server not up) must not hang the run. */
-const KUBECTL = 'k3s kubectl --request-timeout=20s';
+/**
+ * `k3s kubectl VERB` bounded: a call that hangs (API server not up) must not hang the run. The
+ * flag goes after the verb (kubectl takes global flags anywhere; the test stand-in reads the verb
+ * first).
+ */
+const kubectl = (verb: string) => `k3s kubectl ${verb} --request-timeout=20s`;
 
 export type ManagerKind = 'ServiceAccount' | 'ClusterRole' | 'ClusterRoleBinding' | 'Secret';
 const KINDS: ManagerKind[] = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Secret'];
@@ -52,7 +56,7 @@ export function registrationProbe(): string {
     const { name, namespace } = objectName(o);
     const kind = o.kind as string;
     const ns = namespace ? ` -n ${q(namespace)}` : '';
-    return `printf '%s ' ${q(kind)}; if out=$(${KUBECTL} get ${kind.toLowerCase()} ${q(name)}${ns} -o json 2>/dev/null); then printf '%s' "$out" | base64 -w0; fi; echo`;
+    return `printf '%s ' ${q(kind)}; if out=$(${kubectl('get')} ${kind.toLowerCase()} ${q(name)}${ns} -o json 2>/dev/null); then printf '%s' "$out" | base64 -w0; fi; echo`;
   });
   return `if ! command -v k3s >/dev/null 2>&1; then echo 'k3s absent'; exit 0; fi\n${lines.join('\n')}`;
 }
@@ -134,9 +138,9 @@ export function applyInput(): string {
  * own report goes to stderr, where a failure's message comes from.
  */
 export function applyAndWaitScript(waitSeconds: number): string {
-  const get = `${KUBECTL} get secret ${q(MANAGER_TOKEN_SECRET)} -n ${q(MANAGER_NAMESPACE)} -o json 2>/dev/null`;
+  const get = `${kubectl('get')} secret ${q(MANAGER_TOKEN_SECRET)} -n ${q(MANAGER_NAMESPACE)} -o json 2>/dev/null`;
   return [
-    `${KUBECTL} apply -f - >&2 || exit 1`,
+    `${kubectl('apply')} -f - >&2 || exit 1`,
     `i=0`,
     `while [ "$i" -lt ${Math.max(1, Math.ceil(waitSeconds))} ]; do`,
     `  if out=$(${get}) && printf '%s' "$out" | grep -q '"token" *:'; then printf '%s' "$out"; exit 0; fi`,
