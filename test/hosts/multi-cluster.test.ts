@@ -59,7 +59,9 @@ test.after(async () => {
 function site(extra: string[] = []): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile('npx', ['zx', 'scripts/site.mjs', '-i', inv, '--remote', bare, '--k3s-mirror', mirror.url, '--tags', TAGS, ...extra],
-      { timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      // the K3s download cache is keyed by the mirror's URL: a port another test's mirror used
+      // before would hand over that mirror's stand-in, so this run caches on its own
+      { timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'cache') } }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
       });
   });
@@ -103,7 +105,7 @@ function unseal(s: any, key: string, privateKeyPem: string): string {
   writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
   const label = Buffer.from(scopeLabel(s)).toString('hex');
   const session = execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', keyFile, '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256',
-    '-pkeyopt', 'rsa_mgf1_md:sha256', ...(label ? ['-pkeyopt', `rsa_oaep_label:${label}`] : [])], { input: raw.subarray(2, 2 + n) });
+    '-pkeyopt', 'rsa_mgf1_md:sha256', ...(label ? ['-pkeyopt', `rsa_oaep_label:${label}`] : [])], { input: raw.subarray(2, 2 + n), stdio: ['pipe', 'pipe', 'pipe'] });
   rmSync(keyFile);
   const body = raw.subarray(2 + n);
   const d = createDecipheriv('aes-256-gcm', session, Buffer.alloc(12));
