@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { writeClusterAccess } from '../../lib/clusters/access.ts';
 import { builtClusterServer } from '../../lib/clusters/built.ts';
+import { formatPublish } from '../../lib/site/gitops-step.ts';
 import { accessSnapshot, changedAccess, unregisteredClusters } from '../../lib/site/registrations.ts';
 import { everything } from '../fixtures/gitops/inventories.ts';
 import { tempDir } from '../fixtures/gitops/state.ts';
@@ -36,6 +37,14 @@ test('access snapshots: a new or rotated access is a change, an unchanged one is
   assert.equal(await unregisteredClusters(inv, stateDir), []);
   await writeClusterAccess(stateDir, 'edge', { ...a, server: 'https://10.9.9.9:6443' });
   assert.equal(await unregisteredClusters(inv, stateDir), ['edge']);
+});
+
+test('the publish summary names the clusters registered in the run and those still without a cluster Secret', () => {
+  const base = { target: 'remote.git', check: false, added: [], changed: ['clusters/mgmt/registrations/edge.yaml'], removed: [], unchanged: false, foreignChanges: [] };
+  const text = formatPublish({ ...base, registered: ['edge'], unregistered: ['gpu'] });
+  assert.match(text, /registered with Argo CD \(access sealed into the repository\): edge\n/);
+  assert.match(text, /not registered yet \(no cluster Secret, Argo CD cannot deploy there\): gpu$/);
+  assert.not.match(formatPublish(base), /registered/);
 });
 
 test.run();
