@@ -21,10 +21,15 @@ const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fi
 
 export type MirrorArch = 'amd64' | 'arm64';
 
-/** compiler and release file name per architecture */
-const TOOLCHAINS: Record<MirrorArch, { cc: string; binary: string; pkg: string }> = {
-  amd64: { cc: 'gcc', binary: 'k3s', pkg: 'gcc' },
-  arm64: { cc: 'aarch64-linux-gnu-gcc', binary: 'k3s-arm64', pkg: 'gcc-aarch64-linux-gnu' },
+/**
+ * compiler, release file name and the API flags per architecture: the amd64 build serves the
+ * Kubernetes API over TLS (OpenSSL, Debian libssl-dev here, libssl3 on the hosts); the arm64 cross
+ * build leaves it out (no libssl-dev:arm64 on the CI machine), so an arm64 stand-in answers only
+ * the join protocol and kubectl.
+ */
+const TOOLCHAINS: Record<MirrorArch, { cc: string; binary: string; pkg: string; api: { flags: string[]; libs: string[] } | null }> = {
+  amd64: { cc: 'gcc', binary: 'k3s', pkg: 'gcc', api: { flags: ['-DSTANDIN_API'], libs: ['-lssl', '-lcrypto'] } },
+  arm64: { cc: 'aarch64-linux-gnu-gcc', binary: 'k3s-arm64', pkg: 'gcc-aarch64-linux-gnu', api: null },
 };
 
 export interface MirrorOptions {
@@ -73,10 +78,11 @@ export async function compile(arch: MirrorArch, version: string, out: string): P
   const header = `${out}.standin.h`;
   writeFileSync(header, standinHeader());
   try {
-    await run(tc.cc, ['-O2', '-Wall', `-DSTANDIN_VERSION="${version}"`, '-include', header, '-o', out, SOURCE]);
+    await run(tc.cc, ['-O2', '-Wall', `-DSTANDIN_VERSION="${version}"`, ...(tc.api?.flags ?? []), '-include', header, '-o', out, SOURCE, ...(tc.api?.libs ?? [])]);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new Error(`the K3s stand-in for ${arch} needs ${tc.cc} (Debian package ${tc.pkg})`);
+    if (tc.api && /openssl\/\w+\.h|-lssl|-lcrypto/.test(e.stderr ?? '')) throw new Error(`the K3s stand-in's API for ${arch} needs OpenSSL's headers (Debian package libssl-dev): ${e.stderr}`);
     throw new Error(`compiling the K3s stand-in for ${arch} failed: ${e.stderr ?? e.message}`);
   } finally {
     rmSync(header, { force: true });
