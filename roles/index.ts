@@ -10,6 +10,8 @@
 //   platform-prereq               (between k3s-prereq and k3s-server) host packages the enabled
 //                                 GitOps components need: open-iscsi (Longhorn), NVIDIA toolkit
 //   kubeconfig                    control machine: kubeconfig merged from the first server
+//   cluster-registration          first server of every other built cluster: its Sealed Secrets
+//                                 key, and its registration with Argo CD (the access the repo seals)
 //   gitops-repo                   the GitOps repository on the first server (when no other remote
 //                                 is named): git user, bare repo, Argo CD's read-only key
 //   argocd-bootstrap              publish the GitOps repo, then Argo CD on the first server
@@ -24,6 +26,7 @@ import { platformPrereqRole } from './platform-prereq/index.ts';
 import { k3sServerRole } from './k3s-server/index.ts';
 import { k3sAgentRole } from './k3s-agent/index.ts';
 import { kubeconfigRole } from './kubeconfig/index.ts';
+import { clusterRegistrationRole } from './cluster-registration/index.ts';
 import { gitopsRepoRole, type GitopsRepoSource } from './gitops-repo/index.ts';
 
 export interface SiteRoleOptions {
@@ -34,7 +37,7 @@ export interface SiteRoleOptions {
 }
 
 export function hostRoles(): Role[] {
-  return [baseRole, hardenRole, ...wireguardRoles, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
+  return [baseRole, hardenRole, ...wireguardRoles, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole, clusterRegistrationRole];
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {

@@ -2,7 +2,12 @@
 // registers a cluster the way Argo CD's own CLI would (argoproj/argo-cd pkg/clusterauth): a
 // ServiceAccount in kube-system, a ClusterRole allowing everything, its binding, and a long-lived
 // token Secret the token controller fills with the token and the API server's CA.
-// Provenance of the names and rules: to be recorded by whoever checks them against clusterauth.go.
+// Provenance: checked against argoproj/argo-cd v3.5.1 (commit 109ca7ca71139e514114499d294a492e7910a965),
+// util/clusterauth/clusterauth.go (the package moved there from pkg/clusterauth): the constants
+// ArgoCDManagerServiceAccount, ArgoCDManagerClusterRole, ArgoCDManagerClusterRoleBinding,
+// SATokenSecretSuffix ("-long-lived-token", getOrCreateServiceAccountTokenSecret), the rules
+// ArgoCDManagerClusterPolicyRules, and the namespace common.DefaultSystemNamespace = kube-system
+// (`argocd cluster add --system-namespace`). The names and rules below are the same.
 
 export const MANAGER_NAMESPACE = 'kube-system';
 export const MANAGER_SERVICE_ACCOUNT = 'argocd-manager';

@@ -26,9 +26,12 @@ import type { HostSpec } from '../inventory/model.ts';
 import { readKnownHosts, entryMatches } from '../ssh/known-hosts.ts';
 import { loadOrCreateReadKey } from '../publish/read-key.ts';
 import { restoreMirror, syncHostRepo } from '../publish/host-repo.ts';
+import { accessSnapshot, changedAccess, registerAdoptedClusters, unregisteredClusters } from './registrations.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
+  /** --check: adopted clusters are only read (their registration is planned, not made) */
+  check?: boolean;
   /** --remote: push here instead of the inventory's gitops.repo */
   remote?: string;
   /** --repo-url: the URL Argo CD clones from, when it differs from where we push */
@@ -51,6 +54,10 @@ export interface PublishSummary {
   foreignChanges: string[];
   /** the repository on the cluster (roles/gitops-repo), brought to the local mirror's head */
   hosted?: { where: string; changed: boolean; head?: string; skipped?: string };
+  /** clusters whose access to Argo CD was recorded anew in this run (registered, or a rotated token) */
+  registered?: string[];
+  /** clusters the published repository has no cluster Secret for yet (never registered, or stale) */
+  unregistered?: string[];
 }
 
 export class RepoNotSafeError extends Error {
@@ -126,12 +133,18 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
     if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
     return r;
   };
+  // adopted clusters are registered through their API before the first render (no host needed);
+  // built ones by roles/cluster-registration during the host run, before the publish below
+  const accessAtStart = await accessSnapshot(inventory, stateDir);
+  await registerAdoptedClusters(inventory, stateDir, !!opts.check, log);
+  let accessRendered = await accessSnapshot(inventory, stateDir);
   // before any host is contacted: node_ip and the inventory's port, the host key if already known
   let endpoint = hosted ? inventoryEndpoint(hosted.host) : undefined;
-  const first = await render(endpoint);
-  let model = first.model;
-  const files = first.files;
-  if (first.warnings.length) log.warn(`gitops: accepted risks (bring-up analysis)\n${formatBringupFindings(first.warnings)}`);
+  // the latest render: rendered again once the host run settled the endpoint or registered clusters
+  let rendered = await render(endpoint);
+  let model = rendered.model;
+  const files = rendered.files;
+  if (rendered.warnings.length) log.warn(`gitops: accepted risks (bring-up analysis)\n${formatBringupFindings(rendered.warnings)}`);
   log.info(`gitops: rendered ${files.size} files for ${model.clusters.map((c) => c.name).join(', ')}; valid, no plaintext secrets`);
   if (model.repoUrl.startsWith('file://')) {
     log.warn(`Argo CD cannot clone ${model.repoUrl} from inside the cluster; set gitops.repo to a remote it can reach, or pass --repo-url`);
@@ -152,17 +165,48 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
    * from the first render, the repository is rendered again (same inventory and sealed secrets:
    * only repoURL and Argo CD's known hosts change) before it is published.
    */
-  async function settleEndpoint(server: HostContext): Promise<void> {
-    if (!hosted || !endpoint) return;
+  async function settleEndpoint(server: HostContext | undefined): Promise<boolean> {
+    if (!server || !hosted || !endpoint) return false;
     const at = { address: endpoint.address, port: server.facts.sshdPorts?.[0] ?? endpoint.port };
     const url = hostedRepoUrl(hosted, at);
-    if (url === model.repoUrl && pinnedHostKeys(hosted.host, at) === model.sshKnownHosts) return;
-    const again = await render(at);
+    if (url === model.repoUrl && pinnedHostKeys(hosted.host, at) === model.sshKnownHosts) return false;
     endpoint = at;
+    log.verbose(`gitops: rendering again for ${url} with its host key pinned`);
+    return true;
+  }
+
+  /**
+   * The host run registered clusters (roles/cluster-registration records their access): a
+   * repository rendered before that seals no or an old token for them, so it is rendered again
+   * (same keys and sealed secrets: only their cluster Secrets change) before it is published.
+   */
+  async function settleAccess(): Promise<boolean> {
+    const now = await accessSnapshot(inventory, stateDir);
+    const changed = changedAccess(accessRendered, now);
+    if (!changed.length) return false;
+    accessRendered = now;
+    log.verbose(`gitops: rendering again with the access recorded for ${changed.join(', ')}`);
+    return true;
+  }
+
+  async function settle(server: HostContext | undefined): Promise<void> {
+    const moved = await settleEndpoint(server);
+    const registered = await settleAccess();
+    if (!moved && !registered) return;
+    const again = await render(endpoint);
+    rendered = again;
     model = again.model;
     files.clear();
     for (const [p, c] of again.files) files.set(p, c);
-    log.verbose(`gitops: rendered again for ${url} with its host key pinned`);
+  }
+
+  /** What the recap says of the registrations: recorded in this run, and still missing. */
+  async function registrations(): Promise<Pick<PublishSummary, 'registered' | 'unregistered'>> {
+    const registered = changedAccess(accessAtStart, await accessSnapshot(inventory, stateDir));
+    // the render's own list when it has one (lib/gitops: clusters it left the Secret out for)
+    const fromRender = (rendered as { unregistered?: string[] }).unregistered;
+    const unregistered = fromRender ?? (await unregisteredClusters(inventory, stateDir));
+    return { ...(registered.length ? { registered } : {}), ...(unregistered.length ? { unregistered } : {}) };
   }
 
   return {
@@ -175,7 +219,8 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
     sealingKeyManifest,
     ...(readKey ? { hostedRepo: { readPublicKey: readKey.publicKey, branch: inventory.gitops.branch } } : {}),
     async publish(check: boolean, server?: HostContext) {
-      if (server) await settleEndpoint(server);
+      await settle(server);
+      const regs = await registrations();
       const common = { ...target, ...(auth ? { auth } : {}), files, workDir: inventory.dir, force: opts.force, log } as PublishOptions;
       let keyPath: string | undefined;
       // a lost mirror is filled from the cluster's copy first: publishing into it anew would cut
@@ -187,14 +232,14 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
       if (check) {
         const p = await planPublish(common);
         const h = hosted ? await syncHosted(check, server, !p.unchanged) : undefined;
-        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged && !h?.changed, foreignChanges: p.foreignChanges, ...(h ? { hosted: h } : {}) });
+        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged && !h?.changed, foreignChanges: p.foreignChanges, ...(h ? { hosted: h } : {}), ...regs });
         const gh = common.github;
         const existing = gh ? deployKeyPath(inventory.dir, gh.owner, gh.repo) : undefined;
         keyPath = existing && existsSync(existing) ? existing : undefined;
       } else {
         const r = await publish(common);
         const h = hosted ? await syncHosted(check, server, false) : undefined;
-        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged && !h?.changed, commit: r.commit, foreignChanges: r.foreignChanges, ...(h ? { hosted: h } : {}) });
+        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged && !h?.changed, commit: r.commit, foreignChanges: r.foreignChanges, ...(h ? { hosted: h } : {}), ...regs });
         keyPath = r.deployKey?.privateKeyPath;
       }
       // hosted on the cluster: Argo CD reads with the read-only key; else the credential of the
@@ -238,6 +283,8 @@ export function formatPublish(s: PublishSummary): string {
     if (s.commit) lines.push(`  committed ${s.commit.slice(0, 12)}`);
   }
   for (const f of s.foreignChanges) lines.push(`  changed by someone else (kept): ${f}`);
+  if (s.registered?.length) lines.push(`  registered with Argo CD (access sealed into the repository): ${s.registered.join(', ')}`);
+  if (s.unregistered?.length) lines.push(`  not registered yet (no cluster Secret, Argo CD cannot deploy there): ${s.unregistered.join(', ')}`);
   if (s.hosted) {
     const h = s.hosted;
     lines.push(

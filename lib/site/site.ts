@@ -93,7 +93,7 @@ async function runLocked(
   let published: PublishSummary | undefined;
   const gitops = cmd.skipPush
     ? undefined
-    : await prepareGitops({ inventory, remote: cmd.remote, repoUrl: cmd.repoUrl, force: cmd.force, log: cmd.log, onPublished: (s) => (published = s) });
+    : await prepareGitops({ inventory, check: cmd.check, remote: cmd.remote, repoUrl: cmd.repoUrl, force: cmd.force, log: cmd.log, onPublished: (s) => (published = s) });
 
   let report: RunReport | undefined;
   if (!cmd.skipHosts) {
@@ -123,6 +123,10 @@ async function runLocked(
 
   if (report) cmd.log.info(formatRecap(report));
   if (published) cmd.log.info(formatPublish(published));
+  // built clusters register during the host run (roles/cluster-registration): without it they stay out
+  if (cmd.skipHosts && published?.unregistered?.length) {
+    cmd.log.warn(`clusters not registered with Argo CD: ${published.unregistered.join(', ')}; run without --skip-hosts to register them`);
+  }
   const interrupted = interrupts.reason();
   if (cmd.json) {
     writeJsonReport(cmd.json, report ?? { startedAt: new Date().toISOString(), durationMs: 0, check: cmd.check, hosts: [] }, {
