@@ -4,13 +4,10 @@
 // machine is needed. These are the pure parts (remote scripts and what their output means);
 // roles/cluster-registration runs them.
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import { apiAddressFromManagement } from '../inventory/sites.ts';
+import { remoteApiServerUrl } from '../inventory/sites.ts';
 import { q } from '../blocks/shell.ts';
 import type { ClusterAccess } from './access.ts';
 import { argocdManagerObjects, MANAGER_NAMESPACE, MANAGER_TOKEN_SECRET, tokenSecretData } from './manifests.ts';
-
-/** K3s' API server port (K3s' https-listen-port default; clusterseed does not change it). */
-export const K3S_API_PORT = 6443;
 
 /**
  * `k3s kubectl VERB` bounded: a call that hangs (API server not up) must not hang the run. The
@@ -34,11 +31,10 @@ export function isRegistrationHost(inv: Inventory, host: string): boolean {
 
 /** The API server URL Argo CD on the management cluster reaches `cluster` at. */
 export function builtClusterServer(inv: Inventory, cluster: ClusterSpec): string {
-  const address = apiAddressFromManagement(inv, cluster);
-  if (!address) throw new Error(`cluster ${cluster.name}: no API address Argo CD could reach (no first server)`);
-  // the same rule as the GitOps model's server (lib/gitops/model.ts): an access whose server
-  // differs from the model's is taken as stale there, so both must build the URL alike
-  return /:\d+$/.test(address) ? `https://${address}` : `https://${address}:${K3S_API_PORT}`;
+  // one rule with the GitOps model's server: an access recorded for another URL is stale there
+  const url = remoteApiServerUrl(inv, cluster);
+  if (!url) throw new Error(`cluster ${cluster.name}: no API address Argo CD could reach (no first server)`);
+  return url;
 }
 
 function objectName(o: Record<string, unknown>): { name: string; namespace?: string } {

@@ -1,7 +1,7 @@
 // The render model: everything the templates need, computed from the inventory once. Pure and
 // deterministic: arrays are sorted, nothing depends on time or randomness.
 import type { ClusterSpec, Inventory, NodePoolSpec } from '../inventory/model.ts';
-import { apiAddressFromManagement } from '../inventory/sites.ts';
+import { remoteApiServerUrl } from '../inventory/sites.ts';
 import {
   ARGOCD_CHART,
   ARGOCD_NAMESPACE,
@@ -143,7 +143,6 @@ export function repoUrlOf(inv: Inventory, override?: string): string {
   return `file://${r.path}`;
 }
 
-const withPort = (endpoint: string) => (/:\d+$/.test(endpoint) ? `https://${endpoint}` : `https://${endpoint}:6443`);
 
 /**
  * The API server URL Argo CD uses: in-cluster for the management cluster; for an adopted one the
@@ -158,9 +157,9 @@ function serverUrl(inv: Inventory, c: ClusterSpec, isManagement: boolean, access
     if (!server) throw new ModelError(`cluster ${c.name}: no API server URL: its kubeconfig context gives none; set clusters.${c.name}.server`);
     return server;
   }
-  const endpoint = apiAddressFromManagement(inv, c);
-  if (!endpoint) throw new ModelError(`cluster ${c.name}: no apiEndpoint and no server host to reach its API`);
-  return withPort(endpoint);
+  const url = remoteApiServerUrl(inv, c);
+  if (!url) throw new ModelError(`cluster ${c.name}: no apiEndpoint and no server host to reach its API`);
+  return url;
 }
 
 /**

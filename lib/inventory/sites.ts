@@ -2,6 +2,7 @@
 // each other on their LAN; across sites only the site link (WireGuard, roles/wireguard) connects
 // them. A cluster whose nodes span sites therefore runs K3s on the tunnel addresses, and Argo CD on
 // the management cluster reaches another site's API server through the tunnel too.
+import { isIPv6 } from 'node:net';
 import type { ClusterSpec, HostSpec, Inventory } from './model.ts';
 
 /** The address other nodes of its cluster reach a host at on its LAN (K3s' node-ip without a link). */
@@ -41,4 +42,20 @@ export function apiAddressFromManagement(inv: Inventory, cluster: ClusterSpec): 
   const otherSite = !!argocd && argocd.name !== first.name && (argocd.site ?? '') !== (first.site ?? '');
   if (otherSite && first.link) return first.link.address;
   return cluster.apiEndpoint ?? nodeAddress(inv, first);
+}
+
+/** K3s' API server port (the supervisor and kube-apiserver share it). */
+export const K3S_API_PORT = 6443;
+
+/**
+ * The URL of a built cluster's API server as Argo CD on the management cluster reaches it: the
+ * address of apiAddressFromManagement with K3s' port unless it names one (an api_endpoint
+ * "host:port"); an IPv6 address goes in brackets. One rule for the repository's cluster Secret
+ * and for the registration that records the access (an access for another URL is stale).
+ */
+export function remoteApiServerUrl(inv: Inventory, cluster: ClusterSpec): string | undefined {
+  const address = apiAddressFromManagement(inv, cluster);
+  if (!address) return undefined;
+  if (isIPv6(address)) return `https://[${address}]:${K3S_API_PORT}`;
+  return /:\d+$/.test(address) ? `https://${address}` : `https://${address}:${K3S_API_PORT}`;
 }

@@ -26,7 +26,7 @@ import type { HostSpec } from '../inventory/model.ts';
 import { readKnownHosts, entryMatches } from '../ssh/known-hosts.ts';
 import { loadOrCreateReadKey } from '../publish/read-key.ts';
 import { restoreMirror, syncHostRepo } from '../publish/host-repo.ts';
-import { accessSnapshot, changedAccess, registerAdoptedClusters, unregisteredClusters } from './registrations.ts';
+import { accessSnapshot, changedAccess, registerAdoptedClusters } from './registrations.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -203,9 +203,8 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
   /** What the recap says of the registrations: recorded in this run, and still missing. */
   async function registrations(): Promise<Pick<PublishSummary, 'registered' | 'unregistered'>> {
     const registered = changedAccess(accessAtStart, await accessSnapshot(inventory, stateDir));
-    // the render's own list when it has one (lib/gitops: clusters it left the Secret out for)
-    const fromRender = (rendered as { unregistered?: string[] }).unregistered;
-    const unregistered = fromRender ?? (await unregisteredClusters(inventory, stateDir));
+    // the render's own list: the clusters it left the cluster Secret out for
+    const unregistered = rendered.unregistered;
     return { ...(registered.length ? { registered } : {}), ...(unregistered.length ? { unregistered } : {}) };
   }
 

@@ -10,7 +10,7 @@ import { builtClusterServer } from '../clusters/built.ts';
 import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
 import { sealingKeyDir } from '../gitops/index.ts';
 import { registerSecret } from '../report/mask.ts';
-import type { ClusterAccess } from '../clusters/access.ts';
+import { registerAdoptedCluster } from '../clusters/adopted.ts';
 
 /** The clusters Argo CD deploys to besides the management cluster (built and adopted). */
 export const remoteClusters = (inv: Inventory): ClusterSpec[] => inv.clusters.slice(1);
@@ -45,23 +45,6 @@ export async function unregisteredClusters(inv: Inventory, stateDir: string): Pr
   return out;
 }
 
-/** The signature of lib/clusters/adopted.ts (branch "adopted", /work/tasks/s9/adopted.md point 3). */
-type RegisterAdoptedCluster = (opts: { cluster: ClusterSpec; stateDir: string; check: boolean; sealingKeyManifest?: string; log: Logger }) => Promise<{
-  changed: boolean;
-  actions: string[];
-  access?: ClusterAccess;
-}>;
-
-// TODO(merge adopted): lib/clusters/adopted.ts is written on branch "adopted" and is not on this
-// branch yet. Once merged, replace this loader with
-//   import { registerAdoptedCluster } from '../clusters/adopted.ts';
-// (the dynamic import with a computed specifier only keeps this branch's typecheck clean).
-async function loadRegisterAdopted(): Promise<RegisterAdoptedCluster> {
-  const specifier = '../clusters/adopted.ts';
-  const mod = (await import(specifier)) as { registerAdoptedCluster: RegisterAdoptedCluster };
-  return mod.registerAdoptedCluster;
-}
-
 /**
  * Registers every adopted cluster through its kubeconfig (and installs its own sealing key there)
  * before the first render, so the render seals its access. A cluster that cannot be reached stays
@@ -71,13 +54,12 @@ async function loadRegisterAdopted(): Promise<RegisterAdoptedCluster> {
 export async function registerAdoptedClusters(inv: Inventory, stateDir: string, check: boolean, log: Logger): Promise<string[]> {
   const adopted = remoteClusters(inv).filter((c) => c.adopted);
   if (!adopted.length) return [];
-  const register = await loadRegisterAdopted();
   const changed: string[] = [];
   for (const cluster of adopted) {
     const keys = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster.name));
     registerSecret(keys.privateKeyPem);
     try {
-      const r = await register({ cluster, stateDir, check, sealingKeyManifest: sealingKeySecretManifest(keys, 'kube-system'), log });
+      const r = await registerAdoptedCluster({ cluster, stateDir, check, sealingKeyManifest: sealingKeySecretManifest(keys, 'kube-system'), log });
       registerSecret(r.access?.bearerToken);
       if (r.changed) changed.push(cluster.name);
     } catch (err) {
