@@ -58,6 +58,8 @@ export interface PublishSummary {
   registered?: string[];
   /** clusters the published repository has no cluster Secret for yet (never registered, or stale) */
   unregistered?: string[];
+  /** adopted clusters whose registration failed in this run (the run exits 2) */
+  registrationFailed?: string[];
 }
 
 export class RepoNotSafeError extends Error {
@@ -136,7 +138,7 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
   // adopted clusters are registered through their API before the first render (no host needed);
   // built ones by roles/cluster-registration during the host run, before the publish below
   const accessAtStart = await accessSnapshot(inventory, stateDir);
-  await registerAdoptedClusters(inventory, stateDir, !!opts.check, log);
+  const adoptedRun = await registerAdoptedClusters(inventory, stateDir, !!opts.check, log);
   let accessRendered = await accessSnapshot(inventory, stateDir);
   // before any host is contacted: node_ip and the inventory's port, the host key if already known
   let endpoint = hosted ? inventoryEndpoint(hosted.host) : undefined;
@@ -201,11 +203,12 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
   }
 
   /** What the recap says of the registrations: recorded in this run, and still missing. */
-  async function registrations(): Promise<Pick<PublishSummary, 'registered' | 'unregistered'>> {
+  async function registrations(): Promise<Pick<PublishSummary, 'registered' | 'unregistered' | 'registrationFailed'>> {
     const registered = changedAccess(accessAtStart, await accessSnapshot(inventory, stateDir));
     // the render's own list: the clusters it left the cluster Secret out for
     const unregistered = rendered.unregistered;
-    return { ...(registered.length ? { registered } : {}), ...(unregistered.length ? { unregistered } : {}) };
+    const failed = adoptedRun.failed;
+    return { ...(registered.length ? { registered } : {}), ...(unregistered.length ? { unregistered } : {}), ...(failed.length ? { registrationFailed: failed } : {}) };
   }
 
   return {
@@ -283,6 +286,7 @@ export function formatPublish(s: PublishSummary): string {
   }
   for (const f of s.foreignChanges) lines.push(`  changed by someone else (kept): ${f}`);
   if (s.registered?.length) lines.push(`  registered with Argo CD (access sealed into the repository): ${s.registered.join(', ')}`);
+  if (s.registrationFailed?.length) lines.push(`  FAILED to register (unreachable or refused, see the warning above): ${s.registrationFailed.join(', ')}`);
   if (s.unregistered?.length) lines.push(`  not registered yet (no cluster Secret, Argo CD cannot deploy there): ${s.unregistered.join(', ')}`);
   if (s.hosted) {
     const h = s.hosted;

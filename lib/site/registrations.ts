@@ -49,12 +49,14 @@ export async function unregisteredClusters(inv: Inventory, stateDir: string): Pr
  * Registers every adopted cluster through its kubeconfig (and installs its own sealing key there)
  * before the first render, so the render seals its access. A cluster that cannot be reached stays
  * unregistered: the render leaves its cluster Secret out and the run says so; the built clusters
- * and the hosts still converge. Returns the clusters whose access was (or would be) recorded anew.
+ * and the hosts still converge, but the run ends failed (exit 2): Argo CD cannot deploy there.
+ * Returns the clusters whose access was (or would be) recorded anew, and those that failed.
  */
-export async function registerAdoptedClusters(inv: Inventory, stateDir: string, check: boolean, log: Logger): Promise<string[]> {
+export async function registerAdoptedClusters(inv: Inventory, stateDir: string, check: boolean, log: Logger): Promise<{ changed: string[]; failed: string[] }> {
   const adopted = remoteClusters(inv).filter((c) => c.adopted);
-  if (!adopted.length) return [];
+  if (!adopted.length) return { changed: [], failed: [] };
   const changed: string[] = [];
+  const failed: string[] = [];
   for (const cluster of adopted) {
     const keys = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster.name));
     registerSecret(keys.privateKeyPem);
@@ -64,7 +66,8 @@ export async function registerAdoptedClusters(inv: Inventory, stateDir: string, 
       if (r.changed) changed.push(cluster.name);
     } catch (err) {
       log.warn(`gitops: adopted cluster ${cluster.name} was not registered: ${(err as Error).message}`);
+      failed.push(cluster.name);
     }
   }
-  return changed;
+  return { changed, failed };
 }

@@ -141,6 +141,8 @@ async function runLocked(
   }
   const hostCode = report ? exitCode(report) : 0;
   if (hostCode === 2) return 2;
+  // an adopted cluster that could not be registered: Argo CD cannot deploy there, the run is not done
+  if (published?.registrationFailed?.length) return 2;
   const repoPending = !!published && published.check && !published.unchanged;
   return hostCode === 3 || repoPending ? 3 : 0;
 }
