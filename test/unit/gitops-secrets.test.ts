@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync, copyFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The control-machine run lock (lib/locks/state-lock.ts) and race-free create-once state
 // (lib/locks/create-once.ts and its users): real processes racing on real files.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

@@ -1,0 +1,216 @@
+// The project's test API: import `test`/`suite`/`skip` from here, never from 'uvu' (scripts/test.mjs
+// refuses a test file that does). It is uvu's, with two things uvu lacks:
+// - a time bound on every test and hook, so one hung host or VM test fails (naming itself and its
+//   bound) instead of hanging CI. The default depends on the tier folder of the test file
+//   (TIER_BOUNDS_S); a test or hook may pass a longer one: test('…', fn, { timeoutSeconds: 1200 }).
+// - skip(reason): for a tool the machine lacks. The test counts as skipped, not passed; the reason is
+//   printed and scripts/test.mjs lists it (and fails the run under CI=true, where every tool is installed).
+// It also reports what uvu 0.5 would hide: a failing `before` hook (uvu swallows the error and exits 0)
+// and a failing `after` hook (uvu aborts every later file); both make the run exit non-zero.
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite as uvuSuite } from 'uvu';
+
+export type Tier = 'unit' | 'hosts' | 'faults' | 'vm';
+
+/** Default bound of one test or hook, in seconds, by the tier folder its file is in. */
+export const TIER_BOUNDS_S: Readonly<Record<Tier, number>> = { unit: 60, hosts: 600, faults: 600, vm: 1800 };
+/** Test files outside the tier folders (the fixtures of this wrapper's own tests). */
+export const OTHER_BOUND_S = 600;
+
+/** Lines scripts/test.mjs reads from the output (keep both sides in step). */
+export const SKIP_MARK = '[skip]';
+export const HOOK_FAIL_MARK = '[hook failed]';
+
+export interface Bound {
+  /** Longer (or, for the wrapper's own tests, shorter) than the tier's default. */
+  timeoutSeconds?: number;
+}
+
+type Crumbs = { __suite__: string; __test__: string };
+export type Callback<T> = (context: T & Crumbs) => unknown;
+
+export interface Hook<T> {
+  (hook: Callback<T>, bound?: Bound): void;
+  each(hook: Callback<T>, bound?: Bound): void;
+}
+
+export interface Test<T> {
+  (name: string, handler: Callback<T>, bound?: Bound): void;
+  before: Hook<T>;
+  after: Hook<T>;
+  run(): void;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const self = fileURLToPath(import.meta.url);
+
+/** The tier of a test file from its path (relative to the repository or absolute). */
+export function tierOf(file: string): Tier | undefined {
+  const m = /(?:^|[\\/])test[\\/](unit|hosts|faults|vm)[\\/]/.exec(file);
+  return m ? (m[1] as Tier) : undefined;
+}
+
+/** The default bound, in seconds, of tests in `file`. */
+export function defaultBoundS(file: string): number {
+  const tier = tierOf(file);
+  return tier ? TIER_BOUNDS_S[tier] : OTHER_BOUND_S;
+}
+
+/** The file that called into this module (the test file registering a test), relative to the repo. */
+function callerFile(): string {
+  for (const line of (new Error().stack ?? '').split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?\s*$/.exec(line.trim());
+    if (!m) continue;
+    const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
+    if (file !== self && !file.includes(`${path.sep}node_modules${path.sep}`)) return path.relative(root, file);
+  }
+  return '(unknown file)';
+}
+
+class Skip extends Error {
+  constructor(readonly reason: string) {
+    super(`skipped: ${reason}`);
+    this.name = 'Skip';
+  }
+}
+
+/**
+ * Ends the current test as skipped, with the reason printed and counted. In a `before` hook it skips
+ * every test of the file (its `after` hooks still run). Only for what this machine lacks (a tool);
+ * under CI=true a skip fails the run.
+ */
+export function skip(reason: string): never {
+  throw new Skip(reason);
+}
+
+/** The command's `--version` (or `probe`) runs, else the test is skipped naming the tool. */
+export function needTool(command: string, probe: string[] = ['--version'], hint = '.ci/run installs it'): void {
+  const r = spawnSync(command, probe, { stdio: 'ignore', timeout: 30_000 });
+  if (r.error || r.status !== 0) skip(`${command} is not installed (${hint})`);
+}
+
+export class TimeoutError extends Error {
+  constructor(what: string, seconds: number, file: string) {
+    const tier = tierOf(file);
+    super(
+      `${what} (${file}) timed out: still running after its bound of ${seconds} s ` +
+        `(${tier ? `tier ${tier}` : 'outside a tier folder'}; pass { timeoutSeconds } for a longer one)`,
+    );
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Runs `work`, rejecting with a TimeoutError once `seconds` have passed without it settling. */
+export async function bounded<R>(what: string, seconds: number, file: string, work: () => R | Promise<R>): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  // the timer is not unref'd: a handler that never settles and holds nothing else open must still fail
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(what, seconds, file)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(work), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let hookFailures = 0;
+process.on('exit', () => {
+  // uvu sets exitCode 0 when a `before` hook failed; this listener runs after its own
+  if (hookFailures > 0) process.exitCode = process.exitCode || 1;
+});
+
+function say(line: string): void {
+  process.stdout.write(`\n  ${line}\n`);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof TimeoutError) return err.message;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** A uvu suite whose tests and hooks are bounded in time and may skip (see the top of this file). */
+export function suite<T extends object = Record<string, unknown>>(title = '', context?: T): Test<T> {
+  const inner = uvuSuite<T>(title, context);
+  // What one run() of the suite shares. uvu's default suite serves every file of a run in turn
+  // (run() hands the registered tests over and starts afresh), so a skip in one file's `before`
+  // must not reach the next file.
+  let batch: { skipAll?: string } = {};
+  // The test file is the caller of each registration: one suite may serve several files.
+  const registration = (bound?: Bound) => {
+    const file = callerFile();
+    return { file, where: title ? `${file} › ${title}` : file, seconds: bound?.timeoutSeconds ?? defaultBoundS(file), shared: batch };
+  };
+
+  const test = ((name: string, handler: Callback<T>, bound?: Bound) => {
+    const { file, where, seconds, shared } = registration(bound);
+    inner(name, async (ctx) => {
+      let reason = shared.skipAll;
+      if (reason === undefined) {
+        try {
+          await bounded(`test "${name}"`, seconds, file, () => handler(ctx));
+          return;
+        } catch (err) {
+          if (!(err instanceof Skip)) throw err;
+          reason = err.reason;
+        }
+      }
+      say(`${SKIP_MARK} ${where} › "${name}": ${reason}`);
+    });
+  }) as Test<T>;
+
+  const before = ((hook: Callback<T>, bound?: Bound) => {
+    const { file, where, seconds, shared } = registration(bound);
+    inner.before(async (ctx) => {
+      try {
+        await bounded('before hook', seconds, file, () => hook(ctx));
+      } catch (err) {
+        if (err instanceof Skip) {
+          shared.skipAll = err.reason;
+          return;
+        }
+        hookFailures++;
+        say(`${HOOK_FAIL_MARK} ${where} › before: ${describe(err)}`);
+        throw err; // uvu then runs none of the file's tests (and counts them as not passed)
+      }
+    });
+  }) as Hook<T>;
+  before.each = (hook, bound) => {
+    const { file, seconds, shared } = registration(bound);
+    inner.before.each(async (ctx) => {
+      if (shared.skipAll === undefined) await bounded(`before.each hook of test "${ctx.__test__}"`, seconds, file, () => hook(ctx));
+    });
+  };
+
+  const after = ((hook: Callback<T>, bound?: Bound) => {
+    const { file, where, seconds } = registration(bound);
+    inner.after(async (ctx) => {
+      try {
+        await bounded('after hook', seconds, file, () => hook(ctx));
+      } catch (err) {
+        // not rethrown: uvu would abort every later file of the run
+        hookFailures++;
+        say(`${HOOK_FAIL_MARK} ${where} › after: ${describe(err)}`);
+      }
+    });
+  }) as Hook<T>;
+  after.each = (hook, bound) => {
+    const { file, seconds, shared } = registration(bound);
+    inner.after.each(async (ctx) => {
+      if (shared.skipAll === undefined) await bounded(`after.each hook of test "${ctx.__test__}"`, seconds, file, () => hook(ctx));
+    });
+  };
+
+  test.before = before;
+  test.after = after;
+  test.run = () => {
+    inner.run();
+    batch = {};
+  };
+  return test;
+}
+
+/** The default suite: `test` of a test file. */
+export const test: Test<Record<string, unknown>> = suite();
