@@ -12,8 +12,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-// the markers test/support/uvu.ts prints (SKIP_MARK, HOOK_FAIL_MARK there)
+// the markers test/support/uvu.ts prints (SKIP_MARK, HOOK_FAIL_MARK, SLOW_MARK there)
 const SKIP_LINE = /^\s*\[skip\] (.*)$/gm;
+const SLOW_LINE = /^\s*\[slow\] (.*)$/gm;
 const AFTER_HOOK_FAIL_LINE = /^\s*\[hook failed\] .* › after: /gm;
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -100,6 +101,7 @@ function finish(code, signal) {
   if (failed === 0 && (code !== 0 || signal)) failed = 1; // the process failed outside any test
   console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   for (const s of skips) console.log(`  skipped: ${s}`);
+  for (const m of out.matchAll(SLOW_LINE)) console.log(`  slow: ${m[1]}`);
   if (uvuSkipped) console.log(`  skipped: ${uvuSkipped} by uvu's .skip/.only (no reason given)`);
   if (killedAfterS) console.log(`the test process was still running ${killedAfterS} s after its last test (work of a timed-out test?): killed`);
   const ciSkip = process.env.CI === 'true' && skipped > 0;

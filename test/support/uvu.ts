@@ -5,6 +5,8 @@
 //   (TIER_BOUNDS_S); a test or hook may pass a longer one: test('…', fn, { timeoutSeconds: 1200 }).
 // - skip(reason): for a tool the machine lacks. The test counts as skipped, not passed; the reason is
 //   printed and scripts/test.mjs lists it (and fails the run under CI=true, where every tool is installed).
+// - CLUSTERSEED_TEST_TIME_SCALE multiplies every bound (a slower machine: 2); a test or hook that
+//   takes more than half its bound is printed as slow (scripts/test.mjs lists it) while it still passes.
 // It also reports what uvu 0.5 would hide: a failing `before` hook (uvu swallows the error and exits 0)
 // and a failing `after` hook (uvu aborts every later file); both make the run exit non-zero.
 import path from 'node:path';
@@ -22,6 +24,7 @@ export const OTHER_BOUND_S = 600;
 /** Lines scripts/test.mjs reads from the output (keep both sides in step). */
 export const SKIP_MARK = '[skip]';
 export const HOOK_FAIL_MARK = '[hook failed]';
+export const SLOW_MARK = '[slow]';
 
 export interface Bound {
   /** Longer (or, for the wrapper's own tests, shorter) than the tier's default. */
@@ -57,6 +60,16 @@ export function defaultBoundS(file: string): number {
   const tier = tierOf(file);
   return tier ? TIER_BOUNDS_S[tier] : OTHER_BOUND_S;
 }
+
+/** CLUSTERSEED_TEST_TIME_SCALE multiplies every bound (a slower machine: 2; the wrapper's own tests: less than 1). */
+function timeScale(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CLUSTERSEED_TEST_TIME_SCALE;
+  if (raw === undefined || raw === '') return 1;
+  const scale = Number(raw);
+  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`CLUSTERSEED_TEST_TIME_SCALE=${raw}: expected a positive number`);
+  return scale;
+}
+const scale = timeScale();
 
 /** The file that called into this module (the test file registering a test), relative to the repo. */
 function callerFile(): string {
@@ -95,7 +108,7 @@ export class TimeoutError extends Error {
   constructor(what: string, seconds: number, file: string) {
     const tier = tierOf(file);
     super(
-      `${what} (${file}) timed out: still running after its bound of ${seconds} s ` +
+      `${what} (${file}) timed out: still running after its bound of ${Number(seconds.toFixed(1))} s ` +
         `(${tier ? `tier ${tier}` : 'outside a tier folder'}; pass { timeoutSeconds } for a longer one)`,
     );
     this.name = 'TimeoutError';
@@ -109,10 +122,16 @@ export async function bounded<R>(what: string, seconds: number, file: string, wo
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TimeoutError(what, seconds, file)), seconds * 1000);
   });
+  const started = Date.now();
   try {
     return await Promise.race([Promise.resolve().then(work), expired]);
   } finally {
     clearTimeout(timer);
+    // a test close to its bound fails on the next slow day: say so while it still passes
+    const took = (Date.now() - started) / 1000;
+    if (took > seconds / 2 && took < seconds) {
+      say(`${SLOW_MARK} ${what} (${file}): ${Number(took.toFixed(1))} s of its bound of ${Number(seconds.toFixed(1))} s`);
+    }
   }
 }
 
@@ -141,7 +160,7 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
   // The test file is the caller of each registration: one suite may serve several files.
   const registration = (bound?: Bound) => {
     const file = callerFile();
-    return { file, where: title ? `${file} › ${title}` : file, seconds: bound?.timeoutSeconds ?? defaultBoundS(file), shared: batch };
+    return { file, where: title ? `${file} › ${title}` : file, seconds: (bound?.timeoutSeconds ?? defaultBoundS(file)) * scale, shared: batch };
   };
 
   const test = ((name: string, handler: Callback<T>, bound?: Bound) => {
