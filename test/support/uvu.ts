@@ -2,7 +2,8 @@
 // refuses a test file that does). It is uvu's, with two things uvu lacks:
 // - a time bound on every test and hook, so one hung host or VM test fails (naming itself and its
 //   bound) instead of hanging CI. The default depends on the tier folder of the test file
-//   (TIER_BOUNDS_S); a test or hook may pass a longer one: test('…', fn, { timeoutSeconds: 1200 }).
+//   (TIER_BOUNDS_S); a test or hook may pass a longer one before its handler:
+//   test('…', { timeoutSeconds: 1200 }, async () => …), test.before({ timeoutSeconds: 900 }, …).
 // - skip(reason): for a tool the machine lacks. The test counts as skipped, not passed; the reason is
 //   printed and scripts/test.mjs lists it (and fails the run under CI=true, where every tool is installed).
 // - CLUSTERSEED_TEST_TIME_SCALE multiplies every bound (a slower machine: 2); a test or hook that
@@ -35,12 +36,15 @@ type Crumbs = { __suite__: string; __test__: string };
 export type Callback<T> = (context: T & Crumbs) => unknown;
 
 export interface Hook<T> {
-  (hook: Callback<T>, bound?: Bound): void;
-  each(hook: Callback<T>, bound?: Bound): void;
+  (hook: Callback<T>): void;
+  (bound: Bound, hook: Callback<T>): void;
+  each(hook: Callback<T>): void;
+  each(bound: Bound, hook: Callback<T>): void;
 }
 
 export interface Test<T> {
-  (name: string, handler: Callback<T>, bound?: Bound): void;
+  (name: string, handler: Callback<T>): void;
+  (name: string, bound: Bound, handler: Callback<T>): void;
   before: Hook<T>;
   after: Hook<T>;
   run(): void;
@@ -124,14 +128,13 @@ export async function bounded<R>(what: string, seconds: number, file: string, wo
   });
   const started = Date.now();
   try {
-    return await Promise.race([Promise.resolve().then(work), expired]);
-  } finally {
-    clearTimeout(timer);
+    const result = await Promise.race([Promise.resolve().then(work), expired]);
     // a test close to its bound fails on the next slow day: say so while it still passes
     const took = (Date.now() - started) / 1000;
-    if (took > seconds / 2 && took < seconds) {
-      say(`${SLOW_MARK} ${what} (${file}): ${Number(took.toFixed(1))} s of its bound of ${Number(seconds.toFixed(1))} s`);
-    }
+    if (took > seconds / 2) say(`${SLOW_MARK} ${what} (${file}): ${Number(took.toFixed(1))} s of its bound of ${Number(seconds.toFixed(1))} s`);
+    return result;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -150,6 +153,9 @@ function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
+type Args<T> = [Callback<T>] | [Bound, Callback<T>];
+const split = <T>(args: Args<T>): [Bound | undefined, Callback<T>] => (args.length === 1 ? [undefined, args[0]] : args);
+
 /** A uvu suite whose tests and hooks are bounded in time and may skip (see the top of this file). */
 export function suite<T extends object = Record<string, unknown>>(title = '', context?: T): Test<T> {
   const inner = uvuSuite<T>(title, context);
@@ -160,10 +166,13 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
   // The test file is the caller of each registration: one suite may serve several files.
   const registration = (bound?: Bound) => {
     const file = callerFile();
+    const given = bound?.timeoutSeconds;
+    if (given !== undefined && !(Number.isFinite(given) && given > 0)) throw new Error(`${file}: timeoutSeconds ${given}: expected a positive number of seconds`);
     return { file, where: title ? `${file} › ${title}` : file, seconds: (bound?.timeoutSeconds ?? defaultBoundS(file)) * scale, shared: batch };
   };
 
-  const test = ((name: string, handler: Callback<T>, bound?: Bound) => {
+  const test = ((name: string, ...args: Args<T>) => {
+    const [bound, handler] = split(args);
     const { file, where, seconds, shared } = registration(bound);
     inner(name, async (ctx) => {
       let reason = shared.skipAll;
@@ -180,7 +189,8 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
     });
   }) as Test<T>;
 
-  const before = ((hook: Callback<T>, bound?: Bound) => {
+  const before = ((...args: Args<T>) => {
+    const [bound, hook] = split(args);
     const { file, where, seconds, shared } = registration(bound);
     inner.before(async (ctx) => {
       try {
@@ -196,14 +206,16 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
       }
     });
   }) as Hook<T>;
-  before.each = (hook, bound) => {
+  before.each = (...args: Args<T>) => {
+    const [bound, hook] = split(args);
     const { file, seconds, shared } = registration(bound);
     inner.before.each(async (ctx) => {
       if (shared.skipAll === undefined) await bounded(`before.each hook of test "${ctx.__test__}"`, seconds, file, () => hook(ctx));
     });
   };
 
-  const after = ((hook: Callback<T>, bound?: Bound) => {
+  const after = ((...args: Args<T>) => {
+    const [bound, hook] = split(args);
     const { file, where, seconds } = registration(bound);
     inner.after(async (ctx) => {
       try {
@@ -215,7 +227,8 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
       }
     });
   }) as Hook<T>;
-  after.each = (hook, bound) => {
+  after.each = (...args: Args<T>) => {
+    const [bound, hook] = split(args);
     const { file, seconds, shared } = registration(bound);
     inner.after.each(async (ctx) => {
       if (shared.skipAll === undefined) await bounded(`after.each hook of test "${ctx.__test__}"`, seconds, file, () => hook(ctx));
