@@ -20,7 +20,11 @@ const AFTER_HOOK_FAIL_LINE = /^\s*\[hook failed\] .* › after: /gm;
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const [dir = 'test', pattern = '\\.test\\.ts$'] = process.argv.slice(2);
 const ignore = dir === 'test' ? ['^vm/', 'fixtures', 'harness'] : [];
-const graceS = Number(process.env.CLUSTERSEED_TEST_EXIT_GRACE_S ?? 60);
+const graceS = Number(process.env.CLUSTERSEED_TEST_EXIT_GRACE_S || 60);
+if (!(graceS > 0 && Number.isFinite(graceS))) {
+  console.error(`CLUSTERSEED_TEST_EXIT_GRACE_S=${process.env.CLUSTERSEED_TEST_EXIT_GRACE_S}: expected a positive number of seconds`);
+  process.exit(1);
+}
 
 /** The files uvu will load for (dir, pattern, ignore): the same walk as uvu/parse. */
 function testFiles() {
@@ -76,7 +80,7 @@ child.stdout.on('data', (d) => {
   out += d;
   process.stdout.write(d);
   // uvu's last line: every test and hook has finished; what still runs is left-over work
-  if (!lingering && /Duration:\s+\S+/.test(out)) {
+  if (!lingering && /Duration:\s+\S+/.test(out.slice(-(d.length + 64)))) {
     lingering = setTimeout(() => {
       killedAfterS = graceS;
       child.kill('SIGKILL');
