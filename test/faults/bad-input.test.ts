@@ -5,7 +5,7 @@
 // contact no host (the listeners saw nothing) and write nothing (no .clusterseed state, no report).
 // Two cases with good input show that the listeners do see a run that gets as far as the hosts
 // (exit 2: unreachable, and an unknown host key whose message names --accept-new-host-keys).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

@@ -5,7 +5,7 @@
 // A run is held in the middle deterministically: the test holds dpkg's frontend lock on one host
 // (an fcntl lock, as apt takes it, through perl which every Debian has), so the base role's apt
 // install waits there (DPkg::Lock::Timeout) until the test lets go or interrupts the run.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // Now: a clean failure (exit 2) naming the failed write, the old config still what sshd uses, no
 // temp file in /etc/ssh and no candidate in /run; after freeing space a rerun converges. Also: a
 // rollback (sshd and firewall) leaves no rollback files on the host.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import { exitCode, runSite } from '../../lib/runner/run-site.ts';

@@ -10,7 +10,7 @@
 //      the proof as the connecting user fails, the previous sshd configuration is back, exit 2;
 //      the next run without the bad setting converges and both users still log in.
 // Each assertion checks the host afterwards with a fresh ssh2 login made by the test itself.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -11,7 +11,7 @@
 //      restoring converges with nothing left pending.
 // apparmor and auditd are off in the inventory: their apt installs would only make the first run
 // slower; the firewall stays on (its apply and proof run before sshd's in every scenario).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // another host): root and password logins refused, the admin key works, no ssh-audit failures,
 // the firewall opens what it should and nothing else; and the safety nets: a bad sshd option never
 // reaches the live config, a config or ruleset that locks the admin out is rolled back.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Every building block on real hosts: first run `changed`, second run `ok`, and `--check` reports
 // `changed` without changing the host (asserted by reading the host without SSH).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role, RunReport, Task } from '../../lib/runner/types.ts';

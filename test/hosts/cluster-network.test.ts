@@ -3,7 +3,7 @@
 // the K3s stand-in, whose nodes talk on the ports real K3s uses between node IPs and report what
 // they reached (reach.json); every required path must be reached, and ports the cluster does not
 // need from a given place stay closed to real connection attempts from there.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import net from 'node:net';

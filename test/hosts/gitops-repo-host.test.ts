@@ -5,7 +5,7 @@
 // the bootstrap wrote, and that key can do nothing else. A second run makes no commit and changes
 // nothing; a changed tree reaches the host as a fast-forward; a lost local mirror is restored from
 // the host (no new commit); a host repository someone wrote to is refused.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@
 // nosuid back, services get no core limit, and what a container cannot do (AppArmor, auditd,
 // kernel.core_pattern) is reported as such, not claimed. The VM tier (test/vm/site.test.ts)
 // proves the kernel side: AppArmor enabled, auditd running with its rules, core_pattern.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

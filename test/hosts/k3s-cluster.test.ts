@@ -2,7 +2,7 @@
 // a wrong checksum stops everything before any host is touched; 1 server + 2 agents (one of them
 // a Raspberry Pi) converge, and a second run changes nothing and restarts nothing; the join token
 // never shows in output, the JSON report or any remote argv; reset leaves nothing of K3s behind.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';

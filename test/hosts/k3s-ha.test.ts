@@ -2,7 +2,7 @@
 // initialises the cluster, the others join one at a time, each a Ready voting etcd member before
 // the next one starts; a version bump is a rolling upgrade in the same order, proven by the hosts'
 // own start/ready timestamps.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

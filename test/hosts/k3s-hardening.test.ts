@@ -4,7 +4,7 @@
 // is left out with a warning); a rerun changes nothing; certificates K3s writes 0644 are tightened
 // without a restart; changing a server file's setting restarts the server once and the agent not at
 // all; turning a file off removes it.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

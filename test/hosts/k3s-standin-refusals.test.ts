@@ -5,7 +5,7 @@
 // (lib/k3s/kernel-defaults.ts protectKernelDefaultsOn): the container shares the machine's kernel
 // values and may not write vm.*. The stand-in is built as the mirror builds it and copied in; each
 // unit runs through systemd-run and is awaited with a bound.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

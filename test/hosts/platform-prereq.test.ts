@@ -1,7 +1,7 @@
 // Role platform-prereq on a real host (nspawn container with systemd): Longhorn enabled in the
 // inventory -> open-iscsi installed from Debian's mirror and iscsid enabled and running; --check
 // first changes nothing, the second run changes nothing (issue 15: host prerequisites).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { RunReport } from '../../lib/runner/types.ts';

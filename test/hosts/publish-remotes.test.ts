@@ -9,7 +9,7 @@
 // Argo CD's known hosts (configs.ssh.extraHosts) carry exactly the ssh remote's host key, from
 // gitops.repo.known_hosts, and a strict clone with those lines alone works; without an entry for
 // the remote the run stops before anything is pushed.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // same without .clusterseed/: the old token is refused, the token and key can be copied back from
 // the running server and the passwords unsealed from git (the README's recovery), and after a reset the next run re-seals what
 // clusterseed generates for a new key it installs; the old key, token and passwords are lost.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

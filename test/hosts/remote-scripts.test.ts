@@ -4,7 +4,7 @@
 // (the probes of converged hosts), run --check, then K3s is reset, all through a transport that
 // records every script it runs; plus the scripts only failure paths send (rollbacks) and the
 // transport's own (upload install, persistent shell loop).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

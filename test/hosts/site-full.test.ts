@@ -1,7 +1,7 @@
 // The whole site on bare hosts: base, harden, K3s (stand-in release from a loopback mirror),
 // kubeconfig, publish, Argo CD bootstrap. Converges, the second run changes nothing (checked by
 // scripts/idempotency.mjs), and --check afterwards reports no drift (exit 0).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The GitOps half of site.mjs on a real host: render → publish → argocd-bootstrap files on the
 // first server; a rerun makes no commit and changes nothing; --check afterwards reports no drift.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // scripts/site.mjs end to end against real hosts: recap, JSON report, exit codes.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

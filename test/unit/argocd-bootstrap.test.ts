@@ -1,6 +1,6 @@
 // roles/argocd-bootstrap without a host: what it writes into K3s' manifests directory and when
 // it hands the Argo CD releases over to Argo CD (issue 15: bootstrap deadlock, two owners).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { parse, parseAllDocuments } from 'yaml';
 import { bootstrapPlan, buildModel, renderRepoWithSecrets } from '../../lib/gitops/index.ts';

@@ -1,6 +1,6 @@
 // The benchmark's pure parts: statistics, the table, Ansible's inventory/config and recap, parity.
 // Part of npm test (test/unit).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { median, ratio } from '../../bench/stats.ts';
 import { comparisonRow, formatMarkdown, formatText, met } from '../../bench/table.ts';

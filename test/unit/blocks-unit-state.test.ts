@@ -1,6 +1,6 @@
 // unitStateProbe / parseUnitStates: one `systemctl show` for several units, mapped back by position.
 // The sample output is what systemd 252 (Debian 12) printed in a test host for these units.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { isActiveState, isEnabledState, parseUnitStates, unitStateProbe } from '../../lib/blocks/unit-state.ts';
 

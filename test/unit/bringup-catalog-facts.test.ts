@@ -1,7 +1,7 @@
 // The analysis reads the committed chart facts (lib/gitops/chart-facts/, the facts loader's format)
 // on the all-components inventory: every pin with a facts file is known, its workloads become pod
 // groups with resources, and every finding is complete (component, object, reason, phase).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';

@@ -1,7 +1,7 @@
 // The bring-up analysis' individual rules, each shown failing and passing on a rendered repo:
 // Argo CD's dry run of custom resources, namespaces, scheduling, image architectures,
 // references and node capacity.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';

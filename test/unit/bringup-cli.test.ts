@@ -1,6 +1,6 @@
 // `npx zx scripts/gitops.mjs check`: the bring-up analysis runs after the render and a repository
 // that would not come up exits 1 with one line per finding (component, object, field, reason).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { main } from '../../lib/gitops/cli.ts';

@@ -1,7 +1,7 @@
 // Issue 15: every defect found in the generated platform is a failing case of the bring-up
 // analysis, with a precise message, and its fixed variant passes that check. Facts come from the
 // small fixtures in test/fixtures/bringup/facts/ (see the README there).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';

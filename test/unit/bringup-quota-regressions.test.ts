@@ -2,7 +2,7 @@
 // inventory (monitoring and JupyterHub 3 CPU of limits; MLflow no room for its rollout surge) are
 // put back into the rendered repository, and the analysis must reject each with the pod that no
 // longer fits. The catalog as it is (quotas sized from the charts' needs) passes: bringup-wire.test.ts.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import YAML from 'yaml';

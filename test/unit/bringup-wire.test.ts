@@ -1,7 +1,7 @@
 // Issue 15: the bring-up analysis and the fixed catalog agree. The shipped inventory and the
 // all-components inventory come up (only MinIO's accepted risk is left, as a warning), and each
 // model gap closed on the way has its own case that fails without the fix.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';

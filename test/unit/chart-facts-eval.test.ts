@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { isEmpty, resolveRef, valueAt, whenHolds } from '../../lib/gitops/chart-facts/eval.ts';
 

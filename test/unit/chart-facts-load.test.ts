@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { loadChartFacts, parseFactsFile, valuesKeyKnown, valuesKeyPaths } from '../../lib/gitops/chart-facts/load.ts';
 

@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { allChartFacts, valuesKeyKnown, type ChartFacts } from '../../lib/gitops/chart-facts/load.ts';
 

@@ -1,7 +1,7 @@
 // Every chart the catalog pins has a facts file for exactly that version (a Renovate bump of a pin
 // fails here until the facts are refreshed), every facts file is valid, and every key of every
 // rendered values file exists in the pinned chart (unless the chart passes unknown keys through).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';

@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { parseFacts } from '../../roles/facts/index.ts';
 import { sshPortOf } from '../../roles/harden/ssh-port.ts';

@@ -1,7 +1,7 @@
 // The catalog's choices (issue 15): maintained upstreams, one owner per object, the values the
 // pinned charts really read. Rendered from the all-components inventory (every component on an
 // x86 + arm64 + GPU cluster) and from the shipped inventory.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';

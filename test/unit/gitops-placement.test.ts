@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { buildModel, renderRepoWithSecrets } from '../../lib/gitops/index.ts';

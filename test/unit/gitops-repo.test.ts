@@ -2,7 +2,7 @@
 // real with sh and git-upload-pack against a local bare repo), the authorized_keys line, the URL
 // and known-hosts lines Argo CD gets, the render with them, the bundle range, and the harden
 // role's admission of the git user (AllowGroups, firewall sources).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

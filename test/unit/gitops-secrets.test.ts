@@ -1,4 +1,4 @@
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, readdirSync, copyFileSync } from 'node:fs';
@@ -98,7 +98,7 @@ test('the rendered tree passes the secret scan; writeRepo writes exactly the tre
   );
 });
 
-test('CLI: render writes a valid repo offline, a second run changes nothing, check reports up to date', async () => {
+test('CLI: render writes a valid repo offline, a second run changes nothing, check reports up to date', { timeoutSeconds: 300 }, async () => {
   const work = tempDir('gitops-cli');
   copyFileSync(path.resolve('inventory.yaml'), path.join(work, 'inventory.yaml'));
   const out = path.join(work, 'repo');

@@ -2,7 +2,7 @@
 // the sudoers line (checked by this machine's visudo), host name and unattended-upgrades files,
 // and the errors bad vars produce.
 import { probed } from '../support/probe-state.ts';
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // known by their K3s node IP (node_ip) as well as their SSH address, api_allowed_from restricts
 // only outsiders (the cluster's own nodes and pods always reach 6443), and the boot unit cannot
 // lose its table to nftables.service's `flush ruleset`.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

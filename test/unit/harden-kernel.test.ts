@@ -1,6 +1,6 @@
 // harden's kernel side: one-way sysctls, per-interface network knobs, rp_filter under a user CNI,
 // and the module blacklist guard.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { deepMerge } from '../../lib/inventory/merge.ts';
 import { parseInventory } from '../../lib/inventory/load.ts';

@@ -2,7 +2,7 @@
 // (issue 20): the sshd task is not ok while the rollback copy of an unproven install is on the
 // host, and the firewall task is not ok while the rollback script of an unproven apply (and its
 // armed revert timer) is. Both then run the same proof as a fresh install would.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { deepMerge } from '../../lib/inventory/merge.ts';

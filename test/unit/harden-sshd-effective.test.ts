@@ -1,7 +1,7 @@
 // harden's check that sshd really uses the hardened settings: values compared by meaning (OpenSSH
 // prints some under an older synonym), Match blocks evaluated for every connection context that
 // matters (against this machine's real sshd), and the drop-in's mode.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // filesystem list, sysctl guard) checked against the real tools of this machine where one exists
 // (sshd -t / sshd -T of the rendered config, nft -c / nft -f in a throwaway network namespace),
 // and its rollback paths driven through a scripted transport.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';

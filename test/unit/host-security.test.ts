@@ -1,7 +1,7 @@
 // Issue 18 part 4, the pure side: Raspberry Pi OS update origins, admin keys removed when they
 // leave the inventory (never the login key), AllowGroups that cannot lock out clusterseed's own
 // users, and the AppArmor / auditd / core dump / cron / tmp tasks' files and decisions.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

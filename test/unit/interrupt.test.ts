@@ -1,7 +1,7 @@
 // SIGINT/SIGTERM during a run (lib/runner/interrupt.ts, run-site.ts, run-role.ts, recap.ts): the
 // running task finishes and its handlers run, nothing new starts, interrupted hosts are marked; a
 // task that does not finish is abandoned by closing its connection.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

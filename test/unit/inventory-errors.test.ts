@@ -1,6 +1,6 @@
 // Every bad inventory under test/fixtures/inventory/bad/ must fail with exactly the report in its
 // sibling .expected file: file:line:col, field path and message of each problem.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // Good inventories load into the normalized model with every default and merge rule applied.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { homedir } from 'node:os';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // The inventory's small building blocks: CIDR arithmetic, Kubernetes syntax, suggestions, merge, paths.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { cidrContains, cidrsOverlap, parseCidr, parseCidrList, type Cidr } from '../../lib/inventory/cidr.ts';
 import { formatPath } from '../../lib/inventory/errors.ts';

@@ -1,7 +1,7 @@
 // The JSON Schema is the documentation of the format: it must describe every field, close every
 // mapping, agree with the loader's defaults, work with plain JSON Schema tooling, and every key
 // must be explained in docs/inventory.md.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // The K3s release on the control machine: arch → file names, URLs, checksum files, download once
 // per architecture into a cache keyed by the base URL, sha256 on every use, clear errors.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

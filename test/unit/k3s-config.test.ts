@@ -1,7 +1,7 @@
 // What the K3s roles write on hosts, computed from an inventory: config.yaml of servers and agents,
 // the systemd unit and env file as the official installer writes them, settings checks, and the
 // pure edits of host files (cmdline.txt, fstab) and iptables decisions.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { parseInventory } from '../../lib/inventory/load.ts';

@@ -1,6 +1,6 @@
 // Control-machine side of the K3s roles: the join token file, the kubeconfig merge, reading node
 // status from kubectl's JSON, label/taint reconciliation plans, and reset's confirmation.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

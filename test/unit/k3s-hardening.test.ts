@@ -2,7 +2,7 @@
 // flags.ts): what config.yaml and the server files say with the defaults and with each measure
 // turned off, the settings' errors, the key list every rendered config must stay inside, the
 // kernel parameters for protect-kernel-defaults (and how a container copes), the tls mode check.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

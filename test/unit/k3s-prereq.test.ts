@@ -1,6 +1,6 @@
 // k3s-prereq's kernel parameters: what the role would write and set on a node, from a real
 // inventory through the loader.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { parseInventory } from '../../lib/inventory/load.ts';
 import { deepMerge } from '../../lib/inventory/merge.ts';

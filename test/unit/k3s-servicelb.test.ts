@@ -1,6 +1,6 @@
 // One owner for LoadBalancer Services (issue 15): with MetalLB enabled, K3s' ServiceLB is disabled
 // in the servers' config.yaml; without it, K3s keeps its own.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { loadInventory } from '../../lib/inventory/load.ts';

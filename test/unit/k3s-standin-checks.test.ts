@@ -5,7 +5,7 @@
 // with K3S_CONFIG_FILE (and K3S_STANDIN_SYSCTL_DIR for /proc/sys) pointing into a temp dir; each case
 // ends before the stand-in writes anything outside it. Cases that must get past one check end at a
 // later one, so every check is shown both to refuse and to let through.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The lab's parts that need no VM: topology, inventory (loaded by clusterseed's own inventory
 // loader), QEMU command lines, the kernel command line per boot (Pi cmdline.txt written back on the
 // config disk), accelerator override, keys, and the build's apt proxy. Seconds, not minutes.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import http from 'node:http';

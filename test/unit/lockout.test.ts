@@ -1,7 +1,7 @@
 // Issue 20 point 3, the pure side: who a login-affecting change must leave able to log in, the
 // prove-or-roll-back step, the keys the control machine logs in with (ssh_key, ssh-agent), and the
 // admin_keys_exclusive refusal before any host is touched. The real-host side: test/faults/lockout.test.ts.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The control-machine run lock (lib/locks/state-lock.ts) and race-free create-once state
 // (lib/locks/create-once.ts and its users): real processes racing on real files.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -153,7 +153,7 @@ try {
 }
 `;
 
-test('8 processes racing for one state dir: exactly one holds it, the others are refused naming it', async () => {
+test('8 processes racing for one state dir: exactly one holds it, the others are refused naming it', { timeoutSeconds: 300 }, async () => {
   const dir = path.join(tmp, 'race');
   const startAt = Date.now() + 10_000;
   const results = await Promise.all(Array.from({ length: 8 }, () => child(racer, [dir, 'hold', String(startAt), path.join(tmp, 'race-attempts'), '8'])));
@@ -194,7 +194,7 @@ const r = loadOrCreateToken(process.argv[2]);
 console.log(r.token + ' ' + r.created);
 `;
 
-test('K3s token: 8 processes creating it at once all use ONE token (no empty read, no EEXIST)', async () => {
+test('K3s token: 8 processes creating it at once all use ONE token (no empty read, no EEXIST)', { timeoutSeconds: 300 }, async () => {
   const dir = path.join(tmp, 'token');
   const file = path.join(dir, 'token');
   const results = await Promise.all(Array.from({ length: 8 }, () => child(tokenRacer, [file])));

@@ -1,6 +1,6 @@
 // roles/platform-prereq without a host: which nodes need which host packages for the enabled
 // components (issue 15: open-iscsi for Longhorn on every node, the NVIDIA toolkit on GPU nodes).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { loadInventory } from '../../lib/inventory/load.ts';

@@ -1,7 +1,7 @@
 // The pieces of lib/cli/preflight.ts that the fault suite (test/faults/bad-input.test.ts) cannot
 // show from the outside: the key rule is OpenSSH's own (only the user's own key must not be open to
 // others), and the role vars preflight refuses nothing in the inventories clusterseed ships.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

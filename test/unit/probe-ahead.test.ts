@@ -1,7 +1,7 @@
 // Probe-ahead (lib/runner/probe-ahead.ts): a run of Role.probeAhead roles is probed in one remote
 // command, and what was gathered ahead is used only while nothing else ran on the host. Real probes
 // run by this machine's sh (test/support/local-transport.ts) on files in a temp directory.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

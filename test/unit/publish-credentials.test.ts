@@ -1,6 +1,6 @@
 // lib/publish/credentials.ts and its inventory side: which credential for which target, the
 // checks on a named deploy key and a token variable (file:line), and how the token reaches git.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The hand-written OpenSSH key encoding must be read by the tools that will use it: ssh-keygen
 // (OpenSSH itself) and the ssh2 package, whose signatures with it must verify.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

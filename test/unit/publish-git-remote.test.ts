@@ -1,7 +1,7 @@
 // publishToRemote against real bare repositories on disk: one commit per publish, none when
 // unchanged, fast-forward only, someone else's changes reported (kept, or refused when they touch
 // files we render).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

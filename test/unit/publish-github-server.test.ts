@@ -1,6 +1,6 @@
 // The GitHub stand-in itself answers like GitHub where publish depends on it: checked with plain
 // fetch, so a wrong stand-in cannot hide a wrong client.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { GitHubServer } from '../github-server/server.ts';
 import { runGit } from '../github-server/git-helpers.ts';

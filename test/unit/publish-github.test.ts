@@ -1,6 +1,6 @@
 // publishToGitHub against the local GitHub stand-in (test/github-server), whose repositories are
 // real bare git repositories: results are checked with `git clone`.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // Target choice of the publish entry point: remote URL, GitHub (with a token), or the local bare
 // repository that needs no account.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import path from 'node:path';

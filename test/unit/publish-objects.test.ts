@@ -1,5 +1,5 @@
 // Local git hashing must agree with git itself, or "unchanged" and the server-built tree check lie.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The foreign-change policy, case by case, on the pure reconcile function.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { blobSha, treeSha, type TreeFile } from '../../lib/publish/git-objects.ts';
 import type { DesiredFile } from '../../lib/publish/files.ts';

@@ -2,7 +2,7 @@
 // lib/inventory/repo-host-keys.ts): taken from gitops.repo.known_hosts or ~/.ssh/known_hosts
 // (hashed entries too, the remote's port respected), rendered into Argo CD's values; no entry or no
 // file stops the run before anything is rendered, at the inventory line that names the source.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
 // real converge are checked in test/hosts/remote-scripts.test.ts), and proof that the gate bites:
 // a planted unchecked chain under set -e and a planted SC2086 are reported, a missing shellcheck
 // fails instead of passing.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { FIXED_SCRIPTS, SCRIPT_EXCLUSIONS } from '../support/remote-script-catalog.ts';
 import { lintReport, lintScript, requireShellcheck, uncheckedAndChains } from '../support/shellcheck.ts';

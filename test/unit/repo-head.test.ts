@@ -1,7 +1,7 @@
 // The rebuild test's "same repository head" helper (test/support/repo-head.ts): it must find the
 // repository Argo CD reads whether the URL is the local default (file://) or a repository hosted
 // on a lab host (ssh://user@host/path, user@host:path), and run git there.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Every role var is checked against its role's documented defaults when the inventory is loaded:
 // an unknown key or a wrong type is an inventory error at its line, before any host is touched.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

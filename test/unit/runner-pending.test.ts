@@ -3,7 +3,7 @@
 // the handler succeeded, so a run that dies in between leaves it for the next run (which runs the
 // handler even when no task changes) and for --check (which reports it and exits 3). Real scripts
 // run by this machine's sh (test/support/local-transport.ts) in temp directories.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

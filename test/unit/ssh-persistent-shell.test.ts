@@ -3,7 +3,7 @@
 // markers split across chunks, a command that ends the shell, and the pool's limits.
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import type { ClientChannel } from 'ssh2';
 import { PersistentShell, SHELL_LOOP, ShellPool } from '../../lib/ssh/persistent-shell.ts';

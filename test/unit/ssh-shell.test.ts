@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { buildLaunch, sudoRefusal, TIMEOUT_EXIT_CODE } from '../../lib/ssh/become.ts';
 import { shJoin, shQuote } from '../../lib/ssh/shell.ts';

@@ -2,7 +2,7 @@
 // VM from the cached images (built first when missing), SSH as the lab's admin, per-VM identity,
 // the inventory, a reboot of each (the Pi one with an edited cmdline.txt that must reach
 // /proc/cmdline), and a `down` that leaves no process and no open file behind.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -5,7 +5,7 @@
 // (base, harden, K3s stand-in, the Pi's cmdline.txt and its one reboot-and-wait), pushes the
 // rendered repo to the local bare repository and writes the Argo CD bootstrap files. A second run
 // changes nothing; --check afterwards exits 0.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
