@@ -6,7 +6,7 @@
 // ServiceAccount's token is refused where RBAC applies (403), a foreign CA fails the handshake.
 // Re-applying changes nothing and keeps the token; delete + apply makes a new one and the old one
 // stops working. A restart keeps the CA; a new tls-san reissues the serving certificate.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -8,7 +8,7 @@
 // sealing key is installed on edge's server, and it is the key edge's SealedSecrets are sealed
 // for. A rerun changes nothing and commits nothing; a deleted token Secret is re-registered and a
 // re-sealed Secret committed.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { createDecipheriv } from 'node:crypto';

@@ -7,7 +7,7 @@
 // tunnel is unsupported here instead of passing; the second run and --check change nothing; a run
 // limited to one host keeps the peers it does not see; a loosened key file is put back to 0600.
 // The tunnel itself is the VM tier's (real kernel module).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';

@@ -3,7 +3,7 @@
 // token controller. Registration applies the argocd-manager objects on stdin, records the access
 // (0600) and reports nothing on a rerun; a deleted token Secret re-registers with the new token;
 // --check never writes; the token shows in no script, summary or error.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

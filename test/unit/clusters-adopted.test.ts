@@ -1,6 +1,6 @@
 // Registering an adopted cluster through its kubeconfig against a local Kubernetes API stand-in with
 // real TLS and a real token check (test/support/kube-api-server.ts).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';

@@ -1,6 +1,6 @@
 // Reading an adopted cluster's kubeconfig like kubectl: context choice, relative paths, token files,
 // client certificates, exec plugins; refusals name the file and context and never quote a credential.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

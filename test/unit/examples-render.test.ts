@@ -3,7 +3,7 @@
 // the bring-up analysis and the secret scan — first before any remote cluster is registered
 // (their cluster Secrets are then left out and listed, never rendered with a placeholder), then
 // with every remote cluster registered (the management cluster's Secret for each, sealed).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';

@@ -4,7 +4,7 @@
 // (not in bootstrap/, whose sync runs before any CRD but Argo CD's), cluster Secrets only from
 // recorded access (no placeholder token), each cluster's SealedSecrets sealed for its own key,
 // adopted clusters placed by their node pools.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // Adopted clusters (`clusters.<name>.kubeconfig`) through the real loader: YAML text and a
 // kubeconfig file in, the model (adopted, node pools, the server) or an error at the field out.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 // The seed topologies in examples/ load through the real loader, show what they are meant to show,
 // and carry nothing the secret scanner would flag (the GPU cluster's kubeconfig is a dummy).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 // Sites and the site link through the real loader: YAML text in, the model (site, link, siteLink,
 // sites) or an error at the field to change out.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';

@@ -4,7 +4,7 @@
 // Secret, its own Sealed Secrets key) and publishes a repository whose management tree holds the
 // cluster Secret sealed for the management cluster, with the token the API really accepts.
 // A second run registers nothing anew and commits nothing.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

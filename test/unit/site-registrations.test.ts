@@ -3,7 +3,7 @@
 // and which clusters are not registered. The whole pipeline with two clusters (render, host run,
 // re-render, publish) is proven in test/hosts/multi-cluster.test.ts: a two-cluster render passes
 // the bring-up analysis only with lib/gitops's ordering fix (branch gitops-mc).
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { writeClusterAccess } from '../../lib/clusters/access.ts';

@@ -2,7 +2,7 @@
 // port from anywhere, the K3s ports again for the cluster's tunnel addresses on the tunnel
 // interface only, Argo CD's way to another cluster's restricted API, and the hub's forwarding;
 // each rendered ruleset also loaded by nft in a throwaway network namespace.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
 // gets `wg syncconf` with the host's own private key added inside the pipe (so the kernel keeps
 // its sessions) and the key is never an argument of any command; a new tunnel address or a link
 // that is down is brought up by the unit instead; the proof lines come out for the runner.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The site link's peers (lib/wireguard/peers.ts) and the config rendered from them
 // (roles/wireguard/config.ts): hub and spoke with a same-site shortcut, mesh, hosts behind NAT,
 // and a config that never holds a private key.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import type { HostSpec, Inventory, SiteLinkSpec } from '../../lib/inventory/model.ts';
 import { linkPlan, linkedHosts, type LinkPlan } from '../../lib/wireguard/peers.ts';
