@@ -1,5 +1,7 @@
 // The site's roles, in the order they run. Each role decides which hosts it applies to.
 //   base, harden                  every host: OS baseline, SSH and firewall hardening
+//   wireguard-keys, wireguard     hosts on the site link (site_link:): keys made on each host,
+//                                 then every host's WireGuard config with its peers' public keys
 //   k3s-artifacts                 control machine: K3s release files downloaded and verified once
 //                                 per arch; a bad mirror or checksum stops the run here, after the
 //                                 hardening and before anything K3s touches any host
@@ -15,6 +17,7 @@ import type { Role } from '../lib/runner/types.ts';
 import { argocdBootstrapRole, type BootstrapSource } from './argocd-bootstrap/index.ts';
 import { baseRole } from './base/index.ts';
 import { hardenRole } from './harden/index.ts';
+import { wireguardRoles } from './wireguard/index.ts';
 import { k3sArtifactsRole } from './k3s-prereq/artifacts.ts';
 import { k3sPrereqRole } from './k3s-prereq/index.ts';
 import { platformPrereqRole } from './platform-prereq/index.ts';
@@ -31,7 +34,7 @@ export interface SiteRoleOptions {
 }
 
 export function hostRoles(): Role[] {
-  return [baseRole, hardenRole, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
+  return [baseRole, hardenRole, ...wireguardRoles, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole];
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {

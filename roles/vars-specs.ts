@@ -13,6 +13,7 @@ import { hardenDefaults } from './harden/index.ts';
 import { k3sPrereqDefaults } from './k3s-prereq/index.ts';
 import { defaults as platformPrereqDefaults } from './platform-prereq/index.ts';
 import { gitopsRepoDefaults } from './gitops-repo/settings.ts';
+import { wireguardDefaults } from './wireguard/index.ts';
 
 /** Keys of host vars (top level, group and host `vars:`). */
 export function hostVarsSpecs(): VarsSpec[] {
@@ -28,6 +29,7 @@ export function hostVarsSpecs(): VarsSpec[] {
     { name: 'k3s-prereq', defaults: k3sPrereqDefaults },
     { name: 'platform-prereq', defaults: platformPrereqDefaults },
     { name: 'gitops-repo', defaults: gitopsRepoDefaults },
+    { name: 'wireguard', defaults: wireguardDefaults },
     // the GitOps resource quotas (lib/gitops/quota.ts): what the node offers, when not the arch's default
     { name: 'capacity', defaults: {}, types: { cpu: 'scalar', memory: 'scalar' }, what: 'the node capacity (docs/inventory.md)' },
   ];
