@@ -37,7 +37,7 @@ let inventory: Inventory;
 const logged: string[] = [];
 const reports: RunReport[] = [];
 
-const WATCHDOG_MS = 15 * 60_000;
+const WATCHDOG_MS = 40 * 60_000;
 const watchdog = setTimeout(async () => {
   console.error(`vm wireguard test: still running after ${WATCHDOG_MS / 60_000} min: tearing the lab down`);
   await labDown(labDir).catch(() => undefined);
@@ -165,7 +165,7 @@ test('base, harden, wireguard: the hosts reach each other only through the tunne
   for (const name of ['cloud', 'home'] as const) {
     assert.match(await out(name, 'lsmod'), /^wireguard\s/m, `${name}: wireguard module loaded`);
     assert.ok((await out(name, 'test -d /sys/module/wireguard && echo yes')) === 'yes', name);
-    assert.match(await out(name, `ip -4 -o addr show dev ${IFACE}`), `inet ${TUNNEL[name]}/24`, name);
+    assert.match(await out(name, `ip -4 -o addr show dev ${IFACE}`), `inet ${TUNNEL[name]}/`, name);
   }
   // home dials the hub at its public endpoint with a keepalive; the hub learned home's NATed address
   const endpointPort = lab.hosts.find((h) => h.name === 'cloud')!.udpForwards[0].hostPort;
