@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { isRestrictedLabel } from '../inventory/syntax.ts';
 import { enabledDefs } from '../gitops/model.ts';
-import { apiAddress, apiUrl, firstServer, hostByName, nodeAddress, type K3sSettings } from './settings.ts';
+import { clusterSpansSites, nodeAddress } from '../inventory/sites.ts';
+import { apiUrl, firstServer, hostByName, joinAddress, type K3sSettings } from './settings.ts';
 import { hardeningConfig, mergeConfig } from './hardening.ts';
 
 export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';
@@ -45,6 +46,31 @@ function withHardening(input: ConfigInput, kind: 'server' | 'agent', config: Rec
   return mergeConfig(mergeConfig(ours, clusterKeys), input.hostConfig ?? {});
 }
 
+/** flannel's wireguard-native backend listens on these (IPv4, IPv6); K3s has no setting to move them */
+export const FLANNEL_WIREGUARD_PORTS = [51820, 51821];
+
+/**
+ * The node's addresses when its cluster spans sites (lib/inventory/sites.ts): K3s runs on the site
+ * link, node-ip = the tunnel address and flannel on the tunnel interface, so nodes of different
+ * sites reach each other (and pod traffic between them is encrypted by the link; with
+ * flannel_backend: wireguard-native flannel encrypts it itself too, then it crosses the link).
+ * Without a span: node_ip when set, as before.
+ */
+function nodeNetworkKeys(inventory: Inventory, host: HostSpec): Record<string, unknown> {
+  const link = inventory.siteLink;
+  if (!link || !host.link) return host.nodeIp ? { 'node-ip': host.nodeIp } : {};
+  // both would bind the same UDP port on this node, whether the cluster spans sites or not
+  const cluster = inventory.clusters.find((c) => c.name === host.cluster);
+  if (cluster?.flannelBackend === 'wireguard-native' && FLANNEL_WIREGUARD_PORTS.includes(link.port)) {
+    throw new Error(
+      `${inventory.file}: site_link.port: ${link.port} is taken on the nodes of cluster "${cluster.name}" by flannel's wireguard-native backend ` +
+        `(UDP ${FLANNEL_WIREGUARD_PORTS.join(' and ')}, fixed in K3s): give the site link another port, e.g. 51830`,
+    );
+  }
+  if (!clusterSpansSites(inventory, host.cluster)) return host.nodeIp ? { 'node-ip': host.nodeIp } : {};
+  return { 'node-ip': nodeAddress(inventory, host), 'flannel-iface': link.interface };
+}
+
 export function serverConfig(input: ConfigInput): Record<string, unknown> {
   const { inventory, settings, host } = input;
   const cluster = settings.cluster;
@@ -52,9 +78,10 @@ export function serverConfig(input: ConfigInput): Record<string, unknown> {
   const isFirst = host.name === first;
   const config: Record<string, unknown> = { 'node-name': host.name };
   if (isFirst && settings.embeddedEtcd) config['cluster-init'] = true;
-  if (!isFirst) config.server = apiUrl(nodeAddress(hostByName(inventory, first)));
-  if (host.nodeIp) config['node-ip'] = host.nodeIp;
-  config['tls-san'] = [...new Set([cluster.apiEndpoint, host.address, host.nodeIp].filter((x): x is string => !!x))];
+  if (!isFirst) config.server = apiUrl(nodeAddress(inventory, hostByName(inventory, first)));
+  Object.assign(config, nodeNetworkKeys(inventory, host));
+  // the tunnel address too: Argo CD on another site reaches this API through the link (apiAddressFromManagement)
+  config['tls-san'] = [...new Set([cluster.apiEndpoint, host.address, host.nodeIp, host.link?.address].filter((x): x is string => !!x))];
   const labels = kubeletLabels(host);
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];
@@ -79,9 +106,9 @@ export function agentConfig(input: ConfigInput): Record<string, unknown> {
   const { inventory, settings, host } = input;
   const config: Record<string, unknown> = {
     'node-name': host.name,
-    server: apiUrl(apiAddress(inventory, settings.cluster)),
+    server: apiUrl(joinAddress(inventory, settings.cluster)),
+    ...nodeNetworkKeys(inventory, host),
   };
-  if (host.nodeIp) config['node-ip'] = host.nodeIp;
   const labels = kubeletLabels(host);
   if (labels.length) config['node-label'] = labels;
   if (host.taints.length) config['node-taint'] = [...host.taints];

@@ -3,6 +3,7 @@
 // inventory file and the field.
 import type { ClusterSpec, HostSpec, Inventory } from '../inventory/model.ts';
 import { isPlainObject } from '../inventory/merge.ts';
+import { clusterSpansSites, nodeAddress as siteNodeAddress } from '../inventory/sites.ts';
 import { expandPath } from '../inventory/paths.ts';
 import type { HostContext } from '../runner/types.ts';
 import { DEFAULT_K3S_RELEASES } from './release.ts';
@@ -182,6 +183,17 @@ export function nodeAddress(host: HostSpec): string {
 /** Where agents reach the API: the VIP/DNS name, else the first server's node address. */
 export function apiAddress(inventory: Inventory, cluster: ClusterSpec): string {
   return cluster.apiEndpoint ?? nodeAddress(hostByName(inventory, firstServer(cluster)));
+}
+
+/**
+ * Where joining agents reach the API: as apiAddress, except in a cluster that spans sites, where
+ * they join through the first server's tunnel address (the one address every site reaches; a VIP
+ * lives on one site's LAN). The kubeconfig of the control machine keeps apiAddress.
+ */
+export function joinAddress(inventory: Inventory, cluster: ClusterSpec): string {
+  const first = hostByName(inventory, firstServer(cluster));
+  if (first.link && clusterSpansSites(inventory, cluster.name)) return siteNodeAddress(inventory, first);
+  return apiAddress(inventory, cluster);
 }
 
 /** The API URL written into the local kubeconfig: vars.k3s.kubeconfig_server, else the agents' one. */

@@ -14,7 +14,7 @@ import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 import { hostedRepoHost } from '../gitops-repo/settings.ts';
-import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, sourcesList, sshSources, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
+import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, siteLinkRules, siteLinkView, sourcesList, sshSources, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
 import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
@@ -42,13 +42,11 @@ export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<Fi
   const sshPort = sshPortOf(ctx, r.int('firewall.ssh_port', 0, 65535));
   const view = await clusterView(ctx.host, ctx.inventory, resolveAddress);
   const nodeNetworks = sourcesList(r, 'firewall.node_networks');
-  const k3s = k3sRules({
-    isServer: ctx.host.groups.includes('servers'),
-    isAgent: ctx.host.groups.includes('agents'),
-    view,
-    nodeNetworks,
-    apiFrom: sourcesList(r, 'firewall.api_allowed_from'),
-  });
+  const isServer = ctx.host.groups.includes('servers');
+  const isAgent = ctx.host.groups.includes('agents');
+  const link = siteLinkView(ctx.host, ctx.inventory);
+  const k3s = k3sRules({ isServer, isAgent, view, nodeNetworks, apiFrom: sourcesList(r, 'firewall.api_allowed_from'), link });
+  const linkRules = siteLinkRules(link, !!view.cluster && (isServer || isAgent));
   const repoHere = hostedRepoHost(ctx.inventory)?.name === ctx.host.name;
   return {
     host: ctx.host.name,
@@ -57,7 +55,8 @@ export async function firewallModel(ctx: HostContext, r: VarsReader): Promise<Fi
     allowIcmp: r.bool('firewall.allow_icmp'),
     logDropped: r.bool('firewall.log_dropped'),
     trusted: k3s.trusted,
-    rules: [...k3s.rules, ...readExtraPorts(r)],
+    rules: [...linkRules.rules, ...k3s.rules, ...readExtraPorts(r)],
+    ...(linkRules.forward ? { forward: linkRules.forward } : {}),
   };
 }
 
@@ -222,7 +221,7 @@ export function renderBootUnit(): string {
 /** One line for the report: which ports the ruleset opens. */
 export function describeModel(m: FirewallModel): string {
   const ports = m.rules.map((r) => `${r.ports}/${r.proto}${r.from.length ? ` from ${r.from.length} source(s)` : ''}`);
-  return `policy drop; SSH ${m.sshPort}/tcp${ports.length ? `; ${ports.join(', ')}` : ''}${m.trusted.length ? `; pod/service networks` : ''}`;
+  return `policy drop; SSH ${m.sshPort}/tcp${ports.length ? `; ${ports.join(', ')}` : ''}${m.trusted.length ? `; pod/service networks` : ''}${m.forward ? `; forwards ${m.forward.iface} to ${m.forward.iface}` : ''}`;
 }
 
 /** firewall.enabled: false after it was on: unit off, table and files gone (the host is then open). */

@@ -24,6 +24,8 @@ export interface PortRule {
   ports: string;
   /** addresses/CIDRs; empty = from anywhere */
   from: string[];
+  /** only packets that came in on this interface (the site link's tunnel) */
+  iif?: string;
 }
 
 export interface FirewallModel {
@@ -35,6 +37,8 @@ export interface FirewallModel {
   /** pod and service networks: everything from them is accepted */
   trusted: { comment: string; cidrs: string[] }[];
   rules: PortRule[];
+  /** the hub of the site link: forwards between its tunnel peers (siteLinkRules) */
+  forward?: { iface: string; comment: string; onlyBetweenPeers: boolean };
 }
 
 /** An address or CIDR, as nft wants it; errors name the field. */
@@ -115,6 +119,8 @@ export interface K3sPortsInput {
   view: ClusterView;
   nodeNetworks: string[];
   apiFrom: string[];
+  /** the site link seen from this host (siteLinkView); absent: the host is not on it */
+  link?: SiteLinkView;
 }
 
 /** The ports a K3s node needs open, by its role and the cluster's flannel backend. */
@@ -138,7 +144,75 @@ export function k3sRules(input: K3sPortsInput): { rules: PortRule[]; trusted: Fi
   if (c.flannelBackend === 'vxlan') rules.push({ comment: 'flannel VXLAN', proto: 'udp', ports: '8472', from: nodes });
   if (c.flannelBackend === 'wireguard-native') rules.push({ comment: 'flannel WireGuard (IPv4, IPv6)', proto: 'udp', ports: '51820-51821', from: nodes });
   const cidrs = [...c.clusterCidr.split(','), ...c.serviceCidr.split(',')].map((s) => s.trim()).filter(Boolean);
-  return { rules, trusted: [{ comment: `pods and services of cluster ${c.name}`, cidrs }] };
+  return { rules: [...rules, ...overTheLink(rules, input)], trusted: [{ comment: `pods and services of cluster ${c.name}`, cidrs }] };
+}
+
+// ---- the site link (roles/wireguard) -----------------------------------------------------------
+
+/** The site link as one host's firewall sees it. */
+export interface SiteLinkView {
+  iface: string;
+  port: number;
+  /** tunnel addresses of the nodes of the host's cluster, the host's own included */
+  nodes: string[];
+  /** tunnel addresses of the other servers of the host's cluster */
+  otherServers: string[];
+  /** tunnel addresses of the management cluster's nodes when this host serves another cluster's API (Argo CD reaches it through the link) */
+  managers: string[];
+  /** this host is the hub: it forwards between the tunnel's peers */
+  hub: boolean;
+}
+
+export function siteLinkView(host: HostSpec, inventory: Inventory): SiteLinkView | undefined {
+  const link = inventory.siteLink;
+  if (!link || !host.link) return undefined;
+  const tunnel = (hosts: HostSpec[]) => hosts.flatMap((h) => (h.link ? [h.link.address] : []));
+  const cluster = inventory.clusters.find((c) => c.name === host.cluster);
+  const members = cluster ? inventory.hosts.filter((h) => h.cluster === cluster.name) : [];
+  const mgmt = inventory.clusters[0];
+  const managed = !!cluster && !!mgmt && mgmt.name !== cluster.name && cluster.servers.includes(host.name);
+  return {
+    iface: link.interface,
+    port: link.port,
+    nodes: tunnel(members),
+    otherServers: tunnel(members.filter((h) => cluster!.servers.includes(h.name) && h.name !== host.name)),
+    managers: managed ? tunnel(inventory.hosts.filter((h) => h.cluster === mgmt.name)) : [],
+    hub: link.topology === 'hub' && link.hub === host.name,
+  };
+}
+
+/**
+ * The K3s rules again for the tunnel: the same ports, from the cluster's tunnel addresses, and only
+ * on the tunnel interface (WireGuard admits a source address only from the peer it belongs to; on
+ * another interface such a source would be spoofed). A rule open to anyone needs no copy.
+ */
+function overTheLink(rules: PortRule[], input: K3sPortsInput): PortRule[] {
+  const link = input.link;
+  if (!link || link.nodes.length === 0) return [];
+  const out: PortRule[] = [];
+  for (const rule of rules) {
+    if (rule.from.length === 0) continue;
+    const etcd = rule.ports === '2379-2380';
+    const api = rule.ports === '6443';
+    const from = etcd ? link.otherServers : api ? [...link.nodes, ...link.managers] : link.nodes;
+    if (from.length) out.push({ ...rule, comment: `${rule.comment}, over the site link`, from: [...new Set(from)], iif: link.iface });
+  }
+  return out;
+}
+
+/**
+ * What a host on the site link opens besides the K3s ports: the WireGuard port from anywhere (peers
+ * behind NAT have no fixed address; WireGuard answers nothing without a valid handshake), and on the
+ * hub the forwarding between tunnel peers. A hub that is no K3s node forwards nothing else: a spoke
+ * cannot use it as a gateway into the hub's own network. (A K3s node forwards for its pods: its
+ * forwarding stays K3s' business, this table filters no other forwarded traffic.)
+ */
+export function siteLinkRules(link: SiteLinkView | undefined, k3sNode: boolean): Pick<FirewallModel, 'rules' | 'forward'> {
+  if (!link) return { rules: [] };
+  return {
+    rules: [{ comment: `WireGuard site link (${link.iface})`, proto: 'udp', ports: String(link.port), from: [] }],
+    ...(link.hub ? { forward: { iface: link.iface, comment: 'the hub of the site link forwards between its peers', onlyBetweenPeers: !k3sNode } } : {}),
+  };
 }
 
 /**
@@ -158,13 +232,14 @@ export function sshSources(allowed: string[], repoHere: boolean, view: ClusterVi
 const family = (addr: string) => (addr.includes(':') ? 6 : 4);
 
 /** nft rule lines for "these sources to these ports": one per address family in use. */
-export function ruleLines(rule: { proto?: Proto; ports?: string; from: string[] }): string[] {
+export function ruleLines(rule: { proto?: Proto; ports?: string; from: string[]; iif?: string }): string[] {
   const match = rule.proto && rule.ports ? `${rule.proto} dport ${rule.ports.includes(',') ? `{ ${rule.ports} }` : rule.ports} ` : '';
-  if (rule.from.length === 0) return [`${match}accept`];
+  const iif = rule.iif ? `iifname "${rule.iif}" ` : '';
+  if (rule.from.length === 0) return [`${iif}${match}accept`];
   const lines: string[] = [];
   for (const fam of [4, 6] as const) {
     const addrs = rule.from.filter((a) => family(a) === fam);
-    if (addrs.length) lines.push(`${fam === 4 ? 'ip' : 'ip6'} saddr { ${[...new Set(addrs)].join(', ')} } ${match}accept`);
+    if (addrs.length) lines.push(`${iif}${fam === 4 ? 'ip' : 'ip6'} saddr { ${[...new Set(addrs)].join(', ')} } ${match}accept`);
   }
   return lines;
 }
@@ -181,5 +256,11 @@ export function renderRuleset(model: FirewallModel): string {
     trusted: model.trusted.map((t) => section(t.comment, ruleLines({ from: t.cidrs }))),
     rules: model.rules.map((r) => section(r.comment, ruleLines(r))),
     logDropped: model.logDropped,
+    forward: model.forward
+      ? section(model.forward.comment, [
+          `iifname "${model.forward.iface}" oifname "${model.forward.iface}" accept`,
+          ...(model.forward.onlyBetweenPeers ? [`iifname "${model.forward.iface}" drop`] : []),
+        ])
+      : undefined,
   });
 }

@@ -6,7 +6,7 @@
 // interface brought up again (syncconf does not touch addresses).
 import type { Handler, HostContext } from '../../lib/runner/types.ts';
 import { q } from '../../lib/blocks/shell.ts';
-import { configPath, keyPath } from './config.ts';
+import { CONFIG_DIR, configPath } from './config.ts';
 import { publishedKey } from './keys.ts';
 import { HANDLER, planFor, unitOf, unsupported } from './tasks.ts';
 
@@ -16,20 +16,23 @@ export interface ApplyInput {
   cidr: string;
   forwards: boolean;
   mtu: number;
+  /** where the key and config live (tests point it elsewhere) */
+  dir?: string;
 }
 
 /** sh: bring the live interface to the config, then print what the proof compares. */
 export function applyLinkScript(input: ApplyInput): string {
   const { iface } = input;
+  const dir = input.dir ?? CONFIG_DIR;
   return [
     'set -u',
-    `i=${q(iface)}; k=${q(keyPath(iface))}; u=${q(unitOf(iface))}`,
+    `i=${q(iface)}; k=${q(`${dir}/${iface}.key`)}; c=${q(`${dir}/${iface}.conf`)}; u=${q(unitOf(iface))}`,
     'fail() { code=$1; shift; printf \'%s\\n\' "$*" >&2; exit "$code"; }',
     '[ -s "$k" ] || fail 66 "$k is missing or empty"',
     'if ! ip link show dev "$i" >/dev/null 2>&1 || [ "$(ip -o -4 addr show dev "$i" | awk \'{ print $4 }\')" != ' + q(input.cidr) + ' ]; then',
     '  systemctl restart "$u" || fail 67 "systemctl restart $u failed: $(journalctl -u "$u" -n 5 --no-pager 2>/dev/null)"',
     'else',
-    '  s=$(wg-quick strip "$i") || fail 68 "wg-quick strip $i failed"',
+    '  s=$(wg-quick strip "$c") || fail 68 "wg-quick strip $c failed"',
     '  printf \'%s\\n\' "$s" | awk -v kf="$k" \'{ print } /^\\[Interface\\]/ { if ((getline key < kf) > 0) print "PrivateKey = " key }\' | wg syncconf "$i" /dev/stdin || fail 69 "wg syncconf $i failed"',
     ...(input.mtu ? [`  ip link set dev "$i" mtu ${input.mtu} || fail 70 "ip link set mtu failed"`] : []),
     'fi',
@@ -38,7 +41,7 @@ export function applyLinkScript(input: ApplyInput): string {
     'echo "port=$(wg show "$i" listen-port)"',
     'wg show "$i" peers | sed \'s/^/peer=/\'',
     // the peers the installed config names (a peer whose key was unknown is not in it)
-    `sed -n 's/^PublicKey[[:space:]]*=[[:space:]]*/want=/p' ${q(configPath(iface))}`,
+    `sed -n 's/^PublicKey[[:space:]]*=[[:space:]]*/want=/p' "$c"`,
   ].join('\n');
 }
 

@@ -11,6 +11,7 @@ import { candidateScript, installScript, moduliFilterScript, RESTORE_AND_RELOAD_
 import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
 import { sudoersInstallScript } from '../../roles/base/admin.ts';
 import { defaults as platformDefaults, nvidiaRepoScript } from '../../roles/platform-prereq/index.ts';
+import { applyLinkScript } from '../../roles/wireguard/handlers.ts';
 import type { Exclusion } from './shellcheck.ts';
 
 const SAMPLE_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -33,6 +34,9 @@ export const FIXED_SCRIPTS: string[] = [
   nvidiaRepoScript(platformDefaults),
   // the Argo CD bootstrap (first server, after publishing): not in the host test's converge
   applicationStatusProbe(['argocd', 'root'], 'argocd'),
+  // the site link's handler: only where the kernel has WireGuard (the VM tier), never in nspawn
+  applyLinkScript({ iface: 'cs-link', cidr: '10.77.0.1/24', forwards: true, mtu: 1380 }),
+  applyLinkScript({ iface: 'cs-link', cidr: '10.77.0.2/24', forwards: false, mtu: 0 }),
 ];
 
 export const SCRIPT_EXCLUSIONS: Exclusion[] = [];

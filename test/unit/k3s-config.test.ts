@@ -114,6 +114,72 @@ test('agents: server URL of the API endpoint, labels the kubelet may set, taints
   assert.ok('kubelet-arg' in rest && !('node-label' in withoutRegistrationKeys(config)));
 });
 
+/** The test inventory with sites: s1 and s2 in the cloud (s1 with a public endpoint), s3 and a1 at home. */
+function linked(backend?: 'wireguard-native', port = 51830): Inventory {
+  const inv = inventory();
+  const sites: Record<string, [string, string, string?]> = {
+    s1: ['cloud', '10.77.0.1', '203.0.113.10:51830'], s2: ['cloud', '10.77.0.2'], s3: ['home', '10.77.0.3'], a1: ['home', '10.77.0.4'],
+  };
+  inv.sites = ['cloud', 'home'];
+  inv.siteLink = { interface: 'cs-link', network: '10.77.0.0/24', port, topology: 'hub', hub: 's1', keepalive: 25 };
+  for (const h of inv.hosts) {
+    const [site, address, endpoint] = sites[h.name];
+    h.site = site;
+    h.link = { address, ...(endpoint ? { endpoint } : {}) };
+  }
+  if (backend) inv.clusters[0].flannelBackend = backend;
+  return inv;
+}
+
+test('a cluster across sites runs K3s on the site link: node-ip the tunnel address, flannel on the link interface, joins and tls-san by tunnel', () => {
+  const inv = linked();
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const first = serverConfig({ inventory: inv, settings, host: host(inv, 's1'), preferBundledBin: false });
+  assert.is(first['node-ip'], '10.77.0.1');
+  assert.is(first['flannel-iface'], 'cs-link');
+  assert.equal(first['tls-san'], ['192.168.1.9', '192.168.1.10', '10.77.0.1']);
+  const third = serverConfig({ inventory: inv, settings, host: host(inv, 's3'), preferBundledBin: false });
+  assert.is(third.server, 'https://10.77.0.1:6443', 'the first server by its tunnel address, from the other site');
+  assert.is(third['node-ip'], '10.77.0.3');
+  assert.ok((third['tls-san'] as string[]).includes('10.77.0.3'));
+  const agent = agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false });
+  assert.is(agent.server, 'https://10.77.0.1:6443', 'not the VIP of one site\'s LAN');
+  assert.is(agent['node-ip'], '10.77.0.4');
+  assert.is(agent['flannel-iface'], 'cs-link');
+  // the control machine's kubeconfig keeps the API endpoint
+  assert.is(kubeconfigServer(inv, settings), 'https://192.168.1.9:6443');
+});
+
+test('hosts of one cluster at one site: LAN as before, the tunnel address only in tls-san (Argo CD may come through the link)', () => {
+  const inv = linked();
+  for (const h of inv.hosts) h.site = 'home';
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const s2 = serverConfig({ inventory: inv, settings, host: host(inv, 's2'), preferBundledBin: false });
+  assert.is(s2.server, 'https://192.168.1.10:6443');
+  assert.is(s2['node-ip'], undefined);
+  assert.is(s2['flannel-iface'], undefined);
+  assert.equal(s2['tls-san'], ['192.168.1.9', '192.168.1.11', '10.77.0.2']);
+  const agent = agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false });
+  assert.is(agent.server, 'https://192.168.1.9:6443');
+  assert.is(agent['flannel-iface'], undefined);
+});
+
+test('flannel wireguard-native stays an option across sites, on another port than the site link', () => {
+  const inv = linked('wireguard-native');
+  const settings = k3sSettings(inv, inv.clusters[0]);
+  const config = serverConfig({ inventory: inv, settings, host: host(inv, 's3'), preferBundledBin: false });
+  assert.is(config['flannel-backend'], 'wireguard-native');
+  assert.is(config['flannel-iface'], 'cs-link');
+  const clash = linked('wireguard-native', 51820);
+  assert.throws(
+    () => serverConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 's1'), preferBundledBin: false }),
+    /inventory\.yaml: site_link\.port: 51820 is taken on the nodes of cluster "home" by flannel's wireguard-native backend/,
+  );
+  // the same clash on a linked node of a cluster at one site
+  for (const h of clash.hosts) h.site = 'home';
+  assert.throws(() => agentConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 'a1'), preferBundledBin: false }), /site_link\.port: 51820/);
+});
+
 test('settings: unknown keys, tokens in config and bad values are errors naming file and field', () => {
   assert.throws(() => k3sSettings(inventory({ disabel: ['traefik'] }), inventory({ disabel: [] }).clusters[0]), /inventory\.yaml: cluster "home": vars\.k3s\.disabel: unknown setting/);
   const withToken = inventory({ server_config: { token: 'x' } });
