@@ -179,8 +179,10 @@ test('base, harden, wireguard: the hosts reach each other only through the tunne
   // ping both ways over the tunnel addresses
   assert.match(await out('home', `ping -c 3 -W 10 ${TUNNEL.cloud}`), '3 received');
   assert.match(await out('cloud', `ping -c 3 -W 10 ${TUNNEL.home}`), '3 received');
-  // the tunnel address routes through the link interface
+  // the tunnel address routes through the link interface, and the hub knows home only by the
+  // address its NAT gave it (the control machine's loopback, 10.0.2.2 from inside cloud)
   assert.match(await out('home', `ip route get ${TUNNEL.cloud}`), `dev ${IFACE}`);
+  assert.match((await peers('cloud'))[0].endpoint, /^10\.0\.2\.2:\d+$/);
 
   // a TCP round trip each way to a listener bound only to the peer's tunnel address, with the
   // counters of both ends moving
