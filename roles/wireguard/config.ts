@@ -80,8 +80,3 @@ export function keysInConfig(text: string): Map<string, string> {
   }
   return keys;
 }
-
-/** The public keys the live interface must have as peers once the config is applied. */
-export function expectedPeerKeys(plan: LinkPlan, keys: ReadonlyMap<string, string>): string[] {
-  return plan.peers.map((p) => keys.get(p.name)).filter((k): k is string => !!k).sort();
-}

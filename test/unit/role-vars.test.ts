@@ -33,7 +33,7 @@ function issuesOf(extra: string, base = BASE): string[] {
 
 test('vars.hardening (documented for months, never read) is an unknown role at its line', () => {
   assert.equal(issuesOf('vars:\n  hardening:\n    ssh_port: 22\n'), [
-    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are base, harden, k3s-prereq, platform-prereq, gitops-repo, capacity',
+    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are base, harden, k3s-prereq, platform-prereq, gitops-repo, wireguard, capacity',
   ]);
 });
 
@@ -87,7 +87,7 @@ test('platform-prereq: its defaults.yaml keys are the only settings', () => {
 
 test('argocd-bootstrap has no vars: its fixed paths and chart pin are not settings', () => {
   assert.equal(issuesOf('vars:\n  argocd-bootstrap:\n    manifests_dir: /tmp\n'), [
-    '10:vars.argocd-bootstrap: unknown host vars "argocd-bootstrap": known are base, harden, k3s-prereq, platform-prereq, gitops-repo, capacity',
+    '10:vars.argocd-bootstrap: unknown host vars "argocd-bootstrap": known are base, harden, k3s-prereq, platform-prereq, gitops-repo, wireguard, capacity',
   ]);
 });
 
