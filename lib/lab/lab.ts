@@ -13,9 +13,9 @@ import { ensureLabKey, knownHostsLines, writeConfigDisk } from './identity.ts';
 import { DEFAULT_K3S_VERSION, renderInventory } from './inventory.ts';
 import { defaultLabDir, labFiles, vmFiles } from './paths.ts';
 import { FIRST_API_PORT, LAN_PREFIX, lanAddress, lanGroup } from './lan.ts';
-import { freePorts } from './ports.ts';
+import { freePorts, freeUdpPorts } from './ports.ts';
 import { findProcesses, pidAlive, run, sleep, tail } from './proc.ts';
-import { labMac, type VmLaunchSpec } from './qemu.ts';
+import { labMac, type UdpForward, type VmLaunchSpec } from './qemu.ts';
 import { baseKernelArgs, type GuestArch } from './recipe.ts';
 import { findVm, processTag, readState, requireState, writeState, type LabState, type VmRecord } from './state.ts';
 import { sshExec, waitForSsh, type LabSshTarget } from './ssh.ts';
@@ -29,6 +29,13 @@ export interface LabUpOptions extends TopologyOptions {
   /** longest wait for all VMs to answer SSH; default 5 min + 90 s per VM (TCG, 2 cores) */
   bootTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * false: no lab LAN, each VM alone on its own user-mode network (the VMs cannot reach each other
+   * except through forwards on the control machine's loopback). Default true.
+   */
+  lan?: boolean;
+  /** guest UDP ports to forward from 127.0.0.1, per VM name, e.g. { cloud: [51820] } */
+  udpForwards?: Record<string, number[]>;
 }
 
 export interface LabHost {
@@ -37,6 +44,8 @@ export interface LabHost {
   arch: GuestArch;
   role: 'server' | 'agent';
   raspberryPi: boolean;
+  /** UDP forwards from 127.0.0.1:hostPort to the guest's guestPort */
+  udpForwards: UdpForward[];
 }
 
 export interface LabUpResult {
@@ -97,7 +106,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
           images.set(arch, image);
         }),
       );
-      state = await createLab(dir, plan, images, opts.k3sVersion ?? DEFAULT_K3S_VERSION, log);
+      state = await createLab(dir, plan, images, { k3sVersion: opts.k3sVersion ?? DEFAULT_K3S_VERSION, lan: opts.lan ?? true, udpForwards: opts.udpForwards ?? {} }, log);
     }
     writeLabFiles(state);
     const lab = state;
@@ -117,7 +126,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   return {
     dir,
     inventoryFile: files.inventory,
-    hosts: state.vms.map(({ name, port, arch, role, raspberryPi }) => ({ name, port, arch, role, raspberryPi })),
+    hosts: state.vms.map(({ name, port, arch, role, raspberryPi, udpForwards }) => ({ name, port, arch, role, raspberryPi, udpForwards: udpForwards ?? [] })),
     keyPath: files.key,
     knownHostsFile: files.knownHosts,
     timings: { imageBuildSeconds, bootToSshSeconds },
@@ -125,6 +134,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
 }
 
 function assertSameTopology(state: LabState, plan: PlannedVm[]): void {
+  // (whether a running lab has a LAN or UDP forwards is not compared: `up` returns it as it was made)
   const have = state.vms.map((v) => `${v.name}/${v.arch}`).sort().join(', ');
   const want = plan.map((v) => `${v.name}/${v.arch}`).sort().join(', ');
   if (have !== want) {
@@ -136,22 +146,35 @@ async function createLab(
   dir: string,
   plan: PlannedVm[],
   images: Map<GuestArch, BaseImage>,
-  k3sVersion: string,
+  opts: { k3sVersion: string; lan: boolean; udpForwards: Record<string, number[]> },
   log: (line: string) => void,
 ): Promise<LabState> {
   const files = labFiles(dir);
   const id = randomBytes(4).toString('hex');
+  const unknown = Object.keys(opts.udpForwards).filter((name) => !plan.some((p) => p.name === name));
+  if (unknown.length) throw new Error(`UDP forwards for ${unknown.join(', ')}: no such VM in the lab (it has ${plan.map((p) => p.name).join(', ')})`);
   const publicKey = ensureLabKey(files.key, files.publicKey, `clusterseed-lab-${id}`);
   const ports = await freePorts(plan.length);
   const [apiPort] = await freePorts(1, new Set(ports), FIRST_API_PORT);
-  const state: LabState = { version: 1, id, dir, createdAt: new Date().toISOString(), k3sVersion, lan: { ...lanGroup(id), apiPort }, vms: [] };
+  const udpGuestPorts = plan.flatMap((p) => opts.udpForwards[p.name] ?? []);
+  const udpPorts = await freeUdpPorts(udpGuestPorts.length);
+  const state: LabState = {
+    version: 1,
+    id,
+    dir,
+    createdAt: new Date().toISOString(),
+    k3sVersion: opts.k3sVersion,
+    ...(opts.lan ? { lan: { ...lanGroup(id), apiPort } } : {}),
+    vms: [],
+  };
   for (const [i, p] of plan.entries()) {
     const image = images.get(p.arch)!;
     const vf = vmFiles(dir, p.name);
     fs.mkdirSync(vf.dir, { recursive: true });
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, vf.disk]);
-    const lan = { mac: labMac(i + 1, 'lan'), address: lanAddress(i) };
-    const identity = await writeConfigDisk(vf.configDisk, p.name, publicKey, { mac: lan.mac, address: `${lan.address}/${LAN_PREFIX}` });
+    const lan = opts.lan ? { mac: labMac(i + 1, 'lan'), address: lanAddress(i) } : undefined;
+    const identity = await writeConfigDisk(vf.configDisk, p.name, publicKey, lan && { mac: lan.mac, address: `${lan.address}/${LAN_PREFIX}` });
+    const udpForwards = (opts.udpForwards[p.name] ?? []).map((guestPort) => ({ hostPort: udpPorts.shift()!, guestPort }));
     const accel = await chooseAccel(p.arch, image.kernel);
     log(`${p.name}: ${p.arch}, ${accel.accel} (${accel.reason})`);
     state.vms.push({
@@ -166,7 +189,8 @@ async function createLab(
       accelReason: accel.reason,
       mac: labMac(i + 1),
       machineId: identity.machineId,
-      lan,
+      ...(lan ? { lan } : {}),
+      ...(udpForwards.length ? { udpForwards } : {}),
       hostPublicKeys: identity.hostPublicKeys,
       image: { disk: image.disk, kernel: image.kernel, initrd: image.initrd },
     });
@@ -209,6 +233,7 @@ function supervisedVm(state: LabState, vm: VmRecord): SupervisedVm {
     mac: vm.mac,
     apiPort: state.lan && apiVm(state) === vm ? state.lan.apiPort : undefined,
     lan: state.lan && vm.lan ? { group: state.lan.group, port: state.lan.port, mac: vm.lan.mac } : undefined,
+    udpForwards: vm.udpForwards,
   };
   return { launch, kernelArgs: baseKernelArgs(vm.arch), machineId: vm.machineId, raspberryPi: vm.raspberryPi };
 }
@@ -277,7 +302,12 @@ async function waitUntilUp(state: LabState, vm: VmRecord, launch: Launch, deadli
       if (!pidAlive(launch.pid) && /host forwarding rule/i.test(why) && attempt < PORT_RETRIES) {
         // a port was taken after we picked it (another lab starting at the same time): move on
         const taken = new Set([...state.vms.map((v) => v.port), ...(state.lan ? [state.lan.apiPort] : [])]);
-        if (state.lan && why.includes(`127.0.0.1:${state.lan.apiPort}-:6443`)) {
+        const udp = vm.udpForwards?.find((f) => why.includes(`udp:127.0.0.1:${f.hostPort}-:${f.guestPort}`));
+        if (udp) {
+          const usedUdp = new Set(state.vms.flatMap((v) => (v.udpForwards ?? []).map((f) => f.hostPort)));
+          [udp.hostPort] = await freeUdpPorts(1, usedUdp, udp.hostPort + 1);
+          log(`${vm.name}: UDP port taken, moving to ${udp.hostPort}`);
+        } else if (state.lan && why.includes(`127.0.0.1:${state.lan.apiPort}-:6443`)) {
           [state.lan.apiPort] = await freePorts(1, taken, state.lan.apiPort + 1);
           log(`${vm.name}: API port taken, moving to ${state.lan.apiPort}`);
         } else {

@@ -29,6 +29,14 @@ export interface VmLaunchSpec {
   apiPort?: number;
   /** the lab LAN: multicast group and UDP port on 127.0.0.1, and this VM's MAC on it */
   lan?: { group: string; port: number; mac: string };
+  /** UDP ports of the guest reachable at 127.0.0.1:hostPort (and so from the other VMs at 10.0.2.2:hostPort) */
+  udpForwards?: UdpForward[];
+}
+
+/** A UDP port forward from the control machine's loopback to a guest port (e.g. a WireGuard endpoint). */
+export interface UdpForward {
+  hostPort: number;
+  guestPort: number;
 }
 
 interface MachineProfile {
@@ -79,7 +87,7 @@ export function qemuCommand(spec: VmLaunchSpec, append: string): { binary: strin
     '-device', 'virtio-blk-pci,drive=root',
     '-drive', `if=none,id=config,file=${spec.configDisk},format=raw`,
     '-device', 'virtio-blk-pci,drive=config',
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22${spec.apiPort ? `,hostfwd=tcp:127.0.0.1:${spec.apiPort}-:6443` : ''}`,
+    '-netdev', userNetdev(spec),
     // romfile=: no iPXE option ROM (nothing boots from the network; saves firmware time)
     '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac},romfile=`,
     // the VMs' own network: every VM of the lab in one multicast group, kept on loopback
@@ -93,6 +101,16 @@ export function qemuCommand(spec: VmLaunchSpec, append: string): { binary: strin
     '-no-reboot',
   ];
   return { binary: m.binary, args };
+}
+
+/** The user-mode (slirp) network: SSH, the first server's API and any UDP forwards, all on 127.0.0.1. */
+function userNetdev(spec: VmLaunchSpec): string {
+  const forwards = [
+    `hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    ...(spec.apiPort ? [`hostfwd=tcp:127.0.0.1:${spec.apiPort}-:6443`] : []),
+    ...(spec.udpForwards ?? []).map((f) => `hostfwd=udp:127.0.0.1:${f.hostPort}-:${f.guestPort}`),
+  ];
+  return ['user', 'id=net0', ...forwards].join(',');
 }
 
 /** A locally administered MAC derived from the VM's index in the lab (c5: user-mode NIC, c6: LAN NIC). */

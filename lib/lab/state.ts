@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { labFiles } from './paths.ts';
 import type { GuestArch } from './recipe.ts';
-import type { Accel } from './qemu.ts';
+import type { Accel, UdpForward } from './qemu.ts';
 import type { LabRole } from './topology.ts';
 
 export interface VmRecord {
@@ -19,6 +19,8 @@ export interface VmRecord {
   machineId: string;
   /** the VM on the lab LAN (absent in labs made before the LAN existed) */
   lan?: { mac: string; address: string };
+  /** UDP ports of the guest forwarded from 127.0.0.1 (the other VMs reach them at 10.0.2.2:hostPort) */
+  udpForwards?: UdpForward[];
   /** "type base64" host public keys generated for this VM */
   hostPublicKeys: string[];
   image: { disk: string; kernel: string; initrd: string };

@@ -23,7 +23,15 @@ export interface TopologyOptions {
   /** memory per VM; default 2048 MiB for servers (K3s control plane), 1024 MiB for agents */
   memoryMb?: number;
   cpus?: number;
+  /**
+   * The VMs by name instead of servers/agents counts (e.g. a "cloud" and a "home" host of a
+   * two-site test); arch defaults to x86_64, role to agent, raspberryPi to arm64.
+   */
+  vms?: Array<{ name: string; arch?: GuestArch | string; role?: LabRole }>;
 }
+
+/** A lab VM's name becomes its host name and a folder name: keep it to a DNS label. */
+const VM_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 export const DEFAULT_ARCH: GuestArch[] = ['x86_64', 'aarch64'];
 
@@ -52,6 +60,7 @@ export function planTopology(opts: TopologyOptions = {}): PlannedVm[] {
     throw new Error(`memory must be at least 512 MiB, got ${opts.memoryMb}`);
   }
   const vms: PlannedVm[] = [];
+  if (opts.vms) return namedVms(opts.vms, cpus, opts.memoryMb);
   const add = (name: string, arch: GuestArch, role: LabRole) =>
     vms.push({ name, arch, role, raspberryPi: arch === 'aarch64', cpus, memoryMb: opts.memoryMb ?? (role === 'server' ? 2048 : 1024) });
   const serverPrefix = serverArch === 'x86_64' ? 'desktop' : 'pi-server';
@@ -59,4 +68,17 @@ export function planTopology(opts: TopologyOptions = {}): PlannedVm[] {
   const agentPrefix = agentArch === 'x86_64' ? 'node' : 'pi';
   for (let i = 1; i <= agents; i++) add(`${agentPrefix}-${i}`, agentArch, 'agent');
   return vms;
+}
+
+function namedVms(list: NonNullable<TopologyOptions['vms']>, cpus: number, memoryMb: number | undefined): PlannedVm[] {
+  if (list.length < 1 || list.length > 16) throw new Error(`vms takes 1 to 16 VMs, got ${list.length}`);
+  const seen = new Set<string>();
+  return list.map((v) => {
+    if (!VM_NAME.test(v.name)) throw new Error(`VM name "${v.name}" must be a lowercase host name (letters, digits, '-')`);
+    if (seen.has(v.name)) throw new Error(`VM name "${v.name}" is given twice`);
+    seen.add(v.name);
+    const arch = parseArch(v.arch ?? 'x86_64');
+    const role = v.role ?? 'agent';
+    return { name: v.name, arch, role, raspberryPi: arch === 'aarch64', cpus, memoryMb: memoryMb ?? (role === 'server' ? 2048 : 1024) };
+  });
 }

@@ -44,6 +44,19 @@ test('topology: the default is an x86_64 desktop server and an arm64 Pi agent', 
   assert.throws(() => planTopology({ memoryMb: 100 }), /at least 512 MiB/);
 });
 
+test('topology: VMs by name (a two-site lab), arch and role per VM; bad names refused', () => {
+  assert.equal(
+    planTopology({ vms: [{ name: 'cloud', role: 'server' }, { name: 'home', arch: 'arm64' }] }).map((v) => [v.name, v.arch, v.role, v.raspberryPi, v.memoryMb]),
+    [
+      ['cloud', 'x86_64', 'server', false, 2048],
+      ['home', 'aarch64', 'agent', true, 1024],
+    ],
+  );
+  assert.throws(() => planTopology({ vms: [{ name: 'Cloud_1' }] }), /VM name "Cloud_1" must be a lowercase host name/);
+  assert.throws(() => planTopology({ vms: [{ name: 'a1' }, { name: 'a1' }] }), /VM name "a1" is given twice/);
+  assert.throws(() => planTopology({ vms: [] }), /vms takes 1 to 16 VMs/);
+});
+
 test('inventory: clusterseed loads what the lab writes, Pi override and key paths included', () => {
   const dir = path.join(tmp, 'lab with space');
   fs.mkdirSync(dir);
@@ -145,6 +158,13 @@ test('qemu: the first server forwards its K3s API; every VM gets a second NIC on
     'socket,id=lan,mcast=239.255.1.3:23456,localaddr=127.0.0.1',
   ]);
   assert.ok(server.args.includes(`virtio-net-pci,netdev=lan,mac=${labMac(1, 'lan')},romfile=`));
+});
+
+test('qemu: a UDP forward from 127.0.0.1 to the guest (a WireGuard endpoint other VMs reach at 10.0.2.2); no LAN NIC without a LAN', () => {
+  const cloud = qemuCommand({ ...launch('x86_64', 'tcg'), udpForwards: [{ hostPort: 25820, guestPort: 51820 }] }, '');
+  const netdevs = cloud.args.filter((_, i) => cloud.args[i - 1] === '-netdev');
+  assert.equal(netdevs, ['user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22,hostfwd=udp:127.0.0.1:25820-:51820']);
+  assert.is(cloud.args.filter((a) => a.startsWith('virtio-net-pci')).length, 1, 'one NIC: the VM\'s own user-mode network');
 });
 
 test('kernel command line: x86 always the lab default; a Pi boots with the cmdline.txt it wrote back', async () => {
