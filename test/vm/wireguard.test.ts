@@ -9,7 +9,7 @@
 // address, with handshakes and transfer counters to show it went through WireGuard. The module is
 // the kernel's own (lsmod), the private keys stay on the hosts (0600, in no config, in no report);
 // a second run changes nothing and --check afterwards has nothing to do.
-import { test } from 'uvu';
+import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
