@@ -205,7 +205,7 @@ const cases: Case[] = [
   { name: '--limit an empty group', inventory: { groups: '  servers: [s1]\n  agents: [a1]\n  gpu: []' }, args: siteArgs('--limit', 'gpu'), expect: /--limit gpu selects no host/ },
   { name: '--tags ""', args: siteArgs('--tags', ''), expect: /--tags needs a value/ },
   { name: '--tags ,', args: siteArgs('--tags', ','), expect: /--tags names nothing/ },
-  { name: '--tags unknown', args: siteArgs('--tags', 'sshd'), expect: /--tags: unknown tag "sshd"; valid tags: facts, base, harden, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, argocd-bootstrap/ },
+  { name: '--tags unknown', args: siteArgs('--tags', 'sshd'), expect: /--tags: unknown tag "sshd"; valid tags: facts, base, harden, wireguard-keys, wireguard, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, cluster-registration, argocd-bootstrap/ },
   { name: '--tags one good one unknown', args: siteArgs('--tags', 'harden,hardening'), expect: /--tags: unknown tag "hardening"/ },
   { name: '--tags a role name in the wrong case', args: siteArgs('--tags', 'Harden'), expect: /--tags: unknown tag "Harden"; valid tags: facts, base, harden/ },
   { name: '--forks 0', args: siteArgs('--forks', '0'), expect: /--forks must be a positive integer \(got 0\)/ },
