@@ -14,6 +14,12 @@ export const DEFAULT_GITHUB_ORG = false;
 export const DEFAULT_REPO_USERNAME = 'git';
 /** the site link (WireGuard): its UDP port, topology, keepalive (s) from hosts behind NAT, interface */
 export const DEFAULT_LINK_PORT = 51820;
+/**
+ * The UDP ports flannel's wireguard-native backend binds on every node (IPv4, IPv6); K3s has no
+ * setting to move them (k3s-io/k3s pkg/agent/flannel/setup.go, 05f0cdf), so a site link on a node
+ * of such a cluster needs another port.
+ */
+export const FLANNEL_WIREGUARD_PORTS = [51820, 51821];
 export const DEFAULT_LINK_TOPOLOGY = 'hub' as const;
 export const DEFAULT_LINK_KEEPALIVE = 25;
 export const DEFAULT_LINK_INTERFACE = 'cs-link';

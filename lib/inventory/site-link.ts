@@ -147,9 +147,27 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     if (!allocated) report.error(['site_link', 'network'], `${network.text} has too few addresses for the ${linked.length} linked hosts`);
   }
   checkTopology(raw, layout, report, linked, endpoints);
+  checkFlannelPorts(raw, layout, report, linked, port);
   const behindNat = linked.filter((h) => raw.hosts[h].link?.endpoint === undefined);
   if (link.keepalive === 0 && behindNat.length) {
     report.warn(['site_link', 'keepalive'], `is 0, and ${behindNat.join(', ')} ${behindNat.length === 1 ? 'has' : 'have'} no endpoint: behind NAT such a host is reachable only while its NAT still remembers its last packet`);
+  }
+}
+
+/** A linked node of a cluster whose flannel runs wireguard-native would bind the link's port twice. */
+function checkFlannelPorts(raw: RawInventory, layout: Layout, report: Reporter, linked: string[], port: number): void {
+  if (!D.FLANNEL_WIREGUARD_PORTS.includes(port)) return;
+  const single = layout.clusters.length === 1 ? layout.clusters[0].name : undefined;
+  for (const c of layout.clusters) {
+    if (c.settings.flannel_backend !== 'wireguard-native') continue;
+    const nodes = linked.filter((h) => (raw.hosts[h].cluster ?? single) === c.name);
+    if (!nodes.length) continue;
+    const written = raw.site_link?.port !== undefined;
+    report.error(
+      written ? ['site_link', 'port'] : ['site_link'],
+      `${written ? '' : `(port ${port} by default) `}is taken on ${nodes.join(', ')} by flannel's wireguard-native backend of cluster "${c.name}" (UDP ${D.FLANNEL_WIREGUARD_PORTS.join(' and ')}, fixed in K3s): give the site link another port, e.g. port: 51830`,
+      written ? {} : { at: 'key' },
+    );
   }
 }
 

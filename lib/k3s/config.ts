@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import { isRestrictedLabel } from '../inventory/syntax.ts';
+import { FLANNEL_WIREGUARD_PORTS } from '../inventory/defaults.ts';
 import { enabledDefs } from '../gitops/model.ts';
 import { clusterSpansSites, nodeAddress } from '../inventory/sites.ts';
 import { apiUrl, firstServer, hostByName, joinAddress, type K3sSettings } from './settings.ts';
@@ -46,8 +47,9 @@ function withHardening(input: ConfigInput, kind: 'server' | 'agent', config: Rec
   return mergeConfig(mergeConfig(ours, clusterKeys), input.hostConfig ?? {});
 }
 
-/** flannel's wireguard-native backend listens on these (IPv4, IPv6); K3s has no setting to move them */
-export const FLANNEL_WIREGUARD_PORTS = [51820, 51821];
+// flannel's wireguard-native ports; the inventory refuses a site link on them already (this is the
+// same rule for inventories built in code)
+export { FLANNEL_WIREGUARD_PORTS };
 
 /**
  * The node's addresses when its cluster spans sites (lib/inventory/sites.ts): K3s runs on the site

@@ -271,4 +271,16 @@ test('a listed site no host stands at gets a warning', () => {
   assert.equal(inv.warnings, ['inventory.yaml:4:1: warning: sites: no cluster host stands at site "office"']);
 });
 
+test("a site link on flannel wireguard-native's ports is refused at the port (or the link, when defaulted), naming the cluster and its nodes", () => {
+  const edgeWg = (lines: string[]) => lines.map((l) => (l.startsWith('  edge:') ? l.replace(' }', ', flannel_backend: wireguard-native }') : l));
+  const defaulted = failure(edgeWg(twoSites()));
+  assert.match(defaulted, /site_link: \(port 51820 by default\) is taken on pi-1, pi-2 by flannel's wireguard-native backend of cluster "edge"/);
+  assert.match(defaulted, /inventory\.yaml:5:/);
+  const written = failure(edgeWg(twoSites({ link: ['site_link:', '  network: 10.77.0.0/24', '  hub: cloud-1', '  port: 51821'] })));
+  assert.match(written, /inventory\.yaml:8:\d+: site_link\.port: is taken on pi-1, pi-2 by flannel's wireguard-native backend of cluster "edge" \(UDP 51820 and 51821/);
+  // another port: loads; the cluster without wireguard-native is not concerned
+  const moved = load(edgeWg(twoSites({ link: ['site_link:', '  network: 10.77.0.0/24', '  hub: cloud-1', '  port: 51830'] })));
+  assert.is(moved.siteLink?.port, 51830);
+});
+
 test.run();
