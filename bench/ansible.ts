@@ -80,7 +80,10 @@ export function writeAnsibleProject(lab: TestLab, workDir: string): AnsibleProje
   const inventory = path.join(dir, 'inventory.ini');
   writeFileSync(inventory, ansibleInventory(lab, pubkey));
   const config = path.join(dir, 'ansible.cfg');
-  writeFileSync(config, ansibleConfig({ forks: lab.hosts.length, factCache: path.join(dir, 'facts'), controlDir, rolesPath: path.join(PLAYBOOK_DIR, 'roles') }));
+  writeFileSync(
+    config,
+    ansibleConfig({ forks: lab.hosts.length, factCache: path.join(dir, 'facts'), controlDir, rolesPath: path.join(PLAYBOOK_DIR, 'roles') }),
+  );
   return { dir, config, inventory, controlDir };
 }
 
@@ -108,14 +111,32 @@ export function parseRecap(output: string): RecapLine[] {
 export function closeControlMasters(controlDir: string): void {
   if (!existsSync(controlDir)) return;
   for (const name of readdirSync(controlDir)) {
-    spawnSync('ssh', ['-o', `ControlPath=${path.join(controlDir, name)}`, '-O', 'exit', 'bench-master'], { stdio: 'ignore', timeout: 5_000 });
+    spawnSync('ssh', ['-o', `ControlPath=${path.join(controlDir, name)}`, '-O', 'exit', 'bench-master'], {
+      stdio: 'ignore',
+      timeout: 5_000,
+    });
   }
 }
 
-export async function runAnsible(project: AnsibleProject, opts: { label: string; hosts: number; timeoutMs: number; hostsCpu?: () => number }): Promise<ToolRun> {
+export async function runAnsible(
+  project: AnsibleProject,
+  opts: { label: string; hosts: number; timeoutMs: number; hostsCpu?: () => number },
+): Promise<ToolRun> {
   const logFile = path.join(project.dir, `${opts.label}.log`);
-  const env = { ...process.env, ANSIBLE_CONFIG: project.config, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_LOCAL_TEMP: path.join(project.dir, 'tmp') };
-  const run = await timedRun('ansible-playbook', ['-i', project.inventory, path.join(PLAYBOOK_DIR, 'playbook.yml')], { cwd: project.dir, env, timeoutMs: opts.timeoutMs, logFile, hostsCpu: opts.hostsCpu });
+  const env = {
+    ...process.env,
+    ANSIBLE_CONFIG: project.config,
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_FORCE_COLOR: '0',
+    ANSIBLE_LOCAL_TEMP: path.join(project.dir, 'tmp'),
+  };
+  const run = await timedRun('ansible-playbook', ['-i', project.inventory, path.join(PLAYBOOK_DIR, 'playbook.yml')], {
+    cwd: project.dir,
+    env,
+    timeoutMs: opts.timeoutMs,
+    logFile,
+    hostsCpu: opts.hostsCpu,
+  });
   closeControlMasters(project.controlDir);
   const recap = parseRecap(run.output);
   const failed = recap.filter((r) => r.failed > 0 || r.unreachable > 0);

@@ -1,7 +1,7 @@
 // One timed clusterseed run for the benchmark, in its own process like `ansible-playbook` is:
 // the inventory in, the roles the Ansible playbook mirrors (base, harden, k3s-prereq, and
 // k3s-artifacts, which prepares the K3s release on the control machine) over every host, the JSON
-// report out. It does what lib/site/site.ts runSiteCommand does, except that the
+// report out. It does what cli/site/pipeline.ts runSiteCommand does, except that the
 // role list is fixed to the compared roles: the site's later roles (K3s install, GitOps) have no
 // counterpart in the playbook.
 //   node --import tsx bench/clusterseed-run.ts --inventory FILE --json FILE --forks N
@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     process.exit(1);
   },
 );

@@ -45,7 +45,21 @@ export interface ClusterseedOptions {
 export async function runClusterseed(opts: ClusterseedOptions): Promise<ClusterseedRun> {
   const json = path.join(opts.workDir, `${opts.label}.json`);
   const logFile = path.join(opts.workDir, `${opts.label}.log`);
-  const args = ['--import', 'tsx', ENTRY, '--inventory', opts.inventory, '--json', json, '--forks', String(opts.forks), '--k3s-mirror', opts.k3sMirror, '--k3s-cache', opts.k3sCache];
+  const args = [
+    '--import',
+    'tsx',
+    ENTRY,
+    '--inventory',
+    opts.inventory,
+    '--json',
+    json,
+    '--forks',
+    String(opts.forks),
+    '--k3s-mirror',
+    opts.k3sMirror,
+    '--k3s-cache',
+    opts.k3sCache,
+  ];
   const run = await timedRun(process.execPath, args, { cwd: ROOT, timeoutMs: opts.timeoutMs, logFile, hostsCpu: opts.hostsCpu });
   return readResult(run, json, logFile);
 }
@@ -61,7 +75,11 @@ function readResult(run: TimedRun, json: string, logFile: string): ClusterseedRu
   }
   const failed = report.hosts.filter((h) => h.outcome === 'failed' || h.outcome === 'unreachable');
   const changedHosts = report.hosts.filter((h) => h.counts.changed > 0).length;
-  const problem = failed.length ? `${failed.length} host(s) failed, e.g. ${failed[0].host}: ${firstFailure(report, failed[0].host)} (log: ${logFile})` : run.code !== 0 ? `exit ${run.code} (log: ${logFile})` : undefined;
+  const problem = failed.length
+    ? `${failed.length} host(s) failed, e.g. ${failed[0].host}: ${firstFailure(report, failed[0].host)} (log: ${logFile})`
+    : run.code !== 0
+      ? `exit ${run.code} (log: ${logFile})`
+      : undefined;
   return { ...base, ok: !problem, changedHosts, failedHosts: failed.length, problem, report, phases: report.phases };
 }
 

@@ -16,7 +16,8 @@ export interface BenchLab {
 }
 
 /** The untimed setup: python3 for Ansible. apt runs through the lab's mirror relay. */
-export const PYTHON_SETUP = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends python3 >/dev/null';
+export const PYTHON_SETUP =
+  'export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends python3 >/dev/null';
 
 /** apt on many hosts at once saturates 2 cores and the relay: this many at a time. */
 const SETUP_PARALLEL = 6;
@@ -48,7 +49,8 @@ export async function startBenchLab(count: number, prefix: string, log: (line: s
     const worker = async () => {
       for (let host = queue.shift(); host; host = queue.shift()) {
         const r = await lab.sh(host.name, PYTHON_SETUP, { timeoutMs: SETUP_TIMEOUT_MS });
-        if (r.code !== 0) throw new Error(`bench setup: python3 on ${host.name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-400)}`);
+        if (r.code !== 0)
+          throw new Error(`bench setup: python3 on ${host.name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-400)}`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(SETUP_PARALLEL, count) }, worker));

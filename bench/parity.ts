@@ -40,12 +40,13 @@ export const MANAGED_FILES = [
 
 /** Live state the roles manage besides files. */
 const STATE_PROBES: Record<string, string> = {
-  'packages': `dpkg-query -W -f='\${Package} \${Status}\\n' sudo tzdata systemd-timesyncd unattended-upgrades nftables 2>&1 | sort`,
+  packages: `dpkg-query -W -f='\${Package} \${Status}\\n' sudo tzdata systemd-timesyncd unattended-upgrades nftables 2>&1 | sort`,
   'admin groups': 'id -nG admin',
   'running host name': 'hostname',
   'units enabled': 'systemctl is-enabled systemd-timesyncd clusterseed-firewall.service 2>&1',
   'firewall table loaded': 'nft list table inet clusterseed >/dev/null 2>&1 && echo loaded || echo missing',
-  'sshd effective settings': "sshd -T -C user=admin,host=bench,addr=127.0.0.1 2>&1 | grep -Ei '^(permitrootlogin|passwordauthentication|authenticationmethods|maxsessions|ciphers|kexalgorithms|macs) ' | sort",
+  'sshd effective settings':
+    "sshd -T -C user=admin,host=bench,addr=127.0.0.1 2>&1 | grep -Ei '^(permitrootlogin|passwordauthentication|authenticationmethods|maxsessions|ciphers|kexalgorithms|macs) ' | sort",
   'net sysctls': 'cat /proc/sys/net/ipv4/conf/all/rp_filter /proc/sys/net/ipv4/conf/all/accept_redirects /proc/sys/net/ipv4/ip_forward',
 };
 
@@ -54,7 +55,9 @@ export type HostState = Map<string, string>;
 function probeScript(): string {
   const parts: string[] = [];
   for (const file of MANAGED_FILES) {
-    parts.push(`echo '@@ ${file}'; if [ -L ${file} ]; then echo "link $(readlink ${file})"; elif [ -e ${file} ]; then stat -c '%a %U:%G' ${file}; echo "b64 $(base64 -w0 < ${file})"; else echo absent; fi`);
+    parts.push(
+      `echo '@@ ${file}'; if [ -L ${file} ]; then echo "link $(readlink ${file})"; elif [ -e ${file} ]; then stat -c '%a %U:%G' ${file}; echo "b64 $(base64 -w0 < ${file})"; else echo absent; fi`,
+    );
   }
   for (const [name, cmd] of Object.entries(STATE_PROBES)) parts.push(`echo '@@ ${name}'; ${cmd}`);
   return parts.join('\n');

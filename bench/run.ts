@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseFlags, UsageError } from '../lib/cli/args.ts';
-import { checkOutputPath } from '../lib/cli/preflight.ts';
+import { parseFlags, UsageError } from '../cli/args.ts';
+import { checkOutputPath } from '../cli/preflight.ts';
 import type { RunReport } from '../lib/runner/types.ts';
 import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
@@ -113,7 +113,10 @@ function preflight(opts: Options): void {
   if (opts.markdown) checkOutputPath('--markdown', opts.markdown);
   if (!opts.hosts) return;
   if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
-  for (const [tool, pkg] of [['ansible-playbook', 'ansible'], ['gcc', 'gcc']] as const) {
+  for (const [tool, pkg] of [
+    ['ansible-playbook', 'ansible'],
+    ['gcc', 'gcc'],
+  ] as const) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
       throw new UsageError(`${tool} is missing: apt-get install ${pkg}`);
     }
@@ -122,7 +125,10 @@ function preflight(opts: Options): void {
 
 export function machine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   return `${cpus.length} CPUs (${cpus[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${load}, Linux ${os.release()}, Node ${process.version}`;
 }
 
@@ -145,28 +151,53 @@ function recordRoundTrips(into: Map<string, number[]>, report: RunReport): void 
   }
 }
 
-async function benchTool(tool: Tool, size: number, round: number, ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void }): Promise<Map<string, HostState>> {
+async function benchTool(
+  tool: Tool,
+  size: number,
+  round: number,
+  ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void },
+): Promise<Map<string, HostState>> {
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
   const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`));
-  log(`  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`);
+  log(
+    `  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`,
+  );
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
     const netns = bench.lab.hosts.map((h) => h.netns);
     const hostsCpu = () => hostsCpuSeconds(netns);
     const run = async (phase: Phase): Promise<ToolRun> => {
       if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
-      const r = await runClusterseed({ inventory: bench.inventory, forks: size, k3sMirror: ctx.mirror.url, k3sCache: path.join(dir, 'k3s-cache'), workDir: dir, label: phase, timeoutMs: ctx.timeoutMs, hostsCpu });
+      const r = await runClusterseed({
+        inventory: bench.inventory,
+        forks: size,
+        k3sMirror: ctx.mirror.url,
+        k3sCache: path.join(dir, 'k3s-cache'),
+        workDir: dir,
+        label: phase,
+        timeoutMs: ctx.timeoutMs,
+        hostsCpu,
+      });
       if (r.report) recordRoundTrips(results.roundTrips[phase], r.report);
-      if (r.phases && r.ok) results.phases[phase].push({ wall: r.seconds, startup: r.phases.startup, inventory: r.phases.inventory, runSite: r.phases.runSite, runSiteCpu: r.phases.cpu?.runSite });
+      if (r.phases && r.ok)
+        results.phases[phase].push({
+          wall: r.seconds,
+          startup: r.phases.startup,
+          inventory: r.phases.inventory,
+          runSite: r.phases.runSite,
+          runSiteCpu: r.phases.cpu?.runSite,
+        });
       return r;
     };
     for (const phase of ['converge', 'noop'] as const) {
       const r = await run(phase);
       let problem = r.problem;
-      if (!problem && phase === 'converge' && r.changedHosts !== size) problem = `only ${r.changedHosts} of ${size} hosts changed on a first converge (log: ${r.logFile})`;
-      if (!problem && phase === 'noop' && r.changedHosts > 0) problem = `the rerun changed ${r.changedHosts} host(s): not a no-op (log: ${r.logFile})`;
+      if (!problem && phase === 'converge' && r.changedHosts !== size)
+        problem = `only ${r.changedHosts} of ${size} hosts changed on a first converge (log: ${r.logFile})`;
+      if (!problem && phase === 'noop' && r.changedHosts > 0)
+        problem = `the rerun changed ${r.changedHosts} host(s): not a no-op (log: ${r.logFile})`;
       const samples = results.samples[tool][phase];
       if (problem) {
         samples.failed++;
@@ -175,7 +206,9 @@ async function benchTool(tool: Tool, size: number, round: number, ctx: { work: s
         samples.seconds.push(r.seconds);
         results.cpu[tool][phase].push({ wall: r.seconds, client: r.clientCpu, hosts: r.hostsCpu ?? NaN });
       }
-      log(`  ${tool} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`);
+      log(
+        `  ${tool} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`,
+      );
       if (phase === 'converge' && r.problem) break; // a host that did not converge has no no-op to time
     }
     const states = new Map<string, HostState>();
@@ -202,7 +235,14 @@ function roundTripLines(sizes: number[], all: Map<number, SizeResults>, phase: P
     }),
   ]);
   const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i].length)));
-  return [head, ...rows].map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  return [head, ...rows].map(
+    (r) =>
+      '  ' +
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 function maxNoopRoundTrips(all: Map<number, SizeResults>): number {
@@ -238,7 +278,13 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
   }
   if (opts.hosts) {
     const rt = maxNoopRoundTrips(all);
-    rows.push({ label: 'SSH round trips per role per host, no-op (max)', clusterseed: Number.isFinite(rt) ? String(rt) : '—', ansible: '', ratio: '', goal: { text: '≤ 1', value: rt, max: 1 } });
+    rows.push({
+      label: 'SSH round trips per role per host, no-op (max)',
+      clusterseed: Number.isFinite(rt) ? String(rt) : '—',
+      ansible: '',
+      ratio: '',
+      goal: { text: '≤ 1', value: rt, max: 1 },
+    });
   }
   if (render) {
     rows.push({
@@ -255,9 +301,16 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
 function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming): string[] {
   const out: string[] = [];
   if (opts.hosts) {
-    out.push('', 'SSH round trips per host, no-op rerun (clusterseed JSON report; min–max over hosts and rounds):', ...roundTripLines(opts.sizes, all, 'noop'));
+    out.push(
+      '',
+      'SSH round trips per host, no-op rerun (clusterseed JSON report; min–max over hosts and rounds):',
+      ...roundTripLines(opts.sizes, all, 'noop'),
+    );
     out.push('', 'SSH round trips per host, first converge:', ...roundTripLines(opts.sizes, all, 'converge'));
-    out.push('', 'Where clusterseed\'s wall time goes (medians): node + tsx start-up and module loading, inventory load (YAML + JSON Schema), runSite (SSH and the roles), exit:');
+    out.push(
+      '',
+      "Where clusterseed's wall time goes (medians): node + tsx start-up and module loading, inventory load (YAML + JSON Schema), runSite (SSH and the roles), exit:",
+    );
     for (const size of opts.sizes) {
       const r = all.get(size)!;
       for (const phase of ['converge', 'noop'] as const) {
@@ -267,11 +320,14 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
         const cpu = p.every((x) => x.runSiteCpu !== undefined) ? m((x) => x.runSiteCpu!) : undefined;
         out.push(
           `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}` +
-            (cpu === undefined ? '' : `; the tool's CPU in runSite ${fmtSeconds(cpu)} (${(1000 * cpu / size).toFixed(0)} ms per host)`),
+            (cpu === undefined ? '' : `; the tool's CPU in runSite ${fmtSeconds(cpu)} (${((1000 * cpu) / size).toFixed(0)} ms per host)`),
         );
       }
     }
-    out.push('', `CPU seconds per run (medians): on this machine (the tool's processes) and on the test hosts, which share this machine's ${os.cpus().length} cores:`);
+    out.push(
+      '',
+      `CPU seconds per run (medians): on this machine (the tool's processes) and on the test hosts, which share this machine's ${os.cpus().length} cores:`,
+    );
     for (const size of opts.sizes) {
       const r = all.get(size)!;
       for (const phase of ['converge', 'noop'] as const) {
@@ -279,7 +335,7 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
           const c = r.cpu[tool][phase];
           if (!c.length) return `${tool} —`;
           const hosts = median(c.map((x) => x.hosts));
-          return `${tool} wall ${fmtSeconds(median(c.map((x) => x.wall)))}, tool ${fmtSeconds(median(c.map((x) => x.client)))}, hosts ${fmtSeconds(hosts)} (${(1000 * hosts / size).toFixed(0)} ms per host)`;
+          return `${tool} wall ${fmtSeconds(median(c.map((x) => x.wall)))}, tool ${fmtSeconds(median(c.map((x) => x.client)))}, hosts ${fmtSeconds(hosts)} (${((1000 * hosts) / size).toFixed(0)} ms per host)`;
         };
         out.push(`  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${cell('ansible')}`);
       }
@@ -290,7 +346,11 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
       out.push(`  ${size} hosts: ${p.length === 0 ? 'identical in every round' : p.join('; ')}`);
     }
   }
-  if (render) out.push('', `render + validate: first (cold) call ${fmtSeconds(render.firstSeconds)}; warm samples ${render.samples.map((s) => s.toFixed(3)).join(' ')}`);
+  if (render)
+    out.push(
+      '',
+      `render + validate: first (cold) call ${fmtSeconds(render.firstSeconds)}; warm samples ${render.samples.map((s) => s.toFixed(3)).join(' ')}`,
+    );
   const problems = [...all.values()].flatMap((r) => r.problems);
   if (problems.length) out.push('', 'Runs that failed (not in the medians):', ...problems.map((p) => `  ${p}`));
   return out;
@@ -358,13 +418,16 @@ export async function main(argv: string[]): Promise<number> {
   log(formatText(rows));
   for (const line of extra) log(line);
   const machineAfter = machine();
-  log('', );
+  log('');
   log(`machine at the end: ${machineAfter}`);
 
   if (opts.markdown) {
     const md = [
       `Measured ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench -- ${argv.join(' ')}\`.`,
-      `Machine: ${machineBefore} (at the start); load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}.`,
+      `Machine: ${machineBefore} (at the start); load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}.`,
       opts.hosts ? `Ansible: ${ansibleVersion()}.` : '',
       '',
       formatMarkdown(rows),

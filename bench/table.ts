@@ -44,7 +44,13 @@ export function met(goal: Goal): string {
 /** A row comparing clusterseed with Ansible; the goal is on clusterseed / Ansible. */
 export function comparisonRow(label: string, cs: Samples, an: Samples, maxRatio: number): Row {
   const r = ratio(median(cs.seconds), median(an.seconds));
-  return { label, clusterseed: fmtSamples(cs), ansible: fmtSamples(an), ratio: fmtRatio(r), goal: { text: `≤ ${maxRatio} × Ansible`, value: r, max: maxRatio } };
+  return {
+    label,
+    clusterseed: fmtSamples(cs),
+    ansible: fmtSamples(an),
+    ratio: fmtRatio(r),
+    goal: { text: `≤ ${maxRatio} × Ansible`, value: r, max: maxRatio },
+  };
 }
 
 const HEADERS = ['', 'clusterseed (median)', 'Ansible (median)', 'ratio', 'goal', 'met?'];
@@ -56,7 +62,11 @@ function cells(row: Row): string[] {
 export function formatText(rows: Row[]): string {
   const all = [HEADERS, ...rows.map(cells)];
   const widths = HEADERS.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
 }
 

@@ -37,7 +37,18 @@ export interface SiteRoleOptions {
 }
 
 export function hostRoles(): Role[] {
-  return [baseRole, hardenRole, ...wireguardRoles, k3sArtifactsRole, k3sPrereqRole, platformPrereqRole, k3sServerRole, k3sAgentRole, kubeconfigRole, clusterRegistrationRole];
+  return [
+    baseRole,
+    hardenRole,
+    ...wireguardRoles,
+    k3sArtifactsRole,
+    k3sPrereqRole,
+    platformPrereqRole,
+    k3sServerRole,
+    k3sAgentRole,
+    kubeconfigRole,
+    clusterRegistrationRole,
+  ];
 }
 
 export function siteRoles(opts: SiteRoleOptions = {}): Role[] {

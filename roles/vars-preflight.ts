@@ -45,7 +45,16 @@ function refusingTransport(host: HostSpec): Transport {
   const refuse = async (): Promise<never> => {
     throw new Error('preflight: no host is contacted');
   };
-  return { host, roundTrips: 0, connect: refuse, exec: refuse, upload: refuse, download: refuse, reconnect: refuse, close: async () => undefined };
+  return {
+    host,
+    roundTrips: 0,
+    connect: refuse,
+    exec: refuse,
+    upload: refuse,
+    download: refuse,
+    reconnect: refuse,
+    close: async () => undefined,
+  };
 }
 
 const SILENT: Logger = { info() {}, verbose() {}, debug() {}, warn() {} };
@@ -105,7 +114,10 @@ function issueOf(inventory: Inventory, host: HostSpec, err: unknown): { path: Fi
     const depth = raw ? depthIn(raw, [...layer, ...tail]) - layer.length : 0;
     if (depth > bestDepth) [best, bestDepth] = [[...layer, ...tail], depth];
   }
-  return { path: best ?? ['hosts', host.name, 'vars', ...tail], message: best ? message : `${message} (host ${host.name}, from the role's defaults)` };
+  return {
+    path: best ?? ['hosts', host.name, 'vars', ...tail],
+    message: best ? message : `${message} (host ${host.name}, from the role's defaults)`,
+  };
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -127,7 +139,17 @@ export async function preflightRoleVars(inventory: Inventory, roles: Role[]): Pr
   const shared = new Map<string, unknown>();
   const peers = new Map<string, HostContext>();
   for (const host of inventory.hosts) {
-    peers.set(host.name, { host, inventory, conn: refusingTransport(host), facts: typicalFacts(host), vars: {}, options, shared, log: SILENT, peers });
+    peers.set(host.name, {
+      host,
+      inventory,
+      conn: refusingTransport(host),
+      facts: typicalFacts(host),
+      vars: {},
+      options,
+      shared,
+      log: SILENT,
+      peers,
+    });
   }
   const found = new Map<string, { path: FieldPath; message: string }>();
   const taskTags = new Set<string>();
@@ -160,6 +182,13 @@ function issuesAt(inventory: Inventory, problems: { path: FieldPath; message: st
   const source = provenanceOf(inventory)?.source;
   return problems.map((p) => {
     const pos = source ? source.locateValue(p.path) : { line: 0, column: 0 };
-    return { file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(p.path), message: p.message, severity: 'error' as const };
+    return {
+      file: source?.file ?? inventory.file,
+      line: pos.line,
+      column: pos.column,
+      path: formatPath(p.path),
+      message: p.message,
+      severity: 'error' as const,
+    };
   });
 }

@@ -24,7 +24,12 @@ export function hostVarsSpecs(): VarsSpec[] {
       defaults: hardenDefaults,
       open: ['sshd.settings', 'sysctl.values'],
       // address lists also take one address (roles/harden/firewall.ts sourcesList)
-      types: { 'firewall.ssh_allowed_from': 'listOrString', 'firewall.api_allowed_from': 'listOrString', 'firewall.node_networks': 'listOrString', 'fail2ban.ignoreip': 'listOrString' },
+      types: {
+        'firewall.ssh_allowed_from': 'listOrString',
+        'firewall.api_allowed_from': 'listOrString',
+        'firewall.node_networks': 'listOrString',
+        'fail2ban.ignoreip': 'listOrString',
+      },
     },
     { name: 'k3s-prereq', defaults: k3sPrereqDefaults },
     { name: 'platform-prereq', defaults: platformPrereqDefaults },
@@ -61,7 +66,11 @@ function k3sProblems(inventory: Inventory): Problem[] {
       const m = /vars\.k3s((?:\.[^.:\s]+)*): ([\s\S]*)$/.exec(err.message);
       const fields = m?.[1] ? m[1].slice(1).split('.') : [];
       const unknown = m ? /^unknown setting/.test(m[2]) : false;
-      problems.push({ path: [...clusterVarsPath(inventory, cluster.name), 'k3s', ...fields], message: m?.[2] ?? err.message, at: unknown ? 'key' : 'value' });
+      problems.push({
+        path: [...clusterVarsPath(inventory, cluster.name), 'k3s', ...fields],
+        message: m?.[2] ?? err.message,
+        at: unknown ? 'key' : 'value',
+      });
     }
   }
   return problems;

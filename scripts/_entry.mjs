@@ -1,5 +1,5 @@
 // Shared by every script: registers tsx (TypeScript without a build step), passes the script's own
-// arguments to a lib/cli module's main(), and exits with its code. Works under `npx zx` and `node`.
+// arguments to a cli module's main(), and exits with its code. Works under `npx zx` and `node`.
 import { register } from 'tsx/esm/api';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';

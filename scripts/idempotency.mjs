@@ -1,4 +1,4 @@
 #!/usr/bin/env zx
 // npx zx scripts/idempotency.mjs -i INVENTORY: converge twice, fail unless the second run is a no-op.
 import { runCli } from './_entry.mjs';
-await runCli(import.meta.url, '../lib/cli/idempotency.ts');
+await runCli(import.meta.url, '../cli/idempotency.ts');

@@ -9,5 +9,5 @@ register();
 // under `npx zx` argv holds zx itself first: take what follows this script
 const self = fileURLToPath(import.meta.url);
 const at = process.argv.findIndex((a) => path.resolve(a) === self);
-const { main } = await import('../lib/lab/cli.ts');
+const { main } = await import('../cli/lab.ts');
 process.exit(await main(at >= 0 ? process.argv.slice(at + 1) : process.argv.slice(2)));

@@ -1,4 +1,4 @@
 #!/usr/bin/env zx
 // npx zx scripts/site.mjs [-i inventory.yaml] [--check] [--diff] ... — see README.md or --help.
 import { runCli } from './_entry.mjs';
-await runCli(import.meta.url, '../lib/cli/site.ts');
+await runCli(import.meta.url, '../cli/site.ts');

@@ -107,7 +107,8 @@ function finish(code, signal) {
   for (const s of skips) console.log(`  skipped: ${s}`);
   for (const m of out.matchAll(SLOW_LINE)) console.log(`  slow: ${m[1]}`);
   if (uvuSkipped) console.log(`  skipped: ${uvuSkipped} by uvu's .skip/.only (no reason given)`);
-  if (killedAfterS) console.log(`the test process was still running ${killedAfterS} s after its last test (work of a timed-out test?): killed`);
+  if (killedAfterS)
+    console.log(`the test process was still running ${killedAfterS} s after its last test (work of a timed-out test?): killed`);
   const ciSkip = process.env.CI === 'true' && skipped > 0;
   if (ciSkip) console.log(`CI=true: ${skipped} skipped: CI installs every tool the tests need, so a skip here is a defect`);
   process.exit(code === 0 && !signal && total > 0 && failed === 0 && !ciSkip ? 0 : 1);

@@ -24,15 +24,24 @@ export function directory(spec: DirectorySpec): Task {
       const st = fileFact(state, spec.path);
       if (spec.state === 'absent') {
         if (!st.exists) return null;
-        return { summary: `remove ${spec.path}`, apply: (c) => run(c, `rm -rf -- ${q(spec.path)}`, `rm ${spec.path}`).then(() => undefined) };
+        return {
+          summary: `remove ${spec.path}`,
+          apply: (c) => run(c, `rm -rf -- ${q(spec.path)}`, `rm ${spec.path}`).then(() => undefined),
+        };
       }
       if (st.exists && st.type !== 'directory') throw new Error(`${spec.path} exists and is a ${st.type}, not a directory`);
       if (st.exists && st.mode === mode && st.owner === owner && st.group === group) return null;
-      const summary = st.exists ? `${spec.path}: ${st.mode} ${st.owner}:${st.group} -> ${mode} ${owner}:${group}` : `create ${spec.path} (${mode} ${owner}:${group})`;
+      const summary = st.exists
+        ? `${spec.path}: ${st.mode} ${st.owner}:${st.group} -> ${mode} ${owner}:${group}`
+        : `create ${spec.path} (${mode} ${owner}:${group})`;
       return {
         summary,
         apply: (c) =>
-          run(c, `mkdir -p ${q(spec.path)} && chown ${q(`${owner}:${group}`)} ${q(spec.path)} && chmod ${mode} ${q(spec.path)}`, `directory ${spec.path}`).then(() => undefined),
+          run(
+            c,
+            `mkdir -p ${q(spec.path)} && chown ${q(`${owner}:${group}`)} ${q(spec.path)} && chmod ${mode} ${q(spec.path)}`,
+            `directory ${spec.path}`,
+          ).then(() => undefined),
       };
     },
   };

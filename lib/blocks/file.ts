@@ -88,7 +88,15 @@ export function file(spec: FileSpec): Task {
       return {
         summary: `${spec.path}: ${parts.join(', ')}`,
         diff: contentDiffers
-          ? [{ path: spec.path, before, after: spec.content.toString(), secret: spec.secret, ...(spec.secret ? { beforeBytes: st.exists ? (st.size ?? 0) : 0, afterBytes: Buffer.byteLength(spec.content) } : {}) }]
+          ? [
+              {
+                path: spec.path,
+                before,
+                after: spec.content.toString(),
+                secret: spec.secret,
+                ...(spec.secret ? { beforeBytes: st.exists ? (st.size ?? 0) : 0, afterBytes: Buffer.byteLength(spec.content) } : {}),
+              },
+            ]
           : undefined,
         async apply(c) {
           if (contentDiffers) {

@@ -30,7 +30,9 @@ export function kernelModule(spec: KernelModuleSpec): Task {
       const persisted = !persist || textOf(fileFact(state, confPath)) === want;
       let load = !loaded;
       if (load && ctx.facts.container) {
-        ctx.log.warn(`kernel module ${spec.name} is not loaded and cannot be loaded from inside a ${ctx.facts.container} container; load it on the container host`);
+        ctx.log.warn(
+          `kernel module ${spec.name} is not loaded and cannot be loaded from inside a ${ctx.facts.container} container; load it on the container host`,
+        );
         load = false;
       }
       if (!load && persisted) return null;

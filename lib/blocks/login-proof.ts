@@ -21,7 +21,7 @@ export interface LoginCheck {
 /** Logs in as `user` over a fresh connection (and proves sudo when asked) or throws a plain Error saying why not. */
 export type FreshLogin = (ctx: HostContext, user: string, opts?: { sudo?: boolean }) => Promise<void>;
 
-// the same default as the site command's (lib/site/site.ts) for inventories without known_hosts
+// the same default as the site command's (cli/site/pipeline.ts) for inventories without known_hosts
 const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 const DEADLINE_MS = 20_000;
 /** a refused key or host key does not get better by waiting: stop after this many tries */

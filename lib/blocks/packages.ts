@@ -15,7 +15,7 @@ export interface PackagesSpec {
 }
 
 const APT_ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';
-const APT_OPTS = "-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+const APT_OPTS = '-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
 /**
  * Exit 0 when apt has package lists newer than VALID seconds (the newer of the last update's

@@ -47,9 +47,7 @@ export function serviceHandler(name: string, unit: string, action: 'restart' | '
     name,
     async run(ctx) {
       const cmd =
-        action === 'daemon-reload-restart'
-          ? `systemctl daemon-reload && systemctl restart ${q(unit)}`
-          : `systemctl ${action} ${q(unit)}`;
+        action === 'daemon-reload-restart' ? `systemctl daemon-reload && systemctl restart ${q(unit)}` : `systemctl ${action} ${q(unit)}`;
       await run(ctx, cmd, `${action} ${unit}`);
     },
   };

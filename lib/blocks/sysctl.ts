@@ -95,12 +95,16 @@ export function sysctl(spec: SysctlSpec): Task {
         if (norm(cur) === norm(spec.values[k])) continue;
         if (relaxableOnlyByReboot(k, cur, spec.values[k])) {
           // not a failure and not a change on every run: the file holds the value the next boot applies
-          ctx.log.warn(`sysctl ${k}=${spec.values[k]} needs a reboot: the running kernel keeps ${cur} until then (it can only be tightened at runtime); persisted in ${spec.file}`);
+          ctx.log.warn(
+            `sysctl ${k}=${spec.values[k]} needs a reboot: the running kernel keeps ${cur} until then (it can only be tightened at runtime); persisted in ${spec.file}`,
+          );
           atBoot.push(k);
           continue;
         }
         if (!liveSettable(k, ctx.facts.container)) {
-          ctx.log.warn(`sysctl ${k}=${spec.values[k]} cannot be applied inside a ${ctx.facts.container} container (live value ${cur}); persisted in ${spec.file} only`);
+          ctx.log.warn(
+            `sysctl ${k}=${spec.values[k]} cannot be applied inside a ${ctx.facts.container} container (live value ${cur}); persisted in ${spec.file} only`,
+          );
           continue;
         }
         differ.push(k);

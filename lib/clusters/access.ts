@@ -34,12 +34,14 @@ export async function readClusterAccess(stateDir: string, cluster: string): Prom
     throw new Error(`${file}: not JSON (${(err as Error).message}); delete it and run again to register ${cluster} anew`);
   }
   for (const k of ['server', 'caData', 'bearerToken'] as const) {
-    if (typeof parsed[k] !== 'string' || !parsed[k]) throw new Error(`${file}: ${k} is missing; delete it and run again to register ${cluster} anew`);
+    if (typeof parsed[k] !== 'string' || !parsed[k])
+      throw new Error(`${file}: ${k} is missing; delete it and run again to register ${cluster} anew`);
   }
   return parsed as ClusterAccess;
 }
 
-export const sameAccess = (a: ClusterAccess | undefined, b: ClusterAccess) => !!a && a.server === b.server && a.caData === b.caData && a.bearerToken === b.bearerToken;
+export const sameAccess = (a: ClusterAccess | undefined, b: ClusterAccess) =>
+  !!a && a.server === b.server && a.caData === b.caData && a.bearerToken === b.bearerToken;
 
 /** Records `access` (0600, atomic, fsynced); returns false when the same access was recorded already. */
 export async function writeClusterAccess(stateDir: string, cluster: string, access: ClusterAccess): Promise<boolean> {
@@ -49,7 +51,9 @@ export async function writeClusterAccess(stateDir: string, cluster: string, acce
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
   try {
-    await handle.writeFile(JSON.stringify({ server: access.server, caData: access.caData, bearerToken: access.bearerToken }, null, 2) + '\n');
+    await handle.writeFile(
+      JSON.stringify({ server: access.server, caData: access.caData, bearerToken: access.bearerToken }, null, 2) + '\n',
+    );
     await handle.sync();
   } finally {
     await handle.close();

@@ -43,7 +43,8 @@ const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.i
 /** Every field `desired` sets has the same value in `live` (the API adds status, uids, defaults, data). */
 export function containsDesired(live: unknown, desired: unknown): boolean {
   if (isObj(desired)) return isObj(live) && Object.entries(desired).every(([k, v]) => containsDesired(live[k], v));
-  if (Array.isArray(desired)) return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsDesired(live[i], d));
+  if (Array.isArray(desired))
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsDesired(live[i], d));
   return isDeepStrictEqual(live, desired);
 }
 
@@ -93,7 +94,9 @@ export async function registerAdoptedCluster(opts: RegisterAdoptedOptions): Prom
       }
       if (desired.kind === 'Secret') {
         // another type cannot change in place; another ServiceAccount's annotation means the token in it is that account's
-        throw new Error(`${api.where}: ${what} exists but is not the argocd-manager token Secret (type ${String(live.type)}, or for another ServiceAccount); delete it and run again`);
+        throw new Error(
+          `${api.where}: ${what} exists but is not the argocd-manager token Secret (type ${String(live.type)}, or for another ServiceAccount); delete it and run again`,
+        );
       }
       act(`updated ${what}`, `update ${what}`);
       if (!check) result = await api.replace(item, overlay(live, desired));
@@ -107,12 +110,16 @@ export async function registerAdoptedCluster(opts: RegisterAdoptedOptions): Prom
   if (filled) {
     const caData = filled.caData ?? (config.caPem ? Buffer.from(config.caPem).toString('base64') : undefined);
     if (!caData) {
-      throw new Error(`${api.where}: no CA for Argo CD: the token Secret ${MANAGER_NAMESPACE}/${MANAGER_TOKEN_SECRET} carries no ca.crt and the kubeconfig names no certificate-authority`);
+      throw new Error(
+        `${api.where}: no CA for Argo CD: the token Secret ${MANAGER_NAMESPACE}/${MANAGER_TOKEN_SECRET} carries no ca.crt and the kubeconfig names no certificate-authority`,
+      );
     }
     access = { server: adopted.server ?? config.server, caData, bearerToken: filled.token };
     // k3d and port-forwarded kubeconfigs name a loopback address, which inside Argo CD's pod is the pod itself
     if (!adopted.server && /^(localhost|127\.[\d.]+|\[::1\])$/.test(new URL(config.server).hostname)) {
-      log.warn(`cluster ${cluster.name}: the kubeconfig's server ${config.server} is a loopback address Argo CD on the management cluster cannot reach; set clusters.${cluster.name}.server to the address it reaches`);
+      log.warn(
+        `cluster ${cluster.name}: the kubeconfig's server ${config.server} is a loopback address Argo CD on the management cluster cannot reach; set clusters.${cluster.name}.server to the address it reaches`,
+      );
     }
     const recorded = await readClusterAccess(stateDir, cluster.name);
     if (!sameAccess(recorded, access)) {
@@ -150,7 +157,9 @@ async function waitForToken(api: KubeApi, tokenPath: string, first: Obj | undefi
     const filled = tokenOf(secret);
     if (filled) return filled;
     if (Date.now() >= deadline) {
-      throw new Error(`${api.where}: the token controller did not fill ${MANAGER_NAMESPACE}/${MANAGER_TOKEN_SECRET} within ${TOKEN_WAIT_MS / 1000}s (is the kube-controller-manager's token controller running?)`);
+      throw new Error(
+        `${api.where}: the token controller did not fill ${MANAGER_NAMESPACE}/${MANAGER_TOKEN_SECRET} within ${TOKEN_WAIT_MS / 1000}s (is the kube-controller-manager's token controller running?)`,
+      );
     }
     await new Promise((r) => setTimeout(r, TOKEN_POLL_MS));
     secret = await api.get(tokenPath);
@@ -172,7 +181,12 @@ const fingerprintOf = (secret: Obj): string | undefined => {
  * controller generated, or someone else's) would seal and decrypt instead of ours: refused, never
  * overwritten; the user decides which key the cluster keeps.
  */
-async function installSealingKey(api: KubeApi, manifest: string, check: boolean, act: (done: string, pending: string) => void): Promise<void> {
+async function installSealingKey(
+  api: KubeApi,
+  manifest: string,
+  check: boolean,
+  act: (done: string, pending: string) => void,
+): Promise<void> {
   const desired = YAML.parse(manifest) as Obj;
   const meta = (desired?.metadata ?? {}) as { name?: string; namespace?: string };
   if (desired?.kind !== 'Secret' || !meta.name || !fingerprintOf(desired)) {
@@ -206,7 +220,13 @@ async function installSealingKey(api: KubeApi, manifest: string, check: boolean,
   }
   const liveData = (live.data ?? {}) as Record<string, string>;
   const data = object.data as Record<string, string>;
-  if (liveData['tls.crt'] !== data['tls.crt'] || liveData['tls.key'] !== data['tls.key'] || !containsDesired(live.metadata, { labels: (object.metadata as Obj).labels })) {
-    throw new Error(`${api.where}: ${what} exists with a different key or is no longer marked active; it is not overwritten: remove it if clusterseed's key should be installed`);
+  if (
+    liveData['tls.crt'] !== data['tls.crt'] ||
+    liveData['tls.key'] !== data['tls.key'] ||
+    !containsDesired(live.metadata, { labels: (object.metadata as Obj).labels })
+  ) {
+    throw new Error(
+      `${api.where}: ${what} exists with a different key or is no longer marked active; it is not overwritten: remove it if clusterseed's key should be installed`,
+    );
   }
 }

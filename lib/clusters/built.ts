@@ -83,7 +83,11 @@ export function parseRegistrationState(stdout: string): RegistrationState {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object).sort().filter((k) => (v as any)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as any)[k])}`).join(',')}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .filter((k) => (v as any)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as any)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -97,7 +101,9 @@ function differs(kind: ManagerKind, desired: Record<string, any>, current: Recor
     case 'ClusterRole':
       return canonical(current.rules ?? []) === canonical(desired.rules) ? undefined : 'rules differ';
     case 'ClusterRoleBinding':
-      return canonical(current.roleRef) === canonical(desired.roleRef) && canonical(current.subjects ?? []) === canonical(desired.subjects) ? undefined : 'binding differs';
+      return canonical(current.roleRef) === canonical(desired.roleRef) && canonical(current.subjects ?? []) === canonical(desired.subjects)
+        ? undefined
+        : 'binding differs';
     case 'Secret': {
       const want = desired.metadata.annotations as Record<string, string>;
       const have = (current.metadata?.annotations ?? {}) as Record<string, string>;

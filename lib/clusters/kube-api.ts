@@ -108,9 +108,12 @@ export class KubeApi {
     const server = this.config.server;
     if (err.code && TLS_VERIFY_CODES.has(err.code)) {
       const against = this.config.caPem ? "the kubeconfig's certificate-authority" : "the system's CA roots (the kubeconfig names no CA)";
-      return new KubeApiError(`${this.where}: TLS: the API server ${server} presented a certificate that does not verify against ${against} (${err.code}: ${err.message})`);
+      return new KubeApiError(
+        `${this.where}: TLS: the API server ${server} presented a certificate that does not verify against ${against} (${err.code}: ${err.message})`,
+      );
     }
-    if (err.code === 'ETIMEDOUT') return new KubeApiError(`${this.where}: ${what} on ${server}: no answer within ${this.timeoutMs / 1000}s`);
+    if (err.code === 'ETIMEDOUT')
+      return new KubeApiError(`${this.where}: ${what} on ${server}: no answer within ${this.timeoutMs / 1000}s`);
     return new KubeApiError(`${this.where}: ${what} on ${server}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim());
   }
 
@@ -119,8 +122,10 @@ export class KubeApi {
     const b = res.body as { message?: unknown; reason?: unknown } | undefined;
     const detail = typeof b?.message === 'string' ? b.message : typeof res.body === 'string' ? res.body.slice(0, 200) : '';
     let hint = '';
-    if (res.status === 401) hint = ': the API server rejected the kubeconfig user\'s credentials (expired or revoked token, wrong certificate?)';
-    if (res.status === 403) hint = ': the kubeconfig user may not do this; registration needs cluster-admin rights (it creates a ClusterRole)';
+    if (res.status === 401)
+      hint = ": the API server rejected the kubeconfig user's credentials (expired or revoked token, wrong certificate?)";
+    if (res.status === 403)
+      hint = ': the kubeconfig user may not do this; registration needs cluster-admin rights (it creates a ClusterRole)';
     return new KubeApiError(`${this.where}: ${method} ${apiPath} answered ${res.status}${hint}${detail ? ` (${detail})` : ''}`, res.status);
   }
 
@@ -153,7 +158,10 @@ export class KubeApi {
 }
 
 /** Where the API keeps an object of the kinds registration writes: collection and object paths. */
-export function resourcePaths(object: { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }): { collection: string; item: string } {
+export function resourcePaths(object: { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }): {
+  collection: string;
+  item: string;
+} {
   const name = String(object.metadata?.name ?? '');
   const ns = object.metadata?.namespace ? String(object.metadata.namespace) : undefined;
   const plural: Record<string, string> = {

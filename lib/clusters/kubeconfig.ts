@@ -48,7 +48,11 @@ function named(doc: Obj, list: 'contexts' | 'clusters' | 'users', name: string, 
   const found = entries.find((e) => isObj(e) && e.name === name) as Obj | undefined;
   const singular = list.slice(0, -1);
   if (!found) {
-    const names = entries.filter(isObj).map((e) => String(e.name)).join(', ') || 'none';
+    const names =
+      entries
+        .filter(isObj)
+        .map((e) => String(e.name))
+        .join(', ') || 'none';
     throw new KubeconfigError(`${where}: no ${singular} named "${name}" in ${list} (there: ${names})`);
   }
   const body = found[singular];
@@ -134,13 +138,18 @@ export async function loadKubeconfig(file: string, context?: string): Promise<Re
   } catch {
     throw new KubeconfigError(`${cWhere}: server "${server}" is not a URL`);
   }
-  if (url.protocol !== 'https:') throw new KubeconfigError(`${cWhere}: server "${server}" is not https; Argo CD needs a TLS API server with a CA`);
+  if (url.protocol !== 'https:')
+    throw new KubeconfigError(`${cWhere}: server "${server}" is not https; Argo CD needs a TLS API server with a CA`);
   if (cluster['insecure-skip-tls-verify'] === true) {
-    throw new KubeconfigError(`${cWhere}: insecure-skip-tls-verify is set; clusterseed verifies the API server and Argo CD would get no CA: set certificate-authority(-data) instead`);
+    throw new KubeconfigError(
+      `${cWhere}: insecure-skip-tls-verify is set; clusterseed verifies the API server and Argo CD would get no CA: set certificate-authority(-data) instead`,
+    );
   }
-  if (str(cluster, 'proxy-url', cWhere)) throw new KubeconfigError(`${cWhere}: proxy-url is not supported; reach the API server directly or through the site link`);
+  if (str(cluster, 'proxy-url', cWhere))
+    throw new KubeconfigError(`${cWhere}: proxy-url is not supported; reach the API server directly or through the site link`);
   const caPem = await dataOrFile(cluster, 'certificate-authority', dir, cWhere);
-  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) throw new KubeconfigError(`${cWhere}: certificate-authority holds no PEM certificate`);
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new KubeconfigError(`${cWhere}: certificate-authority holds no PEM certificate`);
   const tlsServerName = str(cluster, 'tls-server-name', cWhere);
 
   const user = named(doc, 'users', userName, where);
@@ -158,7 +167,9 @@ interface ClusterInfo {
 
 async function userCredentials(user: Obj, dir: string, where: string, cluster: ClusterInfo): Promise<KubeCredentials> {
   if (user['auth-provider'] !== undefined) {
-    throw new KubeconfigError(`${where}: auth-provider plugins were removed from kubectl; use an exec plugin (e.g. gke-gcloud-auth-plugin, kubelogin)`);
+    throw new KubeconfigError(
+      `${where}: auth-provider plugins were removed from kubectl; use an exec plugin (e.g. gke-gcloud-auth-plugin, kubelogin)`,
+    );
   }
   if (user.username !== undefined || user.password !== undefined) {
     throw new KubeconfigError(`${where}: basic authentication (username/password) is not supported; use a token or a client certificate`);
@@ -174,9 +185,12 @@ async function userCredentials(user: Obj, dir: string, where: string, cluster: C
   registerSecret(token);
   registerSecret(clientKeyPem);
   if (!!clientCertPem !== !!clientKeyPem) {
-    throw new KubeconfigError(`${where}: client-certificate and client-key go together; only ${clientCertPem ? 'the certificate' : 'the key'} is set`);
+    throw new KubeconfigError(
+      `${where}: client-certificate and client-key go together; only ${clientCertPem ? 'the certificate' : 'the key'} is set`,
+    );
   }
-  if (!token && !clientCertPem) throw new KubeconfigError(`${where}: no credentials (token, tokenFile, client-certificate/client-key or exec)`);
+  if (!token && !clientCertPem)
+    throw new KubeconfigError(`${where}: no credentials (token, tokenFile, client-certificate/client-key or exec)`);
   return { token: token || undefined, clientCertPem, clientKeyPem };
 }
 
@@ -189,12 +203,15 @@ async function execCredentials(exec: Obj, dir: string, where: string, cluster: C
   }
   const command = str(exec, 'command', eWhere);
   if (!command) throw new KubeconfigError(`${eWhere}: command is missing`);
-  if (exec.interactiveMode === 'Always') throw new KubeconfigError(`${eWhere}: interactiveMode Always needs a terminal; clusterseed runs plugins non-interactively`);
+  if (exec.interactiveMode === 'Always')
+    throw new KubeconfigError(`${eWhere}: interactiveMode Always needs a terminal; clusterseed runs plugins non-interactively`);
   const args = exec.args === undefined || exec.args === null ? [] : exec.args;
-  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new KubeconfigError(`${eWhere}: args must be a list of strings`);
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string'))
+    throw new KubeconfigError(`${eWhere}: args must be a list of strings`);
   const extraEnv: Record<string, string> = {};
   for (const e of Array.isArray(exec.env) ? exec.env : exec.env ? [null] : []) {
-    if (!isObj(e) || typeof e.name !== 'string' || typeof e.value !== 'string') throw new KubeconfigError(`${eWhere}: env entries must be {name, value} strings`);
+    if (!isObj(e) || typeof e.name !== 'string' || typeof e.value !== 'string')
+      throw new KubeconfigError(`${eWhere}: env entries must be {name, value} strings`);
     extraEnv[e.name] = e.value;
   }
   // client-go: a command with a path separator is relative to the kubeconfig; a bare name is looked up in PATH.
@@ -213,16 +230,25 @@ async function execCredentials(exec: Obj, dir: string, where: string, cluster: C
   const env = { ...process.env, ...extraEnv, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: 'ExecCredential', spec }) };
 
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(program, args as string[], { env, cwd: dir, timeout: EXEC_PLUGIN_TIMEOUT_MS, maxBuffer: 4 << 20, encoding: 'utf8' }, (err, out, errOut) => {
-      if (!err) return resolve(out);
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
-      const hint = typeof exec.installHint === 'string' ? ` (${exec.installHint.trim()})` : '';
-      if (e.code === 'ENOENT') return reject(new KubeconfigError(`${eWhere}: command "${command}" not found${hint}`));
-      if (e.killed) return reject(new KubeconfigError(`${eWhere}: "${command}" did not finish within ${EXEC_PLUGIN_TIMEOUT_MS / 1000}s`));
-      // stderr is the plugin's diagnosis (e.g. "not logged in"); stdout may carry a credential and is never shown.
-      const tail = String(errOut ?? '').trim().split('\n').slice(-3).join(' | ');
-      reject(new KubeconfigError(`${eWhere}: "${command}" failed (exit ${e.code})${tail ? `: ${tail}` : ''}`));
-    });
+    execFile(
+      program,
+      args as string[],
+      { env, cwd: dir, timeout: EXEC_PLUGIN_TIMEOUT_MS, maxBuffer: 4 << 20, encoding: 'utf8' },
+      (err, out, errOut) => {
+        if (!err) return resolve(out);
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
+        const hint = typeof exec.installHint === 'string' ? ` (${exec.installHint.trim()})` : '';
+        if (e.code === 'ENOENT') return reject(new KubeconfigError(`${eWhere}: command "${command}" not found${hint}`));
+        if (e.killed) return reject(new KubeconfigError(`${eWhere}: "${command}" did not finish within ${EXEC_PLUGIN_TIMEOUT_MS / 1000}s`));
+        // stderr is the plugin's diagnosis (e.g. "not logged in"); stdout may carry a credential and is never shown.
+        const tail = String(errOut ?? '')
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' | ');
+        reject(new KubeconfigError(`${eWhere}: "${command}" failed (exit ${e.code})${tail ? `: ${tail}` : ''}`));
+      },
+    );
   });
 
   let cred: unknown;
@@ -232,14 +258,19 @@ async function execCredentials(exec: Obj, dir: string, where: string, cluster: C
     throw new KubeconfigError(`${eWhere}: "${command}" did not print an ExecCredential (not JSON)`);
   }
   if (!isObj(cred) || cred.kind !== 'ExecCredential') throw new KubeconfigError(`${eWhere}: "${command}" printed no ExecCredential`);
-  if (cred.apiVersion !== apiVersion) throw new KubeconfigError(`${eWhere}: "${command}" answered apiVersion ${String(cred.apiVersion)}, the kubeconfig asked for ${apiVersion}`);
+  if (cred.apiVersion !== apiVersion)
+    throw new KubeconfigError(
+      `${eWhere}: "${command}" answered apiVersion ${String(cred.apiVersion)}, the kubeconfig asked for ${apiVersion}`,
+    );
   const status = isObj(cred.status) ? cred.status : {};
   const token = typeof status.token === 'string' && status.token ? status.token : undefined;
-  const clientCertPem = typeof status.clientCertificateData === 'string' && status.clientCertificateData ? status.clientCertificateData : undefined;
+  const clientCertPem =
+    typeof status.clientCertificateData === 'string' && status.clientCertificateData ? status.clientCertificateData : undefined;
   const clientKeyPem = typeof status.clientKeyData === 'string' && status.clientKeyData ? status.clientKeyData : undefined;
   registerSecret(token);
   registerSecret(clientKeyPem);
-  if (!!clientCertPem !== !!clientKeyPem) throw new KubeconfigError(`${eWhere}: "${command}" returned clientCertificateData without clientKeyData or the reverse`);
+  if (!!clientCertPem !== !!clientKeyPem)
+    throw new KubeconfigError(`${eWhere}: "${command}" returned clientCertificateData without clientKeyData or the reverse`);
   if (!token && !clientCertPem) throw new KubeconfigError(`${eWhere}: "${command}" returned neither status.token nor a client certificate`);
   return { token, clientCertPem, clientKeyPem };
 }

@@ -39,7 +39,11 @@ export function argocdManagerObjects(): Record<string, unknown>[] {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/service-account-token',
-      metadata: { name: MANAGER_TOKEN_SECRET, namespace: MANAGER_NAMESPACE, annotations: { 'kubernetes.io/service-account.name': MANAGER_SERVICE_ACCOUNT } },
+      metadata: {
+        name: MANAGER_TOKEN_SECRET,
+        namespace: MANAGER_NAMESPACE,
+        annotations: { 'kubernetes.io/service-account.name': MANAGER_SERVICE_ACCOUNT },
+      },
     },
   ];
 }

@@ -25,7 +25,11 @@ export interface PriorityClassDef {
  * infrastructure-critical); on the other clusters the governance app does.
  */
 export const PRIORITY_CLASSES: PriorityClassDef[] = [
-  { name: 'infrastructure-critical', value: 1000, description: 'Ingress, certificates, load balancing, storage, secrets: everything else depends on it.' },
+  {
+    name: 'infrastructure-critical',
+    value: 1000,
+    description: 'Ingress, certificates, load balancing, storage, secrets: everything else depends on it.',
+  },
   { name: 'data-services', value: 900, description: 'Stateful data services: object storage, databases, caches, registry.' },
   { name: 'ml-platform', value: 800, description: 'ML platform services: tracking, notebooks, pipelines, model serving.' },
   { name: 'monitoring', value: 700, description: 'Metrics, alerting and logs.' },
@@ -117,7 +121,12 @@ export interface ComponentDef {
   k3sOnly?: string;
 }
 
-const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({ repoURL, chart, version, valuesFile });
+const helm = (repoURL: string, chart: string, version: string, valuesFile = 'values.yaml'): ChartRef => ({
+  repoURL,
+  chart,
+  version,
+  valuesFile,
+});
 
 const ARGO_HELM = 'https://argoproj.github.io/argo-helm';
 const GRAFANA = 'https://grafana.github.io/helm-charts';
@@ -159,13 +168,13 @@ export const CATALOG: ComponentDef[] = [
   }),
   def({
     name: 'traefik',
-    description: "Settings for the Traefik ingress controller K3s ships (HelmChartConfig)",
+    description: 'Settings for the Traefik ingress controller K3s ships (HelmChartConfig)',
     tier: 'infrastructure',
     namespace: 'kube-system',
     placement: 'edge',
     defaultEnabled: true,
     quotaWeight: 0,
-    k3sOnly: "it is a HelmChartConfig for the Traefik K3s ships (helm.cattle.io); a managed cluster brings its own ingress controller",
+    k3sOnly: 'it is a HelmChartConfig for the Traefik K3s ships (helm.cattle.io); a managed cluster brings its own ingress controller',
   }),
   def({
     name: 'sealed-secrets',
@@ -224,7 +233,15 @@ export const CATALOG: ComponentDef[] = [
     namespace: 'minio',
     charts: [helm('https://charts.min.io/', 'minio', '5.4.0')],
     placement: 'control',
-    secrets: [{ name: 'minio-root', keys: [{ key: 'rootUser', from: 'minio.user' }, { key: 'rootPassword', from: 'minio.password' }] }],
+    secrets: [
+      {
+        name: 'minio-root',
+        keys: [
+          { key: 'rootUser', from: 'minio.user' },
+          { key: 'rootPassword', from: 'minio.password' },
+        ],
+      },
+    ],
     quotaWeight: 2,
     quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
@@ -236,7 +253,16 @@ export const CATALOG: ComponentDef[] = [
     charts: [helm('https://cloudnative-pg.github.io/charts', 'cloudnative-pg', '0.29.0')],
     placement: 'control',
     // the owner of the MLflow database, created by the Cluster's initdb bootstrap
-    secrets: [{ name: 'postgresql-mlflow', type: 'kubernetes.io/basic-auth', keys: [{ key: 'username', from: 'mlflow-db.user' }, { key: 'password', from: 'mlflow-db.password' }] }],
+    secrets: [
+      {
+        name: 'postgresql-mlflow',
+        type: 'kubernetes.io/basic-auth',
+        keys: [
+          { key: 'username', from: 'mlflow-db.user' },
+          { key: 'password', from: 'mlflow-db.password' },
+        ],
+      },
+    ],
     // the operator's CRDs (Cluster alone) exceed client-side apply's annotation limit
     serverSideApply: true,
     quotaWeight: 2,
@@ -267,8 +293,20 @@ export const CATALOG: ComponentDef[] = [
     placement: 'control',
     requires: ['postgresql', 'minio'],
     secrets: [
-      { name: 'mlflow-db', keys: [{ key: 'username', from: 'mlflow-db.user' }, { key: 'password', from: 'mlflow-db.password' }] },
-      { name: 'mlflow-s3', keys: [{ key: 'AWS_ACCESS_KEY_ID', from: 'minio.user' }, { key: 'AWS_SECRET_ACCESS_KEY', from: 'minio.password' }] },
+      {
+        name: 'mlflow-db',
+        keys: [
+          { key: 'username', from: 'mlflow-db.user' },
+          { key: 'password', from: 'mlflow-db.password' },
+        ],
+      },
+      {
+        name: 'mlflow-s3',
+        keys: [
+          { key: 'AWS_ACCESS_KEY_ID', from: 'minio.user' },
+          { key: 'AWS_SECRET_ACCESS_KEY', from: 'minio.password' },
+        ],
+      },
     ],
     quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
@@ -290,7 +328,15 @@ export const CATALOG: ComponentDef[] = [
     charts: [helm(ARGO_HELM, 'argo-workflows', '0.45.1')],
     placement: 'control',
     requires: ['minio'],
-    secrets: [{ name: 'argo-artifacts', keys: [{ key: 'accesskey', from: 'minio.user' }, { key: 'secretkey', from: 'minio.password' }] }],
+    secrets: [
+      {
+        name: 'argo-artifacts',
+        keys: [
+          { key: 'accesskey', from: 'minio.user' },
+          { key: 'secretkey', from: 'minio.password' },
+        ],
+      },
+    ],
     quotaWeight: 2,
     quotaFloor: { milliCpu: 500, memoryMi: 1024 },
   }),
@@ -315,7 +361,15 @@ export const CATALOG: ComponentDef[] = [
     placement: 'control',
     // the admission webhook's certificate is issued by cert-manager (values: admissionWebhooks.certManager)
     requires: ['cert-manager'],
-    secrets: [{ name: 'grafana-admin', keys: [{ key: 'admin-user', from: 'grafana.user' }, { key: 'admin-password', from: 'grafana.password' }] }],
+    secrets: [
+      {
+        name: 'grafana-admin',
+        keys: [
+          { key: 'admin-user', from: 'grafana.user' },
+          { key: 'admin-password', from: 'grafana.password' },
+        ],
+      },
+    ],
     serverSideApply: true,
     quotaWeight: 3,
     quotaFloor: { milliCpu: 1500, memoryMi: 3072 },

@@ -28,10 +28,12 @@ export function clusterConfigProblems(config: string): string[] {
   const problems: string[] = [];
   const token = c.bearerToken;
   if (typeof token !== 'string' || token.trim() === '') problems.push('config.bearerToken is missing: Argo CD could not authenticate');
-  else if (PLACEHOLDER.test(token) || /\s/.test(token) || token.length < 16) problems.push('config.bearerToken is a placeholder, not a ServiceAccount token: register the cluster (run without --skip-hosts)');
+  else if (PLACEHOLDER.test(token) || /\s/.test(token) || token.length < 16)
+    problems.push('config.bearerToken is a placeholder, not a ServiceAccount token: register the cluster (run without --skip-hosts)');
   const tls = c.tlsClientConfig;
   if (tls?.insecure !== false) problems.push('config.tlsClientConfig.insecure must be false');
   const ca = typeof tls?.caData === 'string' ? Buffer.from(tls.caData, 'base64').toString('utf8') : '';
-  if (!ca.includes('-----BEGIN CERTIFICATE-----')) problems.push('config.tlsClientConfig.caData is not a base64 PEM CA bundle: the API server could not be verified');
+  if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+    problems.push('config.tlsClientConfig.caData is not a base64 PEM CA bundle: the API server could not be verified');
   return problems;
 }

@@ -5,7 +5,14 @@
 import type { Inventory } from '../inventory/model.ts';
 import { buildModel, type ModelOptions, type RepoModel } from './model.ts';
 import { renderFiles, type SealedSecretSet } from './render.ts';
-import { clusterAccessFile, prepareSecrets, recordedAccess, sealingKeyDir, type PreparedSecrets, type PrepareSecretsOptions } from './secrets.ts';
+import {
+  clusterAccessFile,
+  prepareSecrets,
+  recordedAccess,
+  sealingKeyDir,
+  type PreparedSecrets,
+  type PrepareSecretsOptions,
+} from './secrets.ts';
 import { clustersNeedingSealingKey } from './model.ts';
 import { ARGOCD_CHART, ARGOCD_NAMESPACE, PRIORITY_CLASSES } from './catalog.ts';
 import { assertValidTree } from './validate.ts';
@@ -72,7 +79,18 @@ export function sealingKeyInstalls(model: RepoModel, stateDir: string): SealingK
     .map((c) => ({ cluster: c.name, sealingKeyDir: sealingKeyDir(stateDir, c.name), management: c.isManagement, built: !c.adopted }));
 }
 
-export { buildModel, requiredSecrets, registrationPath, clustersWithSealedSecrets, clustersNeedingSealingKey, REGISTRATIONS_COMPONENT, ModelError, type RepoModel, type ClusterModel, type ComponentModel } from './model.ts';
+export {
+  buildModel,
+  requiredSecrets,
+  registrationPath,
+  clustersWithSealedSecrets,
+  clustersNeedingSealingKey,
+  REGISTRATIONS_COMPONENT,
+  ModelError,
+  type RepoModel,
+  type ClusterModel,
+  type ComponentModel,
+} from './model.ts';
 export { clusterConfigProblems, clusterSecretData } from './cluster-secret.ts';
 export { writeRepo, type WriteResult } from './write.ts';
 export { validateTree, assertValidTree, RepoValidationError, formatIssue, type ValidationIssue } from './validate.ts';
@@ -104,7 +122,9 @@ export function bootstrapPlan(model: RepoModel, stateDir: string) {
     /** each cluster with SealedSecrets and where its key pair is: install it there before its SealedSecrets sync */
     sealingKeyInstalls: sealingKeyInstalls(model, stateDir),
     /** where registration records each remote cluster's access (server as Argo CD reaches it); the next render seals it */
-    clusterAccess: model.clusters.filter((c) => !c.isManagement).map((c) => ({ cluster: c.name, server: c.server, adopted: c.adopted, file: clusterAccessFile(stateDir, c.name) })),
+    clusterAccess: model.clusters
+      .filter((c) => !c.isManagement)
+      .map((c) => ({ cluster: c.name, server: c.server, adopted: c.adopted, file: clusterAccessFile(stateDir, c.name) })),
     /** clusters not registered yet: no cluster Secret is rendered for them */
     unregistered: [...model.unregistered],
   };

@@ -143,7 +143,6 @@ export function repoUrlOf(inv: Inventory, override?: string): string {
   return `file://${r.path}`;
 }
 
-
 /**
  * The API server URL Argo CD uses: in-cluster for the management cluster; for an adopted one the
  * recorded access' server, else the inventory's (the loader fills it from the kubeconfig); for a
@@ -154,7 +153,8 @@ function serverUrl(inv: Inventory, c: ClusterSpec, isManagement: boolean, access
   if (isManagement) return 'https://kubernetes.default.svc';
   if (c.adopted) {
     const server = access?.server ?? c.adopted.server;
-    if (!server) throw new ModelError(`cluster ${c.name}: no API server URL: its kubeconfig context gives none; set clusters.${c.name}.server`);
+    if (!server)
+      throw new ModelError(`cluster ${c.name}: no API server URL: its kubeconfig context gives none; set clusters.${c.name}.server`);
     return server;
   }
   const url = remoteApiServerUrl(inv, c);
@@ -188,7 +188,10 @@ function poolNodes(c: ClusterSpec, pools: NodePoolSpec[]): NodeModel[] {
       });
     }
   }
-  if (nodes.length === 0) throw new ModelError(`cluster ${c.name}: adopted cluster without nodes: clusters.${c.name}.node_pools must list at least one pool with count > 0`);
+  if (nodes.length === 0)
+    throw new ModelError(
+      `cluster ${c.name}: adopted cluster without nodes: clusters.${c.name}.node_pools must list at least one pool with count > 0`,
+    );
   return nodes;
 }
 
@@ -234,7 +237,9 @@ function componentModel(def: ComponentDef, cluster: ClusterSpec, nodes: NodeMode
 export function enabledDefs(cluster: ClusterSpec, isManagement: boolean): ComponentDef[] {
   // a K3s-only component is off by default on an adopted cluster (checkComponents refuses it there)
   const byDefault = (d: ComponentDef) => d.defaultEnabled && !(d.k3sOnly && cluster.adopted);
-  const on = new Set(CATALOG.filter((d) => (cluster.components[d.name] ? cluster.components[d.name].enabled : byDefault(d))).map((d) => d.name));
+  const on = new Set(
+    CATALOG.filter((d) => (cluster.components[d.name] ? cluster.components[d.name].enabled : byDefault(d))).map((d) => d.name),
+  );
   const queue = [...on];
   while (queue.length) {
     const next = queue.shift();
@@ -242,7 +247,9 @@ export function enabledDefs(cluster: ClusterSpec, isManagement: boolean): Compon
     for (const r of def?.requires ?? []) {
       if (on.has(r)) continue;
       if (cluster.components[r] && !cluster.components[r].enabled) {
-        throw new ModelError(`cluster ${cluster.name}: component ${def!.name} requires ${r}, which gitops.components.${r}.enabled turns off`);
+        throw new ModelError(
+          `cluster ${cluster.name}: component ${def!.name} requires ${r}, which gitops.components.${r}.enabled turns off`,
+        );
       }
       on.add(r);
       queue.push(r);
@@ -268,19 +275,26 @@ function checkComponents(cluster: ClusterSpec, enabled: ComponentModel[]): void 
   if (cluster.adopted) {
     for (const c of enabled) {
       const def = CATALOG.find((d) => d.name === c.name)!;
-      if (def.k3sOnly) throw new ModelError(`cluster ${cluster.name}: component ${c.name} cannot run on an adopted cluster: ${def.k3sOnly} (remove gitops.components.${c.name}.enabled for it)`);
+      if (def.k3sOnly)
+        throw new ModelError(
+          `cluster ${cluster.name}: component ${c.name} cannot run on an adopted cluster: ${def.k3sOnly} (remove gitops.components.${c.name}.enabled for it)`,
+        );
     }
     // K3s' local-path StorageClass does not exist there: volumes need one of the cluster's own
     const storage = enabled.filter((c) => 'storage' in (DEFAULT_SETTINGS[c.name] ?? {}));
     if (storage.length && typeof cluster.vars.storageClass !== 'string' && !enabled.some((c) => c.name === 'longhorn')) {
-      throw new ModelError(`cluster ${cluster.name}: ${storage.map((c) => c.name).join(', ')} need volumes and an adopted cluster has no K3s local-path: set clusters.${cluster.name}.vars.storageClass to one of its StorageClasses`);
+      throw new ModelError(
+        `cluster ${cluster.name}: ${storage.map((c) => c.name).join(', ')} need volumes and an adopted cluster has no K3s local-path: set clusters.${cluster.name}.vars.storageClass to one of its StorageClasses`,
+      );
     }
   }
   const metallb = enabled.find((c) => c.name === 'metallb');
   if (metallb) {
     const a = metallb.settings.addresses;
     if (!Array.isArray(a) || a.length === 0 || a.some((x) => typeof x !== 'string')) {
-      throw new ModelError(`cluster ${cluster.name}: components.metallb.addresses must list address ranges (e.g. 192.168.1.240-192.168.1.250)`);
+      throw new ModelError(
+        `cluster ${cluster.name}: components.metallb.addresses must list address ranges (e.g. 192.168.1.240-192.168.1.250)`,
+      );
     }
   }
   const cm = enabled.find((c) => c.name === 'cert-manager');
@@ -299,10 +313,20 @@ function namespacesOf(components: ComponentModel[], capacity: Capacity): Namespa
   const byName = new Map<string, NamespaceModel>();
   for (const c of components) {
     const def = CATALOG.find((d) => d.name === c.name)!;
-    const ns = byName.get(c.namespace) ?? { name: c.namespace, tier: c.tier, priorityClassName: c.priorityClassName, components: [], weight: 0, floor: { milliCpu: 0, memoryMi: 0 } };
+    const ns = byName.get(c.namespace) ?? {
+      name: c.namespace,
+      tier: c.tier,
+      priorityClassName: c.priorityClassName,
+      components: [],
+      weight: 0,
+      floor: { milliCpu: 0, memoryMi: 0 },
+    };
     ns.components.push(c.name);
     ns.weight += def.quotaWeight;
-    ns.floor = { milliCpu: ns.floor.milliCpu + (def.quotaFloor?.milliCpu ?? 0), memoryMi: ns.floor.memoryMi + (def.quotaFloor?.memoryMi ?? 0) };
+    ns.floor = {
+      milliCpu: ns.floor.milliCpu + (def.quotaFloor?.milliCpu ?? 0),
+      memoryMi: ns.floor.memoryMi + (def.quotaFloor?.memoryMi ?? 0),
+    };
     byName.set(c.namespace, ns);
   }
   // kube-system and weightless namespaces get no quota: K3s' own pods live there
@@ -313,14 +337,23 @@ function namespacesOf(components: ComponentModel[], capacity: Capacity): Namespa
 }
 
 function clusterModel(inv: Inventory, c: ClusterSpec, isManagement: boolean, opts: ModelOptions): ClusterModel {
-  if (c.adopted && isManagement) throw new ModelError(`cluster ${c.name}: the first cluster runs Argo CD for all and is built by clusterseed; it cannot be adopted (kubeconfig:); list an adopted cluster after it`);
+  if (c.adopted && isManagement)
+    throw new ModelError(
+      `cluster ${c.name}: the first cluster runs Argo CD for all and is built by clusterseed; it cannot be adopted (kubeconfig:); list an adopted cluster after it`,
+    );
   const hosts = inv.hosts.filter((h) => h.cluster === c.name).sort((a, b) => (a.name < b.name ? -1 : 1));
   let nodes: NodeModel[];
   let capacity: Capacity;
   if (c.adopted) {
-    if (hosts.length) throw new ModelError(`cluster ${c.name}: adopted (kubeconfig:) but hosts ${hosts.map((h) => h.name).join(', ')} name it: clusterseed builds no host of an adopted cluster`);
+    if (hosts.length)
+      throw new ModelError(
+        `cluster ${c.name}: adopted (kubeconfig:) but hosts ${hosts.map((h) => h.name).join(', ')} name it: clusterseed builds no host of an adopted cluster`,
+      );
     nodes = poolNodes(c, c.adopted.nodePools);
-    capacity = nodes.reduce((a, n) => ({ milliCpu: a.milliCpu + n.capacity!.milliCpu, memoryMi: a.memoryMi + n.capacity!.memoryMi }), { milliCpu: 0, memoryMi: 0 });
+    capacity = nodes.reduce((a, n) => ({ milliCpu: a.milliCpu + n.capacity!.milliCpu, memoryMi: a.memoryMi + n.capacity!.memoryMi }), {
+      milliCpu: 0,
+      memoryMi: 0,
+    });
   } else {
     if (hosts.length === 0) throw new ModelError(`cluster ${c.name} has no hosts`);
     const servers = new Set(c.servers);
@@ -381,7 +414,8 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
   if (inv.clusters.length === 0) throw new ModelError(`${inv.file}: no clusters defined`);
   const names = new Set<string>();
   for (const c of inv.clusters) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c.name)) throw new ModelError(`cluster name "${c.name}" must be a DNS label (lowercase letters, digits, -)`);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c.name))
+      throw new ModelError(`cluster name "${c.name}" must be a DNS label (lowercase letters, digits, -)`);
     if (names.has(c.name)) throw new ModelError(`cluster "${c.name}" is defined twice`);
     names.add(c.name);
   }
@@ -391,7 +425,9 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
   for (const name of clustersWithSealedSecrets(clusters)) {
     const cl = clusters.find((c) => c.name === name)!;
     if (!cl.enabled['sealed-secrets']) {
-      throw new ModelError(`cluster ${name}: its repository holds SealedSecrets but gitops.components.sealed-secrets.enabled is false there: nothing would decrypt them (enable sealed-secrets on ${name})`);
+      throw new ModelError(
+        `cluster ${name}: its repository holds SealedSecrets but gitops.components.sealed-secrets.enabled is false there: nothing would decrypt them (enable sealed-secrets on ${name})`,
+      );
     }
   }
   const argoPlacement = placementFor('control', management.nodes);
@@ -411,7 +447,11 @@ export function buildModel(inv: Inventory, opts: ModelOptions = {}): RepoModel {
     argocd: {
       chart: ARGOCD_CHART,
       namespace: ARGOCD_NAMESPACE,
-      scheduling: { nodeSelector: argoPlacement.nodeSelector, ...(argoAffinity ? { affinity: argoAffinity } : {}), tolerations: argoPlacement.tolerations },
+      scheduling: {
+        nodeSelector: argoPlacement.nodeSelector,
+        ...(argoAffinity ? { affinity: argoAffinity } : {}),
+        tolerations: argoPlacement.tolerations,
+      },
     },
     platformComponents,
     formula: { usableFraction: USABLE_FRACTION, limitFactor: LIMIT_FACTOR, podsPerWeight: PODS_PER_WEIGHT },
@@ -437,7 +477,15 @@ export function requiredSecrets(model: RepoModel): RequiredSecret[] {
     for (const c of cl.components) {
       for (const s of c.secrets) {
         const namespace = s.namespace ?? c.namespace;
-        out.push({ cluster: cl.name, component: c.name, namespace, name: s.name, ...(s.type ? { type: s.type } : {}), keys: s.keys, path: `clusters/${cl.name}/${c.name}/manifests/sealed-${s.name}.yaml` });
+        out.push({
+          cluster: cl.name,
+          component: c.name,
+          namespace,
+          name: s.name,
+          ...(s.type ? { type: s.type } : {}),
+          keys: s.keys,
+          path: `clusters/${cl.name}/${c.name}/manifests/sealed-${s.name}.yaml`,
+        });
       }
     }
   }

@@ -33,7 +33,16 @@ export function parseMemoryMi(v: unknown, where: string): number {
   if (!m) throw new Error(`${where}: invalid memory "${String(v)}" (e.g. 8Gi, 512Mi)`);
   const n = Number(m[1]);
   const unit = m[2] ?? 'Gi';
-  const factor: Record<string, number> = { Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024, K: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576, T: 1e12 / 1048576 };
+  const factor: Record<string, number> = {
+    Ki: 1 / 1024,
+    Mi: 1,
+    Gi: 1024,
+    Ti: 1024 * 1024,
+    K: 1000 / 1048576,
+    M: 1e6 / 1048576,
+    G: 1e9 / 1048576,
+    T: 1e12 / 1048576,
+  };
   return Math.floor(n * factor[unit]);
 }
 
@@ -56,7 +65,9 @@ export function hostCapacity(h: HostSpec): Capacity {
 }
 
 export function clusterCapacity(hosts: HostSpec[]): Capacity {
-  return hosts.map(hostCapacity).reduce((a, c) => ({ milliCpu: a.milliCpu + c.milliCpu, memoryMi: a.memoryMi + c.memoryMi }), { milliCpu: 0, memoryMi: 0 });
+  return hosts
+    .map(hostCapacity)
+    .reduce((a, c) => ({ milliCpu: a.milliCpu + c.milliCpu, memoryMi: a.memoryMi + c.memoryMi }), { milliCpu: 0, memoryMi: 0 });
 }
 
 export interface QuotaModel {
@@ -77,7 +88,12 @@ function mem(mi: number): string {
   return r % 1024 === 0 ? `${r / 1024}Gi` : `${r}Mi`;
 }
 
-export function quotaFor(capacity: Capacity, weight: number, totalWeight: number, floor: Capacity = { milliCpu: 0, memoryMi: 0 }): QuotaModel {
+export function quotaFor(
+  capacity: Capacity,
+  weight: number,
+  totalWeight: number,
+  floor: Capacity = { milliCpu: 0, memoryMi: 0 },
+): QuotaModel {
   const share = totalWeight > 0 ? weight / totalWeight : 0;
   const reqCpu = Math.max(capacity.milliCpu * USABLE_FRACTION * share, floor.milliCpu);
   const reqMem = Math.max(capacity.memoryMi * USABLE_FRACTION * share, floor.memoryMi);

@@ -99,16 +99,23 @@ export function renderFiles({ model, templateDir = defaultTemplateDir, sealedSec
   }
   for (const component of model.platformComponents) {
     const dir = `components/${component.name}`;
-    for (const f of t.list(`${dir}/platform`)) emit(files, `platform/${component.name}/${strip(f, `${dir}/platform/`)}`, t.render(f, { ...base, component }));
-    for (const f of t.list(`${dir}/apps`)) emit(files, `apps/${component.name}/${strip(f, `${dir}/apps/`)}`, t.render(f, { ...base, component }));
+    for (const f of t.list(`${dir}/platform`))
+      emit(files, `platform/${component.name}/${strip(f, `${dir}/platform/`)}`, t.render(f, { ...base, component }));
+    for (const f of t.list(`${dir}/apps`))
+      emit(files, `apps/${component.name}/${strip(f, `${dir}/apps/`)}`, t.render(f, { ...base, component }));
   }
   for (const cluster of model.clusters) {
     for (const component of cluster.components) {
       const dir = `components/${component.name}`;
       const ctx = { ...base, cluster, component };
-      for (const f of t.list(`${dir}/cluster`)) emit(files, `clusters/${cluster.name}/${component.name}/${strip(f, `${dir}/cluster/`)}`, t.render(f, ctx));
+      for (const f of t.list(`${dir}/cluster`))
+        emit(files, `clusters/${cluster.name}/${component.name}/${strip(f, `${dir}/cluster/`)}`, t.render(f, ctx));
       if (component.overrides && Object.keys(component.overrides).length) {
-        emit(files, `clusters/${cluster.name}/${component.name}/values-inventory.yaml`, `# chart values from the inventory (gitops.components.${component.name}.values), applied last\n` + toYaml(component.overrides));
+        emit(
+          files,
+          `clusters/${cluster.name}/${component.name}/values-inventory.yaml`,
+          `# chart values from the inventory (gitops.components.${component.name}.values), applied last\n` + toYaml(component.overrides),
+        );
       }
     }
   }
@@ -125,7 +132,13 @@ export function renderFiles({ model, templateDir = defaultTemplateDir, sealedSec
     const cluster = model.management;
     const controller = cluster.enabled['sealed-secrets'];
     if (!controller) throw new Error(`cluster ${cluster.name}: cluster registrations need its sealed-secrets component`);
-    const ctx = { ...base, cluster, wave: controller.wave + 1, sealedSecretsWave: controller.wave, path: `clusters/${cluster.name}/${REGISTRATIONS_COMPONENT}` };
+    const ctx = {
+      ...base,
+      cluster,
+      wave: controller.wave + 1,
+      sealedSecretsWave: controller.wave,
+      path: `clusters/${cluster.name}/${REGISTRATIONS_COMPONENT}`,
+    };
     emit(files, `clusters/${cluster.name}/apps/${REGISTRATIONS_COMPONENT}.yaml`, t.render('cluster-registrations.yaml.hbs', ctx));
   }
 
@@ -134,7 +147,11 @@ export function renderFiles({ model, templateDir = defaultTemplateDir, sealedSec
     for (const component of cluster.components) {
       const sources = sourcesFor(model, cluster, component, files);
       if (sources.length === 0) throw new Error(`component ${component.name} rendered nothing for cluster ${cluster.name}`);
-      emit(files, `clusters/${cluster.name}/apps/${component.name}.yaml`, t.render('application.yaml.hbs', { ...base, cluster, component, sources }));
+      emit(
+        files,
+        `clusters/${cluster.name}/apps/${component.name}.yaml`,
+        t.render('application.yaml.hbs', { ...base, cluster, component, sources }),
+      );
     }
   }
   return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -58,9 +58,7 @@ const cache = new Map<string, KindValidator | null>();
 
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.indexOf('/');
-  return slash < 0
-    ? { group: '', version: apiVersion }
-    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 function fromModelPackage(pkg: string, group: string, version: string, kind: string): KindValidator | null {
@@ -100,7 +98,9 @@ let crdIndex: Map<string, Record<string, unknown>> | undefined;
 function loadCrdIndex(): Map<string, Record<string, unknown>> {
   if (crdIndex) return crdIndex;
   crdIndex = new Map();
-  for (const file of readdirSync(crdSchemaDir).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(crdSchemaDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const crd = parseYaml(readFileSync(path.join(crdSchemaDir, file), 'utf8')) as {
       spec: { group: string; names: { kind: string }; versions: { name: string; schema: { openAPIV3Schema: Record<string, unknown> } }[] };
     };

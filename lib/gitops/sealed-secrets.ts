@@ -160,7 +160,11 @@ export function sealingPublicKey(certificatePem: string, now = new Date()): KeyO
 }
 
 function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]));
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k]]),
+  );
 }
 
 function validateInput(input: SealSecretInput, scope: SealingScope): void {

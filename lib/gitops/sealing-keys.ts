@@ -104,11 +104,7 @@ export function sealingKeySecretName(keyPair: SealingKeyPair): string {
  * only be piped to `kubectl apply -f -` on stdin or written to a 0600 file during bootstrap; it is
  * never rendered into the GitOps repository or committed anywhere. secret-scan.ts flags it if it is.
  */
-export function sealingKeySecretManifest(
-  keyPair: SealingKeyPair,
-  namespace: string,
-  opts: SealingKeySecretOptions = {},
-): string {
+export function sealingKeySecretManifest(keyPair: SealingKeyPair, namespace: string, opts: SealingKeySecretOptions = {}): string {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
     throw new Error(`sealingKeySecretManifest: namespace "${namespace}" is not a valid Kubernetes namespace name`);
   }
@@ -195,10 +191,7 @@ async function readPrivateFile(file: string): Promise<string> {
  * The directory is created 0700 and both files 0600. The key is created once and reused on every
  * later run, so SealedSecrets in the repo stay decryptable and re-runs change nothing.
  */
-export async function loadOrCreateSealingKeys(
-  dir: string,
-  opts: GenerateSealingKeyPairOptions = {},
-): Promise<StoredSealingKeys> {
+export async function loadOrCreateSealingKeys(dir: string, opts: GenerateSealingKeyPairOptions = {}): Promise<StoredSealingKeys> {
   const privateKeyPath = path.join(dir, PRIVATE_KEY_FILE);
   const certificatePath = path.join(dir, CERTIFICATE_FILE);
 

@@ -97,12 +97,7 @@ const TOKEN_RULES: TokenRule[] = [
 
 /** `${VAR}`, `$VAR`, `$(cmd)`, `{{ template }}`, `<your-token>`: the value is supplied elsewhere. */
 function isPlaceholder(value: string): boolean {
-  return (
-    /\$\{[^}]*\}/.test(value) ||
-    /\{\{.*\}\}/.test(value) ||
-    /^\$[A-Za-z0-9_({]/.test(value) ||
-    /^<[^<>]+>$/.test(value)
-  );
+  return /\$\{[^}]*\}/.test(value) || /\{\{.*\}\}/.test(value) || /^\$[A-Za-z0-9_({]/.test(value) || /^<[^<>]+>$/.test(value);
 }
 
 /** Values that carry no secret: empty, null, booleans, placeholders, aliases, encrypted forms. */
@@ -152,12 +147,7 @@ function isCredentialKey(key: string): boolean {
  */
 function isSecretNameReference(key: string, value: string): boolean {
   const k = normalizeKey(key);
-  return (
-    k.endsWith('secret') &&
-    !k.endsWith('clientsecret') &&
-    /^[a-z0-9]+(-[a-z0-9]+)+$/.test(value) &&
-    value.length <= 63
-  );
+  return k.endsWith('secret') && !k.endsWith('clientsecret') && /^[a-z0-9]+(-[a-z0-9]+)+$/.test(value) && value.length <= 63;
 }
 
 /** Subtrees that reference secrets kept elsewhere, or hold ciphertext. */
@@ -251,8 +241,7 @@ interface KeyLine {
   block: boolean;
 }
 
-const YAML_KEY_LINE =
-  /^(\s*)((?:-\s+)*)(?:"([^"]+)"|'([^']+)'|([^\s#'"{}[\],&*!|>%@`-][^#]*?|-[^\s#][^#]*?))\s*:(?:\s+(.*?))?\s*$/;
+const YAML_KEY_LINE = /^(\s*)((?:-\s+)*)(?:"([^"]+)"|'([^']+)'|([^\s#'"{}[\],&*!|>%@`-][^#]*?|-[^\s#][^#]*?))\s*:(?:\s+(.*?))?\s*$/;
 
 function unquote(raw: string, json: boolean): string {
   let v = raw.trim();

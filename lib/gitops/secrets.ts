@@ -123,10 +123,14 @@ async function clusterRegistration(stateDir: string, model: RepoModel, name: str
   const cluster = model.clusters.find((c) => c.name === name)!;
   const access = await readClusterAccess(stateDir, name);
   // the model was built from the same file: it vanishing or moving to another server in between is a race
-  if (!access || access.server !== cluster.server) throw new Error(`cluster ${name}: its recorded access changed while rendering; run again`);
+  if (!access || access.server !== cluster.server)
+    throw new Error(`cluster ${name}: its recorded access changed while rendering; run again`);
   const data = clusterSecretData(cluster.name, access);
   const problems = clusterConfigProblems(data.config);
-  if (problems.length) throw new Error(`${clusterAccessFile(stateDir, name)}: cluster ${name}: the recorded access cannot register it in Argo CD: ${problems.join('; ')}; delete it and run again to register ${name} anew`);
+  if (problems.length)
+    throw new Error(
+      `${clusterAccessFile(stateDir, name)}: cluster ${name}: the recorded access cannot register it in Argo CD: ${problems.join('; ')}; delete it and run again to register ${name} anew`,
+    );
   return data;
 }
 
@@ -170,7 +174,8 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   const keys = new Map<string, Awaited<ReturnType<typeof loadOrCreateSealingKeys>>>();
   const creds = new Map<string, Credentials>();
   const registrations = new Map<string, Record<string, string>>();
-  for (const c of model.clusters.filter((x) => !x.isManagement && x.registered)) registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
+  for (const c of model.clusters.filter((x) => !x.isManagement && x.registered))
+    registrations.set(c.name, await clusterRegistration(stateDir, model, c.name));
 
   // every cluster that gets SealedSecrets has its key pair before it is registered (sealingKeyInstalls)
   for (const cluster of [...new Set([...needed.map((s) => s.cluster), ...clustersNeedingSealingKey(model.clusters)])].sort()) {
@@ -184,7 +189,8 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
   for (const s of needed) {
     const k = keys.get(s.cluster)!;
     const data = plaintextOf(s, creds.get(s.cluster)!, registrations);
-    const labels: Record<string, string> = s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { [CLUSTER_SECRET_LABEL]: 'cluster' } : {};
+    const labels: Record<string, string> =
+      s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { [CLUSTER_SECRET_LABEL]: 'cluster' } : {};
     const hash = plaintextHash(s, data, labels, k.certificatePem);
     const cacheFile = sealedCacheFile(stateDir, s);
     const cached = await readJson<CacheEntry>(cacheFile);

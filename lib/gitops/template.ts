@@ -47,7 +47,10 @@ export function createEnv(templateRoot: string): typeof Handlebars {
   hb.registerHelper('not', (a: unknown) => !a);
   hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
   hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
-  hb.registerHelper('isEmpty', (v: unknown) => !v || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0));
+  hb.registerHelper(
+    'isEmpty',
+    (v: unknown) => !v || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0),
+  );
   hb.registerHelper('has', (obj: unknown, key: string) => !!obj && typeof obj === 'object' && key in (obj as object));
   hb.registerHelper('isOci', (url: unknown) => typeof url === 'string' && !url.includes('://'));
   hb.registerHelper('inc', (n: number) => Number(n) + 1);

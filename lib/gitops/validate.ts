@@ -20,7 +20,9 @@ export interface ValidationIssue {
 
 export class RepoValidationError extends Error {
   constructor(readonly issues: ValidationIssue[]) {
-    super(`rendered repository is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map(formatIssue).join('\n'));
+    super(
+      `rendered repository is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + issues.map(formatIssue).join('\n'),
+    );
     this.name = 'RepoValidationError';
   }
 }
@@ -66,7 +68,11 @@ function validateObject(file: string, docIndex: number, doc: Document, lc: LineC
   const obj = doc.toJS() as unknown;
   const base = { file, docIndex };
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
-    issues.push({ ...base, line: lineOf(doc, [], lc), message: 'document is not a Kubernetes object (expected a mapping with apiVersion and kind)' });
+    issues.push({
+      ...base,
+      line: lineOf(doc, [], lc),
+      message: 'document is not a Kubernetes object (expected a mapping with apiVersion and kind)',
+    });
     return;
   }
   const o = obj as Record<string, unknown>;
@@ -76,14 +82,27 @@ function validateObject(file: string, docIndex: number, doc: Document, lc: LineC
     issues.push({ ...base, object: label, line: lineOf(doc, [], lc), message: 'missing apiVersion or kind' });
     return;
   }
-  for (const message of clusterSecretProblems(o)) issues.push({ ...base, object: label, field: message.field, line: lineOf(doc, message.field.split('.'), lc), message: message.text });
+  for (const message of clusterSecretProblems(o))
+    issues.push({ ...base, object: label, field: message.field, line: lineOf(doc, message.field.split('.'), lc), message: message.text });
   const v = validatorFor(o.apiVersion, o.kind);
   if (v === 'allowed') return;
   if (typeof meta.name !== 'string' || meta.name === '') {
-    issues.push({ ...base, object: label, field: 'metadata.name', line: lineOf(doc, ['metadata'], lc), message: 'metadata.name is required' });
+    issues.push({
+      ...base,
+      object: label,
+      field: 'metadata.name',
+      line: lineOf(doc, ['metadata'], lc),
+      message: 'metadata.name is required',
+    });
   }
   if (v === null) {
-    issues.push({ ...base, object: label, field: 'kind', line: lineOf(doc, ['kind'], lc), message: `unknown kind ${o.apiVersion}/${o.kind}: no schema for it and not on the allowed list` });
+    issues.push({
+      ...base,
+      object: label,
+      field: 'kind',
+      line: lineOf(doc, ['kind'], lc),
+      message: `unknown kind ${o.apiVersion}/${o.kind}: no schema for it and not on the allowed list`,
+    });
     return;
   }
   for (const e of v(o)) {
@@ -112,9 +131,17 @@ function clusterSecretProblems(o: Record<string, unknown>): { field: string; tex
   if (labels?.[CLUSTER_SECRET_LABEL] !== 'cluster') return [];
   const stringData = (o.stringData ?? {}) as Record<string, unknown>;
   const data = (o.data ?? {}) as Record<string, unknown>;
-  const config = typeof stringData.config === 'string' ? stringData.config : typeof data.config === 'string' ? Buffer.from(data.config, 'base64').toString('utf8') : undefined;
+  const config =
+    typeof stringData.config === 'string'
+      ? stringData.config
+      : typeof data.config === 'string'
+        ? Buffer.from(data.config, 'base64').toString('utf8')
+        : undefined;
   if (config === undefined) return [{ field: 'stringData.config', text: 'an Argo CD cluster Secret without config: no bearer token' }];
-  return clusterConfigProblems(config).map((text) => ({ field: typeof stringData.config === 'string' ? 'stringData.config' : 'data.config', text }));
+  return clusterConfigProblems(config).map((text) => ({
+    field: typeof stringData.config === 'string' ? 'stringData.config' : 'data.config',
+    text,
+  }));
 }
 
 function validateYaml(file: string, content: string, issues: ValidationIssue[]): void {

@@ -18,7 +18,17 @@ const ADOPTED_ONLY = ['context', 'server', 'node_pools'] as const;
 
 /** MiB per unit of a Kubernetes memory quantity (binary and decimal suffixes; none = bytes). */
 const MEBI = 1024 * 1024;
-const UNITS: Record<string, number> = { '': 1 / MEBI, k: 1e3 / MEBI, M: 1e6 / MEBI, G: 1e9 / MEBI, T: 1e12 / MEBI, Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024 };
+const UNITS: Record<string, number> = {
+  '': 1 / MEBI,
+  k: 1e3 / MEBI,
+  M: 1e6 / MEBI,
+  G: 1e9 / MEBI,
+  T: 1e12 / MEBI,
+  Ki: 1 / 1024,
+  Mi: 1,
+  Gi: 1024,
+  Ti: 1024 * 1024,
+};
 
 /** "32Gi" → 32768, "16G" → 15258 (MiB, rounded down); undefined when not a quantity. */
 export function memoryToMi(text: string): number | undefined {
@@ -37,25 +47,39 @@ export function checkAdoptedClusters(layout: Layout, report: Reporter, dir: stri
     const { settings, path } = cluster;
     if (!isAdopted(cluster)) {
       if (settings.k3s_version === undefined) {
-        report.error([...path, 'k3s_version'], 'is required (a pinned K3s version like v1.31.4+k3s1); a cluster built elsewhere gets kubeconfig: instead', {
-          at: 'key',
-          expected: 'a pinned K3s version like v1.31.4+k3s1',
-        });
+        report.error(
+          [...path, 'k3s_version'],
+          'is required (a pinned K3s version like v1.31.4+k3s1); a cluster built elsewhere gets kubeconfig: instead',
+          {
+            at: 'key',
+            expected: 'a pinned K3s version like v1.31.4+k3s1',
+          },
+        );
       }
       for (const key of ADOPTED_ONLY) {
-        if (settings[key] !== undefined) report.error([...path, key], 'only applies to an adopted cluster (one with kubeconfig:)', { at: 'key' });
+        if (settings[key] !== undefined)
+          report.error([...path, key], 'only applies to an adopted cluster (one with kubeconfig:)', { at: 'key' });
       }
       return;
     }
     if (index === 0) {
-      const why = path[0] === 'cluster' ? 'the only cluster (cluster:) is the management cluster' : 'the first cluster is the management cluster';
-      report.error([...path, 'kubeconfig'], `${why}: it runs Argo CD and clusterseed builds it; list a built cluster first and the adopted one after it`, { at: 'key' });
+      const why =
+        path[0] === 'cluster' ? 'the only cluster (cluster:) is the management cluster' : 'the first cluster is the management cluster';
+      report.error(
+        [...path, 'kubeconfig'],
+        `${why}: it runs Argo CD and clusterseed builds it; list a built cluster first and the adopted one after it`,
+        { at: 'key' },
+      );
     }
     for (const key of K3S_ONLY) {
-      if (settings[key] !== undefined) report.error([...path, key], 'is a K3s setting: an adopted cluster (kubeconfig:) is not built by clusterseed', { at: 'key' });
+      if (settings[key] !== undefined)
+        report.error([...path, key], 'is a K3s setting: an adopted cluster (kubeconfig:) is not built by clusterseed', { at: 'key' });
     }
     const vars = settings.vars as Record<string, unknown> | undefined;
-    if (vars && vars.k3s !== undefined) report.error([...path, 'vars', 'k3s'], 'is a K3s setting: an adopted cluster (kubeconfig:) is not built by clusterseed', { at: 'key' });
+    if (vars && vars.k3s !== undefined)
+      report.error([...path, 'vars', 'k3s'], 'is a K3s setting: an adopted cluster (kubeconfig:) is not built by clusterseed', {
+        at: 'key',
+      });
     checkNodePools(settings, path, report);
 
     const file = expandPath(settings.kubeconfig!, dir);
@@ -74,10 +98,14 @@ export function checkAdoptedClusters(layout: Layout, report: Reporter, dir: stri
 function checkNodePools(settings: RawCluster, path: FieldPath, report: Reporter): void {
   const pools = settings.node_pools;
   if (pools === undefined) {
-    report.error([...path, 'kubeconfig'], 'an adopted cluster needs node_pools: (name, count, arch, cpu, memory of its nodes): placement and quotas know its nodes only from them', {
-      at: 'key',
-      expected: 'node_pools: [...]',
-    });
+    report.error(
+      [...path, 'kubeconfig'],
+      'an adopted cluster needs node_pools: (name, count, arch, cpu, memory of its nodes): placement and quotas know its nodes only from them',
+      {
+        at: 'key',
+        expected: 'node_pools: [...]',
+      },
+    );
     return;
   }
   const names = new Map<string, number>();
@@ -87,7 +115,8 @@ function checkNodePools(settings: RawCluster, path: FieldPath, report: Reporter)
     if (first !== undefined) report.error([...at, 'name'], `repeats pool name "${pool.name}" (node_pools[${first}])`);
     else names.set(pool.name, i);
     const mi = memoryToMi(pool.memory);
-    if (mi !== undefined && mi < 1) report.error([...at, 'memory'], `${pool.memory} is less than 1Mi; write the node's allocatable memory, e.g. 32Gi`);
+    if (mi !== undefined && mi < 1)
+      report.error([...at, 'memory'], `${pool.memory} is less than 1Mi; write the node's allocatable memory, e.g. 32Gi`);
     checkLabelKeys(pool.labels, [...at, 'labels'], report, { nodeSelf: false });
     checkTaintList(pool.taints, [...at, 'taints'], report);
   });
@@ -99,18 +128,16 @@ export function normalizeAdopted(entry: ClusterEntry, dir: string, kubeconfigSer
   const spec: AdoptedClusterSpec = {
     kubeconfig: expandPath(s.kubeconfig!, dir),
     server: s.server ?? kubeconfigServer,
-    nodePools: (s.node_pools ?? []).map(
-      (p): NodePoolSpec => ({
-        name: p.name,
-        count: p.count,
-        arch: p.arch,
-        cpu: p.cpu,
-        memoryMi: memoryToMi(p.memory)!,
-        gpus: p.gpus ?? D.DEFAULT_NODE_POOL_GPUS,
-        labels: { ...p.labels },
-        taints: [...(p.taints ?? [])],
-      }),
-    ),
+    nodePools: (s.node_pools ?? []).map((p): NodePoolSpec => ({
+      name: p.name,
+      count: p.count,
+      arch: p.arch,
+      cpu: p.cpu,
+      memoryMi: memoryToMi(p.memory)!,
+      gpus: p.gpus ?? D.DEFAULT_NODE_POOL_GPUS,
+      labels: { ...p.labels },
+      taints: [...(p.taints ?? [])],
+    })),
   };
   if (s.context !== undefined) spec.context = s.context;
   return spec;

@@ -31,7 +31,14 @@ export function checkConnectionFiles(inventory: Inventory, env: NodeJS.ProcessEn
   const report = (path: FieldPath, message: string, at: 'key' | 'value' = 'value') => {
     const source = provenance?.source;
     const pos = source ? (at === 'key' ? source.locateKey(path) : source.locateValue(path)) : { line: 0, column: 0 };
-    const issue: InventoryIssue = { file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(path), message, severity: 'error' };
+    const issue: InventoryIssue = {
+      file: source?.file ?? inventory.file,
+      line: pos.line,
+      column: pos.column,
+      path: formatPath(path),
+      message,
+      severity: 'error',
+    };
     const id = `${issue.line}:${issue.path}:${message}`;
     if (!seen.has(id)) issues.push(issue);
     seen.add(id);
@@ -46,7 +53,11 @@ export function checkConnectionFiles(inventory: Inventory, env: NodeJS.ProcessEn
       const problem = privateKeyProblem(host.sshKey, { agent });
       if (problem) report(keyAt, problem);
     } else if (!agent) {
-      report(origin.host, 'has no ssh_key and no ssh-agent is running (SSH_AUTH_SOCK is unset): set ssh_key here or in defaults, or start ssh-agent', 'key');
+      report(
+        origin.host,
+        'has no ssh_key and no ssh-agent is running (SSH_AUTH_SOCK is unset): set ssh_key here or in defaults, or start ssh-agent',
+        'key',
+      );
     }
 
     if (host.jump?.sshKey) {
@@ -77,7 +88,8 @@ export function checkConnectionFiles(inventory: Inventory, env: NodeJS.ProcessEn
 
 /** Where the inventory sets a host's known_hosts (the host, else defaults), for the message. */
 function knownHostsOrigin(inventory: Inventory, host: HostSpec): FieldPath | undefined {
-  const raw = provenanceOf(inventory)?.raw as { hosts?: Record<string, { known_hosts?: unknown }>; defaults?: { known_hosts?: unknown } } | undefined;
+  const raw = provenanceOf(inventory)?.raw as
+    { hosts?: Record<string, { known_hosts?: unknown }>; defaults?: { known_hosts?: unknown } } | undefined;
   if (raw?.hosts?.[host.name]?.known_hosts !== undefined) return ['hosts', host.name, 'known_hosts'];
   if (raw?.defaults?.known_hosts !== undefined) return ['defaults', 'known_hosts'];
   return host.knownHostsFile ? ['hosts', host.name, 'known_hosts'] : undefined;
@@ -93,7 +105,8 @@ export function knownHostsProblem(file: string, acceptNew: boolean): string | un
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS') return `known_hosts ${file} is not ${acceptNew ? 'readable and writable' : 'readable'} (${code}); --accept-new-host-keys appends new host keys to it`;
+    if (code === 'EACCES' || code === 'EROFS')
+      return `known_hosts ${file} is not ${acceptNew ? 'readable and writable' : 'readable'} (${code}); --accept-new-host-keys appends new host keys to it`;
     const blocker = code === 'ENOTDIR' ? fileInTheWay(file) : undefined;
     if (blocker) return `known_hosts ${file} cannot be ${acceptNew ? 'created' : 'read'}: ${blocker} is not a directory`;
     if (code !== 'ENOENT') return `known_hosts ${file} cannot be used (${code ?? (err as Error).message})`;
@@ -132,7 +145,14 @@ export function checkKubeconfigFiles(inventory: Inventory): void {
     if (!problem) continue;
     const at: FieldPath = ['clusters', cluster.name, 'kubeconfig'];
     const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
-    issues.push({ file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message: problem, severity: 'error' });
+    issues.push({
+      file: source?.file ?? inventory.file,
+      line: pos.line,
+      column: pos.column,
+      path: formatPath(at),
+      message: problem,
+      severity: 'error',
+    });
   }
   if (issues.length) throw new InventoryError(issues);
 }

@@ -45,26 +45,34 @@ export function readKubeconfigTarget(file: string, context?: string): Kubeconfig
   if (!isPlainObject(data) || !Array.isArray(data.contexts) || !Array.isArray(data.clusters)) {
     return fail(`${file} is not a kubeconfig: it needs clusters: and contexts: lists (as kubectl config view prints them)`);
   }
-  const named = (list: unknown[]) => list.filter(isPlainObject).filter((e) => typeof e.name === 'string') as Array<Record<string, unknown> & { name: string }>;
+  const named = (list: unknown[]) =>
+    list.filter(isPlainObject).filter((e) => typeof e.name === 'string') as Array<Record<string, unknown> & { name: string }>;
   const contexts = named(data.contexts);
   const names = contexts.map((c) => c.name);
-  const wanted = context ?? (typeof data['current-context'] === 'string' && data['current-context'] !== '' ? data['current-context'] : undefined);
+  const wanted =
+    context ?? (typeof data['current-context'] === 'string' && data['current-context'] !== '' ? data['current-context'] : undefined);
   if (wanted === undefined) {
     return fail(`kubeconfig ${file} has no current-context: set context: to one of ${names.join(', ') || '(it has no contexts)'}`);
   }
   const entry = contexts.find((c) => c.name === wanted);
   if (!entry) {
     const which = context === undefined ? `its current-context "${wanted}"` : `context "${wanted}"`;
-    return fail(`kubeconfig ${file} has no ${which}${didYouMean(wanted, names)}; contexts: ${names.join(', ') || 'none'}`, context === undefined ? 'kubeconfig' : 'context');
+    return fail(
+      `kubeconfig ${file} has no ${which}${didYouMean(wanted, names)}; contexts: ${names.join(', ') || 'none'}`,
+      context === undefined ? 'kubeconfig' : 'context',
+    );
   }
   const clusterName = isPlainObject(entry.context) ? entry.context.cluster : undefined;
   if (typeof clusterName !== 'string' || clusterName === '') return fail(`kubeconfig ${file}: context "${wanted}" names no cluster`);
   const cluster = named(data.clusters).find((c) => c.name === clusterName);
   if (!cluster) return fail(`kubeconfig ${file}: context "${wanted}" names cluster "${clusterName}", which is not in its clusters: list`);
   const server = isPlainObject(cluster.cluster) ? cluster.cluster.server : undefined;
-  if (typeof server !== 'string' || server === '') return fail(`kubeconfig ${file}: cluster "${clusterName}" (context "${wanted}") has no server`);
+  if (typeof server !== 'string' || server === '')
+    return fail(`kubeconfig ${file}: cluster "${clusterName}" (context "${wanted}") has no server`);
   if (!/^https:\/\/[^\s/]+/.test(server)) {
-    return fail(`kubeconfig ${file}: the server of cluster "${clusterName}" is not an https:// URL; Argo CD reaches API servers over TLS only`);
+    return fail(
+      `kubeconfig ${file}: the server of cluster "${clusterName}" is not an https:// URL; Argo CD reaches API servers over TLS only`,
+    );
   }
   return { context: wanted, cluster: clusterName, server };
 }
@@ -101,15 +109,21 @@ export function kubeconfigCredentialProblem(file: string, context?: string): str
   }
   const contextEntry = find(data.contexts, target.context)?.context as Record<string, unknown>;
   const userName = contextEntry.user;
-  if (typeof userName !== 'string' || userName === '') return `${where} names no user: clusterseed needs credentials to register the cluster`;
+  if (typeof userName !== 'string' || userName === '')
+    return `${where} names no user: clusterseed needs credentials to register the cluster`;
   const user = find(data.users, userName)?.user;
   if (!isPlainObject(user)) return `${where} names user "${userName}", which is not in its users: list`;
   if (user['auth-provider'] !== undefined) {
     return `${where}: user "${userName}" authenticates with auth-provider, which clusterseed does not support; use an exec plugin (e.g. gke-gcloud-auth-plugin) or a token`;
   }
   const hasCert = (k: string) => user[`${k}-data`] !== undefined || user[k] !== undefined;
-  const usable = user.token !== undefined || user.tokenFile !== undefined || user.exec !== undefined || (hasCert('client-certificate') && hasCert('client-key'));
-  if (!usable) return `${where}: user "${userName}" has no credential clusterseed can use (token, tokenFile, client-certificate with client-key, or exec)`;
+  const usable =
+    user.token !== undefined ||
+    user.tokenFile !== undefined ||
+    user.exec !== undefined ||
+    (hasCert('client-certificate') && hasCert('client-key'));
+  if (!usable)
+    return `${where}: user "${userName}" has no credential clusterseed can use (token, tokenFile, client-certificate with client-key, or exec)`;
   const base = path.dirname(file);
   const named: Array<[string, unknown]> = [
     ['certificate-authority', cluster['certificate-authority']],

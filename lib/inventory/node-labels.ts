@@ -5,14 +5,23 @@ import type { Reporter } from './semantic.ts';
 import { isRestrictedLabel, labelKeyProblem, parseTaint } from './syntax.ts';
 
 /** Label keys per Kubernetes rules; `nodeSelf`: the node labels itself, so restricted namespaces get a warning. */
-export function checkLabelKeys(labels: Record<string, string> | undefined, at: FieldPath, report: Reporter, opts: { nodeSelf: boolean }): void {
+export function checkLabelKeys(
+  labels: Record<string, string> | undefined,
+  at: FieldPath,
+  report: Reporter,
+  opts: { nodeSelf: boolean },
+): void {
   for (const key of Object.keys(labels ?? {})) {
     const path = [...at, key];
     const keyProblem = labelKeyProblem(key);
     if (keyProblem) report.error(path, `label key ${keyProblem}`, { at: 'key' });
     // values need no check here: the schema's pattern and length say all there is
     if (!keyProblem && opts.nodeSelf && isRestrictedLabel(key)) {
-      report.warn(path, 'is in a namespace a node may not label itself with (kubelet NodeRestriction): clusterseed sets it through the API once the node has joined, so pods cannot select it during registration', { at: 'key' });
+      report.warn(
+        path,
+        'is in a namespace a node may not label itself with (kubelet NodeRestriction): clusterseed sets it through the API once the node has joined, so pods cannot select it during registration',
+        { at: 'key' },
+      );
     }
   }
 }
@@ -28,7 +37,8 @@ export function checkTaintList(taints: string[] | undefined, at: FieldPath, repo
       return;
     }
     const id = `${taint.key}:${taint.effect}`;
-    if (seen.has(id)) report.error(path, `repeats taint key "${taint.key}" with effect ${taint.effect}; Kubernetes allows one per key and effect`);
+    if (seen.has(id))
+      report.error(path, `repeats taint key "${taint.key}" with effect ${taint.effect}; Kubernetes allows one per key and effect`);
     seen.add(id);
   });
 }

@@ -23,7 +23,13 @@ export interface Normalized {
   origins: Map<string, HostOrigins>;
 }
 
-export function normalize(raw: RawInventory, layout: Layout, file: string, dir: string, kubeconfigServers: Map<string, string> = new Map()): Normalized {
+export function normalize(
+  raw: RawInventory,
+  layout: Layout,
+  file: string,
+  dir: string,
+  kubeconfigServers: Map<string, string> = new Map(),
+): Normalized {
   const origins = new Map<string, HostOrigins>();
   const hosts: HostSpec[] = [];
   const links = normalizeHostLinks(raw, layout);
@@ -42,7 +48,9 @@ export function normalize(raw: RawInventory, layout: Layout, file: string, dir: 
   for (const name of layout.groupNames) groups[name] = [...groupMembers(raw.groups[name])];
 
   const clusters = layout.clusters.map((entry) =>
-    isAdopted(entry) ? normalizeAdoptedCluster(raw, entry, dir, kubeconfigServers.get(entry.name)) : normalizeCluster(raw, entry, hosts, dir),
+    isAdopted(entry)
+      ? normalizeAdoptedCluster(raw, entry, dir, kubeconfigServers.get(entry.name))
+      : normalizeCluster(raw, entry, hosts, dir),
   );
 
   const inventory: Inventory = { file, dir, hosts, groups, clusters, gitops: normalizeGitops(raw, dir), vars: deepMerge(raw.vars) };
@@ -198,7 +206,13 @@ function normalizeGitops(raw: RawInventory, dir: string): GitopsSpec {
   if ('github' in repo) {
     const g = repo.github;
     return {
-      repo: { kind: 'github', owner: g.owner, name: g.name, private: g.private ?? D.DEFAULT_GITHUB_PRIVATE, org: g.org ?? D.DEFAULT_GITHUB_ORG },
+      repo: {
+        kind: 'github',
+        owner: g.owner,
+        name: g.name,
+        private: g.private ?? D.DEFAULT_GITHUB_PRIVATE,
+        org: g.org ?? D.DEFAULT_GITHUB_ORG,
+      },
       branch,
     };
   }

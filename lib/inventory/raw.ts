@@ -79,9 +79,7 @@ export interface RawRepoAuth {
 
 export interface RawGitops {
   repo?:
-    | { github: { owner: string; name: string; private?: boolean; org?: boolean } }
-    | ({ url: string } & RawRepoAuth)
-    | { local: string };
+    { github: { owner: string; name: string; private?: boolean; org?: boolean } } | ({ url: string } & RawRepoAuth) | { local: string };
   branch?: string;
   components?: Record<string, RawComponent>;
 }

@@ -14,14 +14,24 @@ export function checkRepoCredentialFiles(inventory: Inventory, env: NodeJS.Proce
   const issues: InventoryIssue[] = [];
   const report = (path: FieldPath, message: string) => {
     const pos = source ? source.locateValue(path) : { line: 0, column: 0 };
-    issues.push({ file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(path), message, severity: 'error' });
+    issues.push({
+      file: source?.file ?? inventory.file,
+      line: pos.line,
+      column: pos.column,
+      path: formatPath(path),
+      message,
+      severity: 'error',
+    });
   };
   if (repo.auth.sshKey) {
     const problem = privateKeyFileProblem(repo.auth.sshKey);
     if (problem) report(['gitops', 'repo', 'ssh_key'], `deploy key ${problem}`);
   }
   if (repo.auth.tokenEnv && !env[repo.auth.tokenEnv]) {
-    report(['gitops', 'repo', 'token_env'], `environment variable ${repo.auth.tokenEnv} is not set; it must hold the token for ${repo.url}`);
+    report(
+      ['gitops', 'repo', 'token_env'],
+      `environment variable ${repo.auth.tokenEnv} is not set; it must hold the token for ${repo.url}`,
+    );
   }
   if (issues.length) throw new InventoryError(issues);
 }

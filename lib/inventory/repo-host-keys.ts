@@ -22,6 +22,8 @@ export function repoHostKeys(inventory: Inventory, url: string | undefined, defa
     const at: FieldPath = ['gitops', 'repo', knownHostsFile ? 'known_hosts' : 'url'];
     const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
     const message = e.message.replace(/^gitops\.repo\.known_hosts: /, '');
-    throw new InventoryError([{ file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message, severity: 'error' }]);
+    throw new InventoryError([
+      { file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message, severity: 'error' },
+    ]);
   }
 }

@@ -68,22 +68,38 @@ function typeOfDefault(v: unknown): VarType {
 }
 
 const EXPECTED: Record<VarType, string> = {
-  string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', list: 'a list',
-  mapping: 'a mapping', scalar: 'a string or a number', listOrString: 'a list or a single string', any: 'a value',
+  string: 'a string',
+  number: 'a number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  list: 'a list',
+  mapping: 'a mapping',
+  scalar: 'a string or a number',
+  listOrString: 'a list or a single string',
+  any: 'a value',
 };
 
 function fits(type: VarType, v: unknown): boolean {
   switch (type) {
-    case 'string': return typeof v === 'string';
-    case 'number': return typeof v === 'number' && Number.isFinite(v);
-    case 'integer': return typeof v === 'number' && Number.isInteger(v);
-    case 'boolean': return typeof v === 'boolean';
+    case 'string':
+      return typeof v === 'string';
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'boolean':
+      return typeof v === 'boolean';
     // null is "none" for lists and mappings, which the roles read as empty
-    case 'list': return Array.isArray(v) || v === null;
-    case 'mapping': return isPlainObject(v) || v === null;
-    case 'scalar': return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
-    case 'listOrString': return Array.isArray(v) || typeof v === 'string' || v === null;
-    case 'any': return true;
+    case 'list':
+      return Array.isArray(v) || v === null;
+    case 'mapping':
+      return isPlainObject(v) || v === null;
+    case 'scalar':
+      return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+    case 'listOrString':
+      return Array.isArray(v) || typeof v === 'string' || v === null;
+    case 'any':
+      return true;
   }
 }
 
@@ -107,13 +123,18 @@ export interface Problem {
 export function layerProblems(layer: VarsLayer, specs: VarsSpec[], scope: string): Problem[] {
   const problems: Problem[] = [];
   if (layer.vars === null) return problems;
-  if (!isPlainObject(layer.vars)) return [{ path: layer.path, message: `expected a mapping of vars by role name, got ${describe(layer.vars)}`, at: 'value' }];
+  if (!isPlainObject(layer.vars))
+    return [{ path: layer.path, message: `expected a mapping of vars by role name, got ${describe(layer.vars)}`, at: 'value' }];
   const byName = new Map(specs.map((s) => [s.name, s]));
   for (const [name, value] of Object.entries(layer.vars)) {
     const spec = byName.get(name);
     const path = [...layer.path, name];
     if (!spec) {
-      problems.push({ path, message: `unknown ${scope} vars "${name}"${didYouMean(name, byName.keys())}: known are ${[...byName.keys()].join(', ')}`, at: 'key' });
+      problems.push({
+        path,
+        message: `unknown ${scope} vars "${name}"${didYouMean(name, byName.keys())}: known are ${[...byName.keys()].join(', ')}`,
+        at: 'key',
+      });
       continue;
     }
     if (value === null) continue;
@@ -128,7 +149,11 @@ export function layerProblems(layer: VarsLayer, specs: VarsSpec[], scope: string
 
 function walk(spec: VarsSpec, defaults: Record<string, unknown>, value: unknown, at: string[], path: FieldPath, problems: Problem[]): void {
   if (!isPlainObject(value)) {
-    problems.push({ path, message: `expected a mapping of ${spec.what ?? `role ${spec.name}`} settings, got ${describe(value)}`, at: 'value' });
+    problems.push({
+      path,
+      message: `expected a mapping of ${spec.what ?? `role ${spec.name}`} settings, got ${describe(value)}`,
+      at: 'value',
+    });
     return;
   }
   for (const [key, v] of Object.entries(value)) {
@@ -138,7 +163,9 @@ function walk(spec: VarsSpec, defaults: Record<string, unknown>, value: unknown,
     if (!known) {
       const where = at.length ? `${spec.name}.${at.join('.')}` : spec.name;
       const prefix = at.length ? `${at.join('.')}.` : '';
-      const typed = Object.keys(spec.types ?? {}).filter((t) => t.startsWith(prefix) && !t.slice(prefix.length).includes('.')).map((t) => t.slice(prefix.length));
+      const typed = Object.keys(spec.types ?? {})
+        .filter((t) => t.startsWith(prefix) && !t.slice(prefix.length).includes('.'))
+        .map((t) => t.slice(prefix.length));
       const candidates = [...new Set([...Object.keys(defaults), ...typed])];
       problems.push({
         path: keyPath,
@@ -165,7 +192,14 @@ export function throwIfProblems(inventory: Inventory, problems: Problem[]): void
   const source = provenanceOf(inventory)?.source;
   const issues: InventoryIssue[] = problems.map((p) => {
     const pos = source ? (p.at === 'key' ? source.locateKey(p.path) : source.locateValue(p.path)) : { line: 0, column: 0 };
-    return { file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(p.path), message: p.message, severity: 'error' };
+    return {
+      file: source?.file ?? inventory.file,
+      line: pos.line,
+      column: pos.column,
+      path: formatPath(p.path),
+      message: p.message,
+      severity: 'error',
+    };
   });
   throw new InventoryError(issues);
 }
@@ -178,7 +212,9 @@ export function throwIfProblems(inventory: Inventory, problems: Problem[]): void
 export function roleVarsProblems(inventory: Inventory, hostSpecs: VarsSpec[], clusterSpecs: VarsSpec[]): Problem[] {
   const raw = provenanceOf(inventory)?.raw;
   const hostLayers = raw ? hostVarsLayers(raw) : inventory.hosts.map((h) => ({ path: ['hosts', h.name, 'vars'], vars: h.vars }));
-  const clusterLayers = raw ? clusterVarsLayers(raw) : inventory.clusters.map((c) => ({ path: ['clusters', c.name, 'vars'], vars: c.vars }));
+  const clusterLayers = raw
+    ? clusterVarsLayers(raw)
+    : inventory.clusters.map((c) => ({ path: ['clusters', c.name, 'vars'], vars: c.vars }));
   return [
     ...hostLayers.flatMap((l) => layerProblems(l, hostSpecs, 'host')),
     ...clusterLayers.flatMap((l) => layerProblems(l, clusterSpecs, 'cluster')),

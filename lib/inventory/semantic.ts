@@ -112,7 +112,10 @@ function checkCluster(cluster: ClusterEntry, report: Reporter, networks: Map<str
       for (const s of services) {
         if (cidrsOverlap(p, s)) {
           const field = settings.service_cidr !== undefined ? 'service_cidr' : 'cluster_cidr';
-          report.error([...path, field], `cluster_cidr ${p.text} and service_cidr ${s.text} overlap; pods and services need separate networks`);
+          report.error(
+            [...path, field],
+            `cluster_cidr ${p.text} and service_cidr ${s.text} overlap; pods and services need separate networks`,
+          );
         }
       }
     }
@@ -131,7 +134,10 @@ function checkTokenFiles(layout: Layout, dir: string, report: Reporter): void {
     const file = expandPath(cluster.settings.token_file ?? defaultTokenFile(cluster.name), dir);
     const other = seen.get(file);
     if (other) {
-      report.error([...cluster.path, 'token_file'], `is the same file as cluster "${other}"'s token_file; each cluster needs its own token`);
+      report.error(
+        [...cluster.path, 'token_file'],
+        `is the same file as cluster "${other}"'s token_file; each cluster needs its own token`,
+      );
     }
     seen.set(file, cluster.name);
   }
@@ -187,30 +193,45 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
     const endpoint = `${host.address.toLowerCase()}:${port}:${via}`;
     const first = endpoints.get(endpoint);
     if (first) {
-      report.error([...path, 'address'], `${host.address} port ${port} is already used by host "${first}" (line ${report.line(['hosts', first])})`);
+      report.error(
+        [...path, 'address'],
+        `${host.address} port ${port} is already used by host "${first}" (line ${report.line(['hosts', first])})`,
+      );
     } else {
       endpoints.set(endpoint, name);
     }
 
     if (host.cluster !== undefined && !clusterNames.includes(host.cluster)) {
       report.membershipDoubtful = true;
-      report.error([...path, 'cluster'], `unknown cluster "${host.cluster}"${didYouMean(host.cluster, clusterNames)}; clusters: ${clusterNames.join(', ')}`);
+      report.error(
+        [...path, 'cluster'],
+        `unknown cluster "${host.cluster}"${didYouMean(host.cluster, clusterNames)}; clusters: ${clusterNames.join(', ')}`,
+      );
     } else if (host.cluster !== undefined && adopted.has(host.cluster)) {
       report.membershipDoubtful = true;
-      report.error([...path, 'cluster'], `cluster "${host.cluster}" is adopted (kubeconfig:): clusterseed does not build it, so it has no hosts; built clusters: ${built.join(', ')}`);
+      report.error(
+        [...path, 'cluster'],
+        `cluster "${host.cluster}" is adopted (kubeconfig:): clusterseed does not build it, so it has no hosts; built clusters: ${built.join(', ')}`,
+      );
     }
 
     if (isNode(layout, name)) {
       const cluster = clusterOf(raw, layout, name);
       if (cluster === undefined && host.cluster === undefined) {
         report.membershipDoubtful = true;
-        report.error(path, `needs cluster: (the inventory has several clusters: ${built.join(', ')})`, { at: 'key', expected: built.join(' or ') });
+        report.error(path, `needs cluster: (the inventory has several clusters: ${built.join(', ')})`, {
+          at: 'key',
+          expected: built.join(' or '),
+        });
       }
       for (const net of networks.get(cluster ?? '') ?? []) {
         for (const field of ['address', 'node_ip'] as const) {
           const value = host[field];
           if (value !== undefined && cidrContains(net, value)) {
-            report.error([...path, field], `${value} is inside the cluster's pod/service network ${net.text}; choose another cluster_cidr/service_cidr`);
+            report.error(
+              [...path, field],
+              `${value} is inside the cluster's pod/service network ${net.text}; choose another cluster_cidr/service_cidr`,
+            );
           }
         }
       }
@@ -224,9 +245,17 @@ function checkHosts(raw: RawInventory, layout: Layout, report: Reporter, network
 function checkNonNode(raw: RawInventory, layout: Layout, name: string, report: Reporter): void {
   const customGroups = layout.groupNames.filter((g) => g !== 'servers' && g !== 'agents' && groupMembers(raw.groups[g]).includes(name));
   if (customGroups.length) {
-    report.error(['hosts', name], `is in groups.${customGroups[0]} but in neither groups.servers nor groups.agents; add it to one of them`, { at: 'key' });
+    report.error(
+      ['hosts', name],
+      `is in groups.${customGroups[0]} but in neither groups.servers nor groups.agents; add it to one of them`,
+      { at: 'key' },
+    );
   } else if (!layout.jumpTargets.has(name) && !report.suggested.has(name)) {
-    report.error(['hosts', name], 'is in neither groups.servers nor groups.agents: add it to one, or remove it (only jump hosts may stay outside the cluster groups)', { at: 'key' });
+    report.error(
+      ['hosts', name],
+      'is in neither groups.servers nor groups.agents: add it to one, or remove it (only jump hosts may stay outside the cluster groups)',
+      { at: 'key' },
+    );
   }
 }
 
@@ -242,7 +271,10 @@ function checkJump(raw: RawInventory, name: string, report: Reporter): void {
   if (jump === name) {
     report.error(path, 'a host cannot be its own jump host');
   } else if (!Object.hasOwn(raw.hosts, jump)) {
-    report.error(path, `unknown host "${jump}"${report.suggestHost(jump, Object.keys(raw.hosts))}; name a host from hosts: or give {address, port, user}`);
+    report.error(
+      path,
+      `unknown host "${jump}"${report.suggestHost(jump, Object.keys(raw.hosts))}; name a host from hosts: or give {address, port, user}`,
+    );
   } else if (raw.hosts[jump].jump !== undefined) {
     report.error(path, `"${jump}" itself connects through a jump host; chained jumps are not supported`);
   }
@@ -255,11 +287,21 @@ function checkClusterMembership(raw: RawInventory, layout: Layout, report: Repor
     const nodes = layout.hostNames.filter((h) => isNode(layout, h) && clusterOf(raw, layout, h) === cluster.name);
     const servers = nodes.filter((h) => layout.servers.has(h));
     if (nodes.length === 0) {
-      report.error(cluster.path, `cluster "${cluster.name}" has no hosts: set cluster: ${cluster.name} on its hosts and list them in groups`, { at: 'key' });
+      report.error(
+        cluster.path,
+        `cluster "${cluster.name}" has no hosts: set cluster: ${cluster.name} on its hosts and list them in groups`,
+        { at: 'key' },
+      );
     } else if (servers.length === 0) {
-      report.error(cluster.path, `cluster "${cluster.name}" has no server: add one of its hosts (${nodes.join(', ')}) to groups.servers`, { at: 'key' });
+      report.error(cluster.path, `cluster "${cluster.name}" has no server: add one of its hosts (${nodes.join(', ')}) to groups.servers`, {
+        at: 'key',
+      });
     } else if (servers.length % 2 === 0) {
-      report.warn(['groups', 'servers'], `cluster "${cluster.name}" has ${servers.length} servers: embedded etcd keeps quorum only with a majority, so an even count tolerates no more failures than one server less (use 1, 3 or 5)`, { at: 'key' });
+      report.warn(
+        ['groups', 'servers'],
+        `cluster "${cluster.name}" has ${servers.length} servers: embedded etcd keeps quorum only with a majority, so an even count tolerates no more failures than one server less (use 1, 3 or 5)`,
+        { at: 'key' },
+      );
     }
   }
 }
@@ -274,7 +316,9 @@ function checkGitopsRepo(raw: RawInventory, report: Reporter): void {
   const at = ['gitops', 'repo'];
   const kinds = REPO_KINDS.filter((k) => k in repo);
   if (kinds.length !== 1) {
-    report.error(at, `must be exactly one of github, url or local (got ${describe(repo)})`, { expected: 'exactly one of github, url or local' });
+    report.error(at, `must be exactly one of github, url or local (got ${describe(repo)})`, {
+      expected: 'exactly one of github, url or local',
+    });
     return;
   }
   const auth = REPO_AUTH_KEYS.filter((k) => k in repo);
@@ -305,7 +349,10 @@ function checkGitopsRepo(raw: RawInventory, report: Reporter): void {
     if (repo.ssh_key !== undefined || repo.token_env !== undefined) {
       report.error([...at, 'public'], 'a public repository needs no credential: remove ssh_key/token_env, or public');
     } else if (transport === 'ssh') {
-      report.error([...at, 'public'], 'Argo CD cannot clone over ssh without a key: give the https URL of a public repository, or drop public to get a deploy key');
+      report.error(
+        [...at, 'public'],
+        'Argo CD cannot clone over ssh without a key: give the https URL of a public repository, or drop public to get a deploy key',
+      );
     }
   }
 }

@@ -71,7 +71,10 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     const at = ['hosts', name, 'site'];
     if (site === undefined) {
       if (sites.length > 1 && isNode(layout, name)) {
-        report.error(['hosts', name], `needs site: (the inventory has several sites: ${sites.join(', ')})`, { at: 'key', expected: sites.join(' or ') });
+        report.error(['hosts', name], `needs site: (the inventory has several sites: ${sites.join(', ')})`, {
+          at: 'key',
+          expected: sites.join(' or '),
+        });
       }
     } else if (sites.length === 0) {
       report.error(at, `unknown site "${site}": list the sites first, e.g. sites: [${site}]`);
@@ -94,10 +97,15 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
   if (!link) {
     if (bySite.size > 1) {
       const where = [...bySite].map(([site, hosts]) => `${site}: ${hosts.join(', ')}`).join('; ');
-      report.error(['sites'], `hosts stand at ${bySite.size} sites (${where}) and nothing links them: add site_link: { network: 10.77.0.0/24 } (docs/inventory.md, "Sites and the site link")`, { at: 'key' });
+      report.error(
+        ['sites'],
+        `hosts stand at ${bySite.size} sites (${where}) and nothing links them: add site_link: { network: 10.77.0.0/24 } (docs/inventory.md, "Sites and the site link")`,
+        { at: 'key' },
+      );
     }
     for (const name of layout.hostNames) {
-      if (raw.hosts[name].link !== undefined) report.error(['hosts', name, 'link'], 'needs site_link: (the link between sites this is one end of)', { at: 'key' });
+      if (raw.hosts[name].link !== undefined)
+        report.error(['hosts', name, 'link'], 'needs site_link: (the link between sites this is one end of)', { at: 'key' });
     }
     return;
   }
@@ -106,7 +114,11 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     report.error(['site_link'], 'links the hosts of different sites, but there is no sites: list (and no host says site:)', { at: 'key' });
     return;
   } else if (bySite.size < 2 && !layout.hostNames.some((h) => isNode(layout, h) && siteOf(raw, layout, h) === undefined)) {
-    report.error(['site_link'], `links hosts of different sites, but all cluster hosts stand at one site (${[...bySite.keys()].join(', ') || 'none'}); remove it, or give hosts their site:`, { at: 'key' });
+    report.error(
+      ['site_link'],
+      `links hosts of different sites, but all cluster hosts stand at one site (${[...bySite.keys()].join(', ') || 'none'}); remove it, or give hosts their site:`,
+      { at: 'key' },
+    );
   }
 
   const network = checkNetwork(raw, layout, report);
@@ -119,7 +131,9 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     if (!hostLink) continue;
     const at: FieldPath = ['hosts', name, 'link'];
     if (!linked.includes(name)) {
-      const why = isNode(layout, name) ? 'it has no site: (only hosts with a site are linked)' : 'it is in no cluster group (only cluster hosts are linked)';
+      const why = isNode(layout, name)
+        ? 'it has no site: (only hosts with a site are linked)'
+        : 'it is in no cluster group (only cluster hosts are linked)';
       report.error(at, `has no use: ${why}`, { at: 'key' });
       continue;
     }
@@ -139,18 +153,28 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     }
     const canonical = value.toString();
     const other = owners.get(canonical);
-    if (other) report.error([...at, 'address'], `${address} is already host "${other}"'s tunnel address (line ${report.line(['hosts', other, 'link', 'address'])})`);
+    if (other)
+      report.error(
+        [...at, 'address'],
+        `${address} is already host "${other}"'s tunnel address (line ${report.line(['hosts', other, 'link', 'address'])})`,
+      );
     else owners.set(canonical, name);
   }
   if (network) {
-    const allocated = allocateLinkAddresses(network, linked.map((name) => ({ name, address: raw.hosts[name].link?.address })));
+    const allocated = allocateLinkAddresses(
+      network,
+      linked.map((name) => ({ name, address: raw.hosts[name].link?.address })),
+    );
     if (!allocated) report.error(['site_link', 'network'], `${network.text} has too few addresses for the ${linked.length} linked hosts`);
   }
   checkTopology(raw, layout, report, linked, endpoints);
   checkFlannelPorts(raw, layout, report, linked, port);
   const behindNat = linked.filter((h) => raw.hosts[h].link?.endpoint === undefined);
   if (link.keepalive === 0 && behindNat.length) {
-    report.warn(['site_link', 'keepalive'], `is 0, and ${behindNat.join(', ')} ${behindNat.length === 1 ? 'has' : 'have'} no endpoint: behind NAT such a host is reachable only while its NAT still remembers its last packet`);
+    report.warn(
+      ['site_link', 'keepalive'],
+      `is 0, and ${behindNat.join(', ')} ${behindNat.length === 1 ? 'has' : 'have'} no endpoint: behind NAT such a host is reachable only while its NAT still remembers its last packet`,
+    );
   }
 }
 
@@ -197,7 +221,10 @@ function checkNetwork(raw: RawInventory, layout: Layout, report: Reporter): Cidr
       if (typeof parsed === 'string') continue; // reported at the cluster
       for (const other of parsed) {
         if (cidrsOverlap(network, other)) {
-          report.error(at, `${network.text} overlaps cluster "${cluster.name}"'s ${field} ${other.text}; tunnel, pod and service networks must be apart`);
+          report.error(
+            at,
+            `${network.text} overlaps cluster "${cluster.name}"'s ${field} ${other.text}; tunnel, pod and service networks must be apart`,
+          );
           clean = false;
         }
       }
@@ -207,7 +234,10 @@ function checkNetwork(raw: RawInventory, layout: Layout, report: Reporter): Cidr
     for (const field of ['address', 'node_ip'] as const) {
       const value = raw.hosts[name][field];
       if (value !== undefined && cidrContains(network, value)) {
-        report.error(at, `${network.text} contains hosts.${name}.${field} ${value}; the tunnel network must be apart from the hosts' own networks`);
+        report.error(
+          at,
+          `${network.text} contains hosts.${name}.${field} ${value}; the tunnel network must be apart from the hosts' own networks`,
+        );
         clean = false;
       }
     }
@@ -221,7 +251,10 @@ function checkTopology(raw: RawInventory, layout: Layout, report: Reporter, link
   const topology = link.topology ?? D.DEFAULT_LINK_TOPOLOGY;
   const withEndpoint = linked.filter((h) => raw.hosts[h].link?.endpoint !== undefined);
   if (topology === 'mesh') {
-    if (link.hub !== undefined) report.error(['site_link', 'hub'], 'only applies to topology: hub (in a mesh every host peers with the others directly)', { at: 'key' });
+    if (link.hub !== undefined)
+      report.error(['site_link', 'hub'], 'only applies to topology: hub (in a mesh every host peers with the others directly)', {
+        at: 'key',
+      });
     const sitesInOrder = [...new Set(linked.map((h) => siteOf(raw, layout, h)!))];
     for (let i = 0; i < sitesInOrder.length; i++) {
       for (let j = i + 1; j < sitesInOrder.length; j++) {
@@ -230,29 +263,39 @@ function checkTopology(raw: RawInventory, layout: Layout, report: Reporter, link
         const stuck = a.flatMap((x) => b.map((y) => [x, y])).find(([x, y]) => !withEndpoint.includes(x) && !withEndpoint.includes(y));
         if (!stuck) continue;
         const [x, y] = stuck;
-        const who = a.some((h) => withEndpoint.includes(h)) || b.some((h) => withEndpoint.includes(h))
-          ? `neither ${x} (${sitesInOrder[i]}) nor ${y} (${sitesInOrder[j]}) has a link.endpoint`
-          : `no host at either has a link.endpoint`;
-        report.error(['site_link', 'topology'], `sites ${sitesInOrder[i]} and ${sitesInOrder[j]} cannot meet: in a mesh the hosts of different sites dial each other directly, and ${who}; give one of them an endpoint (a public address), or use topology: hub`);
+        const who =
+          a.some((h) => withEndpoint.includes(h)) || b.some((h) => withEndpoint.includes(h))
+            ? `neither ${x} (${sitesInOrder[i]}) nor ${y} (${sitesInOrder[j]}) has a link.endpoint`
+            : `no host at either has a link.endpoint`;
+        report.error(
+          ['site_link', 'topology'],
+          `sites ${sitesInOrder[i]} and ${sitesInOrder[j]} cannot meet: in a mesh the hosts of different sites dial each other directly, and ${who}; give one of them an endpoint (a public address), or use topology: hub`,
+        );
       }
     }
     return;
   }
   if (link.hub === undefined) {
     if (withEndpoint.length === 1) return; // the only host the others can dial
-    const message = withEndpoint.length === 0
-      ? 'topology hub needs a hub the other hosts dial: give one host a public link.endpoint (hosts.<name>.link.endpoint) and name it in hub:'
-      : `topology hub needs hub: one of ${withEndpoint.join(', ')} (the hosts with an endpoint)`;
+    const message =
+      withEndpoint.length === 0
+        ? 'topology hub needs a hub the other hosts dial: give one host a public link.endpoint (hosts.<name>.link.endpoint) and name it in hub:'
+        : `topology hub needs hub: one of ${withEndpoint.join(', ')} (the hosts with an endpoint)`;
     report.error(['site_link'], message, { at: 'key', expected: 'hub: <host>' });
     return;
   }
   const hub = link.hub;
   const at = ['site_link', 'hub'];
   if (!linked.includes(hub)) {
-    const why = Object.hasOwn(raw.hosts, hub) ? `"${hub}" is not a linked host (a cluster host with a site:)` : `unknown host "${hub}"${didYouMean(hub, linked)}`;
+    const why = Object.hasOwn(raw.hosts, hub)
+      ? `"${hub}" is not a linked host (a cluster host with a site:)`
+      : `unknown host "${hub}"${didYouMean(hub, linked)}`;
     report.error(at, `${why}; the hub is one of the linked hosts: ${linked.join(', ')}`);
   } else if (!withEndpoint.includes(hub)) {
-    report.error(at, `"${hub}" has no link.endpoint: the other hosts dial the hub, so it needs a public address (set hosts.${hub}.link.endpoint: <address>:<port>)`);
+    report.error(
+      at,
+      `"${hub}" has no link.endpoint: the other hosts dial the hub, so it needs a public address (set hosts.${hub}.link.endpoint: <address>:<port>)`,
+    );
   }
 }
 
@@ -282,7 +325,10 @@ export function normalizeHostLinks(raw: RawInventory, layout: Layout): Map<strin
   const network = parseCidr(link.network);
   if (typeof network === 'string') return out; // refused by the checks
   const linked = linkedHosts(raw, layout);
-  const addresses = allocateLinkAddresses(network, linked.map((name) => ({ name, address: raw.hosts[name].link?.address })));
+  const addresses = allocateLinkAddresses(
+    network,
+    linked.map((name) => ({ name, address: raw.hosts[name].link?.address })),
+  );
   const port = link.port ?? D.DEFAULT_LINK_PORT;
   for (const name of linked) {
     const spec: HostLinkSpec = { address: addresses!.get(name)! };

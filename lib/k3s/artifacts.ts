@@ -155,7 +155,11 @@ class ReleaseFetcher {
           done(null, chunk);
         },
       });
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), keepAlive, createWriteStream(tmp, { mode: 0o600 }));
+      await pipeline(
+        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+        keepAlive,
+        createWriteStream(tmp, { mode: 0o600 }),
+      );
       return tmp;
     } catch (err) {
       rmSync(tmp, { force: true });

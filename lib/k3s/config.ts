@@ -41,7 +41,12 @@ export interface ConfigInput {
 }
 
 /** The CIS hardening keys (hardening.ts), then the cluster's *_config keys, then the host's own. */
-function withHardening(input: ConfigInput, kind: 'server' | 'agent', config: Record<string, unknown>, clusterKeys: Record<string, unknown>): Record<string, unknown> {
+function withHardening(
+  input: ConfigInput,
+  kind: 'server' | 'agent',
+  config: Record<string, unknown>,
+  clusterKeys: Record<string, unknown>,
+): Record<string, unknown> {
   const h = input.settings.hardening;
   const ours = { ...config, ...hardeningConfig(h, kind, input.protectKernelDefaults ?? h.protectKernelDefaults) };
   return mergeConfig(mergeConfig(ours, clusterKeys), input.hostConfig ?? {});

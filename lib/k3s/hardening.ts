@@ -36,7 +36,12 @@ export interface Hardening {
   tlsFileModes: boolean;
 }
 
-export const DEFAULT_POD_SECURITY: PodSecurity = { enforce: 'baseline', audit: 'restricted', warn: 'restricted', extraExemptNamespaces: [] };
+export const DEFAULT_POD_SECURITY: PodSecurity = {
+  enforce: 'baseline',
+  audit: 'restricted',
+  warn: 'restricted',
+  extraExemptNamespaces: [],
+};
 // the guide keeps 10 x 100 MiB for 30 days; a Raspberry Pi's SD card gets 5 x 50 MiB (≤ 300 MiB with the live file)
 export const DEFAULT_AUDIT_LOG: AuditLog = { maxAge: 30, maxBackup: 5, maxSize: 50 };
 // generous for any one pod (a notebook, a database), small enough that a fork bomb cannot starve the node
@@ -56,8 +61,14 @@ export const DEFAULT_HARDENING: Hardening = {
 
 /** The `vars.k3s` keys read here (settings.ts adds them to its list of known keys). */
 export const HARDENING_KEYS = [
-  'secrets_encryption', 'pod_security', 'audit_log', 'seccomp_default', 'pod_max_pids',
-  'streaming_connection_idle_timeout', 'protect_kernel_defaults', 'tls_file_modes',
+  'secrets_encryption',
+  'pod_security',
+  'audit_log',
+  'seccomp_default',
+  'pod_max_pids',
+  'streaming_connection_idle_timeout',
+  'protect_kernel_defaults',
+  'tls_file_modes',
 ];
 
 export const SERVER_DIR = '/var/lib/rancher/k3s/server';
@@ -86,7 +97,8 @@ export function readHardening(raw: Record<string, unknown>, fail: (field: string
     if (v === undefined || v === true) return {};
     if (v === false) return false;
     if (!isPlainObject(v)) fail(key, `expected false, true or a mapping with ${allowed.join(', ')}`);
-    for (const k of Object.keys(v as object)) if (!allowed.includes(k)) fail(`${key}.${k}`, `unknown setting (known: ${allowed.join(', ')})`);
+    for (const k of Object.keys(v as object))
+      if (!allowed.includes(k)) fail(`${key}.${k}`, `unknown setting (known: ${allowed.join(', ')})`);
     return v as Record<string, unknown>;
   };
 
@@ -182,7 +194,14 @@ export function hardeningConfig(h: Hardening, kind: 'server' | 'agent', protectK
 }
 
 /** Keys whose values are lists of `name=value` arguments for one Kubernetes component. */
-export const ARG_LIST_KEYS = ['kube-apiserver-arg', 'kubelet-arg', 'kube-controller-manager-arg', 'kube-scheduler-arg', 'kube-proxy-arg', 'etcd-arg'];
+export const ARG_LIST_KEYS = [
+  'kube-apiserver-arg',
+  'kubelet-arg',
+  'kube-controller-manager-arg',
+  'kube-scheduler-arg',
+  'kube-proxy-arg',
+  'etcd-arg',
+];
 
 const argName = (arg: string) => arg.split('=')[0].replace(/^--/, '');
 

@@ -10,7 +10,10 @@ export const PI_CGROUP_WORDS = ['cgroup_memory=1', 'cgroup_enable=memory', 'cgro
 export function ensureCmdlineWords(current: string, words: string[]): string {
   const existing = current.split(/\s+/).filter(Boolean);
   const missing = words.filter((w, i) => !existing.includes(w) && words.indexOf(w) === i);
-  const lines = current.replace(/\n+$/, '').split('\n').filter((l) => l.trim() !== '');
+  const lines = current
+    .replace(/\n+$/, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   if (missing.length === 0 && lines.length <= 1 && (current === '' || current.endsWith('\n'))) return current;
   const line = lines.map((l) => l.trim()).join(' ');
   return [line, ...missing].filter(Boolean).join(' ') + '\n';
@@ -37,5 +40,8 @@ export function commentOutSwap(fstab: string): string {
 }
 
 export function activeSwapEntries(fstab: string): string[] {
-  return fstab.split('\n').filter(isSwapLine).map((l) => l.trim());
+  return fstab
+    .split('\n')
+    .filter(isSwapLine)
+    .map((l) => l.trim());
 }

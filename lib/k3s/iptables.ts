@@ -49,7 +49,11 @@ export function iptablesAdvice(info: IptablesInfo): IptablesAdvice {
     return { switchToLegacy: true, preferBundledBin: false, reason: `iptables ${v} in nftables mode is too old for K3s` };
   }
   if (cmp(info.version, [1, 8, 0]) >= 0 && cmp(info.version, [1, 8, 4]) <= 0) {
-    return { switchToLegacy: false, preferBundledBin: true, reason: `iptables ${v} duplicates rules (K3s issue 3117); K3s uses its bundled iptables` };
+    return {
+      switchToLegacy: false,
+      preferBundledBin: true,
+      reason: `iptables ${v} duplicates rules (K3s issue 3117); K3s uses its bundled iptables`,
+    };
   }
   return { switchToLegacy: false, preferBundledBin: false };
 }

@@ -31,9 +31,11 @@ export function protectKernelDefaultsOn(wanted: boolean, container: string): boo
 }
 
 export function containerNotice(container: string): string {
-  return `protect-kernel-defaults left out of config.yaml: inside a ${container} container the kernel parameters ` +
+  return (
+    `protect-kernel-defaults left out of config.yaml: inside a ${container} container the kernel parameters ` +
     `${Object.keys(KUBELET_KERNEL_DEFAULTS).join(', ')} belong to the container's host and cannot be set here; ` +
-    'set vars.k3s.protect_kernel_defaults: false to silence this';
+    'set vars.k3s.protect_kernel_defaults: false to silence this'
+  );
 }
 
 /** k3s-prereq's task: the six persisted and set live before K3s starts (when the flag is wanted). */

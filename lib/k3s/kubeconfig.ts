@@ -44,7 +44,11 @@ function upsert(list: Named[], entry: Named): Named[] {
  * `existing` (a kubeconfig document or undefined) with a cluster, user and context named `name`
  * set to `entries`. current-context is set only when the file has none.
  */
-export function mergeKubeconfig(existing: Record<string, unknown> | undefined, name: string, entries: KubeEntries): Record<string, unknown> {
+export function mergeKubeconfig(
+  existing: Record<string, unknown> | undefined,
+  name: string,
+  entries: KubeEntries,
+): Record<string, unknown> {
   const base: Record<string, unknown> = existing ? { ...existing } : {};
   const merged: Record<string, unknown> = {
     apiVersion: base.apiVersion ?? 'v1',

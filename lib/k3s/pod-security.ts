@@ -14,17 +14,23 @@ export interface Exemption {
 
 /** Namespaces K3s itself needs exempt (CNI, DNS, svclb, local-path helper pods live there). */
 const SYSTEM_EXEMPTIONS: Exemption[] = [
-  { namespace: 'kube-system', why: 'K3s system pods: svclb (NET_ADMIN, host ports), local-path-provisioner helper pods (hostPath), traefik, sealed-secrets, helm-controller jobs (as the K3s CIS guide exempts it)' },
+  {
+    namespace: 'kube-system',
+    why: 'K3s system pods: svclb (NET_ADMIN, host ports), local-path-provisioner helper pods (hostPath), traefik, sealed-secrets, helm-controller jobs (as the K3s CIS guide exempts it)',
+  },
 ];
 
 /** Catalog components (lib/gitops/catalog.ts) whose pods need more than the baseline level allows. */
 export const COMPONENT_EXEMPTIONS: Record<string, string> = {
-  longhorn: 'longhorn-manager, instance managers and the CSI plugin run privileged with hostPath mounts of /dev, /proc and /var/lib/longhorn',
+  longhorn:
+    'longhorn-manager, instance managers and the CSI plugin run privileged with hostPath mounts of /dev, /proc and /var/lib/longhorn',
   metallb: 'the speaker uses hostNetwork and the NET_RAW capability to answer ARP for service addresses',
   'nvidia-device-plugin': 'the device plugin mounts /var/lib/kubelet/device-plugins (hostPath) to register GPUs with the kubelet',
-  'kube-prometheus-stack': 'prometheus-node-exporter uses hostNetwork, hostPID and hostPath mounts of / , /proc and /sys to read node metrics',
-  loki: 'promtail mounts /var/log/pods and /var/lib/docker/containers (hostPath) to ship every pod\'s logs',
-  jupyterhub: 'z2jh adds the "block-cloud-metadata" init container to user pods (privileged, NET_ADMIN) while singleuser.cloudMetadata.blockWithIptables is true (its default)',
+  'kube-prometheus-stack':
+    'prometheus-node-exporter uses hostNetwork, hostPID and hostPath mounts of / , /proc and /sys to read node metrics',
+  loki: "promtail mounts /var/log/pods and /var/lib/docker/containers (hostPath) to ship every pod's logs",
+  jupyterhub:
+    'z2jh adds the "block-cloud-metadata" init container to user pods (privileged, NET_ADMIN) while singleuser.cloudMetadata.blockWithIptables is true (its default)',
 };
 
 /** Every exempt namespace with its reason: system, then catalog components (their namespaces from the catalog). */

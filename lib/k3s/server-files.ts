@@ -37,7 +37,10 @@ function staleFileTask(path: string): Task {
     probe: `grep -qs ${q(MANAGED_MARK)} ${q(path)} && echo ours || echo none`,
     plan(state): Change | null {
       if (state.stdout.trim() !== 'ours') return null;
-      return { summary: `remove ${path} (turned off in the inventory)`, apply: (c) => run(c, `rm -f ${q(path)}`, `remove ${path}`).then(() => undefined) };
+      return {
+        summary: `remove ${path} (turned off in the inventory)`,
+        apply: (c) => run(c, `rm -f ${q(path)}`, `remove ${path}`).then(() => undefined),
+      };
     },
   };
 }
@@ -84,12 +87,19 @@ export function tlsModesTask(): Task {
     plan(state): Change | null {
       const bad = tlsViolations(state.stdout);
       if (bad.length === 0) return null;
-      const sample = bad.slice(0, 3).map((f) => `${f.path.slice(TLS_DIR.length + 1)} ${f.mode} ${f.owner}`).join(', ');
+      const sample = bad
+        .slice(0, 3)
+        .map((f) => `${f.path.slice(TLS_DIR.length + 1)} ${f.mode} ${f.owner}`)
+        .join(', ');
       return {
         summary: `${bad.length} file(s) under ${TLS_DIR} -> 0600 root:root (${sample}${bad.length > 3 ? ', ...' : ''})`,
         // only ever removes permission bits: a stricter mode stays
         apply: (c) =>
-          run(c, `find ${TLS_DIR} -type f \\( -name '*.crt' -o -name '*.key' \\) -exec chown root:root {} + -exec chmod go-rwx,u-x {} +`, 'tls file modes').then(() => undefined),
+          run(
+            c,
+            `find ${TLS_DIR} -type f \\( -name '*.crt' -o -name '*.key' \\) -exec chown root:root {} + -exec chmod go-rwx,u-x {} +`,
+            'tls file modes',
+          ).then(() => undefined),
       };
     },
   };

@@ -44,7 +44,17 @@ export const DEFAULT_ETCD_SNAPSHOT_RETENTION = 5;
 export const DEFAULT_READY_TIMEOUT_S = 600;
 
 /** config.yaml keys clusterseed derives from the inventory; setting them in *_config is an error */
-export const OWNED_KEYS = ['token', 'token-file', 'agent-token', 'server', 'cluster-init', 'node-name', 'node-label', 'node-taint', 'data-dir'];
+export const OWNED_KEYS = [
+  'token',
+  'token-file',
+  'agent-token',
+  'server',
+  'cluster-init',
+  'node-name',
+  'node-label',
+  'node-taint',
+  'data-dir',
+];
 
 export class K3sSettingsError extends Error {
   readonly userError = true;
@@ -78,8 +88,23 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   const raw = cluster.vars.k3s ?? {};
   const where = (field: string) => `${inventory.file}: cluster "${cluster.name}": vars.k3s${field ? `.${field}` : ''}`;
   if (!isPlainObject(raw)) throw new K3sSettingsError(`${where('')}: expected a mapping of K3s settings`);
-  const known = ['disable', 'embedded_etcd', 'etcd_snapshot_schedule', 'etcd_snapshot_retention', 'airgap_images', 'registries',
-    'server_config', 'agent_config', 'env', 'kubeconfig', 'kubeconfig_server', 'ready_timeout', 'write_kubeconfig_mode', 'prefer_bundled_bin', ...HARDENING_KEYS];
+  const known = [
+    'disable',
+    'embedded_etcd',
+    'etcd_snapshot_schedule',
+    'etcd_snapshot_retention',
+    'airgap_images',
+    'registries',
+    'server_config',
+    'agent_config',
+    'env',
+    'kubeconfig',
+    'kubeconfig_server',
+    'ready_timeout',
+    'write_kubeconfig_mode',
+    'prefer_bundled_bin',
+    ...HARDENING_KEYS,
+  ];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new K3sSettingsError(`${where(key)}: unknown setting (known: ${known.join(', ')})`);
   }
@@ -103,7 +128,10 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
     const m = mapping(key) ?? {};
     for (const k of Object.keys(m)) {
       if (OWNED_KEYS.includes(k)) {
-        const hint = k.startsWith('token') || k === 'agent-token' ? ' (the token lives in token_file and never in config.yaml)' : ' (clusterseed sets it from the inventory)';
+        const hint =
+          k.startsWith('token') || k === 'agent-token'
+            ? ' (the token lives in token_file and never in config.yaml)'
+            : ' (clusterseed sets it from the inventory)';
         throw new K3sSettingsError(`${where(`${key}.${k}`)}: may not be set here${hint}`);
       }
     }
@@ -115,23 +143,29 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   }
   const schedule = raw.etcd_snapshot_schedule ?? DEFAULT_ETCD_SNAPSHOT_SCHEDULE;
   if (typeof schedule !== 'string' || schedule.trim().split(/\s+/).length !== 5) {
-    throw new K3sSettingsError(`${where('etcd_snapshot_schedule')}: expected a cron expression with 5 fields, e.g. "${DEFAULT_ETCD_SNAPSHOT_SCHEDULE}"`);
+    throw new K3sSettingsError(
+      `${where('etcd_snapshot_schedule')}: expected a cron expression with 5 fields, e.g. "${DEFAULT_ETCD_SNAPSHOT_SCHEDULE}"`,
+    );
   }
   const timeout = raw.ready_timeout ?? DEFAULT_READY_TIMEOUT_S;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new K3sSettingsError(`${where('ready_timeout')}: expected seconds > 0`);
   const mode = raw.write_kubeconfig_mode ?? '0600';
-  if (typeof mode !== 'string' || !/^0?[0-7]{3}$/.test(mode)) throw new K3sSettingsError(`${where('write_kubeconfig_mode')}: expected an octal mode string like "0600"`);
+  if (typeof mode !== 'string' || !/^0?[0-7]{3}$/.test(mode))
+    throw new K3sSettingsError(`${where('write_kubeconfig_mode')}: expected an octal mode string like "0600"`);
   const env = mapping('env') ?? {};
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new K3sSettingsError(`${where(`env.${k}`)}: not a valid variable name`);
     if (k === 'K3S_TOKEN' || k === 'K3S_URL') throw new K3sSettingsError(`${where(`env.${k}`)}: clusterseed sets ${k} itself`);
-    if (typeof v !== 'string' || /['\n]/.test(v)) throw new K3sSettingsError(`${where(`env.${k}`)}: expected a string without quotes or newlines`);
+    if (typeof v !== 'string' || /['\n]/.test(v))
+      throw new K3sSettingsError(`${where(`env.${k}`)}: expected a string without quotes or newlines`);
   }
   const kubeconfig = raw.kubeconfig ?? `.clusterseed/${cluster.name}/kubeconfig`;
   if (typeof kubeconfig !== 'string' || !kubeconfig) throw new K3sSettingsError(`${where('kubeconfig')}: expected a file path`);
   const kubeconfigServer = raw.kubeconfig_server;
   if (kubeconfigServer !== undefined && (typeof kubeconfigServer !== 'string' || !/^https:\/\/[^/\s]+\/?$/.test(kubeconfigServer))) {
-    throw new K3sSettingsError(`${where('kubeconfig_server')}: expected an https URL of the API without a path, e.g. "https://127.0.0.1:16443"`);
+    throw new K3sSettingsError(
+      `${where('kubeconfig_server')}: expected an https URL of the API without a path, e.g. "https://127.0.0.1:16443"`,
+    );
   }
   const embedded = bool('embedded_etcd');
   return {
@@ -223,7 +257,10 @@ export function hostConfigKeys(ctx: HostContext, role: string): Record<string, u
   if (value === undefined) return {};
   if (!isPlainObject(value)) throw new K3sSettingsError(`${where}: expected a mapping of K3s config keys`);
   for (const k of Object.keys(value)) {
-    if (OWNED_KEYS.includes(k)) throw new K3sSettingsError(`${where}.${k}: may not be set here (clusterseed sets it from the inventory${k.includes('token') ? '; the token lives in token_file' : ''})`);
+    if (OWNED_KEYS.includes(k))
+      throw new K3sSettingsError(
+        `${where}.${k}: may not be set here (clusterseed sets it from the inventory${k.includes('token') ? '; the token lives in token_file' : ''})`,
+      );
   }
   return value;
 }

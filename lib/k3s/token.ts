@@ -57,7 +57,9 @@ export function loadOrCreateToken(file: string): TokenResult {
     registerSecret(tokenPassword(token));
     if (!token) throw new TokenError(`token file ${file} is empty; delete it to have a new token generated`);
     if (!TOKEN_CHARS.test(token)) {
-      throw new TokenError(`token file ${file} holds characters a K3s token may not contain here (allowed: letters, digits and . _ : + / = @ -)`);
+      throw new TokenError(
+        `token file ${file} holds characters a K3s token may not contain here (allowed: letters, digits and . _ : + / = @ -)`,
+      );
     }
     return { token, created: false, tightened };
   }

@@ -79,14 +79,23 @@ function readCache(file: string): Record<string, AccelChoice> {
 export async function probeKvm(arch: GuestArch, kernel: string): Promise<{ ok: boolean; ms: number; detail: string }> {
   const m = MACHINES[arch];
   const args = [
-    '-machine', m.machine('kvm'),
+    '-machine',
+    m.machine('kvm'),
     ...accelArgs('kvm'),
-    '-cpu', m.cpu('kvm'),
-    '-m', '256',
-    '-nodefaults', '-no-user-config', '-display', 'none',
-    '-serial', 'stdio',
-    '-kernel', kernel,
-    '-append', `console=${m.console} panic=-1 root=/dev/nonexistent`,
+    '-cpu',
+    m.cpu('kvm'),
+    '-m',
+    '256',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    kernel,
+    '-append',
+    `console=${m.console} panic=-1 root=/dev/nonexistent`,
     '-no-reboot',
   ];
   const started = Date.now();

@@ -97,7 +97,10 @@ export async function writeConfigDisk(imagePath: string, hostname: string, autho
 export async function readGuestCmdline(configDisk: string): Promise<string | undefined> {
   const out = await run('debugfs', ['-R', 'cat /cmdline.txt', configDisk]).catch(() => '');
   // debugfs prints nothing on stdout for a missing file (the error goes to stderr)
-  const line = out.split('\n').map((l) => l.trim()).find((l) => l.length > 0);
+  const line = out
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
   return line || undefined;
 }
 

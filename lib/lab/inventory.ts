@@ -16,7 +16,11 @@ export function renderInventory(state: LabState, keyPath: string, knownHostsPath
     const nodeIp = vm.lan ? `, node_ip: ${vm.lan.address}` : '';
     return `  ${vm.name}: { address: 127.0.0.1, port: ${vm.port}${nodeIp}, arch: ${vm.arch}${pi} }`;
   });
-  const group = (role: string) => `[${state.vms.filter((v) => v.role === role).map((v) => v.name).join(', ')}]`;
+  const group = (role: string) =>
+    `[${state.vms
+      .filter((v) => v.role === role)
+      .map((v) => v.name)
+      .join(', ')}]`;
   return [
     `# Written by \`scripts/lab.mjs up\` for lab ${state.id} (${state.dir}); rewritten on every up.`,
     state.lan

@@ -106,7 +106,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
           images.set(arch, image);
         }),
       );
-      state = await createLab(dir, plan, images, { k3sVersion: opts.k3sVersion ?? DEFAULT_K3S_VERSION, lan: opts.lan ?? true, udpForwards: opts.udpForwards ?? {} }, log);
+      state = await createLab(
+        dir,
+        plan,
+        images,
+        { k3sVersion: opts.k3sVersion ?? DEFAULT_K3S_VERSION, lan: opts.lan ?? true, udpForwards: opts.udpForwards ?? {} },
+        log,
+      );
     }
     writeLabFiles(state);
     const lab = state;
@@ -126,7 +132,14 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   return {
     dir,
     inventoryFile: files.inventory,
-    hosts: state.vms.map(({ name, port, arch, role, raspberryPi, udpForwards }) => ({ name, port, arch, role, raspberryPi, udpForwards: udpForwards ?? [] })),
+    hosts: state.vms.map(({ name, port, arch, role, raspberryPi, udpForwards }) => ({
+      name,
+      port,
+      arch,
+      role,
+      raspberryPi,
+      udpForwards: udpForwards ?? [],
+    })),
     keyPath: files.key,
     knownHostsFile: files.knownHosts,
     timings: { imageBuildSeconds, bootToSshSeconds },
@@ -135,10 +148,18 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
 
 function assertSameTopology(state: LabState, plan: PlannedVm[]): void {
   // (whether a running lab has a LAN or UDP forwards is not compared: `up` returns it as it was made)
-  const have = state.vms.map((v) => `${v.name}/${v.arch}`).sort().join(', ');
-  const want = plan.map((v) => `${v.name}/${v.arch}`).sort().join(', ');
+  const have = state.vms
+    .map((v) => `${v.name}/${v.arch}`)
+    .sort()
+    .join(', ');
+  const want = plan
+    .map((v) => `${v.name}/${v.arch}`)
+    .sort()
+    .join(', ');
   if (have !== want) {
-    throw new Error(`the lab in ${state.dir} has other VMs (${have}) than asked for (${want}): run \`lab down\` first or use another --dir`);
+    throw new Error(
+      `the lab in ${state.dir} has other VMs (${have}) than asked for (${want}): run \`lab down\` first or use another --dir`,
+    );
   }
 }
 
@@ -152,7 +173,8 @@ async function createLab(
   const files = labFiles(dir);
   const id = randomBytes(4).toString('hex');
   const unknown = Object.keys(opts.udpForwards).filter((name) => !plan.some((p) => p.name === name));
-  if (unknown.length) throw new Error(`UDP forwards for ${unknown.join(', ')}: no such VM in the lab (it has ${plan.map((p) => p.name).join(', ')})`);
+  if (unknown.length)
+    throw new Error(`UDP forwards for ${unknown.join(', ')}: no such VM in the lab (it has ${plan.map((p) => p.name).join(', ')})`);
   const publicKey = ensureLabKey(files.key, files.publicKey, `clusterseed-lab-${id}`);
   const ports = await freePorts(plan.length);
   const [apiPort] = await freePorts(1, new Set(ports), FIRST_API_PORT);
@@ -173,7 +195,12 @@ async function createLab(
     fs.mkdirSync(vf.dir, { recursive: true });
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, vf.disk]);
     const lan = opts.lan ? { mac: labMac(i + 1, 'lan'), address: lanAddress(i) } : undefined;
-    const identity = await writeConfigDisk(vf.configDisk, p.name, publicKey, lan && { mac: lan.mac, address: `${lan.address}/${LAN_PREFIX}` });
+    const identity = await writeConfigDisk(
+      vf.configDisk,
+      p.name,
+      publicKey,
+      lan && { mac: lan.mac, address: `${lan.address}/${LAN_PREFIX}` },
+    );
     const udpForwards = (opts.udpForwards[p.name] ?? []).map((guestPort) => ({ hostPort: udpPorts.shift()!, guestPort }));
     const accel = await chooseAccel(p.arch, image.kernel);
     log(`${p.name}: ${p.arch}, ${accel.accel} (${accel.reason})`);

@@ -13,5 +13,5 @@ export const FIRST_API_PORT = 16443;
 /** The multicast group and UDP port of a lab's LAN, from its random id (labs must not share one). */
 export function lanGroup(id: string): { group: string; port: number } {
   const n = Number.parseInt(id.slice(0, 8), 16);
-  return { group: `239.255.${(n >>> 24) & 0xff}.${((n >>> 16) & 0xfe) + 1}`, port: 20000 + (n & 0xffff) % 20000 };
+  return { group: `239.255.${(n >>> 24) & 0xff}.${((n >>> 16) & 0xfe) + 1}`, port: 20000 + ((n & 0xffff) % 20000) };
 }

@@ -23,8 +23,7 @@ export function baseKernelArgs(arch: GuestArch): string {
  * (one line, fsck.repair, rootwait) but with the VM's console and root device so it really boots.
  * After a guest reboot the lab boots the guest with this file's content (see supervisor.ts).
  */
-export const PI_CMDLINE_TXT =
-  'console=ttyAMA0 root=/dev/vda rootfstype=ext4 fsck.repair=yes rootwait rw mitigations=off\n';
+export const PI_CMDLINE_TXT = 'console=ttyAMA0 root=/dev/vda rootfstype=ext4 fsck.repair=yes rootwait rw mitigations=off\n';
 
 export interface ImageRecipe {
   arch: GuestArch;
@@ -134,10 +133,7 @@ DHCP=ipv4
 `;
 
 function setupScript(arch: GuestArch, kernelPackage: string): string {
-  const piCmdline =
-    arch === 'aarch64'
-      ? `mkdir -p /boot/firmware\nprintf '%s' '${PI_CMDLINE_TXT}' > /boot/firmware/cmdline.txt\n`
-      : '';
+  const piCmdline = arch === 'aarch64' ? `mkdir -p /boot/firmware\nprintf '%s' '${PI_CMDLINE_TXT}' > /boot/firmware/cmdline.txt\n` : '';
   return `set -eu
 # The kernel is installed here, not by debootstrap, so that its one initramfs build already has
 # MODULES=list: just the virtio and ext4 drivers (see apt-proxy.ts for why and how apt gets out).

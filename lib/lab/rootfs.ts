@@ -198,7 +198,9 @@ async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Pro
     if (!fs.existsSync(handler)) {
       fs.writeFileSync(ourMarker, '');
       await run('update-binfmts', ['--enable', qemuName]).catch((err: Error) => {
-        throw new Error(`cannot register ${qemuName} with binfmt_misc (packages qemu-user-static and binfmt-support needed): ${err.message}`);
+        throw new Error(
+          `cannot register ${qemuName} with binfmt_misc (packages qemu-user-static and binfmt-support needed): ${err.message}`,
+        );
       });
     }
     return fn();
@@ -253,7 +255,10 @@ function runLogged(what: string, argv: string[], logFile: string, lockFd: number
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`${what} failed (${signal === 'SIGKILL' ? `killed after ${STEP_TIMEOUT_MS / 60_000} min` : `exit ${signal ?? code}`})`));
+      else
+        reject(
+          new Error(`${what} failed (${signal === 'SIGKILL' ? `killed after ${STEP_TIMEOUT_MS / 60_000} min` : `exit ${signal ?? code}`})`),
+        );
     });
   });
 }

@@ -63,7 +63,11 @@ function bannerSeen(port: number, timeoutMs: number): Promise<boolean> {
 }
 
 /** Runs one command over a fresh connection. */
-export function sshExec(target: LabSshTarget, command: string, opts: { readyTimeoutMs?: number; timeoutMs?: number } = {}): Promise<RemoteResult> {
+export function sshExec(
+  target: LabSshTarget,
+  command: string,
+  opts: { readyTimeoutMs?: number; timeoutMs?: number } = {},
+): Promise<RemoteResult> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let settled = false;

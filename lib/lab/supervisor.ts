@@ -53,8 +53,7 @@ export async function nextKernelArgs(vm: SupervisedVm, configDisk: string): Prom
 export async function superviseVm(vmDir: string): Promise<number> {
   process.chdir(vmDir);
   const vm: SupervisedVm = JSON.parse(fs.readFileSync('vm.json', 'utf8'));
-  const record = (e: Omit<VmEvent, 'at'>) =>
-    fs.appendFileSync(EVENTS_FILE, JSON.stringify({ at: new Date().toISOString(), ...e }) + '\n');
+  const record = (e: Omit<VmEvent, 'at'>) => fs.appendFileSync(EVENTS_FILE, JSON.stringify({ at: new Date().toISOString(), ...e }) + '\n');
   fs.writeFileSync(PID_FILE, `${process.pid}\n`);
 
   let stopping = false;

@@ -82,7 +82,8 @@ export async function withFileMutex<T>(file: string, fn: () => Promise<T>, opts:
       await fs.unlink(lock).catch(() => undefined);
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`${lock}: another process has held this lock for too long; remove it if no clusterseed run is active`);
+    if (Date.now() > deadline)
+      throw new Error(`${lock}: another process has held this lock for too long; remove it if no clusterseed run is active`);
     await new Promise((r) => setTimeout(r, delay));
   }
   try {

@@ -67,11 +67,17 @@ export function hostLockProbe(owner: HostLockOwner): string {
 export type HostLockState = { state: 'ok' } | { state: 'held'; holder: string } | { state: 'error'; message: string };
 
 export function parseHostLock(stdout: string): HostLockState {
-  const line = (key: string) => stdout.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+  const line = (key: string) =>
+    stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${key}=`))
+      ?.slice(key.length + 1);
   const state = line('runLock');
   if (state === 'ok') return { state: 'ok' };
   if (state === 'held') {
-    const raw = Buffer.from(line('runLockHolder') ?? '', 'base64').toString('utf8').trim();
+    const raw = Buffer.from(line('runLockHolder') ?? '', 'base64')
+      .toString('utf8')
+      .trim();
     return { state: 'held', holder: describeHostHolder(raw) };
   }
   return { state: 'error', message: state?.replace(/^error\s*/, '') || 'the lock probe printed nothing' };
@@ -109,7 +115,8 @@ export function withHostLock(role: Role, owner: HostLockOwner): Role {
           if (lockState.state === 'held') {
             throw new HostLockHeldError(`another clusterseed run holds this host's run lock ${HOST_LOCK_FILE}: ${lockState.holder}`);
           }
-          if (lockState.state === 'error') c.log.warn(`run lock not taken (${lockState.message}): another run could work on this host at the same time`);
+          if (lockState.state === 'error')
+            c.log.warn(`run lock not taken (${lockState.message}): another run could work on this host at the same time`);
           return first.plan(state, c);
         },
       };

@@ -128,8 +128,7 @@ export function acquireStateLock(stateDir: string, opts: AcquireOptions): StateL
     if (!other) continue; // released meanwhile: try again
     if (!holderGone(other)) {
       throw new LockHeldError(
-        `another clusterseed run holds ${file}: ${describeHolder(other)}. ` +
-          'Wait for it to finish (one run at a time per inventory).',
+        `another clusterseed run holds ${file}: ${describeHolder(other)}. ` + 'Wait for it to finish (one run at a time per inventory).',
         other,
       );
     }
@@ -151,7 +150,9 @@ function takeOver(file: string, stale: LockHolder, content: string): void {
     fd = openSync(guard, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    throw new LockHeldError(`another clusterseed run is taking over the stale lock ${file} right now (${guard} exists; remove it if no run is active)`);
+    throw new LockHeldError(
+      `another clusterseed run is taking over the stale lock ${file} right now (${guard} exists; remove it if no run is active)`,
+    );
   }
   try {
     writeSync(fd, `${process.pid}\n`);
@@ -160,7 +161,8 @@ function takeOver(file: string, stale: LockHolder, content: string): void {
       throw new LockHeldError(`another clusterseed run took over the stale lock ${file} first: ${describeHolder(now)}`, now);
     }
     if (now) unlinkSync(file);
-    if (!publish(file, content)) throw new LockHeldError(`another clusterseed run took the lock ${file} while its stale holder was removed`);
+    if (!publish(file, content))
+      throw new LockHeldError(`another clusterseed run took the lock ${file} while its stale holder was removed`);
   } finally {
     closeSync(fd);
     unlinkSync(guard);

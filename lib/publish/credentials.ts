@@ -54,7 +54,10 @@ export const GENERATED_KEY_TITLE = 'clusterseed-argocd';
 /** The key clusterseed generates for an ssh remote: one per remote, under .clusterseed/repo-keys/. */
 export function generatedKeyPath(workDir: string, url: string): string {
   const shown = redactUrl(url).replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const safe = shown.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80);
+  const safe = shown
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 80);
   const hash = createHash('sha256').update(url).digest('hex').slice(0, 8);
   return path.join(path.resolve(workDir), STATE_DIR, 'repo-keys', `${safe}-${hash}_ed25519`);
 }
@@ -77,19 +80,29 @@ export function credentialSource(target: CredentialTarget, workDir: string): Cre
       ? { kind: 'ssh-key', keyFile: auth.sshKey, generated: false }
       : { kind: 'ssh-key', keyFile: generatedKeyPath(workDir, target.url), generated: true };
   }
-  if (transport === 'http' && auth.tokenEnv) return { kind: 'https-token', username: auth.username ?? DEFAULT_REPO_USERNAME, tokenEnv: auth.tokenEnv };
-  return { kind: 'none', why: transport === 'http' ? 'https without a token: read as a public repository' : 'no credential over this transport' };
+  if (transport === 'http' && auth.tokenEnv)
+    return { kind: 'https-token', username: auth.username ?? DEFAULT_REPO_USERNAME, tokenEnv: auth.tokenEnv };
+  return {
+    kind: 'none',
+    why: transport === 'http' ? 'https without a token: read as a public repository' : 'no credential over this transport',
+  };
 }
 
 /** What the push sends over https (the token in a header, never in argv or the URL); none otherwise. */
-export function pushAuth(source: CredentialSource, env: Record<string, string | undefined> = process.env): { username: string; password: string } | undefined {
+export function pushAuth(
+  source: CredentialSource,
+  env: Record<string, string | undefined> = process.env,
+): { username: string; password: string } | undefined {
   if (source.kind !== 'https-token') return undefined;
   return { username: source.username, password: tokenOf(source, env) };
 }
 
 function tokenOf(source: Extract<CredentialSource, { kind: 'https-token' }>, env: Record<string, string | undefined>): string {
   const token = env[source.tokenEnv];
-  if (!token) throw new RepoCredentialError(`gitops.repo.token_env: environment variable ${source.tokenEnv} is not set; it must hold the token for the GitOps repository`);
+  if (!token)
+    throw new RepoCredentialError(
+      `gitops.repo.token_env: environment variable ${source.tokenEnv} is not set; it must hold the token for the GitOps repository`,
+    );
   return token;
 }
 

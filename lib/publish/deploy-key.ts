@@ -50,7 +50,15 @@ function encodeOpenSshPrivate(seed: Buffer, pub: Buffer, comment: string): strin
   const pad: number[] = [];
   for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++) pad.push(i);
   priv = Buffer.concat([priv, Buffer.from(pad)]);
-  const body = Buffer.concat([MAGIC, sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(publicBlob(pub)), sshString(priv)]);
+  const body = Buffer.concat([
+    MAGIC,
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    uint32(1),
+    sshString(publicBlob(pub)),
+    sshString(priv),
+  ]);
   const b64 = body.toString('base64').replace(/.{1,70}/g, '$&\n');
   return `${ARMOR_BEGIN}\n${b64}${ARMOR_END}\n`;
 }
@@ -111,11 +119,7 @@ export function deployKeyPath(workDir: string, owner: string, repo: string): str
  * The key pair for a repository: read from disk, or generated and stored (private 0600 in a 0700
  * folder). A private key readable by others is tightened back to 0600.
  */
-export async function loadOrCreateKeyPair(
-  file: string,
-  title: string,
-  log: Logger,
-): Promise<DeployKeyPair & { generated: boolean }> {
+export async function loadOrCreateKeyPair(file: string, title: string, log: Logger): Promise<DeployKeyPair & { generated: boolean }> {
   try {
     const privateKey = await readFile(file, 'utf8');
     const mode = (await stat(file)).mode & 0o777;

@@ -71,7 +71,11 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
   if (code !== 0 && !(opts.okCodes ?? []).includes(code)) {
     const what = maskSecrets(`git ${args.join(' ')}`, secrets);
     const why = code === -1 ? `killed after ${timeoutMs} ms` : `exit ${code}`;
-    throw new GitCommandError(`${what}: ${why}: ${result.stderr.trim() || maskSecrets(result.stdout.trim(), secrets)}`, code, result.stderr);
+    throw new GitCommandError(
+      `${what}: ${why}: ${result.stderr.trim() || maskSecrets(result.stdout.trim(), secrets)}`,
+      code,
+      result.stderr,
+    );
   }
   return result;
 }
@@ -82,11 +86,18 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
  * in /proc/<pid>/cmdline) nor the remote URL nor any file. Entries the caller's environment
  * already holds are kept. Returns the env to add and the strings to mask.
  */
-export function basicAuthEnv(auth: { username: string; password: string }, base: NodeJS.ProcessEnv = process.env): { env: Record<string, string>; secrets: string[] } {
+export function basicAuthEnv(
+  auth: { username: string; password: string },
+  base: NodeJS.ProcessEnv = process.env,
+): { env: Record<string, string>; secrets: string[] } {
   const n = Number.parseInt(base.GIT_CONFIG_COUNT ?? '0', 10) || 0;
   const encoded = Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64');
   return {
-    env: { GIT_CONFIG_COUNT: String(n + 1), [`GIT_CONFIG_KEY_${n}`]: 'http.extraHeader', [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${encoded}` },
+    env: {
+      GIT_CONFIG_COUNT: String(n + 1),
+      [`GIT_CONFIG_KEY_${n}`]: 'http.extraHeader',
+      [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${encoded}`,
+    },
     secrets: [auth.password, encoded],
   };
 }

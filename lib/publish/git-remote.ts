@@ -12,14 +12,7 @@ import { loadDesiredFiles, type DesiredFile } from './files.ts';
 import { PublishConflictError, reconcile, toPlan, type BranchHead, type PublishPlan, type Reconciled } from './plan.ts';
 import { maskSecrets, redactUrl, urlSecrets } from './secrets.ts';
 import { loadPublishedState, savePublishedState, STATE_DIR } from './state.ts';
-import {
-  DEFAULT_AUTHOR,
-  DEFAULT_BRANCH,
-  DEFAULT_MESSAGE,
-  silentLogger,
-  type PublishCommon,
-  type PublishResult,
-} from './types.ts';
+import { DEFAULT_AUTHOR, DEFAULT_BRANCH, DEFAULT_MESSAGE, silentLogger, type PublishCommon, type PublishResult } from './types.ts';
 
 export interface RemotePublishOptions extends PublishCommon {
   /** anything `git push` accepts: https://..., ssh://..., git@host:path, /path/to/bare.git */
@@ -122,18 +115,31 @@ async function publishRemote(opts: RemotePublishOptions, created: boolean): Prom
     if (plan.unchanged && head) {
       await savePublishedState(opts.workDir, ctx.target, head, desired);
       log.verbose(`${shown} ${ctx.branch}: unchanged (${head.commit.slice(0, 12)})`);
-      return { commit: head.commit, created, unchanged: true, foreignChanges: plan.foreignChanges, overwritten, remote, added: [], changed: [], removed: [] };
+      return {
+        commit: head.commit,
+        created,
+        unchanged: true,
+        foreignChanges: plan.foreignChanges,
+        overwritten,
+        remote,
+        added: [],
+        changed: [],
+        removed: [],
+      };
     }
 
     const commit = await writeCommit(ctx, plan, desired, head, opts);
     const pushed = await push(ctx, commit);
     if (pushed) {
       await savePublishedState(opts.workDir, ctx.target, { commit, tree: plan.treeSha }, desired);
-      log.info(`${shown} ${ctx.branch}: committed ${commit.slice(0, 12)} (+${plan.added.length} ~${plan.changed.length} -${plan.removed.length})`);
+      log.info(
+        `${shown} ${ctx.branch}: committed ${commit.slice(0, 12)} (+${plan.added.length} ~${plan.changed.length} -${plan.removed.length})`,
+      );
       const { added, changed, removed } = plan;
       return { commit, created, unchanged: false, foreignChanges: plan.foreignChanges, overwritten, remote, added, changed, removed };
     }
-    if (attempt >= 2) throw new Error(`publish to ${shown} ${ctx.branch}: the branch keeps moving (push rejected twice as non-fast-forward)`);
+    if (attempt >= 2)
+      throw new Error(`publish to ${shown} ${ctx.branch}: the branch keeps moving (push rejected twice as non-fast-forward)`);
     log.warn(`${shown} ${ctx.branch}: moved during the publish; rebuilding on the new head`);
   }
 }
@@ -150,7 +156,11 @@ async function readRemoteHead(ctx: RemoteContext): Promise<BranchHead | null> {
   const ls = await git(['ls-remote', '--exit-code', ctx.url, ref], { env: ctx.env, secrets: ctx.secrets, okCodes: [2] }).catch((e) => {
     // with a token, git's own words for a 401 ("could not read Username ... terminal prompts disabled") mislead
     if (ctx.authenticated && e instanceof GitCommandError && /could not read Username|Authentication failed|\b401\b/.test(e.stderr)) {
-      throw new GitCommandError(`${redactUrl(ctx.url)} refused the token (HTTP 401): check that it is valid and may read and push this repository`, e.code, e.stderr);
+      throw new GitCommandError(
+        `${redactUrl(ctx.url)} refused the token (HTTP 401): check that it is valid and may read and push this repository`,
+        e.code,
+        e.stderr,
+      );
     }
     throw e;
   });
@@ -160,7 +170,11 @@ async function readRemoteHead(ctx: RemoteContext): Promise<BranchHead | null> {
   await ensureCache(ctx);
   const have = await git(['cat-file', '-e', `${commit}^{commit}`], { gitDir: ctx.cacheDir, okCodes: [1, 128] });
   if (have.code !== 0) {
-    await git(['fetch', '-q', '--no-tags', ctx.url, `+${ref}:refs/clusterseed/head`], { gitDir: ctx.cacheDir, env: ctx.env, secrets: ctx.secrets });
+    await git(['fetch', '-q', '--no-tags', ctx.url, `+${ref}:refs/clusterseed/head`], {
+      gitDir: ctx.cacheDir,
+      env: ctx.env,
+      secrets: ctx.secrets,
+    });
   }
   // the raw commit object: no user config (signatures, formats) can change what we parse
   const raw = (await git(['cat-file', 'commit', commit], { gitDir: ctx.cacheDir })).stdout;

@@ -19,14 +19,7 @@ import { RepoApi, type ReadinessOptions } from './github-api.ts';
 import { createGitHubClient, GitHubApiError, type GitHubClientOptions } from './github-client.ts';
 import { PublishConflictError, reconcile, toPlan, type BranchHead, type PublishPlan, type Reconciled } from './plan.ts';
 import { loadPublishedState, savePublishedState } from './state.ts';
-import {
-  DEFAULT_AUTHOR,
-  DEFAULT_BRANCH,
-  DEFAULT_MESSAGE,
-  silentLogger,
-  type PublishCommon,
-  type PublishResult,
-} from './types.ts';
+import { DEFAULT_AUTHOR, DEFAULT_BRANCH, DEFAULT_MESSAGE, silentLogger, type PublishCommon, type PublishResult } from './types.ts';
 
 export interface GitHubPublishOptions extends PublishCommon {
   owner: string;
@@ -147,21 +140,26 @@ async function readHead(s: Session, desiredTree: string): Promise<Head> {
   const octokit = api.octokit;
   let commitSha: string;
   try {
-    const ref = await api.call(`read branch ${s.branch}`, () => octokit.rest.git.getRef({ owner: api.owner, repo: api.repo, ref: `heads/${s.branch}` }));
+    const ref = await api.call(`read branch ${s.branch}`, () =>
+      octokit.rest.git.getRef({ owner: api.owner, repo: api.repo, ref: `heads/${s.branch}` }),
+    );
     commitSha = ref.data.object.sha;
   } catch (e) {
     if (e instanceof GitHubApiError && e.status === 409) return { kind: 'empty' };
     if (e instanceof GitHubApiError && e.status === 404) return { kind: 'missing' };
     throw e;
   }
-  const commit = await api.call('read head commit', () => octokit.rest.git.getCommit({ owner: api.owner, repo: api.repo, commit_sha: commitSha }));
+  const commit = await api.call('read head commit', () =>
+    octokit.rest.git.getCommit({ owner: api.owner, repo: api.repo, commit_sha: commitSha }),
+  );
   const tree = commit.data.tree.sha;
   const authoredByUs = commit.data.author?.email === s.author.email;
   if (tree === desiredTree) return { kind: 'branch', head: { commit: commitSha, tree, files: new Map(), authoredByUs } };
   const listing = await api.call('read head tree', () =>
     octokit.rest.git.getTree({ owner: api.owner, repo: api.repo, tree_sha: tree, recursive: 'true' }),
   );
-  if (listing.data.truncated) throw new Error(`publish to GitHub: the tree of ${api.fullName} ${s.branch} is too large to list in one response`);
+  if (listing.data.truncated)
+    throw new Error(`publish to GitHub: the tree of ${api.fullName} ${s.branch} is too large to list in one response`);
   const files = new Map<string, TreeFile>();
   for (const e of listing.data.tree) {
     if (e.type === 'tree' || !e.path || !e.sha || !e.mode) continue;
@@ -173,7 +171,9 @@ async function readHead(s: Session, desiredTree: string): Promise<Head> {
 async function headCommit(s: Session): Promise<string | null> {
   const { api } = s;
   try {
-    const ref = await api.call(`read branch ${s.branch}`, () => api.octokit.rest.git.getRef({ owner: api.owner, repo: api.repo, ref: `heads/${s.branch}` }));
+    const ref = await api.call(`read branch ${s.branch}`, () =>
+      api.octokit.rest.git.getRef({ owner: api.owner, repo: api.repo, ref: `heads/${s.branch}` }),
+    );
     return ref.data.object.sha;
   } catch (e) {
     if (e instanceof GitHubApiError && (e.status === 404 || e.status === 409)) return null;
@@ -235,7 +235,9 @@ async function createTree(s: Session, plan: Reconciled, desired: Map<string, Des
   }
   const res = await api.call('create tree', () => octokit.rest.git.createTree({ owner: api.owner, repo: api.repo, tree: entries }));
   if (res.data.sha !== plan.treeSha) {
-    throw new Error(`publish to GitHub: ${api.fullName} built tree ${res.data.sha}, expected ${plan.treeSha}; content was altered in transit`);
+    throw new Error(
+      `publish to GitHub: ${api.fullName} built tree ${res.data.sha}, expected ${plan.treeSha}; content was altered in transit`,
+    );
   }
   return res.data.sha;
 }
@@ -256,7 +258,9 @@ async function moveBranch(s: Session, commit: string, how: 'fast-forward' | 'cre
   const octokit = api.octokit;
   try {
     if (how === 'create') {
-      await api.call(`create branch ${s.branch}`, () => octokit.rest.git.createRef({ owner: api.owner, repo: api.repo, ref: `refs/heads/${s.branch}`, sha: commit }));
+      await api.call(`create branch ${s.branch}`, () =>
+        octokit.rest.git.createRef({ owner: api.owner, repo: api.repo, ref: `refs/heads/${s.branch}`, sha: commit }),
+      );
     } else {
       await api.call(`update branch ${s.branch}`, () =>
         octokit.rest.git.updateRef({ owner: api.owner, repo: api.repo, ref: `heads/${s.branch}`, sha: commit, force: how === 'force' }),
@@ -314,7 +318,8 @@ export async function publishToGitHub(opts: GitHubPublishOptions): Promise<GitHu
     const head = withFiles(state, desired);
     const plan = reconcile({ desired, head, last });
     if (plan.conflicts.length && !opts.force) throw new PublishConflictError(api.fullName, plan.conflicts, plan.foreignChanges);
-    if (plan.foreignChanges.length) log.warn(`${api.fullName}: changed by someone else since the last publish: ${plan.foreignChanges.join(', ')}`);
+    if (plan.foreignChanges.length)
+      log.warn(`${api.fullName}: changed by someone else since the last publish: ${plan.foreignChanges.join(', ')}`);
 
     if (plan.unchanged && head) {
       await savePublishedState(opts.workDir, s.target, head, desired);
@@ -337,10 +342,13 @@ export async function publishToGitHub(opts: GitHubPublishOptions): Promise<GitHu
     }
     if (outcome === 'updated') {
       await savePublishedState(opts.workDir, s.target, { commit, tree: plan.treeSha }, desired);
-      log.info(`${api.fullName} ${s.branch}: committed ${commit.slice(0, 12)} (+${plan.added.length} ~${plan.changed.length} -${plan.removed.length})`);
+      log.info(
+        `${api.fullName} ${s.branch}: committed ${commit.slice(0, 12)} (+${plan.added.length} ~${plan.changed.length} -${plan.removed.length})`,
+      );
       return finish(commit, plan, false);
     }
-    if (attempt >= 2) throw new Error(`publish to ${api.fullName} ${s.branch}: the branch keeps moving (ref update refused twice as not a fast-forward)`);
+    if (attempt >= 2)
+      throw new Error(`publish to ${api.fullName} ${s.branch}: the branch keeps moving (ref update refused twice as not a fast-forward)`);
     log.warn(`${api.fullName} ${s.branch}: moved during the publish; rebuilding on the new head`);
   }
 }

@@ -40,12 +40,19 @@ export type SyncPlan =
  * `hostKnown`: the host's head is a commit of the local mirror; `hostIsAncestor`: it is an
  * ancestor of the local head. Anything else means someone wrote to the host's repository.
  */
-export function syncPlan(local: string, host: string, hostKnown: boolean, hostIsAncestor: boolean): SyncPlan | { action: 'refuse'; reason: string } {
+export function syncPlan(
+  local: string,
+  host: string,
+  hostKnown: boolean,
+  hostIsAncestor: boolean,
+): SyncPlan | { action: 'refuse'; reason: string } {
   if (!local) throw new Error('the local mirror has no head to publish');
   if (host === local) return { action: 'none' };
   if (!host) return { action: 'full' };
-  if (!hostKnown) return { action: 'refuse', reason: `its head ${host.slice(0, 12)} is no commit of the local mirror (someone pushed there)` };
-  if (!hostIsAncestor) return { action: 'refuse', reason: `its head ${host.slice(0, 12)} is ahead of or diverged from the local head ${local.slice(0, 12)}` };
+  if (!hostKnown)
+    return { action: 'refuse', reason: `its head ${host.slice(0, 12)} is no commit of the local mirror (someone pushed there)` };
+  if (!hostIsAncestor)
+    return { action: 'refuse', reason: `its head ${host.slice(0, 12)} is ahead of or diverged from the local head ${local.slice(0, 12)}` };
   return { action: 'range', since: host };
 }
 
@@ -67,7 +74,9 @@ async function hostHead(t: HostRepoTarget): Promise<string | undefined> {
 }
 
 async function localFacts(localRepo: string, branch: string, host: string): Promise<{ local: string; known: boolean; ancestor: boolean }> {
-  const local = (await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`], { gitDir: localRepo, okCodes: [1] })).stdout.trim();
+  const local = (
+    await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`], { gitDir: localRepo, okCodes: [1] })
+  ).stdout.trim();
   if (!host || host === local) return { local, known: false, ancestor: false };
   const known = (await git(['cat-file', '-e', `${host}^{commit}`], { gitDir: localRepo, okCodes: [1, 128] })).code === 0;
   const ancestor = known && (await git(['merge-base', '--is-ancestor', host, local], { gitDir: localRepo, okCodes: [1] })).code === 0;
@@ -82,14 +91,21 @@ export interface HostSyncResult {
   changed: boolean;
 }
 
-export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTarget; check: boolean; log: Logger }): Promise<HostSyncResult> {
+export async function syncHostRepo(opts: {
+  localRepo: string;
+  target: HostRepoTarget;
+  check: boolean;
+  log: Logger;
+}): Promise<HostSyncResult> {
   const { target: t, log } = opts;
   const where = `${t.conn.host.name}:${t.repoPath}`;
   const found = await hostHead(t);
   if (found === undefined) {
     // check mode before the first run: the role would create it, the publish would fill it
     if (opts.check) return { before: '', head: '', changed: true };
-    throw new Error(`the repository ${where} does not exist (user ${t.user} or ${t.repoPath}/HEAD missing): run site.mjs without --tags/--limit once, its role gitops-repo creates it`);
+    throw new Error(
+      `the repository ${where} does not exist (user ${t.user} or ${t.repoPath}/HEAD missing): run site.mjs without --tags/--limit once, its role gitops-repo creates it`,
+    );
   }
   const before = found;
   const f = await localFacts(opts.localRepo, t.branch, before);
@@ -112,16 +128,17 @@ export async function syncHostRepo(opts: { localRepo: string; target: HostRepoTa
     // no `+` in the refspec: git refuses anything but a fast-forward
     const fetch = `${asUser(t, `fetch -q ${q(remote)} ${q(`refs/heads/${t.branch}:refs/heads/${t.branch}`)}`)}; rc=$?; rm -f ${q(remote)}; exit $rc`;
     const res = await t.conn.exec(fetch, { become: true, timeoutMs: 300_000 });
-    if (res.code !== 0) throw new Error(`fetching the bundle into ${where} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    if (res.code !== 0)
+      throw new Error(`fetching the bundle into ${where} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
   const head = (await hostHead(t)) ?? '';
-  if (head !== f.local) throw new Error(`${where} is at ${head.slice(0, 12) || 'no commit'} after the update, not at ${f.local.slice(0, 12)}`);
+  if (head !== f.local)
+    throw new Error(`${where} is at ${head.slice(0, 12) || 'no commit'} after the update, not at ${f.local.slice(0, 12)}`);
   log.info(`gitops: ${where} now at ${head.slice(0, 12)}${before ? ` (was ${before.slice(0, 12)})` : ''}`);
   return { before, head, changed: true };
 }
-
 
 export interface MirrorRestoreResult {
   /** restored: the mirror was filled from the host; would-restore: check mode */
@@ -133,7 +150,9 @@ export interface MirrorRestoreResult {
 /** The mirror's head on the branch; '' when the mirror is missing or has no commit there. */
 async function mirrorHead(localRepo: string, branch: string): Promise<string> {
   if (!existsSync(path.join(localRepo, 'objects'))) return '';
-  return (await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`], { gitDir: localRepo, okCodes: [1, 128] })).stdout.trim();
+  return (
+    await git(['rev-parse', '--verify', '-q', `refs/heads/${branch}^{commit}`], { gitDir: localRepo, okCodes: [1, 128] })
+  ).stdout.trim();
 }
 
 /**
@@ -143,21 +162,34 @@ async function mirrorHead(localRepo: string, branch: string): Promise<string> {
  * fetched here). Only a mirror with no commit on the branch is restored; one with history is left
  * to syncHostRepo (which refuses a host head it does not know).
  */
-export async function restoreMirror(opts: { localRepo: string; target: HostRepoTarget; check: boolean; log: Logger }): Promise<MirrorRestoreResult> {
+export async function restoreMirror(opts: {
+  localRepo: string;
+  target: HostRepoTarget;
+  check: boolean;
+  log: Logger;
+}): Promise<MirrorRestoreResult> {
   const { target: t, log } = opts;
   if (await mirrorHead(opts.localRepo, t.branch)) return { action: 'none' };
   const host = await hostHead(t);
   if (!host) return { action: 'none' };
   const where = `${t.conn.host.name}:${t.repoPath}`;
   if (opts.check) {
-    log.info(`gitops: would restore the local mirror ${opts.localRepo} from ${where} at ${host.slice(0, 12)} (check mode: nothing changed)`);
+    log.info(
+      `gitops: would restore the local mirror ${opts.localRepo} from ${where} at ${host.slice(0, 12)} (check mode: nothing changed)`,
+    );
     return { action: 'would-restore', head: host };
   }
   const remote = `${t.home}/.clusterseed-${randomBytes(8).toString('hex')}.bundle`;
   let bundle: Buffer;
   try {
-    const made = await t.conn.exec(`umask 077; ${asUser(t, `bundle create -q ${q(remote)} ${q(`refs/heads/${t.branch}`)}`)}`, { become: true, timeoutMs: 300_000 });
-    if (made.code !== 0) throw new Error(`bundling ${where} for the local mirror failed (exit ${made.code}): ${made.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    const made = await t.conn.exec(`umask 077; ${asUser(t, `bundle create -q ${q(remote)} ${q(`refs/heads/${t.branch}`)}`)}`, {
+      become: true,
+      timeoutMs: 300_000,
+    });
+    if (made.code !== 0)
+      throw new Error(
+        `bundling ${where} for the local mirror failed (exit ${made.code}): ${made.stderr.trim().split('\n').slice(-3).join(' ')}`,
+      );
     bundle = await t.conn.download(remote, { become: true });
   } finally {
     await t.conn.exec(`rm -f ${q(remote)}`, { become: true, timeoutMs: 60_000 });
@@ -176,7 +208,10 @@ export async function restoreMirror(opts: { localRepo: string; target: HostRepoT
     await rm(tmp, { recursive: true, force: true });
   }
   const head = await mirrorHead(opts.localRepo, t.branch);
-  if (head !== host) throw new Error(`the local mirror ${opts.localRepo} is at ${head.slice(0, 12) || 'no commit'} after restoring it from ${where}, not at ${host.slice(0, 12)}`);
+  if (head !== host)
+    throw new Error(
+      `the local mirror ${opts.localRepo} is at ${head.slice(0, 12) || 'no commit'} after restoring it from ${where}, not at ${host.slice(0, 12)}`,
+    );
   log.info(`gitops: restored the local mirror from ${where} at ${head.slice(0, 12)}`);
   return { action: 'restored', head };
 }

@@ -22,7 +22,8 @@ export function privateKeyTextProblem(text: string): string | undefined {
   if (!body.subarray(0, MAGIC.length).equals(MAGIC) || body.length < MAGIC.length + 4) return 'is not a valid OpenSSH private key';
   const len = body.readUInt32BE(MAGIC.length);
   const cipher = body.subarray(MAGIC.length + 4, MAGIC.length + 4 + len).toString('latin1');
-  if (cipher !== 'none') return `is encrypted (${cipher}) with a passphrase, which Argo CD cannot enter: use a key without one (it only needs read access)`;
+  if (cipher !== 'none')
+    return `is encrypted (${cipher}) with a passphrase, which Argo CD cannot enter: use a key without one (it only needs read access)`;
   return undefined;
 }
 

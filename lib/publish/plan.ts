@@ -84,9 +84,7 @@ export function reconcile(input: ReconcileInput): Reconciled {
 
   const foreign = foreignChanges(input, base);
   // A branch that vanished is recreated from the render: nothing of theirs to overwrite.
-  const conflicts = head
-    ? foreign.filter((p) => managed.has(p) && !sameFile(headFiles.get(p), sorted.get(p)))
-    : [];
+  const conflicts = head ? foreign.filter((p) => managed.has(p) && !sameFile(headFiles.get(p), sorted.get(p))) : [];
 
   const added: string[] = [];
   const changed: string[] = [];

@@ -33,7 +33,14 @@ export function sshRemoteOf(url: string): SshRemote | undefined {
  * `host` (port 22) or `[host]:port` names (argoproj/argo-helm charts/argo-cd/values.yaml, chart
  * 10.1.1, commit af0a9310bacbaa4636018dfe22c801a6d33a5c43).
  */
-export const ARGOCD_DEFAULT_KNOWN_HOSTS = ['bitbucket.org', 'github.com', 'gitlab.com', 'ssh.dev.azure.com', 'vs-ssh.visualstudio.com', '[ssh.github.com]:443'];
+export const ARGOCD_DEFAULT_KNOWN_HOSTS = [
+  'bitbucket.org',
+  'github.com',
+  'gitlab.com',
+  'ssh.dev.azure.com',
+  'vs-ssh.visualstudio.com',
+  '[ssh.github.com]:443',
+];
 
 export const userKnownHostsFile = () => path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -56,7 +63,9 @@ export function remoteHostKeys(url: string, opts: RemoteHostKeysOptions = {}): s
   const named = opts.knownHostsFile !== undefined;
   const file = opts.knownHostsFile ?? opts.defaultFile ?? userKnownHostsFile();
   if (named && !existsSync(file)) {
-    throw new RemoteHostKeyError(`gitops.repo.known_hosts: ${file} does not exist; it must hold the host key of ${remote.host} (port ${remote.port})`);
+    throw new RemoteHostKeyError(
+      `gitops.repo.known_hosts: ${file} does not exist; it must hold the host key of ${remote.host} (port ${remote.port})`,
+    );
   }
   // hashed (|1|...) entries match too; @revoked and @cert-authority lines are not host keys
   const keys = readKnownHosts(file)

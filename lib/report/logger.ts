@@ -14,8 +14,12 @@ export function consoleLogger(opts: ConsoleLoggerOptions): Logger {
   const p = opts.prefix ? `${opts.prefix} ` : '';
   return {
     info: (m) => write(mask(p + m)),
-    verbose: (m) => { if (opts.verbosity >= 1) write(mask(p + m)); },
-    debug: (m) => { if (opts.verbosity >= 2) write(mask(p + m)); },
+    verbose: (m) => {
+      if (opts.verbosity >= 1) write(mask(p + m));
+    },
+    debug: (m) => {
+      if (opts.verbosity >= 2) write(mask(p + m));
+    },
     warn: (m) => write(mask(`${p}WARNING: ${m}`)),
   };
 }

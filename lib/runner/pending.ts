@@ -35,7 +35,9 @@ export function pendingDir(stateDir: string = HOST_STATE_DIR): string {
 /** A name part as a file-name-safe word: [A-Za-z0-9_-] kept, everything else %XX (UTF-8). */
 function encodePart(s: string): string {
   return [...Buffer.from(s, 'utf8')]
-    .map((b) => (/[A-Za-z0-9_-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .map((b) =>
+      /[A-Za-z0-9_-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
     .join('');
 }
 
@@ -97,7 +99,11 @@ export function parsePending(stdout: string): PendingRecord[] {
 }
 
 /** one line, so a name cannot add fields to the record, and literal in a printf format */
-const formatWord = (s: string) => s.replace(/[\r\n]+/g, ' ').replace(/\\/g, '\\\\').replace(/%/g, '%%');
+const formatWord = (s: string) =>
+  s
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/\\/g, '\\\\')
+    .replace(/%/g, '%%');
 
 /**
  * Writes one record per entry, each atomically and durably: a crash leaves either no record or a

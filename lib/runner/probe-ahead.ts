@@ -51,7 +51,11 @@ export class ProbeAhead {
     try {
       // with the pending handler records of every role in the group that has handlers
       const withPending = group.some((g) => g.role.handlers?.length);
-      ({ states, pending } = await probeTasks(group.flatMap((g) => g.plan.runnable), ctx, withPending));
+      ({ states, pending } = await probeTasks(
+        group.flatMap((g) => g.plan.runnable),
+        ctx,
+        withPending,
+      ));
     } catch {
       return undefined;
     }

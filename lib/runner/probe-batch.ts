@@ -13,8 +13,7 @@ export function buildProbeBatch(probes: string[]): Batch {
   const begin = (i: number) => `@@cs-${nonce}-${i}-begin@@`;
   const endPrefix = (i: number) => `@@cs-${nonce}-${i}-end@@`;
   const parts = probes.map(
-    (probe, i) =>
-      `printf '%s\\n' '${begin(i)}'\n( ${probe}\n) </dev/null 2>/dev/null\nprintf '\\n%s %s\\n' '${endPrefix(i)}' "$?"`,
+    (probe, i) => `printf '%s\\n' '${begin(i)}'\n( ${probe}\n) </dev/null 2>/dev/null\nprintf '\\n%s %s\\n' '${endPrefix(i)}' "$?"`,
   );
   const script = ['export LC_ALL=C', ...parts].join('\n');
   return {

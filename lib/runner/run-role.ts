@@ -2,7 +2,17 @@
 // batch, or take the state gathered ahead with an earlier role's batch; plan each, apply only differences,
 // re-probe the remaining tasks in one batch after something changed (their state may depend on it),
 // then run notified handlers once.
-import { HandlerRolledBack, NothingApplied, type Change, type HostContext, type ProbeResult, type Role, type Skip, type Task, type TaskReport } from './types.ts';
+import {
+  HandlerRolledBack,
+  NothingApplied,
+  type Change,
+  type HostContext,
+  type ProbeResult,
+  type Role,
+  type Skip,
+  type Task,
+  type TaskReport,
+} from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
 import { fileFactsProbe } from './file-facts.ts';
 import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
@@ -101,7 +111,8 @@ export async function planRole(role: Role, ctx: HostContext): Promise<RolePlan |
   const active = tasks.map((t) => (t.when ? t.when(ctx) : true));
   const skipped: TaskReport[] = [];
   for (let i = 0; i < tasks.length; i++) {
-    if (!active[i]) skipped.push({ role: role.name, task: mask(tasks[i].name), outcome: 'skipped', message: 'condition false', durationMs: 0 });
+    if (!active[i])
+      skipped.push({ role: role.name, task: mask(tasks[i].name), outcome: 'skipped', message: 'condition false', durationMs: 0 });
   }
   return { runnable: tasks.filter((_, i) => active[i]), skipped };
 }
@@ -151,7 +162,12 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
     // interrupted: start no further task (the handlers of what already changed still run below)
     if (ctx.signal?.aborted) {
       interrupted = true;
-      ctx.log.warn(`interrupted: [${role.name}] not started: ${runnable.slice(i).map((t) => t.name).join(', ')}`);
+      ctx.log.warn(
+        `interrupted: [${role.name}] not started: ${runnable
+          .slice(i)
+          .map((t) => t.name)
+          .join(', ')}`,
+      );
       break;
     }
     const task = runnable[i];
@@ -180,7 +196,14 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
         // itself, the next run still knows the host is not where its files say
         const toRecord = (task.notify ?? []).filter((h) => handlerNames.has(h) && !recorded.has(h) && !pending?.has(h));
         if (toRecord.length) {
-          await run(ctx, recordScript(toRecord.map((handler) => ({ role: role.name, handler, by: mask(task.name) })), ctx.options.hostStateDir), 'record the pending handler(s) on the host');
+          await run(
+            ctx,
+            recordScript(
+              toRecord.map((handler) => ({ role: role.name, handler, by: mask(task.name) })),
+              ctx.options.hostStateDir,
+            ),
+            'record the pending handler(s) on the host',
+          );
           toRecord.forEach((h) => recorded.add(h));
         }
         try {
@@ -198,7 +221,13 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
         states = null; // later tasks may depend on what just changed: probe them again
       }
       for (const h of task.notify ?? []) notified.add(h);
-      reports.push({ role: role.name, task: mask(task.name), outcome: 'changed', summary: mask(plan.summary), durationMs: Date.now() - started });
+      reports.push({
+        role: role.name,
+        task: mask(task.name),
+        outcome: 'changed',
+        summary: mask(plan.summary),
+        durationMs: Date.now() - started,
+      });
     } catch (err) {
       return fail(role, task.name, err, reports, Date.now() - started);
     }
@@ -213,7 +242,8 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
   }
   const left: Map<string, PendingRecord> = pending ?? new Map();
   for (const [name, rec] of left) {
-    if (!handlerNames.has(name)) ctx.log.warn(`[${role.name}] a pending record names handler '${name}', which this role does not have; left in place: ${rec.file}`);
+    if (!handlerNames.has(name))
+      ctx.log.warn(`[${role.name}] a pending record names handler '${name}', which this role does not have; left in place: ${rec.file}`);
   }
   for (const handler of role.handlers ?? []) {
     const old = left.get(handler.name);
@@ -232,8 +262,15 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       ctx.log.info(`handler: [${role.name}] ${handler.name}${since ? ` (${since})` : ''}`);
       await handler.run(ctx);
       // only now, after the handler and its proof succeeded, may the host forget it
-      if (old || recorded.has(handler.name)) await run(ctx, clearScript(role.name, handler.name, ctx.options.hostStateDir), 'clear the pending handler record');
-      reports.push({ role: role.name, task: `handler: ${handler.name}`, outcome: 'changed', ...(since && { summary: since }), durationMs: Date.now() - started });
+      if (old || recorded.has(handler.name))
+        await run(ctx, clearScript(role.name, handler.name, ctx.options.hostStateDir), 'clear the pending handler record');
+      reports.push({
+        role: role.name,
+        task: `handler: ${handler.name}`,
+        outcome: 'changed',
+        ...(since && { summary: since }),
+        durationMs: Date.now() - started,
+      });
     } catch (err) {
       if (err instanceof HandlerRolledBack && (old || recorded.has(handler.name))) {
         // the previous state is back and live: nothing is pending any more (best effort: a record

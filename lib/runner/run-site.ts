@@ -9,7 +9,7 @@ import { ProbeAhead } from './probe-ahead.ts';
 import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
-import { factsRole } from '../../roles/facts/index.ts';
+import { factsRole } from '../facts/host-facts.ts';
 import { withHostLock, type HostLockOwner } from '../locks/host-lock.ts';
 
 export interface SiteRunOptions extends RunOptions {
@@ -36,8 +36,17 @@ export interface SiteRun {
 }
 
 const EMPTY_FACTS: Facts = {
-  hostname: '', arch: '', kernel: '', osId: '', osVersion: '', osCodename: '', init: '',
-  container: '', raspberryPi: false, piCmdlineFile: '', sshdVersion: '',
+  hostname: '',
+  arch: '',
+  kernel: '',
+  osId: '',
+  osVersion: '',
+  osCodename: '',
+  init: '',
+  container: '',
+  raspberryPi: false,
+  piCmdlineFile: '',
+  sshdVersion: '',
 };
 
 export function selectHosts(inventory: Inventory, limit?: string[]): HostSpec[] {
@@ -80,7 +89,8 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, newReport(h.name)]));
   const peers = new Map<string, HostContext>();
   const stopped = new Set<string>();
-  const varsFor = (role: Role, ctx: HostContext) => deepMerge(role.defaults ?? {}, (ctx.host.vars[role.name] as Record<string, unknown>) ?? {});
+  const varsFor = (role: Role, ctx: HostContext) =>
+    deepMerge(role.defaults ?? {}, (ctx.host.vars[role.name] as Record<string, unknown>) ?? {});
   const ahead = new ProbeAhead(run.roles, inventory, varsFor);
   const stop = run.interrupt?.stop;
   /** hosts that did not go through all their roles because of the interrupt */
@@ -154,7 +164,12 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
         run.log.warn(`[${role.name}] ${message}`);
         for (const h of hosts.filter((x) => !stopped.has(x.name))) {
           stopped.add(h.name);
-          record(h.name, role.name, [{ role: role.name, task: 'prepare (control machine)', outcome: 'failed', message, durationMs: Date.now() - t0 }], 0);
+          record(
+            h.name,
+            role.name,
+            [{ role: role.name, task: 'prepare (control machine)', outcome: 'failed', message, durationMs: Date.now() - t0 }],
+            0,
+          );
         }
         break;
       }

@@ -41,10 +41,7 @@ export function buildLaunch(body: string, opts: LaunchOptions): Launch {
     if (/[\r\n\0]/.test(opts.password)) throw new Error('a sudo password cannot contain a newline or NUL');
     const sentinel = `clusterseed-${randomBytes(12).toString('hex')}`;
     words.push("sudo -k -S -p '' --");
-    prelude =
-      `IFS= read -r __cs_l || exit 125\n` +
-      `[ "$__cs_l" = ${sentinel} ] || IFS= read -r __cs_l || exit 125\n` +
-      `unset __cs_l\n`;
+    prelude = `IFS= read -r __cs_l || exit 125\n` + `[ "$__cs_l" = ${sentinel} ] || IFS= read -r __cs_l || exit 125\n` + `unset __cs_l\n`;
     stdinPrefix = Buffer.from(`${opts.password}\n${sentinel}\n`);
   } else if (opts.sudo) {
     words.push('sudo -n --');

@@ -214,9 +214,10 @@ export class SshTransport implements Transport {
       }
       const via = jump;
       const openStream = via
-        ? () => forwardedStream(via, host.address, host.port).catch((e: Error) => {
-            throw new TransportError(`${where(this.target)}: the jump host cannot reach it: ${e.message}`, 'unreachable');
-          })
+        ? () =>
+            forwardedStream(via, host.address, host.port).catch((e: Error) => {
+              throw new TransportError(`${where(this.target)}: the jump host cannot reach it: ${e.message}`, 'unreachable');
+            })
         : () => tcpStream(host.address, host.port);
       if (probeBanner) {
         await waitForBanner(openStream, Math.min(timeoutMs, 10_000)).catch((e: Error) => {
@@ -360,8 +361,7 @@ export class SshTransport implements Transport {
       body = `. ${shQuote(staged)}`;
     }
     const launch = buildLaunch(body, { sudo: req.sudo, password, timeoutMs: req.timeoutMs });
-    const stdin =
-      launch.stdinPrefix && req.stdin ? Buffer.concat([launch.stdinPrefix, req.stdin]) : (launch.stdinPrefix ?? req.stdin);
+    const stdin = launch.stdinPrefix && req.stdin ? Buffer.concat([launch.stdinPrefix, req.stdin]) : (launch.stdinPrefix ?? req.stdin);
     const started = Date.now();
     let r: RawResult;
     try {
@@ -376,13 +376,13 @@ export class SshTransport implements Transport {
       );
     } finally {
       // removed before returning, so the caller never sees the staging dir in use
-      if (staged && this.conn) await this.sftp().then((s) => unlinkQuietly(s, staged), () => undefined);
+      if (staged && this.conn)
+        await this.sftp().then(
+          (s) => unlinkQuietly(s, staged),
+          () => undefined,
+        );
     }
-    if (
-      req.timeoutMs !== undefined &&
-      (r.code === TIMEOUT_EXIT_CODE || r.code === 128 + 9) &&
-      Date.now() - started >= req.timeoutMs
-    ) {
+    if (req.timeoutMs !== undefined && (r.code === TIMEOUT_EXIT_CODE || r.code === 128 + 9) && Date.now() - started >= req.timeoutMs) {
       throw new TransportError(`${this.host.name}: command timed out after ${req.timeoutMs} ms`, 'timeout');
     }
     if (req.sudo) this.checkSudo(r);
@@ -430,7 +430,10 @@ export class SshTransport implements Transport {
       // while the temp file is still 0600, whatever mode it gets)
       const written = await sftpOps.readFile(sftp, temp);
       if (sha256Of(written) !== sha256Of(data)) {
-        throw new TransportError(`${this.host.name}: ${target}: the written content does not match what was sent (${written.length} of ${data.length} bytes; disk full?)`, 'exec');
+        throw new TransportError(
+          `${this.host.name}: ${target}: the written content does not match what was sent (${written.length} of ${data.length} bytes; disk full?)`,
+          'exec',
+        );
       }
       await sftpOps.fchmod(sftp, handle, opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644));
       // keep the owner of the file being replaced (only root can give files away)
@@ -453,7 +456,8 @@ export class SshTransport implements Transport {
     // SFTP only takes numeric ids: chown by name and rename in one command
     this.trips++;
     const r = await this.launch(chownAndRenameScript(temp, target, opts.owner, opts.group), { sudo: false });
-    if (r.code !== 0) throw new TransportError(`${this.host.name}: setting the owner of ${target} failed: ${r.stderr.toString().trim()}`, 'exec');
+    if (r.code !== 0)
+      throw new TransportError(`${this.host.name}: setting the owner of ${target} failed: ${r.stderr.toString().trim()}`, 'exec');
   }
 
   /** Login user is not root: SFTP into the private staging dir, then one sudo command installs it. */
@@ -466,7 +470,11 @@ export class SshTransport implements Transport {
       r = await this.launch(installFromStagingScript(staged, target, opts, sha256Of(data)), { sudo: true });
     } catch (err) {
       // the install script removes the staged file itself; here it may never have run
-      if (this.conn) await this.sftp().then((s) => unlinkQuietly(s, staged), () => undefined);
+      if (this.conn)
+        await this.sftp().then(
+          (s) => unlinkQuietly(s, staged),
+          () => undefined,
+        );
       throw err;
     }
     if (r.code !== 0) {

@@ -67,7 +67,9 @@ export function dial(target: DialTarget, opts: TransportOptions, timeoutMs: numb
     if (verdict.status === 'known') return true;
     if (verdict.status === 'unknown' && opts.acceptNewHostKeys) {
       appendKnownHost(opts.knownHostsFile, target.address, target.port, key);
-      log?.(`${target.label}: added ${keyTypeOf(key)} ${fingerprint(key)} for ${lookupName(target.address, target.port)} to ${opts.knownHostsFile}`);
+      log?.(
+        `${target.label}: added ${keyTypeOf(key)} ${fingerprint(key)} for ${lookupName(target.address, target.port)} to ${opts.knownHostsFile}`,
+      );
       return true;
     }
     rejection = hostKeyError(target, opts.knownHostsFile, verdict, key);
@@ -116,10 +118,18 @@ function classify(target: DialTarget, err: Error & { level?: string; code?: stri
   if (err.level === 'client-authentication' || err.level === 'agent') {
     return new TransportError(`${at}: authentication failed with ${auth}: ${err.message}`, 'auth');
   }
-  return new TransportError(`${at}: cannot connect: ${err.message}${err.code && !err.message.includes(String(err.code)) ? ` (${err.code})` : ''}`, 'unreachable');
+  return new TransportError(
+    `${at}: cannot connect: ${err.message}${err.code && !err.message.includes(String(err.code)) ? ` (${err.code})` : ''}`,
+    'unreachable',
+  );
 }
 
-function hostKeyError(target: DialTarget, file: string, verdict: Exclude<HostKeyVerdict, { status: 'known' }>, key: Buffer): TransportError {
+function hostKeyError(
+  target: DialTarget,
+  file: string,
+  verdict: Exclude<HostKeyVerdict, { status: 'known' }>,
+  key: Buffer,
+): TransportError {
   const name = lookupName(target.address, target.port);
   const presented = `${keyTypeOf(key)} ${fingerprint(key)}`;
   if (verdict.status === 'unknown') {

@@ -29,7 +29,10 @@ export function privateKeyIdentity(file: string): string | undefined {
     const derived = parsedIdentity(ssh2.utils.parseKey(readFileSync(file)));
     if (derived) return derived;
     if (existsSync(`${file}.pub`)) {
-      const line = readFileSync(`${file}.pub`, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+      const line = readFileSync(`${file}.pub`, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l && !l.startsWith('#'));
       return line ? keyIdentity(line) : undefined;
     }
   } catch {
@@ -44,11 +47,10 @@ export function agentIdentities(socket: string | undefined = process.env.SSH_AUT
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve([]), AGENT_TIMEOUT_MS);
     try {
-      new ssh2.OpenSSHAgent(socket)
-        .getIdentities((err, keys) => {
-          clearTimeout(timer);
-          resolve(err || !keys ? [] : keys.map(parsedIdentity).filter((x): x is string => !!x));
-        });
+      new ssh2.OpenSSHAgent(socket).getIdentities((err, keys) => {
+        clearTimeout(timer);
+        resolve(err || !keys ? [] : keys.map(parsedIdentity).filter((x): x is string => !!x));
+      });
     } catch {
       clearTimeout(timer);
       resolve([]);

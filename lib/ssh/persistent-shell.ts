@@ -24,7 +24,7 @@ import { TransportError } from './types.ts';
 
 /**
  * The loop (started as `sh -c LOOP sh "$SSH_CONNECTION"`: sudo drops the login's environment, and
- * the port this connection reached sshd on is what the firewall must keep open, see roles/facts).
+ * the port this connection reached sshd on is what the firewall must keep open, see lib/facts).
  */
 export const SHELL_LOOP = [
   'SSH_CONNECTION=${1-}; export SSH_CONNECTION; shift $#',

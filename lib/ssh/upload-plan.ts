@@ -79,8 +79,7 @@ export function installFromStagingScript(staged: string, target: string, own: Ow
     // what landed must be what was sent (a full disk or a short copy fails here, not later)
     ...(sha256 ? [verifySha256Lines('"$t"', sha256, target)] : []),
     mode ?? `if [ -e "$dst" ]; then chmod --reference="$dst" "$t"; else chmod 0644 "$t"; fi`,
-    chownCommand('"$t"', own.owner, own.group) ??
-      `if [ -e "$dst" ]; then chown --reference="$dst" "$t"; fi`,
+    chownCommand('"$t"', own.owner, own.group) ?? `if [ -e "$dst" ]; then chown --reference="$dst" "$t"; fi`,
     `sync -- "$t" 2>/dev/null || sync`,
     `mv -fT -- "$t" "$dst"`,
     `t=`,
@@ -93,12 +92,5 @@ export function installFromStagingScript(staged: string, target: string, own: Ow
 /** Finish a temp file written over SFTP when an owner/group name must be set (SFTP only knows ids). */
 export function chownAndRenameScript(temp: string, target: string, owner?: string, group?: string): string {
   const chown = chownCommand('"$t"', owner, group) ?? ':';
-  return [
-    `t=${shQuote(temp)}`,
-    `trap 'rm -f -- \${t:+"$t"}' EXIT`,
-    `set -e`,
-    chown,
-    `mv -fT -- "$t" ${shQuote(target)}`,
-    `t=`,
-  ].join('\n');
+  return [`t=${shQuote(temp)}`, `trap 'rm -f -- \${t:+"$t"}' EXIT`, `set -e`, chown, `mv -fT -- "$t" ${shQuote(target)}`, `t=`].join('\n');
 }

@@ -85,9 +85,13 @@ export function hubOf(inv: Inventory): HostSpec {
   const link = inv.siteLink!;
   const name = link.hub;
   const hub = name ? inv.hosts.find((h) => h.name === name) : undefined;
-  if (!hub) throw new Error(`${inv.file}: site_link.hub: ${name ? `no host "${name}" in the inventory` : 'topology hub needs a hub (the host the others dial)'}`);
+  if (!hub)
+    throw new Error(
+      `${inv.file}: site_link.hub: ${name ? `no host "${name}" in the inventory` : 'topology hub needs a hub (the host the others dial)'}`,
+    );
   if (!hub.link) throw new Error(`${inv.file}: site_link.hub: ${hub.name} is not on the site link (it has no site)`);
-  if (!hub.link.endpoint) throw new Error(`${inv.file}: site_link.hub: ${hub.name} has no link.endpoint (the public address:port the other sites dial)`);
+  if (!hub.link.endpoint)
+    throw new Error(`${inv.file}: site_link.hub: ${hub.name} has no link.endpoint (the public address:port the other sites dial)`);
   return hub;
 }
 
@@ -104,7 +108,15 @@ export function linkPlan(inv: Inventory, host: HostSpec): LinkPlan {
     const endpoint = dialOf(host, p, link);
     // keepalives only where a NAT sits between us: towards another site
     const ka = endpoint && !sameSite(host, p) ? keepalive : undefined;
-    return { name: p.name, address: p.link!.address, allowedIps, why, site: p.site, ...(endpoint ? { endpoint } : {}), ...(ka ? { keepalive: ka } : {}) };
+    return {
+      name: p.name,
+      address: p.link!.address,
+      allowedIps,
+      why,
+      site: p.site,
+      ...(endpoint ? { endpoint } : {}),
+      ...(ka ? { keepalive: ka } : {}),
+    };
   };
   if (link.topology === 'hub') {
     const hub = hubOf(inv);
@@ -121,7 +133,9 @@ export function linkPlan(inv: Inventory, host: HostSpec): LinkPlan {
     for (const p of others) {
       const q = peer(p, [`${p.link!.address}/32`], sameSite(host, p) ? 'same site' : 'mesh');
       if (!q.endpoint && !host.link.endpoint) {
-        throw new Error(`${inv.file}: site_link (mesh): ${host.name} (site ${host.site}) and ${p.name} (site ${p.site}) both lack link.endpoint: neither can dial the other; give one of them a public endpoint or use topology: hub`);
+        throw new Error(
+          `${inv.file}: site_link (mesh): ${host.name} (site ${host.site}) and ${p.name} (site ${p.site}) both lack link.endpoint: neither can dial the other; give one of them a public endpoint or use topology: hub`,
+        );
       }
       peers.push(q);
     }

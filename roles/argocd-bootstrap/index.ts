@@ -74,7 +74,9 @@ export interface BootstrapFile {
 /** The bootstrap files by path, validated against their schemas before anything is written. */
 export function bootstrapFiles(src: BootstrapSource, published: Published, dir = defaults.manifests_dir): Map<string, BootstrapFile> {
   const files = bootstrapFileSet(src, published, dir);
-  const variants = [...files].flatMap(([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][]);
+  const variants = [...files].flatMap(
+    ([p, f]) => [[p, f.content], ...(f.handedOver ? [[`${p}.handed-over`, f.handedOver]] : [])] as [string, string][],
+  );
   const issues = validateTree(new Map(variants.map(([p, c]) => [p.replace(/^\//, ''), c])));
   if (issues.length) throw new Error(`bootstrap manifests are invalid:\n${issues.map(formatIssue).join('\n')}`);
   return files;
@@ -93,7 +95,10 @@ function bootstrapFileSet(src: Omit<BootstrapSource, 'publish'>, published: Publ
   const files = new Map<string, BootstrapFile>([
     // sorts first: K3s applies its manifests directory in name order
     [`${dir}/clusterseed-00-priority-classes.yaml`, { content: priorityClassesManifest(PRIORITY_CLASSES), secret: false }],
-    [`${dir}/clusterseed-argocd.yaml`, { content: argocdHelmChart(input), secret: false, handedOver: argocdHelmChart(input, true), adoptedBy: 'argocd' }],
+    [
+      `${dir}/clusterseed-argocd.yaml`,
+      { content: argocdHelmChart(input), secret: false, handedOver: argocdHelmChart(input, true), adoptedBy: 'argocd' },
+    ],
     [
       `${dir}/clusterseed-argocd-root.yaml`,
       { content: rootAppHelmChart(input), secret: false, handedOver: rootAppHelmChart(input, true), adoptedBy: rootName },
@@ -133,7 +138,10 @@ export interface BootstrapForAnalysis {
  * role: a PriorityClass file moved after the HelmChart, or a HelmChart no longer handed over,
  * shows up as findings again.
  */
-export function bootstrapForAnalysis(src: Omit<BootstrapSource, 'publish' | 'sealingKeyManifest'>, dir = defaults.manifests_dir): BootstrapForAnalysis {
+export function bootstrapForAnalysis(
+  src: Omit<BootstrapSource, 'publish' | 'sealingKeyManifest'>,
+  dir = defaults.manifests_dir,
+): BootstrapForAnalysis {
   // the sealing key is modelled by the analysis itself; its content is a secret the render does not need
   const files = bootstrapFileSet({ ...src, sealingKeyManifest: '' }, { repoUrl: '' }, dir);
   const argocdPath = `${dir}/clusterseed-argocd.yaml`;
@@ -157,7 +165,13 @@ export function bootstrapForAnalysis(src: Omit<BootstrapSource, 'publish' | 'sea
 export function bootstrapOfRender(files: Map<string, string>, model: RepoModel): BootstrapForAnalysis {
   // the paths do not depend on the state directory
   const plan = bootstrapPlan(model, '');
-  return bootstrapForAnalysis({ argocdChart: plan.argocd.chart, argocdNamespace: plan.argocd.namespace, argocdValuesPath: plan.argocd.valuesFile, rootApplicationPath: plan.rootApplication, files });
+  return bootstrapForAnalysis({
+    argocdChart: plan.argocd.chart,
+    argocdNamespace: plan.argocd.namespace,
+    argocdValuesPath: plan.argocd.valuesFile,
+    rootApplicationPath: plan.rootApplication,
+    files,
+  });
 }
 
 /** Prints `<app>=<sync>/<health>` per Application; nothing when K3s or Argo CD is not there yet. */
@@ -194,7 +208,8 @@ export function helmChartFile(p: string, f: BootstrapFile, namespace: string): T
     files: [{ path: p, hash: true, content: true }],
     plan(state, ctx) {
       const current = fileFact(state, p);
-      const handedOver = (current.exists && textOf(current).includes(HELM_UNMANAGED_ANNOTATION)) || runningApps(state.stdout).has(f.adoptedBy!);
+      const handedOver =
+        (current.exists && textOf(current).includes(HELM_UNMANAGED_ANNOTATION)) || runningApps(state.stdout).has(f.adoptedBy!);
       return (handedOver ? inert : installing).plan(state, ctx);
     },
   };
@@ -217,11 +232,15 @@ export function argocdBootstrapRole(src: BootstrapSource): Role {
       return [
         command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -- ${q(dir)} && chmod 0700 -- ${q(dir)}` }),
         ...[...files].map(([p, f]) =>
-          f.handedOver ? helmChartFile(p, f, src.argocdNamespace) : file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` }),
+          f.handedOver
+            ? helmChartFile(p, f, src.argocdNamespace)
+            : file({ path: p, content: f.content, mode: '0600', secret: f.secret, name: `bootstrap ${path.basename(p)}` }),
         ),
         // a target without a credential (public, file://): the previous target's credential file
         // goes. K3s does not delete what it applied from it: the role README says how to.
-        ...(files.has(credentials) ? [] : [absent(credentials, { name: `bootstrap ${path.basename(credentials)} (no credential for this target)` })]),
+        ...(files.has(credentials)
+          ? []
+          : [absent(credentials, { name: `bootstrap ${path.basename(credentials)} (no credential for this target)` })]),
       ];
     },
   };

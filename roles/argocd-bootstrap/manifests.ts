@@ -26,7 +26,13 @@ const HEADER = '# Written by clusterseed (roles/argocd-bootstrap); K3s applies t
  */
 export const HELM_UNMANAGED_ANNOTATION = 'helmcharts.helm.cattle.io/unmanaged';
 
-function helmChart(name: string, chart: { repo: string; chart: string; version: string }, targetNamespace: string, values: string, handedOver = false): string {
+function helmChart(
+  name: string,
+  chart: { repo: string; chart: string; version: string },
+  targetNamespace: string,
+  values: string,
+  handedOver = false,
+): string {
   const doc = {
     apiVersion: 'helm.cattle.io/v1',
     kind: 'HelmChart',
@@ -52,12 +58,21 @@ function helmChart(name: string, chart: { repo: string; chart: string; version: 
 /** The HelmChart's name is the Helm release name: bootstrap/argocd.yaml uses the same (argocd). */
 export function argocdHelmChart(input: BootstrapInput, handedOver = false): string {
   const c = input.argocdChart;
-  return helmChart('argocd', { repo: c.repoURL, chart: c.chart, version: c.version }, input.argocdNamespace, input.argocdValues, handedOver);
+  return helmChart(
+    'argocd',
+    { repo: c.repoURL, chart: c.chart, version: c.version },
+    input.argocdNamespace,
+    input.argocdValues,
+    handedOver,
+  );
 }
 
 /** argocd-apps 2.x takes applications as a map name -> Application spec fields */
 export function rootAppHelmChart(input: BootstrapInput, handedOver = false): string {
-  const root = YAML.parse(input.rootApplication) as { metadata: { name: string; namespace: string; finalizers?: string[] }; spec: Record<string, unknown> };
+  const root = YAML.parse(input.rootApplication) as {
+    metadata: { name: string; namespace: string; finalizers?: string[] };
+    spec: Record<string, unknown>;
+  };
   const values = {
     applications: {
       [root.metadata.name]: {

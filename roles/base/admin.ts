@@ -15,7 +15,8 @@ import { VarsError, VarsReader } from './vars-check.ts';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const KEY_LINE = /^(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(?:-cert-v01@openssh\.com)?)\s+AAAA[A-Za-z0-9+/]{16,}={0,3}(?:\s.*)?$/;
+const KEY_LINE =
+  /^(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(?:-cert-v01@openssh\.com)?)\s+AAAA[A-Za-z0-9+/]{16,}={0,3}(?:\s.*)?$/;
 
 export type SudoMode = 'nopasswd' | 'password' | 'none';
 
@@ -27,8 +28,13 @@ export type SudoMode = 'nopasswd' | 'password' | 'none';
 export function adminUserName(host: HostSpec, inventory: Inventory, baseDefaults: Record<string, unknown>): string {
   const vars = deepMerge(baseDefaults, (host.vars.base as Record<string, unknown>) ?? {});
   const reader = VarsReader.of({ inventory, host, vars }, 'base');
-  const configured = reader.string('admin_user', { allowEmpty: true, pattern: USER_NAME, expected: 'a user name (lower case, at most 32 characters)' });
-  if (configured === 'root') reader.fail('admin_user', 'a user other than root (root logins are turned off by the harden role)', configured);
+  const configured = reader.string('admin_user', {
+    allowEmpty: true,
+    pattern: USER_NAME,
+    expected: 'a user name (lower case, at most 32 characters)',
+  });
+  if (configured === 'root')
+    reader.fail('admin_user', 'a user other than root (root logins are turned off by the harden role)', configured);
   if (configured) return configured;
   return host.user === 'root' ? 'admin' : host.user;
 }
@@ -50,15 +56,20 @@ export function collectAdminKeys(reader: VarsReader, host: HostSpec, inventoryDi
     keys.push(...keysInFile(file, (msg) => reader.fail(`admin_keys[${i}]`, msg, entry)));
   });
   if (entries.length === 0 && host.sshKey && existsSync(`${host.sshKey}.pub`)) {
-    keys.push(...keysInFile(`${host.sshKey}.pub`, (msg) => {
-      throw new VarsError(`${host.sshKey}.pub (the public half of host ${host.name}'s ssh_key): ${msg}`);
-    }));
+    keys.push(
+      ...keysInFile(`${host.sshKey}.pub`, (msg) => {
+        throw new VarsError(`${host.sshKey}.pub (the public half of host ${host.name}'s ssh_key): ${msg}`);
+      }),
+    );
   }
   return [...new Set(keys)];
 }
 
 function keysInFile(file: string, fail: (msg: string) => never): string[] {
-  const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const bad = lines.find((l) => !KEY_LINE.test(l));
   // a private key by mistake must never be copied anywhere
   if (bad !== undefined) fail(`a file of public key lines (${file} has a line that is not one: ${bad.slice(0, 20)}...)`);
@@ -80,7 +91,11 @@ export const MANAGED_KEY_MARK = '# clusterseed: admin key from the inventory (re
 export function authorizedKeysContent(current: string, keys: string[], exclusive: boolean, revoked: string[] = []): string {
   const wanted = new Set(keys.map((k) => keyIdentity(k)!));
   const gone = new Set(revoked.map((k) => keyIdentity(k)!).filter((k) => !wanted.has(k)));
-  if (exclusive) return keys.filter((k) => !gone.has(keyIdentity(k)!)).map((k) => `${k}\n`).join('');
+  if (exclusive)
+    return keys
+      .filter((k) => !gone.has(keyIdentity(k)!))
+      .map((k) => `${k}\n`)
+      .join('');
   const lines = current === '' ? [] : current.replace(/\n$/, '').split('\n');
   const kept: string[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -109,7 +124,12 @@ export function loginKeyIdentity(host: HostSpec): string | undefined {
 }
 
 function authorizedIdentities(text: string): Set<string> {
-  return new Set(text.split('\n').map((l) => (l.trim().startsWith('#') ? undefined : keyIdentity(l))).filter((k): k is string => !!k));
+  return new Set(
+    text
+      .split('\n')
+      .map((l) => (l.trim().startsWith('#') ? undefined : keyIdentity(l)))
+      .filter((k): k is string => !!k),
+  );
 }
 
 export function sudoersContent(user: string, mode: SudoMode): string {
@@ -152,13 +172,19 @@ export function adminUserTask(spec: AdminSpec): Task {
   return {
     name: `admin user ${spec.user}`,
     // id answers for an existing user only; one getent lists the wanted groups that exist
-    probe: `id -nG ${u} 2>/dev/null || echo '!missing'; echo --; ` +
+    probe:
+      `id -nG ${u} 2>/dev/null || echo '!missing'; echo --; ` +
       (spec.groups.length ? `getent group ${spec.groups.map(q).join(' ')}; true` : 'true'),
     plan(state, ctx): Change | null {
       const [groupLine = '', groupDb = ''] = state.stdout.split('--\n');
       const exists = groupLine.trim() !== '!missing';
       const have = new Set(exists ? groupLine.trim().split(/\s+/).filter(Boolean) : []);
-      const existing = new Set(groupDb.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
+      const existing = new Set(
+        groupDb
+          .split('\n')
+          .map((l) => l.split(':')[0])
+          .filter(Boolean),
+      );
       const unknownGroups = spec.groups.filter((g) => !existing.has(g));
       // in check mode the packages task may be what would create a group (sudo)
       if (unknownGroups.length && !ctx.options.check) {
@@ -172,7 +198,9 @@ export function adminUserTask(spec: AdminSpec): Task {
         ? `usermod --append --groups ${q(missingGroups.join(','))} ${u}`
         : `useradd --create-home --shell /bin/bash --user-group${groupsArg} ${u} && usermod -p '*' ${u}`;
       return {
-        summary: exists ? `add ${spec.user} to ${missingGroups.join(', ')}` : `create user ${spec.user}${spec.groups.length ? ` (groups ${spec.groups.join(', ')})` : ''}`,
+        summary: exists
+          ? `add ${spec.user} to ${missingGroups.join(', ')}`
+          : `create user ${spec.user}${spec.groups.length ? ` (groups ${spec.groups.join(', ')})` : ''}`,
         apply: (c) => run(c, script, `admin user ${spec.user}`).then(() => undefined),
       };
     },
@@ -194,7 +222,7 @@ export function exclusiveKeysRefusal(user: string, sources: string[]): string {
   return (
     `vars.base.admin_keys_exclusive is true, but none of vars.base.admin_keys is a key the control machine logs in to ${user} with ` +
     `(${sources.join('; ') || 'no ssh_key and no ssh-agent'}): authorized_keys would then lock clusterseed out of ${user}. ` +
-    'Add the public key of the inventory\'s ssh_key to admin_keys (or load one of admin_keys into ssh-agent)'
+    "Add the public key of the inventory's ssh_key to admin_keys (or load one of admin_keys into ssh-agent)"
   );
 }
 
@@ -235,16 +263,26 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
           );
         }
         if (!keeps && spec.exclusive && spec.loginUser) {
-          const sources = [...(ctx.host.sshKey ? [`ssh_key ${ctx.host.sshKey}${spec.loginKey ? ` (${shortIdentity(spec.loginKey)})` : ''}`] : []), ...(process.env.SSH_AUTH_SOCK ? ['ssh-agent'] : [])];
+          const sources = [
+            ...(ctx.host.sshKey ? [`ssh_key ${ctx.host.sshKey}${spec.loginKey ? ` (${shortIdentity(spec.loginKey)})` : ''}`] : []),
+            ...(process.env.SSH_AUTH_SOCK ? ['ssh-agent'] : []),
+          ];
           throw new Error(`${ctx.inventory.file}: host ${ctx.host.name}: ${exclusiveKeysRefusal(spec.user, sources)}`);
         }
       }
       if (!home) {
-        return { summary: `write authorized_keys of ${spec.user} (the user does not exist yet)`, apply: async () => { throw new Error(`user ${spec.user} has no home directory`); } };
+        return {
+          summary: `write authorized_keys of ${spec.user} (the user does not exist yet)`,
+          apply: async () => {
+            throw new Error(`user ${spec.user} has no home directory`);
+          },
+        };
       }
       const file = `${home}/.ssh/authorized_keys`;
       return {
-        summary: present ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys, remove the ones it added that left the inventory'}` : `create ${file} with ${spec.keys.length} key(s)`,
+        summary: present
+          ? `${file}: ${spec.exclusive ? 'set exactly the admin keys' : 'add missing admin keys, remove the ones it added that left the inventory'}`
+          : `create ${file} with ${spec.keys.length} key(s)`,
         diff: [{ path: file, before: current, after: next }],
         async apply(c) {
           const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();
@@ -317,7 +355,8 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
         };
       }
       if (st.exists && current === content && st.mode === '0440' && st.owner === 'root') return null;
-      if (tool.trim() !== 'visudo=yes' && !ctx.options.check) throw new Error('visudo is missing: the sudo package must be installed first');
+      if (tool.trim() !== 'visudo=yes' && !ctx.options.check)
+        throw new Error('visudo is missing: the sudo package must be installed first');
       return {
         summary: `${SUDOERS_FILE}: ${st.exists ? 'update' : 'create'} (${spec.user}, ${spec.sudo === 'nopasswd' ? 'no password' : 'with password'})`,
         diff: [{ path: SUDOERS_FILE, before: current, after: content }],
@@ -326,7 +365,10 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
           const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate.${randomBytes(6).toString('hex')}`;
           await c.conn.upload(candidate, content, { mode: 0o440, owner: 'root', group: 'root', become: true });
           const res = await c.conn.exec(sudoersInstallScript(candidate), { become: true });
-          if (res.code !== 0) throw new Error(`visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`);
+          if (res.code !== 0)
+            throw new Error(
+              `visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`,
+            );
           await prove(c, `writing ${SUDOERS_FILE}`);
         },
       };

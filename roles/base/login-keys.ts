@@ -15,7 +15,10 @@ import { VarsError, VarsReader } from './vars-check.ts';
 function varsPath(inventory: Inventory, host: HostSpec, key: string): FieldPath | undefined {
   const raw = provenanceOf(inventory)?.raw;
   if (!raw) return undefined;
-  const layers = hostVarsLayers(raw).filter(({ path: p }) => p[0] === 'vars' || (p[0] === 'groups' && host.groups.includes(String(p[1]))) || (p[0] === 'hosts' && p[1] === host.name));
+  const layers = hostVarsLayers(raw).filter(
+    ({ path: p }) =>
+      p[0] === 'vars' || (p[0] === 'groups' && host.groups.includes(String(p[1]))) || (p[0] === 'hosts' && p[1] === host.name),
+  );
   const rank = (p: FieldPath) => (p[0] === 'hosts' ? 2 : p[0] === 'groups' ? 1 : 0);
   const setting = layers
     .filter(({ vars }) => {
@@ -27,7 +30,11 @@ function varsPath(inventory: Inventory, host: HostSpec, key: string): FieldPath 
 }
 
 /** The hosts whose exclusive admin keys would lock clusterseed out, as inventory problems. */
-export async function adminKeysLockoutProblems(inventory: Inventory, baseDefaults: Record<string, unknown>, agentKeys?: string[]): Promise<Problem[]> {
+export async function adminKeysLockoutProblems(
+  inventory: Inventory,
+  baseDefaults: Record<string, unknown>,
+  agentKeys?: string[],
+): Promise<Problem[]> {
   const problems: Problem[] = [];
   let agent = agentKeys;
   for (const host of inventory.hosts) {

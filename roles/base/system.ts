@@ -55,7 +55,10 @@ export function timezoneTask(zone: string): Task {
       }
       return {
         summary: `set the time zone to ${zone}${link ? ` (was ${path.posix.relative('/usr/share/zoneinfo', path.posix.resolve('/etc', link))})` : ''}`,
-        apply: (c) => run(c, `ln -sfn ${q(target)} /etc/localtime && printf '%s\\n' ${q(zone)} > /etc/timezone`, `time zone ${zone}`).then(() => undefined),
+        apply: (c) =>
+          run(c, `ln -sfn ${q(target)} /etc/localtime && printf '%s\\n' ${q(zone)} > /etc/timezone`, `time zone ${zone}`).then(
+            () => undefined,
+          ),
       };
     },
   };
@@ -69,13 +72,22 @@ export function timeSyncTasks(servers: string[], ctx: HostContext): Task[] {
   const tasks: Task[] = [];
   if (servers.length) {
     tasks.push(directory({ path: path.posix.dirname(TIMESYNCD_DROPIN) }));
-    tasks.push(file({ path: TIMESYNCD_DROPIN, content: template('timesyncd.conf.hbs', { servers: servers.join(' ') }), notify: ['restart timesyncd'], name: 'NTP servers' }));
+    tasks.push(
+      file({
+        path: TIMESYNCD_DROPIN,
+        content: template('timesyncd.conf.hbs', { servers: servers.join(' ') }),
+        notify: ['restart timesyncd'],
+        name: 'NTP servers',
+      }),
+    );
   }
   if (ctx.facts.container) {
     tasks.push(service({ name: 'systemd-timesyncd', enabled: true, taskName: 'systemd-timesyncd enabled' }));
     tasks.push({
       name: 'systemd-timesyncd running',
-      plan: () => ({ skip: `inside a ${ctx.facts.container} container the clock is the container host's (systemd-timesyncd does not start there)` }),
+      plan: () => ({
+        skip: `inside a ${ctx.facts.container} container the clock is the container host's (systemd-timesyncd does not start there)`,
+      }),
     });
   } else {
     tasks.push(service({ name: 'systemd-timesyncd', enabled: true, state: 'started' }));
@@ -109,10 +121,22 @@ export function readUnattended(r: VarsReader, osId: string, raspberryPi = false)
   let origins: string[] = [];
   if (enabled) {
     if (!(osId in perOs)) {
-      r.fail(`${p}.origins.${osId || 'unknown'}`, `the Origins-Pattern entries for ${osId || 'this OS'} (or ${p}.enabled: false)`, undefined);
+      r.fail(
+        `${p}.origins.${osId || 'unknown'}`,
+        `the Origins-Pattern entries for ${osId || 'this OS'} (or ${p}.enabled: false)`,
+        undefined,
+      );
     }
-    const pi = raspberryPi ? r.stringList(`${p}.origins_raspberry_pi`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }) : [];
-    origins = [...new Set([...r.stringList(`${p}.origins.${osId}`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }), ...pi, ...extra])];
+    const pi = raspberryPi
+      ? r.stringList(`${p}.origins_raspberry_pi`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' })
+      : [];
+    origins = [
+      ...new Set([
+        ...r.stringList(`${p}.origins.${osId}`, { pattern: ORIGIN, expected: 'an Origins-Pattern entry (no quotes or backslashes)' }),
+        ...pi,
+        ...extra,
+      ]),
+    ];
   }
   return {
     enabled,
@@ -133,9 +157,21 @@ export function renderUnattendedUpgrades(spec: UnattendedSpec, osId: string): st
 }
 
 export function unattendedTasks(spec: UnattendedSpec, osId: string): Task[] {
-  const tasks: Task[] = [file({ path: '/etc/apt/apt.conf.d/20auto-upgrades', content: renderAutoUpgrades(spec), name: 'apt periodic settings (20auto-upgrades)' })];
+  const tasks: Task[] = [
+    file({
+      path: '/etc/apt/apt.conf.d/20auto-upgrades',
+      content: renderAutoUpgrades(spec),
+      name: 'apt periodic settings (20auto-upgrades)',
+    }),
+  ];
   if (!spec.enabled) return tasks;
-  tasks.push(file({ path: '/etc/apt/apt.conf.d/50unattended-upgrades', content: renderUnattendedUpgrades(spec, osId), name: 'unattended-upgrades origins (50unattended-upgrades)' }));
+  tasks.push(
+    file({
+      path: '/etc/apt/apt.conf.d/50unattended-upgrades',
+      content: renderUnattendedUpgrades(spec, osId),
+      name: 'unattended-upgrades origins (50unattended-upgrades)',
+    }),
+  );
   tasks.push(aptTimersTask());
   return tasks;
 }
@@ -149,7 +185,8 @@ function aptTimersTask(): Task {
     plan(state, ctx): Change | null {
       const status = new Map(timers.map((t) => [t, unitState(state, t).unitFile]));
       const masked = timers.filter((t) => status.get(t) === 'masked');
-      if (masked.length) ctx.log.warn(`${masked.join(' and ')} masked on this host: unattended upgrades will not run until they are unmasked`);
+      if (masked.length)
+        ctx.log.warn(`${masked.join(' and ')} masked on this host: unattended upgrades will not run until they are unmasked`);
       const disabled = timers.filter((t) => !['enabled', 'static', 'masked'].includes(status.get(t) ?? ''));
       if (!disabled.length) return null;
       return {

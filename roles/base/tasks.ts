@@ -33,7 +33,10 @@ export function baseTasks(ctx: HostContext, defaults: Record<string, unknown>, f
   ];
   if (r.bool('manage_hostname')) tasks.push(...hostnameTasks(ctx.host.name));
   tasks.push(timezoneTask(r.string('timezone', { pattern: TIMEZONE, expected: 'an IANA time zone such as Etc/UTC or Europe/Berlin' })));
-  if (timeSync) tasks.push(...timeSyncTasks(r.stringList('time_sync.servers', { pattern: NTP_SERVER, expected: 'an NTP server name or address' }), ctx));
+  if (timeSync)
+    tasks.push(
+      ...timeSyncTasks(r.stringList('time_sync.servers', { pattern: NTP_SERVER, expected: 'an NTP server name or address' }), ctx),
+    );
   tasks.push(adminUserTask(admin), authorizedKeysTask(admin, freshLogin), sudoersTask(admin, freshLogin));
   tasks.push(...unattendedTasks(unattended, ctx.facts.osId));
   return tasks;

@@ -82,7 +82,11 @@ export function registrationTask(cluster: ClusterSpec, stateDir: string): Task {
       const accessFile = clusterAccessFile(stateDir, cluster.name);
       const secretDiff = [{ path: accessFile, before: '', after: '', secret: true }];
       if (!st.k3s) {
-        if (ctx.options.check) return { summary: `would register ${cluster.name} with Argo CD (once K3s runs on ${ctx.host.name})`, apply: async () => undefined };
+        if (ctx.options.check)
+          return {
+            summary: `would register ${cluster.name} with Argo CD (once K3s runs on ${ctx.host.name})`,
+            apply: async () => undefined,
+          };
         throw new Error(`K3s is not installed on ${ctx.host.name}: cluster ${cluster.name} cannot be registered (did k3s-server run?)`);
       }
       const pending = pendingObjects(st);
@@ -102,7 +106,12 @@ export function registrationTask(cluster: ClusterSpec, stateDir: string): Task {
         summary: `register ${cluster.name} with Argo CD: apply ${what}; record its access (${server})`,
         diff: secretDiff,
         apply: async (c) => {
-          const out = await run(c, applyAndWaitScript(defaults.token_wait_seconds), `register ${cluster.name} with Argo CD (k3s kubectl apply)`, applyInput());
+          const out = await run(
+            c,
+            applyAndWaitScript(defaults.token_wait_seconds),
+            `register ${cluster.name} with Argo CD (k3s kubectl apply)`,
+            applyInput(),
+          );
           let secret: unknown;
           try {
             secret = JSON.parse(out);
@@ -131,7 +140,13 @@ export const clusterRegistrationRole: Role = {
     return [
       command({ name: 'K3s manifests directory', probe: `test -d ${q(dir)}`, run: `mkdir -p -- ${q(dir)} && chmod 0700 -- ${q(dir)}` }),
       // before Argo CD deploys the sealed-secrets controller here: it finds this key and uses it
-      file({ path: `${dir}/${SEALING_KEY_FILE}`, content: keyManifest, mode: '0600', secret: true, name: `sealing key of ${cluster.name}` }),
+      file({
+        path: `${dir}/${SEALING_KEY_FILE}`,
+        content: keyManifest,
+        mode: '0600',
+        secret: true,
+        name: `sealing key of ${cluster.name}`,
+      }),
       registrationTask(cluster, stateDir),
     ];
   },

@@ -30,6 +30,7 @@ export function forcedCommandScript(repoPath: string): string {
 /** One authorized_keys line: the public key, restricted to the forced command. */
 export function authorizedKeysLine(publicKey: string): string {
   const [type, blob, ...comment] = publicKey.trim().split(/\s+/);
-  if (type !== 'ssh-ed25519' || !blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) throw new Error(`gitops-repo: not an ssh-ed25519 public key: ${publicKey.slice(0, 40)}`);
+  if (type !== 'ssh-ed25519' || !blob || !/^[A-Za-z0-9+/]+=*$/.test(blob))
+    throw new Error(`gitops-repo: not an ssh-ed25519 public key: ${publicKey.slice(0, 40)}`);
   return `restrict,command="${SERVE_COMMAND}" ${type} ${blob}${comment.length ? ` ${comment.join(' ')}` : ''}\n`;
 }

@@ -47,9 +47,20 @@ export function gitopsRepoTasks(repo: HostedRepo, src: GitopsRepoSource): Task[]
     }),
     // root-owned: the git user cannot change what its key may run
     directory({ path: commands, mode: '0755', owner: 'root', group: 'root' }),
-    file({ path: `${commands}/${SERVE_COMMAND}`, content: forcedCommandScript(repo.repoPath), mode: '0755', name: 'forced command: git-upload-pack of the repository only' }),
+    file({
+      path: `${commands}/${SERVE_COMMAND}`,
+      content: forcedCommandScript(repo.repoPath),
+      mode: '0755',
+      name: 'forced command: git-upload-pack of the repository only',
+    }),
     directory({ path: `${repo.home}/.ssh`, mode: '0700', ...own }),
-    file({ path: `${repo.home}/.ssh/authorized_keys`, content: authorizedKeysLine(src.readPublicKey), mode: '0600', ...own, name: 'authorized_keys: the Argo CD read key only' }),
+    file({
+      path: `${repo.home}/.ssh/authorized_keys`,
+      content: authorizedKeysLine(src.readPublicKey),
+      mode: '0600',
+      ...own,
+      name: 'authorized_keys: the Argo CD read key only',
+    }),
   ];
 }
 

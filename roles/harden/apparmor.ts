@@ -31,17 +31,27 @@ export function apparmorTasks(ctx: HostContext, enabled: boolean): Task[] {
     plan(state, c: HostContext) {
       const [flag = '', active = ''] = state.stdout.split('\n').map((l) => l.trim());
       if (c.facts.container) {
-        return { skip: `inside a ${c.facts.container} container AppArmor cannot be enabled: the container host's kernel decides (the package is installed; a VM or real host proves it enabled)` };
+        return {
+          skip: `inside a ${c.facts.container} container AppArmor cannot be enabled: the container host's kernel decides (the package is installed; a VM or real host proves it enabled)`,
+        };
       }
       if (flag !== 'enabled=Y') {
-        if (c.facts.raspberryPi) return { skip: `not enabled in the running kernel yet: ${c.facts.piCmdlineFile} has ${APPARMOR_WORDS.join(' ')}, the reboot enables it` };
-        c.log.warn(`AppArmor is off in this kernel (${c.facts.kernel}): add "${APPARMOR_WORDS.join(' ')}" to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub and reboot)`);
+        if (c.facts.raspberryPi)
+          return {
+            skip: `not enabled in the running kernel yet: ${c.facts.piCmdlineFile} has ${APPARMOR_WORDS.join(' ')}, the reboot enables it`,
+          };
+        c.log.warn(
+          `AppArmor is off in this kernel (${c.facts.kernel}): add "${APPARMOR_WORDS.join(' ')}" to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub and reboot)`,
+        );
         return { skip: 'AppArmor is off in the running kernel (see the warning)' };
       }
       if (active === 'active') return null;
       return {
         summary: `load the AppArmor profiles (apparmor.service was ${active || 'unknown'})`,
-        apply: (h) => run(h, 'systemctl enable apparmor && systemctl start apparmor && systemctl is-active --quiet apparmor', 'start apparmor').then(() => undefined),
+        apply: (h) =>
+          run(h, 'systemctl enable apparmor && systemctl start apparmor && systemctl is-active --quiet apparmor', 'start apparmor').then(
+            () => undefined,
+          ),
       };
     },
   });
@@ -58,7 +68,10 @@ function piApparmorCmdlineTask(ctx: HostContext): Task {
     files: [{ path, content: true }],
     plan(state): Change | null {
       const st = fileFact(state, path);
-      if (!st.exists) throw new Error(`${path} does not exist: this host is a Raspberry Pi (raspberry_pi) but has no kernel command line file there; set vars.harden.apparmor.enabled: false or fix the path`);
+      if (!st.exists)
+        throw new Error(
+          `${path} does not exist: this host is a Raspberry Pi (raspberry_pi) but has no kernel command line file there; set vars.harden.apparmor.enabled: false or fix the path`,
+        );
       const current = textOf(st);
       const next = ensureCmdlineWords(current, words);
       if (next === current) return null;

@@ -50,19 +50,28 @@ export function auditRules(arch: string): string {
 /** auditd.conf with our keys set in place (or appended), every other line kept. */
 export function auditdConfWith(current: string, settings: Record<string, string | number>): string {
   const done = new Set<string>();
-  const lines = current.replace(/\n$/, '').split('\n').map((line) => {
-    const m = /^\s*([a-z_]+)\s*=/.exec(line);
-    if (!m || !(m[1] in settings)) return line;
-    done.add(m[1]);
-    return `${m[1]} = ${settings[m[1]]}`;
-  });
+  const lines = current
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((line) => {
+      const m = /^\s*([a-z_]+)\s*=/.exec(line);
+      if (!m || !(m[1] in settings)) return line;
+      done.add(m[1]);
+      return `${m[1]} = ${settings[m[1]]}`;
+    });
   for (const [k, v] of Object.entries(settings)) if (!done.has(k)) lines.push(`${k} = ${v}`);
   return lines.join('\n') + '\n';
 }
 
 export function auditdSettings(spec: AuditdSpec): Record<string, string | number> {
   // SUSPEND (not HALT) when the disk fills: auditing pauses, the node keeps running
-  return { max_log_file: spec.maxLogFileMb, num_logs: spec.numLogs, max_log_file_action: 'ROTATE', disk_full_action: 'SUSPEND', disk_error_action: 'SUSPEND' };
+  return {
+    max_log_file: spec.maxLogFileMb,
+    num_logs: spec.numLogs,
+    max_log_file_action: 'ROTATE',
+    disk_full_action: 'SUSPEND',
+    disk_error_action: 'SUSPEND',
+  };
 }
 
 export function auditdTasks(ctx: HostContext, spec: AuditdSpec): Task[] {
@@ -70,7 +79,13 @@ export function auditdTasks(ctx: HostContext, spec: AuditdSpec): Task[] {
   const settings = auditdSettings(spec);
   return [
     packages({ name: 'auditd package', present: ['auditd'] }),
-    file({ path: AUDIT_RULES_FILE, content: auditRules(ctx.facts.arch), mode: '0640', name: 'audit rules (identity, sudoers, sshd, time, modules)', notify: ['reload auditd'] }),
+    file({
+      path: AUDIT_RULES_FILE,
+      content: auditRules(ctx.facts.arch),
+      mode: '0640',
+      name: 'audit rules (identity, sudoers, sshd, time, modules)',
+      notify: ['reload auditd'],
+    }),
     {
       name: 'auditd log rotation (auditd.conf)',
       files: [{ path: AUDITD_CONF, content: true }],
@@ -78,14 +93,20 @@ export function auditdTasks(ctx: HostContext, spec: AuditdSpec): Task[] {
       plan(state, c: HostContext): Change | null {
         const st = fileFact(state, AUDITD_CONF);
         if (!st.exists) {
-          if (c.options.check) return { summary: `${AUDITD_CONF}: set ${Object.keys(settings).join(', ')} (after auditd is installed)`, apply: async () => undefined };
+          if (c.options.check)
+            return {
+              summary: `${AUDITD_CONF}: set ${Object.keys(settings).join(', ')} (after auditd is installed)`,
+              apply: async () => undefined,
+            };
           throw new Error(`${AUDITD_CONF} does not exist although auditd is installed`);
         }
         const current = textOf(st);
         const next = auditdConfWith(current, settings);
         if (next === current) return null;
         return {
-          summary: `${AUDITD_CONF}: ${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join(', ')}`,
+          summary: `${AUDITD_CONF}: ${Object.entries(settings)
+            .map(([k, v]) => `${k} = ${v}`)
+            .join(', ')}`,
           diff: [{ path: AUDITD_CONF, before: current, after: next }],
           apply: (h) => h.conn.upload(AUDITD_CONF, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
         };
@@ -96,14 +117,17 @@ export function auditdTasks(ctx: HostContext, spec: AuditdSpec): Task[] {
       probe: `systemctl is-active auditd 2>/dev/null || true; auditctl -l 2>/dev/null || true`,
       plan(state, c: HostContext) {
         if (c.facts.container) {
-          return { skip: `inside a ${c.facts.container} container auditd cannot run (the audit netlink socket belongs to the container host's kernel): package and rules are installed, a VM or real host runs them` };
+          return {
+            skip: `inside a ${c.facts.container} container auditd cannot run (the audit netlink socket belongs to the container host's kernel): package and rules are installed, a VM or real host runs them`,
+          };
         }
         const [active = '', ...rules] = state.stdout.split('\n');
         const missing = AUDIT_KEYS.filter((k) => !rules.some((l) => l.includes(`-k ${k}`) || l.includes(`key=${k}`)));
         if (active.trim() === 'active' && missing.length === 0) return null;
         return {
           summary: `${active.trim() === 'active' ? '' : 'start auditd; '}${missing.length ? `load the rules (${missing.join(', ')} missing)` : ''}`,
-          apply: (h) => run(h, `systemctl enable auditd && systemctl start auditd && augenrules --load`, 'start auditd').then(() => undefined),
+          apply: (h) =>
+            run(h, `systemctl enable auditd && systemctl start auditd && augenrules --load`, 'start auditd').then(() => undefined),
         };
       },
     },
@@ -115,6 +139,10 @@ export const reloadAuditdHandler: Handler = {
   name: 'reload auditd',
   async run(ctx) {
     if (ctx.facts.container) return;
-    await run(ctx, 'if systemctl is-active --quiet auditd; then augenrules --load && systemctl kill --signal=HUP auditd; fi', 'reload auditd');
+    await run(
+      ctx,
+      'if systemctl is-active --quiet auditd; then augenrules --load && systemctl kill --signal=HUP auditd; fi',
+      'reload auditd',
+    );
   },
 };

@@ -30,9 +30,19 @@ export function coreDumpTasks(disabled: boolean): Task[] {
   // turned off: our files go (the live core_pattern stays until the next boot)
   if (!disabled) return [CORE_SYSCTL_FILE, SYSTEMD_MANAGER_DROPIN, LIMITS_FILE, COREDUMP_DROPIN].map((p) => absent(p, { name: `no ${p}` }));
   return [
-    sysctl({ file: CORE_SYSCTL_FILE, values: { 'kernel.core_pattern': CORE_PATTERN }, name: 'core dumps discarded by the kernel (kernel.core_pattern)', comment: 'Managed by clusterseed (role harden): every core dump goes to /bin/false, whatever a unit\'s LimitCORE says.' }),
+    sysctl({
+      file: CORE_SYSCTL_FILE,
+      values: { 'kernel.core_pattern': CORE_PATTERN },
+      name: 'core dumps discarded by the kernel (kernel.core_pattern)',
+      comment: "Managed by clusterseed (role harden): every core dump goes to /bin/false, whatever a unit's LimitCORE says.",
+    }),
     directory({ path: '/etc/systemd/system.conf.d' }),
-    file({ path: SYSTEMD_MANAGER_DROPIN, content: MANAGER_CONF, name: 'no core dumps for services (DefaultLimitCORE=0)', notify: ['reload systemd manager'] }),
+    file({
+      path: SYSTEMD_MANAGER_DROPIN,
+      content: MANAGER_CONF,
+      name: 'no core dumps for services (DefaultLimitCORE=0)',
+      notify: ['reload systemd manager'],
+    }),
     directory({ path: '/etc/security/limits.d' }),
     file({ path: LIMITS_FILE, content: LIMITS_CONF, name: 'no core dumps for login sessions (limits.d)' }),
     directory({ path: '/etc/systemd/coredump.conf.d' }),

@@ -19,7 +19,11 @@ export const CRON_PATHS: [path: string, mode: string][] = [
 
 /** cron.allow's lines: root first, then the other users, each once. */
 export function cronAllowContent(users: string[]): string {
-  return ['# Managed by clusterseed (role harden, cron.allow_users): only these users may use crontab.', ...new Set(['root', ...users])].join('\n') + '\n';
+  return (
+    ['# Managed by clusterseed (role harden, cron.allow_users): only these users may use crontab.', ...new Set(['root', ...users])].join(
+      '\n',
+    ) + '\n'
+  );
 }
 
 export function cronTask(users: string[]): Task {
@@ -33,21 +37,33 @@ export function cronTask(users: string[]): Task {
       `stat -c '%a %U %G %n' ${paths} ${CRON_ALLOW} 2>/dev/null; echo --; [ -f ${CRON_ALLOW} ] && base64 -w0 < ${CRON_ALLOW}; echo`,
     plan(state, ctx: HostContext): Change | null {
       const [head = '', allowB64 = ''] = state.stdout.split('--\n');
-      const lines = head.split('\n').map((l) => l.trim()).filter(Boolean);
+      const lines = head
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
       if (lines[0] !== 'cron=yes') return null; // nothing to restrict
       // Debian's crontab is setgid crontab: the group must be able to read cron.allow
       const group = lines[1] === 'group=crontab' ? 'crontab' : 'root';
-      const stats = new Map(lines.slice(2).map((l) => l.split(' ')).map(([mode, owner, grp, p]) => [p, { mode, owner, grp }]));
+      const stats = new Map(
+        lines
+          .slice(2)
+          .map((l) => l.split(' '))
+          .map(([mode, owner, grp, p]) => [p, { mode, owner, grp }]),
+      );
       const fixes: string[] = [];
       for (const [p, mode] of CRON_PATHS) {
         const st = stats.get(p);
-        if (st && (st.mode !== mode || st.owner !== 'root' || st.grp !== 'root')) fixes.push(`chown root:root ${q(p)} && chmod ${mode} ${q(p)}`);
+        if (st && (st.mode !== mode || st.owner !== 'root' || st.grp !== 'root'))
+          fixes.push(`chown root:root ${q(p)} && chmod ${mode} ${q(p)}`);
       }
       const allow = stats.get(CRON_ALLOW);
       const current = Buffer.from(allowB64.trim(), 'base64').toString('utf8');
       const allowOk = allow && allow.mode === '640' && allow.owner === 'root' && allow.grp === group && current === content;
       if (fixes.length === 0 && allowOk) return null;
-      const what = [...(allowOk ? [] : [`${CRON_ALLOW}: ${['root', ...users].join(', ')}`]), ...(fixes.length ? [`${fixes.length} path(s) made root's only`] : [])];
+      const what = [
+        ...(allowOk ? [] : [`${CRON_ALLOW}: ${['root', ...users].join(', ')}`]),
+        ...(fixes.length ? [`${fixes.length} path(s) made root's only`] : []),
+      ];
       return {
         summary: what.join('; '),
         diff: allowOk ? undefined : [{ path: CRON_ALLOW, before: current, after: content }],

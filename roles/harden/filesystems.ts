@@ -15,7 +15,23 @@ export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
  * backend) or wireguard (wireguard-native); pods need veth and bridge; kube-proxy's ipvs mode
  * ip_vs*. Blacklisting one breaks the node in ways that show up far from the cause.
  */
-const K3S_MODULES = new Set(['overlay', 'br_netfilter', 'bridge', 'veth', 'vxlan', 'wireguard', 'ip_tables', 'ip6_tables', 'x_tables', 'nf_tables', 'nfnetlink', 'udp_tunnel', 'ip6_udp_tunnel', 'llc', 'stp']);
+const K3S_MODULES = new Set([
+  'overlay',
+  'br_netfilter',
+  'bridge',
+  'veth',
+  'vxlan',
+  'wireguard',
+  'ip_tables',
+  'ip6_tables',
+  'x_tables',
+  'nf_tables',
+  'nfnetlink',
+  'udp_tunnel',
+  'ip6_udp_tunnel',
+  'llc',
+  'stp',
+]);
 const K3S_MODULE_PREFIXES = /^(?:nf_|nft_|nfnetlink_|xt_|ipt_|ip6t_|iptable_|ip6table_|ebt|ip_vs|ip_set)/;
 
 export function neededByK3s(module: string): boolean {
@@ -26,7 +42,12 @@ export function neededByK3s(module: string): boolean {
 function readModuleList(r: VarsReader, path: string, expected: string): string[] {
   const list = r.stringList(path, { pattern: /^[a-z0-9_-]+$/, expected });
   list.forEach((m, i) => {
-    if (neededByK3s(m)) r.fail(`${path}[${i}]`, `${expected} that K3s does not need (${m} is loaded by K3s, flannel or kube-proxy; blacklisting it breaks the node)`, m);
+    if (neededByK3s(m))
+      r.fail(
+        `${path}[${i}]`,
+        `${expected} that K3s does not need (${m} is loaded by K3s, flannel or kube-proxy; blacklisting it breaks the node)`,
+        m,
+      );
   });
   return [...new Set(list)];
 }
@@ -73,7 +94,12 @@ export function renderModulesConf(filesystems: string[], protocols: string[]): s
 
 /** Filesystem types in /proc/mounts and /etc/fstab (one per line in the probe output). */
 export function parseInUse(text: string): Set<string> {
-  return new Set(text.split('\n').map((l) => l.trim()).filter(Boolean));
+  return new Set(
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
 }
 
 export function unusedModulesTask(wanted: string[], protocols: string[]): Task {

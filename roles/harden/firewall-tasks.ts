@@ -14,7 +14,20 @@ import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../base/vars-check.ts';
 import { hostedRepoHost } from '../gitops-repo/settings.ts';
-import { clusterView, k3sRules, readExtraPorts, renderRuleset, RULESET_FILE, siteLinkRules, siteLinkView, sourcesList, sshSources, TABLE, type AddressResolver, type FirewallModel } from './firewall.ts';
+import {
+  clusterView,
+  k3sRules,
+  readExtraPorts,
+  renderRuleset,
+  RULESET_FILE,
+  siteLinkRules,
+  siteLinkView,
+  sourcesList,
+  sshSources,
+  TABLE,
+  type AddressResolver,
+  type FirewallModel,
+} from './firewall.ts';
 import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
@@ -34,7 +47,9 @@ const resolveAddress: AddressResolver = async (address) => {
   try {
     return (await lookup(address, { all: true })).map((a) => a.address);
   } catch (err) {
-    throw new Error(`firewall: cannot resolve ${address} to an address for the node rules (${(err as Error).message}); use IP addresses in the inventory or list the nodes' networks in vars.harden.firewall.node_networks`);
+    throw new Error(
+      `firewall: cannot resolve ${address} to an address for the node rules (${(err as Error).message}); use IP addresses in the inventory or list the nodes' networks in vars.harden.firewall.node_networks`,
+    );
   }
 };
 
@@ -130,7 +145,13 @@ const DISARM = `systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; rm -f ${ROLLBAC
 export const FIREWALL_ROLLBACK_SCRIPT = `/bin/sh ${ROLLBACK_SH}; rc=$?; systemctl stop ${REVERT_UNIT}.timer 2>/dev/null; exit $rc`;
 
 /** `alsoProve`: users besides the connecting one whose fresh login must work after the apply (sshd.verify_user) */
-export function rulesetTask(content: string, summary: string, revertSeconds: number, freshLogin: FreshLogin, alsoProve: string[] = []): Task {
+export function rulesetTask(
+  content: string,
+  summary: string,
+  revertSeconds: number,
+  freshLogin: FreshLogin,
+  alsoProve: string[] = [],
+): Task {
   return {
     name: `firewall ruleset (table inet ${TABLE})`,
     // the rollback script is there from an apply until its fresh-login proof disarmed the revert
@@ -154,7 +175,13 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
           apply: (c) => proveOrRollBack(c, freshLogin, alsoProve),
         };
       }
-      const why = !fileOk ? (current ? 'update' : 'install') : live === 'missing' ? 'the table is not loaded; reload' : 'the live table differs from the file; reload';
+      const why = !fileOk
+        ? current
+          ? 'update'
+          : 'install'
+        : live === 'missing'
+          ? 'the table is not loaded; reload'
+          : 'the live table differs from the file; reload';
       return {
         summary: `${why}: ${summary}`,
         diff: fileOk ? undefined : [{ path: RULESET_FILE, before: current, after: content }],
@@ -164,8 +191,12 @@ export function rulesetTask(content: string, summary: string, revertSeconds: num
           await c.conn.upload(candidate, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
           const res = await c.conn.exec(applyScript(candidate, revertSeconds), { become: true });
           if (res.code === 65) throw new Error(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
-          if (res.code === 67) throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
-          if (res.code !== 0) throw new Error(`applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`);
+          if (res.code === 67)
+            throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
+          if (res.code !== 0)
+            throw new Error(
+              `applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`,
+            );
           if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
           await proveOrRollBack(c, freshLogin, alsoProve);
         },
@@ -182,7 +213,10 @@ async function proveOrRollBack(c: HostContext, freshLogin: FreshLogin, alsoProve
     const back = await c.conn.exec(FIREWALL_ROLLBACK_SCRIPT, { become: true });
     // restored: its rollback files go too, or the next run would take the ruleset for unproven
     if (back.code === 0) await c.conn.exec(DISARM, { become: true });
-    const outcome = back.code === 0 ? 'the previous ruleset was restored' : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
+    const outcome =
+      back.code === 0
+        ? 'the previous ruleset was restored'
+        : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
     throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
   }
   await run(c, DISARM, 'disarm the firewall revert timer');
@@ -251,7 +285,9 @@ export async function firewallTasks(ctx: HostContext, r: VarsReader, freshLogin:
   return [
     packages({ name: 'nftables package', present: ['nftables'] }),
     directory({ path: path.posix.dirname(RULESET_FILE), mode: '0755' }),
-    rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin, [r.string('sshd.verify_user', { allowEmpty: true })]),
+    rulesetTask(content, describeModel(model), r.int('firewall.revert_after_seconds', 30, 3600), freshLogin, [
+      r.string('sshd.verify_user', { allowEmpty: true }),
+    ]),
     file({
       path: `/etc/systemd/system/${UNIT}`,
       content: renderBootUnit(),

@@ -76,11 +76,14 @@ export function readExtraPorts(r: VarsReader): PortRule[] {
     const e = entry as Record<string, unknown>;
     const unknown = Object.keys(e).filter((k) => !['port', 'proto', 'from', 'comment'].includes(k));
     if (unknown.length) r.fail(`${f}.${unknown[0]}`, 'one of port, proto, from, comment', unknown[0]);
-    const ports = Array.isArray(e.port) ? e.port.map((p, j) => portOrRange(r, `${f}.port[${j}]`, p)) : [portOrRange(r, `${f}.port`, e.port)];
+    const ports = Array.isArray(e.port)
+      ? e.port.map((p, j) => portOrRange(r, `${f}.port[${j}]`, p))
+      : [portOrRange(r, `${f}.port`, e.port)];
     if (ports.length === 0) r.fail(`${f}.port`, 'at least one port', e.port);
     const proto = e.proto ?? 'tcp';
     if (proto !== 'tcp' && proto !== 'udp') r.fail(`${f}.proto`, 'tcp or udp', proto);
-    if (e.comment !== undefined && (typeof e.comment !== 'string' || /["\n\r]/.test(e.comment))) r.fail(`${f}.comment`, 'a one-line text without quotes', e.comment);
+    if (e.comment !== undefined && (typeof e.comment !== 'string' || /["\n\r]/.test(e.comment)))
+      r.fail(`${f}.comment`, 'a one-line text without quotes', e.comment);
     return {
       comment: (e.comment as string | undefined) ?? `extra port ${ports.join(', ')}/${proto}`,
       proto,
@@ -137,12 +140,18 @@ export function k3sRules(input: K3sPortsInput): { rules: PortRule[]; trusted: Fi
     const apiFrom = input.apiFrom.length ? [...input.apiFrom, ...nodes] : [];
     rules.push({ comment: 'K3s API server and supervisor', proto: 'tcp', ports: '6443', from: apiFrom });
     if (view.otherServers.length) {
-      rules.push({ comment: 'embedded etcd between servers', proto: 'tcp', ports: '2379-2380', from: [...view.otherServers, ...input.nodeNetworks] });
+      rules.push({
+        comment: 'embedded etcd between servers',
+        proto: 'tcp',
+        ports: '2379-2380',
+        from: [...view.otherServers, ...input.nodeNetworks],
+      });
     }
   }
   rules.push({ comment: 'kubelet (logs, exec, metrics)', proto: 'tcp', ports: '10250', from: nodes });
   if (c.flannelBackend === 'vxlan') rules.push({ comment: 'flannel VXLAN', proto: 'udp', ports: '8472', from: nodes });
-  if (c.flannelBackend === 'wireguard-native') rules.push({ comment: 'flannel WireGuard (IPv4, IPv6)', proto: 'udp', ports: '51820-51821', from: nodes });
+  if (c.flannelBackend === 'wireguard-native')
+    rules.push({ comment: 'flannel WireGuard (IPv4, IPv6)', proto: 'udp', ports: '51820-51821', from: nodes });
   const cidrs = [...c.clusterCidr.split(','), ...c.serviceCidr.split(',')].map((s) => s.trim()).filter(Boolean);
   return { rules: [...rules, ...overTheLink(rules, input)], trusted: [{ comment: `pods and services of cluster ${c.name}`, cidrs }] };
 }
@@ -211,7 +220,9 @@ export function siteLinkRules(link: SiteLinkView | undefined, k3sNode: boolean):
   if (!link) return { rules: [] };
   return {
     rules: [{ comment: `WireGuard site link (${link.iface})`, proto: 'udp', ports: String(link.port), from: [] }],
-    ...(link.hub ? { forward: { iface: link.iface, comment: 'the hub of the site link forwards between its peers', onlyBetweenPeers: !k3sNode } } : {}),
+    ...(link.hub
+      ? { forward: { iface: link.iface, comment: 'the hub of the site link forwards between its peers', onlyBetweenPeers: !k3sNode } }
+      : {}),
   };
 }
 
@@ -223,7 +234,10 @@ export function siteLinkRules(link: SiteLinkView | undefined, k3sNode: boolean):
  */
 export function sshSources(allowed: string[], repoHere: boolean, view: ClusterView, nodeNetworks: string[]): string[] {
   if (allowed.length === 0 || !repoHere || !view.cluster) return allowed;
-  const pods = view.cluster.clusterCidr.split(',').map((s) => s.trim()).filter(Boolean);
+  const pods = view.cluster.clusterCidr
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return [...new Set([...allowed, ...view.nodes, ...nodeNetworks, ...pods])];
 }
 
@@ -251,7 +265,10 @@ export function renderRuleset(model: FirewallModel): string {
   return renderTemplate(path.normalize(TEMPLATE), {
     host: model.host,
     table: TABLE,
-    ssh: section(`SSH (port ${model.sshPort}) before anything else`, ruleLines({ proto: 'tcp', ports: String(model.sshPort), from: model.sshFrom })),
+    ssh: section(
+      `SSH (port ${model.sshPort}) before anything else`,
+      ruleLines({ proto: 'tcp', ports: String(model.sshPort), from: model.sshFrom }),
+    ),
     allowIcmp: model.allowIcmp,
     trusted: model.trusted.map((t) => section(t.comment, ruleLines({ from: t.cidrs }))),
     rules: model.rules.map((r) => section(r.comment, ruleLines(r))),

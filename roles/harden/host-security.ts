@@ -14,9 +14,16 @@ const MOUNT_OPTION = /^[a-z_]+(=[A-Za-z0-9%._-]+)?$/;
 export function hostSecurityTasks(ctx: HostContext, r: VarsReader, adminUser: string): Task[] {
   const tasks: Task[] = [];
   tasks.push(...apparmorTasks(ctx, r.bool('apparmor.enabled')));
-  tasks.push(...auditdTasks(ctx, { enabled: r.bool('auditd.enabled'), maxLogFileMb: r.int('auditd.max_log_file_mb', 1, 1024), numLogs: r.int('auditd.num_logs', 2, 99) }));
+  tasks.push(
+    ...auditdTasks(ctx, {
+      enabled: r.bool('auditd.enabled'),
+      maxLogFileMb: r.int('auditd.max_log_file_mb', 1, 1024),
+      numLogs: r.int('auditd.num_logs', 2, 99),
+    }),
+  );
   tasks.push(...coreDumpTasks(r.bool('core_dumps.disabled')));
-  if (r.bool('cron.restrict')) tasks.push(cronTask([adminUser, ...r.stringList('cron.allow_users', { pattern: USER, expected: 'a user name' })]));
+  if (r.bool('cron.restrict'))
+    tasks.push(cronTask([adminUser, ...r.stringList('cron.allow_users', { pattern: USER, expected: 'a user name' })]));
   tasks.push(
     ...tmpMountTasks({
       tmpfs: r.bool('tmp_mount.tmpfs'),

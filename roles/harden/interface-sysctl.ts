@@ -82,15 +82,28 @@ export function interfaceSysctlTask(values: Record<string, string | number>): Ta
       if (!fileDiffers && fix.length === 0) return null;
       const parts: string[] = [];
       if (fileDiffers) parts.push(knobs.length ? `write ${INTERFACE_SYSCTL_FILE}` : `remove ${INTERFACE_SYSCTL_FILE}`);
-      if (fix.length) parts.push(`set ${fix.map(({ knob, iface, live }) => `net.${knob.family}.conf.${iface}.${knob.knob}: ${live} -> ${knob.value}`).join(', ')}`);
+      if (fix.length)
+        parts.push(
+          `set ${fix.map(({ knob, iface, live }) => `net.${knob.family}.conf.${iface}.${knob.knob}: ${live} -> ${knob.value}`).join(', ')}`,
+        );
       return {
         summary: parts.join('; '),
         async apply(c) {
-          if (fileDiffers && knobs.length) await c.conn.upload(INTERFACE_SYSCTL_FILE, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (fileDiffers && knobs.length)
+            await c.conn.upload(INTERFACE_SYSCTL_FILE, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
           if (fileDiffers && !knobs.length) await run(c, `rm -f ${q(INTERFACE_SYSCTL_FILE)}`, `remove ${INTERFACE_SYSCTL_FILE}`);
           // an interface (a pod's veth) may be gone by now: only those still there are written
           if (fix.length) {
-            await run(c, fix.map(({ knob, iface }) => `{ [ ! -e ${q(procPathOf(knob, iface))} ] || echo ${q(knob.value)} > ${q(procPathOf(knob, iface))}; }`).join(' && '), 'sysctl write per interface');
+            await run(
+              c,
+              fix
+                .map(
+                  ({ knob, iface }) =>
+                    `{ [ ! -e ${q(procPathOf(knob, iface))} ] || echo ${q(knob.value)} > ${q(procPathOf(knob, iface))}; }`,
+                )
+                .join(' && '),
+              'sysctl write per interface',
+            );
           }
         },
       };

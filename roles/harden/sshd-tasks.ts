@@ -10,7 +10,16 @@ import path from 'node:path';
 import { HandlerRolledBack, NothingApplied, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { buildSshdConfig, ED25519_KEY, effectiveMismatches, HOST_KEYS_PROBE, parseHostKeys, renderSshdConfig, SSHD_DROPIN, type SshdVars } from './sshd.ts';
+import {
+  buildSshdConfig,
+  ED25519_KEY,
+  effectiveMismatches,
+  HOST_KEYS_PROBE,
+  parseHostKeys,
+  renderSshdConfig,
+  SSHD_DROPIN,
+  type SshdVars,
+} from './sshd.ts';
 import { proveLogins, sshdLoginChecks, type FreshLogin } from './verify.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../base/vars-check.ts';
@@ -123,7 +132,8 @@ export function candidateScript(generateEd25519: boolean, users: string[]): stri
 export function candidateDir(stdout: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith(CANDIDATE_LINE));
   const dir = line?.slice(CANDIDATE_LINE.length).trim() ?? '';
-  if (!dir.startsWith(`${CANDIDATE_PREFIX}.`) || !/^[\w./-]+$/.test(dir)) throw new Error(`sshd candidate: phase 1 named no candidate directory (${JSON.stringify(stdout.slice(0, 200))})`);
+  if (!dir.startsWith(`${CANDIDATE_PREFIX}.`) || !/^[\w./-]+$/.test(dir))
+    throw new Error(`sshd candidate: phase 1 named no candidate directory (${JSON.stringify(stdout.slice(0, 200))})`);
   return dir;
 }
 
@@ -224,12 +234,7 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
       { path: `${SSHD_ROLLBACK}/dropin`, hash: true },
       { path: `${SSHD_ROLLBACK}/sshd_config`, hash: true },
     ],
-    probe: [
-      HOST_KEYS_PROBE,
-      'echo @@effective',
-      SSHD,
-      effectiveContextsScript(users),
-    ].join('\n'),
+    probe: [HOST_KEYS_PROBE, 'echo @@effective', SSHD, effectiveContextsScript(users)].join('\n'),
     async plan(state, ctx): Promise<Change | { skip: string } | null> {
       const version = ctx.facts.sshdVersion;
       if (!version) return { skip: 'openssh-server is not installed' };
@@ -256,7 +261,9 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         if (modeOk && !unproven) return null;
         const parts = [
           ...(modeOk ? [] : [`${SSHD_DROPIN}: mode ${dropin.mode} ${dropin.owner} -> ${DROPIN_MODE} root`]),
-          ...(unproven ? [`an earlier install was never proven live (${SSHD_ROLLBACK} is still there): reload sshd and prove a fresh login`] : []),
+          ...(unproven
+            ? [`an earlier install was never proven live (${SSHD_ROLLBACK} is still there): reload sshd and prove a fresh login`]
+            : []),
         ];
         return {
           summary: parts.join('; '),
@@ -278,7 +285,9 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
         async apply(c) {
           const cand = await c.conn.exec(candidateScript(keys.generateEd25519, users), { become: true, stdin: content });
           if (cand.code !== 0) {
-            throw new NothingApplied(`sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`);
+            throw new NothingApplied(
+              `sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`,
+            );
           }
           const dir = candidateDir(cand.stdout);
           const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
@@ -324,7 +333,9 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
         throw restore.code === 0 ? new HandlerRolledBack(message) : new Error(message);
       }
       await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
-      const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(([k]) => k.toLowerCase() === 'permitrootlogin')?.[1];
+      const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(
+        ([k]) => k.toLowerCase() === 'permitrootlogin',
+      )?.[1];
       if (ctx.host.user === 'root' && (rootLogin === 'no' || rootLogin === 'forced-commands-only')) {
         ctx.log.warn(`root logins are off now: set the inventory's user for ${ctx.host.name} to ${user}, whose login was just proven`);
       }

@@ -95,7 +95,9 @@ export interface Algorithms {
 /** The algorithm lists for an OpenSSH version and the host key types that are offered. */
 export function algorithmsFor(version: string, keyTypes: HostKeyType[]): Algorithms {
   if (!versionAtLeast(version, MIN_OPENSSH)) {
-    throw new Error(`OpenSSH ${version} is older than ${MIN_OPENSSH}, the oldest release clusterseed knows how to harden; upgrade openssh-server`);
+    throw new Error(
+      `OpenSSH ${version} is older than ${MIN_OPENSSH}, the oldest release clusterseed knows how to harden; upgrade openssh-server`,
+    );
   }
   return {
     kex: supported(KEX, version),
@@ -117,7 +119,8 @@ export interface HostKeyInfo {
  * Probe text: "key PATH <the .pub line>" per host key. The shell's `read` instead of one
  * `ssh-keygen -l | awk` per key: type and size come out of the public key blob here.
  */
-export const HOST_KEYS_PROBE = 'for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && IFS= read -r l < "$k.pub" && echo "key $k $l"; done';
+export const HOST_KEYS_PROBE =
+  'for k in /etc/ssh/ssh_host_*_key; do [ -f "$k.pub" ] && IFS= read -r l < "$k.pub" && echo "key $k $l"; done';
 
 /** Probe lines "key /etc/ssh/ssh_host_rsa_key ssh-rsa AAAA... root@host" (HOST_KEYS_PROBE). */
 export function parseHostKeys(lines: string[]): HostKeyInfo[] {
@@ -133,7 +136,7 @@ export function parseHostKeys(lines: string[]): HostKeyInfo[] {
 /** Type and size of an OpenSSH public key blob (RFC 4253 6.6, RFC 5656 3.1), as `ssh-keygen -l` names them. */
 export function publicKeyInfo(keyType: string, blob: Buffer): { bits: number; type: string } | null {
   const fields: Buffer[] = [];
-  for (let at = 0; at + 4 <= blob.length && fields.length < 3; ) {
+  for (let at = 0; at + 4 <= blob.length && fields.length < 3;) {
     const len = blob.readUInt32BE(at);
     if (at + 4 + len > blob.length) return null;
     fields.push(blob.subarray(at + 4, at + 4 + len));
@@ -181,7 +184,9 @@ export function chooseHostKeys(found: HostKeyInfo[], allowed: HostKeyType[], rsa
   const generateEd25519 = allowed.includes('ed25519') && !offered.some((k) => k.type === 'ED25519');
   if (generateEd25519) offered.unshift({ path: ED25519_KEY, bits: 256, type: 'ED25519' });
   if (offered.length === 0) {
-    throw new Error(`no host key left to offer: the host has ${found.map((k) => `${k.type} ${k.bits}`).join(', ') || 'none'}, vars.harden.sshd.host_key_types allows ${allowed.join(', ')}`);
+    throw new Error(
+      `no host key left to offer: the host has ${found.map((k) => `${k.type} ${k.bits}`).join(', ') || 'none'}, vars.harden.sshd.host_key_types allows ${allowed.join(', ')}`,
+    );
   }
   return { offered, dropped, generateEd25519 };
 }
@@ -195,7 +200,7 @@ const RESERVED = new Map([
   ['hostkeyalgorithms', 'follows the offered host keys'],
   ['match', 'Match blocks do not belong in this drop-in; put them in your own file after it'],
   ['include', 'Include is not allowed here'],
-  ['port', 'sshd keeps the inventory\'s port: clusterseed proves every change with a fresh login on it'],
+  ['port', "sshd keeps the inventory's port: clusterseed proves every change with a fresh login on it"],
   ['listenaddress', 'sshd keeps listening where it does: clusterseed proves every change with a fresh login'],
   ['allowgroups', 'use vars.harden.sshd.allow_groups (checked against the users clusterseed logs in as)'],
 ]);
@@ -229,7 +234,8 @@ export function readSettings(r: VarsReader, version: string): [string, string][]
     const reserved = RESERVED.get(key.toLowerCase());
     if (reserved) r.fail(`sshd.settings.${key}`, `no value here (${reserved})`, raw);
     const value = settingValue(raw);
-    if (value === undefined || value.trim() === '' || /[\n\r#]/.test(value)) r.fail(`sshd.settings.${key}`, 'a one-line value (string, number or true/false) without #', raw);
+    if (value === undefined || value.trim() === '' || /[\n\r#]/.test(value))
+      r.fail(`sshd.settings.${key}`, 'a one-line value (string, number or true/false) without #', raw);
     // keywords are case-insensitive: an override spelled differently replaces the default in place
     const same = out.findIndex(([k]) => k.toLowerCase() === key.toLowerCase());
     if (same >= 0) out[same] = [key, value.trim()];
@@ -280,11 +286,29 @@ export function renderSshdConfig(input: SshdConfigInput): string {
 const LIST_KEYWORDS = new Set(['allowgroups', 'allowusers', 'denygroups', 'denyusers']);
 
 const MUST_MATCH = [
-  'permitrootlogin', 'passwordauthentication', 'kbdinteractiveauthentication', 'challengeresponseauthentication',
-  'permitemptypasswords', 'authenticationmethods', 'pubkeyauthentication', 'hostbasedauthentication',
-  'x11forwarding', 'allowagentforwarding', 'allowtcpforwarding', 'allowstreamlocalforwarding', 'permittunnel',
-  'gatewayports', 'permituserenvironment', 'loglevel', 'maxauthtries', 'ciphers', 'macs', 'kexalgorithms',
-  'hostkeyalgorithms', 'allowgroups', 'maxstartups',
+  'permitrootlogin',
+  'passwordauthentication',
+  'kbdinteractiveauthentication',
+  'challengeresponseauthentication',
+  'permitemptypasswords',
+  'authenticationmethods',
+  'pubkeyauthentication',
+  'hostbasedauthentication',
+  'x11forwarding',
+  'allowagentforwarding',
+  'allowtcpforwarding',
+  'allowstreamlocalforwarding',
+  'permittunnel',
+  'gatewayports',
+  'permituserenvironment',
+  'loglevel',
+  'maxauthtries',
+  'ciphers',
+  'macs',
+  'kexalgorithms',
+  'hostkeyalgorithms',
+  'allowgroups',
+  'maxstartups',
 ];
 
 /**
@@ -361,7 +385,8 @@ const ALGORITHM = /^[a-z0-9@._+-]+$/;
 
 export function readSshdVars(r: VarsReader, version: string): SshdVars {
   const types = r.stringList('sshd.host_key_types').map((t, i) => {
-    if (!HOST_KEY_TYPES.includes(t as HostKeyType)) r.fail(`sshd.host_key_types[${i}]`, `one of ${HOST_KEY_TYPES.join(', ')} (DSA is never offered)`, t);
+    if (!HOST_KEY_TYPES.includes(t as HostKeyType))
+      r.fail(`sshd.host_key_types[${i}]`, `one of ${HOST_KEY_TYPES.join(', ')} (DSA is never offered)`, t);
     return t as HostKeyType;
   });
   if (types.length === 0) r.fail('sshd.host_key_types', 'at least one host key type', []);

@@ -47,7 +47,11 @@ export function readSysctl(r: VarsReader, cluster: SysctlContext = {}): SysctlCh
     if (v === null) continue;
     if (!KEY.test(key)) r.fail(`sysctl.values.${key}`, 'a sysctl key such as kernel.kptr_restrict', key);
     if (K3S_OWNED.test(key)) {
-      r.fail(`sysctl.values.${key}`, 'no value: forwarding and bridge keys are owned by the K3s prerequisites (70-clusterseed-k3s.conf) and must stay on', v);
+      r.fail(
+        `sysctl.values.${key}`,
+        'no value: forwarding and bridge keys are owned by the K3s prerequisites (70-clusterseed-k3s.conf) and must stay on',
+        v,
+      );
     }
     if (typeof v === 'number' && Number.isInteger(v)) values[key] = v;
     else if (typeof v === 'string' && /^[\w .:-]+$/.test(v)) values[key] = v;

@@ -27,7 +27,10 @@ export interface HardenDeps {
 /** The user whose fresh login proves sshd still lets us in: vars.harden.sshd.verify_user or base's admin. */
 export function verifyUser(ctx: HostContext, baseDefaults: Record<string, unknown>): string {
   const r = VarsReader.of(ctx, 'harden');
-  return r.string('sshd.verify_user', { allowEmpty: true, pattern: /^[a-z_][a-z0-9_.-]{0,31}$/, expected: 'a user name' }) || adminUserName(ctx.host, ctx.inventory, baseDefaults);
+  return (
+    r.string('sshd.verify_user', { allowEmpty: true, pattern: /^[a-z_][a-z0-9_.-]{0,31}$/, expected: 'a user name' }) ||
+    adminUserName(ctx.host, ctx.inventory, baseDefaults)
+  );
 }
 
 /** sysctl keys the inventory sets for this host itself (vars.harden.sysctl.values), not the defaults. */
@@ -50,7 +53,15 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
   const sys = readSysctl(r, { userCni: cluster?.flannelBackend === 'none', explicit: explicitSysctlKeys(ctx) });
   if (sys.unmanaged.length) ctx.log.verbose(`sysctl not managed: ${sys.unmanaged.join(', ')}`);
   tasks.push(absent(LEGACY_SYSCTL_FILE, { name: `no sysctl file at its old place (${LEGACY_SYSCTL_FILE})` }));
-  tasks.push(sysctl({ file: SYSCTL_FILE, values: sys.values, optional: sys.optional, name: 'kernel and network hardening (sysctl)', comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.' }));
+  tasks.push(
+    sysctl({
+      file: SYSCTL_FILE,
+      values: sys.values,
+      optional: sys.optional,
+      name: 'kernel and network hardening (sysctl)',
+      comment: 'Managed by clusterseed (role harden); K3s forwarding/bridge keys live in 70-clusterseed-k3s.conf.',
+    }),
+  );
   tasks.push(interfaceSysctlTask(sys.values));
 
   tasks.push(unusedModulesTask(readFilesystems(r), readProtocols(r)));
@@ -82,7 +93,9 @@ export async function hardenTasks(ctx: HostContext, deps: HardenDeps): Promise<T
     const allowGroups = vars.settings.find(([k]) => k === 'AllowGroups')?.[1].split(' ');
     if (allowGroups) {
       const rootMayLogIn = rootLogin !== 'no' && rootLogin !== 'forced-commands-only';
-      const jump = ctx.inventory.hosts.filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port).map((h) => h.jump!.user);
+      const jump = ctx.inventory.hosts
+        .filter((h) => h.jump && h.jump.address === ctx.host.address && h.jump.port === ctx.host.port)
+        .map((h) => h.jump!.user);
       tasks.push(allowGroupsTask(allowGroups, usersNeedingAccess({ login: ctx.host.user, verify: user, rootMayLogIn, jump })));
     }
     // the on-cluster GitOps repository's user (its group has its name) reads over SSH here; added

@@ -92,13 +92,17 @@ export function tmpMountTasks(spec: TmpMountSpec): Task[] {
       const fstab = Buffer.from(fstabB64, 'base64').toString('utf8');
       const nextFstab = fstabWithTmpOptions(fstab, spec.options);
       if (!missing.length && nextFstab === fstab) return null;
-      const parts = [...(missing.length ? [`remount /tmp with ${missing.join(',')}`] : []), ...(nextFstab !== fstab ? ['add them to /tmp in /etc/fstab'] : [])];
+      const parts = [
+        ...(missing.length ? [`remount /tmp with ${missing.join(',')}`] : []),
+        ...(nextFstab !== fstab ? ['add them to /tmp in /etc/fstab'] : []),
+      ];
       ctx.log.verbose(`/tmp live options: ${live}`);
       return {
         summary: parts.join('; '),
         diff: nextFstab !== fstab ? [{ path: '/etc/fstab', before: fstab, after: nextFstab }] : undefined,
         async apply(c) {
-          if (nextFstab !== fstab) await c.conn.upload('/etc/fstab', nextFstab, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (nextFstab !== fstab)
+            await c.conn.upload('/etc/fstab', nextFstab, { mode: 0o644, owner: 'root', group: 'root', become: true });
           if (missing.length) await run(c, `mount -o ${q(`remount,${missing.join(',')}`)} /tmp`, 'remount /tmp');
         },
       };

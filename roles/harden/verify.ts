@@ -5,7 +5,14 @@ import type { HostContext } from '../../lib/runner/types.ts';
 import { loginChecks, type LoginCheck } from '../../lib/blocks/login-proof.ts';
 import { VarsReader } from '../base/vars-check.ts';
 
-export { loginChecks, proveLogins, proveOrRollBack, sshFreshLogin, type FreshLogin, type LoginCheck } from '../../lib/blocks/login-proof.ts';
+export {
+  loginChecks,
+  proveLogins,
+  proveOrRollBack,
+  sshFreshLogin,
+  type FreshLogin,
+  type LoginCheck,
+} from '../../lib/blocks/login-proof.ts';
 
 /** true when the hardened sshd keeps root out (prohibit-password still lets root in with a key) */
 export function rootLoginsTurnedOff(ctx: Pick<HostContext, 'inventory' | 'host' | 'vars'>): boolean {

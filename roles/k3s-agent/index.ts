@@ -3,7 +3,7 @@
 // the API reports them Ready with the inventory's K3s version. Node labels and taints from the
 // inventory are registered with the node (see lib/k3s/config.ts for the kubelet's label rules).
 import type { Role } from '../../lib/runner/types.ts';
-import { k3sNodeTasks } from '../../lib/k3s/node-tasks.ts';
+import { k3sNodeTasks } from '../k3s-server/tasks.ts';
 import { isAgent } from '../../lib/k3s/settings.ts';
 
 export const k3sAgentRole: Role = {

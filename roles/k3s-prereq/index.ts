@@ -48,7 +48,10 @@ function swapOffTask(): Task {
     // the first column after the header, read by the shell (no awk)
     probe: `{ read -r _ && while read -r f _; do echo "$f"; done; } </proc/swaps 2>/dev/null; true`,
     plan(state, ctx: HostContext): Change | Skip | null {
-      const active = state.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      const active = state.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
       if (active.length === 0) return null;
       if (ctx.facts.container) {
         // /proc/swaps shows the container host's swap; turning it off is not this host's business
@@ -86,7 +89,15 @@ function fstabSwapTask(): Task {
 const DPHYS_SWAPFILE = 'dphys-swapfile.service';
 
 /** Where systemd finds units (and the SysV generator's output for /etc/init.d scripts). */
-const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/run/systemd/generator', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system', '/run/systemd/generator.late'];
+const UNIT_DIRS = [
+  '/etc/systemd/system',
+  '/run/systemd/system',
+  '/run/systemd/generator',
+  '/usr/local/lib/systemd/system',
+  '/usr/lib/systemd/system',
+  '/lib/systemd/system',
+  '/run/systemd/generator.late',
+];
 
 /** Raspberry Pi OS keeps its swap file in dphys-swapfile, not in fstab. */
 function dphysSwapfileTask(): Task {
@@ -103,7 +114,12 @@ function dphysSwapfileTask(): Task {
       if (enabled !== 'enabled' && active !== 'active') return null;
       return {
         summary: `stop and disable dphys-swapfile (${enabled}/${active})`,
-        apply: (c) => run(c, 'dphys-swapfile swapoff 2>/dev/null || true; systemctl disable --now dphys-swapfile.service', 'disable dphys-swapfile').then(() => undefined),
+        apply: (c) =>
+          run(
+            c,
+            'dphys-swapfile swapoff 2>/dev/null || true; systemctl disable --now dphys-swapfile.service',
+            'disable dphys-swapfile',
+          ).then(() => undefined),
       };
     },
   };
@@ -126,7 +142,11 @@ function iptablesTask(): Task {
       return {
         summary: `${advice.reason}: switch iptables and ip6tables to legacy`,
         apply: (c) =>
-          run(c, 'update-alternatives --set iptables /usr/sbin/iptables-legacy && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy', 'update-alternatives').then(() => undefined),
+          run(
+            c,
+            'update-alternatives --set iptables /usr/sbin/iptables-legacy && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy',
+            'update-alternatives',
+          ).then(() => undefined),
       };
     },
   };
@@ -161,7 +181,9 @@ function piCmdlineTask(ctx: HostContext): Task {
     plan(state): Change | null {
       const st = fileFact(state, path);
       if (!st.exists) {
-        throw new Error(`${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`);
+        throw new Error(
+          `${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`,
+        );
       }
       const current = textOf(st);
       const next = ensureCmdlineWords(current, PI_CGROUP_WORDS);
@@ -242,7 +264,8 @@ export const k3sPrereqRole: Role = {
         file: K3S_SYSCTL_FILE,
         values: k3sSysctls(settingsFor(ctx).cluster),
         optional: ['net.ipv6.conf.all.forwarding', 'net.ipv6.conf.default.forwarding'],
-        comment: 'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
+        comment:
+          'Managed by clusterseed (k3s-prereq): forwarding and bridge netfilter for K3s (keys zz-clusterseed-harden.conf never sets).',
       }),
       kernelDefaultsTask(), // for protect-kernel-defaults (lib/k3s/kernel-defaults.ts)
       iptablesTask(),

@@ -3,7 +3,7 @@
 // further server joins through it and must be Ready and a voting etcd member before the next server
 // is touched. The same order makes a version bump a rolling upgrade. See README.md in this folder.
 import type { Role } from '../../lib/runner/types.ts';
-import { k3sNodeTasks } from '../../lib/k3s/node-tasks.ts';
+import { k3sNodeTasks } from './tasks.ts';
 import { isServer } from '../../lib/k3s/settings.ts';
 
 export const k3sServerRole: Role = {

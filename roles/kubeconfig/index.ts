@@ -18,7 +18,11 @@ function kubeconfigTask(): Task {
       const local = settings.kubeconfig;
       const out = state.stdout.trim();
       if (out === 'absent') {
-        if (ctx.options.check) return { summary: `merge context "${cluster.name}" into ${local} (once K3s has written ${KUBECONFIG_PATH})`, apply: async () => undefined };
+        if (ctx.options.check)
+          return {
+            summary: `merge context "${cluster.name}" into ${local} (once K3s has written ${KUBECONFIG_PATH})`,
+            apply: async () => undefined,
+          };
         throw new Error(`${KUBECONFIG_PATH} does not exist on ${ctx.host.name}: is K3s running there?`);
       }
       const entries = entriesFromK3s(Buffer.from(out, 'base64').toString('utf8'), kubeconfigServer(ctx.inventory, settings));

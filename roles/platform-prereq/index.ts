@@ -35,7 +35,9 @@ export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: Host
   if (clusterIndex < 0) return [];
   const cluster = inventory.clusters[clusterIndex];
   const servers = new Set(cluster.servers);
-  const nodes = inventory.hosts.filter((h) => h.cluster === cluster.name).map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
+  const nodes = inventory.hosts
+    .filter((h) => h.cluster === cluster.name)
+    .map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
   const out: { prereq: HostPrereq; component: string }[] = [];
   for (const def of enabledDefs(cluster, clusterIndex === 0)) {
     for (const prereq of def.hostPrereqs ?? []) {
@@ -77,9 +79,13 @@ function iscsidRunningTask(unit: string): Task {
       if (isActiveState(unitState(state, unit).active)) return null;
       if (state.stdout.trim() !== 'transport') {
         if (ctx.facts.container) {
-          return { skip: `iscsid cannot run in this ${ctx.facts.container} container: its kernel has no iSCSI transport (load iscsi_tcp on the container host)` };
+          return {
+            skip: `iscsid cannot run in this ${ctx.facts.container} container: its kernel has no iSCSI transport (load iscsi_tcp on the container host)`,
+          };
         }
-        throw new Error('iscsid cannot run: the kernel has no iSCSI transport (scsi_transport_iscsi) although iscsi_tcp was asked for; Longhorn needs it');
+        throw new Error(
+          'iscsid cannot run: the kernel has no iSCSI transport (scsi_transport_iscsi) although iscsi_tcp was asked for; Longhorn needs it',
+        );
       }
       return { summary: `start ${unit}`, apply: (c) => run(c, `systemctl start ${q(unit)}`, `start ${unit}`).then(() => undefined) };
     },
@@ -130,9 +136,9 @@ function nvidiaTasks(vars: Record<string, any>): Task[] {
   const list = String(vars.nvidia_sources_file);
   const key = String(vars.nvidia_keyring);
   return [
-    packages({ present: ['ca-certificates', 'curl'], name: 'curl (to fetch NVIDIA\'s repository key)' }),
+    packages({ present: ['ca-certificates', 'curl'], name: "curl (to fetch NVIDIA's repository key)" }),
     command({
-      name: "NVIDIA container toolkit apt repository",
+      name: 'NVIDIA container toolkit apt repository',
       probe: `test -s ${q(key)} && grep -qxF ${q(line)} ${q(list)}`,
       summary: `add ${vars.nvidia_repo_url} signed by ${vars.nvidia_key_url}`,
       run: nvidiaRepoScript(vars),

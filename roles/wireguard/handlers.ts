@@ -29,7 +29,9 @@ export function applyLinkScript(input: ApplyInput): string {
     `i=${q(iface)}; k=${q(`${dir}/${iface}.key`)}; c=${q(`${dir}/${iface}.conf`)}; u=${q(unitOf(iface))}`,
     'fail() { code=$1; shift; printf \'%s\\n\' "$*" >&2; exit "$code"; }',
     '[ -s "$k" ] || fail 66 "$k is missing or empty"',
-    'if ! ip link show dev "$i" >/dev/null 2>&1 || [ "$(ip -o -4 addr show dev "$i" | awk \'{ print $4 }\')" != ' + q(input.cidr) + ' ]; then',
+    'if ! ip link show dev "$i" >/dev/null 2>&1 || [ "$(ip -o -4 addr show dev "$i" | awk \'{ print $4 }\')" != ' +
+      q(input.cidr) +
+      ' ]; then',
     '  systemctl restart "$u" || fail 67 "systemctl restart $u failed: $(journalctl -u "$u" -n 5 --no-pager 2>/dev/null)"',
     'else',
     '  s=$(wg-quick strip "$c") || fail 68 "wg-quick strip $c failed"',
@@ -55,8 +57,17 @@ export interface LinkProof {
 
 export function parseProof(stdout: string): LinkProof {
   const lines = stdout.split('\n');
-  const val = (k: string) => lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1).trim() ?? '';
-  const all = (k: string) => lines.filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1).trim()).filter(Boolean).sort();
+  const val = (k: string) =>
+    lines
+      .find((l) => l.startsWith(`${k}=`))
+      ?.slice(k.length + 1)
+      .trim() ?? '';
+  const all = (k: string) =>
+    lines
+      .filter((l) => l.startsWith(`${k}=`))
+      .map((l) => l.slice(k.length + 1).trim())
+      .filter(Boolean)
+      .sort();
   return { pub: val('pub'), port: val('port'), peers: all('peer'), want: all('want') };
 }
 
@@ -83,7 +94,10 @@ export function linkHandler(mtuOf: (ctx: HostContext) => number): Handler {
       }
       const plan = planFor(ctx);
       const iface = plan.link.interface;
-      const res = await ctx.conn.exec(applyLinkScript({ iface, cidr: `${plan.address}/${plan.prefix}`, forwards: plan.forwards, mtu: mtuOf(ctx) }), { become: true });
+      const res = await ctx.conn.exec(
+        applyLinkScript({ iface, cidr: `${plan.address}/${plan.prefix}`, forwards: plan.forwards, mtu: mtuOf(ctx) }),
+        { become: true },
+      );
       if (res.code !== 0) throw new Error(`${HANDLER} (${iface}) failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
       const proof = parseProof(res.stdout);
       const problems = proofProblems(proof, { pub: publishedKey(ctx, ctx.host.name), port: plan.link.port, peers: proof.want });

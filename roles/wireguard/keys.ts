@@ -27,7 +27,7 @@ export function keyProbe(file: string): string {
   return [
     `f=${q(file)}`,
     'if [ ! -e "$f" ]; then echo state=missing',
-    "else stat -c 'meta=%a %U:%G %F' \"$f\"",
+    'else stat -c \'meta=%a %U:%G %F\' "$f"',
     '  if ! command -v wg >/dev/null 2>&1; then echo state=nowg',
     '  elif p=$(wg pubkey <"$f" 2>/dev/null); then echo state=ok; echo "pub=$p"',
     '  else echo state=invalid; fi',
@@ -74,7 +74,10 @@ export function keyTask(iface: string): Task {
         };
       }
       if (got.type !== 'regular file') throw new Error(`${file} is a ${got.type}, not a regular file`);
-      if (got.state === 'invalid') throw new Error(`${file} is not a WireGuard private key (wg pubkey refused it); move it away and run again to have a new one generated`);
+      if (got.state === 'invalid')
+        throw new Error(
+          `${file} is not a WireGuard private key (wg pubkey refused it); move it away and run again to have a new one generated`,
+        );
       if (got.state === 'nowg') {
         // only in --check before wireguard-tools is installed: the key is there, its public half unknown yet
         if (ctx.options.check) return null;

@@ -26,7 +26,9 @@ export function unsupported(ctx: HostContext): string | undefined {
 export function planFor(ctx: HostContext): LinkPlan {
   const plan = linkPlan(ctx.inventory, ctx.host);
   if (!IFACE_PATTERN.test(plan.link.interface)) {
-    throw new Error(`${ctx.inventory.file}: site_link.interface: "${plan.link.interface}" is not an interface name (1-15 of a-z A-Z 0-9 _ = + -)`);
+    throw new Error(
+      `${ctx.inventory.file}: site_link.interface: "${plan.link.interface}" is not an interface name (1-15 of a-z A-Z 0-9 _ = + -)`,
+    );
   }
   return plan;
 }
@@ -121,7 +123,8 @@ export function configTask(iface: string, mtu: number): Task {
           const dir = (await run(c, `mktemp -d ${q(`${CONFIG_DIR}/.candidate.XXXXXX`)}`, 'make a candidate directory')).trim();
           await c.conn.upload(`${dir}/${iface}.conf`, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
           const res = await c.conn.exec(installConfigScript(dir, iface), { become: true });
-          if (res.code === 65) throw new NothingApplied(`wg-quick strip refused the new ${file}; nothing was changed: ${res.stderr.trim()}`);
+          if (res.code === 65)
+            throw new NothingApplied(`wg-quick strip refused the new ${file}; nothing was changed: ${res.stderr.trim()}`);
           if (res.code !== 0) throw new Error(`installing ${file} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
         },
       };
@@ -131,7 +134,13 @@ export function configTask(iface: string, mtu: number): Task {
 
 /** wg-quick@<iface> enabled and started, where the kernel has WireGuard. */
 export function serviceTask(iface: string): Task {
-  const inner = service({ name: unitOf(iface), enabled: true, state: 'started', taskName: `${unitOf(iface)} enabled and started`, tags: [TAG] });
+  const inner = service({
+    name: unitOf(iface),
+    enabled: true,
+    state: 'started',
+    taskName: `${unitOf(iface)} enabled and started`,
+    tags: [TAG],
+  });
   return {
     ...inner,
     plan(state, ctx) {

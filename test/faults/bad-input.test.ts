@@ -13,11 +13,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import { main as siteMain } from '../../lib/cli/site.ts';
-import { main as resetMain } from '../../lib/cli/reset.ts';
-import { main as idempotencyMain } from '../../lib/cli/idempotency.ts';
-import { main as gitopsMain } from '../../lib/gitops/cli.ts';
-import { main as labMain } from '../../lib/lab/cli.ts';
+import { main as siteMain } from '../../cli/site.ts';
+import { main as resetMain } from '../../cli/reset.ts';
+import { main as idempotencyMain } from '../../cli/idempotency.ts';
+import { main as gitopsMain } from '../../cli/gitops.ts';
+import { main as labMain } from '../../cli/lab.ts';
 import { main as benchMain } from '../../bench/run.ts';
 import { runOk } from '../harness/exec.ts';
 
@@ -30,7 +30,11 @@ fs.chmodSync(scratch, 0o755); // the unprivileged cases read the inventory and k
 const file = (name: string) => path.join(scratch, name);
 
 // ---- hosts that must never be contacted: listeners on loopback counting connections ----------
-interface Listener { port: number; connections: number; server: net.Server }
+interface Listener {
+  port: number;
+  connections: number;
+  server: net.Server;
+}
 async function listener(): Promise<Listener> {
   const l = { port: 0, connections: 0 } as Listener;
   l.server = net.createServer((socket) => {
@@ -103,9 +107,19 @@ const MAINS: Record<Cli, (argv: string[]) => Promise<number>> = {
   lab: labMain,
   bench: benchMain,
 };
-const SCRIPTS: Record<Cli, string> = { site: 'scripts/site.mjs', reset: 'scripts/reset.mjs', idempotency: 'scripts/idempotency.mjs', gitops: 'scripts/gitops.mjs', lab: 'scripts/lab.mjs', bench: 'scripts/bench.mjs' };
+const SCRIPTS: Record<Cli, string> = {
+  site: 'scripts/site.mjs',
+  reset: 'scripts/reset.mjs',
+  idempotency: 'scripts/idempotency.mjs',
+  gitops: 'scripts/gitops.mjs',
+  lab: 'scripts/lab.mjs',
+  bench: 'scripts/bench.mjs',
+};
 
-interface Outcome { code: number; output: string }
+interface Outcome {
+  code: number;
+  output: string;
+}
 
 /** main() with stdout and stderr captured (console.* writes through them). */
 async function inProcess(cli: Cli, argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
@@ -121,7 +135,10 @@ async function inProcess(cli: Cli, argv: string[], env: NodeJS.ProcessEnv): Prom
   }
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${cli} ${argv.join(' ')}: no answer within ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS)));
+    const timeout = new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`${cli} ${argv.join(' ')}: no answer within ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS)),
+    );
     const code = await Promise.race([MAINS[cli](argv), timeout]);
     return { code, output: chunks.join('') };
   } catch (e) {
@@ -147,7 +164,8 @@ function othersReach(dir: string): boolean {
 const CODE_MOUNT = file('code');
 fs.mkdirSync(CODE_MOUNT, { mode: 0o755 });
 /** $1 checkout, $2 mount point, $3 uid, $4 node, $5 script, then its arguments */
-const BOUND_RUN = 'mount --bind "$1" "$2" && cd "$2" && u=$3 && node=$4 && shift 4 && exec setpriv --reuid "$u" --regid "$u" --clear-groups "$node" --import tsx "$@"';
+const BOUND_RUN =
+  'mount --bind "$1" "$2" && cd "$2" && u=$3 && node=$4 && shift 4 && exec setpriv --reuid "$u" --regid "$u" --clear-groups "$node" --import tsx "$@"';
 
 /** The real script in a child process, optionally as another user. */
 function child(cli: Cli, argv: string[], opts: { uid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
@@ -155,12 +173,33 @@ function child(cli: Cli, argv: string[], opts: { uid?: number; env?: NodeJS.Proc
     const env = { PATH: process.env.PATH, HOME: scratch, ...opts.env };
     const p =
       opts.uid === undefined || othersReach(ROOT)
-        ? spawn(process.execPath, ['--import', 'tsx', SCRIPTS[cli], ...argv], { cwd: ROOT, env, uid: opts.uid, gid: opts.uid, stdio: ['ignore', 'pipe', 'pipe'] })
+        ? spawn(process.execPath, ['--import', 'tsx', SCRIPTS[cli], ...argv], {
+            cwd: ROOT,
+            env,
+            uid: opts.uid,
+            gid: opts.uid,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
         : // a checkout under a 0700 directory (a fresh `mktemp -d` clone): the user could not even load
           // tsx there, so the code is bind-mounted where it can, in a mount namespace of this child only
           spawn(
             'unshare',
-            ['--mount', '--propagation', 'private', '--', 'sh', '-c', BOUND_RUN, 'sh', ROOT, CODE_MOUNT, String(opts.uid), process.execPath, SCRIPTS[cli], ...argv],
+            [
+              '--mount',
+              '--propagation',
+              'private',
+              '--',
+              'sh',
+              '-c',
+              BOUND_RUN,
+              'sh',
+              ROOT,
+              CODE_MOUNT,
+              String(opts.uid),
+              process.execPath,
+              SCRIPTS[cli],
+              ...argv,
+            ],
             { env, stdio: ['ignore', 'pipe', 'pipe'] },
           );
     let output = '';
@@ -200,14 +239,36 @@ const cases: Case[] = [
   { name: '--limit ""', args: siteArgs('--limit', ''), expect: /--limit needs a value \(got an empty string\)/ },
   { name: '--limit ,', args: siteArgs('--limit', ','), expect: /--limit names nothing \(got ","\)/ },
   { name: '--limit " , "', args: siteArgs('--limit', ' , '), expect: /--limit names nothing/ },
-  { name: '--limit unknown name', args: siteArgs('--limit', 'nosuch'), expect: /--limit: "nosuch" is neither a host nor a group of .*inventory\.yaml; hosts: s1, a1; groups: servers, agents/ },
-  { name: '--limit one good, two unknown', args: siteArgs('--limit', 's1,web,db'), expect: /--limit: "web", "db" are neither a host nor a group/ },
-  { name: '--limit an empty group', inventory: { groups: '  servers: [s1]\n  agents: [a1]\n  gpu: []' }, args: siteArgs('--limit', 'gpu'), expect: /--limit gpu selects no host/ },
+  {
+    name: '--limit unknown name',
+    args: siteArgs('--limit', 'nosuch'),
+    expect: /--limit: "nosuch" is neither a host nor a group of .*inventory\.yaml; hosts: s1, a1; groups: servers, agents/,
+  },
+  {
+    name: '--limit one good, two unknown',
+    args: siteArgs('--limit', 's1,web,db'),
+    expect: /--limit: "web", "db" are neither a host nor a group/,
+  },
+  {
+    name: '--limit an empty group',
+    inventory: { groups: '  servers: [s1]\n  agents: [a1]\n  gpu: []' },
+    args: siteArgs('--limit', 'gpu'),
+    expect: /--limit gpu selects no host/,
+  },
   { name: '--tags ""', args: siteArgs('--tags', ''), expect: /--tags needs a value/ },
   { name: '--tags ,', args: siteArgs('--tags', ','), expect: /--tags names nothing/ },
-  { name: '--tags unknown', args: siteArgs('--tags', 'sshd'), expect: /--tags: unknown tag "sshd"; valid tags: facts, base, harden, wireguard-keys, wireguard, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, cluster-registration, argocd-bootstrap/ },
+  {
+    name: '--tags unknown',
+    args: siteArgs('--tags', 'sshd'),
+    expect:
+      /--tags: unknown tag "sshd"; valid tags: facts, base, harden, wireguard-keys, wireguard, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, cluster-registration, argocd-bootstrap/,
+  },
   { name: '--tags one good one unknown', args: siteArgs('--tags', 'harden,hardening'), expect: /--tags: unknown tag "hardening"/ },
-  { name: '--tags a role name in the wrong case', args: siteArgs('--tags', 'Harden'), expect: /--tags: unknown tag "Harden"; valid tags: facts, base, harden/ },
+  {
+    name: '--tags a role name in the wrong case',
+    args: siteArgs('--tags', 'Harden'),
+    expect: /--tags: unknown tag "Harden"; valid tags: facts, base, harden/,
+  },
   { name: '--forks 0', args: siteArgs('--forks', '0'), expect: /--forks must be a positive integer \(got 0\)/ },
   { name: '--forks abc', args: siteArgs('--forks', 'abc'), expect: /--forks must be a positive integer \(got abc\)/ },
   { name: '--forks=1.5', args: siteArgs('--forks=1.5'), expect: /--forks must be a positive integer \(got 1\.5\)/ },
@@ -218,77 +279,300 @@ const cases: Case[] = [
   { name: 'boolean flag given a value', args: siteArgs('--check=yes'), expect: /Option '--check' does not take an argument/ },
   { name: 'positional junk', args: siteArgs('converge'), expect: /Unexpected argument 'converge'/ },
   { name: '--inventory ""', args: ['--inventory', ''], expect: /--inventory needs a value/ },
-  { name: '--k3s-mirror not http(s)', args: siteArgs('--k3s-mirror', 'ftp://mirror.lan/k3s'), expect: /--k3s-mirror: .*must be an http:\/\/ or https:\/\/ URL/ },
+  {
+    name: '--k3s-mirror not http(s)',
+    args: siteArgs('--k3s-mirror', 'ftp://mirror.lan/k3s'),
+    expect: /--k3s-mirror: .*must be an http:\/\/ or https:\/\/ URL/,
+  },
   // --json
   { name: '--json ""', args: siteArgs('--json', ''), expect: /--json needs a value/ },
-  { name: '--json in a missing directory', args: siteArgs('--json', file('no-such-dir/report.json')), expect: /--json .*no-such-dir\/report\.json: the directory .*no-such-dir does not exist/ },
+  {
+    name: '--json in a missing directory',
+    args: siteArgs('--json', file('no-such-dir/report.json')),
+    expect: /--json .*no-such-dir\/report\.json: the directory .*no-such-dir does not exist/,
+  },
   { name: '--json is a directory', args: siteArgs('--json', scratch), expect: /--json .*: is a directory; give a file name/ },
-  { name: '--json under a file', args: siteArgs('--json', path.join(A_FILE, 'report.json')), expect: /--json .*a-file\/report\.json: .*a-file is not a directory/ },
-  { name: '--json in a directory without write permission', as: 'nobody', args: siteArgs('--json', path.join(ROOT_ONLY_DIR, 'report.json')), expect: /--json .*root-only\/report\.json: the directory .*root-only is not writable \(EACCES\)/ },
-  { name: '--json an existing file without write permission', as: 'nobody', args: siteArgs('--json', A_FILE), expect: /--json .*a-file: the file is not writable \(EACCES\)/ },
+  {
+    name: '--json under a file',
+    args: siteArgs('--json', path.join(A_FILE, 'report.json')),
+    expect: /--json .*a-file\/report\.json: .*a-file is not a directory/,
+  },
+  {
+    name: '--json in a directory without write permission',
+    as: 'nobody',
+    args: siteArgs('--json', path.join(ROOT_ONLY_DIR, 'report.json')),
+    expect: /--json .*root-only\/report\.json: the directory .*root-only is not writable \(EACCES\)/,
+  },
+  {
+    name: '--json an existing file without write permission',
+    as: 'nobody',
+    args: siteArgs('--json', A_FILE),
+    expect: /--json .*a-file: the file is not writable \(EACCES\)/,
+  },
   // the inventory file
   { name: 'inventory missing', args: ['-i', file('missing.yaml')], expect: /missing\.yaml: cannot read the inventory: no such file/ },
   { name: 'inventory is a directory', args: ['-i', scratch], expect: /cannot read the inventory: it is a directory/ },
-  { name: 'inventory unreadable (as nobody)', as: 'nobody', setup: (dir) => fs.chmodSync(path.join(dir, 'inventory.yaml'), 0o600), args: siteArgs(), expect: /inventory\.yaml: cannot read the inventory: EACCES: permission denied/ },
+  {
+    name: 'inventory unreadable (as nobody)',
+    as: 'nobody',
+    setup: (dir) => fs.chmodSync(path.join(dir, 'inventory.yaml'), 0o600),
+    args: siteArgs(),
+    expect: /inventory\.yaml: cannot read the inventory: EACCES: permission denied/,
+  },
   { name: 'inventory empty', inventory: '', args: siteArgs(), expect: /inventory\.yaml.*the inventory is empty/ },
   { name: 'inventory YAML syntax', inventory: 'cluster: { name: lab\nhosts: [', args: siteArgs(), expect: /inventory\.yaml:\d+:\d+: / },
-  { name: 'inventory unknown top-level key', inventory: { tail: 'hostz: {}' }, args: siteArgs(), expect: /inventory\.yaml:\d+:\d+: .*hostz/ },
-  { name: 'inventory user not a string', inventory: { hostB: ', user: 7' }, args: siteArgs(), expect: /inventory\.yaml:5:\d+: hosts\.a1\.user/ },
-  { name: 'inventory group names an unknown host', inventory: { groups: '  servers: [s1]\n  agents: [a1, a2]' }, args: siteArgs(), expect: /inventory\.yaml:8:\d+: groups\.agents.*a2/ },
+  {
+    name: 'inventory unknown top-level key',
+    inventory: { tail: 'hostz: {}' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:\d+:\d+: .*hostz/,
+  },
+  {
+    name: 'inventory user not a string',
+    inventory: { hostB: ', user: 7' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:5:\d+: hosts\.a1\.user/,
+  },
+  {
+    name: 'inventory group names an unknown host',
+    inventory: { groups: '  servers: [s1]\n  agents: [a1, a2]' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:8:\d+: groups\.agents.*a2/,
+  },
   // role vars of any host
-  { name: 'unknown role vars', inventory: { tail: 'vars:\n  hardening: { ssh_port: 22 }' }, args: siteArgs(), expect: /inventory\.yaml:10:3: vars\.hardening: unknown host vars "hardening"/ },
-  { name: 'unknown setting of a role', inventory: { hostB: ', vars: { harden: { sshd: { permit_root: no } } }' }, args: siteArgs(), expect: /inventory\.yaml:5:\d+: hosts\.a1\.vars\.harden\.sshd\.permit_root: unknown setting "permit_root"/ },
-  { name: 'role var of the wrong type', inventory: { tail: 'vars:\n  base: { manage_hostname: "yes" }' }, args: siteArgs(), expect: /inventory\.yaml:10:\d+: vars\.base\.manage_hostname: expected true or false/ },
+  {
+    name: 'unknown role vars',
+    inventory: { tail: 'vars:\n  hardening: { ssh_port: 22 }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:10:3: vars\.hardening: unknown host vars "hardening"/,
+  },
+  {
+    name: 'unknown setting of a role',
+    inventory: { hostB: ', vars: { harden: { sshd: { permit_root: no } } }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:5:\d+: hosts\.a1\.vars\.harden\.sshd\.permit_root: unknown setting "permit_root"/,
+  },
+  {
+    name: 'role var of the wrong type',
+    inventory: { tail: 'vars:\n  base: { manage_hostname: "yes" }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:10:\d+: vars\.base\.manage_hostname: expected true or false/,
+  },
   // values only the role's own reader knows: used to surface on a host after earlier roles changed it
-  { name: 'harden ssh_port out of range on the second host only', inventory: { hostB: ', vars: { harden: { firewall: { ssh_port: 70000 } } }' }, args: siteArgs(), expect: /inventory\.yaml:5:\d+: hosts\.a1\.vars\.harden\.firewall\.ssh_port: expected an integer from 0 to 65535, got number 70000/ },
-  { name: 'k3s-prereq reboot_timeout (read only by the reboot handler)', inventory: { tail: 'vars:\n  k3s-prereq: { reboot_timeout: 5 }' }, args: siteArgs(), expect: /inventory\.yaml:10:\d+: vars\.k3s-prereq\.reboot_timeout: expected an integer from 30 to 7200, got number 5/ },
-  { name: 'base timezone not a zone name', inventory: { tail: 'vars:\n  base: { timezone: "Mars Base/1" }' }, args: siteArgs(), expect: /vars\.base\.timezone: expected an IANA time zone/ },
-  { name: 'base admin_user root', inventory: { tail: 'vars:\n  base: { admin_user: root }' }, args: siteArgs(), expect: /vars\.base\.admin_user: expected a user other than root/ },
-  { name: 'harden sshd setting keyword', inventory: { tail: 'vars:\n  harden: { sshd: { settings: { "Permit Root": "no" } } }' }, args: siteArgs(), expect: /vars\.harden\.sshd\.settings(\.|\[")Permit Root.*an sshd_config keyword/ },
-  { name: 'group vars: a sysctl K3s owns', inventory: { groups: '  servers: [s1]\n  agents: { hosts: [a1], vars: { harden: { sysctl: { values: { net.ipv4.ip_forward: 0 } } } } }' }, args: siteArgs(), expect: /inventory\.yaml:8:\d+: groups\.agents\.vars\.harden\.sysctl\.values.*owned by the K3s prerequisites/ },
-  { name: 'base admin_keys not a key line', inventory: { tail: 'vars:\n  base: { admin_keys: ["ssh-ed25519 garbage"] }' }, args: siteArgs(), expect: /vars\.base\.admin_keys\[0\]: expected a public key line/ },
-  { name: 'cluster vars.k3s sets the token', inventory: { cluster: ', vars: { k3s: { server_config: { token: x } } }' }, args: siteArgs(), expect: /inventory\.yaml:1:\d+: cluster\.vars\.k3s\.server_config\.token: may not be set here/ },
+  {
+    name: 'harden ssh_port out of range on the second host only',
+    inventory: { hostB: ', vars: { harden: { firewall: { ssh_port: 70000 } } }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:5:\d+: hosts\.a1\.vars\.harden\.firewall\.ssh_port: expected an integer from 0 to 65535, got number 70000/,
+  },
+  {
+    name: 'k3s-prereq reboot_timeout (read only by the reboot handler)',
+    inventory: { tail: 'vars:\n  k3s-prereq: { reboot_timeout: 5 }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:10:\d+: vars\.k3s-prereq\.reboot_timeout: expected an integer from 30 to 7200, got number 5/,
+  },
+  {
+    name: 'base timezone not a zone name',
+    inventory: { tail: 'vars:\n  base: { timezone: "Mars Base/1" }' },
+    args: siteArgs(),
+    expect: /vars\.base\.timezone: expected an IANA time zone/,
+  },
+  {
+    name: 'base admin_user root',
+    inventory: { tail: 'vars:\n  base: { admin_user: root }' },
+    args: siteArgs(),
+    expect: /vars\.base\.admin_user: expected a user other than root/,
+  },
+  {
+    name: 'harden sshd setting keyword',
+    inventory: { tail: 'vars:\n  harden: { sshd: { settings: { "Permit Root": "no" } } }' },
+    args: siteArgs(),
+    expect: /vars\.harden\.sshd\.settings(\.|\[")Permit Root.*an sshd_config keyword/,
+  },
+  {
+    name: 'group vars: a sysctl K3s owns',
+    inventory: {
+      groups: '  servers: [s1]\n  agents: { hosts: [a1], vars: { harden: { sysctl: { values: { net.ipv4.ip_forward: 0 } } } } }',
+    },
+    args: siteArgs(),
+    expect: /inventory\.yaml:8:\d+: groups\.agents\.vars\.harden\.sysctl\.values.*owned by the K3s prerequisites/,
+  },
+  {
+    name: 'base admin_keys not a key line',
+    inventory: { tail: 'vars:\n  base: { admin_keys: ["ssh-ed25519 garbage"] }' },
+    args: siteArgs(),
+    expect: /vars\.base\.admin_keys\[0\]: expected a public key line/,
+  },
+  {
+    name: 'cluster vars.k3s sets the token',
+    inventory: { cluster: ', vars: { k3s: { server_config: { token: x } } }' },
+    args: siteArgs(),
+    expect: /inventory\.yaml:1:\d+: cluster\.vars\.k3s\.server_config\.token: may not be set here/,
+  },
   // key files
-  { name: 'ssh_key missing', inventory: { defaults: '' , hostA: `, ssh_key: ${file('nope')}` }, args: siteArgs(), expect: /hosts\.s1\.ssh_key: ssh key file does not exist: .*nope/ },
-  { name: 'ssh_key is a directory', inventory: { hostA: `, ssh_key: ${KEY_DIR}` }, args: siteArgs(), expect: /hosts\.s1\.ssh_key: ssh key is not a file \(it is a directory\)/ },
-  { name: 'ssh_key mode 0644', inventory: { hostB: `, ssh_key: ${OPEN_KEY}` }, args: siteArgs(), expect: /hosts\.a1\.ssh_key: ssh key file .*open_ed25519 has mode 0644: .*refused \(as OpenSSH does\); run chmod 600 .*open_ed25519/ },
-  { name: 'ssh_key mode 0640 (group-readable)', inventory: { hostB: `, ssh_key: ${GROUP_KEY}` }, args: siteArgs(), expect: /group_ed25519 has mode 0640: .*chmod 600/ },
-  { name: 'ssh_key is the .pub', inventory: { hostA: `, ssh_key: ${KEY}.pub` }, args: siteArgs(), expect: /hosts\.s1\.ssh_key: ssh key file is a public key, not the private key: .*id_ed25519\.pub \(the private key is probably .*id_ed25519\)/ },
-  { name: 'ssh_key not a key', inventory: { hostA: `, ssh_key: ${NOT_A_KEY}` }, args: siteArgs(), expect: /hosts\.s1\.ssh_key: ssh key file is not a private key clusterseed can read .*not-a-key/ },
-  { name: 'ssh_key encrypted, no ssh-agent', inventory: { hostA: `, ssh_key: ${ENCRYPTED_KEY}` }, args: siteArgs(), expect: /ssh key file .*encrypted_ed25519 is encrypted and there is no way to unlock it: .*ssh-add/ },
-  { name: 'no ssh_key and no ssh-agent', inventory: inventoryTextWithoutKey, args: siteArgs(), expect: /hosts\.s1: has no ssh_key and no ssh-agent is running/ },
-  { name: 'become_password_env unset', inventory: { defaults: ', become_password_env: CS_TEST_SUDO_PASS' }, args: siteArgs(), expect: /defaults\.become_password_env: environment variable CS_TEST_SUDO_PASS is not set/ },
-  { name: 'ssh_key unreadable (as nobody)', as: 'nobody', inventory: { defaults: '', hostA: `, ssh_key: ${KEY}` }, args: siteArgs(), expect: /hosts\.s1\.ssh_key: ssh key file is not readable \(permission denied\): .*id_ed25519/ },
+  {
+    name: 'ssh_key missing',
+    inventory: { defaults: '', hostA: `, ssh_key: ${file('nope')}` },
+    args: siteArgs(),
+    expect: /hosts\.s1\.ssh_key: ssh key file does not exist: .*nope/,
+  },
+  {
+    name: 'ssh_key is a directory',
+    inventory: { hostA: `, ssh_key: ${KEY_DIR}` },
+    args: siteArgs(),
+    expect: /hosts\.s1\.ssh_key: ssh key is not a file \(it is a directory\)/,
+  },
+  {
+    name: 'ssh_key mode 0644',
+    inventory: { hostB: `, ssh_key: ${OPEN_KEY}` },
+    args: siteArgs(),
+    expect: /hosts\.a1\.ssh_key: ssh key file .*open_ed25519 has mode 0644: .*refused \(as OpenSSH does\); run chmod 600 .*open_ed25519/,
+  },
+  {
+    name: 'ssh_key mode 0640 (group-readable)',
+    inventory: { hostB: `, ssh_key: ${GROUP_KEY}` },
+    args: siteArgs(),
+    expect: /group_ed25519 has mode 0640: .*chmod 600/,
+  },
+  {
+    name: 'ssh_key is the .pub',
+    inventory: { hostA: `, ssh_key: ${KEY}.pub` },
+    args: siteArgs(),
+    expect:
+      /hosts\.s1\.ssh_key: ssh key file is a public key, not the private key: .*id_ed25519\.pub \(the private key is probably .*id_ed25519\)/,
+  },
+  {
+    name: 'ssh_key not a key',
+    inventory: { hostA: `, ssh_key: ${NOT_A_KEY}` },
+    args: siteArgs(),
+    expect: /hosts\.s1\.ssh_key: ssh key file is not a private key clusterseed can read .*not-a-key/,
+  },
+  {
+    name: 'ssh_key encrypted, no ssh-agent',
+    inventory: { hostA: `, ssh_key: ${ENCRYPTED_KEY}` },
+    args: siteArgs(),
+    expect: /ssh key file .*encrypted_ed25519 is encrypted and there is no way to unlock it: .*ssh-add/,
+  },
+  {
+    name: 'no ssh_key and no ssh-agent',
+    inventory: inventoryTextWithoutKey,
+    args: siteArgs(),
+    expect: /hosts\.s1: has no ssh_key and no ssh-agent is running/,
+  },
+  {
+    name: 'become_password_env unset',
+    inventory: { defaults: ', become_password_env: CS_TEST_SUDO_PASS' },
+    args: siteArgs(),
+    expect: /defaults\.become_password_env: environment variable CS_TEST_SUDO_PASS is not set/,
+  },
+  {
+    name: 'ssh_key unreadable (as nobody)',
+    as: 'nobody',
+    inventory: { defaults: '', hostA: `, ssh_key: ${KEY}` },
+    args: siteArgs(),
+    expect: /hosts\.s1\.ssh_key: ssh key file is not readable \(permission denied\): .*id_ed25519/,
+  },
   // known_hosts
-  { name: 'known_hosts is a directory', inventory: { hostA: `, known_hosts: ${KEY_DIR}` }, args: siteArgs(), expect: /hosts\.s1\.known_hosts: known_hosts .*key-dir is not a file \(it is a directory\)/ },
-  { name: 'known_hosts cannot be created (under a file)', inventory: { hostA: `, known_hosts: ${path.join(A_FILE, 'known_hosts')}` }, args: siteArgs('--accept-new-host-keys'), expect: /hosts\.s1\.known_hosts: known_hosts .*cannot be created: .*a-file is not a directory/ },
-  { name: 'known_hosts not writable with --accept-new-host-keys (as nobody)', as: 'nobody', inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` }, args: siteArgs('--accept-new-host-keys'), expect: /defaults\.known_hosts: known_hosts .*known_hosts is not readable and writable \(EACCES\); --accept-new-host-keys/ },
+  {
+    name: 'known_hosts is a directory',
+    inventory: { hostA: `, known_hosts: ${KEY_DIR}` },
+    args: siteArgs(),
+    expect: /hosts\.s1\.known_hosts: known_hosts .*key-dir is not a file \(it is a directory\)/,
+  },
+  {
+    name: 'known_hosts cannot be created (under a file)',
+    inventory: { hostA: `, known_hosts: ${path.join(A_FILE, 'known_hosts')}` },
+    args: siteArgs('--accept-new-host-keys'),
+    expect: /hosts\.s1\.known_hosts: known_hosts .*cannot be created: .*a-file is not a directory/,
+  },
+  {
+    name: 'known_hosts not writable with --accept-new-host-keys (as nobody)',
+    as: 'nobody',
+    inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` },
+    args: siteArgs('--accept-new-host-keys'),
+    expect: /defaults\.known_hosts: known_hosts .*known_hosts is not readable and writable \(EACCES\); --accept-new-host-keys/,
+  },
   // the state directory next to the inventory
-  { name: 'state directory cannot be created (as nobody)', as: 'nobody', setup: (dir) => fs.chownSync(dir, 0, 0), inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` }, args: siteArgs(), expect: /the state directory .*case-\d+\/\.clusterseed .*cannot be created: .*case-\d+ is not writable \(EACCES\)/ },
-  { name: 'state directory is a file', setup: (dir) => fs.writeFileSync(path.join(dir, '.clusterseed'), 'x'), args: siteArgs(), expect: /the state directory .*\.clusterseed \(next to the inventory\) is not a directory/ },
+  {
+    name: 'state directory cannot be created (as nobody)',
+    as: 'nobody',
+    setup: (dir) => fs.chownSync(dir, 0, 0),
+    inventory: { defaults: '', hostA: `, ssh_key: ${NOBODY_KEY}`, hostB: `, ssh_key: ${NOBODY_KEY}` },
+    args: siteArgs(),
+    expect: /the state directory .*case-\d+\/\.clusterseed .*cannot be created: .*case-\d+ is not writable \(EACCES\)/,
+  },
+  {
+    name: 'state directory is a file',
+    setup: (dir) => fs.writeFileSync(path.join(dir, '.clusterseed'), 'x'),
+    args: siteArgs(),
+    expect: /the state directory .*\.clusterseed \(next to the inventory\) is not a directory/,
+  },
   // the other CLIs
-  { name: 'reset --limit unknown', cli: 'reset', args: siteArgs('--limit', 'a2', '--yes'), expect: /--limit: "a2" is neither a host nor a group .*hosts: s1, a1/ },
+  {
+    name: 'reset --limit unknown',
+    cli: 'reset',
+    args: siteArgs('--limit', 'a2', '--yes'),
+    expect: /--limit: "a2" is neither a host nor a group .*hosts: s1, a1/,
+  },
   { name: 'reset --limit ,', cli: 'reset', args: siteArgs('--limit', ',', '--yes'), expect: /--limit names nothing/ },
   { name: 'reset --forks 0', cli: 'reset', args: siteArgs('--forks', '0', '--yes'), expect: /--forks must be a positive integer/ },
   { name: 'reset --json is a directory', cli: 'reset', args: siteArgs('--json', scratch, '--yes'), expect: /--json .*: is a directory/ },
-  { name: 'reset ssh_key mode 0644', cli: 'reset', inventory: { defaults: '', hostA: `, ssh_key: ${OPEN_KEY}` }, args: siteArgs('--yes'), expect: /open_ed25519 has mode 0644: .*chmod 600/ },
-  { name: 'reset unknown role vars', cli: 'reset', inventory: { tail: 'vars:\n  hardening: {}' }, args: siteArgs('--yes'), expect: /vars\.hardening: unknown host vars/ },
+  {
+    name: 'reset ssh_key mode 0644',
+    cli: 'reset',
+    inventory: { defaults: '', hostA: `, ssh_key: ${OPEN_KEY}` },
+    args: siteArgs('--yes'),
+    expect: /open_ed25519 has mode 0644: .*chmod 600/,
+  },
+  {
+    name: 'reset unknown role vars',
+    cli: 'reset',
+    inventory: { tail: 'vars:\n  hardening: {}' },
+    args: siteArgs('--yes'),
+    expect: /vars\.hardening: unknown host vars/,
+  },
   { name: 'idempotency --tags unknown', cli: 'idempotency', args: siteArgs('--tags', 'nope'), expect: /--tags: unknown tag "nope"/ },
   { name: 'idempotency positional junk', cli: 'idempotency', args: siteArgs('twice'), expect: /Unexpected argument 'twice'/ },
   { name: 'gitops unknown command', cli: 'gitops', args: ['rendr', '-i', INV], expect: /unknown command "rendr"/ },
   { name: 'gitops unknown flag', cli: 'gitops', args: ['check', '-i', INV, '--out', 'x'], expect: /Unknown option '--out'/ },
   { name: 'lab unknown command', cli: 'lab', args: ['frobnicate', '--dir', file('lab')], expect: /unknown command "frobnicate"/ },
-  { name: 'lab up --servers abc', cli: 'lab', args: ['up', '--servers', 'abc', '--dir', file('lab')], expect: /--servers takes a whole number, got "abc"/ },
+  {
+    name: 'lab up --servers abc',
+    cli: 'lab',
+    args: ['up', '--servers', 'abc', '--dir', file('lab')],
+    expect: /--servers takes a whole number, got "abc"/,
+  },
   { name: 'lab ssh without a VM name', cli: 'lab', args: ['ssh', '--dir', file('lab')], expect: /ssh needs a VM name/ },
-  { name: 'lab down with positional junk', cli: 'lab', args: ['down', 'now', '--dir', file('lab')], expect: /unexpected argument "now" after "down"/ },
+  {
+    name: 'lab down with positional junk',
+    cli: 'lab',
+    args: ['down', 'now', '--dir', file('lab')],
+    expect: /unexpected argument "now" after "down"/,
+  },
   { name: 'lab unknown flag', cli: 'lab', args: ['status', '--dri', file('lab')], expect: /Unknown option '--dri'/ },
   { name: 'bench --rounds 0', cli: 'bench', args: ['--rounds', '0', '--hosts-off'], expect: /--rounds must be an integer ≥ 1 \(got 0\)/ },
-  { name: 'bench --markdown in a missing directory', cli: 'bench', args: ['--markdown', file('gone/bench.md'), '--hosts-off'], expect: /--markdown .*gone\/bench\.md: the directory .*gone does not exist/ },
+  {
+    name: 'bench --markdown in a missing directory',
+    cli: 'bench',
+    args: ['--markdown', file('gone/bench.md'), '--hosts-off'],
+    expect: /--markdown .*gone\/bench\.md: the directory .*gone does not exist/,
+  },
   { name: 'bench positional junk', cli: 'bench', args: ['fast'], expect: /Unexpected argument 'fast'/ },
   // the real scripts, as root
   { name: 'site.mjs --limit , (child process)', as: 'root', args: siteArgs('--limit', ','), expect: /--limit names nothing/ },
-  { name: 'site.mjs unknown --limit name (child process)', as: 'root', args: siteArgs('--limit', 'nosuch'), expect: /"nosuch" is neither a host nor a group/ },
-  { name: 'reset.mjs --json in a missing directory (child process)', as: 'root', cli: 'reset', args: siteArgs('--json', file('gone/r.json'), '--yes'), expect: /the directory .*gone does not exist/ },
+  {
+    name: 'site.mjs unknown --limit name (child process)',
+    as: 'root',
+    args: siteArgs('--limit', 'nosuch'),
+    expect: /"nosuch" is neither a host nor a group/,
+  },
+  {
+    name: 'reset.mjs --json in a missing directory (child process)',
+    as: 'root',
+    cli: 'reset',
+    args: siteArgs('--json', file('gone/r.json'), '--yes'),
+    expect: /the directory .*gone does not exist/,
+  },
 ];
 
 function inventoryTextWithoutKey(): string {
@@ -301,7 +585,10 @@ test.before(async () => {
   await keygen(KEY);
   await keygen(NOBODY_KEY);
   fs.chownSync(NOBODY_KEY, NOBODY, NOBODY);
-  for (const [target, mode] of [[OPEN_KEY, 0o644], [GROUP_KEY, 0o640]] as const) {
+  for (const [target, mode] of [
+    [OPEN_KEY, 0o644],
+    [GROUP_KEY, 0o640],
+  ] as const) {
     fs.copyFileSync(KEY, target);
     fs.chmodSync(target, mode);
   }
@@ -326,7 +613,8 @@ test(`at least 40 distinct bad-input cases (${cases.length})`, () => {
 
 for (const c of cases) {
   test(`refused up front: ${c.name}`, async () => {
-    const text = typeof c.inventory === 'string' ? c.inventory : typeof c.inventory === 'function' ? c.inventory() : inventoryText(c.inventory);
+    const text =
+      typeof c.inventory === 'string' ? c.inventory : typeof c.inventory === 'function' ? c.inventory() : inventoryText(c.inventory);
     const inv = inventoryFile(text);
     const dir = path.dirname(inv);
     // the unprivileged user may write next to the inventory, unless the case says otherwise
@@ -337,7 +625,9 @@ for (const c of cases) {
     const args = c.args.map((a) => (a === INV ? inv : a));
     const before = contacts();
     const env: NodeJS.ProcessEnv = { SSH_AUTH_SOCK: undefined, CS_TEST_SUDO_PASS: undefined, ...c.env };
-    const r = c.as ? await child(c.cli ?? 'site', args, { uid: c.as === 'nobody' ? NOBODY : undefined, env: { ...(c.env as Record<string, string>) } }) : await inProcess(c.cli ?? 'site', args, env);
+    const r = c.as
+      ? await child(c.cli ?? 'site', args, { uid: c.as === 'nobody' ? NOBODY : undefined, env: { ...(c.env as Record<string, string>) } })
+      : await inProcess(c.cli ?? 'site', args, env);
     assert.is(r.code, 1, `exit code 1 expected:\n${r.output}`);
     assert.match(r.output, c.expect, r.output);
     assert.not.match(r.output, /\n\s+at /, `no stack trace:\n${r.output}`);

@@ -107,14 +107,21 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
     const a = start(['-i', inv, '--skip-push', '--tags', 'base', '--json', json]);
     first = a;
     // the first run is inside the base role's apt install on h1, waiting for dpkg's lock
-    await waitFor('the first run to reach apt on ' + h1, () => new RegExp(`\\[${h1}\\] changed: \\[base\\].*install`).test(a.out()), 240_000);
+    await waitFor(
+      'the first run to reach apt on ' + h1,
+      () => new RegExp(`\\[${h1}\\] changed: \\[base\\].*install`).test(a.out()),
+      240_000,
+    );
     assert.ok(existsSync(path.join(stateDir, 'run.lock')), 'the first run holds the state dir lock');
 
     // same inventory: refused at once, exit 1, naming the first run
     const t0 = Date.now();
     const second = await start(['-i', inv, '--skip-push', '--tags', 'base'], 200_000).done;
     assert.is(second.code, 1, second.out);
-    assert.match(second.out, new RegExp(`another clusterseed run holds .*run\\.lock: pid ${a.child.pid} on ${os.hostname()}, "site\\.mjs -i .* --tags base`));
+    assert.match(
+      second.out,
+      new RegExp(`another clusterseed run holds .*run\\.lock: pid ${a.child.pid} on ${os.hostname()}, "site\\.mjs -i .* --tags base`),
+    );
     assert.not.match(second.out, /\n\s+at /, 'no stack trace');
     assert.not.match(second.out, /RECAP/, 'refused before any host was contacted');
     // refused without waiting for the first run (that one waits for dpkg until the test lets go);
@@ -134,7 +141,12 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
       assert.is(h.outcome, 'failed', JSON.stringify(h));
       assert.is(h.counts.changed, 0);
       const msg = h.tasks.find((t: any) => t.outcome === 'failed').message as string;
-      assert.match(msg, new RegExp(`another clusterseed run holds this host's run lock /run/clusterseed/run\\.lock: pid ${a.child.pid} on ${os.hostname()}, "site\\.mjs -i ${inv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --tags base --skip-push", started `));
+      assert.match(
+        msg,
+        new RegExp(
+          `another clusterseed run holds this host's run lock /run/clusterseed/run\\.lock: pid ${a.child.pid} on ${os.hostname()}, "site\\.mjs -i ${inv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --tags base --skip-push", started `,
+        ),
+      );
       assert.match(msg, /sshd pid \d+ on this host/);
     }
     assert.not.ok(existsSync(path.join(otherDir, '.clusterseed', 'run.lock')), 'the refused run released its own state lock');
@@ -152,11 +164,18 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
     assert.is(report.interrupted, 'SIGINT');
     const byName = Object.fromEntries(report.hosts.map((h: any) => [h.host, h]));
     assert.is(byName[h1].interrupted, true);
-    assert.ok(byName[h1].tasks.some((t: any) => /abandoned on interrupt/.test(t.message ?? '')), JSON.stringify(byName[h1].tasks));
+    assert.ok(
+      byName[h1].tasks.some((t: any) => /abandoned on interrupt/.test(t.message ?? '')),
+      JSON.stringify(byName[h1].tasks),
+    );
     // every lock released: the state dir's at once, each host's as soon as its connection is gone
     assert.not.ok(existsSync(path.join(stateDir, 'run.lock')));
     for (const host of [h1, h2]) {
-      await waitFor(`${host}'s run lock to be free`, async () => (await lab.sh(host, 'flock -n /run/clusterseed/run.lock true')).code === 0, 10_000);
+      await waitFor(
+        `${host}'s run lock to be free`,
+        async () => (await lab.sh(host, 'flock -n /run/clusterseed/run.lock true')).code === 0,
+        10_000,
+      );
     }
   } finally {
     // a failed assertion must not leave the first run behind
@@ -164,7 +183,11 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
     await lab.sh(h1, `kill ${dpkgHolder} 2>/dev/null; true`);
   }
   // wait for the abandoned apt on h1 to finish or give up before converging again
-  await waitFor('apt to leave dpkg alone on ' + h1, async () => (await lab.sh(h1, 'pgrep -x apt-get >/dev/null || echo idle')).stdout.includes('idle'), 120_000);
+  await waitFor(
+    'apt to leave dpkg alone on ' + h1,
+    async () => (await lab.sh(h1, 'pgrep -x apt-get >/dev/null || echo idle')).stdout.includes('idle'),
+    120_000,
+  );
   assert.equal(stateDebris(stateDir), [], 'no temp or lock file in the state dir');
   assert.equal(stateDebris(path.join(tmp, 'other-control-machine', '.clusterseed')), []);
   for (const host of [h1, h2]) assert.is(await hostDebris(host), '', `${host}: no temp files left`);
@@ -184,10 +207,24 @@ test('a stale state lock (its process is gone) is taken over with a warning; the
   mkdirSync(path.dirname(lockFile), { recursive: true });
   const gone = spawn('true');
   await new Promise((r) => gone.on('close', r));
-  writeFileSync(lockFile, JSON.stringify({ pid: gone.pid, host: os.hostname(), command: 'site.mjs (killed)', startedAt: new Date(Date.now() - 60_000).toISOString(), id: 'stale' }));
+  writeFileSync(
+    lockFile,
+    JSON.stringify({
+      pid: gone.pid,
+      host: os.hostname(),
+      command: 'site.mjs (killed)',
+      startedAt: new Date(Date.now() - 60_000).toISOString(),
+      id: 'stale',
+    }),
+  );
   const r = await start(['-i', inv, '--skip-push', '--tags', 'facts'], 200_000).done;
   assert.is(r.code, 0, r.out);
-  assert.match(r.out, new RegExp(`WARNING: took over a stale lock .*run\\.lock left by pid ${gone.pid} on ${os.hostname()}, "site\\.mjs \\(killed\\)".*that process is gone`));
+  assert.match(
+    r.out,
+    new RegExp(
+      `WARNING: took over a stale lock .*run\\.lock left by pid ${gone.pid} on ${os.hostname()}, "site\\.mjs \\(killed\\)".*that process is gone`,
+    ),
+  );
   assert.not.ok(existsSync(lockFile));
 });
 
@@ -203,7 +240,10 @@ test('the host lock costs no round trip (facts stay 1) and a live holder on the 
 
   // a run of another control machine holds h2 (a live process with the lock, its own lock file)
   const holder = { pid: 4242, host: 'laptop-of-alice', command: 'site.mjs -i prod.yaml', startedAt: '2026-12-05T04:00:00.000Z', watch: 1 };
-  await lab.sh(h2, `printf '%s\\n' '${JSON.stringify(holder)}' >/run/clusterseed/run.lock; setsid flock /run/clusterseed/run.lock sleep 60 </dev/null >/dev/null 2>&1 & echo $! >/tmp/holder.pid`);
+  await lab.sh(
+    h2,
+    `printf '%s\\n' '${JSON.stringify(holder)}' >/run/clusterseed/run.lock; setsid flock /run/clusterseed/run.lock sleep 60 </dev/null >/dev/null 2>&1 & echo $! >/tmp/holder.pid`,
+  );
   try {
     const json2 = path.join(tmp, 'held.json');
     const held = await start(['-i', inv, '--skip-push', '--tags', 'facts', '--json', json2], 200_000).done;

@@ -36,7 +36,13 @@ let agent: { sock: string; pid: string } | undefined;
 
 // small roles: what the scenarios need, without the packages of every hardening feature
 const BASE = { time_sync: { enabled: false }, unattended_upgrades: { enabled: false } };
-const HARDEN = { firewall: { enabled: false }, auditd: { enabled: false }, apparmor: { enabled: false }, cron: { restrict: false }, tmp_mount: { options: [] } };
+const HARDEN = {
+  firewall: { enabled: false },
+  auditd: { enabled: false },
+  apparmor: { enabled: false },
+  cron: { restrict: false },
+  tmp_mount: { options: [] },
+};
 
 function inventory(vars: { base?: object; harden?: object } = {}): string {
   return lab.writeInventory({ servers: [h], extra: { vars: { base: { ...BASE, ...vars.base }, harden: { ...HARDEN, ...vars.harden } } } });
@@ -55,18 +61,26 @@ function site(inv: string, tags: string, env: NodeJS.ProcessEnv = {}): Promise<S
   const childEnv = { ...process.env, ...env };
   if (!env.SSH_AUTH_SOCK) delete childEnv.SSH_AUTH_SOCK;
   return new Promise((resolve) => {
-    execFile(process.execPath, [SITE, '-i', inv, '--tags', tags, '--skip-push', '--json', json], { cwd: ROOT, env: childEnv, timeout: STEP_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      const tasks = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')).hosts?.[0]?.tasks ?? []) : [];
-      resolve({ code, out: stdout + stderr, tasks });
-    });
+    execFile(
+      process.execPath,
+      [SITE, '-i', inv, '--tags', tags, '--skip-push', '--json', json],
+      { cwd: ROOT, env: childEnv, timeout: STEP_MS, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        const tasks = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')).hosts?.[0]?.tasks ?? []) : [];
+        resolve({ code, out: stdout + stderr, tasks });
+      },
+    );
   });
 }
 
 const sh = async (cmd: string) => (await lab.sh(h, cmd)).stdout.trim();
 
 /** A fresh SSH login made by the test (not by clusterseed) running `cmd`; retried briefly after a reload. */
-async function login(user: string, opts: { key?: string; agentSock?: string; cmd?: string; input?: string } = {}): Promise<{ ok: boolean; out: string }> {
+async function login(
+  user: string,
+  opts: { key?: string; agentSock?: string; cmd?: string; input?: string } = {},
+): Promise<{ ok: boolean; out: string }> {
   const attempt = () =>
     new Promise<{ ok: boolean; out: string; transient: boolean }>((resolve) => {
       const client = new ssh2.Client();
@@ -88,7 +102,11 @@ async function login(user: string, opts: { key?: string; agentSock?: string; cmd
       });
       client.on('error', (err) => done(false, err.message, (err as { level?: string }).level !== 'client-authentication'));
       client.connect({
-        host: lab.hosts[0].address, port: 22, username: user, readyTimeout: 10_000, hostVerifier: () => true,
+        host: lab.hosts[0].address,
+        port: 22,
+        username: user,
+        readyTimeout: 10_000,
+        hostVerifier: () => true,
         ...(opts.agentSock ? { agent: opts.agentSock } : { privateKey: readFileSync(opts.key ?? lab.keyPath) }),
       });
     });
@@ -131,7 +149,10 @@ test('admin_keys_exclusive with a key the control machine does not hold: exit 1 
   assert.is(r.code, 1, r.out);
   // names the inventory file, the field, the user and the key the run logs in with
   assert.match(r.out, new RegExp(`${inv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+`));
-  assert.match(r.out, /admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with/);
+  assert.match(
+    r.out,
+    /admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with/,
+  );
   assert.ok(r.out.includes(`ssh_key ${lab.keyPath}`), r.out);
   assert.not.match(r.out, /^\s+at /m, 'no stack trace');
   assert.not.match(r.out, /changed:/);
@@ -167,13 +188,22 @@ test('authorized_keys written, but the login it promised fails (agent key that n
   const out = execFileSync('ssh-agent', ['-s', '-a', sock], { encoding: 'utf8', timeout: 10_000 });
   const pid = /SSH_AGENT_PID=(\d+);/.exec(out)![1];
   try {
-    execFileSync('ssh-add', ['-q', '-c', key2], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: '/nonexistent', DISPLAY: '' }, timeout: 10_000 });
+    execFileSync('ssh-add', ['-q', '-c', key2], {
+      env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: '/nonexistent', DISPLAY: '' },
+      timeout: 10_000,
+    });
     const before = await sh(`sha256sum ${AUTH_KEYS}`);
-    const r = await site(inventory({ base: { admin_keys: [pub2], admin_keys_exclusive: true } }), 'base', { SSH_AUTH_SOCK: sock, SSH_ASKPASS: '/nonexistent' });
+    const r = await site(inventory({ base: { admin_keys: [pub2], admin_keys_exclusive: true } }), 'base', {
+      SSH_AUTH_SOCK: sock,
+      SSH_ASKPASS: '/nonexistent',
+    });
     assert.is(r.code, 2, r.out);
     const keysTask = r.tasks.find((t) => /authorized keys of admin/.test(t.task));
     assert.is(keysTask?.outcome, 'failed', JSON.stringify(r.tasks));
-    assert.match(keysTask?.message ?? '', /^authorized_keys: after writing \/home\/admin\/\.ssh\/authorized_keys, no fresh SSH login as admin@/);
+    assert.match(
+      keysTask?.message ?? '',
+      /^authorized_keys: after writing \/home\/admin\/\.ssh\/authorized_keys, no fresh SSH login as admin@/,
+    );
     assert.match(keysTask?.message ?? '', /the previous \/home\/admin\/\.ssh\/authorized_keys was restored/);
     // the host: the file from before, the run's key logs in
     assert.is(await sh(`sha256sum ${AUTH_KEYS}`), before);
@@ -198,7 +228,10 @@ test('sudo: a sudoers change that leaves the connecting user without sudo is put
   assert.is(r.code, 2, r.out);
   const sudoTask = r.tasks.find((t) => /^sudo for admin/.test(t.task));
   assert.is(sudoTask?.outcome, 'failed', JSON.stringify(r.tasks));
-  assert.match(sudoTask?.message ?? '', /sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, a fresh SSH login as admin worked, but sudo as the run uses it did not/);
+  assert.match(
+    sudoTask?.message ?? '',
+    /sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, a fresh SSH login as admin worked, but sudo as the run uses it did not/,
+  );
   assert.match(sudoTask?.message ?? '', /the previous \/etc\/sudoers\.d\/50-clusterseed-admin was restored/);
   // the host: the grant is back, byte for byte and 0440 root, and a fresh login as admin can sudo
   assert.is(await sh(`cat ${SUDOERS}`), granted);
@@ -211,7 +244,14 @@ test('sudo: a sudoers change that leaves the connecting user without sudo is put
 test('sudo with a password (become_password_env): proven with the password; a change that leaves the connecting user without sudo is put back, exit 2', async () => {
   const env = { CS_OPERATOR_PW: lab.operatorPassword };
   const asOperator = (base: object) =>
-    lab.writeInventory({ servers: [h], user: 'operator', extra: { defaults: { become_password_env: 'CS_OPERATOR_PW' }, vars: { base: { ...BASE, admin_user: 'operator', admin_groups: [], ...base }, harden: HARDEN } } });
+    lab.writeInventory({
+      servers: [h],
+      user: 'operator',
+      extra: {
+        defaults: { become_password_env: 'CS_OPERATOR_PW' },
+        vars: { base: { ...BASE, admin_user: 'operator', admin_groups: [], ...base }, harden: HARDEN },
+      },
+    });
   await sh(`cp -p ${SUDOERS} /root/sudoers.saved`);
   try {
     // operator (sudo with its password) gets clusterseed's drop-in; the proof's sudo used the password
@@ -224,7 +264,10 @@ test('sudo with a password (become_password_env): proven with the password; a ch
     const r = await site(asOperator({ admin_sudo: 'none' }), 'base', env);
     assert.is(r.code, 2, r.out);
     const sudoTask = r.tasks.find((t) => /^sudo for operator/.test(t.task));
-    assert.match(sudoTask?.message ?? '', /sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, a fresh SSH login as operator worked, but sudo as the run uses it did not/);
+    assert.match(
+      sudoTask?.message ?? '',
+      /sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, a fresh SSH login as operator worked, but sudo as the run uses it did not/,
+    );
     assert.not.ok(r.out.includes(lab.operatorPassword), 'the password is never printed');
     assert.is(await sh(`grep -v '^#' ${SUDOERS}`), 'operator ALL=(ALL:ALL) ALL');
     const su = await login('operator', { cmd: "sudo -S -p '' id -u", input: `${lab.operatorPassword}\n` });

@@ -60,14 +60,23 @@ interface SiteRun {
   code: number | null;
   signal: NodeJS.Signals | null;
   out: string;
-  report?: { hosts: { host: string; outcome: string; counts: Record<string, number>; tasks: { task: string; outcome: string; summary?: string; message?: string }[] }[] };
+  report?: {
+    hosts: {
+      host: string;
+      outcome: string;
+      counts: Record<string, number>;
+      tasks: { task: string; outcome: string; summary?: string; message?: string }[];
+    }[];
+  };
 }
 
 /** The real CLI in a process group of its own (so all of it can be killed), with a hard timeout. */
 function startSite(inv: string, args: string[]): { done: Promise<SiteRun>; kill: () => void } {
   const json = path.join(path.dirname(inv), `report-${Date.now()}.json`);
   const child = spawn('npx', ['zx', 'scripts/site.mjs', '-i', inv, '--skip-push', '--tags', 'harden', '--json', json, ...args], {
-    cwd: process.cwd(), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: process.cwd(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -105,7 +114,19 @@ function login(host: string, user: string, extra: string[] = []): Promise<number
   return new Promise((resolve) => {
     execFile(
       'ssh',
-      ['-i', lab.keyPath, '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...extra, `${user}@${addressOf(host)}`, 'true'],
+      [
+        '-i',
+        lab.keyPath,
+        '-o',
+        `UserKnownHostsFile=${lab.knownHostsFile}`,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=10',
+        ...extra,
+        `${user}@${addressOf(host)}`,
+        'true',
+      ],
       { timeout: 30_000 },
       (err) => resolve(err ? (typeof (err as any).code === 'number' ? (err as any).code : 255) : 0),
     );
@@ -132,7 +153,10 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
 
 /** A one-off systemd drop-in on the test host that replaces ssh.service's reload. */
 async function holdReload(host: string, command: string): Promise<void> {
-  await sh(host, `mkdir -p ${path.posix.dirname(HOLD)} && printf '[Service]\\nExecReload=\\nExecReload=${command}\\n' > ${HOLD} && systemctl daemon-reload`);
+  await sh(
+    host,
+    `mkdir -p ${path.posix.dirname(HOLD)} && printf '[Service]\\nExecReload=\\nExecReload=${command}\\n' > ${HOLD} && systemctl daemon-reload`,
+  );
 }
 async function releaseReload(host: string): Promise<void> {
   // a reload still hanging: make every further reload fail at once (the killed run's remote shell
@@ -140,7 +164,8 @@ async function releaseReload(host: string): Promise<void> {
   // control process: the reload fails and sshd keeps the configuration it has
   await holdReload(host, '/bin/false');
   await sh(host, 'systemctl kill --kill-whom=control --signal=KILL ssh.service 2>/dev/null; true');
-  const settled = async () => (await sh(host, 'systemctl show -p ActiveState --value ssh.service; pgrep -x systemctl >/dev/null && echo busy; true')) === 'active';
+  const settled = async () =>
+    (await sh(host, 'systemctl show -p ActiveState --value ssh.service; pgrep -x systemctl >/dev/null && echo busy; true')) === 'active';
   try {
     await waitFor(`ssh.service active, no systemctl left on ${host}`, 20_000, settled);
   } catch (err) {
@@ -151,7 +176,11 @@ async function releaseReload(host: string): Promise<void> {
 
 /** nothing left that says an install was not proven */
 async function assertNothingPending(host: string): Promise<void> {
-  assert.is(await sh(host, `ls -A ${PENDING_DIR} 2>/dev/null; [ -e ${ROLLBACK} ] && echo rollback-left; true`), '', `${host}: nothing pending`);
+  assert.is(
+    await sh(host, `ls -A ${PENDING_DIR} 2>/dev/null; [ -e ${ROLLBACK} ] && echo rollback-left; true`),
+    '',
+    `${host}: nothing pending`,
+  );
 }
 
 /** the files say hardened (sshd -T reads them) */
@@ -163,7 +192,11 @@ async function assertFilesHardened(host: string): Promise<void> {
 
 async function assertConvergedAndLive(inv: string, host: string): Promise<void> {
   await assertFilesHardened(host);
-  assert.equal(await liveSshd(host), { rootKeyLogin: false, weakKex: false, adminLogin: true }, `${host}: the live sshd runs the hardened settings`);
+  assert.equal(
+    await liveSshd(host),
+    { rootKeyLogin: false, weakKex: false, adminLogin: true },
+    `${host}: the live sshd runs the hardened settings`,
+  );
   await assertNothingPending(host);
   const third = await site(inv, ['--limit', host]);
   assert.is(third.code, 0, third.out);
@@ -188,7 +221,11 @@ test('a failing reload handler, then the tool SIGKILLed before the reload: the f
   // h1: the reload fails; h2: the reload hangs, and the tool is SIGKILLed while it does
   const failing = site(invFail, ['--limit', h1]);
   const killed = startSite(invKill, ['--limit', h2]);
-  await waitFor(`the reload of sshd on ${h2}`, RUN_TIMEOUT_MS, async () => (await sh(h2, 'systemctl show -p ActiveState --value ssh.service')) === 'reloading');
+  await waitFor(
+    `the reload of sshd on ${h2}`,
+    RUN_TIMEOUT_MS,
+    async () => (await sh(h2, 'systemctl show -p ActiveState --value ssh.service')) === 'reloading',
+  );
   killed.kill();
   const [failed, kill] = await Promise.all([failing, killed.done]);
   assert.is(failed.code, 2, failed.out);
@@ -199,13 +236,23 @@ test('a failing reload handler, then the tool SIGKILLed before the reload: the f
   // converged on paper: the files are hardened, the live sshd still lets root in and offers weak kex
   for (const host of [h1, h2]) {
     await assertFilesHardened(host);
-    assert.equal(await liveSshd(host), { rootKeyLogin: true, weakKex: true, adminLogin: true }, `${host}: the live sshd still runs the old settings`);
-    assert.match(await sh(host, `cat ${RELOAD_RECORD}`), /^role=harden\nhandler=reload sshd\nsince=\S+\nby=(DH moduli of 3072\+ bits only|sshd hardened configuration)$/);
+    assert.equal(
+      await liveSshd(host),
+      { rootKeyLogin: true, weakKex: true, adminLogin: true },
+      `${host}: the live sshd still runs the old settings`,
+    );
+    assert.match(
+      await sh(host, `cat ${RELOAD_RECORD}`),
+      /^role=harden\nhandler=reload sshd\nsince=\S+\nby=(DH moduli of 3072\+ bits only|sshd hardened configuration)$/,
+    );
   }
   await Promise.all([assertCheckNamesPendingReload(invFail, h1), assertCheckNamesPendingReload(invKill, h2)]);
 
   const [rerun1, rerun2] = await Promise.all([site(invFail, ['--limit', h1]), site(invKill, ['--limit', h2])]);
-  for (const [host, r] of [[h1, rerun1], [h2, rerun2]] as const) {
+  for (const [host, r] of [
+    [h1, rerun1],
+    [h2, rerun2],
+  ] as const) {
     assert.is(r.code, 0, r.out);
     assert.match(r.out, new RegExp(`\\[${host}\\] handler: \\[harden\\] reload sshd \\(pending since `), r.out);
   }
@@ -251,10 +298,19 @@ test('the connection cut mid-role on 1 of 2 hosts (link down, sshd killed): the 
   const rerun = await site(inv);
   assert.is(rerun.code, 0, rerun.out);
   assert.is(hostReport(rerun, h1)!.counts.changed, 0, rerun.out);
-  assert.ok(hostReport(rerun, h2)!.tasks.some((t) => t.task === 'handler: reload sshd' && t.outcome === 'changed'), rerun.out);
+  assert.ok(
+    hostReport(rerun, h2)!.tasks.some((t) => t.task === 'handler: reload sshd' && t.outcome === 'changed'),
+    rerun.out,
+  );
   assert.match(await sh(h2, 'sshd -T -C user=admin,host=x,addr=192.0.2.1 | grep ^maxauthtries'), /^maxauthtries 2$/);
   // the reload happened after the install: sshd's last state change (the reload) is not older than the drop-in
-  assert.is(await sh(h2, `[ "$(date -d "$(systemctl show -p StateChangeTimestamp --value ssh.service)" +%s)" -ge "$(stat -c %Y ${DROPIN})" ] && echo reloaded-after-install`), 'reloaded-after-install');
+  assert.is(
+    await sh(
+      h2,
+      `[ "$(date -d "$(systemctl show -p StateChangeTimestamp --value ssh.service)" +%s)" -ge "$(stat -c %Y ${DROPIN})" ] && echo reloaded-after-install`,
+    ),
+    'reloaded-after-install',
+  );
   await assertConvergedAndLive(inv, h2);
 });
 

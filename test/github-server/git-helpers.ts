@@ -44,7 +44,10 @@ export function foreignCommit(repoPath: string, changes: Record<string, string |
         runGit(['add', p], dir);
       }
     }
-    runGit(['-c', 'user.name=Someone Else', '-c', 'user.email=someone@example.test', 'commit', '-q', '--no-gpg-sign', '-m', 'foreign change'], dir);
+    runGit(
+      ['-c', 'user.name=Someone Else', '-c', 'user.email=someone@example.test', 'commit', '-q', '--no-gpg-sign', '-m', 'foreign change'],
+      dir,
+    );
     runGit(['push', '-q', 'origin', `HEAD:${branch}`], dir);
     return runGit(['rev-parse', 'HEAD'], dir).trim();
   } finally {

@@ -89,7 +89,11 @@ interface GitOut {
   stderr: string;
 }
 
-function runGit(gitDir: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; ok?: number[] } = {}): Promise<GitOut> {
+function runGit(
+  gitDir: string,
+  args: string[],
+  opts: { input?: string | Buffer; env?: Record<string, string>; ok?: number[] } = {},
+): Promise<GitOut> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       env: { ...process.env, GIT_DIR: gitDir, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', ...opts.env },
@@ -193,7 +197,14 @@ export class GitHubServer {
   /** creates a repository directly (a pre-existing one), optionally with an initial README commit */
   async createRepo(owner: string, name: string, opts: { autoInit?: boolean; private?: boolean } = {}): Promise<string> {
     const ownerType = this.opts.orgs?.[owner] ? 'Organization' : 'User';
-    const meta = await this.makeRepo(owner, ownerType, name, { private: opts.private ?? true, auto_init: opts.autoInit ?? false }, owner, 0);
+    const meta = await this.makeRepo(
+      owner,
+      ownerType,
+      name,
+      { private: opts.private ?? true, auto_init: opts.autoInit ?? false },
+      owner,
+      0,
+    );
     return meta.dir;
   }
 
@@ -285,7 +296,9 @@ export class GitHubServer {
   private async createRepoRoute(owner: string, ownerType: RepoMeta['ownerType'], login: string, body: any): Promise<Reply> {
     const name = String(body?.name ?? '');
     if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..') {
-      throw new HttpError(422, 'Repository creation failed.', { errors: [{ resource: 'Repository', code: 'custom', field: 'name', message: 'name is invalid' }] });
+      throw new HttpError(422, 'Repository creation failed.', {
+        errors: [{ resource: 'Repository', code: 'custom', field: 'name', message: 'name is invalid' }],
+      });
     }
     if (this.repos.has(`${owner}/${name}`.toLowerCase())) {
       throw new HttpError(422, 'Repository creation failed.', {
@@ -296,7 +309,14 @@ export class GitHubServer {
     return { status: 201, body: this.repoJson(meta) };
   }
 
-  private async makeRepo(owner: string, ownerType: RepoMeta['ownerType'], name: string, body: any, login: string, notReady: number): Promise<RepoMeta> {
+  private async makeRepo(
+    owner: string,
+    ownerType: RepoMeta['ownerType'],
+    name: string,
+    body: any,
+    login: string,
+    notReady: number,
+  ): Promise<RepoMeta> {
     const dir = this.repoPath(owner, name);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.dirname(dir), { recursive: true });
@@ -380,7 +400,8 @@ export class GitHubServer {
       return ok({ sha: m[1], size: content.length, encoding: 'base64', content: content.toString('base64') });
     }
     if (rest === '/trees' && method === 'POST') return this.createTree(r, body);
-    if ((m = /^\/trees\/(.+)$/.exec(rest)) && method === 'GET') return this.getTree(r, decodeURIComponent(m[1]), url.searchParams.get('recursive'));
+    if ((m = /^\/trees\/(.+)$/.exec(rest)) && method === 'GET')
+      return this.getTree(r, decodeURIComponent(m[1]), url.searchParams.get('recursive'));
     if (rest === '/commits' && method === 'POST') return this.createCommit(r, body, login);
     if ((m = /^\/commits\/([0-9a-f]{40})$/.exec(rest)) && method === 'GET') return ok(await this.commitJson(r, m[1]));
     if ((m = /^\/ref\/(.+)$/.exec(rest)) && method === 'GET') return ok(await this.refJson(r, `refs/${decodeURIComponent(m[1])}`));
@@ -406,7 +427,11 @@ export class GitHubServer {
   }
 
   /** Builds a tree from an optional base tree and entries (GitHub's create-tree semantics). */
-  private async writeTree(r: RepoMeta, baseTree: string | null, entries: { path: string; mode: string; sha: string | null; type?: string }[]): Promise<string> {
+  private async writeTree(
+    r: RepoMeta,
+    baseTree: string | null,
+    entries: { path: string; mode: string; sha: string | null; type?: string }[],
+  ): Promise<string> {
     const index = path.join(this.dataDir, `index-${randomUUID()}`);
     const env = { GIT_INDEX_FILE: index };
     try {
@@ -414,10 +439,11 @@ export class GitHubServer {
       const present = new Set((await runGit(r.dir, ['ls-files', '-z'], { env })).stdout.split('\0').filter(Boolean));
       const lines: string[] = [];
       const removeUnder = (p: string) => {
-        for (const f of present) if (f === p || f.startsWith(`${p}/`)) {
-          lines.push(`0 ${'0'.repeat(40)}\t${f}`);
-          present.delete(f);
-        }
+        for (const f of present)
+          if (f === p || f.startsWith(`${p}/`)) {
+            lines.push(`0 ${'0'.repeat(40)}\t${f}`);
+            present.delete(f);
+          }
       };
       for (const e of entries) {
         if (e.sha === null) {
@@ -438,7 +464,8 @@ export class GitHubServer {
           present.add(e.path);
         }
       }
-      if (lines.length) await runGit(r.dir, ['update-index', '--add', '--replace', '--index-info'], { env, input: lines.join('\n') + '\n' });
+      if (lines.length)
+        await runGit(r.dir, ['update-index', '--add', '--replace', '--index-info'], { env, input: lines.join('\n') + '\n' });
       return (await runGit(r.dir, ['write-tree'], { env })).stdout.trim();
     } finally {
       rmSync(index, { force: true });
@@ -455,7 +482,8 @@ export class GitHubServer {
       if (!p || p.startsWith('/') || p.endsWith('/') || p.split('/').some((s) => s === '' || s === '.' || s === '..' || s === '.git')) {
         throw new HttpError(422, `GitRPC::BadObjectState: invalid path "${p}"`);
       }
-      if (!['100644', '100755', '040000', '160000', '120000'].includes(e.mode)) throw new HttpError(422, `Invalid tree info: mode ${e.mode}`);
+      if (!['100644', '100755', '040000', '160000', '120000'].includes(e.mode))
+        throw new HttpError(422, `Invalid tree info: mode ${e.mode}`);
       const hasContent = typeof e.content === 'string';
       if (hasContent && 'sha' in e) throw new HttpError(422, 'Invalid tree info: use either "sha" or "content"');
       let sha: string | null;
@@ -464,7 +492,8 @@ export class GitHubServer {
       else {
         sha = String(e.sha);
         const want = e.mode === '160000' ? null : e.mode === '040000' ? 'tree' : 'blob';
-        if (want && (await this.objectType(r, sha)) !== want) throw new HttpError(422, `GitRPC::BadObjectState: tree.sha ${sha} is not a valid ${want}`);
+        if (want && (await this.objectType(r, sha)) !== want)
+          throw new HttpError(422, `GitRPC::BadObjectState: tree.sha ${sha} is not a valid ${want}`);
       }
       entries.push({ path: p, mode: e.mode, sha, type: e.type });
     }
@@ -475,13 +504,16 @@ export class GitHubServer {
   private async treeJson(r: RepoMeta, sha: string, recursive: boolean) {
     const args = recursive ? ['ls-tree', '-r', '-t', '-l', '-z', sha] : ['ls-tree', '-l', '-z', sha];
     const out = await runGit(r.dir, args);
-    const tree = out.stdout.split('\0').filter(Boolean).map((rec) => {
-      const tab = rec.indexOf('\t');
-      const [mode, type, objSha, size] = rec.slice(0, tab).split(/\s+/);
-      const entry: Record<string, unknown> = { path: rec.slice(tab + 1), mode, type, sha: objSha };
-      if (type === 'blob') entry.size = Number(size);
-      return entry;
-    });
+    const tree = out.stdout
+      .split('\0')
+      .filter(Boolean)
+      .map((rec) => {
+        const tab = rec.indexOf('\t');
+        const [mode, type, objSha, size] = rec.slice(0, tab).split(/\s+/);
+        const entry: Record<string, unknown> = { path: rec.slice(tab + 1), mode, type, sha: objSha };
+        if (type === 'blob') entry.size = Number(size);
+        return entry;
+      });
     return { sha, url: `${this.url}/repos/${r.owner}/${r.name}/git/trees/${sha}`, tree, truncated: false };
   }
 
@@ -491,7 +523,14 @@ export class GitHubServer {
     return ok(await this.treeJson(r, resolved.stdout.trim(), recursive !== null && recursive !== '0' && recursive !== 'false'));
   }
 
-  private async commitTree(r: RepoMeta, tree: string, parents: string[], message: string, author: Partial<Identity>, committer?: Partial<Identity>): Promise<string> {
+  private async commitTree(
+    r: RepoMeta,
+    tree: string,
+    parents: string[],
+    message: string,
+    author: Partial<Identity>,
+    committer?: Partial<Identity>,
+  ): Promise<string> {
     const c = committer ?? author;
     const env: Record<string, string> = {
       GIT_AUTHOR_NAME: author.name ?? '',
@@ -598,7 +637,10 @@ export class GitHubServer {
     }
     return {
       status: existingSha ? 200 : 201,
-      body: { content: { name: path.posix.basename(filePath), path: filePath, sha: blob, type: 'file' }, commit: await this.commitJson(r, commit) },
+      body: {
+        content: { name: path.posix.basename(filePath), path: filePath, sha: blob, type: 'file' },
+        commit: await this.commitJson(r, commit),
+      },
     };
   }
 
@@ -620,11 +662,25 @@ export class GitHubServer {
   }
 
   private addKey(r: RepoMeta, body: any): Reply {
-    const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/.exec(String(body?.key ?? '').trim());
-    if (!m) throw new HttpError(422, 'Validation Failed', { errors: [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is invalid. You must supply a key in OpenSSH public key format' }] });
+    const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/.exec(
+      String(body?.key ?? '').trim(),
+    );
+    if (!m)
+      throw new HttpError(422, 'Validation Failed', {
+        errors: [
+          {
+            resource: 'PublicKey',
+            code: 'custom',
+            field: 'key',
+            message: 'key is invalid. You must supply a key in OpenSSH public key format',
+          },
+        ],
+      });
     const key = `${m[1]} ${m[2]}`;
     if (r.keys.some((k) => k.key === key)) {
-      throw new HttpError(422, 'Validation Failed', { errors: [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is already in use' }] });
+      throw new HttpError(422, 'Validation Failed', {
+        errors: [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is already in use' }],
+      });
     }
     const k: DeployKey = {
       id: this.nextId++,

@@ -168,7 +168,11 @@ class Lab implements TestLab {
   }
 
   /** Network, overlay tree and per-host identity; returns the host's known_hosts line. */
-  private async prepareHost(name: string, index: number, shared: { clientKey: string; operatorHash: string; etcHosts: string }): Promise<string> {
+  private async prepareHost(
+    name: string,
+    index: number,
+    shared: { clientKey: string; operatorHash: string; etcHosts: string },
+  ): Promise<string> {
     const { record } = this;
     const address = `${this.net}.${index + 2}`;
     const netns = `cs-${record.subnet}-${name}`;
@@ -244,7 +248,22 @@ class Lab implements TestLab {
 
   async sh(name: string, cmd: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
     const { container } = this.host(name);
-    const args = ['--target', String(container.leader), '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--root', '--wd', '--', '/bin/sh', '-c', cmd];
+    const args = [
+      '--target',
+      String(container.leader),
+      '--mount',
+      '--uts',
+      '--ipc',
+      '--net',
+      '--pid',
+      '--cgroup',
+      '--root',
+      '--wd',
+      '--',
+      '/bin/sh',
+      '-c',
+      cmd,
+    ];
     const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
     return run('nsenter', args, { env, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
   }
@@ -269,7 +288,9 @@ class Lab implements TestLab {
       last = banner;
       await sleep(100);
     }
-    throw new Error(`host ${name} (${host.address}:${host.port}): no SSH banner within ${timeoutMs} ms (last: ${last || 'nothing'}; console: ${path.join(this.record.labDir, 'hosts', name, 'console.log')})`);
+    throw new Error(
+      `host ${name} (${host.address}:${host.port}): no SSH banner within ${timeoutMs} ms (last: ${last || 'nothing'}; console: ${path.join(this.record.labDir, 'hosts', name, 'console.log')})`,
+    );
   }
 
   stop(): Promise<void> {
@@ -279,11 +300,7 @@ class Lab implements TestLab {
 
   private async stopNow(): Promise<void> {
     try {
-      await withTimeout(
-        Promise.all([...this.state.values()].map((h) => h.container.kill())),
-        STOP_TIMEOUT_MS,
-        'stopping the containers',
-      );
+      await withTimeout(Promise.all([...this.state.values()].map((h) => h.container.kill())), STOP_TIMEOUT_MS, 'stopping the containers');
     } catch {
       // teardownRecord below kills whatever is left
     }

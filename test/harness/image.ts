@@ -2,17 +2,7 @@
 // freshly installed server would not have), plus the three login users the tests need.
 import { ensureRootfs } from '../../lib/lab/rootfs.ts';
 
-export const HOST_PACKAGES = [
-  'openssh-server',
-  'systemd-sysv',
-  'udev',
-  'dbus',
-  'sudo',
-  'iproute2',
-  'kmod',
-  'procps',
-  'ca-certificates',
-];
+export const HOST_PACKAGES = ['openssh-server', 'systemd-sysv', 'udev', 'dbus', 'sudo', 'iproute2', 'kmod', 'procps', 'ca-certificates'];
 
 /** Fixed uids so the harness can own files it writes into a host's tree before boot. */
 export const USERS = {

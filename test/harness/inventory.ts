@@ -39,11 +39,16 @@ export function writeInventoryFile(
   const document = {
     cluster: { name: 'test', k3s_version: 'v1.31.4+k3s1' },
     defaults: { user: opts.user ?? 'admin', become: true, ssh_key: access.keyPath, known_hosts: access.knownHostsFile, port: 22 },
-    hosts: Object.fromEntries(hosts.map((h) => [h.name, {
-      address: h.address,
-      ...(h.port === 22 ? {} : { port: h.port }),
-      ...(h.lanAddress && opts.nodeIpFromLan !== false ? { node_ip: h.lanAddress } : {}),
-    }])),
+    hosts: Object.fromEntries(
+      hosts.map((h) => [
+        h.name,
+        {
+          address: h.address,
+          ...(h.port === 22 ? {} : { port: h.port }),
+          ...(h.lanAddress && opts.nodeIpFromLan !== false ? { node_ip: h.lanAddress } : {}),
+        },
+      ]),
+    ),
     groups: { servers, agents },
   };
   fs.writeFileSync(file, stringify(mergeDeep(document, opts.extra ?? {})));

@@ -56,5 +56,10 @@ export function deleteNetwork(netns: string[], veths: string[], bridge: string, 
  */
 export async function deleteDebris(netnsPrefix: string, bridge: string, ...moreBridges: string[]): Promise<void> {
   const listed = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]);
-  deleteNetwork(listed.filter((ns) => ns.startsWith(netnsPrefix)), [], bridge, ...moreBridges);
+  deleteNetwork(
+    listed.filter((ns) => ns.startsWith(netnsPrefix)),
+    [],
+    bridge,
+    ...moreBridges,
+  );
 }

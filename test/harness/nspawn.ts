@@ -115,7 +115,8 @@ export class Container {
     try {
       const leader = await waitFor(`the ${spec.machine} container's init`, timeoutMs, () => {
         if (spawnError) throw new Error(`cannot start systemd-nspawn: ${spawnError.message}`);
-        if (this.child !== child || !this.nspawn) throw new Error(`systemd-nspawn for ${spec.machine} exited at start (package systemd-container; see ${spec.consoleLog})`);
+        if (this.child !== child || !this.nspawn)
+          throw new Error(`systemd-nspawn for ${spec.machine} exited at start (package systemd-container; see ${spec.consoleLog})`);
         return findContainerInit(this.nspawn.pid);
       });
       this.leaderRef = processRef(leader);

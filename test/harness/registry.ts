@@ -100,7 +100,10 @@ export function staleRecords(): LabRecord[] {
 
 function addressesInUse(): string {
   try {
-    return execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' });
+    return (
+      execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }) +
+      execFileSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' })
+    );
   } catch {
     return '';
   }

@@ -38,7 +38,10 @@ function writeInventory(perHost: Record<string, Record<string, unknown>> = {}): 
     agents: [h2, h3],
     extra: {
       hosts,
-      vars: { base: { packages: ['less'], timezone: 'Europe/Berlin' }, harden: { firewall: { extra_ports: [{ port: 8080, proto: 'tcp' }] } } },
+      vars: {
+        base: { packages: ['less'], timezone: 'Europe/Berlin' },
+        harden: { firewall: { extra_ports: [{ port: 8080, proto: 'tcp' }] } },
+      },
     },
   });
   return loadInventory(file);
@@ -65,18 +68,26 @@ function converge(opts: { check?: boolean; inv?: Inventory; warnings?: string[] 
 
 const sh = async (host: string, cmd: string) => (await lab.sh(host, cmd)).stdout.trim();
 const addressOf = (name: string) => lab.hosts.find((h) => h.name === name)!.address;
-const failures = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`));
+const failures = (r: RunReport) =>
+  r.hosts.flatMap((h) =>
+    h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`),
+  );
 const byHost = (r: RunReport, name: string) => r.hosts.find((h) => h.host === name)!;
 
 test('--check on fresh hosts lists changes and changes nothing', async () => {
-  const before = await Promise.all(lab.hosts.map((h) => sh(h.name, 'sha256sum /etc/ssh/sshd_config /etc/ssh/moduli /etc/hosts; ls /etc/sudoers.d')));
+  const before = await Promise.all(
+    lab.hosts.map((h) => sh(h.name, 'sha256sum /etc/ssh/sshd_config /etc/ssh/moduli /etc/hosts; ls /etc/sudoers.d')),
+  );
   const report = await converge({ check: true });
   assert.equal(failures(report), []);
   for (const h of report.hosts) {
     assert.ok(h.counts.changed >= 10, `${h.host}: ${h.counts.changed} changes listed`);
     const listed = h.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task);
     assert.ok(listed.includes('sshd hardened configuration'), listed.join(', '));
-    assert.ok(listed.some((t) => t.startsWith('firewall ruleset')), listed.join(', '));
+    assert.ok(
+      listed.some((t) => t.startsWith('firewall ruleset')),
+      listed.join(', '),
+    );
   }
   for (const [i, h] of lab.hosts.entries()) {
     assert.is(await sh(h.name, `test -e ${DROPIN} && echo yes || echo no`), 'no');
@@ -96,27 +107,37 @@ test('first run converges every host, the second changes nothing in one probe ro
   assert.equal(failures(second), []);
   for (const h of second.hosts) {
     assert.is(h.counts.changed, 0, `${h.host}: ${JSON.stringify(h.tasks.filter((t) => t.outcome === 'changed'))}`);
-    assert.is(h.roundTripsByRole.base, 1, 'base: one probe batch, with harden\'s (Role.probeAhead)');
+    assert.is(h.roundTripsByRole.base, 1, "base: one probe batch, with harden's (Role.probeAhead)");
     assert.is(h.roundTripsByRole.harden, 0, 'harden: probed ahead with base');
   }
   assert.is(await sh(h1, 'stat -c %Y /var/lib/apt/lists'), lists, 'fresh apt lists are not refreshed again');
   // what a container cannot do is reported, not faked
-  assert.ok(warnings.some((w) => /kernel\.kptr_restrict=2 cannot be applied inside a systemd-nspawn container/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /kernel\.kptr_restrict=2 cannot be applied inside a systemd-nspawn container/.test(w)),
+    warnings.join('\n'),
+  );
 });
 
 test('harden: redirect knobs off on every interface (not only all/default), the glob file for new ones, the sshd drop-in 0600', async () => {
   for (const h of lab.hosts) {
     // "path:value" of every interface's knobs; eth0 came up before sysctl.d, with the kernel's 1
-    const knobs = await sh(h.name, 'grep -H "" /proc/sys/net/ipv4/conf/*/send_redirects /proc/sys/net/ipv4/conf/*/secure_redirects /proc/sys/net/ipv4/conf/*/accept_redirects');
+    const knobs = await sh(
+      h.name,
+      'grep -H "" /proc/sys/net/ipv4/conf/*/send_redirects /proc/sys/net/ipv4/conf/*/secure_redirects /proc/sys/net/ipv4/conf/*/accept_redirects',
+    );
     const on = knobs.split('\n').filter((l) => !l.endsWith(':0'));
     assert.equal(on, [], `${h.name}: knobs still on`);
-    assert.ok(knobs.split('\n').some((l) => /\/conf\/(?!all|default|lo)[^/]+\/send_redirects:0$/.test(l)), knobs);
+    assert.ok(
+      knobs.split('\n').some((l) => /\/conf\/(?!all|default|lo)[^/]+\/send_redirects:0$/.test(l)),
+      knobs,
+    );
     assert.match(await sh(h.name, 'cat /etc/sysctl.d/zz-clusterseed-harden-interfaces.conf'), /^net\.ipv4\.conf\.\*\.send_redirects = 0$/m);
     assert.is(await sh(h.name, `stat -c '%a %U' ${DROPIN}`), '600 root');
   }
   // systemd-sysctl applies the glob to an interface as it appears (udev's 99-systemd.rules runs it
   // with --prefix on a real host): one turned on behind our back is set to 0 again
-  const cmd = 'f=/proc/sys/net/ipv4/conf/cs-test0/send_redirects; ip link add cs-test0 type veth peer name cs-test1 && echo 1 > $f && cat $f && /lib/systemd/systemd-sysctl --prefix=/net/ipv4/conf/cs-test0 && cat $f; ip link del cs-test0';
+  const cmd =
+    'f=/proc/sys/net/ipv4/conf/cs-test0/send_redirects; ip link add cs-test0 type veth peer name cs-test1 && echo 1 > $f && cat $f && /lib/systemd/systemd-sysctl --prefix=/net/ipv4/conf/cs-test0 && cat $f; ip link del cs-test0';
   const added = await lab.sh(h1, cmd);
   assert.equal(added.stdout.trim().split('\n'), ['1', '0'], added.stderr);
 });
@@ -130,9 +151,15 @@ test('base: host name, time zone, admin sudo checked by visudo, keys, unattended
   const pub = readFileSync(`${lab.keyPath}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
   assert.ok((await sh(h2, 'cat /home/admin/.ssh/authorized_keys')).includes(pub));
   assert.is(await sh(h2, 'id -nG admin | tr " " "\\n" | grep -cx -e sudo -e adm'), '2');
-  assert.match(await sh(h2, 'cat /etc/apt/apt.conf.d/50unattended-upgrades'), /"origin=Debian,codename=\$\{distro_codename\}-security,label=Debian-Security";/);
+  assert.match(
+    await sh(h2, 'cat /etc/apt/apt.conf.d/50unattended-upgrades'),
+    /"origin=Debian,codename=\$\{distro_codename\}-security,label=Debian-Security";/,
+  );
   assert.match(await sh(h2, 'apt-config dump | grep -E "^APT::Periodic::Unattended-Upgrade "'), /"1"/);
-  assert.is(await sh(h2, "dpkg-query -W -f='${Status}\\n' less unattended-upgrades systemd-timesyncd"), 'install ok installed\ninstall ok installed\ninstall ok installed');
+  assert.is(
+    await sh(h2, "dpkg-query -W -f='${Status}\\n' less unattended-upgrades systemd-timesyncd"),
+    'install ok installed\ninstall ok installed\ninstall ok installed',
+  );
   assert.is(await sh(h2, 'systemctl is-enabled systemd-timesyncd'), 'enabled');
 });
 
@@ -192,7 +219,14 @@ test('after hardening: root and password logins are refused, the admin key logs 
   }
   // the same refusals as sshd states them
   const effective = await sh(h1, 'sshd -T -C user=operator,host=x,addr=10.0.0.1');
-  for (const line of ['passwordauthentication no', 'kbdinteractiveauthentication no', 'permitrootlogin no', 'authenticationmethods publickey', 'x11forwarding no', 'loglevel VERBOSE']) {
+  for (const line of [
+    'passwordauthentication no',
+    'kbdinteractiveauthentication no',
+    'permitrootlogin no',
+    'authenticationmethods publickey',
+    'x11forwarding no',
+    'loglevel VERBOSE',
+  ]) {
     assert.ok(effective.split('\n').includes(line), `sshd -T: ${line}`);
   }
   assert.is(await sh(h1, "awk '$1 !~ /^#/ && $5 < 3071' /etc/ssh/moduli | wc -l"), '0', 'no DH moduli under 3072 bits');
@@ -215,24 +249,44 @@ test('ssh-audit reports no failures against the hardened sshd', async () => {
   const json = JSON.parse((await sshAudit(['-j', '-p', '22', addressOf(h1)])).stdout);
   const kex = json.kex.map((k: { algorithm: string }) => k.algorithm);
   assert.ok(kex.includes('sntrup761x25519-sha512@openssh.com') && kex.includes('curve25519-sha256'), kex.join());
-  assert.not.ok(kex.some((k: string) => /sha1|nistp|group14/.test(k)), kex.join());
+  assert.not.ok(
+    kex.some((k: string) => /sha1|nistp|group14/.test(k)),
+    kex.join(),
+  );
   const hostKeys = json.key.map((k: { algorithm: string }) => k.algorithm);
-  assert.not.ok(hostKeys.some((k: string) => /ecdsa|ssh-dss|^ssh-rsa$/.test(k)), hostKeys.join());
-  assert.ok((json.mac as string[]).every((m) => m.endsWith('-etm@openssh.com')), json.mac.join());
-  assert.not.ok((json.enc as string[]).some((c) => /cbc|3des|arcfour/.test(c)), json.enc.join());
+  assert.not.ok(
+    hostKeys.some((k: string) => /ecdsa|ssh-dss|^ssh-rsa$/.test(k)),
+    hostKeys.join(),
+  );
+  assert.ok(
+    (json.mac as string[]).every((m) => m.endsWith('-etm@openssh.com')),
+    json.mac.join(),
+  );
+  assert.not.ok(
+    (json.enc as string[]).some((c) => /cbc|3des|arcfour/.test(c)),
+    json.enc.join(),
+  );
 });
 
 test('firewall: nft -c accepts the file, SSH stays open, the allowed port is open and others closed from another host', async () => {
   assert.is(await sh(h1, 'nft -c -f /etc/clusterseed/firewall.nft && echo valid'), 'valid');
-  assert.is(await sh(h1, 'systemctl is-enabled clusterseed-firewall.service; systemctl is-active clusterseed-firewall.service'), 'enabled\nactive');
+  assert.is(
+    await sh(h1, 'systemctl is-enabled clusterseed-firewall.service; systemctl is-active clusterseed-firewall.service'),
+    'enabled\nactive',
+  );
   assert.match(await sh(h1, 'nft list table inet clusterseed'), /policy drop;/);
   assert.is(await sh(h1, 'nft list tables'), 'table inet clusterseed', 'only our own table');
   // two real listeners on h1: 8080 is in extra_ports, 9090 is not
   for (const port of [8080, 9090]) {
-    await lab.sh(h1, `systemctl stop cs-listen-${port} 2>/dev/null; systemd-run --quiet --unit=cs-listen-${port} systemd-socket-activate --listen=${port} --accept --inetd /bin/echo open-${port}`);
+    await lab.sh(
+      h1,
+      `systemctl stop cs-listen-${port} 2>/dev/null; systemd-run --quiet --unit=cs-listen-${port} systemd-socket-activate --listen=${port} --accept --inetd /bin/echo open-${port}`,
+    );
   }
   const connect = (from: string, address: string, port: number) =>
-    lab.sh(from, `timeout 4 bash -c 'exec 3<>/dev/tcp/${address}/${port} && head -c 9 <&3'`).then((r) => ({ code: r.code, out: r.stdout.trim() }));
+    lab
+      .sh(from, `timeout 4 bash -c 'exec 3<>/dev/tcp/${address}/${port} && head -c 9 <&3'`)
+      .then((r) => ({ code: r.code, out: r.stdout.trim() }));
   // both listen (from inside h1, loopback is always allowed)
   for (const port of [8080, 9090]) assert.equal(await connect(h1, '127.0.0.1', port), { code: 0, out: `open-${port}` });
   assert.equal(await connect(h2, addressOf(h1), 8080), { code: 0, out: 'open-8080' }, 'the allowed port is open from another host');
@@ -245,7 +299,10 @@ test('firewall: nft -c accepts the file, SSH stays open, the allowed port is ope
   // loaded again at boot by its own unit (a container's netns outlives a power cycle, the unit's
   // run at boot is what this shows)
   await lab.restart(h1);
-  assert.is(await sh(h1, 'systemctl is-active clusterseed-firewall.service; systemctl is-active nftables.service || true'), 'active\ninactive');
+  assert.is(
+    await sh(h1, 'systemctl is-active clusterseed-firewall.service; systemctl is-active nftables.service || true'),
+    'active\ninactive',
+  );
   assert.match(await sh(h1, 'nft list table inet clusterseed'), /tcp dport 8080 accept/);
 });
 
@@ -264,7 +321,10 @@ test('a broken sshd option from the inventory is rejected before it reaches the 
   assert.is(h.outcome, 'failed');
   const failed = h.tasks.find((t) => t.outcome === 'failed')!;
   assert.is(failed.task, 'sshd hardened configuration');
-  assert.match(failed.message!, /sshd rejected the candidate configuration; nothing was installed .*Bad configuration option: NoSuchOption/s);
+  assert.match(
+    failed.message!,
+    /sshd rejected the candidate configuration; nothing was installed .*Bad configuration option: NoSuchOption/s,
+  );
   assert.match(failed.message!, /\/etc\/ssh\/sshd_config\.d\/00-clusterseed-harden\.conf: line \d+/, 'the error names the real file');
   assert.is(byHost(report, h1).outcome, 'ok', 'other hosts are not affected');
   assert.is(await sh(h2, `sha256sum ${DROPIN}`), live, 'the live drop-in is untouched');
@@ -279,7 +339,11 @@ test('a Match block relaxing root logins from the network only is found, though 
   const lan = `${addressOf(h2).split('.').slice(0, 3).join('.')}.0/24`;
   await sh(h2, `printf 'Match User root Address ${lan}\\n  PermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/50-local.conf`);
   try {
-    assert.match(await sh(h2, 'sshd -T -C user=root,host=localhost,addr=127.0.0.1 | grep -i "^permitrootlogin"'), /^permitrootlogin no$/, 'invisible from loopback');
+    assert.match(
+      await sh(h2, 'sshd -T -C user=root,host=localhost,addr=127.0.0.1 | grep -i "^permitrootlogin"'),
+      /^permitrootlogin no$/,
+      'invisible from loopback',
+    );
     const report = await converge();
     const failed = byHost(report, h2).tasks.find((t) => t.outcome === 'failed');
     assert.ok(failed, 'the override must fail the host');
@@ -327,9 +391,17 @@ test('firewall.enabled: false removes the table, its file and boot unit', async 
   const inv = await writeInventory({ [h3]: { harden: { fail2ban: { enabled: true }, firewall: { enabled: false } } } });
   const off = await converge({ inv });
   assert.equal(failures(off), []);
-  const changed = byHost(off, h3).tasks.filter((t) => t.outcome === 'changed').map((t) => t.task);
+  const changed = byHost(off, h3)
+    .tasks.filter((t) => t.outcome === 'changed')
+    .map((t) => t.task);
   assert.equal(changed, ['no clusterseed firewall (firewall.enabled: false)']);
-  assert.is(await sh(h3, '(nft list table inet clusterseed >/dev/null 2>&1 && echo table) || echo none; ls /etc/clusterseed; systemctl is-enabled clusterseed-firewall.service 2>/dev/null || true'), 'none');
+  assert.is(
+    await sh(
+      h3,
+      '(nft list table inet clusterseed >/dev/null 2>&1 && echo table) || echo none; ls /etc/clusterseed; systemctl is-enabled clusterseed-firewall.service 2>/dev/null || true',
+    ),
+    'none',
+  );
   assert.is(byHost(await converge({ inv }), h3).counts.changed, 0);
 });
 
@@ -341,14 +413,25 @@ test('a fresh host reached as root: base creates the admin user, harden proves i
     const warnings: string[] = [];
     const run = (inv: Inventory) =>
       runSite({
-        inventory: inv, roles: ROLES, options: { check: false, diff: false, verbosity: 0, forks: 2 },
-        connect: (h) => createTransport(h, { knownHostsFile: solo.knownHostsFile }), log: { ...quiet, warn: (m: string) => warnings.push(m) },
+        inventory: inv,
+        roles: ROLES,
+        options: { check: false, diff: false, verbosity: 0, forks: 2 },
+        connect: (h) => createTransport(h, { knownHostsFile: solo.knownHostsFile }),
+        log: { ...quiet, warn: (m: string) => warnings.push(m) },
       });
     const first = await run(asRoot);
     assert.equal(failures(first), []);
-    assert.ok(warnings.some((w) => w.includes(`set the inventory's user for ${name} to ops`)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.includes(`set the inventory's user for ${name} to ops`)),
+      warnings.join('\n'),
+    );
     const pub = readFileSync(`${solo.keyPath}.pub`, 'utf8').trim();
-    assert.is((await solo.sh(name, 'cat /home/ops/.ssh/authorized_keys; stat -c "%a %U" /home/ops/.ssh /home/ops/.ssh/authorized_keys')).stdout.trim(), `${MANAGED_KEY_MARK}\n${pub}\n700 ops\n600 ops`);
+    assert.is(
+      (
+        await solo.sh(name, 'cat /home/ops/.ssh/authorized_keys; stat -c "%a %U" /home/ops/.ssh /home/ops/.ssh/authorized_keys')
+      ).stdout.trim(),
+      `${MANAGED_KEY_MARK}\n${pub}\n700 ops\n600 ops`,
+    );
     assert.is((await solo.sh(name, 'sudo -u ops sudo -n id -un')).stdout.trim(), 'root');
     const key = readFileSync(solo.keyPath);
     assert.is((await tryLogin(solo.hosts[0].address, 'root', { key })).ok, false, 'root is refused now');

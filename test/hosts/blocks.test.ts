@@ -7,7 +7,18 @@ import type { Role, RunReport, Task } from '../../lib/runner/types.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { createTransport } from '../../lib/ssh/index.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
-import { file, lineInFile, blockInFile, directory, packages, service, sysctl, kernelModule, command, absent } from '../../lib/blocks/index.ts';
+import {
+  file,
+  lineInFile,
+  blockInFile,
+  directory,
+  packages,
+  service,
+  sysctl,
+  kernelModule,
+  command,
+  absent,
+} from '../../lib/blocks/index.ts';
 import { startLab, type TestLab } from '../harness/hosts.ts';
 
 let lab: TestLab;
@@ -96,7 +107,9 @@ test('apt packages present and absent, then a systemd unit enabled and started',
 });
 
 test('sysctl: persisted and live (net.* in containers)', async () => {
-  const tasks = () => [sysctl({ file: '/etc/sysctl.d/60-cs-test.conf', values: { 'net.ipv4.conf.all.log_martians': 1, 'net.ipv4.tcp_syncookies': 1 } })];
+  const tasks = () => [
+    sysctl({ file: '/etc/sysctl.d/60-cs-test.conf', values: { 'net.ipv4.conf.all.log_martians': 1, 'net.ipv4.tcp_syncookies': 1 } }),
+  ];
   for (const h of lab.hosts) await lab.sh(h.name, 'sysctl -w net.ipv4.conf.all.log_martians=0 net.ipv4.tcp_syncookies=0 >/dev/null');
   await cycle(tasks, 1, async (h) => {
     assert.is(await sh(h, 'sysctl -n net.ipv4.conf.all.log_martians'), '0');
@@ -110,7 +123,10 @@ test('sysctl: a non-network key in a container is persisted and reported, not fa
   const tasks = () => [sysctl({ file: '/etc/sysctl.d/61-cs-vm.conf', values: { 'vm.swappiness': 7 } })];
   const first = await converge(tasks, false, warnings);
   assert.equal(changedCounts(first), [1, 1, 1]);
-  assert.ok(warnings.some((w) => /vm\.swappiness.*cannot be applied inside a .*container/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /vm\.swappiness.*cannot be applied inside a .*container/.test(w)),
+    warnings.join('\n'),
+  );
   const second = await converge(tasks, false, warnings);
   assert.equal(changedCounts(second), [0, 0, 0]);
 });
@@ -125,7 +141,12 @@ test('kernel module: persisted; a built-in or loaded module counts as loaded', a
 
 test('command guarded by a state probe, with a secret on stdin', async () => {
   const tasks = () => [
-    command({ name: 'write marker', probe: 'test -s /etc/cs-marker', run: 'umask 077; cat > /etc/cs-marker', stdin: () => 'secret-value\n' }),
+    command({
+      name: 'write marker',
+      probe: 'test -s /etc/cs-marker',
+      run: 'umask 077; cat > /etc/cs-marker',
+      stdin: () => 'secret-value\n',
+    }),
   ];
   await cycle(tasks, 1, async (h) => {
     assert.is(await sh(h, 'test -e /etc/cs-marker && echo yes || echo no'), 'no');

@@ -35,8 +35,24 @@ function site(args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-interface ReachPath { peer: string; to: string; port: number; proto: string; what: string; reached: boolean; error: string }
-interface Reach { node: string; kind: string; etcd: boolean; nodeIp: string; round: number; peersError: string; paths: ReachPath[] }
+interface ReachPath {
+  peer: string;
+  to: string;
+  port: number;
+  proto: string;
+  what: string;
+  reached: boolean;
+  error: string;
+}
+interface Reach {
+  node: string;
+  kind: string;
+  etcd: boolean;
+  nodeIp: string;
+  round: number;
+  peersError: string;
+  paths: ReachPath[];
+}
 
 /** The paths real K3s uses from `from` (by role), as "peer port/proto to-address". */
 type Backend = 'vxlan' | 'wireguard-native';
@@ -64,7 +80,13 @@ async function reachOf(lab: TestLab, host: string): Promise<Reach | undefined> {
 }
 
 /** Waits (bounded) until every node has reached every path it needs; returns the last reports. */
-async function settle(lab: TestLab, servers: string[], etcd: boolean, backend: Backend = 'vxlan', timeoutMs = 60_000): Promise<Map<string, Reach | undefined>> {
+async function settle(
+  lab: TestLab,
+  servers: string[],
+  etcd: boolean,
+  backend: Backend = 'vxlan',
+  timeoutMs = 60_000,
+): Promise<Map<string, Reach | undefined>> {
   const deadline = Date.now() + timeoutMs;
   let last = new Map<string, Reach | undefined>();
   for (;;) {
@@ -72,7 +94,10 @@ async function settle(lab: TestLab, servers: string[], etcd: boolean, backend: B
     const done = lab.hosts.every((h) => {
       const r = last.get(h.name);
       if (!r) return false;
-      const reached = r.paths.filter((p) => p.reached).map((p) => `${p.peer} ${p.port}/${p.proto} ${p.to}`).sort();
+      const reached = r.paths
+        .filter((p) => p.reached)
+        .map((p) => `${p.peer} ${p.port}/${p.proto} ${p.to}`)
+        .sort();
       return requiredPaths(h, lab.hosts, servers, etcd, backend).every((p) => reached.includes(p));
     });
     if (done || Date.now() > deadline) return last;
@@ -80,7 +105,13 @@ async function settle(lab: TestLab, servers: string[], etcd: boolean, backend: B
   }
 }
 
-function assertReach(lab: TestLab, reports: Map<string, Reach | undefined>, servers: string[], etcd: boolean, backend: Backend = 'vxlan'): void {
+function assertReach(
+  lab: TestLab,
+  reports: Map<string, Reach | undefined>,
+  servers: string[],
+  etcd: boolean,
+  backend: Backend = 'vxlan',
+): void {
   for (const h of lab.hosts) {
     const r = reports.get(h.name);
     assert.ok(r, `${h.name}: no ${REACH}`);
@@ -88,7 +119,9 @@ function assertReach(lab: TestLab, reports: Map<string, Reach | undefined>, serv
     assert.is(r!.nodeIp, h.lanAddress, `${h.name} uses its node_ip, not its SSH address`);
     const seen = r!.paths.map((p) => `${p.peer} ${p.port}/${p.proto} ${p.to}`).sort();
     assert.equal(seen, requiredPaths(h, lab.hosts, servers, etcd, backend), `${h.name} tries exactly the paths real K3s uses`);
-    const failed = r!.paths.filter((p) => !p.reached).map((p) => `${h.name} -> ${p.peer} ${p.to}:${p.port}/${p.proto} (${p.what}): ${p.error}`);
+    const failed = r!.paths
+      .filter((p) => !p.reached)
+      .map((p) => `${h.name} -> ${p.peer} ${p.to}:${p.port}/${p.proto} (${p.what}): ${p.error}`);
     assert.equal(failed, [], `unreached paths:\n${failed.join('\n')}`);
   }
 }
@@ -114,7 +147,11 @@ async function connectFrom(lab: TestLab, from: string, host: string, port: numbe
 }
 
 async function converge(lab: TestLab, servers: string[], agents: string[], name: string, backend: Backend = 'vxlan'): Promise<void> {
-  const inv = lab.writeInventory({ servers, agents, extra: { cluster: { flannel_backend: backend, vars: { k3s: { ready_timeout: 90 } } } } });
+  const inv = lab.writeInventory({
+    servers,
+    agents,
+    extra: { cluster: { flannel_backend: backend, vars: { k3s: { ready_timeout: 90 } } } },
+  });
   const r = await site(['-i', inv, '--k3s-mirror', mirror.url, '--skip-push', '--json', path.join(tmp, `${name}.json`)]);
   assert.is(r.code, 0, r.out.slice(-6000));
 }

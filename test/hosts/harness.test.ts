@@ -47,13 +47,22 @@ function banner(address: string, port: number): Promise<string> {
 
 /** Public key blob (base64) the known_hosts file lists for an address. */
 function knownKey(lab: TestLab, address: string): string {
-  const line = fs.readFileSync(lab.knownHostsFile, 'utf8').split('\n').find((l) => l.split(' ')[0] === address);
+  const line = fs
+    .readFileSync(lab.knownHostsFile, 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[0] === address);
   if (!line) throw new Error(`${address} missing from ${lab.knownHostsFile}`);
   return line.split(' ')[2];
 }
 
 /** Logs in with ssh2 (host key checked against the lab's known_hosts) and runs one command. */
-function sshExec(lab: TestLab, host: TestHost, user: string, command: string, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function sshExec(
+  lab: TestLab,
+  host: TestHost,
+  user: string,
+  command: string,
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const expectedKey = knownKey(lab, host.address);
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -95,7 +104,10 @@ test('the cached image is reused and carries no machine identity', async () => {
   const image = await ensureHostImage();
   assert.ok(Date.now() - started < 2_000, 'a cached rootfs comes back at once');
   assert.is(fs.readFileSync(path.join(image, 'etc/machine-id'), 'utf8'), '');
-  assert.equal(fs.readdirSync(path.join(image, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_')), []);
+  assert.equal(
+    fs.readdirSync(path.join(image, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_')),
+    [],
+  );
   for (const timer of ['apt-daily.timer', 'apt-daily-upgrade.timer']) {
     assert.is(fs.readlinkSync(path.join(image, 'etc/systemd/system', timer)), '/dev/null', `${timer} is masked`);
   }
@@ -104,7 +116,10 @@ test('the cached image is reused and carries no machine identity', async () => {
 
 test('every host answers with an SSH banner on its own address', async () => {
   const { hosts } = theLab();
-  assert.equal(hosts.map((h) => h.name), ['h1', 'h2', 'h3']);
+  assert.equal(
+    hosts.map((h) => h.name),
+    ['h1', 'h2', 'h3'],
+  );
   assert.is(new Set(hosts.map((h) => h.address)).size, 3);
   for (const host of hosts) assert.match(await banner(host.address, host.port), /^SSH-2\.0-OpenSSH/);
 });
@@ -113,13 +128,19 @@ test('sh() runs as root inside the right host, which booted systemd with its own
   const lab = theLab();
   const identities = new Set<string>();
   for (const host of lab.hosts) {
-    const r = await lab.sh(host.name, 'hostname; id -u; cat /etc/machine-id; systemctl is-system-running --wait; cat /etc/ssh/ssh_host_ed25519_key.pub');
+    const r = await lab.sh(
+      host.name,
+      'hostname; id -u; cat /etc/machine-id; systemctl is-system-running --wait; cat /etc/ssh/ssh_host_ed25519_key.pub',
+    );
     assert.is(r.code, 0, r.stderr);
     const [hostname, uid, machineId, state, hostKey] = r.stdout.trim().split('\n');
     assert.is(hostname, host.name);
     assert.is(uid, '0');
     assert.match(machineId, /^[0-9a-f]{32}$/);
-    const failedUnits = state === 'running' ? '' : (await lab.sh(host.name, 'systemctl --failed --no-legend; journalctl -b -p warning --no-pager | tail -20')).stdout;
+    const failedUnits =
+      state === 'running'
+        ? ''
+        : (await lab.sh(host.name, 'systemctl --failed --no-legend; journalctl -b -p warning --no-pager | tail -20')).stdout;
     assert.is(state, 'running', failedUnits);
     assert.is(hostKey.split(' ')[1], knownKey(lab, host.address), 'known_hosts holds the real host key');
     identities.add(machineId).add(hostKey);
@@ -148,9 +169,18 @@ test('each host has its own cgroups: stopping sshd on one host leaves the others
   const [h1, h2, h3] = lab.hosts;
   const stopped = await lab.sh('h1', 'systemctl stop ssh.service');
   assert.is(stopped.code, 0, stopped.stderr);
-  assert.not.ok(await banner(h1.address, h1.port).then(() => true, () => false), 'sshd on h1 is stopped');
+  assert.not.ok(
+    await banner(h1.address, h1.port).then(
+      () => true,
+      () => false,
+    ),
+    'sshd on h1 is stopped',
+  );
   for (const other of [h2, h3]) assert.match(await banner(other.address, other.port), /^SSH-2\.0/);
-  const inCgroup = await lab.sh('h2', 'cat /sys/fs/cgroup/systemd/system.slice/ssh.service/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs');
+  const inCgroup = await lab.sh(
+    'h2',
+    'cat /sys/fs/cgroup/systemd/system.slice/ssh.service/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs',
+  );
   assert.ok(inCgroup.stdout.trim().length > 0, 'sshd of h2 is in its own ssh.service cgroup');
   assert.is((await lab.sh('h1', 'systemctl start ssh.service')).code, 0);
   await lab.waitForSsh('h1');
@@ -167,7 +197,12 @@ test('hosts reach each other by address and by name', async () => {
 
 test('apt-get update and install work over SSH through the mirror relay', async () => {
   const lab = theLab();
-  const r = await sshExec(lab, lab.hosts[1], 'admin', 'sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree && tree --version');
+  const r = await sshExec(
+    lab,
+    lab.hosts[1],
+    'admin',
+    'sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree && tree --version',
+  );
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /tree v\d/);
 });
@@ -180,7 +215,10 @@ test('a reboot inside a host brings it back (nspawn exit 133 restarts it)', asyn
   let after = before;
   while (after === before && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
-    after = await lab.sh('h3', "cut -d' ' -f22 /proc/1/stat").then((r) => (r.code === 0 ? r.stdout.trim() : before), () => before);
+    after = await lab.sh('h3', "cut -d' ' -f22 /proc/1/stat").then(
+      (r) => (r.code === 0 ? r.stdout.trim() : before),
+      () => before,
+    );
   }
   assert.is.not(after, before, 'h3 booted again');
   await lab.waitForSsh('h3');
@@ -200,7 +238,14 @@ test('writeInventory writes the agreed format, which lib/inventory loads', async
   const lab = theLab();
   const file = lab.writeInventory({ servers: ['h1', 'h2'], user: 'operator', extra: { defaults: { become_password_env: 'OPERATOR_PW' } } });
   const doc = parse(fs.readFileSync(file, 'utf8'));
-  assert.equal(doc.defaults, { user: 'operator', become: true, ssh_key: lab.keyPath, known_hosts: lab.knownHostsFile, port: 22, become_password_env: 'OPERATOR_PW' });
+  assert.equal(doc.defaults, {
+    user: 'operator',
+    become: true,
+    ssh_key: lab.keyPath,
+    known_hosts: lab.knownHostsFile,
+    port: 22,
+    become_password_env: 'OPERATOR_PW',
+  });
   assert.equal(doc.hosts.h2, { address: lab.hosts[1].address });
   assert.equal(doc.groups, { servers: ['h1', 'h2'], agents: ['h3'] });
 
@@ -241,7 +286,12 @@ test('stop() leaves no nspawn process, netns, bridge, mount, relay or temp dir b
 });
 
 /** Starts a lab in a child process (test/harness/lab-cli.ts) and returns it with the lab's description. */
-async function labInChild(): Promise<{ child: ReturnType<typeof spawn>; labDir: string; hosts: TestHost[]; exited: Promise<number | null> }> {
+async function labInChild(): Promise<{
+  child: ReturnType<typeof spawn>;
+  labDir: string;
+  hosts: TestHost[];
+  exited: Promise<number | null>;
+}> {
   const cli = path.resolve('test/harness/lab-cli.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', cli, '2', 'x'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
@@ -264,7 +314,10 @@ async function labInChild(): Promise<{ child: ReturnType<typeof spawn>; labDir: 
 
 test('SIGTERM to the owning process tears its lab down', async () => {
   const { child, exited, labDir, hosts } = await labInChild();
-  assert.equal(hosts.map((h) => h.name), ['x1', 'x2']);
+  assert.equal(
+    hosts.map((h) => h.name),
+    ['x1', 'x2'],
+  );
   assert.ok((await leftovers(labDir, hosts)).length > 0);
   child.kill('SIGTERM');
   assert.is(await exited, 143);

@@ -30,7 +30,10 @@ let key2: string; // a second admin key, added and then removed through the inve
 const ROLES: Role[] = [baseRole, hardenRole];
 const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 const sh = async (cmd: string) => (await lab.sh(h, cmd)).stdout.trim();
-const failures = (r: RunReport) => r.hosts.flatMap((x) => x.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${t.role}/${t.task}: ${t.message}`));
+const failures = (r: RunReport) =>
+  r.hosts.flatMap((x) =>
+    x.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${t.role}/${t.task}: ${t.message}`),
+  );
 const taskReport = (r: RunReport, re: RegExp) => r.hosts[0].tasks.find((t) => re.test(t.task));
 
 function inventory(vars: Record<string, unknown> = {}): Promise<Inventory> {
@@ -62,7 +65,14 @@ async function login(user: string, keyFile: string): Promise<{ ok: boolean; deta
       const timer = setTimeout(() => done(false, 'timeout'), 15_000);
       client.on('ready', () => done(true, 'logged in'));
       client.on('error', (err) => done(false, `${(err as { level?: string }).level ?? ''}: ${err.message}`));
-      client.connect({ host: lab.hosts[0].address, port: 22, username: user, privateKey: readFileSync(keyFile), hostVerifier: () => true, readyTimeout: 10_000 });
+      client.connect({
+        host: lab.hosts[0].address,
+        port: 22,
+        username: user,
+        privateKey: readFileSync(keyFile),
+        hostVerifier: () => true,
+        readyTimeout: 10_000,
+      });
     });
   for (let i = 1; ; i++) {
     const r = await attempt();
@@ -102,7 +112,10 @@ test('first run converges with the new tasks, the second changes nothing; contai
   const auditd = taskReport(second, /auditd running/)!;
   assert.is(auditd.outcome, 'skipped');
   assert.match(auditd.message ?? '', /auditd cannot run/);
-  assert.ok(warnings.some((w) => /kernel\.core_pattern=\|\/bin\/false cannot be applied inside a systemd-nspawn container/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /kernel\.core_pattern=\|\/bin\/false cannot be applied inside a systemd-nspawn container/.test(w)),
+    warnings.join('\n'),
+  );
 });
 
 test('files and settings a container can show: auditd rules and rotation, core dump limits, cron, /tmp, packages', async () => {
@@ -129,7 +142,9 @@ test('sshd: AllowGroups sudo and MaxStartups in force; a user outside sudo is re
   const eff = await sh('sshd -T -C user=admin,host=x,addr=10.0.0.1');
   assert.match(eff, /^allowgroups sudo$/m);
   assert.match(eff, /^maxstartups 10:30:60$/m);
-  await sh(`id outsider >/dev/null 2>&1 || useradd -m -s /bin/bash outsider; usermod -p '*' outsider; install -d -m 700 -o outsider -g outsider /home/outsider/.ssh; install -m 600 -o outsider -g outsider /home/admin/.ssh/authorized_keys /home/outsider/.ssh/authorized_keys`);
+  await sh(
+    `id outsider >/dev/null 2>&1 || useradd -m -s /bin/bash outsider; usermod -p '*' outsider; install -d -m 700 -o outsider -g outsider /home/outsider/.ssh; install -m 600 -o outsider -g outsider /home/admin/.ssh/authorized_keys /home/outsider/.ssh/authorized_keys`,
+  );
   const refused = await login('outsider', lab.keyPath);
   assert.is(refused.ok, false, refused.detail);
   assert.ok((await login('admin', lab.keyPath)).ok);
@@ -141,7 +156,10 @@ test('sshd: AllowGroups sudo and MaxStartups in force; a user outside sudo is re
 test('an AllowGroups that would lock out the login user is refused before sshd is touched', async () => {
   const before = await sh('sha256sum /etc/ssh/sshd_config.d/00-clusterseed-harden.conf');
   const report = await converge(await inventory({ harden: { sshd: { allow_groups: ['wheel'] } } }));
-  assert.match(failures(report).join('\n'), /allow_groups \(wheel\) would lock out admin \(groups: [^)]*sudo[^)]*\), whom clusterseed logs in as/);
+  assert.match(
+    failures(report).join('\n'),
+    /allow_groups \(wheel\) would lock out admin \(groups: [^)]*sudo[^)]*\), whom clusterseed logs in as/,
+  );
   assert.is(await sh('sha256sum /etc/ssh/sshd_config.d/00-clusterseed-harden.conf'), before);
   assert.ok((await login('admin', lab.keyPath)).ok);
 });
@@ -152,7 +170,10 @@ test('an admin key leaves authorized_keys when it leaves the inventory; the logi
   const both = await converge(await inventory({ base: { admin_keys: [labPub, pub2] } }));
   assert.equal(failures(both), []);
   assert.ok((await login('admin', key2)).ok, 'the added key logs in');
-  assert.match(await sh('cat /home/admin/.ssh/authorized_keys'), new RegExp(`${MANAGED_KEY_MARK.replace(/[()]/g, '\\$&')}\\n${pub2.split(' ')[0]} ${pub2.split(' ')[1].replace(/[+/]/g, '\\$&')}`));
+  assert.match(
+    await sh('cat /home/admin/.ssh/authorized_keys'),
+    new RegExp(`${MANAGED_KEY_MARK.replace(/[()]/g, '\\$&')}\\n${pub2.split(' ')[0]} ${pub2.split(' ')[1].replace(/[+/]/g, '\\$&')}`),
+  );
   const one = await converge(await inventory({ base: { admin_keys: [labPub] } }));
   assert.equal(failures(one), []);
   assert.not.match(await sh('cat /home/admin/.ssh/authorized_keys'), pub2.split(' ')[1]);

@@ -37,8 +37,11 @@ test.before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-k3s-test-'));
   [lab, mirror] = await Promise.all([startLab({ count: 3, prefix: 'k' }), startK3sMirror({ versions: [VERSION], airgapImages: true })]);
   // k3 plays the Raspberry Pi: a firmware cmdline, and a unit that counts boots
-  await lab.sh('k3', `mkdir -p /boot/firmware && printf '%s' '${PI_CMDLINE}' > /boot/firmware/cmdline.txt && ` +
-    `printf '[Unit]\\nDescription=count boots\\n[Service]\\nType=oneshot\\nExecStart=/bin/sh -c "echo boot >> /var/lib/cs-boots"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-boots.service && systemctl enable cs-boots.service`);
+  await lab.sh(
+    'k3',
+    `mkdir -p /boot/firmware && printf '%s' '${PI_CMDLINE}' > /boot/firmware/cmdline.txt && ` +
+      `printf '[Unit]\\nDescription=count boots\\n[Service]\\nType=oneshot\\nExecStart=/bin/sh -c "echo boot >> /var/lib/cs-boots"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-boots.service && systemctl enable cs-boots.service`,
+  );
 });
 test.after(async () => {
   await lab?.stop();
@@ -58,7 +61,11 @@ function writeInventory(extraCluster: Record<string, unknown> = {}, hostOverride
   const hosts: Record<string, Record<string, unknown>> = {
     k1: { address: k1.address, labels: { 'node-role.clusterseed.io/stateful': 'true' } },
     // node-role.kubernetes.io/* is refused by the kubelet: it must arrive through the API
-    k2: { address: k2.address, labels: { 'clusterseed.io/arch-pool': 'x86', 'node-role.kubernetes.io/worker': 'true' }, taints: ['clusterseed.io/edge=true:NoSchedule'] },
+    k2: {
+      address: k2.address,
+      labels: { 'clusterseed.io/arch-pool': 'x86', 'node-role.kubernetes.io/worker': 'true' },
+      taints: ['clusterseed.io/edge=true:NoSchedule'],
+    },
     k3: { address: k3.address, raspberry_pi: true, labels: { 'clusterseed.io/arch-pool': 'arm' } },
   };
   for (const [name, over] of Object.entries(hostOverrides)) hosts[name] = { ...hosts[name], ...over };
@@ -104,7 +111,13 @@ async function converge(inventory: Inventory, opts: { mirrorUrl?: string; check?
 }
 
 function failures(r: RunReport): string {
-  return JSON.stringify(r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.task}: ${t.message}`)), null, 1);
+  return JSON.stringify(
+    r.hosts.flatMap((h) =>
+      h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.task}: ${t.message}`),
+    ),
+    null,
+    1,
+  );
 }
 
 const sh = async (host: string, cmd: string) => (await lab.sh(host, cmd)).stdout.trim();
@@ -112,10 +125,13 @@ const sh = async (host: string, cmd: string) => (await lab.sh(host, cmd)).stdout
 /** "start"/"ready" lines the stand-in appended: [kind, unix ms, version] */
 async function events(host: string): Promise<Array<{ what: string; ms: number; version: string }>> {
   const text = await sh(host, 'cat /var/lib/rancher/k3s/standin/events.log 2>/dev/null || true');
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [what, ms, version] = l.split(' ');
-    return { what, ms: Number(ms), version };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [what, ms, version] = l.split(' ');
+      return { what, ms: Number(ms), version };
+    });
 }
 
 test('a wrong checksum stops the run before anything is installed on any host', async () => {
@@ -133,7 +149,14 @@ test('a wrong checksum stops the run before anything is installed on any host', 
       assert.match(failed.message!, /nothing was installed on any host/);
     }
     for (const h of lab.hosts) {
-      assert.is(await sh(h.name, 'ls /usr/local/bin/k3s /etc/rancher /etc/sysctl.d/70-clusterseed-k3s.conf /etc/systemd/system/k3s.service 2>/dev/null | wc -l'), '0', `nothing on ${h.name}`);
+      assert.is(
+        await sh(
+          h.name,
+          'ls /usr/local/bin/k3s /etc/rancher /etc/sysctl.d/70-clusterseed-k3s.conf /etc/systemd/system/k3s.service 2>/dev/null | wc -l',
+        ),
+        '0',
+        `nothing on ${h.name}`,
+      );
     }
   } finally {
     await bad.close();
@@ -153,11 +176,21 @@ test('--check on fresh hosts reports the install and changes nothing, not even t
   const inventory = await loadInventory(writeInventory());
   const { report } = await converge(inventory, { check: true });
   assert.is(failures(report), '[]');
-  assert.ok(report.hosts.every((h) => h.counts.changed > 0), 'changes are reported');
+  assert.ok(
+    report.hosts.every((h) => h.counts.changed > 0),
+    'changes are reported',
+  );
   assert.not.ok(existsSync(path.join(work, 'token')), 'no token file was written');
   assert.not.ok(existsSync(path.join(work, 'kubeconfig')), 'no kubeconfig was written');
   for (const h of lab.hosts) {
-    assert.is(await sh(h.name, 'ls /usr/local/bin/k3s /etc/rancher /etc/sysctl.d/70-clusterseed-k3s.conf /etc/modules-load.d/br_netfilter.conf 2>/dev/null | wc -l'), '0', `nothing on ${h.name}`);
+    assert.is(
+      await sh(
+        h.name,
+        'ls /usr/local/bin/k3s /etc/rancher /etc/sysctl.d/70-clusterseed-k3s.conf /etc/modules-load.d/br_netfilter.conf 2>/dev/null | wc -l',
+      ),
+      '0',
+      `nothing on ${h.name}`,
+    );
   }
   assert.is(await sh('k3', 'cat /boot/firmware/cmdline.txt'), PI_CMDLINE.trim());
   assert.is(await sh('k3', 'cat /var/lib/cs-boots 2>/dev/null | wc -l'), '0', 'no reboot in check mode');
@@ -167,9 +200,12 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
   const [k1, k2, k3] = lab.hosts.map((h) => h.name);
   // sample every process's argv on every host while the run goes on (a unit: it survives the Pi's reboot)
   for (const h of [k1, k2, k3]) {
-    await lab.sh(h, `rm -f /var/tmp/ps-stop /var/tmp/ps-samples; ` +
-      `printf '[Service]\\nExecStart=/bin/sh -c "while [ ! -e /var/tmp/ps-stop ]; do ps -eo args >> /var/tmp/ps-samples; sleep 0.1; done"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-ps-sampler.service && ` +
-      `systemctl enable --now cs-ps-sampler.service`);
+    await lab.sh(
+      h,
+      `rm -f /var/tmp/ps-stop /var/tmp/ps-samples; ` +
+        `printf '[Service]\\nExecStart=/bin/sh -c "while [ ! -e /var/tmp/ps-stop ]; do ps -eo args >> /var/tmp/ps-samples; sleep 0.1; done"\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cs-ps-sampler.service && ` +
+        `systemctl enable --now cs-ps-sampler.service`,
+    );
   }
   const inventoryFile = writeInventory();
   const inventory = await loadInventory(inventoryFile);
@@ -193,9 +229,12 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
     assert.ok(samples.includes(`k3s ${h === k1 ? 'server' : 'agent'}`), `ps sampling on ${h} saw K3s running`);
     assert.ok(samples.includes('sudo'), `ps sampling on ${h} saw clusterseed's commands`);
     assert.not.ok(samples.includes(token), `token in a process's argv on ${h}`);
-    assert.not.ok(await sh(h, `grep -c ${token} /etc/rancher/k3s/config.yaml || true`) !== '0', 'token in config.yaml');
+    assert.not.ok((await sh(h, `grep -c ${token} /etc/rancher/k3s/config.yaml || true`)) !== '0', 'token in config.yaml');
   }
-  assert.is(await sh(k1, 'stat -c %a /etc/systemd/system/k3s.service.env /etc/rancher/k3s/config.yaml /etc/rancher/k3s/registries.yaml'), '600\n600\n600');
+  assert.is(
+    await sh(k1, 'stat -c %a /etc/systemd/system/k3s.service.env /etc/rancher/k3s/config.yaml /etc/rancher/k3s/registries.yaml'),
+    '600\n600\n600',
+  );
   assert.is(await sh(k2, 'stat -c %a /etc/systemd/system/k3s-agent.service.env'), '600');
   assert.is(await sh(k1, `grep -c "^K3S_TOKEN='${token}'$" /etc/systemd/system/k3s.service.env`), '1');
 
@@ -205,7 +244,16 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
   assert.match(await sh(k1, 'k3s --version'), /STAND-IN/);
   assert.is(await sh(k1, 'readlink /usr/local/bin/kubectl'), 'k3s');
   const unit = await sh(k1, 'cat /etc/systemd/system/k3s.service');
-  for (const line of ['Type=notify', 'KillMode=process', 'Delegate=yes', 'LimitNOFILE=1048576', 'TimeoutStartSec=0', 'Restart=always', 'ExecStartPre=-/sbin/modprobe br_netfilter', 'EnvironmentFile=-/etc/default/%N']) {
+  for (const line of [
+    'Type=notify',
+    'KillMode=process',
+    'Delegate=yes',
+    'LimitNOFILE=1048576',
+    'TimeoutStartSec=0',
+    'Restart=always',
+    'ExecStartPre=-/sbin/modprobe br_netfilter',
+    'EnvironmentFile=-/etc/default/%N',
+  ]) {
     assert.ok(unit.includes(line), `unit has ${line}`);
   }
   const config = parse(await sh(k1, 'cat /etc/rancher/k3s/config.yaml'));
@@ -219,7 +267,11 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
   assert.is(await sh(k2, 'ls /var/lib/rancher/k3s/agent/images/'), 'k3s-airgap-images-amd64.tar.zst');
 
   // the nodes as the API reports them, asked through the first server
-  for (const [name, label] of [[k2, 'clusterseed.io/arch-pool'], [k3, 'clusterseed.io/arch-pool'], [k1, 'node-role.clusterseed.io/stateful']]) {
+  for (const [name, label] of [
+    [k2, 'clusterseed.io/arch-pool'],
+    [k3, 'clusterseed.io/arch-pool'],
+    [k1, 'node-role.clusterseed.io/stateful'],
+  ]) {
     const node = JSON.parse(await sh(k1, `k3s kubectl get node ${name} -o json`));
     assert.is(node.status.conditions.find((c: any) => c.type === 'Ready').status, 'True', `${name} Ready`);
     assert.is(node.status.nodeInfo.kubeletVersion, VERSION);
@@ -236,7 +288,10 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
   assert.is(await sh(k2, 'cat /etc/modules-load.d/br_netfilter.conf'), 'br_netfilter');
 
   // the Pi: flags once on the one line, and exactly one reboot
-  assert.is(await sh(k3, 'cat /boot/firmware/cmdline.txt'), `${PI_CMDLINE.trim()} cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset`);
+  assert.is(
+    await sh(k3, 'cat /boot/firmware/cmdline.txt'),
+    `${PI_CMDLINE.trim()} cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset`,
+  );
   assert.is(await sh(k3, 'cat /var/lib/cs-boots | wc -l'), '1', 'the Pi rebooted once');
 
   // the kubeconfig on the control machine
@@ -254,7 +309,11 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
   const requestsBefore = mirror.requests.length;
   const second = await converge(inventory);
   assert.is(failures(second.report), '[]');
-  assert.equal(second.report.hosts.map((h) => h.counts.changed), [0, 0, 0], JSON.stringify(second.report.hosts.map((h) => h.tasks.filter((t) => t.outcome === 'changed'))));
+  assert.equal(
+    second.report.hosts.map((h) => h.counts.changed),
+    [0, 0, 0],
+    JSON.stringify(second.report.hosts.map((h) => h.tasks.filter((t) => t.outcome === 'changed'))),
+  );
   assert.equal(await Promise.all([k1, k2, k3].map(events)), before, 'no K3s start since the first run');
   assert.is(await sh(k1, 'systemctl show -p ActiveEnterTimestampMonotonic --value k3s'), activeBefore);
   assert.is(await sh(k3, 'cat /var/lib/cs-boots | wc -l'), '1', 'no second reboot');
@@ -266,7 +325,10 @@ test('a config change restarts only the node it concerns', async () => {
   const [k1, k2, k3] = lab.hosts.map((h) => h.name);
   const before = await Promise.all([k1, k2, k3].map(events));
   const inventory = await loadInventory(writeInventory());
-  inventory.clusters[0].vars = { ...inventory.clusters[0].vars, k3s: { ...(inventory.clusters[0].vars.k3s as object), agent_config: { 'kubelet-arg': ['max-pods=50'] } } };
+  inventory.clusters[0].vars = {
+    ...inventory.clusters[0].vars,
+    k3s: { ...(inventory.clusters[0].vars.k3s as object), agent_config: { 'kubelet-arg': ['max-pods=50'] } },
+  };
   const run = await converge(inventory);
   assert.is(failures(run.report), '[]');
   const after = await Promise.all([k1, k2, k3].map(events));
@@ -283,10 +345,15 @@ test('label and taint changes reach the API without restarting anything', async 
   const [k1, k2, k3] = lab.hosts.map((h) => h.name);
   assert.is(failures((await converge(await loadInventory(writeInventory()))).report), '[]'); // back to the base inventory
   const before = await Promise.all([k1, k2, k3].map(events));
-  const inventory = await loadInventory(writeInventory({}, {
-    k1: { labels: {} },
-    k2: { labels: { 'clusterseed.io/arch-pool': 'x86-fast' }, taints: ['clusterseed.io/gpu:NoExecute'] },
-  }));
+  const inventory = await loadInventory(
+    writeInventory(
+      {},
+      {
+        k1: { labels: {} },
+        k2: { labels: { 'clusterseed.io/arch-pool': 'x86-fast' }, taints: ['clusterseed.io/gpu:NoExecute'] },
+      },
+    ),
+  );
   const run = await converge(inventory);
   assert.is(failures(run.report), '[]');
   const node = async (n: string) => JSON.parse(await sh(k1, `k3s kubectl get node ${n} -o json`));
@@ -300,12 +367,18 @@ test('label and taint changes reach the API without restarting anything', async 
   assert.equal(await Promise.all([k1, k2, k3].map(events)), before, 'no restart for labels and taints');
   assert.match(await sh(k2, 'cat /etc/rancher/k3s/config.yaml'), /x86-fast/, 'config.yaml has them for a later registration');
   const again = await converge(inventory);
-  assert.equal(again.report.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+  assert.equal(
+    again.report.hosts.map((h) => h.counts.changed),
+    [0, 0, 0],
+  );
 });
 
 test('an agent with a wrong token does not join; the next run repairs it', async () => {
   const [k1, k2] = lab.hosts.map((h) => h.name);
-  await lab.sh(k2, `sed -i "s/^K3S_TOKEN=.*/K3S_TOKEN='not-the-cluster-token'/" /etc/systemd/system/k3s-agent.service.env && systemctl restart --no-block k3s-agent`);
+  await lab.sh(
+    k2,
+    `sed -i "s/^K3S_TOKEN=.*/K3S_TOKEN='not-the-cluster-token'/" /etc/systemd/system/k3s-agent.service.env && systemctl restart --no-block k3s-agent`,
+  );
   await new Promise((r) => setTimeout(r, 3000));
   assert.is(await sh(k2, 'systemctl is-active k3s-agent || true'), 'activating', 'no READY with a wrong token');
   assert.match(await sh(k2, 'journalctl -u k3s-agent -n 5 --no-pager -o cat'), /token CA hash does not match/);
@@ -328,36 +401,57 @@ test('reset asks for confirmation, then leaves no K3s unit, binary, data directo
   assert.is(await sh('k1', 'systemctl is-active k3s'), 'active');
 
   // rules like kube-proxy and flannel leave behind, next to one of the host's own
-  await lab.sh('k1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null 2>&1 || ' +
-    '(apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null)', { timeoutMs: 180_000 });
-  await lab.sh('k1', 'iptables -N KUBE-SERVICES && iptables -A INPUT -j KUBE-SERVICES && iptables -A FORWARD -m comment --comment "flanneld forward" -j ACCEPT && ' +
-    'iptables -t nat -N CNI-HOSTPORT-MASQ && iptables -t nat -A POSTROUTING -j CNI-HOSTPORT-MASQ && iptables -A INPUT -p tcp --dport 2222 -j ACCEPT');
+  await lab.sh(
+    'k1',
+    'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null 2>&1 || ' +
+      '(apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iptables >/dev/null)',
+    { timeoutMs: 180_000 },
+  );
+  await lab.sh(
+    'k1',
+    'iptables -N KUBE-SERVICES && iptables -A INPUT -j KUBE-SERVICES && iptables -A FORWARD -m comment --comment "flanneld forward" -j ACCEPT && ' +
+      'iptables -t nat -N CNI-HOSTPORT-MASQ && iptables -t nat -A POSTROUTING -j CNI-HOSTPORT-MASQ && iptables -A INPUT -p tcp --dport 2222 -j ACCEPT',
+  );
 
   const done = await runReset(['-i', inventoryFile, '--yes'], '');
   assert.is(done.code, 0, done.out);
   for (const h of lab.hosts.map((x) => x.name)) {
     assert.is(await sh(h, 'ls /etc/systemd/system | grep -c "^k3s" || true'), '0', `units on ${h}`);
     assert.is(await sh(h, 'systemctl list-units --all --plain --no-legend "k3s*" | wc -l'), '0', `loaded units on ${h}`);
-    assert.is(await sh(h, 'ls /usr/local/bin/k3s /usr/local/bin/kubectl /usr/local/bin/crictl /usr/local/bin/ctr /etc/rancher/k3s /var/lib/rancher/k3s /var/lib/kubelet 2>/dev/null | wc -l'), '0', `files on ${h}`);
+    assert.is(
+      await sh(
+        h,
+        'ls /usr/local/bin/k3s /usr/local/bin/kubectl /usr/local/bin/crictl /usr/local/bin/ctr /etc/rancher/k3s /var/lib/rancher/k3s /var/lib/kubelet 2>/dev/null | wc -l',
+      ),
+      '0',
+      `files on ${h}`,
+    );
     assert.is(await sh(h, 'ip -o link show | grep -c -e flannel -e cni0 || true'), '0', `interfaces on ${h}`);
     assert.is(await sh(h, 'pgrep -c -f "k3s (server|agent)" || true'), '0', `processes on ${h}`);
   }
   const rules = await sh('k1', 'iptables-save');
   assert.not.match(rules, /KUBE-|CNI-|flannel/i, 'K3s rules removed');
-  assert.match(rules, /--dport 2222 -j ACCEPT/, 'the host\'s own rule stays');
+  assert.match(rules, /--dport 2222 -j ACCEPT/, "the host's own rule stays");
   const kubeconfig = parse(readFileSync(path.join(work, 'kubeconfig'), 'utf8'));
   assert.equal(kubeconfig.contexts, [], 'the context left the local kubeconfig');
 
   const again = await runReset(['-i', inventoryFile, '--yes', '--json', path.join(work, 'reset.json')], '');
   assert.is(again.code, 0);
   const json = JSON.parse(readFileSync(path.join(work, 'reset.json'), 'utf8'));
-  assert.equal(json.hosts.map((h: any) => h.counts.changed), [0, 0, 0], 'a second reset changes nothing');
+  assert.equal(
+    json.hosts.map((h: any) => h.counts.changed),
+    [0, 0, 0],
+    'a second reset changes nothing',
+  );
 });
 
 /** scripts/reset.mjs in a child process (real argv, stdin that is not a terminal). */
 function runReset(args: string[], input: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'reset.mjs'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'reset.mjs'), ...args], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

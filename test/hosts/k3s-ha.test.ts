@@ -78,7 +78,9 @@ async function converge(inventory: Inventory, check = false): Promise<RunReport>
 }
 
 function failures(r: RunReport): string {
-  return JSON.stringify(r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed').map((t) => `${h.host}: ${t.task}: ${t.message}`)));
+  return JSON.stringify(
+    r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed').map((t) => `${h.host}: ${t.task}: ${t.message}`)),
+  );
 }
 
 const sh = async (host: string, cmd: string) => (await lab.sh(host, cmd)).stdout.trim();
@@ -91,10 +93,13 @@ interface Event {
 
 async function events(host: string): Promise<Event[]> {
   const text = await sh(host, 'cat /var/lib/rancher/k3s/standin/events.log 2>/dev/null || true');
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [what, ms, version] = l.split(' ');
-    return { what, ms: Number(ms), version };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [what, ms, version] = l.split(' ');
+      return { what, ms: Number(ms), version };
+    });
 }
 
 /**
@@ -104,13 +109,25 @@ async function events(host: string): Promise<Event[]> {
 async function assertOneAtATime(all: Event[][], version: string) {
   const spans = all.map((evs, i) => {
     const mine = evs.filter((e) => e.version === version);
-    assert.equal(mine.map((e) => e.what), ['start', 'ready'], `${names[i]}: one start and one ready of ${version}`);
+    assert.equal(
+      mine.map((e) => e.what),
+      ['start', 'ready'],
+      `${names[i]}: one start and one ready of ${version}`,
+    );
     return { start: mine[0].ms, ready: mine[1].ms };
   });
-  const voterSince = await Promise.all(names.map(async (n) => Number((await apiNode(n)).metadata.annotations['standin.clusterseed.io/voter-since'])));
+  const voterSince = await Promise.all(
+    names.map(async (n) => Number((await apiNode(n)).metadata.annotations['standin.clusterseed.io/voter-since'])),
+  );
   for (let i = 1; i < spans.length; i++) {
-    assert.ok(spans[i].start > spans[i - 1].ready, `${names[i]} started (${spans[i].start}) after ${names[i - 1]} was ready (${spans[i - 1].ready})`);
-    assert.ok(spans[i].start > voterSince[i - 1], `${names[i]} started (${spans[i].start}) after ${names[i - 1]} became a voter (${voterSince[i - 1]})`);
+    assert.ok(
+      spans[i].start > spans[i - 1].ready,
+      `${names[i]} started (${spans[i].start}) after ${names[i - 1]} was ready (${spans[i - 1].ready})`,
+    );
+    assert.ok(
+      spans[i].start > voterSince[i - 1],
+      `${names[i]} started (${spans[i].start}) after ${names[i - 1]} became a voter (${voterSince[i - 1]})`,
+    );
   }
 }
 
@@ -144,14 +161,20 @@ test('three servers: cluster-init on the first, the others join one at a time as
 
   const settled = await Promise.all(names.map(events));
   const again = await converge(await inventoryAt(V1));
-  assert.equal(again.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+  assert.equal(
+    again.hosts.map((h) => h.counts.changed),
+    [0, 0, 0],
+  );
   assert.equal(await Promise.all(names.map(events)), settled, 'the second run restarted nothing');
 });
 
 test('a version bump: --check changes nothing, then servers upgrade strictly one at a time', async () => {
   const before = await Promise.all(names.map(events));
   const check = await converge(await inventoryAt(V2), true);
-  assert.ok(check.hosts.every((h) => h.counts.changed > 0), 'check reports the upgrade');
+  assert.ok(
+    check.hosts.every((h) => h.counts.changed > 0),
+    'check reports the upgrade',
+  );
   assert.equal(await Promise.all(names.map(events)), before, 'check restarted nothing');
   assert.match(await sh(names[0], 'k3s --version'), new RegExp(V1.replace('+', '\\+')));
 
@@ -165,7 +188,10 @@ test('a version bump: --check changes nothing, then servers upgrade strictly one
   for (const n of names) assert.is((await apiNode(n)).status.nodeInfo.kubeletVersion, V2);
   const settled = await Promise.all(names.map(events));
   const again = await converge(await inventoryAt(V2));
-  assert.equal(again.hosts.map((h) => h.counts.changed), [0, 0, 0]);
+  assert.equal(
+    again.hosts.map((h) => h.counts.changed),
+    [0, 0, 0],
+  );
   assert.equal(await Promise.all(names.map(events)), settled, 'the run after the upgrade restarted nothing');
 });
 

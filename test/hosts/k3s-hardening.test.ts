@@ -44,14 +44,16 @@ test.after(async () => {
 
 async function inventory(k3s: Record<string, unknown> = {}): Promise<Inventory> {
   const [c1, c2] = lab.hosts;
-  return loadInventory(lab.writeInventory({
-    servers: ['c1'],
-    agents: ['c2'],
-    extra: {
-      cluster: { name: 'cis', k3s_version: VERSION, token_file: path.join(work, 'token'), vars: { k3s: { ready_timeout: 60, ...k3s } } },
-      hosts: { c1: { address: c1.address }, c2: { address: c2.address } },
-    },
-  }));
+  return loadInventory(
+    lab.writeInventory({
+      servers: ['c1'],
+      agents: ['c2'],
+      extra: {
+        cluster: { name: 'cis', k3s_version: VERSION, token_file: path.join(work, 'token'), vars: { k3s: { ready_timeout: 60, ...k3s } } },
+        hosts: { c1: { address: c1.address }, c2: { address: c2.address } },
+      },
+    }),
+  );
 }
 
 async function converge(inv: Inventory): Promise<{ report: RunReport; output: string[] }> {
@@ -63,16 +65,20 @@ async function converge(inv: Inventory): Promise<{ report: RunReport; output: st
     options: { check: false, diff: false, verbosity: 1, forks: 10 },
     connect: (h) => createTransport(h, { knownHostsFile: lab.knownHostsFile }),
     log: { info: push, verbose: push, debug: () => {}, warn: push },
-    shared: new Map<string, unknown>([['k3s.mirror', mirror.url], ['k3s.cacheDir', path.join(work, 'cache')]]),
+    shared: new Map<string, unknown>([
+      ['k3s.mirror', mirror.url],
+      ['k3s.cacheDir', path.join(work, 'cache')],
+    ]),
   });
   return { report, output };
 }
 
-const failures = (r: RunReport) => JSON.stringify(r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed').map((t) => `${h.host}: ${t.task}: ${t.message}`)));
+const failures = (r: RunReport) =>
+  JSON.stringify(r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed').map((t) => `${h.host}: ${t.task}: ${t.message}`)));
 const changedTasks = (r: RunReport, host: number) => r.hosts[host].tasks.filter((t) => t.outcome === 'changed').map((t) => t.task);
 const sh = async (host: string, cmd: string) => (await lab.sh(host, cmd)).stdout.trim();
 /** K3s (stand-in) starts on a host, from the events it logs */
-const starts = async (host: string) => (await sh(host, 'grep -c "^start " /var/lib/rancher/k3s/standin/events.log || true'));
+const starts = async (host: string) => await sh(host, 'grep -c "^start " /var/lib/rancher/k3s/standin/events.log || true');
 
 test('converge: CIS flags in config.yaml, PSA and audit files 0600 under the 0700 server directory, kernel parameters persisted', async () => {
   const { report, output } = await converge(await inventory());
@@ -92,17 +98,34 @@ test('converge: CIS flags in config.yaml, PSA and audit files 0600 under the 070
   // nspawn: the kubelet could not start with protect-kernel-defaults, so it is left out, loudly
   assert.is(server['protect-kernel-defaults'], undefined);
   assert.is(agent['protect-kernel-defaults'], undefined);
-  assert.ok(output.some((l) => /protect-kernel-defaults left out of config\.yaml: inside a systemd-nspawn container/.test(l)), 'the container case is reported');
+  assert.ok(
+    output.some((l) => /protect-kernel-defaults left out of config\.yaml: inside a systemd-nspawn container/.test(l)),
+    'the container case is reported',
+  );
   for (const h of ['c1', 'c2']) {
     const conf = await sh(h, 'cat /etc/sysctl.d/71-clusterseed-k3s-kernel-defaults.conf');
-    for (const line of ['vm.panic_on_oom = 0', 'vm.overcommit_memory = 1', 'kernel.panic = 10', 'kernel.panic_on_oops = 1', 'kernel.keys.root_maxkeys = 1000000', 'kernel.keys.root_maxbytes = 25000000']) {
+    for (const line of [
+      'vm.panic_on_oom = 0',
+      'vm.overcommit_memory = 1',
+      'kernel.panic = 10',
+      'kernel.panic_on_oops = 1',
+      'kernel.keys.root_maxkeys = 1000000',
+      'kernel.keys.root_maxbytes = 25000000',
+    ]) {
       assert.ok(conf.includes(line), `${h}: ${line}`);
     }
   }
 
   // the server files: modes, owner, content, and only on servers
-  assert.is(await sh('c1', `stat -c '%a %U:%G %n' ${SERVER_DIR} ${SERVER_DIR}/logs ${SERVER_DIR}/psa.yaml ${SERVER_DIR}/audit.yaml`),
-    [`700 root:root ${SERVER_DIR}`, `700 root:root ${SERVER_DIR}/logs`, `600 root:root ${SERVER_DIR}/psa.yaml`, `600 root:root ${SERVER_DIR}/audit.yaml`].join('\n'));
+  assert.is(
+    await sh('c1', `stat -c '%a %U:%G %n' ${SERVER_DIR} ${SERVER_DIR}/logs ${SERVER_DIR}/psa.yaml ${SERVER_DIR}/audit.yaml`),
+    [
+      `700 root:root ${SERVER_DIR}`,
+      `700 root:root ${SERVER_DIR}/logs`,
+      `600 root:root ${SERVER_DIR}/psa.yaml`,
+      `600 root:root ${SERVER_DIR}/audit.yaml`,
+    ].join('\n'),
+  );
   const psa = parse(await sh('c1', `cat ${SERVER_DIR}/psa.yaml`));
   assert.equal(psa.plugins[0].configuration.defaults.enforce, 'baseline');
   assert.ok(psa.plugins[0].configuration.exemptions.namespaces.includes('kube-system'));
@@ -119,22 +142,34 @@ test('a second run changes nothing and restarts nothing', async () => {
   const before = [await starts('c1'), await starts('c2')];
   const { report } = await converge(await inventory());
   assert.is(failures(report), '[]');
-  assert.equal(report.hosts.map((h) => h.counts.changed), [0, 0], JSON.stringify([changedTasks(report, 0), changedTasks(report, 1)]));
+  assert.equal(
+    report.hosts.map((h) => h.counts.changed),
+    [0, 0],
+    JSON.stringify([changedTasks(report, 0), changedTasks(report, 1)]),
+  );
   assert.equal([await starts('c1'), await starts('c2')], before);
 });
 
 test('certificates K3s writes 0644 are tightened to 0600 root:root, without a restart; stricter ones stay', async () => {
-  await lab.sh('c1', `mkdir -p ${SERVER_DIR}/tls/etcd && cd ${SERVER_DIR}/tls && ` +
-    'touch server-ca.crt server-ca.key etcd/peer-ca.key && chmod 644 server-ca.crt && chmod 600 server-ca.key && chmod 400 etcd/peer-ca.key');
+  await lab.sh(
+    'c1',
+    `mkdir -p ${SERVER_DIR}/tls/etcd && cd ${SERVER_DIR}/tls && ` +
+      'touch server-ca.crt server-ca.key etcd/peer-ca.key && chmod 644 server-ca.crt && chmod 600 server-ca.key && chmod 400 etcd/peer-ca.key',
+  );
   const before = await starts('c1');
   const { report } = await converge(await inventory());
   assert.is(failures(report), '[]');
   assert.equal(changedTasks(report, 0), [`${SERVER_DIR}/tls: certificates and keys 0600 root:root`]);
-  assert.is(await sh('c1', `cd ${SERVER_DIR}/tls && stat -c '%a %U:%G %n' server-ca.crt server-ca.key etcd/peer-ca.key`),
-    '600 root:root server-ca.crt\n600 root:root server-ca.key\n400 root:root etcd/peer-ca.key');
+  assert.is(
+    await sh('c1', `cd ${SERVER_DIR}/tls && stat -c '%a %U:%G %n' server-ca.crt server-ca.key etcd/peer-ca.key`),
+    '600 root:root server-ca.crt\n600 root:root server-ca.key\n400 root:root etcd/peer-ca.key',
+  );
   assert.is(await starts('c1'), before, 'no restart for file modes');
   const again = await converge(await inventory());
-  assert.equal(again.report.hosts.map((h) => h.counts.changed), [0, 0]);
+  assert.equal(
+    again.report.hosts.map((h) => h.counts.changed),
+    [0, 0],
+  );
 });
 
 test('a changed server-file setting restarts the server once and the agent not at all; turning a file off removes it', async () => {
@@ -153,7 +188,10 @@ test('a changed server-file setting restarts the server once and the agent not a
   assert.not.match(await sh('c1', 'cat /etc/rancher/k3s/config.yaml'), /audit-/);
   assert.is(Number(await starts('c1')), before[0] + 2, 'one more restart for that change');
   const again = await converge(await inventory({ pod_security: { exempt_namespaces: ['lab-tools'] }, audit_log: false }));
-  assert.equal(again.report.hosts.map((h) => h.counts.changed), [0, 0]);
+  assert.equal(
+    again.report.hosts.map((h) => h.counts.changed),
+    [0, 0],
+  );
 });
 
 test.run();

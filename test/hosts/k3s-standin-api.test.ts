@@ -42,16 +42,28 @@ test.before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-standin-api-'));
   [lab, mirror] = await Promise.all([startLab({ count: 1, prefix: 'api' }), startK3sMirror({ versions: [VERSION] })]);
   address = lab.hosts[0].address;
-  const inventory = await loadInventory(lab.writeInventory({
-    extra: { cluster: { name: 'test', k3s_version: VERSION, token_file: path.join(work, 'token'), vars: { k3s: { ready_timeout: 60, kubeconfig: path.join(work, 'kubeconfig') } } } },
-  }));
+  const inventory = await loadInventory(
+    lab.writeInventory({
+      extra: {
+        cluster: {
+          name: 'test',
+          k3s_version: VERSION,
+          token_file: path.join(work, 'token'),
+          vars: { k3s: { ready_timeout: 60, kubeconfig: path.join(work, 'kubeconfig') } },
+        },
+      },
+    }),
+  );
   const report = await runSite({
     inventory,
     roles: ROLES,
     options: { check: false, diff: false, verbosity: 0, forks: 10 },
     connect: (h) => createTransport(h, { knownHostsFile: lab.knownHostsFile }),
     log: { info: () => {}, verbose: () => {}, debug: () => {}, warn: () => {} },
-    shared: new Map<string, unknown>([['k3s.mirror', mirror.url], ['k3s.cacheDir', path.join(work, 'cache')]]),
+    shared: new Map<string, unknown>([
+      ['k3s.mirror', mirror.url],
+      ['k3s.cacheDir', path.join(work, 'cache')],
+    ]),
   });
   assert.is(failures(report), '[]');
 });
@@ -63,7 +75,11 @@ test.after(async () => {
 });
 
 function failures(r: RunReport): string {
-  return JSON.stringify(r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.task}: ${t.message}`)));
+  return JSON.stringify(
+    r.hosts.flatMap((h) =>
+      h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.task}: ${t.message}`),
+    ),
+  );
 }
 
 const host = () => lab.hosts[0].name;
@@ -83,24 +99,41 @@ async function tokenSecret(name = MANAGER_TOKEN_SECRET): Promise<{ token: string
   return data!;
 }
 
-interface Answer { status: number; body: Record<string, unknown> }
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
 
 /** GET https://<address>:6443<path>, trusting only `caData` (base64 PEM); rejects on a TLS failure */
 function get(pathname: string, opts: { token?: string; caData: string; servername?: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: address, port: 6443, path: pathname, method: 'GET', agent: false, timeout: 10_000,
-      ca: Buffer.from(opts.caData, 'base64').toString('utf8'),
-      ...(opts.servername ? { servername: opts.servername } : {}),
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => {
-        try { resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }); } catch (err) { reject(new Error(`not JSON (${res.statusCode}): ${text}: ${String(err)}`)); }
-      });
-    });
+    const req = https.request(
+      {
+        host: address,
+        port: 6443,
+        path: pathname,
+        method: 'GET',
+        agent: false,
+        timeout: 10_000,
+        ca: Buffer.from(opts.caData, 'base64').toString('utf8'),
+        ...(opts.servername ? { servername: opts.servername } : {}),
+        headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+          } catch (err) {
+            reject(new Error(`not JSON (${res.statusCode}): ${text}: ${String(err)}`));
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -119,7 +152,9 @@ test('the argocd-manager objects apply as JSON; the token and CA of their Secret
   const { token, caData } = await tokenSecret();
   // the Secret's CA is the cluster's CA, the one k3s.yaml carries
   assert.is(Buffer.from(caData, 'base64').toString('utf8'), (await lab.sh(host(), `cat ${CA_FILE}`)).stdout);
-  const k3sYaml = parse((await lab.sh(host(), 'cat /etc/rancher/k3s/k3s.yaml')).stdout) as { clusters: Array<{ cluster: Record<string, string> }> };
+  const k3sYaml = parse((await lab.sh(host(), 'cat /etc/rancher/k3s/k3s.yaml')).stdout) as {
+    clusters: Array<{ cluster: Record<string, string> }>;
+  };
   assert.is(k3sYaml.clusters[0].cluster['certificate-authority-data'], caData);
 
   const version = await get('/version', { token, caData });
@@ -138,21 +173,37 @@ test('the argocd-manager objects apply as JSON; the token and CA of their Secret
   }
 });
 
-test('an unbound ServiceAccount\'s token: discovery as for every authenticated user, 403 where RBAC applies', async () => {
-  const applied = await kubectl('apply -f -', asList([
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'unbound', namespace: MANAGER_NAMESPACE } },
-    { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'unbound-token', namespace: MANAGER_NAMESPACE, annotations: { 'kubernetes.io/service-account.name': 'unbound' } } },
-  ]));
+test("an unbound ServiceAccount's token: discovery as for every authenticated user, 403 where RBAC applies", async () => {
+  const applied = await kubectl(
+    'apply -f -',
+    asList([
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'unbound', namespace: MANAGER_NAMESPACE } },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/service-account-token',
+        metadata: { name: 'unbound-token', namespace: MANAGER_NAMESPACE, annotations: { 'kubernetes.io/service-account.name': 'unbound' } },
+      },
+    ]),
+  );
   assert.is(applied.code, 0, applied.stderr);
   const { token, caData } = await tokenSecret('unbound-token');
-  assert.is((await get('/version', { token, caData })).status, 200, 'kube-apiserver lets every authenticated user read /version (system:public-info-viewer)');
+  assert.is(
+    (await get('/version', { token, caData })).status,
+    200,
+    'kube-apiserver lets every authenticated user read /version (system:public-info-viewer)',
+  );
   const forbidden = await get('/api/v1/namespaces', { token, caData });
   assert.is(forbidden.status, 403);
   assert.is(forbidden.body.reason, 'Forbidden');
   assert.match(String(forbidden.body.message), 'User "system:serviceaccount:kube-system:unbound" cannot list resource "namespaces"');
   assert.is((await get('/healthz-not-a-path', { token, caData })).status, 403, 'a non-resource path needs a nonResourceURLs rule');
   const bound = await tokenSecret();
-  assert.is((await get('/healthz-not-a-path', { token: bound.token, caData })).status, 404, 'bound (nonResourceURLs *): allowed, then not found');
+  assert.is(
+    (await get('/healthz-not-a-path', { token: bound.token, caData })).status,
+    404,
+    'bound (nonResourceURLs *): allowed, then not found',
+  );
 
   // kubectl's flags may come before the verb; the other kinds read back as applied
   const account = await kubectl(`-n ${MANAGER_NAMESPACE} get serviceaccount unbound -o json`);
@@ -165,16 +216,49 @@ test('an unbound ServiceAccount\'s token: discovery as for every authenticated u
 test('TLS: a foreign CA fails the handshake; the address is an IP SAN of the serving certificate', async () => {
   const { token, caData } = await tokenSecret();
   const dir = mkdtempSync(path.join(work, 'foreign-'));
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=foreign-ca',
-    '-days', '1', '-keyout', path.join(dir, 'ca.key'), '-out', path.join(dir, 'ca.crt')], { timeout: 20_000 });
+  await promisify(execFile)(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=foreign-ca',
+      '-days',
+      '1',
+      '-keyout',
+      path.join(dir, 'ca.key'),
+      '-out',
+      path.join(dir, 'ca.crt'),
+    ],
+    { timeout: 20_000 },
+  );
   const foreign = readFileSync(path.join(dir, 'ca.crt')).toString('base64');
-  const err = await get('/version', { token, caData: foreign }).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+  const err = await get('/version', { token, caData: foreign }).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
   assert.ok(err, 'the handshake must fail with a foreign CA');
   assert.match(String(err!.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/);
-  const wrongName = await get('/version', { token, caData, servername: 'not-in-the-sans.example' }).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+  const wrongName = await get('/version', { token, caData, servername: 'not-in-the-sans.example' }).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
   assert.is(wrongName?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
   const sans = (await lab.sh(host(), `openssl x509 -in ${SERVING_FILE} -noout -ext subjectAltName`)).stdout;
-  for (const want of ['DNS:kubernetes', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', 'IP Address:127.0.0.1', `IP Address:${address}`, `DNS:${host()}`, 'IP Address:10.43.0.1']) {
+  for (const want of [
+    'DNS:kubernetes',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
+    'IP Address:127.0.0.1',
+    `IP Address:${address}`,
+    `DNS:${host()}`,
+    'IP Address:10.43.0.1',
+  ]) {
     assert.ok(sans.includes(want), `${want} in ${sans}`);
   }
 });
@@ -183,7 +267,13 @@ test('re-apply: unchanged, same token; delete + apply: a new token, the old one 
   const before = await tokenSecret();
   const again = await kubectl('apply -f -', asList(argocdManagerObjects()));
   assert.is(again.code, 0, again.stderr);
-  assert.ok(again.stdout.trim().split('\n').every((l) => l.endsWith(' unchanged')), again.stdout);
+  assert.ok(
+    again.stdout
+      .trim()
+      .split('\n')
+      .every((l) => l.endsWith(' unchanged')),
+    again.stdout,
+  );
   assert.is((await tokenSecret()).token, before.token);
 
   const deleted = await kubectl(`delete secret ${MANAGER_TOKEN_SECRET} -n ${MANAGER_NAMESPACE}`);
@@ -192,7 +282,7 @@ test('re-apply: unchanged, same token; delete + apply: a new token, the old one 
   const gone = await kubectl(`get secret ${MANAGER_TOKEN_SECRET} -n ${MANAGER_NAMESPACE} -o json`);
   assert.is(gone.code, 1);
   assert.match(gone.stderr, `Error from server (NotFound): secrets "${MANAGER_TOKEN_SECRET}" not found`);
-  assert.is((await get('/version', { token: before.token, caData: before.caData })).status, 401, 'the deleted Secret\'s token');
+  assert.is((await get('/version', { token: before.token, caData: before.caData })).status, 401, "the deleted Secret's token");
 
   const reapplied = await kubectl('apply -f -', asList(argocdManagerObjects()));
   assert.is(reapplied.code, 0, reapplied.stderr);
@@ -225,7 +315,11 @@ test('a restart keeps the CA and the objects; a new tls-san reissues the serving
   assert.is(await sum(SERVING_FILE), servingBefore, 'same SANs: the serving certificate is kept');
   assert.is((await get('/version', { token, caData })).status, 200, 'the token survives a restart');
 
-  const edit = await lab.sh(host(), `sed -i 's/^tls-san:$/tls-san:\\n  - api.lab.test/' /etc/rancher/k3s/config.yaml && grep -c api.lab.test /etc/rancher/k3s/config.yaml && systemctl restart k3s`, { timeoutMs: 60_000 });
+  const edit = await lab.sh(
+    host(),
+    `sed -i 's/^tls-san:$/tls-san:\\n  - api.lab.test/' /etc/rancher/k3s/config.yaml && grep -c api.lab.test /etc/rancher/k3s/config.yaml && systemctl restart k3s`,
+    { timeoutMs: 60_000 },
+  );
   assert.is(edit.code, 0, `${edit.stdout} ${edit.stderr}`);
   assert.is(await sum(CA_FILE), caBefore, 'the CA is kept');
   assert.is.not(await sum(SERVING_FILE), servingBefore, 'the serving certificate was issued again');

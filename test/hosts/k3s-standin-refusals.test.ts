@@ -23,7 +23,9 @@ test.before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-standin-refusals-'));
   const binary = path.join(work, 'k3s');
   [lab] = await Promise.all([startLab({ count: 1, prefix: 'r' }), compile('amd64', 'v1.31.4+k3s1', binary)]);
-  const copy = await lab.sh('r1', 'base64 -d > /usr/local/bin/k3s && chmod 0755 /usr/local/bin/k3s', { input: readFileSync(binary).toString('base64') });
+  const copy = await lab.sh('r1', 'base64 -d > /usr/local/bin/k3s && chmod 0755 /usr/local/bin/k3s', {
+    input: readFileSync(binary).toString('base64'),
+  });
   assert.is(copy.code, 0, copy.stderr);
 });
 test.after(async () => {
@@ -36,12 +38,14 @@ async function unit(command: 'server' | 'agent', config: Record<string, unknown>
   const name = `standin-check-${++n}`;
   const file = `/root/${name}.yaml`;
   await lab.sh('r1', `cat > ${file}`, { input: stringify(config) });
-  const run = await lab.sh('r1', `timeout 30 systemd-run --unit=${name} --wait -E K3S_CONFIG_FILE=${file} /usr/local/bin/k3s ${command}`, { timeoutMs: 40_000 });
+  const run = await lab.sh('r1', `timeout 30 systemd-run --unit=${name} --wait -E K3S_CONFIG_FILE=${file} /usr/local/bin/k3s ${command}`, {
+    timeoutMs: 40_000,
+  });
   const journal = await lab.sh('r1', `journalctl -u ${name} --no-pager -o cat`);
   return { failed: run.code !== 0, journal: journal.stdout };
 }
 
-test('server: a key that is no K3s flag fails the unit with K3s\' warning', async () => {
+test("server: a key that is no K3s flag fails the unit with K3s' warning", async () => {
   const r = await unit('server', { 'node-name': 'r1', 'secret-encryption': true });
   assert.ok(r.failed, r.journal);
   assert.match(r.journal, 'Unknown flag --secret-encryption found in config.yaml, skipping');
@@ -63,9 +67,10 @@ test('protect-kernel-defaults in a container: the kubelet check fails on the val
   const differing: string[] = [];
   for (const [name, want] of Object.entries(KUBELET_KERNEL_DEFAULTS)) {
     const have = (await lab.sh('r1', `cat /proc/sys/${name.replaceAll('.', '/')}`)).stdout.trim();
-    if (have !== String(want)) differing.push(`invalid kernel flag: ${name.replaceAll('.', '/')}, expected value: ${want}, actual value: ${have}`);
+    if (have !== String(want))
+      differing.push(`invalid kernel flag: ${name.replaceAll('.', '/')}, expected value: ${want}, actual value: ${have}`);
   }
-  assert.ok(differing.length > 0, 'this machine\'s kernel already has every value the kubelet wants: nothing to show');
+  assert.ok(differing.length > 0, "this machine's kernel already has every value the kubelet wants: nothing to show");
   const r = await unit('agent', { server: 'https://127.0.0.1:6443', 'protect-kernel-defaults': true });
   assert.ok(r.failed, r.journal);
   for (const d of differing) assert.match(r.journal, d);

@@ -37,16 +37,25 @@ test.before(async () => {
   const [mc1, mc2] = lab.hosts;
   const k3s = (name: string) => ({ k3s: { ready_timeout: 60, kubeconfig: path.join(work, `${name}.kubeconfig`) } });
   inv = path.join(work, 'inventory.yaml');
-  writeFileSync(inv, YAML.stringify({
-    clusters: {
-      mgmt: { k3s_version: VERSION, vars: k3s('mgmt') },
-      // minio: edge gets a SealedSecret of its own (the root credentials), sealed with edge's key
-      edge: { k3s_version: VERSION, cluster_cidr: '10.62.0.0/16', service_cidr: '10.63.0.0/16', components: { minio: true }, vars: k3s('edge') },
-    },
-    defaults: { user: 'admin', become: true, ssh_key: lab.keyPath, known_hosts: lab.knownHostsFile, port: 22 },
-    hosts: { mc1: { address: mc1.address, cluster: 'mgmt' }, mc2: { address: mc2.address, cluster: 'edge' } },
-    groups: { servers: ['mc1', 'mc2'], agents: [] },
-  }));
+  writeFileSync(
+    inv,
+    YAML.stringify({
+      clusters: {
+        mgmt: { k3s_version: VERSION, vars: k3s('mgmt') },
+        // minio: edge gets a SealedSecret of its own (the root credentials), sealed with edge's key
+        edge: {
+          k3s_version: VERSION,
+          cluster_cidr: '10.62.0.0/16',
+          service_cidr: '10.63.0.0/16',
+          components: { minio: true },
+          vars: k3s('edge'),
+        },
+      },
+      defaults: { user: 'admin', become: true, ssh_key: lab.keyPath, known_hosts: lab.knownHostsFile, port: 22 },
+      hosts: { mc1: { address: mc1.address, cluster: 'mgmt' }, mc2: { address: mc2.address, cluster: 'edge' } },
+      groups: { servers: ['mc1', 'mc2'], agents: [] },
+    }),
+  );
   bare = path.join(work, 'remote.git');
   execFileSync('git', ['init', '-q', '--bare', bare]);
 });
@@ -58,12 +67,16 @@ test.after(async () => {
 
 function site(extra: string[] = []): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile('npx', ['zx', 'scripts/site.mjs', '-i', inv, '--remote', bare, '--k3s-mirror', mirror.url, '--tags', TAGS, ...extra],
+    execFile(
+      'npx',
+      ['zx', 'scripts/site.mjs', '-i', inv, '--remote', bare, '--k3s-mirror', mirror.url, '--tags', TAGS, ...extra],
       // the K3s download cache is keyed by the mirror's URL: a port another test's mirror used
       // before would hand over that mirror's stand-in, so this run caches on its own
-      { timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'cache') } }, (err, stdout, stderr) => {
+      { timeout: STEP_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'cache') } },
+      (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-      });
+      },
+    );
   });
 }
 
@@ -79,7 +92,8 @@ function publishedDocs(): { file: string; doc: any }[] {
       if (e === '.git') continue;
       const p = path.join(dir, e);
       if (statSync(p).isDirectory()) walk(p);
-      else if (/\.ya?ml$/.test(e)) for (const d of YAML.parseAllDocuments(readFileSync(p, 'utf8'))) out.push({ file: path.relative(clone, p), doc: d.toJS() });
+      else if (/\.ya?ml$/.test(e))
+        for (const d of YAML.parseAllDocuments(readFileSync(p, 'utf8'))) out.push({ file: path.relative(clone, p), doc: d.toJS() });
     }
   };
   walk(clone);
@@ -104,8 +118,23 @@ function unseal(s: any, key: string, privateKeyPem: string): string {
   const keyFile = path.join(work, `unseal-${process.pid}.key`);
   writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
   const label = Buffer.from(scopeLabel(s)).toString('hex');
-  const session = execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', keyFile, '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256',
-    '-pkeyopt', 'rsa_mgf1_md:sha256', ...(label ? ['-pkeyopt', `rsa_oaep_label:${label}`] : [])], { input: raw.subarray(2, 2 + n), stdio: ['pipe', 'pipe', 'pipe'] });
+  const session = execFileSync(
+    'openssl',
+    [
+      'pkeyutl',
+      '-decrypt',
+      '-inkey',
+      keyFile,
+      '-pkeyopt',
+      'rsa_padding_mode:oaep',
+      '-pkeyopt',
+      'rsa_oaep_md:sha256',
+      '-pkeyopt',
+      'rsa_mgf1_md:sha256',
+      ...(label ? ['-pkeyopt', `rsa_oaep_label:${label}`] : []),
+    ],
+    { input: raw.subarray(2, 2 + n), stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   rmSync(keyFile);
   const body = raw.subarray(2 + n);
   const d = createDecipheriv('aes-256-gcm', session, Buffer.alloc(12));
@@ -116,7 +145,9 @@ function unseal(s: any, key: string, privateKeyPem: string): string {
 /** The management cluster's Secret for edge, opened: name, server, token, CA. */
 function edgeClusterSecret(): { file: string; name: string; server: string; token: string; caData: string } {
   const mgmtKey = readFileSync(path.join(work, '.clusterseed', 'mgmt', 'sealing', 'sealed-secrets.key'), 'utf8');
-  const candidates = publishedDocs().filter(({ doc }) => doc?.kind === 'SealedSecret' && doc.spec?.template?.metadata?.labels?.['argocd.argoproj.io/secret-type'] === 'cluster');
+  const candidates = publishedDocs().filter(
+    ({ doc }) => doc?.kind === 'SealedSecret' && doc.spec?.template?.metadata?.labels?.['argocd.argoproj.io/secret-type'] === 'cluster',
+  );
   for (const { file, doc } of candidates) {
     const name = unseal(doc, 'name', mgmtKey);
     if (name !== 'edge') continue;
@@ -130,11 +161,22 @@ function edgeClusterSecret(): { file: string; name: string; server: string; toke
 function version(server: string, token: string, caData: string): Promise<number> {
   const url = new URL(server);
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: url.hostname, port: Number(url.port), path: '/version', method: 'GET', agent: false, timeout: 10_000,
-      ca: Buffer.from(caData, 'base64').toString('utf8'), headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = https.request(
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        path: '/version',
+        method: 'GET',
+        agent: false,
+        timeout: 10_000,
+        ca: Buffer.from(caData, 'base64').toString('utf8'),
+        headers: { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -161,7 +203,9 @@ test('one site run: edge registered during the host run; the sealed Secret opens
 });
 
 test("edge's own sealing key is installed on edge's server, and edge's SealedSecrets are sealed for it", async () => {
-  const text = (await lab.sh('mc2', `stat -c %a ${MANIFESTS}/clusterseed-sealing-key.yaml && cat ${MANIFESTS}/clusterseed-sealing-key.yaml`)).stdout;
+  const text = (
+    await lab.sh('mc2', `stat -c %a ${MANIFESTS}/clusterseed-sealing-key.yaml && cat ${MANIFESTS}/clusterseed-sealing-key.yaml`)
+  ).stdout;
   assert.match(text, /^600\n/);
   const secret = YAML.parse(text.replace(/^600\n/, ''));
   assert.is(secret.metadata.labels['sealedsecrets.bitnami.com/sealed-secrets-key'], 'active');
@@ -169,7 +213,7 @@ test("edge's own sealing key is installed on edge's server, and edge's SealedSec
   const key = Buffer.from(secret.data['tls.key'], 'base64').toString();
   assert.is(cert, readFileSync(path.join(work, '.clusterseed', 'edge', 'sealing', 'sealed-secrets.crt'), 'utf8'));
   const mgmtCert = readFileSync(path.join(work, '.clusterseed', 'mgmt', 'sealing', 'sealed-secrets.crt'), 'utf8');
-  assert.is.not(cert, mgmtCert, 'its own key, not the management cluster\'s');
+  assert.is.not(cert, mgmtCert, "its own key, not the management cluster's");
   assert.not.ok(first.out.includes(secret.data['tls.key'].slice(0, 60)), 'the private key is never printed');
   // a SealedSecret of edge's tree opens with edge's key (and only its own)
   const edgeSealed = publishedDocs().filter(({ file, doc }) => doc?.kind === 'SealedSecret' && /(^|\/)edge(\/|$)/.test(file));

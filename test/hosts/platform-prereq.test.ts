@@ -32,14 +32,21 @@ const converge = (check = false): Promise<RunReport> =>
     connect: (h) => createTransport(h, { knownHostsFile: lab.knownHostsFile }),
     log: quiet,
   });
-const failures = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${t.task}: ${t.message}`));
+const failures = (r: RunReport) =>
+  r.hosts.flatMap((h) =>
+    h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${t.task}: ${t.message}`),
+  );
 const sh = async (cmd: string) => (await lab.sh(lab.hosts[0].name, cmd)).stdout.trim();
 
 test('open-iscsi and a running iscsid where Longhorn will run; --check first, then converged, then a no-op', async () => {
   const check = await converge(true);
   assert.equal(failures(check), []);
   assert.ok(check.hosts[0].counts.changed >= 1, JSON.stringify(check.hosts[0].tasks));
-  assert.not.match(await sh(`dpkg-query -W -f='\${Status}' open-iscsi 2>/dev/null || true`), /install ok installed/, 'check installed nothing');
+  assert.not.match(
+    await sh(`dpkg-query -W -f='\${Status}' open-iscsi 2>/dev/null || true`),
+    /install ok installed/,
+    'check installed nothing',
+  );
 
   const first = await converge();
   assert.equal(failures(first), []);

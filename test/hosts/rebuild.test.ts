@@ -61,7 +61,10 @@ async function installedSealingKey(server: string): Promise<KeyPair> {
 /** The control machine's copy of the key pair under .clusterseed/. */
 function storedSealingKey(stateDir: string): KeyPair {
   const dir = path.join(stateDir, CLUSTER, 'sealing');
-  return { key: readFileSync(path.join(dir, 'sealed-secrets.key'), 'utf8'), cert: readFileSync(path.join(dir, 'sealed-secrets.crt'), 'utf8') };
+  return {
+    key: readFileSync(path.join(dir, 'sealed-secrets.key'), 'utf8'),
+    cert: readFileSync(path.join(dir, 'sealed-secrets.crt'), 'utf8'),
+  };
 }
 
 /** The join token the server runs with: the password part of its token file (the K10<CA hash> prefix follows the CA). */
@@ -123,11 +126,18 @@ test('converge, reset every host, converge again: same repo head, sealing key an
   before = await snapshot(server);
   assert.ok(before.head, `the repository Argo CD reads (${before.repo.url}) has a ${before.repo.branch} head`);
   assert.equal(before.key, storedSealingKey(stateDir), 'the installed sealing key is the one in .clusterseed/');
-  assert.is(before.token, readFileSync(path.join(stateDir, CLUSTER, 'token'), 'utf8').trim(), 'the server runs with the token of .clusterseed/');
+  assert.is(
+    before.token,
+    readFileSync(path.join(stateDir, CLUSTER, 'token'), 'utf8').trim(),
+    'the server runs with the token of .clusterseed/',
+  );
   assert.ok(before.sealed.size >= 1, 'the repository holds SealedSecrets');
   // every SealedSecret in git was sealed for the installed key: the controller can decrypt it
   const creds = JSON.parse(readFileSync(path.join(stateDir, CLUSTER, 'credentials.json'), 'utf8'));
-  assert.ok([...before.sealed.values()].some((s) => s.metadata.name === 'redis-auth'), 'redis-auth is sealed');
+  assert.ok(
+    [...before.sealed.values()].some((s) => s.metadata.name === 'redis-auth'),
+    'redis-auth is sealed',
+  );
   for (const [where, s] of before.sealed) assertSealedFor(where, s, before.key, creds.redis.password);
 
   const reset = await run('scripts/reset.mjs', ['-i', inv, '--yes']);
@@ -144,7 +154,8 @@ test('converge, reset every host, converge again: same repo head, sealing key an
   assert.equal(after.key, before.key, 'the same sealing key is installed again');
   assert.is(after.token, before.token, 'the server runs with the same join token');
   assert.equal([...after.sealed.keys()], [...before.sealed.keys()]);
-  for (const [where, s] of after.sealed) assert.equal(unsealSecret(s, after.key.key), unsealSecret(before.sealed.get(where)!, before.key.key), where);
+  for (const [where, s] of after.sealed)
+    assert.equal(unsealSecret(s, after.key.key), unsealSecret(before.sealed.get(where)!, before.key.key), where);
   assert.is(await sh(server, 'systemctl is-active k3s'), 'active');
   assert.is(await sh(agent, 'systemctl is-active k3s-agent'), 'active', 'the agent joined again with the same token');
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
-import { k3sResetRole } from '../../lib/k3s/reset.ts';
+import { k3sResetRole } from '../../roles/k3s-reset/index.ts';
 import { clearSecrets } from '../../lib/report/mask.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import type { Role, RunReport } from '../../lib/runner/types.ts';
@@ -74,7 +74,9 @@ function converge(inventory: Inventory, roles: Role[], check = false): Promise<R
 }
 
 const failures = (r: RunReport) =>
-  r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`));
+  r.hosts.flatMap((h) =>
+    h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`),
+  );
 
 test('every script the host roles, their handlers and the reset send passes shellcheck and the set -e chain check', async () => {
   const version = requireShellcheck();
@@ -83,7 +85,14 @@ test('every script the host roles, their handlers and the reset send passes shel
     lab.writeInventory({
       servers: [server],
       agents: [agent],
-      extra: { cluster: { name: 'rs', k3s_version: VERSION, token_file: path.join(work, 'token'), vars: { k3s: { ready_timeout: 60, kubeconfig: path.join(work, 'kubeconfig') } } } },
+      extra: {
+        cluster: {
+          name: 'rs',
+          k3s_version: VERSION,
+          token_file: path.join(work, 'token'),
+          vars: { k3s: { ready_timeout: 60, kubeconfig: path.join(work, 'kubeconfig') } },
+        },
+      },
     }),
   );
   const first = await converge(inventory, hostRoles());

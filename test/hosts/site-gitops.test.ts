@@ -83,7 +83,13 @@ test('bootstrap files land on the first server; the repo gets one commit; rerun 
   // the private sealing key is on the host (0600) and nowhere in the output or the report
   const keyLine = sealing.split('\n').find((l) => l.includes('tls.key'))!;
   const keyB64 = keyLine.split(':')[1].trim();
-  assert.ok(keyB64.length > 100, sealing.split("\n").map((l) => l.slice(0, 60)).join("\n"));
+  assert.ok(
+    keyB64.length > 100,
+    sealing
+      .split('\n')
+      .map((l) => l.slice(0, 60))
+      .join('\n'),
+  );
   assert.not.match(first.out, keyB64.slice(0, 60));
   assert.not.match(readFileSync(json, 'utf8'), keyB64.slice(0, 60));
 
@@ -109,7 +115,8 @@ test('GitHub (through a local stand-in of its REST API): repo created, deploy ke
   const server = await GitHubServer.start({ tokens: { [token]: 'alice' } });
   try {
     const inv = lab.writeInventory({
-      servers: [host], agents: [],
+      servers: [host],
+      agents: [],
       extra: { gitops: { repo: { github: { owner: 'alice', name: 'homelab-gitops', private: true } } } },
     });
     const env = { GITHUB_TOKEN: token, CLUSTERSEED_GITHUB_API: server.url };
@@ -118,7 +125,9 @@ test('GitHub (through a local stand-in of its REST API): repo created, deploy ke
     assert.is(first.code, 0, first.out);
     assert.not.match(first.out, token);
     assert.match(first.out, /github alice\/homelab-gitops/);
-    const cred = (await lab.sh(host, `stat -c %a ${MANIFESTS}/clusterseed-repo-credentials.yaml; cat ${MANIFESTS}/clusterseed-repo-credentials.yaml`)).stdout;
+    const cred = (
+      await lab.sh(host, `stat -c %a ${MANIFESTS}/clusterseed-repo-credentials.yaml; cat ${MANIFESTS}/clusterseed-repo-credentials.yaml`)
+    ).stdout;
     assert.match(cred, /^600\n/);
     const docs = YAML.parseAllDocuments(cred.replace(/^600\n/, '')).map((d) => d.toJS());
     const secret = docs.find((d) => d?.kind === 'Secret');

@@ -62,7 +62,10 @@ test('an unreachable host fails only itself: exit code 2', async () => {
 
 test('bad input: exit code 1, file:line and field, no stack trace', async () => {
   const bad = path.join(tmp, 'bad.yaml');
-  writeFileSync(bad, 'cluster:\n  name: x\n  k3s_version: v1.31.4+k3s1\nhosts:\n  a:\n    address: 10.0.0.1\n    prot: 22\ngroups:\n  servers: [a]\n  agents: []\n');
+  writeFileSync(
+    bad,
+    'cluster:\n  name: x\n  k3s_version: v1.31.4+k3s1\nhosts:\n  a:\n    address: 10.0.0.1\n    prot: 22\ngroups:\n  servers: [a]\n  agents: []\n',
+  );
   const r = await site(['-i', bad]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /bad\.yaml:7:\d+/);

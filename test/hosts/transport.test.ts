@@ -12,7 +12,14 @@ import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import ssh2 from 'ssh2';
 import type { HostSpec } from '../../lib/inventory/model.ts';
-import { closeAll, createTransport, RemoteFileNotFound, TransportError, type SshTransport, type TransportOptions } from '../../lib/ssh/index.ts';
+import {
+  closeAll,
+  createTransport,
+  RemoteFileNotFound,
+  TransportError,
+  type SshTransport,
+  type TransportOptions,
+} from '../../lib/ssh/index.ts';
 import { entryMatches, fingerprint, formatEntry, readKnownHosts } from '../../lib/ssh/known-hosts.ts';
 import { startLab, type TestHost, type TestLab } from '../harness/hosts.ts';
 
@@ -115,11 +122,14 @@ test('exec on 3 hosts at once: exit codes, stdout/stderr, stdin, large output, o
       assert.is(big.code, 0);
       // compared through hashes: a failed comparison of 16 MiB strings would take uvu forever to print
       assert.is(big.stdout.length, 16 * 1024 * 1024);
-      assert.is(sha256(big.stdout), sha256('0123456789abcdef\n'.repeat(16 * 1024 * 1024 / 17 + 1).slice(0, 16 * 1024 * 1024)));
+      assert.is(sha256(big.stdout), sha256('0123456789abcdef\n'.repeat((16 * 1024 * 1024) / 17 + 1).slice(0, 16 * 1024 * 1024)));
       assert.is(sha256(big.stderr), sha256('e'.repeat(1024 * 1024)));
       // more commands at once than sshd's MaxSessions (10): they queue on the one connection
       const many = await Promise.all(Array.from({ length: 25 }, (_, i) => t.exec(`sleep 0.2; echo ${i}`)));
-      assert.equal(many.map((r) => r.stdout), Array.from({ length: 25 }, (_, i) => `${i}\n`));
+      assert.equal(
+        many.map((r) => r.stdout),
+        Array.from({ length: 25 }, (_, i) => `${i}\n`),
+      );
       const sessions = await onHost(h, "ss -tnH state established '( sport = :22 )' | wc -l");
       assert.is(sessions.trim(), '1', `one SSH connection to ${h.name}`);
       assert.is(t.roundTrips, 3 + 25);
@@ -149,8 +159,7 @@ test('a script larger than one argv string still runs, with sudo and stdin', asy
 test('persistent shell: one sudo for many commands, each command isolated, stdin never leaks into the next', async () => {
   const [h] = hosts();
   const t = connectTo(h, 'admin');
-  const shells = async () =>
-    (await onHost(h, "ps -eo args | grep -c '^sudo -n -- sh -c SSH_CONNECTION=' || true")).trim();
+  const shells = async () => (await onHost(h, "ps -eo args | grep -c '^sudo -n -- sh -c SSH_CONNECTION=' || true")).trim();
   // state set by one command (cwd, variables, options, traps, exit) stays in it
   const first = await t.exec('cd /tmp; X=set; export Y=set; set -e; trap "echo trapped" EXIT; false; echo unreachable');
   assert.equal([first.code, first.stdout], [1, 'trapped\n']);
@@ -188,7 +197,10 @@ test('exec timeout kills the command on the host', async () => {
   assert.is(err.kind, 'timeout');
   assert.ok(Date.now() - started < 8000);
   const ps = await onHost(h, 'ps -eo args');
-  assert.not.ok(ps.split('\n').some((l) => l.trim() === 'sleep 31.5'), 'the remote sleep is gone');
+  assert.not.ok(
+    ps.split('\n').some((l) => l.trim() === 'sleep 31.5'),
+    'the remote sleep is gone',
+  );
   assert.is((await t.exec('echo still usable')).stdout, 'still usable\n');
 });
 
@@ -223,7 +235,7 @@ test('sudo with a password (operator) on 3 hosts: password and secret stdin neve
         await new Promise((resolve) => setTimeout(resolve, 200));
         const ps = await onHost(h, "ps -eo user,args; for e in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $e; done 2>/dev/null; true");
         samples.push(ps);
-        if (ps.includes("sudo -k -S -p  -- sh -c")) sawSudo = true;
+        if (ps.includes('sudo -k -S -p  -- sh -c')) sawSudo = true;
       }
       const r = await running;
       assert.equal([r.code, r.stdout.replace(/ +/g, '')], [0, `0\n${secret.length}\n`]);
@@ -390,7 +402,12 @@ test('unknown host keys are refused, then accepted and recorded with acceptNewHo
     }),
   );
   const lines = fs.readFileSync(file, 'utf8').trim().split('\n').sort();
-  assert.equal(lines, hosts().map((h) => formatEntry(h.address, h.port, labHostKey(h))).sort());
+  assert.equal(
+    lines,
+    hosts()
+      .map((h) => formatEntry(h.address, h.port, labHostKey(h)))
+      .sort(),
+  );
   // recorded keys are now simply known
   const again = connectTo(hosts()[0], 'root', {}, { knownHostsFile: file });
   await again.connect();

@@ -44,7 +44,11 @@ test.before(async () => {
   lab = await startLab({ count: 3, prefix: 'wg' });
   [h1, h2, h3] = lab.hosts.map((h) => h.name);
   // keep harden to what this test needs: its firewall (auditd and AppArmor cannot run in a container anyway)
-  const file = lab.writeInventory({ servers: [h1], agents: [h2, h3], extra: { vars: { harden: { auditd: { enabled: false }, apparmor: { enabled: false } } } } });
+  const file = lab.writeInventory({
+    servers: [h1],
+    agents: [h2, h3],
+    extra: { vars: { harden: { auditd: { enabled: false }, apparmor: { enabled: false } } } },
+  });
   inventory = await loadInventory(file);
   linkSites(inventory, 25);
 });
@@ -74,8 +78,12 @@ function converge(opts: { check?: boolean; limit?: string[]; roles?: Role[] } = 
   });
 }
 
-const failures = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`));
-const changed = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.summary ?? ''}`));
+const failures = (r: RunReport) =>
+  r.hosts.flatMap((h) =>
+    h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`),
+  );
+const changed = (r: RunReport) =>
+  r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.summary ?? ''}`));
 const sh = async (host: string, cmd: string) => {
   const r = await lab.sh(host, cmd);
   if (r.code !== 0) throw new Error(`${host}: ${cmd}: exit ${r.code}: ${r.stderr}`);
@@ -85,7 +93,8 @@ const pubOf = (host: string) => sh(host, `wg pubkey < ${KEY}`);
 /** The [Peer] sections of a config, by the peer name in clusterseed's comment above each. */
 function peersOf(conf: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const part of conf.split(/\n(?=# peer )/).slice(1)) out.set(/^# peer (\S+)/.exec(part)![1], part.replace(/^# peer [^\n]*\n/, '').trim());
+  for (const part of conf.split(/\n(?=# peer )/).slice(1))
+    out.set(/^# peer (\S+)/.exec(part)![1], part.replace(/^# peer [^\n]*\n/, '').trim());
   return out;
 }
 
@@ -94,8 +103,12 @@ test('the site link converges: keys made on the hosts, configs with the right pe
 
   const check = await converge({ check: true });
   assert.equal(failures(check), [], '--check on bare hosts');
-  assert.ok(changed(check).some((c) => c.includes('private key')), changed(check).join('\n'));
-  for (const h of [h1, h2, h3]) assert.is(await sh(h, `test -e ${KEY} && echo there || echo absent`), 'absent', `${h}: --check generated nothing`);
+  assert.ok(
+    changed(check).some((c) => c.includes('private key')),
+    changed(check).join('\n'),
+  );
+  for (const h of [h1, h2, h3])
+    assert.is(await sh(h, `test -e ${KEY} && echo there || echo absent`), 'absent', `${h}: --check generated nothing`);
 
   const first = await converge();
   assert.equal(failures(first), [], 'first run');
@@ -124,7 +137,10 @@ test('the site link converges: keys made on the hosts, configs with the right pe
 
   const spoke = peersOf(await sh(h2, `cat ${CONF}`));
   assert.equal([...spoke.keys()], [h1, h3]);
-  assert.is(spoke.get(h1), `[Peer]\nPublicKey = ${pub.get(h1)}\nAllowedIPs = 10.77.0.0/24\nEndpoint = ${addr(h1)}:51820\nPersistentKeepalive = 25`);
+  assert.is(
+    spoke.get(h1),
+    `[Peer]\nPublicKey = ${pub.get(h1)}\nAllowedIPs = 10.77.0.0/24\nEndpoint = ${addr(h1)}:51820\nPersistentKeepalive = 25`,
+  );
   // same site: directly, at its LAN address, no keepalive
   assert.is(spoke.get(h3), `[Peer]\nPublicKey = ${pub.get(h3)}\nAllowedIPs = 10.77.0.3/32\nEndpoint = ${addr(h3)}:51820`);
   assert.not.match(await sh(h2, `cat ${CONF}`), /forwarding|PrivateKey/i);
@@ -135,7 +151,11 @@ test('the site link converges: keys made on the hosts, configs with the right pe
   for (const h of [h1, h2, h3]) {
     const table = await sh(h, 'nft list table inet clusterseed');
     assert.match(table, /^\s*udp dport 51820 accept$/m, `${h}:\n${table}`);
-    assert.match(table, /iifname "cs-link" ip saddr \{ 10\.77\.0\.1, 10\.77\.0\.2, 10\.77\.0\.3 \} tcp dport 10250 accept/, `${h}:\n${table}`);
+    assert.match(
+      table,
+      /iifname "cs-link" ip saddr \{ 10\.77\.0\.1, 10\.77\.0\.2, 10\.77\.0\.3 \} tcp dport 10250 accept/,
+      `${h}:\n${table}`,
+    );
     if (h === h1) assert.match(table, /chain forward \{[^}]*iifname "cs-link" oifname "cs-link" accept/, table);
     else assert.not.match(table, /chain forward/);
   }
@@ -160,7 +180,8 @@ test('the site link converges: keys made on the hosts, configs with the right pe
   assert.equal(failures(second), [], 'second run');
   assert.equal(changed(second), [], 'second run changes nothing');
   // the public key is read with the state of the roles before (one batch with harden's): no round trip of its own
-  for (const report of second.hosts) assert.is(report.roundTripsByRole['wireguard-keys'] + report.roundTripsByRole.wireguard, 0, JSON.stringify(report.roundTripsByRole));
+  for (const report of second.hosts)
+    assert.is(report.roundTripsByRole['wireguard-keys'] + report.roundTripsByRole.wireguard, 0, JSON.stringify(report.roundTripsByRole));
 
   const before = await Promise.all([h1, h2, h3].map((h) => sh(h, `sha256sum ${KEY} ${CONF}`)));
   const recheck = await converge({ check: true });
@@ -181,7 +202,11 @@ test('a run limited to one host keeps the peers it does not see; keepalive chang
   linkSites(inventory, 15);
   const limited = await converge({ limit: [h2], roles: wireguardRoles });
   assert.equal(failures(limited), []);
-  assert.equal(changed(limited).map((c) => c.split(':')[0]), [h2, h2], changed(limited).join('\n'));
+  assert.equal(
+    changed(limited).map((c) => c.split(':')[0]),
+    [h2, h2],
+    changed(limited).join('\n'),
+  );
   const spoke = peersOf(await sh(h2, `cat ${CONF}`));
   assert.equal([...spoke.keys()], [h1, h3], 'the keys of h1 and h3 (not in this run) kept from the config');
   assert.match(spoke.get(h1)!, new RegExp(`PublicKey = ${(await pubOf(h1)).replace(/[+/]/g, '\\$&')}\\n[\\s\\S]*PersistentKeepalive = 15`));
@@ -197,7 +222,9 @@ test('a loosened key file is put back to 0600 root, the key itself kept', async 
   await sh(h3, `chmod 0644 ${KEY}`);
   const run = await converge({ roles: wireguardRoles });
   assert.equal(failures(run), []);
-  assert.equal(changed(run), [`${h3}: wireguard-keys/private key ${KEY} generated on the host: ${KEY}: mode 0644 root:root -> 0600 root:root`]);
+  assert.equal(changed(run), [
+    `${h3}: wireguard-keys/private key ${KEY} generated on the host: ${KEY}: mode 0644 root:root -> 0600 root:root`,
+  ]);
   assert.is(await sh(h3, `stat -c '%a' ${KEY}`), '600');
   assert.is(await pubOf(h3), key);
 });

@@ -41,14 +41,55 @@ export function generateTlsMaterial(): TlsMaterial {
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
     ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kube-api-stand-in-ca');
-    writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n');
+    writeFileSync(
+      path.join(dir, 'server.ext'),
+      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n',
+    );
     ssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver');
-    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', 'server.crt');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+      '-out',
+      'server.crt',
+    );
     writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
     ssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/O=system:masters/CN=admin');
-    ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'client.ext', '-out', 'client.crt');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'client.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'client.ext',
+      '-out',
+      'client.crt',
+    );
     const read = (f: string) => readFileSync(path.join(dir, f), 'utf8');
-    return { caPem: read('ca.crt'), serverCertPem: read('server.crt'), serverKeyPem: read('server.key'), clientCertPem: read('client.crt'), clientKeyPem: read('client.key') };
+    return {
+      caPem: read('ca.crt'),
+      serverCertPem: read('server.crt'),
+      serverKeyPem: read('server.key'),
+      clientCertPem: read('client.crt'),
+      clientKeyPem: read('client.key'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -92,9 +133,22 @@ interface Route {
 
 function route(pathname: string): Route | undefined {
   let m = /^\/api\/v1\/namespaces\/([a-z0-9-]+)\/(serviceaccounts|secrets)(?:\/([a-z0-9.-]+))?$/.exec(pathname);
-  if (m) return { collection: `/api/v1/namespaces/${m[1]}/${m[2]}`, kind: m[2] === 'secrets' ? 'Secret' : 'ServiceAccount', apiVersion: 'v1', namespace: m[1], name: m[3] };
+  if (m)
+    return {
+      collection: `/api/v1/namespaces/${m[1]}/${m[2]}`,
+      kind: m[2] === 'secrets' ? 'Secret' : 'ServiceAccount',
+      apiVersion: 'v1',
+      namespace: m[1],
+      name: m[3],
+    };
   m = /^\/apis\/rbac\.authorization\.k8s\.io\/v1\/(clusterroles|clusterrolebindings)(?:\/([a-z0-9.:-]+))?$/.exec(pathname);
-  if (m) return { collection: `/apis/rbac.authorization.k8s.io/v1/${m[1]}`, kind: m[1] === 'clusterroles' ? 'ClusterRole' : 'ClusterRoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', name: m[2] };
+  if (m)
+    return {
+      collection: `/apis/rbac.authorization.k8s.io/v1/${m[1]}`,
+      kind: m[1] === 'clusterroles' ? 'ClusterRole' : 'ClusterRoleBinding',
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      name: m[2],
+    };
   return undefined;
 }
 
@@ -118,10 +172,22 @@ export class KubeApiServer {
     // requestCert + rejectUnauthorized:false on the SERVER side only makes the client certificate
     // optional (bearer tokens need none); a presented one counts only when socket.authorized, i.e.
     // verified against the CA. Clients of this server always verify it.
-    const server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false });
+    const server = createServer({
+      key: tls.serverKeyPem,
+      cert: tls.serverCertPem,
+      ca: tls.caPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    const s = new KubeApiServer(server, `https://127.0.0.1:${port}`, tls, opts.adminToken ?? `admin-${randomBytes(16).toString('hex')}`, opts.tokenDelayMs ?? 150);
+    const s = new KubeApiServer(
+      server,
+      `https://127.0.0.1:${port}`,
+      tls,
+      opts.adminToken ?? `admin-${randomBytes(16).toString('hex')}`,
+      opts.tokenDelayMs ?? 150,
+    );
     server.on('request', (req, res) => void s.handle(req, res));
     return s;
   }
@@ -264,7 +330,11 @@ export class KubeApiServer {
     if (who.startsWith('sa:')) {
       const [ns, name] = who.slice(3).split('/');
       if (req.method === 'GET' && url.pathname === '/version' && this.saIsClusterAdmin(ns, name)) return this.versionBody();
-      throw new StatusError(403, 'Forbidden', `forbidden: User "system:serviceaccount:${ns}:${name}" cannot ${req.method} path "${url.pathname}"`);
+      throw new StatusError(
+        403,
+        'Forbidden',
+        `forbidden: User "system:serviceaccount:${ns}:${name}" cannot ${req.method} path "${url.pathname}"`,
+      );
     }
     if (url.pathname === '/version' && req.method === 'GET') return this.versionBody();
     const r = route(url.pathname);
@@ -282,9 +352,11 @@ export class KubeApiServer {
     } catch {
       throw new StatusError(400, 'BadRequest', 'the body is not JSON');
     }
-    if (object.kind !== r.kind || object.apiVersion !== r.apiVersion) throw new StatusError(400, 'BadRequest', `body is ${object.kind} ${object.apiVersion}, the path wants ${r.kind} ${r.apiVersion}`);
+    if (object.kind !== r.kind || object.apiVersion !== r.apiVersion)
+      throw new StatusError(400, 'BadRequest', `body is ${object.kind} ${object.apiVersion}, the path wants ${r.kind} ${r.apiVersion}`);
     const name = object.metadata?.name;
-    if (r.namespace && object.metadata?.namespace && object.metadata.namespace !== r.namespace) throw new StatusError(400, 'BadRequest', 'the namespace of the object does not match the path');
+    if (r.namespace && object.metadata?.namespace && object.metadata.namespace !== r.namespace)
+      throw new StatusError(400, 'BadRequest', 'the namespace of the object does not match the path');
     if (req.method === 'POST' && !r.name) {
       const key = `${r.collection}/${name}`;
       if (this.store.has(key)) throw new StatusError(409, 'AlreadyExists', `${plural} "${name}" already exists`);
@@ -298,9 +370,12 @@ export class KubeApiServer {
       if (!live) throw new StatusError(404, 'NotFound', `${plural} "${r.name}" not found`);
       if (name !== r.name) throw new StatusError(400, 'BadRequest', 'the name of the object does not match the path');
       const rv = object.metadata?.resourceVersion;
-      if (rv && rv !== live.metadata.resourceVersion) throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified`);
-      if (r.kind === 'Secret' && (object.type ?? 'Opaque') !== (live.type ?? 'Opaque')) throw new StatusError(422, 'Invalid', `Secret "${name}" is invalid: type: Invalid value: field is immutable`);
-      if (r.kind === 'ClusterRoleBinding' && JSON.stringify(object.roleRef) !== JSON.stringify(live.roleRef)) throw new StatusError(422, 'Invalid', `ClusterRoleBinding "${name}" is invalid: roleRef: Invalid value: cannot change roleRef`);
+      if (rv && rv !== live.metadata.resourceVersion)
+        throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified`);
+      if (r.kind === 'Secret' && (object.type ?? 'Opaque') !== (live.type ?? 'Opaque'))
+        throw new StatusError(422, 'Invalid', `Secret "${name}" is invalid: type: Invalid value: field is immutable`);
+      if (r.kind === 'ClusterRoleBinding' && JSON.stringify(object.roleRef) !== JSON.stringify(live.roleRef))
+        throw new StatusError(422, 'Invalid', `ClusterRoleBinding "${name}" is invalid: roleRef: Invalid value: cannot change roleRef`);
       const saved = this.save(key, { ...object, metadata: { ...object.metadata, ...(r.namespace ? { namespace: r.namespace } : {}) } });
       if (saved.kind === 'Secret' && saved.type === SAT && !saved.data?.token) this.scheduleTokenController(key);
       return saved;

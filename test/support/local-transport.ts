@@ -43,5 +43,16 @@ export class LocalTransport implements Transport {
 }
 
 export function localHost(name = 'local'): HostSpec {
-  return { name, address: '127.0.0.1', port: 22, user: 'root', become: false, cluster: 'test', groups: ['servers'], labels: {}, taints: [], vars: {} };
+  return {
+    name,
+    address: '127.0.0.1',
+    port: 22,
+    user: 'root',
+    become: false,
+    cluster: 'test',
+    groups: ['servers'],
+    labels: {},
+    taints: [],
+    vars: {},
+  };
 }

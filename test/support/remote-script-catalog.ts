@@ -5,7 +5,7 @@
 import { buildLaunch } from '../../lib/ssh/become.ts';
 import { SHELL_LOOP } from '../../lib/ssh/persistent-shell.ts';
 import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/upload-plan.ts';
-import { FACTS_PROBE } from '../../roles/facts/index.ts';
+import { FACTS_PROBE } from '../../lib/facts/host-facts.ts';
 import { FIREWALL_ROLLBACK_SCRIPT, firewallRollbackSh } from '../../roles/harden/firewall-tasks.ts';
 import { candidateScript, installScript, moduliFilterScript, RESTORE_AND_RELOAD_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
 import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
@@ -20,7 +20,12 @@ export const FIXED_SCRIPTS: string[] = [
   SHELL_LOOP,
   buildLaunch(SHELL_LOOP, { sudo: true, password: 'x' }).command,
   FACTS_PROBE,
-  installFromStagingScript('/home/admin/.clusterseed-staging/.staged.cs-0a1b2c', "/etc/it's here.conf", { mode: 0o640, owner: 'root', group: 'adm' }, SAMPLE_SHA),
+  installFromStagingScript(
+    '/home/admin/.clusterseed-staging/.staged.cs-0a1b2c',
+    "/etc/it's here.conf",
+    { mode: 0o640, owner: 'root', group: 'adm' },
+    SAMPLE_SHA,
+  ),
   installFromStagingScript('/home/admin/.clusterseed-staging/.staged.cs-0a1b2c', '/etc/x.conf', {}, SAMPLE_SHA),
   chownAndRenameScript('/etc/.x.conf.cs-0a1b2c', '/etc/x.conf', 'root', 'adm'),
   candidateScript(true, ['admin', 'root', 'nobody']),

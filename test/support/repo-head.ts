@@ -19,7 +19,9 @@ export async function bootstrapRepo(lab: Pick<TestLab, 'sh'>, server: string): P
   const r = await lab.sh(server, `cat ${file}`);
   if (r.code !== 0) throw new Error(`${server}: no ${file} (${r.stderr.trim()})`);
   const chart = YAML.parse(r.stdout) as { spec: { valuesContent: string } };
-  const apps = (YAML.parse(chart.spec.valuesContent) as { applications: Record<string, { source: { repoURL: string; targetRevision: string } }> }).applications;
+  const apps = (
+    YAML.parse(chart.spec.valuesContent) as { applications: Record<string, { source: { repoURL: string; targetRevision: string } }> }
+  ).applications;
   const roots = Object.values(apps);
   if (roots.length !== 1) throw new Error(`${file}: expected one Application, found ${roots.length}`);
   return { url: roots[0].source.repoURL, branch: roots[0].source.targetRevision };
@@ -49,7 +51,8 @@ export function locateRepo(lab: Pick<TestLab, 'hosts'>, url: string): Where {
 /** Runs `git --git-dir=<repo> ARGS` where the repository lives; stdout. */
 export async function gitIn(lab: Pick<TestLab, 'hosts' | 'sh'>, url: string, args: string[]): Promise<string> {
   const where = locateRepo(lab, url);
-  if ('local' in where) return execFileSync('git', [`--git-dir=${where.local}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if ('local' in where)
+    return execFileSync('git', [`--git-dir=${where.local}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // as root on a repository a service user owns: git refuses such a repository without safe.directory
   const r = await lab.sh(where.host, ['git', '-c', 'safe.directory=*', `--git-dir=${where.path}`, ...args].map(quote).join(' '));

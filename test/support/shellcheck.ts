@@ -51,7 +51,12 @@ function codeLines(script: string): string[] {
     }
     const here = /<<-?\s*['"]?(\w+)['"]?/.exec(raw);
     if (here) heredocEnd = here[1];
-    out.push(raw.replace(/'[^']*'/g, "''").replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/(^|\s)#.*$/, '$1'));
+    out.push(
+      raw
+        .replace(/'[^']*'/g, "''")
+        .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+        .replace(/(^|\s)#.*$/, '$1'),
+    );
   }
   return out;
 }
@@ -59,7 +64,8 @@ function codeLines(script: string): string[] {
 /** set -e in force: `set -e`, `set -eu`, `set -euo pipefail`, `set -o errexit` */
 const SET_E = /^\s*set\s+(-[a-z]*e[a-z]*\b|-o\s+errexit)/m;
 /** commands whose failure in `a && b` means "no", not "broken": tests and lookups */
-const CONDITION = /^(!\s*)?(\[\[?|test|command\s+-v|grep\s+-[a-zA-Z]*q|systemctl\s+(is-active|is-enabled|-q)|getent|id|cmp\s+-s|true|false|:)(\s|$)/;
+const CONDITION =
+  /^(!\s*)?(\[\[?|test|command\s+-v|grep\s+-[a-zA-Z]*q|systemctl\s+(is-active|is-enabled|-q)|getent|id|cmp\s+-s|true|false|:)(\s|$)/;
 
 /**
  * `a && b` lists under set -e whose `a` is a real step (not a test): `a` failing stops nothing.
@@ -76,7 +82,11 @@ export function uncheckedAndChains(script: string): Finding[] {
       const steps = s.split('&&').map((x) => x.trim());
       const unchecked = steps.slice(0, -1).filter((x) => !CONDITION.test(x));
       if (unchecked.length) {
-        findings.push({ code: 'CS001', line: i + 1, message: `under set -e a failure of \`${unchecked[0]}\` in \`${s}\` does not stop the script: check each step (\`|| exit N\`) or put them on separate lines` });
+        findings.push({
+          code: 'CS001',
+          line: i + 1,
+          message: `under set -e a failure of \`${unchecked[0]}\` in \`${s}\` does not stop the script: check each step (\`|| exit N\`) or put them on separate lines`,
+        });
       }
     }
   });
@@ -86,7 +96,13 @@ export function uncheckedAndChains(script: string): Finding[] {
 /** Every finding of one script: shellcheck (minus its exclusions) and the set -e chain check. */
 export function lintScript(script: string, exclusions: Exclusion[] = []): Finding[] {
   const excluded = exclusions.filter((e) => e.match.test(script)).flatMap((e) => e.codes);
-  return [...shellcheck(script, excluded.filter((c) => c.startsWith('SC'))), ...uncheckedAndChains(script).filter((f) => !excluded.includes(f.code))];
+  return [
+    ...shellcheck(
+      script,
+      excluded.filter((c) => c.startsWith('SC')),
+    ),
+    ...uncheckedAndChains(script).filter((f) => !excluded.includes(f.code)),
+  ];
 }
 
 /** Readable report: each failing script (first lines) with its findings; '' when all are clean. */

@@ -131,7 +131,8 @@ export async function bounded<R>(what: string, seconds: number, file: string, wo
     const result = await Promise.race([Promise.resolve().then(work), expired]);
     // a test close to its bound fails on the next slow day: say so while it still passes
     const took = (Date.now() - started) / 1000;
-    if (took > seconds / 2) say(`${SLOW_MARK} ${what} (${file}): ${Number(took.toFixed(1))} s of its bound of ${Number(seconds.toFixed(1))} s`);
+    if (took > seconds / 2)
+      say(`${SLOW_MARK} ${what} (${file}): ${Number(took.toFixed(1))} s of its bound of ${Number(seconds.toFixed(1))} s`);
     return result;
   } finally {
     clearTimeout(timer);
@@ -167,8 +168,14 @@ export function suite<T extends object = Record<string, unknown>>(title = '', co
   const registration = (bound?: Bound) => {
     const file = callerFile();
     const given = bound?.timeoutSeconds;
-    if (given !== undefined && !(Number.isFinite(given) && given > 0)) throw new Error(`${file}: timeoutSeconds ${given}: expected a positive number of seconds`);
-    return { file, where: title ? `${file} › ${title}` : file, seconds: (bound?.timeoutSeconds ?? defaultBoundS(file)) * scale, shared: batch };
+    if (given !== undefined && !(Number.isFinite(given) && given > 0))
+      throw new Error(`${file}: timeoutSeconds ${given}: expected a positive number of seconds`);
+    return {
+      file,
+      where: title ? `${file} › ${title}` : file,
+      seconds: (bound?.timeoutSeconds ?? defaultBoundS(file)) * scale,
+      shared: batch,
+    };
   };
 
   const test = ((name: string, ...args: Args<T>) => {

@@ -5,7 +5,15 @@ import * as assert from 'uvu/assert';
 import { parse, parseAllDocuments } from 'yaml';
 import { bootstrapPlan, buildModel, renderRepoWithSecrets } from '../../lib/gitops/index.ts';
 import { ARGOCD_CHART, ARGOCD_NAMESPACE } from '../../lib/gitops/catalog.ts';
-import { argocdBootstrapRole, bootstrapFiles, helmChartFile, repoCredentialsPath, runningApps, type BootstrapSource, type Published } from '../../roles/argocd-bootstrap/index.ts';
+import {
+  argocdBootstrapRole,
+  bootstrapFiles,
+  helmChartFile,
+  repoCredentialsPath,
+  runningApps,
+  type BootstrapSource,
+  type Published,
+} from '../../roles/argocd-bootstrap/index.ts';
 import { HELM_UNMANAGED_ANNOTATION } from '../../roles/argocd-bootstrap/manifests.ts';
 import { sha256 } from '../../lib/blocks/file.ts';
 import type { Change, FileFact, HostContext, ProbeResult } from '../../lib/runner/types.ts';
@@ -36,7 +44,9 @@ test('every PriorityClass Argo CD values name is created by the bootstrap, befor
   const values = parse(repo.get('platform/argocd/values.yaml')!);
   const pcFile = `${DIR}/clusterseed-00-priority-classes.yaml`;
   assert.ok(out.has(pcFile), [...out.keys()].join(', '));
-  const created = parseAllDocuments(out.get(pcFile)!.content).map((d) => d.toJS()).filter(Boolean);
+  const created = parseAllDocuments(out.get(pcFile)!.content)
+    .map((d) => d.toJS())
+    .filter(Boolean);
   assert.ok(created.every((d) => d.kind === 'PriorityClass'));
   const names = created.map((d) => d.metadata.name);
   assert.ok(names.includes(values.global.priorityClassName), `${values.global.priorityClassName} not in ${names}`);
@@ -59,7 +69,17 @@ test('the HelmChart installs the same release the argocd Application adopts, wit
 });
 
 const fact = (content?: string): FileFact =>
-  content === undefined ? { exists: false, type: '', mode: '', owner: '', group: '' } : { exists: true, type: 'regular file', mode: '0600', owner: 'root', group: 'root', content: Buffer.from(content), sha256: sha256(content) };
+  content === undefined
+    ? { exists: false, type: '', mode: '', owner: '', group: '' }
+    : {
+        exists: true,
+        type: 'regular file',
+        mode: '0600',
+        owner: 'root',
+        group: 'root',
+        content: Buffer.from(content),
+        sha256: sha256(content),
+      };
 const ctx = { options: { check: false, diff: false, verbosity: 0 } } as unknown as HostContext;
 
 async function planFor(stdout: string, current?: string) {
@@ -95,7 +115,7 @@ async function roleTasks(published: Published) {
   return role.tasks(ctx);
 }
 
-test('a target without a credential removes the previous target\'s credential file, once', async () => {
+test("a target without a credential removes the previous target's credential file, once", async () => {
   const p = repoCredentialsPath(DIR);
   const withCredential = await roleTasks({ repoUrl: 'git@git.lan:ops/gitops.git', credential: { type: 'ssh', sshPrivateKey: 'KEY' } });
   const writes = withCredential.filter((t) => (t.files ?? []).some((f) => f.path === p));
@@ -107,7 +127,10 @@ test('a target without a credential removes the previous target\'s credential fi
   const tasks = await roleTasks({ repoUrl: 'https://git.example.org/ops/gitops.git' });
   const removers = tasks.filter((t) => (t.files ?? []).some((f) => f.path === p));
   assert.is(removers.length, 1, 'one task for the credential file');
-  const there = (await removers[0].plan({ stdout: '', code: 0, files: new Map([[p, fact('apiVersion: v1\nkind: Secret\n')]]) }, ctx)) as Change | null;
+  const there = (await removers[0].plan(
+    { stdout: '', code: 0, files: new Map([[p, fact('apiVersion: v1\nkind: Secret\n')]]) },
+    ctx,
+  )) as Change | null;
   assert.ok(there, 'changed while the old file is there');
   assert.match(there!.summary, `remove ${p}`);
   // second run: the file is gone, nothing to do

@@ -60,7 +60,15 @@ test('Ansible inventory: first host server, the rest agents, the lab key and kno
 
 test('ansible.cfg turns on the usual speed-ups', () => {
   const cfg = ansibleConfig({ forks: 30, factCache: '/w/facts', controlDir: '/w/cp', rolesPath: '/r' });
-  for (const line of ['forks = 30', 'strategy = linear', 'gathering = smart', 'fact_caching = jsonfile', 'pipelining = True', 'ssh_args = -o ControlMaster=auto -o ControlPersist=60s', 'control_path_dir = /w/cp']) {
+  for (const line of [
+    'forks = 30',
+    'strategy = linear',
+    'gathering = smart',
+    'fact_caching = jsonfile',
+    'pipelining = True',
+    'ssh_args = -o ControlMaster=auto -o ControlPersist=60s',
+    'control_path_dir = /w/cp',
+  ]) {
     assert.ok(cfg.split('\n').includes(line), line);
   }
 });
@@ -82,8 +90,15 @@ test('PLAY RECAP lines are read; text before the recap is ignored', () => {
 });
 
 test('compareStates names what differs, including what only one side has', () => {
-  const a = new Map([['/etc/hostname', '644 root:root\nsha256 x\n'], ['/etc/hosts', 'same\n']]);
-  const b = new Map([['/etc/hostname', '600 root:root\nsha256 x\n'], ['/etc/hosts', 'same\n'], ['/etc/extra', 'absent\n']]);
+  const a = new Map([
+    ['/etc/hostname', '644 root:root\nsha256 x\n'],
+    ['/etc/hosts', 'same\n'],
+  ]);
+  const b = new Map([
+    ['/etc/hostname', '600 root:root\nsha256 x\n'],
+    ['/etc/hosts', 'same\n'],
+    ['/etc/extra', 'absent\n'],
+  ]);
   assert.equal(compareStates(a, b), ['/etc/hostname', '/etc/extra']);
 });
 

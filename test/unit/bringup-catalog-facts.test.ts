@@ -26,7 +26,10 @@ test('committed facts: pins with a file are known and yield pods; findings are c
   for (const p of withFacts) {
     const f = facts(p.chart, p.version)!;
     if (!(f.workloads ?? []).length || !model.clusters[0].enabled[p.component]) continue;
-    assert.ok(lab.some((n) => n.group.component === p.component), `${p.component}: no pod group from ${p.chart}@${p.version}`);
+    assert.ok(
+      lab.some((n) => n.group.component === p.component),
+      `${p.component}: no pod group from ${p.chart}@${p.version}`,
+    );
   }
   for (const f of res.findings) {
     for (const k of ['check', 'component', 'object', 'reason', 'phase'] as const) assert.ok(f[k], `${k} of ${JSON.stringify(f)}`);

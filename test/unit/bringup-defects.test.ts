@@ -18,7 +18,11 @@ async function rendered(inv: Inventory) {
   return renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS });
 }
 
-async function findingsOf(inv: Inventory, edit?: (files: Map<string, string>) => void, over: Partial<BringupInput> = {}): Promise<Finding[]> {
+async function findingsOf(
+  inv: Inventory,
+  edit?: (files: Map<string, string>) => void,
+  over: Partial<BringupInput> = {},
+): Promise<Finding[]> {
   const { files, model } = await rendered(inv);
   const copy = new Map(files);
   edit?.(copy);
@@ -37,17 +41,31 @@ test('1. Argo CD deadlocks at bootstrap: its pods (pre-install hook included) na
   assert.ok(hook, JSON.stringify(fs, null, 1));
   assert.match(hook!.phase, /bootstrap/);
   assert.is(hook!.field, 'global.priorityClassName');
-  assert.match(hook!.reason, /PriorityClass infrastructure-critical does not exist when this pod is created: admission rejects it \(Helm hook pre-install\)/);
+  assert.match(
+    hook!.reason,
+    /PriorityClass infrastructure-critical does not exist when this pod is created: admission rejects it \(Helm hook pre-install\)/,
+  );
   assert.ok(fs.some((f) => f.object === 'StatefulSet argocd/argocd-application-controller'));
   // fixed: Argo CD's own pods use a class that exists before Argo CD (or none)
   const fixed = await findingsOf(homelab(), (files) => {
-    files.set('platform/argocd/values.yaml', files.get('platform/argocd/values.yaml')!.replace('priorityClassName: infrastructure-critical', 'priorityClassName: system-cluster-critical'));
+    files.set(
+      'platform/argocd/values.yaml',
+      files
+        .get('platform/argocd/values.yaml')!
+        .replace('priorityClassName: infrastructure-critical', 'priorityClassName: system-cluster-critical'),
+    );
   });
-  assert.equal(only(fixed, 'priority-class').filter((f) => f.component === 'argocd'), []);
+  assert.equal(
+    only(fixed, 'priority-class').filter((f) => f.component === 'argocd'),
+    [],
+  );
   // fixed the other way: the bootstrap writes the PriorityClasses before Argo CD's HelmChart
   const pcs = 'apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: infrastructure-critical\nvalue: 1000\n';
   const first = await findingsOf(homelab(), undefined, { bootstrapObjects: manifestObjects('bootstrap', pcs) });
-  assert.equal(only(first, 'priority-class').filter((f) => f.component === 'argocd'), []);
+  assert.equal(
+    only(first, 'priority-class').filter((f) => f.component === 'argocd'),
+    [],
+  );
 });
 
 test('2. gone image, unmaintained source, unknown pin', async () => {
@@ -59,7 +77,14 @@ test('2. gone image, unmaintained source, unknown pin', async () => {
   };
   const fs = await findingsOf(homelab({ redis: { enabled: true } }), undefined, { facts: gone });
   const img = fs.find((f) => f.check === 'facts' && f.component === 'cert-manager' && f.field === 'containers.controller.image');
-  assert.ok(img, JSON.stringify(fs.filter((f) => f.component === 'cert-manager'), null, 1));
+  assert.ok(
+    img,
+    JSON.stringify(
+      fs.filter((f) => f.component === 'cert-manager'),
+      null,
+      1,
+    ),
+  );
   assert.is(img!.object, 'Deployment cert-manager/cert-manager');
   assert.match(img!.reason, /quay\.io\/jetstack\/cert-manager-controller:v1\.16\.2 cannot be pulled: deleted from the registry/);
   const unmaintained = fs.find((f) => f.check === 'maintained' && f.component === 'minio');
@@ -71,11 +96,22 @@ test('2. gone image, unmaintained source, unknown pin', async () => {
   const unknown = fs.find((f) => f.check === 'facts' && f.object === 'chart cloudnative-pg@0.29.0');
   assert.ok(unknown);
   assert.is(unknown!.field, 'targetRevision');
-  assert.match(unknown!.reason, /no facts file lib\/gitops\/chart-facts\/cloudnative-pg@0\.29\.0\.yaml: this pin was not read from upstream/);
+  assert.match(
+    unknown!.reason,
+    /no facts file lib\/gitops\/chart-facts\/cloudnative-pg@0\.29\.0\.yaml: this pin was not read from upstream/,
+  );
   // fixed: a pin whose facts exist and whose images are published gives none of these
-  const inv = homelab({ minio: { enabled: false }, mlflow: { enabled: false }, kserve: { enabled: false }, 'iris-classifier': { enabled: false } });
+  const inv = homelab({
+    minio: { enabled: false },
+    mlflow: { enabled: false },
+    kserve: { enabled: false },
+    'iris-classifier': { enabled: false },
+  });
   const clean = await findingsOf(inv);
-  assert.equal(clean.filter((f) => f.check === 'facts' || f.check === 'maintained'), []);
+  assert.equal(
+    clean.filter((f) => f.check === 'facts' || f.check === 'maintained'),
+    [],
+  );
 });
 
 test('3a. quota: Helm hooks, rollout surges and containers without resources (LimitRange defaults) count: cert-manager', async () => {
@@ -97,14 +133,21 @@ test('3b. quota: DaemonSet pods x matching nodes, FRR sidecars without resources
   assert.is(speaker.pods, 3, 'one speaker per node (the speaker tolerates everything)');
   // speaker 200m + three FRR containers with the LimitRange default 250m each
   assert.is(speaker.limits.milliCpu, 950);
-  const q = only(res.findings, 'quota').find((f) => f.object.startsWith('ResourceQuota metallb-system/') && f.field === 'spec.hard.limits.cpu');
+  const q = only(res.findings, 'quota').find(
+    (f) => f.object.startsWith('ResourceQuota metallb-system/') && f.field === 'spec.hard.limits.cpu',
+  );
   assert.ok(q);
   assert.match(q!.reason, /DaemonSet metallb-system\/metallb-speaker 3x950m/);
 });
 
 test('3c. quota: the demo app HPA maximum (6) and its surge must fit, not just the initial replicas', async () => {
   // the shipped inventory's components: ml-demo's weight share is 1 CPU of limits
-  const inv = homelab({ jupyterhub: { enabled: true }, 'argo-workflows': { enabled: true }, 'kube-prometheus-stack': { enabled: true }, loki: { enabled: true } });
+  const inv = homelab({
+    jupyterhub: { enabled: true },
+    'argo-workflows': { enabled: true },
+    'kube-prometheus-stack': { enabled: true },
+    loki: { enabled: true },
+  });
   const res = await findingsOf(inv);
   const q = only(res, 'quota').find((f) => f.object.startsWith('ResourceQuota ml-demo/') && f.field === 'spec.hard.limits.cpu');
   assert.ok(q, JSON.stringify(only(res, 'quota'), null, 1));
@@ -123,7 +166,11 @@ test('3d. quota sized from the needs passes; capacity that cannot hold the compo
   const again = renderModel(model, { sealedSecrets: secrets.sealed });
   const second = analyze({ ...input, files: again });
   for (const ns of ['cert-manager', 'metallb-system']) {
-    assert.equal(only(second.findings, 'quota').filter((f) => f.object.startsWith(`ResourceQuota ${ns}/`)), [], ns);
+    assert.equal(
+      only(second.findings, 'quota').filter((f) => f.object.startsWith(`ResourceQuota ${ns}/`)),
+      [],
+      ns,
+    );
   }
   const cm = model.clusters[0].namespaces.find((n) => n.name === 'cert-manager')!.quota!;
   // 2250m of limits x 1.25 headroom, rounded up to 100m
@@ -133,14 +180,24 @@ test('3d. quota sized from the needs passes; capacity that cannot hold the compo
   for (const h of small.hosts) h.vars = { capacity: { cpu: '200m', memory: '512Mi' } };
   const r = await rendered(small);
   const res = analyze({ model: r.model, files: r.files, facts });
-  assert.throws(() => sizeQuotas(r.model, res.needs, facts), /cluster homelab: the enabled components request \d+m CPU .* but 80% of the nodes' capacity is 480m CPU/);
+  assert.throws(
+    () => sizeQuotas(r.model, res.needs, facts),
+    /cluster homelab: the enabled components request \d+m CPU .* but 80% of the nodes' capacity is 480m CPU/,
+  );
 });
 
 test('4a. host prerequisites: Longhorn needs open-iscsi where its pods land; its chart wants preUpgradeChecker.jobEnabled=false', async () => {
   // the defect as it was: no role installs open-iscsi (now roles/platform-prereq does), the chart's advice not followed
-  const fs = await findingsOf(homelab({ longhorn: { enabled: true } }), (files) => {
-    files.set('platform/longhorn/values.yaml', files.get('platform/longhorn/values.yaml')!.replace(/^preUpgradeChecker:\n {2}jobEnabled: false\n/m, ''));
-  }, { hostPackages: () => [] });
+  const fs = await findingsOf(
+    homelab({ longhorn: { enabled: true } }),
+    (files) => {
+      files.set(
+        'platform/longhorn/values.yaml',
+        files.get('platform/longhorn/values.yaml')!.replace(/^preUpgradeChecker:\n {2}jobEnabled: false\n/m, ''),
+      );
+    },
+    { hostPackages: () => [] },
+  );
   const pre = only(fs, 'host-prerequisite').find((f) => f.component === 'longhorn');
   assert.ok(pre);
   assert.is(pre!.object, 'DaemonSet longhorn-system/longhorn-manager');
@@ -148,7 +205,13 @@ test('4a. host prerequisites: Longhorn needs open-iscsi where its pods land; its
   const rv = only(fs, 'values').find((f) => f.field === 'preUpgradeChecker.jobEnabled');
   assert.ok(rv);
   assert.match(rv!.reason, /must be false \(is undefined\)/);
-  const fixed = await findingsOf(withAllNodes(homelab({ longhorn: { enabled: true, values: { preUpgradeChecker: { jobEnabled: false } } } }), { base: { packages: ['open-iscsi'] } }), undefined, { hostPackages: () => ['open-iscsi'] });
+  const fixed = await findingsOf(
+    withAllNodes(homelab({ longhorn: { enabled: true, values: { preUpgradeChecker: { jobEnabled: false } } } }), {
+      base: { packages: ['open-iscsi'] },
+    }),
+    undefined,
+    { hostPackages: () => ['open-iscsi'] },
+  );
   assert.equal(only(fixed, 'host-prerequisite'), []);
   // the catalog as it is: platform-prereq installs it, the values follow the advice
   const shipped = await findingsOf(homelab({ longhorn: { enabled: true } }));
@@ -159,12 +222,24 @@ test('4a. host prerequisites: Longhorn needs open-iscsi where its pods land; its
 
 test('4b. GPU: the NVIDIA toolkit on the GPU node; the nvidia RuntimeClass K3s ships is not created twice', async () => {
   const inv = homelab({ 'nvidia-device-plugin': { enabled: true } });
-  inv.hosts.push({ ...inv.hosts[1], name: 'gpu-box', arch: 'x86_64', address: '192.168.1.30', groups: ['agents', 'gpu'], labels: { 'nvidia.com/gpu.present': 'true' }, taints: ['nvidia.com/gpu=true:NoSchedule'] });
+  inv.hosts.push({
+    ...inv.hosts[1],
+    name: 'gpu-box',
+    arch: 'x86_64',
+    address: '192.168.1.30',
+    groups: ['agents', 'gpu'],
+    labels: { 'nvidia.com/gpu.present': 'true' },
+    taints: ['nvidia.com/gpu=true:NoSchedule'],
+  });
   inv.clusters[0].agents.push('gpu-box');
   // the defect as it was: no role installs the toolkit (now roles/platform-prereq does), and a
   // component rendered its own RuntimeClass nvidia next to K3s' (here: added to a manifests file)
   const issuers = 'clusters/homelab/cert-manager/manifests/issuers.yaml';
-  const withRc = (files: Map<string, string>) => files.set(issuers, `${files.get(issuers)!}---\napiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n  name: nvidia\nhandler: nvidia\n`);
+  const withRc = (files: Map<string, string>) =>
+    files.set(
+      issuers,
+      `${files.get(issuers)!}---\napiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n  name: nvidia\nhandler: nvidia\n`,
+    );
   const fs = await findingsOf(inv, withRc, { hostPackages: () => [] });
   const pre = only(fs, 'host-prerequisite').find((f) => f.component === 'nvidia-device-plugin');
   assert.ok(pre);
@@ -188,15 +263,25 @@ test('4c. MetalLB with K3s ServiceLB still on collides; with servicelb disabled 
   assert.match(fs[0].reason, /K3s' ServiceLB is not disabled: both would serve LoadBalancer Services/);
   const off = homelab({ metallb: { enabled: true, addresses: ['192.168.1.240-192.168.1.250'] } });
   off.clusters[0].vars = { k3s: { disable: ['servicelb'] } };
-  assert.equal(only(await findingsOf(off), 'collision').filter((f) => f.component === 'metallb'), []);
+  assert.equal(
+    only(await findingsOf(off), 'collision').filter((f) => f.component === 'metallb'),
+    [],
+  );
   // the config K3s really gets with MetalLB enabled disables servicelb by itself
   assert.equal(k3sDisableOf(inv), { homelab: ['servicelb'] });
-  assert.equal(only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb'), []);
+  assert.equal(
+    only(await findingsOf(inv), 'collision').filter((f) => f.component === 'metallb'),
+    [],
+  );
 });
 
 test('4d. two default StorageClasses with Longhorn (local-path stays default)', async () => {
   // the defect as it was: the chart's default (persistence.defaultClass true); the catalog sets false now
-  const defaultClass = (files: Map<string, string>) => files.set('platform/longhorn/values.yaml', files.get('platform/longhorn/values.yaml')!.replace('defaultClass: false', 'defaultClass: true'));
+  const defaultClass = (files: Map<string, string>) =>
+    files.set(
+      'platform/longhorn/values.yaml',
+      files.get('platform/longhorn/values.yaml')!.replace('defaultClass: false', 'defaultClass: true'),
+    );
   const fs = only(await findingsOf(homelab({ longhorn: { enabled: true } }), defaultClass), 'collision');
   const sc = fs.find((f) => f.field.endsWith('is-default-class'));
   assert.ok(sc);
@@ -204,28 +289,39 @@ test('4d. two default StorageClasses with Longhorn (local-path stays default)', 
   assert.match(sc!.object, /StorageClass\/local-path, StorageClass\/longhorn/);
   const fixed = await findingsOf(homelab({ longhorn: { enabled: true } }), defaultClass, { k3sDisable: { homelab: ['local-storage'] } });
   assert.not.ok(only(fixed, 'collision').some((f) => f.field.endsWith('is-default-class')));
-  assert.not.ok(only(await findingsOf(homelab({ longhorn: { enabled: true } })), 'collision').some((f) => f.field.endsWith('is-default-class')));
+  assert.not.ok(
+    only(await findingsOf(homelab({ longhorn: { enabled: true } })), 'collision').some((f) => f.field.endsWith('is-default-class')),
+  );
 });
 
 test('4e. Argo CD owned twice: the bootstrap HelmChart and bootstrap/argocd.yaml', async () => {
   const fs = only(await findingsOf(homelab()), 'ownership');
   assert.is(fs.length, 1);
   assert.is(fs[0].object, 'Application argocd/argocd (bootstrap/argocd.yaml)');
-  assert.match(fs[0].reason, /Argo CD is owned twice: the bootstrap's K3s HelmChart "argocd" and this Application both install chart argo-cd as release argocd/);
+  assert.match(
+    fs[0].reason,
+    /Argo CD is owned twice: the bootstrap's K3s HelmChart "argocd" and this Application both install chart argo-cd as release argocd/,
+  );
   const fixed = await findingsOf(homelab(), (files) => files.delete('bootstrap/argocd.yaml'));
   assert.equal(only(fixed, 'ownership'), []);
 });
 
 test('5. a dead values key: useDefaultArtifactRepo is not read by argo-workflows', async () => {
   // the defect as it was (the catalog dropped the key)
-  const dead = (files: Map<string, string>) => files.set('platform/argo-workflows/values.yaml', `${files.get('platform/argo-workflows/values.yaml')!}useDefaultArtifactRepo: true\n`);
-  const fs = only(await findingsOf(homelab({ 'argo-workflows': { enabled: true } }), dead), 'values').filter((f) => f.component === 'argo-workflows');
+  const dead = (files: Map<string, string>) =>
+    files.set('platform/argo-workflows/values.yaml', `${files.get('platform/argo-workflows/values.yaml')!}useDefaultArtifactRepo: true\n`);
+  const fs = only(await findingsOf(homelab({ 'argo-workflows': { enabled: true } }), dead), 'values').filter(
+    (f) => f.component === 'argo-workflows',
+  );
   assert.is(fs.length, 1, JSON.stringify(fs, null, 1));
   assert.is(fs[0].field, 'useDefaultArtifactRepo');
   assert.is(fs[0].object, 'chart argo-workflows@0.45.1 (platform/argo-workflows/values.yaml)');
   assert.match(fs[0].reason, /has no such key and no template reads it: dead configuration/);
   const fixed = await findingsOf(homelab({ 'argo-workflows': { enabled: true } }));
-  assert.equal(only(fixed, 'values').filter((f) => f.component === 'argo-workflows'), []);
+  assert.equal(
+    only(fixed, 'values').filter((f) => f.component === 'argo-workflows'),
+    [],
+  );
 });
 
 test.run();

@@ -31,11 +31,16 @@ async function rendered(inv: Inventory) {
   return renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS });
 }
 
-async function findingsOf(inv: Inventory, over: Partial<BringupInput> = {}, edit?: (files: Map<string, string>) => void): Promise<Finding[]> {
+async function findingsOf(
+  inv: Inventory,
+  over: Partial<BringupInput> = {},
+  edit?: (files: Map<string, string>) => void,
+): Promise<Finding[]> {
   const { files, model } = await rendered(inv);
   const copy = new Map(files);
   edit?.(copy);
-  return analyze({ model, files: copy, facts: fixtureFacts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), ...over }).findings;
+  return analyze({ model, files: copy, facts: fixtureFacts, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv), ...over })
+    .findings;
 }
 
 for (const [name, file] of [
@@ -44,9 +49,16 @@ for (const [name, file] of [
 ] as const) {
   test(`${name} comes up: no finding, only MinIO's accepted risk as a warning`, async () => {
     const inv = await loadInventory(file);
-    const r = await renderAndAnalyze(inv, { stateDir: tempDir('bringup-wire-inv'), sealingKeyOptions: TEST_KEY_OPTIONS, bootstrap: bootstrapOfRender });
+    const r = await renderAndAnalyze(inv, {
+      stateDir: tempDir('bringup-wire-inv'),
+      sealingKeyOptions: TEST_KEY_OPTIONS,
+      bootstrap: bootstrapOfRender,
+    });
     assert.equal(r.findings, [], JSON.stringify(r.findings, null, 1));
-    assert.equal(r.warnings.map((w) => `${w.check}:${w.component}`), ['maintained:minio']);
+    assert.equal(
+      r.warnings.map((w) => `${w.check}:${w.component}`),
+      ['maintained:minio'],
+    );
     assert.match(r.warnings[0].reason, /accepted by the catalog: .*Component choices/);
   });
 }
@@ -59,10 +71,16 @@ test('bootstrap read from roles/argocd-bootstrap: its PriorityClasses exist befo
   assert.is(b.adoptedBy, 'argocd');
   assert.is(b.argocdRelease, 'argocd');
   const pcs = manifestObjects('bootstrap', b.manifests);
-  assert.equal(pcs.map((o) => `${o.kind}/${o.metadata.name}`), PRIORITY_CLASSES.map((p) => `PriorityClass/${p.name}`));
+  assert.equal(
+    pcs.map((o) => `${o.kind}/${o.metadata.name}`),
+    PRIORITY_CLASSES.map((p) => `PriorityClass/${p.name}`),
+  );
   const { manifests, ...bootstrap } = b;
   const wired = await findingsOf(inv, { bootstrap, bootstrapObjects: manifestObjects('bootstrap', manifests) });
-  assert.equal(wired.filter((f) => f.check === 'priority-class' || f.check === 'ownership'), []);
+  assert.equal(
+    wired.filter((f) => f.check === 'priority-class' || f.check === 'ownership'),
+    [],
+  );
   // without the role's facts: Argo CD's pods lack their class and the HelmChart stays a second owner
   const unwired = await findingsOf(inv);
   assert.ok(unwired.some((f) => f.check === 'priority-class' && f.component === 'argocd' && /bootstrap/.test(f.phase)));
@@ -71,11 +89,29 @@ test('bootstrap read from roles/argocd-bootstrap: its PriorityClasses exist befo
   const other = await findingsOf(inv, { bootstrap, bootstrapObjects: manifestObjects('bootstrap', manifests) }, (fs) => {
     fs.set('bootstrap/argocd.yaml', fs.get('bootstrap/argocd.yaml')!.replace(/^(  name:) argocd$/m, '$1 argocd-copy'));
   });
-  assert.equal(other.filter((f) => f.check === 'ownership').map((f) => f.object), ['Application argocd/argocd-copy (bootstrap/argocd.yaml)']);
+  assert.equal(
+    other.filter((f) => f.check === 'ownership').map((f) => f.object),
+    ['Application argocd/argocd-copy (bootstrap/argocd.yaml)'],
+  );
 });
 
 const group = (nodeSelector: Record<string, string>): PodGroup =>
-  ({ component: 'x', object: 'DaemonSet x/x', kind: 'DaemonSet', namespace: 'x', replicas: 1, surge: 0, perNode: true, containers: [], priorityField: '', nodeSelector, tolerations: [], schedulingField: 'nodeSelector', hostPrerequisites: [], refs: [] }) as PodGroup;
+  ({
+    component: 'x',
+    object: 'DaemonSet x/x',
+    kind: 'DaemonSet',
+    namespace: 'x',
+    replicas: 1,
+    surge: 0,
+    perNode: true,
+    containers: [],
+    priorityField: '',
+    nodeSelector,
+    tolerations: [],
+    schedulingField: 'nodeSelector',
+    hostPrerequisites: [],
+    refs: [],
+  }) as PodGroup;
 
 test('registered nodes carry the kubelet and K3s labels: os, arch, hostname, control-plane/master, etcd with embedded etcd', async () => {
   const inv = homelab();
@@ -85,7 +121,14 @@ test('registered nodes carry the kubelet and K3s labels: os, arch, hostname, con
   const desktop = single.find((n) => n.name === 'desktop')!;
   const pi = single.find((n) => n.name === 'pi-1')!;
   assert.equal(
-    { os: desktop.labels['kubernetes.io/os'], arch: desktop.labels['kubernetes.io/arch'], host: desktop.labels['kubernetes.io/hostname'], cp: desktop.labels['node-role.kubernetes.io/control-plane'], master: desktop.labels['node-role.kubernetes.io/master'], etcd: desktop.labels['node-role.kubernetes.io/etcd'] },
+    {
+      os: desktop.labels['kubernetes.io/os'],
+      arch: desktop.labels['kubernetes.io/arch'],
+      host: desktop.labels['kubernetes.io/hostname'],
+      cp: desktop.labels['node-role.kubernetes.io/control-plane'],
+      master: desktop.labels['node-role.kubernetes.io/master'],
+      etcd: desktop.labels['node-role.kubernetes.io/etcd'],
+    },
     { os: 'linux', arch: 'amd64', host: 'desktop', cp: 'true', master: 'true', etcd: undefined },
   );
   assert.is(pi.labels['kubernetes.io/arch'], 'arm64');
@@ -94,7 +137,10 @@ test('registered nodes carry the kubelet and K3s labels: os, arch, hostname, con
   // node-exporter's selector: every node once registered, none in the placement model alone
   assert.is(candidateNodes(group({ 'kubernetes.io/os': 'linux' }), single).nodes.length, cluster.nodes.length);
   assert.is(candidateNodes(group({ 'kubernetes.io/os': 'linux' }), cluster.nodes).nodes.length, 0);
-  assert.equal(candidateNodes(group({ 'node-role.kubernetes.io/master': 'true' }), single).nodes.map((n) => n.name), ['desktop']);
+  assert.equal(
+    candidateNodes(group({ 'node-role.kubernetes.io/master': 'true' }), single).nodes.map((n) => n.name),
+    ['desktop'],
+  );
   assert.equal(embeddedEtcdOf(inv), { homelab: false });
 });
 
@@ -119,23 +165,53 @@ test('Services: in-cluster host names are name + namespace; CloudNativePG Cluste
   assert.equal(serviceOfHost('minio', 'mlflow'), { name: 'minio', namespace: 'mlflow' });
   assert.is(serviceOfHost('db.example.com', 'mlflow'), undefined);
   const cluster = { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: { name: 'pg' }, spec: {} } as never;
-  assert.equal(operatorCreated(cluster).map((o) => o.name), ['pg-rw', 'pg-ro', 'pg-r']);
-  const onlyRw = { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: { name: 'pg' }, spec: { managed: { services: { disabledDefaultServices: ['ro', 'r'] } } } } as never;
-  assert.equal(operatorCreated(onlyRw).map((o) => o.name), ['pg-rw']);
+  assert.equal(
+    operatorCreated(cluster).map((o) => o.name),
+    ['pg-rw', 'pg-ro', 'pg-r'],
+  );
+  const onlyRw = {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    metadata: { name: 'pg' },
+    spec: { managed: { services: { disabledDefaultServices: ['ro', 'r'] } } },
+  } as never;
+  assert.equal(
+    operatorCreated(onlyRw).map((o) => o.name),
+    ['pg-rw'],
+  );
   assert.equal(operatorCreated({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pg' } } as never), []);
 });
 
 test('a CRD a chart uses is found among the installed CRDs (kserve after cert-manager)', async () => {
   const inv = await loadInventory(ALL);
-  const r = await renderAndAnalyze(inv, { stateDir: tempDir('bringup-wire-crd'), sealingKeyOptions: TEST_KEY_OPTIONS, bootstrap: bootstrapOfRender });
-  assert.equal(r.findings.filter((f) => f.component === 'kserve'), []);
+  const r = await renderAndAnalyze(inv, {
+    stateDir: tempDir('bringup-wire-crd'),
+    sealingKeyOptions: TEST_KEY_OPTIONS,
+    bootstrap: bootstrapOfRender,
+  });
+  assert.equal(
+    r.findings.filter((f) => f.component === 'kserve'),
+    [],
+  );
   // and a CRD nobody installs is still reported
   const { files, model } = await rendered(inv);
   const facts = factsFromDir();
   const kserveFacts = facts('kserve', 'v0.14.1')!;
-  const lookup = Object.assign((c: string, v: string) => (c === 'kserve' ? { ...kserveFacts, uses: [...(kserveFacts.uses ?? []), { kind: 'CustomResourceDefinition', name: { default: 'widgets.example.io' } }] } : facts(c, v)), { plainImages: facts.plainImages });
+  const lookup = Object.assign(
+    (c: string, v: string) =>
+      c === 'kserve'
+        ? {
+            ...kserveFacts,
+            uses: [...(kserveFacts.uses ?? []), { kind: 'CustomResourceDefinition', name: { default: 'widgets.example.io' } }],
+          }
+        : facts(c, v),
+    { plainImages: facts.plainImages },
+  );
   const res = analyze({ model, files, facts: lookup, k3sDisable: k3sDisableOf(inv), hostPackages: hostPackagesOf(inv) }).findings;
-  assert.equal(res.filter((f) => f.check === 'reference').map((f) => f.reason), ['CustomResourceDefinition widgets.example.io does not exist when this wave syncs (nothing earlier or in the same wave creates it)']);
+  assert.equal(
+    res.filter((f) => f.check === 'reference').map((f) => f.reason),
+    ['CustomResourceDefinition widgets.example.io does not exist when this wave syncs (nothing earlier or in the same wave creates it)'],
+  );
 });
 
 test('facts resourcesFrom: resources built from scalar values (KubeSpawner), byte suffixes powers of 1024', () => {
@@ -153,14 +229,22 @@ test('facts resourcesFrom: resources built from scalar values (KubeSpawner), byt
             name: 'notebook',
             image: { ref: 'x/y:1' },
             resources: { default: {} },
-            resourcesFrom: { 'requests.memory': { path: 'su.memory.guarantee', default: '1G' }, 'limits.memory': { path: 'su.memory.limit' }, 'requests.cpu': { path: 'su.cpu.guarantee' }, byteSuffixes: 'binary' },
+            resourcesFrom: {
+              'requests.memory': { path: 'su.memory.guarantee', default: '1G' },
+              'limits.memory': { path: 'su.memory.limit' },
+              'requests.cpu': { path: 'su.cpu.guarantee' },
+              byteSuffixes: 'binary',
+            },
           },
         ],
       },
     ],
   } as unknown as ChartFacts;
   const res = (values: Record<string, unknown>) => chartPods('hub', 'hub', facts, 'hub', values)[0].containers[0].resources;
-  assert.equal(res({ su: { memory: { guarantee: '512M', limit: '2G' }, cpu: { guarantee: 0.25 } } }), { requests: { memory: '512Mi', cpu: 0.25 }, limits: { memory: '2Gi' } });
+  assert.equal(res({ su: { memory: { guarantee: '512M', limit: '2G' }, cpu: { guarantee: 0.25 } } }), {
+    requests: { memory: '512Mi', cpu: 0.25 },
+    limits: { memory: '2Gi' },
+  });
   assert.equal(res({}), { requests: { memory: '1Gi' }, limits: {} });
 });
 
@@ -168,7 +252,10 @@ test('images outside charts: plain-images.yaml is valid, names where it was read
   const images = loadPlainImages();
   assert.equal(images.map((i) => i.ref).sort(), ['docker.io/library/python:3.12-slim', 'docker.io/library/redis:8.10.1-alpine']);
   for (const i of images) assert.match(i.platformsFrom, /docker-library\/official-images .* commit [0-9a-f]{40}/);
-  assert.throws(() => parsePlainImagesFile('plain-images.yaml', 'images:\n  - ref: docker.io/library/python:3.12-slim\n    platforms: [linux/amd64]\n'), /plain-images\.yaml:2:5: images\.0: missing field "platformsFrom"/);
+  assert.throws(
+    () => parsePlainImagesFile('plain-images.yaml', 'images:\n  - ref: docker.io/library/python:3.12-slim\n    platforms: [linux/amd64]\n'),
+    /plain-images\.yaml:2:5: images\.0: missing field "platformsFrom"/,
+  );
   // a directory without the file knows none of them: the image is a facts finding
   const inv = homelab({ 'iris-classifier': { enabled: true } });
   const without = await findingsOf(inv);

@@ -31,7 +31,10 @@ test('whenHolds: always, truthy, !falsy, && before ||', () => {
 });
 
 test('resolveRef: path, then the or paths while empty, then default', () => {
-  assert.is(resolveRef({ path: 'controller.priorityClassName', or: ['global.priorityClassName'], default: '' }, values), 'infrastructure-critical');
+  assert.is(
+    resolveRef({ path: 'controller.priorityClassName', or: ['global.priorityClassName'], default: '' }, values),
+    'infrastructure-critical',
+  );
   assert.is(resolveRef({ path: 'controller.missing', default: 1 }, values), 1);
   assert.equal(resolveRef({ default: {} }, values), {});
   assert.is(resolveRef(undefined, values), undefined);

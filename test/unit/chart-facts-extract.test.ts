@@ -59,7 +59,10 @@ test('workloads: kind, name with placeholders, condition, hook annotations, plai
   assert.is(dep.replicas, 'replicaCount');
   assert.equal(dep.priorityClassName, ['global.priorityClassName']);
   assert.equal(dep.nodeSelector, ['nodeSelector']);
-  assert.equal(dep.containers, [{ name: 'wait-db', init: true }, { name: 'gadget', init: false }]);
+  assert.equal(dep.containers, [
+    { name: 'wait-db', init: true },
+    { name: 'gadget', init: false },
+  ]);
   assert.equal(dep.resources, ['resources']);
   // two containers, one resources reference: a human must say which is which
   assert.ok(dep.todos.some((t) => t.includes('2 container(s), 1 .Values...resources')));

@@ -71,15 +71,38 @@ test('YAML syntax errors and duplicate keys name the line', () => {
 });
 
 test('loadChartFacts names the missing file', () => {
-  assert.throws(() => loadChartFacts('no-such-chart', '0.0.0'), /lib\/gitops\/chart-facts\/no-such-chart@0\.0\.0\.yaml: missing: no chart facts for no-such-chart 0\.0\.0/);
+  assert.throws(
+    () => loadChartFacts('no-such-chart', '0.0.0'),
+    /lib\/gitops\/chart-facts\/no-such-chart@0\.0\.0\.yaml: missing: no chart facts for no-such-chart 0\.0\.0/,
+  );
 });
 
 test('valuesKeyKnown: keys, intermediate maps, open maps, extra keys; not below scalar leaves, not unknown keys', () => {
   const f = parseFactsFile('demo@1.2.3.yaml', GOOD);
-  for (const k of ['image.repository', 'image', 'config.a', 'config.a.b', 'resources', 'resources.limits.cpu', 'podAnnotations.x', 'global.imagePullSecrets', 'extraEnv.FOO', 'args']) {
+  for (const k of [
+    'image.repository',
+    'image',
+    'config.a',
+    'config.a.b',
+    'resources',
+    'resources.limits.cpu',
+    'podAnnotations.x',
+    'global.imagePullSecrets',
+    'extraEnv.FOO',
+    'args',
+  ]) {
     assert.ok(valuesKeyKnown(f, k), k);
   }
-  for (const k of ['image.registry', 'replicas', 'replicaCount.x', 'config.a.c', 'resourcesX', 'podAnnotation', 'global.imagePullSecretsX', 'global.other']) {
+  for (const k of [
+    'image.registry',
+    'replicas',
+    'replicaCount.x',
+    'config.a.c',
+    'resourcesX',
+    'podAnnotation',
+    'global.imagePullSecretsX',
+    'global.other',
+  ]) {
     assert.not.ok(valuesKeyKnown(f, k), k);
   }
   const pass = { ...f, values: { ...f.values, passthrough: 'templates/config.yaml renders .Values.config whole' } };
@@ -87,15 +110,18 @@ test('valuesKeyKnown: keys, intermediate maps, open maps, extra keys; not below 
 });
 
 test('keys and open may be block strings, one key a line, with # comment lines', () => {
-  const text = GOOD.replace('  keys: [image.repository, image.tag, replicaCount, resources, config.a.b, args]', '  keys: |\n    # from values.yaml\n    image.repository\n    image.tag\n\n    replicaCount\n').replace(
-    '  open: [resources, podAnnotations]',
-    '  open: |\n    podAnnotations\n',
-  );
+  const text = GOOD.replace(
+    '  keys: [image.repository, image.tag, replicaCount, resources, config.a.b, args]',
+    '  keys: |\n    # from values.yaml\n    image.repository\n    image.tag\n\n    replicaCount\n',
+  ).replace('  open: [resources, podAnnotations]', '  open: |\n    podAnnotations\n');
   const f = parseFactsFile('demo@1.2.3.yaml', text);
   assert.equal(f.values.keys, ['image.repository', 'image.tag', 'replicaCount']);
   assert.equal(f.values.open, ['podAnnotations']);
   assert.ok(valuesKeyKnown(f, 'podAnnotations.a'));
-  assert.throws(() => parseFactsFile('d.yaml', text.replace('    replicaCount\n', '    replica Count\n')), /d\.yaml: values\.keys: "replica Count" is not a key path/);
+  assert.throws(
+    () => parseFactsFile('d.yaml', text.replace('    replicaCount\n', '    replica Count\n')),
+    /d\.yaml: values\.keys: "replica Count" is not a key path/,
+  );
 });
 
 test('valuesKeyPaths: maps descended, lists and scalars and empty maps are leaves', () => {

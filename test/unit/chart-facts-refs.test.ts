@@ -6,8 +6,7 @@ import { allChartFacts, valuesKeyKnown, type ChartFacts } from '../../lib/gitops
 // value reference would make the bring-up analysis silently read nothing there (a workload
 // dropped, a default taken). Every path a facts file points at must be a key the chart knows.
 
-const whenPaths = (when: string | null | undefined): string[] =>
-  when ? when.split(/&&|\|\|/).map((p) => p.trim().replace(/^!/, '')) : [];
+const whenPaths = (when: string | null | undefined): string[] => (when ? when.split(/&&|\|\|/).map((p) => p.trim().replace(/^!/, '')) : []);
 
 type Ref = { path?: string; or?: string[] } | undefined;
 const refPaths = (ref: unknown): string[] => {

@@ -7,7 +7,15 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ARGOCD_CHART, CATALOG, type ChartRef } from '../../lib/gitops/catalog.ts';
 import { renderRepoWithSecrets } from '../../lib/gitops/index.ts';
-import { allChartFacts, chartFactsFile, loadChartFacts, parseFactsFile, valuesKeyKnown, valuesKeyPaths, type ChartFacts } from '../../lib/gitops/chart-facts/load.ts';
+import {
+  allChartFacts,
+  chartFactsFile,
+  loadChartFacts,
+  parseFactsFile,
+  valuesKeyKnown,
+  valuesKeyPaths,
+  type ChartFacts,
+} from '../../lib/gitops/chart-facts/load.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import { defaults as bootstrapDefaults } from '../../roles/argocd-bootstrap/index.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
@@ -18,7 +26,15 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 const pinned: { component: string; chart: ChartRef }[] = [
   { component: 'argocd (bootstrap)', chart: ARGOCD_CHART },
   // the root Application, rendered by the bootstrap's second HelmChart
-  { component: 'argocd-apps (bootstrap)', chart: { repoURL: bootstrapDefaults.argocd_apps_chart.repo, chart: bootstrapDefaults.argocd_apps_chart.chart, version: bootstrapDefaults.argocd_apps_chart.version, valuesFile: 'values.yaml' } },
+  {
+    component: 'argocd-apps (bootstrap)',
+    chart: {
+      repoURL: bootstrapDefaults.argocd_apps_chart.repo,
+      chart: bootstrapDefaults.argocd_apps_chart.chart,
+      version: bootstrapDefaults.argocd_apps_chart.version,
+      valuesFile: 'values.yaml',
+    },
+  },
   ...CATALOG.flatMap((c) => c.charts.map((chart) => ({ component: c.name, chart }))),
 ];
 
@@ -30,7 +46,9 @@ test('every pinned chart has a valid facts file for exactly its version, from th
     try {
       const facts = loadChartFacts(chart.chart, chart.version);
       if (!sameRepo(facts.repoURL, chart.repoURL)) {
-        problems.push(`${component}: ${path.relative(process.cwd(), chartFactsFile(chart.chart, chart.version))}: repoURL ${facts.repoURL}, the catalog pins ${chart.repoURL}`);
+        problems.push(
+          `${component}: ${path.relative(process.cwd(), chartFactsFile(chart.chart, chart.version))}: repoURL ${facts.repoURL}, the catalog pins ${chart.repoURL}`,
+        );
       }
     } catch (e) {
       problems.push(`${component}: chart ${chart.chart} ${chart.version}: ${(e as Error).message}`);
@@ -52,7 +70,9 @@ test('every facts file validates, names itself correctly, and validating them al
       // every workload's container images are listed with their platforms
       const listed = new Set(facts.images.map((i) => i.ref));
       for (const w of facts.workloads) {
-        for (const c of w.containers) if (!listed.has(c.image.ref)) problems.push(`${f}: workload ${w.name} container ${c.name}: image ${c.image.ref} not in images (platforms unknown)`);
+        for (const c of w.containers)
+          if (!listed.has(c.image.ref))
+            problems.push(`${f}: workload ${w.name} container ${c.name}: image ${c.image.ref} not in images (platforms unknown)`);
       }
     } catch (e) {
       problems.push((e as Error).message);
@@ -80,7 +100,11 @@ function unknownValuesKeys(files: Map<string, string>): string[] {
   for (const [file, text] of files) {
     if (!file.endsWith('.yaml') || !text.includes('kind: Application')) continue;
     for (const doc of parseAllDocuments(text)) {
-      const app = doc.toJS() as { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; spec?: { source?: HelmSource; sources?: HelmSource[] } } | null;
+      const app = doc.toJS() as {
+        kind?: string;
+        metadata?: { name?: string; labels?: Record<string, string> };
+        spec?: { source?: HelmSource; sources?: HelmSource[] };
+      } | null;
       if (app?.kind !== 'Application') continue;
       const component = app.metadata?.labels?.['clusterseed.io/component'] ?? app.metadata?.name ?? file;
       for (const src of [...(app.spec?.sources ?? []), ...(app.spec?.source ? [app.spec.source] : [])]) {
@@ -102,7 +126,10 @@ function unknownValuesKeys(files: Map<string, string>): string[] {
         if (src.helm?.values) docs.push([`${file} (helm.values)`, parseAllDocuments(src.helm.values)[0]?.toJS() ?? {}]);
         for (const [where, values] of docs) {
           for (const key of valuesKeyPaths(values)) {
-            if (!valuesKeyKnown(facts, key)) problems.push(`${component}: ${where}: key ${key} is not in ${src.chart} ${src.targetRevision}'s values.yaml (facts: ${path.relative(process.cwd(), chartFactsFile(src.chart, src.targetRevision))})`);
+            if (!valuesKeyKnown(facts, key))
+              problems.push(
+                `${component}: ${where}: key ${key} is not in ${src.chart} ${src.targetRevision}'s values.yaml (facts: ${path.relative(process.cwd(), chartFactsFile(src.chart, src.targetRevision))})`,
+              );
           }
         }
       }
@@ -112,14 +139,17 @@ function unknownValuesKeys(files: Map<string, string>): string[] {
 }
 
 const state = tempDir('chart-facts');
-const renderFiles = async (inv: Inventory) => (await renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS })).files;
+const renderFiles = async (inv: Inventory) =>
+  (await renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS })).files;
 
 const ALL_COMPONENTS = path.resolve('test/fixtures/inventory/good/all-components.yaml');
 
 for (const [name, inventory] of [
   ['the shipped inventory.yaml', () => loadInventory(path.resolve('inventory.yaml'))],
   [
-    existsSync(ALL_COMPONENTS) ? 'the all-components inventory (test/fixtures/inventory/good/all-components.yaml)' : 'the all-components inventory (test/fixtures/gitops/inventories.ts everything())',
+    existsSync(ALL_COMPONENTS)
+      ? 'the all-components inventory (test/fixtures/inventory/good/all-components.yaml)'
+      : 'the all-components inventory (test/fixtures/gitops/inventories.ts everything())',
     async () => (existsSync(ALL_COMPONENTS) ? loadInventory(ALL_COMPONENTS) : everything()),
   ],
 ] as const) {
@@ -145,7 +175,10 @@ test('the values check names component, values file and key of an unknown key, f
     assert.unreachable(`facts for ${chart.chart} ${chart.version} are missing (see the first test)`);
   }
   const files = new Map([
-    ['clusters/c/apps/argocd.yaml', APP.replace('chart: demo', `chart: ${chart.chart}`).replace('targetRevision: 1.0.0', `targetRevision: ${chart.version}`)],
+    [
+      'clusters/c/apps/argocd.yaml',
+      APP.replace('chart: demo', `chart: ${chart.chart}`).replace('targetRevision: 1.0.0', `targetRevision: ${chart.version}`),
+    ],
     ['platform/demo/values.yaml', 'global:\n  priorityClassName: x\n  noSuchKey: 1\n'],
   ]);
   assert.equal(unknownValuesKeys(files), [
@@ -165,6 +198,5 @@ spec:
       targetRevision: 1.0.0
       helm: { releaseName: demo, valueFiles: ["$values/platform/demo/values.yaml"] }
 `;
-
 
 test.run();

@@ -12,7 +12,13 @@ import { execFileSync } from 'node:child_process';
 import type { Change, HostContext, Skip } from '../../lib/runner/types.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { clusterRegistrationRole, registrationTask, SEALING_KEY_FILE } from '../../roles/cluster-registration/index.ts';
-import { builtClusterServer, isRegistrationHost, parseRegistrationState, pendingObjects, registrationProbe } from '../../lib/clusters/built.ts';
+import {
+  builtClusterServer,
+  isRegistrationHost,
+  parseRegistrationState,
+  pendingObjects,
+  registrationProbe,
+} from '../../lib/clusters/built.ts';
 import { argocdManagerObjects, MANAGER_CLUSTER_ROLE } from '../../lib/clusters/manifests.ts';
 import { clusterAccessFile, readClusterAccess } from '../../lib/clusters/access.ts';
 import { LocalTransport } from '../support/local-transport.ts';
@@ -64,9 +70,20 @@ function fixture(): Fixture {
   const ctx = (check = false) => {
     const h = inv.hosts[1];
     return {
-      host: h, inventory: inv, conn: new LocalTransport(h), facts: {} as HostContext['facts'], vars: {},
-      options: { check, diff: false, verbosity: 0 }, shared: new Map(), peers: new Map(),
-      log: { info: (m: string) => logs.push(m), verbose: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), warn: (m: string) => logs.push(m) },
+      host: h,
+      inventory: inv,
+      conn: new LocalTransport(h),
+      facts: {} as HostContext['facts'],
+      vars: {},
+      options: { check, diff: false, verbosity: 0 },
+      shared: new Map(),
+      peers: new Map(),
+      log: {
+        info: (m: string) => logs.push(m),
+        verbose: (m: string) => logs.push(m),
+        debug: (m: string) => logs.push(m),
+        warn: (m: string) => logs.push(m),
+      },
     } as HostContext & { conn: LocalTransport };
   };
   return { inv, store, stateDir: path.join(dir, '.clusterseed'), ctx };
@@ -89,7 +106,10 @@ const storedToken = (f: Fixture) => Buffer.from(JSON.parse(readFileSync(secretFi
 
 test('the role runs on the first server of every built non-management cluster only', () => {
   const inv = inventory(work);
-  assert.equal(inv.hosts.filter((h) => clusterRegistrationRole.appliesTo(h, inv)).map((h) => h.name), ['edge-1']);
+  assert.equal(
+    inv.hosts.filter((h) => clusterRegistrationRole.appliesTo(h, inv)).map((h) => h.name),
+    ['edge-1'],
+  );
   assert.is(isRegistrationHost(inv, 'mgmt-1'), false);
   assert.is(builtClusterServer(inv, inv.clusters[1]), 'https://10.0.1.1:6443');
 });
@@ -104,7 +124,11 @@ test('first run applies the four objects as one JSON List on stdin, waits for th
   assert.equal(JSON.parse(applied), { apiVersion: 'v1', kind: 'List', items: argocdManagerObjects() });
   const access = await readClusterAccess(f.stateDir, 'edge');
   const token = storedToken(f);
-  assert.equal(access, { server: 'https://10.0.1.1:6443', caData: JSON.parse(readFileSync(secretFile(f), 'utf8')).data['ca.crt'], bearerToken: token });
+  assert.equal(access, {
+    server: 'https://10.0.1.1:6443',
+    caData: JSON.parse(readFileSync(secretFile(f), 'utf8')).data['ca.crt'],
+    bearerToken: token,
+  });
   assert.is(statSync(clusterAccessFile(f.stateDir, 'edge')).mode & 0o777, 0o600);
   // the token is nowhere in what was sent to the host, nor in the summary
   for (const s of scripts) assert.not.ok(s.includes(token));
@@ -186,19 +210,30 @@ test('probe output of the API as kubectl prints it parses; objects compare by co
     `${o.kind} ${Buffer.from(JSON.stringify({ ...extra, ...o, metadata: { ...(o.metadata as object), uid: 'x', resourceVersion: '1' } })).toString('base64')}`;
   const st = parseRegistrationState(objs.map((o) => line(o)).join('\n') + '\n');
   assert.equal(pendingObjects(st), []);
-  const missing = parseRegistrationState(objs.slice(0, 3).map((o) => line(o)).join('\n') + '\nSecret \n');
-  assert.equal(pendingObjects(missing).map((p) => p.kind), ['Secret']);
+  const missing = parseRegistrationState(
+    objs
+      .slice(0, 3)
+      .map((o) => line(o))
+      .join('\n') + '\nSecret \n',
+  );
+  assert.equal(
+    pendingObjects(missing).map((p) => p.kind),
+    ['Secret'],
+  );
   assert.match(registrationProbe(), /^if ! command -v k3s/);
 });
 
-test('the role installs the cluster\'s own sealing key (0600, secret) before registering', async () => {
+test("the role installs the cluster's own sealing key (0600, secret) before registering", async () => {
   const f = fixture();
   // made here with a small key (fast); the role finds and uses it
   await loadOrCreateSealingKeys(path.join(f.stateDir, 'edge', 'sealing'), TEST_KEY_OPTIONS);
   const tasks = await clusterRegistrationRole.tasks(f.ctx());
   const key = tasks.find((t) => t.name === 'sealing key of edge')!;
   assert.ok(key, tasks.map((t) => t.name).join(', '));
-  assert.equal(key.files?.map((x) => x.path), [`/var/lib/rancher/k3s/server/manifests/${SEALING_KEY_FILE}`]);
+  assert.equal(
+    key.files?.map((x) => x.path),
+    [`/var/lib/rancher/k3s/server/manifests/${SEALING_KEY_FILE}`],
+  );
   assert.ok(tasks.indexOf(key) < tasks.findIndex((t) => t.name === 'register edge with Argo CD'));
   assert.ok(readdirSync(path.join(f.stateDir, 'edge', 'sealing')).includes('sealed-secrets.key'));
 });

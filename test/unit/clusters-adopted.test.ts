@@ -76,7 +76,9 @@ async function setup(opts: { user?: (s: KubeApiServer) => Record<string, unknown
   tokens.add(server.adminToken);
   const dir = mkdtempSync(path.join(tmpdir(), 'adopted-test-'));
   const kubeconfig = path.join(dir, 'gpu.kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigFor(server, opts.user ? opts.user(server) : { token: server.adminToken }, opts.caPem), { mode: 0o600 });
+  writeFileSync(kubeconfig, kubeconfigFor(server, opts.user ? opts.user(server) : { token: server.adminToken }, opts.caPem), {
+    mode: 0o600,
+  });
   return {
     server,
     dir,
@@ -92,7 +94,13 @@ async function setup(opts: { user?: (s: KubeApiServer) => Record<string, unknown
 
 async function register(s: Setup, extra: { check?: boolean; sealingKeyManifest?: string } = {}) {
   try {
-    const r = await registerAdoptedCluster({ cluster: s.cluster, stateDir: s.stateDir, check: extra.check ?? false, sealingKeyManifest: extra.sealingKeyManifest, log });
+    const r = await registerAdoptedCluster({
+      cluster: s.cluster,
+      stateDir: s.stateDir,
+      check: extra.check ?? false,
+      sealingKeyManifest: extra.sealingKeyManifest,
+      log,
+    });
     if (r.access) tokens.add(r.access.bearerToken);
     return r;
   } catch (err) {
@@ -134,7 +142,12 @@ test('registration creates the ServiceAccount, ClusterRole, binding and token Se
     assert.ok(access);
     assert.equal(access, r.access);
     assert.is(access!.server, s.server.url, 'no adopted.server: the kubeconfig context server');
-    assert.ok(logged.some((l) => l.includes(`the kubeconfig's server ${s.server.url} is a loopback address`) && l.includes('set clusters.gpu.server')), 'a loopback server is reported');
+    assert.ok(
+      logged.some(
+        (l) => l.includes(`the kubeconfig's server ${s.server.url} is a loopback address`) && l.includes('set clusters.gpu.server'),
+      ),
+      'a loopback server is reported',
+    );
     assert.is(Buffer.from(access!.caData, 'base64').toString(), s.server.tls.caPem);
     assert.is((statSync(clusterAccessFile(s.stateDir, 'gpu')).mode & 0o777).toString(8), '600');
     // the token is the one the token controller put into the Secret, and the server accepts it
@@ -164,7 +177,13 @@ test('the stand-in checks RBAC: a ServiceAccount token is refused until its Serv
     const before = s.server.writes().length;
     const again = await register(s);
     assert.equal(again.actions, ['updated ClusterRole argocd-manager-role']);
-    assert.equal(s.server.writes().slice(before).map((w) => `${w.method} ${w.path} ${w.status}`), ['PUT /apis/rbac.authorization.k8s.io/v1/clusterroles/argocd-manager-role 200']);
+    assert.equal(
+      s.server
+        .writes()
+        .slice(before)
+        .map((w) => `${w.method} ${w.path} ${w.status}`),
+      ['PUT /apis/rbac.authorization.k8s.io/v1/clusterroles/argocd-manager-role 200'],
+    );
     assert.is(await versionStatus(s, token), 200);
   } finally {
     await s.close();
@@ -187,13 +206,26 @@ test('a rerun changes nothing: no POST or PUT, the access file untouched', async
   }
 });
 
-test('a token Secret of that name for another ServiceAccount: refused, not updated (its token is not argocd-manager\'s)', async () => {
+test("a token Secret of that name for another ServiceAccount: refused, not updated (its token is not argocd-manager's)", async () => {
   const s = await setup();
   try {
-    s.server.seed({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: MANAGER_TOKEN_SECRET, namespace: MANAGER_NAMESPACE, annotations: { 'kubernetes.io/service-account.name': 'default' } }, data: { token: Buffer.from('default-sa-token-77').toString('base64') } });
+    s.server.seed({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/service-account-token',
+      metadata: {
+        name: MANAGER_TOKEN_SECRET,
+        namespace: MANAGER_NAMESPACE,
+        annotations: { 'kubernetes.io/service-account.name': 'default' },
+      },
+      data: { token: Buffer.from('default-sa-token-77').toString('base64') },
+    });
     tokens.add('default-sa-token-77');
     const m = await registerFails(s);
-    assert.match(m, `${s.kubeconfig} (context lke-gpu): Secret kube-system/${MANAGER_TOKEN_SECRET} exists but is not the argocd-manager token Secret`);
+    assert.match(
+      m,
+      `${s.kubeconfig} (context lke-gpu): Secret kube-system/${MANAGER_TOKEN_SECRET} exists but is not the argocd-manager token Secret`,
+    );
     assert.not.ok(s.server.writes().some((w) => w.method === 'PUT'));
     assert.is(await readClusterAccess(s.stateDir, 'gpu'), undefined);
   } finally {
@@ -257,7 +289,10 @@ test('an API server whose certificate the kubeconfig CA does not verify: a TLS e
   const s = await setup({ caPem: other.caPem });
   try {
     const m = await registerFails(s);
-    assert.match(m, `${s.kubeconfig} (context lke-gpu): TLS: the API server ${s.server.url} presented a certificate that does not verify against the kubeconfig's certificate-authority`);
+    assert.match(
+      m,
+      `${s.kubeconfig} (context lke-gpu): TLS: the API server ${s.server.url} presented a certificate that does not verify against the kubeconfig's certificate-authority`,
+    );
     assert.equal(s.server.requests, [], 'no request got through the handshake');
   } finally {
     await s.close();
@@ -269,7 +304,10 @@ test('a rejected admin token (401): a clear error naming the kubeconfig and cont
   tokens.add('expired-admin-token-0001');
   try {
     const m = await registerFails(s);
-    assert.match(m, `${s.kubeconfig} (context lke-gpu): GET /version answered 401: the API server rejected the kubeconfig user's credentials`);
+    assert.match(
+      m,
+      `${s.kubeconfig} (context lke-gpu): GET /version answered 401: the API server rejected the kubeconfig user's credentials`,
+    );
     assert.not.ok(m.includes('expired-admin-token-0001'));
   } finally {
     await s.close();
@@ -280,20 +318,35 @@ test('exec credential plugins: a script printing an ExecCredential token, and on
   const s = await setup();
   try {
     const tokenPlugin = path.join(s.dir, 'token-plugin.sh');
-    writeFileSync(tokenPlugin, `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$LKE_TOKEN"\n`);
+    writeFileSync(
+      tokenPlugin,
+      `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$LKE_TOKEN"\n`,
+    );
     chmodSync(tokenPlugin, 0o755);
-    const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: './token-plugin.sh', env: [{ name: 'LKE_TOKEN', value: s.server.adminToken }], interactiveMode: 'Never' };
+    const exec = {
+      apiVersion: 'client.authentication.k8s.io/v1',
+      command: './token-plugin.sh',
+      env: [{ name: 'LKE_TOKEN', value: s.server.adminToken }],
+      interactiveMode: 'Never',
+    };
     writeFileSync(s.kubeconfig, kubeconfigFor(s.server, { exec }));
     const r = await register(s);
     assert.ok(r.access);
     assert.is(await versionStatus(s, r.access!.bearerToken), 200);
 
     const certPlugin = path.join(s.dir, 'cert-plugin.sh');
-    const cred = { apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { clientCertificateData: s.server.tls.clientCertPem, clientKeyData: s.server.tls.clientKeyPem } };
+    const cred = {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      kind: 'ExecCredential',
+      status: { clientCertificateData: s.server.tls.clientCertPem, clientKeyData: s.server.tls.clientKeyPem },
+    };
     writeFileSync(path.join(s.dir, 'cred.json'), JSON.stringify(cred));
     writeFileSync(certPlugin, `#!/bin/sh\ncat "$(dirname "$0")/cred.json"\n`);
     chmodSync(certPlugin, 0o755);
-    writeFileSync(s.kubeconfig, kubeconfigFor(s.server, { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: certPlugin } }));
+    writeFileSync(
+      s.kubeconfig,
+      kubeconfigFor(s.server, { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: certPlugin } }),
+    );
     const again = await register(s);
     assert.equal([again.changed, again.actions], [false, []], 'the client certificate authenticates; same objects, same token');
     assert.ok(s.server.requests.slice(-1)[0].status === 200);
@@ -322,22 +375,50 @@ test('sealing key: installed once in kube-system, a rerun leaves it; a foreign a
 
     // another cluster already runs Sealed Secrets with a key of its own
     const foreign = await generateSealingKeyPair({ keySize: 2048 });
-    t.server.seed({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'sealed-secrets-keyabcde', namespace: 'kube-system', labels: { [SEALING_KEY_LABEL]: 'active' } }, data: { 'tls.crt': Buffer.from(foreign.certificatePem).toString('base64'), 'tls.key': Buffer.from(foreign.privateKeyPem).toString('base64') } });
+    t.server.seed({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'sealed-secrets-keyabcde', namespace: 'kube-system', labels: { [SEALING_KEY_LABEL]: 'active' } },
+      data: {
+        'tls.crt': Buffer.from(foreign.certificatePem).toString('base64'),
+        'tls.key': Buffer.from(foreign.privateKeyPem).toString('base64'),
+      },
+    });
     const m = await registerFails(t, { sealingKeyManifest: manifest });
-    assert.match(m, `${t.kubeconfig} (context lke-gpu): kube-system already has an active Sealed Secrets key sealed-secrets-keyabcde that is not clusterseed's`);
+    assert.match(
+      m,
+      `${t.kubeconfig} (context lke-gpu): kube-system already has an active Sealed Secrets key sealed-secrets-keyabcde that is not clusterseed's`,
+    );
     assert.equal(
-      t.server.writes().filter((q) => q.path.includes('/secrets')).map((q) => `${q.method} ${q.path}`),
+      t.server
+        .writes()
+        .filter((q) => q.path.includes('/secrets'))
+        .map((q) => `${q.method} ${q.path}`),
       ['POST /api/v1/namespaces/kube-system/secrets'],
       'only the token Secret was written, no sealing key',
     );
     const stillForeign = [...t.server.store.values()].filter((o) => o.metadata.labels?.[SEALING_KEY_LABEL] === 'active');
-    assert.equal(stillForeign.map((o) => o.metadata.name), ['sealed-secrets-keyabcde'], 'ours was not added beside it');
+    assert.equal(
+      stillForeign.map((o) => o.metadata.name),
+      ['sealed-secrets-keyabcde'],
+      'ours was not added beside it',
+    );
 
     // a different key under our key's name is not overwritten either
     const u = await setup();
     try {
       const name = /name: (\S+)/.exec(manifest)![1];
-      u.server.seed({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name, namespace: 'kube-system' }, data: { 'tls.crt': Buffer.from(foreign.certificatePem).toString('base64'), 'tls.key': Buffer.from(foreign.privateKeyPem).toString('base64') } });
+      u.server.seed({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name, namespace: 'kube-system' },
+        data: {
+          'tls.crt': Buffer.from(foreign.certificatePem).toString('base64'),
+          'tls.key': Buffer.from(foreign.privateKeyPem).toString('base64'),
+        },
+      });
       const m2 = await registerFails(u, { sealingKeyManifest: manifest });
       assert.match(m2, `Sealed Secrets key Secret kube-system/${name} exists with a different key`);
       assert.is(u.server.get('Secret', name, 'kube-system')!.data['tls.crt'], Buffer.from(foreign.certificatePem).toString('base64'));
@@ -359,9 +440,21 @@ test('every request is bounded: a server that accepts and never answers fails af
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   try {
     const url = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    const api = new KubeApi({ file: '/x/gpu.kubeconfig', context: 'lke-gpu', server: url, caPem: (sharedTls ??= generateTlsMaterial()).caPem, credentials: { token: 'tok-0000' } }, 300);
+    const api = new KubeApi(
+      {
+        file: '/x/gpu.kubeconfig',
+        context: 'lke-gpu',
+        server: url,
+        caPem: (sharedTls ??= generateTlsMaterial()).caPem,
+        credentials: { token: 'tok-0000' },
+      },
+      300,
+    );
     const started = Date.now();
-    const m = await api.version().then(() => 'answered', (err: Error) => err.message);
+    const m = await api.version().then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
     assert.is(m, `/x/gpu.kubeconfig (context lke-gpu): GET /version on ${url}: no answer within 0.3s`);
     assert.ok(Date.now() - started < 5000);
   } finally {

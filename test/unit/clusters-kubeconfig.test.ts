@@ -29,7 +29,10 @@ function config(user: Record<string, unknown>, cluster: Record<string, unknown> 
     'current-context': 'b',
     clusters: [
       { name: 'ca', cluster: { server: 'https://a.example:6443', 'certificate-authority-data': Buffer.from(CA).toString('base64') } },
-      { name: 'cb', cluster: { server: 'https://b.example:6443/', 'certificate-authority-data': Buffer.from(CA).toString('base64'), ...cluster } },
+      {
+        name: 'cb',
+        cluster: { server: 'https://b.example:6443/', 'certificate-authority-data': Buffer.from(CA).toString('base64'), ...cluster },
+      },
     ],
     users: [
       { name: 'ua', user: { token: 'other-user-token' } },
@@ -75,12 +78,18 @@ test('relative certificate-authority, tokenFile and client certificate files res
     writeFileSync(path.join(dir, 'kube', 'pki', 'c.crt'), 'CERT');
     writeFileSync(path.join(dir, 'kube', 'pki', 'c.key'), 'KEY-material');
     const cluster = { 'certificate-authority-data': undefined, 'certificate-authority': 'pki/ca.crt', 'tls-server-name': 'kubernetes' };
-    const file = write(path.join(dir, 'kube'), config({ tokenFile: 'token', 'client-certificate': 'pki/c.crt', 'client-key': 'pki/c.key' }, cluster));
+    const file = write(
+      path.join(dir, 'kube'),
+      config({ tokenFile: 'token', 'client-certificate': 'pki/c.crt', 'client-key': 'pki/c.key' }, cluster),
+    );
     const cwd = process.cwd();
     process.chdir(tmpdir()); // resolution must not depend on the working directory
     try {
       const r = await loadKubeconfig(file);
-      assert.equal([r.caPem, r.tlsServerName, r.credentials], [CA, 'kubernetes', { token: TOKEN, clientCertPem: 'CERT', clientKeyPem: 'KEY-material' }]);
+      assert.equal(
+        [r.caPem, r.tlsServerName, r.credentials],
+        [CA, 'kubernetes', { token: TOKEN, clientCertPem: 'CERT', clientKeyPem: 'KEY-material' }],
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -103,7 +112,9 @@ test('refusals name the kubeconfig and context, never the credential', async () 
     assert.match(http, /is not https/);
     const basic = await rejects(loadKubeconfig(write(dir, config({ username: 'u', password: TOKEN }), 'basic')));
     assert.match(basic, /basic authentication/);
-    const halfCert = await rejects(loadKubeconfig(write(dir, config({ 'client-key-data': Buffer.from('KEY-material').toString('base64') }), 'half')));
+    const halfCert = await rejects(
+      loadKubeconfig(write(dir, config({ 'client-key-data': Buffer.from('KEY-material').toString('base64') }), 'half')),
+    );
     assert.match(halfCert, /client-certificate and client-key go together/);
     const noCurrent = await rejects(loadKubeconfig(write(dir, config({ token: TOKEN }, {}, { 'current-context': '' }), 'nocur')));
     assert.match(noCurrent, /no context given and no current-context/);
@@ -130,14 +141,37 @@ test('exec plugin: runs with args and env, gets KUBERNETES_EXEC_INFO, command re
     );
     chmodSync(plugin, 0o755);
     for (const api of ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1']) {
-      const exec = { apiVersion: api, command: './bin/cred', args: ['tok'], env: [{ name: 'EXTRA', value: 'xyz' }, { name: 'API', value: api }], interactiveMode: 'Never' };
+      const exec = {
+        apiVersion: api,
+        command: './bin/cred',
+        args: ['tok'],
+        env: [
+          { name: 'EXTRA', value: 'xyz' },
+          { name: 'API', value: api },
+        ],
+        interactiveMode: 'Never',
+      };
       const file = write(dir, config({ exec }), `config-${api.split('/')[1]}`);
       const r = await loadKubeconfig(file);
       assert.is(r.credentials.token, 'tok-xyz-1', api);
     }
-    const mismatch = write(dir, config({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/cred', env: [{ name: 'API', value: 'client.authentication.k8s.io/v1beta1' }] } }), 'mismatch');
+    const mismatch = write(
+      dir,
+      config({
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: './bin/cred',
+          env: [{ name: 'API', value: 'client.authentication.k8s.io/v1beta1' }],
+        },
+      }),
+      'mismatch',
+    );
     assert.match(await rejects(loadKubeconfig(mismatch)), /answered apiVersion client.authentication.k8s.io\/v1beta1/);
-    const absent = write(dir, config({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'no-such-plugin-xyz', installHint: 'install it' } }), 'absent');
+    const absent = write(
+      dir,
+      config({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'no-such-plugin-xyz', installHint: 'install it' } }),
+      'absent',
+    );
     assert.match(await rejects(loadKubeconfig(absent)), /command "no-such-plugin-xyz" not found \(install it\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -12,13 +12,15 @@ import { loadInventory } from '../../lib/inventory/load.ts';
 import { buildModel, validateTree } from '../../lib/gitops/index.ts';
 import { renderAndAnalyze } from '../../lib/gitops/bringup/pipeline.ts';
 import { formatFindings } from '../../lib/gitops/bringup/index.ts';
-import { scanFiles } from '../../lib/gitops/cli.ts';
+import { scanFiles } from '../../cli/gitops.ts';
 import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
 import { register } from '../fixtures/gitops/multicluster.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
 
 const examples = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
-const inventories = readdirSync(examples).filter((f) => f.endsWith('.yaml')).sort();
+const inventories = readdirSync(examples)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 for (const name of inventories) {
   test(`examples/${name} renders, validates, comes up in the analysis and holds no plaintext secret, before and after registration`, async () => {
@@ -40,7 +42,11 @@ for (const name of inventories) {
     assert.equal(scanFiles(after.files), []);
     assert.equal(after.unregistered, []);
     const mgmt = inv.clusters[0].name;
-    for (const c of remotes) assert.ok(after.files.has(`clusters/${mgmt}/cluster-registrations/cluster-${c.name}.yaml`), `${name}: the sealed registration of ${c.name}`);
+    for (const c of remotes)
+      assert.ok(
+        after.files.has(`clusters/${mgmt}/cluster-registrations/cluster-${c.name}.yaml`),
+        `${name}: the sealed registration of ${c.name}`,
+      );
     for (const [file, text] of after.files) {
       assert.not.match(text, /pending-registration/, file);
       for (const a of Object.values(access)) assert.not.ok(text.includes(a.bearerToken), `${file} holds a token in clear`);

@@ -1,13 +1,22 @@
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { parseFacts } from '../../roles/facts/index.ts';
+import { parseFacts } from '../../lib/facts/host-facts.ts';
 import { sshPortOf } from '../../roles/harden/ssh-port.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 
 const out = [
-  'hostname=pi-1', 'arch=aarch64', 'kernel=6.1.0-rpi', 'osId=debian', 'osVersion=12', 'osCodename=bookworm',
-  'init=systemd', 'container=', 'model=Raspberry Pi 4 Model B Rev 1.4', 'cmdline=/boot/firmware/cmdline.txt',
-  'sshd=1:9.2p1-2+deb12u6', 'sshdPorts=22 2200 ',
+  'hostname=pi-1',
+  'arch=aarch64',
+  'kernel=6.1.0-rpi',
+  'osId=debian',
+  'osVersion=12',
+  'osCodename=bookworm',
+  'init=systemd',
+  'container=',
+  'model=Raspberry Pi 4 Model B Rev 1.4',
+  'cmdline=/boot/firmware/cmdline.txt',
+  'sshd=1:9.2p1-2+deb12u6',
+  'sshdPorts=22 2200 ',
 ].join('\n');
 
 test('facts: Pi detection, cmdline file, sshd version and listening ports', () => {

@@ -12,14 +12,18 @@ import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
 
 const state = tempDir('gitops-catalog');
 const ALL = path.resolve('test/fixtures/inventory/good/all-components.yaml');
-const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+const docs = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 
 let cached: Map<string, string> | undefined;
 async function all(): Promise<Map<string, string>> {
   cached ??= (await renderRepoWithSecrets(await loadInventory(ALL), { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS })).files;
   return cached;
 }
-const objects = (files: Map<string, string>) => [...files].flatMap(([f, t]) => (/\.ya?ml$/.test(f) ? docs(t).map((o) => ({ file: f, o })) : []));
+const objects = (files: Map<string, string>) =>
+  [...files].flatMap(([f, t]) => (/\.ya?ml$/.test(f) ? docs(t).map((o) => ({ file: f, o })) : []));
 
 test('all-components inventory: loads, enables every catalog component, renders valid', async () => {
   const files = await all();
@@ -33,10 +37,7 @@ test('no Bitnami chart or image, no deprecated Promtail; pins found upstream', a
   for (const s of charts) assert.not.match(s.repoURL, /bitnami\.com\/bitnami|charts\.bitnami/, s.chart);
   assert.not.ok(charts.some((s) => s.chart === 'promtail'));
   const pin = (chart: string) => charts.find((s) => s.chart === chart)?.targetRevision;
-  assert.equal(
-    ['kube-prometheus-stack', 'mlflow', 'cloudnative-pg', 'alloy'].map(pin),
-    ['88.5.3', '1.11.5', '0.29.0', '1.11.1'],
-  );
+  assert.equal(['kube-prometheus-stack', 'mlflow', 'cloudnative-pg', 'alloy'].map(pin), ['88.5.3', '1.11.5', '0.29.0', '1.11.1']);
   for (const [f, t] of files) assert.not.match(t, /docker\.io\/bitnami\/|image: bitnami\//, f);
 });
 
@@ -112,7 +113,10 @@ test('MinIO: replaced, not surged, on its ReadWriteOnce volume; its bucket Job p
 });
 
 test('the shipped inventory renders with the same catalog', async () => {
-  const { files } = await renderRepoWithSecrets(await loadInventory(path.resolve('inventory.yaml')), { stateDir: tempDir('gitops-catalog-shipped'), sealingKeyOptions: TEST_KEY_OPTIONS });
+  const { files } = await renderRepoWithSecrets(await loadInventory(path.resolve('inventory.yaml')), {
+    stateDir: tempDir('gitops-catalog-shipped'),
+    sealingKeyOptions: TEST_KEY_OPTIONS,
+  });
   assert.ok(files.has('clusters/homelab/postgresql/manifests/cluster.yaml'));
   assert.not.ok([...files.keys()].some((f) => /promtail/.test(f)));
 });

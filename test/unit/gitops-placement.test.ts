@@ -11,12 +11,18 @@ const state = tempDir('gitops-placement');
 
 interface Scheduling {
   nodeSelector?: Record<string, string>;
-  affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: { matchExpressions: { key: string; values: string[] }[] }[] } } };
+  affinity?: {
+    nodeAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: { matchExpressions: { key: string; values: string[] }[] }[] };
+    };
+  };
 }
 
 /** the nodes of the model a rendered pod spec / chart values section can be scheduled on */
 function nodesFor(s: Scheduling, nodes: NodeModel[]): string[] {
-  const hostnames = s.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0].matchExpressions.find((e) => e.key === 'kubernetes.io/hostname')?.values;
+  const hostnames = s.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0].matchExpressions.find(
+    (e) => e.key === 'kubernetes.io/hostname',
+  )?.values;
   return nodes
     .filter((n) => Object.entries(s.nodeSelector ?? {}).every(([k, v]) => n.labels[k] === v))
     .filter((n) => !hostnames || hostnames.includes(n.name))
@@ -49,7 +55,12 @@ test('homelab: demo model and serving on the arm64 Pis; MLflow, PostgreSQL, MinI
   const operator = parse(files.get('clusters/homelab/postgresql/values.yaml')!) as Scheduling;
   const postgres = parse(files.get('clusters/homelab/postgresql/manifests/cluster.yaml')!).spec.affinity as Scheduling;
   const minio = parse(files.get('clusters/homelab/minio/values.yaml')!) as Scheduling;
-  for (const [name, s] of [['mlflow', mlflow], ['postgresql operator', operator], ['postgresql', postgres], ['minio', minio]] as const) {
+  for (const [name, s] of [
+    ['mlflow', mlflow],
+    ['postgresql operator', operator],
+    ['postgresql', postgres],
+    ['minio', minio],
+  ] as const) {
     assert.is(s.nodeSelector!['node-role.clusterseed.io/stateful'], 'true', name);
     assert.equal(nodesFor(s, nodes), ['desktop'], name);
   }
@@ -63,7 +74,10 @@ test('without inventory labels: arch and the K3s control-plane label, else host 
     nodeModel(host('a1', 'c', { arch: 'aarch64' }), 'agent'),
     nodeModel(host('a2', 'c', { arch: 'aarch64' }), 'agent'),
   ];
-  assert.equal(placementFor('control', cluster).nodeSelector, { 'kubernetes.io/arch': 'amd64', 'node-role.kubernetes.io/control-plane': 'true' });
+  assert.equal(placementFor('control', cluster).nodeSelector, {
+    'kubernetes.io/arch': 'amd64',
+    'node-role.kubernetes.io/control-plane': 'true',
+  });
   assert.equal(placementFor('edge', cluster).nodeSelector, { 'kubernetes.io/arch': 'arm64' });
   // an all-arm64 cluster: the agent is singled out by host name, still pinned to arm64
   const pis = [nodeModel(host('p0', 'c', { arch: 'aarch64' }), 'server'), nodeModel(host('p1', 'c', { arch: 'aarch64' }), 'agent')];
@@ -86,7 +100,7 @@ test('a selector that would also match another node is not used', () => {
   assert.equal(discriminatingSelector([nodes[0]], nodes), { 'node-role.kubernetes.io/control-plane': 'true', zone: 'a' });
 });
 
-test('GPU nodes: the device plugin selects the gpu node and tolerates its taint; the RuntimeClass is K3s\' own', async () => {
+test("GPU nodes: the device plugin selects the gpu node and tolerates its taint; the RuntimeClass is K3s' own", async () => {
   const { files, model } = await renderRepoWithSecrets(everything(), { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS });
   const lab = model.clusters.find((c) => c.name === 'lab')!;
   // K3s creates the nvidia RuntimeClass itself: one owner
@@ -98,7 +112,13 @@ test('GPU nodes: the device plugin selects the gpu node and tolerates its taint;
   assert.equal(nodesFor(values, lab.nodes), ['gpu-box']);
   assert.equal(values.tolerations, [parseTaint('nvidia.com/gpu=true:NoSchedule')]);
   // a cluster without gpu nodes gets no device plugin placement at all
-  assert.equal(placementFor('gpu', lab.nodes.filter((n) => !n.gpu)).nodes, []);
+  assert.equal(
+    placementFor(
+      'gpu',
+      lab.nodes.filter((n) => !n.gpu),
+    ).nodes,
+    [],
+  );
 });
 
 test('taints parse into tolerations; bad taints are refused', () => {
@@ -117,10 +137,21 @@ test('quota: capacity hints or arch defaults, 80% usable, split by weight, limit
   const q = quotaFor(cap, 1, 4);
   // 12000m * 0.8 / 4 = 2400m; 36864Mi * 0.8 / 4 = 7372.8Mi -> 7360Mi
   assert.equal(q, { requestsCpu: '2400m', requestsMemory: '7360Mi', limitsCpu: '4800m', limitsMemory: '14720Mi', pods: 20 });
-  assert.throws(() => clusterCapacity([host('bad', 'c', { vars: { capacity: { memory: 'lots' } } })]), /host bad vars\.capacity: invalid memory/);
+  assert.throws(
+    () => clusterCapacity([host('bad', 'c', { vars: { capacity: { memory: 'lots' } } })]),
+    /host bad vars\.capacity: invalid memory/,
+  );
   // a component's floor wins over a small share
-  assert.equal(quotaFor(cap, 1, 100, { milliCpu: 1500, memoryMi: 3072 }), { requestsCpu: '1500m', requestsMemory: '3Gi', limitsCpu: '3', limitsMemory: '6Gi', pods: 20 });
-  const crowded = buildModel(homelab({ 'kube-prometheus-stack': { enabled: true }, jupyterhub: { enabled: true }, loki: { enabled: true } }));
+  assert.equal(quotaFor(cap, 1, 100, { milliCpu: 1500, memoryMi: 3072 }), {
+    requestsCpu: '1500m',
+    requestsMemory: '3Gi',
+    limitsCpu: '3',
+    limitsMemory: '6Gi',
+    pods: 20,
+  });
+  const crowded = buildModel(
+    homelab({ 'kube-prometheus-stack': { enabled: true }, jupyterhub: { enabled: true }, loki: { enabled: true } }),
+  );
   const monitoring = crowded.clusters[0].namespaces.find((n) => n.name === 'monitoring')!;
   assert.is(monitoring.quota!.requestsMemory, '3Gi');
   // the model sizes every clusterseed namespace, never kube-system

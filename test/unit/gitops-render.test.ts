@@ -12,7 +12,10 @@ const state = tempDir('gitops-render');
 const render = (inv: Parameters<typeof renderRepoWithSecrets>[0]) =>
   renderRepoWithSecrets(inv, { stateDir: state, sealingKeyOptions: TEST_KEY_OPTIONS }).then((r) => r.files);
 
-const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+const docs = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 
 test('the shipped inventory renders a valid repo, and a second render is byte-identical', async () => {
   const inv = await loadInventory(path.resolve('inventory.yaml'));
@@ -21,7 +24,14 @@ test('the shipped inventory renders a valid repo, and a second render is byte-id
   assert.ok(first.size > 20);
   assert.equal([...second.keys()], [...first.keys()]);
   for (const [file, content] of first) assert.is(second.get(file), content, file);
-  for (const f of ['README.md', 'renovate.json', 'bootstrap/root.yaml', 'bootstrap/argocd.yaml', 'bootstrap/clusters.yaml', 'platform/argocd/values.yaml']) {
+  for (const f of [
+    'README.md',
+    'renovate.json',
+    'bootstrap/root.yaml',
+    'bootstrap/argocd.yaml',
+    'bootstrap/clusters.yaml',
+    'platform/argocd/values.yaml',
+  ]) {
     assert.ok(first.has(f), f);
   }
   // mlflow pulls in what it requires
@@ -79,7 +89,10 @@ test('Applications: waves in tier order, automated prune/selfHeal, retry, Create
   const chart = kps.spec.sources[0];
   assert.equal([chart.chart, chart.repoURL], ['kube-prometheus-stack', 'https://prometheus-community.github.io/helm-charts']);
   assert.match(chart.targetRevision, /^\d+\.\d+\.\d+$/);
-  assert.equal(chart.helm.valueFiles, ['$values/platform/kube-prometheus-stack/values.yaml', '$values/clusters/lab/kube-prometheus-stack/values.yaml']);
+  assert.equal(chart.helm.valueFiles, [
+    '$values/platform/kube-prometheus-stack/values.yaml',
+    '$values/clusters/lab/kube-prometheus-stack/values.yaml',
+  ]);
   assert.equal(kps.spec.sources[1].ref, 'values');
   // inventory `values:` land in their own file, applied last
   const mlflow = parse(files.get('clusters/lab/apps/mlflow.yaml')!);
@@ -109,10 +122,22 @@ test('bootstrap plan points at files the render produced', async () => {
   assert.ok(files.has(plan.rootApplication) && files.has(plan.argocd.valuesFile));
   const app = parse(files.get('bootstrap/argocd.yaml')!);
   assert.equal([app.spec.sources[0].chart, app.spec.sources[0].targetRevision], [plan.argocd.chart.chart, plan.argocd.chart.version]);
-  assert.equal(plan.sealingKeys.map((k) => k.cluster), ['lab', 'edge']);
-  assert.equal(plan.clusterAccess.map((a) => [a.cluster, a.server]), [['edge', 'https://edge.example.lan:6443']]);
+  assert.equal(
+    plan.sealingKeys.map((k) => k.cluster),
+    ['lab', 'edge'],
+  );
+  assert.equal(
+    plan.clusterAccess.map((a) => [a.cluster, a.server]),
+    [['edge', 'https://edge.example.lan:6443']],
+  );
   assert.equal(plan.unregistered, ['edge']);
-  assert.equal(plan.sealingKeyInstalls.map((k) => [k.cluster, k.built]), [['lab', true], ['edge', true]]);
+  assert.equal(
+    plan.sealingKeyInstalls.map((k) => [k.cluster, k.built]),
+    [
+      ['lab', true],
+      ['edge', true],
+    ],
+  );
 });
 
 test('governance: PriorityClasses on the clusters without Argo CD, and a quota + LimitRange per namespace', async () => {
@@ -123,7 +148,13 @@ test('governance: PriorityClasses on the clusters without Argo CD, and a quota +
   const pcs = docs(all.get('clusters/edge/governance/manifests/priority-classes.yaml')!);
   assert.equal(
     pcs.map((p) => [p.metadata.name, p.value]),
-    [['infrastructure-critical', 1000], ['data-services', 900], ['ml-platform', 800], ['monitoring', 700], ['low-priority', 100]],
+    [
+      ['infrastructure-critical', 1000],
+      ['data-services', 900],
+      ['ml-platform', 800],
+      ['monitoring', 700],
+      ['low-priority', 100],
+    ],
   );
   const files = await render(homelab());
   const ns = docs(files.get('clusters/homelab/governance/manifests/namespaces.yaml')!);
@@ -150,12 +181,18 @@ test('renovate.json parses and covers Argo CD sources, values files and kustomiz
 });
 
 test('secrets never render in plaintext: without sealed secrets the render refuses', () => {
-  assert.throws(() => renderRepo(homelab()), (e: unknown) => e instanceof MissingSecretsError && /homelab:minio\/minio-root/.test((e as Error).message));
+  assert.throws(
+    () => renderRepo(homelab()),
+    (e: unknown) => e instanceof MissingSecretsError && /homelab:minio\/minio-root/.test((e as Error).message),
+  );
 });
 
 test('model errors name the cluster and the inventory field', () => {
   const unknown = homelab({ grafana: { enabled: true } });
-  assert.throws(() => buildModel(unknown), (e: unknown) => e instanceof ModelError && /unknown component "grafana"/.test((e as Error).message));
+  assert.throws(
+    () => buildModel(unknown),
+    (e: unknown) => e instanceof ModelError && /unknown component "grafana"/.test((e as Error).message),
+  );
   const metallb = homelab({ metallb: { enabled: true } });
   assert.throws(() => buildModel(metallb), /components\.metallb\.addresses/);
   const off = homelab({ postgresql: { enabled: false } });

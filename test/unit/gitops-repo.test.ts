@@ -31,7 +31,11 @@ function localHosted() {
   return inv;
 }
 
-const gitq = (dir: string, ...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+const gitq = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['-C', dir, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
 
 function repoWithCommits(n: number): { dir: string; commits: string[] } {
   const dir = mkdtempSync(path.join(tmp, 'work-'));
@@ -68,7 +72,19 @@ test('forced command: upload-pack of the one repository runs; a shell, a push, o
   assert.match(ok.stdout, new RegExp(`^[0-9a-f]{4}${commits[0]} HEAD`));
   assert.is(serve(script, `git upload-pack '${repo}'`).status, 0);
 
-  for (const bad of [undefined, '', 'id', 'sh -c id', `git-receive-pack '${repo}'`, `git-upload-archive '${repo}'`, "git-upload-pack '/etc'", `git-upload-pack '${repo}/../other.git'`, `git-upload-pack '${repo}'; id`, `git-upload-pack '${repo}' && id`, `git-upload-pack ${repo}`]) {
+  for (const bad of [
+    undefined,
+    '',
+    'id',
+    'sh -c id',
+    `git-receive-pack '${repo}'`,
+    `git-upload-archive '${repo}'`,
+    "git-upload-pack '/etc'",
+    `git-upload-pack '${repo}/../other.git'`,
+    `git-upload-pack '${repo}'; id`,
+    `git-upload-pack '${repo}' && id`,
+    `git-upload-pack ${repo}`,
+  ]) {
     const r = serve(script, bad);
     assert.is(r.status, 1, `${JSON.stringify(bad)}: ${r.stdout}${r.stderr}`);
     assert.is(r.stdout, '', `${JSON.stringify(bad)} printed nothing on stdout`);
@@ -90,8 +106,14 @@ test('authorized_keys: one restricted line with the forced command; anything but
 test('URL and known_hosts lines: node address and port, IPv6 in brackets, port 22 plain', () => {
   const repo = { user: 'clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git' };
   assert.is(hostedRepoUrl(repo, { address: '10.0.0.5', port: 22 }), 'ssh://clusterseed-git@10.0.0.5:22/var/lib/clusterseed-git/gitops.git');
-  assert.is(hostedRepoUrl(repo, { address: 'fd00::5', port: 2222 }), 'ssh://clusterseed-git@[fd00::5]:2222/var/lib/clusterseed-git/gitops.git');
-  const keys = [{ type: 'ssh-ed25519', key: 'AAAAC3Nz' }, { type: 'ssh-rsa', key: 'AAAAB3Nz' }];
+  assert.is(
+    hostedRepoUrl(repo, { address: 'fd00::5', port: 2222 }),
+    'ssh://clusterseed-git@[fd00::5]:2222/var/lib/clusterseed-git/gitops.git',
+  );
+  const keys = [
+    { type: 'ssh-ed25519', key: 'AAAAC3Nz' },
+    { type: 'ssh-rsa', key: 'AAAAB3Nz' },
+  ];
   assert.is(knownHostsLines({ address: '10.0.0.5', port: 22 }, keys), '10.0.0.5 ssh-ed25519 AAAAC3Nz\n10.0.0.5 ssh-rsa AAAAB3Nz\n');
   assert.is(knownHostsLines({ address: '10.0.0.5', port: 2222 }, keys.slice(0, 1)), '[10.0.0.5]:2222 ssh-ed25519 AAAAC3Nz\n');
 });
@@ -146,7 +168,14 @@ test('sync plan: same head nothing, empty host the whole branch, an ancestor onl
   assert.equal(syncPlan(b, a, true, true), { action: 'range', since: a });
   assert.is(syncPlan(b, a, false, false).action, 'refuse');
   assert.match((syncPlan(b, a, true, false) as { reason: string }).reason, /ahead of or diverged/);
-  assert.equal(bundleArgs('/t/x.bundle', 'main', { action: 'range', since: a }), ['bundle', 'create', '-q', '/t/x.bundle', 'refs/heads/main', `^${a}`]);
+  assert.equal(bundleArgs('/t/x.bundle', 'main', { action: 'range', since: a }), [
+    'bundle',
+    'create',
+    '-q',
+    '/t/x.bundle',
+    'refs/heads/main',
+    `^${a}`,
+  ]);
   assert.equal(bundleArgs('/t/x.bundle', 'main', { action: 'full' }), ['bundle', 'create', '-q', '/t/x.bundle', 'refs/heads/main']);
 });
 
@@ -160,7 +189,14 @@ test('a range bundle holds only the missing commits and fast-forwards a reposito
   // the bundle needs the host's commit and carries the two after it
   const verify = spawnSync('git', ['bundle', 'verify', bundle], { cwd: dir, encoding: 'utf8' });
   assert.match(verify.stdout + verify.stderr, new RegExp(`requires this ref:?\\s*\\n?${commits[0]}`));
-  const objects = execFileSync('sh', ['-c', `git bundle list-heads ${bundle}; git -C ${host} fetch -q ${bundle} refs/heads/main:refs/heads/main && git -C ${host} rev-parse main`], { encoding: 'utf8' });
+  const objects = execFileSync(
+    'sh',
+    [
+      '-c',
+      `git bundle list-heads ${bundle}; git -C ${host} fetch -q ${bundle} refs/heads/main:refs/heads/main && git -C ${host} rev-parse main`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.match(objects, new RegExp(`${commits[2]}\\s*$`));
   // a non-fast-forward is refused by the same fetch (no '+')
   const old = path.join(tmp, 'old.bundle');
@@ -223,7 +259,13 @@ function standInHost(hostRepo: string | undefined) {
       return readFileSync(hostFiles.get(p)!);
     },
   } as unknown as Transport;
-  const target = { conn, user: 'clusterseed-git', home: '/var/lib/clusterseed-git', repoPath: '/var/lib/clusterseed-git/gitops.git', branch: 'main' };
+  const target = {
+    conn,
+    user: 'clusterseed-git',
+    home: '/var/lib/clusterseed-git',
+    repoPath: '/var/lib/clusterseed-git/gitops.git',
+    branch: 'main',
+  };
   return { target, uploads, downloads, hostFiles, scripts };
 }
 
@@ -259,16 +301,29 @@ test('syncHostRepo: empty host gets the branch, same head touches nothing, a new
   const range = path.join(tmp, 'range-check.bundle');
   writeFileSync(range, host.uploads[1].content);
   const verify = spawnSync('git', ['bundle', 'verify', range], { cwd: dir, encoding: 'utf8' });
-  assert.match(verify.stdout + verify.stderr, new RegExp(commits[0]), 'the second bundle needs the host\'s head: only the new commit travels');
+  assert.match(
+    verify.stdout + verify.stderr,
+    new RegExp(commits[0]),
+    "the second bundle needs the host's head: only the new commit travels",
+  );
 
   // someone committed on the host
-  const foreign = execFileSync('sh', ['-c', `git -C ${hostRepo} -c user.name=x -c user.email=x@x commit-tree -p main -m foreign main^{tree}`], { encoding: 'utf8' }).trim();
+  const foreign = execFileSync(
+    'sh',
+    ['-c', `git -C ${hostRepo} -c user.name=x -c user.email=x@x commit-tree -p main -m foreign main^{tree}`],
+    { encoding: 'utf8' },
+  ).trim();
   gitq(hostRepo, 'update-ref', 'refs/heads/main', foreign);
   await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
     () => assert.unreachable('a foreign head must be refused'),
     (err) => {
       assert.instance(err, HostRepoDivergedError);
-      assert.match(err.message, new RegExp(`refusing to update the repository on srv:/var/lib/clusterseed-git/gitops.git: its head ${foreign.slice(0, 12)} is no commit of the local mirror`));
+      assert.match(
+        err.message,
+        new RegExp(
+          `refusing to update the repository on srv:/var/lib/clusterseed-git/gitops.git: its head ${foreign.slice(0, 12)} is no commit of the local mirror`,
+        ),
+      );
     },
   );
   assert.is(gitq(hostRepo, 'rev-parse', 'main'), foreign, 'left as it was');
@@ -280,7 +335,11 @@ test('syncHostRepo: no repository on the host is named (check mode: it would be 
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', mirror]);
   gitq(dir, 'push', '-q', mirror, `${commits[0]}:refs/heads/main`);
   const host = standInHost(undefined);
-  assert.equal(await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet }), { before: '', head: '', changed: true });
+  assert.equal(await syncHostRepo({ localRepo: mirror, target: host.target, check: true, log: quiet }), {
+    before: '',
+    head: '',
+    changed: true,
+  });
   await syncHostRepo({ localRepo: mirror, target: host.target, check: false, log: quiet }).then(
     () => assert.unreachable('must fail'),
     (err) => assert.match(err.message, /srv:\/var\/lib\/clusterseed-git\/gitops\.git does not exist .*role gitops-repo creates it/),
@@ -290,7 +349,10 @@ test('syncHostRepo: no repository on the host is named (check mode: it would be 
 
 // ---- a lost local mirror is restored from the host ----------------------------------------------
 
-const RENDERED = new Map<string, string>([['bootstrap/root.yaml', 'kind: Application\n'], ['README.md', '# gitops\n']]);
+const RENDERED = new Map<string, string>([
+  ['bootstrap/root.yaml', 'kind: Application\n'],
+  ['README.md', '# gitops\n'],
+]);
 
 /** A host repository holding what an earlier control machine published (authored by clusterseed). */
 async function hostWithPublishedRepo(name: string): Promise<{ hostRepo: string; head: string }> {
@@ -312,10 +374,16 @@ test('restoreMirror: a lost mirror (missing, no state) is filled from the host; 
   const r = await restoreMirror({ localRepo: mirror, target: host.target, check: false, log });
   assert.equal(r, { action: 'restored', head });
   assert.is(gitq(mirror, 'rev-parse', 'refs/heads/main'), head);
-  assert.ok(logged.includes(`gitops: restored the local mirror from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`), logged.join('\n'));
+  assert.ok(
+    logged.includes(`gitops: restored the local mirror from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`),
+    logged.join('\n'),
+  );
   // the bundle: made as the git user in its home under a unique name, read through sudo, removed there
   const made = host.scripts.find((x) => x.includes(' bundle create '))!;
-  assert.match(made, /runuser -u 'clusterseed-git' -- env HOME='\/var\/lib\/clusterseed-git' git -C '\/var\/lib\/clusterseed-git\/gitops\.git' bundle create -q '\/var\/lib\/clusterseed-git\/\.clusterseed-[0-9a-f]{16}\.bundle' 'refs\/heads\/main'/);
+  assert.match(
+    made,
+    /runuser -u 'clusterseed-git' -- env HOME='\/var\/lib\/clusterseed-git' git -C '\/var\/lib\/clusterseed-git\/gitops\.git' bundle create -q '\/var\/lib\/clusterseed-git\/\.clusterseed-[0-9a-f]{16}\.bundle' 'refs\/heads\/main'/,
+  );
   assert.is(host.downloads.length, 1);
   assert.is(host.downloads[0].become, true);
   assert.ok(host.scripts.includes(`rm -f '${host.downloads[0].path}'`), 'removed on the host');
@@ -349,11 +417,17 @@ test('restoreMirror: an empty mirror (git init only) is restored; without restor
     () => assert.unreachable('a mirror with other history must be refused'),
     (err) => {
       assert.instance(err, HostRepoDivergedError);
-      assert.match(err.message, /is no commit of the local mirror .*move it away \(mv .*gitops\.git .*gitops\.git\.old\) and rerun: an empty mirror is restored from the host/);
+      assert.match(
+        err.message,
+        /is no commit of the local mirror .*move it away \(mv .*gitops\.git .*gitops\.git\.old\) and rerun: an empty mirror is restored from the host/,
+      );
     },
   );
   // ... and that mirror (it has history) is not restored: today's refusal stays
-  assert.equal(await restoreMirror({ localRepo: path.join(stuck, '.clusterseed', 'gitops.git'), target: host.target, check: false, log: quiet }), { action: 'none' });
+  assert.equal(
+    await restoreMirror({ localRepo: path.join(stuck, '.clusterseed', 'gitops.git'), target: host.target, check: false, log: quiet }),
+    { action: 'none' },
+  );
   assert.is(host.downloads.length, 0);
 
   const workDir = mkdtempSync(path.join(tmp, 'emptied-'));
@@ -369,24 +443,42 @@ test('restoreMirror: check mode says it would restore and changes nothing; an em
   const workDir = mkdtempSync(path.join(tmp, 'check-'));
   const mirror = path.join(workDir, '.clusterseed', 'gitops.git');
   const logged: string[] = [];
-  const r = await restoreMirror({ localRepo: mirror, target: host.target, check: true, log: { ...quiet, info: (m: string) => logged.push(m) } });
+  const r = await restoreMirror({
+    localRepo: mirror,
+    target: host.target,
+    check: true,
+    log: { ...quiet, info: (m: string) => logged.push(m) },
+  });
   assert.equal(r, { action: 'would-restore', head });
-  assert.match(logged.join('\n'), new RegExp(`would restore the local mirror .* from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`));
+  assert.match(
+    logged.join('\n'),
+    new RegExp(`would restore the local mirror .* from srv:/var/lib/clusterseed-git/gitops.git at ${head.slice(0, 12)}`),
+  );
   assert.not.ok(existsSync(path.join(workDir, '.clusterseed')), 'no mirror created');
   assert.is(host.downloads.length, 0);
-  assert.not.ok(host.scripts.some((x) => x.includes(' bundle ')), 'no bundle made on the host');
+  assert.not.ok(
+    host.scripts.some((x) => x.includes(' bundle ')),
+    'no bundle made on the host',
+  );
 
   const emptyHost = path.join(tmp, 'check-empty-host.git');
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', emptyHost]);
-  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(emptyHost).target, check: false, log: quiet }), { action: 'none' });
-  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(undefined).target, check: false, log: quiet }), { action: 'none' });
+  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(emptyHost).target, check: false, log: quiet }), {
+    action: 'none',
+  });
+  assert.equal(await restoreMirror({ localRepo: mirror, target: standInHost(undefined).target, check: false, log: quiet }), {
+    action: 'none',
+  });
   assert.not.ok(existsSync(mirror));
 });
 
 // ---- admission on the host ----------------------------------------------------------------------
 
-test('sshd AllowGroups admits the git user\'s group on the repository host; no AllowGroups stays none', () => {
-  const s: [string, string][] = [['PermitRootLogin', 'no'], ['AllowGroups', 'sudo']];
+test("sshd AllowGroups admits the git user's group on the repository host; no AllowGroups stays none", () => {
+  const s: [string, string][] = [
+    ['PermitRootLogin', 'no'],
+    ['AllowGroups', 'sudo'],
+  ];
   admitGroup(s, 'clusterseed-git');
   assert.equal(s[1], ['AllowGroups', 'sudo clusterseed-git']);
   admitGroup(s, 'clusterseed-git');
@@ -401,7 +493,14 @@ test('firewall: a restricted ssh_allowed_from also admits node IPs and the pod n
   const view: ClusterView = { cluster: inv.clusters[0], nodes: ['192.168.1.17', '10.0.0.5', '192.168.1.14'], otherServers: [] };
   assert.equal(sshSources([], true, view, []), [], 'open to all stays open to all');
   assert.equal(sshSources(['192.168.1.0/28'], false, view, []), ['192.168.1.0/28'], 'other hosts unchanged');
-  assert.equal(sshSources(['192.168.1.0/28'], true, view, ['10.9.0.0/24']), ['192.168.1.0/28', '192.168.1.17', '10.0.0.5', '192.168.1.14', '10.9.0.0/24', '10.42.0.0/16']);
+  assert.equal(sshSources(['192.168.1.0/28'], true, view, ['10.9.0.0/24']), [
+    '192.168.1.0/28',
+    '192.168.1.17',
+    '10.0.0.5',
+    '192.168.1.14',
+    '10.9.0.0/24',
+    '10.42.0.0/16',
+  ]);
 });
 
 test.run();

@@ -98,25 +98,32 @@ test('the rendered tree passes the secret scan; writeRepo writes exactly the tre
   );
 });
 
-test('CLI: render writes a valid repo offline, a second run changes nothing, check reports up to date', { timeoutSeconds: 300 }, async () => {
-  const work = tempDir('gitops-cli');
-  copyFileSync(path.resolve('inventory.yaml'), path.join(work, 'inventory.yaml'));
-  const out = path.join(work, 'repo');
-  // small pre-made keys keep the test fast; the CLI finds and uses them like real ones
-  await loadOrCreateSealingKeys(sealingKeyDir(path.join(work, '.clusterseed'), 'homelab'), TEST_KEY_OPTIONS);
-  const cli = (...args: string[]) => run(process.execPath, ['scripts/gitops.mjs', ...args, '-i', path.join(work, 'inventory.yaml')], { timeout: 120_000 });
-  const first = await cli('render', '-o', out);
-  assert.match(first.stdout, /valid, no plaintext secrets/);
-  assert.ok(existsSync(path.join(out, 'bootstrap', 'root.yaml')));
-  assert.ok(existsSync(path.join(work, '.clusterseed', 'homelab', 'sealing', 'sealed-secrets.key')));
-  const second = await cli('render', '-o', out);
-  assert.match(second.stdout, /unchanged/);
-  const check = await cli('check', '-o', out);
-  assert.match(check.stdout, /up to date/);
-  assert.ok(readdirSync(out).includes('README.md'));
-  const usage = await run(process.execPath, ['scripts/gitops.mjs', 'render'], { timeout: 60_000 }).catch((e: { code: number; stderr: string }) => e);
-  assert.is((usage as { code: number }).code, 1);
-  assert.match((usage as { stderr: string }).stderr, /render needs -o DIR/);
-});
+test(
+  'CLI: render writes a valid repo offline, a second run changes nothing, check reports up to date',
+  { timeoutSeconds: 300 },
+  async () => {
+    const work = tempDir('gitops-cli');
+    copyFileSync(path.resolve('inventory.yaml'), path.join(work, 'inventory.yaml'));
+    const out = path.join(work, 'repo');
+    // small pre-made keys keep the test fast; the CLI finds and uses them like real ones
+    await loadOrCreateSealingKeys(sealingKeyDir(path.join(work, '.clusterseed'), 'homelab'), TEST_KEY_OPTIONS);
+    const cli = (...args: string[]) =>
+      run(process.execPath, ['scripts/gitops.mjs', ...args, '-i', path.join(work, 'inventory.yaml')], { timeout: 120_000 });
+    const first = await cli('render', '-o', out);
+    assert.match(first.stdout, /valid, no plaintext secrets/);
+    assert.ok(existsSync(path.join(out, 'bootstrap', 'root.yaml')));
+    assert.ok(existsSync(path.join(work, '.clusterseed', 'homelab', 'sealing', 'sealed-secrets.key')));
+    const second = await cli('render', '-o', out);
+    assert.match(second.stdout, /unchanged/);
+    const check = await cli('check', '-o', out);
+    assert.match(check.stdout, /up to date/);
+    assert.ok(readdirSync(out).includes('README.md'));
+    const usage = await run(process.execPath, ['scripts/gitops.mjs', 'render'], { timeout: 60_000 }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.is((usage as { code: number }).code, 1);
+    assert.match((usage as { stderr: string }).stderr, /render needs -o DIR/);
+  },
+);
 
 test.run();

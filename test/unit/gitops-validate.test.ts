@@ -2,7 +2,13 @@ import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { cpSync } from 'node:fs';
 import path from 'node:path';
-import { defaultTemplateDir, renderRepoWithSecrets, RepoValidationError, validateTree, type ValidationIssue } from '../../lib/gitops/index.ts';
+import {
+  defaultTemplateDir,
+  renderRepoWithSecrets,
+  RepoValidationError,
+  validateTree,
+  type ValidationIssue,
+} from '../../lib/gitops/index.ts';
 import { validatorFor, structuralToJsonSchema } from '../../lib/gitops/schemas.ts';
 import { homelab } from '../fixtures/gitops/inventories.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
@@ -53,8 +59,17 @@ test('the index of the offending document in a multi-document file is reported',
 test('CRD kinds reject unknown fields; unknown kinds fail', async () => {
   const issues = await issuesWith('components/traefik/cluster/manifests/helmchartconfig.yaml.hbs');
   const file = 'clusters/homelab/traefik/manifests/helmchartconfig.yaml';
-  assert.ok(issues.some((i) => i.file === file && i.object === 'HelmChartConfig/traefik' && i.field === 'spec' && /unknown field "valueContent"/.test(i.message)), JSON.stringify(issues));
-  assert.ok(issues.some((i) => i.file === file && i.docIndex === 1 && /unknown kind traefik\.io\/v1alpha1\/Middleware/.test(i.message)), JSON.stringify(issues));
+  assert.ok(
+    issues.some(
+      (i) =>
+        i.file === file && i.object === 'HelmChartConfig/traefik' && i.field === 'spec' && /unknown field "valueContent"/.test(i.message),
+    ),
+    JSON.stringify(issues),
+  );
+  assert.ok(
+    issues.some((i) => i.file === file && i.docIndex === 1 && /unknown kind traefik\.io\/v1alpha1\/Middleware/.test(i.message)),
+    JSON.stringify(issues),
+  );
 });
 
 test('the error message lists file:line, document, object and field', async () => {
@@ -66,7 +81,10 @@ test('the error message lists file:line, document, object and field', async () =
     });
     assert.unreachable();
   } catch (err) {
-    assert.match((err as Error).message, 'apps/iris-classifier/deployment.yaml:8 document 0 Deployment/iris-classifier field spec.replicas: must be integer');
+    assert.match(
+      (err as Error).message,
+      'apps/iris-classifier/deployment.yaml:8 document 0 Deployment/iris-classifier field spec.replicas: must be integer',
+    );
   }
 });
 
@@ -79,7 +97,10 @@ test('YAML syntax errors, JSON errors and non-mapping values files are reported 
       ['b/nokind.yaml', 'metadata:\n  name: x\n'],
     ]),
   );
-  assert.ok(issues.some((i) => i.file === 'a/bad.yaml' && /^YAML:/.test(i.message) && i.line! >= 4), JSON.stringify(issues));
+  assert.ok(
+    issues.some((i) => i.file === 'a/bad.yaml' && /^YAML:/.test(i.message) && i.line! >= 4),
+    JSON.stringify(issues),
+  );
   assert.ok(issues.some((i) => i.file === 'renovate.json' && /^JSON:/.test(i.message)));
   assert.ok(issues.some((i) => i.file === 'platform/x/values.yaml' && /mapping/.test(i.message)));
   assert.ok(issues.some((i) => i.file === 'b/nokind.yaml' && /apiVersion or kind/.test(i.message)));
@@ -87,26 +108,60 @@ test('YAML syntax errors, JSON errors and non-mapping values files are reported 
 
 test('schemas exist for every kind the issue lists, from packaged validators or upstream CRDs', () => {
   const kinds: [string, string][] = [
-    ['v1', 'ConfigMap'], ['v1', 'Service'], ['v1', 'Namespace'], ['v1', 'ResourceQuota'], ['v1', 'LimitRange'],
-    ['apps/v1', 'Deployment'], ['apps/v1', 'StatefulSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'], ['batch/v1', 'CronJob'],
-    ['networking.k8s.io/v1', 'Ingress'], ['networking.k8s.io/v1', 'NetworkPolicy'], ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
-    ['scheduling.k8s.io/v1', 'PriorityClass'], ['policy/v1', 'PodDisruptionBudget'], ['autoscaling/v2', 'HorizontalPodAutoscaler'],
-    ['node.k8s.io/v1', 'RuntimeClass'], ['argoproj.io/v1alpha1', 'Application'], ['argoproj.io/v1alpha1', 'ApplicationSet'],
-    ['argoproj.io/v1alpha1', 'AppProject'], ['helm.cattle.io/v1', 'HelmChart'], ['helm.cattle.io/v1', 'HelmChartConfig'],
-    ['bitnami.com/v1alpha1', 'SealedSecret'], ['cert-manager.io/v1', 'ClusterIssuer'], ['metallb.io/v1beta1', 'IPAddressPool'],
+    ['v1', 'ConfigMap'],
+    ['v1', 'Service'],
+    ['v1', 'Namespace'],
+    ['v1', 'ResourceQuota'],
+    ['v1', 'LimitRange'],
+    ['apps/v1', 'Deployment'],
+    ['apps/v1', 'StatefulSet'],
+    ['apps/v1', 'DaemonSet'],
+    ['batch/v1', 'Job'],
+    ['batch/v1', 'CronJob'],
+    ['networking.k8s.io/v1', 'Ingress'],
+    ['networking.k8s.io/v1', 'NetworkPolicy'],
+    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
+    ['scheduling.k8s.io/v1', 'PriorityClass'],
+    ['policy/v1', 'PodDisruptionBudget'],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+    ['node.k8s.io/v1', 'RuntimeClass'],
+    ['argoproj.io/v1alpha1', 'Application'],
+    ['argoproj.io/v1alpha1', 'ApplicationSet'],
+    ['argoproj.io/v1alpha1', 'AppProject'],
+    ['helm.cattle.io/v1', 'HelmChart'],
+    ['helm.cattle.io/v1', 'HelmChartConfig'],
+    ['bitnami.com/v1alpha1', 'SealedSecret'],
+    ['cert-manager.io/v1', 'ClusterIssuer'],
+    ['metallb.io/v1beta1', 'IPAddressPool'],
   ];
   for (const [apiVersion, kind] of kinds) assert.type(validatorFor(apiVersion, kind), 'function', `${apiVersion}/${kind}`);
   assert.is(validatorFor('v1', 'NoSuchKind'), null);
   assert.is(validatorFor('kustomize.config.k8s.io/v1beta1', 'Kustomization'), 'allowed');
   const hc = validatorFor('helm.cattle.io/v1', 'HelmChart') as (o: Record<string, unknown>) => { instancePath: string }[];
-  assert.equal(hc({ apiVersion: 'helm.cattle.io/v1', kind: 'HelmChart', metadata: { name: 'x' }, spec: { chart: 'x', set: { a: 1, b: 'c' }, failurePolicy: 'abort' } }), []);
-  assert.equal(hc({ apiVersion: 'helm.cattle.io/v1', kind: 'HelmChart', metadata: { name: 'x' }, spec: { failurePolicy: 'retry' } }).map((e) => e.instancePath), ['/spec/failurePolicy']);
+  assert.equal(
+    hc({
+      apiVersion: 'helm.cattle.io/v1',
+      kind: 'HelmChart',
+      metadata: { name: 'x' },
+      spec: { chart: 'x', set: { a: 1, b: 'c' }, failurePolicy: 'abort' },
+    }),
+    [],
+  );
+  assert.equal(
+    hc({ apiVersion: 'helm.cattle.io/v1', kind: 'HelmChart', metadata: { name: 'x' }, spec: { failurePolicy: 'retry' } }).map(
+      (e) => e.instancePath,
+    ),
+    ['/spec/failurePolicy'],
+  );
 });
 
 test('structural schemas: strict objects unless they preserve unknown fields, int-or-string', () => {
   const out = structuralToJsonSchema({
     type: 'object',
-    properties: { a: { 'x-kubernetes-preserve-unknown-fields': true, type: 'object', properties: { b: { type: 'string' } } }, c: { 'x-kubernetes-int-or-string': true, type: 'string' } },
+    properties: {
+      a: { 'x-kubernetes-preserve-unknown-fields': true, type: 'object', properties: { b: { type: 'string' } } },
+      c: { 'x-kubernetes-int-or-string': true, type: 'string' },
+    },
   }) as Record<string, any>;
   assert.is(out.additionalProperties, false);
   assert.is(out.properties.a.additionalProperties, undefined);

@@ -21,19 +21,42 @@ const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 ops@desk';
 
 const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1', address: '192.168.1.10', port: 22, user: 'pi', become: true, cluster: 'home', groups: ['servers'], labels: {}, taints: [], vars: {}, ...over,
+  name: 'n1',
+  address: '192.168.1.10',
+  port: 22,
+  user: 'pi',
+  become: true,
+  cluster: 'home',
+  groups: ['servers'],
+  labels: {},
+  taints: [],
+  vars: {},
+  ...over,
 });
 const inventory = (dir = '/inv'): Inventory => ({
-  file: `${dir}/inventory.yaml`, dir, hosts: [], groups: { servers: [], agents: [] }, clusters: [], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {},
+  file: `${dir}/inventory.yaml`,
+  dir,
+  hosts: [],
+  groups: { servers: [], agents: [] },
+  clusters: [],
+  gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+  vars: {},
 });
-const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
+const reader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
 
 test('admin user: configured, else the login user, else admin when logging in as root', () => {
   assert.is(adminUserName(host(), inventory(), baseDefaults), 'pi');
   assert.is(adminUserName(host({ user: 'root' }), inventory(), baseDefaults), 'admin');
   assert.is(adminUserName(host({ vars: { base: { admin_user: 'ops' } } }), inventory(), baseDefaults), 'ops');
-  assert.throws(() => adminUserName(host({ vars: { base: { admin_user: 'root' } } }), inventory(), baseDefaults), /vars\.base\.admin_user: expected a user other than root/);
-  assert.throws(() => adminUserName(host({ vars: { base: { admin_user: 'Bad User' } } }), inventory(), baseDefaults), /\/inv\/inventory\.yaml: host n1: vars\.base\.admin_user: expected a user name/);
+  assert.throws(
+    () => adminUserName(host({ vars: { base: { admin_user: 'root' } } }), inventory(), baseDefaults),
+    /vars\.base\.admin_user: expected a user other than root/,
+  );
+  assert.throws(
+    () => adminUserName(host({ vars: { base: { admin_user: 'Bad User' } } }), inventory(), baseDefaults),
+    /\/inv\/inventory\.yaml: host n1: vars\.base\.admin_user: expected a user name/,
+  );
 });
 
 test('admin keys: key lines, files relative to the inventory, or the ssh_key .pub by default', () => {
@@ -45,9 +68,18 @@ test('admin keys: key lines, files relative to the inventory, or the ssh_key .pu
     assert.equal(collectAdminKeys(reader({ admin_keys: [ED, 'team.pub'] }), host(), dir), [ED, RSA]);
     assert.equal(collectAdminKeys(reader(), host({ sshKey: path.join(dir, 'id_ed25519') }), dir), [ED]);
     assert.equal(collectAdminKeys(reader(), host(), dir), [], 'no key anywhere: the task decides');
-    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['id_ed25519'] }), host(), dir), /admin_keys\[0\]: expected a file of public key lines .* has a line that is not one/);
-    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['missing.pub'] }), host(), dir), /admin_keys\[0\]: expected a public key line or an existing file/);
-    assert.throws(() => collectAdminKeys(reader({ admin_keys: ['ssh-ed25519 not base64!'] }), host(), dir), /admin_keys\[0\]: expected a public key line/);
+    assert.throws(
+      () => collectAdminKeys(reader({ admin_keys: ['id_ed25519'] }), host(), dir),
+      /admin_keys\[0\]: expected a file of public key lines .* has a line that is not one/,
+    );
+    assert.throws(
+      () => collectAdminKeys(reader({ admin_keys: ['missing.pub'] }), host(), dir),
+      /admin_keys\[0\]: expected a public key line or an existing file/,
+    );
+    assert.throws(
+      () => collectAdminKeys(reader({ admin_keys: ['ssh-ed25519 not base64!'] }), host(), dir),
+      /admin_keys\[0\]: expected a public key line/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -79,7 +111,10 @@ test('unattended-upgrades: security origins per distribution, reboot off, apt-co
   assert.match(text, /Automatic-Reboot "false"/);
   assert.match(renderAutoUpgrades(debian), /APT::Periodic::Unattended-Upgrade "1";/);
   assert.match(renderAutoUpgrades({ ...debian, enabled: false }), /APT::Periodic::Unattended-Upgrade "0";/);
-  const ubuntu = readUnattended(reader({ unattended_upgrades: { extra_origins: ['origin=Mine'], blacklist: ['^k3s'], automatic_reboot: true } }), 'ubuntu');
+  const ubuntu = readUnattended(
+    reader({ unattended_upgrades: { extra_origins: ['origin=Mine'], blacklist: ['^k3s'], automatic_reboot: true } }),
+    'ubuntu',
+  );
   assert.ok(ubuntu.origins.includes('origin=${distro_id},archive=${distro_codename}-security'));
   assert.is(ubuntu.origins[ubuntu.origins.length - 1], 'origin=Mine');
   const ubuntuText = renderUnattendedUpgrades(ubuntu, 'ubuntu');
@@ -87,7 +122,10 @@ test('unattended-upgrades: security origins per distribution, reboot off, apt-co
   // apt's own parser must accept what we write (a broken file breaks every apt command)
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-apt-'));
   try {
-    for (const [name, content] of [['20auto-upgrades', renderAutoUpgrades(debian)], ['50unattended-upgrades', ubuntuText]]) {
+    for (const [name, content] of [
+      ['20auto-upgrades', renderAutoUpgrades(debian)],
+      ['50unattended-upgrades', ubuntuText],
+    ]) {
       const file = path.join(dir, name);
       writeFileSync(file, content);
       const r = spawnSync('apt-config', ['-c', file, 'dump'], { encoding: 'utf8' });
@@ -96,8 +134,14 @@ test('unattended-upgrades: security origins per distribution, reboot off, apt-co
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.throws(() => readUnattended(reader(), 'gentoo'), /vars\.base\.unattended_upgrades\.origins\.gentoo: expected the Origins-Pattern entries for gentoo/);
-  assert.throws(() => readUnattended(reader({ unattended_upgrades: { extra_origins: ['a";b'] } }), 'debian'), /extra_origins\[0\]: expected an Origins-Pattern entry/);
+  assert.throws(
+    () => readUnattended(reader(), 'gentoo'),
+    /vars\.base\.unattended_upgrades\.origins\.gentoo: expected the Origins-Pattern entries for gentoo/,
+  );
+  assert.throws(
+    () => readUnattended(reader({ unattended_upgrades: { extra_origins: ['a";b'] } }), 'debian'),
+    /extra_origins\[0\]: expected an Origins-Pattern entry/,
+  );
   assert.equal(readUnattended(reader({ unattended_upgrades: { enabled: false } }), 'gentoo').origins, [], 'disabled: no origins needed');
 });
 
@@ -110,14 +154,21 @@ test('time zone task: ok when linked, change otherwise, unknown zone refused', a
   // linked right but /etc/timezone missing: still a change
   assert.ok(await t.plan(probed(t, '../usr/share/zoneinfo/Europe/Berlin\n--\nknown\n'), ctx));
   const mars = timezoneTask('Mars/Olympus');
-  assert.throws(() => mars.plan(probed(mars, '/usr/share/zoneinfo/Etc/UTC\n--\nunknown\n', { '/etc/timezone': 'Etc/UTC\n' }), ctx), /Mars\/Olympus is not a known time zone/);
+  assert.throws(
+    () => mars.plan(probed(mars, '/usr/share/zoneinfo/Etc/UTC\n--\nunknown\n', { '/etc/timezone': 'Etc/UTC\n' }), ctx),
+    /Mars\/Olympus is not a known time zone/,
+  );
 });
 
 test('base tasks: packages from the inventory, bad vars named with inventory and host', () => {
   const ctx = (vars: Record<string, unknown>, facts: Partial<HostContext['facts']> = {}) =>
     ({
-      host: host(), inventory: inventory(), vars: deepMerge(baseDefaults, vars), options: { check: false, diff: false, verbosity: 0 },
-      facts: { osId: 'debian', container: '', ...facts }, log: { info() {}, verbose() {}, debug() {}, warn() {} },
+      host: host(),
+      inventory: inventory(),
+      vars: deepMerge(baseDefaults, vars),
+      options: { check: false, diff: false, verbosity: 0 },
+      facts: { osId: 'debian', container: '', ...facts },
+      log: { info() {}, verbose() {}, debug() {}, warn() {} },
     }) as unknown as HostContext;
   const tasks = baseTasks(ctx({ packages: ['htop', 'vim-tiny'] }), baseDefaults);
   assert.match(tasks[0].name, /apt packages/);
@@ -125,10 +176,19 @@ test('base tasks: packages from the inventory, bad vars named with inventory and
   assert.ok(tasks[0].packages!.includes('unattended-upgrades'));
   assert.ok(tasks.some((t) => t.name === 'systemd-timesyncd running' || t.name === 'service systemd-timesyncd'));
   const inContainer = baseTasks(ctx({}, { container: 'systemd-nspawn' }), baseDefaults);
-  assert.ok(inContainer.some((t) => t.name === 'systemd-timesyncd running'), 'skipped with a reason inside containers');
-  assert.throws(() => baseTasks(ctx({ packages: ['Bad Name'] }), baseDefaults), /\/inv\/inventory\.yaml: host n1: vars\.base\.packages\[0\]: expected a Debian package name, got "Bad Name"/);
+  assert.ok(
+    inContainer.some((t) => t.name === 'systemd-timesyncd running'),
+    'skipped with a reason inside containers',
+  );
+  assert.throws(
+    () => baseTasks(ctx({ packages: ['Bad Name'] }), baseDefaults),
+    /\/inv\/inventory\.yaml: host n1: vars\.base\.packages\[0\]: expected a Debian package name, got "Bad Name"/,
+  );
   assert.throws(() => baseTasks(ctx({ timezone: '../../etc/passwd' }), baseDefaults), /vars\.base\.timezone: expected an IANA time zone/);
-  assert.throws(() => baseTasks(ctx({ admin_sudo: 'maybe' }), baseDefaults), /vars\.base\.admin_sudo: expected one of nopasswd, password, none, got "maybe"/);
+  assert.throws(
+    () => baseTasks(ctx({ admin_sudo: 'maybe' }), baseDefaults),
+    /vars\.base\.admin_sudo: expected one of nopasswd, password, none, got "maybe"/,
+  );
 });
 
 test.run();

@@ -16,17 +16,45 @@ import { clusterView, k3sRules, renderRuleset, sourcesList, type FirewallModel }
 import { NFTABLES_DROPIN, noFirewallTask, renderBootUnit, renderNftablesDropIn } from '../../roles/harden/firewall-tasks.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 
-const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+const reader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
 const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
-  name: 'home', k3sVersion: 'v1.31.4+k3s1', clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', flannelBackend: 'vxlan',
-  servers: ['s1', 's2'], agents: ['a1'], domain: 'home.lan', components: {}, vars: {}, ...over,
+  name: 'home',
+  k3sVersion: 'v1.31.4+k3s1',
+  clusterCidr: '10.42.0.0/16',
+  serviceCidr: '10.43.0.0/16',
+  flannelBackend: 'vxlan',
+  servers: ['s1', 's2'],
+  agents: ['a1'],
+  domain: 'home.lan',
+  components: {},
+  vars: {},
+  ...over,
 });
 const host = (name: string, address: string, groups: string[], nodeIp?: string): HostSpec => ({
-  name, address, port: 22, user: 'admin', become: true, cluster: 'home', groups, labels: {}, taints: [], vars: {}, ...(nodeIp ? { nodeIp } : {}),
+  name,
+  address,
+  port: 22,
+  user: 'admin',
+  become: true,
+  cluster: 'home',
+  groups,
+  labels: {},
+  taints: [],
+  vars: {},
+  ...(nodeIp ? { nodeIp } : {}),
 });
 function inventoryOf(c: ClusterSpec, hosts: HostSpec[]): Inventory {
-  return { file: '/inv/inventory.yaml', dir: '/inv', hosts, groups: { servers: c.servers, agents: c.agents }, clusters: [c], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {} };
+  return {
+    file: '/inv/inventory.yaml',
+    dir: '/inv',
+    hosts,
+    groups: { servers: c.servers, agents: c.agents },
+    clusters: [c],
+    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+    vars: {},
+  };
 }
 // SSH on 192.168.1.0/24 (the admin network), K3s between node IPs on 10.10.0.0/24 (s2 has none)
 const HOSTS = [
@@ -41,8 +69,11 @@ async function modelFor(name: string, over: Record<string, unknown> = {}, c = cl
   const r = reader(over);
   const view = await clusterView(h, inventoryOf(c, HOSTS), same);
   const k3s = k3sRules({
-    isServer: h.groups.includes('servers'), isAgent: h.groups.includes('agents'), view,
-    nodeNetworks: sourcesList(r, 'firewall.node_networks'), apiFrom: sourcesList(r, 'firewall.api_allowed_from'),
+    isServer: h.groups.includes('servers'),
+    isAgent: h.groups.includes('agents'),
+    view,
+    nodeNetworks: sourcesList(r, 'firewall.node_networks'),
+    apiFrom: sourcesList(r, 'firewall.api_allowed_from'),
   });
   return { host: name, sshPort: 22, sshFrom: [], allowIcmp: true, logDropped: false, trusted: k3s.trusted, rules: k3s.rules };
 }
@@ -55,7 +86,7 @@ function sourcesOf(text: string, match: string): string[] {
   return set ? set[1].split(', ') : [];
 }
 
-test('peer lists hold every node IP as well as every SSH address, the host\'s own node IP too', async () => {
+test("peer lists hold every node IP as well as every SSH address, the host's own node IP too", async () => {
   const server = renderRuleset(await modelFor('s1'));
   const everyNode = ['192.168.1.10', '192.168.1.11', '192.168.1.20', '10.10.0.10', '10.10.0.20'];
   for (const ports of ['tcp dport 10250', 'udp dport 8472']) {
@@ -117,12 +148,19 @@ test('api_allowed_from: nft loads the restricted API rule with the node IPs in i
 
 test('boot unit: after nftables.service (its flush ruleset runs first) and restarted with it, never conflicting', () => {
   const unit = renderBootUnit();
-  const values = (key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).flatMap((l) => l.slice(key.length + 1).split(/\s+/));
+  const values = (key: string) =>
+    unit
+      .split('\n')
+      .filter((l) => l.startsWith(`${key}=`))
+      .flatMap((l) => l.slice(key.length + 1).split(/\s+/));
   assert.ok(values('After').includes('nftables.service'), unit);
   assert.ok(values('PartOf').includes('nftables.service'), unit);
   assert.not.ok(values('Before').includes('nftables.service'));
   assert.not.ok(values('Conflicts').includes('nftables.service'), 'stopping nftables.service runs `nft flush ruleset`: K3s tables gone');
-  assert.not.ok(values('Requires').includes('nftables.service') || values('Wants').includes('nftables.service'), 'does not pull nftables.service in');
+  assert.not.ok(
+    values('Requires').includes('nftables.service') || values('Wants').includes('nftables.service'),
+    'does not pull nftables.service in',
+  );
   assert.ok(values('Before').includes('network-pre.target'), 'still loaded before any interface comes up');
   assert.match(unit, /^ExecStart=\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
   // systemd itself reads the unit when it is available on this machine
@@ -137,7 +175,11 @@ test('boot unit: after nftables.service (its flush ruleset runs first) and resta
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  assert.ok(readFileSync(new URL('../../roles/harden/templates/clusterseed-firewall.service.hbs', import.meta.url), 'utf8').includes('nftables.service'));
+  assert.ok(
+    readFileSync(new URL('../../roles/harden/templates/clusterseed-firewall.service.hbs', import.meta.url), 'utf8').includes(
+      'nftables.service',
+    ),
+  );
 });
 
 test('nftables.service drop-in: its start and reload (each a "flush ruleset") load the clusterseed table right after', () => {
@@ -146,7 +188,7 @@ test('nftables.service drop-in: its start and reload (each a "flush ruleset") lo
   assert.match(text, /^\[Service\]$/m);
   assert.match(text, /^ExecStartPost=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
   assert.match(text, /^ExecReload=-\/usr\/sbin\/nft -f \/etc\/clusterseed\/firewall\.nft$/m);
-  assert.not.match(text, /^ExecReload=$/m, 'adds to the unit\'s own reload, never replaces it');
+  assert.not.match(text, /^ExecReload=$/m, "adds to the unit's own reload, never replaces it");
 });
 
 test('firewall.enabled: false also removes the nftables.service drop-in (and finds a host with only that left)', async () => {

@@ -16,14 +16,20 @@ import { INTERFACE_SYSCTL_FILE, interfaceSysctlTask, renderInterfaceConf, interf
 import { readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
 import { probed } from '../support/probe-state.ts';
 
-const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+const reader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
 /** A transport that records what the plan's apply would run and upload. */
 class Recorder {
   scripts: string[] = [];
   uploads = new Map<string, string>();
-  async exec(script: string, _o?: ExecOptions): Promise<ExecResult> { this.scripts.push(script); return { code: 0, stdout: '', stderr: '' }; }
-  async upload(p: string, content: string | Buffer) { this.uploads.set(p, String(content)); }
+  async exec(script: string, _o?: ExecOptions): Promise<ExecResult> {
+    this.scripts.push(script);
+    return { code: 0, stdout: '', stderr: '' };
+  }
+  async upload(p: string, content: string | Buffer) {
+    this.uploads.set(p, String(content));
+  }
 }
 
 function ctxOf(conn: Recorder, container = '') {
@@ -52,7 +58,10 @@ test('relaxing kexec_load_disabled / unprivileged_bpf_disabled persists the file
   await change.apply(ctx);
   assert.match(conn.uploads.get(SYSCTL_FILE)!, /^kernel\.kexec_load_disabled = 0$/m);
   assert.equal(conn.scripts, [`echo '2' > '/proc/sys/kernel/kptr_restrict'`]);
-  assert.ok(warnings.some((w) => /kernel\.kexec_load_disabled=0 needs a reboot/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /kernel\.kexec_load_disabled=0 needs a reboot/.test(w)),
+    warnings.join('\n'),
+  );
 
   // next run, still before the reboot: nothing to change, the reboot is still reported
   const { ctx: ctx2, warnings: w2 } = ctxOf(new Recorder());
@@ -62,7 +71,10 @@ test('relaxing kexec_load_disabled / unprivileged_bpf_disabled persists the file
 
   // tightening still works live; unprivileged_bpf_disabled=2 may still go to 1
   const tighten = sysctl({ file: SYSCTL_FILE, values: { 'kernel.kexec_load_disabled': 1, 'kernel.unprivileged_bpf_disabled': 1 } });
-  const c3 = await tighten.plan(probed(tighten, '/proc/sys/kernel/kexec_load_disabled:0\n/proc/sys/kernel/unprivileged_bpf_disabled:2\n'), ctxOf(new Recorder()).ctx);
+  const c3 = await tighten.plan(
+    probed(tighten, '/proc/sys/kernel/kexec_load_disabled:0\n/proc/sys/kernel/unprivileged_bpf_disabled:2\n'),
+    ctxOf(new Recorder()).ctx,
+  );
   assert.match((c3 as { summary: string }).summary, /set kernel\.kexec_load_disabled: 0 -> 1, kernel\.unprivileged_bpf_disabled: 2 -> 1/);
 });
 
@@ -73,9 +85,12 @@ test('send_redirects and the other OR-combined knobs are set on every existing i
   const task = interfaceSysctlTask(values);
   assert.match(task.probe!, /\/proc\/sys\/net\/ipv4\/conf\/\*\/send_redirects/);
   const live = [
-    '/proc/sys/net/ipv4/conf/all/send_redirects:0', '/proc/sys/net/ipv4/conf/default/send_redirects:0',
-    '/proc/sys/net/ipv4/conf/eth0/send_redirects:1', '/proc/sys/net/ipv4/conf/lo/send_redirects:0',
-    '/proc/sys/net/ipv4/conf/eth0.200/secure_redirects:1', '/proc/sys/net/ipv6/conf/eth0/accept_redirects:1',
+    '/proc/sys/net/ipv4/conf/all/send_redirects:0',
+    '/proc/sys/net/ipv4/conf/default/send_redirects:0',
+    '/proc/sys/net/ipv4/conf/eth0/send_redirects:1',
+    '/proc/sys/net/ipv4/conf/lo/send_redirects:0',
+    '/proc/sys/net/ipv4/conf/eth0.200/secure_redirects:1',
+    '/proc/sys/net/ipv6/conf/eth0/accept_redirects:1',
   ].join('\n');
   const conn = new Recorder();
   const { ctx } = ctxOf(conn, 'systemd-nspawn');
@@ -97,7 +112,12 @@ test('send_redirects and the other OR-combined knobs are set on every existing i
   assert.is(await task.plan(probed(task, done, { [INTERFACE_SYSCTL_FILE]: file }), ctx), null);
   // knobs where conf/all decides on its own are not repeated per interface
   assert.not.ok(interfaceKnobs(values).some((k) => /rp_filter|log_martians|source_route/.test(k.knob)));
-  assert.is(renderInterfaceConf([]).split('\n').filter((l) => l && !l.startsWith('#')).length, 0);
+  assert.is(
+    renderInterfaceConf([])
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#')).length,
+    0,
+  );
 });
 
 test('the harden role builds the per-interface task from its sysctl values', async () => {
@@ -108,19 +128,39 @@ test('the harden role builds the per-interface task from its sysctl values', asy
 // ---- rp_filter under a user CNI ----------------------------------------------------------------
 
 async function hardenTasksFor(backend: string, hostVars = ''): Promise<Task[]> {
-  const inventory = parseInventory(`
+  const inventory = parseInventory(
+    `
 cluster: { name: lab, k3s_version: v1.31.4+k3s1, flannel_backend: ${backend} }
 defaults: { user: admin }
 hosts:
   s1: { address: 10.0.0.1${hostVars} }
 groups: { servers: [s1] }
-`, '/inv/inventory.yaml');
+`,
+    '/inv/inventory.yaml',
+  );
   const host = inventory.hosts[0];
   const ctx = {
-    host, inventory, conn: new Recorder() as unknown as Transport,
-    facts: { hostname: 's1', arch: 'x86_64', kernel: '6.1', osId: 'debian', osVersion: '12', osCodename: 'bookworm', init: 'systemd', container: '', raspberryPi: false, piCmdlineFile: '', sshdVersion: '' },
-    vars: deepMerge(hardenDefaults, host.vars.harden as Record<string, unknown>), options: { check: false, diff: false, verbosity: 0 }, shared: new Map(),
-    log: { info() {}, verbose() {}, debug() {}, warn() {} }, peers: new Map(),
+    host,
+    inventory,
+    conn: new Recorder() as unknown as Transport,
+    facts: {
+      hostname: 's1',
+      arch: 'x86_64',
+      kernel: '6.1',
+      osId: 'debian',
+      osVersion: '12',
+      osCodename: 'bookworm',
+      init: 'systemd',
+      container: '',
+      raspberryPi: false,
+      piCmdlineFile: '',
+      sshdVersion: '',
+    },
+    vars: deepMerge(hardenDefaults, host.vars.harden as Record<string, unknown>),
+    options: { check: false, diff: false, verbosity: 0 },
+    shared: new Map(),
+    log: { info() {}, verbose() {}, debug() {}, warn() {} },
+    peers: new Map(),
   } as HostContext;
   return hardenTasks(ctx, { baseDefaults, freshLogin: async () => undefined });
 }
@@ -134,7 +174,10 @@ async function hardenSysctlFile(backend: string, hostVars = ''): Promise<string>
 test('flannel_backend none: rp_filter is left to the CNI unless the inventory sets it', async () => {
   assert.match(await hardenSysctlFile('vxlan'), /net\/ipv4\/conf\/all\/rp_filter/);
   assert.not.match(await hardenSysctlFile('none'), /rp_filter/);
-  assert.match(await hardenSysctlFile('none', `, vars: { harden: { sysctl: { values: { net.ipv4.conf.all.rp_filter: 1 } } } }`), /net\/ipv4\/conf\/all\/rp_filter/);
+  assert.match(
+    await hardenSysctlFile('none', `, vars: { harden: { sysctl: { values: { net.ipv4.conf.all.rp_filter: 1 } } } }`),
+    /net\/ipv4\/conf\/all\/rp_filter/,
+  );
   const sys = readSysctl(reader(), { userCni: true });
   assert.not.ok(Object.keys(sys.values).some((k) => k.endsWith('.rp_filter')));
   assert.ok(sys.unmanaged.some((u) => /net\.ipv4\.conf\.all\.rp_filter \(flannel_backend: none/.test(u)));
@@ -144,8 +187,18 @@ test('flannel_backend none: rp_filter is left to the CNI unless the inventory se
 
 test('modules K3s needs cannot be blacklisted', () => {
   for (const m of ['overlay', 'br_netfilter', 'vxlan', 'wireguard', 'nf_conntrack', 'iptable_nat', 'ip_vs_rr', 'xt_conntrack', 'nf-nat']) {
-    assert.throws(() => readProtocols(reader({ network_protocols: { blacklist: ['dccp', m] } })), new RegExp(`vars\\.harden\\.network_protocols\\.blacklist\\[1\\]: expected a protocol module name that K3s does not need \\(${m} is loaded by K3s`), m);
-    assert.throws(() => readFilesystems(reader({ filesystems: { blacklist: [m] } })), /filesystems\.blacklist\[0\]: expected a filesystem module name that K3s does not need/, m);
+    assert.throws(
+      () => readProtocols(reader({ network_protocols: { blacklist: ['dccp', m] } })),
+      new RegExp(
+        `vars\\.harden\\.network_protocols\\.blacklist\\[1\\]: expected a protocol module name that K3s does not need \\(${m} is loaded by K3s`,
+      ),
+      m,
+    );
+    assert.throws(
+      () => readFilesystems(reader({ filesystems: { blacklist: [m] } })),
+      /filesystems\.blacklist\[0\]: expected a filesystem module name that K3s does not need/,
+      m,
+    );
   }
   assert.equal(readProtocols(reader()), ['dccp', 'rds', 'tipc']);
   assert.equal(readFilesystems(reader({ filesystems: { blacklist: ['cramfs', 'udf', 'cramfs'] } })), ['cramfs', 'udf']);

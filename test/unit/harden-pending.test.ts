@@ -23,7 +23,13 @@ const reader = () => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(ha
 /** a context whose connection records the scripts it is asked to run and answers exit 0 */
 function ctxRecording(scripts: string[]): HostContext {
   const conn = { exec: async (s: string): Promise<ExecResult> => (scripts.push(s), { code: 0, stdout: '', stderr: '' }) };
-  return { host: { name: 'n1', user: 'admin' }, conn, facts: { sshdVersion: localSshd }, options: { diff: false, check: false }, log: { info() {}, verbose() {}, debug() {}, warn() {} } } as unknown as HostContext;
+  return {
+    host: { name: 'n1', user: 'admin' },
+    conn,
+    facts: { sshdVersion: localSshd },
+    options: { diff: false, check: false },
+    log: { info() {}, verbose() {}, debug() {}, warn() {} },
+  } as unknown as HostContext;
 }
 
 test('sshd: the drop-in in place but the rollback copy of an unproven install still there is a change that notifies the reload', async () => {
@@ -39,13 +45,24 @@ test('sshd: the drop-in in place but the rollback copy of an unproven install st
   assert.is(await task.plan(probed(task, stdout, inPlace, { mode: '0600' }), ctx), null, 'proven: ok');
   const change = await task.plan(probed(task, stdout, { ...inPlace, [SSHD_ROLLBACK]: '' }, { mode: '0600' }), ctx);
   assert.ok(change && 'apply' in change, 'the rollback copy makes it a change');
-  assert.match(change.summary, /an earlier install was never proven live \(\/var\/lib\/clusterseed\/sshd-rollback is still there\): reload sshd and prove a fresh login/);
+  assert.match(
+    change.summary,
+    /an earlier install was never proven live \(\/var\/lib\/clusterseed\/sshd-rollback is still there\): reload sshd and prove a fresh login/,
+  );
   await change.apply(ctx);
   assert.equal(scripts, [], 'nothing to install: the reload handler does the work');
   // the copies equal to the live files: what a rollback put back (proven before), not an unproven install
-  const restored = { ...inPlace, [SSHD_ROLLBACK]: '', [`${SSHD_ROLLBACK}/dropin`]: content, [`${SSHD_ROLLBACK}/sshd_config`]: inPlace['/etc/ssh/sshd_config'] };
+  const restored = {
+    ...inPlace,
+    [SSHD_ROLLBACK]: '',
+    [`${SSHD_ROLLBACK}/dropin`]: content,
+    [`${SSHD_ROLLBACK}/sshd_config`]: inPlace['/etc/ssh/sshd_config'],
+  };
   assert.is(await task.plan(probed(task, stdout, restored, { mode: '0600' }), ctx), null, 'a rollback that was put back is proven');
-  const older = await task.plan(probed(task, stdout, { ...restored, [`${SSHD_ROLLBACK}/dropin`]: 'PermitRootLogin yes\n' }, { mode: '0600' }), ctx);
+  const older = await task.plan(
+    probed(task, stdout, { ...restored, [`${SSHD_ROLLBACK}/dropin`]: 'PermitRootLogin yes\n' }, { mode: '0600' }),
+    ctx,
+  );
   assert.ok(older && 'apply' in older, 'a saved copy older than the installed drop-in: unproven');
   // with a wrong mode as well, both are fixed and said
   const both = await task.plan(probed(task, stdout, { ...inPlace, [SSHD_ROLLBACK]: '' }, { mode: '0644' }), ctx);
@@ -54,7 +71,12 @@ test('sshd: the drop-in in place but the rollback copy of an unproven install st
 });
 
 test('sshd: a failed proof whose restore worked is a HandlerRolledBack (its pending record goes); a failed restore is not', async () => {
-  const handler = reloadSshdHandler(() => 'admin', async () => { throw new Error('no fresh SSH login as admin'); });
+  const handler = reloadSshdHandler(
+    () => 'admin',
+    async () => {
+      throw new Error('no fresh SSH login as admin');
+    },
+  );
   const restoredCtx = ctxRecording([]);
   (restoredCtx as any).host = { name: 'n1', user: 'admin', vars: {} };
   (restoredCtx as any).vars = deepMerge(hardenDefaults, {});
@@ -67,7 +89,12 @@ test('sshd: a failed proof whose restore worked is a HandlerRolledBack (its pend
   }
   const brokenScripts: string[] = [];
   const broken = ctxRecording(brokenScripts);
-  (broken as any).conn = { exec: async (s: string): Promise<ExecResult> => (brokenScripts.push(s), s.includes('rb=') ? { code: 1, stdout: '', stderr: 'cp: No space left on device' } : { code: 0, stdout: '', stderr: '' }) };
+  (broken as any).conn = {
+    exec: async (s: string): Promise<ExecResult> => (
+      brokenScripts.push(s),
+      s.includes('rb=') ? { code: 1, stdout: '', stderr: 'cp: No space left on device' } : { code: 0, stdout: '', stderr: '' }
+    ),
+  };
   try {
     await handler.run(broken);
     assert.unreachable();
@@ -83,7 +110,9 @@ test('firewall: file and live table as recorded but the rollback script still th
   assert.is(await proven.plan(probed(proven, 'abc  -\n', files), ctxRecording([])), null);
   const unproven = { ...files, '/var/lib/clusterseed/firewall-rollback.sh': '#!/bin/sh\n' };
   const logins: string[] = [];
-  const task = rulesetTask('X\n', 'policy drop', 90, async (_c, user) => { logins.push(user); });
+  const task = rulesetTask('X\n', 'policy drop', 90, async (_c, user) => {
+    logins.push(user);
+  });
   const scripts: string[] = [];
   const change = await task.plan(probed(task, 'abc  -\n', unproven), ctxRecording(scripts));
   assert.ok(change && 'apply' in change);
@@ -93,7 +122,9 @@ test('firewall: file and live table as recorded but the rollback script still th
   assert.is(scripts.length, 1);
   assert.match(scripts[0], /systemctl stop clusterseed-firewall-revert\.timer.*rm -f .*firewall-rollback\.sh/);
 
-  const locked = rulesetTask('X\n', 'policy drop', 90, async () => { throw new Error('no fresh SSH login as admin'); });
+  const locked = rulesetTask('X\n', 'policy drop', 90, async () => {
+    throw new Error('no fresh SSH login as admin');
+  });
   const lockedScripts: string[] = [];
   const lockedChange = await locked.plan(probed(locked, 'abc  -\n', unproven), ctxRecording(lockedScripts));
   assert.ok(lockedChange && 'apply' in lockedChange);
@@ -104,7 +135,11 @@ test('firewall: file and live table as recorded but the rollback script still th
     assert.match((err as Error).message, /no fresh SSH login as admin; the previous ruleset was restored/);
   }
   assert.match(lockedScripts[0], /\/bin\/sh \/var\/lib\/clusterseed\/firewall-rollback\.sh/);
-  assert.match(lockedScripts[1], /rm -f .*firewall-rollback\.sh/, 'restored: the rollback files go, the next run must not take the ruleset for unproven');
+  assert.match(
+    lockedScripts[1],
+    /rm -f .*firewall-rollback\.sh/,
+    'restored: the rollback files go, the next run must not take the ruleset for unproven',
+  );
 });
 
 test.run();

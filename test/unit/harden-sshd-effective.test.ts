@@ -11,13 +11,23 @@ import { deepMerge } from '../../lib/inventory/merge.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import { VarsReader } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
-import { buildSshdConfig, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys, readSshdVars, renderSshdConfig, SSHD_DROPIN } from '../../roles/harden/sshd.ts';
+import {
+  buildSshdConfig,
+  effectiveMismatches,
+  HOST_KEYS_PROBE,
+  parseEffective,
+  parseHostKeys,
+  readSshdVars,
+  renderSshdConfig,
+  SSHD_DROPIN,
+} from '../../roles/harden/sshd.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from '../../roles/harden/sshd-contexts.ts';
 import { sshdConfigTask } from '../../roles/harden/sshd-tasks.ts';
 import { probed } from '../support/probe-state.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
 
-const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+const reader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
 /** sshd of this machine, for checking what the role renders (test/support/local-sshd.ts). */
 const localSshd = localSshdVersion();
@@ -29,7 +39,9 @@ test('PermitRootLogin prohibit-password passes although sshd -T prints without-p
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));
   try {
     writeFileSync(path.join(dir, 'sshd_config'), renderSshdConfig(input));
-    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
+      encoding: 'utf8',
+    });
     assert.is(eff.status, 0, eff.stderr);
     assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
   } finally {
@@ -45,7 +57,9 @@ test('AllowGroups of several groups: sshd -T prints one line per group, and that
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));
   try {
     writeFileSync(path.join(dir, 'sshd_config'), renderSshdConfig(input));
-    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
+      encoding: 'utf8',
+    });
     assert.is(eff.status, 0, eff.stderr);
     assert.match(eff.stdout, /^allowgroups sudo\nallowgroups clusterseed-git$/m);
     assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
@@ -53,7 +67,9 @@ test('AllowGroups of several groups: sshd -T prints one line per group, and that
     rmSync(dir, { recursive: true, force: true });
   }
   // a group missing is still a difference
-  assert.equal(effectiveMismatches(input, new Map([['allowgroups', ['sudo']]])), ['allowgroups: effective "sudo", wanted "sudo clusterseed-git"']);
+  assert.equal(effectiveMismatches(input, new Map([['allowgroups', ['sudo']]])), [
+    'allowgroups: effective "sudo", wanted "sudo clusterseed-git"',
+  ]);
 });
 
 test('a Match block that relaxes sshd for root from the network is found, though the admin from loopback is fine', () => {
@@ -67,10 +83,15 @@ test('a Match block that relaxes sshd for root from the network is found, though
     const fromLan = contextMismatches(run('192.0.2.7 50000 192.0.2.1 22'), (e) => effectiveMismatches(input, e));
     assert.equal(fromLan, ['permitrootlogin: effective "yes", wanted "no" (for user=root,addr=192.0.2.7)']);
     // what the old single-context check (the admin user from loopback) saw: nothing wrong
-    const single = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    const single = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
+      encoding: 'utf8',
+    });
     assert.equal(effectiveMismatches(input, parseEffective(single.stdout)), []);
     // a client elsewhere is not affected by that block
-    assert.equal(contextMismatches(run('198.51.100.9 50000 198.51.100.1 22'), (e) => effectiveMismatches(input, e)), []);
+    assert.equal(
+      contextMismatches(run('198.51.100.9 50000 198.51.100.1 22'), (e) => effectiveMismatches(input, e)),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

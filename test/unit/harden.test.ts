@@ -15,8 +15,18 @@ import { deepMerge } from '../../lib/runner/merge.ts';
 import { VarsReader, VarsError } from '../../roles/base/vars-check.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
-  algorithmsFor, buildSshdConfig, chooseHostKeys, effectiveMismatches, HOST_KEYS_PROBE, parseEffective, parseHostKeys,
-  publicKeyInfo, readSshdVars, renderSshdConfig, versionAtLeast, type HostKeyInfo,
+  algorithmsFor,
+  buildSshdConfig,
+  chooseHostKeys,
+  effectiveMismatches,
+  HOST_KEYS_PROBE,
+  parseEffective,
+  parseHostKeys,
+  publicKeyInfo,
+  readSshdVars,
+  renderSshdConfig,
+  versionAtLeast,
+  type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
 import { clusterView, k3sRules, readExtraPorts, renderRuleset, ruleLines, type FirewallModel } from '../../roles/harden/firewall.ts';
 import { chooseFilesystems, renderModulesConf } from '../../roles/harden/filesystems.ts';
@@ -29,7 +39,8 @@ import { baseDefaults } from '../../roles/base/index.ts';
 import { probed } from '../support/probe-state.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
 
-const reader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+const reader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 
 const KEYS: HostKeyInfo[] = [
   { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
@@ -60,9 +71,18 @@ test('key exchange follows the OpenSSH version: sntrup761 from 8.5, mlkem768 fro
   for (const v of ['7.4', '8.2', '9.2', '10.0']) {
     const a = algorithmsFor(v, ['ed25519', 'rsa']);
     assert.ok(a.kex.includes('curve25519-sha256'), `curve25519 for ${v} (every client, ssh2 included)`);
-    assert.not.ok(a.kex.some((k) => /sha1|group1-|group14|nistp/.test(k)), `no weak kex for ${v}`);
-    assert.not.ok(a.macs.some((m) => /sha1|md5|umac-64|^hmac-sha2-(256|512)$/.test(m)), `EtM SHA-2 MACs only for ${v}`);
-    assert.not.ok(a.ciphers.some((c) => /cbc|3des|arcfour/.test(c)), `no CBC for ${v}`);
+    assert.not.ok(
+      a.kex.some((k) => /sha1|group1-|group14|nistp/.test(k)),
+      `no weak kex for ${v}`,
+    );
+    assert.not.ok(
+      a.macs.some((m) => /sha1|md5|umac-64|^hmac-sha2-(256|512)$/.test(m)),
+      `EtM SHA-2 MACs only for ${v}`,
+    );
+    assert.not.ok(
+      a.ciphers.some((c) => /cbc|3des|arcfour/.test(c)),
+      `no CBC for ${v}`,
+    );
   }
   assert.throws(() => algorithmsFor('7.2', ['ed25519']), /older than 7\.4/);
 });
@@ -74,23 +94,46 @@ test('host keys: DSA/ECDSA and short RSA are not offered; a missing Ed25519 key 
     { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
   ];
   const c = chooseHostKeys(shortRsa, ['ed25519', 'rsa'], 3072);
-  assert.equal(c.offered.map((k) => k.path), ['/etc/ssh/ssh_host_ed25519_key']);
+  assert.equal(
+    c.offered.map((k) => k.path),
+    ['/etc/ssh/ssh_host_ed25519_key'],
+  );
   assert.ok(c.generateEd25519);
   assert.is(c.dropped.length, 3);
   const full = chooseHostKeys(KEYS, ['ed25519', 'rsa'], 3072);
-  assert.equal(full.offered.map((k) => k.type), ['ED25519', 'RSA']);
+  assert.equal(
+    full.offered.map((k) => k.type),
+    ['ED25519', 'RSA'],
+  );
   assert.not.ok(full.generateEd25519);
   assert.throws(() => chooseHostKeys(shortRsa, ['rsa'], 3072), /no host key left to offer/);
-  assert.equal(parseHostKeys(['key /etc/ssh/ssh_host_ed25519_key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA root@h1', 'junk', 'key /x ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA']), [{ path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' }]);
+  assert.equal(
+    parseHostKeys([
+      'key /etc/ssh/ssh_host_ed25519_key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA root@h1',
+      'junk',
+      'key /x ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDSyfjGsXz8Rx0Ak7n6Zbb1RAWSgHGX0yl+ER3XdDkiA',
+    ]),
+    [{ path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' }],
+  );
 });
 
 test('host key type and size read from the public key agree with ssh-keygen -l', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-hostkeys-'));
   try {
-    for (const [type, bits] of [['rsa', 3072], ['rsa', 2047], ['rsa', 1024], ['ecdsa', 256], ['ecdsa', 384], ['ecdsa', 521], ['ed25519', 256]] as const) {
+    for (const [type, bits] of [
+      ['rsa', 3072],
+      ['rsa', 2047],
+      ['rsa', 1024],
+      ['ecdsa', 256],
+      ['ecdsa', 384],
+      ['ecdsa', 521],
+      ['ed25519', 256],
+    ] as const) {
       const key = path.join(dir, `ssh_host_${type}${bits}_key`);
       execFileSync('ssh-keygen', ['-q', '-t', type, '-b', String(bits), '-N', '', '-C', 'root@test host', '-f', key]);
-      const [want] = execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).trim().split(' ');
+      const [want] = execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' })
+        .trim()
+        .split(' ');
       const wantType = /\((\S+)\)$/.exec(execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).trim())![1];
       const line = readFileSync(`${key}.pub`, 'utf8').trim();
       const [keyType, b64] = line.split(' ');
@@ -106,11 +149,22 @@ test('host key type and size read from the public key agree with ssh-keygen -l',
 test('the rendered drop-in: the baseline settings, host key lines and versioned keywords', () => {
   const text = renderSshdConfig(configFor('9.2').input);
   for (const line of [
-    'PermitRootLogin no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AuthenticationMethods publickey',
-    'MaxAuthTries 3', 'LoginGraceTime 30', 'ClientAliveInterval 300', 'ClientAliveCountMax 2', 'X11Forwarding no',
-    'AllowAgentForwarding no', 'AllowTcpForwarding no', 'LogLevel VERBOSE',
-    'HostKey /etc/ssh/ssh_host_ed25519_key', 'HostKey /etc/ssh/ssh_host_rsa_key',
-  ]) assert.ok(text.split('\n').includes(line), `has "${line}"`);
+    'PermitRootLogin no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'AuthenticationMethods publickey',
+    'MaxAuthTries 3',
+    'LoginGraceTime 30',
+    'ClientAliveInterval 300',
+    'ClientAliveCountMax 2',
+    'X11Forwarding no',
+    'AllowAgentForwarding no',
+    'AllowTcpForwarding no',
+    'LogLevel VERBOSE',
+    'HostKey /etc/ssh/ssh_host_ed25519_key',
+    'HostKey /etc/ssh/ssh_host_rsa_key',
+  ])
+    assert.ok(text.split('\n').includes(line), `has "${line}"`);
   assert.not.match(text, /ecdsa_key/);
   assert.not.match(text, /ChallengeResponseAuthentication/, '9.2 knows KbdInteractiveAuthentication');
   const old = renderSshdConfig(configFor('8.4').input);
@@ -119,7 +173,9 @@ test('the rendered drop-in: the baseline settings, host key lines and versioned 
 });
 
 test('settings from the inventory: overrides, null removes, booleans, and bad keywords named', () => {
-  const text = renderSshdConfig(configFor('9.2', { sshd: { settings: { MaxAuthTries: 2, X11Forwarding: null, AllowUsers: 'admin ops', PermitTTY: true } } }).input);
+  const text = renderSshdConfig(
+    configFor('9.2', { sshd: { settings: { MaxAuthTries: 2, X11Forwarding: null, AllowUsers: 'admin ops', PermitTTY: true } } }).input,
+  );
   assert.match(text, /^MaxAuthTries 2$/m);
   assert.not.match(text, /X11Forwarding/);
   assert.match(text, /^AllowUsers admin ops$/m);
@@ -127,7 +183,10 @@ test('settings from the inventory: overrides, null removes, booleans, and bad ke
   const respelled = renderSshdConfig(configFor('9.2', { sshd: { settings: { permitrootlogin: 'prohibit-password' } } }).input);
   assert.match(respelled, /^permitrootlogin prohibit-password$/m);
   assert.not.match(respelled, /^PermitRootLogin no$/m, 'one value per keyword, the override');
-  assert.throws(() => configFor('9.2', { sshd: { settings: { 'Bad Key': 'x' } } }), /vars\.harden\.sshd\.settings\.Bad Key: expected an sshd_config keyword/);
+  assert.throws(
+    () => configFor('9.2', { sshd: { settings: { 'Bad Key': 'x' } } }),
+    /vars\.harden\.sshd\.settings\.Bad Key: expected an sshd_config keyword/,
+  );
   assert.throws(() => configFor('9.2', { sshd: { settings: { Ciphers: 'aes128-cbc' } } }), /use vars\.harden\.sshd\.ciphers/);
   assert.throws(() => configFor('9.2', { sshd: { settings: { Banner: 'x\nMatch all' } } }), /one-line value/);
   assert.throws(() => configFor('9.2', { sshd: { host_key_types: ['dsa'] } }), /host_key_types\[0\]: expected one of ed25519, rsa, ecdsa/);
@@ -148,10 +207,7 @@ function candidate(dropins: Record<string, string>): string {
   return dir;
 }
 
-const hostKeysHere = (): HostKeyInfo[] =>
-  parseHostKeys(
-    execFileSync('sh', ['-c', HOST_KEYS_PROBE], { encoding: 'utf8' }).split('\n'),
-  );
+const hostKeysHere = (): HostKeyInfo[] => parseHostKeys(execFileSync('sh', ['-c', HOST_KEYS_PROBE], { encoding: 'utf8' }).split('\n'));
 
 test(`this machine's sshd (OpenSSH ${localSshd}) accepts the drop-in rendered for its version, and sshd -T shows it in force`, () => {
   const { input } = configFor(localSshd, {}, hostKeysHere());
@@ -159,7 +215,9 @@ test(`this machine's sshd (OpenSSH ${localSshd}) accepts the drop-in rendered fo
   try {
     const t = spawnSync('sshd', ['-t', '-f', `${dir}/sshd_config`], { encoding: 'utf8' });
     assert.is(t.status, 0, t.stderr);
-    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
+      encoding: 'utf8',
+    });
     assert.is(eff.status, 0, eff.stderr);
     assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
     // the main file's "X11Forwarding yes" comes after the Include: ours wins
@@ -198,10 +256,18 @@ test('an earlier drop-in that overrides ours (first match wins) is found in the 
     '00-clusterseed-harden.conf': renderSshdConfig(input),
   });
   try {
-    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], { encoding: 'utf8' });
+    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
+      encoding: 'utf8',
+    });
     const problems = effectiveMismatches(input, parseEffective(eff.stdout));
-    assert.ok(problems.some((p) => p.startsWith('passwordauthentication: effective "yes"')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('hostkey: also offers /etc/ssh/ssh_host_ecdsa_key')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('passwordauthentication: effective "yes"')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('hostkey: also offers /etc/ssh/ssh_host_ecdsa_key')),
+      problems.join('\n'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -210,14 +276,40 @@ test('an earlier drop-in that overrides ours (first match wins) is found in the 
 // ---- firewall --------------------------------------------------------------------------------
 
 const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
-  name: 'home', k3sVersion: 'v1.31.4+k3s1', clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', flannelBackend: 'vxlan',
-  servers: ['s1', 's2'], agents: ['a1'], domain: 'home.lan', components: {}, vars: {}, ...over,
+  name: 'home',
+  k3sVersion: 'v1.31.4+k3s1',
+  clusterCidr: '10.42.0.0/16',
+  serviceCidr: '10.43.0.0/16',
+  flannelBackend: 'vxlan',
+  servers: ['s1', 's2'],
+  agents: ['a1'],
+  domain: 'home.lan',
+  components: {},
+  vars: {},
+  ...over,
 });
 const host = (name: string, address: string, groups: string[]): HostSpec => ({
-  name, address, port: 22, user: 'admin', become: true, cluster: 'home', groups, labels: {}, taints: [], vars: {},
+  name,
+  address,
+  port: 22,
+  user: 'admin',
+  become: true,
+  cluster: 'home',
+  groups,
+  labels: {},
+  taints: [],
+  vars: {},
 });
 function inventoryOf(c: ClusterSpec, hosts: HostSpec[]): Inventory {
-  return { file: '/inv/inventory.yaml', dir: '/inv', hosts, groups: { servers: c.servers, agents: c.agents }, clusters: [c], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {} };
+  return {
+    file: '/inv/inventory.yaml',
+    dir: '/inv',
+    hosts,
+    groups: { servers: c.servers, agents: c.agents },
+    clusters: [c],
+    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+    vars: {},
+  };
 }
 const HOSTS = [host('s1', '192.168.1.10', ['servers']), host('s2', '192.168.1.11', ['servers']), host('a1', '192.168.1.20', ['agents'])];
 const same = async (a: string) => [a];
@@ -226,8 +318,22 @@ async function modelFor(name: string, c = cluster(), over: Record<string, unknow
   const h = HOSTS.find((x) => x.name === name)!;
   const view = await clusterView(h, inventoryOf(c, HOSTS), same);
   const r = reader(over);
-  const k3s = k3sRules({ isServer: h.groups.includes('servers'), isAgent: h.groups.includes('agents'), view, nodeNetworks: [], apiFrom: [] });
-  return { host: name, sshPort: 22, sshFrom: [], allowIcmp: true, logDropped: false, trusted: k3s.trusted, rules: [...k3s.rules, ...readExtraPorts(r)] };
+  const k3s = k3sRules({
+    isServer: h.groups.includes('servers'),
+    isAgent: h.groups.includes('agents'),
+    view,
+    nodeNetworks: [],
+    apiFrom: [],
+  });
+  return {
+    host: name,
+    sshPort: 22,
+    sshFrom: [],
+    allowIcmp: true,
+    logDropped: false,
+    trusted: k3s.trusted,
+    rules: [...k3s.rules, ...readExtraPorts(r)],
+  };
 }
 
 test('K3s ports by role: API and etcd (from the other servers only) on servers, kubelet and VXLAN on all', async () => {
@@ -256,7 +362,9 @@ test('flannel backend decides the overlay ports; dual-stack CIDRs split by famil
   assert.not.match(wg, /8472/);
   const hostgw = renderRuleset(await modelFor('a1', cluster({ flannelBackend: 'host-gw' })));
   assert.not.match(hostgw, /8472|51820/);
-  const dual = renderRuleset(await modelFor('a1', cluster({ clusterCidr: '10.42.0.0/16,2001:cafe:42::/56', serviceCidr: '10.43.0.0/16,2001:cafe:43::/112' })));
+  const dual = renderRuleset(
+    await modelFor('a1', cluster({ clusterCidr: '10.42.0.0/16,2001:cafe:42::/56', serviceCidr: '10.43.0.0/16,2001:cafe:43::/112' })),
+  );
   assert.match(dual, /ip saddr \{ 10\.42\.0\.0\/16, 10\.43\.0\.0\/16 \} accept/);
   assert.match(dual, /ip6 saddr \{ 2001:cafe:42::\/56, 2001:cafe:43::\/112 \} accept/);
   const single = renderRuleset(await modelFor('s1', cluster({ servers: ['s1'], agents: ['s2', 'a1'] })));
@@ -264,7 +372,17 @@ test('flannel backend decides the overlay ports; dual-stack CIDRs split by famil
 });
 
 test('extra ports from the inventory, with sources; bad entries name the field', async () => {
-  const text = renderRuleset(await modelFor('a1', cluster(), { firewall: { extra_ports: [{ port: 80, proto: 'tcp' }, { port: '30000-32767', proto: 'tcp', from: '192.168.1.0/24' }, { port: [53, 5353], proto: 'udp', from: ['10.0.0.0/8', 'fd00::/8'] }] } }));
+  const text = renderRuleset(
+    await modelFor('a1', cluster(), {
+      firewall: {
+        extra_ports: [
+          { port: 80, proto: 'tcp' },
+          { port: '30000-32767', proto: 'tcp', from: '192.168.1.0/24' },
+          { port: [53, 5353], proto: 'udp', from: ['10.0.0.0/8', 'fd00::/8'] },
+        ],
+      },
+    }),
+  );
   assert.match(text, /^\t\ttcp dport 80 accept$/m);
   assert.match(text, /^\t\tip saddr \{ 192\.168\.1\.0\/24 \} tcp dport 30000-32767 accept$/m);
   assert.match(text, /^\t\tip saddr \{ 10\.0\.0\.0\/8 \} udp dport \{ 53, 5353 \} accept$/m);
@@ -272,7 +390,10 @@ test('extra ports from the inventory, with sources; bad entries name the field',
   const bad = (entry: unknown) => () => readExtraPorts(reader({ firewall: { extra_ports: [entry] } }));
   assert.throws(bad({ port: 70000 }), /extra_ports\[0\]\.port: expected a port/);
   assert.throws(bad({ port: 80, proto: 'tcpp' }), /extra_ports\[0\]\.proto: expected tcp or udp, got "tcpp"/);
-  assert.throws(bad({ port: 80, from: '10.0.0.1/8' }), /extra_ports\[0\]\.from: expected an IP address or CIDR \("10\.0\.0\.1\/8" has host bits set/);
+  assert.throws(
+    bad({ port: 80, from: '10.0.0.1/8' }),
+    /extra_ports\[0\]\.from: expected an IP address or CIDR \("10\.0\.0\.1\/8" has host bits set/,
+  );
   assert.throws(bad({ port: '90-80' }), /expected a port/);
   assert.throws(bad({ port: 80, prot: 'udp' }), /extra_ports\[0\]\.prot: expected one of port, proto, from, comment/);
   assert.equal(ruleLines({ proto: 'tcp', ports: '22', from: [] }), ['tcp dport 22 accept']);
@@ -286,7 +407,15 @@ test('nft accepts the rendered rulesets and applying twice gives the same table 
   try {
     for (const name of ['s1', 'a1']) {
       const file = path.join(dir, `${name}.nft`);
-      writeFileSync(file, renderRuleset({ ...(await modelFor(name, cluster(), { firewall: { extra_ports: [{ port: '30000-32767', proto: 'tcp', from: ['192.168.1.0/24', 'fd00::/8'] }] } })), logDropped: true }));
+      writeFileSync(
+        file,
+        renderRuleset({
+          ...(await modelFor(name, cluster(), {
+            firewall: { extra_ports: [{ port: '30000-32767', proto: 'tcp', from: ['192.168.1.0/24', 'fd00::/8'] }] },
+          })),
+          logDropped: true,
+        }),
+      );
       // only this process's private network namespace is touched
       const script = `nft -c -f ${file} && nft -f ${file} && nft list table inet clusterseed > ${file}.1 && nft -f ${file} && nft list table inet clusterseed > ${file}.2 && nft list tables`;
       const r = spawnSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8' });
@@ -328,9 +457,15 @@ test('sysctl: hardening keys, loose rp_filter, and the K3s forwarding keys refus
   assert.is(s.values['fs.suid_dumpable'], 0);
   assert.not.ok(Object.keys(s.values).some((k) => /forward|bridge/.test(k)));
   assert.ok(s.optional.includes('kernel.yama.ptrace_scope'));
-  assert.throws(() => readSysctl(reader({ sysctl: { values: { 'net.ipv4.ip_forward': 0 } } })), /net\.ipv4\.ip_forward: expected no value: forwarding and bridge keys are owned by the K3s prerequisites/);
+  assert.throws(
+    () => readSysctl(reader({ sysctl: { values: { 'net.ipv4.ip_forward': 0 } } })),
+    /net\.ipv4\.ip_forward: expected no value: forwarding and bridge keys are owned by the K3s prerequisites/,
+  );
   assert.throws(() => readSysctl(reader({ sysctl: { values: { 'net.ipv4.conf.all.forwarding': 0 } } })), /owned by the K3s prerequisites/);
-  assert.throws(() => readSysctl(reader({ sysctl: { values: { 'net.bridge.bridge-nf-call-iptables': 0 } } })), /owned by the K3s prerequisites/);
+  assert.throws(
+    () => readSysctl(reader({ sysctl: { values: { 'net.bridge.bridge-nf-call-iptables': 0 } } })),
+    /owned by the K3s prerequisites/,
+  );
   const dropped = readSysctl(reader({ sysctl: { values: { 'kernel.sysrq': null } } }));
   assert.not.ok('kernel.sysrq' in dropped.values);
 });
@@ -352,15 +487,22 @@ class ScriptedTransport implements Transport {
   roundTrips = 0;
   readonly scripts: string[] = [];
   readonly uploads: string[] = [];
-  constructor(readonly host: HostSpec, private readonly answer: (script: string) => Partial<ExecResult>) {}
+  constructor(
+    readonly host: HostSpec,
+    private readonly answer: (script: string) => Partial<ExecResult>,
+  ) {}
   async connect() {}
   async exec(script: string, _opts?: ExecOptions): Promise<ExecResult> {
     this.roundTrips++;
     this.scripts.push(script);
     return { code: 0, stdout: '', stderr: '', ...this.answer(script) };
   }
-  async upload(p: string) { this.uploads.push(p); }
-  async download(): Promise<Buffer> { return Buffer.from(''); }
+  async upload(p: string) {
+    this.uploads.push(p);
+  }
+  async download(): Promise<Buffer> {
+    return Buffer.from('');
+  }
   async reconnect() {}
   async close() {}
 }
@@ -369,15 +511,39 @@ const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 function ctxWith(conn: Transport, over: Partial<HostContext> = {}): HostContext {
   const h = HOSTS[0];
   return {
-    host: h, inventory: inventoryOf(cluster(), HOSTS), conn,
-    facts: { hostname: 's1', arch: 'x86_64', kernel: '6.1', osId: 'debian', osVersion: '12', osCodename: 'bookworm', init: 'systemd', container: '', raspberryPi: false, piCmdlineFile: '', sshdVersion: '9.2' },
-    vars: deepMerge(hardenDefaults, {}), options: { check: false, diff: false, verbosity: 0 }, shared: new Map(), log: quiet, peers: new Map(), ...over,
+    host: h,
+    inventory: inventoryOf(cluster(), HOSTS),
+    conn,
+    facts: {
+      hostname: 's1',
+      arch: 'x86_64',
+      kernel: '6.1',
+      osId: 'debian',
+      osVersion: '12',
+      osCodename: 'bookworm',
+      init: 'systemd',
+      container: '',
+      raspberryPi: false,
+      piCmdlineFile: '',
+      sshdVersion: '9.2',
+    },
+    vars: deepMerge(hardenDefaults, {}),
+    options: { check: false, diff: false, verbosity: 0 },
+    shared: new Map(),
+    log: quiet,
+    peers: new Map(),
+    ...over,
   };
 }
 
 test('reload sshd: a failed fresh login restores the saved configuration, reloads, and fails clearly', async () => {
   const conn = new ScriptedTransport(HOSTS[0], () => ({}));
-  const handler = reloadSshdHandler(() => 'admin', async () => { throw new Error('no fresh SSH login as admin@192.168.1.10:22 after 3 attempt(s): auth refused'); });
+  const handler = reloadSshdHandler(
+    () => 'admin',
+    async () => {
+      throw new Error('no fresh SSH login as admin@192.168.1.10:22 after 3 attempt(s): auth refused');
+    },
+  );
   try {
     await handler.run(ctxWith(conn));
     assert.unreachable('the handler must fail');
@@ -395,7 +561,12 @@ test('reload sshd: a failed fresh login restores the saved configuration, reload
 test('reload sshd: a working fresh login drops the rollback copy', async () => {
   const conn = new ScriptedTransport(HOSTS[0], () => ({}));
   const users: string[] = [];
-  await reloadSshdHandler(() => 'admin', async (_c, u) => { users.push(u); }).run(ctxWith(conn));
+  await reloadSshdHandler(
+    () => 'admin',
+    async (_c, u) => {
+      users.push(u);
+    },
+  ).run(ctxWith(conn));
   assert.equal(users, ['admin']);
   assert.match(conn.scripts[1], /rm -rf \/var\/lib\/clusterseed\/sshd-rollback/);
 });
@@ -415,7 +586,9 @@ test('firewall: nft -c refusal applies nothing; a failed fresh login rolls back 
   assert.is(refused.scripts.length, 1);
 
   const locked = new ScriptedTransport(HOSTS[0], () => ({}));
-  const task2 = rulesetTask('table inet clusterseed\n', 'policy drop', 90, async () => { throw new Error('no fresh SSH login as admin@192.168.1.10:22 after 4 attempt(s): timed out'); });
+  const task2 = rulesetTask('table inet clusterseed\n', 'policy drop', 90, async () => {
+    throw new Error('no fresh SSH login as admin@192.168.1.10:22 after 4 attempt(s): timed out');
+  });
   const ctx2 = ctxWith(locked);
   const change2 = (await task2.plan(probed(task2, 'missing\n'), ctx2)) as { apply: (c: HostContext) => Promise<void> };
   try {
@@ -439,7 +612,10 @@ test('firewall task is ok when the file and the live table are as recorded', asy
 
 test('turning root logins off while root is the login that must keep working is refused up front', async () => {
   const rootHost = { ...HOSTS[0], user: 'root', vars: { base: { admin_user: '' }, harden: { sshd: { verify_user: 'root' } } } };
-  const ctx = ctxWith(new ScriptedTransport(rootHost, () => ({})), { host: rootHost, vars: deepMerge(hardenDefaults, rootHost.vars.harden) });
+  const ctx = ctxWith(new ScriptedTransport(rootHost, () => ({})), {
+    host: rootHost,
+    vars: deepMerge(hardenDefaults, rootHost.vars.harden),
+  });
   try {
     await hardenTasks(ctx, { baseDefaults, freshLogin: async () => undefined });
     assert.unreachable();
@@ -448,15 +624,22 @@ test('turning root logins off while root is the login that must keep working is 
   }
 });
 
-test('the harden sysctl file sorts after the distribution\'s sysctl.d files, which would otherwise win at boot', () => {
+test("the harden sysctl file sorts after the distribution's sysctl.d files, which would otherwise win at boot", () => {
   const ours = path.basename(SYSCTL_FILE);
   const others = ['/usr/lib/sysctl.d', '/lib/sysctl.d', '/etc/sysctl.d', '/run/sysctl.d']
-    .flatMap((dir) => { try { return readdirSync(dir); } catch { return []; } })
+    .flatMap((dir) => {
+      try {
+        return readdirSync(dir);
+      } catch {
+        return [];
+      }
+    })
     .filter((f) => f.endsWith('.conf') && !f.includes('clusterseed'));
   assert.ok(others.length > 0, 'no sysctl.d files found to compare with');
   // systemd-sysctl orders by file name (C collation), the last value of a key wins
-  for (const f of [...others, '99-protect-links.conf', 'protect-links.conf', '99-sysctl.conf']) assert.ok(f < ours, `${f} sorts after ${ours}`);
-  assert.ok(path.basename(LEGACY_SYSCTL_FILE) < '99-protect-links.conf', 'the old name lost to Debian\'s file');
+  for (const f of [...others, '99-protect-links.conf', 'protect-links.conf', '99-sysctl.conf'])
+    assert.ok(f < ours, `${f} sorts after ${ours}`);
+  assert.ok(path.basename(LEGACY_SYSCTL_FILE) < '99-protect-links.conf', "the old name lost to Debian's file");
 });
 
 test.run();

@@ -29,19 +29,51 @@ const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 const OLD = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0ldKeyK0ldKeyK0ldKeyK0ldKeyK0ldKeyK0ldKey01 old@laptop';
 const HAND = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedHandAddedHandAddedHandAddedHandAdd0 someone@else';
 const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-const baseReader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
-const hardenReader = (over: Record<string, unknown> = {}) => new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+const baseReader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
+const hardenReader = (over: Record<string, unknown> = {}) =>
+  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
 const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1', address: '192.168.1.10', port: 22, user: 'pi', become: true, cluster: 'home', groups: ['agents'], labels: {}, taints: [], vars: {}, ...over,
+  name: 'n1',
+  address: '192.168.1.10',
+  port: 22,
+  user: 'pi',
+  become: true,
+  cluster: 'home',
+  groups: ['agents'],
+  labels: {},
+  taints: [],
+  vars: {},
+  ...over,
 });
 const inventory = (): Inventory => ({
-  file: '/inv/inventory.yaml', dir: '/inv', hosts: [], groups: { servers: [], agents: [] }, clusters: [], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {},
+  file: '/inv/inventory.yaml',
+  dir: '/inv',
+  hosts: [],
+  groups: { servers: [], agents: [] },
+  clusters: [],
+  gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+  vars: {},
 });
 function ctx(facts: Partial<HostContext['facts']> = {}, over: Partial<HostContext> = {}, warnings: string[] = []): HostContext {
   return {
-    host: host(), inventory: inventory(), vars: hardenDefaults, options: { check: false, diff: false, verbosity: 0, forks: 1 },
-    facts: { osId: 'debian', container: '', arch: 'x86_64', raspberryPi: false, piCmdlineFile: '', kernel: '6.1.0', sshdVersion: '9.2', ...facts },
-    log: { ...quiet, warn: (m: string) => warnings.push(m) }, shared: new Map(), ...over,
+    host: host(),
+    inventory: inventory(),
+    vars: hardenDefaults,
+    options: { check: false, diff: false, verbosity: 0, forks: 1 },
+    facts: {
+      osId: 'debian',
+      container: '',
+      arch: 'x86_64',
+      raspberryPi: false,
+      piCmdlineFile: '',
+      kernel: '6.1.0',
+      sshdVersion: '9.2',
+      ...facts,
+    },
+    log: { ...quiet, warn: (m: string) => warnings.push(m) },
+    shared: new Map(),
+    ...over,
   } as unknown as HostContext;
 }
 async function rejects(fn: () => unknown, re: RegExp): Promise<void> {
@@ -69,7 +101,9 @@ test('Raspberry Pi OS (ID=debian on a Pi): the archive.raspberrypi.com origin is
   assert.not.ok(pc.origins.includes(PI_ORIGIN), 'not on a PC');
   // 32-bit Raspberry Pi OS (raspbian) already lists it: once only
   assert.is(readUnattended(baseReader(), 'raspbian', true).origins.filter((o) => o === PI_ORIGIN).length, 1);
-  assert.not.ok(readUnattended(baseReader({ unattended_upgrades: { origins_raspberry_pi: [] } }), 'debian', true).origins.includes(PI_ORIGIN));
+  assert.not.ok(
+    readUnattended(baseReader({ unattended_upgrades: { origins_raspberry_pi: [] } }), 'debian', true).origins.includes(PI_ORIGIN),
+  );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-apt-'));
   try {
     const file = path.join(dir, '50unattended-upgrades');
@@ -93,7 +127,10 @@ test('authorized_keys: a key clusterseed added leaves with the inventory; keys i
   // a key that was there before clusterseed (unmarked) is never removed by leaving the inventory...
   assert.is(authorizedKeysContent(`${OLD}\n`, [ED], false), `${OLD}\n${MANAGED_KEY_MARK}\n${ED}\n`);
   // ...but a revoked one is, wherever it is and whoever added it
-  assert.is(authorizedKeysContent(`${HAND}\n${OLD}\n${MANAGED_KEY_MARK}\n${ED}\n`, [ED], false, [HAND, OLD]), `${MANAGED_KEY_MARK}\n${ED}\n`);
+  assert.is(
+    authorizedKeysContent(`${HAND}\n${OLD}\n${MANAGED_KEY_MARK}\n${ED}\n`, [ED], false, [HAND, OLD]),
+    `${MANAGED_KEY_MARK}\n${ED}\n`,
+  );
   assert.is(authorizedKeysContent(`${ED}\n`, [ED], true, [ED]), `${ED}\n`, 'a key in admin_keys is never revoked');
 });
 
@@ -108,14 +145,29 @@ test('authorized_keys: removing the key this run logs in with is refused with th
     assert.is(loginKeyIdentity(host({ sshKey: key })), identity, 'from the .pub');
     rmSync(`${key}.pub`);
     assert.is(loginKeyIdentity(host({ sshKey: key })), identity, 'derived from the private key when there is no .pub');
-    const spec = (over: Partial<AdminSpec>): AdminSpec => ({ user: 'pi', groups: [], keys: [ED], exclusive: false, revoked: [], sudo: 'nopasswd', loginKey: identity, ...over });
+    const spec = (over: Partial<AdminSpec>): AdminSpec => ({
+      user: 'pi',
+      groups: [],
+      keys: [ED],
+      exclusive: false,
+      revoked: [],
+      sudo: 'nopasswd',
+      loginKey: identity,
+      ...over,
+    });
     const c = ctx({}, { host: host({ sshKey: key }) });
     const state = (content: string) => ({ stdout: `home=/home/pi\npresent\n${Buffer.from(content).toString('base64')}\n`, code: 0 });
     // the login key was added by clusterseed and has left admin_keys
     const marked = `${MANAGED_KEY_MARK}\n${pub}\n${MANAGED_KEY_MARK}\n${ED}\n`;
     const t = authorizedKeysTask(spec({}));
-    await rejects(async () => t.plan(state(marked), c), /refusing to remove the key clusterseed logs in with \(.*id_ed25519\) from pi's authorized_keys/);
-    await rejects(async () => authorizedKeysTask(spec({ exclusive: true })).plan(state(`${pub}\n${ED}\n`), c), /refusing to remove the key clusterseed logs in with/);
+    await rejects(
+      async () => t.plan(state(marked), c),
+      /refusing to remove the key clusterseed logs in with \(.*id_ed25519\) from pi's authorized_keys/,
+    );
+    await rejects(
+      async () => authorizedKeysTask(spec({ exclusive: true })).plan(state(`${pub}\n${ED}\n`), c),
+      /refusing to remove the key clusterseed logs in with/,
+    );
     await rejects(async () => authorizedKeysTask(spec({ revoked: [pub] })).plan(state(`${pub}\n${ED}\n`), c), /refusing to remove/);
     // kept in admin_keys: fine
     assert.is(await authorizedKeysTask(spec({ keys: [ED, pub] })).plan(state(marked), c), null);
@@ -128,39 +180,97 @@ test('authorized_keys: removing the key this run logs in with is refused with th
 
 test('AllowGroups: from sshd.allow_groups (not settings), and the users clusterseed logs in as must be in one', async () => {
   const settings = readSshdVars(hardenReader(), '9.2').settings;
-  assert.ok(settings.some(([k, v]) => k === 'AllowGroups' && v === 'sudo'), JSON.stringify(settings));
+  assert.ok(
+    settings.some(([k, v]) => k === 'AllowGroups' && v === 'sudo'),
+    JSON.stringify(settings),
+  );
   assert.ok(settings.some(([k, v]) => k === 'MaxStartups' && v === '10:30:60'));
-  assert.ok(readSshdVars(hardenReader({ sshd: { allow_groups: ['sudo', 'ops'] } }), '9.2').settings.some(([k, v]) => k === 'AllowGroups' && v === 'sudo ops'));
+  assert.ok(
+    readSshdVars(hardenReader({ sshd: { allow_groups: ['sudo', 'ops'] } }), '9.2').settings.some(
+      ([k, v]) => k === 'AllowGroups' && v === 'sudo ops',
+    ),
+  );
   assert.not.ok(readSshdVars(hardenReader({ sshd: { allow_groups: [] } }), '9.2').settings.some(([k]) => k === 'AllowGroups'));
-  assert.throws(() => readSshdVars(hardenReader({ sshd: { settings: { AllowGroups: 'wheel' } } }), '9.2'), /use vars\.harden\.sshd\.allow_groups/);
-  assert.throws(() => readSshdVars(hardenReader({ sshd: { allow_groups: ['Bad Group'] } }), '9.2'), /sshd\.allow_groups\[0\]: expected a group name/);
+  assert.throws(
+    () => readSshdVars(hardenReader({ sshd: { settings: { AllowGroups: 'wheel' } } }), '9.2'),
+    /use vars\.harden\.sshd\.allow_groups/,
+  );
+  assert.throws(
+    () => readSshdVars(hardenReader({ sshd: { allow_groups: ['Bad Group'] } }), '9.2'),
+    /sshd\.allow_groups\[0\]: expected a group name/,
+  );
 
   assert.equal(usersNeedingAccess({ login: 'root', verify: 'admin', rootMayLogIn: false }), ['admin']);
   assert.equal(usersNeedingAccess({ login: 'root', verify: 'admin', rootMayLogIn: true }), ['admin', 'root']);
   assert.equal(usersNeedingAccess({ login: 'pi', verify: 'pi', rootMayLogIn: false }), ['pi']);
-  assert.equal(usersNeedingAccess({ login: 'pi', verify: 'pi', rootMayLogIn: false, jump: ['bastion', 'pi'] }), ['pi', 'bastion'], 'users that jump through this host');
+  assert.equal(
+    usersNeedingAccess({ login: 'pi', verify: 'pi', rootMayLogIn: false, jump: ['bastion', 'pi'] }),
+    ['pi', 'bastion'],
+    'users that jump through this host',
+  );
   const probe = 'pi: pi adm sudo\nops: ops\nghost: !missing\n';
   assert.equal(usersLockedOut(probe, ['pi'], ['sudo']), []);
-  assert.equal(usersLockedOut(probe, ['pi', 'ops', 'ghost'], ['sudo']), [{ user: 'ops', groups: ['ops'] }, { user: 'ghost', groups: undefined }]);
+  assert.equal(usersLockedOut(probe, ['pi', 'ops', 'ghost'], ['sudo']), [
+    { user: 'ops', groups: ['ops'] },
+    { user: 'ghost', groups: undefined },
+  ]);
 
   const t = allowGroupsTask(['sudo'], ['pi', 'ops']);
   assert.match(t.probe!, /id -nG 'pi'/);
   assert.is(await t.plan({ stdout: 'pi: pi sudo\nops: ops sudo\n', code: 0 }, ctx()), null);
-  await rejects(async () => t.plan({ stdout: 'pi: pi sudo\nops: ops\n', code: 0 }, ctx()), /vars\.harden\.sshd\.allow_groups \(sudo\) would lock out ops \(groups: ops\), whom clusterseed logs in as/);
+  await rejects(
+    async () => t.plan({ stdout: 'pi: pi sudo\nops: ops\n', code: 0 }, ctx()),
+    /vars\.harden\.sshd\.allow_groups \(sudo\) would lock out ops \(groups: ops\), whom clusterseed logs in as/,
+  );
   // check mode on a fresh host: base has not created the user yet
-  assert.is(await t.plan({ stdout: 'pi: pi sudo\nops: !missing\n', code: 0 }, ctx({}, { options: { check: true, diff: false, verbosity: 0 } })), null);
+  assert.is(
+    await t.plan({ stdout: 'pi: pi sudo\nops: !missing\n', code: 0 }, ctx({}, { options: { check: true, diff: false, verbosity: 0 } })),
+    null,
+  );
 });
 
 test('harden task list: the new tasks sit before the sshd ones (which stay last)', async () => {
-  const c = ctx({}, { vars: hardenDefaults, host: host({ user: 'admin' }), inventory: { ...inventory(), hosts: [host({ user: 'admin' })] } });
+  const c = ctx(
+    {},
+    { vars: hardenDefaults, host: host({ user: 'admin' }), inventory: { ...inventory(), hosts: [host({ user: 'admin' })] } },
+  );
   const tasks = await hardenTasks(c, { baseDefaults, freshLogin: async () => undefined });
   const names = tasks.map((t) => t.name);
-  for (const re of [/AppArmor packages/, /auditd package/, /core_pattern/, /cron restricted/, /\/tmp mounted nosuid,nodev/, /SSH logins limited to groups sudo/]) {
-    assert.ok(names.some((n) => re.test(n)), `${re} in ${names.join(' | ')}`);
+  for (const re of [
+    /AppArmor packages/,
+    /auditd package/,
+    /core_pattern/,
+    /cron restricted/,
+    /\/tmp mounted nosuid,nodev/,
+    /SSH logins limited to groups sudo/,
+  ]) {
+    assert.ok(
+      names.some((n) => re.test(n)),
+      `${re} in ${names.join(' | ')}`,
+    );
   }
   assert.is(names[names.length - 1], 'sshd hardened configuration');
-  const off = await hardenTasks(ctx({}, { vars: deepMerge(hardenDefaults, { apparmor: { enabled: false }, auditd: { enabled: false }, cron: { restrict: false }, tmp_mount: { options: [] }, sshd: { allow_groups: [] } }), host: host({ user: 'admin' }) }), { baseDefaults, freshLogin: async () => undefined });
-  for (const re of [/AppArmor/, /auditd/, /cron restricted/, /\/tmp mounted/, /SSH logins limited/]) assert.not.ok(off.some((t) => re.test(t.name)), `${re} turned off`);
+  const off = await hardenTasks(
+    ctx(
+      {},
+      {
+        vars: deepMerge(hardenDefaults, {
+          apparmor: { enabled: false },
+          auditd: { enabled: false },
+          cron: { restrict: false },
+          tmp_mount: { options: [] },
+          sshd: { allow_groups: [] },
+        }),
+        host: host({ user: 'admin' }),
+      },
+    ),
+    { baseDefaults, freshLogin: async () => undefined },
+  );
+  for (const re of [/AppArmor/, /auditd/, /cron restricted/, /\/tmp mounted/, /SSH logins limited/])
+    assert.not.ok(
+      off.some((t) => re.test(t.name)),
+      `${re} turned off`,
+    );
 });
 
 test('AppArmor: a container says it cannot, a PC warns when the kernel has it off, a Pi gets cmdline words (with the cgroup flags on K3s nodes)', async () => {
@@ -179,29 +289,49 @@ test('AppArmor: a container says it cannot, a PC warns when the kernel has it of
   const pi = ctx({ raspberryPi: true, arch: 'aarch64', piCmdlineFile: '/boot/firmware/cmdline.txt' });
   const cmdline = taskNamed(apparmorTasks(pi, true), /Raspberry Pi kernel command line/);
   assert.equal(cmdline.notify, ['reboot']);
-  const change = (await cmdline.plan(probed(cmdline, '', { '/boot/firmware/cmdline.txt': 'console=tty1 root=PARTUUID=x rootwait\n' }), pi)) as Change;
-  assert.is(change.diff![0].after, 'console=tty1 root=PARTUUID=x rootwait apparmor=1 security=apparmor cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset\n');
+  const change = (await cmdline.plan(
+    probed(cmdline, '', { '/boot/firmware/cmdline.txt': 'console=tty1 root=PARTUUID=x rootwait\n' }),
+    pi,
+  )) as Change;
+  assert.is(
+    change.diff![0].after,
+    'console=tty1 root=PARTUUID=x rootwait apparmor=1 security=apparmor cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset\n',
+  );
   assert.is(await cmdline.plan(probed(cmdline, '', { '/boot/firmware/cmdline.txt': change.diff![0].after }), pi), null);
-  assert.not.ok(apparmorTasks(ctx({ raspberryPi: true, container: 'systemd-nspawn' }), true).some((t) => /command line/.test(t.name)), 'no reboot for nothing in a container');
+  assert.not.ok(
+    apparmorTasks(ctx({ raspberryPi: true, container: 'systemd-nspawn' }), true).some((t) => /command line/.test(t.name)),
+    'no reboot for nothing in a container',
+  );
 });
 
 test('auditd: rules per architecture, auditd.conf keys set in place, a container reports it cannot run it', async () => {
   assert.match(auditRules('x86_64'), /-a always,exit -F arch=b32 -S init_module,finit_module,delete_module -k modules/);
   assert.not.match(auditRules('aarch64'), /arch=b32/);
-  for (const key of ['identity', 'sudoers', 'sshd', 'time-change', 'modules']) assert.match(auditRules('aarch64'), new RegExp(`-k ${key}$`, 'm'));
+  for (const key of ['identity', 'sudoers', 'sshd', 'time-change', 'modules'])
+    assert.match(auditRules('aarch64'), new RegExp(`-k ${key}$`, 'm'));
   const conf = 'log_file = /var/log/audit/audit.log\nmax_log_file = 8\nnum_logs = 5\nmax_log_file_action = ROTATE\n';
   const next = auditdConfWith(conf, { max_log_file: 4, num_logs: 3, disk_full_action: 'SUSPEND' });
-  assert.is(next, 'log_file = /var/log/audit/audit.log\nmax_log_file = 4\nnum_logs = 3\nmax_log_file_action = ROTATE\ndisk_full_action = SUSPEND\n');
+  assert.is(
+    next,
+    'log_file = /var/log/audit/audit.log\nmax_log_file = 4\nnum_logs = 3\nmax_log_file_action = ROTATE\ndisk_full_action = SUSPEND\n',
+  );
   assert.is(auditdConfWith(next, { max_log_file: 4, num_logs: 3, disk_full_action: 'SUSPEND' }), next);
   const spec = { enabled: true, maxLogFileMb: 4, numLogs: 3 };
   const nspawn = ctx({ container: 'systemd-nspawn' });
   const running = taskNamed(auditdTasks(nspawn, spec), /running/);
-  assert.match(summaryOf(await running.plan({ stdout: 'failed\n', code: 0 }, nspawn)), /^skip: inside a systemd-nspawn container auditd cannot run/);
+  assert.match(
+    summaryOf(await running.plan({ stdout: 'failed\n', code: 0 }, nspawn)),
+    /^skip: inside a systemd-nspawn container auditd cannot run/,
+  );
   const vm = ctx();
   const vmRunning = taskNamed(auditdTasks(vm, spec), /running/);
-  const loaded = 'active\n-w /etc/passwd -p wa -k identity\n-w /etc/sudoers -p wa -k sudoers\n-w /etc/ssh/sshd_config -p wa -k sshd\n-a always,exit -F arch=b64 -S adjtimex -F key=time-change\n-a always,exit -F arch=b64 -S init_module -F key=modules\n';
+  const loaded =
+    'active\n-w /etc/passwd -p wa -k identity\n-w /etc/sudoers -p wa -k sudoers\n-w /etc/ssh/sshd_config -p wa -k sshd\n-a always,exit -F arch=b64 -S adjtimex -F key=time-change\n-a always,exit -F arch=b64 -S init_module -F key=modules\n';
   assert.is(await vmRunning.plan({ stdout: loaded, code: 0 }, vm), null);
-  assert.match(summaryOf(await vmRunning.plan({ stdout: 'active\n-w /etc/passwd -p wa -k identity\n', code: 0 }, vm)), /load the rules \(sudoers, sshd, time-change, modules missing\)/);
+  assert.match(
+    summaryOf(await vmRunning.plan({ stdout: 'active\n-w /etc/passwd -p wa -k identity\n', code: 0 }, vm)),
+    /load the rules \(sudoers, sshd, time-change, modules missing\)/,
+  );
   const confTask = taskNamed(auditdTasks(vm, spec), /log rotation/);
   assert.match(summaryOf(await confTask.plan(probed(confTask, '', { [AUDITD_CONF]: conf }), vm)), /max_log_file = 4, num_logs = 3/);
 });
@@ -217,7 +347,13 @@ test('core dumps: kernel pipe to /bin/false, DefaultLimitCORE=0, limits for root
 });
 
 test('cron: cron.allow (root, admin, extra) readable by the crontab group, root-only crontab and cron dirs; nothing without cron', async () => {
-  assert.is(cronAllowContent(['admin', 'root', 'admin']).split('\n').filter((l) => l && !l.startsWith('#')).join(','), 'root,admin');
+  assert.is(
+    cronAllowContent(['admin', 'root', 'admin'])
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .join(','),
+    'root,admin',
+  );
   const t = cronTask(['admin']);
   const c = ctx();
   assert.is(await t.plan({ stdout: 'cron=no\ngroup=root\n--\n\n', code: 0 }, c), null);
@@ -229,14 +365,23 @@ test('cron: cron.allow (root, admin, extra) readable by the crontab group, root-
 });
 
 test('/tmp: options added to a /tmp mount and its fstab line; a /tmp on / is reported, tmpfs only on request', async () => {
-  assert.is(fstabWithTmpOptions('UUID=1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs defaults 0 0\n', ['nosuid', 'nodev']), 'UUID=1 / ext4 defaults 0 1\ntmpfs\t/tmp\ttmpfs\tdefaults,nosuid,nodev\t0\t0\n');
+  assert.is(
+    fstabWithTmpOptions('UUID=1 / ext4 defaults 0 1\ntmpfs /tmp tmpfs defaults 0 0\n', ['nosuid', 'nodev']),
+    'UUID=1 / ext4 defaults 0 1\ntmpfs\t/tmp\ttmpfs\tdefaults,nosuid,nodev\t0\t0\n',
+  );
   assert.is(fstabWithTmpOptions('tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\n', ['nosuid', 'nodev']), 'tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\n');
-  assert.match(tmpMountUnit({ tmpfs: true, size: '25%', options: ['nosuid', 'nodev'] }), /^Options=mode=1777,strictatime,nosuid,nodev,size=25%,nr_inodes=1m$/m);
+  assert.match(
+    tmpMountUnit({ tmpfs: true, size: '25%', options: ['nosuid', 'nodev'] }),
+    /^Options=mode=1777,strictatime,nosuid,nodev,size=25%,nr_inodes=1m$/m,
+  );
   const c = ctx();
   const spec = { tmpfs: false, size: '25%', options: ['nosuid', 'nodev'] };
   const t = taskNamed(tmpMountTasks(spec), /\/tmp mounted/);
   const fstab = Buffer.from('UUID=1 / ext4 defaults 0 1\n').toString('base64');
-  assert.match(summaryOf(await t.plan({ stdout: `!none\n--\n${fstab}\n`, code: 0 }, c)), /^skip: \/tmp is part of the root filesystem.*tmp_mount\.tmpfs: true/);
+  assert.match(
+    summaryOf(await t.plan({ stdout: `!none\n--\n${fstab}\n`, code: 0 }, c)),
+    /^skip: \/tmp is part of the root filesystem.*tmp_mount\.tmpfs: true/,
+  );
   assert.is(await t.plan({ stdout: `rw,nosuid,nodev,size=10k\n--\n${fstab}\n`, code: 0 }, c), null);
   assert.match(summaryOf(await t.plan({ stdout: `rw,nodev,size=10k\n--\n${fstab}\n`, code: 0 }, c)), /^remount \/tmp with nosuid$/);
   assert.not.ok(tmpMountTasks(spec).some((x) => /tmp\.mount/.test(x.name)));
@@ -246,11 +391,25 @@ test('/tmp: options added to a /tmp mount and its fstab line; a /tmp on / is rep
 test('every new harden and base key is documented in its role README', async () => {
   const { readFileSync } = await import('node:fs');
   const harden = readFileSync(new URL('../../roles/harden/README.md', import.meta.url), 'utf8');
-  for (const key of ['apparmor.enabled', 'auditd.enabled', 'max_log_file_mb', 'num_logs', 'core_dumps.disabled', 'cron.restrict', 'allow_users', 'tmp_mount.options', 'tmp_mount.tmpfs', 'tmp_mount.size', 'allow_groups', 'MaxStartups']) {
+  for (const key of [
+    'apparmor.enabled',
+    'auditd.enabled',
+    'max_log_file_mb',
+    'num_logs',
+    'core_dumps.disabled',
+    'cron.restrict',
+    'allow_users',
+    'tmp_mount.options',
+    'tmp_mount.tmpfs',
+    'tmp_mount.size',
+    'allow_groups',
+    'MaxStartups',
+  ]) {
     assert.ok(harden.includes(key), `roles/harden/README.md mentions ${key}`);
   }
   const base = readFileSync(new URL('../../roles/base/README.md', import.meta.url), 'utf8');
-  for (const key of ['origins_raspberry_pi', 'admin_keys_revoked', 'admin_keys_exclusive']) assert.ok(base.includes(key), `roles/base/README.md mentions ${key}`);
+  for (const key of ['origins_raspberry_pi', 'admin_keys_revoked', 'admin_keys_exclusive'])
+    assert.ok(base.includes(key), `roles/base/README.md mentions ${key}`);
 });
 
 test.run();

@@ -18,10 +18,13 @@ const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 
 function inventory(names: string[]): Inventory {
   return {
-    file: '/tmp/inv.yaml', dir: '/tmp', vars: {},
+    file: '/tmp/inv.yaml',
+    dir: '/tmp',
+    vars: {},
     hosts: names.map((n) => localHost(n)),
     groups: { servers: names, agents: [] },
-    clusters: [], gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
   };
 }
 
@@ -38,24 +41,31 @@ class HangingTransport extends LocalTransport {
   }
   override async close() {
     this.closed = true;
-    for (const r of this.pending.splice(0)) r(new TransportError(`${this.host.name}: connection lost while a command was running`, 'unreachable'));
+    for (const r of this.pending.splice(0))
+      r(new TransportError(`${this.host.name}: connection lost while a command was running`, 'unreachable'));
   }
 }
 
 function controllers() {
   const stop = new AbortController();
   const abandon = new AbortController();
-  return { stop, abandon, interrupt: { stop: stop.signal, abandon: abandon.signal, reason: () => (stop.signal.aborted ? 'SIGINT' : undefined) } };
+  return {
+    stop,
+    abandon,
+    interrupt: { stop: stop.signal, abandon: abandon.signal, reason: () => (stop.signal.aborted ? 'SIGINT' : undefined) },
+  };
 }
 
 test('interrupted mid-task: the task finishes, its handler runs, no later task, role or host starts; hosts marked', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-interrupt-'));
   const { stop, interrupt } = controllers();
   const role: Role = {
-    name: 'demo', appliesTo: () => true,
+    name: 'demo',
+    appliesTo: () => true,
     tasks: (ctx) => [
       {
-        name: 'first', notify: ['reload'],
+        name: 'first',
+        notify: ['reload'],
         plan: () => ({
           summary: 'write first',
           async apply() {
@@ -65,15 +75,38 @@ test('interrupted mid-task: the task finishes, its handler runs, no later task, 
           },
         }),
       },
-      { name: 'second', plan: () => ({ summary: 'write second', async apply() { writeFileSync(path.join(dir, `${ctx.host.name}.second`), 'x'); } }) },
+      {
+        name: 'second',
+        plan: () => ({
+          summary: 'write second',
+          async apply() {
+            writeFileSync(path.join(dir, `${ctx.host.name}.second`), 'x');
+          },
+        }),
+      },
     ],
     handlers: [{ name: 'reload', run: async (ctx) => writeFileSync(path.join(dir, `${ctx.host.name}.reloaded`), 'x') }],
   };
-  const later: Role = { name: 'later', appliesTo: () => true, tasks: (ctx) => [{ name: 'never', plan: () => { writeFileSync(path.join(dir, `${ctx.host.name}.later`), 'x'); return null; } }] };
+  const later: Role = {
+    name: 'later',
+    appliesTo: () => true,
+    tasks: (ctx) => [
+      {
+        name: 'never',
+        plan: () => {
+          writeFileSync(path.join(dir, `${ctx.host.name}.later`), 'x');
+          return null;
+        },
+      },
+    ],
+  };
   const report = await runSite({
-    inventory: inventory(['a', 'b']), roles: [role, later],
+    inventory: inventory(['a', 'b']),
+    roles: [role, later],
     options: { check: false, diff: false, verbosity: 0, forks: 1 },
-    connect: (h) => new LocalTransport(h), log: quiet, interrupt,
+    connect: (h) => new LocalTransport(h),
+    log: quiet,
+    interrupt,
   });
   assert.ok(existsSync(path.join(dir, 'a.first')), 'the running task finished');
   assert.ok(existsSync(path.join(dir, 'a.reloaded')), 'the handler of what changed ran');
@@ -84,7 +117,14 @@ test('interrupted mid-task: the task finishes, its handler runs, no later task, 
   const [a, b] = report.hosts;
   assert.is(a.interrupted, true);
   assert.is(b.interrupted, true);
-  assert.equal(a.tasks.map((t) => [t.task, t.outcome]), [['gather facts', 'ok'], ['first', 'changed'], ['handler: reload', 'changed']]);
+  assert.equal(
+    a.tasks.map((t) => [t.task, t.outcome]),
+    [
+      ['gather facts', 'ok'],
+      ['first', 'changed'],
+      ['handler: reload', 'changed'],
+    ],
+  );
   const recap = formatRecap(report);
   assert.match(recap, /a\s+: ok=1 changed=2 .* INTERRUPTED/);
   assert.match(recap, /INTERRUPTED \(SIGINT\): a, b did not finish; run again to converge\./);
@@ -94,13 +134,31 @@ test('a task that does not finish within the grace is abandoned: connection clos
   const { stop, abandon, interrupt } = controllers();
   const transports: HangingTransport[] = [];
   const role: Role = {
-    name: 'slow', appliesTo: () => true,
-    tasks: () => [{ name: 'hangs', plan: () => ({ summary: 'run forever', async apply(c) { await c.conn.exec('hang'); } }) }],
+    name: 'slow',
+    appliesTo: () => true,
+    tasks: () => [
+      {
+        name: 'hangs',
+        plan: () => ({
+          summary: 'run forever',
+          async apply(c) {
+            await c.conn.exec('hang');
+          },
+        }),
+      },
+    ],
   };
   const run = runSite({
-    inventory: inventory(['a']), roles: [role],
+    inventory: inventory(['a']),
+    roles: [role],
     options: { check: false, diff: false, verbosity: 0, forks: 2 },
-    connect: (h) => { const t = new HangingTransport(h); transports.push(t); return t; }, log: quiet, interrupt,
+    connect: (h) => {
+      const t = new HangingTransport(h);
+      transports.push(t);
+      return t;
+    },
+    log: quiet,
+    interrupt,
   });
   for (let i = 0; !transports[0]?.hanging; i++) {
     if (i > 200) throw new Error('the task never started');
@@ -110,7 +168,10 @@ test('a task that does not finish within the grace is abandoned: connection clos
   await new Promise((r) => setTimeout(r, 100));
   assert.not.ok(transports[0].closed, 'the grace: still running');
   abandon.abort();
-  const report = await Promise.race([run, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('runSite did not return after abandon')), 5000))]);
+  const report = await Promise.race([
+    run,
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('runSite did not return after abandon')), 5000)),
+  ]);
   assert.ok(transports[0].closed);
   const a = report.hosts[0];
   assert.is(a.interrupted, true);
@@ -122,9 +183,12 @@ test('a task that does not finish within the grace is abandoned: connection clos
 
 test('a run not interrupted reports no interruption', async () => {
   const report = await runSite({
-    inventory: inventory(['a']), roles: [],
+    inventory: inventory(['a']),
+    roles: [],
     options: { check: false, diff: false, verbosity: 0, forks: 1 },
-    connect: (h) => new LocalTransport(h), log: quiet, interrupt: controllers().interrupt,
+    connect: (h) => new LocalTransport(h),
+    log: quiet,
+    interrupt: controllers().interrupt,
   });
   assert.is(report.interrupted, undefined);
   assert.is(report.hosts[0].interrupted, undefined);

@@ -32,7 +32,12 @@ const header = ['cluster: { name: c, k3s_version: v1.31.4+k3s1 }'];
 const file = path.join(dir, 'inventory.yaml');
 
 test('existing key files pass, relative to the inventory', () => {
-  const inv = inventory([...header, 'defaults: { user: u, ssh_key: keys/id }', 'hosts: { a: { address: 10.0.0.1 } }', 'groups: { servers: [a] }']);
+  const inv = inventory([
+    ...header,
+    'defaults: { user: u, ssh_key: keys/id }',
+    'hosts: { a: { address: 10.0.0.1 } }',
+    'groups: { servers: [a] }',
+  ]);
   checkConnectionFiles(inv, {});
 });
 
@@ -105,7 +110,12 @@ test('become_password_env must name a variable that is set (its value is never s
 });
 
 test('an inventory built by hand (no source positions) still gets a clear report', () => {
-  const inv = inventory([...header, 'defaults: { user: u, ssh_key: keys/id }', 'hosts: { a: { address: 10.0.0.1 } }', 'groups: { servers: [a] }']);
+  const inv = inventory([
+    ...header,
+    'defaults: { user: u, ssh_key: keys/id }',
+    'hosts: { a: { address: 10.0.0.1 } }',
+    'groups: { servers: [a] }',
+  ]);
   const copy: Inventory = { ...inv, hosts: inv.hosts.map((h) => ({ ...h, sshKey: '/nonexistent/key' })) };
   const err = failure(copy, {});
   assert.is(err.format(), `${file}: hosts.a.ssh_key: ssh key file does not exist: /nonexistent/key`);

@@ -9,7 +9,9 @@ import { InventoryError, loadInventory, parseInventory } from '../../lib/invento
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const badDir = 'test/fixtures/inventory/bad';
-const fixtures = readdirSync(path.join(root, badDir)).filter((f) => f.endsWith('.yaml')).sort();
+const fixtures = readdirSync(path.join(root, badDir))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 async function failure(file: string): Promise<InventoryError> {
   try {
@@ -74,8 +76,14 @@ test('the error carries file, line, column, field and what was expected', () => 
 
 test('errors are listed in file order with a count', async () => {
   const err = await failure(`${badDir}/several-errors.yaml`);
-  assert.equal(err.issues.map((i) => i.line), [3, 6, 10, 13]);
-  assert.equal(err.issues.map((i) => i.path), ['cluster.k3s_version', 'defaults.port', 'hosts.desktop.raspbery_pi', 'hosts.pi-1.taints[0]']);
+  assert.equal(
+    err.issues.map((i) => i.line),
+    [3, 6, 10, 13],
+  );
+  assert.equal(
+    err.issues.map((i) => i.path),
+    ['cluster.k3s_version', 'defaults.port', 'hosts.desktop.raspbery_pi', 'hosts.pi-1.taints[0]'],
+  );
   assert.match(err.format(), /\n4 errors in test\/fixtures\/inventory\/bad\/several-errors\.yaml$/);
 });
 

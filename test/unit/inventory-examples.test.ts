@@ -15,7 +15,9 @@ import { siteRoles } from '../../roles/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const examples = path.join(root, 'examples');
-const inventories = readdirSync(examples).filter((f) => f.endsWith('.yaml')).sort();
+const inventories = readdirSync(examples)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 const load = (name: string) => loadInventory(path.join(examples, name));
 /** Warnings other than a checkout's file mode on the dummy kubeconfig (git keeps no 0600). */
@@ -43,22 +45,37 @@ test('home.yaml is the shipped inventory.yaml: one cluster, desktop server, two 
     gitops: { ...inv.gitops, repo: { kind: inv.gitops.repo.kind } },
   });
   assert.equal(comparable(example), comparable(shipped));
-  assert.equal(example.clusters.map((c) => [c.name, c.servers, c.agents]), [['homelab', ['desktop'], ['pi-1', 'pi-2']]]);
+  assert.equal(
+    example.clusters.map((c) => [c.name, c.servers, c.agents]),
+    [['homelab', ['desktop'], ['pi-1', 'pi-2']]],
+  );
 });
 
 test('cloud-edge.yaml: a cloud management cluster and a home edge cluster, linked through the cloud hub', async () => {
   const inv = await load('cloud-edge.yaml');
-  assert.equal(inv.clusters.map((c) => [c.name, c.servers, c.agents]), [['cloud', ['cloud-1'], []], ['edge', ['pi-1'], ['pi-2']]]);
+  assert.equal(
+    inv.clusters.map((c) => [c.name, c.servers, c.agents]),
+    [
+      ['cloud', ['cloud-1'], []],
+      ['edge', ['pi-1'], ['pi-2']],
+    ],
+  );
   assert.equal(inv.sites, ['cloud', 'home']);
   assert.is(inv.siteLink?.topology, 'hub');
   assert.is(inv.siteLink?.hub, 'cloud-1');
-  assert.equal(inv.hosts.map((h) => [h.name, h.site, h.link]), [
-    ['cloud-1', 'cloud', { address: '10.77.0.1', endpoint: '203.0.113.10:51820' }],
-    ['pi-1', 'home', { address: '10.77.0.11' }],
-    ['pi-2', 'home', { address: '10.77.0.12' }],
-  ]);
+  assert.equal(
+    inv.hosts.map((h) => [h.name, h.site, h.link]),
+    [
+      ['cloud-1', 'cloud', { address: '10.77.0.1', endpoint: '203.0.113.10:51820' }],
+      ['pi-1', 'home', { address: '10.77.0.11' }],
+      ['pi-2', 'home', { address: '10.77.0.12' }],
+    ],
+  );
   // each cluster stays at one site; Argo CD in the cloud reaches the edge API through the tunnel
-  assert.equal(inv.clusters.map((c) => clusterSpansSites(inv, c.name)), [false, false]);
+  assert.equal(
+    inv.clusters.map((c) => clusterSpansSites(inv, c.name)),
+    [false, false],
+  );
   assert.is(apiAddressFromManagement(inv, inv.clusters[1]), '10.77.0.11');
 });
 
@@ -69,17 +86,23 @@ test('managed-gpu.yaml: a built management cluster and an adopted GPU cluster wi
   assert.equal(mgmt.servers, ['desktop']);
   assert.is(gpu.adopted?.kubeconfig, path.join(examples, 'kubeconfigs/gpu.yaml'));
   assert.is(gpu.adopted?.server, 'https://lke-gpu.example:443');
-  assert.equal(gpu.adopted?.nodePools.map((p) => [p.name, p.count, p.gpus, p.memoryMi, p.labels, p.taints]), [
-    ['system', 1, 0, 4096, {}, []],
-    ['gpu', 2, 1, 32768, { 'clusterseed.io/pool': 'gpu' }, ['nvidia.com/gpu=present:NoSchedule']],
-  ]);
+  assert.equal(
+    gpu.adopted?.nodePools.map((p) => [p.name, p.count, p.gpus, p.memoryMi, p.labels, p.taints]),
+    [
+      ['system', 1, 0, 4096, {}, []],
+      ['gpu', 2, 1, 32768, { 'clusterseed.io/pool': 'gpu' }, ['nvidia.com/gpu=present:NoSchedule']],
+    ],
+  );
   assert.ok(inv.hosts.every((h) => h.cluster === 'mgmt'));
 });
 
 test('nothing in examples/ looks like a secret to the scanner (which would flag a real token there)', () => {
   const kubeconfig = readFileSync(path.join(examples, 'kubeconfigs/gpu.yaml'), 'utf8');
   const real = kubeconfig.replace('"<token-written-by-tofu>"', 'kX9fQ2pL7vR4mN8sT1wZ6yB3cH5jD0gA');
-  assert.equal(scanText('examples/kubeconfigs/gpu.yaml', real).map((f) => f.rule), ['plaintext-credential']);
+  assert.equal(
+    scanText('examples/kubeconfigs/gpu.yaml', real).map((f) => f.rule),
+    ['plaintext-credential'],
+  );
   const files = readdirSync(examples, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
   assert.ok(files.length >= 4);
   for (const f of files) {

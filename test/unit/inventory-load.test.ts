@@ -22,8 +22,14 @@ test('the shipped inventory.yaml loads: desktop server, two Pi agents', async ()
   const inv = await loadInventory(path.join(root, 'inventory.yaml'));
   assert.is(inv.file, path.join(root, 'inventory.yaml'));
   assert.is(inv.dir, root);
-  assert.equal(inv.hosts.map((h) => h.name), ['desktop', 'pi-1', 'pi-2']);
-  assert.equal(inv.clusters.map((c) => [c.name, c.servers, c.agents]), [['homelab', ['desktop'], ['pi-1', 'pi-2']]]);
+  assert.equal(
+    inv.hosts.map((h) => h.name),
+    ['desktop', 'pi-1', 'pi-2'],
+  );
+  assert.equal(
+    inv.clusters.map((c) => [c.name, c.servers, c.agents]),
+    [['homelab', ['desktop'], ['pi-1', 'pi-2']]],
+  );
   const pi = host(inv, 'pi-1');
   assert.is(pi.raspberryPi, true);
   assert.is(pi.arch, 'aarch64');
@@ -128,7 +134,10 @@ test('ha: GitHub repo and components (shorthand false, enabled by default)', asy
 
 test('multi-cluster: first cluster first, hosts split, components merged per cluster', async () => {
   const inv = await good('multi-cluster.yaml');
-  assert.equal(inv.clusters.map((c) => c.name), ['mgmt', 'edge']);
+  assert.equal(
+    inv.clusters.map((c) => c.name),
+    ['mgmt', 'edge'],
+  );
   const [mgmt, edge] = inv.clusters;
   assert.equal([mgmt.servers, mgmt.agents], [['desktop'], []]);
   assert.equal([edge.servers, edge.agents], [['pi-1'], ['pi-2']]);
@@ -144,17 +153,32 @@ test('multi-cluster: first cluster first, hosts split, components merged per clu
     minio: { enabled: false, storage: '20Gi', replicas: 3 },
     mlflow: { enabled: true, tracking: { host: 'mlflow', port: 5000 } },
   });
-  assert.equal(inv.hosts.map((h) => [h.name, h.cluster]), [['desktop', 'mgmt'], ['pi-1', 'edge'], ['pi-2', 'edge']]);
+  assert.equal(
+    inv.hosts.map((h) => [h.name, h.cluster]),
+    [
+      ['desktop', 'mgmt'],
+      ['pi-1', 'edge'],
+      ['pi-2', 'edge'],
+    ],
+  );
   assert.is(host(inv, 'pi-2').arch, 'armv7l');
   assert.equal(inv.gitops.repo, { kind: 'remote', url: 'git@git.example.lan:me/homelab-gitops.git' });
 });
 
 test('jump: a jump-only host is no node; named and inline jumps resolved with their defaults', async () => {
   const inv = await good('jump.yaml');
-  assert.equal(inv.hosts.map((h) => h.name), ['node-a', 'node-b', 'node-c']);
+  assert.equal(
+    inv.hosts.map((h) => h.name),
+    ['node-a', 'node-b', 'node-c'],
+  );
   const key = path.join(home, '.ssh/lab_ed25519');
   assert.is(host(inv, 'node-a').sshKey, key);
-  assert.equal(host(inv, 'node-a').jump, { address: 'gw.example.lan', port: 2200, user: 'jump', sshKey: path.join(goodDir, 'keys/bastion') });
+  assert.equal(host(inv, 'node-a').jump, {
+    address: 'gw.example.lan',
+    port: 2200,
+    user: 'jump',
+    sshKey: path.join(goodDir, 'keys/bastion'),
+  });
   assert.equal(host(inv, 'node-b').jump, { address: '203.0.113.7', port: 2022, user: 'admin', sshKey: key });
   assert.equal(host(inv, 'node-c').jump, { address: '203.0.113.7', port: 22, user: 'hop', sshKey: '/etc/clusterseed/hop_key' });
   assert.equal(inv.gitops.repo, { kind: 'local', path: path.join(home, 'gitops/lab.git') });
@@ -174,7 +198,10 @@ test('hosts keep document order, even with integer-like names', () => {
     ].join('\n'),
     '/tmp/inventory.yaml',
   );
-  assert.equal(inv.hosts.map((h) => h.name), ['zeta', '10', 'alpha', '2']);
+  assert.equal(
+    inv.hosts.map((h) => h.name),
+    ['zeta', '10', 'alpha', '2'],
+  );
   assert.equal(inv.clusters[0].agents, ['alpha', '2', '10'], 'group order decides the agent order');
 });
 

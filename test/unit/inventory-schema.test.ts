@@ -34,7 +34,7 @@ function resolve(node: Node): Node {
   return ref ? resolve(schema.$defs[ref.replace('#/$defs/', '')]) : node;
 }
 
-test('every field has a description (its own or its definition\'s)', () => {
+test("every field has a description (its own or its definition's)", () => {
   const missing: string[] = [];
   walk(schema, '#', (node, at) => {
     if (!node.description && !resolve(node).description) missing.push(at);

@@ -26,7 +26,7 @@ test.after.each(() => {
   rmSync(cache, { recursive: true, force: true });
 });
 
-test('uname -m maps to the installer\'s file names', () => {
+test("uname -m maps to the installer's file names", () => {
   assert.equal(releaseArch('x86_64'), { machine: 'x86_64', arch: 'amd64', binary: 'k3s' });
   assert.equal(releaseArch('aarch64'), { machine: 'aarch64', arch: 'arm64', binary: 'k3s-arm64' });
   assert.equal(releaseArch('armv7l'), { machine: 'armv7l', arch: 'arm', binary: 'k3s-armhf' });
@@ -57,8 +57,18 @@ test('each architecture is downloaded once, verified, cached; the cache needs no
   const start = mirror.requests.length;
   const got = await prepareK3sArtifacts({ baseUrl: mirror.url, version: V, arches, airgapImages: true, cacheRoot: cache });
   const requested = mirror.requests.slice(start).map((r) => r.split('/').pop());
-  assert.equal(requested.sort(), ['k3s', 'k3s-airgap-images-amd64.tar.zst', 'k3s-airgap-images-arm64.tar.zst', 'k3s-arm64', 'sha256sum-amd64.txt', 'sha256sum-arm64.txt']);
-  assert.ok(mirror.requests.slice(start).every((r) => r.includes('/download/v1.31.4%2Bk3s1/')), 'the version is URL-encoded');
+  assert.equal(requested.sort(), [
+    'k3s',
+    'k3s-airgap-images-amd64.tar.zst',
+    'k3s-airgap-images-arm64.tar.zst',
+    'k3s-arm64',
+    'sha256sum-amd64.txt',
+    'sha256sum-arm64.txt',
+  ]);
+  assert.ok(
+    mirror.requests.slice(start).every((r) => r.includes('/download/v1.31.4%2Bk3s1/')),
+    'the version is URL-encoded',
+  );
   const arm = got.get('arm64')!;
   assert.is(arm.binary.name, 'k3s-arm64');
   // the stand-in for arm64 is a real aarch64 ELF (e_machine 183)
@@ -96,7 +106,9 @@ test('a wrong checksum is an error and leaves nothing in the cache', async () =>
   const bad = await startK3sMirror({ versions: [V] });
   try {
     bad.corrupt(V, 'k3s');
-    const err = await prepareK3sArtifacts({ baseUrl: bad.url, version: V, arches: [releaseArch('x86_64')], cacheRoot: cache }).catch((e) => e);
+    const err = await prepareK3sArtifacts({ baseUrl: bad.url, version: V, arches: [releaseArch('x86_64')], cacheRoot: cache }).catch(
+      (e) => e,
+    );
     assert.instance(err, ArtifactError);
     assert.match(err.message, /checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/k3s-io\/k3s\/releases\/download\/v1\.31\.4%2Bk3s1\/k3s/);
     const dir = cacheDirFor(cache, bad.url, V);
@@ -107,18 +119,25 @@ test('a wrong checksum is an error and leaves nothing in the cache', async () =>
 });
 
 test('an unreachable release names --k3s-mirror and the inventory key', async () => {
-  const err = await prepareK3sArtifacts({ baseUrl: 'http://127.0.0.1:9/k3s', version: V, arches: [releaseArch('x86_64')], cacheRoot: cache }).catch((e) => e);
+  const err = await prepareK3sArtifacts({
+    baseUrl: 'http://127.0.0.1:9/k3s',
+    version: V,
+    arches: [releaseArch('x86_64')],
+    cacheRoot: cache,
+  }).catch((e) => e);
   assert.instance(err, ArtifactError);
   assert.match(err.message, /cannot download http:\/\/127\.0\.0\.1:9\/k3s\/download\/v1\.31\.4%2Bk3s1\/sha256sum-amd64\.txt/);
   assert.match(err.message, /--k3s-mirror URL/);
   assert.match(err.message, /k3s_mirror: URL under cluster:/);
 });
 
-test('a checksum file without the binary\'s entry is an error', async () => {
+test("a checksum file without the binary's entry is an error", async () => {
   const dir = cacheDirFor(cache, mirror.url, V);
   await prepareK3sArtifacts({ baseUrl: mirror.url, version: V, arches: [releaseArch('x86_64')], cacheRoot: cache });
   writeFileSync(path.join(dir, 'sha256sum-amd64.txt'), `${'c'.repeat(64)}  something-else\n`);
-  const err = await prepareK3sArtifacts({ baseUrl: mirror.url, version: V, arches: [releaseArch('x86_64')], cacheRoot: cache }).catch((e) => e);
+  const err = await prepareK3sArtifacts({ baseUrl: mirror.url, version: V, arches: [releaseArch('x86_64')], cacheRoot: cache }).catch(
+    (e) => e,
+  );
   assert.match(err.message, /sha256sum-amd64\.txt of K3s v1\.31\.4\+k3s1 .* has no checksum for k3s/);
 });
 

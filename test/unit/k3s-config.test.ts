@@ -11,9 +11,9 @@ import { apiUrl, k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts
 import { envFile, envPath, unitFile, unitPath } from '../../lib/k3s/systemd.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { hasK3sRules, iptablesAdvice, parseIptables, withoutK3sRules } from '../../lib/k3s/iptables.ts';
-import { withoutRegistrationKeys } from '../../lib/k3s/node-tasks.ts';
-import { changedInputs, stampOf } from '../../lib/k3s/service.ts';
-import { convergedTask, joinTargetTask } from '../../lib/k3s/join-order.ts';
+import { withoutRegistrationKeys } from '../../roles/k3s-server/tasks.ts';
+import { changedInputs, stampOf } from '../../roles/k3s-server/service.ts';
+import { convergedTask, joinTargetTask } from '../../roles/k3s-server/join-order.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 
 function inventory(k3s: Record<string, unknown> = {}, extra = ''): Inventory {
@@ -98,7 +98,13 @@ test('one server: no embedded etcd unless asked for', () => {
 test('agents: server URL of the API endpoint, labels the kubelet may set, taints', () => {
   const inv = inventory({ agent_config: { 'kubelet-arg': ['max-pods=50'] } });
   const settings = k3sSettings(inv, inv.clusters[0]);
-  const config = agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false, hostConfig: { 'node-ip': '192.168.1.21' } });
+  const config = agentConfig({
+    inventory: inv,
+    settings,
+    host: host(inv, 'a1'),
+    preferBundledBin: false,
+    hostConfig: { 'node-ip': '192.168.1.21' },
+  });
   assert.equal(config, {
     'node-name': 'a1',
     server: 'https://192.168.1.9:6443',
@@ -118,7 +124,10 @@ test('agents: server URL of the API endpoint, labels the kubelet may set, taints
 function linked(backend?: 'wireguard-native', port = 51830): Inventory {
   const inv = inventory();
   const sites: Record<string, [string, string, string?]> = {
-    s1: ['cloud', '10.77.0.1', '203.0.113.10:51830'], s2: ['cloud', '10.77.0.2'], s3: ['home', '10.77.0.3'], a1: ['home', '10.77.0.4'],
+    s1: ['cloud', '10.77.0.1', '203.0.113.10:51830'],
+    s2: ['cloud', '10.77.0.2'],
+    s3: ['home', '10.77.0.3'],
+    a1: ['home', '10.77.0.4'],
   };
   inv.sites = ['cloud', 'home'];
   inv.siteLink = { interface: 'cs-link', network: '10.77.0.0/24', port, topology: 'hub', hub: 's1', keepalive: 25 };
@@ -143,7 +152,7 @@ test('a cluster across sites runs K3s on the site link: node-ip the tunnel addre
   assert.is(third['node-ip'], '10.77.0.3');
   assert.ok((third['tls-san'] as string[]).includes('10.77.0.3'));
   const agent = agentConfig({ inventory: inv, settings, host: host(inv, 'a1'), preferBundledBin: false });
-  assert.is(agent.server, 'https://10.77.0.1:6443', 'not the VIP of one site\'s LAN');
+  assert.is(agent.server, 'https://10.77.0.1:6443', "not the VIP of one site's LAN");
   assert.is(agent['node-ip'], '10.77.0.4');
   assert.is(agent['flannel-iface'], 'cs-link');
   // the control machine's kubeconfig keeps the API endpoint
@@ -172,18 +181,29 @@ test('flannel wireguard-native stays an option across sites, on another port tha
   assert.is(config['flannel-iface'], 'cs-link');
   const clash = linked('wireguard-native', 51820);
   assert.throws(
-    () => serverConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 's1'), preferBundledBin: false }),
+    () =>
+      serverConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 's1'), preferBundledBin: false }),
     /inventory\.yaml: site_link\.port: 51820 is taken on the nodes of cluster "home" by flannel's wireguard-native backend/,
   );
   // the same clash on a linked node of a cluster at one site
   for (const h of clash.hosts) h.site = 'home';
-  assert.throws(() => agentConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 'a1'), preferBundledBin: false }), /site_link\.port: 51820/);
+  assert.throws(
+    () =>
+      agentConfig({ inventory: clash, settings: k3sSettings(clash, clash.clusters[0]), host: host(clash, 'a1'), preferBundledBin: false }),
+    /site_link\.port: 51820/,
+  );
 });
 
 test('settings: unknown keys, tokens in config and bad values are errors naming file and field', () => {
-  assert.throws(() => k3sSettings(inventory({ disabel: ['traefik'] }), inventory({ disabel: [] }).clusters[0]), /inventory\.yaml: cluster "home": vars\.k3s\.disabel: unknown setting/);
+  assert.throws(
+    () => k3sSettings(inventory({ disabel: ['traefik'] }), inventory({ disabel: [] }).clusters[0]),
+    /inventory\.yaml: cluster "home": vars\.k3s\.disabel: unknown setting/,
+  );
   const withToken = inventory({ server_config: { token: 'x' } });
-  assert.throws(() => k3sSettings(withToken, withToken.clusters[0]), /vars\.k3s\.server_config\.token: may not be set here \(the token lives in token_file/);
+  assert.throws(
+    () => k3sSettings(withToken, withToken.clusters[0]),
+    /vars\.k3s\.server_config\.token: may not be set here \(the token lives in token_file/,
+  );
   const badRetention = inventory({ etcd_snapshot_retention: 0 });
   assert.throws(() => k3sSettings(badRetention, badRetention.clusters[0]), /etcd_snapshot_retention: expected a whole number/);
   const badCron = inventory({ etcd_snapshot_schedule: 'hourly' });
@@ -198,16 +218,35 @@ test('settings: unknown keys, tokens in config and bad values are errors naming 
 test('config with S3 credentials is masked in diffs', () => {
   assert.ok(hasSecretKeys({ 'etcd-s3-secret-key': 'x' }));
   assert.not.ok(hasSecretKeys({ 'node-name': 'a' }));
-  assert.not.ok(hasSecretKeys({ 'secrets-encryption': true, 'secrets-encryption-provider': 'secretbox' }), 'a switch, not a secret: config.yaml diffs stay visible');
+  assert.not.ok(
+    hasSecretKeys({ 'secrets-encryption': true, 'secrets-encryption-provider': 'secretbox' }),
+    'a switch, not a secret: config.yaml diffs stay visible',
+  );
 });
 
-test('the unit file and env file are the official installer\'s', () => {
+test("the unit file and env file are the official installer's", () => {
   const server = unitFile('server');
-  assert.ok(server.startsWith('[Unit]\nDescription=Lightweight Kubernetes\nDocumentation=https://k3s.io\nWants=network-online.target\nAfter=network-online.target\n'));
+  assert.ok(
+    server.startsWith(
+      '[Unit]\nDescription=Lightweight Kubernetes\nDocumentation=https://k3s.io\nWants=network-online.target\nAfter=network-online.target\n',
+    ),
+  );
   for (const line of [
-    'Type=notify', 'EnvironmentFile=-/etc/default/%N', 'EnvironmentFile=-/etc/sysconfig/%N', 'EnvironmentFile=-/etc/systemd/system/k3s.service.env',
-    'KillMode=process', 'Delegate=yes', 'LimitNOFILE=1048576', 'LimitNPROC=infinity', 'LimitCORE=infinity', 'TasksMax=infinity',
-    'TimeoutStartSec=0', 'Restart=always', 'RestartSec=5s', 'ExecStartPre=-/sbin/modprobe br_netfilter', 'ExecStartPre=-/sbin/modprobe overlay',
+    'Type=notify',
+    'EnvironmentFile=-/etc/default/%N',
+    'EnvironmentFile=-/etc/sysconfig/%N',
+    'EnvironmentFile=-/etc/systemd/system/k3s.service.env',
+    'KillMode=process',
+    'Delegate=yes',
+    'LimitNOFILE=1048576',
+    'LimitNPROC=infinity',
+    'LimitCORE=infinity',
+    'TasksMax=infinity',
+    'TimeoutStartSec=0',
+    'Restart=always',
+    'RestartSec=5s',
+    'ExecStartPre=-/sbin/modprobe br_netfilter',
+    'ExecStartPre=-/sbin/modprobe overlay',
   ]) {
     assert.ok(server.split('\n').includes(line), line);
   }
@@ -223,9 +262,15 @@ test('the unit file and env file are the official installer\'s', () => {
 test('Raspberry Pi cmdline: one line, each word once, idempotent, broken files repaired', () => {
   const base = 'console=serial0,115200 console=tty1 root=PARTUUID=58b06195-02 rootfstype=ext4 rootwait\n';
   const once = ensureCmdlineWords(base, PI_CGROUP_WORDS);
-  assert.is(once, 'console=serial0,115200 console=tty1 root=PARTUUID=58b06195-02 rootfstype=ext4 rootwait cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset\n');
+  assert.is(
+    once,
+    'console=serial0,115200 console=tty1 root=PARTUUID=58b06195-02 rootfstype=ext4 rootwait cgroup_memory=1 cgroup_enable=memory cgroup_enable=cpuset\n',
+  );
   assert.is(ensureCmdlineWords(once, PI_CGROUP_WORDS), once, 'a second pass changes nothing');
-  assert.is(ensureCmdlineWords('root=/dev/x cgroup_enable=memory\n', PI_CGROUP_WORDS), 'root=/dev/x cgroup_enable=memory cgroup_memory=1 cgroup_enable=cpuset\n');
+  assert.is(
+    ensureCmdlineWords('root=/dev/x cgroup_enable=memory\n', PI_CGROUP_WORDS),
+    'root=/dev/x cgroup_enable=memory cgroup_memory=1 cgroup_enable=cpuset\n',
+  );
   assert.is(ensureCmdlineWords('root=/dev/x\nquiet\n\n', ['quiet']), 'root=/dev/x quiet\n', 'stray lines folded into one');
   assert.is(ensureCmdlineWords('root=/dev/x', []), 'root=/dev/x\n', 'a missing newline is added');
 });
@@ -233,7 +278,10 @@ test('Raspberry Pi cmdline: one line, each word once, idempotent, broken files r
 test('fstab: active swap entries commented out, nothing else touched', () => {
   const fstab = 'UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n# /old none swap sw 0 0\nUUID=2 none swap sw 0 0\n';
   const out = commentOutSwap(fstab);
-  assert.is(out, 'UUID=1 / ext4 defaults 0 1\n# /swapfile none swap sw 0 0 # disabled by clusterseed (K3s)\n# /old none swap sw 0 0\n# UUID=2 none swap sw 0 0 # disabled by clusterseed (K3s)\n');
+  assert.is(
+    out,
+    'UUID=1 / ext4 defaults 0 1\n# /swapfile none swap sw 0 0 # disabled by clusterseed (K3s)\n# /old none swap sw 0 0\n# UUID=2 none swap sw 0 0 # disabled by clusterseed (K3s)\n',
+  );
   assert.equal(activeSwapEntries(fstab).length, 2);
   assert.is(commentOutSwap(out), out);
 });
@@ -247,7 +295,8 @@ test('iptables as K3s documents it: legacy for old nft, bundled for 1.8.0-1.8.4,
   assert.ok(iptablesAdvice(parseIptables('iptables v1.6.1 (nf_tables)\n')).switchToLegacy);
   assert.not.ok(iptablesAdvice(parseIptables('iptables v1.6.1\n')).switchToLegacy, 'old legacy-only iptables is fine');
   assert.equal(parseIptables('none\n'), { installed: false, legacyAvailable: false });
-  const save = '*filter\n:INPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A INPUT -j KUBE-SERVICES\n-A FORWARD -m comment --comment "flanneld forward" -j ACCEPT\n-A CNI-HOSTPORT-MASQ -j MASQUERADE\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
+  const save =
+    '*filter\n:INPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A INPUT -j KUBE-SERVICES\n-A FORWARD -m comment --comment "flanneld forward" -j ACCEPT\n-A CNI-HOSTPORT-MASQ -j MASQUERADE\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
   assert.ok(hasK3sRules(save));
   assert.is(withoutK3sRules(save), '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n');
   assert.not.ok(hasK3sRules(withoutK3sRules(save)));
@@ -262,8 +311,9 @@ test('restart stamp: which inputs changed', () => {
   assert.is(changedInputs('not json', inputs), null);
 });
 
-test('node_ip: K3s node-ip and tls-san; joining servers and agents use the first server\'s node_ip', () => {
-  const inv = parseInventory(`
+test("node_ip: K3s node-ip and tls-san; joining servers and agents use the first server's node_ip", () => {
+  const inv = parseInventory(
+    `
 cluster: { name: lab, k3s_version: v1.31.4+k3s1 }
 defaults: { user: admin }
 hosts:
@@ -272,7 +322,9 @@ hosts:
   a1: { address: 127.0.0.1, port: 2224, node_ip: 172.30.213.13 }
   a2: { address: 192.168.1.30 }
 groups: { servers: [s1, s2], agents: [a1, a2] }
-`, '/srv/inv/inventory.yaml');
+`,
+    '/srv/inv/inventory.yaml',
+  );
   const settings = k3sSettings(inv, inv.clusters[0]);
   const input = (name: string) => ({ inventory: inv, settings, host: host(inv, name), preferBundledBin: false });
   const s1 = serverConfig(input('s1'));
@@ -316,8 +368,14 @@ function contexts(inv: Inventory, names: string[]): Map<string, HostContext> {
   const quiet = () => undefined;
   for (const n of names) {
     peers.set(n, {
-      host: host(inv, n), inventory: inv, facts: { arch: 'x86_64' }, shared, peers, vars: {},
-      options: { check: false, diff: false, verbosity: 0 }, log: { info: quiet, verbose: quiet, debug: quiet, warn: quiet },
+      host: host(inv, n),
+      inventory: inv,
+      facts: { arch: 'x86_64' },
+      shared,
+      peers,
+      vars: {},
+      options: { check: false, diff: false, verbosity: 0 },
+      log: { info: quiet, verbose: quiet, debug: quiet, warn: quiet },
     } as unknown as HostContext);
   }
   return peers;

@@ -10,11 +10,18 @@ import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { clearSecrets, mask, MASK } from '../../lib/report/mask.ts';
 import { loadOrCreateToken, tokenPassword } from '../../lib/k3s/token.ts';
-import { entriesFromK3s, mergeKubeconfig, readKubeconfig, removeFromKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
-import { notReadyReasons, parseNode } from '../../lib/k3s/readiness.ts';
-import { MANAGED_LABELS, MANAGED_TAINTS, metadataCommands, planNodeMetadata } from '../../lib/k3s/node-metadata.ts';
+import {
+  entriesFromK3s,
+  mergeKubeconfig,
+  readKubeconfig,
+  removeFromKubeconfig,
+  sameKubeconfig,
+  writeKubeconfig,
+} from '../../lib/k3s/kubeconfig.ts';
+import { notReadyReasons, parseNode } from '../../roles/k3s-server/readiness.ts';
+import { MANAGED_LABELS, MANAGED_TAINTS, metadataCommands, planNodeMetadata } from '../../roles/k3s-server/node-metadata.ts';
 import type { HostSpec } from '../../lib/inventory/model.ts';
-import { main as resetMain } from '../../lib/cli/reset.ts';
+import { main as resetMain } from '../../cli/reset.ts';
 
 let dir: string;
 test.before.each(() => {
@@ -77,8 +84,11 @@ test('kubeconfig: entries named after the cluster, server rewritten, other entri
     contexts: [{ name: 'work', context: { cluster: 'work', user: 'work' } }],
   };
   const merged = mergeKubeconfig(mine, 'home', entries);
-  assert.is(merged['current-context'], 'work', 'the user\'s current context is kept');
-  assert.equal((merged.clusters as any[]).map((c) => c.name), ['work', 'home']);
+  assert.is(merged['current-context'], 'work', "the user's current context is kept");
+  assert.equal(
+    (merged.clusters as any[]).map((c) => c.name),
+    ['work', 'home'],
+  );
   assert.equal((merged.contexts as any[])[1], { name: 'home', context: { cluster: 'home', user: 'home' } });
   assert.ok(sameKubeconfig(merged, mergeKubeconfig(merged, 'home', entries)), 'merging again changes nothing');
   const fresh = mergeKubeconfig(undefined, 'home', entries);
@@ -91,13 +101,23 @@ test('kubeconfig: entries named after the cluster, server rewritten, other entri
   assert.is(readFileSync(path.join(path.dirname(file), '.gitignore'), 'utf8'), '*\n', 'the admin kubeconfig stays out of git');
   assert.ok(sameKubeconfig(readKubeconfig(file), merged));
   const removed = removeFromKubeconfig(merged, 'home');
-  assert.equal((removed.clusters as any[]).map((c) => c.name), ['work']);
+  assert.equal(
+    (removed.clusters as any[]).map((c) => c.name),
+    ['work'],
+  );
   assert.is(removed['current-context'], 'work');
   assert.is(removeFromKubeconfig(fresh, 'home')['current-context'], '');
   assert.is(readKubeconfig(path.join(dir, 'missing')), undefined);
 });
 
-const nodeJson = (o: { ready?: string; voter?: string; version?: string; labels?: Record<string, string>; annotations?: Record<string, string>; taints?: unknown[] }) =>
+const nodeJson = (o: {
+  ready?: string;
+  voter?: string;
+  version?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  taints?: unknown[];
+}) =>
   JSON.stringify({
     kind: 'Node',
     metadata: { name: 'n', labels: o.labels ?? {}, annotations: o.annotations ?? {} },
@@ -132,15 +152,28 @@ test('node status from kubectl JSON: Ready, version, etcd voter', () => {
 const spec = (labels: Record<string, string>, taints: string[]) => ({ name: 'n', labels, taints }) as unknown as HostSpec;
 
 test('labels and taints: set what differs, remove what clusterseed set before, leave the rest', () => {
-  const status = parseNode(0, nodeJson({
-    labels: { 'kubernetes.io/hostname': 'n', 'clusterseed.io/arch-pool': 'x86', 'old.example/gone': 'x', 'theirs.example/keep': 'y' },
-    annotations: { [MANAGED_LABELS]: 'clusterseed.io/arch-pool,old.example/gone', [MANAGED_TAINTS]: 'edge:NoSchedule' },
-    taints: [{ key: 'edge', value: 'true', effect: 'NoSchedule' }, { key: 'theirs', effect: 'NoExecute' }],
-  }), '');
-  const plan = planNodeMetadata(status, spec({ 'clusterseed.io/arch-pool': 'arm', 'node-role.kubernetes.io/worker': 'true' }, ['gpu=yes:NoSchedule']));
+  const status = parseNode(
+    0,
+    nodeJson({
+      labels: { 'kubernetes.io/hostname': 'n', 'clusterseed.io/arch-pool': 'x86', 'old.example/gone': 'x', 'theirs.example/keep': 'y' },
+      annotations: { [MANAGED_LABELS]: 'clusterseed.io/arch-pool,old.example/gone', [MANAGED_TAINTS]: 'edge:NoSchedule' },
+      taints: [
+        { key: 'edge', value: 'true', effect: 'NoSchedule' },
+        { key: 'theirs', effect: 'NoExecute' },
+      ],
+    }),
+    '',
+  );
+  const plan = planNodeMetadata(
+    status,
+    spec({ 'clusterseed.io/arch-pool': 'arm', 'node-role.kubernetes.io/worker': 'true' }, ['gpu=yes:NoSchedule']),
+  );
   assert.equal(plan.labels, ['clusterseed.io/arch-pool=arm', 'node-role.kubernetes.io/worker=true', 'old.example/gone-']);
   assert.equal(plan.taints, ['gpu=yes:NoSchedule', 'edge:NoSchedule-']);
-  assert.equal(plan.annotations, [`${MANAGED_LABELS}=clusterseed.io/arch-pool,node-role.kubernetes.io/worker`, `${MANAGED_TAINTS}=gpu:NoSchedule`]);
+  assert.equal(plan.annotations, [
+    `${MANAGED_LABELS}=clusterseed.io/arch-pool,node-role.kubernetes.io/worker`,
+    `${MANAGED_TAINTS}=gpu:NoSchedule`,
+  ]);
   assert.equal(metadataCommands('n', plan), [
     "k3s kubectl label node 'n' --overwrite 'clusterseed.io/arch-pool=arm' 'node-role.kubernetes.io/worker=true' 'old.example/gone-'",
     "k3s kubectl taint node 'n' 'edge:NoSchedule-'",
@@ -148,10 +181,14 @@ test('labels and taints: set what differs, remove what clusterseed set before, l
     `k3s kubectl annotate node 'n' --overwrite '${MANAGED_LABELS}=clusterseed.io/arch-pool,node-role.kubernetes.io/worker' '${MANAGED_TAINTS}=gpu:NoSchedule'`,
   ]);
 
-  const converged = parseNode(0, nodeJson({
-    labels: { 'clusterseed.io/arch-pool': 'arm' },
-    annotations: { [MANAGED_LABELS]: 'clusterseed.io/arch-pool', [MANAGED_TAINTS]: '' },
-  }), '');
+  const converged = parseNode(
+    0,
+    nodeJson({
+      labels: { 'clusterseed.io/arch-pool': 'arm' },
+      annotations: { [MANAGED_LABELS]: 'clusterseed.io/arch-pool', [MANAGED_TAINTS]: '' },
+    }),
+    '',
+  );
   assert.equal(planNodeMetadata(converged, spec({ 'clusterseed.io/arch-pool': 'arm' }, [])), { labels: [], taints: [], annotations: [] });
 });
 
@@ -167,7 +204,10 @@ test('reset: refuses without a terminal or --yes, and aborts unless the answer i
   // a usable key: bad input (an unusable key among it) is refused before anything is asked
   const key = path.join(dir, 'id_ed25519');
   spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key], { stdio: 'ignore' });
-  writeFileSync(inv, `cluster: { name: c, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin, ssh_key: ${key}, known_hosts: ${path.join(dir, 'known_hosts')} }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n`);
+  writeFileSync(
+    inv,
+    `cluster: { name: c, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin, ssh_key: ${key}, known_hosts: ${path.join(dir, 'known_hosts')} }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n`,
+  );
   const piped = io('yes\n', false);
   assert.is(await resetMain(['-i', inv], piped.io), 1);
   assert.match(piped.out(), /stdin is not a terminal\. Pass --yes/);

@@ -16,7 +16,12 @@ import { k3sSettings } from '../../lib/k3s/settings.ts';
 import { mergeConfig } from '../../lib/k3s/hardening.ts';
 import { COMPONENT_EXEMPTIONS, exemptions, psaYaml, auditPolicyYaml } from '../../lib/k3s/pod-security.ts';
 import { serverFiles, serverFileTasks, tlsViolations } from '../../lib/k3s/server-files.ts';
-import { KERNEL_DEFAULTS_FILE, kernelDefaultsTask, KUBELET_KERNEL_DEFAULTS, protectKernelDefaultsOn } from '../../lib/k3s/kernel-defaults.ts';
+import {
+  KERNEL_DEFAULTS_FILE,
+  kernelDefaultsTask,
+  KUBELET_KERNEL_DEFAULTS,
+  protectKernelDefaultsOn,
+} from '../../lib/k3s/kernel-defaults.ts';
 import { K3S_CONFIG_KEYS, unlistedKeys } from '../../lib/k3s/flags.ts';
 import { sysctlFileContent } from '../../lib/blocks/sysctl.ts';
 import { catalogEntry } from '../../lib/gitops/catalog.ts';
@@ -25,7 +30,8 @@ import { probed } from '../support/probe-state.ts';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
 function inventory(k3s: Record<string, unknown> = {}): Inventory {
-  return parseInventory(`
+  return parseInventory(
+    `
 cluster:
   name: home
   k3s_version: v1.31.4+k3s1
@@ -39,7 +45,9 @@ hosts:
 groups:
   servers: [s1, s2]
   agents: [a1]
-`, '/srv/inv/inventory.yaml');
+`,
+    '/srv/inv/inventory.yaml',
+  );
 }
 
 function configs(k3s: Record<string, unknown> = {}, protect?: boolean) {
@@ -83,10 +91,16 @@ test('each measure can be turned off on its own', () => {
   assert.is(off({ secrets_encryption: false }).first['secrets-encryption'], undefined);
   const noPsa = off({ pod_security: false });
   assert.not.ok((noPsa.first['kube-apiserver-arg'] as string[]).some((a) => a.startsWith('admission-control-config-file')));
-  assert.equal(serverFiles(noPsa.settings.hardening).map((f) => path.basename(f.path)), ['audit.yaml']);
+  assert.equal(
+    serverFiles(noPsa.settings.hardening).map((f) => path.basename(f.path)),
+    ['audit.yaml'],
+  );
   const noAudit = off({ audit_log: false });
   assert.equal(noAudit.first['kube-apiserver-arg'], ['admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml']);
-  assert.equal(serverFiles(noAudit.settings.hardening).map((f) => path.basename(f.path)), ['psa.yaml']);
+  assert.equal(
+    serverFiles(noAudit.settings.hardening).map((f) => path.basename(f.path)),
+    ['psa.yaml'],
+  );
   const neither = off({ audit_log: false, pod_security: false });
   assert.is(neither.first['kube-apiserver-arg'], undefined, 'no empty argument list');
   assert.equal(serverFiles(neither.settings.hardening), []);
@@ -99,7 +113,11 @@ test('each measure can be turned off on its own', () => {
   assert.is(noProtect.agent['protect-kernel-defaults'], undefined);
   assert.is(off({ tls_file_modes: false }).settings.hardening.tlsFileModes, false);
   // values, not only on/off
-  const tuned = off({ audit_log: { max_age: 7, max_backup: 2, max_size: 20 }, pod_max_pids: 1024, streaming_connection_idle_timeout: '30m' });
+  const tuned = off({
+    audit_log: { max_age: 7, max_backup: 2, max_size: 20 },
+    pod_max_pids: 1024,
+    streaming_connection_idle_timeout: '30m',
+  });
   assert.ok((tuned.first['kube-apiserver-arg'] as string[]).includes('audit-log-maxage=7'));
   assert.ok((tuned.first['kube-apiserver-arg'] as string[]).includes('audit-log-maxbackup=2'));
   assert.ok((tuned.first['kube-apiserver-arg'] as string[]).includes('audit-log-maxsize=20'));
@@ -115,11 +133,18 @@ test('a host decided not to protect kernel defaults (a container) gets no protec
   assert.is(protectKernelDefaultsOn(false, ''), false);
 });
 
-test('inventory arguments join clusterseed\'s; one of the same name replaces it; plain keys replace', () => {
-  const { agent, first } = configs({ agent_config: { 'kubelet-arg': ['max-pods=50', 'pod-max-pids=8192'] }, server_config: { 'secrets-encryption': false } });
+test("inventory arguments join clusterseed's; one of the same name replaces it; plain keys replace", () => {
+  const { agent, first } = configs({
+    agent_config: { 'kubelet-arg': ['max-pods=50', 'pod-max-pids=8192'] },
+    server_config: { 'secrets-encryption': false },
+  });
   assert.equal(agent['kubelet-arg'], ['seccomp-default=true', 'streaming-connection-idle-timeout=5m', 'max-pods=50', 'pod-max-pids=8192']);
   assert.is(first['secrets-encryption'], false);
-  assert.equal(mergeConfig({ 'kubelet-arg': ['a=1'] }, { 'kubelet-arg': '--a=2' }), { 'kubelet-arg': ['--a=2'] }, 'a single string and a leading -- count too');
+  assert.equal(
+    mergeConfig({ 'kubelet-arg': ['a=1'] }, { 'kubelet-arg': '--a=2' }),
+    { 'kubelet-arg': ['--a=2'] },
+    'a single string and a leading -- count too',
+  );
 });
 
 test('settings: bad hardening values are errors naming the file and the field', () => {
@@ -130,7 +155,10 @@ test('settings: bad hardening values are errors naming the file and the field', 
   bad({ secrets_encryption: 'yes' }, /inventory\.yaml: cluster "home": vars\.k3s\.secrets_encryption: expected true or false/);
   bad({ pod_security: { enforce: 'strict' } }, /vars\.k3s\.pod_security\.enforce: expected one of privileged, baseline, restricted/);
   bad({ pod_security: { exempt: ['x'] } }, /vars\.k3s\.pod_security\.exempt: unknown setting/);
-  bad({ pod_security: { exempt_namespaces: ['Bad_NS'] } }, /vars\.k3s\.pod_security\.exempt_namespaces: expected a list of namespace names/);
+  bad(
+    { pod_security: { exempt_namespaces: ['Bad_NS'] } },
+    /vars\.k3s\.pod_security\.exempt_namespaces: expected a list of namespace names/,
+  );
   bad({ pod_security: 'baseline' }, /vars\.k3s\.pod_security: expected false, true or a mapping/);
   bad({ audit_log: { max_age: 0 } }, /vars\.k3s\.audit_log\.max_age: expected a whole number >= 1/);
   bad({ pod_max_pids: 10 }, /vars\.k3s\.pod_max_pids: expected a whole number >= 64/);
@@ -140,7 +168,7 @@ test('settings: bad hardening values are errors naming the file and the field', 
   bad({ tls_modes: false }, /vars\.k3s\.tls_modes: unknown setting/);
 });
 
-test('psa.yaml: enforce baseline, warn and audit restricted; kube-system and the catalog\'s host-access namespaces exempt', () => {
+test("psa.yaml: enforce baseline, warn and audit restricted; kube-system and the catalog's host-access namespaces exempt", () => {
   const { settings } = configs({ pod_security: { exempt_namespaces: ['lab-tools'] } });
   const ps = settings.hardening.podSecurity;
   assert.ok(ps);
@@ -151,9 +179,23 @@ test('psa.yaml: enforce baseline, warn and audit restricted; kube-system and the
   assert.is(plugin.name, 'PodSecurity');
   assert.is(plugin.configuration.apiVersion, 'pod-security.admission.config.k8s.io/v1');
   assert.equal(plugin.configuration.defaults, {
-    enforce: 'baseline', 'enforce-version': 'latest', audit: 'restricted', 'audit-version': 'latest', warn: 'restricted', 'warn-version': 'latest',
+    enforce: 'baseline',
+    'enforce-version': 'latest',
+    audit: 'restricted',
+    'audit-version': 'latest',
+    warn: 'restricted',
+    'warn-version': 'latest',
   });
-  assert.equal(plugin.configuration.exemptions.namespaces, ['jupyterhub', 'kube-system', 'lab-tools', 'logging', 'longhorn-system', 'metallb-system', 'monitoring', 'nvidia-device-plugin']);
+  assert.equal(plugin.configuration.exemptions.namespaces, [
+    'jupyterhub',
+    'kube-system',
+    'lab-tools',
+    'logging',
+    'longhorn-system',
+    'metallb-system',
+    'monitoring',
+    'nvidia-device-plugin',
+  ]);
   // the namespaces come from the catalog, so a renamed one follows
   for (const name of Object.keys(COMPONENT_EXEMPTIONS)) {
     assert.ok(plugin.configuration.exemptions.namespaces.includes(catalogEntry(name)!.namespace), name);
@@ -162,7 +204,10 @@ test('psa.yaml: enforce baseline, warn and audit restricted; kube-system and the
   for (const name of ['cert-manager', 'minio', 'postgresql', 'mlflow', 'argo-workflows', 'kserve', 'iris-classifier']) {
     assert.not.ok(plugin.configuration.exemptions.namespaces.includes(catalogEntry(name)!.namespace), `${name} is not exempt`);
   }
-  assert.ok(exemptions(ps).every((e) => e.why.length > 10), 'each exemption has its reason');
+  assert.ok(
+    exemptions(ps).every((e) => e.why.length > 10),
+    'each exemption has its reason',
+  );
 });
 
 test('the README lists every exempt namespace with its reason, and every hardening key', () => {
@@ -170,7 +215,16 @@ test('the README lists every exempt namespace with its reason, and every hardeni
   const ps = configs().settings.hardening.podSecurity;
   assert.ok(ps);
   for (const e of exemptions(ps)) assert.ok(readme.includes(`\`${e.namespace}\``), `README names ${e.namespace}`);
-  for (const key of ['secrets_encryption', 'pod_security', 'audit_log', 'seccomp_default', 'pod_max_pids', 'streaming_connection_idle_timeout', 'protect_kernel_defaults', 'tls_file_modes']) {
+  for (const key of [
+    'secrets_encryption',
+    'pod_security',
+    'audit_log',
+    'seccomp_default',
+    'pod_max_pids',
+    'streaming_connection_idle_timeout',
+    'protect_kernel_defaults',
+    'tls_file_modes',
+  ]) {
     assert.ok(readme.includes(`\`${key}\``), `README documents ${key}`);
   }
 });
@@ -194,17 +248,27 @@ test('server files: the 0700 server and log directories, then the 0600 files; fi
     'file /var/lib/rancher/k3s/server/audit.yaml',
   ]);
   const offTasks = serverFileTasks(configs({ pod_security: false, audit_log: false }).settings.hardening);
-  assert.equal(offTasks.map((t) => t.name), [
-    'directory /var/lib/rancher/k3s',
-    'directory /var/lib/rancher/k3s/server',
-    'no /var/lib/rancher/k3s/server/psa.yaml of clusterseed',
-    'no /var/lib/rancher/k3s/server/audit.yaml of clusterseed',
-  ]);
+  assert.equal(
+    offTasks.map((t) => t.name),
+    [
+      'directory /var/lib/rancher/k3s',
+      'directory /var/lib/rancher/k3s/server',
+      'no /var/lib/rancher/k3s/server/psa.yaml of clusterseed',
+      'no /var/lib/rancher/k3s/server/audit.yaml of clusterseed',
+    ],
+  );
   const stale = offTasks[2];
   assert.match(stale.probe!, /Managed by clusterseed \(k3s-server\)/);
   assert.is(stale.plan(probed(stale, 'none\n'), {} as HostContext), null, 'a file someone else wrote stays');
-  assert.match((stale.plan(probed(stale, 'ours\n'), {} as HostContext) as Change).summary, /remove \/var\/lib\/rancher\/k3s\/server\/psa\.yaml/);
-  assert.match(serverFiles(configs().settings.hardening)[0].content, /^# Managed by clusterseed \(k3s-server\)/, 'the mark the removal looks for');
+  assert.match(
+    (stale.plan(probed(stale, 'ours\n'), {} as HostContext) as Change).summary,
+    /remove \/var\/lib\/rancher\/k3s\/server\/psa\.yaml/,
+  );
+  assert.match(
+    serverFiles(configs().settings.hardening)[0].content,
+    /^# Managed by clusterseed \(k3s-server\)/,
+    'the mark the removal looks for',
+  );
 });
 
 test('tls: certificates and keys looser than 0600 or not root:root are flagged; stricter ones are fine', () => {
@@ -216,7 +280,10 @@ test('tls: certificates and keys looser than 0600 or not root:root are flagged; 
     '640 root:root /var/lib/rancher/k3s/server/tls/etcd/server-client.key',
     '644 root:root /var/lib/rancher/k3s/server/tls/request-header-ca.pem',
   ].join('\n');
-  assert.equal(tlsViolations(out).map((f) => path.basename(f.path)), ['server-ca.crt', 'client-admin.crt', 'server-client.key']);
+  assert.equal(
+    tlsViolations(out).map((f) => path.basename(f.path)),
+    ['server-ca.crt', 'client-admin.crt', 'server-client.key'],
+  );
   assert.equal(tlsViolations(''), []);
 });
 
@@ -236,39 +303,76 @@ function prereqCtx(container: string, k3s: Record<string, unknown> = {}) {
   const warnings: string[] = [];
   const inv = inventory(k3s);
   const ctx = {
-    host: inv.hosts[0], inventory: inv, conn: {} as Transport,
-    facts: { hostname: 's1', arch: 'x86_64', kernel: '6.1', osId: 'debian', osVersion: '12', osCodename: 'bookworm', init: 'systemd', container, raspberryPi: false, piCmdlineFile: '', sshdVersion: '9.2' },
-    vars: {}, options: { check: false, diff: false, verbosity: 0 }, shared: new Map(), log: { ...quiet, warn: (m: string) => warnings.push(m) }, peers: new Map(),
+    host: inv.hosts[0],
+    inventory: inv,
+    conn: {} as Transport,
+    facts: {
+      hostname: 's1',
+      arch: 'x86_64',
+      kernel: '6.1',
+      osId: 'debian',
+      osVersion: '12',
+      osCodename: 'bookworm',
+      init: 'systemd',
+      container,
+      raspberryPi: false,
+      piCmdlineFile: '',
+      sshdVersion: '9.2',
+    },
+    vars: {},
+    options: { check: false, diff: false, verbosity: 0 },
+    shared: new Map(),
+    log: { ...quiet, warn: (m: string) => warnings.push(m) },
+    peers: new Map(),
   } as HostContext;
   return { ctx, warnings };
 }
-const LIVE_DEFAULTS = 'vm.panic_on_oom=0 vm.overcommit_memory=0 kernel.panic=0 kernel.panic_on_oops=0 kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000'
-  .split(' ').map((kv) => { const [k, v] = kv.split('='); return `/proc/sys/${k.replace(/\./g, '/')}:${v}`; }).join('\n');
+const LIVE_DEFAULTS =
+  'vm.panic_on_oom=0 vm.overcommit_memory=0 kernel.panic=0 kernel.panic_on_oops=0 kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000'
+    .split(' ')
+    .map((kv) => {
+      const [k, v] = kv.split('=');
+      return `/proc/sys/${k.replace(/\./g, '/')}:${v}`;
+    })
+    .join('\n');
 
 test('k3s-prereq: on a real host the six are persisted and set live before K3s starts', async () => {
   const task = kernelDefaultsTask();
   const { ctx, warnings } = prereqCtx('');
   assert.ok(task.when!(ctx));
-  const change = await task.plan(probed(task, LIVE_DEFAULTS), ctx) as Change;
+  const change = (await task.plan(probed(task, LIVE_DEFAULTS), ctx)) as Change;
   assert.match(change.summary, new RegExp(`write ${KERNEL_DEFAULTS_FILE}`));
   assert.match(change.summary, /vm\.overcommit_memory: 0 -> 1, kernel\.panic: 0 -> 10, kernel\.panic_on_oops: 0 -> 1/);
   assert.not.match(change.summary, /root_maxkeys/, 'already right: not written live');
   assert.equal(warnings, []);
   // in state: nothing to do
-  const content = sysctlFileContent({ file: KERNEL_DEFAULTS_FILE, values: KUBELET_KERNEL_DEFAULTS, comment: 'Managed by clusterseed (k3s-prereq): the values the kubelet checks with protect-kernel-defaults.' });
-  const done = Object.entries(KUBELET_KERNEL_DEFAULTS).map(([k, v]) => `/proc/sys/${k.replace(/\./g, '/')}:${v}`).join('\n');
+  const content = sysctlFileContent({
+    file: KERNEL_DEFAULTS_FILE,
+    values: KUBELET_KERNEL_DEFAULTS,
+    comment: 'Managed by clusterseed (k3s-prereq): the values the kubelet checks with protect-kernel-defaults.',
+  });
+  const done = Object.entries(KUBELET_KERNEL_DEFAULTS)
+    .map(([k, v]) => `/proc/sys/${k.replace(/\./g, '/')}:${v}`)
+    .join('\n');
   assert.is(await task.plan(probed(task, done, { [KERNEL_DEFAULTS_FILE]: content }), ctx), null);
 });
 
 test('k3s-prereq in a container: the file is persisted, nothing live is attempted, and it says why, without failing or looping', async () => {
   const task = kernelDefaultsTask();
   const { ctx, warnings } = prereqCtx('systemd-nspawn');
-  const first = await task.plan(probed(task, LIVE_DEFAULTS), ctx) as Change;
+  const first = (await task.plan(probed(task, LIVE_DEFAULTS), ctx)) as Change;
   assert.is(first.summary, `write ${KERNEL_DEFAULTS_FILE}`, 'only the file: vm.* and kernel.* cannot be written in a container');
-  assert.ok(warnings.some((w) => /protect-kernel-defaults left out of config\.yaml: inside a systemd-nspawn container/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /protect-kernel-defaults left out of config\.yaml: inside a systemd-nspawn container/.test(w)),
+    warnings.join('\n'),
+  );
   assert.ok(warnings.some((w) => /kernel\.panic=10 cannot be applied inside a systemd-nspawn container/.test(w)));
   // the next run, with the file in place and the live values still the container host's: no change
-  const content = sysctlFileContent({ file: KERNEL_DEFAULTS_FILE, values: KUBELET_KERNEL_DEFAULTS, comment: 'Managed by clusterseed (k3s-prereq): the values the kubelet checks with protect-kernel-defaults.' });
+  const content = sysctlFileContent({
+    file: KERNEL_DEFAULTS_FILE,
+    values: KUBELET_KERNEL_DEFAULTS,
+    comment: 'Managed by clusterseed (k3s-prereq): the values the kubelet checks with protect-kernel-defaults.',
+  });
   assert.is(await task.plan(probed(task, LIVE_DEFAULTS, { [KERNEL_DEFAULTS_FILE]: content }), ctx), null);
   // turned off in the inventory: the task does not run at all
   assert.not.ok(task.when!(prereqCtx('systemd-nspawn', { protect_kernel_defaults: false }).ctx));
@@ -277,7 +381,15 @@ test('k3s-prereq in a container: the file is persisted, nothing live is attempte
 test('every key and argument clusterseed writes is on the list of ones real K3s documents', () => {
   const variants: Array<Record<string, unknown>> = [
     {},
-    { secrets_encryption: false, pod_security: false, audit_log: false, seccomp_default: false, pod_max_pids: false, streaming_connection_idle_timeout: false, protect_kernel_defaults: false },
+    {
+      secrets_encryption: false,
+      pod_security: false,
+      audit_log: false,
+      seccomp_default: false,
+      pod_max_pids: false,
+      streaming_connection_idle_timeout: false,
+      protect_kernel_defaults: false,
+    },
     { disable: ['traefik'], embedded_etcd: true, prefer_bundled_bin: true, audit_log: { max_age: 1, max_backup: 1, max_size: 1 } },
   ];
   let checked = 0;
@@ -292,7 +404,10 @@ test('every key and argument clusterseed writes is on the list of ones real K3s 
   }
   assert.ok(checked > 40, 'the configs had keys to check');
   // the check itself catches what it should
-  assert.equal(unlistedKeys({ 'secrets-encryption': true, 'kubelet-arg': ['max-podz=3'] }, 'agent'), ['secrets-encryption', 'kubelet-arg: max-podz']);
+  assert.equal(unlistedKeys({ 'secrets-encryption': true, 'kubelet-arg': ['max-podz=3'] }, 'agent'), [
+    'secrets-encryption',
+    'kubelet-arg: max-podz',
+  ]);
   assert.equal(unlistedKeys({ 'protect-kernel-defaults': true, 'node-name': 'x', 'no-such-flag': 1 }, 'server'), ['no-such-flag']);
   for (const [key, known] of Object.entries(K3S_CONFIG_KEYS)) assert.match(known.source, /@ [0-9a-f]{40}/, `${key} cites a pinned commit`);
 });

@@ -26,13 +26,35 @@ const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 function ctxFor(cidrs: string, uploads: Map<string, string>): HostContext {
   const inventory = parseInventory(inventoryText(cidrs), '/inv/inventory.yaml');
   const conn = {
-    async upload(path: string, content: string | Buffer) { uploads.set(path, String(content)); },
-    async exec() { return { code: 0, stdout: '', stderr: '' }; },
+    async upload(path: string, content: string | Buffer) {
+      uploads.set(path, String(content));
+    },
+    async exec() {
+      return { code: 0, stdout: '', stderr: '' };
+    },
   } as unknown as Transport;
   return {
-    host: inventory.hosts[0], inventory, conn,
-    facts: { hostname: 's1', arch: 'x86_64', kernel: '6.1', osId: 'debian', osVersion: '12', osCodename: 'bookworm', init: 'systemd', container: '', raspberryPi: false, piCmdlineFile: '', sshdVersion: '9.2' },
-    vars: deepMerge(k3sPrereqRole.defaults), options: { check: false, diff: false, verbosity: 0 }, shared: new Map(), log: quiet, peers: new Map(),
+    host: inventory.hosts[0],
+    inventory,
+    conn,
+    facts: {
+      hostname: 's1',
+      arch: 'x86_64',
+      kernel: '6.1',
+      osId: 'debian',
+      osVersion: '12',
+      osCodename: 'bookworm',
+      init: 'systemd',
+      container: '',
+      raspberryPi: false,
+      piCmdlineFile: '',
+      sshdVersion: '9.2',
+    },
+    vars: deepMerge(k3sPrereqRole.defaults),
+    options: { check: false, diff: false, verbosity: 0 },
+    shared: new Map(),
+    log: quiet,
+    peers: new Map(),
   };
 }
 
@@ -42,7 +64,13 @@ async function k3sSysctlFile(cidrs: string): Promise<string> {
   const ctx = ctxFor(cidrs, uploads);
   const tasks = (await k3sPrereqRole.tasks(ctx)) as Task[];
   const task = tasks.find((t) => t.files?.some((f) => f.path === K3S_SYSCTL_FILE))!;
-  const keys = ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv6/conf/default/forwarding', 'net/bridge/bridge-nf-call-iptables', 'net/bridge/bridge-nf-call-ip6tables'];
+  const keys = [
+    'net/ipv4/ip_forward',
+    'net/ipv6/conf/all/forwarding',
+    'net/ipv6/conf/default/forwarding',
+    'net/bridge/bridge-nf-call-iptables',
+    'net/bridge/bridge-nf-call-ip6tables',
+  ];
   const change = await task.plan(probed(task, keys.map((k) => `/proc/sys/${k}:0`).join('\n')), ctx);
   assert.ok(change && 'apply' in change);
   await change.apply(ctx);
@@ -57,7 +85,10 @@ test('IPv6 forwarding is left alone on an IPv4-only cluster (K3s sets it only fo
 });
 
 test('IPv6 forwarding is on for a dual-stack or IPv6 cluster', async () => {
-  for (const cidrs of ['  cluster_cidr: 10.42.0.0/16,2001:cafe:42::/56\n  service_cidr: 10.43.0.0/16,2001:cafe:43::/112', '  cluster_cidr: 2001:cafe:42::/56\n  service_cidr: 2001:cafe:43::/112']) {
+  for (const cidrs of [
+    '  cluster_cidr: 10.42.0.0/16,2001:cafe:42::/56\n  service_cidr: 10.43.0.0/16,2001:cafe:43::/112',
+    '  cluster_cidr: 2001:cafe:42::/56\n  service_cidr: 2001:cafe:43::/112',
+  ]) {
     const file = await k3sSysctlFile(cidrs);
     assert.match(file, /^-net\.ipv6\.conf\.all\.forwarding = 1$/m, cidrs);
     assert.match(file, /^-net\.ipv6\.conf\.default\.forwarding = 1$/m, cidrs);
@@ -68,28 +99,38 @@ test('a reboot_timeout that is not a number stops the reboot handler with the fi
   const uploads = new Map<string, string>();
   const ctx = ctxFor('', uploads);
   const scripts: string[] = [];
-  ctx.conn.exec = (async (script: string) => { scripts.push(script); return { code: 0, stdout: '', stderr: '' }; }) as Transport['exec'];
+  ctx.conn.exec = (async (script: string) => {
+    scripts.push(script);
+    return { code: 0, stdout: '', stderr: '' };
+  }) as Transport['exec'];
   for (const bad of ['10m', '600', 0]) {
     ctx.host = { ...ctx.host, vars: { ...ctx.host.vars, 'k3s-prereq': { reboot_timeout: bad } } };
     try {
       // bounded: with NaN seconds the old handler waited for the host forever
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the handler did not stop within 5 s')), 5000); });
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the handler did not stop within 5 s')), 5000);
+      });
       await Promise.race([rebootHandler.run(ctx), timeout]).finally(() => clearTimeout(timer));
       assert.unreachable('must fail');
     } catch (err) {
-      assert.match((err as Error).message, /\/inv\/inventory\.yaml: host s1: vars\.k3s-prereq\.reboot_timeout: expected an integer from 30 to 7200/);
+      assert.match(
+        (err as Error).message,
+        /\/inv\/inventory\.yaml: host s1: vars\.k3s-prereq\.reboot_timeout: expected an integer from 30 to 7200/,
+      );
     }
   }
   assert.equal(scripts, [], 'nothing ran on the host');
 });
 
-test('the reboot handler reads k3s-prereq\'s reboot_timeout also when harden notifies it (the Pi\'s AppArmor flags)', async () => {
+test("the reboot handler reads k3s-prereq's reboot_timeout also when harden notifies it (the Pi's AppArmor flags)", async () => {
   // seen in the VM tier: under harden, ctx.vars are harden's and had no reboot_timeout, so the
   // handler failed with "got nothing" and the Pi never rebooted into its new command line
   const ctx = ctxFor('', new Map());
   ctx.vars = { sshd: {}, firewall: {} };
-  ctx.conn.exec = (async () => { throw new Error('reached the host'); }) as Transport['exec'];
+  ctx.conn.exec = (async () => {
+    throw new Error('reached the host');
+  }) as Transport['exec'];
   try {
     await rebootHandler.run(ctx);
     assert.unreachable('must reach the host');

@@ -21,7 +21,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-standin-checks-'));
 const binary = path.join(dir, 'k3s');
 let n = 0;
 
-interface Result { code: number | null; stderr: string }
+interface Result {
+  code: number | null;
+  stderr: string;
+}
 
 /** runs `k3s <command>` with this config.yaml (and this /proc/sys stand-in), 10 s at most */
 function start(command: 'server' | 'agent', config: Record<string, unknown>, sysctls?: Record<string, string | number>): Promise<Result> {
@@ -106,17 +109,21 @@ test('kube-apiserver: the audit log directory is created (0700) like ensureLogFi
   assert.match(bad.stderr, /ensureLogFile: open .*plain-file\/logs\/audit\.log/);
   // good files and a new log directory get past the API server; the kernel check then stops it
   const logs = path.join(dir, 'new-logs');
-  const ok = await start('server', {
-    'node-name': 's1',
-    'protect-kernel-defaults': true,
-    'kube-apiserver-arg': [
-      `admission-control-config-file=${file('psa-ok.yaml', psaYaml(DEFAULT_POD_SECURITY))}`,
-      `audit-policy-file=${file('audit-ok.yaml', auditPolicyYaml())}`,
-      `audit-log-path=${logs}/audit.log`,
-      'audit-log-maxage=30',
-    ],
-    'kubelet-arg': ['seccomp-default=true'],
-  }, kernelWith('kernel.panic', 0));
+  const ok = await start(
+    'server',
+    {
+      'node-name': 's1',
+      'protect-kernel-defaults': true,
+      'kube-apiserver-arg': [
+        `admission-control-config-file=${file('psa-ok.yaml', psaYaml(DEFAULT_POD_SECURITY))}`,
+        `audit-policy-file=${file('audit-ok.yaml', auditPolicyYaml())}`,
+        `audit-log-path=${logs}/audit.log`,
+        'audit-log-maxage=30',
+      ],
+      'kubelet-arg': ['seccomp-default=true'],
+    },
+    kernelWith('kernel.panic', 0),
+  );
   assert.is(ok.code, 1);
   assert.not.match(ok.stderr, /apiserver exited|Unknown flag/);
   assert.match(ok.stderr, 'kubelet exited: invalid kernel flag: kernel/panic, expected value: 10, actual value: 0');
@@ -127,18 +134,28 @@ test('kube-apiserver: the audit log directory is created (0700) like ensureLogFi
 test('kube-apiserver: a valid policy written with unindented lists is accepted', async () => {
   const policy = file('audit-flat.yaml', stringify(parse(auditPolicyYaml()), { indentSeq: false }));
   assert.match(readFileSync(policy, 'utf8'), /^- /m);
-  const r = await start('server', { 'kube-apiserver-arg': [`audit-policy-file=${policy}`], 'protect-kernel-defaults': true }, kernelWith('vm.panic_on_oom', 1));
+  const r = await start(
+    'server',
+    { 'kube-apiserver-arg': [`audit-policy-file=${policy}`], 'protect-kernel-defaults': true },
+    kernelWith('vm.panic_on_oom', 1),
+  );
   assert.is(r.code, 1);
   assert.not.match(r.stderr, /apiserver exited/);
   assert.match(r.stderr, 'invalid kernel flag: vm/panic_on_oom, expected value: 0, actual value: 1');
 });
 
 test('protect-kernel-defaults: every differing parameter is named like the kubelet does, on agents too', async () => {
-  const two = await start('agent', { server: 'https://127.0.0.1:1', 'protect-kernel-defaults': true },
-    { ...kernelWith('vm.overcommit_memory', 0), 'kernel.keys.root_maxkeys': 200 });
+  const two = await start(
+    'agent',
+    { server: 'https://127.0.0.1:1', 'protect-kernel-defaults': true },
+    { ...kernelWith('vm.overcommit_memory', 0), 'kernel.keys.root_maxkeys': 200 },
+  );
   assert.is(two.code, 1);
-  assert.match(two.stderr, 'kubelet exited: [invalid kernel flag: vm/overcommit_memory, expected value: 1, actual value: 0, ' +
-    'invalid kernel flag: kernel/keys/root_maxkeys, expected value: 1000000, actual value: 200]');
+  assert.match(
+    two.stderr,
+    'kubelet exited: [invalid kernel flag: vm/overcommit_memory, expected value: 1, actual value: 0, ' +
+      'invalid kernel flag: kernel/keys/root_maxkeys, expected value: 1000000, actual value: 200]',
+  );
 });
 
 test.run();

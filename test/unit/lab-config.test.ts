@@ -38,7 +38,10 @@ test('topology: the default is an x86_64 desktop server and an arm64 Pi agent', 
     planTopology({ servers: 3, agents: 2, arch: ['arm64', 'amd64'] }).map((v) => v.name),
     ['pi-server-1', 'pi-server-2', 'pi-server-3', 'node-1', 'node-2'],
   );
-  assert.equal(planTopology({ agents: 0, arch: ['x86_64'] }).map((v) => v.name), ['desktop']);
+  assert.equal(
+    planTopology({ agents: 0, arch: ['x86_64'] }).map((v) => v.name),
+    ['desktop'],
+  );
   assert.throws(() => planTopology({ servers: 0 }), /servers must be a whole number from 1 to 16/);
   assert.throws(() => planTopology({ arch: ['riscv64'] }), /unknown architecture "riscv64"/);
   assert.throws(() => planTopology({ memoryMb: 100 }), /at least 512 MiB/);
@@ -46,7 +49,12 @@ test('topology: the default is an x86_64 desktop server and an arm64 Pi agent', 
 
 test('topology: VMs by name (a two-site lab), arch and role per VM; bad names refused', () => {
   assert.equal(
-    planTopology({ vms: [{ name: 'cloud', role: 'server' }, { name: 'home', arch: 'arm64' }] }).map((v) => [v.name, v.arch, v.role, v.raspberryPi, v.memoryMb]),
+    planTopology({
+      vms: [
+        { name: 'cloud', role: 'server' },
+        { name: 'home', arch: 'arm64' },
+      ],
+    }).map((v) => [v.name, v.arch, v.role, v.raspberryPi, v.memoryMb]),
     [
       ['cloud', 'x86_64', 'server', false, 2048],
       ['home', 'aarch64', 'agent', true, 1024],
@@ -87,15 +95,28 @@ test('inventory with the lab LAN: nodes reach each other at their LAN addresses,
   fs.mkdirSync(dir);
   const key = path.join(dir, 'id_ed25519');
   fs.writeFileSync(key, generateKeyPair('ed25519', 'test').private, { mode: 0o600 });
-  const vms = planTopology({ agents: 1 }).map((p, i) => ({ ...p, port: 2222 + i, lan: { mac: labMac(i + 1, 'lan'), address: lanAddress(i) } }));
-  const state = { id: 'abcd1234', dir, k3sVersion: 'v1.31.4+k3s1', lan: { ...lanGroup('abcd1234'), apiPort: 16443 }, vms } as unknown as LabState;
+  const vms = planTopology({ agents: 1 }).map((p, i) => ({
+    ...p,
+    port: 2222 + i,
+    lan: { mac: labMac(i + 1, 'lan'), address: lanAddress(i) },
+  }));
+  const state = {
+    id: 'abcd1234',
+    dir,
+    k3sVersion: 'v1.31.4+k3s1',
+    lan: { ...lanGroup('abcd1234'), apiPort: 16443 },
+    vms,
+  } as unknown as LabState;
   const file = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(file, renderInventory(state, key, path.join(dir, 'known_hosts')));
   const inv = await loadInventory(file);
-  assert.equal(inv.hosts.map((h) => [h.name, h.address, h.nodeIp]), [
-    ['desktop', '127.0.0.1', '172.30.213.11'],
-    ['pi-1', '127.0.0.1', '172.30.213.12'],
-  ]);
+  assert.equal(
+    inv.hosts.map((h) => [h.name, h.address, h.nodeIp]),
+    [
+      ['desktop', '127.0.0.1', '172.30.213.11'],
+      ['pi-1', '127.0.0.1', '172.30.213.12'],
+    ],
+  );
   const settings = k3sSettings(inv, inv.clusters[0]);
   assert.is(kubeconfigServer(inv, settings), 'https://127.0.0.1:16443');
   const agent = agentConfig({ inventory: inv, settings, host: inv.hosts[1], preferBundledBin: false });
@@ -151,7 +172,10 @@ test('qemu: TCG x86_64 uses qemu64 and a bounded translation cache; arm64 is vir
 });
 
 test('qemu: the first server forwards its K3s API; every VM gets a second NIC on the loopback multicast LAN', () => {
-  const server = qemuCommand({ ...launch('x86_64', 'tcg'), apiPort: 16443, lan: { group: '239.255.1.3', port: 23456, mac: labMac(1, 'lan') } }, '');
+  const server = qemuCommand(
+    { ...launch('x86_64', 'tcg'), apiPort: 16443, lan: { group: '239.255.1.3', port: 23456, mac: labMac(1, 'lan') } },
+    '',
+  );
   const netdevs = server.args.filter((_, i) => server.args[i - 1] === '-netdev');
   assert.equal(netdevs, [
     'user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22,hostfwd=tcp:127.0.0.1:16443-:6443',
@@ -164,7 +188,7 @@ test('qemu: a UDP forward from 127.0.0.1 to the guest (a WireGuard endpoint othe
   const cloud = qemuCommand({ ...launch('x86_64', 'tcg'), udpForwards: [{ hostPort: 25820, guestPort: 51820 }] }, '');
   const netdevs = cloud.args.filter((_, i) => cloud.args[i - 1] === '-netdev');
   assert.equal(netdevs, ['user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22,hostfwd=udp:127.0.0.1:25820-:51820']);
-  assert.is(cloud.args.filter((a) => a.startsWith('virtio-net-pci')).length, 1, 'one NIC: the VM\'s own user-mode network');
+  assert.is(cloud.args.filter((a) => a.startsWith('virtio-net-pci')).length, 1, "one NIC: the VM's own user-mode network");
 });
 
 test('kernel command line: x86 always the lab default; a Pi boots with the cmdline.txt it wrote back', async () => {
@@ -194,7 +218,10 @@ test('kernel command line: x86 always the lab default; a Pi boots with the cmdli
 test('identity: host keys parse, known_hosts lines name the forwarded port, the config disk is private', async () => {
   const disk = path.join(tmp, 'config2.img');
   const identity = await writeConfigDisk(disk, 'desktop', 'ssh-ed25519 AAAA admin');
-  assert.equal(identity.hostPublicKeys.map((k) => k.split(' ')[0]), ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']);
+  assert.equal(
+    identity.hostPublicKeys.map((k) => k.split(' ')[0]),
+    ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa'],
+  );
   for (const k of identity.hostPublicKeys) assert.not.instance(ssh2.utils.parseKey(k), Error);
   assert.is(fs.statSync(disk).mode & 0o777, 0o600);
   assert.equal(knownHostsLines(2230, identity.hostPublicKeys.slice(0, 1)), [`[127.0.0.1]:2230 ${identity.hostPublicKeys[0]}`]);
@@ -229,7 +256,10 @@ test('accelerator: the override wins and is checked; a foreign guest is always T
 test('recipe: the kernel comes from the setup (after MODULES=list), not from debootstrap', () => {
   for (const arch of ['x86_64', 'aarch64'] as const) {
     const r = imageRecipe(arch);
-    assert.not.ok(r.packages.some((p) => p.startsWith('linux-image')), 'debootstrap must not configure the kernel');
+    assert.not.ok(
+      r.packages.some((p) => p.startsWith('linux-image')),
+      'debootstrap must not configure the kernel',
+    );
     const listAt = r.setup.indexOf('MODULES=list');
     const installAt = r.setup.indexOf(`install linux-image-${r.debArch}`);
     assert.ok(listAt >= 0 && installAt > listAt, 'initramfs configured before the kernel is installed');

@@ -28,33 +28,65 @@ delete process.env.SSH_AUTH_SOCK; // the agent is passed in explicitly where a t
 
 const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1', address: '192.0.2.10', port: 22, user: 'admin', become: true, cluster: 'home', groups: ['servers'], labels: {}, taints: [], vars: {}, ...over,
+  name: 'n1',
+  address: '192.0.2.10',
+  port: 22,
+  user: 'admin',
+  become: true,
+  cluster: 'home',
+  groups: ['servers'],
+  labels: {},
+  taints: [],
+  vars: {},
+  ...over,
 });
-const inventory = (): Inventory => ({
-  file: '/inv/inventory.yaml', dir: '/inv', hosts: [], groups: { servers: [], agents: [] }, clusters: [], gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {},
-} as unknown as Inventory);
+const inventory = (): Inventory =>
+  ({
+    file: '/inv/inventory.yaml',
+    dir: '/inv',
+    hosts: [],
+    groups: { servers: [], agents: [] },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+    vars: {},
+  }) as unknown as Inventory;
 
 /** Answers exec() with success (or what `answer` says) and records scripts and uploads. */
 class ScriptedTransport implements Transport {
   roundTrips = 0;
   readonly scripts: string[] = [];
   readonly uploads: { path: string; content: string; opts?: UploadOptions }[] = [];
-  constructor(readonly host: HostSpec, private readonly answer: (script: string) => Partial<ExecResult> = () => ({})) {}
+  constructor(
+    readonly host: HostSpec,
+    private readonly answer: (script: string) => Partial<ExecResult> = () => ({}),
+  ) {}
   async connect() {}
   async exec(script: string, _opts?: ExecOptions): Promise<ExecResult> {
     this.scripts.push(script);
     return { code: 0, stdout: '', stderr: '', ...this.answer(script) };
   }
-  async upload(p: string, content: string | Buffer, opts?: UploadOptions) { this.uploads.push({ path: p, content: content.toString(), opts }); }
-  async download(): Promise<Buffer> { return Buffer.from(''); }
+  async upload(p: string, content: string | Buffer, opts?: UploadOptions) {
+    this.uploads.push({ path: p, content: content.toString(), opts });
+  }
+  async download(): Promise<Buffer> {
+    return Buffer.from('');
+  }
   async reconnect() {}
   async close() {}
 }
 
 function ctx(conn: Transport, over: Partial<HostContext> = {}): HostContext {
   return {
-    host: conn.host, inventory: inventory(), conn, vars: deepMerge(hardenDefaults, {}), options: { check: false, diff: false, verbosity: 0 },
-    facts: { sshdVersion: '9.2' } as HostContext['facts'], shared: new Map(), log: quiet, peers: new Map(), ...over,
+    host: conn.host,
+    inventory: inventory(),
+    conn,
+    vars: deepMerge(hardenDefaults, {}),
+    options: { check: false, diff: false, verbosity: 0 },
+    facts: { sshdVersion: '9.2' } as HostContext['facts'],
+    shared: new Map(),
+    log: quiet,
+    peers: new Map(),
+    ...over,
   } as HostContext;
 }
 
@@ -65,7 +97,8 @@ function recorder(locked: string[] = []): { calls: string[]; login: FreshLogin }
     calls,
     login: async (_c, user, opts) => {
       calls.push(`${user}${opts?.sudo ? '+sudo' : ''}`);
-      if (locked.includes(user)) throw new Error(`no fresh SSH login as ${user}@192.0.2.10:22 after 3 attempt(s): All configured authentication methods failed`);
+      if (locked.includes(user))
+        throw new Error(`no fresh SSH login as ${user}@192.0.2.10:22 after 3 attempt(s): All configured authentication methods failed`);
     },
   };
 }
@@ -82,7 +115,10 @@ function keyPair(dir: string, name: string): { file: string; pub: string; id: st
 // ---- who must still log in ---------------------------------------------------------------------
 
 test('the logins to prove: the connecting user with its sudo first, then verify_user once; root needs no sudo', () => {
-  assert.equal(loginChecks({ host: host() }, ['operator']), [{ user: 'admin', sudo: true }, { user: 'operator', sudo: false }]);
+  assert.equal(loginChecks({ host: host() }, ['operator']), [
+    { user: 'admin', sudo: true },
+    { user: 'operator', sudo: false },
+  ]);
   assert.equal(loginChecks({ host: host() }, ['admin', '']), [{ user: 'admin', sudo: true }], 'the same user once, empty names ignored');
   assert.equal(loginChecks({ host: host({ user: 'root' }) }), [{ user: 'root', sudo: false }]);
   assert.equal(loginChecks({ host: host({ become: false }) }), [{ user: 'admin', sudo: false }], 'a run without become proves no sudo');
@@ -91,9 +127,17 @@ test('the logins to prove: the connecting user with its sudo first, then verify_
 test('sshd: root logging in while the new config turns root off on purpose proves the admin user (with sudo) instead', () => {
   const c = ctx(new ScriptedTransport(host({ user: 'root' })));
   assert.equal(sshdLoginChecks(c, 'admin'), [{ user: 'admin', sudo: true }]);
-  const keepsRoot = ctx(new ScriptedTransport(host({ user: 'root' })), { vars: deepMerge(hardenDefaults, { sshd: { settings: { PermitRootLogin: 'prohibit-password' } } }) });
-  assert.equal(sshdLoginChecks(keepsRoot, 'admin'), [{ user: 'root', sudo: false }, { user: 'admin', sudo: false }]);
-  assert.equal(sshdLoginChecks(ctx(new ScriptedTransport(host())), 'operator'), [{ user: 'admin', sudo: true }, { user: 'operator', sudo: false }]);
+  const keepsRoot = ctx(new ScriptedTransport(host({ user: 'root' })), {
+    vars: deepMerge(hardenDefaults, { sshd: { settings: { PermitRootLogin: 'prohibit-password' } } }),
+  });
+  assert.equal(sshdLoginChecks(keepsRoot, 'admin'), [
+    { user: 'root', sudo: false },
+    { user: 'admin', sudo: false },
+  ]);
+  assert.equal(sshdLoginChecks(ctx(new ScriptedTransport(host())), 'operator'), [
+    { user: 'admin', sudo: true },
+    { user: 'operator', sudo: false },
+  ]);
 });
 
 test('reload sshd proves the connecting user, not only verify_user; a lockout of the connecting user rolls back', async () => {
@@ -130,7 +174,11 @@ test('firewall: the ruleset is proven by the connecting user (with sudo) and ver
   assert.ok(isChange(change2));
   await change2.apply(ctx(conn2)).then(
     () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /^firewall: after applying the ruleset, no fresh SSH login as operator@.*; the previous ruleset was restored/),
+    (e: Error) =>
+      assert.match(
+        e.message,
+        /^firewall: after applying the ruleset, no fresh SSH login as operator@.*; the previous ruleset was restored/,
+      ),
   );
   assert.match(conn2.scripts[conn2.scripts.length - 1], /firewall-rollback\.sh/);
 });
@@ -148,11 +196,21 @@ test('proveOrRollBack: nothing rolled back when every login works; otherwise the
     await proveOrRollBack(c, { what: 'x: after y', freshLogin: recorder(['admin']).login, checks: loginChecks(c), rollback });
     assert.unreachable();
   } catch (err) {
-    assert.match((err as Error).message, /^x: after y, no fresh SSH login as admin@.*; the previous file was restored\. This run's own connection was kept\.$/);
+    assert.match(
+      (err as Error).message,
+      /^x: after y, no fresh SSH login as admin@.*; the previous file was restored\. This run's own connection was kept\.$/,
+    );
   }
   assert.is(rolledBack, 1);
   try {
-    await proveOrRollBack(c, { what: 'x: after y', freshLogin: recorder(['admin']).login, checks: loginChecks(c), rollback: async () => { throw new Error('disk full'); } });
+    await proveOrRollBack(c, {
+      what: 'x: after y',
+      freshLogin: recorder(['admin']).login,
+      checks: loginChecks(c),
+      rollback: async () => {
+        throw new Error('disk full');
+      },
+    });
     assert.unreachable();
   } catch (err) {
     assert.match((err as Error).message, /; rolling back FAILED too: disk full\./);
@@ -171,17 +229,43 @@ test('authorized_keys: exclusive keys without one the control machine holds are 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-lockout-'));
   try {
     const login = keyPair(dir, 'id_login');
-    const spec: AdminSpec = { user: 'admin', groups: [], keys: [ED_OTHER], exclusive: true, revoked: [], sudo: 'nopasswd', loginKey: login.id, loginUser: true };
+    const spec: AdminSpec = {
+      user: 'admin',
+      groups: [],
+      keys: [ED_OTHER],
+      exclusive: true,
+      revoked: [],
+      sudo: 'nopasswd',
+      loginKey: login.id,
+      loginUser: true,
+    };
     const c = ctx(new ScriptedTransport(host({ sshKey: login.file })));
     // the file lets the run in some other way (e.g. a key elsewhere): still refused, it is the key set that is wrong
-    const err = await Promise.resolve(authorizedKeysTask(spec, recorder().login).plan(keysState('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZvcmVpZ25rZXlmb3JlaWdua2V5Zm9yZWlnbmtleWZvcmVp x\n'), c)).then(() => undefined, (e: Error) => e);
+    const err = await Promise.resolve(
+      authorizedKeysTask(spec, recorder().login).plan(
+        keysState('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZvcmVpZ25rZXlmb3JlaWdua2V5Zm9yZWlnbmtleWZvcmVp x\n'),
+        c,
+      ),
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err, 'refused');
-    assert.match(err!.message, /^\/inv\/inventory\.yaml: host n1: vars\.base\.admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with/);
+    assert.match(
+      err!.message,
+      /^\/inv\/inventory\.yaml: host n1: vars\.base\.admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with/,
+    );
     assert.ok(err!.message.includes(`ssh_key ${login.file}`), err!.message);
     // the same set plus the login key: accepted
-    assert.ok(isChange(await authorizedKeysTask({ ...spec, keys: [ED_OTHER, login.pub] }, recorder().login).plan(keysState(`${login.pub}\n`), c)));
+    assert.ok(
+      isChange(await authorizedKeysTask({ ...spec, keys: [ED_OTHER, login.pub] }, recorder().login).plan(keysState(`${login.pub}\n`), c)),
+    );
     // the admin user is not the login user: its keys are its own business
-    assert.ok(isChange(await authorizedKeysTask({ ...spec, loginKey: undefined, loginUser: false }, recorder().login).plan(keysState(`${login.pub}\n`), c)));
+    assert.ok(
+      isChange(
+        await authorizedKeysTask({ ...spec, loginKey: undefined, loginUser: false }, recorder().login).plan(keysState(`${login.pub}\n`), c),
+      ),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -199,23 +283,34 @@ test('authorized_keys: written, then a fresh login as the connecting user; if it
     await change.apply(c);
     assert.unreachable();
   } catch (err) {
-    assert.match((err as Error).message, /^authorized_keys: after writing \/home\/admin\/\.ssh\/authorized_keys, no fresh SSH login as admin@.*; the previous \/home\/admin\/\.ssh\/authorized_keys was restored/);
+    assert.match(
+      (err as Error).message,
+      /^authorized_keys: after writing \/home\/admin\/\.ssh\/authorized_keys, no fresh SSH login as admin@.*; the previous \/home\/admin\/\.ssh\/authorized_keys was restored/,
+    );
   }
   assert.equal(locked.calls, ['admin+sudo']);
-  assert.equal(conn.uploads.map((u) => [u.path, u.content, u.opts?.mode, u.opts?.owner]), [
-    ['/home/admin/.ssh/authorized_keys', `${ED_OTHER}\n`, 0o600, 'admin'],
-    ['/home/admin/.ssh/authorized_keys', before, 0o600, 'admin'],
-  ]);
+  assert.equal(
+    conn.uploads.map((u) => [u.path, u.content, u.opts?.mode, u.opts?.owner]),
+    [
+      ['/home/admin/.ssh/authorized_keys', `${ED_OTHER}\n`, 0o600, 'admin'],
+      ['/home/admin/.ssh/authorized_keys', before, 0o600, 'admin'],
+    ],
+  );
 
   // no file before: removed again
   const fresh = new ScriptedTransport(host(), (s) => (s.startsWith('id -gn') ? { stdout: 'admin\n' } : {}));
   const created = await authorizedKeysTask(spec, recorder(['admin']).login).plan(keysState(undefined), ctx(fresh));
   assert.ok(isChange(created));
-  await created.apply(ctx(fresh)).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /was removed again \(there was none before\)/));
+  await created.apply(ctx(fresh)).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /was removed again \(there was none before\)/),
+  );
   assert.match(fresh.scripts[fresh.scripts.length - 1], /^rm -f '?\/home\/admin\/\.ssh\/authorized_keys'?$/);
 
   // verify_user = the admin user (not the connecting one): its login is proven too
-  const root = new ScriptedTransport(host({ user: 'root', vars: { harden: { sshd: { verify_user: 'admin' } } } }), (s) => (s.startsWith('id -gn') ? { stdout: 'admin\n' } : {}));
+  const root = new ScriptedTransport(host({ user: 'root', vars: { harden: { sshd: { verify_user: 'admin' } } } }), (s) =>
+    s.startsWith('id -gn') ? { stdout: 'admin\n' } : {},
+  );
   const both = recorder();
   const ch = await authorizedKeysTask(spec, both.login).plan(keysState(before), ctx(root));
   assert.ok(isChange(ch));
@@ -233,16 +328,26 @@ test('sudo: removing or rewriting the drop-in is followed by sudo over a fresh l
   assert.ok(isChange(removal));
   await removal.apply(c).then(
     () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /^sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, no fresh SSH login as admin@.*; the previous \/etc\/sudoers\.d\/50-clusterseed-admin was restored/),
+    (e: Error) =>
+      assert.match(
+        e.message,
+        /^sudo: after removing \/etc\/sudoers\.d\/50-clusterseed-admin, no fresh SSH login as admin@.*; the previous \/etc\/sudoers\.d\/50-clusterseed-admin was restored/,
+      ),
   );
-  assert.equal(conn.uploads.map((u) => [u.path, u.content, u.opts?.mode, u.opts?.owner]), [[SUDOERS_FILE, previous, 0o440, 'root']]);
+  assert.equal(
+    conn.uploads.map((u) => [u.path, u.content, u.opts?.mode, u.opts?.owner]),
+    [[SUDOERS_FILE, previous, 0o440, 'root']],
+  );
 
   // password mode where there was no drop-in: removed again
   const pw = sudoersTask({ ...spec, sudo: 'password' }, recorder(['admin']).login);
   const conn2 = new ScriptedTransport(host());
   const ch = await pw.plan(probed(pw, 'visudo=yes\n'), ctx(conn2));
   assert.ok(isChange(ch));
-  await ch.apply(ctx(conn2)).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /50-clusterseed-admin was removed again \(there was none before\)/));
+  await ch.apply(ctx(conn2)).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /50-clusterseed-admin was removed again \(there was none before\)/),
+  );
   assert.match(conn2.scripts[conn2.scripts.length - 1], /^rm -f \/etc\/sudoers\.d\/50-clusterseed-admin$/);
 
   // sudo still works: nothing rolled back
@@ -277,7 +382,7 @@ test('the key a private key file logs in with comes from the key itself, not fro
   }
 });
 
-test('admin_keys_exclusive without a key the control machine holds: an inventory error at the admin_keys line; the agent\'s keys count', async () => {
+test("admin_keys_exclusive without a key the control machine holds: an inventory error at the admin_keys line; the agent's keys count", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-lockout-'));
   try {
     const login = keyPair(dir, 'id_login');
@@ -285,13 +390,28 @@ test('admin_keys_exclusive without a key the control machine holds: an inventory
     const known = path.join(dir, 'known_hosts');
     writeFileSync(known, '');
     const write = (vars: Record<string, unknown>, user = 'admin') =>
-      writeInventoryFile(path.join(dir, 'inventory.yaml'), [{ name: 'n1', address: '192.0.2.10', port: 22 }, { name: 'n2', address: '192.0.2.11', port: 22 }], { keyPath: login.file, knownHostsFile: known }, { user, extra: { hosts: { n2: { vars } } } });
+      writeInventoryFile(
+        path.join(dir, 'inventory.yaml'),
+        [
+          { name: 'n1', address: '192.0.2.10', port: 22 },
+          { name: 'n2', address: '192.0.2.11', port: 22 },
+        ],
+        { keyPath: login.file, knownHostsFile: known },
+        { user, extra: { hosts: { n2: { vars } } } },
+      );
     const inv = await loadInventory(write({ base: { admin_keys: [other.pub], admin_keys_exclusive: true } }));
     const problems = await adminKeysLockoutProblems(inv, baseDefaults, []);
     assert.is(problems.length, 1, 'only n2 sets exclusive keys');
     assert.equal(problems[0].path, ['hosts', 'n2', 'vars', 'base', 'admin_keys']);
-    assert.match(problems[0].message, /^host n2: vars\.base\.admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with \(ssh_key .*id_login \(ssh-ed25519 /);
-    assert.is((await adminKeysLockoutProblems(inv, baseDefaults, [other.id])).length, 1, 'agent keys count only when an agent is configured');
+    assert.match(
+      problems[0].message,
+      /^host n2: vars\.base\.admin_keys_exclusive is true, but none of vars\.base\.admin_keys is a key the control machine logs in to admin with \(ssh_key .*id_login \(ssh-ed25519 /,
+    );
+    assert.is(
+      (await adminKeysLockoutProblems(inv, baseDefaults, [other.id])).length,
+      1,
+      'agent keys count only when an agent is configured',
+    );
     process.env.SSH_AUTH_SOCK = path.join(dir, 'agent.sock');
     try {
       assert.equal(await adminKeysLockoutProblems(inv, baseDefaults, [other.id]), [], 'ssh-agent holds the key');
@@ -299,9 +419,23 @@ test('admin_keys_exclusive without a key the control machine holds: an inventory
       delete process.env.SSH_AUTH_SOCK;
     }
     // the login key among them, not exclusive, or another admin user than the login user: fine
-    assert.equal(await adminKeysLockoutProblems(await loadInventory(write({ base: { admin_keys: [other.pub, login.pub], admin_keys_exclusive: true } })), baseDefaults, []), []);
+    assert.equal(
+      await adminKeysLockoutProblems(
+        await loadInventory(write({ base: { admin_keys: [other.pub, login.pub], admin_keys_exclusive: true } })),
+        baseDefaults,
+        [],
+      ),
+      [],
+    );
     assert.equal(await adminKeysLockoutProblems(await loadInventory(write({ base: { admin_keys: [other.pub] } })), baseDefaults, []), []);
-    assert.equal(await adminKeysLockoutProblems(await loadInventory(write({ base: { admin_keys: [other.pub], admin_keys_exclusive: true, admin_user: 'ops' } })), baseDefaults, []), []);
+    assert.equal(
+      await adminKeysLockoutProblems(
+        await loadInventory(write({ base: { admin_keys: [other.pub], admin_keys_exclusive: true, admin_user: 'ops' } })),
+        baseDefaults,
+        [],
+      ),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,13 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  LockHeldError,
-  STATE_LOCK_FILE,
-  acquireStateLock,
-  processStartTime,
-  type LockHolder,
-} from '../../lib/locks/state-lock.ts';
+import { LockHeldError, STATE_LOCK_FILE, acquireStateLock, processStartTime, type LockHolder } from '../../lib/locks/state-lock.ts';
 import { createExclusive, withFileMutex } from '../../lib/locks/create-once.ts';
 import { loadOrCreateSealingKeys } from '../../lib/gitops/sealing-keys.ts';
 import { loadOrCreateKeyPair } from '../../lib/publish/deploy-key.ts';
@@ -53,7 +47,7 @@ test('the lock file names pid, host, command and start time; release removes it'
   assert.is(holder.host, os.hostname());
   assert.is(holder.command, 'site.mjs -i inventory.yaml');
   assert.ok(Date.now() - Date.parse(holder.startedAt) < 60_000);
-  assert.is((readdirSync(dir).length), 1, 'only the lock file, no temp file');
+  assert.is(readdirSync(dir).length, 1, 'only the lock file, no temp file');
   lock.release();
   assert.not.ok(existsSync(file));
   lock.release(); // idempotent
@@ -63,7 +57,14 @@ test('a live holder refuses at once, naming it; the file stays theirs', () => {
   const dir = path.join(tmp, 'live');
   const file = path.join(dir, STATE_LOCK_FILE);
   // PID 1 of this machine is alive for sure: a lock held by it is a live lock
-  const other: LockHolder = { pid: 1, host: os.hostname(), command: 'site.mjs --check', startedAt: new Date(Date.now() - 5000).toISOString(), procStart: processStartTime(1), id: 'theirs' };
+  const other: LockHolder = {
+    pid: 1,
+    host: os.hostname(),
+    command: 'site.mjs --check',
+    startedAt: new Date(Date.now() - 5000).toISOString(),
+    procStart: processStartTime(1),
+    id: 'theirs',
+  };
   spawnSync('mkdir', ['-p', dir]);
   writeFileSync(file, JSON.stringify(other));
   const err = (() => {
@@ -96,15 +97,21 @@ test('a lock of a process that is gone is taken over with a warning', () => {
   assert.equal(readdirSync(dir), []);
 });
 
-test('a reused pid (alive, but started at another time) is stale too; another machine\'s lock is not', () => {
+test("a reused pid (alive, but started at another time) is stale too; another machine's lock is not", () => {
   const dir = path.join(tmp, 'reused');
   spawnSync('mkdir', ['-p', dir]);
   const file = path.join(dir, STATE_LOCK_FILE);
-  writeFileSync(file, JSON.stringify({ pid: 1, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), procStart: '1', id: 'reused' }));
+  writeFileSync(
+    file,
+    JSON.stringify({ pid: 1, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), procStart: '1', id: 'reused' }),
+  );
   const warnings: string[] = [];
   acquireStateLock(dir, { command: 'site.mjs', warn: (m) => warnings.push(m) }).release();
   assert.is(warnings.length, 1);
-  writeFileSync(file, JSON.stringify({ pid: deadPid(), host: 'some-other-machine', command: 'site.mjs', startedAt: new Date().toISOString(), id: 'remote' }));
+  writeFileSync(
+    file,
+    JSON.stringify({ pid: deadPid(), host: 'some-other-machine', command: 'site.mjs', startedAt: new Date().toISOString(), id: 'remote' }),
+  );
   assert.throws(() => acquireStateLock(dir, { command: 'site.mjs' }), /on some-other-machine/);
 });
 
@@ -122,7 +129,10 @@ test('a release does not remove a lock someone else took over meanwhile', () => 
   const dir = path.join(tmp, 'taken');
   const lock = acquireStateLock(dir, { command: 'site.mjs' });
   const file = path.join(dir, STATE_LOCK_FILE);
-  writeFileSync(file, JSON.stringify({ pid: 1, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), id: 'new-owner' }));
+  writeFileSync(
+    file,
+    JSON.stringify({ pid: 1, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), id: 'new-owner' }),
+  );
   lock.release();
   assert.is(JSON.parse(readFileSync(file, 'utf8')).id, 'new-owner');
 });
@@ -156,7 +166,9 @@ try {
 test('8 processes racing for one state dir: exactly one holds it, the others are refused naming it', { timeoutSeconds: 300 }, async () => {
   const dir = path.join(tmp, 'race');
   const startAt = Date.now() + 10_000;
-  const results = await Promise.all(Array.from({ length: 8 }, () => child(racer, [dir, 'hold', String(startAt), path.join(tmp, 'race-attempts'), '8'])));
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () => child(racer, [dir, 'hold', String(startAt), path.join(tmp, 'race-attempts'), '8'])),
+  );
   const won = results.filter((r) => r.stdout.startsWith('WON'));
   const refused = results.filter((r) => r.stdout.startsWith('REFUSED LockHeldError'));
   assert.is(won.length, 1, results.map((r) => r.stdout + r.stderr).join('\n'));

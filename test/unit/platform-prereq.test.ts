@@ -36,13 +36,22 @@ test('tasks: open-iscsi + iscsid everywhere, NVIDIA repository signed by its own
     return platformPrereqRole.tasks({ host, inventory: inv, vars: defaults } as unknown as HostContext);
   };
   const pi = await tasksOf('pi-1');
-  assert.equal(pi.flatMap((t) => t.packages ?? []), ['open-iscsi', 'nfs-common']);
-  assert.equal(pi.flatMap((t) => t.units ?? []), ['iscsid.service', 'iscsid.service']);
+  assert.equal(
+    pi.flatMap((t) => t.packages ?? []),
+    ['open-iscsi', 'nfs-common'],
+  );
+  assert.equal(
+    pi.flatMap((t) => t.units ?? []),
+    ['iscsid.service', 'iscsid.service'],
+  );
   assert.ok(pi.some((t) => t.name === 'kernel module iscsi_tcp'));
   const gpu = await tasksOf('gpu-box');
   assert.ok(gpu.flatMap((t) => t.packages ?? []).includes('nvidia-container-toolkit'));
   const line = nvidiaSourcesLine(defaults);
-  assert.is(line, 'deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.asc] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /');
+  assert.is(
+    line,
+    'deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.asc] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /',
+  );
   const repo = gpu.find((t) => /apt repository/.test(t.name))!;
   assert.ok(repo.probe!.includes(line));
   // the repository comes before the package that needs it

@@ -21,8 +21,13 @@ const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 async function run(roles: Role[], opts: { check?: boolean; tags?: string[]; hostVars?: Record<string, unknown> } = {}) {
   const host = { ...localHost('a'), vars: opts.hostVars ?? {} };
   const inventory: Inventory = {
-    file: '/tmp/inv.yaml', dir: '/tmp', vars: {}, hosts: [host], groups: { servers: ['a'], agents: [] },
-    clusters: [], gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
+    file: '/tmp/inv.yaml',
+    dir: '/tmp',
+    vars: {},
+    hosts: [host],
+    groups: { servers: ['a'], agents: [] },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
   };
   let transport!: LocalTransport;
   const report = await runSite({
@@ -52,8 +57,13 @@ const rt = (h: HostReport) => h.roundTripsByRole;
 
 test('a no-op run of three probe-ahead roles costs one round trip for all of them', async () => {
   const roles: Role[] = ['one', 'two', 'three'].map((name) => ({
-    name, appliesTo: () => true, probeAhead: true,
-    tasks: () => [file({ path: at(`${name}.conf`), content: `${name}\n` }), command({ name: `${name} marker`, probe: `test -f ${at(name)}`, run: `touch ${at(name)}` })],
+    name,
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [
+      file({ path: at(`${name}.conf`), content: `${name}\n` }),
+      command({ name: `${name} marker`, probe: `test -f ${at(name)}`, run: `touch ${at(name)}` }),
+    ],
   }));
   const first = await run(roles);
   assert.is(first.host.counts.changed, 6);
@@ -67,8 +77,18 @@ test('a no-op run of three probe-ahead roles costs one round trip for all of the
 
 test('after a change, later roles probe again and see the host as it is now', async () => {
   const seen: string[] = [];
-  const writer: Role = { name: 'writer', appliesTo: () => true, probeAhead: true, tasks: () => [file({ path: at('shared.conf'), content: 'new\n' })] };
-  const reader: Role = { name: 'reader', appliesTo: () => true, probeAhead: true, tasks: () => [seeing('read shared.conf', at('shared.conf'), seen)] };
+  const writer: Role = {
+    name: 'writer',
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [file({ path: at('shared.conf'), content: 'new\n' })],
+  };
+  const reader: Role = {
+    name: 'reader',
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [seeing('read shared.conf', at('shared.conf'), seen)],
+  };
   writeFileSync(at('shared.conf'), 'old\n');
   const first = await run([writer, reader]);
   assert.equal(seen, ['new\n'], 'not the state gathered before the writer changed it');
@@ -81,8 +101,18 @@ test('after a change, later roles probe again and see the host as it is now', as
 test('--check: a pending change leaves the host as probed, so later roles keep the state gathered ahead', async () => {
   const seen: string[] = [];
   writeFileSync(at('check.conf'), 'old\n');
-  const writer: Role = { name: 'writer', appliesTo: () => true, probeAhead: true, tasks: () => [file({ path: at('check.conf'), content: 'new\n' })] };
-  const reader: Role = { name: 'reader', appliesTo: () => true, probeAhead: true, tasks: () => [seeing('read check.conf', at('check.conf'), seen)] };
+  const writer: Role = {
+    name: 'writer',
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [file({ path: at('check.conf'), content: 'new\n' })],
+  };
+  const reader: Role = {
+    name: 'reader',
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [seeing('read check.conf', at('check.conf'), seen)],
+  };
   const { host } = await run([writer, reader], { check: true });
   assert.is(host.counts.changed, 1);
   assert.equal(seen, ['old\n']);
@@ -92,12 +122,18 @@ test('--check: a pending change leaves the host as probed, so later roles keep t
 
 test('each role plans with its own vars; a role that is not probe-ahead ends the run of them', async () => {
   const named = (name: string, probeAhead: boolean): Role => ({
-    name, appliesTo: () => true, probeAhead, defaults: { greeting: `${name}-default` },
+    name,
+    appliesTo: () => true,
+    probeAhead,
+    defaults: { greeting: `${name}-default` },
     tasks: (ctx) => [{ name: `${name} says ${ctx.vars.greeting}`, probe: 'true', plan: () => null }],
   });
   const roles = [named('a1', true), named('a2', true), named('plain', false), named('b1', true), named('b2', true)];
   const { host } = await run(roles, { hostVars: { a2: { greeting: 'hello' } } });
-  assert.equal(host.tasks.map((t) => t.task), ['gather facts', 'a1 says a1-default', 'a2 says hello', 'plain says plain-default', 'b1 says b1-default', 'b2 says b2-default']);
+  assert.equal(
+    host.tasks.map((t) => t.task),
+    ['gather facts', 'a1 says a1-default', 'a2 says hello', 'plain says plain-default', 'b1 says b1-default', 'b2 says b2-default'],
+  );
   assert.equal(rt(host), { facts: 1, a1: 1, a2: 0, plain: 1, b1: 1, b2: 0 });
 });
 
@@ -105,23 +141,54 @@ test('roles that do not apply are passed over; roles not selected by --tags are 
   let built = 0;
   const roles: Role[] = [
     { name: 'first', appliesTo: () => true, probeAhead: true, tasks: () => [{ name: 'first task', probe: 'true', plan: () => null }] },
-    { name: 'elsewhere', appliesTo: () => false, probeAhead: true, tasks: () => { throw new Error('built for a host it does not apply to'); } },
-    { name: 'untagged', appliesTo: () => true, probeAhead: true, tasks: () => { built++; return [{ name: 'untagged task', probe: 'true', plan: () => null }]; } },
-    { name: 'last', tags: ['pick'], appliesTo: () => true, probeAhead: true, tasks: () => [{ name: 'last task', tags: ['pick'], probe: 'true', plan: () => null }] },
+    {
+      name: 'elsewhere',
+      appliesTo: () => false,
+      probeAhead: true,
+      tasks: () => {
+        throw new Error('built for a host it does not apply to');
+      },
+    },
+    {
+      name: 'untagged',
+      appliesTo: () => true,
+      probeAhead: true,
+      tasks: () => {
+        built++;
+        return [{ name: 'untagged task', probe: 'true', plan: () => null }];
+      },
+    },
+    {
+      name: 'last',
+      tags: ['pick'],
+      appliesTo: () => true,
+      probeAhead: true,
+      tasks: () => [{ name: 'last task', tags: ['pick'], probe: 'true', plan: () => null }],
+    },
   ];
   const all = await run(roles);
   assert.equal(rt(all.host), { facts: 1, first: 1, untagged: 0, last: 0 });
   built = 0;
   const picked = await run(roles, { tags: ['first', 'pick'] });
   assert.is(built, 0, 'a role --tags does not select is not built');
-  assert.equal(picked.host.tasks.map((t) => t.task), ['gather facts', 'first task', 'last task']);
+  assert.equal(
+    picked.host.tasks.map((t) => t.task),
+    ['gather facts', 'first task', 'last task'],
+  );
   assert.equal(rt(picked.host), { facts: 1, first: 1, untagged: 0, last: 0 });
 });
 
 test('a later role whose tasks cannot be built reports that in its own turn', async () => {
   const roles: Role[] = [
     { name: 'good', appliesTo: () => true, probeAhead: true, tasks: () => [{ name: 'good task', probe: 'true', plan: () => null }] },
-    { name: 'bad', appliesTo: () => true, probeAhead: true, tasks: () => { throw new Error('vars.bad.x: expected a number'); } },
+    {
+      name: 'bad',
+      appliesTo: () => true,
+      probeAhead: true,
+      tasks: () => {
+        throw new Error('vars.bad.x: expected a number');
+      },
+    },
   ];
   const { host } = await run(roles);
   assert.is(host.outcome, 'failed');
@@ -135,12 +202,26 @@ test('a later role whose tasks cannot be built reports that in its own turn', as
 test('the packages of every task of the batch are asked in one dpkg-query', async () => {
   const seen: string[][] = [];
   const recorder = (name: string, wanted: string[]): Task => ({
-    name, packages: wanted,
-    plan: (state) => { seen.push(wanted.filter((p) => state.packages!.has(p))); return null; },
+    name,
+    packages: wanted,
+    plan: (state) => {
+      seen.push(wanted.filter((p) => state.packages!.has(p)));
+      return null;
+    },
   });
   const roles: Role[] = [
-    { name: 'r1', appliesTo: () => true, probeAhead: true, tasks: () => [recorder('coreutils and a missing one', ['coreutils', 'no-such-package-cs'])] },
-    { name: 'r2', appliesTo: () => true, probeAhead: true, tasks: () => [recorder('dpkg', ['dpkg']), packages({ name: 'present already', present: ['coreutils'] })] },
+    {
+      name: 'r1',
+      appliesTo: () => true,
+      probeAhead: true,
+      tasks: () => [recorder('coreutils and a missing one', ['coreutils', 'no-such-package-cs'])],
+    },
+    {
+      name: 'r2',
+      appliesTo: () => true,
+      probeAhead: true,
+      tasks: () => [recorder('dpkg', ['dpkg']), packages({ name: 'present already', present: ['coreutils'] })],
+    },
   ];
   const { host, scripts } = await run(roles);
   assert.equal(seen, [['coreutils'], ['dpkg']]);

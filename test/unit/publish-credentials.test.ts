@@ -19,7 +19,7 @@ import {
 } from '../../lib/publish/credentials.ts';
 import { basicAuthEnv } from '../../lib/publish/git-cli.ts';
 import { generateDeployKey, publicKeyOf } from '../../lib/publish/deploy-key.ts';
-import { credentialTarget } from '../../lib/site/gitops-step.ts';
+import { credentialTarget } from '../../cli/site/gitops-step.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cs-creds-'));
 const good = path.join(dir, 'readonly');
@@ -28,7 +28,12 @@ writeFileSync(good, pair.privateKey, { mode: 0o600 });
 
 function collecting() {
   const lines: string[] = [];
-  const log = { info: (m: string) => lines.push(m), verbose: (m: string) => lines.push(m), debug: () => {}, warn: (m: string) => lines.push(`WARN ${m}`) };
+  const log = {
+    info: (m: string) => lines.push(m),
+    verbose: (m: string) => lines.push(m),
+    debug: () => {},
+    warn: (m: string) => lines.push(`WARN ${m}`),
+  };
   return { lines, log };
 }
 
@@ -73,8 +78,16 @@ test('each target gets its credential source', () => {
   assert.equal(gen, { kind: 'ssh-key', keyFile: generatedKeyPath(dir, 'ssh://git@h/srv/r.git'), generated: true });
   assert.ok(generatedKeyPath(dir, 'ssh://git@h/srv/r.git').startsWith(path.join(dir, '.clusterseed', 'repo-keys') + path.sep));
   assert.is.not(generatedKeyPath(dir, 'ssh://git@h/srv/r.git'), generatedKeyPath(dir, 'ssh://git@h/srv/other.git'), 'one key per remote');
-  assert.equal(credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'T' } }, dir), { kind: 'https-token', username: 'git', tokenEnv: 'T' });
-  assert.equal(credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'T', username: 'ops' } }, dir), { kind: 'https-token', username: 'ops', tokenEnv: 'T' });
+  assert.equal(credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'T' } }, dir), {
+    kind: 'https-token',
+    username: 'git',
+    tokenEnv: 'T',
+  });
+  assert.equal(credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'T', username: 'ops' } }, dir), {
+    kind: 'https-token',
+    username: 'ops',
+    tokenEnv: 'T',
+  });
   assert.is(credentialSource({ url: 'https://g/r.git' }, dir).kind, 'none', 'https without a token: public');
   assert.is(credentialSource({ url: 'https://g/r.git', auth: { public: true } }, dir).kind, 'none');
   assert.is(credentialSource({ url: '/srv/r.git' }, dir).kind, 'none');
@@ -84,7 +97,10 @@ test('--remote with credential settings that do not fit it is refused, naming th
   const inv = inventory(['url: https://gitea.lan/ops/gitops.git', 'token_env: GITEA_TOKEN']);
   assert.equal(credentialTarget(inv), { url: 'https://gitea.lan/ops/gitops.git', auth: { tokenEnv: 'GITEA_TOKEN' } });
   const target = credentialTarget(inv, 'git@other.lan:ops/gitops.git');
-  assert.throws(() => credentialSource(target, dir), (e: Error) => e instanceof RepoCredentialError && /token_env: a token needs an https URL/.test(e.message));
+  assert.throws(
+    () => credentialSource(target, dir),
+    (e: Error) => e instanceof RepoCredentialError && /token_env: a token needs an https URL/.test(e.message),
+  );
   assert.throws(() => credentialSource({ url: 'https://g/r.git', auth: { sshKey: good } }, dir), /ssh_key: a deploy key needs an ssh URL/);
 });
 
@@ -92,7 +108,11 @@ test('the https token comes from the environment; unset, the variable is named',
   const src = credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'GITEA_TOKEN' } }, dir);
   assert.equal(pushAuth(src, { GITEA_TOKEN: 'tok-123456' }), { username: 'git', password: 'tok-123456' });
   assert.throws(() => pushAuth(src, {}), /environment variable GITEA_TOKEN is not set/);
-  assert.is(pushAuth(credentialSource({ url: 'git@h:r.git', auth: { sshKey: good } }, dir), {}), undefined, 'ssh pushes with the user own setup');
+  assert.is(
+    pushAuth(credentialSource({ url: 'git@h:r.git', auth: { sshKey: good } }, dir), {}),
+    undefined,
+    'ssh pushes with the user own setup',
+  );
 });
 
 test('the token reaches git as a header in its environment config, after entries already there', () => {
@@ -108,8 +128,15 @@ test('the token reaches git as a header in its environment config, after entries
 test('an https token becomes username/password for Argo CD; a public repository gets no Secret', async () => {
   const { log } = collecting();
   const src = credentialSource({ url: 'https://g/r.git', auth: { tokenEnv: 'T' } }, dir);
-  assert.equal(await loadRepoCredential(src, { url: 'https://g/r.git', create: true, log, env: { T: 'tok-abcdef' } }), { type: 'https', username: 'git', password: 'tok-abcdef' });
-  assert.is(await loadRepoCredential(credentialSource({ url: 'https://g/r.git', auth: { public: true } }, dir), { url: 'x', create: true, log }), undefined);
+  assert.equal(await loadRepoCredential(src, { url: 'https://g/r.git', create: true, log, env: { T: 'tok-abcdef' } }), {
+    type: 'https',
+    username: 'git',
+    password: 'tok-abcdef',
+  });
+  assert.is(
+    await loadRepoCredential(credentialSource({ url: 'https://g/r.git', auth: { public: true } }, dir), { url: 'x', create: true, log }),
+    undefined,
+  );
 });
 
 test('an ssh remote without ssh_key: a key is generated once (0600, OpenSSH), its public half printed with what to do', async () => {
@@ -134,12 +161,18 @@ test('an ssh remote without ssh_key: a key is generated once (0600, OpenSSH), it
   assert.ok(ask.includes(pub), 'the public half is printed');
   assert.not.ok(lines.join('\n').includes(priv.split('\n')[1]), 'the private half is never logged');
   // ssh-keygen (OpenSSH itself) reads the generated key
-  assert.is(execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' '), pub.split(' ').slice(0, 2).join(' '));
+  assert.is(
+    execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' '),
+    pub.split(' ').slice(0, 2).join(' '),
+  );
 
   const again = collecting();
   const second = await loadRepoCredential(src, { url, create: true, log: again.log });
   assert.equal(second, cred, 'the same key on later runs');
-  assert.not.ok(again.lines.some((l) => l.startsWith('WARN ')), 'no new warning once the key exists');
+  assert.not.ok(
+    again.lines.some((l) => l.startsWith('WARN ')),
+    'no new warning once the key exists',
+  );
 });
 
 test('a named ssh_key is what Argo CD gets', async () => {
@@ -157,16 +190,25 @@ test('a named ssh_key that is missing, readable by others, public or encrypted i
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'passphrase', '-C', '', '-f', enc]);
 
   const at = (key: string) => fileFailure(inventory(['url: git@git.lan:ops/gitops.git', `ssh_key: ${key}`]), {});
-  assert.is(at('missing-key'), `${path.join(dir, 'inventory.yaml')}:8:14: gitops.repo.ssh_key: deploy key ${path.join(dir, 'missing-key')} does not exist`);
+  assert.is(
+    at('missing-key'),
+    `${path.join(dir, 'inventory.yaml')}:8:14: gitops.repo.ssh_key: deploy key ${path.join(dir, 'missing-key')} does not exist`,
+  );
   assert.match(at('wide'), /:8:14: gitops\.repo\.ssh_key: deploy key .*wide is readable by others \(mode 644\): chmod 600 it$/);
   assert.match(at('readonly.pub'), /:8:14: gitops\.repo\.ssh_key: deploy key .*readonly\.pub is a public key: name the private key/);
-  assert.match(at('encrypted'), /:8:14: gitops\.repo\.ssh_key: deploy key .*encrypted is encrypted \(aes256-ctr\) with a passphrase, which Argo CD cannot enter/);
+  assert.match(
+    at('encrypted'),
+    /:8:14: gitops\.repo\.ssh_key: deploy key .*encrypted is encrypted \(aes256-ctr\) with a passphrase, which Argo CD cannot enter/,
+  );
   checkRepoCredentialFiles(inventory(['url: git@git.lan:ops/gitops.git', 'ssh_key: readonly']), {});
 });
 
 test('token_env naming an unset variable is refused at its line', () => {
   const inv = inventory(['url: https://gitea.lan/ops/gitops.git', 'token_env: GITEA_TOKEN']);
-  assert.match(fileFailure(inv, {}), /inventory\.yaml:8:16: gitops\.repo\.token_env: environment variable GITEA_TOKEN is not set; it must hold the token for https:\/\/gitea\.lan/);
+  assert.match(
+    fileFailure(inv, {}),
+    /inventory\.yaml:8:16: gitops\.repo\.token_env: environment variable GITEA_TOKEN is not set; it must hold the token for https:\/\/gitea\.lan/,
+  );
   checkRepoCredentialFiles(inv, { GITEA_TOKEN: 'x' });
   assert.equal(inv.gitops.repo, { kind: 'remote', url: 'https://gitea.lan/ops/gitops.git', auth: { tokenEnv: 'GITEA_TOKEN' } });
 });

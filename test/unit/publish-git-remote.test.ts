@@ -42,7 +42,10 @@ test('first publish makes exactly one commit whose tree is the rendered input', 
     const clone = await cloneFiles(remote);
     assert.equal(Object.fromEntries(clone.files), rendered);
     assert.equal(clone.commits, [res.commit]);
-    assert.is(runGit(['log', '-1', '--format=%an <%ae>|%cn <%ce>'], clone.dir).trim(), 'clusterseed <clusterseed@localhost>|clusterseed <clusterseed@localhost>');
+    assert.is(
+      runGit(['log', '-1', '--format=%an <%ae>|%cn <%ce>'], clone.dir).trim(),
+      'clusterseed <clusterseed@localhost>|clusterseed <clusterseed@localhost>',
+    );
     clone.cleanup();
     const state = JSON.parse(readFileSync(statePath(work), 'utf8'));
     assert.is(state.targets[`git:${remote}#main`].commit, res.commit);
@@ -65,10 +68,20 @@ test('a rerun with the same input makes no commit; a changed input makes one tha
     const stateless = await publishToRemote({ url: remote, files: mapOf(rendered), workDir: work });
     assert.equal([stateless.unchanged, stateless.foreignChanges], [true, []]);
 
-    const next = { ...rendered, 'clusters/home/values.yaml': 'replicas: 3\n', 'apps/new.yaml': 'kind: Application\n' } as Record<string, string>;
+    const next = { ...rendered, 'clusters/home/values.yaml': 'replicas: 3\n', 'apps/new.yaml': 'kind: Application\n' } as Record<
+      string,
+      string
+    >;
     delete next['apps/platform/mlflow.yaml'];
     const plan = await planRemotePublish({ url: remote, files: mapOf(next), workDir: work });
-    assert.equal(plan, { added: ['apps/new.yaml'], changed: ['clusters/home/values.yaml'], removed: ['apps/platform/mlflow.yaml'], unchanged: false, foreignChanges: [], conflicts: [] });
+    assert.equal(plan, {
+      added: ['apps/new.yaml'],
+      changed: ['clusters/home/values.yaml'],
+      removed: ['apps/platform/mlflow.yaml'],
+      unchanged: false,
+      foreignChanges: [],
+      conflicts: [],
+    });
     assert.is(runGit(['rev-parse', 'main'], remote).trim(), first.commit, 'plan wrote nothing');
 
     const second = await publishToRemote({ url: remote, files: mapOf(next), workDir: work });

@@ -52,10 +52,16 @@ test('trees without base_tree replace everything; ref updates are fast-forward o
   try {
     const dir = await s.createRepo('alice', 'r', { autoInit: true });
     const head = runGit(['rev-parse', 'main'], dir).trim();
-    const tree = await call(s, 'POST', '/repos/alice/r/git/trees', { tree: [{ path: 'd/x.txt', mode: '100644', type: 'blob', content: 'x\n' }] });
+    const tree = await call(s, 'POST', '/repos/alice/r/git/trees', {
+      tree: [{ path: 'd/x.txt', mode: '100644', type: 'blob', content: 'x\n' }],
+    });
     assert.is(tree.status, 201);
     const listing = await call(s, 'GET', `/repos/alice/r/git/trees/${tree.body.sha}?recursive=1`);
-    assert.equal(listing.body.tree.map((e: { path: string }) => e.path), ['d', 'd/x.txt'], 'README.md is gone');
+    assert.equal(
+      listing.body.tree.map((e: { path: string }) => e.path),
+      ['d', 'd/x.txt'],
+      'README.md is gone',
+    );
     const orphan = await call(s, 'POST', '/repos/alice/r/git/commits', { message: 'orphan', tree: tree.body.sha, parents: [] });
     const refused = await call(s, 'PATCH', '/repos/alice/r/git/refs/heads/main', { sha: orphan.body.sha, force: false });
     assert.equal([refused.status, refused.body.message], [422, 'Update is not a fast forward']);
@@ -64,7 +70,10 @@ test('trees without base_tree replace everything; ref updates are fast-forward o
     assert.is((await call(s, 'PATCH', '/repos/alice/r/git/refs/heads/main', { sha: child.body.sha })).status, 200);
     assert.is((await call(s, 'PATCH', '/repos/alice/r/git/refs/heads/main', { sha: orphan.body.sha, force: true })).status, 200);
     assert.is(runGit(['rev-parse', 'main'], dir).trim(), orphan.body.sha);
-    assert.is((await call(s, 'POST', '/repos/alice/r/git/refs', { ref: 'refs/heads/main', sha: head })).body.message, 'Reference already exists');
+    assert.is(
+      (await call(s, 'POST', '/repos/alice/r/git/refs', { ref: 'refs/heads/main', sha: head })).body.message,
+      'Reference already exists',
+    );
   } finally {
     await s.close();
   }
@@ -73,7 +82,14 @@ test('trees without base_tree replace everything; ref updates are fast-forward o
 test('injected faults: status, message and headers, for the given number of requests', async () => {
   const s = await GitHubServer.start({ tokens: { [TOKEN]: 'alice' } });
   try {
-    s.inject({ method: 'GET', path: '/user', status: 403, message: 'You have exceeded a secondary rate limit.', headers: { 'retry-after': '7' }, times: 2 });
+    s.inject({
+      method: 'GET',
+      path: '/user',
+      status: 403,
+      message: 'You have exceeded a secondary rate limit.',
+      headers: { 'retry-after': '7' },
+      times: 2,
+    });
     const a = await call(s, 'GET', '/user');
     assert.equal([a.status, a.headers.get('retry-after')], [403, '7']);
     assert.is((await call(s, 'GET', '/user')).status, 403);

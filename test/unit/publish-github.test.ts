@@ -115,12 +115,22 @@ test('a changed render is one commit on top; dropped files disappear; binary con
   const c = await setup();
   try {
     const first = await publishToGitHub(c.opts());
-    const next: Record<string, string | Buffer> = { ...rendered, 'clusters/home/values.yaml': 'replicas: 3\n', 'assets/logo.bin': Buffer.from([0, 159, 146, 150, 255]) };
+    const next: Record<string, string | Buffer> = {
+      ...rendered,
+      'clusters/home/values.yaml': 'replicas: 3\n',
+      'assets/logo.bin': Buffer.from([0, 159, 146, 150, 255]),
+    };
     delete next['apps/platform/mlflow.yaml'];
     const plan = await planGitHubPublish(c.opts({ files: new Map(Object.entries(next)) }));
     assert.equal(
       { added: plan.added, changed: plan.changed, removed: plan.removed, unchanged: plan.unchanged, repoExists: plan.repoExists },
-      { added: ['assets/logo.bin'], changed: ['clusters/home/values.yaml'], removed: ['apps/platform/mlflow.yaml'], unchanged: false, repoExists: true },
+      {
+        added: ['assets/logo.bin'],
+        changed: ['clusters/home/values.yaml'],
+        removed: ['apps/platform/mlflow.yaml'],
+        unchanged: false,
+        repoExists: true,
+      },
     );
     const res = await publishToGitHub(c.opts({ files: new Map(Object.entries(next)) }));
     assert.equal([res.added, res.changed, res.removed], [plan.added, plan.changed, plan.removed]);
@@ -235,7 +245,13 @@ test('secondary rate limit (403 + retry-after) and 5xx are retried and the publi
     c.server.inject({ method: 'POST', path: /\/git\/commits$/, status: 500, message: 'Server Error' });
     // primary rate limit: quota exhausted until the reset time
     const reset = String(Math.floor(Date.now() / 1000) + 1);
-    c.server.inject({ method: 'GET', path: /^\/users\//, status: 403, message: 'API rate limit exceeded', headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } });
+    c.server.inject({
+      method: 'GET',
+      path: /^\/users\//,
+      status: 403,
+      message: 'API rate limit exceeded',
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+    });
     const started = Date.now();
     const res = await publishToGitHub(c.opts());
     assert.is(res.unchanged, false);
@@ -243,7 +259,10 @@ test('secondary rate limit (403 + retry-after) and 5xx are retried and the publi
     assert.ok(statuses.includes(403) && statuses.includes(502) && statuses.includes(500));
     assert.ok(c.lines.some((l) => l.startsWith('warn') && /secondary rate limit.*waiting 2s/.test(l)));
     assert.ok(c.lines.some((l) => l.startsWith('warn') && /GitHub rate limit on GET .*waiting \d+s/.test(l)));
-    assert.not.ok(c.lines.some((l) => l.startsWith('warn') && / - (404|409) /.test(l)), 'expected 404/409 answers are not warnings');
+    assert.not.ok(
+      c.lines.some((l) => l.startsWith('warn') && / - (404|409) /.test(l)),
+      'expected 404/409 answers are not warnings',
+    );
     assert.ok(Date.now() - started >= 20, 'the retry-after was waited out (2 s scaled to 10 ms units)');
     const clone = await cloneFiles(c.server.repoPath('alice', 'homelab-gitops'));
     assert.equal(Object.fromEntries(clone.files), rendered);
@@ -262,7 +281,14 @@ test('retries are bounded: persistent 5xx and a too-long rate limit fail with a 
     assert.match(err.message, /get repository.*503/);
     assert.is(c.server.count('GET', /^\/repos\/alice\/homelab-gitops$/), 4, 'one try and three retries');
 
-    c.server.inject({ method: 'POST', path: '/user/repos', status: 403, message: 'You have exceeded a secondary rate limit.', headers: { 'retry-after': '3600' }, times: 1 });
+    c.server.inject({
+      method: 'POST',
+      path: '/user/repos',
+      status: 403,
+      message: 'You have exceeded a secondary rate limit.',
+      headers: { 'retry-after': '3600' },
+      times: 1,
+    });
     const err2 = await publishToGitHub(c.opts()).catch((e) => e);
     assert.match(err2.message, /403/, err2.message);
     assert.ok(c.lines.some((l) => /asks to wait 3600s/.test(l)));
@@ -378,13 +404,20 @@ test('the token appears in no log line, error, state file or console output', as
     out: process.stdout.write.bind(process.stdout),
     err: process.stderr.write.bind(process.stderr),
   };
-  const grab = (...args: unknown[]) => void captured.push(args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 8 }))).join(' '));
+  const grab = (...args: unknown[]) =>
+    void captured.push(args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 8 }))).join(' '));
   console.log = console.info = console.warn = console.error = console.debug = grab;
   process.stdout.write = ((chunk: unknown) => (grab(String(chunk)), true)) as typeof process.stdout.write;
   process.stderr.write = ((chunk: unknown) => (grab(String(chunk)), true)) as typeof process.stderr.write;
   const errors: unknown[] = [];
   try {
-    c.server.inject({ method: 'POST', path: /\/git\/trees$/, status: 403, message: 'You have exceeded a secondary rate limit.', headers: { 'retry-after': '1' } });
+    c.server.inject({
+      method: 'POST',
+      path: /\/git\/trees$/,
+      status: 403,
+      message: 'You have exceeded a secondary rate limit.',
+      headers: { 'retry-after': '1' },
+    });
     c.server.inject({ method: 'POST', path: /\/git\/commits$/, status: 502, message: 'Bad Gateway' });
     await publishToGitHub(c.opts());
     await publishToGitHub(c.opts());

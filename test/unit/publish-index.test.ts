@@ -12,7 +12,10 @@ import { cloneFiles, mapOf, runGit, tempDir } from '../github-server/git-helpers
 const files = mapOf({ 'apps/root.yaml': 'kind: Application\n' });
 
 test('target choice: remote, GitHub with a token, local bare otherwise; GitHub without a token is an error', () => {
-  assert.is(chooseTarget({ files, workDir: '.', remote: 'https://u:secretpass@git.example.test/a.git' }).label, 'https://********@git.example.test/a.git');
+  assert.is(
+    chooseTarget({ files, workDir: '.', remote: 'https://u:secretpass@git.example.test/a.git' }).label,
+    'https://********@git.example.test/a.git',
+  );
   assert.is(chooseTarget({ files, workDir: '.', github: { owner: 'o', repo: 'r' }, env: { GITHUB_TOKEN: 'tok-1234' } }).kind, 'github');
   assert.is(chooseTarget({ files, workDir: '.', env: {} }).kind, 'local');
   assert.throws(() => chooseTarget({ files, workDir: '.', github: { owner: 'o', repo: 'r' }, env: {} }), /GITHUB_TOKEN is not set/);

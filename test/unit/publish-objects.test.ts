@@ -27,7 +27,7 @@ test('tree sha and loose objects equal what git builds from the same files (nest
     const contents: Record<string, string> = {
       'a/x.yaml': 'x\n',
       'a-b': 'dash\n',
-      'a0': 'zero\n',
+      a0: 'zero\n',
       'a/b/c/deep.txt': 'deep\n',
       'Z.md': 'upper\n',
       'ü/ñ.txt': 'utf8 names\n',
@@ -54,20 +54,37 @@ test('tree sha and loose objects equal what git builds from the same files (nest
   }
 });
 
-test('the empty tree has git\'s well-known sha', () => {
+test("the empty tree has git's well-known sha", () => {
   assert.is(treeSha(new Map()), '4b825dc642cb6eb9a060e54bf8d69288fbee4904');
 });
 
 test('a path that is both file and directory is refused', () => {
   const f: TreeFile = { mode: '100644', sha: blobSha('x') };
-  assert.throws(() => buildTree(new Map([['a', f], ['a/b', f]])), /path conflict/);
+  assert.throws(
+    () =>
+      buildTree(
+        new Map([
+          ['a', f],
+          ['a/b', f],
+        ]),
+      ),
+    /path conflict/,
+  );
 });
 
 test('bad paths are refused with the path named', async () => {
   for (const p of ['/abs', 'a/../b', 'a//b', 'dir/', '.git/config', 'a\\b', './a']) {
-    assert.throws(() => checkRepoPath(p), (e: Error) => e.message.includes(`"${p}"`));
+    assert.throws(
+      () => checkRepoPath(p),
+      (e: Error) => e.message.includes(`"${p}"`),
+    );
   }
-  const err = await loadDesiredFiles(new Map([['ok.txt', 'a'], ['x/.git/hooks', 'b']])).catch((e) => e);
+  const err = await loadDesiredFiles(
+    new Map([
+      ['ok.txt', 'a'],
+      ['x/.git/hooks', 'b'],
+    ]),
+  ).catch((e) => e);
   assert.match(err.message, 'x/.git/hooks');
   const empty = await loadDesiredFiles(new Map()).catch((e) => e);
   assert.match(empty.message, /nothing to publish/);

@@ -17,7 +17,12 @@ function head(commit: string, obj: Record<string, string>, authoredByUs = false)
   return { commit, tree: treeSha(f), files: f, authoredByUs };
 }
 function state(commit: string, obj: Record<string, string>): PublishedState {
-  return { commit, tree: treeSha(files(obj)), files: Object.fromEntries(Object.entries(obj).map(([p, c]) => [p, blobSha(c)])), publishedAt: '' };
+  return {
+    commit,
+    tree: treeSha(files(obj)),
+    files: Object.fromEntries(Object.entries(obj).map(([p, c]) => [p, blobSha(c)])),
+    publishedAt: '',
+  };
 }
 
 const v1 = { 'a.yaml': 'a1', 'b.yaml': 'b1' };
@@ -47,16 +52,28 @@ test('foreign file we do not manage: kept and reported, no conflict', () => {
 });
 
 test('foreign edit of a rendered file: conflict; a foreign edit equal to the render is not', () => {
-  const r = reconcile({ desired: desired({ 'a.yaml': 'a2', 'b.yaml': 'b1' }), head: head('c2', { 'a.yaml': 'theirs', 'b.yaml': 'b1' }), last: state('c1', v1) });
+  const r = reconcile({
+    desired: desired({ 'a.yaml': 'a2', 'b.yaml': 'b1' }),
+    head: head('c2', { 'a.yaml': 'theirs', 'b.yaml': 'b1' }),
+    last: state('c1', v1),
+  });
   assert.equal(r.conflicts, ['a.yaml']);
-  const same = reconcile({ desired: desired({ 'a.yaml': 'a2', 'b.yaml': 'b1' }), head: head('c2', { 'a.yaml': 'a2', 'b.yaml': 'b1' }), last: state('c1', v1) });
+  const same = reconcile({
+    desired: desired({ 'a.yaml': 'a2', 'b.yaml': 'b1' }),
+    head: head('c2', { 'a.yaml': 'a2', 'b.yaml': 'b1' }),
+    last: state('c1', v1),
+  });
   assert.equal(same.foreignChanges, ['a.yaml']);
   assert.equal(same.conflicts, []);
   assert.ok(same.unchanged);
 });
 
 test('foreign edit of a file we stopped rendering: conflict (we would delete their edit)', () => {
-  const r = reconcile({ desired: desired({ 'a.yaml': 'a1' }), head: head('c2', { 'a.yaml': 'a1', 'b.yaml': 'theirs' }), last: state('c1', v1) });
+  const r = reconcile({
+    desired: desired({ 'a.yaml': 'a1' }),
+    head: head('c2', { 'a.yaml': 'a1', 'b.yaml': 'theirs' }),
+    last: state('c1', v1),
+  });
   assert.equal(r.conflicts, ['b.yaml']);
   assert.equal(r.removed, ['b.yaml']);
 });

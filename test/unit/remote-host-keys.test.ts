@@ -13,7 +13,7 @@ import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
 import { repoHostKeys } from '../../lib/inventory/repo-host-keys.ts';
 import { remoteHostKeys, RemoteHostKeyError, sshRemoteOf } from '../../lib/publish/remote-host-keys.ts';
 import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
-import { prepareGitops } from '../../lib/site/gitops-step.ts';
+import { prepareGitops } from '../../cli/site/gitops-step.ts';
 import { homelab } from '../fixtures/gitops/inventories.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cs-hostkeys-'));
@@ -28,7 +28,9 @@ const onPort = hostKey('git.lan-2222');
 const plain = path.join(dir, 'known_hosts');
 writeFileSync(
   plain,
-  [`other.lan ${other}`, `git.lan,10.0.0.5 ${ed}`, `[git.lan]:2222 ${onPort}`, `@revoked git.lan ${other}`, `git.lan ${rsaLike}`, ''].join('\n'),
+  [`other.lan ${other}`, `git.lan,10.0.0.5 ${ed}`, `[git.lan]:2222 ${onPort}`, `@revoked git.lan ${other}`, `git.lan ${rsaLike}`, ''].join(
+    '\n',
+  ),
 );
 const hashed = path.join(dir, 'known_hosts_hashed');
 copyFileSync(plain, hashed);
@@ -50,9 +52,14 @@ test('the known_hosts entries of the remote host and port, as Argo CD reads them
     assert.is(remoteHostKeys('ssh://git@git.lan:2222/ops/gitops.git', { knownHostsFile: file }), `[git.lan]:2222 ${onPort}\n`, file);
   }
   // the hashed file really is hashed (ssh-keygen -H leaves only marker lines as they were)
-  const hostLines = readFileSync(hashed, 'utf8').split('\n').filter((l) => l && !l.startsWith('@'));
-  assert.is(hostLines.length, 5, "git.lan,10.0.0.5 becomes two hashed lines");
-  assert.ok(hostLines.every((l) => l.startsWith('|1|')), 'every host entry is hashed');
+  const hostLines = readFileSync(hashed, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('@'));
+  assert.is(hostLines.length, 5, 'git.lan,10.0.0.5 becomes two hashed lines');
+  assert.ok(
+    hostLines.every((l) => l.startsWith('|1|')),
+    'every host entry is hashed',
+  );
   // the user's ~/.ssh/known_hosts is the default source
   assert.is(remoteHostKeys('ssh://git@10.0.0.5/r.git', { defaultFile: hashed }), `10.0.0.5 ${ed}\n`);
 });
@@ -60,12 +67,24 @@ test('the known_hosts entries of the remote host and port, as Argo CD reads them
 test('no key needed: https, file://, and the hosts Argo CD already knows on port 22', () => {
   const none = path.join(dir, 'empty');
   writeFileSync(none, '');
-  for (const url of ['https://git.lan/ops/gitops.git', 'file:///srv/g.git', 'git@github.com:a/b.git', 'ssh://git@gitlab.com/a/b.git', 'ssh://git@ssh.github.com:443/a/b.git']) {
+  for (const url of [
+    'https://git.lan/ops/gitops.git',
+    'file:///srv/g.git',
+    'git@github.com:a/b.git',
+    'ssh://git@gitlab.com/a/b.git',
+    'ssh://git@ssh.github.com:443/a/b.git',
+  ]) {
     assert.is(remoteHostKeys(url, { knownHostsFile: none }), undefined, url);
   }
   // a GitHub Enterprise or self-hosted host is not among them
-  assert.throws(() => remoteHostKeys('ssh://git@github.com:2222/a/b.git', { knownHostsFile: none }), /no host key for github\.com \(port 2222\)/);
-  assert.throws(() => remoteHostKeys('git@github.example.com:a/b.git', { knownHostsFile: none }), /no host key for github\.example\.com \(port 22\)/);
+  assert.throws(
+    () => remoteHostKeys('ssh://git@github.com:2222/a/b.git', { knownHostsFile: none }),
+    /no host key for github\.com \(port 2222\)/,
+  );
+  assert.throws(
+    () => remoteHostKeys('git@github.example.com:a/b.git', { knownHostsFile: none }),
+    /no host key for github\.example\.com \(port 22\)/,
+  );
 });
 
 function inventory(repo: string[]) {
@@ -96,19 +115,34 @@ test('no entry for the host, or no such file: an inventory error at the line, na
   writeFileSync(empty, `other.lan ${other}\n`);
   const unset = inventory(['url: ssh://git@git.lan:2222/ops/gitops.git']);
   const msg = failure(() => repoHostKeys(unset, 'ssh://git@git.lan:2222/ops/gitops.git', empty));
-  assert.match(msg, /inventory\.yaml:7:10: gitops\.repo\.url: no host key for git\.lan \(port 2222\) in .*none_known \(or name another file in gitops\.repo\.known_hosts\)/);
+  assert.match(
+    msg,
+    /inventory\.yaml:7:10: gitops\.repo\.url: no host key for git\.lan \(port 2222\) in .*none_known \(or name another file in gitops\.repo\.known_hosts\)/,
+  );
   assert.match(msg, new RegExp(`ssh-keyscan -p 2222 git\\.lan >> ${empty.replace(/[.]/g, '\\.')}`));
   assert.match(msg, /ssh-keygen -lf/, 'says to check the fingerprint');
 
   const named = inventory(['url: git@git.lan:ops/gitops.git', 'known_hosts: none_known']);
   assert.equal(named.gitops.repo, { kind: 'remote', url: 'git@git.lan:ops/gitops.git', auth: { knownHosts: empty } });
-  assert.match(failure(() => repoHostKeys(named, 'git@git.lan:ops/gitops.git')), /inventory\.yaml:8:18: gitops\.repo\.known_hosts: no host key for git\.lan \(port 22\) in .*none_known: /);
+  assert.match(
+    failure(() => repoHostKeys(named, 'git@git.lan:ops/gitops.git')),
+    /inventory\.yaml:8:18: gitops\.repo\.known_hosts: no host key for git\.lan \(port 22\) in .*none_known: /,
+  );
   const missing = inventory(['url: git@git.lan:ops/gitops.git', 'known_hosts: nowhere']);
-  assert.match(failure(() => repoHostKeys(missing, 'git@git.lan:ops/gitops.git')), /inventory\.yaml:8:18: gitops\.repo\.known_hosts: .*nowhere does not exist; it must hold the host key of git\.lan \(port 22\)/);
+  assert.match(
+    failure(() => repoHostKeys(missing, 'git@git.lan:ops/gitops.git')),
+    /inventory\.yaml:8:18: gitops\.repo\.known_hosts: .*nowhere does not exist; it must hold the host key of git\.lan \(port 22\)/,
+  );
   // found: the lines
-  assert.is(repoHostKeys(inventory(['url: git@git.lan:ops/gitops.git', `known_hosts: ${hashed}`]), 'git@git.lan:ops/gitops.git'), `git.lan ${ed}\ngit.lan ${rsaLike}\n`);
+  assert.is(
+    repoHostKeys(inventory(['url: git@git.lan:ops/gitops.git', `known_hosts: ${hashed}`]), 'git@git.lan:ops/gitops.git'),
+    `git.lan ${ed}\ngit.lan ${rsaLike}\n`,
+  );
   // a --remote URL has no inventory line: the plain error
-  assert.throws(() => repoHostKeys(unset, 'git@elsewhere.lan:x.git', empty), (e: Error) => e instanceof RemoteHostKeyError && /no host key for elsewhere\.lan/.test(e.message));
+  assert.throws(
+    () => repoHostKeys(unset, 'git@elsewhere.lan:x.git', empty),
+    (e: Error) => e instanceof RemoteHostKeyError && /no host key for elsewhere\.lan/.test(e.message),
+  );
 });
 
 test('known_hosts only goes with an ssh URL', () => {
@@ -116,7 +150,7 @@ test('known_hosts only goes with an ssh URL', () => {
   assert.match(msg, /inventory\.yaml:8:5: gitops\.repo\.known_hosts: holds the host key of an ssh remote; this URL is not read over ssh/);
 });
 
-test('the site run renders exactly the remote\'s keys into Argo CD\'s values (configs.ssh.extraHosts), and stops before rendering without them', async () => {
+test("the site run renders exactly the remote's keys into Argo CD's values (configs.ssh.extraHosts), and stops before rendering without them", async () => {
   const inv = homelab();
   const work = mkdtempSync(path.join(dir, 'site-'));
   const url = 'ssh://git@git.lan:2222/ops/gitops.git';
@@ -126,10 +160,16 @@ test('the site run renders exactly the remote\'s keys into Argo CD\'s values (co
   const src = await prepareGitops({ inventory: inv, log });
   const values = YAML.parse(src.files.get(src.argocdValuesPath)!);
   assert.is(values.configs.ssh.extraHosts, `[git.lan]:2222 ${onPort}\n`);
-  assert.ok([...src.files.values()].some((c) => c.includes(`repoURL: ${url}`)), 'Argo CD reads that remote');
+  assert.ok(
+    [...src.files.values()].some((c) => c.includes(`repoURL: ${url}`)),
+    'Argo CD reads that remote',
+  );
 
   inv.gitops.repo = { kind: 'remote', url: 'ssh://git@git.lan:2200/ops/gitops.git', auth: { knownHosts: hashed } };
-  const err = await prepareGitops({ inventory: inv, log }).then(() => undefined, (e: Error) => e);
+  const err = await prepareGitops({ inventory: inv, log }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(err instanceof InventoryError, String(err));
   assert.match(err!.message, /no host key for git\.lan \(port 2200\)/);
 });

@@ -22,10 +22,19 @@ test('the rollback, restore, upload and shell-loop scripts are clean', () => {
 test('a planted `cd /x && rm y` under set -e is reported', () => {
   const planted = 'set -eu\ncd /x && rm y\necho finished';
   const findings = lintScript(planted);
-  assert.equal(findings.map((f) => [f.code, f.line]), [['CS001', 2]]);
+  assert.equal(
+    findings.map((f) => [f.code, f.line]),
+    [['CS001', 2]],
+  );
   assert.match(lintReport([...FIXED_SCRIPTS, planted], SCRIPT_EXCLUSIONS).report, /CS001 line 2: under set -e a failure of `cd \/x`/);
   // the same step checked, in a condition, after a test, or without set -e: not reported
-  for (const ok of ['set -e\ncd /x || exit 1\nrm y', 'set -e\nif cd /x && rm y; then :; fi', 'set -e\n[ -d /x ] && rm y\necho', 'cd /x && rm y', "set -e\necho 'a && b'"]) {
+  for (const ok of [
+    'set -e\ncd /x || exit 1\nrm y',
+    'set -e\nif cd /x && rm y; then :; fi',
+    'set -e\n[ -d /x ] && rm y\necho',
+    'cd /x && rm y',
+    "set -e\necho 'a && b'",
+  ]) {
     assert.equal(uncheckedAndChains(ok), [], ok);
   }
   // the chain that lied on a full disk (issue 20)
@@ -34,7 +43,10 @@ test('a planted `cd /x && rm y` under set -e is reported', () => {
 
 test('a planted SC2086 (unquoted expansion) is reported', () => {
   const planted = 'f="a b"\nrm -f $f';
-  assert.equal(lintScript(planted).map((f) => f.code), ['SC2086']);
+  assert.equal(
+    lintScript(planted).map((f) => f.code),
+    ['SC2086'],
+  );
   assert.match(lintReport([planted]).report, /SC2086 line 2/);
 });
 

@@ -16,7 +16,10 @@ const hosts = [
 
 test('locateRepo: file:// is local; ssh:// and scp-like URLs name a lab host by address, node address or name', () => {
   assert.equal(locateRepo({ hosts }, 'file:///tmp/x/.clusterseed/gitops.git'), { local: '/tmp/x/.clusterseed/gitops.git' });
-  assert.equal(locateRepo({ hosts }, 'ssh://gitops@172.31.7.2:22/var/lib/clusterseed/gitops.git'), { host: 'rb1', path: '/var/lib/clusterseed/gitops.git' });
+  assert.equal(locateRepo({ hosts }, 'ssh://gitops@172.31.7.2:22/var/lib/clusterseed/gitops.git'), {
+    host: 'rb1',
+    path: '/var/lib/clusterseed/gitops.git',
+  });
   assert.equal(locateRepo({ hosts }, 'ssh://git@rb2/srv/repo.git'), { host: 'rb2', path: '/srv/repo.git' });
   assert.equal(locateRepo({ hosts }, 'gitops@172.30.7.3:/var/lib/r.git'), { host: 'rb2', path: '/var/lib/r.git' });
   assert.throws(() => locateRepo({ hosts }, 'ssh://git@github.com/a/b.git'), /github\.com is no host of this lab/);
@@ -25,7 +28,7 @@ test('locateRepo: file:// is local; ssh:// and scp-like URLs name a lab host by 
 
 test('repoHead and repoFiles read the same repository through a local path and through a host shell', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-repo-head-'));
-  const bare = path.join(dir, 'it\'s repo.git'); // a quote in the path: the host command must quote it
+  const bare = path.join(dir, "it's repo.git"); // a quote in the path: the host command must quote it
   const work = path.join(dir, 'work');
   const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8' }).trim();
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);

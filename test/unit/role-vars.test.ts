@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
-import { runSiteCommand } from '../../lib/site/site.ts';
+import { runSiteCommand } from '../../cli/site/pipeline.ts';
 import { checkInventoryVars } from '../../roles/vars-specs.ts';
 
 const BASE = `cluster:
@@ -110,11 +110,23 @@ test('the site command refuses such an inventory before rendering or touching an
     const key = path.join(dir, 'id_ed25519');
     writeFileSync(key, 'not used: the run stops before connecting\n', { mode: 0o600 });
     const file = path.join(dir, 'inventory.yaml');
-    writeFileSync(file, `${BASE.replace('defaults: { user: admin }', `defaults: { user: admin, ssh_key: ${key} }`)}vars:\n  hardening: { ssh_port: 22 }\n`);
+    writeFileSync(
+      file,
+      `${BASE.replace('defaults: { user: admin }', `defaults: { user: admin, ssh_key: ${key} }`)}vars:\n  hardening: { ssh_port: 22 }\n`,
+    );
     const lines: string[] = [];
     const log = { info: (m: string) => lines.push(m), verbose() {}, debug() {}, warn: (m: string) => lines.push(m) };
     try {
-      await runSiteCommand({ inventoryFile: file, check: false, diff: false, forks: 1, acceptNewHostKeys: false, verbosity: 0, log, skipPush: true });
+      await runSiteCommand({
+        inventoryFile: file,
+        check: false,
+        diff: false,
+        forks: 1,
+        acceptNewHostKeys: false,
+        verbosity: 0,
+        log,
+        skipPush: true,
+      });
       assert.unreachable('an unknown role var must stop the run');
     } catch (err) {
       assert.instance(err, InventoryError);

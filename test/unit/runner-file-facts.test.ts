@@ -119,13 +119,29 @@ test('the runner gathers the files of all tasks in the one probe batch and hands
     name: 'demo',
     appliesTo: () => true,
     tasks: () => [
-      { name: 'one', files: [{ path: at('conf'), content: true }], plan: (s) => ((seen.one = s.files?.get(at('conf'))?.content?.toString()), null) },
-      { name: 'two', probe: 'echo own', files: [{ path: at('link'), hash: true }], plan: (s) => ((seen.two = `${s.stdout.trim()} ${s.files?.get(at('link'))?.sha256}`), null) },
-      { name: 'three', probe: 'echo no files', plan: (s) => ((seen.three = `${s.stdout.trim()} ${s.files?.get(at('conf'))?.exists}`), null) },
+      {
+        name: 'one',
+        files: [{ path: at('conf'), content: true }],
+        plan: (s) => ((seen.one = s.files?.get(at('conf'))?.content?.toString()), null),
+      },
+      {
+        name: 'two',
+        probe: 'echo own',
+        files: [{ path: at('link'), hash: true }],
+        plan: (s) => ((seen.two = `${s.stdout.trim()} ${s.files?.get(at('link'))?.sha256}`), null),
+      },
+      {
+        name: 'three',
+        probe: 'echo no files',
+        plan: (s) => ((seen.three = `${s.stdout.trim()} ${s.files?.get(at('conf'))?.exists}`), null),
+      },
     ],
   };
   const result = await runRole(role, localHost(scripts));
-  assert.equal(result.tasks.map((t) => t.outcome), ['ok', 'ok', 'ok']);
+  assert.equal(
+    result.tasks.map((t) => t.outcome),
+    ['ok', 'ok', 'ok'],
+  );
   assert.is(scripts.length, 1, 'one batch');
   assert.is(scripts[0].match(/stat -c/g)?.length, 1, 'one stat for all files');
   assert.equal(seen, { one: 'a = 1\n', two: `own ${sha('a = 1\n')}`, three: 'no files true' });
@@ -135,7 +151,10 @@ test('the units of all tasks are asked for in one systemctl call; each task sees
   const scripts: string[] = [];
   // systemctl show's answer, as a host prints it (this machine may not run systemd)
   const answer = (script: string) =>
-    script.replace(/systemctl show -p \S+ -- .*? 2>\/dev\/null \|\| true/, "printf 'LoadState=loaded\\nUnitFileState=enabled\\nActiveState=active\\nNeedDaemonReload=no\\n\\nLoadState=not-found\\nUnitFileState=\\nActiveState=inactive\\nNeedDaemonReload=no\\n'");
+    script.replace(
+      /systemctl show -p \S+ -- .*? 2>\/dev\/null \|\| true/,
+      "printf 'LoadState=loaded\\nUnitFileState=enabled\\nActiveState=active\\nNeedDaemonReload=no\\n\\nLoadState=not-found\\nUnitFileState=\\nActiveState=inactive\\nNeedDaemonReload=no\\n'",
+    );
   const seen: string[] = [];
   const role: Role = {
     name: 'demo',

@@ -12,7 +12,15 @@ import path from 'node:path';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { HandlerRolledBack, NothingApplied, type Role } from '../../lib/runner/types.ts';
 import { exitCode, runSite } from '../../lib/runner/run-site.ts';
-import { clearScript, parsePending, parseRecordName, pendingDir, pendingProbe, recordName, recordScript } from '../../lib/runner/pending.ts';
+import {
+  clearScript,
+  parsePending,
+  parseRecordName,
+  pendingDir,
+  pendingProbe,
+  recordName,
+  recordScript,
+} from '../../lib/runner/pending.ts';
 import { file } from '../../lib/blocks/index.ts';
 import { LocalTransport, localHost } from '../support/local-transport.ts';
 
@@ -36,7 +44,15 @@ test('record names give back role and handler, whatever characters the handler n
 
 test('records are written 0600 in a 0700 dir, read back by the probe, and cleared', () => {
   const state = fresh('state');
-  sh(recordScript([{ role: 'harden', handler: 'reload sshd', by: 'sshd hardened configuration' }, { role: 'base', handler: '100% done\\n', by: 'x\ny' }], state));
+  sh(
+    recordScript(
+      [
+        { role: 'harden', handler: 'reload sshd', by: 'sshd hardened configuration' },
+        { role: 'base', handler: '100% done\\n', by: 'x\ny' },
+      ],
+      state,
+    ),
+  );
   const dir = pendingDir(state);
   assert.is((statSync(dir).mode & 0o777).toString(8), '700');
   assert.equal(readdirSync(dir).sort(), ['base--100%25%20done%5Cn', 'harden--reload%20sshd'], 'no temp file left');
@@ -44,11 +60,17 @@ test('records are written 0600 in a 0700 dir, read back by the probe, and cleare
   const text = readFileSync(path.join(dir, 'harden--reload%20sshd'), 'utf8');
   assert.match(text, /^role=harden\nhandler=reload sshd\nsince=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\nby=sshd hardened configuration\n$/);
   const records = parsePending(sh(pendingProbe(state)));
-  assert.equal(records.map((r) => [r.role, r.handler, r.by]).sort(), [['base', '100% done\\n', 'x y'], ['harden', 'reload sshd', 'sshd hardened configuration']]);
+  assert.equal(records.map((r) => [r.role, r.handler, r.by]).sort(), [
+    ['base', '100% done\\n', 'x y'],
+    ['harden', 'reload sshd', 'sshd hardened configuration'],
+  ]);
   assert.match(records[0].since, /^\d{4}-/);
   // a record whose content is unreadable still names its handler
   writeFileSync(path.join(dir, 'harden--reload%20sshd'), Buffer.from([0xff, 0x00]));
-  assert.equal(parsePending(sh(pendingProbe(state))).find((r) => r.role === 'harden'), { role: 'harden', handler: 'reload sshd', since: '', by: '', file: 'harden--reload%20sshd' });
+  assert.equal(
+    parsePending(sh(pendingProbe(state))).find((r) => r.role === 'harden'),
+    { role: 'harden', handler: 'reload sshd', since: '', by: '', file: 'harden--reload%20sshd' },
+  );
   sh(clearScript('harden', 'reload sshd', state));
   sh(clearScript('harden', 'reload sshd', state)); // twice: a missing record is fine
   assert.equal(readdirSync(dir), ['base--100%25%20done%5Cn']);
@@ -59,8 +81,13 @@ test('records are written 0600 in a 0700 dir, read back by the probe, and cleare
 
 function inventory(): Inventory {
   return {
-    file: '/tmp/inv.yaml', dir: '/tmp', vars: {}, hosts: [localHost('a')], groups: { servers: ['a'], agents: [] },
-    clusters: [], gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
+    file: '/tmp/inv.yaml',
+    dir: '/tmp',
+    vars: {},
+    hosts: [localHost('a')],
+    groups: { servers: ['a'], agents: [] },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
   };
 }
 
@@ -81,20 +108,24 @@ async function converge(roles: Role[], state: string, opts: { check?: boolean; t
 /** A role whose config file notifies `restart app`; the handler fails while `broken` exists. */
 function appRole(dir: string, opts: { probeAhead?: boolean; tags?: string[] } = {}): Role {
   return {
-    name: 'app', appliesTo: () => true, probeAhead: opts.probeAhead,
+    name: 'app',
+    appliesTo: () => true,
+    probeAhead: opts.probeAhead,
     tasks: () => [
       file({ path: `${dir}/app.conf`, content: `v=${readFileSync(`${dir}/want`, 'utf8')}`, notify: ['restart app'], tags: opts.tags }),
       file({ path: `${dir}/other.conf`, content: 'x\n', tags: ['other'] }),
     ],
-    handlers: [{
-      name: 'restart app',
-      run: async () => {
-        if (existsSync(`${dir}/broken`)) throw new Error('restart failed');
-        // what the app runs with now: the file as it is
-        writeFileSync(`${dir}/live`, readFileSync(`${dir}/app.conf`));
-        writeFileSync(`${dir}/restarts`, `${Number(existsSync(`${dir}/restarts`) ? readFileSync(`${dir}/restarts`, 'utf8') : 0) + 1}`);
+    handlers: [
+      {
+        name: 'restart app',
+        run: async () => {
+          if (existsSync(`${dir}/broken`)) throw new Error('restart failed');
+          // what the app runs with now: the file as it is
+          writeFileSync(`${dir}/live`, readFileSync(`${dir}/app.conf`));
+          writeFileSync(`${dir}/restarts`, `${Number(existsSync(`${dir}/restarts`) ? readFileSync(`${dir}/restarts`, 'utf8') : 0) + 1}`);
+        },
       },
-    }],
+    ],
   };
 }
 const recordOf = (state: string) => path.join(pendingDir(state), recordName('app', 'restart app'));
@@ -109,14 +140,21 @@ test('a change that notifies is recorded on the host before it is applied; the r
   const seenAtApply: boolean[] = [];
   const watched: Role = {
     ...role,
-    tasks: async (ctx) => (await role.tasks(ctx)).map((t) => ({
-      ...t,
-      async plan(s, c) {
-        const p = await t.plan(s, c);
-        if (!p || !('apply' in p)) return p;
-        return { ...p, apply: async (cc) => { seenAtApply.push(existsSync(recordOf(state))); await p.apply(cc); } };
-      },
-    })),
+    tasks: async (ctx) =>
+      (await role.tasks(ctx)).map((t) => ({
+        ...t,
+        async plan(s, c) {
+          const p = await t.plan(s, c);
+          if (!p || !('apply' in p)) return p;
+          return {
+            ...p,
+            apply: async (cc) => {
+              seenAtApply.push(existsSync(recordOf(state)));
+              await p.apply(cc);
+            },
+          };
+        },
+      })),
   };
   const first = await converge([watched], state);
   assert.equal(seenAtApply, [true, true], 'recorded before the notifying change, kept until the handler ran');
@@ -147,7 +185,10 @@ test('a failing handler stays pending: --check reports it (exit 3), the next run
   const pendingTask = check.host.tasks.find((t) => t.task === 'handler: restart app')!;
   assert.is(pendingTask.outcome, 'changed');
   assert.match(pendingTask.summary!, /^pending since \d{4}-.*, notified by /);
-  assert.ok(check.info.some((l) => /^\[a\] pending: \[app\] restart app \(since \d{4}-/.test(l)), check.info.join('\n'));
+  assert.ok(
+    check.info.some((l) => /^\[a\] pending: \[app\] restart app \(since \d{4}-/.test(l)),
+    check.info.join('\n'),
+  );
   assert.is(check.host.roundTripsByRole.app, 1);
   assert.ok(existsSync(recordOf(state)), '--check leaves the record');
   assert.is(existsSync(`${dir}/live`), false, '--check runs no handler');
@@ -160,7 +201,11 @@ test('a failing handler stays pending: --check reports it (exit 3), the next run
   rmSync(`${dir}/broken`);
   const rerun = await converge([role], state);
   assert.is(rerun.host.outcome, 'changed');
-  assert.equal(rerun.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task), ['handler: restart app'], 'no task changed; the handler ran for the record');
+  assert.equal(
+    rerun.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task),
+    ['handler: restart app'],
+    'no task changed; the handler ran for the record',
+  );
   assert.is(readFileSync(`${dir}/live`, 'utf8'), 'v=1');
   assert.is(existsSync(recordOf(state)), false);
 
@@ -177,16 +222,34 @@ test('a handler that failed but rolled the host back (HandlerRolledBack) leaves 
   execFileSync('mkdir', ['-p', dir]);
   writeFileSync(`${dir}/want`, '1');
   const role: Role = {
-    name: 'app', appliesTo: () => true,
+    name: 'app',
+    appliesTo: () => true,
     tasks: () => [file({ path: `${dir}/app.conf`, content: `v=${readFileSync(`${dir}/want`, 'utf8')}`, notify: ['restart app'] })],
-    handlers: [{ name: 'restart app', run: async () => { throw new HandlerRolledBack('the app did not come up; the previous file is back and running'); } }],
+    handlers: [
+      {
+        name: 'restart app',
+        run: async () => {
+          throw new HandlerRolledBack('the app did not come up; the previous file is back and running');
+        },
+      },
+    ],
   };
   const r = await converge([role], state);
   assert.is(r.host.outcome, 'failed');
   assert.match(r.host.tasks.at(-1)!.message!, /previous file is back/);
   assert.is(existsSync(recordOf(state)), false, 'rolled back: nothing pending');
   // a plain failure keeps it
-  const plain: Role = { ...role, handlers: [{ name: 'restart app', run: async () => { throw new Error('restart failed'); } }] };
+  const plain: Role = {
+    ...role,
+    handlers: [
+      {
+        name: 'restart app',
+        run: async () => {
+          throw new Error('restart failed');
+        },
+      },
+    ],
+  };
   writeFileSync(`${dir}/want`, '2');
   await converge([plain], state);
   assert.ok(existsSync(recordOf(state)));
@@ -198,8 +261,20 @@ test('a change refused before it touched the host (NothingApplied) leaves nothin
   execFileSync('mkdir', ['-p', dir]);
   let failWith: Error = new NothingApplied('the validator refused the candidate; nothing was installed');
   const role: Role = {
-    name: 'app', appliesTo: () => true,
-    tasks: () => [{ name: 'config', notify: ['restart app'], plan: () => ({ summary: 'install', apply: async () => { throw failWith; } }) }],
+    name: 'app',
+    appliesTo: () => true,
+    tasks: () => [
+      {
+        name: 'config',
+        notify: ['restart app'],
+        plan: () => ({
+          summary: 'install',
+          apply: async () => {
+            throw failWith;
+          },
+        }),
+      },
+    ],
     handlers: [{ name: 'restart app', run: async () => undefined }],
   };
   const refused = await converge([role], state);
@@ -228,7 +303,10 @@ test('--tags: a role left out keeps its record for later; a role selected by any
   assert.is(existsSync(`${dir}/live`), false);
   // only the task tagged `other` is selected; the handler the config file notified still runs
   const other = await converge([role, elsewhere], state, { tags: ['other'] });
-  assert.equal(other.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task), ['handler: restart app']);
+  assert.equal(
+    other.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task),
+    ['handler: restart app'],
+  );
   assert.is(existsSync(recordOf(state)), false);
   assert.is(readFileSync(`${dir}/live`, 'utf8'), 'v=1');
 });
@@ -238,7 +316,12 @@ test('probe-ahead roles read the records of every role in their one batch; a rol
   const state = fresh('state');
   execFileSync('mkdir', ['-p', dir]);
   writeFileSync(`${dir}/want`, '1');
-  const first: Role = { name: 'first', appliesTo: () => true, probeAhead: true, tasks: () => [file({ path: `${dir}/first.conf`, content: 'f\n' })] };
+  const first: Role = {
+    name: 'first',
+    appliesTo: () => true,
+    probeAhead: true,
+    tasks: () => [file({ path: `${dir}/first.conf`, content: 'f\n' })],
+  };
   const app = appRole(dir, { probeAhead: true });
   await converge([first, app], state);
   const quiet = await converge([first, app], state);
@@ -250,7 +333,10 @@ test('probe-ahead roles read the records of every role in their one batch; a rol
   assert.is(exitCode(check.report), 3);
   assert.is(check.host.roundTripsByRole.first + check.host.roundTripsByRole.app, 1);
   const run = await converge([first, app], state);
-  assert.equal(run.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task), ['handler: restart app']);
+  assert.equal(
+    run.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task),
+    ['handler: restart app'],
+  );
   assert.is(readFileSync(`${dir}/restarts`, 'utf8'), '2');
   assert.is(existsSync(recordOf(state)), false);
 
@@ -258,13 +344,19 @@ test('probe-ahead roles read the records of every role in their one batch; a rol
   sh(recordScript([{ role: 'app', handler: 'restart app', by: 'app.conf' }], state));
   const idle: Role = { ...app, probeAhead: false, tasks: async (ctx) => (await app.tasks(ctx)).map((t) => ({ ...t, when: () => false })) };
   const idleRun = await converge([idle], state);
-  assert.equal(idleRun.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task), ['handler: restart app']);
+  assert.equal(
+    idleRun.host.tasks.filter((t) => t.outcome === 'changed').map((t) => t.task),
+    ['handler: restart app'],
+  );
   assert.is(existsSync(recordOf(state)), false);
   // a record of a handler the role no longer has is left alone, with a warning
   writeFileSync(path.join(pendingDir(state), recordName('app', 'gone')), 'role=app\n');
   const unknown = await converge([app], state);
   assert.is(unknown.host.counts.changed, 0);
-  assert.ok(unknown.warn.some((w) => /pending record names handler 'gone'/.test(w)), unknown.warn.join('\n'));
+  assert.ok(
+    unknown.warn.some((w) => /pending record names handler 'gone'/.test(w)),
+    unknown.warn.join('\n'),
+  );
 });
 
 test.run();

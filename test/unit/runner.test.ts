@@ -14,10 +14,13 @@ import { LocalTransport, localHost } from '../support/local-transport.ts';
 
 function inventory(names: string[]): Inventory {
   return {
-    file: '/tmp/inv.yaml', dir: '/tmp', vars: {},
+    file: '/tmp/inv.yaml',
+    dir: '/tmp',
+    vars: {},
     hosts: names.map((n) => localHost(n)),
     groups: { servers: names, agents: [] },
-    clusters: [], gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
   };
 }
 
@@ -31,7 +34,11 @@ async function converge(roles: Role[], opts: { check?: boolean; names?: string[]
     roles,
     // pending handler records go to a temp dir, not this machine's /var/lib/clusterseed
     options: { check: !!opts.check, diff: true, verbosity: 0, forks: 4, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
-    connect: (h) => { const t = new LocalTransport(h); transports.set(h.name, t); return t; },
+    connect: (h) => {
+      const t = new LocalTransport(h);
+      transports.set(h.name, t);
+      return t;
+    },
     log,
   });
   return { report, transports };
@@ -41,16 +48,23 @@ test('probe batch frames each probe, keeps exit codes and output without trailin
   const b = buildProbeBatch(['printf abc', 'echo "x y"; exit 3', 'true']);
   const out = require_sh(b.script);
   const r = b.parse(out);
-  assert.equal(r, [{ stdout: 'abc', code: 0 }, { stdout: 'x y\n', code: 3 }, { stdout: '', code: 0 }]);
+  assert.equal(r, [
+    { stdout: 'abc', code: 0 },
+    { stdout: 'x y\n', code: 3 },
+    { stdout: '', code: 0 },
+  ]);
 });
 
 import { execFileSync } from 'node:child_process';
-function require_sh(script: string) { return execFileSync('sh', ['-c', script]).toString(); }
+function require_sh(script: string) {
+  return execFileSync('sh', ['-c', script]).toString();
+}
 
 test('a role converges, then a second run is ok with one round trip per role', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-runner-'));
   const role: Role = {
-    name: 'demo', appliesTo: () => true,
+    name: 'demo',
+    appliesTo: () => true,
     tasks: () => [
       directory({ path: `${dir}/etc`, mode: '0750' }),
       file({ path: `${dir}/etc/app.conf`, content: 'a=1\n', mode: '0640', notify: ['restart app'] }),
@@ -58,7 +72,14 @@ test('a role converges, then a second run is ok with one round trip per role', a
       blockInFile({ path: `${dir}/etc/list`, name: 'block', marker: 'demo', block: 'k=v' }),
       command({ name: 'marker file', probe: `test -f ${dir}/done`, run: `touch ${dir}/done` }),
     ],
-    handlers: [{ name: 'restart app', run: async () => { writeFileSync(`${dir}/restarts`, String(Number(existsSync(`${dir}/restarts`) ? readFileSync(`${dir}/restarts`, 'utf8') : 0) + 1)); } }],
+    handlers: [
+      {
+        name: 'restart app',
+        run: async () => {
+          writeFileSync(`${dir}/restarts`, String(Number(existsSync(`${dir}/restarts`) ? readFileSync(`${dir}/restarts`, 'utf8') : 0) + 1));
+        },
+      },
+    ],
   };
   // check mode first: reports changes, touches nothing
   const check = await converge([role], { check: true });
@@ -85,9 +106,17 @@ test('a role converges, then a second run is ok with one round trip per role', a
 
 test('a failing host stops only itself; exit code 2', async () => {
   const role: Role = {
-    name: 'maybe-fail', appliesTo: () => true,
+    name: 'maybe-fail',
+    appliesTo: () => true,
     tasks: (ctx) => [
-      { name: 'fail on b', probe: 'true', plan: () => { if (ctx.host.name === 'b') throw new Error('boom'); return null; } } as Task,
+      {
+        name: 'fail on b',
+        probe: 'true',
+        plan: () => {
+          if (ctx.host.name === 'b') throw new Error('boom');
+          return null;
+        },
+      } as Task,
     ],
   };
   const after: Role = { name: 'after', appliesTo: () => true, tasks: () => [{ name: 'noop', plan: () => null }] };
@@ -95,9 +124,15 @@ test('a failing host stops only itself; exit code 2', async () => {
   const a = report.hosts.find((h) => h.host === 'a')!;
   const b = report.hosts.find((h) => h.host === 'b')!;
   assert.is(a.outcome, 'ok');
-  assert.is(a.tasks.some((t) => t.role === 'after'), true);
+  assert.is(
+    a.tasks.some((t) => t.role === 'after'),
+    true,
+  );
   assert.is(b.outcome, 'failed');
-  assert.is(b.tasks.some((t) => t.role === 'after'), false);
+  assert.is(
+    b.tasks.some((t) => t.role === 'after'),
+    false,
+  );
   assert.match(b.tasks.find((t) => t.outcome === 'failed')!.message!, /boom/);
   assert.is(exitCode(report), 2);
 });
@@ -109,7 +144,8 @@ test('secrets are masked in change summaries and secret diffs hide content', asy
   registerSecret(token);
   const lines: string[] = [];
   const role: Role = {
-    name: 's', appliesTo: () => true,
+    name: 's',
+    appliesTo: () => true,
     tasks: () => [file({ path: `${dir}/token`, content: token, mode: '0600', secret: true, name: `token ${token}` })],
   };
   const { report } = await converge([role], { lines });
@@ -121,13 +157,33 @@ test('secrets are masked in change summaries and secret diffs hide content', asy
 
 test('--tags: an unselected role does not even build its tasks; facts always run', async () => {
   let built = 0;
-  const other: Role = { name: 'other', appliesTo: () => true, tasks: () => { built++; return []; } };
-  const tagged: Role = { name: 'big', tags: ['sshd'], appliesTo: () => true, tasks: () => [{ name: 'sshd task', tags: ['sshd'], plan: () => null }, { name: 'untagged', plan: () => null }] };
+  const other: Role = {
+    name: 'other',
+    appliesTo: () => true,
+    tasks: () => {
+      built++;
+      return [];
+    },
+  };
+  const tagged: Role = {
+    name: 'big',
+    tags: ['sshd'],
+    appliesTo: () => true,
+    tasks: () => [
+      { name: 'sshd task', tags: ['sshd'], plan: () => null },
+      { name: 'untagged', plan: () => null },
+    ],
+  };
   const transports = new Map<string, LocalTransport>();
   const report = await runSite({
-    inventory: inventory(['a']), roles: [other, tagged],
+    inventory: inventory(['a']),
+    roles: [other, tagged],
     options: { check: false, diff: false, verbosity: 0, forks: 1, tags: ['sshd'] },
-    connect: (h) => { const t = new LocalTransport(h); transports.set(h.name, t); return t; },
+    connect: (h) => {
+      const t = new LocalTransport(h);
+      transports.set(h.name, t);
+      return t;
+    },
     log: quiet,
   });
   assert.is(built, 0);
@@ -137,11 +193,19 @@ test('--tags: an unselected role does not even build its tasks; facts always run
 
 test('a failing prepare stops the run before the role touches any host', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-prepare-'));
-  const before: Role = { name: 'before', appliesTo: () => true, tasks: () => [command({ name: 'mark', probe: `test -f ${dir}/before`, run: `touch ${dir}/before` })] };
+  const before: Role = {
+    name: 'before',
+    appliesTo: () => true,
+    tasks: () => [command({ name: 'mark', probe: `test -f ${dir}/before`, run: `touch ${dir}/before` })],
+  };
   let prepared = 0;
   const role: Role = {
-    name: 'needs-artifact', appliesTo: () => true,
-    prepare: async ({ hosts }) => { prepared = hosts.length; throw new Error('checksum mismatch for k3s'); },
+    name: 'needs-artifact',
+    appliesTo: () => true,
+    prepare: async ({ hosts }) => {
+      prepared = hosts.length;
+      throw new Error('checksum mismatch for k3s');
+    },
     tasks: () => [command({ name: 'install', probe: `test -f ${dir}/installed`, run: `touch ${dir}/installed` })],
   };
   const { report } = await converge([before, role], { names: ['a', 'b'] });

@@ -68,7 +68,9 @@ test('the generated key is RSA 4096 and the certificate parses and verifies with
   assert.is(cert.subject, 'CN=sealed-secret');
   assert.is(cert.issuer, cert.subject);
   assert.ok(
-    createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(cert.publicKey.export({ type: 'spki', format: 'der' })),
+    createPublicKey(key)
+      .export({ type: 'spki', format: 'der' })
+      .equals(cert.publicKey.export({ type: 'spki', format: 'der' })),
   );
   // serial: 128 random bits, positive
   assert.match(cert.serialNumber, /^[0-9A-F]+$/);
@@ -128,27 +130,52 @@ test('seal then unseal with the generated private key, in all three scopes (4096
   const data = { password: 's3cr3t-Pa55!', 'tls.key': 'multi\nline\nvalue', empty: '' };
   for (const scope of ['strict', 'namespace-wide', 'cluster-wide'] as const) {
     const sealed = sealSecret({ name: 'db-creds', namespace: 'apps', data, scope, certificatePem: controllerSized.certificatePem });
-    assert.equal(unsealSecret(sealed, controllerSized.privateKeyPem), { empty: '', password: 's3cr3t-Pa55!', 'tls.key': 'multi\nline\nvalue' }, scope);
+    assert.equal(
+      unsealSecret(sealed, controllerSized.privateKeyPem),
+      { empty: '', password: 's3cr3t-Pa55!', 'tls.key': 'multi\nline\nvalue' },
+      scope,
+    );
   }
 });
 
 test('strict scope: another namespace or another name does not decrypt', () => {
-  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'x' }, scope: 'strict', certificatePem: small.certificatePem });
+  const sealed = sealSecret({
+    name: 'db',
+    namespace: 'apps',
+    data: { password: 'x' },
+    scope: 'strict',
+    certificatePem: small.certificatePem,
+  });
   assert.is(sealed.metadata.annotations, undefined, 'strict carries no scope annotation');
-  assert.throws(() => unsealSecret(moved(sealed, { namespace: 'other' }), small.privateKeyPem), /cannot decrypt password of SealedSecret other\/db/);
+  assert.throws(
+    () => unsealSecret(moved(sealed, { namespace: 'other' }), small.privateKeyPem),
+    /cannot decrypt password of SealedSecret other\/db/,
+  );
   assert.throws(() => unsealSecret(moved(sealed, { name: 'db2' }), small.privateKeyPem), /cannot decrypt password/);
   assert.equal(unsealSecret(sealed, small.privateKeyPem), { password: 'x' });
 });
 
 test('namespace-wide scope: another name decrypts, another namespace does not', () => {
-  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'x' }, scope: 'namespace-wide', certificatePem: small.certificatePem });
+  const sealed = sealSecret({
+    name: 'db',
+    namespace: 'apps',
+    data: { password: 'x' },
+    scope: 'namespace-wide',
+    certificatePem: small.certificatePem,
+  });
   assert.equal(sealed.metadata.annotations, { [NAMESPACE_WIDE_ANNOTATION]: 'true' });
   assert.equal(unsealSecret(moved(sealed, { name: 'renamed' }), small.privateKeyPem), { password: 'x' });
   assert.throws(() => unsealSecret(moved(sealed, { namespace: 'other' }), small.privateKeyPem), /cannot decrypt/);
 });
 
 test('cluster-wide scope: decrypts under any name and namespace', () => {
-  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'x' }, scope: 'cluster-wide', certificatePem: small.certificatePem });
+  const sealed = sealSecret({
+    name: 'db',
+    namespace: 'apps',
+    data: { password: 'x' },
+    scope: 'cluster-wide',
+    certificatePem: small.certificatePem,
+  });
   assert.equal(sealed.metadata.annotations, { [CLUSTER_WIDE_ANNOTATION]: 'true' });
   assert.equal(unsealSecret(moved(sealed, { name: 'n2', namespace: 'elsewhere' }), small.privateKeyPem), { password: 'x' });
   const noNamespace = sealSecret({ name: 'db', data: { a: 'b' }, scope: 'cluster-wide', certificatePem: small.certificatePem });
@@ -157,7 +184,13 @@ test('cluster-wide scope: decrypts under any name and namespace', () => {
 });
 
 test('dropping the scope annotation makes the controller compute a different label', () => {
-  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'x' }, scope: 'namespace-wide', certificatePem: small.certificatePem });
+  const sealed = sealSecret({
+    name: 'db',
+    namespace: 'apps',
+    data: { password: 'x' },
+    scope: 'namespace-wide',
+    certificatePem: small.certificatePem,
+  });
   const stripped = structuredClone(sealed);
   delete stripped.metadata.annotations;
   assert.throws(() => unsealSecret(stripped, small.privateKeyPem), /cannot decrypt/);
@@ -202,8 +235,20 @@ test('openssl independently opens the session key (RSA-OAEP, SHA-256 OAEP and MG
   const rsaPart = raw.subarray(2, 2 + raw.readUInt16BE(0));
   const sessionKey = execFileSync(
     'openssl',
-    ['pkeyutl', '-decrypt', '-inkey', keyFile, '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256',
-      '-pkeyopt', 'rsa_mgf1_md:sha256', '-pkeyopt', `rsa_oaep_label:${Buffer.from('apps/db').toString('hex')}`],
+    [
+      'pkeyutl',
+      '-decrypt',
+      '-inkey',
+      keyFile,
+      '-pkeyopt',
+      'rsa_padding_mode:oaep',
+      '-pkeyopt',
+      'rsa_oaep_md:sha256',
+      '-pkeyopt',
+      'rsa_mgf1_md:sha256',
+      '-pkeyopt',
+      `rsa_oaep_label:${Buffer.from('apps/db').toString('hex')}`,
+    ],
     { input: rsaPart },
   );
   assert.is(sessionKey.length, 32, 'a 32-byte AES-256 session key');
@@ -257,7 +302,13 @@ test('re-sealing with the previous SealedSecret keeps unchanged ciphertexts and 
   assert.equal(unsealSecret(again, small.privateKeyPem), { password: 'two', user: 'admin' });
 
   // moved to another namespace: the old ciphertext is bound to apps/db and must not be reused
-  const movedNs = sealSecret({ ...base, namespace: 'prod', data: { user: 'admin', password: 'one' }, previous: first, privateKeyPem: small.privateKeyPem });
+  const movedNs = sealSecret({
+    ...base,
+    namespace: 'prod',
+    data: { user: 'admin', password: 'one' },
+    previous: first,
+    privateKeyPem: small.privateKeyPem,
+  });
   assert.is.not(movedNs.spec.encryptedData.user, first.spec.encryptedData.user);
   assert.equal(unsealSecret(movedNs, small.privateKeyPem), { password: 'one', user: 'admin' });
 
@@ -272,18 +323,21 @@ test('bad input is rejected with a message naming the field', () => {
   assert.throws(() => sealSecret({ name: 'Bad_Name', namespace: 'apps', data: { a: 'b' }, certificatePem: cert }), /name "Bad_Name"/);
   assert.throws(() => sealSecret({ name: 'db', namespace: 'Apps', data: { a: 'b' }, certificatePem: cert }), /namespace "Apps"/);
   assert.throws(() => sealSecret({ name: 'db', data: { a: 'b' }, certificatePem: cert }), /strict SealedSecret must declare a namespace/);
-  assert.throws(() => sealSecret({ name: 'db', data: { a: 'b' }, scope: 'namespace-wide', certificatePem: cert }), /namespace-wide SealedSecret must declare a namespace/);
+  assert.throws(
+    () => sealSecret({ name: 'db', data: { a: 'b' }, scope: 'namespace-wide', certificatePem: cert }),
+    /namespace-wide SealedSecret must declare a namespace/,
+  );
   assert.throws(() => sealSecret({ name: 'db', namespace: 'apps', data: {}, certificatePem: cert }), /no data to seal/);
   assert.throws(() => sealSecret({ name: 'db', namespace: 'apps', data: { 'bad key': 'x' }, certificatePem: cert }), /data key "bad key"/);
-  assert.throws(() => sealSecret({ name: 'db', namespace: 'apps', data: { a: 'b' }, certificatePem: 'not a pem' }), /certificate does not parse/);
+  assert.throws(
+    () => sealSecret({ name: 'db', namespace: 'apps', data: { a: 'b' }, certificatePem: 'not a pem' }),
+    /certificate does not parse/,
+  );
 });
 
 test('an expired sealing certificate is refused, as kubeseal does', async () => {
   const expired = await generateSealingKeyPair({ keySize: 2048, validDays: 1, notBefore: new Date('2020-01-01T00:00:00Z') });
-  assert.throws(
-    () => sealSecret({ name: 'db', namespace: 'apps', data: { a: 'b' }, certificatePem: expired.certificatePem }),
-    /expired/,
-  );
+  assert.throws(() => sealSecret({ name: 'db', namespace: 'apps', data: { a: 'b' }, certificatePem: expired.certificatePem }), /expired/);
 });
 
 test('sealingKeySecretManifest: a kubernetes.io/tls Secret labelled as the active sealing key', () => {

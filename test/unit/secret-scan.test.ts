@@ -51,10 +51,23 @@ test.after(async () => {
 
 test('private-key: PEM private keys in any file; certificates and public keys are fine', () => {
   const body = fake(64, B64);
-  const text = ['notes', pemHeader('RSA PRIVATE KEY'), body, pemFooter('RSA PRIVATE KEY'), pemHeader('PRIVATE KEY'), pemHeader('EC PRIVATE KEY')].join('\n');
+  const text = [
+    'notes',
+    pemHeader('RSA PRIVATE KEY'),
+    body,
+    pemFooter('RSA PRIVATE KEY'),
+    pemHeader('PRIVATE KEY'),
+    pemHeader('EC PRIVATE KEY'),
+  ].join('\n');
   assert.equal(rules(scanText('docs/notes.md', text)), ['2:private-key', '5:private-key', '6:private-key']);
 
-  const harmless = [pemHeader('CERTIFICATE'), fake(64, B64), pemFooter('CERTIFICATE'), pemHeader('PUBLIC KEY'), pemHeader('RSA PUBLIC KEY')].join('\n');
+  const harmless = [
+    pemHeader('CERTIFICATE'),
+    fake(64, B64),
+    pemFooter('CERTIFICATE'),
+    pemHeader('PUBLIC KEY'),
+    pemHeader('RSA PUBLIC KEY'),
+  ].join('\n');
   assert.equal(scanText('ca.pem', harmless), []);
 });
 
@@ -122,7 +135,12 @@ test('url-credentials: passwords inside URLs; user-only, port-only and placehold
   const findings = scanText('values.md', `db at postgres://app:${password}@db.internal:5432/app\n`);
   assert.equal(rules(findings), ['1:url-credentials']);
   assertMasked(findings, password);
-  const fine = ['https://user@git.example', 'https://x-access-token:${TOKEN}@git.example/o/r.git', 'http://host:8080/path', 'git@host:org/repo.git'];
+  const fine = [
+    'https://user@git.example',
+    'https://x-access-token:${TOKEN}@git.example/o/r.git',
+    'http://host:8080/path',
+    'git@host:org/repo.git',
+  ];
   assert.equal(scanText('values.md', fine.join('\n')), []);
 });
 
@@ -144,7 +162,16 @@ test('plaintext-credential: credential-named YAML keys with literal values', () 
     '  clientSecret: not-a-name-but-a-secret', // 12
   ].join('\n');
   const findings = scanText('values.yaml', yaml);
-  assert.equal(rules(findings), ['2:plaintext-credential', '3:plaintext-credential', '4:plaintext-credential', '5:plaintext-credential', '6:plaintext-credential', '8:plaintext-credential', '10:plaintext-credential', '12:plaintext-credential']);
+  assert.equal(rules(findings), [
+    '2:plaintext-credential',
+    '3:plaintext-credential',
+    '4:plaintext-credential',
+    '5:plaintext-credential',
+    '6:plaintext-credential',
+    '8:plaintext-credential',
+    '10:plaintext-credential',
+    '12:plaintext-credential',
+  ]);
   for (const s of ['hunter2hunter2', 'quoted-one', 'abc123def', '12345678', 'sEcReT', 'literal-block-value']) assertMasked(findings, s);
   assert.match(findings[1].excerpt, /^adminPassword: "/);
 });
@@ -213,7 +240,15 @@ test('plaintext-credential: env-style name/value pairs in containers and Helm pa
 });
 
 test('plaintext-credential: env, ini and JSON files', () => {
-  const env = ['API_TOKEN=abc123', 'export DB_PASSWORD="hunter2"', 'EMPTY_SECRET=', 'FROM_ARG_PASSWORD="$1"', 'REF_TOKEN=${GH_TOKEN}', 'LOG_LEVEL=debug', '# OLD_PASSWORD=x'].join('\n');
+  const env = [
+    'API_TOKEN=abc123',
+    'export DB_PASSWORD="hunter2"',
+    'EMPTY_SECRET=',
+    'FROM_ARG_PASSWORD="$1"',
+    'REF_TOKEN=${GH_TOKEN}',
+    'LOG_LEVEL=debug',
+    '# OLD_PASSWORD=x',
+  ].join('\n');
   assert.equal(rules(scanText('.env', env)), ['1:plaintext-credential', '2:plaintext-credential']);
   assert.equal(rules(scanText('app.ini', 'password = letmein\nuser = admin\n')), ['1:plaintext-credential']);
   const json = '{\n  "user": "admin",\n  "password": "pa55word",\n  "token": "",\n  "@octokit/auth-token": "^6.0.0"\n}';
@@ -258,7 +293,12 @@ test('plaintext-secret-manifest: empty or templated Secrets, ConfigMaps and Seal
   assert.equal(scanText('a.yaml', empty), []);
   assert.equal(scanText('b.yaml.hbs', templated), []);
   assert.equal(scanText('c.yaml', configMap), []);
-  const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { password: 'hunter2', token: 'x'.repeat(40) }, certificatePem: keyPair.certificatePem });
+  const sealed = sealSecret({
+    name: 'db',
+    namespace: 'apps',
+    data: { password: 'hunter2', token: 'x'.repeat(40) },
+    certificatePem: keyPair.certificatePem,
+  });
   assert.equal(scanText('sealed.yaml', YAML.stringify(sealed)), []);
   assert.equal(scanText('sealed.json', JSON.stringify(sealed, null, 2)), []);
 });

@@ -13,7 +13,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { KubeApi } from '../../lib/clusters/kube-api.ts';
-import { MANAGER_CLUSTER_ROLE, MANAGER_CLUSTER_ROLE_BINDING, MANAGER_NAMESPACE, MANAGER_SERVICE_ACCOUNT, MANAGER_TOKEN_SECRET } from '../../lib/clusters/manifests.ts';
+import {
+  MANAGER_CLUSTER_ROLE,
+  MANAGER_CLUSTER_ROLE_BINDING,
+  MANAGER_NAMESPACE,
+  MANAGER_SERVICE_ACCOUNT,
+  MANAGER_TOKEN_SECRET,
+} from '../../lib/clusters/manifests.ts';
 import { unsealSecret, type SealedSecret } from '../../lib/gitops/sealed-secrets.ts';
 import { SEALING_KEY_LABEL } from '../../lib/gitops/sealing-keys.ts';
 import { generateTlsMaterial, KubeApiServer } from '../support/kube-api-server.ts';
@@ -34,7 +40,9 @@ test.before(async () => {
       apiVersion: 'v1',
       kind: 'Config',
       'current-context': 'lke-gpu',
-      clusters: [{ name: 'lke', cluster: { server: server.url, 'certificate-authority-data': Buffer.from(server.tls.caPem).toString('base64') } }],
+      clusters: [
+        { name: 'lke', cluster: { server: server.url, 'certificate-authority-data': Buffer.from(server.tls.caPem).toString('base64') } },
+      ],
       users: [{ name: 'lke-admin', user: { token: server.adminToken } }],
       contexts: [{ name: 'lke-gpu', context: { cluster: 'lke', user: 'lke-admin' } }],
     }),
@@ -56,14 +64,21 @@ test.after(async () => {
 /** site.mjs in a child process, asynchronously: the API server answers from this process's event loop. */
 function site(): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [SITE, '-i', path.join(dir, 'inventory.yaml'), '--skip-hosts'], { cwd: dir, timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: `${stdout}\n${stderr}` });
-    });
+    execFile(
+      process.execPath,
+      [SITE, '-i', path.join(dir, 'inventory.yaml'), '--skip-hosts'],
+      { cwd: dir, timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: `${stdout}\n${stderr}` });
+      },
+    );
   });
 }
 
-const published = (file: string) => execFileSync('git', ['--git-dir', path.join(dir, '.clusterseed', 'gitops.git'), 'show', `main:${file}`], { encoding: 'utf8' });
-const head = () => execFileSync('git', ['--git-dir', path.join(dir, '.clusterseed', 'gitops.git'), 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+const published = (file: string) =>
+  execFileSync('git', ['--git-dir', path.join(dir, '.clusterseed', 'gitops.git'), 'show', `main:${file}`], { encoding: 'utf8' });
+const head = () =>
+  execFileSync('git', ['--git-dir', path.join(dir, '.clusterseed', 'gitops.git'), 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
 
 async function versionStatus(token: string): Promise<number> {
   const api = new KubeApi({ file: 'probe', context: 'probe', server: server.url, caPem: server.tls.caPem, credentials: { token } });
@@ -81,11 +96,16 @@ test('site --skip-hosts registers the adopted cluster through its kubeconfig and
   const token = Buffer.from(tokenSecret.data.token, 'base64').toString('utf8');
   // its own sealing key installed there, the one the repo's gpu SealedSecrets are sealed with
   type KeySecret = { kind: string; metadata: { namespace?: string; labels?: Record<string, string> }; data: Record<string, string> };
-  const keys = [...server.store.values()].map((o) => o as unknown as KeySecret).filter((o) => o.kind === 'Secret' && o.metadata.labels?.[SEALING_KEY_LABEL] === 'active');
-  assert.is(keys.length, 1, 'the gpu cluster\'s sealing key Secret is installed');
+  const keys = [...server.store.values()]
+    .map((o) => o as unknown as KeySecret)
+    .filter((o) => o.kind === 'Secret' && o.metadata.labels?.[SEALING_KEY_LABEL] === 'active');
+  assert.is(keys.length, 1, "the gpu cluster's sealing key Secret is installed");
   const installed = keys[0];
   assert.is(installed.metadata.namespace, 'kube-system');
-  assert.is(Buffer.from(installed.data['tls.crt'], 'base64').toString('utf8'), readFileSync(path.join(dir, '.clusterseed', 'gpu', 'sealing', 'sealed-secrets.crt'), 'utf8'));
+  assert.is(
+    Buffer.from(installed.data['tls.crt'], 'base64').toString('utf8'),
+    readFileSync(path.join(dir, '.clusterseed', 'gpu', 'sealing', 'sealed-secrets.crt'), 'utf8'),
+  );
 
   // the published repo: the cluster Secret, sealed for the management cluster, holds that token
   const doc = parse(published(REGISTRATION).replace(/^#.*\n/gm, '')) as SealedSecret;
@@ -111,7 +131,7 @@ test('a second run registers nothing anew and commits nothing', async () => {
   assert.is(server.writes().length, writes, 'no POST or PUT on the adopted cluster');
 });
 
-test('an adopted cluster that refuses the kubeconfig\'s credential fails the run (exit 2), naming the cluster', async () => {
+test("an adopted cluster that refuses the kubeconfig's credential fails the run (exit 2), naming the cluster", async () => {
   const file = path.join(dir, 'gpu.kubeconfig');
   const kubeconfig = parse(readFileSync(file, 'utf8'));
   kubeconfig.users[0].user.token = 'not-the-admin-token';

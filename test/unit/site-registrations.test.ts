@@ -1,4 +1,4 @@
-// What the GitOps step of a site run knows of registrations (lib/site/registrations.ts): whether
+// What the GitOps step of a site run knows of registrations (cli/site/registrations.ts): whether
 // an access was recorded or rotated since the render (then it renders again before publishing),
 // and which clusters are not registered. The whole pipeline with two clusters (render, host run,
 // re-render, publish) is proven in test/hosts/multi-cluster.test.ts: a two-cluster render passes
@@ -8,8 +8,8 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { writeClusterAccess } from '../../lib/clusters/access.ts';
 import { builtClusterServer } from '../../lib/clusters/built.ts';
-import { formatPublish } from '../../lib/site/gitops-step.ts';
-import { accessSnapshot, changedAccess, unregisteredClusters } from '../../lib/site/registrations.ts';
+import { formatPublish } from '../../cli/site/gitops-step.ts';
+import { accessSnapshot, changedAccess, unregisteredClusters } from '../../cli/site/registrations.ts';
 import { everything } from '../fixtures/gitops/inventories.ts';
 import { tempDir } from '../fixtures/gitops/state.ts';
 
@@ -40,7 +40,15 @@ test('access snapshots: a new or rotated access is a change, an unchanged one is
 });
 
 test('the publish summary names the clusters registered in the run and those still without a cluster Secret', () => {
-  const base = { target: 'remote.git', check: false, added: [], changed: ['clusters/mgmt/registrations/edge.yaml'], removed: [], unchanged: false, foreignChanges: [] };
+  const base = {
+    target: 'remote.git',
+    check: false,
+    added: [],
+    changed: ['clusters/mgmt/registrations/edge.yaml'],
+    removed: [],
+    unchanged: false,
+    foreignChanges: [],
+  };
   const text = formatPublish({ ...base, registered: ['edge'], unregistered: ['gpu'] });
   assert.match(text, /registered with Argo CD \(access sealed into the repository\): edge\n/);
   assert.match(text, /not registered yet \(no cluster Secret, Argo CD cannot deploy there\): gpu$/);

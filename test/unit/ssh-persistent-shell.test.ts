@@ -100,10 +100,11 @@ test('pool: at most max shells, callers queue, idle shells are reused and dead o
     pids.push(pid);
     return new PersistentShell(channel, 'local');
   };
-  const results = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => pool.run('sudo', start, Buffer.from(`sleep 0.1; echo ${i}`))),
+  const results = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.run('sudo', start, Buffer.from(`sleep 0.1; echo ${i}`))));
+  assert.equal(
+    results.map((r) => r.stdout.toString()),
+    ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n'],
   );
-  assert.equal(results.map((r) => r.stdout.toString()), ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
   assert.is(pids.length, 2, 'two shells for six commands');
   // another kind takes the place of an idle shell when the pool is full
   const user = await pool.run('user', start, Buffer.from('echo user'));

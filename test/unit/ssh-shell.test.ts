@@ -36,16 +36,7 @@ function runRemote(command: string, input: Buffer | string | undefined, env: Rec
   return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
-const NASTY = [
-  '',
-  'plain',
-  "it's",
-  'a b\tc\nd',
-  '$HOME `id` $(id) \\ " \' ; & | < > * ? [ ] { } ~ # !',
-  "''''",
-  'ünïcødé ✓',
-  '-n',
-];
+const NASTY = ['', 'plain', "it's", 'a b\tc\nd', '$HOME `id` $(id) \\ " \' ; & | < > * ? [ ] { } ~ # !', "''''", 'ünïcødé ✓', '-n'];
 
 test('shQuote round-trips every string through sh', () => {
   for (const s of NASTY) {

@@ -70,21 +70,25 @@ test('the tier of a test file comes from its folder; files elsewhere get the hos
   assert.is(defaultBoundS('elsewhere/a.test.ts'), 600);
 });
 
-test('a test that never settles fails after its bound, naming itself and the bound; the next test still runs; one past half its bound is listed as slow', CHILD_RUNS, async () => {
-  const dir = suiteDir('hang', {
-    'hang.test.ts': `
+test(
+  'a test that never settles fails after its bound, naming itself and the bound; the next test still runs; one past half its bound is listed as slow',
+  CHILD_RUNS,
+  async () => {
+    const dir = suiteDir('hang', {
+      'hang.test.ts': `
 test('never settles', { timeoutSeconds: 1 }, () => new Promise(() => {}));
 test('runs after it', () => {});
 test('slow but within its bound', { timeoutSeconds: 4 }, () => new Promise((done) => setTimeout(done, 2500)));`,
-  });
-  const r = await runTests(dir);
-  assert.is(r.code, 1, r.out);
-  assert.match(r.out, /test "never settles" \(.*hang\.test\.ts\) timed out: still running after its bound of 1 s/);
-  assert.equal(summary(r), [2, 1, 0], r.out);
-  // more than half its bound: listed, still passed
-  assert.match(r.out, /slow: test "slow but within its bound" \(.*hang\.test\.ts\): \d+(\.\d)? s of its bound of 4 s/);
-  assert.ok(r.seconds < 30, `took ${r.seconds} s`);
-});
+    });
+    const r = await runTests(dir);
+    assert.is(r.code, 1, r.out);
+    assert.match(r.out, /test "never settles" \(.*hang\.test\.ts\) timed out: still running after its bound of 1 s/);
+    assert.equal(summary(r), [2, 1, 0], r.out);
+    // more than half its bound: listed, still passed
+    assert.match(r.out, /slow: test "slow but within its bound" \(.*hang\.test\.ts\): \d+(\.\d)? s of its bound of 4 s/);
+    assert.ok(r.seconds < 30, `took ${r.seconds} s`);
+  },
+);
 
 test('without an explicit bound each tier folder gets its own (scaled down here by CLUSTERSEED_TEST_TIME_SCALE)', CHILD_RUNS, async () => {
   const hang = `test('hangs', () => new Promise(() => {}));`;
@@ -103,25 +107,35 @@ test('without an explicit bound each tier folder gets its own (scaled down here 
   assert.equal(summary(r), [0, 4, 0], r.out);
 });
 
-test('hooks are bounded too: a hung before fails its file (uvu alone would exit 0), a hung after does not stop later files', CHILD_RUNS, async () => {
-  const dir = suiteDir('hooks', {
-    'a-before.test.ts': `
+test(
+  'hooks are bounded too: a hung before fails its file (uvu alone would exit 0), a hung after does not stop later files',
+  CHILD_RUNS,
+  async () => {
+    const dir = suiteDir('hooks', {
+      'a-before.test.ts': `
 test.before({ timeoutSeconds: 1 }, () => new Promise(() => {}));
 test('one', () => {});
 test('two', () => {});`,
-    'b-after.test.ts': `
+      'b-after.test.ts': `
 test.after({ timeoutSeconds: 1 }, () => new Promise(() => {}));
 test('three', () => {});`,
-    'c-later.test.ts': `test('four', () => {});`,
-  });
-  const r = await runTests(dir);
-  assert.is(r.code, 1, r.out);
-  assert.match(r.out, /\[hook failed\] .*a-before\.test\.ts › before: before hook \(.*a-before\.test\.ts\) timed out: still running after its bound of 1 s/);
-  assert.match(r.out, /\[hook failed\] .*b-after\.test\.ts › after: after hook \(.*b-after\.test\.ts\) timed out: still running after its bound of 1 s/);
-  // one and two did not run (failed), three and four passed, the after hook failed once
-  assert.equal(summary(r), [2, 3, 0], r.out);
-  assert.ok(r.seconds < 30, `took ${r.seconds} s`);
-});
+      'c-later.test.ts': `test('four', () => {});`,
+    });
+    const r = await runTests(dir);
+    assert.is(r.code, 1, r.out);
+    assert.match(
+      r.out,
+      /\[hook failed\] .*a-before\.test\.ts › before: before hook \(.*a-before\.test\.ts\) timed out: still running after its bound of 1 s/,
+    );
+    assert.match(
+      r.out,
+      /\[hook failed\] .*b-after\.test\.ts › after: after hook \(.*b-after\.test\.ts\) timed out: still running after its bound of 1 s/,
+    );
+    // one and two did not run (failed), three and four passed, the after hook failed once
+    assert.equal(summary(r), [2, 3, 0], r.out);
+    assert.ok(r.seconds < 30, `took ${r.seconds} s`);
+  },
+);
 
 test('a before hook that throws fails the run with its error printed', CHILD_RUNS, async () => {
   const dir = suiteDir('before-throws', {
@@ -141,45 +155,59 @@ test('a bound that is not a positive number is refused, naming the file', CHILD_
   assert.match(r.out, /z\.test\.ts: timeoutSeconds 0: expected a positive number of seconds/);
 });
 
-test('skip(reason): counted as skipped (not passed) and listed with its reason; in a before hook it skips the whole file, whose after still runs', CHILD_RUNS, async () => {
-  const dir = suiteDir('skips', {
-    'a.test.ts': `
+test(
+  'skip(reason): counted as skipped (not passed) and listed with its reason; in a before hook it skips the whole file, whose after still runs',
+  CHILD_RUNS,
+  async () => {
+    const dir = suiteDir('skips', {
+      'a.test.ts': `
 test('needs a tool', () => { skip('frobnicate is not installed'); throw new Error('not reached'); });
 test('plain', () => {});`,
-    'b.test.ts': `
+      'b.test.ts': `
 test.before(() => skip('no nft on this machine'));
 test.after(() => console.log('after of b ran'));
 test('b1', () => { throw new Error('must not run'); });
 test('b2', () => { throw new Error('must not run'); });`,
-  });
-  const r = await runTests(dir);
-  assert.is(r.code, 0, r.out);
-  assert.equal(summary(r), [1, 0, 3], r.out);
-  assert.match(r.out, /skipped: .*a\.test\.ts › "needs a tool": frobnicate is not installed/);
-  assert.match(r.out, /skipped: .*b\.test\.ts › "b1": no nft on this machine/);
-  assert.match(r.out, /skipped: .*b\.test\.ts › "b2": no nft on this machine/);
-  assert.match(r.out, /after of b ran/);
+    });
+    const r = await runTests(dir);
+    assert.is(r.code, 0, r.out);
+    assert.equal(summary(r), [1, 0, 3], r.out);
+    assert.match(r.out, /skipped: .*a\.test\.ts › "needs a tool": frobnicate is not installed/);
+    assert.match(r.out, /skipped: .*b\.test\.ts › "b1": no nft on this machine/);
+    assert.match(r.out, /skipped: .*b\.test\.ts › "b2": no nft on this machine/);
+    assert.match(r.out, /after of b ran/);
 
-  const ci = await runTests(dir, { CI: 'true' });
-  assert.is(ci.code, 1, ci.out);
-  assert.match(ci.out, /CI=true: 3 skipped: CI installs every tool the tests need, so a skip here is a defect/);
-});
+    const ci = await runTests(dir, { CI: 'true' });
+    assert.is(ci.code, 1, ci.out);
+    assert.match(ci.out, /CI=true: 3 skipped: CI installs every tool the tests need, so a skip here is a defect/);
+  },
+);
 
-test('a test process that outlives its last test (a timed-out test left work running) is killed and fails the run', CHILD_RUNS, async () => {
-  const dir = suiteDir('linger', {
-    'l.test.ts': `test('holds the event loop', { timeoutSeconds: 1 }, () => { setInterval(() => {}, 1000); return new Promise(() => {}); });`,
-  });
-  const r = await runTests(dir, { CLUSTERSEED_TEST_EXIT_GRACE_S: '2' });
-  assert.is(r.code, 1, r.out);
-  assert.match(r.out, /the test process was still running 2 s after its last test \(work of a timed-out test\?\): killed/);
-  assert.ok(r.seconds < 30, `took ${r.seconds} s`);
-});
+test(
+  'a test process that outlives its last test (a timed-out test left work running) is killed and fails the run',
+  CHILD_RUNS,
+  async () => {
+    const dir = suiteDir('linger', {
+      'l.test.ts': `test('holds the event loop', { timeoutSeconds: 1 }, () => { setInterval(() => {}, 1000); return new Promise(() => {}); });`,
+    });
+    const r = await runTests(dir, { CLUSTERSEED_TEST_EXIT_GRACE_S: '2' });
+    assert.is(r.code, 1, r.out);
+    assert.match(r.out, /the test process was still running 2 s after its last test \(work of a timed-out test\?\): killed/);
+    assert.ok(r.seconds < 30, `took ${r.seconds} s`);
+  },
+);
 
 test("a test file importing 'uvu' itself is refused before anything runs, naming file and line", CHILD_RUNS, async () => {
   const dir = path.join(tmp, 'direct');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'ok.test.ts'), `import { test } from ${JSON.stringify(wrapper)};\ntest('fine', () => {});\ntest.run();\n`);
-  fs.writeFileSync(path.join(dir, 'raw.test.ts'), `// a new file\nimport { test } from ${JSON.stringify('uvu')};\nimport * as assert from 'uvu/assert';\ntest('x', () => assert.ok(true));\ntest.run();\n`);
+  fs.writeFileSync(
+    path.join(dir, 'ok.test.ts'),
+    `import { test } from ${JSON.stringify(wrapper)};\ntest('fine', () => {});\ntest.run();\n`,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'raw.test.ts'),
+    `// a new file\nimport { test } from ${JSON.stringify('uvu')};\nimport * as assert from 'uvu/assert';\ntest('x', () => assert.ok(true));\ntest.run();\n`,
+  );
   const r = await runTests(dir);
   assert.is(r.code, 1, r.out);
   assert.match(r.out, /import .uvu. directly.*\n\s+.*raw\.test\.ts:2\n/);

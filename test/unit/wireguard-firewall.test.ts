@@ -17,12 +17,30 @@ import { renderRuleset } from '../../roles/harden/firewall.ts';
 import { firewallModel } from '../../roles/harden/firewall-tasks.ts';
 
 const cluster = (name: string, servers: string[], agents: string[]): ClusterSpec => ({
-  name, k3sVersion: 'v1.31.4+k3s1', clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16', flannelBackend: 'vxlan',
-  servers, agents, domain: 'home.lan', components: {}, vars: {},
+  name,
+  k3sVersion: 'v1.31.4+k3s1',
+  clusterCidr: '10.42.0.0/16',
+  serviceCidr: '10.43.0.0/16',
+  flannelBackend: 'vxlan',
+  servers,
+  agents,
+  domain: 'home.lan',
+  components: {},
+  vars: {},
 });
 const host = (name: string, address: string, clusterName: string, groups: string[], site?: string, link?: HostSpec['link']): HostSpec => ({
-  name, address, port: 22, user: 'admin', become: true, cluster: clusterName, groups, labels: {}, taints: [], vars: {},
-  ...(site ? { site } : {}), ...(link ? { link } : {}),
+  name,
+  address,
+  port: 22,
+  user: 'admin',
+  become: true,
+  cluster: clusterName,
+  groups,
+  labels: {},
+  taints: [],
+  vars: {},
+  ...(site ? { site } : {}),
+  ...(link ? { link } : {}),
 });
 
 // cluster mgmt: c1 (cloud, server) + p1 (home, agent), spanning sites; cluster edge: e1 (home, its
@@ -35,10 +53,13 @@ const HOSTS = [
   host('lone', '192.168.1.40', 'mgmt', ['agents']),
 ];
 const INVENTORY: Inventory = {
-  file: '/inv/inventory.yaml', dir: '/inv', hosts: HOSTS,
+  file: '/inv/inventory.yaml',
+  dir: '/inv',
+  hosts: HOSTS,
   groups: { servers: ['c1', 'e1'], agents: ['p1', 'lone'] },
   clusters: [cluster('mgmt', ['c1'], ['p1', 'lone']), cluster('edge', ['e1'], [])],
-  gitops: { repo: { kind: 'remote', url: 'https://git.example/x.git' }, branch: 'main' }, vars: {},
+  gitops: { repo: { kind: 'remote', url: 'https://git.example/x.git' }, branch: 'main' },
+  vars: {},
   sites: ['cloud', 'home'],
   siteLink: { interface: 'cs-link', network: '10.77.0.0/24', port: 51820, topology: 'hub', hub: 'gw', keepalive: 25 },
 };
@@ -50,40 +71,54 @@ async function rulesetOf(name: string, harden: Record<string, unknown> = {}): Pr
   return renderRuleset(await firewallModel(ctx, r));
 }
 
-const lines = (text: string, match: string) => text.split('\n').map((l) => l.trim()).filter((l) => l.includes(match));
+const lines = (text: string, match: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.includes(match));
 
 test('linked hosts admit the WireGuard port from anywhere (peers behind NAT have no fixed address); others do not', async () => {
-  for (const name of ['gw', 'c1', 'p1', 'e1']) assert.equal(lines(await rulesetOf(name), 'udp dport 51820'), ['udp dport 51820 accept'], name);
+  for (const name of ['gw', 'c1', 'p1', 'e1'])
+    assert.equal(lines(await rulesetOf(name), 'udp dport 51820'), ['udp dport 51820 accept'], name);
   assert.equal(lines(await rulesetOf('lone'), '51820'), []);
 });
 
-test('the K3s ports again over the tunnel: the cluster\'s tunnel addresses, on the tunnel interface only', async () => {
+test("the K3s ports again over the tunnel: the cluster's tunnel addresses, on the tunnel interface only", async () => {
   const agent = await rulesetOf('p1');
   assert.equal(lines(agent, 'iifname "cs-link"'), [
     'iifname "cs-link" ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 10250 accept',
     'iifname "cs-link" ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3 } udp dport 8472 accept',
   ]);
   // the LAN rules stay as they were
-  assert.ok(lines(agent, 'tcp dport 10250').some((l) => l.startsWith('ip saddr {') && l.includes('192.168.1.21')), agent);
+  assert.ok(
+    lines(agent, 'tcp dport 10250').some((l) => l.startsWith('ip saddr {') && l.includes('192.168.1.21')),
+    agent,
+  );
   // the edge cluster's server admits its own cluster's tunnel addresses, not mgmt's nodes for the kubelet
-  assert.equal(lines(await rulesetOf('e1'), 'iifname "cs-link" ip saddr { 10.77.0.4 } tcp dport 10250'), ['iifname "cs-link" ip saddr { 10.77.0.4 } tcp dport 10250 accept']);
+  assert.equal(lines(await rulesetOf('e1'), 'iifname "cs-link" ip saddr { 10.77.0.4 } tcp dport 10250'), [
+    'iifname "cs-link" ip saddr { 10.77.0.4 } tcp dport 10250 accept',
+  ]);
 });
 
-test('a restricted API admits the cluster\'s tunnel addresses, and on another cluster\'s server the management cluster\'s (Argo CD)', async () => {
+test("a restricted API admits the cluster's tunnel addresses, and on another cluster's server the management cluster's (Argo CD)", async () => {
   const restricted = { firewall: { api_allowed_from: ['198.51.100.0/24'] } };
   assert.equal(lines(await rulesetOf('c1', restricted), 'iifname "cs-link" ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 6443'), [
     'iifname "cs-link" ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 6443 accept',
   ]);
-  assert.equal(lines(await rulesetOf('e1', restricted), 'dport 6443').filter((l) => l.includes('cs-link')), [
-    'iifname "cs-link" ip saddr { 10.77.0.4, 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 6443 accept',
-  ]);
+  assert.equal(
+    lines(await rulesetOf('e1', restricted), 'dport 6443').filter((l) => l.includes('cs-link')),
+    ['iifname "cs-link" ip saddr { 10.77.0.4, 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 6443 accept'],
+  );
   // open API: from anywhere already, no copy
   assert.equal(lines(await rulesetOf('e1'), 'dport 6443'), ['tcp dport 6443 accept']);
 });
 
 test('the hub forwards between tunnel peers; a hub that is no K3s node forwards nothing else from the tunnel', async () => {
   const hub = await rulesetOf('gw');
-  assert.match(hub, /chain forward \{\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname "cs-link" oifname "cs-link" accept\n\t\tiifname "cs-link" drop\n\t\}/);
+  assert.match(
+    hub,
+    /chain forward \{\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname "cs-link" oifname "cs-link" accept\n\t\tiifname "cs-link" drop\n\t\}/,
+  );
   for (const name of ['c1', 'p1', 'e1', 'lone']) assert.not.match(await rulesetOf(name), /chain forward/, name);
   // a hub that is a K3s node forwards for its pods too: no drop
   const k3sHub: Inventory = { ...INVENTORY, siteLink: { ...INVENTORY.siteLink!, hub: 'c1' } };
@@ -93,11 +128,15 @@ test('the hub forwards between tunnel peers; a hub that is no K3s node forwards 
   assert.not.match(text, /iifname "cs-link" drop/);
 });
 
-test('nft loads the rulesets of the hub, a spoke and another cluster\'s server (throwaway netns)', async () => {
+test("nft loads the rulesets of the hub, a spoke and another cluster's server (throwaway netns)", async () => {
   if (spawnSync('unshare', ['-n', 'true']).status !== 0) throw new Error('this test needs root and unshare(1)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-wg-fw-'));
   try {
-    for (const [name, vars] of [['gw', {}], ['p1', {}], ['e1', { firewall: { api_allowed_from: ['198.51.100.0/24'] } }]] as const) {
+    for (const [name, vars] of [
+      ['gw', {}],
+      ['p1', {}],
+      ['e1', { firewall: { api_allowed_from: ['198.51.100.0/24'] } }],
+    ] as const) {
       const file = path.join(dir, `${name}.nft`);
       writeFileSync(file, await rulesetOf(name, vars));
       const r = spawnSync('unshare', ['-n', 'sh', '-c', `nft -f ${file} && nft list table inet clusterseed`], { encoding: 'utf8' });

@@ -58,10 +58,20 @@ function runScript(opts: { up: boolean; addr: string; forwards?: boolean; mtu?: 
     writeFileSync(path.join(t, 'addr'), opts.addr);
     writeFileSync(path.join(t, 'argv'), '');
     if (opts.up) writeFileSync(path.join(t, 'up'), '');
-    const script = applyLinkScript({ iface: 'cs-link', cidr: '10.77.0.2/24', forwards: opts.forwards ?? false, mtu: opts.mtu ?? 0, dir: t });
+    const script = applyLinkScript({
+      iface: 'cs-link',
+      cidr: '10.77.0.2/24',
+      forwards: opts.forwards ?? false,
+      mtu: opts.mtu ?? 0,
+      dir: t,
+    });
     const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, T: t } });
     const synced = path.join(t, 'syncconf.in');
-    return { ...r, argv: readFileSync(path.join(t, 'argv'), 'utf8'), syncconf: existsSync(synced) ? readFileSync(synced, 'utf8') : undefined };
+    return {
+      ...r,
+      argv: readFileSync(path.join(t, 'argv'), 'utf8'),
+      syncconf: existsSync(synced) ? readFileSync(synced, 'utf8') : undefined,
+    };
   } finally {
     rmSync(t, { recursive: true, force: true });
   }

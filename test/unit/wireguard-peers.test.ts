@@ -9,14 +9,30 @@ import { keysInConfig, missingKeys, renderConfig } from '../../roles/wireguard/c
 import { parseProof, proofProblems } from '../../roles/wireguard/handlers.ts';
 
 const host = (name: string, address: string, site: string | undefined, link?: HostSpec['link'], cluster = 'mgmt'): HostSpec => ({
-  name, address, port: 22, user: 'admin', become: true, cluster, groups: [], labels: {}, taints: [], vars: {},
-  ...(site ? { site } : {}), ...(link ? { link } : {}),
+  name,
+  address,
+  port: 22,
+  user: 'admin',
+  become: true,
+  cluster,
+  groups: [],
+  labels: {},
+  taints: [],
+  vars: {},
+  ...(site ? { site } : {}),
+  ...(link ? { link } : {}),
 });
 
 function inventory(over: Partial<SiteLinkSpec> = {}, hosts = HOSTS): Inventory {
   return {
-    file: '/inv/inventory.yaml', dir: '/inv', hosts, groups: { servers: [], agents: [] }, clusters: [],
-    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' }, vars: {}, sites: ['cloud', 'home', 'office'],
+    file: '/inv/inventory.yaml',
+    dir: '/inv',
+    hosts,
+    groups: { servers: [], agents: [] },
+    clusters: [],
+    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
+    vars: {},
+    sites: ['cloud', 'home', 'office'],
     siteLink: { interface: 'cs-link', network: '10.77.0.0/24', port: 51820, topology: 'hub', hub: 'cloud-1', keepalive: 25, ...over },
   };
 }
@@ -32,35 +48,63 @@ const HOSTS = [
 ];
 
 const peerOf = (plan: LinkPlan, name: string) => plan.peers.find((p) => p.name === name);
-const plan = (name: string, inv = inventory()) => linkPlan(inv, inv.hosts.find((h) => h.name === name)!);
+const plan = (name: string, inv = inventory()) =>
+  linkPlan(
+    inv,
+    inv.hosts.find((h) => h.name === name)!,
+  );
 
 test('hosts without a site are not on the link', () => {
-  assert.equal(linkedHosts(inventory()).map((h) => h.name), ['cloud-1', 'pi-1', 'pi-2', 'office-1']);
+  assert.equal(
+    linkedHosts(inventory()).map((h) => h.name),
+    ['cloud-1', 'pi-1', 'pi-2', 'office-1'],
+  );
 });
 
 test('hub: a spoke peers with the hub for the whole network (keepalive behind NAT) and directly with its own site at LAN addresses', () => {
   const p = plan('pi-1');
   assert.is(p.forwards, false);
-  assert.equal(p.peers.map((x) => x.name), ['cloud-1', 'pi-2']);
+  assert.equal(
+    p.peers.map((x) => x.name),
+    ['cloud-1', 'pi-2'],
+  );
   assert.equal(peerOf(p, 'cloud-1'), {
-    name: 'cloud-1', address: '10.77.0.1', allowedIps: ['10.77.0.0/24'], endpoint: '203.0.113.10:51820', keepalive: 25,
-    why: 'hub: the rest of the link goes through it', site: 'cloud',
+    name: 'cloud-1',
+    address: '10.77.0.1',
+    allowedIps: ['10.77.0.0/24'],
+    endpoint: '203.0.113.10:51820',
+    keepalive: 25,
+    why: 'hub: the rest of the link goes through it',
+    site: 'cloud',
   });
   // same site: the LAN address K3s' nodes use (node_ip), the link port, no keepalive
-  assert.equal(peerOf(p, 'pi-2'), { name: 'pi-2', address: '10.77.0.3', allowedIps: ['10.77.0.3/32'], endpoint: '192.168.5.22:51820', why: 'same site', site: 'home' });
+  assert.equal(peerOf(p, 'pi-2'), {
+    name: 'pi-2',
+    address: '10.77.0.3',
+    allowedIps: ['10.77.0.3/32'],
+    endpoint: '192.168.5.22:51820',
+    why: 'same site',
+    site: 'home',
+  });
   // another site's spoke is reached through the hub only
   assert.is(peerOf(p, 'office-1'), undefined);
-  assert.equal(plan('office-1').peers.map((x) => x.name), ['cloud-1']);
+  assert.equal(
+    plan('office-1').peers.map((x) => x.name),
+    ['cloud-1'],
+  );
 });
 
 test('hub: the hub peers with every host (/32 each), dials none behind NAT, sends no keepalive, forwards', () => {
   const p = plan('cloud-1');
   assert.is(p.forwards, true);
-  assert.equal(p.peers.map((x) => [x.name, x.allowedIps.join(), x.endpoint ?? '-', x.keepalive ?? '-']), [
-    ['pi-1', '10.77.0.2/32', '-', '-'],
-    ['pi-2', '10.77.0.3/32', '-', '-'],
-    ['office-1', '10.77.0.4/32', '-', '-'],
-  ]);
+  assert.equal(
+    p.peers.map((x) => [x.name, x.allowedIps.join(), x.endpoint ?? '-', x.keepalive ?? '-']),
+    [
+      ['pi-1', '10.77.0.2/32', '-', '-'],
+      ['pi-2', '10.77.0.3/32', '-', '-'],
+      ['office-1', '10.77.0.4/32', '-', '-'],
+    ],
+  );
 });
 
 test('hub: a spoke with its own endpoint sends no keepalive; keepalive 0 turns them off', () => {
@@ -83,11 +127,17 @@ test('mesh: every pair; same site over the LAN, other sites at their endpoint; t
   const hosts = HOSTS.filter((h) => h.name !== 'office-1');
   const p = plan('pi-1', inventory({ topology: 'mesh', hub: undefined }, hosts));
   assert.is(p.forwards, false);
-  assert.equal(p.peers.map((x) => [x.name, x.allowedIps.join(), x.endpoint ?? '-', x.keepalive ?? '-']), [
-    ['cloud-1', '10.77.0.1/32', '203.0.113.10:51820', 25],
-    ['pi-2', '10.77.0.3/32', '192.168.5.22:51820', '-'],
-  ]);
-  assert.throws(() => plan('pi-1', inventory({ topology: 'mesh', hub: undefined })), /pi-1 \(site home\) and office-1 \(site office\) both lack link\.endpoint/);
+  assert.equal(
+    p.peers.map((x) => [x.name, x.allowedIps.join(), x.endpoint ?? '-', x.keepalive ?? '-']),
+    [
+      ['cloud-1', '10.77.0.1/32', '203.0.113.10:51820', 25],
+      ['pi-2', '10.77.0.3/32', '192.168.5.22:51820', '-'],
+    ],
+  );
+  assert.throws(
+    () => plan('pi-1', inventory({ topology: 'mesh', hub: undefined })),
+    /pi-1 \(site home\) and office-1 \(site office\) both lack link\.endpoint/,
+  );
 });
 
 const KEYS = new Map([
@@ -96,17 +146,24 @@ const KEYS = new Map([
   ['pi-2', 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg='],
 ]);
 
-test('config: address/prefix, port, the key loaded by PostUp from the host\'s file, peers with their keys; no PrivateKey', () => {
+test("config: address/prefix, port, the key loaded by PostUp from the host's file, peers with their keys; no PrivateKey", () => {
   const text = renderConfig({ plan: plan('pi-1'), keys: KEYS, mtu: 0 });
   assert.ok(text.includes('Address = 10.77.0.2/24\nListenPort = 51820\n'), text);
   assert.ok(text.includes('PostUp = wg set %i private-key /etc/wireguard/cs-link.key\n'), text);
   assert.not.match(text, /PrivateKey/i);
   assert.not.match(text, /MTU|forwarding/);
   assert.ok(
-    text.includes('[Peer]\nPublicKey = HIo9cy0AHGzVN8D1mMq1oKfBmETGTJqOHtAGgPc7CWs=\nAllowedIPs = 10.77.0.0/24\nEndpoint = 203.0.113.10:51820\nPersistentKeepalive = 25\n'),
+    text.includes(
+      '[Peer]\nPublicKey = HIo9cy0AHGzVN8D1mMq1oKfBmETGTJqOHtAGgPc7CWs=\nAllowedIPs = 10.77.0.0/24\nEndpoint = 203.0.113.10:51820\nPersistentKeepalive = 25\n',
+    ),
     text,
   );
-  assert.ok(text.includes('[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.77.0.3/32\nEndpoint = 192.168.5.22:51820\n'), text);
+  assert.ok(
+    text.includes(
+      '[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.77.0.3/32\nEndpoint = 192.168.5.22:51820\n',
+    ),
+    text,
+  );
   const hub = renderConfig({ plan: plan('cloud-1'), keys: KEYS, mtu: 1380 });
   assert.ok(hub.includes('MTU = 1380\n'), hub);
   assert.ok(hub.includes('PostUp = sysctl -q -w net.ipv4.conf.%i.forwarding=1\n'), hub);
@@ -117,7 +174,13 @@ test('config: a peer without a known key is left out and named; keys read back f
   assert.equal(missingKeys(p, KEYS), ['office-1']);
   const text = renderConfig({ plan: p, keys: KEYS, mtu: 0 });
   assert.not.match(text, /office-1/);
-  assert.equal([...keysInConfig(text)], [['pi-1', KEYS.get('pi-1')], ['pi-2', KEYS.get('pi-2')]]);
+  assert.equal(
+    [...keysInConfig(text)],
+    [
+      ['pi-1', KEYS.get('pi-1')],
+      ['pi-2', KEYS.get('pi-2')],
+    ],
+  );
   // a hand-edited key that is not a key is not taken over
   assert.equal(keysInConfig('# peer x (mesh) 10.0.0.1\n[Peer]\nPublicKey = nonsense\n').size, 0);
 });
@@ -128,7 +191,10 @@ test('handler proof: the live interface against the key file and the config', ()
   assert.equal(proof, { pub: 'K1', port: '51820', peers: ['A', 'B'], want: ['A', 'B'] });
   assert.equal(proofProblems(proof, { pub: 'K1', port: 51820, peers: proof.want }), []);
   assert.equal(proofProblems(parseProof('pub=\nport=0\npeer=C'), { pub: 'K1', port: 51820, peers: ['A'] }), [
-    "its public key is none, not the key file's K1", 'it listens on 0, not 51820', 'peers missing: A', 'unexpected peers: C',
+    "its public key is none, not the key file's K1",
+    'it listens on 0, not 51820',
+    'peers missing: A',
+    'unexpected peers: C',
   ]);
 });
 

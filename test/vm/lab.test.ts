@@ -8,7 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { labDown, labStatus, labUp, rebootAndWait, readState, sshExec, sshTarget, processTag, type LabUpResult } from '../../lib/lab/index.ts';
+import {
+  labDown,
+  labStatus,
+  labUp,
+  rebootAndWait,
+  readState,
+  sshExec,
+  sshTarget,
+  processTag,
+  type LabUpResult,
+} from '../../lib/lab/index.ts';
 import { findProcesses } from '../../lib/lab/proc.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterseed-vmtest-'));
@@ -107,7 +117,11 @@ test('every VM has the identity the lab made for it (machine id, host keys in kn
 test('the inventory describes the lab in clusterseed inventory format', () => {
   const inv = YAML.parse(fs.readFileSync(lab!.inventoryFile, 'utf8'));
   const state = readState(dir)!;
-  assert.equal(inv.cluster, { name: 'lab', k3s_version: 'v1.31.4+k3s1', vars: { k3s: { kubeconfig_server: `https://127.0.0.1:${state.lan!.apiPort}` } } });
+  assert.equal(inv.cluster, {
+    name: 'lab',
+    k3s_version: 'v1.31.4+k3s1',
+    vars: { k3s: { kubeconfig_server: `https://127.0.0.1:${state.lan!.apiPort}` } },
+  });
   assert.equal(inv.defaults, { user: 'admin', become: true, ssh_key: lab!.keyPath, known_hosts: lab!.knownHostsFile });
   const [desktop, pi] = lab!.hosts;
   assert.equal(inv.hosts, {

@@ -44,7 +44,9 @@ function site(args: string[]): Promise<{ code: number; out: string }> {
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(process.execPath, [SITE, ...args], { cwd, timeout: 30 * 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      console.log(`  [site ${args.join(' ').replace(mirror.url, 'MIRROR')}] exit ${err ? (err as any).code : 0} after ${Math.round((Date.now() - started) / 1000)} s`);
+      console.log(
+        `  [site ${args.join(' ').replace(mirror.url, 'MIRROR')}] exit ${err ? (err as any).code : 0} after ${Math.round((Date.now() - started) / 1000)} s`,
+      );
       resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
     });
   });
@@ -83,8 +85,14 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   // the Pi got the cgroup and AppArmor flags and exactly one reboot over both runs (harden adds
   // K3s' cgroup flags with its AppArmor ones and reboots in the first run, which stops at K3s),
   // and the kernel runs with them
-  const piTasks = ['zero.json', 'first.json'].flatMap((f) => JSON.parse(fs.readFileSync(path.join(cwd, f), 'utf8')).hosts.find((h: any) => h.host === pi.name).tasks);
-  assert.is(piTasks.filter((t: any) => /reboot/i.test(t.task) && t.outcome === 'changed').length, 1, JSON.stringify(piTasks.filter((t: any) => t.outcome === 'changed')));
+  const piTasks = ['zero.json', 'first.json'].flatMap(
+    (f) => JSON.parse(fs.readFileSync(path.join(cwd, f), 'utf8')).hosts.find((h: any) => h.host === pi.name).tasks,
+  );
+  assert.is(
+    piTasks.filter((t: any) => /reboot/i.test(t.task) && t.outcome === 'changed').length,
+    1,
+    JSON.stringify(piTasks.filter((t: any) => t.outcome === 'changed')),
+  );
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /cgroup_memory=1 cgroup_enable=memory/);
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /apparmor=1 security=apparmor/);
   // issue 18 part 4 (roles/harden: apparmor.ts, auditd.ts, coredump.ts): what a container cannot show
@@ -92,11 +100,16 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
     assert.is(await remote(vm.name, 'cat /sys/module/apparmor/parameters/enabled'), 'Y', `${vm.name}: AppArmor enabled`);
     assert.is(await remote(vm.name, 'systemctl is-active apparmor auditd | tr "\\n" " "'), 'active active', vm.name);
     const rules = await remote(vm.name, 'sudo auditctl -l');
-    for (const key of ['identity', 'sudoers', 'sshd', 'time-change', 'modules']) assert.match(rules, new RegExp(`(-k |key=)${key}\\b`), `${vm.name}: audit rule ${key} loaded`);
+    for (const key of ['identity', 'sudoers', 'sshd', 'time-change', 'modules'])
+      assert.match(rules, new RegExp(`(-k |key=)${key}\\b`), `${vm.name}: audit rule ${key} loaded`);
     assert.is(await remote(vm.name, 'cat /proc/sys/kernel/core_pattern'), '|/bin/false', vm.name);
   }
   // effective after the Pi's reboot, i.e. loaded from /etc/sysctl.d at boot, not only written live
-  assert.is(await remote(pi.name, 'cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict /proc/sys/fs/suid_dumpable | tr "\\n" " "'), '2 1 0', 'Pi sysctls after its reboot');
+  assert.is(
+    await remote(pi.name, 'cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict /proc/sys/fs/suid_dumpable | tr "\\n" " "'),
+    '2 1 0',
+    'Pi sysctls after its reboot',
+  );
   assert.is(await remote(desktop.name, 'systemctl is-active k3s'), 'active');
   assert.is(await remote(pi.name, 'systemctl is-active k3s-agent'), 'active');
   // the agent joined over the lab LAN (the VMs' own network), not through a port forward
@@ -105,17 +118,39 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   assert.match(agentConfig, `node-ip: ${pi.lan!.address}`);
   // K3s CIS hardening (roles/k3s-server/README.md): the six kernel parameters protect-kernel-defaults
   // checks are live on both (on the Pi after its reboot, so persisted, not only set), then the flags and server files
-  const kernelParams = ['vm/panic_on_oom', 'vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
+  const kernelParams = [
+    'vm/panic_on_oom',
+    'vm/overcommit_memory',
+    'kernel/panic',
+    'kernel/panic_on_oops',
+    'kernel/keys/root_maxkeys',
+    'kernel/keys/root_maxbytes',
+  ];
   for (const vm of [desktop, pi]) {
-    assert.is(await remote(vm.name, `cat ${kernelParams.map((k) => `/proc/sys/${k}`).join(' ')}`), '0\n1\n10\n1\n1000000\n25000000', `kernel parameters on ${vm.name}`);
+    assert.is(
+      await remote(vm.name, `cat ${kernelParams.map((k) => `/proc/sys/${k}`).join(' ')}`),
+      '0\n1\n10\n1\n1000000\n25000000',
+      `kernel parameters on ${vm.name}`,
+    );
   }
   assert.match(agentConfig, 'protect-kernel-defaults: true');
   assert.match(agentConfig, 'seccomp-default=true');
   const serverConfig = await remote(desktop.name, 'sudo cat /etc/rancher/k3s/config.yaml');
-  for (const line of ['secrets-encryption: true', 'protect-kernel-defaults: true', 'admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml', 'audit-policy-file=/var/lib/rancher/k3s/server/audit.yaml']) {
+  for (const line of [
+    'secrets-encryption: true',
+    'protect-kernel-defaults: true',
+    'admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml',
+    'audit-policy-file=/var/lib/rancher/k3s/server/audit.yaml',
+  ]) {
     assert.match(serverConfig, line);
   }
-  assert.is(await remote(desktop.name, 'sudo stat -c "%a %U" /var/lib/rancher/k3s/server/psa.yaml /var/lib/rancher/k3s/server/audit.yaml /var/lib/rancher/k3s/server/logs'), '600 root\n600 root\n700 root');
+  assert.is(
+    await remote(
+      desktop.name,
+      'sudo stat -c "%a %U" /var/lib/rancher/k3s/server/psa.yaml /var/lib/rancher/k3s/server/audit.yaml /var/lib/rancher/k3s/server/logs',
+    ),
+    '600 root\n600 root\n700 root',
+  );
   // the local kubeconfig points at the API forward on 127.0.0.1, and the server answers there
   // (the stand-in's line protocol: `GET NODE` gives the node as JSON)
   const kubeconfig = fs.readFileSync(path.join(labDir, '.clusterseed', 'lab', 'kubeconfig'), 'utf8');
@@ -149,12 +184,17 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   // bootstrap wrote (issue 16): the Secret's URL and key, the host key pinned in Argo CD's values
   const manifests = '/var/lib/rancher/k3s/server/manifests';
   const credFile = await remote(desktop.name, `sudo cat ${manifests}/clusterseed-repo-credentials.yaml`);
-  const secret = YAML.parseAllDocuments(credFile).map((d) => d.toJS()).find((d) => d?.kind === 'Secret');
+  const secret = YAML.parseAllDocuments(credFile)
+    .map((d) => d.toJS())
+    .find((d) => d?.kind === 'Secret');
   assert.match(secret.stringData.url, /^ssh:\/\/clusterseed-git@[0-9.]+:22\/var\/lib\/clusterseed-git\/gitops\.git$/);
   const chart = YAML.parse(await remote(desktop.name, `sudo cat ${manifests}/clusterseed-argocd.yaml`));
   const knownHosts: string = YAML.parse(chart.spec.valuesContent).configs.ssh.extraHosts;
   // a throwaway VM: the key travels in the command's here-document
-  await remote(pi.name, `umask 077; cat > ~/argocd-key <<'EOF'\n${secret.stringData.sshPrivateKey.trim()}\nEOF\ncat > ~/argocd-known-hosts <<'EOF'\n${knownHosts.trim()}\nEOF`);
+  await remote(
+    pi.name,
+    `umask 077; cat > ~/argocd-key <<'EOF'\n${secret.stringData.sshPrivateKey.trim()}\nEOF\ncat > ~/argocd-known-hosts <<'EOF'\n${knownHosts.trim()}\nEOF`,
+  );
   // a clone at the protocol level: the Pi VM has OpenSSH but no git (installing git under TCG takes
   // minutes), so it speaks git's upload-pack protocol itself through the Secret's key and the pinned
   // host key: the ref advertisement, one `want` of the head, `done`; the pack it gets back is then
@@ -162,7 +202,8 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   const localMirror = path.join(labDir, '.clusterseed', 'gitops.git');
   const mirrorHead = execFileSync('git', ['-C', localMirror, 'rev-parse', 'refs/heads/main'], { encoding: 'utf8' }).trim();
   const { pathname: repoPath, hostname: repoHost } = new URL(secret.stringData.url);
-  const sshOpts = '-i ~/argocd-key -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=~/argocd-known-hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p 22';
+  const sshOpts =
+    '-i ~/argocd-key -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=~/argocd-known-hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -p 22';
   const upload = await remote(
     pi.name,
     `{ printf '0032want ${mirrorHead}\n'; printf '0000'; printf '0009done\n'; } | ssh ${sshOpts} clusterseed-git@${repoHost} "git-upload-pack '${repoPath}'" > ~/upload.out && base64 -w0 ~/upload.out`,

@@ -136,8 +136,12 @@ async function peers(name: 'cloud' | 'home') {
   });
 }
 
-const failures = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`));
-const changed = (r: RunReport) => r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => `${h.host}: ${t.role}/${t.task}`));
+const failures = (r: RunReport) =>
+  r.hosts.flatMap((h) =>
+    h.tasks.filter((t) => t.outcome === 'failed' || t.outcome === 'unreachable').map((t) => `${h.host}: ${t.role}/${t.task}: ${t.message}`),
+  );
+const changed = (r: RunReport) =>
+  r.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => `${h.host}: ${t.role}/${t.task}`));
 
 test('before the roles: two VMs on separate networks, home cannot reach a listener on cloud', async () => {
   // both VMs: one NIC, the same slirp address, a default route to their own NAT and nothing else
@@ -220,7 +224,11 @@ test('keys: generated on each host, 0600, in no config file and in no report or 
       assert.not.match(f, /\.conf$/, `${name}: private key in a config file ${f}`);
       assert.is(await out(name, `sudo stat -c '%a %U' ${f}`), '600 root', `${name}: ${f}`);
     }
-    assert.not.match(await out(name, `sudo sh -c 'cat /etc/wireguard/*.conf'`), /PrivateKey\s*=/, `${name}: no PrivateKey line in the config`);
+    assert.not.match(
+      await out(name, `sudo sh -c 'cat /etc/wireguard/*.conf'`),
+      /PrivateKey\s*=/,
+      `${name}: no PrivateKey line in the config`,
+    );
     assert.not.ok(seen.includes(privateKey), `${name}: the private key reached the control machine`);
     // the peer knows this host by its public key
     const other = name === 'cloud' ? 'home' : 'cloud';

@@ -20,7 +20,8 @@ const cache = new Map<string, ChartFacts | undefined>();
  * (test/unit/chart-facts*.test.ts), and compiling the schema costs more than the analysis.
  */
 export function catalogFacts(): FactsLookup {
-  const lookup: FactsLookup = (chart, version) => (existsSync(chartFactsFile(chart, version)) ? (loadChartFacts(chart, version) as unknown as ChartFacts) : undefined);
+  const lookup: FactsLookup = (chart, version) =>
+    existsSync(chartFactsFile(chart, version)) ? (loadChartFacts(chart, version) as unknown as ChartFacts) : undefined;
   lookup.plainImages = () => loadPlainImages();
   return lookup;
 }
@@ -51,7 +52,12 @@ function parseCached(text: string): ChartFacts {
 /** values.keys / values.open may be block strings, one key a line, # comments (as load.ts reads them) */
 function normalise(f: ChartFacts): ChartFacts {
   const list = (v: unknown): string[] | undefined =>
-    typeof v === 'string' ? v.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : (v as string[] | undefined);
+    typeof v === 'string'
+      ? v
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '' && !l.startsWith('#'))
+      : (v as string[] | undefined);
   if (f?.values) f.values = { ...f.values, keys: list(f.values.keys) ?? [], open: list(f.values.open) };
   return f;
 }
@@ -64,7 +70,8 @@ export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
       if (!existsSync(file)) cache.set(file, undefined);
       else {
         const f = normalise(parseCached(readFileSync(file, 'utf8')));
-        if (!f || f.chart !== chart || String(f.version) !== version) throw new Error(`${file}: chart/version fields do not match the file name ${chart}@${version}`);
+        if (!f || f.chart !== chart || String(f.version) !== version)
+          throw new Error(`${file}: chart/version fields do not match the file name ${chart}@${version}`);
         cache.set(file, f);
       }
     }
@@ -73,7 +80,11 @@ export function factsFromDir(dir: string = defaultFactsDir): FactsLookup {
   // images outside charts: plain-images.yaml of the same directory (none when it has no such file)
   lookup.plainImages = () => {
     const file = path.join(dir, 'plain-images.yaml');
-    if (!plainCache.has(file)) plainCache.set(file, existsSync(file) ? ((parseCached(readFileSync(file, 'utf8')) as unknown as { images?: PlainImageFacts[] }).images ?? []) : []);
+    if (!plainCache.has(file))
+      plainCache.set(
+        file,
+        existsSync(file) ? ((parseCached(readFileSync(file, 'utf8')) as unknown as { images?: PlainImageFacts[] }).images ?? []) : [],
+      );
     return plainCache.get(file)!;
   };
   return lookup;

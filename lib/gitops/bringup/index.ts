@@ -12,14 +12,31 @@ export class BringupError extends Error {
   /** bad input (exit 1 of site.mjs), not a host failure */
   readonly userError = true;
   constructor(readonly findings: Finding[]) {
-    super(`bring-up analysis: the repository would not come up (${findings.length} finding${findings.length === 1 ? '' : 's'})\n${formatFindings(findings)}`);
+    super(
+      `bring-up analysis: the repository would not come up (${findings.length} finding${findings.length === 1 ? '' : 's'})\n${formatFindings(findings)}`,
+    );
     this.name = 'BringupError';
   }
 }
 
 /** the analysis inputs the inventory gives (host packages, K3s disables, node capacity) */
-export function bringupInputOf(inv: Inventory, model: RepoModel, files: Map<string, string>, facts: FactsLookup = factsFromDir(), bootstrapObjects?: K8sObject[]): BringupInput {
-  return { model, files, facts, k3sDisable: k3sDisableOf(inv), embeddedEtcd: embeddedEtcdOf(inv), hostPackages: hostPackagesOf(inv), nodeCapacity: declaredCapacity(inv), bootstrapObjects };
+export function bringupInputOf(
+  inv: Inventory,
+  model: RepoModel,
+  files: Map<string, string>,
+  facts: FactsLookup = factsFromDir(),
+  bootstrapObjects?: K8sObject[],
+): BringupInput {
+  return {
+    model,
+    files,
+    facts,
+    k3sDisable: k3sDisableOf(inv),
+    embeddedEtcd: embeddedEtcdOf(inv),
+    hostPackages: hostPackagesOf(inv),
+    nodeCapacity: declaredCapacity(inv),
+    bootstrapObjects,
+  };
 }
 
 export function analyzeBringup(input: BringupInput): BringupResult {
@@ -32,7 +49,10 @@ export function formatFindings(findings: Finding[]): string {
   const lines: string[] = [];
   for (const [phase, list] of byPhase) {
     lines.push(`${phase}:`);
-    for (const f of list) lines.push(`  [${f.check}${f.severity ? `, ${f.severity}` : ''}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`);
+    for (const f of list)
+      lines.push(
+        `  [${f.check}${f.severity ? `, ${f.severity}` : ''}] ${f.component}: ${f.object}: ${f.field ? `${f.field}: ` : ''}${f.reason}`,
+      );
   }
   return lines.join('\n');
 }

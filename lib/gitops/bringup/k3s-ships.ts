@@ -38,7 +38,18 @@ export const K3S_CRDS: { name: string; component?: string }[] = [
   { name: 'addons.k3s.cattle.io' },
   { name: 'etcdsnapshotfiles.k3s.cattle.io' },
   // the traefik-crd HelmChart
-  ...['ingressroutes', 'ingressroutetcps', 'ingressrouteudps', 'middlewares', 'middlewaretcps', 'serverstransports', 'serverstransporttcps', 'tlsoptions', 'tlsstores', 'traefikservices'].map((r) => ({
+  ...[
+    'ingressroutes',
+    'ingressroutetcps',
+    'ingressrouteudps',
+    'middlewares',
+    'middlewaretcps',
+    'serverstransports',
+    'serverstransporttcps',
+    'tlsoptions',
+    'tlsstores',
+    'traefikservices',
+  ].map((r) => ({
     name: `${r}.traefik.io`,
     component: 'traefik',
   })),

@@ -63,7 +63,10 @@ export function waveOf(o: { metadata: { annotations?: Record<string, string> } }
 }
 
 export function hasSyncOption(o: K8sObject, opt: string): boolean {
-  return (o.metadata.annotations?.['argocd.argoproj.io/sync-options'] ?? '').split(',').map((s) => s.trim()).includes(opt);
+  return (o.metadata.annotations?.['argocd.argoproj.io/sync-options'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .includes(opt);
 }
 
 function valuesOf(files: Map<string, string>, f: string): Values {

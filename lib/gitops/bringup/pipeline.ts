@@ -41,8 +41,14 @@ function knownNamespaces(cluster: ClusterModel, facts: FactsLookup): Set<string>
 
 function needOf(mine: PodNeeds[]): NamespaceNeed {
   return {
-    requests: { milliCpu: mine.reduce((s, n) => s + n.requests.milliCpu * n.pods, 0), memoryMi: mine.reduce((s, n) => s + n.requests.memoryMi * n.pods, 0) },
-    limits: { milliCpu: mine.reduce((s, n) => s + n.limits.milliCpu * n.pods, 0), memoryMi: mine.reduce((s, n) => s + n.limits.memoryMi * n.pods, 0) },
+    requests: {
+      milliCpu: mine.reduce((s, n) => s + n.requests.milliCpu * n.pods, 0),
+      memoryMi: mine.reduce((s, n) => s + n.requests.memoryMi * n.pods, 0),
+    },
+    limits: {
+      milliCpu: mine.reduce((s, n) => s + n.limits.milliCpu * n.pods, 0),
+      memoryMi: mine.reduce((s, n) => s + n.limits.memoryMi * n.pods, 0),
+    },
     pods: mine.reduce((s, n) => s + n.pods, 0),
   };
 }
@@ -100,5 +106,13 @@ export async function renderAndAnalyze(inventory: Inventory, opts: RenderWithSec
   const all = resized ? analyze(inputOf(files)).findings : pass1.findings;
   const findings = all.filter((f) => f.severity !== 'warning');
   const warnings = all.filter((f) => f.severity === 'warning');
-  return { files, model, secrets, findings, warnings, analysisMs: analysisMs + (performance.now() - again), unregistered: [...model.unregistered] };
+  return {
+    files,
+    model,
+    secrets,
+    findings,
+    warnings,
+    analysisMs: analysisMs + (performance.now() - again),
+    unregistered: [...model.unregistered],
+  };
 }

@@ -60,7 +60,8 @@ export function surgeOf(maxSurge: unknown, replicas: number): number {
   return Math.ceil(replicas * 0.25);
 }
 
-const empty = (v: unknown) => v === undefined || v === null || v === '' || (isMap(v) && Object.keys(v).length === 0) || (Array.isArray(v) && v.length === 0);
+const empty = (v: unknown) =>
+  v === undefined || v === null || v === '' || (isMap(v) && Object.keys(v).length === 0) || (Array.isArray(v) && v.length === 0);
 
 /** the value at `path`, else the first non-empty `or` path (a template's `default .Values.x`), else `default` */
 export function fromPath<T>(values: Values, p: { path?: string; or?: string[]; default?: T } | undefined): T | undefined {
@@ -81,7 +82,11 @@ function binaryBytes(v: string | number): string | number {
 }
 
 /** facts `resourcesFrom`: fields a chart builds from scalar values replace those of `resources` */
-function withResourcesFrom(base: ContainerView['resources'], values: Values, from: FactsContainer['resourcesFrom']): ContainerView['resources'] {
+function withResourcesFrom(
+  base: ContainerView['resources'],
+  values: Values,
+  from: FactsContainer['resourcesFrom'],
+): ContainerView['resources'] {
   if (!from) return base;
   const out = { requests: { ...(base.requests ?? {}) }, limits: { ...(base.limits ?? {}) } };
   for (const field of ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'] as const) {
@@ -103,9 +108,21 @@ export function chartPods(component: string, namespace: string, facts: ChartFact
   return out;
 }
 
-function chartWorkload(component: string, namespace: string, facts: ChartFacts, release: string, values: Values, w: FactsWorkload): PodGroup {
+function chartWorkload(
+  component: string,
+  namespace: string,
+  facts: ChartFacts,
+  release: string,
+  values: Values,
+  w: FactsWorkload,
+): PodGroup {
   const name = expandName(w.name, release, facts.chart, values, facts.values.defaults);
-  const replicas = w.kind === 'DaemonSet' ? 1 : w.kind === 'Job' || w.kind === 'CronJob' || w.kind === 'Pod' ? 1 : Number(fromPath(values, w.replicas) ?? 1);
+  const replicas =
+    w.kind === 'DaemonSet'
+      ? 1
+      : w.kind === 'Job' || w.kind === 'CronJob' || w.kind === 'Pod'
+        ? 1
+        : Number(fromPath(values, w.replicas) ?? 1);
   const surge = w.kind === 'Deployment' ? surgeOf(w.maxSurge ?? '25%', replicas) : 0;
   const pcPath = w.priorityClassName?.path;
   const priorityClassName = fromPath<string>(values, w.priorityClassName);
@@ -119,16 +136,22 @@ function chartWorkload(component: string, namespace: string, facts: ChartFacts, 
     replicas,
     surge,
     perNode: w.kind === 'DaemonSet',
-    containers: w.containers.filter((c) => truthy(values, (c as { when?: string | null }).when, facts.values.defaults)).map((c) => {
-      const image = c.image ? fromPath<unknown>(values, { path: c.image.path, default: c.image.ref }) : undefined;
-      return {
-        name: c.name,
-        // an image map (repository/tag) at the path cannot be re-assembled generically: facts give the ref
-        image: typeof image === 'string' ? image : c.image?.ref,
-        field: c.resources?.path ?? `${w.name}.containers.${c.name}.resources`,
-        resources: withResourcesFrom((fromPath<Values>(values, c.resources) ?? {}) as ContainerView['resources'], values, c.resourcesFrom),
-      };
-    }),
+    containers: w.containers
+      .filter((c) => truthy(values, (c as { when?: string | null }).when, facts.values.defaults))
+      .map((c) => {
+        const image = c.image ? fromPath<unknown>(values, { path: c.image.path, default: c.image.ref }) : undefined;
+        return {
+          name: c.name,
+          // an image map (repository/tag) at the path cannot be re-assembled generically: facts give the ref
+          image: typeof image === 'string' ? image : c.image?.ref,
+          field: c.resources?.path ?? `${w.name}.containers.${c.name}.resources`,
+          resources: withResourcesFrom(
+            (fromPath<Values>(values, c.resources) ?? {}) as ContainerView['resources'],
+            values,
+            c.resourcesFrom,
+          ),
+        };
+      }),
     priorityClassName: priorityClassName || undefined,
     priorityField: pcPath ?? 'priorityClassName',
     nodeSelector: (fromPath<Record<string, string>>(values, w.nodeSelector) ?? {}) as Record<string, string>,
@@ -172,13 +195,22 @@ export function manifestPods(component: string, defaultNs: string, objects: K8sO
     const scaled = hpaMax.get(`${o.kind}/${o.metadata.name}`);
     const replicas = o.kind === 'Deployment' || o.kind === 'StatefulSet' ? (scaled ?? Number(o.spec?.replicas ?? 1)) : 1;
     const strategy = dig(o, ['spec', 'strategy', 'rollingUpdate']);
-    const surge = o.kind === 'Deployment' && dig(o, ['spec', 'strategy'])?.type !== 'Recreate' ? surgeOf(strategy?.maxSurge ?? '25%', replicas) : 0;
+    const surge =
+      o.kind === 'Deployment' && dig(o, ['spec', 'strategy'])?.type !== 'Recreate' ? surgeOf(strategy?.maxSurge ?? '25%', replicas) : 0;
     const prefix = `${o.kind} ${ns}/${o.metadata.name}`;
     const refs: PodGroup['refs'] = [];
     const containers: ContainerView[] = [];
-    for (const [key, init] of [['initContainers', true], ['containers', false]] as const) {
-      for (const [i, c] of (((pod[key] as Values[]) ?? []).filter(isMap)).entries()) {
-        containers.push({ name: String(c.name), image: typeof c.image === 'string' ? c.image : undefined, field: `${parts.join('.')}.${key}[${i}].resources`, resources: (c.resources ?? {}) as ContainerView['resources'] });
+    for (const [key, init] of [
+      ['initContainers', true],
+      ['containers', false],
+    ] as const) {
+      for (const [i, c] of ((pod[key] as Values[]) ?? []).filter(isMap).entries()) {
+        containers.push({
+          name: String(c.name),
+          image: typeof c.image === 'string' ? c.image : undefined,
+          field: `${parts.join('.')}.${key}[${i}].resources`,
+          resources: (c.resources ?? {}) as ContainerView['resources'],
+        });
         for (const e of ((c.env as Values[]) ?? []).filter(isMap)) {
           const vf = dig(e, ['valueFrom']);
           const s = vf && dig(vf, ['secretKeyRef']);

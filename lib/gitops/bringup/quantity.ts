@@ -1,8 +1,17 @@
 // Kubernetes resource quantities -> numbers: CPU in millicores, memory in MiB. Unlike
 // quota.ts' inventory parsers these accept 0 and every suffix the API server accepts.
 const MEM: Record<string, number> = {
-  '': 1 / 1048576, k: 1000 / 1048576, K: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576, T: 1e12 / 1048576,
-  Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024, m: 1 / 1000 / 1048576,
+  '': 1 / 1048576,
+  k: 1000 / 1048576,
+  K: 1000 / 1048576,
+  M: 1e6 / 1048576,
+  G: 1e9 / 1048576,
+  T: 1e12 / 1048576,
+  Ki: 1 / 1024,
+  Mi: 1,
+  Gi: 1024,
+  Ti: 1024 * 1024,
+  m: 1 / 1000 / 1048576,
 };
 
 export function milliCpu(v: unknown): number | undefined {

@@ -44,7 +44,8 @@ function matchExpr(labels: Record<string, string>, e: Values): boolean {
 
 function requiredAffinityMatches(labels: Record<string, string>, affinity: Values | undefined): boolean {
   const na = affinity && isMap(affinity.nodeAffinity) ? affinity.nodeAffinity : undefined;
-  const req = na && isMap(na.requiredDuringSchedulingIgnoredDuringExecution) ? na.requiredDuringSchedulingIgnoredDuringExecution : undefined;
+  const req =
+    na && isMap(na.requiredDuringSchedulingIgnoredDuringExecution) ? na.requiredDuringSchedulingIgnoredDuringExecution : undefined;
   const terms = ((req?.nodeSelectorTerms as Values[]) ?? []).filter(isMap);
   if (terms.length === 0) return true;
   return terms.some((t) => ((t.matchExpressions as Values[]) ?? []).filter(isMap).every((e) => matchExpr(labels, e)));
@@ -64,7 +65,9 @@ export function candidateNodes(p: PodGroup, nodes: NodeModel[]): { nodes: NodeMo
       excluded.push(`${n.name}: required node affinity does not match`);
       continue;
     }
-    const taint = n.taints.map(parseTaint).find((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(p.tolerations, t));
+    const taint = n.taints
+      .map(parseTaint)
+      .find((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(p.tolerations, t));
     if (taint) {
       excluded.push(`${n.name}: taint ${taint.key}${taint.value !== undefined ? `=${taint.value}` : ''}:${taint.effect} not tolerated`);
       continue;

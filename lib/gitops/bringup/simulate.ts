@@ -80,7 +80,20 @@ export interface BringupResult {
   needs: Map<string, PodNeeds[]>;
 }
 
-const KIND_ORDER = ['Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PodDisruptionBudget', 'ServiceAccount', 'Secret', 'ConfigMap', 'StorageClass', 'PersistentVolume', 'PersistentVolumeClaim', 'CustomResourceDefinition'];
+const KIND_ORDER = [
+  'Namespace',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'PodDisruptionBudget',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'CustomResourceDefinition',
+];
 
 function kindRank(kind: string): number {
   const i = KIND_ORDER.indexOf(kind);
@@ -120,7 +133,7 @@ interface SyncUnit {
 }
 
 function componentOf(app: K8sObject | AppView, cluster: string): string {
-  const name = 'metadata' in app ? app.metadata.labels?.['clusterseed.io/component'] ?? app.metadata.name : app.name;
+  const name = 'metadata' in app ? (app.metadata.labels?.['clusterseed.io/component'] ?? app.metadata.name) : app.name;
   return name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name;
 }
 
@@ -143,14 +156,31 @@ export function analyze(input: BringupInput): BringupResult {
 
   const keysInstalled = new Set(input.sealingKeysInstalled ?? clustersNeedingSealingKey(input.model.clusters));
   for (const cluster of input.model.clusters) {
-    const state = cluster.adopted ? ClusterState.managed(providedByInventory(cluster)) : ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
+    const state = cluster.adopted
+      ? ClusterState.managed(providedByInventory(cluster))
+      : ClusterState.afterK3s(input.k3sDisable?.[cluster.name] ?? []);
     // the key pair the controller decrypts with: the bootstrap installs the management cluster's
     // (below), registration the others' (K3s manifests directory or the API) before any sync
-    if (!cluster.isManagement && keysInstalled.has(cluster.name)) state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'registration (active sealing key)' });
+    if (!cluster.isManagement && keysInstalled.has(cluster.name))
+      state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'registration (active sealing key)' });
     const clusterNeeds: PodNeeds[] = [];
     needs.set(cluster.name, clusterNeeds);
     const nodes = registeredNodes(cluster, input.embeddedEtcd?.[cluster.name] ?? false);
-    const ctx: Ctx = { input, cluster, nodes, state, out, factsOf, imagePlatforms, needs: clusterNeeds, deferred: [], final: false, unknownNs: new Set(), sealedSecretsController: false, keysInstalled };
+    const ctx: Ctx = {
+      input,
+      cluster,
+      nodes,
+      state,
+      out,
+      factsOf,
+      imagePlatforms,
+      needs: clusterNeeds,
+      deferred: [],
+      final: false,
+      unknownNs: new Set(),
+      sealedSecretsController: false,
+      keysInstalled,
+    };
 
     if (cluster.isManagement) {
       out.phase = `${cluster.name}: bootstrap (K3s HelmChart installs Argo CD)`;
@@ -212,10 +242,20 @@ interface Ctx {
 
 function bootstrap(ctx: Ctx): void {
   const { input, state } = ctx;
-  const b = input.bootstrap ?? { argocdRelease: 'argocd', argocdValuesFile: 'platform/argocd/values.yaml', argocdChart: input.model.argocd.chart };
+  const b = input.bootstrap ?? {
+    argocdRelease: 'argocd',
+    argocdValuesFile: 'platform/argocd/values.yaml',
+    argocdChart: input.model.argocd.chart,
+  };
   const text = input.files.get(b.argocdValuesFile);
   if (text === undefined) {
-    ctx.out.add({ check: 'facts', component: 'argocd', object: b.argocdValuesFile, field: '', reason: 'the bootstrap values file is not in the rendered repository' });
+    ctx.out.add({
+      check: 'facts',
+      component: 'argocd',
+      object: b.argocdValuesFile,
+      field: '',
+      reason: 'the bootstrap values file is not in the rendered repository',
+    });
     return;
   }
   // helm-controller creates the target namespace (createNamespace: true in the HelmChart)
@@ -223,11 +263,27 @@ function bootstrap(ctx: Ctx): void {
   for (const o of input.bootstrapObjects ?? []) {
     state.objects.set(objectKey(o.kind, o.metadata.name, o.metadata.namespace), { owner: 'bootstrap (K3s manifests directory)', obj: o });
   }
-  const app: AppView = { file: b.argocdValuesFile, name: 'argocd', namespace: ARGOCD_NAMESPACE, wave: 0, syncOptions: [], helm: [], objects: [] };
+  const app: AppView = {
+    file: b.argocdValuesFile,
+    name: 'argocd',
+    namespace: ARGOCD_NAMESPACE,
+    wave: 0,
+    syncOptions: [],
+    helm: [],
+    objects: [],
+  };
   const parsed = YAML.parse(text) as unknown;
   const values: Values = isMap(parsed) ? parsed : {};
   const unit = unitFromReleases(ctx, 'argocd', app, [
-    { component: 'argocd', namespace: ARGOCD_NAMESPACE, chart: b.argocdChart.chart, version: b.argocdChart.version, release: b.argocdRelease, values, layers: [{ file: b.argocdValuesFile, values }] },
+    {
+      component: 'argocd',
+      namespace: ARGOCD_NAMESPACE,
+      chart: b.argocdChart.chart,
+      version: b.argocdChart.version,
+      release: b.argocdRelease,
+      values,
+      layers: [{ file: b.argocdValuesFile, values }],
+    },
   ]);
   applyObjects(ctx, unit, 'bootstrap HelmChart argocd');
   checkUnit(ctx, unit);
@@ -235,13 +291,21 @@ function bootstrap(ctx: Ctx): void {
   // takes any Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key=active, so it stands
   // for the chart's `secretName` (default sealed-secrets-key)
   // (roles/argocd-bootstrap always installs the management cluster's key)
-  if (!input.sealingKeysInstalled || ctx.keysInstalled.has(ctx.cluster.name)) state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'bootstrap (active sealing key)' });
+  if (!input.sealingKeysInstalled || ctx.keysInstalled.has(ctx.cluster.name))
+    state.objects.set(objectKey('Secret', 'sealed-secrets-key', 'kube-system'), { owner: 'bootstrap (active sealing key)' });
   if (!unit.releases[0].facts) {
     // keep simulating with Argo CD's own CRDs, whose absence the facts finding already reports
-    for (const c of ['applications.argoproj.io', 'applicationsets.argoproj.io', 'appprojects.argoproj.io']) state.crds.set(c, 'bootstrap (assumed)');
+    for (const c of ['applications.argoproj.io', 'applicationsets.argoproj.io', 'appprojects.argoproj.io'])
+      state.crds.set(c, 'bootstrap (assumed)');
   }
   if (!state.crds.has('applications.argoproj.io')) {
-    ctx.out.add({ check: 'dry-run', component: 'argocd', object: 'Application argocd/root', field: 'kind', reason: 'the root Application needs the CRD applications.argoproj.io, which the Argo CD chart does not install with these values' });
+    ctx.out.add({
+      check: 'dry-run',
+      component: 'argocd',
+      object: 'Application argocd/root',
+      field: 'kind',
+      reason: 'the root Application needs the CRD applications.argoproj.io, which the Argo CD chart does not install with these values',
+    });
   }
 }
 
@@ -249,7 +313,13 @@ function rootSync(ctx: Ctx): void {
   const { input, state } = ctx;
   const root = parseDocs('bootstrap/root.yaml', input.files.get('bootstrap/root.yaml') ?? '').find((o) => o.kind === 'Application');
   if (!root) {
-    ctx.out.add({ check: 'facts', component: 'argocd', object: 'bootstrap/root.yaml', field: '', reason: 'no root Application in the rendered repository' });
+    ctx.out.add({
+      check: 'facts',
+      component: 'argocd',
+      object: 'bootstrap/root.yaml',
+      field: '',
+      reason: 'no root Application in the rendered repository',
+    });
     return;
   }
   const view = appView(input.files, root);
@@ -300,7 +370,13 @@ function unitFromReleases(ctx: Ctx, component: string, app: AppView, releases: R
     r.facts = ctx.factsOf(r.chart, r.version);
     if (!r.facts) {
       ctx.unknownNs.add(r.namespace);
-      ctx.out.add({ check: 'facts', component, object: `chart ${r.chart}@${r.version}`, field: 'targetRevision', reason: `no facts file lib/gitops/chart-facts/${r.chart}@${r.version}.yaml: this pin was not read from upstream (unknown pin), nothing it creates can be checked` });
+      ctx.out.add({
+        check: 'facts',
+        component,
+        object: `chart ${r.chart}@${r.version}`,
+        field: 'targetRevision',
+        reason: `no facts file lib/gitops/chart-facts/${r.chart}@${r.version}.yaml: this pin was not read from upstream (unknown pin), nothing it creates can be checked`,
+      });
       continue;
     }
     pods.push(...chartPods(component, r.namespace, r.facts, r.release, r.values));
@@ -322,7 +398,8 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     if (createNs) state.objects.set(objectKey('Namespace', u.app.namespace), { owner: `${owner} (CreateNamespace)` });
   }
   const syncCrds = new Set<string>();
-  for (const r of u.releases) for (const c of r.facts?.crds ?? []) if (truthy(r.values, c.when, r.facts?.values.defaults)) syncCrds.add(c.name);
+  for (const r of u.releases)
+    for (const c of r.facts?.crds ?? []) if (truthy(r.values, c.when, r.facts?.values.defaults)) syncCrds.add(c.name);
   for (const o of u.objects) {
     if (o.kind === 'CustomResourceDefinition') syncCrds.add(o.metadata.name);
   }
@@ -332,17 +409,38 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
     const object = `${o.kind} ${objNs(o, u.app) ? `${objNs(o, u.app)}/` : ''}${o.metadata.name}`;
     const crd = crdNameOf(o.apiVersion, o.kind);
     if (crd && !state.crds.has(crd) && !syncCrds.has(crd) && !hasSyncOption(o, 'SkipDryRunOnMissingResource=true')) {
-      out.add({ check: 'dry-run', component: u.component, object: `${object} (${o.file})`, field: 'apiVersion', reason: `CRD ${crd} is not installed before this sync and not part of it: the dry run fails the whole sync (mark it argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true or install the CRD in an earlier wave)` });
+      out.add({
+        check: 'dry-run',
+        component: u.component,
+        object: `${object} (${o.file})`,
+        field: 'apiVersion',
+        reason: `CRD ${crd} is not installed before this sync and not part of it: the dry run fails the whole sync (mark it argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true or install the CRD in an earlier wave)`,
+      });
     }
     const ns = objNs(o, u.app);
     if (ns && !state.has('Namespace', ns) && !syncNs.has(ns)) {
-      out.add({ check: 'namespace', component: u.component, object: `${object} (${o.file})`, field: 'metadata.namespace', reason: `namespace ${ns} does not exist when this object is applied (no CreateNamespace=true, no earlier Namespace object)` });
+      out.add({
+        check: 'namespace',
+        component: u.component,
+        object: `${object} (${o.file})`,
+        field: 'metadata.namespace',
+        reason: `namespace ${ns} does not exist when this object is applied (no CreateNamespace=true, no earlier Namespace object)`,
+      });
     }
   }
   for (const o of ordered) {
     const ns = objNs(o, u.app);
     if (o.kind === 'CustomResourceDefinition') state.crds.set(o.metadata.name, owner);
-    addObject(ctx, u.component, owner, o.kind, o.metadata.name, ns, o, o.kind === 'StorageClass' ? o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' : undefined);
+    addObject(
+      ctx,
+      u.component,
+      owner,
+      o.kind,
+      o.metadata.name,
+      ns,
+      o,
+      o.kind === 'StorageClass' ? o.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' : undefined,
+    );
     if (o.kind === 'SealedSecret') addObject(ctx, u.component, owner, 'Secret', o.metadata.name, ns, o);
     // operators of this or an earlier wave create these once they reconcile the resource
     for (const c of operatorCreated(o)) addObject(ctx, u.component, owner, c.kind, c.name, ns);
@@ -352,19 +450,52 @@ function applyObjects(ctx: Ctx, u: SyncUnit, ownerOverride?: string): void {
   if (u.releases.some((r) => r.chart === SEALED_SECRETS_CHART)) ctx.sealedSecretsController = true;
   for (const r of u.releases) {
     if (!r.facts) continue;
-    for (const s of r.facts.services ?? []) if (truthy(r.values, s.when, r.facts.values.defaults)) addObject(ctx, u.component, owner, 'Service', expandName(s.name, r.release, r.chart, r.values, r.facts.values.defaults), r.namespace);
+    for (const s of r.facts.services ?? [])
+      if (truthy(r.values, s.when, r.facts.values.defaults))
+        addObject(
+          ctx,
+          u.component,
+          owner,
+          'Service',
+          expandName(s.name, r.release, r.chart, r.values, r.facts.values.defaults),
+          r.namespace,
+        );
     for (const o of r.facts.objects ?? []) {
       if (!truthy(r.values, o.when, r.facts.values.defaults)) continue;
-      addObject(ctx, u.component, owner, o.kind, expandName(o.name, r.release, r.chart, r.values, r.facts.values.defaults), r.namespace, undefined, o.default);
+      addObject(
+        ctx,
+        u.component,
+        owner,
+        o.kind,
+        expandName(o.name, r.release, r.chart, r.values, r.facts.values.defaults),
+        r.namespace,
+        undefined,
+        o.default,
+      );
     }
   }
 }
 
-function addObject(ctx: Ctx, component: string, owner: string, kind: string, name: string, ns: string | undefined, obj?: K8sObject, isDefault?: boolean): void {
+function addObject(
+  ctx: Ctx,
+  component: string,
+  owner: string,
+  kind: string,
+  name: string,
+  ns: string | undefined,
+  obj?: K8sObject,
+  isDefault?: boolean,
+): void {
   const key = objectKey(kind, name, ns);
   const prev = ctx.state.objects.get(key);
   if (prev && prev.owner !== owner && kind !== 'Namespace') {
-    ctx.out.add({ check: 'collision', component, object: `${kind} ${ns ? `${ns}/` : ''}${name}`, field: 'metadata.name', reason: `already exists, created by ${prev.owner}: two owners would fight over it (${owner} and ${prev.owner})` });
+    ctx.out.add({
+      check: 'collision',
+      component,
+      object: `${kind} ${ns ? `${ns}/` : ''}${name}`,
+      field: 'metadata.name',
+      reason: `already exists, created by ${prev.owner}: two owners would fight over it (${owner} and ${prev.owner})`,
+    });
   }
   if (!prev || kind !== 'Namespace') ctx.state.objects.set(key, { owner, obj, default: isDefault });
 }
@@ -393,10 +524,22 @@ function checkSealing(ctx: Ctx, u: SyncUnit): void {
   for (const o of sealed) {
     const object = `SealedSecret ${objNs(o, u.app) ?? ''}/${o.metadata.name} (${o.file})`;
     if (!ctx.sealedSecretsController) {
-      ctx.out.add({ check: 'sealing', component: u.component, object, field: 'kind', reason: `no Sealed Secrets controller is deployed on cluster ${cluster.name} by this wave: nothing decrypts it (enable sealed-secrets there, in an earlier wave)` });
+      ctx.out.add({
+        check: 'sealing',
+        component: u.component,
+        object,
+        field: 'kind',
+        reason: `no Sealed Secrets controller is deployed on cluster ${cluster.name} by this wave: nothing decrypts it (enable sealed-secrets there, in an earlier wave)`,
+      });
     }
     if (!state.has('Secret', 'sealed-secrets-key', 'kube-system')) {
-      ctx.out.add({ check: 'sealing', component: u.component, object, field: 'spec.encryptedData', reason: `cluster ${cluster.name}'s own Sealed Secrets key is not installed there before this sync: its controller would make a new key and cannot decrypt what was sealed for ${cluster.name}` });
+      ctx.out.add({
+        check: 'sealing',
+        component: u.component,
+        object,
+        field: 'spec.encryptedData',
+        reason: `cluster ${cluster.name}'s own Sealed Secrets key is not installed there before this sync: its controller would make a new key and cannot decrypt what was sealed for ${cluster.name}`,
+      });
     }
   }
 }
@@ -429,12 +572,26 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
   }
   for (const layer of r.layers) {
     for (const key of leafPaths(layer.values)) {
-      if (!keyKnown(f, key)) ctx.out.add({ check: 'values', component: u.component, object: `${obj} (${layer.file})`, field: key, reason: `the chart's values.yaml at ${f.source?.tag ?? r.version} has no such key and no template reads it: dead configuration` });
+      if (!keyKnown(f, key))
+        ctx.out.add({
+          check: 'values',
+          component: u.component,
+          object: `${obj} (${layer.file})`,
+          field: key,
+          reason: `the chart's values.yaml at ${f.source?.tag ?? r.version} has no such key and no template reads it: dead configuration`,
+        });
     }
   }
   for (const rv of f.requiredValues ?? []) {
     const v = getPath(r.values, rv.path);
-    if (JSON.stringify(v) !== JSON.stringify(rv.value)) ctx.out.add({ check: 'values', component: u.component, object: obj, field: rv.path, reason: `must be ${JSON.stringify(rv.value)} (is ${JSON.stringify(v)}): ${rv.why}` });
+    if (JSON.stringify(v) !== JSON.stringify(rv.value))
+      ctx.out.add({
+        check: 'values',
+        component: u.component,
+        object: obj,
+        field: rv.path,
+        reason: `must be ${JSON.stringify(rv.value)} (is ${JSON.stringify(v)}): ${rv.why}`,
+      });
   }
   // references in values: secrets, storage classes, ingress classes, issuers, in-cluster service hosts
   walkValues(r.values, '', (p, v) => {
@@ -444,7 +601,8 @@ function checkRelease(ctx: Ctx, u: SyncUnit, r: Release): void {
     else if (/^storageClass(Name)?$/.test(leaf) && v !== '-') need(ctx, u.component, obj, p, 'StorageClass', v);
     else if (leaf === 'ingressClassName') need(ctx, u.component, obj, p, 'IngressClass', v);
     else if (p.endsWith('cert-manager.io/cluster-issuer')) need(ctx, u.component, obj, p, 'ClusterIssuer', v);
-    for (const m of v.matchAll(/\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\b/g)) need(ctx, u.component, obj, p, 'Service', m[1], m[2]);
+    for (const m of v.matchAll(/\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\b/g))
+      need(ctx, u.component, obj, p, 'Service', m[1], m[2]);
   });
 }
 
@@ -460,7 +618,8 @@ const EVENTUAL = new Set(['IngressClass', 'ClusterIssuer', 'Issuer']);
 
 function need(ctx: Ctx, component: string, object: string, field: string, kind: string, name: string, ns?: string): void {
   // installed CRDs are kept apart from objects (state.crds: what the API server serves)
-  if (kind === 'CustomResourceDefinition' ? ctx.state.crds.has(name) : ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns)) return;
+  if (kind === 'CustomResourceDefinition' ? ctx.state.crds.has(name) : ctx.state.has(kind, name, CLUSTER_SCOPED.has(kind) ? undefined : ns))
+    return;
   // what a chart without facts creates is unknown: its missing facts are the finding, not this
   if (ns && !CLUSTER_SCOPED.has(kind) && ctx.unknownNs.has(ns)) return;
   if (EVENTUAL.has(kind) && !ctx.final) {
@@ -468,10 +627,22 @@ function need(ctx: Ctx, component: string, object: string, field: string, kind: 
     return;
   }
   if (ctx.final) {
-    ctx.out.add({ check: 'reference', component, object, field, reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} is never created (no component of this cluster creates it)` });
+    ctx.out.add({
+      check: 'reference',
+      component,
+      object,
+      field,
+      reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} is never created (no component of this cluster creates it)`,
+    });
     return;
   }
-  ctx.out.add({ check: 'reference', component, object, field, reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} does not exist when this wave syncs (nothing earlier or in the same wave creates it)` });
+  ctx.out.add({
+    check: 'reference',
+    component,
+    object,
+    field,
+    reason: `${kind} ${ns && !CLUSTER_SCOPED.has(kind) ? `${ns}/` : ''}${name} does not exist when this wave syncs (nothing earlier or in the same wave creates it)`,
+  });
 }
 
 function checkObjectRefs(ctx: Ctx, u: SyncUnit, o: K8sObject): void {
@@ -486,7 +657,8 @@ function checkObjectRefs(ctx: Ctx, u: SyncUnit, o: K8sObject): void {
       if (p.endsWith('.service.name') && typeof v === 'string') need(ctx, u.component, object, p, 'Service', v, ns);
     });
   }
-  if (o.kind === 'PersistentVolumeClaim' && typeof o.spec?.storageClassName === 'string') need(ctx, u.component, object, 'spec.storageClassName', 'StorageClass', o.spec.storageClassName);
+  if (o.kind === 'PersistentVolumeClaim' && typeof o.spec?.storageClassName === 'string')
+    need(ctx, u.component, object, 'spec.storageClassName', 'StorageClass', o.spec.storageClassName);
   if (o.kind === 'Certificate' && isMap(o.spec?.issuerRef)) {
     const ref = o.spec.issuerRef as Values;
     need(ctx, u.component, object, 'spec.issuerRef', String(ref.kind ?? 'Issuer'), String(ref.name), ns);
@@ -495,8 +667,15 @@ function checkObjectRefs(ctx: Ctx, u: SyncUnit, o: K8sObject): void {
 
 // ---------------------------------------------------------------- pods
 
-function resourcesAfterLimitRange(ctx: Ctx, ns: string, c: PodGroup['containers'][number]): { req: Capacity; lim: Capacity; missing: string[] } {
-  const lr = ctx.state.list('LimitRange', ns).map(([, e]) => e.obj).find(Boolean);
+function resourcesAfterLimitRange(
+  ctx: Ctx,
+  ns: string,
+  c: PodGroup['containers'][number],
+): { req: Capacity; lim: Capacity; missing: string[] } {
+  const lr = ctx.state
+    .list('LimitRange', ns)
+    .map(([, e]) => e.obj)
+    .find(Boolean);
   const item = ((lr?.spec?.limits as Values[]) ?? []).find((l) => isMap(l) && l.type === 'Container') as Values | undefined;
   const dReq = (item?.defaultRequest ?? {}) as Values;
   const dLim = (item?.default ?? {}) as Values;
@@ -519,30 +698,66 @@ function resourcesAfterLimitRange(ctx: Ctx, ns: string, c: PodGroup['containers'
 function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   const { state, out } = ctx;
   if (p.priorityClassName && !state.has('PriorityClass', p.priorityClassName)) {
-    out.add({ check: 'priority-class', component: p.component, object: p.object, field: p.priorityField, reason: `PriorityClass ${p.priorityClassName} does not exist when this pod is created: admission rejects it${p.hook ? ` (Helm hook ${p.hook})` : ''}` });
+    out.add({
+      check: 'priority-class',
+      component: p.component,
+      object: p.object,
+      field: p.priorityField,
+      reason: `PriorityClass ${p.priorityClassName} does not exist when this pod is created: admission rejects it${p.hook ? ` (Helm hook ${p.hook})` : ''}`,
+    });
   }
   if (p.namespace && !state.has('Namespace', p.namespace)) {
-    out.add({ check: 'namespace', component: p.component, object: p.object, field: 'metadata.namespace', reason: `namespace ${p.namespace} does not exist when the pods are created` });
+    out.add({
+      check: 'namespace',
+      component: p.component,
+      object: p.object,
+      field: 'metadata.namespace',
+      reason: `namespace ${p.namespace} does not exist when the pods are created`,
+    });
   }
   const { nodes, excluded } = candidateNodes(p, ctx.nodes);
   if (nodes.length === 0) {
-    out.add({ check: 'scheduling', component: p.component, object: p.object, field: p.schedulingField, reason: `no node can run these pods: ${excluded.join('; ')}` });
+    out.add({
+      check: 'scheduling',
+      component: p.component,
+      object: p.object,
+      field: p.schedulingField,
+      reason: `no node can run these pods: ${excluded.join('; ')}`,
+    });
   }
   for (const c of p.containers) {
     if (!c.image) continue;
     const known = ctx.imagePlatforms.get(c.image);
     if (!known) {
-      out.add({ check: 'facts', component: p.component, object: p.object, field: `containers.${c.name}.image`, reason: `image ${c.image} is in no facts file: whether it exists and for which architectures is unknown` });
+      out.add({
+        check: 'facts',
+        component: p.component,
+        object: p.object,
+        field: `containers.${c.name}.image`,
+        reason: `image ${c.image} is in no facts file: whether it exists and for which architectures is unknown`,
+      });
       continue;
     }
     const platforms = known.platforms;
     if (known.missing || platforms.length === 0) {
-      out.add({ check: 'facts', component: p.component, object: p.object, field: `containers.${c.name}.image`, reason: `image ${c.image} cannot be pulled: ${known.missing ?? 'published for no platform'}` });
+      out.add({
+        check: 'facts',
+        component: p.component,
+        object: p.object,
+        field: `containers.${c.name}.image`,
+        reason: `image ${c.image} cannot be pulled: ${known.missing ?? 'published for no platform'}`,
+      });
       continue;
     }
     for (const n of nodes) {
       if (n.arch && !platforms.includes(`linux/${n.arch}`)) {
-        out.add({ check: 'image-arch', component: p.component, object: p.object, field: `containers.${c.name}.image`, reason: `image ${c.image} is published for ${platforms.join(', ')}, not linux/${n.arch}, but the pods may land on ${n.name}` });
+        out.add({
+          check: 'image-arch',
+          component: p.component,
+          object: p.object,
+          field: `containers.${c.name}.image`,
+          reason: `image ${c.image} is published for ${platforms.join(', ')}, not linux/${n.arch}, but the pods may land on ${n.name}`,
+        });
       }
     }
   }
@@ -556,7 +771,14 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
       if (!names.some((n) => p.object.endsWith(`/${n}`) || (n.includes('<') && p.object.includes(`/${n.split('<')[0]}`)))) continue;
       const pkgs = packagesFor(h.what);
       if (!pkgs.length) {
-        if (!ctx.cluster.adopted) out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'hostRequirements', reason: `needs "${h.what}" on its nodes (${h.why}), which no role is known to provide` });
+        if (!ctx.cluster.adopted)
+          out.add({
+            check: 'host-prerequisite',
+            component: p.component,
+            object: p.object,
+            field: 'hostRequirements',
+            reason: `needs "${h.what}" on its nodes (${h.why}), which no role is known to provide`,
+          });
         continue;
       }
       for (const pkg of pkgs) prereqs.set(pkg, h.why);
@@ -567,7 +789,14 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   if (ctx.cluster.adopted) prereqs.clear();
   for (const [pkg, why] of prereqs) {
     const lacking = nodes.filter((n) => !(ctx.input.hostPackages?.(n.name) ?? []).includes(pkg));
-    if (lacking.length) out.add({ check: 'host-prerequisite', component: p.component, object: p.object, field: 'nodes', reason: `needs ${pkg} on ${lacking.map((n) => n.name).join(', ')} (${why}), which no role installs there` });
+    if (lacking.length)
+      out.add({
+        check: 'host-prerequisite',
+        component: p.component,
+        object: p.object,
+        field: 'nodes',
+        reason: `needs ${pkg} on ${lacking.map((n) => n.name).join(', ')} (${why}), which no role installs there`,
+      });
   }
   for (const ref of p.refs) {
     if (ref.optional) continue;
@@ -576,12 +805,36 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   // resources: LimitRange defaults, request <= limit
   let req: Capacity = { milliCpu: 0, memoryMi: 0 };
   let lim: Capacity = { milliCpu: 0, memoryMi: 0 };
-  const quota = state.list('ResourceQuota', p.namespace).map(([, e]) => e.obj).find(Boolean);
+  const quota = state
+    .list('ResourceQuota', p.namespace)
+    .map(([, e]) => e.obj)
+    .find(Boolean);
   for (const c of p.containers) {
     const r = resourcesAfterLimitRange(ctx, p.namespace, c);
-    if (r.req.milliCpu > r.lim.milliCpu && r.lim.milliCpu > 0) out.add({ check: 'resources', component: p.component, object: p.object, field: `${c.field}.requests.cpu`, reason: `request ${fmtCpu(r.req.milliCpu)} > limit ${fmtCpu(r.lim.milliCpu)} (after LimitRange defaults): the API server rejects the pod` });
-    if (r.req.memoryMi > r.lim.memoryMi && r.lim.memoryMi > 0) out.add({ check: 'resources', component: p.component, object: p.object, field: `${c.field}.requests.memory`, reason: `request ${fmtMem(r.req.memoryMi)} > limit ${fmtMem(r.lim.memoryMi)} (after LimitRange defaults): the API server rejects the pod` });
-    if (quota && r.missing.length) out.add({ check: 'resources', component: p.component, object: p.object, field: c.field, reason: `container ${c.name} sets no ${r.missing.join(', ')} and no LimitRange defaults them: the ResourceQuota of ${p.namespace} rejects the pod` });
+    if (r.req.milliCpu > r.lim.milliCpu && r.lim.milliCpu > 0)
+      out.add({
+        check: 'resources',
+        component: p.component,
+        object: p.object,
+        field: `${c.field}.requests.cpu`,
+        reason: `request ${fmtCpu(r.req.milliCpu)} > limit ${fmtCpu(r.lim.milliCpu)} (after LimitRange defaults): the API server rejects the pod`,
+      });
+    if (r.req.memoryMi > r.lim.memoryMi && r.lim.memoryMi > 0)
+      out.add({
+        check: 'resources',
+        component: p.component,
+        object: p.object,
+        field: `${c.field}.requests.memory`,
+        reason: `request ${fmtMem(r.req.memoryMi)} > limit ${fmtMem(r.lim.memoryMi)} (after LimitRange defaults): the API server rejects the pod`,
+      });
+    if (quota && r.missing.length)
+      out.add({
+        check: 'resources',
+        component: p.component,
+        object: p.object,
+        field: c.field,
+        reason: `container ${c.name} sets no ${r.missing.join(', ')} and no LimitRange defaults them: the ResourceQuota of ${p.namespace} rejects the pod`,
+      });
     req = { milliCpu: req.milliCpu + r.req.milliCpu, memoryMi: req.memoryMi + r.req.memoryMi };
     lim = { milliCpu: lim.milliCpu + r.lim.milliCpu, memoryMi: lim.memoryMi + r.lim.memoryMi };
   }
@@ -590,7 +843,13 @@ function checkPods(ctx: Ctx, u: SyncUnit, p: PodGroup): void {
   // a pod larger than every node it may land on never schedules
   const caps = nodes.map((n) => ctx.input.nodeCapacity?.[n.name] ?? n.capacity).filter((c): c is Capacity => !!c);
   if (caps.length && caps.length === nodes.length && !caps.some((c) => c.milliCpu >= req.milliCpu && c.memoryMi >= req.memoryMi)) {
-    out.add({ check: 'capacity', component: p.component, object: p.object, field: 'resources.requests', reason: `one pod requests ${fmtCpu(req.milliCpu)} CPU / ${fmtMem(req.memoryMi)}, more than any node it may land on has (${nodes.map((n) => n.name).join(', ')})` });
+    out.add({
+      check: 'capacity',
+      component: p.component,
+      object: p.object,
+      field: 'resources.requests',
+      reason: `one pod requests ${fmtCpu(req.milliCpu)} CPU / ${fmtMem(req.memoryMi)}, more than any node it may land on has (${nodes.map((n) => n.name).join(', ')})`,
+    });
   }
 }
 
@@ -604,7 +863,10 @@ function clusterWideChecks(ctx: Ctx): void {
   const byNs = new Map<string, PodNeeds[]>();
   for (const n of ctx.needs) byNs.set(n.group.namespace, [...(byNs.get(n.group.namespace) ?? []), n]);
   for (const [ns, list] of byNs) {
-    const quota = state.list('ResourceQuota', ns).map(([, e]) => e.obj).find(Boolean);
+    const quota = state
+      .list('ResourceQuota', ns)
+      .map(([, e]) => e.obj)
+      .find(Boolean);
     const hard = (quota?.spec?.hard ?? {}) as Values;
     if (!quota) continue;
     const sum = (f: (n: PodNeeds) => number) => list.reduce((s, n) => s + f(n) * n.pods, 0);
@@ -617,32 +879,70 @@ function clusterWideChecks(ctx: Ctx): void {
     };
     for (const [res, amount] of Object.entries(used)) {
       if (hard[res] === undefined) continue;
-      const cap = res.endsWith('cpu') ? milliCpu(hard[res]) ?? 0 : res.endsWith('memory') ? memoryMi(hard[res]) ?? 0 : Number(hard[res]);
+      const cap = res.endsWith('cpu')
+        ? (milliCpu(hard[res]) ?? 0)
+        : res.endsWith('memory')
+          ? (memoryMi(hard[res]) ?? 0)
+          : Number(hard[res]);
       if (amount <= cap) continue;
       const fmt = (x: number) => (res.endsWith('cpu') ? fmtCpu(x) : res.endsWith('memory') ? fmtMem(x) : String(x));
-      const top = [...list].sort((a, b) => per(b, res) * b.pods - per(a, res) * a.pods).slice(0, 4).map((n) => `${n.group.object}${n.group.hook ? ` [hook]` : ''} ${n.pods}x${fmt(per(n, res))}`);
-      out.add({ check: 'quota', component: list[0].group.component, object: `ResourceQuota ${ns}/${quota.metadata.name}`, field: `spec.hard.${res}`, reason: `${fmt(amount)} needed at the peak of a rollout (replicas + surge, hooks, DaemonSet pods x nodes, HPA maxima) > quota ${String(hard[res])}: the last pods are rejected; largest: ${top.join(', ')}` });
+      const top = [...list]
+        .sort((a, b) => per(b, res) * b.pods - per(a, res) * a.pods)
+        .slice(0, 4)
+        .map((n) => `${n.group.object}${n.group.hook ? ` [hook]` : ''} ${n.pods}x${fmt(per(n, res))}`);
+      out.add({
+        check: 'quota',
+        component: list[0].group.component,
+        object: `ResourceQuota ${ns}/${quota.metadata.name}`,
+        field: `spec.hard.${res}`,
+        reason: `${fmt(amount)} needed at the peak of a rollout (replicas + surge, hooks, DaemonSet pods x nodes, HPA maxima) > quota ${String(hard[res])}: the last pods are rejected; largest: ${top.join(', ')}`,
+      });
     }
   }
   // two default StorageClasses: PVCs without a class get either (Kubernetes picks the newest)
   const defaults = state.list('StorageClass').filter(([, e]) => e.default);
   if (defaults.length > 1) {
-    out.add({ check: 'collision', component: defaults.map(([, e]) => e.owner).join(' + '), object: defaults.map(([k]) => k).join(', '), field: 'metadata.annotations.storageclass.kubernetes.io/is-default-class', reason: `${defaults.length} default StorageClasses: only one may be the default (disable local-path's default or the chart's)` });
+    out.add({
+      check: 'collision',
+      component: defaults.map(([, e]) => e.owner).join(' + '),
+      object: defaults.map(([k]) => k).join(', '),
+      field: 'metadata.annotations.storageclass.kubernetes.io/is-default-class',
+      reason: `${defaults.length} default StorageClasses: only one may be the default (disable local-path's default or the chart's)`,
+    });
   }
   // MetalLB next to K3s' ServiceLB: both answer LoadBalancer Services
   const disabled = input.k3sDisable?.[cluster.name] ?? [];
   const metallb = [...state.crds].find(([c]) => c.endsWith('.metallb.io'));
   if (metallb && !cluster.adopted && !disabled.includes(K3S_SERVICELB)) {
-    out.add({ check: 'collision', component: 'metallb', object: `cluster ${cluster.name}`, field: 'vars.k3s.disable', reason: 'MetalLB is installed but K3s\' ServiceLB is not disabled: both would serve LoadBalancer Services (add servicelb to the cluster\'s k3s disable list)' });
+    out.add({
+      check: 'collision',
+      component: 'metallb',
+      object: `cluster ${cluster.name}`,
+      field: 'vars.k3s.disable',
+      reason:
+        "MetalLB is installed but K3s' ServiceLB is not disabled: both would serve LoadBalancer Services (add servicelb to the cluster's k3s disable list)",
+    });
   }
   // the whole cluster: requests of every pod against the nodes' capacity, where the inventory gives it
-  const caps: Record<string, Capacity> = { ...Object.fromEntries(cluster.nodes.filter((n) => n.capacity).map((n) => [n.name, n.capacity!])), ...(input.nodeCapacity ?? {}) };
+  const caps: Record<string, Capacity> = {
+    ...Object.fromEntries(cluster.nodes.filter((n) => n.capacity).map((n) => [n.name, n.capacity!])),
+    ...(input.nodeCapacity ?? {}),
+  };
   if (cluster.nodes.length && cluster.nodes.every((n) => caps[n.name])) {
-    const total = cluster.nodes.reduce((s, n) => ({ milliCpu: s.milliCpu + caps[n.name].milliCpu, memoryMi: s.memoryMi + caps[n.name].memoryMi }), { milliCpu: 0, memoryMi: 0 });
+    const total = cluster.nodes.reduce(
+      (s, n) => ({ milliCpu: s.milliCpu + caps[n.name].milliCpu, memoryMi: s.memoryMi + caps[n.name].memoryMi }),
+      { milliCpu: 0, memoryMi: 0 },
+    );
     const reqCpu = ctx.needs.reduce((s, n) => s + n.requests.milliCpu * n.pods, 0);
     const reqMem = ctx.needs.reduce((s, n) => s + n.requests.memoryMi * n.pods, 0);
     if (reqCpu > total.milliCpu || reqMem > total.memoryMi) {
-      out.add({ check: 'capacity', component: '*', object: `cluster ${cluster.name}`, field: 'hosts.*.vars.capacity', reason: `the enabled components request ${fmtCpu(reqCpu)} CPU / ${fmtMem(reqMem)}, the nodes have ${fmtCpu(total.milliCpu)} / ${fmtMem(total.memoryMi)}` });
+      out.add({
+        check: 'capacity',
+        component: '*',
+        object: `cluster ${cluster.name}`,
+        field: 'hosts.*.vars.capacity',
+        reason: `the enabled components request ${fmtCpu(reqCpu)} CPU / ${fmtMem(reqMem)}, the nodes have ${fmtCpu(total.milliCpu)} / ${fmtMem(total.memoryMi)}`,
+      });
     }
   }
 }

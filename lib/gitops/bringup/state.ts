@@ -5,17 +5,58 @@ import { K3S_CRDS, K3S_OBJECTS } from './k3s-ships.ts';
 
 /** kinds the API server serves without a CRD (Kubernetes 1.31) */
 export const BUILTIN_KINDS = new Set([
-  'Namespace', 'ConfigMap', 'Secret', 'Service', 'ServiceAccount', 'Pod', 'PersistentVolumeClaim', 'PersistentVolume', 'Endpoints',
-  'ResourceQuota', 'LimitRange', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Ingress', 'IngressClass',
-  'NetworkPolicy', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PriorityClass', 'RuntimeClass',
-  'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'CustomResourceDefinition', 'MutatingWebhookConfiguration',
-  'ValidatingWebhookConfiguration', 'APIService', 'Lease', 'CSIDriver',
+  'Namespace',
+  'ConfigMap',
+  'Secret',
+  'Service',
+  'ServiceAccount',
+  'Pod',
+  'PersistentVolumeClaim',
+  'PersistentVolume',
+  'Endpoints',
+  'ResourceQuota',
+  'LimitRange',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'Ingress',
+  'IngressClass',
+  'NetworkPolicy',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'StorageClass',
+  'PriorityClass',
+  'RuntimeClass',
+  'HorizontalPodAutoscaler',
+  'PodDisruptionBudget',
+  'CustomResourceDefinition',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'APIService',
+  'Lease',
+  'CSIDriver',
 ]);
 
 export const CLUSTER_SCOPED = new Set([
-  'Namespace', 'PriorityClass', 'StorageClass', 'IngressClass', 'RuntimeClass', 'ClusterRole', 'ClusterRoleBinding',
-  'CustomResourceDefinition', 'PersistentVolume', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'APIService',
-  'ClusterIssuer', 'CSIDriver',
+  'Namespace',
+  'PriorityClass',
+  'StorageClass',
+  'IngressClass',
+  'RuntimeClass',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'APIService',
+  'ClusterIssuer',
+  'CSIDriver',
 ]);
 
 /** plural resource name the API server uses for a kind (CRD names are <plural>.<group>) */
@@ -83,6 +124,8 @@ export class ClusterState {
   /** every object of a kind (optionally in a namespace) */
   list(kind: string, namespace?: string): [string, StateEntry][] {
     const prefix = CLUSTER_SCOPED.has(kind) ? `${kind}/` : `${kind}/${namespace ?? ''}`;
-    return [...this.objects].filter(([k]) => k.startsWith(prefix) && (namespace !== undefined || CLUSTER_SCOPED.has(kind) || k.startsWith(`${kind}/`)));
+    return [...this.objects].filter(
+      ([k]) => k.startsWith(prefix) && (namespace !== undefined || CLUSTER_SCOPED.has(kind) || k.startsWith(`${kind}/`)),
+    );
   }
 }

@@ -46,7 +46,10 @@ export interface FactsContainer {
   image?: { path?: string; ref: string };
   resources?: FactsPath<Record<string, unknown>>;
   /** resources the chart builds from scalar values (chart-facts README: resourcesFrom) */
-  resourcesFrom?: { [field in 'requests.cpu' | 'requests.memory' | 'limits.cpu' | 'limits.memory']?: FactsPath<string | number> } & { byteSuffixes?: 'binary'; comment?: string };
+  resourcesFrom?: { [field in 'requests.cpu' | 'requests.memory' | 'limits.cpu' | 'limits.memory']?: FactsPath<string | number> } & {
+    byteSuffixes?: 'binary';
+    comment?: string;
+  };
 }
 
 export interface FactsWorkload {

@@ -49,7 +49,10 @@ export function keyKnown(facts: ChartFacts, dotted: string): boolean {
   if (facts.values.passthrough) return true;
   const keys = new Set(facts.values.keys);
   const extra = new Set((facts.values.extra ?? []).map((e) => e.key));
-  const open = new Set([...(facts.values.open ?? []), ...(facts.values.extra ?? []).filter((e) => (e as { open?: boolean }).open).map((e) => e.key)]);
+  const open = new Set([
+    ...(facts.values.open ?? []),
+    ...(facts.values.extra ?? []).filter((e) => (e as { open?: boolean }).open).map((e) => e.key),
+  ]);
   if (keys.has(dotted) || extra.has(dotted)) return true;
   const parts = dotted.split('.');
   // an intermediate map of a known key (a rendered empty map there)
@@ -80,6 +83,13 @@ function termTruthy(values: Values, term: string, defaults: Values): boolean {
   // neither rendered nor a known default: the chart's own default decides, which the facts do
   // not carry; count the object as present so that it is checked rather than silently skipped
   if (v === undefined) return true;
-  const t = !(v === null || v === false || v === '' || v === 0 || (Array.isArray(v) && v.length === 0) || (isMap(v) && Object.keys(v).length === 0));
+  const t = !(
+    v === null ||
+    v === false ||
+    v === '' ||
+    v === 0 ||
+    (Array.isArray(v) && v.length === 0) ||
+    (isMap(v) && Object.keys(v).length === 0)
+  );
   return neg ? !t : t;
 }

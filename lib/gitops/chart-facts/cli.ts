@@ -3,7 +3,7 @@
 //     prints a draft facts file (YAML) with what can be read mechanically, TODOs for the rest
 //   check   validates every facts file under lib/gitops/chart-facts/
 import { existsSync } from 'node:fs';
-import { parseFlags, UsageError } from '../../cli/args.ts';
+import { parseFlags, UsageError } from '../../../cli/args.ts';
 import { draftFactsYaml, extractChart } from './extract.ts';
 import { allChartFacts } from './load.ts';
 
@@ -50,7 +50,16 @@ export async function main(args: string[]): Promise<number> {
     if (!dir || positionals.length > 1) throw new UsageError('extract takes exactly one chart directory');
     if (!existsSync(dir)) throw new UsageError(`${dir}: no such directory`);
     const x = extractChart(dir, { version: values['chart-version'], appVersion: values['app-version'] });
-    process.stdout.write(draftFactsYaml(x, { release: values.release, repo: values.repo, tag: values.tag, commit: values.commit, path: values.path, repoURL: values['repo-url'] }));
+    process.stdout.write(
+      draftFactsYaml(x, {
+        release: values.release,
+        repo: values.repo,
+        tag: values.tag,
+        commit: values.commit,
+        path: values.path,
+        repoURL: values['repo-url'],
+      }),
+    );
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

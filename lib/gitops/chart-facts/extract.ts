@@ -53,7 +53,7 @@ export function extractChart(dir: string, overrides: { version?: string; appVers
   const todos: string[] = [];
   const meta = { ...readChartMeta(dir, todos), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v)) };
   const valuesFile = path.join(dir, 'values.yaml');
-  const values = existsSync(valuesFile) ? (parse(readFileSync(valuesFile, 'utf8')) as unknown) ?? {} : {};
+  const values = existsSync(valuesFile) ? ((parse(readFileSync(valuesFile, 'utf8')) as unknown) ?? {}) : {};
   if (!existsSync(valuesFile)) todos.push('no values.yaml in the chart directory');
   const flat = flattenValues(values);
   const keys = flat.keys;
@@ -90,21 +90,25 @@ interface Subchart {
 function subcharts(dir: string, todos: string[]): Subchart[] {
   const chartDir = path.join(dir, 'charts');
   if (!existsSync(chartDir)) return [];
-  const meta = (parse(readFileSync(path.join(dir, existsSync(path.join(dir, 'Chart.yaml')) ? 'Chart.yaml' : 'Chart.template.yaml'), 'utf8')) ?? {}) as {
+  const meta = (parse(
+    readFileSync(path.join(dir, existsSync(path.join(dir, 'Chart.yaml')) ? 'Chart.yaml' : 'Chart.template.yaml'), 'utf8'),
+  ) ?? {}) as {
     dependencies?: { name: string; alias?: string; condition?: string }[];
   };
   const out: Subchart[] = [];
   for (const entry of readdirSync(chartDir).sort()) {
     const p = path.join(chartDir, entry);
     if (!statSync(p).isDirectory()) {
-      if (entry.endsWith('.tgz')) todos.push(`subchart ${entry} is packed: unpack it into charts/ and extract again to include its values, CRDs and workloads`);
+      if (entry.endsWith('.tgz'))
+        todos.push(`subchart ${entry} is packed: unpack it into charts/ and extract again to include its values, CRDs and workloads`);
       continue;
     }
     const sub = extractChart(p);
     const dep = meta.dependencies?.find((d) => d.name === sub.chart);
     // Helm's condition may list several paths: the first that exists decides; the first is taken
     const condition = dep?.condition?.split(',')[0]?.trim();
-    if (dep?.condition?.includes(',')) todos.push(`subchart ${sub.chart}: condition "${dep.condition}": only the first path is used as when`);
+    if (dep?.condition?.includes(','))
+      todos.push(`subchart ${sub.chart}: condition "${dep.condition}": only the first path is used as when`);
     out.push({ key: dep?.alias ?? sub.chart, condition, chart: sub });
   }
   return out;
@@ -120,7 +124,12 @@ function mergeSubchart(into: ExtractedChart, sub: Subchart): void {
   into.crds.push(...sub.chart.crds.map((c) => ({ ...c, when: both(c.when), from: `charts/${sub.chart.chart}/${c.from}` })));
   into.images.push(...sub.chart.images.map((i) => ({ ...i, path: pre(i.path) })));
   into.workloads.push(
-    ...sub.chart.workloads.map((w) => ({ ...w, when: both(w.when), from: `charts/${sub.chart.chart}/${w.from}`, todos: [...w.todos, `from subchart ${sub.chart.chart}: its .Values paths are relative to ${sub.key}`] })),
+    ...sub.chart.workloads.map((w) => ({
+      ...w,
+      when: both(w.when),
+      from: `charts/${sub.chart.chart}/${w.from}`,
+      todos: [...w.todos, `from subchart ${sub.chart.chart}: its .Values paths are relative to ${sub.key}`],
+    })),
   );
   into.todos.push(...sub.chart.todos.map((t) => `subchart ${sub.chart.chart}: ${t}`));
 }
@@ -134,7 +143,8 @@ export function renderedWhole(dir: string): string[] {
   const paths = (expr: string) => [...expr.matchAll(/\$?\.Values\.([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)/g)].map((m) => m[1]!);
   for (const f of listFiles(path.join(dir, 'templates')).filter((x) => /\.(ya?ml|tpl)$/.test(x))) {
     const text = readFileSync(f, 'utf8');
-    for (const m of text.matchAll(/toYaml\s+\(?((?:\s*\$?\.Values\.[\w.]+\s*(?:\|\s*default\s*)?)+)\)?/g)) for (const p of paths(m[1]!)) found.add(p);
+    for (const m of text.matchAll(/toYaml\s+\(?((?:\s*\$?\.Values\.[\w.]+\s*(?:\|\s*default\s*)?)+)\)?/g))
+      for (const p of paths(m[1]!)) found.add(p);
     for (const m of text.matchAll(/\{\{-?\s*with\s+([^}]*?)\s*-?\}\}((?:\s*\n[^\n]*){0,2})/g)) {
       if (/toYaml\s+\.\s/.test(m[2]!) || /toYaml\s+\.\s*\|/.test(m[2]!)) for (const p of paths(m[1]!)) found.add(p);
     }
@@ -163,8 +173,13 @@ function readChartMeta(dir: string, todos: string[]): { name: string; version: s
     const file = path.join(dir, name);
     if (!existsSync(file)) continue;
     const c = (parse(readFileSync(file, 'utf8')) ?? {}) as { name?: string; version?: string; appVersion?: string };
-    if (name !== 'Chart.yaml') todos.push(`${name}: version/appVersion are filled in by the upstream release build; check them against the tag`);
-    return { name: String(c.name ?? path.basename(dir)), version: String(c.version ?? 'TODO'), appVersion: c.appVersion === undefined ? undefined : String(c.appVersion) };
+    if (name !== 'Chart.yaml')
+      todos.push(`${name}: version/appVersion are filled in by the upstream release build; check them against the tag`);
+    return {
+      name: String(c.name ?? path.basename(dir)),
+      version: String(c.version ?? 'TODO'),
+      appVersion: c.appVersion === undefined ? undefined : String(c.appVersion),
+    };
   }
   todos.push('no Chart.yaml: chart name taken from the directory name');
   return { name: path.basename(dir), version: 'TODO' };
@@ -348,8 +363,9 @@ function crdsFromTemplate(dir: string, file: string): ExtractedChart['crds'] {
     });
 }
 
-const valuesRefs = (text: string, last: RegExp): string[] =>
-  [...new Set([...text.matchAll(/\$?\.Values\.([\w.]+)/g)].map((m) => m[1]!).filter((p) => last.test(p.split('.').pop()!)))];
+const valuesRefs = (text: string, last: RegExp): string[] => [
+  ...new Set([...text.matchAll(/\$?\.Values\.([\w.]+)/g)].map((m) => m[1]!).filter((p) => last.test(p.split('.').pop()!))),
+];
 
 export function workloadsFromTemplate(dir: string, file: string, chart: string): ExtractedWorkload[] {
   const text = readFileSync(file, 'utf8');
@@ -364,13 +380,18 @@ export function workloadsFromTemplate(dir: string, file: string, chart: string):
     const rawName = metadataName(d.text);
     const name = rawName ? nameExpression(rawName, chart) : 'TODO';
     if (!rawName || name.includes('{{')) todos.push(`metadata.name is ${rawName ?? 'not found'}: write it with {release}/{fullname}`);
-    const annotation = (key: string) => new RegExp(`["']?${key.replace(/[./]/g, '\\$&')}["']?:\\s*["']?([^"'\\n]+)["']?`).exec(d.text)?.[1]?.trim();
+    const annotation = (key: string) =>
+      new RegExp(`["']?${key.replace(/[./]/g, '\\$&')}["']?:\\s*["']?([^"'\\n]+)["']?`).exec(d.text)?.[1]?.trim();
     const hook = annotation('helm.sh/hook');
     const replicasRef = /replicas:\s*\{\{-?\s*\$?\.Values\.([\w.]+)/.exec(d.text)?.[1];
-    if (['Deployment', 'StatefulSet', 'ReplicaSet'].includes(kind) && !replicasRef) todos.push('replicas not a plain .Values reference: read the template');
+    if (['Deployment', 'StatefulSet', 'ReplicaSet'].includes(kind) && !replicasRef)
+      todos.push('replicas not a plain .Values reference: read the template');
     const resources = valuesRefs(d.text, /^resources$/);
     const containers = containerNames(d.text, chart);
-    if (containers.length !== resources.length) todos.push(`${containers.length} container(s), ${resources.length} .Values...resources reference(s): check which container has which (none = resources {})`);
+    if (containers.length !== resources.length)
+      todos.push(
+        `${containers.length} container(s), ${resources.length} .Values...resources reference(s): check which container has which (none = resources {})`,
+      );
     out.push({
       kind,
       name,
@@ -457,13 +478,26 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
   const y = (v: unknown) => stringify(v, { lineWidth: 0 }).trimEnd();
   // one key a line: long lists stay readable and diff well when a version bump changes them
   // a block string, one key a line: parses far faster than a YAML list of a thousand keys
-  const block = (field: string, items: string[]) => (items.length ? [`  ${field}: |`, ...items.map((k) => `    ${k}`)] : [`  ${field}: []`]);
+  const block = (field: string, items: string[]) =>
+    items.length ? [`  ${field}: |`, ...items.map((k) => `    ${k}`)] : [`  ${field}: []`];
   const out: string[] = [];
-  out.push(`# DRAFT extracted by scripts/chart-facts.mjs from ${src.repo ?? 'TODO repo'} ${src.tag ?? 'TODO tag'}: finish every TODO by reading the templates`);
+  out.push(
+    `# DRAFT extracted by scripts/chart-facts.mjs from ${src.repo ?? 'TODO repo'} ${src.tag ?? 'TODO tag'}: finish every TODO by reading the templates`,
+  );
   for (const t of x.todos) out.push(`# TODO ${t}`);
-  if (src.release) out.push(`# with release name "${src.release}", {release} = ${src.release} and the usual {fullname} = ${fullnameFor(x.chart, src.release)}`);
+  if (src.release)
+    out.push(
+      `# with release name "${src.release}", {release} = ${src.release} and the usual {fullname} = ${fullnameFor(x.chart, src.release)}`,
+    );
   out.push(`chart: ${x.chart}`, `version: ${x.version}`, `repoURL: ${src.repoURL ?? 'TODO'}`);
-  out.push('source:', `  repo: ${src.repo ?? 'TODO'}`, `  tag: ${src.tag ?? 'TODO'}`, `  commit: ${src.commit ?? 'TODO'}`, `  path: ${src.path ?? 'TODO'}`, `  read: ${new Date().toISOString().slice(0, 10)}`);
+  out.push(
+    'source:',
+    `  repo: ${src.repo ?? 'TODO'}`,
+    `  tag: ${src.tag ?? 'TODO'}`,
+    `  commit: ${src.commit ?? 'TODO'}`,
+    `  path: ${src.path ?? 'TODO'}`,
+    `  read: ${new Date().toISOString().slice(0, 10)}`,
+  );
   out.push('maintained: true  # TODO check the upstream README / repository status');
   out.push('values:');
   out.push(...block('keys', x.keys), ...block('open', x.open));
@@ -488,9 +522,15 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
     if (w.hookDeletePolicy) out.push(`    hookDeletePolicy: ${w.hookDeletePolicy}`);
     if (w.replicas) out.push(`    replicas: { path: ${w.replicas}, default: ${def(w.replicas)} }`);
     if (w.kind === 'Deployment') out.push('    maxSurge: "25%"  # TODO unless the template sets a strategy');
-    for (const [field, refs] of [['priorityClassName', w.priorityClassName], ['nodeSelector', w.nodeSelector], ['tolerations', w.tolerations], ['affinity', w.affinity]] as const) {
+    for (const [field, refs] of [
+      ['priorityClassName', w.priorityClassName],
+      ['nodeSelector', w.nodeSelector],
+      ['tolerations', w.tolerations],
+      ['affinity', w.affinity],
+    ] as const) {
       if (refs?.length === 1) out.push(`    ${field}: { path: ${refs[0]} }`);
-      else if (refs && refs.length > 1) out.push(`    ${field}: { path: ${refs[0]}, or: [${refs.slice(1).join(', ')}] }  # TODO check the order`);
+      else if (refs && refs.length > 1)
+        out.push(`    ${field}: { path: ${refs[0]}, or: [${refs.slice(1).join(', ')}] }  # TODO check the order`);
     }
     out.push('    containers:');
     const containers = w.containers.length ? w.containers : [{ name: 'TODO', init: false }];
@@ -500,13 +540,21 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
       const imgRef = x.images.find((im) => im.path === img)?.ref ?? 'TODO';
       out.push(`      - name: ${JSON.stringify(c.name)}${c.init ? '\n        init: true' : ''}`);
       out.push(`        image: { ${img ? `path: ${img}, ` : ''}ref: ${imgRef} }`);
-      out.push(res ? `        resources: { path: ${res}, default: ${def(res)} }` : '        resources: { default: {} }  # TODO no .Values...resources found for this container: check the template');
+      out.push(
+        res
+          ? `        resources: { path: ${res}, default: ${def(res)} }`
+          : '        resources: { default: {} }  # TODO no .Values...resources found for this container: check the template',
+      );
     });
   }
   out.push('services: []  # TODO Services the templates create, by rendered name');
   out.push(x.images.length ? 'images:' : 'images: []');
   for (const im of x.images) {
-    out.push(`  - ref: ${im.ref}  # from values ${im.path}`, '    platforms: [TODO]', '    platformsFrom: TODO upstream build config (Makefile, goreleaser, workflow platforms:, bake file)');
+    out.push(
+      `  - ref: ${im.ref}  # from values ${im.path}`,
+      '    platforms: [TODO]',
+      '    platformsFrom: TODO upstream build config (Makefile, goreleaser, workflow platforms:, bake file)',
+    );
   }
   return `${out.join('\n')}\n`;
 }

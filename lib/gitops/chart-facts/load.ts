@@ -162,7 +162,9 @@ export function loadChartFacts(chart: string, version: string): ChartFacts {
   const hit = byFile.get(file);
   if (hit) return hit;
   if (!existsSync(file)) {
-    throw new Error(`${rel(file)}: missing: no chart facts for ${chart} ${version} (read the chart at that tag upstream and write this file; see lib/gitops/chart-facts/README.md)`);
+    throw new Error(
+      `${rel(file)}: missing: no chart facts for ${chart} ${version} (read the chart at that tag upstream and write this file; see lib/gitops/chart-facts/README.md)`,
+    );
   }
   const facts = parseFactsFile(file, readFileSync(file, 'utf8'));
   if (facts.chart !== chart || facts.version !== version) {
@@ -216,9 +218,15 @@ function keepError(e: ErrorObject): boolean {
 }
 
 function describe(file: string, doc: Document, lines: LineCounter, e: ErrorObject): string {
-  const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const field = segments.length ? segments.join('.') : '(top level)';
-  const node = doc.getIn(segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)), true) as { range?: [number, number, number] } | undefined;
+  const node = doc.getIn(
+    segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    true,
+  ) as { range?: [number, number, number] } | undefined;
   let at = '';
   const offset = node && (isMap(node) || isSeq(node) || 'range' in node) ? node.range?.[0] : undefined;
   if (offset !== undefined) {
@@ -226,9 +234,11 @@ function describe(file: string, doc: Document, lines: LineCounter, e: ErrorObjec
     at = `:${pos.line}:${pos.col}`;
   }
   let what = e.message ?? e.keyword;
-  if (e.keyword === 'additionalProperties') what = `unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`;
+  if (e.keyword === 'additionalProperties')
+    what = `unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`;
   if (e.keyword === 'required') what = `missing field "${String((e.params as { missingProperty: string }).missingProperty)}"`;
-  if (e.keyword === 'const' || e.keyword === 'enum') what = `${what}: ${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)}`;
+  if (e.keyword === 'const' || e.keyword === 'enum')
+    what = `${what}: ${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)}`;
   return `${rel(file)}${at}: ${field}: ${what}`;
 }
 

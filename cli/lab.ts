@@ -1,10 +1,10 @@
 // scripts/lab.mjs: throwaway Debian VMs (QEMU) to try clusterseed on before real hosts.
 import { parseArgs } from 'node:util';
-import { labDown, labStatus, labUp, rebootAndWait, sshTarget } from './lab.ts';
-import { defaultLabDir, labFiles } from './paths.ts';
-import { findVm, requireState } from './state.ts';
-import { interactiveShell } from './shell.ts';
-import { sshExec } from './ssh.ts';
+import { labDown, labStatus, labUp, rebootAndWait, sshTarget } from '../lib/lab/lab.ts';
+import { defaultLabDir, labFiles } from '../lib/lab/paths.ts';
+import { findVm, requireState } from '../lib/lab/state.ts';
+import { interactiveShell } from '../lib/lab/shell.ts';
+import { sshExec } from '../lib/lab/ssh.ts';
 
 export const USAGE = `Usage: npx zx scripts/lab.mjs <command> [options]
 
@@ -59,7 +59,9 @@ export async function main(argv: string[]): Promise<number> {
   // `down now` or `up 3` must not run `down` or `up` with the extra word ignored
   const takesName = command === 'ssh' || command === 'reboot';
   if (positionals.length > (takesName ? 2 : 1)) {
-    console.error(`error: unexpected argument "${positionals[takesName ? 2 : 1]}" after "${command}${takesName && name ? ` ${name}` : ''}"\n\n${USAGE}`);
+    console.error(
+      `error: unexpected argument "${positionals[takesName ? 2 : 1]}" after "${command}${takesName && name ? ` ${name}` : ''}"\n\n${USAGE}`,
+    );
     return 1;
   }
   const dir = values.dir ?? defaultLabDir();
@@ -78,7 +80,9 @@ export async function main(argv: string[]): Promise<number> {
         for (const [arch, s] of Object.entries(result.timings.imageBuildSeconds)) log(`built the ${arch} image in ${s} s`);
         console.log(`lab is up (${result.dir})`);
         for (const h of result.hosts) {
-          console.log(`  ${h.name.padEnd(12)} ${h.arch.padEnd(8)} ${h.role.padEnd(7)} 127.0.0.1:${h.port}${h.raspberryPi ? '  raspberry_pi' : ''}`);
+          console.log(
+            `  ${h.name.padEnd(12)} ${h.arch.padEnd(8)} ${h.role.padEnd(7)} 127.0.0.1:${h.port}${h.raspberryPi ? '  raspberry_pi' : ''}`,
+          );
         }
         console.log(`inventory: ${result.inventoryFile}`);
         console.log(`try:       npx zx scripts/site.mjs -i ${result.inventoryFile}`);
@@ -110,9 +114,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (!process.stdin.isTTY || !process.stdout.isTTY) {
           const f = labFiles(state.dir);
-          console.log(
-            `ssh -i ${f.key} -p ${vm.port} -o UserKnownHostsFile=${f.knownHosts} -o StrictHostKeyChecking=yes admin@127.0.0.1`,
-          );
+          console.log(`ssh -i ${f.key} -p ${vm.port} -o UserKnownHostsFile=${f.knownHosts} -o StrictHostKeyChecking=yes admin@127.0.0.1`);
           return 0;
         }
         return await interactiveShell(target);

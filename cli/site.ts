@@ -3,10 +3,10 @@
 //   3 with --check: changes are pending (drift)
 import path from 'node:path';
 import { parseFlags, verbosity, nameList, UsageError } from './args.ts';
-import { consoleLogger } from '../report/logger.ts';
-import { runSiteCommand } from '../site/site.ts';
+import { consoleLogger } from '../lib/report/logger.ts';
+import { runSiteCommand } from './site/pipeline.ts';
 import { formatUserError } from './errors.ts';
-import { normalizeBaseUrl } from '../k3s/release.ts';
+import { normalizeBaseUrl } from '../lib/k3s/release.ts';
 
 export const USAGE = `Usage: npx zx scripts/site.mjs [options]
 
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     let inventoryFile = path.resolve(values.inventory!);
     if (values.lab) {
       // the no-hardware quick start: VMs first (cached images; a running lab is reused)
-      const { labUp } = await import('../lab/index.ts');
+      const { labUp } = await import('../lib/lab/index.ts');
       log.info('lab: bringing up the local VM lab (first time: builds the images, several minutes)');
       const lab = await labUp({ log: (line) => log.info(`lab: ${line}`) });
       inventoryFile = lab.inventoryFile;

@@ -4,10 +4,10 @@
 // the Ready condition True for the expected K3s version, and, for servers with embedded etcd,
 // the node carries node-role.kubernetes.io/etcd=true and its EtcdIsVoter condition is not False
 // (K3s adds joining servers as etcd learners and promotes them to voting members later).
-import type { HostContext } from '../runner/types.ts';
-import { q } from '../blocks/shell.ts';
-import { clusterOf, firstServer, isServer } from './settings.ts';
-import { serviceName, type NodeKind } from './systemd.ts';
+import type { HostContext } from '../../lib/runner/types.ts';
+import { q } from '../../lib/blocks/shell.ts';
+import { clusterOf, firstServer, isServer } from '../../lib/k3s/settings.ts';
+import { serviceName, type NodeKind } from '../../lib/k3s/systemd.ts';
 
 export interface NodeStatus {
   found: boolean;
@@ -103,7 +103,8 @@ export async function waitForNode(ctx: HostContext, opts: WaitOptions): Promise<
   const unit = `${serviceName(opts.kind)}.service`;
   const deadline = Date.now() + opts.timeoutMs;
   const observer = apiObserver(ctx);
-  if (!observer) ctx.log.warn(`no server of this cluster is part of the run: only the local ${unit} state is checked, not the node's Ready condition`);
+  if (!observer)
+    ctx.log.warn(`no server of this cluster is part of the run: only the local ${unit} state is checked, not the node's Ready condition`);
   let last = '';
   for (;;) {
     const local = await ctx.conn.exec(`systemctl is-active ${q(unit)}`, { become: true });

@@ -1,31 +1,38 @@
 // The GitOps half of a site run: render + validate + scan (before any host is touched), then the
 // publish that the argocd-bootstrap role triggers, or its plan in --check.
 import path from 'node:path';
-import type { Inventory } from '../inventory/model.ts';
-import type { Logger } from '../runner/types.ts';
-import { bootstrapPlan, ARGOCD_CHART, ARGOCD_NAMESPACE } from '../gitops/index.ts';
-import { renderAndAnalyze } from '../gitops/bringup/pipeline.ts';
-import { BringupError, formatFindings as formatBringupFindings } from '../gitops/bringup/index.ts';
-import { scanFiles } from '../gitops/cli.ts';
-import { formatFindings } from '../gitops/secret-scan.ts';
-import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
-import { publish, planPublish, type PublishOptions } from '../publish/index.ts';
-import { registerSecret } from '../report/mask.ts';
+import type { Inventory } from '../../lib/inventory/model.ts';
+import type { Logger } from '../../lib/runner/types.ts';
+import { bootstrapPlan, ARGOCD_CHART, ARGOCD_NAMESPACE } from '../../lib/gitops/index.ts';
+import { renderAndAnalyze } from '../../lib/gitops/bringup/pipeline.ts';
+import { BringupError, formatFindings as formatBringupFindings } from '../../lib/gitops/bringup/index.ts';
+import { scanFiles } from '../gitops.ts';
+import { formatFindings } from '../../lib/gitops/secret-scan.ts';
+import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../../lib/gitops/sealing-keys.ts';
+import { publish, planPublish, type PublishOptions } from '../../lib/publish/index.ts';
+import { registerSecret } from '../../lib/report/mask.ts';
 import { existsSync } from 'node:fs';
-import { checkRepoCredentialFiles } from '../inventory/repo-credential-files.ts';
-import { repoHostKeys } from '../inventory/repo-host-keys.ts';
-import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../publish/credentials.ts';
-import { deployKeyPath } from '../publish/deploy-key.ts';
-import { credentialSecrets } from '../publish/repo-credential.ts';
+import { checkRepoCredentialFiles } from '../../lib/inventory/repo-credential-files.ts';
+import { repoHostKeys } from '../../lib/inventory/repo-host-keys.ts';
+import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../../lib/publish/credentials.ts';
+import { deployKeyPath } from '../../lib/publish/deploy-key.ts';
+import { credentialSecrets } from '../../lib/publish/repo-credential.ts';
 import os from 'node:os';
 import { bootstrapOfRender, type BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
 import type { GitopsRepoSource } from '../../roles/gitops-repo/index.ts';
-import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint, knownHostsLines, type HostedRepo, type SshEndpoint } from '../../roles/gitops-repo/settings.ts';
-import type { HostContext } from '../runner/types.ts';
-import type { HostSpec } from '../inventory/model.ts';
-import { readKnownHosts, entryMatches } from '../ssh/known-hosts.ts';
-import { loadOrCreateReadKey } from '../publish/read-key.ts';
-import { restoreMirror, syncHostRepo } from '../publish/host-repo.ts';
+import {
+  hostedRepoOf,
+  hostedRepoUrl,
+  inventoryEndpoint,
+  knownHostsLines,
+  type HostedRepo,
+  type SshEndpoint,
+} from '../../roles/gitops-repo/settings.ts';
+import type { HostContext } from '../../lib/runner/types.ts';
+import type { HostSpec } from '../../lib/inventory/model.ts';
+import { readKnownHosts, entryMatches } from '../../lib/ssh/known-hosts.ts';
+import { loadOrCreateReadKey } from '../../lib/publish/read-key.ts';
+import { restoreMirror, syncHostRepo } from '../../lib/publish/host-repo.ts';
 import { accessSnapshot, changedAccess, registerAdoptedClusters } from './registrations.ts';
 
 export interface GitopsStepOptions {
@@ -72,7 +79,10 @@ export function publishTarget(inventory: Inventory, remote?: string): Omit<Publi
   if (r.kind === 'github') {
     // CLUSTERSEED_GITHUB_API: a GitHub Enterprise (or test) API base URL
     const baseUrl = process.env.CLUSTERSEED_GITHUB_API;
-    return { github: { owner: r.owner, repo: r.name, private: r.private, org: r.org, ...(baseUrl ? { baseUrl } : {}) }, branch: inventory.gitops.branch };
+    return {
+      github: { owner: r.owner, repo: r.name, private: r.private, org: r.org, ...(baseUrl ? { baseUrl } : {}) },
+      branch: inventory.gitops.branch,
+    };
   }
   if (r.kind === 'remote') return { remote: r.url, branch: inventory.gitops.branch };
   const defaultLocal = path.join(inventory.dir, '.clusterseed', 'gitops.git');
@@ -97,7 +107,7 @@ export function argocdReadsUrl(inventory: Inventory, opts: Pick<GitopsStepOption
 
 /** The host keys clusterseed checked for `host` (its known_hosts), as Argo CD's lines for `at`; undefined when none is known yet. */
 export function pinnedHostKeys(host: HostSpec, at: SshEndpoint): string | undefined {
-  // the same default as the site's transport (lib/site/site.ts DEFAULT_KNOWN_HOSTS)
+  // the same default as the site's transport (cli/site/pipeline.ts DEFAULT_KNOWN_HOSTS)
   const file = host.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
   const keys = readKnownHosts(file)
     .filter((e) => !e.marker && entryMatches(e, host.address, host.port))
@@ -132,7 +142,8 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
     // a repository that would not come up stops the run before any host is touched (issue 15)
     if (r.findings.length) throw new BringupError(r.findings);
     const findings = scanFiles(r.files);
-    if (findings.length) throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
+    if (findings.length)
+      throw new RepoNotSafeError(`refusing to publish: the rendered repository contains secrets\n${formatFindings(findings)}`);
     return r;
   };
   // adopted clusters are registered through their API before the first render (no host needed);
@@ -208,7 +219,11 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
     // the render's own list: the clusters it left the cluster Secret out for
     const unregistered = rendered.unregistered;
     const failed = adoptedRun.failed;
-    return { ...(registered.length ? { registered } : {}), ...(unregistered.length ? { unregistered } : {}), ...(failed.length ? { registrationFailed: failed } : {}) };
+    return {
+      ...(registered.length ? { registered } : {}),
+      ...(unregistered.length ? { unregistered } : {}),
+      ...(failed.length ? { registrationFailed: failed } : {}),
+    };
   }
 
   return {
@@ -228,20 +243,47 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
       // a lost mirror is filled from the cluster's copy first: publishing into it anew would cut
       // the history Argo CD follows (and the host would refuse the new root commit)
       if (hosted && server) {
-        const target = { conn: server.conn, user: hosted.user, home: hosted.home, repoPath: hosted.repoPath, branch: inventory.gitops.branch };
+        const target = {
+          conn: server.conn,
+          user: hosted.user,
+          home: hosted.home,
+          repoPath: hosted.repoPath,
+          branch: inventory.gitops.branch,
+        };
         await restoreMirror({ localRepo: path.resolve((inventory.gitops.repo as { path: string }).path), target, check, log });
       }
       if (check) {
         const p = await planPublish(common);
         const h = hosted ? await syncHosted(check, server, !p.unchanged) : undefined;
-        opts.onPublished?.({ target: p.target.label, check, added: p.added, changed: p.changed, removed: p.removed, unchanged: p.unchanged && !h?.changed, foreignChanges: p.foreignChanges, ...(h ? { hosted: h } : {}), ...regs });
+        opts.onPublished?.({
+          target: p.target.label,
+          check,
+          added: p.added,
+          changed: p.changed,
+          removed: p.removed,
+          unchanged: p.unchanged && !h?.changed,
+          foreignChanges: p.foreignChanges,
+          ...(h ? { hosted: h } : {}),
+          ...regs,
+        });
         const gh = common.github;
         const existing = gh ? deployKeyPath(inventory.dir, gh.owner, gh.repo) : undefined;
         keyPath = existing && existsSync(existing) ? existing : undefined;
       } else {
         const r = await publish(common);
         const h = hosted ? await syncHosted(check, server, false) : undefined;
-        opts.onPublished?.({ target: r.target.label, check, added: r.added, changed: r.changed, removed: r.removed, unchanged: r.unchanged && !h?.changed, commit: r.commit, foreignChanges: r.foreignChanges, ...(h ? { hosted: h } : {}), ...regs });
+        opts.onPublished?.({
+          target: r.target.label,
+          check,
+          added: r.added,
+          changed: r.changed,
+          removed: r.removed,
+          unchanged: r.unchanged && !h?.changed,
+          commit: r.commit,
+          foreignChanges: r.foreignChanges,
+          ...(h ? { hosted: h } : {}),
+          ...regs,
+        });
         keyPath = r.deployKey?.privateKeyPath;
       }
       // hosted on the cluster: Argo CD reads with the read-only key; else the credential of the
@@ -255,7 +297,11 @@ export async function prepareGitops(opts: GitopsStepOptions): Promise<GitopsSour
   };
 
   /** The local mirror's head onto the first server (check: whether it would change). */
-  async function syncHosted(check: boolean, server: HostContext | undefined, localPending: boolean): Promise<NonNullable<PublishSummary['hosted']>> {
+  async function syncHosted(
+    check: boolean,
+    server: HostContext | undefined,
+    localPending: boolean,
+  ): Promise<NonNullable<PublishSummary['hosted']>> {
     const repo = hosted!;
     const where = `${repo.host.name}:${repo.repoPath}`;
     if (!server) {
@@ -286,8 +332,10 @@ export function formatPublish(s: PublishSummary): string {
   }
   for (const f of s.foreignChanges) lines.push(`  changed by someone else (kept): ${f}`);
   if (s.registered?.length) lines.push(`  registered with Argo CD (access sealed into the repository): ${s.registered.join(', ')}`);
-  if (s.registrationFailed?.length) lines.push(`  FAILED to register (unreachable or refused, see the warning above): ${s.registrationFailed.join(', ')}`);
-  if (s.unregistered?.length) lines.push(`  not registered yet (no cluster Secret, Argo CD cannot deploy there): ${s.unregistered.join(', ')}`);
+  if (s.registrationFailed?.length)
+    lines.push(`  FAILED to register (unreachable or refused, see the warning above): ${s.registrationFailed.join(', ')}`);
+  if (s.unregistered?.length)
+    lines.push(`  not registered yet (no cluster Secret, Argo CD cannot deploy there): ${s.unregistered.join(', ')}`);
   if (s.hosted) {
     const h = s.hosted;
     lines.push(

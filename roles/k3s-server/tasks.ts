@@ -3,22 +3,31 @@
 // unit and 0600 env file, then the service (service.ts: restarted only when one of those changed,
 // waited for until Ready), then labels and taints through the API (node-metadata.ts).
 import { readFileSync } from 'node:fs';
-import type { Change, HostContext, Task } from '../runner/types.ts';
-import { file, sha256 } from '../blocks/file.ts';
-import { directory } from '../blocks/directory.ts';
-import { q, run } from '../blocks/shell.ts';
-import type { Artifact } from './artifacts.ts';
-import { hostArtifacts } from './prepare.ts';
-import { agentConfig, configYaml, CONFIG_PATH, hasSecretKeys, IMAGES_DIR, REGISTRIES_PATH, registriesYaml, serverConfig } from './config.ts';
-import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from './iptables.ts';
+import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import { file, sha256 } from '../../lib/blocks/file.ts';
+import { directory } from '../../lib/blocks/directory.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
+import type { Artifact } from '../../lib/k3s/artifacts.ts';
+import { hostArtifacts } from '../../lib/k3s/prepare.ts';
+import {
+  agentConfig,
+  configYaml,
+  CONFIG_PATH,
+  hasSecretKeys,
+  IMAGES_DIR,
+  REGISTRIES_PATH,
+  registriesYaml,
+  serverConfig,
+} from '../../lib/k3s/config.ts';
+import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from '../../lib/k3s/iptables.ts';
 import { serviceTask } from './service.ts';
 import { convergedTask, joinTargetTask } from './join-order.ts';
-import { hostConfigKeys, settingsFor, type K3sSettings } from './settings.ts';
+import { hostConfigKeys, settingsFor, type K3sSettings } from '../../lib/k3s/settings.ts';
 import { nodeMetadataTask } from './node-metadata.ts';
-import { BIN_DIR, envFile, envPath, K3S_BIN, unitFile, unitPath, type NodeKind } from './systemd.ts';
-import { clusterToken, tokenPassword } from './token.ts';
-import { containerNotice, protectKernelDefaultsOn } from './kernel-defaults.ts';
-import { serverFiles, serverFileTasks, tlsModesTask } from './server-files.ts';
+import { BIN_DIR, envFile, envPath, K3S_BIN, unitFile, unitPath, type NodeKind } from '../../lib/k3s/systemd.ts';
+import { clusterToken, tokenPassword } from '../../lib/k3s/token.ts';
+import { containerNotice, protectKernelDefaultsOn } from '../../lib/k3s/kernel-defaults.ts';
+import { serverFiles, serverFileTasks, tlsModesTask } from '../../lib/k3s/server-files.ts';
 
 const MANAGED_MARK = 'Managed by clusterseed';
 
@@ -41,19 +50,25 @@ function binaryTask(artifact: Artifact, version: string): Task {
     name: `k3s binary ${version}`,
     probe: `if [ -f ${K3S_BIN} ]; then sha256sum ${K3S_BIN} | cut -d' ' -f1; stat -c %a ${K3S_BIN}; else echo absent; fi`,
     plan(state): Change | null {
-      const [hash = '', mode = ''] = state.stdout.trim().split('\n').map((l) => l.trim());
+      const [hash = '', mode = ''] = state.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim());
       if (hash === artifact.sha256 && mode === '755') return null;
       const mib = (artifact.size / 1048576).toFixed(1);
       const summary =
-        hash === 'absent' ? `install ${artifact.name} ${version} (${mib} MiB) as ${K3S_BIN}` :
-        hash === artifact.sha256 ? `${K3S_BIN}: mode ${mode} -> 755` :
-        `replace ${K3S_BIN} with ${artifact.name} ${version} (the installed binary has another sha256)`;
+        hash === 'absent'
+          ? `install ${artifact.name} ${version} (${mib} MiB) as ${K3S_BIN}`
+          : hash === artifact.sha256
+            ? `${K3S_BIN}: mode ${mode} -> 755`
+            : `replace ${K3S_BIN} with ${artifact.name} ${version} (the installed binary has another sha256)`;
       return {
         summary,
         async apply(c) {
           // checked again on use: the cache could have changed since the run started
           const data = readFileSync(artifact.path);
-          if (sha256(data) !== artifact.sha256) throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
+          if (sha256(data) !== artifact.sha256)
+            throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
           await c.conn.upload(K3S_BIN, data, { mode: 0o755, owner: 'root', group: 'root', become: true });
         },
       };
@@ -67,10 +82,16 @@ function symlinksTask(): Task {
   return {
     name: 'kubectl, crictl, ctr links to k3s',
     probe: cmds
-      .map((c) => `if [ -e ${BIN_DIR}/${c} ] || [ -L ${BIN_DIR}/${c} ]; then echo "${c} present"; elif command -v ${c} >/dev/null 2>&1; then echo "${c} elsewhere"; else echo "${c} missing"; fi`)
+      .map(
+        (c) =>
+          `if [ -e ${BIN_DIR}/${c} ] || [ -L ${BIN_DIR}/${c} ]; then echo "${c} present"; elif command -v ${c} >/dev/null 2>&1; then echo "${c} elsewhere"; else echo "${c} missing"; fi`,
+      )
       .join('; '),
     plan(state): Change | null {
-      const missing = state.stdout.split('\n').filter((l) => l.endsWith(' missing')).map((l) => l.split(' ')[0]);
+      const missing = state.stdout
+        .split('\n')
+        .filter((l) => l.endsWith(' missing'))
+        .map((l) => l.split(' ')[0]);
       if (missing.length === 0) return null;
       return {
         summary: `link ${missing.map((c) => `${BIN_DIR}/${c}`).join(', ')} to k3s`,
@@ -91,7 +112,8 @@ function cachedFileTask(artifact: Artifact, target: string): Task {
         summary: `upload ${artifact.name} (${(artifact.size / 1048576).toFixed(1)} MiB) to ${target}`,
         async apply(c) {
           const data = readFileSync(artifact.path);
-          if (sha256(data) !== artifact.sha256) throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
+          if (sha256(data) !== artifact.sha256)
+            throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
           await c.conn.upload(target, data, { mode: 0o644, owner: 'root', group: 'root', become: true });
         },
       };
@@ -102,14 +124,23 @@ function cachedFileTask(artifact: Artifact, target: string): Task {
 /** registries.yaml from the inventory; one clusterseed wrote earlier is removed when the inventory drops it. */
 function registriesTask(settings: K3sSettings): Task {
   if (settings.registries) {
-    return file({ path: REGISTRIES_PATH, content: registriesYaml(settings.registries), mode: '0600', secret: true, name: `file ${REGISTRIES_PATH}` });
+    return file({
+      path: REGISTRIES_PATH,
+      content: registriesYaml(settings.registries),
+      mode: '0600',
+      secret: true,
+      name: `file ${REGISTRIES_PATH}`,
+    });
   }
   return {
     name: `no ${REGISTRIES_PATH} of clusterseed`,
     probe: `grep -qs ${q(MANAGED_MARK)} ${REGISTRIES_PATH} && echo ours || echo none`,
     plan(state): Change | null {
       if (state.stdout.trim() !== 'ours') return null;
-      return { summary: `remove ${REGISTRIES_PATH} (no registries in the inventory any more)`, apply: (c) => run(c, `rm -f ${REGISTRIES_PATH}`, 'remove registries.yaml').then(() => undefined) };
+      return {
+        summary: `remove ${REGISTRIES_PATH} (no registries in the inventory any more)`,
+        apply: (c) => run(c, `rm -f ${REGISTRIES_PATH}`, 'remove registries.yaml').then(() => undefined),
+      };
     },
   };
 }

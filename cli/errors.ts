@@ -1,8 +1,15 @@
 import { UsageError } from './args.ts';
-import { mask } from '../report/mask.ts';
+import { mask } from '../lib/report/mask.ts';
 
 /** errors that describe bad input or a refused operation, not a bug */
-const USER_ERRORS = new Set(['InventoryError', 'ModelError', 'RepoValidationError', 'MissingSecretsError', 'PublishConflictError', 'RepoNotSafeError']);
+const USER_ERRORS = new Set([
+  'InventoryError',
+  'ModelError',
+  'RepoValidationError',
+  'MissingSecretsError',
+  'PublishConflictError',
+  'RepoNotSafeError',
+]);
 
 /** A user error becomes one readable message (no stack trace); anything else is a bug and returns null. */
 export function formatUserError(err: unknown): string | null {

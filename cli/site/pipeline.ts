@@ -3,20 +3,20 @@
 // --check runs the same pipeline and changes nothing: one plan for the hosts and the repo.
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger, RunReport } from '../runner/types.ts';
-import type { Inventory } from '../inventory/model.ts';
-import { createTransport } from '../ssh/index.ts';
-import { runSite, exitCode } from '../runner/run-site.ts';
-import { formatRecap } from '../report/recap.ts';
-import { writeJsonReport } from '../report/json.ts';
+import type { Logger, RunReport } from '../../lib/runner/types.ts';
+import type { Inventory } from '../../lib/inventory/model.ts';
+import { createTransport } from '../../lib/ssh/index.ts';
+import { runSite, exitCode } from '../../lib/runner/run-site.ts';
+import { formatRecap } from '../../lib/report/recap.ts';
+import { writeJsonReport } from '../../lib/report/json.ts';
 import { siteRoles } from '../../roles/index.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { checkAdminKeysKeepLogin } from '../../roles/base/login-keys.ts';
 import type { BootstrapSource } from '../../roles/argocd-bootstrap/index.ts';
-import { preflight } from '../cli/preflight.ts';
+import { preflight } from '../preflight.ts';
 import { prepareGitops, formatPublish, type PublishSummary } from './gitops-step.ts';
-import { acquireStateLock } from '../locks/state-lock.ts';
-import { INTERRUPT_EXIT_CODE, watchInterrupts } from '../runner/interrupt.ts';
+import { acquireStateLock } from '../../lib/locks/state-lock.ts';
+import { INTERRUPT_EXIT_CODE, watchInterrupts } from '../../lib/runner/interrupt.ts';
 
 export interface SiteCommand {
   inventoryFile: string;
@@ -74,7 +74,10 @@ export async function runSiteCommand(cmd: SiteCommand): Promise<number> {
   for (const w of inventory.warnings ?? []) cmd.log.warn(w);
   // one run at a time per state dir; --check takes it too: it reads (and on a first run creates)
   // the keys, tokens and sealed-secret cache a converging run writes
-  const lock = acquireStateLock(path.join(inventory.dir, '.clusterseed'), { command: cmd.command ?? describeCommand(cmd), warn: (m) => cmd.log.warn(m) });
+  const lock = acquireStateLock(path.join(inventory.dir, '.clusterseed'), {
+    command: cmd.command ?? describeCommand(cmd),
+    warn: (m) => cmd.log.warn(m),
+  });
   const interrupts = watchInterrupts(cmd.log);
   try {
     return await runLocked(cmd, inventory, lock.holder, interrupts);
@@ -93,7 +96,15 @@ async function runLocked(
   let published: PublishSummary | undefined;
   const gitops = cmd.skipPush
     ? undefined
-    : await prepareGitops({ inventory, check: cmd.check, remote: cmd.remote, repoUrl: cmd.repoUrl, force: cmd.force, log: cmd.log, onPublished: (s) => (published = s) });
+    : await prepareGitops({
+        inventory,
+        check: cmd.check,
+        remote: cmd.remote,
+        repoUrl: cmd.repoUrl,
+        force: cmd.force,
+        log: cmd.log,
+        onPublished: (s) => (published = s),
+      });
 
   let report: RunReport | undefined;
   if (!cmd.skipHosts) {
@@ -103,7 +114,12 @@ async function runLocked(
       inventory,
       roles: siteRoles({ bootstrap: gitops, hostedRepo: gitops?.hostedRepo }),
       options: {
-        check: cmd.check, diff: cmd.diff, tags: cmd.tags, verbosity: cmd.verbosity, forks: cmd.forks, limit: cmd.limit,
+        check: cmd.check,
+        diff: cmd.diff,
+        tags: cmd.tags,
+        verbosity: cmd.verbosity,
+        forks: cmd.forks,
+        limit: cmd.limit,
         hostLock: { pid: owner.pid, host: owner.host, command: owner.command, startedAt: owner.startedAt },
       },
       connect: (host) =>

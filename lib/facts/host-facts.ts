@@ -1,5 +1,5 @@
 // The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
-import type { Facts, HostContext, Role } from '../../lib/runner/types.ts';
+import type { Facts, HostContext, Role } from '../runner/types.ts';
 
 // Runs on every host on every run: shell builtins (`read` of /proc) where a command is not needed
 // (Linux >= 6.1 has kernel.arch; older kernels take uname -m).
@@ -10,7 +10,7 @@ export const FACTS_PROBE = [
   'echo "arch=$a"',
   'k=; IFS= read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)',
   'echo "kernel=$k"',
-  '# shellcheck source=/dev/null # the host\'s own file',
+  "# shellcheck source=/dev/null # the host's own file",
   'if [ -r /etc/os-release ]; then . /etc/os-release; fi',
   'echo "osId=${ID:-unknown}"',
   'echo "osVersion=${VERSION_ID:-}"',
@@ -24,13 +24,13 @@ export const FACTS_PROBE = [
   "m=; [ -r /proc/device-tree/model ] && m=$(tr -d '\\000' </proc/device-tree/model 2>/dev/null)",
   'echo "model=$m"',
   'for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do [ -f "$f" ] && { echo "cmdline=$f"; break; }; done',
-  "echo \"sshd=$(dpkg-query -W -f='${Version}' openssh-server 2>/dev/null)\"",
+  'echo "sshd=$(dpkg-query -W -f=\'${Version}\' openssh-server 2>/dev/null)"',
   // the port this connection reached sshd on (SSH_CONNECTION: client address and port, server
   // address and port); without it (a session that lost it), every port sshd listens on
   '# shellcheck disable=SC2086 # split into its four words on purpose',
   'set -- ${SSH_CONNECTION:-}',
   'if [ $# -eq 4 ]; then echo "sshdPorts=$4"; else',
-  "  echo \"sshdPorts=$(sshd -T 2>/dev/null | awk '$1 == \"port\" { printf \"%s \", $2 }')\"",
+  '  echo "sshdPorts=$(sshd -T 2>/dev/null | awk \'$1 == "port" { printf "%s ", $2 }\')"',
   'fi',
 ].join('\n');
 
@@ -56,7 +56,11 @@ export function parseFacts(stdout: string, override?: boolean): Facts {
     raspberryPi,
     piCmdlineFile: raspberryPi ? get('cmdline') || '/boot/firmware/cmdline.txt' : '',
     sshdVersion: sshd ? sshd[1] : '',
-    sshdPorts: get('sshdPorts').split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0),
+    sshdPorts: get('sshdPorts')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0),
   };
 }
 

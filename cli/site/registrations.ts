@@ -3,14 +3,14 @@
 // rendered again before it is published; adopted clusters registered through their kubeconfig
 // before the first render; and which clusters are still not registered.
 import { createHash } from 'node:crypto';
-import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import type { Logger } from '../runner/types.ts';
-import { readClusterAccess } from '../clusters/access.ts';
-import { builtClusterServer } from '../clusters/built.ts';
-import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../gitops/sealing-keys.ts';
-import { sealingKeyDir } from '../gitops/index.ts';
-import { registerSecret } from '../report/mask.ts';
-import { registerAdoptedCluster } from '../clusters/adopted.ts';
+import type { ClusterSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { Logger } from '../../lib/runner/types.ts';
+import { readClusterAccess } from '../../lib/clusters/access.ts';
+import { builtClusterServer } from '../../lib/clusters/built.ts';
+import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../../lib/gitops/sealing-keys.ts';
+import { sealingKeyDir } from '../../lib/gitops/index.ts';
+import { registerSecret } from '../../lib/report/mask.ts';
+import { registerAdoptedCluster } from '../../lib/clusters/adopted.ts';
 
 /** The clusters Argo CD deploys to besides the management cluster (built and adopted). */
 export const remoteClusters = (inv: Inventory): ClusterSpec[] => inv.clusters.slice(1);
@@ -20,7 +20,14 @@ export async function accessSnapshot(inv: Inventory, stateDir: string): Promise<
   const out = new Map<string, string>();
   for (const c of remoteClusters(inv)) {
     const a = await readClusterAccess(stateDir, c.name);
-    out.set(c.name, a ? createHash('sha256').update(JSON.stringify([a.server, a.caData, a.bearerToken])).digest('hex') : '');
+    out.set(
+      c.name,
+      a
+        ? createHash('sha256')
+            .update(JSON.stringify([a.server, a.caData, a.bearerToken]))
+            .digest('hex')
+        : '',
+    );
   }
   return out;
 }
@@ -52,7 +59,12 @@ export async function unregisteredClusters(inv: Inventory, stateDir: string): Pr
  * and the hosts still converge, but the run ends failed (exit 2): Argo CD cannot deploy there.
  * Returns the clusters whose access was (or would be) recorded anew, and those that failed.
  */
-export async function registerAdoptedClusters(inv: Inventory, stateDir: string, check: boolean, log: Logger): Promise<{ changed: string[]; failed: string[] }> {
+export async function registerAdoptedClusters(
+  inv: Inventory,
+  stateDir: string,
+  check: boolean,
+  log: Logger,
+): Promise<{ changed: string[]; failed: string[] }> {
   const adopted = remoteClusters(inv).filter((c) => c.adopted);
   if (!adopted.length) return { changed: [], failed: [] };
   const changed: string[] = [];
@@ -61,7 +73,13 @@ export async function registerAdoptedClusters(inv: Inventory, stateDir: string, 
     const keys = await loadOrCreateSealingKeys(sealingKeyDir(stateDir, cluster.name));
     registerSecret(keys.privateKeyPem);
     try {
-      const r = await registerAdoptedCluster({ cluster, stateDir, check, sealingKeyManifest: sealingKeySecretManifest(keys, 'kube-system'), log });
+      const r = await registerAdoptedCluster({
+        cluster,
+        stateDir,
+        check,
+        sealingKeyManifest: sealingKeySecretManifest(keys, 'kube-system'),
+        log,
+      });
       registerSecret(r.access?.bearerToken);
       if (r.changed) changed.push(cluster.name);
     } catch (err) {

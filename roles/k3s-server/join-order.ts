@@ -1,9 +1,9 @@
 // Joining needs a working cluster. Nodes mark themselves started and converged in the run's shared
 // state; a node that would join through servers that failed earlier in the same run fails at once
 // instead of waiting out its ready timeout.
-import type { HostContext, Task } from '../runner/types.ts';
-import { settingsFor } from './settings.ts';
-import type { NodeKind } from './systemd.ts';
+import type { HostContext, Task } from '../../lib/runner/types.ts';
+import { settingsFor } from '../../lib/k3s/settings.ts';
+import type { NodeKind } from '../../lib/k3s/systemd.ts';
 
 const startedKey = (host: string) => `k3s.started:${host}`;
 const doneKey = (host: string) => `k3s.converged:${host}`;
@@ -42,14 +42,18 @@ export function joinTargetTask(kind: NodeKind): Task {
         if (ctx.host.name === first) return null;
         if (ctx.peers.has(first) && ctx.peers.get(first)!.facts.arch && !ctx.shared.get(startedKey(first))) {
           // serial roles go through hosts in the order of `hosts:` in the inventory
-          throw new Error(`${first} initialises the cluster (first in groups.servers) but comes after ${ctx.host.name} under hosts: in the inventory; list ${first} first`);
+          throw new Error(
+            `${first} initialises the cluster (first in groups.servers) but comes after ${ctx.host.name} under hosts: in the inventory; list ${first} first`,
+          );
         }
         if (!failedInRun(ctx, first)) return null;
         throw new Error(`the first server ${first} failed in this run; ${ctx.host.name} does not try to join it`);
       }
       const inRun = cluster.servers.filter((s) => ctx.peers.has(s));
       if (inRun.length === 0 || inRun.some((s) => !failedInRun(ctx, s))) return null;
-      throw new Error(`every server of cluster "${cluster.name}" in this run failed (${inRun.join(', ')}); ${ctx.host.name} does not try to join`);
+      throw new Error(
+        `every server of cluster "${cluster.name}" in this run failed (${inRun.join(', ')}); ${ctx.host.name} does not try to join`,
+      );
     },
   };
 }

@@ -5,14 +5,14 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './args.ts';
-import { loadInventory, checkConnectionFiles, checkKubeconfigFiles } from '../inventory/load.ts';
-import { fileInTheWay } from '../inventory/paths.ts';
-import type { HostSpec, Inventory } from '../inventory/model.ts';
-import { selectHosts } from '../runner/run-site.ts';
-import type { Role } from '../runner/types.ts';
-import { factsRole } from '../../roles/facts/index.ts';
-import { checkInventoryVars } from '../../roles/vars-specs.ts';
-import { preflightRoleVars } from '../../roles/vars-preflight.ts';
+import { loadInventory, checkConnectionFiles, checkKubeconfigFiles } from '../lib/inventory/load.ts';
+import { fileInTheWay } from '../lib/inventory/paths.ts';
+import type { HostSpec, Inventory } from '../lib/inventory/model.ts';
+import { selectHosts } from '../lib/runner/run-site.ts';
+import type { Role } from '../lib/runner/types.ts';
+import { factsRole } from '../lib/facts/host-facts.ts';
+import { checkInventoryVars } from '../roles/vars-specs.ts';
+import { preflightRoleVars } from '../roles/vars-preflight.ts';
 
 /** The report is written at the end of a run: a path that cannot take it must stop the run before it starts. */
 export function checkJsonPath(file: string): void {
@@ -76,11 +76,16 @@ export function checkStateDir(dir: string): void {
       throw new UsageError(`the state directory ${dir} (keys, tokens and publish state, next to the inventory) cannot be used (${code})`);
     }
     const verb = at === dir ? 'is not writable' : `cannot be created: ${at} is not writable`;
-    if (!st.isDirectory()) throw new UsageError(`the state directory ${dir} (next to the inventory) ${at === dir ? 'is not a directory' : `cannot be created: ${at} is not a directory`}`);
+    if (!st.isDirectory())
+      throw new UsageError(
+        `the state directory ${dir} (next to the inventory) ${at === dir ? 'is not a directory' : `cannot be created: ${at} is not a directory`}`,
+      );
     try {
       accessSync(at, constants.W_OK | constants.X_OK);
     } catch (err) {
-      throw new UsageError(`the state directory ${dir} (keys, tokens and publish state, next to the inventory) ${verb} (${(err as NodeJS.ErrnoException).code})`);
+      throw new UsageError(
+        `the state directory ${dir} (keys, tokens and publish state, next to the inventory) ${verb} (${(err as NodeJS.ErrnoException).code})`,
+      );
     }
     return;
   }
@@ -98,7 +103,8 @@ export function checkLimit(inventory: Inventory, limit: string[] | undefined): H
     );
   }
   const hosts = selectHosts(inventory, limit);
-  if (hosts.length === 0) throw new UsageError(`--limit ${limit.join(',')} selects no host (${limit.length === 1 ? 'the group is' : 'the groups are'} empty)`);
+  if (hosts.length === 0)
+    throw new UsageError(`--limit ${limit.join(',')} selects no host (${limit.length === 1 ? 'the group is' : 'the groups are'} empty)`);
   return hosts;
 }
 
@@ -120,7 +126,9 @@ export function checkTags(tags: string[] | undefined, valid: string[]): void {
   if (!tags) return;
   const unknown = tags.filter((t) => !valid.includes(t));
   if (unknown.length) {
-    throw new UsageError(`--tags: unknown tag${unknown.length === 1 ? '' : 's'} ${unknown.map((t) => `"${t}"`).join(', ')}; valid tags: ${valid.join(', ')}`);
+    throw new UsageError(
+      `--tags: unknown tag${unknown.length === 1 ? '' : 's'} ${unknown.map((t) => `"${t}"`).join(', ')}; valid tags: ${valid.join(', ')}`,
+    );
   }
 }
 

@@ -7,11 +7,11 @@
 //   the first server, the cluster's entries from the local kubeconfig.
 // Left in place on purpose: /etc/rancher/node (the node password, as the official uninstaller does),
 // what k3s-prereq set (sysctls, modules, swap) and the control machine's token file.
-import type { Change, HostContext, Role, Task } from '../runner/types.ts';
-import { q, run } from '../blocks/shell.ts';
-import { hasK3sRules, withoutK3sRules } from './iptables.ts';
-import { readKubeconfig, removeFromKubeconfig, sameKubeconfig, writeKubeconfig } from './kubeconfig.ts';
-import { clusterOf, firstServer, settingsFor } from './settings.ts';
+import type { Change, HostContext, Role, Task } from '../../lib/runner/types.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
+import { hasK3sRules, withoutK3sRules } from '../../lib/k3s/iptables.ts';
+import { readKubeconfig, removeFromKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
+import { clusterOf, firstServer, settingsFor } from '../../lib/k3s/settings.ts';
 
 /** K3s's own iptables and tools live under its data dir; the official killall puts them on PATH too. */
 const K3S_PATH = `for b in /var/lib/rancher/k3s/data/*/bin; do [ -d "$b" ] && PATH="$PATH:$b:$b/aux"; done; export PATH`;
@@ -19,14 +19,28 @@ const K3S_PATH = `for b in /var/lib/rancher/k3s/data/*/bin; do [ -d "$b" ] && PA
 const INTERFACES = ['cni0', 'flannel.1', 'flannel-v6.1', 'kube-ipvs0', 'flannel-wg', 'flannel-wg-v6'];
 const MOUNT_PREFIXES = ['/run/k3s', '/var/lib/kubelet/pods', '/var/lib/kubelet/plugins', '/run/netns/cni-'];
 export const K3S_PATHS = [
-  '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env',
-  '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env',
-  '/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/usr/local/bin/k3s-uninstall.sh', '/usr/local/bin/k3s-agent-uninstall.sh',
-  '/etc/rancher/k3s', '/run/k3s', '/run/flannel', '/var/lib/rancher/k3s', '/var/lib/kubelet', '/var/lib/cni',
+  '/etc/systemd/system/k3s.service',
+  '/etc/systemd/system/k3s.service.env',
+  '/etc/systemd/system/k3s-agent.service',
+  '/etc/systemd/system/k3s-agent.service.env',
+  '/usr/local/bin/k3s',
+  '/usr/local/bin/k3s-killall.sh',
+  '/usr/local/bin/k3s-uninstall.sh',
+  '/usr/local/bin/k3s-agent-uninstall.sh',
+  '/etc/rancher/k3s',
+  '/run/k3s',
+  '/run/flannel',
+  '/var/lib/rancher/k3s',
+  '/var/lib/kubelet',
+  '/var/lib/cni',
 ];
 const LINKS = ['kubectl', 'crictl', 'ctr'].map((c) => `/usr/local/bin/${c}`);
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean);
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 function stopUnitsTask(): Task {
   return {
@@ -41,7 +55,13 @@ function stopUnitsTask(): Task {
       return {
         summary: `stop and disable ${names.join(', ')}`,
         apply: (c) =>
-          run(c, names.map((u) => `systemctl stop ${q(u)}; systemctl disable ${q(u)} 2>/dev/null; systemctl reset-failed ${q(u)} 2>/dev/null`).join('; ') + '; true', 'stop K3s units').then(() => undefined),
+          run(
+            c,
+            names
+              .map((u) => `systemctl stop ${q(u)}; systemctl disable ${q(u)} 2>/dev/null; systemctl reset-failed ${q(u)} 2>/dev/null`)
+              .join('; ') + '; true',
+            'stop K3s units',
+          ).then(() => undefined),
       };
     },
   };
@@ -81,7 +101,11 @@ function unmountTask(): Task {
       return {
         summary: `unmount ${mounts.length} mount(s) under ${MOUNT_PREFIXES.join(', ')}`,
         apply: (c) =>
-          run(c, `awk '${match} {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount -f "$m" 2>/dev/null || umount -l "$m"; rm -rf "$m"; done; true`, 'unmount').then(() => undefined),
+          run(
+            c,
+            `awk '${match} {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount -f "$m" 2>/dev/null || umount -l "$m"; rm -rf "$m"; done; true`,
+            'unmount',
+          ).then(() => undefined),
       };
     },
   };
@@ -108,13 +132,15 @@ function interfacesTask(): Task {
     // the ports of cni0 (pod veths), then the interfaces flannel and kube-proxy create
     probe:
       `ip -o link show 2>/dev/null | awk -F': ' '/master cni0/ {split($2, a, "@"); print a[1]}'; ` +
-      INTERFACES.map((i) => `ip link show ${i} >/dev/null 2>&1 && echo ${i}`).join('; ') + '; true',
+      INTERFACES.map((i) => `ip link show ${i} >/dev/null 2>&1 && echo ${i}`).join('; ') +
+      '; true',
     plan(state): Change | null {
       const ifaces = [...new Set(lines(state.stdout))];
       if (ifaces.length === 0) return null;
       return {
         summary: `delete ${ifaces.join(', ')}`,
-        apply: (c) => run(c, ifaces.map((i) => `ip link delete ${q(i)} 2>/dev/null`).join('; ') + '; true', 'delete interfaces').then(() => undefined),
+        apply: (c) =>
+          run(c, ifaces.map((i) => `ip link delete ${q(i)} 2>/dev/null`).join('; ') + '; true', 'delete interfaces').then(() => undefined),
       };
     },
   };
@@ -124,7 +150,15 @@ function iptablesTask(): Task {
   const tools = ['iptables', 'ip6tables'];
   return {
     name: 'iptables rules of K3s removed',
-    probe: `${K3S_PATH}; ` + tools.map((t) => `if command -v ${t}-save >/dev/null 2>&1 && command -v ${t}-restore >/dev/null 2>&1; then echo "@@ ${t}"; ${t}-save 2>/dev/null; fi`).join('; ') + '; true',
+    probe:
+      `${K3S_PATH}; ` +
+      tools
+        .map(
+          (t) =>
+            `if command -v ${t}-save >/dev/null 2>&1 && command -v ${t}-restore >/dev/null 2>&1; then echo "@@ ${t}"; ${t}-save 2>/dev/null; fi`,
+        )
+        .join('; ') +
+      '; true',
     plan(state): Change | null {
       const saves = new Map<string, string>();
       for (const part of state.stdout.split('@@ ').slice(1)) {
@@ -147,15 +181,21 @@ function filesTask(): Task {
   return {
     name: 'K3s binaries, links, units and data removed',
     probe:
-      K3S_PATHS.map((p) => `{ [ -e ${p} ] || [ -L ${p} ]; } && echo ${p}`).join('; ') + '; ' +
-      LINKS.map((p) => `[ -L ${p} ] && echo ${p}`).join('; ') + '; true',
+      K3S_PATHS.map((p) => `{ [ -e ${p} ] || [ -L ${p} ]; } && echo ${p}`).join('; ') +
+      '; ' +
+      LINKS.map((p) => `[ -L ${p} ] && echo ${p}`).join('; ') +
+      '; true',
     plan(state): Change | null {
       const present = lines(state.stdout);
       if (present.length === 0) return null;
       return {
         summary: `remove ${present.join(', ')}`,
         apply: (c) =>
-          run(c, present.map((p) => `rm -rf --one-file-system ${q(p)}`).join(' && ') + ' && systemctl daemon-reload', 'remove K3s files').then(() => undefined),
+          run(
+            c,
+            present.map((p) => `rm -rf --one-file-system ${q(p)}`).join(' && ') + ' && systemctl daemon-reload',
+            'remove K3s files',
+          ).then(() => undefined),
       };
     },
   };
@@ -181,5 +221,14 @@ function localKubeconfigTask(): Task {
 export const k3sResetRole: Role = {
   name: 'k3s-reset',
   appliesTo: (host) => host.groups.includes('servers') || host.groups.includes('agents'),
-  tasks: () => [stopUnitsTask(), killShimsTask(), unmountTask(), netnsTask(), interfacesTask(), iptablesTask(), filesTask(), localKubeconfigTask()],
+  tasks: () => [
+    stopUnitsTask(),
+    killShimsTask(),
+    unmountTask(),
+    netnsTask(),
+    interfacesTask(),
+    iptablesTask(),
+    filesTask(),
+    localKubeconfigTask(),
+  ],
 };

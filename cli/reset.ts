@@ -7,13 +7,13 @@ import type { Readable } from 'node:stream';
 import { parseFlags, verbosity, nameList, UsageError } from './args.ts';
 import { preflight } from './preflight.ts';
 import { formatUserError } from './errors.ts';
-import { consoleLogger } from '../report/logger.ts';
-import { formatRecap } from '../report/recap.ts';
-import { writeJsonReport } from '../report/json.ts';
-import { createTransport } from '../ssh/index.ts';
-import { exitCode, runSite } from '../runner/run-site.ts';
-import { k3sResetRole } from '../k3s/reset.ts';
-import { acquireStateLock } from '../locks/state-lock.ts';
+import { consoleLogger } from '../lib/report/logger.ts';
+import { formatRecap } from '../lib/report/recap.ts';
+import { writeJsonReport } from '../lib/report/json.ts';
+import { createTransport } from '../lib/ssh/index.ts';
+import { exitCode, runSite } from '../lib/runner/run-site.ts';
+import { k3sResetRole } from '../roles/k3s-reset/index.ts';
+import { acquireStateLock } from '../lib/locks/state-lock.ts';
 
 const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -74,7 +74,7 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
     if (!Number.isInteger(forks) || forks < 1) throw new UsageError(`--forks must be a positive integer (got ${values.forks})`);
     const json = values.json ? path.resolve(values.json) : undefined;
     const limit = nameList('--limit', values.limit);
-    // bad input refused before anything is asked, contacted or written (lib/cli/preflight.ts)
+    // bad input refused before anything is asked, contacted or written (cli/preflight.ts)
     const { inventory, hosts } = await preflight({
       inventoryFile: path.resolve(values.inventory!),
       roles: [k3sResetRole],
@@ -112,7 +112,14 @@ export async function main(argv: string[], io: ResetIo = { stdin: process.stdin,
       report = await runSite({
         inventory,
         roles: [k3sResetRole],
-        options: { check: false, diff: false, verbosity: level, forks, limit: nodes.map((h) => h.name), hostLock: { pid, host, command, startedAt } },
+        options: {
+          check: false,
+          diff: false,
+          verbosity: level,
+          forks,
+          limit: nodes.map((h) => h.name),
+          hostLock: { pid, host, command, startedAt },
+        },
         connect: (host) =>
           createTransport(host, {
             knownHostsFile: host.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,

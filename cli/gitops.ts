@@ -7,14 +7,14 @@
 // Never touches a host: secrets are sealed with the keys kept under .clusterseed/.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadInventory } from '../inventory/load.ts';
-import { parseFlags, UsageError } from '../cli/args.ts';
-import { writeRepo } from './index.ts';
-import { factsFromDir, formatFindings as formatBringup } from './bringup/index.ts';
-import { renderAndAnalyze } from './bringup/pipeline.ts';
-import { bootstrapOfRender } from '../../roles/argocd-bootstrap/index.ts';
-import { formatFindings, scanText, type SecretFinding } from './secret-scan.ts';
-import { acquireStateLock } from '../locks/state-lock.ts';
+import { loadInventory } from '../lib/inventory/load.ts';
+import { parseFlags, UsageError } from './args.ts';
+import { writeRepo } from '../lib/gitops/index.ts';
+import { factsFromDir, formatFindings as formatBringup } from '../lib/gitops/bringup/index.ts';
+import { renderAndAnalyze } from '../lib/gitops/bringup/pipeline.ts';
+import { bootstrapOfRender } from '../roles/argocd-bootstrap/index.ts';
+import { formatFindings, scanText, type SecretFinding } from '../lib/gitops/secret-scan.ts';
+import { acquireStateLock } from '../lib/locks/state-lock.ts';
 
 const USAGE = `usage: scripts/gitops.mjs <render|check> -i inventory.yaml [-o DIR] [options]
 
@@ -108,7 +108,14 @@ async function renderLocked(
 ): Promise<number> {
   {
     const started = performance.now();
-    const { files, model, secrets, findings: bringup, warnings, analysisMs } = await renderAndAnalyze(inventory, {
+    const {
+      files,
+      model,
+      secrets,
+      findings: bringup,
+      warnings,
+      analysisMs,
+    } = await renderAndAnalyze(inventory, {
       stateDir,
       repoUrl: values['repo-url'],
       templateDir: values.templates ? path.resolve(values.templates) : undefined,
@@ -122,18 +129,26 @@ async function renderLocked(
       return 1;
     }
     if (bringup.length) {
-      console.error(`refusing: the repository would not come up on the inventory's cluster (bring-up analysis, ${bringup.length} finding${bringup.length === 1 ? '' : 's'})\n${formatBringup(bringup)}`);
+      console.error(
+        `refusing: the repository would not come up on the inventory's cluster (bring-up analysis, ${bringup.length} finding${bringup.length === 1 ? '' : 's'})\n${formatBringup(bringup)}`,
+      );
       return 1;
     }
     const ms = Math.round(performance.now() - started);
     const clusters = model.clusters.map((c) => `${c.name} (${c.components.length} components)`).join(', ');
-    console.log(`rendered ${files.size} files for ${clusters} in ${ms} ms (bring-up analysis ${Math.round(analysisMs)} ms); valid, no plaintext secrets, comes up`);
+    console.log(
+      `rendered ${files.size} files for ${clusters} in ${ms} ms (bring-up analysis ${Math.round(analysisMs)} ms); valid, no plaintext secrets, comes up`,
+    );
     if (model.repoUrl.startsWith('file://')) {
       console.log(`note: Argo CD cannot clone ${model.repoUrl}; pass --repo-url with the URL it reaches the repository at`);
     }
-    for (const c of secrets.newKeys) console.log(`new Sealed Secrets key pair for ${c} (installed into that cluster before its SealedSecrets sync)`);
+    for (const c of secrets.newKeys)
+      console.log(`new Sealed Secrets key pair for ${c} (installed into that cluster before its SealedSecrets sync)`);
     // no placeholder is rendered for them: Argo CD deploys to them once registered
-    if (secrets.unregistered.length) console.log(`not registered in Argo CD yet (no cluster Secret rendered): ${secrets.unregistered.join(', ')}; run site.mjs without --skip-hosts to register them`);
+    if (secrets.unregistered.length)
+      console.log(
+        `not registered in Argo CD yet (no cluster Secret rendered): ${secrets.unregistered.join(', ')}; run site.mjs without --skip-hosts to register them`,
+      );
     if (secrets.resealed.length) console.log(`sealed: ${secrets.resealed.join(', ')}`);
     if (command === 'check') {
       if (values.output) {

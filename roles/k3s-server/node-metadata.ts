@@ -5,10 +5,10 @@
 // wrong about workload placement, so this task sets what differs with kubectl. Which keys clusterseed
 // owns is recorded in two annotations, so a label or taint removed from the inventory is removed
 // from the node while labels set by others are left alone.
-import type { HostSpec } from '../inventory/model.ts';
-import { parseTaint } from '../inventory/syntax.ts';
-import type { Change, HostContext, Skip, Task } from '../runner/types.ts';
-import { q, run } from '../blocks/shell.ts';
+import type { HostSpec } from '../../lib/inventory/model.ts';
+import { parseTaint } from '../../lib/inventory/syntax.ts';
+import type { Change, HostContext, Skip, Task } from '../../lib/runner/types.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
 import { apiObserver, nodeQuery, nodeStatus, parseNode, type NodeStatus } from './readiness.ts';
 
 export const MANAGED_LABELS = 'clusterseed.io/managed-labels';
@@ -54,8 +54,10 @@ export function planNodeMetadata(status: NodeStatus, host: HostSpec): MetadataPl
   const annotations: string[] = [];
   const labelKeys = Object.keys(host.labels).sort().join(',');
   const taintIds = [...wantedIds].sort().join(',');
-  if ((status.annotations[MANAGED_LABELS] ?? '') !== labelKeys || !(MANAGED_LABELS in status.annotations)) annotations.push(`${MANAGED_LABELS}=${labelKeys}`);
-  if ((status.annotations[MANAGED_TAINTS] ?? '') !== taintIds || !(MANAGED_TAINTS in status.annotations)) annotations.push(`${MANAGED_TAINTS}=${taintIds}`);
+  if ((status.annotations[MANAGED_LABELS] ?? '') !== labelKeys || !(MANAGED_LABELS in status.annotations))
+    annotations.push(`${MANAGED_LABELS}=${labelKeys}`);
+  if ((status.annotations[MANAGED_TAINTS] ?? '') !== taintIds || !(MANAGED_TAINTS in status.annotations))
+    annotations.push(`${MANAGED_TAINTS}=${taintIds}`);
   return { labels, taints, annotations };
 }
 
@@ -100,7 +102,10 @@ export function nodeMetadataTask(ctx: HostContext): Task {
       ].filter(Boolean);
       return {
         summary: `node ${ctx.host.name}: ${parts.join('; ')}`,
-        apply: () => run(observer, metadataCommands(ctx.host.name, plan).join(' && '), `kubectl label/taint node ${ctx.host.name}`).then(() => undefined),
+        apply: () =>
+          run(observer, metadataCommands(ctx.host.name, plan).join(' && '), `kubectl label/taint node ${ctx.host.name}`).then(
+            () => undefined,
+          ),
       };
     },
   };

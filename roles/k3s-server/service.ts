@@ -2,12 +2,12 @@
 // until Ready. The decision is persisted: after a successful (re)start the hashes of everything the
 // service was started with are stamped on the host, so a restart that a failed run never got to is
 // still done by the next run (an in-memory handler would forget it).
-import type { Change, Task } from '../runner/types.ts';
-import { run } from '../blocks/shell.ts';
-import { fileFact, textOf } from '../blocks/file.ts';
-import { unitState } from '../blocks/unit-state.ts';
+import type { Change, Task } from '../../lib/runner/types.ts';
+import { run } from '../../lib/blocks/shell.ts';
+import { fileFact, textOf } from '../../lib/blocks/file.ts';
+import { unitState } from '../../lib/blocks/unit-state.ts';
 import { waitForNode } from './readiness.ts';
-import { serviceName, type NodeKind } from './systemd.ts';
+import { serviceName, type NodeKind } from '../../lib/k3s/systemd.ts';
 
 export const STAMP_PATH = '/etc/rancher/k3s/.clusterseed-applied';
 
@@ -32,7 +32,9 @@ export function changedInputs(stamp: string, inputs: Record<string, string>): st
   } catch {
     return null;
   }
-  return Object.keys(inputs).filter((k) => old[k] !== inputs[k]).concat(Object.keys(old).filter((k) => !(k in inputs)));
+  return Object.keys(inputs)
+    .filter((k) => old[k] !== inputs[k])
+    .concat(Object.keys(old).filter((k) => !(k in inputs)));
 }
 
 export function serviceTask(spec: ServiceSpec): Task {
@@ -63,7 +65,11 @@ export function serviceTask(spec: ServiceSpec): Task {
           if (restart) steps.push(`systemctl restart --no-block ${unit}`);
           await run(c, steps.join(' && '), `${restart ? 'restart' : 'enable'} ${unit}`);
           if (!restart) return;
-          await waitForNode(c, { kind: spec.kind, want: { version: spec.version, etcdVoter: spec.etcdVoter }, timeoutMs: spec.readyTimeoutMs });
+          await waitForNode(c, {
+            kind: spec.kind,
+            want: { version: spec.version, etcdVoter: spec.etcdVoter },
+            timeoutMs: spec.readyTimeoutMs,
+          });
           await c.conn.upload(STAMP_PATH, `${stamp}\n`, { mode: 0o600, owner: 'root', group: 'root', become: true });
         },
       };

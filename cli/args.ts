@@ -23,8 +23,12 @@ export function parseFlags<T extends ParseArgsConfig['options']>(args: string[],
  */
 export function nameList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new UsageError(`${flag} names nothing (got ${JSON.stringify(value)}): give one or more comma-separated names`);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new UsageError(`${flag} names nothing (got ${JSON.stringify(value)}): give one or more comma-separated names`);
   return names;
 }
 
@@ -42,5 +46,8 @@ export function verbosity(args: string[]): { level: number; rest: string[] } {
 
 export function list(value: string | undefined): string[] | undefined {
   if (!value) return undefined;
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

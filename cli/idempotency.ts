@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { main as siteMain } from './site.ts';
-import { acquireStateLock, stateDirOf } from '../locks/state-lock.ts';
+import { acquireStateLock, stateDirOf } from '../lib/locks/state-lock.ts';
 import { formatUserError } from './errors.ts';
 
 export const USAGE = `Usage: npx zx scripts/idempotency.mjs -i INVENTORY [any site.mjs flag except --check and --json]
@@ -13,7 +13,11 @@ export const USAGE = `Usage: npx zx scripts/idempotency.mjs -i INVENTORY [any si
 Runs the site twice; exits 4 and lists the tasks that changed if the second run changed anything.`;
 
 interface Report {
-  hosts: Array<{ host: string; counts: { changed: number }; tasks: Array<{ role: string; task: string; outcome: string; summary?: string }> }>;
+  hosts: Array<{
+    host: string;
+    counts: { changed: number };
+    tasks: Array<{ role: string; task: string; outcome: string; summary?: string }>;
+  }>;
   gitops: { unchanged: boolean; commit?: string } | null;
 }
 
@@ -60,7 +64,9 @@ export async function main(argv: string[]): Promise<number> {
     const changed = second.hosts.flatMap((h) => h.tasks.filter((t) => t.outcome === 'changed').map((t) => ({ host: h.host, ...t })));
     const repoChanged = second.gitops !== null && !second.gitops.unchanged;
     if (changed.length === 0 && !repoChanged) {
-      console.log(`\nIDEMPOTENT: the second run changed nothing on ${second.hosts.length} host(s)${second.gitops ? ' and made no commit' : ''}.`);
+      console.log(
+        `\nIDEMPOTENT: the second run changed nothing on ${second.hosts.length} host(s)${second.gitops ? ' and made no commit' : ''}.`,
+      );
       return 0;
     }
     console.error('\nNOT IDEMPOTENT: the second run changed:');
