@@ -5,7 +5,7 @@
 // k8s.io/component-helpers/node/util/sysctl). The K3s CIS guide (hardening-guide.md @ 035acb07)
 // lists only the first four; the keys.* two already have these values on current kernels, but the
 // kubelet checks them, so they are persisted too.
-import type { Change, HostContext, Skip, Task } from '../runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip, Task } from '../runner/types.ts';
 import { sysctl } from '../blocks/sysctl.ts';
 import { settingsFor } from './settings.ts';
 
@@ -49,7 +49,7 @@ export function kernelDefaultsTask(): Task {
   return {
     ...inner,
     when: (ctx: HostContext) => settingsFor(ctx).hardening.protectKernelDefaults,
-    async plan(state, ctx: HostContext): Promise<Change | Skip | null> {
+    async plan(state, ctx: HostContext): Promise<PlanResult> {
       // the sysctl block persists the file and warns per key that a container cannot apply
       if (ctx.facts.container) ctx.log.warn(containerNotice(ctx.facts.container));
       return inner.plan(state, ctx);

@@ -10,6 +10,8 @@ import {
   type ProbeResult,
   type Role,
   type Skip,
+  type InState,
+  type PlanResult,
   type Task,
   type TaskReport,
 } from './types.ts';
@@ -31,8 +33,12 @@ export interface RoleResult {
   stop: 'failed' | 'unreachable' | 'interrupted' | null;
 }
 
-function isSkip(x: Change | Skip | null): x is Skip {
+function isSkip(x: PlanResult): x is Skip {
   return !!x && 'skip' in x;
+}
+
+function isInState(x: PlanResult): x is InState | null {
+  return x === null || 'ok' in x;
 }
 
 function selected(task: Task, role: Role, ctx: HostContext): boolean {
@@ -178,9 +184,16 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
         offset = i;
       }
       const plan = await task.plan(states[i - offset], ctx);
-      if (plan === null) {
-        reports.push({ role: role.name, task: mask(task.name), outcome: 'ok', durationMs: Date.now() - started });
-        ctx.log.verbose(`ok: [${role.name}] ${task.name}`);
+      if (isInState(plan)) {
+        const why = plan?.ok;
+        reports.push({
+          role: role.name,
+          task: mask(task.name),
+          outcome: 'ok',
+          ...(why ? { summary: mask(why) } : {}),
+          durationMs: Date.now() - started,
+        });
+        ctx.log.verbose(`ok: [${role.name}] ${task.name}${why ? `: ${why}` : ''}`);
         continue;
       }
       if (isSkip(plan)) {
@@ -191,6 +204,7 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
       const verb = ctx.options.check ? 'would change' : 'changed';
       ctx.log.info(`${verb}: [${role.name}] ${task.name}: ${plan.summary}`);
       if (ctx.options.diff && plan.diff?.length) ctx.log.info(renderDiffs(plan.diff));
+      for (const command of plan.commands ?? []) ctx.log.debug(`  ${ctx.options.check ? 'would run' : 'runs'}: ${command}`);
       if (!ctx.options.check) {
         // the notification outlives this run: if anything stops us before the handler proved
         // itself, the next run still knows the host is not where its files say

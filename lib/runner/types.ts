@@ -91,6 +91,8 @@ export interface Change {
   /** one line: what will change, e.g. "set PermitRootLogin no" */
   summary: string;
   diff?: FileDiff[];
+  /** the remote commands apply would run (shown by --check -vv); secrets masked by the logger */
+  commands?: string[];
   apply(ctx: HostContext): Promise<void>;
 }
 
@@ -98,6 +100,14 @@ export interface Change {
 export interface Skip {
   skip: string;
 }
+
+/** A task already in its desired state, and why (one line, shown with -v): `{ ok: 'sshd already runs the hardened config' }`. */
+export interface InState {
+  ok: string;
+}
+
+/** What a task's plan returns: the change to make, a skip, or in state (null: in state, no reason given). */
+export type PlanResult = Change | Skip | InState | null;
 
 export interface Task {
   name: string;
@@ -111,7 +121,7 @@ export interface Task {
   /** apt packages whose installed state `plan` reads from `state.packages` (batched like the files) */
   packages?: string[];
   /** the difference between the probed state and the desired one: null when in state */
-  plan(state: ProbeResult, ctx: HostContext): Change | Skip | null | Promise<Change | Skip | null>;
+  plan(state: ProbeResult, ctx: HostContext): PlanResult | Promise<PlanResult>;
   /** handlers notified when this task changed something */
   notify?: string[];
   /** evaluate before probing; false → skipped */

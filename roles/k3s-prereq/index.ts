@@ -6,7 +6,7 @@
 //  - the six kernel parameters protect-kernel-defaults checks, in 71-clusterseed-k3s-kernel-defaults.conf;
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
-import type { Change, Handler, HostContext, Role, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, Handler, HostContext, Role, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
 import { kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
@@ -47,7 +47,7 @@ function swapOffTask(): Task {
     name: 'swap off now',
     // the first column after the header, read by the shell (no awk)
     probe: `{ read -r _ && while read -r f _; do echo "$f"; done; } </proc/swaps 2>/dev/null; true`,
-    plan(state, ctx: HostContext): Change | Skip | null {
+    plan(state, ctx: HostContext): PlanResult {
       const active = state.stdout
         .split('\n')
         .map((l) => l.trim())

@@ -7,7 +7,7 @@
 // from the node while labels set by others are left alone.
 import type { HostSpec } from '../../lib/inventory/model.ts';
 import { parseTaint } from '../../lib/inventory/syntax.ts';
-import type { Change, HostContext, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { apiObserver, nodeQuery, nodeStatus, parseNode, type NodeStatus } from './readiness.ts';
 
@@ -83,7 +83,7 @@ export function nodeMetadataTask(ctx: HostContext): Task {
   return {
     name: 'node labels and taints as in the inventory',
     probe: selfObserved ? `${nodeQuery(ctx.host.name)} --request-timeout=30s` : undefined,
-    async plan(state, ctx: HostContext): Promise<Change | Skip | null> {
+    async plan(state, ctx: HostContext): Promise<PlanResult> {
       const observer = apiObserver(ctx);
       if (!observer) return { skip: 'no server of this cluster is part of the run to ask the API through' };
       // the probe batch keeps no stderr: when the probed query failed, ask again for kubectl's message

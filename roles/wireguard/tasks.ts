@@ -2,7 +2,7 @@
 // the wg-quick config (checked by `wg-quick strip` before it replaces the live file), and
 // wg-quick@<iface> enabled and started. Changes to a running link are applied by the handler with
 // `wg syncconf`, which keeps every session whose peer did not change.
-import type { Change, HostContext, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
 import { NothingApplied } from '../../lib/runner/types.ts';
 import { service } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
@@ -45,7 +45,7 @@ export function kernelTask(): Task {
     name: 'WireGuard in the kernel',
     tags: [TAG],
     probe: MODULE_PROBE,
-    plan(state, ctx): Change | Skip | null {
+    plan(state, ctx): PlanResult {
       const got = state.stdout.trim();
       ctx.shared.delete(unsupportedName(ctx.host.name));
       if (got === 'loaded') return null;

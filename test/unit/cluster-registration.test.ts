@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import type { Change, HostContext, Skip } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip } from '../../lib/runner/types.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { clusterRegistrationRole, registrationTask, SEALING_KEY_FILE } from '../../roles/cluster-registration/index.ts';
 import {
@@ -95,7 +95,7 @@ async function converge(f: Fixture, check = false): Promise<{ change: Change | n
   const c = f.ctx(check);
   const res = await c.conn.exec(task.probe!, { become: true });
   assert.is(res.code, 0, res.stderr);
-  const change = (await task.plan({ stdout: res.stdout, code: res.code }, c)) as Change | Skip | null;
+  const change = (await task.plan({ stdout: res.stdout, code: res.code }, c)) as PlanResult;
   assert.ok(!change || !('skip' in change));
   if (change && !check) await (change as Change).apply(c);
   return { change: change as Change | null, scripts: c.conn.scripts };

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import type { Change, HostContext, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
@@ -85,7 +85,7 @@ async function rejects(fn: () => unknown, re: RegExp): Promise<void> {
   }
   assert.unreachable(`expected an error matching ${re}`);
 }
-const summaryOf = (c: Change | Skip | null) => (c && 'summary' in c ? c.summary : c && 'skip' in c ? `skip: ${c.skip}` : 'null');
+const summaryOf = (c: PlanResult) => (c && 'summary' in c ? c.summary : c && 'skip' in c ? `skip: ${c.skip}` : 'null');
 const taskNamed = (tasks: Task[], re: RegExp) => {
   const t = tasks.find((x) => re.test(x.name));
   if (!t) throw new Error(`no task ${re} in ${tasks.map((x) => x.name).join(' | ')}`);

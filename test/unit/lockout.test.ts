@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import type { Change, HostContext, Skip } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Skip } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport, UploadOptions } from '../../lib/ssh/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
@@ -103,7 +103,7 @@ function recorder(locked: string[] = []): { calls: string[]; login: FreshLogin }
   };
 }
 
-const isChange = (x: Change | Skip | null): x is Change => !!x && 'apply' in x;
+const isChange = (x: PlanResult): x is Change => !!x && 'apply' in x;
 
 function keyPair(dir: string, name: string): { file: string; pub: string; id: string } {
   const file = path.join(dir, name);
