@@ -1,6 +1,6 @@
 // Role vars of EVERY host checked before the first host is touched. checkInventoryVars (vars-specs)
 // knows keys and types; what a value may be (a port from 1 to 65535, a user name, a time HH:MM, an
-// address) is read by each role while it builds its tasks (roles/base/vars-check.ts VarsReader).
+// address) is read by each role while it builds its tasks (the VarsReader of lib/settings).
 // Roles build their tasks host by host in their turn, so such an error used to surface on a host
 // only after the roles before it had changed it (vars.harden.firewall.ssh_port: 70000 stopped the
 // host after base ran; vars.k3s-prereq.reboot_timeout: 5 only in the reboot handler, after the
@@ -15,7 +15,7 @@ import { provenanceOf } from '../lib/inventory/provenance.ts';
 import { deepMerge } from '../lib/runner/merge.ts';
 import type { Facts, HostContext, Logger, Role, RunOptions } from '../lib/runner/types.ts';
 import type { Transport } from '../lib/ssh/types.ts';
-import { VarsError } from './base/vars-check.ts';
+import { VarsError } from '../lib/settings/index.ts';
 import { rebootTimeoutMs } from './k3s-prereq/index.ts';
 
 /** What building took longer than this for (a DNS lookup of a host name, say) is left to the run. */

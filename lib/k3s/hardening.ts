@@ -6,7 +6,7 @@
 import { isPlainObject } from '../inventory/merge.ts';
 
 export type PsaLevel = 'privileged' | 'baseline' | 'restricted';
-const PSA_LEVELS: PsaLevel[] = ['privileged', 'baseline', 'restricted'];
+export const PSA_LEVELS: PsaLevel[] = ['privileged', 'baseline', 'restricted'];
 
 export interface PodSecurity {
   enforce: PsaLevel;

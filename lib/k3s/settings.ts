@@ -7,7 +7,8 @@ import { clusterSpansSites, nodeAddress as siteNodeAddress } from '../inventory/
 import { expandPath } from '../inventory/paths.ts';
 import type { HostContext } from '../runner/types.ts';
 import { DEFAULT_K3S_RELEASES } from './release.ts';
-import { HARDENING_KEYS, readHardening, type Hardening } from './hardening.ts';
+import { PSA_LEVELS, readHardening, type Hardening } from './hardening.ts';
+import { roleSettings, type RoleSettings } from '../settings/index.ts';
 
 export interface K3sSettings {
   cluster: ClusterSpec;
@@ -39,9 +40,43 @@ export interface K3sSettings {
   hardening: Hardening;
 }
 
-export const DEFAULT_ETCD_SNAPSHOT_SCHEDULE = '0 */12 * * *';
-export const DEFAULT_ETCD_SNAPSHOT_RETENTION = 5;
-export const DEFAULT_READY_TIMEOUT_S = 600;
+/**
+ * `vars.k3s` of a cluster: its keys and defaults in lib/k3s/defaults.yaml (roles/k3s-server/README.md
+ * lists them), checked with the role settings of every role before any host is touched
+ * (roles/vars-specs.ts); what the types cannot say (owned config keys, a cron expression, an env
+ * variable's name) is checked by readSettings below.
+ */
+export const k3sSettingsSpec: RoleSettings = roleSettings('k3s', import.meta.url, {
+  what: 'K3s',
+  readme: 'roles/k3s-server/README.md',
+  // K3s' own keys: config.yaml flags, registries.yaml, env-file variables
+  open: ['registries', 'server_config', 'agent_config', 'env'],
+  types: {
+    embedded_etcd: 'boolean',
+    etcd_snapshot_retention: { type: 'integer', min: 1 },
+    registries: 'mapping',
+    kubeconfig: 'string',
+    kubeconfig_server: 'string',
+    ready_timeout: 'number',
+    prefer_bundled_bin: 'boolean',
+    pod_security: { type: 'mapping', off: true },
+    'pod_security.enforce': { type: 'string', oneOf: PSA_LEVELS },
+    'pod_security.audit': { type: 'string', oneOf: PSA_LEVELS },
+    'pod_security.warn': { type: 'string', oneOf: PSA_LEVELS },
+    audit_log: { type: 'mapping', off: true },
+    'audit_log.max_age': { type: 'integer', min: 1 },
+    'audit_log.max_backup': { type: 'integer', min: 1 },
+    'audit_log.max_size': { type: 'integer', min: 1 },
+    pod_max_pids: { type: 'integer', min: 64, off: true },
+    streaming_connection_idle_timeout: { type: 'string', off: true },
+  },
+});
+
+const K3S_DEFAULTS = k3sSettingsSpec.defaults;
+export const DEFAULT_ETCD_SNAPSHOT_SCHEDULE = K3S_DEFAULTS.etcd_snapshot_schedule as string;
+export const DEFAULT_ETCD_SNAPSHOT_RETENTION = K3S_DEFAULTS.etcd_snapshot_retention as number;
+export const DEFAULT_READY_TIMEOUT_S = K3S_DEFAULTS.ready_timeout as number;
+const DEFAULT_WRITE_KUBECONFIG_MODE = K3S_DEFAULTS.write_kubeconfig_mode as string;
 
 /** config.yaml keys clusterseed derives from the inventory; setting them in *_config is an error */
 export const OWNED_KEYS = [
@@ -88,23 +123,7 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   const raw = cluster.vars.k3s ?? {};
   const where = (field: string) => `${inventory.file}: cluster "${cluster.name}": vars.k3s${field ? `.${field}` : ''}`;
   if (!isPlainObject(raw)) throw new K3sSettingsError(`${where('')}: expected a mapping of K3s settings`);
-  const known = [
-    'disable',
-    'embedded_etcd',
-    'etcd_snapshot_schedule',
-    'etcd_snapshot_retention',
-    'airgap_images',
-    'registries',
-    'server_config',
-    'agent_config',
-    'env',
-    'kubeconfig',
-    'kubeconfig_server',
-    'ready_timeout',
-    'write_kubeconfig_mode',
-    'prefer_bundled_bin',
-    ...HARDENING_KEYS,
-  ];
+  const known = Object.keys(K3S_DEFAULTS);
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new K3sSettingsError(`${where(key)}: unknown setting (known: ${known.join(', ')})`);
   }
@@ -149,7 +168,7 @@ function readSettings(inventory: Inventory, cluster: ClusterSpec): K3sSettings {
   }
   const timeout = raw.ready_timeout ?? DEFAULT_READY_TIMEOUT_S;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new K3sSettingsError(`${where('ready_timeout')}: expected seconds > 0`);
-  const mode = raw.write_kubeconfig_mode ?? '0600';
+  const mode = raw.write_kubeconfig_mode ?? DEFAULT_WRITE_KUBECONFIG_MODE;
   if (typeof mode !== 'string' || !/^0?[0-7]{3}$/.test(mode))
     throw new K3sSettingsError(`${where('write_kubeconfig_mode')}: expected an octal mode string like "0600"`);
   const env = mapping('env') ?? {};

@@ -23,6 +23,10 @@ import {
   rootAppHelmChart,
   type BootstrapInput,
 } from './manifests.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.argocd-bootstrap`: defaults.yaml (none: any key is an inventory error; README "Settings") */
+export const argocdBootstrapSettings = roleSettings('argocd-bootstrap', import.meta.url);
 
 /**
  * Fixed parts of the bootstrap, not inventory settings (the role has no vars: `vars.argocd-bootstrap`

@@ -11,7 +11,7 @@ import { q, run } from '../../lib/blocks/shell.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin } from '../../lib/blocks/login-proof.ts';
 import { agentIdentities, keyIdentity, privateKeyIdentity, shortIdentity } from '../../lib/ssh/identities.ts';
-import { VarsError, VarsReader } from './vars-check.ts';
+import { VarsError, VarsReader } from '../../lib/settings/index.ts';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;

@@ -4,9 +4,11 @@ import type { Role } from '../../lib/runner/types.ts';
 import type { FreshLogin } from '../../lib/blocks/login-proof.ts';
 import { baseHandlers } from './handlers.ts';
 import { baseTasks } from './tasks.ts';
-import { loadDefaults } from './vars-check.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
 
-export const baseDefaults = loadDefaults(import.meta.url);
+/** `vars.base`: defaults.yaml (README "Settings" lists every key) */
+export const baseSettings = roleSettings('base', import.meta.url, { open: ['unattended_upgrades.origins'] });
+export const baseDefaults = baseSettings.defaults;
 
 /** The role; `freshLogin` (the login proof after a key or sudo change) is replaceable for unit tests. */
 export function createBaseRole(opts: { freshLogin?: FreshLogin } = {}): Role {

@@ -5,11 +5,10 @@
 import type { Inventory, HostSpec } from '../../lib/inventory/model.ts';
 import type { FieldPath } from '../../lib/inventory/errors.ts';
 import { provenanceOf } from '../../lib/inventory/provenance.ts';
-import { hostVarsLayers, throwIfProblems, type Problem } from '../../lib/inventory/role-vars.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { agentIdentities, controlIdentities, keyIdentity } from '../../lib/ssh/identities.ts';
 import { adminUserName, collectAdminKeys, exclusiveKeysRefusal } from './admin.ts';
-import { VarsError, VarsReader } from './vars-check.ts';
+import { VarsError, VarsReader, hostVarsLayers, throwIfProblems, type Problem } from '../../lib/settings/index.ts';
 
 /** Where the inventory sets vars.base.<key> for this host (host vars win over group vars over top-level vars). */
 function varsPath(inventory: Inventory, host: HostSpec, key: string): FieldPath | undefined {

@@ -5,7 +5,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { command, directory, file, lineInFile, renderTemplate, service, unitState } from '../../lib/blocks/index.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
-import type { VarsReader } from './vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 
 const TEMPLATES = fileURLToPath(new URL('./templates/', import.meta.url));
 const template = (name: string, data: unknown) => renderTemplate(path.join(TEMPLATES, name), data);

@@ -4,7 +4,7 @@ import type { HostContext, Task } from '../../lib/runner/types.ts';
 import { packages } from '../../lib/blocks/index.ts';
 import { adminUserTask, authorizedKeysTask, readAdminSpec, sudoersTask } from './admin.ts';
 import { hostnameTasks, readUnattended, timeSyncTasks, timezoneTask, TIMEZONE, unattendedTasks } from './system.ts';
-import { VarsReader } from './vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import type { FreshLogin } from '../../lib/blocks/login-proof.ts';
 
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9]+)?$/;

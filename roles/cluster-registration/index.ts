@@ -27,6 +27,10 @@ import {
 } from '../../lib/clusters/built.ts';
 import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../../lib/gitops/sealing-keys.ts';
 import { sealingKeyDir } from '../../lib/gitops/index.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.cluster-registration`: defaults.yaml (none: any key is an inventory error; README "Settings") */
+export const clusterRegistrationSettings = roleSettings('cluster-registration', import.meta.url);
 
 /**
  * Fixed parts, not inventory settings (the role has no vars, like argocd-bootstrap): K3s applies

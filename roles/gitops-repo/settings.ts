@@ -3,9 +3,11 @@
 // role all ask the same questions of the inventory.
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
-import { loadDefaults, VarsReader } from '../base/vars-check.ts';
+import { roleSettings, VarsReader } from '../../lib/settings/index.ts';
 
-export const gitopsRepoDefaults = loadDefaults(import.meta.url);
+/** `vars.gitops-repo`: defaults.yaml (README "Settings") */
+export const gitopsRepoSettings = roleSettings('gitops-repo', import.meta.url);
+export const gitopsRepoDefaults = gitopsRepoSettings.defaults;
 
 export interface HostedRepo {
   /** the first server of the management cluster */

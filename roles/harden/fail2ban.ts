@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
 import { absent, file, packages, renderTemplate } from '../../lib/blocks/index.ts';
 import { run } from '../../lib/blocks/shell.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 import { sourcesList } from './firewall.ts';
 
 export const JAIL_FILE = '/etc/fail2ban/jail.d/60-clusterseed-sshd.local';

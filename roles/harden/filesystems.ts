@@ -4,7 +4,7 @@
 // even when it is not mounted.
 import type { Change, Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 
 export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
 

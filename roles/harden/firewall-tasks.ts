@@ -12,7 +12,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { directory, file, packages, renderTemplate, service } from '../../lib/blocks/index.ts';
 import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 import { hostedRepoHost } from '../gitops-repo/settings.ts';
 import {
   clusterView,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import { parseCidr } from '../../lib/inventory/cidr.ts';
 import { renderTemplate } from '../../lib/blocks/file.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 
 export const TABLE = 'clusterseed';
 export const RULESET_FILE = '/etc/clusterseed/firewall.nft';

@@ -1,5 +1,5 @@
 import type { Handler } from '../../lib/runner/types.ts';
-import { VarsReader } from '../base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { fail2banHandler } from './fail2ban.ts';
 import { reloadSshdHandler } from './sshd-tasks.ts';
 import { reloadAuditdHandler } from './auditd.ts';

@@ -1,7 +1,7 @@
 // The host-side hardening dev-sec's os_hardening covers besides sshd, sysctl and the firewall:
 // AppArmor, auditd, core dumps, cron and /tmp. Each reads its part of vars.harden; see README.md.
 import type { HostContext, Task } from '../../lib/runner/types.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 import { apparmorTasks } from './apparmor.ts';
 import { auditdTasks } from './auditd.ts';
 import { coreDumpTasks } from './coredump.ts';

@@ -22,7 +22,7 @@ import {
 } from './sshd.ts';
 import { proveLogins, sshdLoginChecks, type FreshLogin } from './verify.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
-import { VarsReader } from '../base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 
 const MAIN = '/etc/ssh/sshd_config';
 /** phase 1's candidate directories are mktemp -d of this + .XXXXXXXX */

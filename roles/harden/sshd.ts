@@ -13,7 +13,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTemplate } from '../../lib/blocks/file.ts';
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 
 export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/00-clusterseed-harden.conf';
 export const MIN_OPENSSH = '7.4';

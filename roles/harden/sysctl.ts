@@ -2,7 +2,7 @@
 // belong to the K3s prerequisites file, 70-clusterseed-k3s.conf: this role refuses to set them at
 // all, so a hardening override can never switch a node's forwarding off, and the two files never
 // set the same key.
-import type { VarsReader } from '../base/vars-check.ts';
+import type { VarsReader } from '../../lib/settings/index.ts';
 
 /**
  * At boot systemd-sysctl applies every sysctl.d file in the order of its name, the last value of a

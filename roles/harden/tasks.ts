@@ -5,7 +5,7 @@ import { sshPortOf } from './ssh-port.ts';
 import type { HostContext, Task } from '../../lib/runner/types.ts';
 import { absent, sysctl } from '../../lib/blocks/index.ts';
 import { adminUserName } from '../base/admin.ts';
-import { VarsReader } from '../base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { fail2banTasks, readFail2ban } from './fail2ban.ts';
 import { readFilesystems, readProtocols, unusedModulesTask } from './filesystems.ts';
 import { firewallTasks, noFirewallTask } from './firewall-tasks.ts';

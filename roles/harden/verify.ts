@@ -3,7 +3,7 @@
 // needs it too and must not import harden. Re-exported here for the harden role's modules.
 import type { HostContext } from '../../lib/runner/types.ts';
 import { loginChecks, type LoginCheck } from '../../lib/blocks/login-proof.ts';
-import { VarsReader } from '../base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 
 export {
   loginChecks,

@@ -5,9 +5,14 @@
 import type { Role } from '../../lib/runner/types.ts';
 import { k3sNodeTasks } from '../k3s-server/tasks.ts';
 import { isAgent } from '../../lib/k3s/settings.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.k3s-agent`: defaults.yaml (the per-host config keys; README "Settings") */
+export const k3sAgentSettings = roleSettings('k3s-agent', import.meta.url, { open: ['config'] });
 
 export const k3sAgentRole: Role = {
   name: 'k3s-agent',
+  defaults: k3sAgentSettings.defaults,
   appliesTo: (host) => isAgent(host),
   tasks: (ctx) => k3sNodeTasks(ctx, 'agent'),
 };

@@ -17,7 +17,7 @@ import { kernelDefaultsTask } from '../../lib/k3s/kernel-defaults.ts';
 import { settingsFor } from '../../lib/k3s/settings.ts';
 import type { ClusterSpec } from '../../lib/inventory/model.ts';
 import { artifactsTask } from './artifacts.ts';
-import { loadDefaults, VarsReader } from '../base/vars-check.ts';
+import { roleSettings, VarsReader } from '../../lib/settings/index.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 
 export const K3S_SYSCTL_FILE = '/etc/sysctl.d/70-clusterseed-k3s.conf';
@@ -39,8 +39,15 @@ export function k3sSysctls(cluster: Pick<ClusterSpec, 'clusterCidr' | 'serviceCi
   return ipv6 ? { ...K3S_SYSCTLS, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv6.conf.default.forwarding': 1 } : { ...K3S_SYSCTLS };
 }
 
-/** defaults.yaml: the role's settings (checked against the inventory's vars when it is loaded) */
-export const k3sPrereqDefaults = loadDefaults(import.meta.url);
+/** The range of vars.k3s-prereq.reboot_timeout (seconds): shorter than a Pi's boot, or longer than two hours, is a mistake. */
+const REBOOT_TIMEOUT_MIN_S = 30;
+const REBOOT_TIMEOUT_MAX_S = 7200;
+
+/** `vars.k3s-prereq`: defaults.yaml (README "Settings"), checked against every vars layer before any host is touched */
+export const k3sPrereqSettings = roleSettings('k3s-prereq', import.meta.url, {
+  types: { reboot_timeout: { type: 'integer', min: REBOOT_TIMEOUT_MIN_S, max: REBOOT_TIMEOUT_MAX_S } },
+});
+export const k3sPrereqDefaults = k3sPrereqSettings.defaults;
 
 function swapOffTask(): Task {
   return {
@@ -210,7 +217,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function rebootTimeoutMs(ctx: Pick<HostContext, 'inventory' | 'host'>): number {
   const prereqVars = deepMerge(k3sPrereqDefaults, (ctx.host.vars['k3s-prereq'] as Record<string, unknown>) ?? {});
-  return VarsReader.of({ ...ctx, vars: prereqVars }, 'k3s-prereq').int('reboot_timeout', 30, 7200) * 1000;
+  return VarsReader.of({ ...ctx, vars: prereqVars }, 'k3s-prereq').int('reboot_timeout', REBOOT_TIMEOUT_MIN_S, REBOOT_TIMEOUT_MAX_S) * 1000;
 }
 
 export const rebootHandler: Handler = {

@@ -12,6 +12,10 @@ import { q, run } from '../../lib/blocks/shell.ts';
 import { hasK3sRules, withoutK3sRules } from '../../lib/k3s/iptables.ts';
 import { readKubeconfig, removeFromKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
 import { clusterOf, firstServer, settingsFor } from '../../lib/k3s/settings.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.k3s-reset`: defaults.yaml (none: any key is an inventory error; README "Settings") */
+export const k3sResetSettings = roleSettings('k3s-reset', import.meta.url);
 
 /** K3s's own iptables and tools live under its data dir; the official killall puts them on PATH too. */
 const K3S_PATH = `for b in /var/lib/rancher/k3s/data/*/bin; do [ -d "$b" ] && PATH="$PATH:$b:$b/aux"; done; export PATH`;

@@ -5,9 +5,14 @@
 import type { Role } from '../../lib/runner/types.ts';
 import { k3sNodeTasks } from './tasks.ts';
 import { isServer } from '../../lib/k3s/settings.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.k3s-server`: defaults.yaml (the per-host config keys; README "Settings") */
+export const k3sServerSettings = roleSettings('k3s-server', import.meta.url, { open: ['config'] });
 
 export const k3sServerRole: Role = {
   name: 'k3s-server',
+  defaults: k3sServerSettings.defaults,
   serial: 1,
   appliesTo: (host) => isServer(host),
   tasks: (ctx) => k3sNodeTasks(ctx, 'server'),

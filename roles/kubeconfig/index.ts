@@ -7,6 +7,10 @@ import type { Change, HostContext, Role, Task } from '../../lib/runner/types.ts'
 import { KUBECONFIG_PATH } from '../../lib/k3s/config.ts';
 import { entriesFromK3s, mergeKubeconfig, readKubeconfig, sameKubeconfig, writeKubeconfig } from '../../lib/k3s/kubeconfig.ts';
 import { clusterOf, firstServer, kubeconfigServer, settingsFor } from '../../lib/k3s/settings.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
+
+/** `vars.kubeconfig`: defaults.yaml (none: any key is an inventory error; README "Settings") */
+export const kubeconfigSettings = roleSettings('kubeconfig', import.meta.url);
 
 function kubeconfigTask(): Task {
   return {

@@ -7,10 +7,6 @@
 //  - nvidia-toolkit (nvidia-device-plugin): NVIDIA's apt repository and the container toolkit, on
 //    the component's nodes (group/label gpu). K3s finds the nvidia runtime when it starts, so an
 //    install on a node where K3s already runs restarts it.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Handler, HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, isActiveState, kernelModule, packages, q, run, service, unitState } from '../../lib/blocks/index.ts';
@@ -19,9 +15,11 @@ import { enabledDefs } from '../../lib/gitops/model.ts';
 import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
 import { isAgent, isServer } from '../../lib/k3s/settings.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
+import { roleSettings } from '../../lib/settings/index.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as Record<string, unknown>;
+/** `vars.platform-prereq`: defaults.yaml (README "Settings") */
+export const platformPrereqSettings = roleSettings('platform-prereq', import.meta.url);
+export const defaults = platformPrereqSettings.defaults;
 
 /** Prerequisites needed on every node of the cluster, whatever the component's placement. */
 const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi', 'nfs']);

@@ -8,12 +8,15 @@
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext, Role } from '../../lib/runner/types.ts';
 import { isLinked } from '../../lib/wireguard/peers.ts';
-import { loadDefaults, VarsReader } from '../base/vars-check.ts';
+import { noSettings, roleSettings, VarsReader } from '../../lib/settings/index.ts';
 import { linkHandler } from './handlers.ts';
 import { keyTasks, TAG } from './keys.ts';
 import { linkTasks, planFor } from './tasks.ts';
 
-export const wireguardDefaults = loadDefaults(import.meta.url);
+/** `vars.wireguard`: defaults.yaml (README "Settings"); wireguard-keys has none */
+export const wireguardSettings = roleSettings('wireguard', import.meta.url);
+export const wireguardKeysSettings = noSettings('wireguard-keys');
+export const wireguardDefaults = wireguardSettings.defaults;
 
 const applies = (host: HostSpec, inv: Inventory) => isLinked(host, inv);
 

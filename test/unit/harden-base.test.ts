@@ -14,7 +14,7 @@ import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { adminUserName, authorizedKeysContent, collectAdminKeys, MANAGED_KEY_MARK, sudoersContent } from '../../roles/base/admin.ts';
 import { hostsLine, readUnattended, renderAutoUpgrades, renderUnattendedUpgrades, timezoneTask } from '../../roles/base/system.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { baseTasks } from '../../roles/base/tasks.ts';
 
 const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop';

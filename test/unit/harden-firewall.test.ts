@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { clusterView, k3sRules, renderRuleset, sourcesList, type FirewallModel } from '../../roles/harden/firewall.ts';
 import { NFTABLES_DROPIN, noFirewallTask, renderBootUnit, renderNftablesDropIn } from '../../roles/harden/firewall-tasks.ts';

@@ -7,7 +7,7 @@ import { parseInventory } from '../../lib/inventory/load.ts';
 import type { HostContext, Task } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport } from '../../lib/ssh/types.ts';
 import { sysctl } from '../../lib/blocks/sysctl.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { hardenTasks } from '../../roles/harden/tasks.ts';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { deepMerge } from '../../lib/inventory/merge.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import type { ExecResult } from '../../lib/ssh/types.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { buildSshdConfig, HOST_KEYS_PROBE, parseHostKeys, readSshdVars, renderSshdConfig, SSHD_DROPIN } from '../../roles/harden/sshd.ts';
 import { reloadSshdHandler, sshdConfigTask, SSHD_ROLLBACK } from '../../roles/harden/sshd-tasks.ts';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { deepMerge } from '../../lib/inventory/merge.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
   buildSshdConfig,

@@ -12,7 +12,7 @@ import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model
 import type { HostContext } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport } from '../../lib/ssh/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
-import { VarsReader, VarsError } from '../../roles/base/vars-check.ts';
+import { VarsReader, VarsError } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
   algorithmsFor,

@@ -14,7 +14,7 @@ import { baseDefaults } from '../../roles/base/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { authorizedKeysContent, authorizedKeysTask, loginKeyIdentity, MANAGED_KEY_MARK, type AdminSpec } from '../../roles/base/admin.ts';
 import { readUnattended, renderUnattendedUpgrades } from '../../roles/base/system.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { readSshdVars } from '../../roles/harden/sshd.ts';
 import { allowGroupsTask, usersLockedOut, usersNeedingAccess } from '../../roles/harden/sshd-access.ts';
 import { apparmorTasks, piCmdlineWords } from '../../roles/harden/apparmor.ts';

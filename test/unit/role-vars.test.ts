@@ -33,7 +33,7 @@ function issuesOf(extra: string, base = BASE): string[] {
 
 test('vars.hardening (documented for months, never read) is an unknown role at its line', () => {
   assert.equal(issuesOf('vars:\n  hardening:\n    ssh_port: 22\n'), [
-    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are base, harden, k3s-prereq, platform-prereq, gitops-repo, wireguard, capacity',
+    '10:vars.hardening: unknown host vars "hardening" (did you mean "harden"?): known are facts, base, harden, wireguard-keys, wireguard, k3s-artifacts, k3s-prereq, platform-prereq, k3s-server, k3s-agent, kubeconfig, cluster-registration, gitops-repo, argocd-bootstrap, k3s-reset, capacity',
   ]);
 });
 
@@ -75,7 +75,7 @@ test('free-form maps stay free: sysctl values, sshd settings, unattended-upgrade
 test('base and k3s-prereq: unknown keys and a non-numeric reboot_timeout', () => {
   assert.equal(issuesOf('vars:\n  base:\n    packages: [htop]\n    time_zone: Europe/Berlin\n  k3s-prereq:\n    reboot_timeout: 10m\n'), [
     '12:vars.base.time_zone: unknown setting "time_zone" of base (did you mean "timezone"?): known are packages, packages_absent, apt_cache_valid_seconds, timezone, time_sync, manage_hostname, admin_user, admin_groups, admin_keys, admin_keys_exclusive, admin_keys_revoked, admin_sudo, unattended_upgrades (see the README of role base)',
-    '14:vars.k3s-prereq.reboot_timeout: expected a whole number, got the string "10m"',
+    '14:vars.k3s-prereq.reboot_timeout: expected an integer from 30 to 7200, got the string "10m"',
   ]);
 });
 
@@ -87,14 +87,14 @@ test('platform-prereq: its defaults.yaml keys are the only settings', () => {
 
 test('argocd-bootstrap has no vars: its fixed paths and chart pin are not settings', () => {
   assert.equal(issuesOf('vars:\n  argocd-bootstrap:\n    manifests_dir: /tmp\n'), [
-    '10:vars.argocd-bootstrap: unknown host vars "argocd-bootstrap": known are base, harden, k3s-prereq, platform-prereq, gitops-repo, wireguard, capacity',
+    '11:vars.argocd-bootstrap.manifests_dir: unknown setting "manifests_dir": role argocd-bootstrap has no settings (see its README)',
   ]);
 });
 
 test('cluster vars: k3s settings checked in depth at their line, other keys unknown', () => {
   const cluster = (vars: string) => BASE.replace('  k3s_version: v1.31.4+k3s1\n', `  k3s_version: v1.31.4+k3s1\n  vars:\n${vars}`);
   assert.equal(issuesOf('', cluster('    k3s:\n      disable: [traefik]\n      etcd_snapshot_retentions: 3\n')), [
-    '7:cluster.vars.k3s.etcd_snapshot_retentions: unknown setting (known: disable, embedded_etcd, etcd_snapshot_schedule, etcd_snapshot_retention, airgap_images, registries, server_config, agent_config, env, kubeconfig, kubeconfig_server, ready_timeout, write_kubeconfig_mode, prefer_bundled_bin, secrets_encryption, pod_security, audit_log, seccomp_default, pod_max_pids, streaming_connection_idle_timeout, protect_kernel_defaults, tls_file_modes)',
+    '7:cluster.vars.k3s.etcd_snapshot_retentions: unknown setting "etcd_snapshot_retentions" of k3s (did you mean "etcd_snapshot_retention"?): known are disable, embedded_etcd, etcd_snapshot_schedule, etcd_snapshot_retention, airgap_images, registries, server_config, agent_config, env, kubeconfig, kubeconfig_server, ready_timeout, write_kubeconfig_mode, prefer_bundled_bin, secrets_encryption, pod_security, audit_log, seccomp_default, pod_max_pids, streaming_connection_idle_timeout, protect_kernel_defaults, tls_file_modes (see roles/k3s-server/README.md)',
   ]);
   assert.equal(issuesOf('', cluster('    k3s:\n      server_config:\n        token: abc\n')), [
     '7:cluster.vars.k3s.server_config.token: may not be set here (the token lives in token_file and never in config.yaml)',

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
-import { VarsReader } from '../../roles/base/vars-check.ts';
+import { VarsReader } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import { renderRuleset } from '../../roles/harden/firewall.ts';
 import { firewallModel } from '../../roles/harden/firewall-tasks.ts';

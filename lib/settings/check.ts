@@ -1,18 +1,33 @@
-// Checks the inventory's vars against what the roles document: every key of `vars.<name>` must be
-// a key of that name's defaults, with a value of the default's type. The schema cannot do this
+// Checks the inventory's vars against what the roles declare (lib/settings/declare.ts): every key of
+// `vars.<name>` must be a key of that name's defaults.yaml, with a value of the default's type (or
+// of the declared rule where the default cannot tell: a range, a choice, null allowed). The schema cannot do this
 // (vars are open there, each role owns its keys), and a misspelled or made-up key would otherwise
 // be ignored without a word: `vars.hardening.ssh_port` looked like it did something for months.
 // Every problem is an InventoryIssue at the line of the offending key, raised before any host is
 // touched.
-import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
-import { isPlainObject } from './merge.ts';
-import type { Inventory } from './model.ts';
-import { provenanceOf } from './provenance.ts';
-import type { RawInventory } from './raw.ts';
-import { didYouMean } from './suggest.ts';
+import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from '../inventory/errors.ts';
+import { isPlainObject } from '../inventory/merge.ts';
+import type { Inventory } from '../inventory/model.ts';
+import { provenanceOf } from '../inventory/provenance.ts';
+import type { RawInventory } from '../inventory/raw.ts';
+import { didYouMean } from '../inventory/suggest.ts';
 
 /** what a key without a telling default holds */
 export type VarType = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'mapping' | 'scalar' | 'listOrString' | 'any';
+
+/** What a default cannot say about a setting: its type, a range of numbers, a choice of strings, null allowed. */
+export interface VarRule {
+  type: VarType;
+  /** smallest and largest number (inclusive) */
+  min?: number;
+  max?: number;
+  /** the strings it may be */
+  oneOf?: readonly string[];
+  /** null means "none" (or "decided by clusterseed") */
+  nullable?: boolean;
+  /** `false` turns the setting off (and `true` keeps a mapping's defaults) */
+  off?: boolean;
+}
 
 export interface VarsSpec {
   /** the key under `vars:`: a role's name, or a settings group such as `capacity` */
@@ -21,10 +36,12 @@ export interface VarsSpec {
   defaults: Record<string, unknown>;
   /** dotted paths of mappings whose keys are free (e.g. `sysctl.values`) */
   open?: string[];
-  /** types of keys the defaults cannot tell (absent, or a null default), by dotted path */
-  types?: Record<string, VarType>;
+  /** types or rules of keys the defaults cannot tell (absent, or a null default, or a range), by dotted path */
+  types?: Record<string, VarType | VarRule>;
   /** what the key is, for "unknown key" messages (default: `role <name>`) */
   what?: string;
+  /** where its settings are explained (default: the README of role <name>) */
+  readme?: string;
   /** the var is a single value of this type, not a mapping of settings */
   type?: VarType;
 }
@@ -103,6 +120,33 @@ function fits(type: VarType, v: unknown): boolean {
   }
 }
 
+function ruleOf(t: VarType | VarRule): VarRule {
+  return typeof t === 'string' ? { type: t } : t;
+}
+
+/** What the value should have been, or undefined when it fits the rule. */
+export function ruleProblem(rule: VarRule, v: unknown): string | undefined {
+  if (v === null && rule.nullable) return undefined;
+  if (rule.off && (v === false || (v === true && rule.type === 'mapping'))) return undefined;
+  const expected = (): string => {
+    const base =
+      rule.oneOf && rule.type === 'string'
+        ? `one of ${rule.oneOf.join(', ')}`
+        : rule.min !== undefined && rule.max !== undefined
+          ? `${rule.type === 'integer' ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`
+          : rule.min !== undefined
+            ? `${rule.type === 'integer' ? 'a whole number' : 'a number'} >= ${rule.min}`
+            : EXPECTED[rule.type];
+    const off = rule.off ? (rule.type === 'mapping' ? `, true or false` : ' or false') : '';
+    return `${base}${off}${rule.nullable ? ' or null' : ''}`;
+  };
+  if (!fits(rule.type, v) || (v === null && (rule.type === 'list' || rule.type === 'mapping') && rule.nullable === false))
+    return expected();
+  if (typeof v === 'number' && ((rule.min !== undefined && v < rule.min) || (rule.max !== undefined && v > rule.max))) return expected();
+  if (typeof v === 'string' && rule.oneOf && !rule.oneOf.includes(v)) return expected();
+  return undefined;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -142,6 +186,15 @@ export function layerProblems(layer: VarsLayer, specs: VarsSpec[], scope: string
       if (!fits(spec.type, value)) problems.push({ path, message: `expected ${EXPECTED[spec.type]}, got ${describe(value)}`, at: 'value' });
       continue;
     }
+    if (!Object.keys(spec.defaults).length && !spec.types && isPlainObject(value)) {
+      for (const key of Object.keys(value))
+        problems.push({
+          path: [...path, key],
+          message: `unknown setting "${key}": ${spec.what ?? `role ${spec.name}`} has no settings (see ${spec.readme ?? 'its README'})`,
+          at: 'key',
+        });
+      continue;
+    }
     walk(spec, spec.defaults, value, [], path, problems);
   }
   return problems;
@@ -169,14 +222,16 @@ function walk(spec: VarsSpec, defaults: Record<string, unknown>, value: unknown,
       const candidates = [...new Set([...Object.keys(defaults), ...typed])];
       problems.push({
         path: keyPath,
-        message: `unknown setting "${key}" of ${where}${didYouMean(key, candidates)}: known are ${candidates.join(', ')} (see the README of ${spec.what ?? `role ${spec.name}`})`,
+        message: `unknown setting "${key}" of ${where}${didYouMean(key, candidates)}: known are ${candidates.join(', ')} (see ${spec.readme ?? `the README of ${spec.what ?? `role ${spec.name}`}`})`,
         at: 'key',
       });
       continue;
     }
-    const type = spec.types?.[dotted] ?? typeOfDefault(defaults[key]);
-    if (!fits(type, v)) {
-      problems.push({ path: keyPath, message: `expected ${EXPECTED[type]}, got ${describe(v)}`, at: 'value' });
+    const rule = ruleOf(spec.types?.[dotted] ?? typeOfDefault(defaults[key]));
+    const type = rule.type;
+    const wrong = ruleProblem(rule, v);
+    if (wrong) {
+      problems.push({ path: keyPath, message: `expected ${wrong}, got ${describe(v)}`, at: 'value' });
       continue;
     }
     if (type === 'mapping' && isPlainObject(v) && !spec.open?.includes(dotted)) {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { HostContext } from '../../lib/runner/types.ts';
+import type { HostContext } from '../runner/types.ts';
 
 export class VarsError extends Error {}
 
