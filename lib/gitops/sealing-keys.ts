@@ -52,7 +52,7 @@ export async function generateSealingKeyPair(opts: GenerateSealingKeyPairOptions
   const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: keySize, publicExponent: 65537 });
   const notBefore = opts.notBefore ?? new Date();
   const notAfter = new Date(notBefore.getTime() + validDays * 24 * 3600 * 1000);
-  const der = createSelfSignedCertificate({
+  const der = await createSelfSignedCertificate({
     privateKey,
     publicKey,
     commonName: opts.commonName ?? DEFAULT_COMMON_NAME,

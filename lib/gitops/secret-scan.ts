@@ -8,10 +8,20 @@
 //    and high-entropy base64 values in ConfigMap-style `data:` fields.
 // References are not secrets: secretKeyRef/valueFrom/existingSecret/envFrom subtrees, empty values,
 // ${VAR} / $VAR / {{ template }} placeholders, and SealedSecret encryptedData are allowed.
+// Beside the project's own token rules runs a maintained rule set: secretlint's recommended preset
+// (@secretlint/secretlint-rule-preset-recommend: AWS, GCP, GitHub, GitLab, Slack, Stripe, npm,
+// OpenAI, database connection strings, ... kept up to date upstream), its rules driven directly
+// (recommendedRuleFindings), without the secretlint engine. Its findings are named
+// "secretlint/<rule>" and give way to a project rule that fired on the same line.
+// YAML and JSON files are also scanned as parsed documents (the `yaml` package): every string
+// value as the parser reads it, so a token split by a quoted line continuation, or inside a
+// JSON-in-YAML value (also base64-encoded there), is still found, at the line the parser places it.
 // A line containing "clusterseed:allow-secret" is exempt (for deliberate, reviewed exceptions).
 // Excerpts are masked: a finding never repeats the secret it found.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { rules as presetRules } from '@secretlint/secretlint-rule-preset-recommend';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
 
 export type SecretRule =
   | 'private-key'
@@ -23,7 +33,9 @@ export type SecretRule =
   | 'url-credentials'
   | 'plaintext-secret-manifest'
   | 'plaintext-credential'
-  | 'high-entropy-data';
+  | 'high-entropy-data'
+  /** a rule of the maintained set (secretlint's recommended preset), by its short name */
+  | `secretlint/${string}`;
 
 export interface SecretFinding {
   file: string;
@@ -38,6 +50,10 @@ export const ALLOW_MARKER = 'clusterseed:allow-secret';
 const EXCERPT_MAX = 160;
 /** Heuristic rules give way to a specific rule that fired on the same line. */
 const HEURISTIC_RULES = new Set<SecretRule>(['plaintext-credential', 'high-entropy-data']);
+
+function isMaintainedRule(rule: SecretRule): boolean {
+  return rule.startsWith('secretlint/');
+}
 
 interface TokenRule {
   rule: SecretRule;
@@ -419,27 +435,204 @@ function scanEnvLike(lines: string[], out: Collector): void {
   });
 }
 
+// ---------------------------------------------------------------- maintained rule set
+
+/** The part of secretlint's rule interface the preset's rules use (@secretlint/types). */
+interface LintRule {
+  meta: { id: string };
+  messages: unknown;
+  create(
+    context: {
+      report(descriptor: { message: unknown; range: readonly [number, number] }): void;
+      ignore(descriptor: unknown): void;
+      createTranslator(messages: unknown): (id: string, data?: unknown) => unknown;
+    },
+    options: object,
+  ): { file?(source: { content: string; filePath?: string; ext: string; contentType: 'text' }): unknown };
+}
+
+/** The preset's rules, less its comment filter (this scanner has its own allow marker). */
+const RECOMMENDED_RULES = (presetRules as unknown as LintRule[]).filter((r) => r.meta.id !== '@secretlint/secretlint-rule-filter-comments');
+
+/** Documented example values the maintained rules would flag (AWS's own documentation keys). */
+function isExampleToken(text: string): boolean {
+  return /EXAMPLE/.test(text);
+}
+
+/** Runs every rule of the maintained set over `content`; returns each match by rule and offsets. */
+function recommendedRuleFindings(file: string, content: string): { rule: SecretRule; start: number; end: number }[] {
+  const found: { rule: SecretRule; start: number; end: number }[] = [];
+  const ext = path.extname(file).toLowerCase();
+  for (const lintRule of RECOMMENDED_RULES) {
+    const rule: SecretRule = `secretlint/${lintRule.meta.id.replace(/^@secretlint\/secretlint-rule-/, '')}`;
+    const handlers = lintRule.create(
+      {
+        report: ({ range }) => {
+          if (!isExampleToken(content.slice(range[0], range[1]))) found.push({ rule, start: range[0], end: range[1] });
+        },
+        ignore: () => {},
+        createTranslator: () => (id) => id,
+      },
+      {},
+    );
+    // the rules are synchronous but for reading .p12 files, which a rendered text never is
+    void handlers.file?.({ content, ext: ext === '.p12' ? '' : ext, contentType: 'text' });
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------- parsed YAML values
+
+interface ParsedValue {
+  /** 1-based lines the value's node spans */
+  fromLine: number;
+  toLine: number;
+  key: string;
+  value: string;
+}
+
+/** Every string value of every YAML (or JSON) document, with the lines the parser places it on. */
+function parsedStringValues(text: string): ParsedValue[] {
+  const lineCounter = new LineCounter();
+  let docs;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, uniqueKeys: false });
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(docs)) return [];
+  const out: ParsedValue[] = [];
+  const visit = (node: unknown, key: string): void => {
+    if (isScalar(node)) {
+      if (typeof node.value === 'string' && node.range) {
+        out.push({
+          fromLine: lineCounter.linePos(node.range[0]).line,
+          toLine: lineCounter.linePos(Math.max(node.range[0], node.range[1] - 1)).line,
+          key,
+          value: node.value,
+        });
+      }
+    } else if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const name = isScalar(pair.key) ? String(pair.key.value) : key;
+        visit(pair.value, name);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item, key);
+    }
+  };
+  // a document the parser refuses (a Handlebars template, an env file) is left to the line rules
+  for (const doc of docs) if (doc.errors.length === 0) visit(doc.contents, '');
+  return out;
+}
+
+/** The string values inside a JSON-in-YAML value (a registry config.json, a JSON blob in a ConfigMap). */
+function jsonStrings(value: string): { key: string; value: string }[] {
+  const trimmed = value.trim();
+  if (!/^[[{]/.test(trimmed)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return [];
+  }
+  const out: { key: string; value: string }[] = [];
+  const walk = (v: unknown, key: string): void => {
+    if (typeof v === 'string') out.push({ key, value: v });
+    else if (Array.isArray(v)) v.forEach((item) => walk(item, key));
+    else if (v && typeof v === 'object') for (const [k, item] of Object.entries(v)) walk(item, k);
+  };
+  walk(parsed, '');
+  return out;
+}
+
+/** Token rules (own and maintained) over a text that is a value, not a file's lines. */
+function valueTokenRules(file: string, text: string): { rule: SecretRule; secret: string }[] {
+  const found: { rule: SecretRule; secret: string }[] = [];
+  const collect: Collector = { add: (_line, rule, _text, secrets) => found.push({ rule, secret: secrets[0] ?? '' }) };
+  scanTokens(text, 0, text, collect);
+  for (const f of recommendedRuleFindings(file, text)) found.push({ rule: f.rule, secret: text.slice(f.start, f.end) });
+  return found;
+}
+
+function scanParsedValues(
+  file: string,
+  text: string,
+  lines: string[],
+  out: Collector & { fired(rule: SecretRule, from: number, to: number): boolean },
+): void {
+  for (const v of parsedStringValues(text)) {
+    if (lines.slice(v.fromLine - 1, v.toLine).some((l) => l.includes(ALLOW_MARKER))) continue;
+    // a one-line value was seen whole by the line pass; a value over several lines may join there
+    const texts = v.toLine > v.fromLine ? [{ key: v.key, value: v.value, encoded: undefined as string | undefined }] : [];
+    for (const inner of jsonStrings(v.value)) {
+      texts.push({ key: inner.key, value: inner.value, encoded: undefined });
+      const decoded = decodeBase64Text(inner.value);
+      if (decoded) texts.push({ key: inner.key, value: decoded, encoded: inner.value });
+    }
+    for (const t of texts) {
+      for (const { rule, secret } of valueTokenRules(file, t.value)) {
+        if (out.fired(rule, v.fromLine, v.toLine)) continue;
+        const shown = t.encoded ?? secret;
+        out.add(v.fromLine, rule, `${t.key}: ${shown}`, [shown]);
+      }
+    }
+  }
+}
+
 /** Scans one file's text; `file` is only used to pick the rules (by extension) and to label findings. */
 export function scanText(file: string, text: string): SecretFinding[] {
   const findings = new Map<string, SecretFinding>();
-  const collector: Collector = {
-    add(line, rule, lineText, secrets) {
+  const collector = {
+    add(line: number, rule: SecretRule, lineText: string, secrets: string[]) {
       const key = `${line}\0${rule}`;
       if (!findings.has(key)) findings.set(key, { file, line, rule, excerpt: excerpt(lineText, secrets) });
+    },
+    /** a rule fired on one of these lines (the parsed pass must not report a value twice) */
+    fired(rule: SecretRule, from: number, to: number): boolean {
+      for (const f of findings.values()) {
+        if (f.line < from || f.line > to) continue;
+        if (f.rule === rule) return true;
+        // a maintained rule gives way to a specific project rule
+        if (isMaintainedRule(rule) && !isMaintainedRule(f.rule) && !HEURISTIC_RULES.has(f.rule)) return true;
+      }
+      return false;
     },
   };
   const lines = text.split(/\r?\n/);
   lines.forEach((line, index) => {
     if (!line.includes(ALLOW_MARKER)) scanTokens(line, index + 1, line, collector);
   });
+  const lineStarts = [0];
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lineStarts.push(at + 1);
+  const lineOf = (offset: number): number => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+  for (const f of recommendedRuleFindings(file, text)) {
+    const line = lineOf(f.start);
+    const lineText = lines[line - 1] ?? '';
+    if (!lineText.includes(ALLOW_MARKER)) collector.add(line, f.rule, lineText, [text.slice(f.start, f.end)]);
+  }
   const kind = fileKind(file);
   if (kind === 'yaml' || kind === 'json' || kind === 'yaml+env') scanYamlLike(lines, kind === 'json', collector);
   if (kind === 'env' || kind === 'yaml+env') scanEnvLike(lines, collector);
+  if (kind === 'yaml' || kind === 'json') scanParsedValues(file, text, lines, collector);
 
   const all = [...findings.values()];
-  const specificLines = new Set(all.filter((f) => !HEURISTIC_RULES.has(f.rule)).map((f) => f.line));
+  // the maintained set and the heuristics give way to a specific project rule on the same line
+  const specificLines = new Set(all.filter((f) => !HEURISTIC_RULES.has(f.rule) && !isMaintainedRule(f.rule)).map((f) => f.line));
+  const maintainedLines = new Set(all.filter((f) => isMaintainedRule(f.rule)).map((f) => f.line));
   return all
-    .filter((f) => !HEURISTIC_RULES.has(f.rule) || !specificLines.has(f.line))
+    .filter((f) => !(HEURISTIC_RULES.has(f.rule) || isMaintainedRule(f.rule)) || !specificLines.has(f.line))
+    .filter((f) => !HEURISTIC_RULES.has(f.rule) || !maintainedLines.has(f.line))
     .sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule));
 }
 

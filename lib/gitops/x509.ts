@@ -1,32 +1,24 @@
-// Builds the self-signed X.509 v3 certificate that wraps the Sealed Secrets public key.
+// Builds the self-signed X.509 v3 certificate that wraps the Sealed Secrets public key, with
+// @peculiar/x509 over node's WebCrypto (node:crypto parses certificates but cannot build them).
 // It mirrors what the controller's crypto.SignKey produces with Go's x509.CreateCertificate:
 // a 128-bit random serial, subject = issuer = CN, sha256WithRSAEncryption, and the extensions
 // keyUsage (critical, encipherOnly), basicConstraints (critical, CA:TRUE) and a subjectKeyIdentifier
-// (Go adds one to every CA certificate). kubeseal only reads the RSA public key and NotAfter from
-// it, but a faithful copy keeps `openssl x509 -text` output looking like the controller's own.
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+// (Go adds one to every CA certificate: SHA-1 of the subjectPublicKey bits, RFC 5280 4.2.1.2 method 1).
+// kubeseal only reads the RSA public key and NotAfter from it, but a faithful copy keeps
+// `openssl x509 -text` output looking like the controller's own. The openssl cross-checks in
+// test/unit/sealed-secrets.test.ts are the contract.
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect metadata API
+import 'reflect-metadata';
+import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import {
-  bitString,
-  boolean,
-  explicit,
-  nullValue,
-  objectIdentifier,
-  octetString,
-  sequence,
-  set,
-  smallInteger,
-  unsignedInteger,
-  utf8String,
-  x509Time,
-} from './der.ts';
-
-const OID = {
-  sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
-  commonName: '2.5.4.3',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  basicConstraints: '2.5.29.19',
-} as const;
+  BasicConstraintsExtension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  Name,
+  PemConverter,
+  SubjectKeyIdentifierExtension,
+  X509CertificateGenerator,
+} from '@peculiar/x509';
 
 export interface SelfSignedCertificateOptions {
   privateKey: KeyObject;
@@ -37,79 +29,52 @@ export interface SelfSignedCertificateOptions {
   notAfter: Date;
 }
 
-function name(commonName: string): Buffer {
-  if (commonName === '') return sequence();
-  return sequence(set(sequence(objectIdentifier(OID.commonName), utf8String(commonName))));
-}
+/** PKCS#1 v1.5 with SHA-256: sha256WithRSAEncryption, what Go signs an RSA-keyed certificate with. */
+const SIGNING = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 
-function extension(oid: string, critical: boolean, value: Buffer): Buffer {
-  const parts = [objectIdentifier(oid)];
-  // DEFAULT FALSE: DER forbids encoding the default, so a non-critical flag is left out.
-  if (critical) parts.push(boolean(true));
-  parts.push(octetString(value));
-  return sequence(...parts);
-}
+// the provider passed explicitly (node's WebCrypto), never the library's global default
+const crypto = webcrypto as unknown as Crypto;
 
-/** The subjectPublicKey BIT STRING contents inside a DER SubjectPublicKeyInfo. */
-function subjectPublicKeyBits(spki: Buffer): Buffer {
-  // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }; walk the two TLVs without a full parser.
-  const readHeader = (offset: number): { content: number; length: number } => {
-    let length = spki[offset + 1];
-    let content = offset + 2;
-    if (length & 0x80) {
-      const count = length & 0x7f;
-      length = 0;
-      for (let i = 0; i < count; i++) length = length * 256 + spki[content + i];
-      content += count;
-    }
-    return { content, length };
-  };
-  const outer = readHeader(0);
-  const algorithm = readHeader(outer.content);
-  const keyBits = readHeader(algorithm.content + algorithm.length);
-  // skip the unused-bits octet
-  return spki.subarray(keyBits.content + 1, keyBits.content + keyBits.length);
+function name(commonName: string): Name {
+  // UTF8String, as the certificates this module has always written (RFC 5280 prefers it)
+  return new Name(commonName === '' ? [] : [{ CN: [{ utf8String: commonName }] }]);
 }
 
 export function toPem(label: string, der: Uint8Array): string {
-  const lines =
-    Buffer.from(der)
-      .toString('base64')
-      .match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  return `${PemConverter.encode(new Uint8Array(der), label)}\n`;
 }
 
 /** Returns the DER bytes of a self-signed certificate for an RSA key pair. */
-export function createSelfSignedCertificate(opts: SelfSignedCertificateOptions): Buffer {
+export async function createSelfSignedCertificate(opts: SelfSignedCertificateOptions): Promise<Buffer> {
   if (opts.privateKey.asymmetricKeyType !== 'rsa') throw new Error('createSelfSignedCertificate: RSA keys only');
   if (!(opts.notAfter > opts.notBefore)) throw new Error('createSelfSignedCertificate: notAfter must follow notBefore');
 
-  const spki = opts.publicKey.export({ type: 'spki', format: 'der' });
-  const signatureAlgorithm = sequence(objectIdentifier(OID.sha256WithRSAEncryption), nullValue());
-  // Like Go's rand.Int(2^128): up to 16 random bytes, positive; zero is not a valid serial.
+  const [privateKey, publicKey] = await Promise.all([
+    crypto.subtle.importKey('pkcs8', opts.privateKey.export({ type: 'pkcs8', format: 'der' }), SIGNING, false, ['sign']),
+    crypto.subtle.importKey('spki', opts.publicKey.export({ type: 'spki', format: 'der' }), SIGNING, true, ['verify']),
+  ]);
+  // Like Go's rand.Int(2^128): up to 16 random bytes, positive (the library drops leading zeros and
+  // adds a sign octet when needed); zero is not a valid serial.
   let serial = randomBytes(16);
   while (serial.every((b) => b === 0)) serial = randomBytes(16);
-  const subjectKeyId = createHash('sha1').update(subjectPublicKeyBits(spki)).digest();
-  // keyUsage named bits count from the most significant bit: encipherOnly (7) is 0x01 in the first octet.
-  const keyUsageEncipherOnly = bitString(Buffer.from([0x01]), 0);
 
-  const tbs = sequence(
-    explicit(0, smallInteger(2)), // version v3
-    unsignedInteger(serial),
-    signatureAlgorithm,
-    name(opts.commonName), // issuer
-    sequence(x509Time(opts.notBefore), x509Time(opts.notAfter)),
-    name(opts.commonName), // subject
-    spki,
-    explicit(
-      3,
-      sequence(
-        extension(OID.keyUsage, true, keyUsageEncipherOnly),
-        extension(OID.basicConstraints, true, sequence(boolean(true))),
-        extension(OID.subjectKeyIdentifier, false, octetString(subjectKeyId)),
-      ),
-    ),
+  const cert = await X509CertificateGenerator.create(
+    {
+      serialNumber: serial.toString('hex'),
+      issuer: name(opts.commonName),
+      subject: name(opts.commonName),
+      notBefore: opts.notBefore,
+      notAfter: opts.notAfter,
+      publicKey,
+      signingKey: privateKey,
+      signingAlgorithm: SIGNING,
+      extensions: [
+        new KeyUsagesExtension(KeyUsageFlags.encipherOnly, true),
+        new BasicConstraintsExtension(true, undefined, true),
+        await SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
+      ],
+    },
+    crypto,
   );
-  const signature = sign('sha256', tbs, opts.privateKey); // PKCS#1 v1.5 for RSA keys
-  return sequence(tbs, signatureAlgorithm, bitString(signature));
+  return Buffer.from(cert.rawData);
 }

@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { basicAuthEnv, git, GitCommandError } from './git-cli.ts';
-import { buildTree, writeLooseObjects, type FileMode, type TreeFile } from './git-objects.ts';
+import { writeObjects, type FileMode, type TreeFile } from './git-objects.ts';
 import { loadDesiredFiles, type DesiredFile } from './files.ts';
 import { PublishConflictError, reconcile, toPlan, type BranchHead, type PublishPlan, type Reconciled } from './plan.ts';
 import { maskSecrets, redactUrl, urlSecrets } from './secrets.ts';
@@ -204,9 +204,11 @@ async function writeCommit(
   opts: RemotePublishOptions,
 ): Promise<string> {
   await ensureCache(ctx);
-  const blobs = [...desired.values()].map((f) => ({ type: 'blob' as const, body: f.content }));
-  const built = buildTree(plan.files);
-  await writeLooseObjects(ctx.cacheDir, [...blobs, ...built.trees.values()]);
+  const { tree } = await writeObjects(
+    ctx.cacheDir,
+    plan.files,
+    [...desired.values()].map((f) => f.content),
+  );
   const who = opts.author ?? DEFAULT_AUTHOR;
   const env = {
     GIT_AUTHOR_NAME: who.name,
@@ -215,7 +217,7 @@ async function writeCommit(
     GIT_COMMITTER_EMAIL: who.email,
   };
   const parents = head ? ['-p', head.commit] : [];
-  const out = await git(['commit-tree', '--no-gpg-sign', built.sha, ...parents, '-F', '-'], {
+  const out = await git(['commit-tree', '--no-gpg-sign', tree, ...parents, '-F', '-'], {
     gitDir: ctx.cacheDir,
     env,
     input: (opts.message ?? DEFAULT_MESSAGE) + '\n',

@@ -1,6 +1,8 @@
 import { needTool, test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import 'reflect-metadata';
+import { X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -96,9 +98,9 @@ test('dates from 2050 on use GeneralizedTime and still parse', async () => {
   assert.is(Date.parse(c.validTo), Date.parse('2050-01-02T00:00:00Z'));
 });
 
-test('an empty common name (the controller default) gives an empty subject that still verifies', () => {
+test('an empty common name (the controller default) gives an empty subject that still verifies', async () => {
   const key = createPrivateKey(small.privateKeyPem);
-  const der = createSelfSignedCertificate({
+  const der = await createSelfSignedCertificate({
     privateKey: key,
     publicKey: createPublicKey(key),
     commonName: '',
@@ -124,6 +126,23 @@ test('openssl reads the certificate with the controller extensions', async () =>
   await fs.writeFile(certFile, small.certificatePem);
   const verify = execFileSync('openssl', ['verify', '-CAfile', certFile, certFile]).toString();
   assert.match(verify, /: OK/);
+});
+
+test('the certificate carries exactly the extensions Go writes for the controller, in DER', () => {
+  const cert = new PeculiarCertificate(small.certificatePem);
+  const raw = (oid: string) => Buffer.from(cert.getExtension(oid)?.value ?? new ArrayBuffer(0)).toString('hex');
+  assert.is(
+    cert.extensions.map((e) => `${e.type}${e.critical ? ' critical' : ''}`).join(', '),
+    '2.5.29.15 critical, 2.5.29.19 critical, 2.5.29.14',
+  );
+  assert.is(raw('2.5.29.15'), '03020001', 'keyUsage: BIT STRING encipherOnly, no padding bits');
+  assert.is(raw('2.5.29.19'), '30030101ff', 'basicConstraints: CA:TRUE, no path length');
+  const keyBits = createPublicKey(small.privateKeyPem).export({ type: 'pkcs1', format: 'der' });
+  assert.is(raw('2.5.29.14'), '0414' + createHash('sha1').update(keyBits).digest('hex'), 'SKI: SHA-1 of the key bits');
+  assert.ok(cert.serialNumber.length <= 32 && !/^0+$/.test(cert.serialNumber), 'serial: at most 128 bits, not zero');
+  // the subject's CN is a UTF8String (tag 0x0c), as this module has always written it
+  const cn = Buffer.concat([Buffer.from('0603550403' + '0c10', 'hex'), Buffer.from('clusterseed-test')]);
+  assert.ok(Buffer.from(cert.subjectName.toArrayBuffer()).includes(cn));
 });
 
 test('seal then unseal with the generated private key, in all three scopes (4096-bit key)', () => {

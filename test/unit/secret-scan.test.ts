@@ -392,6 +392,63 @@ test('scanTree: walks the repo, skips .git, node_modules, binaries and symlinks,
   ]);
 });
 
+// ------------------------------------------------------------------ maintained rule set, parsed YAML
+
+test('rendered values: a GitHub token, an AWS key, a private key block and a Slack token are refused', () => {
+  const gh = 'ghp_' + fake(36);
+  const aws = 'AKIA' + fake(16, UPPER_DIGITS);
+  const slack = ['xoxb', fake(11, '0123456789'), fake(12, '0123456789'), fake(24)].join('-');
+  const key = `${pemHeader('RSA PRIVATE KEY')}\n    ${fake(64, B64)}\n    ${pemFooter('RSA PRIVATE KEY')}`;
+  const doc = [
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: app',
+    'data:',
+    `  github: ${gh}`,
+    `  aws: ${aws}`,
+    `  slack: ${slack}`,
+    '  key: |',
+    `    ${key}`,
+    '',
+  ].join('\n');
+  const findings = scanText('apps/app/configmap.yaml', doc);
+  const byLine = new Map(findings.map((f) => [f.line, f.rule]));
+  assert.is(byLine.get(6), 'github-token');
+  assert.is(byLine.get(7), 'aws-access-key');
+  assert.is(byLine.get(8), 'secretlint/slack', 'the maintained rule set finds what the project rules do not');
+  assert.is(byLine.get(10), 'private-key');
+  for (const secret of [gh, aws, slack]) assertMasked(findings, secret);
+});
+
+test('parsed YAML: a token split by a quoted line continuation is found at its value', () => {
+  const token = 'ghp_' + fake(36);
+  const doc = `data:\n  note: "see ${token.slice(0, 20)}\\\n    ${token.slice(20)} for access"\n`;
+  assert.not.ok(doc.includes(token), 'no line holds the whole token');
+  const findings = scanText('config.yaml', doc);
+  assert.equal(rules(findings), ['2:github-token']);
+  assertMasked(findings, token.slice(0, 20));
+});
+
+test('parsed YAML: a token inside a JSON-in-YAML value, also base64-encoded there, is found', () => {
+  const token = 'ghp_' + fake(36);
+  const auth = Buffer.from(`user:${token}`).toString('base64');
+  const json = JSON.stringify({ auths: { 'ghcr.io': { auth } } });
+  const findings = scanText('registry.yaml', `kind: ConfigMap\ndata:\n  config.json: '${json}'\n`);
+  assert.equal(rules(findings), ['3:github-token']);
+  assertMasked(findings, auth);
+  const allowed = scanText('registry.yaml', `kind: ConfigMap\ndata:\n  config.json: '${json}' # clusterseed:allow-secret\n`);
+  assert.equal(allowed, []);
+});
+
+test('maintained rules: placeholders, documentation keys and an Argo CD Application pass', () => {
+  const docs = 'AKIA' + 'IOSFODNN7' + 'EXAMPLE';
+  assert.equal(scanText('values.yaml', `aws:\n  id: ${docs}\n  url: https://\${USER}:\${PASS}@example.org\n`), []);
+  const app =
+    'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: root\nspec:\n  source:\n    repoURL: https://github.com/o/r.git\n';
+  assert.equal(scanText('apps/root.yaml', app), []);
+});
+
 test('scanTree: a clean tree gives no findings', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-scan-'));
   tmpDirs.push(root);
