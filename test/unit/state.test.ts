@@ -17,6 +17,7 @@ import {
   StateFileError,
   writePrivate,
 } from '../../lib/state/private-files.ts';
+import { loadPublishedState, savePublishedState, statePath } from '../../lib/publish/state.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir = '';
@@ -139,6 +140,18 @@ test('ignoreInGit: a .gitignore of * once, an existing one is kept', () => {
   writeFileSync(path.join(dir, '.gitignore'), 'mine\n');
   ignoreInGit(dir);
   assert.is(readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'mine\n');
+});
+
+test('publish state is private state too: 0600 in a 0700 .clusterseed (it was written with the umask)', async () => {
+  const previous = process.umask(0o022);
+  try {
+    await savePublishedState(dir, 'origin', { commit: 'c1', tree: 't1' }, new Map());
+    assert.is(modeOf(statePath(dir)), 0o600);
+    assert.is(modeOf(path.dirname(statePath(dir))), 0o700);
+    assert.is((await loadPublishedState(dir, 'origin'))?.commit, 'c1');
+  } finally {
+    process.umask(previous);
+  }
 });
 
 test.run();
