@@ -1,7 +1,5 @@
-/** POSIX single-quote a word for sh. */
-export function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** POSIX single-quote a word for sh: the one quoter of lib/ssh/shell.ts (always quoted). */
+export { shSingleQuote as q } from '../ssh/shell.ts';
 
 /** Run a remote command as root and throw a readable error when it fails. */
 import type { HostContext } from '../runner/types.ts';

@@ -2,9 +2,8 @@
 // it reaches, the API server's CA and the bearer token of the ServiceAccount clusterseed created
 // there (lib/clusters registers built and adopted clusters). Kept in the state directory
 // (.clusterseed/<cluster>/argocd-access.json, 0600) and sealed into the cluster Secret of the repo.
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { readPrivate, writePrivate } from '../state/private-files.ts';
 
 export interface ClusterAccess {
   /** API server URL as Argo CD on the management cluster reaches it */
@@ -20,13 +19,8 @@ export const clusterAccessFile = (stateDir: string, cluster: string) => path.joi
 /** The recorded access, or undefined when the cluster was never registered. */
 export async function readClusterAccess(stateDir: string, cluster: string): Promise<ClusterAccess | undefined> {
   const file = clusterAccessFile(stateDir, cluster);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = readPrivate(file);
+  if (text === undefined) return undefined;
   let parsed: Partial<ClusterAccess>;
   try {
     parsed = JSON.parse(text) as Partial<ClusterAccess>;
@@ -46,18 +40,9 @@ export const sameAccess = (a: ClusterAccess | undefined, b: ClusterAccess) =>
 /** Records `access` (0600, atomic, fsynced); returns false when the same access was recorded already. */
 export async function writeClusterAccess(stateDir: string, cluster: string, access: ClusterAccess): Promise<boolean> {
   if (sameAccess(await readClusterAccess(stateDir, cluster), access)) return false;
-  const file = clusterAccessFile(stateDir, cluster);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  try {
-    await handle.writeFile(
-      JSON.stringify({ server: access.server, caData: access.caData, bearerToken: access.bearerToken }, null, 2) + '\n',
-    );
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
+  writePrivate(
+    clusterAccessFile(stateDir, cluster),
+    JSON.stringify({ server: access.server, caData: access.caData, bearerToken: access.bearerToken }, null, 2) + '\n',
+  );
   return true;
 }

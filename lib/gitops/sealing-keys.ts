@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { createSelfSignedCertificate, toPem } from './x509.ts';
-import { createExclusive } from '../locks/create-once.ts';
+import { createPrivate, ensurePrivateDir, privateExists, readPrivate, type Warn } from '../state/private-files.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -137,26 +137,21 @@ export interface StoredSealingKeys extends SealingKeyPair {
 export const PRIVATE_KEY_FILE = 'sealed-secrets.key';
 export const CERTIFICATE_FILE = 'sealed-secrets.crt';
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
 /** How long a key without its certificate may be a pair being created by a concurrent run. */
 const PARTNER_WAIT_MS = 2000;
 
 /** The stored pair, or undefined when there is none; waits briefly for a partner being created. */
-async function readStoredPair(dir: string, privateKeyPath: string, certificatePath: string): Promise<StoredSealingKeys | undefined> {
+async function readStoredPair(
+  dir: string,
+  privateKeyPath: string,
+  certificatePath: string,
+  warn?: Warn,
+): Promise<StoredSealingKeys | undefined> {
   const deadline = Date.now() + PARTNER_WAIT_MS;
-  let [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
+  let [haveKey, haveCert] = [privateExists(privateKeyPath), privateExists(certificatePath)];
   while (haveKey !== haveCert && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    [haveKey, haveCert] = await Promise.all([exists(privateKeyPath), exists(certificatePath)]);
+    [haveKey, haveCert] = [privateExists(privateKeyPath), privateExists(certificatePath)];
   }
   if (haveKey !== haveCert) {
     const missing = haveKey ? certificatePath : privateKeyPath;
@@ -166,7 +161,7 @@ async function readStoredPair(dir: string, privateKeyPath: string, certificatePa
   }
   if (!haveKey) return undefined;
   const keyPair = {
-    privateKeyPem: await readPrivateFile(privateKeyPath),
+    privateKeyPem: readPrivateKey(privateKeyPath, warn),
     // the certificate is public (kubeseal --cert reads it), so looser modes on it are fine
     certificatePem: await fs.readFile(certificatePath, 'utf8'),
   };
@@ -174,16 +169,11 @@ async function readStoredPair(dir: string, privateKeyPath: string, certificatePa
   return { ...keyPair, privateKeyPath, certificatePath, created: false };
 }
 
-async function readPrivateFile(file: string): Promise<string> {
-  const stat = await fs.lstat(file);
-  if (!stat.isFile()) throw new Error(`${file}: expected a regular file`);
-  // Like ssh with private keys: refuse rather than silently use a key others could have read.
-  if ((stat.mode & 0o077) !== 0) {
-    throw new Error(
-      `${file}: permissions ${(stat.mode & 0o777).toString(8)} are too open; it holds sealing key material, run chmod 600 ${file}`,
-    );
-  }
-  return fs.readFile(file, 'utf8');
+/** The private key, by lib/state's policy: a link refused, a loose mode tightened to 0600 and said so. */
+function readPrivateKey(file: string, warn?: Warn): string {
+  const text = readPrivate(file, { warn });
+  if (text === undefined) throw new Error(`${file} vanished while it was being read`);
+  return text;
 }
 
 /**
@@ -191,16 +181,16 @@ async function readPrivateFile(file: string): Promise<string> {
  * The directory is created 0700 and both files 0600. The key is created once and reused on every
  * later run, so SealedSecrets in the repo stay decryptable and re-runs change nothing.
  */
-export async function loadOrCreateSealingKeys(dir: string, opts: GenerateSealingKeyPairOptions = {}): Promise<StoredSealingKeys> {
+export async function loadOrCreateSealingKeys(
+  dir: string,
+  opts: GenerateSealingKeyPairOptions & { warn?: Warn } = {},
+): Promise<StoredSealingKeys> {
   const privateKeyPath = path.join(dir, PRIVATE_KEY_FILE);
   const certificatePath = path.join(dir, CERTIFICATE_FILE);
 
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const dirStat = await fs.stat(dir);
-  if (!dirStat.isDirectory()) throw new Error(`${dir}: not a directory`);
-  if ((dirStat.mode & 0o077) !== 0 && dirStat.uid === process.getuid?.()) await fs.chmod(dir, 0o700);
+  ensurePrivateDir(dir, { warn: opts.warn });
 
-  const stored = await readStoredPair(dir, privateKeyPath, certificatePath);
+  const stored = await readStoredPair(dir, privateKeyPath, certificatePath, opts.warn);
   if (stored) return stored;
 
   const keyPair = await generateSealingKeyPair(opts);
@@ -208,12 +198,12 @@ export async function loadOrCreateSealingKeys(dir: string, opts: GenerateSealing
   // above reports instead of silently replacing the key. Each file appears complete (temp file +
   // link, never overwriting): a run that created the key at the same time wins, and this one uses
   // the winner's pair (it waits for its certificate).
-  if (!(await createExclusive(privateKeyPath, keyPair.privateKeyPem))) {
-    const theirs = await readStoredPair(dir, privateKeyPath, certificatePath);
+  if (!createPrivate(privateKeyPath, keyPair.privateKeyPem)) {
+    const theirs = await readStoredPair(dir, privateKeyPath, certificatePath, opts.warn);
     if (!theirs) throw new Error(`${privateKeyPath} vanished while it was being created by another run`);
     return theirs;
   }
-  if (!(await createExclusive(certificatePath, keyPair.certificatePem))) {
+  if (!createPrivate(certificatePath, keyPair.certificatePem)) {
     throw new Error(`${certificatePath} appeared while this run created its key ${privateKeyPath}; remove both and run again`);
   }
   return { ...keyPair, privateKeyPath, certificatePath, created: true };

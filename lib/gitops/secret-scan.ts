@@ -22,6 +22,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { rules as presetRules } from '@secretlint/secretlint-rule-preset-recommend';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { maskPreview } from '../report/mask.ts';
 
 export type SecretRule =
   | 'private-key'
@@ -208,20 +209,15 @@ function decodeBase64Text(value: string): string | undefined {
 
 // ---------------------------------------------------------------- masking
 
-function mask(secret: string): string {
-  const keep = Math.min(4, Math.floor(secret.length / 4));
-  return secret.slice(0, keep) + '****';
-}
-
 function excerpt(line: string, secrets: string[]): string {
   let text = line;
   for (const secret of secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
     if (secret.length >= 6) {
-      text = text.split(secret).join(mask(secret));
+      text = text.split(secret).join(maskPreview(secret));
     } else {
       // short values would match elsewhere in the line (the key name): mask the value at the end
       const at = text.lastIndexOf(secret);
-      if (at >= 0) text = text.slice(0, at) + mask(secret) + text.slice(at + secret.length);
+      if (at >= 0) text = text.slice(0, at) + maskPreview(secret) + text.slice(at + secret.length);
     }
   }
   text = text.trim();

@@ -8,7 +8,6 @@
 // <stateDir> (.clusterseed/ next to the inventory) gets a .gitignore of "*" so none of it is ever
 // committed by accident.
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ARGOCD_NAMESPACE, CREDENTIALS } from './catalog.ts';
 import type { RepoModel, RequiredSecret } from './model.ts';
@@ -16,6 +15,7 @@ import { clustersNeedingSealingKey, requiredSecrets } from './model.ts';
 import type { SealedSecretSet } from './render.ts';
 import { loadOrCreateSealingKeys, sealSecret, type SealedSecret } from './sealed-secrets.ts';
 import { withFileMutex } from '../locks/create-once.ts';
+import { ensurePrivateDir, ignoreInGit, makePrivateDir, readPrivate, writePrivate } from '../state/private-files.ts';
 import { clusterAccessFile, readClusterAccess, type ClusterAccess } from '../clusters/access.ts';
 import { clusterConfigProblems, clusterSecretData, CLUSTER_SECRET_LABEL } from './cluster-secret.ts';
 import type { Inventory } from '../inventory/model.ts';
@@ -45,37 +45,20 @@ const credentialsFile = (stateDir: string, cluster: string) => path.join(stateDi
 const sealedCacheFile = (stateDir: string, s: RequiredSecret) => path.join(stateDir, s.cluster, 'sealed', `${s.namespace}.${s.name}.json`);
 export { clusterAccessFile } from '../clusters/access.ts';
 
-async function writePrivate(file: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o600);
+function readJson<T>(file: string): T | undefined {
+  const text = readPrivate(file);
+  if (text === undefined) return undefined;
   try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    return JSON.parse(text) as T;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`${file}: ${(err as Error).message}`);
   }
 }
 
-async function ensureStateDir(stateDir: string): Promise<void> {
-  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const ignore = path.join(stateDir, '.gitignore');
-  try {
-    await fs.access(ignore);
-  } catch {
-    await fs.writeFile(ignore, '# clusterseed state: keys, credentials, tokens. Never commit it.\n*\n', { mode: 0o644 });
-  }
+/** <stateDir> 0700 with a .gitignore of "*": keys, credentials and tokens are never committed. */
+function ensureStateDir(stateDir: string): void {
+  ensurePrivateDir(stateDir);
+  ignoreInGit(stateDir);
 }
 
 function newPassword(): string {
@@ -90,17 +73,17 @@ function newPassword(): string {
 async function credentialsFor(stateDir: string, cluster: string, needed: Set<string>): Promise<Credentials> {
   const file = credentialsFile(stateDir, cluster);
   const missing = (creds: Credentials) => [...needed].sort().filter((name) => CREDENTIALS[name] && !creds[name]?.password);
-  const current: Credentials = (await readJson<Credentials>(file)) ?? {};
+  const current: Credentials = readJson<Credentials>(file) ?? {};
   if (missing(current).length === 0) return current;
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  makePrivateDir(path.dirname(file));
   return withFileMutex(file, async () => {
-    const creds: Credentials = (await readJson<Credentials>(file)) ?? {};
+    const creds: Credentials = readJson<Credentials>(file) ?? {};
     const names = missing(creds);
     for (const name of names) {
       const def = CREDENTIALS[name];
       creds[name] = { ...(def.user ? { user: def.user } : {}), password: newPassword() };
     }
-    if (names.length) await writePrivate(file, JSON.stringify(creds, null, 2) + '\n');
+    if (names.length) writePrivate(file, JSON.stringify(creds, null, 2) + '\n');
     return creds;
   });
 }
@@ -166,7 +149,7 @@ interface CacheEntry {
 /** Seals every secret the model needs, reusing cached SealedSecrets whose plaintext is unchanged. */
 export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptions): Promise<PreparedSecrets> {
   const { stateDir } = opts;
-  await ensureStateDir(stateDir);
+  ensureStateDir(stateDir);
   const needed = requiredSecrets(model);
   const sealed: SealedSecretSet = new Map();
   const resealed: string[] = [];
@@ -193,7 +176,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
       s.namespace === ARGOCD_NAMESPACE && s.name.startsWith('cluster-') ? { [CLUSTER_SECRET_LABEL]: 'cluster' } : {};
     const hash = plaintextHash(s, data, labels, k.certificatePem);
     const cacheFile = sealedCacheFile(stateDir, s);
-    const cached = await readJson<CacheEntry>(cacheFile);
+    const cached = readJson<CacheEntry>(cacheFile);
     if (cached && cached.plaintextSha256 === hash) {
       sealed.set(s.path, cached.sealed as unknown as Record<string, unknown>);
       continue;
@@ -209,7 +192,7 @@ export async function prepareSecrets(model: RepoModel, opts: PrepareSecretsOptio
       previous: cached?.sealed,
       privateKeyPem: k.privateKeyPem,
     });
-    await writePrivate(cacheFile, JSON.stringify({ plaintextSha256: hash, sealed: obj } satisfies CacheEntry, null, 2) + '\n');
+    writePrivate(cacheFile, JSON.stringify({ plaintextSha256: hash, sealed: obj } satisfies CacheEntry, null, 2) + '\n');
     sealed.set(s.path, obj as unknown as Record<string, unknown>);
     resealed.push(`${s.cluster}:${s.namespace}/${s.name}`);
   }

@@ -1,13 +1,13 @@
 // The admin kubeconfig K3s writes on a server (/etc/rancher/k3s/k3s.yaml, entries named "default",
 // server https://127.0.0.1:6443), turned into entries named after the cluster that point at the
 // cluster's API address, and merged into a local kubeconfig without touching other entries.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, chmodSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { registerSecret } from '../report/mask.ts';
 import { ensurePrivateDir } from './private-dir.ts';
+import { writePrivate } from '../state/private-files.ts';
 
 export interface KubeEntries {
   cluster: Record<string, unknown>;
@@ -83,18 +83,8 @@ export function sameKubeconfig(a: Record<string, unknown> | undefined, b: Record
   return !!a && isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
-/** Writes atomically with mode 0600 (temp file in the same directory, fsync, rename). */
+/** Writes atomically with mode 0600 (lib/state: temp file in the same directory, fsync, rename). */
 export function writeKubeconfig(file: string, doc: Record<string, unknown>): void {
-  const dir = path.dirname(file);
-  ensurePrivateDir(dir);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, stringify(doc));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  ensurePrivateDir(path.dirname(file));
+  writePrivate(file, stringify(doc));
 }

@@ -1,13 +1,11 @@
 // Directories on the control machine that hold secrets (token, admin kubeconfig): created 0700, and
 // under a `.clusterseed/` directory also given a `.gitignore` of `*`, so they stay out of whatever git
-// repository the inventory lives in.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// repository the inventory lives in. The files and their policy: lib/state.
 import path from 'node:path';
+import { ignoreInGit, makePrivateDir, STATE_DIR } from '../state/private-files.ts';
 
 export function ensurePrivateDir(dir: string): void {
-  const created = !existsSync(dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const inClusterseed = path.basename(dir) === '.clusterseed' || path.basename(path.dirname(dir)) === '.clusterseed';
-  const ignore = path.join(dir, '.gitignore');
-  if (created && inClusterseed && !existsSync(ignore)) writeFileSync(ignore, '*\n', { mode: 0o644 });
+  const created = makePrivateDir(dir);
+  const inClusterseed = path.basename(dir) === STATE_DIR || path.basename(path.dirname(dir)) === STATE_DIR;
+  if (created && inClusterseed) ignoreInGit(dir);
 }

@@ -2,14 +2,13 @@
 // 0600, generated from a CSPRNG on first use), is registered as a secret the moment it is read, and
 // reaches hosts only inside 0600 files uploaded over SFTP (never argv, logs or reports).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { registerSecret } from '../report/mask.ts';
 import type { HostContext } from '../runner/types.ts';
 import { clusterOf } from './settings.ts';
 import { ensurePrivateDir } from './private-dir.ts';
-import { createExclusiveSync } from '../locks/create-once.ts';
+import { createPrivate, privateExists, readPrivate, StateFileError } from '../state/private-files.ts';
 
 export class TokenError extends Error {
   readonly userError = true;
@@ -44,15 +43,16 @@ export interface TokenResult {
 
 /** Reads the cluster's token file, or creates it (0600, in a 0700 directory) with a fresh token. */
 export function loadOrCreateToken(file: string): TokenResult {
-  if (existsSync(file)) {
-    const st = statSync(file);
-    if (!st.isFile()) throw new TokenError(`token file ${file} is not a regular file`);
-    let tightened = false;
-    if ((st.mode & 0o077) !== 0) {
-      chmodSync(file, 0o600);
-      tightened = true;
-    }
-    const token = readFileSync(file, 'utf8').trim();
+  let tightened = false;
+  let text: string | undefined;
+  try {
+    text = readPrivate(file, { warn: () => (tightened = true) });
+  } catch (err) {
+    if (err instanceof StateFileError) throw new TokenError(`token file ${err.message}`);
+    throw err;
+  }
+  if (text !== undefined) {
+    const token = text.trim();
     registerSecret(token);
     registerSecret(tokenPassword(token));
     if (!token) throw new TokenError(`token file ${file} is empty; delete it to have a new token generated`);
@@ -68,7 +68,7 @@ export function loadOrCreateToken(file: string): TokenResult {
   registerSecret(token);
   // written complete, then linked (never overwriting): two runs creating the same cluster's token
   // at once end with one token, the loser reads the winner's (never an empty or torn file)
-  if (!createExclusiveSync(file, `${token}\n`)) return loadOrCreateToken(file);
+  if (!createPrivate(file, `${token}\n`)) return loadOrCreateToken(file);
   return { token, created: true, tightened: false };
 }
 
@@ -80,7 +80,7 @@ export function clusterToken(ctx: HostContext): string {
   if (typeof known === 'string') return known;
   const file = cluster.tokenFile;
   if (!file) throw new TokenError(`cluster "${cluster.name}" has no token_file`);
-  if (ctx.options.check && !existsSync(file)) {
+  if (ctx.options.check && !privateExists(file)) {
     // --check changes nothing, not even on the control machine: a token for this run only
     const token = generateToken();
     registerSecret(token);

@@ -1,63 +1,7 @@
-// Create-once state files (sealing key, K3s token, deploy key, generated passwords) without races:
-// the content is written complete into a temp file of its own and then link()ed to its name, which
-// fails if the name exists and never overwrites. Two creators at once: one wins, the loser reads
-// the winner's file and uses it. A reader never sees a half-written file.
-import { randomBytes } from 'node:crypto';
-import { promises as fs, constants as fsConstants, closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
-
-function tempNameFor(file: string): string {
-  return `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-}
-
-/**
- * Write `content` to `file` unless it exists: true when this call created it, false when another
- * creator was first (the file is then theirs, complete). The temp file never stays behind.
- */
-export async function createExclusive(file: string, content: string | Buffer, mode = 0o600): Promise<boolean> {
-  const tmp = tempNameFor(file);
-  const handle = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
-  try {
-    try {
-      await handle.chmod(mode); // regardless of the umask
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.link(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await fs.unlink(tmp).catch(() => undefined);
-  }
-}
-
-/** createExclusive for synchronous callers */
-export function createExclusiveSync(file: string, content: string | Buffer, mode = 0o600): boolean {
-  const tmp = tempNameFor(file);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    try {
-      writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-  }
-}
+// Serialised read-modify-write of one state file across processes. Creating a state file once
+// (sealing key, K3s token, deploy key) is lib/state's createPrivate: complete, linked, never
+// overwriting.
+import { promises as fs, constants as fsConstants } from 'node:fs';
 
 /**
  * Serialise read-modify-write of one state file (e.g. credentials.json gaining a password) across

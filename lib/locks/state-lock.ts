@@ -3,10 +3,10 @@
 // never sees a half-written holder. A lock whose process is gone from this machine is taken over
 // with a warning; a live one refuses the second run at once, naming the holder.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createExclusiveSync } from './create-once.ts';
+import { createPrivate, makePrivateDir, readPrivate } from '../state/private-files.ts';
 
 export const STATE_LOCK_FILE = 'run.lock';
 
@@ -73,13 +73,8 @@ export function describeHolder(h: LockHolder, now = Date.now()): string {
 }
 
 function readHolder(file: string): LockHolder | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = readPrivate(file);
+  if (text === undefined) return undefined;
   try {
     const h = JSON.parse(text) as LockHolder;
     if (typeof h.pid === 'number' && typeof h.host === 'string') return h;
@@ -91,7 +86,7 @@ function readHolder(file: string): LockHolder | undefined {
 
 /** Write `content` to a fresh file next to `target` and link it there; false when `target` exists. */
 function publish(target: string, content: string): boolean {
-  return createExclusiveSync(target, content);
+  return createPrivate(target, content);
 }
 
 export interface AcquireOptions {
@@ -112,7 +107,7 @@ export function acquireStateLock(stateDir: string, opts: AcquireOptions): StateL
     mine.count++;
     return mine.lock;
   }
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makePrivateDir(path.dirname(file));
   const holder: LockHolder = {
     pid: process.pid,
     host: os.hostname(),

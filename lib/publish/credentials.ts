@@ -15,7 +15,7 @@ import type { Logger } from '../runner/types.ts';
 import { loadOrCreateKeyPair } from './deploy-key.ts';
 import { privateKeyFileProblem } from './key-file.ts';
 import type { RepoCredential } from './repo-credential.ts';
-import { redactUrl } from './secrets.ts';
+import { redactUrl } from '../report/mask.ts';
 import { STATE_DIR } from './state.ts';
 
 /** A credential setting that does not fit the URL it is used with (e.g. token_env with --remote ssh://...). */

@@ -3,12 +3,10 @@
 // in OpenSSH's own format so ssh, ssh2 and Argo CD all read it). The public half is registered on
 // the repository once, and found again by its title on later runs.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../runner/types.ts';
 import type { RepoApi } from './github-api.ts';
-import { STATE_DIR } from './state.ts';
-import { createExclusive } from '../locks/create-once.ts';
+import { createPrivate, ensurePrivateDir, readPrivate, STATE_DIR, writePrivate } from '../state/private-files.ts';
 
 export interface DeployKeyPair {
   /** "ssh-ed25519 AAAA... comment" */
@@ -120,23 +118,14 @@ export function deployKeyPath(workDir: string, owner: string, repo: string): str
  * folder). A private key readable by others is tightened back to 0600.
  */
 export async function loadOrCreateKeyPair(file: string, title: string, log: Logger): Promise<DeployKeyPair & { generated: boolean }> {
-  try {
-    const privateKey = await readFile(file, 'utf8');
-    const mode = (await stat(file)).mode & 0o777;
-    if (mode & 0o077) {
-      await chmod(file, 0o600);
-      log.warn(`${file} was readable by others (mode ${mode.toString(8)}); set to 600`);
-    }
-    return { privateKey, publicKey: publicKeyOf(privateKey, title), generated: false };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const privateKey = readPrivate(file, { warn: (m) => log.warn(m) });
+  if (privateKey !== undefined) return { privateKey, publicKey: publicKeyOf(privateKey, title), generated: false };
   const pair = generateDeployKey(title);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(path.dirname(file), { warn: (m) => log.warn(m) });
   // complete file linked into place, never overwriting: a run creating it at the same time wins
   // and this one uses its key (one key registered, not two)
-  if (!(await createExclusive(file, pair.privateKey, 0o600))) return loadOrCreateKeyPair(file, title, log);
-  await writeFile(`${file}.pub`, pair.publicKey + '\n', { mode: 0o644 });
+  if (!createPrivate(file, pair.privateKey)) return loadOrCreateKeyPair(file, title, log);
+  writePrivate(`${file}.pub`, pair.publicKey + '\n');
   log.info(`generated deploy key ${file} (ed25519)`);
   return { ...pair, generated: true };
 }

@@ -1,7 +1,7 @@
 // A thin wrapper over the `git` binary: no shell, bounded time, never prompts, and output masked
 // before it can reach an error message (a remote URL may carry credentials).
 import { spawn } from 'node:child_process';
-import { maskSecrets } from './secrets.ts';
+import { maskSecrets } from '../report/mask.ts';
 
 export interface GitRunOptions {
   /** the repository (GIT_DIR) to run in; omitted for commands that need none (ls-remote, init) */

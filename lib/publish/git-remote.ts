@@ -10,7 +10,7 @@ import { basicAuthEnv, git, GitCommandError } from './git-cli.ts';
 import { writeObjects, type FileMode, type TreeFile } from './git-objects.ts';
 import { loadDesiredFiles, type DesiredFile } from './files.ts';
 import { PublishConflictError, reconcile, toPlan, type BranchHead, type PublishPlan, type Reconciled } from './plan.ts';
-import { maskSecrets, redactUrl, urlSecrets } from './secrets.ts';
+import { maskSecrets, redactUrl, urlSecrets } from '../report/mask.ts';
 import { loadPublishedState, savePublishedState, STATE_DIR } from './state.ts';
 import { DEFAULT_AUTHOR, DEFAULT_BRANCH, DEFAULT_MESSAGE, silentLogger, type PublishCommon, type PublishResult } from './types.ts';
 

@@ -8,7 +8,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../runner/types.ts';
-import { maskSecrets } from './secrets.ts';
+import { maskSecrets } from '../report/mask.ts';
 import { silentLogger } from './types.ts';
 
 export interface GitHubClientOptions {

@@ -5,7 +5,7 @@
 import { planGitHubPublish, publishToGitHub, type GitHubPublishOptions, type GitHubPublishResult } from './github.ts';
 import { planLocalBarePublish, planRemotePublish, publishToLocalBare, publishToRemote } from './git-remote.ts';
 import type { PublishPlan } from './plan.ts';
-import { redactUrl } from './secrets.ts';
+import { redactUrl } from '../report/mask.ts';
 import type { PublishCommon, PublishResult } from './types.ts';
 
 export type { PublishPlan } from './plan.ts';

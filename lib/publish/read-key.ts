@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Logger } from '../runner/types.ts';
 import { loadOrCreateKeyPair, type DeployKeyPair } from './deploy-key.ts';
-import { STATE_DIR } from './state.ts';
+import { STATE_DIR } from '../state/private-files.ts';
 
 export const READ_KEY_TITLE = 'clusterseed argocd read';
 

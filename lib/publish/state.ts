@@ -1,9 +1,10 @@
 // What we published last, per target, in <workDir>/.clusterseed/publish-state.json: the head commit
 // we left the branch at and the files we rendered into it. It is the baseline that tells someone
-// else's change apart from ours on the next run. Holds no secrets.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// else's change apart from ours on the next run. Holds no secrets; kept 0600 like all private state
+// (lib/state).
 import path from 'node:path';
 import type { DesiredFile } from './files.ts';
+import { readPrivate, STATE_DIR, writePrivate } from '../state/private-files.ts';
 
 export interface PublishedState {
   /** the branch head after our last publish (or after we last saw it unchanged) */
@@ -19,7 +20,7 @@ interface StateFile {
   targets: Record<string, PublishedState>;
 }
 
-export const STATE_DIR = '.clusterseed';
+export { STATE_DIR };
 
 export function statePath(workDir: string): string {
   return path.join(workDir, STATE_DIR, 'publish-state.json');
@@ -27,13 +28,8 @@ export function statePath(workDir: string): string {
 
 async function readStateFile(workDir: string): Promise<StateFile> {
   const file = statePath(workDir);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, targets: {} };
-    throw e;
-  }
+  const text = readPrivate(file);
+  if (text === undefined) return { version: 1, targets: {} };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -64,9 +60,5 @@ export async function savePublishedState(
     files: Object.fromEntries([...desired].map(([p, f]) => [p, f.sha])),
     publishedAt: new Date().toISOString(),
   };
-  const file = statePath(workDir);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
-  await rename(tmp, file);
+  writePrivate(statePath(workDir), JSON.stringify(state, null, 2) + '\n');
 }

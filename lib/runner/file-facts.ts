@@ -3,7 +3,7 @@
 // `cat | base64` for the files edited in place. Per file that was a stat, a sha256sum or a base64
 // of its own in each task's probe, and processes are most of what a no-op costs on a host.
 import { createHash } from 'node:crypto';
-import { q } from '../blocks/shell.ts';
+import { shSingleQuote as q } from '../ssh/shell.ts';
 import type { FileFact, FileQuery } from './types.ts';
 
 const HASH_SECTION = '@@cs-hash';

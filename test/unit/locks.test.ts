@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LockHeldError, STATE_LOCK_FILE, acquireStateLock, processStartTime, type LockHolder } from '../../lib/locks/state-lock.ts';
-import { createExclusive, withFileMutex } from '../../lib/locks/create-once.ts';
+import { withFileMutex } from '../../lib/locks/create-once.ts';
+import { createPrivate } from '../../lib/state/private-files.ts';
 import { loadOrCreateSealingKeys } from '../../lib/gitops/sealing-keys.ts';
 import { loadOrCreateKeyPair } from '../../lib/publish/deploy-key.ts';
 
@@ -66,7 +67,7 @@ test('a live holder refuses at once, naming it; the file stays theirs', () => {
     id: 'theirs',
   };
   spawnSync('mkdir', ['-p', dir]);
-  writeFileSync(file, JSON.stringify(other));
+  writeFileSync(file, JSON.stringify(other), { mode: 0o600 });
   const err = (() => {
     try {
       acquireStateLock(dir, { command: 'site.mjs' });
@@ -87,7 +88,9 @@ test('a lock of a process that is gone is taken over with a warning', () => {
   spawnSync('mkdir', ['-p', dir]);
   const file = path.join(dir, STATE_LOCK_FILE);
   const pid = deadPid();
-  writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), id: 'old' }));
+  writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), id: 'old' }), {
+    mode: 0o600,
+  });
   const warnings: string[] = [];
   const lock = acquireStateLock(dir, { command: 'reset.mjs', warn: (m) => warnings.push(m) });
   assert.is(JSON.parse(readFileSync(file, 'utf8')).pid, process.pid);
@@ -104,6 +107,7 @@ test("a reused pid (alive, but started at another time) is stale too; another ma
   writeFileSync(
     file,
     JSON.stringify({ pid: 1, host: os.hostname(), command: 'site.mjs', startedAt: new Date().toISOString(), procStart: '1', id: 'reused' }),
+    { mode: 0o600 }, // as every lock file is: a looser one would be tightened with a warning (lib/state)
   );
   const warnings: string[] = [];
   acquireStateLock(dir, { command: 'site.mjs', warn: (m) => warnings.push(m) }).release();
@@ -111,6 +115,7 @@ test("a reused pid (alive, but started at another time) is stale too; another ma
   writeFileSync(
     file,
     JSON.stringify({ pid: deadPid(), host: 'some-other-machine', command: 'site.mjs', startedAt: new Date().toISOString(), id: 'remote' }),
+    { mode: 0o600 },
   );
   assert.throws(() => acquireStateLock(dir, { command: 'site.mjs' }), /on some-other-machine/);
 });
@@ -189,10 +194,10 @@ test('a SIGKILLed holder leaves a stale lock the next process takes over', async
   assert.equal(readdirSync(dir), []);
 });
 
-test('createExclusive: 20 concurrent creators, one content wins, every loser is told, no temp file', async () => {
+test('createPrivate: 20 concurrent creators, one content wins, every loser is told, no temp file', async () => {
   const dir = await fs.mkdtemp(path.join(tmp, 'excl-'));
   const file = path.join(dir, 'state');
-  const won = await Promise.all(Array.from({ length: 20 }, (_, i) => createExclusive(file, `content ${i}\n`.repeat(1000))));
+  const won = await Promise.all(Array.from({ length: 20 }, async (_, i) => createPrivate(file, `content ${i}\n`.repeat(1000))));
   assert.is(won.filter(Boolean).length, 1);
   const winner = won.indexOf(true);
   assert.is(readFileSync(file, 'utf8'), `content ${winner}\n`.repeat(1000));

@@ -414,16 +414,20 @@ test('loadOrCreateSealingKeys: tightens a pre-existing directory to 0700', async
   const dir = path.join(await tmpDir(), 'existing');
   await fs.mkdir(dir, { mode: 0o755 });
   await fs.chmod(dir, 0o755);
-  await loadOrCreateSealingKeys(dir, { keySize: 2048 });
+  const warnings: string[] = [];
+  await loadOrCreateSealingKeys(dir, { keySize: 2048, warn: (m) => void warnings.push(m) });
   assert.is((await fs.stat(dir)).mode & 0o777, 0o700);
+  assert.equal(warnings, [`${dir} was open to group or others (mode 755); its mode is now 700`]);
 });
 
-test('loadOrCreateSealingKeys: refuses a world-readable key, a lone file or a mismatched pair', async () => {
+test('loadOrCreateSealingKeys: tightens a world-readable key (and says so), refuses a lone file or a mismatched pair', async () => {
   const dir = await tmpDir();
   const keys = await loadOrCreateSealingKeys(dir, { keySize: 2048 });
   await fs.chmod(keys.privateKeyPath, 0o644);
-  await assert_rejects(loadOrCreateSealingKeys(dir), /permissions 644 are too open.*chmod 600/);
-  await fs.chmod(keys.privateKeyPath, 0o600);
+  const warnings: string[] = [];
+  await loadOrCreateSealingKeys(dir, { warn: (m) => void warnings.push(m) });
+  assert.is((await fs.stat(keys.privateKeyPath)).mode & 0o777, 0o600);
+  assert.equal(warnings, [`${keys.privateKeyPath} was readable by group or others (mode 644); its mode is now 600`]);
 
   await fs.writeFile(keys.certificatePath, other.certificatePem);
   await assert_rejects(loadOrCreateSealingKeys(dir), /does not belong to the private key/);

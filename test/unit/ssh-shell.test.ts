@@ -8,7 +8,8 @@ import path from 'node:path';
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { buildLaunch, sudoRefusal, TIMEOUT_EXIT_CODE } from '../../lib/ssh/become.ts';
-import { shJoin, shQuote } from '../../lib/ssh/shell.ts';
+import { shJoin, shQuote, shSingleQuote } from '../../lib/ssh/shell.ts';
+import { q } from '../../lib/blocks/shell.ts';
 
 const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-fake-sudo-'));
 const argvLog = path.join(bin, 'argv.log');
@@ -45,6 +46,17 @@ test('shQuote round-trips every string through sh', () => {
   }
   assert.is(shQuote('/etc/k3s/config.yaml'), '/etc/k3s/config.yaml', 'safe words stay readable');
   assert.throws(() => shQuote('a\0b'), /NUL/);
+});
+
+test("shSingleQuote (the blocks' q) round-trips every string through sh, always quoted", () => {
+  assert.is(q, shSingleQuote, 'one quoter: lib/blocks/shell.ts re-exports it');
+  for (const s of NASTY) {
+    const r = runRemote(`printf %s ${shSingleQuote(s)}`, undefined);
+    assert.is(r.stdout, s, JSON.stringify(s));
+  }
+  assert.is(shSingleQuote('/etc/k3s/config.yaml'), "'/etc/k3s/config.yaml'");
+  assert.is(shSingleQuote("it's"), `'it'\\''s'`);
+  assert.throws(() => shSingleQuote('a\0b'), /NUL/);
 });
 
 test('shJoin keeps word boundaries', () => {
