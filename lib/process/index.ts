@@ -26,6 +26,8 @@ export interface RunOptions {
   secrets?: readonly string[];
   /** stdin is /dev/null instead of a pipe (input is then ignored) */
   noStdin?: boolean;
+  /** descriptors the command inherits as fd 3, 4, ... (e.g. a held flock) */
+  extraFds?: readonly number[];
 }
 
 export interface RunResult {
@@ -91,7 +93,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
     signal: opts.signal,
     // a Buffer even when empty: zx then ends stdin (an empty string would leave it open)
     input: opts.noStdin ? undefined : Buffer.from(opts.input ?? ''),
-    stdio: [opts.noStdin ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [opts.noStdin ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
     store: store as never,
   })`${argv}`;
   // a command that exits without reading all its input closes the pipe: its exit status says what
