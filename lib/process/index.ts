@@ -99,16 +99,13 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   // a command that exits without reading all its input closes the pipe: its exit status says what
   // happened, not the EPIPE of our write
   p.stdin?.on('error', () => undefined);
-  let timedOut = false;
-  const timer =
-    opts.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          if (opts.detached && p.pid) killGroup(p.pid, 'SIGKILL');
-          void p.kill('SIGKILL').catch(() => undefined);
-        }, opts.timeoutMs);
-  const out = await p.finally(() => clearTimeout(timer));
+  const timer = killAfter(opts.timeoutMs, () => {
+    if (opts.detached && p.pid) killGroup(p.pid, 'SIGKILL');
+    // zx kills the command's whole process tree
+    void p.kill('SIGKILL').catch(() => undefined);
+  });
+  const out = await p.finally(timer.clear);
+  const timedOut = timer.fired();
   const what = describeCommand(argv, opts.secrets);
   if (out.cause && !opts.signal?.aborted) throw new Error(`cannot run ${what}: ${out.cause.message}`);
   const stderrBytes = Buffer.concat(store.stderr);
@@ -189,27 +186,35 @@ export function start(argv: readonly string[], opts: StartOptions = {}): Started
   });
   child.stdout?.on('data', (d: Buffer) => opts.onOutput?.(d, 'stdout'));
   child.stderr?.on('data', (d: Buffer) => opts.onOutput?.(d, 'stderr'));
-  let timedOut = false;
-  const timer =
-    opts.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          if (!child.pid) return;
-          if (opts.detached) killGroup(child.pid, 'SIGKILL');
-          else child.kill('SIGKILL');
-        }, opts.timeoutMs);
+  const timer = killAfter(opts.timeoutMs, () => {
+    if (!child.pid) return;
+    if (opts.detached) killGroup(child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  });
   const done = new Promise<{ code: number; signal: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
     child.on('error', (err) => {
-      clearTimeout(timer);
+      timer.clear();
       reject(new Error(`cannot run ${argv.join(' ')}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: exitCode(code, signal, false), signal, timedOut });
+      timer.clear();
+      resolve({ code: exitCode(code, signal, false), signal, timedOut: timer.fired() });
     });
   });
   return { child, pid: child.pid, done };
+}
+
+/** Calls `kill` once `ms` have passed (never when ms is undefined); fired() tells whether it did. */
+function killAfter(ms: number | undefined, kill: () => void): { clear: () => void; fired: () => boolean } {
+  let fired = false;
+  const timer =
+    ms === undefined
+      ? undefined
+      : setTimeout(() => {
+          fired = true;
+          kill();
+        }, ms);
+  return { clear: () => clearTimeout(timer), fired: () => fired };
 }
 
 /** Sends a signal to a whole process group (a detached child's pid); false when it is gone. */
