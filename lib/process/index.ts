@@ -5,7 +5,7 @@
 // elsewhere as it comes (bench, debootstrap steps that pass a lock descriptor as fd 3).
 // Foundation layer: imports only node: modules and zx.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { $, type ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx/core';
 
 export interface RunOptions {
   /** what the command reads on stdin (it always gets EOF after it) */
@@ -80,9 +80,14 @@ function exitCode(code: number | null, signal: NodeJS.Signals | null, timedOut: 
 export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (argv.length === 0) throw new Error('run: empty command');
   const store = { stdout: [] as Buffer[], stderr: [] as Buffer[], stdall: [] as Buffer[] };
+  // loaded on first use: a CLI run that starts no local process does not pay for zx
+  const { $ } = await import('zx/core');
   const p: ProcessPromise = $({
     quiet: true,
     verbose: false,
+    // explicit, so no ZX_* variable of the environment changes them
+    preferLocal: false,
+    timeout: undefined,
     nothrow: true,
     // bash replaces itself by the command: its pid is the command's, signals reach it directly
     prefix: 'exec ',
