@@ -8,10 +8,10 @@
 // of seconds; a broken one prints nothing or dies. No panic line within PROBE_TIMEOUT_MS → TCG.
 // The verdict is cached per host boot (boot_id), QEMU binary and kernel, so the probe runs once.
 // CLUSTERSEED_LAB_ACCEL=tcg|kvm skips the probe.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { run } from '../process/index.ts';
 import { accelArgs, MACHINES, type Accel } from './qemu.ts';
 import type { GuestArch } from './recipe.ts';
 import { cacheRoot } from './paths.ts';
@@ -99,24 +99,14 @@ export async function probeKvm(arch: GuestArch, kernel: string): Promise<{ ok: b
     '-no-reboot',
   ];
   const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(m.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ ok: false, ms: Date.now() - started, detail: e.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const ms = Date.now() - started;
-      const panicked = out.includes('Kernel panic');
-      if (panicked && code === 0) resolve({ ok: true, ms, detail: 'kernel ran' });
-      else if (signal) resolve({ ok: false, ms, detail: `no kernel output within ${PROBE_TIMEOUT_MS / 1000} s` });
-      else resolve({ ok: false, ms, detail: `qemu exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}` });
-    });
-  });
+  try {
+    const r = await run([m.binary, ...args], { noStdin: true, timeoutMs: PROBE_TIMEOUT_MS });
+    const ms = Date.now() - started;
+    const panicked = r.stdout.includes('Kernel panic');
+    if (panicked && r.code === 0) return { ok: true, ms, detail: 'kernel ran' };
+    if (r.signal) return { ok: false, ms, detail: `no kernel output within ${PROBE_TIMEOUT_MS / 1000} s` };
+    return { ok: false, ms, detail: `qemu exited ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}` };
+  } catch (e) {
+    return { ok: false, ms: Date.now() - started, detail: (e as Error).message };
+  }
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { CONFIG_DISK_LABEL } from './recipe.ts';
-import { run } from './proc.ts';
+import { runOk } from '../process/index.ts';
 
 const HOST_KEY_TYPES = [
   { type: 'ed25519', file: 'ssh_host_ed25519_key' },
@@ -82,7 +82,7 @@ export async function writeConfigDisk(imagePath: string, hostname: string, autho
     }
     fs.rmSync(imagePath, { force: true });
     // no journal: the host reads the disk with debugfs, which does not replay one
-    await run('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staging, imagePath, '8M']);
+    await runOk(['mkfs.ext4', '-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staging, imagePath, '8M']);
     fs.chmodSync(imagePath, 0o600);
     return identity;
   } finally {
@@ -95,7 +95,7 @@ export async function writeConfigDisk(imagePath: string, hostname: string, autho
  * has none (x86 hosts) or never shut down yet. Read with debugfs: no mount needed.
  */
 export async function readGuestCmdline(configDisk: string): Promise<string | undefined> {
-  const out = await run('debugfs', ['-R', 'cat /cmdline.txt', configDisk]).catch(() => '');
+  const out = await runOk(['debugfs', '-R', 'cat /cmdline.txt', configDisk]).catch(() => '');
   // debugfs prints nothing on stdout for a missing file (the error goes to stderr)
   const line = out
     .split('\n')

@@ -8,7 +8,7 @@ import { ensureRootfs, rootfsPath, withFileLock } from './rootfs.ts';
 import { APT_PROXY_ENV, imageRecipe, type GuestArch } from './recipe.ts';
 import { startAptProxy, type AptProxy } from './apt-proxy.ts';
 import { labImagesRoot } from './paths.ts';
-import { run } from './proc.ts';
+import { runOk } from '../process/index.ts';
 
 /** Bump when the steps below change the produced image. */
 const IMAGE_VERSION = 1;
@@ -51,7 +51,7 @@ export async function ensureBaseImage(arch: GuestArch, log: (line: string) => vo
     const boot = findKernel(rootfs);
     fs.copyFileSync(boot.kernel, staged.kernel);
     fs.copyFileSync(boot.initrd, staged.initrd);
-    await run('mkfs.ext4', ['-q', '-F', '-L', ROOT_LABEL, '-d', rootfs, staged.disk, IMAGE_SIZE]);
+    await runOk(['mkfs.ext4', '-q', '-F', '-L', ROOT_LABEL, '-d', rootfs, staged.disk, IMAGE_SIZE]);
     // clones open it as their backing file; nothing may ever write to it
     fs.chmodSync(staged.disk, 0o444);
     fs.renameSync(tmp, dir);

@@ -14,7 +14,8 @@ import { DEFAULT_K3S_VERSION, renderInventory } from './inventory.ts';
 import { defaultLabDir, labFiles, vmFiles } from './paths.ts';
 import { FIRST_API_PORT, LAN_PREFIX, lanAddress, lanGroup } from './lan.ts';
 import { freePorts, freeUdpPorts } from './ports.ts';
-import { findProcesses, pidAlive, run, sleep, tail } from './proc.ts';
+import { runOk } from '../process/index.ts';
+import { findProcesses, pidAlive, sleep, tail } from './proc.ts';
 import { labMac, type UdpForward, type VmLaunchSpec } from './qemu.ts';
 import { baseKernelArgs, type GuestArch } from './recipe.ts';
 import { findVm, processTag, readState, requireState, writeState, type LabState, type VmRecord } from './state.ts';
@@ -193,7 +194,7 @@ async function createLab(
     const image = images.get(p.arch)!;
     const vf = vmFiles(dir, p.name);
     fs.mkdirSync(vf.dir, { recursive: true });
-    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, vf.disk]);
+    await runOk(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, vf.disk]);
     const lan = opts.lan ? { mac: labMac(i + 1, 'lan'), address: lanAddress(i) } : undefined;
     const identity = await writeConfigDisk(
       vf.configDisk,

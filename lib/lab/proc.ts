@@ -1,31 +1,6 @@
-// Small child-process helpers for the lab: run a tool and get its output, or a clear error naming it.
-import { spawn } from 'node:child_process';
+// Process inspection for the lab (running tools is lib/process): is a pid alive, which processes carry
+// a lab's tag, and the tail of a log.
 import fs from 'node:fs';
-
-export interface RunOptions {
-  cwd?: string;
-  input?: string | Buffer;
-  timeoutMs?: number;
-}
-
-export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${err.message}`)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || stdout.trim()}`));
-    });
-    // a tool that exits without reading its input (or before reading all of it) closes the pipe:
-    // its exit status, reported on 'close', says what happened, not the EPIPE of our write
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 /** Whether a process with this pid exists (and is not a zombie we could still see). */
 export function pidAlive(pid: number): boolean {

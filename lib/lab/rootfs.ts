@@ -8,11 +8,11 @@
 // Every chroot step runs in a private mount namespace (unshare -m), so a killed build never leaves
 // /proc or /sys mounted inside a half-built tree. The arm64 image is built on x86_64 through
 // debootstrap --foreign and a second stage under qemu-user (binfmt_misc).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runOk, start } from '../process/index.ts';
 
 /** Bump when the build steps below change in a way that makes cached images stale (the finalize
  * script is part of the hash already). */
@@ -193,11 +193,11 @@ async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Pro
   const handler = path.join(BINFMT_DIR, qemuName);
   const result = await withFileLock(lockPath, 'shared', async () => {
     if (!fs.existsSync(path.join(BINFMT_DIR, 'register'))) {
-      await run('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR]);
+      await runOk(['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR]);
     }
     if (!fs.existsSync(handler)) {
       fs.writeFileSync(ourMarker, '');
-      await run('update-binfmts', ['--enable', qemuName]).catch((err: Error) => {
+      await runOk(['update-binfmts', '--enable', qemuName]).catch((err: Error) => {
         throw new Error(
           `cannot register ${qemuName} with binfmt_misc (packages qemu-user-static and binfmt-support needed): ${err.message}`,
         );
@@ -207,7 +207,7 @@ async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Pro
   });
   // -n: if another build still holds the shared lock, it does this when it is done
   const unregister = `[ -e '${ourMarker}' ] || exit 0; [ -e '${handler}' ] && echo -1 > '${handler}'; rm -f '${ourMarker}'`;
-  await run('flock', ['-n', '-x', lockPath, '-c', unregister]).catch(() => undefined);
+  await runOk(['flock', '-n', '-x', lockPath, '-c', unregister]).catch(() => undefined);
   return result;
 }
 
@@ -219,9 +219,11 @@ async function withForeignBinfmt<T>(arch: RootfsArch, fn: () => Promise<T>): Pro
 export async function withFileLock<T>(lockPath: string, mode: 'exclusive' | 'shared', fn: (lockFd: number) => Promise<T>): Promise<T> {
   const fd = fs.openSync(lockPath, 'a');
   try {
-    await run('flock', [mode === 'shared' ? '-s' : '-x', '-w', String(LOCK_WAIT_SECONDS), '3'], fd).catch((err: Error) => {
-      throw new Error(`could not lock ${lockPath} within ${LOCK_WAIT_SECONDS} s: ${err.message}`);
-    });
+    await runOk(['flock', mode === 'shared' ? '-s' : '-x', '-w', String(LOCK_WAIT_SECONDS), '3'], { noStdin: true, extraFds: [fd] }).catch(
+      (err: Error) => {
+        throw new Error(`could not lock ${lockPath} within ${LOCK_WAIT_SECONDS} s: ${err.message}`);
+      },
+    );
     return await fn(fd);
   } finally {
     fs.closeSync(fd);
@@ -230,52 +232,28 @@ export async function withFileLock<T>(lockPath: string, mode: 'exclusive' | 'sha
 
 /** rm -rf that never crosses into another file system (a stray mount must not be emptied). */
 async function removeTree(dir: string): Promise<void> {
-  if (fs.existsSync(dir)) await run('rm', ['-rf', '--one-file-system', dir]);
+  if (fs.existsSync(dir)) await runOk(['rm', '-rf', '--one-file-system', dir]);
 }
 
 /** Runs a build step with output appended to the log and `lockFd` inherited as fd 3. */
-function runLogged(what: string, argv: string[], logFile: string, lockFd: number, env?: NodeJS.ProcessEnv): Promise<void> {
+async function runLogged(what: string, argv: string[], logFile: string, lockFd: number, env?: NodeJS.ProcessEnv): Promise<void> {
   const out = fs.openSync(logFile, 'a');
   fs.writeSync(out, `\n$ ${argv.map((a) => (a.length > 80 ? '<script>' : a)).join(' ')}\n`);
-  return new Promise<void>((resolve, reject) => {
+  let step: ReturnType<typeof start>;
+  try {
     // own process group, so a timeout can stop the step with everything it started
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, out, lockFd], env: { ...process.env, ...env }, detached: true });
+    step = start(argv, {
+      stdio: ['ignore', out, out, lockFd],
+      env: { ...process.env, ...env },
+      detached: true,
+      timeoutMs: STEP_TIMEOUT_MS,
+    });
+  } finally {
     fs.closeSync(out);
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, STEP_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: ${err.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else
-        reject(
-          new Error(`${what} failed (${signal === 'SIGKILL' ? `killed after ${STEP_TIMEOUT_MS / 60_000} min` : `exit ${signal ?? code}`})`),
-        );
-    });
+  }
+  const r = await step.done.catch((err: Error) => {
+    throw new Error(`${what}: ${err.message}`);
   });
-}
-
-function run(cmd: string, args: string[], fd3?: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe'];
-    if (fd3 !== undefined) stdio.push(fd3);
-    const child = spawn(cmd, args, { stdio });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${stderr.trim()}`));
-    });
-  });
+  if (r.code === 0) return;
+  throw new Error(`${what} failed (${r.timedOut ? `killed after ${STEP_TIMEOUT_MS / 60_000} min` : `exit ${r.signal ?? r.code}`})`);
 }

@@ -1,6 +1,6 @@
 // A thin wrapper over the `git` binary: no shell, bounded time, never prompts, and output masked
 // before it can reach an error message (a remote URL may carry credentials).
-import { spawn } from 'node:child_process';
+import { run } from '../process/index.ts';
 import { maskSecrets } from '../report/mask.ts';
 
 export interface GitRunOptions {
@@ -43,31 +43,11 @@ export async function git(args: string[], opts: GitRunOptions = {}): Promise<Git
     ...opts.env,
   };
   if (opts.gitDir) env.GIT_DIR = opts.gitDir;
-  const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.on('data', (d: Buffer) => err.push(d));
-  child.stdin.on('error', () => {}); // git may exit before reading all input; its exit code tells
-  child.stdin.end(opts.input ?? '');
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  // detached: git is a process group leader, so its ssh/helper children go with it
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }, timeoutMs);
-  const code = await new Promise<number>((resolve, reject) => {
-    child.on('error', (e) => reject(new Error(`cannot run git: ${e.message}`)));
-    child.on('close', (c, signal) => resolve(signal ? -1 : (c ?? -1)));
-  }).finally(() => clearTimeout(timer));
-  const result = {
-    stdout: Buffer.concat(out).toString('utf8'),
-    stderr: maskSecrets(Buffer.concat(err).toString('utf8'), secrets),
-    code,
-  };
+  // detached: git is a process group leader, so a timeout kills its ssh/helper children with it
+  const r = await run(['git', ...args], { env, input: opts.input, timeoutMs, detached: true, secrets });
+  const code = r.signal ? -1 : r.code;
+  const result = { stdout: r.stdout, stderr: maskSecrets(r.stderr, secrets), code };
   if (code !== 0 && !(opts.okCodes ?? []).includes(code)) {
     const what = maskSecrets(`git ${args.join(' ')}`, secrets);
     const why = code === -1 ? `killed after ${timeoutMs} ms` : `exit ${code}`;

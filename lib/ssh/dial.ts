@@ -1,7 +1,6 @@
 // Opening one authenticated SSH connection: host key checked against known_hosts, key/agent login,
 // optionally over a stream forwarded by a jump host. Every failure becomes a TransportError whose
 // kind tells the runner what happened.
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
@@ -155,48 +154,6 @@ function hostKeyError(
       `(ssh-keygen -R '${name}' -f ${file}) and connect again.`,
     'hostkey-changed',
   );
-}
-
-/**
- * Wait until the server sends its SSH identification line ("SSH-2.0-..."). While a host boots, sshd
- * accepts and drops connections; probing the banner first avoids burning a full login attempt.
- */
-export function waitForBanner(open: () => Promise<Duplex>, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let stream: Duplex | undefined;
-    let seen = '';
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      stream?.destroy();
-      if (err) reject(err);
-      else resolve();
-    };
-    const timer = setTimeout(() => done(new Error(`no SSH banner within ${timeoutMs} ms`)), timeoutMs);
-    open().then(
-      (s) => {
-        stream = s;
-        s.on('data', (chunk: Buffer) => {
-          seen += chunk.toString('latin1');
-          if (/^SSH-/m.test(seen)) done();
-          else if (seen.length > 8192) done(new Error('no SSH banner in the first 8 KiB'));
-        });
-        s.on('error', (e: Error) => done(e));
-        s.on('close', () => done(new Error('connection closed before the SSH banner')));
-      },
-      (e: Error) => done(e),
-    );
-  });
-}
-
-export function tcpStream(address: string, port: number): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: address, port });
-    sock.once('connect', () => {
-      sock.off('error', reject);
-      resolve(sock);
-    });
-    sock.once('error', reject);
-  });
 }
 
 /** A TCP stream to address:port opened by the jump host (direct-tcpip). */

@@ -19,7 +19,7 @@ import { main as idempotencyMain } from '../../cli/idempotency.ts';
 import { main as gitopsMain } from '../../cli/gitops.ts';
 import { main as labMain } from '../../cli/lab.ts';
 import { main as benchMain } from '../../bench/run.ts';
-import { runOk } from '../harness/exec.ts';
+import { runOk } from '../../lib/process/index.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const NOBODY = 65534;
@@ -62,7 +62,7 @@ const KNOWN_HOSTS = file('known_hosts');
 const ROOT_ONLY_DIR = file('root-only');
 
 async function keygen(target: string, passphrase = ''): Promise<void> {
-  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'bad-input-test', '-f', target]);
+  await runOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', passphrase, '-C', 'bad-input-test', '-f', target], { timeoutMs: 30_000 });
 }
 
 // ---- the inventory -----------------------------------------------------------------------------

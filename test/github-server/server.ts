@@ -12,13 +12,13 @@
 //   * injected faults (`inject`): e.g. 403 secondary rate limit with retry-after, 5xx.
 // Tests must change repositories on disk directly (git push to repoPath), not through this server
 // from inside a hook: requests are handled one at a time.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { run } from '../../lib/process/index.ts';
 
 export interface GitHubServerOptions {
   /** token → login of the user it authenticates */
@@ -89,39 +89,20 @@ interface GitOut {
   stderr: string;
 }
 
-function runGit(
+async function runGit(
   gitDir: string,
   args: string[],
   opts: { input?: string | Buffer; env?: Record<string, string>; ok?: number[] } = {},
 ): Promise<GitOut> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
-      env: { ...process.env, GIT_DIR: gitDir, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.on('data', (d) => err.push(d));
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const res = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: code ?? -1 };
-      if (res.code !== 0 && !(opts.ok ?? []).includes(res.code)) reject(new Error(`git ${args.join(' ')}: ${res.stderr}`));
-      else resolve(res);
-    });
-  });
+  const env = { ...process.env, GIT_DIR: gitDir, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', ...opts.env };
+  const r = await run(['git', ...args], { env, input: opts.input });
+  if (r.code !== 0 && !(opts.ok ?? []).includes(r.code)) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr, code: r.code };
 }
 
-function gitBuffer(gitDir: string, args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { env: { ...process.env, GIT_DIR: gitDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d) => out.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`git ${args.join(' ')} failed`))));
-  });
+async function gitBuffer(gitDir: string, args: string[]): Promise<Buffer> {
+  const r = await run(['git', ...args], { env: { ...process.env, GIT_DIR: gitDir }, noStdin: true, check: true });
+  return r.stdoutBytes;
 }
 
 interface Identity {

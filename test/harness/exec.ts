@@ -1,58 +1,6 @@
-// Small, bounded process helpers for the harness: every call has a timeout, output is captured.
-import { spawn, spawnSync } from 'node:child_process';
+// Process lifecycle helpers for the harness (running commands is lib/process): tell a live process from
+// a reused pid, kill it if alive, wait for a condition with a bound.
 import fs from 'node:fs';
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  timeoutMs?: number;
-  input?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-/** Runs a command and resolves with its result whatever the exit code (a timeout kills it: code 124). */
-export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.on('error', () => undefined); // the command may exit without reading its input
-    child.stdin.end(opts.input ?? '');
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) stderr += `\n[harness] killed after ${opts.timeoutMs ?? 30_000} ms`;
-      resolve({ code: timedOut ? 124 : (code ?? 128 + (signal ? 9 : 0)), stdout, stderr });
-    });
-  });
-}
-
-/** Like run() but throws with the command's stderr when it fails. */
-export async function runOk(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-/** Synchronous best-effort command for teardown paths that run inside process 'exit' handlers. */
-export function runSyncQuiet(cmd: string, args: string[], timeoutMs = 10_000): number {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs });
-  return r.status ?? -1;
-}
 
 /** Start time of a process (field 22 of /proc/PID/stat), to tell a live process from a reused pid. */
 export function processStartTime(pid: number): string | undefined {

@@ -3,10 +3,11 @@
 // cached rootfs. See README.md in this folder for the layout and the rules.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { run, runOk, runSyncQuiet, isAlive, killIfAlive, sleep, type RunResult, type ProcessRef } from './exec.ts';
+import { run, runOk, runSync, type RunResult } from '../../lib/process/index.ts';
+import { pollBanner } from '../../lib/ssh/banner.ts';
+import { isAlive, killIfAlive, type ProcessRef } from './exec.ts';
 import { ensureHostImage, USERS } from './image.ts';
 import { generateEd25519, installAuthorizedKey, knownHostsLine, randomPassword, setShadowPassword, shadowHash } from './keys.ts';
 import { writeInventoryFile, type InventoryOptions } from './inventory.ts';
@@ -197,7 +198,9 @@ class Lab implements TestLab {
     }
     for (const sub of ['upper', 'work', 'root']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
     this.assertNotStopped();
-    await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, rootDir]);
+    await runOk(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${this.rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, rootDir], {
+      timeoutMs: 30_000,
+    });
 
     const machineId = randomBytes(16).toString('hex');
     const etc = (file: string) => path.join(rootDir, 'etc', file);
@@ -265,7 +268,9 @@ class Lab implements TestLab {
       cmd,
     ];
     const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
-    return run('nsenter', args, { env, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const r = await run(['nsenter', ...args], { env, input: opts.input, timeoutMs });
+    return r.timedOut ? { ...r, stderr: `${r.stderr}\n[harness] killed after ${timeoutMs} ms` } : r;
   }
 
   async restart(name: string): Promise<void> {
@@ -278,18 +283,20 @@ class Lab implements TestLab {
 
   async waitForSsh(name: string, timeoutMs = SSH_TIMEOUT_MS): Promise<void> {
     const host = this.host(name);
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
+    const stop = () => {
       const failures = host.container.unexpectedExits;
-      if (failures.length) throw new Error(`host ${name}: ${failures.join('; ')}`);
-      const banner = await readBanner(host.address, host.port, Math.min(2_000, Math.max(deadline - Date.now(), 100)));
-      if (banner.startsWith('SSH-2.0')) return;
-      last = banner;
-      await sleep(100);
-    }
-    throw new Error(
-      `host ${name} (${host.address}:${host.port}): no SSH banner within ${timeoutMs} ms (last: ${last || 'nothing'}; console: ${path.join(this.record.labDir, 'hosts', name, 'console.log')})`,
+      return failures.length ? `host ${name}: ${failures.join('; ')}` : undefined;
+    };
+    const early = stop();
+    if (early) throw new Error(early);
+    await pollBanner(host.address, host.port, { deadline: Date.now() + timeoutMs, probeMs: 2_000, intervalMs: 100, stop }).catch(
+      (err: Error) => {
+        if (err.message.startsWith(`host ${name}: `)) throw err;
+        const last = /\(last: (.*)\)$/.exec(err.message)?.[1];
+        throw new Error(
+          `host ${name} (${host.address}:${host.port}): no SSH banner within ${timeoutMs} ms (last: ${last || 'nothing'}; console: ${path.join(this.record.labDir, 'hosts', name, 'console.log')})`,
+        );
+      },
     );
   }
 
@@ -335,13 +342,13 @@ function teardownRecord(record: LabRecord): void {
   const deadline = Date.now() + 5_000;
   while (record.processes.some(isAlive) && Date.now() < deadline) blockFor(20);
   for (const mount of record.mounts) {
-    if (isMountPoint(mount) && runSyncQuiet('umount', [mount]) !== 0) runSyncQuiet('umount', ['--lazy', mount]);
+    if (isMountPoint(mount) && runSync(['umount', mount]) !== 0) runSync(['umount', '--lazy', mount]);
   }
   deleteNetwork(record.netns, record.veths, record.bridge, ...(record.lanBridge ? [record.lanBridge] : []));
   for (const cgroup of record.cgroups ?? []) removeCgroupTree(cgroup);
   const stillMounted = record.mounts.filter(isMountPoint);
   if (!stillMounted.length && path.basename(record.labDir).startsWith('clusterseed-lab-')) {
-    runSyncQuiet('rm', ['-rf', '--one-file-system', record.labDir], 60_000);
+    runSync(['rm', '-rf', '--one-file-system', record.labDir], 60_000);
   }
   releaseRecord(record);
 }
@@ -353,25 +360,6 @@ function isMountPoint(dir: string): boolean {
 
 function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function readBanner(address: string, port: number, timeoutMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port });
-    let data = '';
-    const finish = (result: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish(data), timeoutMs);
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-      if (data.includes('\n')) finish(data.trim());
-    });
-    socket.on('error', (err) => finish(`${data}${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    socket.on('close', () => finish(data));
-  });
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

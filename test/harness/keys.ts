@@ -3,13 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runOk } from './exec.ts';
+import { runOk } from '../../lib/process/index.ts';
 
 /** Generates an ed25519 key pair (OpenSSH format, no passphrase); returns the public key line. */
 export async function generateEd25519(privateKeyPath: string, comment: string): Promise<string> {
   fs.rmSync(privateKeyPath, { force: true });
   fs.rmSync(`${privateKeyPath}.pub`, { force: true });
-  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
+  await runOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath], { timeoutMs: 30_000 });
   return fs.readFileSync(`${privateKeyPath}.pub`, 'utf8').trim();
 }
 
@@ -37,7 +37,7 @@ export function randomPassword(): string {
 
 /** SHA-512 crypt hash for /etc/shadow; the password goes through stdin, never argv. */
 export async function shadowHash(password: string): Promise<string> {
-  return (await runOk('openssl', ['passwd', '-6', '-stdin'], { input: `${password}\n` })).trim();
+  return (await runOk(['openssl', 'passwd', '-6', '-stdin'], { input: `${password}\n`, timeoutMs: 30_000 })).trim();
 }
 
 /** Replaces the password field of `user` in the tree's /etc/shadow. */

@@ -2,9 +2,9 @@
 // network namespace with eth0 (one end of a veth pair whose other end sits on the bridge).
 // Hosts get a default route via the bridge so that software that picks "the interface of the
 // default route" (K3s does) finds eth0; IPv4 forwarding decides whether anything leaves the bridge.
-import { run, runOk, runSyncQuiet } from './exec.ts';
+import { run, runOk, runSync } from '../../lib/process/index.ts';
 
-const ip = (...args: string[]) => runOk('ip', args, { timeoutMs: 10_000 });
+const ip = (...args: string[]) => runOk(['ip', ...args], { timeoutMs: 10_000 });
 
 export async function createBridge(bridge: string, addressCidr: string): Promise<void> {
   await ip('link', 'add', bridge, 'type', 'bridge');
@@ -45,9 +45,9 @@ export async function addSecondInterface(link: Omit<HostLink, 'gateway'>): Promi
 
 /** Best effort, synchronous (runs from exit handlers too): missing pieces are fine. */
 export function deleteNetwork(netns: string[], veths: string[], bridge: string, ...moreBridges: string[]): void {
-  for (const ns of netns) runSyncQuiet('ip', ['netns', 'delete', ns]);
-  for (const veth of veths) runSyncQuiet('ip', ['link', 'delete', veth]);
-  for (const b of [bridge, ...moreBridges]) runSyncQuiet('ip', ['link', 'delete', b]);
+  for (const ns of netns) runSync(['ip', 'netns', 'delete', ns]);
+  for (const veth of veths) runSync(['ip', 'link', 'delete', veth]);
+  for (const b of [bridge, ...moreBridges]) runSync(['ip', 'link', 'delete', b]);
 }
 
 /**
@@ -55,7 +55,7 @@ export function deleteNetwork(netns: string[], veths: string[], bridge: string, 
  * things can only be debris of a lab whose registry file was lost, and would block the new lab.
  */
 export async function deleteDebris(netnsPrefix: string, bridge: string, ...moreBridges: string[]): Promise<void> {
-  const listed = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]);
+  const listed = (await run(['ip', 'netns', 'list'], { timeoutMs: 30_000 })).stdout.split('\n').map((line) => line.split(' ')[0]);
   deleteNetwork(
     listed.filter((ns) => ns.startsWith(netnsPrefix)),
     [],

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startLab, type TestHost, type TestLab } from '../harness/hosts.ts';
 import { startK3sMirror, type K3sMirror } from '../support/k3s-mirror.ts';
-import { run as runCmd } from '../harness/exec.ts';
+import { run as runCmd } from '../../lib/process/index.ts';
 
 const VERSION = 'v1.31.4+k3s1';
 const REACH = '/var/lib/rancher/k3s/standin/reach.json';
@@ -183,8 +183,8 @@ test('1 server + 2 agents on two networks: every K3s path between node IPs is op
     await lab.stop();
   }
   // the node network goes with the lab: its bridge and its address
-  assert.is((await runCmd('ip', ['link', 'show', `cslan-${subnet}`])).code === 0, false, 'bridge removed');
-  assert.not.match((await runCmd('ip', ['-4', '-o', 'addr', 'show'])).stdout, new RegExp(`172\\.31\\.${subnet}\\.`));
+  assert.is((await runCmd(['ip', 'link', 'show', `cslan-${subnet}`], { timeoutMs: 30_000 })).code === 0, false, 'bridge removed');
+  assert.not.match((await runCmd(['ip', '-4', '-o', 'addr', 'show'], { timeoutMs: 30_000 })).stdout, new RegExp(`172\\.31\\.${subnet}\\.`));
 });
 
 test('HA: 3 servers (embedded etcd) + 1 agent: etcd between servers only, every path open', async () => {

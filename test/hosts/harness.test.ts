@@ -7,10 +7,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { Client } from 'ssh2';
+import { execOnce } from '../../lib/ssh/exec-once.ts';
 import { parse } from 'yaml';
 import { cleanupStale, startLab, type TestHost, type TestLab } from '../harness/hosts.ts';
-import { run } from '../harness/exec.ts';
+import { run } from '../../lib/process/index.ts';
 import { ensureHostImage } from '../harness/image.ts';
 import { checkConnectionFiles, loadInventory } from '../../lib/inventory/load.ts';
 
@@ -64,32 +64,15 @@ function sshExec(
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const expectedKey = knownKey(lab, host.address);
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    client.on('error', reject);
-    client.on('ready', () => {
-      client.exec(command, (err, stream) => {
-        if (err) return reject(err);
-        let stdout = '';
-        let stderr = '';
-        stream.on('data', (d: Buffer) => (stdout += d));
-        stream.stderr.on('data', (d: Buffer) => (stderr += d));
-        stream.on('close', (code: number) => {
-          client.end();
-          resolve({ code, stdout, stderr });
-        });
-        stream.end(input ?? '');
-      });
-    });
-    client.connect({
-      host: host.address,
-      port: host.port,
-      username: user,
-      privateKey: fs.readFileSync(lab.keyPath),
-      hostVerifier: (key: Buffer) => key.toString('base64') === expectedKey,
-      readyTimeout: 15_000,
-    });
-  });
+  const config = {
+    host: host.address,
+    port: host.port,
+    username: user,
+    privateKey: fs.readFileSync(lab.keyPath),
+    hostVerifier: (key: Buffer) => key.toString('base64') === expectedKey,
+    readyTimeout: 15_000,
+  };
+  return execOnce(config, command, { input: input ?? '' });
 }
 
 async function initStart(lab: TestLab, host: string): Promise<string> {
@@ -264,13 +247,14 @@ test('writeInventory writes the agreed format, which lib/inventory loads', async
 /** Everything a lab can leave behind, for before/after comparisons. */
 async function leftovers(labDir: string, hosts: TestHost[]): Promise<string[]> {
   const found: string[] = [];
-  const netns = (await run('ip', ['netns', 'list'])).stdout;
+  const netns = (await run(['ip', 'netns', 'list'], { timeoutMs: 30_000 })).stdout;
   for (const h of hosts) if (netns.split('\n').some((l) => l.split(' ')[0] === h.netns)) found.push(`netns ${h.netns}`);
   const subnet = hosts[0].address.replace(/\.\d+$/, '.');
-  if ((await run('ip', ['-4', '-o', 'addr', 'show'])).stdout.includes(subnet)) found.push(`an interface with ${subnet}0/24`);
+  if ((await run(['ip', '-4', '-o', 'addr', 'show'], { timeoutMs: 30_000 })).stdout.includes(subnet))
+    found.push(`an interface with ${subnet}0/24`);
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(labDir)) found.push(`a mount under ${labDir}`);
   if (fs.existsSync(labDir)) found.push(labDir);
-  const procs = (await run('ps', ['-eo', 'args'])).stdout.split('\n');
+  const procs = (await run(['ps', '-eo', 'args'], { timeoutMs: 30_000 })).stdout.split('\n');
   if (procs.some((p) => p.includes('systemd-nspawn') && p.includes(labDir))) found.push('a systemd-nspawn process');
   if (procs.some((p) => p.startsWith('socat') && p.includes(`bind=${subnet}1,`))) found.push('the mirror relay');
   return found;

@@ -1,8 +1,8 @@
 // A Transport that runs scripts on this machine with sh: lets runner tests execute real probes
 // and changes in a temp directory without SSH. Counts round trips like the SSH transport.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
+import { run } from '../../lib/process/index.ts';
 import type { HostSpec } from '../../lib/inventory/model.ts';
 import type { ExecOptions, ExecResult, Transport, UploadOptions } from '../../lib/ssh/types.ts';
 
@@ -14,17 +14,7 @@ export class LocalTransport implements Transport {
   exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
     this.scripts.push(script);
-    return new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-      child.stdin.on('error', () => undefined); // a script that never reads stdin closes it early
-      child.stdin.end(opts.stdin ?? '');
-    });
+    return run(['sh', '-c', script], { input: opts.stdin ?? '' }).then(({ code, stdout, stderr }) => ({ code, stdout, stderr }));
   }
   async upload(p: string, content: string | Buffer, opts: UploadOptions = {}) {
     this.roundTrips++;

@@ -16,7 +16,7 @@ import { generateKeyPair, knownHostsLines, readGuestCmdline, writeConfigDisk } f
 import { chooseAccel, ACCEL_ENV } from '../../lib/lab/accel.ts';
 import { startAptProxy } from '../../lib/lab/apt-proxy.ts';
 import { baseKernelArgs, imageRecipe, PI_CMDLINE_TXT, CONFIG_DISK_LABEL } from '../../lib/lab/recipe.ts';
-import { run } from '../../lib/lab/proc.ts';
+import { runOk } from '../../lib/process/index.ts';
 import { loadInventory, parseInventory } from '../../lib/inventory/load.ts';
 import { lanAddress, lanGroup } from '../../lib/lab/lan.ts';
 import { k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts';
@@ -211,7 +211,7 @@ test('kernel command line: x86 always the lab default; a Pi boots with the cmdli
   fs.mkdirSync(staged);
   fs.writeFileSync(path.join(staged, 'cmdline.txt'), `${edited}\n`);
   const written = path.join(tmp, 'written-back.img');
-  await run('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staged, written, '8M']);
+  await runOk(['mkfs.ext4', '-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staged, written, '8M']);
   assert.is(await nextKernelArgs(vm(true, 'aarch64'), written), edited);
 });
 
@@ -225,13 +225,13 @@ test('identity: host keys parse, known_hosts lines name the forwarded port, the 
   for (const k of identity.hostPublicKeys) assert.not.instance(ssh2.utils.parseKey(k), Error);
   assert.is(fs.statSync(disk).mode & 0o777, 0o600);
   assert.equal(knownHostsLines(2230, identity.hostPublicKeys.slice(0, 1)), [`[127.0.0.1]:2230 ${identity.hostPublicKeys[0]}`]);
-  const listing = await run('debugfs', ['-R', 'ls -l /ssh', disk]);
+  const listing = await runOk(['debugfs', '-R', 'ls -l /ssh', disk]);
   assert.match(listing, 'ssh_host_ed25519_key');
-  assert.is((await run('debugfs', ['-R', 'cat /hostname', disk])).trim(), 'desktop');
+  assert.is((await runOk(['debugfs', '-R', 'cat /hostname', disk])).trim(), 'desktop');
   const withLan = path.join(tmp, 'config3.img');
   await writeConfigDisk(withLan, 'pi-1', 'ssh-ed25519 AAAA admin', { mac: labMac(2, 'lan'), address: '172.30.213.12/24' });
-  assert.is((await run('debugfs', ['-R', 'cat /lan-mac', withLan])).trim(), labMac(2, 'lan'));
-  assert.is((await run('debugfs', ['-R', 'cat /lan-address', withLan])).trim(), '172.30.213.12/24');
+  assert.is((await runOk(['debugfs', '-R', 'cat /lan-mac', withLan])).trim(), labMac(2, 'lan'));
+  assert.is((await runOk(['debugfs', '-R', 'cat /lan-address', withLan])).trim(), '172.30.213.12/24');
 });
 
 test('accelerator: the override wins and is checked; a foreign guest is always TCG', async () => {
