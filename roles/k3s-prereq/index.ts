@@ -9,6 +9,7 @@
 import type { Change, Handler, HostContext, Role, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
 import { kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
+import { rebootAndWait } from '../../lib/blocks/reboot.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
@@ -198,10 +199,6 @@ function piCmdlineTask(ctx: HostContext): Task {
   };
 }
 
-/** boot_id changes with every kernel boot; PID 1's start time changes when a container restarts. */
-const BOOT_MARK = `cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * vars.k3s-prereq.reboot_timeout of a host, k3s-prereq's own setting also when another role
  * (harden, for the Pi's AppArmor flags) notifies the reboot handler: ctx.vars is then that role's.
@@ -216,33 +213,7 @@ export function rebootTimeoutMs(ctx: Pick<HostContext, 'inventory' | 'host'>): n
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    const timeoutMs = rebootTimeoutMs(ctx);
-    const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
-    const before = await mark();
-    // scheduled by PID 1, so it happens after this SSH session has returned
-    await run(
-      ctx,
-      `if command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms /bin/systemctl reboot; ` +
-        `else nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 & fi`,
-      'schedule reboot',
-    );
-    const deadline = Date.now() + timeoutMs;
-    await sleep(3000);
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${ctx.host.name} did not come back from its reboot within ${timeoutMs / 1000} s`);
-      try {
-        await ctx.conn.reconnect(left);
-        const now = await mark();
-        if (now && now !== before) {
-          ctx.log.info('rebooted; SSH is back');
-          return;
-        }
-      } catch (err) {
-        if (Date.now() >= deadline) throw err;
-      }
-      await sleep(2000);
-    }
+    await rebootAndWait(ctx, rebootTimeoutMs(ctx));
   },
 };
 
