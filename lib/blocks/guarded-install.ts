@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { NothingApplied, type HostContext } from '../runner/types.ts';
 import type { ExecResult } from '../ssh/types.ts';
-import { attempt } from './read.ts';
+import { attempt } from './remote.ts';
 import { proveOrRollBack, type ProvenChange } from './login-proof.ts';
 
 export type { FreshLogin, LoginCheck, RollbackOutcome } from './login-proof.ts';

@@ -3,7 +3,7 @@
 // a different boot mark, all bounded by one timeout. Used by handlers that need a new kernel
 // command line to take effect (k3s-prereq's cgroup flags, harden's AppArmor flags on a Pi).
 import type { HostContext } from '../runner/types.ts';
-import { attempt } from './read.ts';
+import { attempt } from './remote.ts';
 import { run } from './shell.ts';
 
 /** boot_id changes with every kernel boot; PID 1's start time changes when a container restarts. */

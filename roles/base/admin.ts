@@ -12,6 +12,7 @@ import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin, type Prov
 import { candidatePath, guardedInstall, installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
 import { agentIdentities, keyIdentity, privateKeyIdentity, shortIdentity } from '../../lib/ssh/identities.ts';
 import { VarsError, VarsReader } from './vars-check.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
 /** candidates are this + a random suffix: sudo ignores names with a dot */
@@ -289,7 +290,7 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
         async apply(c) {
           const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();
           await run(c, `install -d -m 0700 -o ${u} -g ${q(group)} ${q(`${home}/.ssh`)}`, `create ${home}/.ssh`);
-          await c.conn.upload(file, next, { mode: 0o600, owner: spec.user, group, become: true });
+          await putFile(c, file, next, { mode: 0o600, owner: spec.user, group });
           await proveOrRollBack(c, {
             what: `authorized_keys: after writing ${file}`,
             freshLogin,
@@ -299,7 +300,7 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
                 await run(r, `rm -f ${q(file)}`, `remove ${file}`);
                 return `${file} was removed again (there was none before)`;
               }
-              await r.conn.upload(file, current, { mode: 0o600, owner: spec.user, group, become: true });
+              await putFile(r, file, current, { mode: 0o600, owner: spec.user, group });
               return `the previous ${file} was restored`;
             },
           });
@@ -341,7 +342,7 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
             return `${SUDOERS_FILE} was removed again (there was none before)`;
           }
           // the run's own root shell outlives any sudoers change: the old (visudo-checked) file goes back through it
-          await r.conn.upload(SUDOERS_FILE, current, { mode: 0o440, owner: 'root', group: 'root', become: true });
+          await putFile(r, SUDOERS_FILE, current, { mode: 0o440 });
           return `the previous ${SUDOERS_FILE} was restored`;
         },
       });

@@ -36,7 +36,7 @@ import {
   VALIDATOR_REFUSED,
   type LiveProof,
 } from '../../lib/blocks/guarded-install.ts';
-import { attempt } from '../../lib/blocks/read.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
 const ROLLBACK_NFT = `${STATE_DIR}/firewall-rollback.nft`;

@@ -22,7 +22,7 @@ import {
 } from './sshd.ts';
 import { sshdLoginChecks, type FreshLogin } from './verify.ts';
 import { proveLive, validateCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
-import { attempt, readText } from '../../lib/blocks/read.ts';
+import { attempt, readText } from '../../lib/blocks/remote.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../base/vars-check.ts';
 

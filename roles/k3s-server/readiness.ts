@@ -6,7 +6,7 @@
 // (K3s adds joining servers as etcd learners and promotes them to voting members later).
 import type { HostContext } from '../../lib/runner/types.ts';
 import { q } from '../../lib/blocks/shell.ts';
-import { attempt } from '../../lib/blocks/read.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
 import { clusterOf, firstServer, isServer } from '../../lib/k3s/settings.ts';
 import { serviceName, type NodeKind } from '../../lib/k3s/systemd.ts';
 

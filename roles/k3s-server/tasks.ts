@@ -7,7 +7,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { file, sha256 } from '../../lib/blocks/file.ts';
 import { directory } from '../../lib/blocks/directory.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { attempt } from '../../lib/blocks/read.ts';
+import { attempt, putFile } from '../../lib/blocks/remote.ts';
 import type { Artifact } from '../../lib/k3s/artifacts.ts';
 import { hostArtifacts } from '../../lib/k3s/prepare.ts';
 import {
@@ -70,7 +70,7 @@ function binaryTask(artifact: Artifact, version: string): Task {
           const data = readFileSync(artifact.path);
           if (sha256(data) !== artifact.sha256)
             throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
-          await c.conn.upload(K3S_BIN, data, { mode: 0o755, owner: 'root', group: 'root', become: true });
+          await putFile(c, K3S_BIN, data, { mode: 0o755 });
         },
       };
     },
@@ -115,7 +115,7 @@ function cachedFileTask(artifact: Artifact, target: string): Task {
           const data = readFileSync(artifact.path);
           if (sha256(data) !== artifact.sha256)
             throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
-          await c.conn.upload(target, data, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          await putFile(c, target, data, { mode: 0o644 });
         },
       };
     },

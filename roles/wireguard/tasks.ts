@@ -7,7 +7,7 @@ import { NothingApplied } from '../../lib/runner/types.ts';
 import { service } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { attempt } from '../../lib/blocks/read.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
 import { installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
 import { linkPlan, type LinkPlan } from '../../lib/wireguard/peers.ts';
 import { configPath, CONFIG_DIR, IFACE_PATTERN, keysInConfig, missingKeys, renderConfig } from './config.ts';
