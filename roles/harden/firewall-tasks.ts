@@ -203,8 +203,9 @@ export function rulesetTask(
               const res = await installCandidate(i, { path: candidate, content, mode: 0o600 }, applyScript(candidate, revertSeconds));
               if (res.code === VALIDATOR_REFUSED)
                 throw new NothingApplied(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
+              // a plain Error: 67 also covers the live table's hash not recorded after the apply
               if (res.code === 67)
-                throw new NothingApplied(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
+                throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
               if (res.code !== 0)
                 throw new Error(
                   `applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`,
