@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { NothingApplied, type HostContext } from '../runner/types.ts';
 import type { ExecResult } from '../ssh/types.ts';
 import { attempt } from './remote.ts';
-import { proveOrRollBack, type ProvenChange } from './login-proof.ts';
+import { proveOrRollBack, type LoginCheck, type ProvenChange } from './login-proof.ts';
 
 export type { FreshLogin, LoginCheck, RollbackOutcome } from './login-proof.ts';
 
@@ -97,4 +97,13 @@ export interface GuardedInstall extends LiveProof {
 export async function guardedInstall(ctx: HostContext, spec: GuardedInstall): Promise<void> {
   await spec.install(ctx);
   await proveLive(ctx, spec);
+}
+
+/**
+ * A guarded change's `commands` (shown by --check -vv): its own steps, then the proof and what a
+ * failed one does.
+ */
+export function guardedCommands(steps: string[], checks: LoginCheck[]): string[] {
+  const who = checks.map((c) => `${c.user}${c.sudo ? ' (with sudo)' : ''}`).join(', ');
+  return [...steps, `fresh SSH login as ${who}; on failure the previous content goes back, live again`];
 }

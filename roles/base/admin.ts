@@ -9,7 +9,7 @@ import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin, type ProvenChange } from '../../lib/blocks/login-proof.ts';
-import { candidatePath, guardedInstall, installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
+import { candidatePath, guardedCommands, guardedInstall, installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
 import { agentIdentities, keyIdentity, privateKeyIdentity, shortIdentity } from '../../lib/ssh/identities.ts';
 import { VarsError, VarsReader } from './vars-check.ts';
 import { putFile } from '../../lib/blocks/remote.ts';
@@ -350,6 +350,7 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
         if (!st.exists) return null;
         return {
           summary: `remove ${SUDOERS_FILE}`,
+          commands: guardedCommands([`rm -f ${SUDOERS_FILE}`], loginChecks(ctx, alsoProve(ctx, spec.user))),
           apply: (c) =>
             guardedInstall(c, {
               ...proof(`removing ${SUDOERS_FILE}`),
@@ -363,6 +364,10 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
       return {
         summary: `${SUDOERS_FILE}: ${st.exists ? 'update' : 'create'} (${spec.user}, ${spec.sudo === 'nopasswd' ? 'no password' : 'with password'})`,
         diff: [{ path: SUDOERS_FILE, before: current, after: content }],
+        commands: guardedCommands(
+          [`visudo -cf ${SUDOERS_CANDIDATE}.<random>`, `mv -f -- ${SUDOERS_CANDIDATE}.<random> ${SUDOERS_FILE}`],
+          loginChecks(ctx, alsoProve(ctx, spec.user)),
+        ),
         apply: (c) =>
           guardedInstall(c, {
             ...proof(`writing ${SUDOERS_FILE}`),

@@ -31,6 +31,7 @@ import { loginChecks, type FreshLogin } from './verify.ts';
 import {
   candidatePath,
   guardedInstall,
+  guardedCommands,
   installCandidate,
   proveLive,
   VALIDATOR_REFUSED,
@@ -193,6 +194,14 @@ export function rulesetTask(
       return {
         summary: `${why}: ${summary}`,
         diff: fileOk ? undefined : [{ path: RULESET_FILE, before: current, after: content }],
+        commands: guardedCommands(
+          [
+            `nft -c -f ${RULESET_FILE}.cs-candidate.<random>`,
+            `keep the live table in ${ROLLBACK_NFT}; systemd-run --unit=${REVERT_UNIT} --on-active=${revertSeconds}s /bin/sh ${ROLLBACK_SH}`,
+            `mv -f ${RULESET_FILE}.cs-candidate.<random> ${RULESET_FILE}; nft -f ${RULESET_FILE}`,
+          ],
+          loginChecks(ctx, alsoProve),
+        ),
         apply: (c) =>
           guardedInstall(c, {
             ...firewallProof(c, freshLogin, alsoProve),

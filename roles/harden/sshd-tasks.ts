@@ -283,6 +283,12 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
       return {
         summary: parts.join('; '),
         diff: [{ path: SSHD_DROPIN, before, after: content }],
+        commands: [
+          `sshd -t -f ${CANDIDATE_PREFIX}.<random>/sshd_config (the whole configuration with the new drop-in)`,
+          `sshd -T -f ${CANDIDATE_PREFIX}.<random>/sshd_config -C user=<u>,addr=<a> for ${users.join(', ')}`,
+          `keep ${MAIN} and ${SSHD_DROPIN} in ${SSHD_ROLLBACK}; install the new files; sshd -t`,
+          `then the reload sshd handler: ${RELOAD_SSHD}; a fresh SSH login, else the kept files go back and sshd is reloaded`,
+        ],
         async apply(c) {
           // steps 1-2 of lib/blocks/guarded-install.ts; the `reload sshd` handler makes it live and proves it
           const cand = await validateCandidate(

@@ -11,6 +11,7 @@ import { HandlerRolledBack, NothingApplied, type HostContext } from '../../lib/r
 import type { ExecResult, Transport } from '../../lib/ssh/types.ts';
 import {
   candidatePath,
+  guardedCommands,
   guardedInstall,
   installCandidate,
   proveLive,
@@ -255,6 +256,25 @@ test("validateCandidate: a non-zero exit is NothingApplied with the caller's mes
     assert.instance(err, NothingApplied);
     assert.is((err as Error).message, 'refused (exit 3): bad');
   }
+});
+
+test('guardedCommands: the steps, then the proof naming each login (for --check -vv)', () => {
+  assert.equal(
+    guardedCommands(
+      ['visudo -cf /c', 'mv -f -- /c /f'],
+      [
+        { user: 'admin', sudo: true },
+        { user: 'operator', sudo: false },
+      ],
+    ),
+    [
+      'visudo -cf /c',
+      'mv -f -- /c /f',
+      'fresh SSH login as admin (with sudo), operator; on failure the previous content goes back, live again',
+    ],
+  );
+  assert.match(candidatePath('/etc/x.candidate'), /^\/etc\/x\.candidate\.[0-9a-f]{12}$/);
+  assert.is.not(candidatePath('/p'), candidatePath('/p'));
 });
 
 /** A transport whose boot mark changes after `bootAfter` reconnects (never when undefined). */
