@@ -1,7 +1,7 @@
 // A line or a marked block inside a file that clusterseed does not own as a whole.
 // The probe fetches the file (these are small config files); the edit is computed locally and
 // the result written back atomically with the file's own mode and owner.
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, FileFact, HostContext, Task } from '../runner/types.ts';
 import { fileFact, textOf } from './file.ts';
 
 export interface EditSpec {
@@ -9,25 +9,46 @@ export interface EditSpec {
   name: string;
   /** create the file when missing (with mode/owner below) */
   create?: boolean;
+  /**
+   * A missing file (and no `create`): `in-state` = nothing to edit; a function = fail with its
+   * message (also in check mode). Default: fail with "<path> does not exist" (check mode: the
+   * change is shown, an earlier task may create the file).
+   */
+  ifMissing?: 'in-state' | ((ctx: HostContext) => string);
   mode?: string;
   owner?: string;
   group?: string;
   notify?: string[];
   tags?: string[];
+  when?: (ctx: HostContext) => boolean;
 }
 
-function editTask(spec: EditSpec, edit: (current: string) => string, describe: string): Task {
+/**
+ * Writes the edited text back atomically (the transport's upload: temp file + rename) with the
+ * file's own mode and owner, as every edit of a file clusterseed does not own as a whole does.
+ */
+export function writeEdited(ctx: HostContext, path: string, next: string, st: Pick<FileFact, 'mode' | 'owner' | 'group'>): Promise<void> {
+  return ctx.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true });
+}
+
+function editTask(spec: EditSpec, edit: (current: string) => string, describe: string | ((current: string, next: string) => string)): Task {
   return {
     name: spec.name,
     tags: spec.tags,
     notify: spec.notify,
+    ...(spec.when && { when: spec.when }),
     files: [{ path: spec.path, content: true }],
     plan(state, ctx: HostContext): Change | null {
       const st = fileFact(state, spec.path);
       if (!st.exists && !spec.create) {
+        if (spec.ifMissing === 'in-state') return null;
+        if (spec.ifMissing) throw new Error(spec.ifMissing(ctx));
         // in check mode an earlier task may be what would create it
         if (!ctx.options.check) throw new Error(`${spec.path} does not exist`);
-        return { summary: `${spec.path}: ${describe} (the file does not exist yet)`, apply: async () => undefined };
+        return {
+          summary: `${spec.path}: ${typeof describe === 'string' ? describe : 'edit'} (the file does not exist yet)`,
+          apply: async () => undefined,
+        };
       }
       const current = textOf(st);
       const next = edit(current);
@@ -36,12 +57,24 @@ function editTask(spec: EditSpec, edit: (current: string) => string, describe: s
       const owner = st.exists ? st.owner : (spec.owner ?? 'root');
       const group = st.exists ? st.group : (spec.group ?? owner);
       return {
-        summary: `${spec.path}: ${describe}`,
+        summary: `${spec.path}: ${typeof describe === 'string' ? describe : describe(current, next)}`,
         diff: [{ path: spec.path, before: current, after: next }],
-        apply: (c) => c.conn.upload(spec.path, next, { mode: parseInt(mode, 8), owner, group, become: true }),
+        apply: (c) => writeEdited(c, spec.path, next, { mode, owner, group }),
       };
     },
   };
+}
+
+export interface EditFileSpec extends EditSpec {
+  /** the whole edit: current text → wanted text (returns `current` when nothing is to change) */
+  edit: (current: string) => string;
+  /** what the change does, after "<path>: " in its summary */
+  describe: (current: string, next: string) => string;
+}
+
+/** Any edit computed from the current text (a line, a word on the kernel command line, commented-out entries). */
+export function editFile(spec: EditFileSpec): Task {
+  return editTask(spec, spec.edit, spec.describe);
 }
 
 export interface LineSpec extends EditSpec {

@@ -1,5 +1,5 @@
 export { file, absent, renderTemplate, sha256 } from './file.ts';
-export { lineInFile, blockInFile, editLine, editBlock } from './edit-file.ts';
+export { lineInFile, blockInFile, editLine, editBlock, editFile, writeEdited } from './edit-file.ts';
 export { directory } from './directory.ts';
 export { packages } from './packages.ts';
 export { service, serviceHandler } from './service.ts';

@@ -7,7 +7,7 @@
 // failures are retried for a short while before they count.
 import os from 'node:os';
 import path from 'node:path';
-import type { HostContext } from '../runner/types.ts';
+import { HandlerRolledBack, type HostContext } from '../runner/types.ts';
 import { createTransport } from '../ssh/index.ts';
 import { TransportError, type Transport } from '../ssh/types.ts';
 
@@ -45,31 +45,50 @@ export async function proveLogins(ctx: HostContext, freshLogin: FreshLogin, chec
   for (const c of checks) await freshLogin(ctx, c.user, { sudo: c.sudo });
 }
 
+/** What a rollback did: `restored` = the previous content is back and live. */
+export interface RollbackOutcome {
+  restored: boolean;
+  /** for the message: "the previous ruleset was restored", "restoring ... FAILED too: ..." */
+  message: string;
+}
+
 export interface ProvenChange {
   /** the start of the error message, e.g. "sudo: after removing /etc/sudoers.d/50-clusterseed-admin" */
   what: string;
   freshLogin: FreshLogin;
   checks: LoginCheck[];
-  /** puts back what was there; returns what it did, for the message ("the previous file was restored") */
-  rollback(ctx: HostContext): Promise<string>;
+  /**
+   * Puts back what was there. Returns what it did, for the message: a plain string ("the previous
+   * file was restored") means restored; a throw means the rollback failed.
+   */
+  rollback(ctx: HostContext): Promise<string | RollbackOutcome>;
+  /**
+   * A handler's proof: a rollback that restored the previous state throws HandlerRolledBack (the
+   * runner drops its pending record: nothing is left to do). Otherwise a plain Error.
+   */
+  handler?: boolean;
 }
 
 /**
  * After a change is installed: prove every login, else roll back and throw (the host then fails,
- * exit 2). The message says why the proof failed and whether the rollback worked.
+ * exit 2). The message says why the proof failed and whether the rollback worked:
+ * "<what>, <why>; <rollback outcome>. This run's own connection was kept."
+ * The whole validate → install → prove → roll back sequence is lib/blocks/guarded-install.ts.
  */
 export async function proveOrRollBack(ctx: HostContext, spec: ProvenChange): Promise<void> {
   try {
     await proveLogins(ctx, spec.freshLogin, spec.checks);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    let outcome: string;
+    let outcome: RollbackOutcome;
     try {
-      outcome = await spec.rollback(ctx);
+      const back = await spec.rollback(ctx);
+      outcome = typeof back === 'string' ? { restored: true, message: back } : back;
     } catch (back) {
-      outcome = `rolling back FAILED too: ${back instanceof Error ? back.message : String(back)}`;
+      outcome = { restored: false, message: `rolling back FAILED too: ${back instanceof Error ? back.message : String(back)}` };
     }
-    throw new Error(`${spec.what}, ${why}; ${outcome}. This run's own connection was kept.`);
+    const message = `${spec.what}, ${why}; ${outcome.message}. This run's own connection was kept.`;
+    throw spec.handler && outcome.restored ? new HandlerRolledBack(message) : new Error(message);
   }
 }
 

@@ -1,19 +1,22 @@
 // The admin account: created if missing, its SSH keys in authorized_keys, and sudo through a
 // sudoers drop-in that visudo has accepted before it is put where sudo reads it.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import { NothingApplied, type Change, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
-import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin } from '../../lib/blocks/login-proof.ts';
+import { loginChecks, proveOrRollBack, sshFreshLogin, type FreshLogin, type ProvenChange } from '../../lib/blocks/login-proof.ts';
+import { candidatePath, guardedCommands, guardedInstall, installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
 import { agentIdentities, keyIdentity, privateKeyIdentity, shortIdentity } from '../../lib/ssh/identities.ts';
 import { VarsError, VarsReader } from '../../lib/settings/index.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/50-clusterseed-admin';
+/** candidates are this + a random suffix: sudo ignores names with a dot */
+const SUDOERS_CANDIDATE = '/etc/sudoers.d/.50-clusterseed-admin.candidate';
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const KEY_LINE =
   /^(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(?:-cert-v01@openssh\.com)?)\s+AAAA[A-Za-z0-9+/]{16,}={0,3}(?:\s.*)?$/;
@@ -287,7 +290,7 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
         async apply(c) {
           const group = (await run(c, `id -gn ${u}`, `primary group of ${spec.user}`)).trim();
           await run(c, `install -d -m 0700 -o ${u} -g ${q(group)} ${q(`${home}/.ssh`)}`, `create ${home}/.ssh`);
-          await c.conn.upload(file, next, { mode: 0o600, owner: spec.user, group, become: true });
+          await putFile(c, file, next, { mode: 0o600, owner: spec.user, group });
           await proveOrRollBack(c, {
             what: `authorized_keys: after writing ${file}`,
             freshLogin,
@@ -297,7 +300,7 @@ export function authorizedKeysTask(spec: AdminSpec, freshLogin: FreshLogin = ssh
                 await run(r, `rm -f ${q(file)}`, `remove ${file}`);
                 return `${file} was removed again (there was none before)`;
               }
-              await r.conn.upload(file, current, { mode: 0o600, owner: spec.user, group, become: true });
+              await putFile(r, file, current, { mode: 0o600, owner: spec.user, group });
               return `the previous ${file} was restored`;
             },
           });
@@ -312,7 +315,7 @@ export function sudoersInstallScript(candidate: string): string {
   return [
     `c=${q(candidate)}`,
     `trap 'rm -f -- "$c"' EXIT`,
-    'visudo -cf "$c" 2>&1 || exit 65',
+    `visudo -cf "$c" 2>&1 || exit ${VALIDATOR_REFUSED}`,
     `mv -f -- "$c" ${SUDOERS_FILE} || exit 67`,
   ].join('\n');
 }
@@ -329,29 +332,30 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
       const st = fileFact(state, SUDOERS_FILE);
       const current = textOf(st);
       // sudo of the user this run connects as must still work afterwards, else the old file goes back
-      const prove = (c: HostContext, what: string) =>
-        proveOrRollBack(c, {
-          what: `sudo: after ${what}`,
-          freshLogin,
-          checks: loginChecks(c, alsoProve(c, spec.user)),
-          async rollback(r) {
-            if (!st.exists) {
-              await run(r, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`);
-              return `${SUDOERS_FILE} was removed again (there was none before)`;
-            }
-            // the run's own root shell outlives any sudoers change: the old (visudo-checked) file goes back through it
-            await r.conn.upload(SUDOERS_FILE, current, { mode: 0o440, owner: 'root', group: 'root', become: true });
-            return `the previous ${SUDOERS_FILE} was restored`;
-          },
-        });
+      const proof = (what: string): ProvenChange => ({
+        what: `sudo: after ${what}`,
+        freshLogin,
+        checks: loginChecks(ctx, alsoProve(ctx, spec.user)),
+        async rollback(r) {
+          if (!st.exists) {
+            await run(r, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`);
+            return `${SUDOERS_FILE} was removed again (there was none before)`;
+          }
+          // the run's own root shell outlives any sudoers change: the old (visudo-checked) file goes back through it
+          await putFile(r, SUDOERS_FILE, current, { mode: 0o440 });
+          return `the previous ${SUDOERS_FILE} was restored`;
+        },
+      });
       if (spec.sudo === 'none') {
         if (!st.exists) return null;
         return {
           summary: `remove ${SUDOERS_FILE}`,
-          async apply(c) {
-            await run(c, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`);
-            await prove(c, `removing ${SUDOERS_FILE}`);
-          },
+          commands: guardedCommands([`rm -f ${SUDOERS_FILE}`], loginChecks(ctx, alsoProve(ctx, spec.user))),
+          apply: (c) =>
+            guardedInstall(c, {
+              ...proof(`removing ${SUDOERS_FILE}`),
+              install: (i) => run(i, `rm -f ${SUDOERS_FILE}`, `remove ${SUDOERS_FILE}`).then(() => undefined),
+            }),
         };
       }
       if (st.exists && current === content && st.mode === '0440' && st.owner === 'root') return null;
@@ -360,17 +364,23 @@ export function sudoersTask(spec: AdminSpec, freshLogin: FreshLogin = sshFreshLo
       return {
         summary: `${SUDOERS_FILE}: ${st.exists ? 'update' : 'create'} (${spec.user}, ${spec.sudo === 'nopasswd' ? 'no password' : 'with password'})`,
         diff: [{ path: SUDOERS_FILE, before: current, after: content }],
-        async apply(c) {
-          // one candidate per run (sudo ignores names with a dot); removed on every exit path
-          const candidate = `/etc/sudoers.d/.50-clusterseed-admin.candidate.${randomBytes(6).toString('hex')}`;
-          await c.conn.upload(candidate, content, { mode: 0o440, owner: 'root', group: 'root', become: true });
-          const res = await c.conn.exec(sudoersInstallScript(candidate), { become: true });
-          if (res.code !== 0)
-            throw new Error(
-              `visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`,
-            );
-          await prove(c, `writing ${SUDOERS_FILE}`);
-        },
+        commands: guardedCommands(
+          [`visudo -cf ${SUDOERS_CANDIDATE}.<random>`, `mv -f -- ${SUDOERS_CANDIDATE}.<random> ${SUDOERS_FILE}`],
+          loginChecks(ctx, alsoProve(ctx, spec.user)),
+        ),
+        apply: (c) =>
+          guardedInstall(c, {
+            ...proof(`writing ${SUDOERS_FILE}`),
+            async install(i) {
+              // one candidate per run (sudo ignores names with a dot); removed on every exit path
+              const candidate = candidatePath(SUDOERS_CANDIDATE);
+              const res = await installCandidate(i, { path: candidate, content, mode: 0o440 }, sudoersInstallScript(candidate));
+              if (res.code !== 0)
+                throw new NothingApplied(
+                  `visudo rejected the sudoers drop-in for ${spec.user}; ${SUDOERS_FILE} was left unchanged: ${(res.stdout + res.stderr).trim()}`,
+                );
+            },
+          }),
       };
     },
   };

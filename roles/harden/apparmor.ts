@@ -6,9 +6,8 @@
 // its cgroup flags. On a K3s node those cgroup flags are added in the same edit, so a fresh Pi
 // reboots once, not twice (k3s-prereq then finds them present).
 // In a container the container host's kernel decides: reported as such, never claimed.
-import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
-import { fileFact, textOf } from '../../lib/blocks/file.ts';
-import { packages } from '../../lib/blocks/index.ts';
+import type { HostContext, Task } from '../../lib/runner/types.ts';
+import { editFile, packages } from '../../lib/blocks/index.ts';
 import { run } from '../../lib/blocks/shell.ts';
 import { ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';
@@ -62,25 +61,13 @@ export function apparmorTasks(ctx: HostContext, enabled: boolean): Task[] {
 function piApparmorCmdlineTask(ctx: HostContext): Task {
   const path = ctx.facts.piCmdlineFile || '/boot/firmware/cmdline.txt';
   const words = piCmdlineWords(isK3sNode(ctx));
-  return {
+  return editFile({
+    path,
     name: `AppArmor on the Raspberry Pi kernel command line (${path})`,
     notify: ['reboot'],
-    files: [{ path, content: true }],
-    plan(state): Change | null {
-      const st = fileFact(state, path);
-      if (!st.exists)
-        throw new Error(
-          `${path} does not exist: this host is a Raspberry Pi (raspberry_pi) but has no kernel command line file there; set vars.harden.apparmor.enabled: false or fix the path`,
-        );
-      const current = textOf(st);
-      const next = ensureCmdlineWords(current, words);
-      if (next === current) return null;
-      const added = words.filter((w) => !current.split(/\s+/).includes(w));
-      return {
-        summary: `${path}: add ${added.join(' ')} (reboot follows)`,
-        diff: [{ path, before: current, after: next }],
-        apply: (c) => c.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
-      };
-    },
-  };
+    ifMissing: () =>
+      `${path} does not exist: this host is a Raspberry Pi (raspberry_pi) but has no kernel command line file there; set vars.harden.apparmor.enabled: false or fix the path`,
+    edit: (current) => ensureCmdlineWords(current, words),
+    describe: (current) => `add ${words.filter((w) => !current.split(/\s+/).includes(w)).join(' ')} (reboot follows)`,
+  });
 }

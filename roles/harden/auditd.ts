@@ -6,7 +6,7 @@
 // kernel): the package and files are put in place, the service is reported as not possible there.
 import type { Change, Handler, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
-import { file, packages } from '../../lib/blocks/index.ts';
+import { file, packages, writeEdited } from '../../lib/blocks/index.ts';
 import { run } from '../../lib/blocks/shell.ts';
 
 export const AUDIT_RULES_FILE = '/etc/audit/rules.d/60-clusterseed.rules';
@@ -108,7 +108,7 @@ export function auditdTasks(ctx: HostContext, spec: AuditdSpec): Task[] {
             .map(([k, v]) => `${k} = ${v}`)
             .join(', ')}`,
           diff: [{ path: AUDITD_CONF, before: current, after: next }],
-          apply: (h) => h.conn.upload(AUDITD_CONF, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
+          apply: (h) => writeEdited(h, AUDITD_CONF, next, st),
         };
       },
     },

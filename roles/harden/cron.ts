@@ -4,6 +4,7 @@
 // role does not install it.
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const CRON_ALLOW = '/etc/cron.allow';
 /** root-only modes: the system crontab 0600, the directories 0700 (CIS 5.1.2-5.1.7) */
@@ -68,7 +69,7 @@ export function cronTask(users: string[]): Task {
         summary: what.join('; '),
         diff: allowOk ? undefined : [{ path: CRON_ALLOW, before: current, after: content }],
         async apply(c) {
-          if (!allowOk) await c.conn.upload(CRON_ALLOW, content, { mode: 0o640, owner: 'root', group, become: true });
+          if (!allowOk) await putFile(c, CRON_ALLOW, content, { mode: 0o640, group });
           if (fixes.length) await run(c, fixes.join(' && '), 'cron permissions');
         },
       };

@@ -5,6 +5,7 @@
 import type { Change, Task } from '../../lib/runner/types.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import type { VarsReader } from '../../lib/settings/index.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const MODULES_CONF = '/etc/modprobe.d/60-clusterseed-unused.conf';
 
@@ -118,7 +119,7 @@ export function unusedModulesTask(wanted: string[], protocols: string[]): Task {
       return {
         summary: `${MODULES_CONF}: blacklist ${[...choice.blacklist, ...protocols].join(', ') || 'nothing'}${choice.kept.length ? `; kept ${choice.kept.join(', ')}` : ''}`,
         diff: [{ path: MODULES_CONF, before: current, after: content }],
-        apply: (c) => c.conn.upload(MODULES_CONF, content, { mode: 0o644, owner: 'root', group: 'root', become: true }),
+        apply: (c) => putFile(c, MODULES_CONF, content, { mode: 0o644 }),
       };
     },
   };

@@ -3,12 +3,11 @@
 // stands ready to restore the previous ruleset by itself, so even losing the control machine
 // mid-apply cannot lock the host out for longer than revert_after_seconds.
 import { sshPortOf } from './ssh-port.ts';
-import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import { NothingApplied, type Change, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { directory, file, packages, renderTemplate, service } from '../../lib/blocks/index.ts';
 import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
@@ -28,7 +27,17 @@ import {
   type AddressResolver,
   type FirewallModel,
 } from './firewall.ts';
-import { loginChecks, proveLogins, type FreshLogin } from './verify.ts';
+import { loginChecks, type FreshLogin } from './verify.ts';
+import {
+  candidatePath,
+  guardedInstall,
+  guardedCommands,
+  installCandidate,
+  proveLive,
+  VALIDATOR_REFUSED,
+  type LiveProof,
+} from '../../lib/blocks/guarded-install.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
 
 const STATE_DIR = '/var/lib/clusterseed';
 const ROLLBACK_NFT = `${STATE_DIR}/firewall-rollback.nft`;
@@ -117,7 +126,7 @@ trap 'rm -f -- "$new"' EXIT
 fail() { code=$1; shift; printf '%s\n' "$*" >&2; exit "$code"; }
 # candidates of runs that died before applying them (an hour is far longer than any apply)
 find ${path.posix.dirname(RULESET_FILE)} -maxdepth 1 -type f -name '${CANDIDATE_GLOB}' -mmin +60 -delete 2>/dev/null
-if ! out=$(nft -c -f "$new" 2>&1); then printf '%s\n' "$out" >&2; exit 65; fi
+if ! out=$(nft -c -f "$new" 2>&1); then printf '%s\n' "$out" >&2; exit ${VALIDATOR_REFUSED}; fi
 mkdir -p ${STATE_DIR} || fail 67 "cannot create ${STATE_DIR}"
 printf 'table inet ${TABLE}\ndelete table inet ${TABLE}\n' > ${ROLLBACK_NFT} || fail 67 "cannot save the live table to ${ROLLBACK_NFT} (disk full?); nothing was applied"
 if o=$(${LIST} 2>/dev/null); then printf '%s\n' "$o" >> ${ROLLBACK_NFT} || fail 67 "cannot save the live table to ${ROLLBACK_NFT} (disk full?); nothing was applied"; fi
@@ -172,7 +181,7 @@ export function rulesetTask(
       if (fileOk && liveOk) {
         return {
           summary: `an earlier apply was never proven (${ROLLBACK_SH} and its revert timer are still there): prove a fresh login, then disarm the revert`,
-          apply: (c) => proveOrRollBack(c, freshLogin, alsoProve),
+          apply: (c) => proveLive(c, firewallProof(c, freshLogin, alsoProve)),
         };
       }
       const why = !fileOk
@@ -185,41 +194,59 @@ export function rulesetTask(
       return {
         summary: `${why}: ${summary}`,
         diff: fileOk ? undefined : [{ path: RULESET_FILE, before: current, after: content }],
-        async apply(c) {
-          // one candidate per run: concurrent runs never apply each other's file
-          const candidate = `${RULESET_FILE}.cs-candidate.${randomBytes(6).toString('hex')}`;
-          await c.conn.upload(candidate, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
-          const res = await c.conn.exec(applyScript(candidate, revertSeconds), { become: true });
-          if (res.code === 65) throw new Error(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
-          if (res.code === 67)
-            throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
-          if (res.code !== 0)
-            throw new Error(
-              `applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`,
-            );
-          if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
-          await proveOrRollBack(c, freshLogin, alsoProve);
-        },
+        commands: guardedCommands(
+          [
+            `nft -c -f ${RULESET_FILE}.cs-candidate.<random>`,
+            `keep the live table in ${ROLLBACK_NFT}; systemd-run --unit=${REVERT_UNIT} --on-active=${revertSeconds}s /bin/sh ${ROLLBACK_SH}`,
+            `mv -f ${RULESET_FILE}.cs-candidate.<random> ${RULESET_FILE}; nft -f ${RULESET_FILE}`,
+          ],
+          loginChecks(ctx, alsoProve),
+        ),
+        apply: (c) =>
+          guardedInstall(c, {
+            ...firewallProof(c, freshLogin, alsoProve),
+            // validate, keep the previous ruleset, arm the revert timer, install and apply: one script
+            async install(i) {
+              // one candidate per run: concurrent runs never apply each other's file
+              const candidate = candidatePath(`${RULESET_FILE}.cs-candidate`);
+              const res = await installCandidate(i, { path: candidate, content, mode: 0o600 }, applyScript(candidate, revertSeconds));
+              if (res.code === VALIDATOR_REFUSED)
+                throw new NothingApplied(`nft -c rejected the ruleset; nothing was applied: ${res.stderr.trim()}`);
+              // a plain Error: 67 also covers the live table's hash not recorded after the apply
+              if (res.code === 67)
+                throw new Error(`applying the ruleset failed before anything was applied: ${(res.stderr || res.stdout).trim()}`);
+              if (res.code !== 0)
+                throw new Error(
+                  `applying the ruleset failed (exit ${res.code}); the previous one was restored: ${(res.stderr || res.stdout).trim()}`,
+                );
+              if (res.stderr.trim()) ctx.log.warn(res.stderr.trim());
+            },
+          }),
       };
     },
   };
 }
 
-/** A fresh login through the live ruleset disarms the revert; without one the previous ruleset goes back. */
-async function proveOrRollBack(c: HostContext, freshLogin: FreshLogin, alsoProve: string[]): Promise<void> {
-  try {
-    await proveLogins(c, freshLogin, loginChecks(c, alsoProve));
-  } catch (err) {
-    const back = await c.conn.exec(FIREWALL_ROLLBACK_SCRIPT, { become: true });
-    // restored: its rollback files go too, or the next run would take the ruleset for unproven
-    if (back.code === 0) await c.conn.exec(DISARM, { become: true });
-    const outcome =
-      back.code === 0
-        ? 'the previous ruleset was restored'
-        : `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}`;
-    throw new Error(`firewall: after applying the ruleset, ${(err as Error).message}; ${outcome}. This run's own connection was kept.`);
-  }
-  await run(c, DISARM, 'disarm the firewall revert timer');
+/**
+ * Steps 4-5 of the guarded install: a fresh login through the live ruleset disarms the revert;
+ * without one the previous ruleset goes back (and its rollback files with it).
+ */
+function firewallProof(c: HostContext, freshLogin: FreshLogin, alsoProve: string[]): LiveProof {
+  return {
+    what: 'firewall: after applying the ruleset',
+    freshLogin,
+    checks: loginChecks(c, alsoProve),
+    async rollback(r) {
+      const back = await attempt(r, FIREWALL_ROLLBACK_SCRIPT);
+      // restored: its rollback files go too, or the next run would take the ruleset for unproven
+      if (back.code === 0) {
+        await attempt(r, DISARM);
+        return 'the previous ruleset was restored';
+      }
+      return { restored: false, message: `restoring the previous ruleset FAILED too: ${(back.stderr || back.stdout).trim()}` };
+    },
+    keep: (k) => run(k, DISARM, 'disarm the firewall revert timer').then(() => undefined),
+  };
 }
 
 const UNIT_TEMPLATE = fileURLToPath(new URL('./templates/clusterseed-firewall.service.hbs', import.meta.url));

@@ -14,6 +14,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256 } from '../../lib/blocks/file.ts';
 import { liveSettable } from '../../lib/blocks/sysctl.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 /** sorts before zz-clusterseed-harden.conf, whose explicit all/default values are applied after it */
 export const INTERFACE_SYSCTL_FILE = '/etc/sysctl.d/zz-clusterseed-harden-interfaces.conf';
@@ -89,8 +90,7 @@ export function interfaceSysctlTask(values: Record<string, string | number>): Ta
       return {
         summary: parts.join('; '),
         async apply(c) {
-          if (fileDiffers && knobs.length)
-            await c.conn.upload(INTERFACE_SYSCTL_FILE, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (fileDiffers && knobs.length) await putFile(c, INTERFACE_SYSCTL_FILE, content, { mode: 0o644 });
           if (fileDiffers && !knobs.length) await run(c, `rm -f ${q(INTERFACE_SYSCTL_FILE)}`, `remove ${INTERFACE_SYSCTL_FILE}`);
           // an interface (a pod's veth) may be gone by now: only those still there are written
           if (fix.length) {

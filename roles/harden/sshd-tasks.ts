@@ -7,7 +7,7 @@
 //   3. after install, the `reload sshd` handler reloads and logs in over a FRESH connection as the
 //      admin user; if that fails the previous files are put back and sshd is reloaded again.
 import path from 'node:path';
-import { HandlerRolledBack, NothingApplied, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
+import { NothingApplied, type Change, type Handler, type HostContext, type Task } from '../../lib/runner/types.ts';
 import { fileFact, sha256, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import {
@@ -20,7 +20,9 @@ import {
   SSHD_DROPIN,
   type SshdVars,
 } from './sshd.ts';
-import { proveLogins, sshdLoginChecks, type FreshLogin } from './verify.ts';
+import { sshdLoginChecks, type FreshLogin } from './verify.ts';
+import { proveLive, validateCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
+import { attempt, readText } from '../../lib/blocks/remote.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../../lib/settings/index.ts';
 
@@ -120,7 +122,7 @@ export function candidateScript(generateEd25519: boolean, users: string[]): stri
     `{ grep -Eiq '${INCLUDE_RE}' ${MAIN} || echo 'Include /etc/ssh/sshd_config.d/*.conf'; cat ${MAIN}; } > "$c/main" || exit 70`,
     `sed -E '${sedInclude}' "$c/main" > "$c/sshd_config" || exit 70`,
     // errors name the files as they will be called once installed
-    `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; exit 65; fi`,
+    `if ! out=$("$SSHD" -t -f "$c/sshd_config" 2>&1); then printf '%s\\n' "$out" | sed "s#$c/sshd_config.d/#/etc/ssh/sshd_config.d/#g; s#$c/sshd_config#${MAIN}#g" >&2; exit ${VALIDATOR_REFUSED}; fi`,
     `echo "${CANDIDATE_LINE}$c"`,
     effectiveContextsScript(users, '-f "$c/sshd_config"'),
     // kept for phase 2, which removes it
@@ -277,22 +279,29 @@ export function sshdConfigTask(spec: SshdTaskSpec): Task {
       if (!include) parts.push(`add the Include of sshd_config.d at the top of ${MAIN}`);
       if (keys.generateEd25519) parts.push('generate an Ed25519 host key');
       if (keys.dropped.length) parts.push(`stop offering ${keys.dropped.join(', ')}`);
-      let before = '';
-      if (ctx.options.diff && dropin.exists) before = (await ctx.conn.download(SSHD_DROPIN, { become: true })).toString('utf8');
+      const before = ctx.options.diff && dropin.exists ? await readText(ctx, SSHD_DROPIN) : '';
       return {
         summary: parts.join('; '),
         diff: [{ path: SSHD_DROPIN, before, after: content }],
+        commands: [
+          `sshd -t -f ${CANDIDATE_PREFIX}.<random>/sshd_config (the whole configuration with the new drop-in)`,
+          `sshd -T -f ${CANDIDATE_PREFIX}.<random>/sshd_config -C user=<u>,addr=<a> for ${users.join(', ')}`,
+          `keep ${MAIN} and ${SSHD_DROPIN} in ${SSHD_ROLLBACK}; install the new files; sshd -t`,
+          `then the reload sshd handler: ${RELOAD_SSHD}; a fresh SSH login, else the kept files go back and sshd is reloaded`,
+        ],
         async apply(c) {
-          const cand = await c.conn.exec(candidateScript(keys.generateEd25519, users), { become: true, stdin: content });
-          if (cand.code !== 0) {
-            throw new NothingApplied(
-              `sshd rejected the candidate configuration; nothing was installed (exit ${cand.code}): ${(cand.stderr || cand.stdout).trim()}`,
-            );
-          }
+          // steps 1-2 of lib/blocks/guarded-install.ts; the `reload sshd` handler makes it live and proves it
+          const cand = await validateCandidate(
+            c,
+            candidateScript(keys.generateEd25519, users),
+            (res) =>
+              `sshd rejected the candidate configuration; nothing was installed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`,
+            content,
+          );
           const dir = candidateDir(cand.stdout);
           const problems = contextMismatches(cand.stdout, (eff) => effectiveMismatches(input, eff));
           if (problems.length) {
-            await c.conn.exec(`rm -rf -- ${q(dir)}`, { become: true });
+            await attempt(c, `rm -rf -- ${q(dir)}`);
             throw new NothingApplied(`${overrideMessage(problems)}; nothing was installed`);
           }
           await run(c, installScript(dir, sha256(content)), `install ${SSHD_DROPIN}`);
@@ -315,24 +324,28 @@ export function reloadSshdHandler(verifyUser: (ctx: HostContext) => string, fres
     name: 'reload sshd',
     async run(ctx) {
       const user = verifyUser(ctx);
-      await run(ctx, RELOAD_SSHD, 'reload sshd');
-      try {
-        // the connecting user (with its sudo) and verify_user: either one locked out is a lockout
-        await proveLogins(ctx, freshLogin, sshdLoginChecks(ctx, user));
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        const restore = await ctx.conn.exec(RESTORE_AND_RELOAD_SCRIPT, { become: true });
-        const outcome =
-          restore.code === 0
-            ? 'the previous sshd configuration was restored and sshd reloaded'
-            : restore.code === 3
-              ? 'there was no saved configuration to restore (only the moduli changed)'
-              : `restoring the previous configuration FAILED too: ${(restore.stderr || restore.stdout).trim()}`;
-        const message = `sshd: after reloading the hardened configuration, ${why}; ${outcome}. This run's own connection was kept.`;
+      await proveLive(ctx, {
+        what: 'sshd: after reloading the hardened configuration',
         // restored and reloaded: the host runs its previous, proven configuration again
-        throw restore.code === 0 ? new HandlerRolledBack(message) : new Error(message);
-      }
-      await run(ctx, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy');
+        handler: true,
+        makeLive: (c) => run(c, RELOAD_SSHD, 'reload sshd').then(() => undefined),
+        freshLogin,
+        // the connecting user (with its sudo) and verify_user: either one locked out is a lockout
+        checks: sshdLoginChecks(ctx, user),
+        async rollback(c) {
+          const restore = await attempt(c, RESTORE_AND_RELOAD_SCRIPT);
+          return {
+            restored: restore.code === 0,
+            message:
+              restore.code === 0
+                ? 'the previous sshd configuration was restored and sshd reloaded'
+                : restore.code === 3
+                  ? 'there was no saved configuration to restore (only the moduli changed)'
+                  : `restoring the previous configuration FAILED too: ${(restore.stderr || restore.stdout).trim()}`,
+          };
+        },
+        keep: (c) => run(c, `rm -rf ${SSHD_ROLLBACK}`, 'drop the sshd rollback copy').then(() => undefined),
+      });
       const rootLogin = Object.entries(VarsReader.of(ctx, 'harden').map('sshd.settings')).find(
         ([k]) => k.toLowerCase() === 'permitrootlogin',
       )?.[1];

@@ -9,6 +9,7 @@
 import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { file } from '../../lib/blocks/index.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const TMP_MOUNT_UNIT = '/etc/systemd/system/tmp.mount';
 
@@ -101,8 +102,7 @@ export function tmpMountTasks(spec: TmpMountSpec): Task[] {
         summary: parts.join('; '),
         diff: nextFstab !== fstab ? [{ path: '/etc/fstab', before: fstab, after: nextFstab }] : undefined,
         async apply(c) {
-          if (nextFstab !== fstab)
-            await c.conn.upload('/etc/fstab', nextFstab, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          if (nextFstab !== fstab) await putFile(c, '/etc/fstab', nextFstab, { mode: 0o644 });
           if (missing.length) await run(c, `mount -o ${q(`remount,${missing.join(',')}`)} /tmp`, 'remount /tmp');
         },
       };

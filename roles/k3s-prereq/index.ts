@@ -7,8 +7,8 @@
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
 import type { Change, Handler, HostContext, Role, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
-import { kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
-import { fileFact, textOf } from '../../lib/blocks/file.ts';
+import { editFile, kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
+import { rebootAndWait } from '../../lib/blocks/reboot.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
@@ -74,23 +74,16 @@ function swapOffTask(): Task {
 
 /** Swap entries in /etc/fstab commented out, so swap stays off after a reboot. */
 function fstabSwapTask(): Task {
-  const path = '/etc/fstab';
-  return {
+  return editFile({
+    path: '/etc/fstab',
     name: 'no swap in /etc/fstab',
-    files: [{ path, content: true }],
-    plan(state): Change | null {
-      const st = fileFact(state, path);
-      if (!st.exists) return null;
-      const current = textOf(st);
-      const next = commentOutSwap(current);
-      if (next === current) return null;
-      return {
-        summary: `${path}: comment out ${activeSwapEntries(current).length} swap entr${activeSwapEntries(current).length === 1 ? 'y' : 'ies'}`,
-        diff: [{ path, before: current, after: next }],
-        apply: (c) => c.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
-      };
+    ifMissing: 'in-state',
+    edit: commentOutSwap,
+    describe: (current) => {
+      const n = activeSwapEntries(current).length;
+      return `comment out ${n} swap entr${n === 1 ? 'y' : 'ies'}`;
     },
-  };
+  });
 }
 
 const DPHYS_SWAPFILE = 'dphys-swapfile.service';
@@ -180,34 +173,20 @@ function memoryCgroupTask(): Task {
 /** cmdline.txt (one line) with the cgroup flags; a change notifies the reboot handler. */
 function piCmdlineTask(ctx: HostContext): Task {
   const path = ctx.facts.piCmdlineFile || '/boot/firmware/cmdline.txt';
-  return {
+  return editFile({
+    path,
     name: `Raspberry Pi kernel command line (${path})`,
     notify: ['reboot'],
     when: (c) => c.facts.raspberryPi,
-    files: [{ path, content: true }],
-    plan(state): Change | null {
-      const st = fileFact(state, path);
-      if (!st.exists) {
-        throw new Error(
-          `${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`,
-        );
-      }
-      const current = textOf(st);
-      const next = ensureCmdlineWords(current, PI_CGROUP_WORDS);
-      if (next === current) return null;
+    ifMissing: () =>
+      `${path} does not exist: this host is a Raspberry Pi per the inventory (raspberry_pi: true) but has no kernel command line file there`,
+    edit: (current) => ensureCmdlineWords(current, PI_CGROUP_WORDS),
+    describe: (current) => {
       const added = PI_CGROUP_WORDS.filter((w) => !current.split(/\s+/).includes(w));
-      return {
-        summary: `${path}: ${added.length ? `add ${added.join(' ')}` : 'join into one line'} (reboot follows)`,
-        diff: [{ path, before: current, after: next }],
-        apply: (c) => c.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true }),
-      };
+      return `${added.length ? `add ${added.join(' ')}` : 'join into one line'} (reboot follows)`;
     },
-  };
+  });
 }
-
-/** boot_id changes with every kernel boot; PID 1's start time changes when a container restarts. */
-const BOOT_MARK = `cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * vars.k3s-prereq.reboot_timeout of a host, k3s-prereq's own setting also when another role
@@ -223,33 +202,7 @@ export function rebootTimeoutMs(ctx: Pick<HostContext, 'inventory' | 'host'>): n
 export const rebootHandler: Handler = {
   name: 'reboot',
   async run(ctx) {
-    const timeoutMs = rebootTimeoutMs(ctx);
-    const mark = async () => (await ctx.conn.exec(BOOT_MARK, { become: true })).stdout.trim();
-    const before = await mark();
-    // scheduled by PID 1, so it happens after this SSH session has returned
-    await run(
-      ctx,
-      `if command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms /bin/systemctl reboot; ` +
-        `else nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 & fi`,
-      'schedule reboot',
-    );
-    const deadline = Date.now() + timeoutMs;
-    await sleep(3000);
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${ctx.host.name} did not come back from its reboot within ${timeoutMs / 1000} s`);
-      try {
-        await ctx.conn.reconnect(left);
-        const now = await mark();
-        if (now && now !== before) {
-          ctx.log.info('rebooted; SSH is back');
-          return;
-        }
-      } catch (err) {
-        if (Date.now() >= deadline) throw err;
-      }
-      await sleep(2000);
-    }
+    await rebootAndWait(ctx, rebootTimeoutMs(ctx));
   },
 };
 

@@ -6,6 +6,7 @@
 // (K3s adds joining servers as etcd learners and promotes them to voting members later).
 import type { HostContext } from '../../lib/runner/types.ts';
 import { q } from '../../lib/blocks/shell.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
 import { clusterOf, firstServer, isServer } from '../../lib/k3s/settings.ts';
 import { serviceName, type NodeKind } from '../../lib/k3s/systemd.ts';
 
@@ -85,7 +86,7 @@ export function apiObserver(ctx: HostContext): HostContext | undefined {
 }
 
 export async function nodeStatus(observer: HostContext, name: string): Promise<NodeStatus> {
-  const res = await observer.conn.exec(nodeQuery(name), { become: true, timeoutMs: 30_000 });
+  const res = await attempt(observer, nodeQuery(name), { timeoutMs: 30_000 });
   return parseNode(res.code, res.stdout, res.stderr);
 }
 
@@ -107,7 +108,7 @@ export async function waitForNode(ctx: HostContext, opts: WaitOptions): Promise<
     ctx.log.warn(`no server of this cluster is part of the run: only the local ${unit} state is checked, not the node's Ready condition`);
   let last = '';
   for (;;) {
-    const local = await ctx.conn.exec(`systemctl is-active ${q(unit)}`, { become: true });
+    const local = await attempt(ctx, `systemctl is-active ${q(unit)}`);
     const active = local.stdout.trim();
     let reasons: string[] = [];
     if (active !== 'active') reasons.push(`${unit} is ${active || 'unknown'}`);
@@ -120,7 +121,7 @@ export async function waitForNode(ctx: HostContext, opts: WaitOptions): Promise<
     if (now !== last) ctx.log.verbose(`waiting for node ${ctx.host.name}: ${now}`);
     last = now;
     if (Date.now() >= deadline) {
-      const journal = await ctx.conn.exec(`journalctl -u ${q(unit)} -n 15 --no-pager -o cat 2>/dev/null || true`, { become: true });
+      const journal = await attempt(ctx, `journalctl -u ${q(unit)} -n 15 --no-pager -o cat 2>/dev/null || true`);
       const tail = journal.stdout.trim() ? `\nlast lines of the ${unit} journal:\n${journal.stdout.trimEnd()}` : '';
       throw new Error(`node ${ctx.host.name} did not become Ready within ${Math.round(opts.timeoutMs / 1000)} s: ${now}${tail}`);
     }

@@ -8,6 +8,7 @@ import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { unitState } from '../../lib/blocks/unit-state.ts';
 import { waitForNode } from './readiness.ts';
 import { serviceName, type NodeKind } from '../../lib/k3s/systemd.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 
 export const STAMP_PATH = '/etc/rancher/k3s/.clusterseed-applied';
 
@@ -70,7 +71,7 @@ export function serviceTask(spec: ServiceSpec): Task {
             want: { version: spec.version, etcdVoter: spec.etcdVoter },
             timeoutMs: spec.readyTimeoutMs,
           });
-          await c.conn.upload(STAMP_PATH, `${stamp}\n`, { mode: 0o600, owner: 'root', group: 'root', become: true });
+          await putFile(c, STAMP_PATH, `${stamp}\n`, { mode: 0o600 });
         },
       };
     },

@@ -7,6 +7,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { file, sha256 } from '../../lib/blocks/file.ts';
 import { directory } from '../../lib/blocks/directory.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { attempt, putFile } from '../../lib/blocks/remote.ts';
 import type { Artifact } from '../../lib/k3s/artifacts.ts';
 import { hostArtifacts } from '../../lib/k3s/prepare.ts';
 import {
@@ -35,7 +36,7 @@ const MANAGED_MARK = 'Managed by clusterseed';
 async function hostIptables(ctx: HostContext): Promise<IptablesInfo> {
   const known = ctx.shared.get(`k3s.iptables:${ctx.host.name}`) as IptablesInfo | undefined;
   if (known) return known;
-  const res = await ctx.conn.exec(IPTABLES_PROBE, { become: true });
+  const res = await attempt(ctx, IPTABLES_PROBE);
   const info = parseIptables(res.stdout);
   ctx.shared.set(`k3s.iptables:${ctx.host.name}`, info);
   return info;
@@ -69,7 +70,7 @@ function binaryTask(artifact: Artifact, version: string): Task {
           const data = readFileSync(artifact.path);
           if (sha256(data) !== artifact.sha256)
             throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
-          await c.conn.upload(K3S_BIN, data, { mode: 0o755, owner: 'root', group: 'root', become: true });
+          await putFile(c, K3S_BIN, data, { mode: 0o755 });
         },
       };
     },
@@ -114,7 +115,7 @@ function cachedFileTask(artifact: Artifact, target: string): Task {
           const data = readFileSync(artifact.path);
           if (sha256(data) !== artifact.sha256)
             throw new Error(`${artifact.path} no longer matches its release checksum; run again to download it anew`);
-          await c.conn.upload(target, data, { mode: 0o644, owner: 'root', group: 'root', become: true });
+          await putFile(c, target, data, { mode: 0o644 });
         },
       };
     },

@@ -5,7 +5,7 @@
 // every session, while the unchanged key is a no-op for the kernel. A new tunnel address needs the
 // interface brought up again (syncconf does not touch addresses).
 import type { Handler, HostContext } from '../../lib/runner/types.ts';
-import { q } from '../../lib/blocks/shell.ts';
+import { q, run } from '../../lib/blocks/shell.ts';
 import { CONFIG_DIR, configPath } from './config.ts';
 import { publishedKey } from './keys.ts';
 import { HANDLER, planFor, unitOf, unsupported } from './tasks.ts';
@@ -94,12 +94,12 @@ export function linkHandler(mtuOf: (ctx: HostContext) => number): Handler {
       }
       const plan = planFor(ctx);
       const iface = plan.link.interface;
-      const res = await ctx.conn.exec(
+      const out = await run(
+        ctx,
         applyLinkScript({ iface, cidr: `${plan.address}/${plan.prefix}`, forwards: plan.forwards, mtu: mtuOf(ctx) }),
-        { become: true },
+        `${HANDLER} (${iface})`,
       );
-      if (res.code !== 0) throw new Error(`${HANDLER} (${iface}) failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
-      const proof = parseProof(res.stdout);
+      const proof = parseProof(out);
       const problems = proofProblems(proof, { pub: publishedKey(ctx, ctx.host.name), port: plan.link.port, peers: proof.want });
       if (problems.length) throw new Error(`${iface} is not as configured after applying ${configPath(iface)}: ${problems.join('; ')}`);
       ctx.log.verbose(`${iface}: up with ${proof.peers.length} peer(s)`);

@@ -7,6 +7,8 @@ import { NothingApplied } from '../../lib/runner/types.ts';
 import { service } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
+import { attempt } from '../../lib/blocks/remote.ts';
+import { installCandidate, VALIDATOR_REFUSED } from '../../lib/blocks/guarded-install.ts';
 import { linkPlan, type LinkPlan } from '../../lib/wireguard/peers.ts';
 import { configPath, CONFIG_DIR, IFACE_PATTERN, keysInConfig, missingKeys, renderConfig } from './config.ts';
 import { publishedKey, TAG } from './keys.ts';
@@ -58,7 +60,7 @@ export function kernelTask(): Task {
       return {
         summary: 'modprobe wireguard',
         async apply(c) {
-          const res = await c.conn.exec('modprobe wireguard', { become: true });
+          const res = await attempt(c, 'modprobe wireguard');
           if (res.code !== 0) {
             throw new Error(
               `modprobe wireguard failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}. ` +
@@ -89,7 +91,7 @@ export function installConfigScript(candidateDir: string, iface: string): string
     'set -u',
     `d=${q(candidateDir)}`,
     'trap \'rm -rf -- "$d"\' EXIT',
-    `if ! out=$(wg-quick strip ${q(cand)} 2>&1 >/dev/null); then printf '%s\\n' "$out" >&2; exit 65; fi`,
+    `if ! out=$(wg-quick strip ${q(cand)} 2>&1 >/dev/null); then printf '%s\\n' "$out" >&2; exit ${VALIDATOR_REFUSED}; fi`,
     `mv -f -- ${q(cand)} ${q(configPath(iface))}`,
   ].join('\n');
 }
@@ -121,9 +123,9 @@ export function configTask(iface: string, mtu: number): Task {
         diff: [{ path: file, before: current, after: content }],
         async apply(c) {
           const dir = (await run(c, `mktemp -d ${q(`${CONFIG_DIR}/.candidate.XXXXXX`)}`, 'make a candidate directory')).trim();
-          await c.conn.upload(`${dir}/${iface}.conf`, content, { mode: 0o600, owner: 'root', group: 'root', become: true });
-          const res = await c.conn.exec(installConfigScript(dir, iface), { become: true });
-          if (res.code === 65)
+          // validated (wg-quick strip) before it replaces the live file: lib/blocks/guarded-install.ts
+          const res = await installCandidate(c, { path: `${dir}/${iface}.conf`, content, mode: 0o600 }, installConfigScript(dir, iface));
+          if (res.code === VALIDATOR_REFUSED)
             throw new NothingApplied(`wg-quick strip refused the new ${file}; nothing was changed: ${res.stderr.trim()}`);
           if (res.code !== 0) throw new Error(`installing ${file} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
         },
