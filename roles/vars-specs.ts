@@ -12,7 +12,7 @@ import { baseDefaults } from './base/index.ts';
 import { hardenDefaults } from './harden/index.ts';
 import { k3sPrereqDefaults } from './k3s-prereq/index.ts';
 import { defaults as platformPrereqDefaults } from './platform-prereq/index.ts';
-import { gitopsRepoDefaults } from './gitops-repo/settings.ts';
+import { gitopsRepoDefaults } from '../lib/gitops/hosted-repo.ts';
 import { wireguardDefaults } from './wireguard/index.ts';
 
 /** Keys of host vars (top level, group and host `vars:`). */

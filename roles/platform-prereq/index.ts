@@ -15,53 +15,15 @@ import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Handler, HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, isActiveState, kernelModule, packages, q, run, service, unitState } from '../../lib/blocks/index.ts';
 import type { HostPrereq } from '../../lib/gitops/catalog.ts';
-import { enabledDefs } from '../../lib/gitops/model.ts';
-import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
+import { prereqsFor } from '../../lib/gitops/host-prereqs.ts';
 import { isAgent, isServer } from '../../lib/k3s/settings.ts';
-import { deepMerge } from '../../lib/runner/merge.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const defaults = YAML.parse(readFileSync(path.join(here, 'defaults.yaml'), 'utf8')) as Record<string, unknown>;
 
-/** Prerequisites needed on every node of the cluster, whatever the component's placement. */
-const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi', 'nfs']);
-
-/**
- * The host prerequisites of `host`: those of the components its cluster enables, where the
- * component's pods may land on this host. Pure: the bring-up analysis asks the same question.
- */
-export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: HostPrereq; component: string }[] {
-  const clusterIndex = inventory.clusters.findIndex((c) => c.name === host.cluster);
-  if (clusterIndex < 0) return [];
-  const cluster = inventory.clusters[clusterIndex];
-  const servers = new Set(cluster.servers);
-  const nodes = inventory.hosts
-    .filter((h) => h.cluster === cluster.name)
-    .map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
-  const out: { prereq: HostPrereq; component: string }[] = [];
-  for (const def of enabledDefs(cluster, clusterIndex === 0)) {
-    for (const prereq of def.hostPrereqs ?? []) {
-      const where = CLUSTER_WIDE.has(prereq) ? nodes.map((n) => n.name) : placementFor(def.placement, nodes).nodes;
-      if (where.includes(host.name)) out.push({ prereq, component: def.name });
-    }
-  }
-  return out.sort((a, b) => (a.prereq < b.prereq ? -1 : a.prereq > b.prereq ? 1 : 0));
-}
-
-/**
- * The Debian packages this role installs on `host` (its vars merged as the runner merges them):
- * the bring-up analysis counts them as present for its host-prerequisite check.
- */
-export function installedPackages(host: HostSpec, inventory: Inventory): string[] {
-  if (!(isServer(host) || isAgent(host))) return [];
-  const vars = deepMerge(defaults, (host.vars['platform-prereq'] as Record<string, unknown>) ?? {}) as Record<string, any>;
-  const prereqs = new Set(prereqsFor(host, inventory).map((x) => x.prereq));
-  return [
-    ...(prereqs.has('iscsi') ? vars.iscsi_packages : []),
-    ...(prereqs.has('nfs') ? vars.nfs_packages : []),
-    ...(prereqs.has('nvidia-toolkit') ? vars.nvidia_packages : []),
-  ].map(String);
-}
+// which prerequisites a host needs and which packages satisfy them: knowledge the bring-up analysis
+// shares (lib/gitops/host-prereqs.ts)
+export { installedPackages, prereqsFor } from '../../lib/gitops/host-prereqs.ts';
 
 const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from '../../roles/gitops-repo/access.ts';
-import { hostedRepoOf, hostedRepoUrl, knownHostsLines } from '../../roles/gitops-repo/settings.ts';
+import { hostedRepoOf, hostedRepoUrl, knownHostsLines } from '../../lib/gitops/hosted-repo.ts';
 import { bundleArgs, HostRepoDivergedError, restoreMirror, syncHostRepo, syncPlan } from '../../lib/publish/host-repo.ts';
 import { planPublish, publish } from '../../lib/publish/index.ts';
 import type { Transport } from '../../lib/ssh/types.ts';

@@ -1,11 +1,13 @@
 // Where the on-cluster GitOps repository lives and the address Argo CD reads it at. Pure: the
-// render (lib/gitops/model.ts), the harden role (sshd AllowGroups, firewall) and the gitops-repo
-// role all ask the same questions of the inventory.
-import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import { deepMerge } from '../../lib/runner/merge.ts';
-import { loadDefaults, VarsReader } from '../base/vars-check.ts';
+// render (lib/gitops/model.ts), the remote host keys (lib/publish), the harden role (sshd
+// AllowGroups, firewall) and the gitops-repo role (roles/gitops-repo) all ask the same questions of
+// the inventory. Knowledge, not tasks: it lives below the roles so that lib/ never imports roles/.
+import type { HostSpec, Inventory } from '../inventory/model.ts';
+import { deepMerge } from '../runner/merge.ts';
+import { loadDefaults, VarsReader } from '../../roles/base/vars-check.ts';
 
-export const gitopsRepoDefaults = loadDefaults(import.meta.url);
+/** The gitops-repo role's documented defaults (roles/gitops-repo/defaults.yaml). */
+export const gitopsRepoDefaults = loadDefaults(new URL('../../roles/gitops-repo/index.ts', import.meta.url).href);
 
 export interface HostedRepo {
   /** the first server of the management cluster */
