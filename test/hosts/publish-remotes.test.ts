@@ -267,7 +267,7 @@ test('switching to an HTTPS remote with a token: one commit there with the same 
   for (const [p, content] of sshState.files) {
     if (content.includes(sshUrl)) rerendered++;
     // Argo CD's values lose the ssh remote's host key: https needs none
-    const expected = p === 'platform/argocd/values.yaml' ? content.replace(/\n  ssh:\n    #[^\n]*\n    extraHosts: [^\n]*/, '') : content;
+    const expected = p === 'platform/argocd/values.yaml' ? content.replace(/\n {2}ssh:\n {4}#[^\n]*\n {4}extraHosts: [^\n]*/, '') : content;
     assert.is(files.get(p), expected.split(sshUrl).join(httpUrl), `${p}: only the repository URL changed`);
   }
   assert.not.ok(files.get('platform/argocd/values.yaml')!.includes('extraHosts'), 'no host key pinned for https');

@@ -6,7 +6,6 @@ import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from '../../roles/gitops-repo/access.ts';
