@@ -54,18 +54,18 @@ function iscsidRunningTask(unit: string): Task {
   };
 }
 
-function iscsiTasks(vars: Record<string, any>): Task[] {
+function iscsiTasks(vars: Record<string, unknown>): Task[] {
   return [
-    packages({ present: vars.iscsi_packages, name: 'open-iscsi (Longhorn)' }),
+    packages({ present: vars.iscsi_packages as string[], name: 'open-iscsi (Longhorn)' }),
     // Longhorn's own environment check asks for iscsi_tcp; loading it gives iscsid its transport
     kernelModule({ name: 'iscsi_tcp' }),
-    service({ name: vars.iscsi_service, enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
-    iscsidRunningTask(vars.iscsi_service),
+    service({ name: String(vars.iscsi_service), enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
+    iscsidRunningTask(String(vars.iscsi_service)),
   ];
 }
 
 /** The deb line of NVIDIA's repository, signed by its own key only. */
-export function nvidiaSourcesLine(vars: Record<string, any>): string {
+export function nvidiaSourcesLine(vars: Record<string, unknown>): string {
   return `deb [signed-by=${vars.nvidia_keyring}] ${vars.nvidia_repo_url} /`;
 }
 
@@ -74,7 +74,7 @@ export function nvidiaSourcesLine(vars: Record<string, any>): string {
  * (mktemp, removed on every exit path), write the sources line, refresh only this repository's
  * lists so that the install sees its packages. Every step is checked.
  */
-export function nvidiaRepoScript(vars: Record<string, any>): string {
+export function nvidiaRepoScript(vars: Record<string, unknown>): string {
   const key = String(vars.nvidia_keyring);
   const list = String(vars.nvidia_sources_file);
   return [
@@ -93,7 +93,7 @@ export function nvidiaRepoScript(vars: Record<string, any>): string {
   ].join('\n');
 }
 
-function nvidiaTasks(vars: Record<string, any>): Task[] {
+function nvidiaTasks(vars: Record<string, unknown>): Task[] {
   const line = nvidiaSourcesLine(vars);
   const list = String(vars.nvidia_sources_file);
   const key = String(vars.nvidia_keyring);
@@ -105,7 +105,11 @@ function nvidiaTasks(vars: Record<string, any>): Task[] {
       summary: `add ${vars.nvidia_repo_url} signed by ${vars.nvidia_key_url}`,
       run: nvidiaRepoScript(vars),
     }),
-    packages({ present: vars.nvidia_packages, name: 'NVIDIA container toolkit', notify: ['restart k3s for the nvidia runtime'] }),
+    packages({
+      present: vars.nvidia_packages as string[],
+      name: 'NVIDIA container toolkit',
+      notify: ['restart k3s for the nvidia runtime'],
+    }),
   ];
 }
 
@@ -123,7 +127,8 @@ export const platformPrereqRole: Role = {
   tasks(ctx: HostContext): Task[] {
     const tasks: Task[] = [];
     if (has(ctx, 'iscsi')) tasks.push(...iscsiTasks(ctx.vars));
-    if (has(ctx, 'nfs')) tasks.push(packages({ present: ctx.vars.nfs_packages, name: 'NFSv4 client (Longhorn ReadWriteMany volumes)' }));
+    if (has(ctx, 'nfs'))
+      tasks.push(packages({ present: ctx.vars.nfs_packages as string[], name: 'NFSv4 client (Longhorn ReadWriteMany volumes)' }));
     if (has(ctx, 'nvidia-toolkit')) tasks.push(...nvidiaTasks(ctx.vars));
     return tasks;
   },
