@@ -90,7 +90,7 @@ function site(args: string[], env: Record<string, string> = {}): Promise<{ code:
         clearInterval(sampler);
         const out = stdout + stderr;
         outputs.push(out);
-        resolve({ code: err ? ((err as any).code ?? 1) : 0, out });
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out });
       },
     );
   });
