@@ -89,8 +89,6 @@ const KNOWN = new Set([
   'lib/report/json.ts -> lib/runner/types.ts',
   'lib/report/logger.ts -> lib/runner/types.ts',
   'lib/report/recap.ts -> lib/runner/types.ts',
-  // withHostLock wraps the facts role (a Role): it belongs with the runner, the lock probe stays in lib/locks ("state")
-  'lib/locks/host-lock.ts -> lib/runner/types.ts',
   // VarsReader/loadDefaults move from roles/base/vars-check.ts to lib/settings ("settings")
   'lib/gitops/hosted-repo.ts -> roles/base/vars-check.ts',
 ]);
