@@ -3,6 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { layersConfig } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.clusterseed/**', 'test/fixtures/**/*.c'] },
@@ -10,5 +11,13 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
+    rules: {
+      // an unused parameter or binding is allowed when its name says so (_ctx, const { a: _a, ...rest })
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+    },
   },
+  ...layersConfig,
 );

@@ -21,7 +21,7 @@ import { hostsCpuSeconds } from './cpu.ts';
 import { captureState, compareStates, type HostState } from './parity.ts';
 import { timeRender, type RenderTiming } from './render.ts';
 import { median, ratio } from './stats.ts';
-import { comparisonRow, fmtRatio, fmtSamples, fmtSeconds, formatMarkdown, formatText, noSamples, type Row, type Samples } from './table.ts';
+import { comparisonRow, fmtRatio, fmtSeconds, formatMarkdown, formatText, noSamples, type Row, type Samples } from './table.ts';
 
 export const USAGE = `Usage: npm run bench -- [options]      (root; Debian packages: ansible, gcc)
 

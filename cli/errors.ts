@@ -14,7 +14,7 @@ const USER_ERRORS = new Set([
 /** A user error becomes one readable message (no stack trace); anything else is a bug and returns null. */
 export function formatUserError(err: unknown): string | null {
   if (err instanceof UsageError) return `error: ${err.message}`;
-  if (err && typeof err === 'object' && 'userError' in err && (err as any).userError) {
+  if (err && typeof err === 'object' && 'userError' in err && (err as { userError?: unknown }).userError) {
     const e = err as unknown as { format?: () => string; message: string };
     return mask(e.format ? e.format() : `error: ${e.message}`);
   }

@@ -12,7 +12,7 @@ import { K3sSettingsError, k3sSettings, k3sSettingsSpec } from '../lib/k3s/setti
 import { argocdBootstrapSettings } from './argocd-bootstrap/index.ts';
 import { baseSettings } from './base/index.ts';
 import { clusterRegistrationSettings } from './cluster-registration/index.ts';
-import { gitopsRepoSettings } from './gitops-repo/settings.ts';
+import { gitopsRepoSettings } from '../lib/gitops/hosted-repo.ts';
 import { hardenSettings } from './harden/index.ts';
 import { k3sAgentSettings } from './k3s-agent/index.ts';
 import { k3sPrereqSettings } from './k3s-prereq/index.ts';

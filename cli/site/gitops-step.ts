@@ -12,8 +12,8 @@ import { loadOrCreateSealingKeys, sealingKeySecretManifest } from '../../lib/git
 import { publish, planPublish, type PublishOptions } from '../../lib/publish/index.ts';
 import { registerSecret } from '../../lib/report/mask.ts';
 import { existsSync } from 'node:fs';
-import { checkRepoCredentialFiles } from '../../lib/inventory/repo-credential-files.ts';
-import { repoHostKeys } from '../../lib/inventory/repo-host-keys.ts';
+import { checkRepoCredentialFiles } from '../../lib/publish/repo-credential-files.ts';
+import { repoHostKeys } from '../../lib/publish/repo-host-keys.ts';
 import { credentialSource, loadRepoCredential, pushAuth, type CredentialTarget } from '../../lib/publish/credentials.ts';
 import { deployKeyPath } from '../../lib/publish/deploy-key.ts';
 import { credentialSecrets } from '../../lib/publish/repo-credential.ts';
@@ -27,7 +27,7 @@ import {
   knownHostsLines,
   type HostedRepo,
   type SshEndpoint,
-} from '../../roles/gitops-repo/settings.ts';
+} from '../../lib/gitops/hosted-repo.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import type { HostSpec } from '../../lib/inventory/model.ts';
 import { readKnownHosts, entryMatches } from '../../lib/ssh/known-hosts.ts';

@@ -61,7 +61,17 @@ export interface RegistrationState {
   /** K3s is installed on the host */
   k3s: boolean;
   /** the objects as the API returns them; absent: not found */
-  objects: Partial<Record<ManagerKind, Record<string, any>>>;
+  objects: Partial<Record<ManagerKind, ApiObject>>;
+}
+
+/** A Kubernetes object as JSON, with the fields compared here. */
+export interface ApiObject {
+  type?: unknown;
+  rules?: unknown;
+  roleRef?: unknown;
+  subjects?: unknown;
+  metadata?: { annotations?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
 }
 
 export function parseRegistrationState(stdout: string): RegistrationState {
@@ -85,15 +95,15 @@ function canonical(v: unknown): string {
   if (v && typeof v === 'object') {
     return `{${Object.keys(v as object)
       .sort()
-      .filter((k) => (v as any)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as any)[k])}`)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
       .join(',')}}`;
   }
   return JSON.stringify(v);
 }
 
 /** What of `desired` the existing object lacks; empty when it is as Argo CD's `cluster add` makes it. */
-function differs(kind: ManagerKind, desired: Record<string, any>, current: Record<string, any> | undefined): string | undefined {
+function differs(kind: ManagerKind, desired: ApiObject, current: ApiObject | undefined): string | undefined {
   if (!current) return 'absent';
   switch (kind) {
     case 'ServiceAccount':
@@ -105,7 +115,7 @@ function differs(kind: ManagerKind, desired: Record<string, any>, current: Recor
         ? undefined
         : 'binding differs';
     case 'Secret': {
-      const want = desired.metadata.annotations as Record<string, string>;
+      const want = desired.metadata?.annotations as Record<string, string>;
       const have = (current.metadata?.annotations ?? {}) as Record<string, string>;
       const ok = current.type === desired.type && Object.entries(want).every(([k, v]) => have[k] === v);
       return ok ? undefined : 'type or service account differs';
@@ -118,7 +128,7 @@ export function pendingObjects(state: RegistrationState): { kind: ManagerKind; n
   const out: { kind: ManagerKind; name: string; why: string }[] = [];
   for (const o of argocdManagerObjects()) {
     const kind = o.kind as ManagerKind;
-    const why = differs(kind, o as Record<string, any>, state.objects[kind]);
+    const why = differs(kind, o as ApiObject, state.objects[kind]);
     if (why) out.push({ kind, name: objectName(o).name, why });
   }
   return out;

@@ -16,7 +16,7 @@ import {
 } from './catalog.ts';
 import { affinityFor, kubeArch, nodeModel, placementFor, type NodeModel, type PlacementModel } from './placement.ts';
 import { clusterCapacity, quotaFor, LIMIT_FACTOR, PODS_PER_WEIGHT, USABLE_FRACTION, type Capacity, type QuotaModel } from './quota.ts';
-import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint } from '../../roles/gitops-repo/settings.ts';
+import { hostedRepoOf, hostedRepoUrl, inventoryEndpoint } from './hosted-repo.ts';
 
 export class ModelError extends Error {
   constructor(message: string) {

@@ -16,7 +16,14 @@ const addFormats = addFormatsImport.default ?? addFormatsImport;
 
 export const inventorySchemaFile = fileURLToPath(new URL('../../schemas/inventory.schema.json', import.meta.url));
 
-type SchemaNode = Record<string, any>;
+/** A JSON Schema node, with the keywords read here. */
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  $defs?: Record<string, SchemaNode>;
+  $ref?: string;
+  'x-expected'?: string;
+  [keyword: string]: unknown;
+}
 
 let cached: { schema: SchemaNode; validate: ValidateFunction } | undefined;
 
@@ -195,7 +202,7 @@ function expectedOf(node: SchemaNode | undefined): string | undefined {
   if (!node) return undefined;
   if (node['x-expected']) return node['x-expected'];
   const ref = node.$ref as string | undefined;
-  if (ref?.startsWith('#/$defs/')) return expectedOf(inventorySchema().$defs[ref.slice('#/$defs/'.length)]);
+  if (ref?.startsWith('#/$defs/')) return expectedOf(inventorySchema().$defs?.[ref.slice('#/$defs/'.length)]);
   return undefined;
 }
 

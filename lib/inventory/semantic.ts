@@ -10,7 +10,7 @@ import { groupMemberPath, groupMembers, type ClusterEntry, type RawInventory } f
 import type { SourceDoc } from './source.ts';
 import { closest, didYouMean } from './suggest.ts';
 import { describe } from './schema.ts';
-import { gitUrlTransport } from '../publish/credentials.ts';
+import { gitUrlTransport } from './git-url.ts';
 import { addressProblem } from './syntax.ts';
 import { checkAdoptedClusters } from './adopted.ts';
 import { checkLabelKeys, checkTaintList } from './node-labels.ts';

@@ -167,7 +167,7 @@ export function checkSites(raw: RawInventory, layout: Layout, report: Reporter):
     );
     if (!allocated) report.error(['site_link', 'network'], `${network.text} has too few addresses for the ${linked.length} linked hosts`);
   }
-  checkTopology(raw, layout, report, linked, endpoints);
+  checkTopology(raw, layout, report, linked);
   checkFlannelPorts(raw, layout, report, linked, port);
   const behindNat = linked.filter((h) => raw.hosts[h].link?.endpoint === undefined);
   if (link.keepalive === 0 && behindNat.length) {
@@ -246,7 +246,7 @@ function checkNetwork(raw: RawInventory, layout: Layout, report: Reporter): Cidr
 }
 
 /** A hub the others can dial; in a mesh, one host of every cross-site pair with an endpoint. */
-function checkTopology(raw: RawInventory, layout: Layout, report: Reporter, linked: string[], endpoints: Set<string>): void {
+function checkTopology(raw: RawInventory, layout: Layout, report: Reporter, linked: string[]): void {
   const link = raw.site_link!;
   const topology = link.topology ?? D.DEFAULT_LINK_TOPOLOGY;
   const withEndpoint = linked.filter((h) => raw.hosts[h].link?.endpoint !== undefined);

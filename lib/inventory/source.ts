@@ -1,6 +1,6 @@
 // The inventory's YAML with its positions kept: every later check asks this module where a
 // field is (line and column) so its error can point there.
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import { formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
 

@@ -5,7 +5,7 @@
 // k8s.io/component-helpers/node/util/sysctl). The K3s CIS guide (hardening-guide.md @ 035acb07)
 // lists only the first four; the keys.* two already have these values on current kernels, but the
 // kubelet checks them, so they are persisted too.
-import type { Change, HostContext, PlanResult, Skip, Task } from '../runner/types.ts';
+import type { HostContext, PlanResult, Task } from '../runner/types.ts';
 import { sysctl } from '../blocks/sysctl.ts';
 import { settingsFor } from './settings.ts';
 

@@ -9,7 +9,6 @@
 // connection is ending lets go within moments (sshd's teardown, then 0.2 s), so a run finding the
 // lock held waits up to 3 s for it before refusing: back-to-back runs (idempotency.mjs) never trip
 // over the previous run's holder, and a live holder is refused after those 3 s.
-import type { Role, Task } from '../runner/types.ts';
 import { shQuote } from '../ssh/shell.ts';
 
 export const HOST_LOCK_FILE = '/run/clusterseed/run.lock';
@@ -95,32 +94,4 @@ export function describeHostHolder(raw: string, now = Date.now()): string {
   } catch {
     return raw ? `lock file says: ${raw}` : 'its lock file is empty';
   }
-}
-
-/**
- * The facts role with the run lock taken in its one probe (no extra round trip). A held lock fails
- * the host before any role runs: the message names the holder.
- */
-export function withHostLock(role: Role, owner: HostLockOwner): Role {
-  const lock = hostLockProbe(owner);
-  return {
-    ...role,
-    async tasks(ctx) {
-      const [first, ...rest] = await role.tasks(ctx);
-      const locked: Task = {
-        ...first,
-        probe: `(\n${lock}\n)\n${first.probe ?? ''}`,
-        plan(state, c) {
-          const lockState = parseHostLock(state.stdout);
-          if (lockState.state === 'held') {
-            throw new HostLockHeldError(`another clusterseed run holds this host's run lock ${HOST_LOCK_FILE}: ${lockState.holder}`);
-          }
-          if (lockState.state === 'error')
-            c.log.warn(`run lock not taken (${lockState.message}): another run could work on this host at the same time`);
-          return first.plan(state, c);
-        },
-      };
-      return [locked, ...rest];
-    },
-  };
 }

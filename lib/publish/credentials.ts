@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_REPO_USERNAME } from '../inventory/defaults.ts';
 import type { RepoAuthSpec } from '../inventory/model.ts';
+import { gitUrlTransport } from '../inventory/git-url.ts';
 import type { Logger } from '../runner/types.ts';
 import { loadOrCreateKeyPair } from './deploy-key.ts';
 import { privateKeyFileProblem } from './key-file.ts';
@@ -18,20 +19,12 @@ import type { RepoCredential } from './repo-credential.ts';
 import { redactUrl } from '../report/mask.ts';
 import { STATE_DIR } from './state.ts';
 
+// how git reaches a URL is inventory knowledge (the inventory checks credential settings against it)
+export { gitUrlTransport, type GitTransport } from '../inventory/git-url.ts';
+
 /** A credential setting that does not fit the URL it is used with (e.g. token_env with --remote ssh://...). */
 export class RepoCredentialError extends Error {
   readonly userError = true;
-}
-
-export type GitTransport = 'ssh' | 'http' | 'other';
-
-/** How git reaches a URL: scp-like user@host:path is ssh; git://, file:// and paths carry no credential. */
-export function gitUrlTransport(url: string): GitTransport {
-  if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(url)) return 'ssh';
-  if (/^https?:\/\//i.test(url)) return 'http';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return 'other';
-  if (/^[^@\s/]+@[^:\s/]+:/.test(url)) return 'ssh';
-  return 'other';
 }
 
 /** Where the credential comes from, decided from the settings alone (nothing is read yet). */

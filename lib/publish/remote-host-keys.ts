@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { entryMatches, lookupName, readKnownHosts } from '../ssh/known-hosts.ts';
-import { knownHostsLines } from '../../roles/gitops-repo/settings.ts';
+import { knownHostsLines } from '../gitops/hosted-repo.ts';
 import { gitUrlTransport } from './credentials.ts';
 
 /** A remote's host key is missing, or the file that should hold it is. */

@@ -4,6 +4,6 @@ import { deepMerge as mergeLayers, isPlainObject } from '../inventory/merge.ts';
 export { isPlainObject };
 
 /** `over` deep-merged onto `base` (mappings merge, lists and scalars replace); inputs untouched. */
-export function deepMerge<T extends Record<string, any>>(base: T, over: Record<string, any> | undefined): T {
+export function deepMerge<T extends Record<string, unknown>>(base: T, over: Record<string, unknown> | undefined): T {
   return mergeLayers(base, over) as T;
 }

@@ -22,7 +22,7 @@ export class ProbeAhead {
   constructor(
     private readonly roles: Role[],
     private readonly inventory: Inventory,
-    private readonly varsFor: (role: Role, ctx: HostContext) => Record<string, any>,
+    private readonly varsFor: (role: Role, ctx: HostContext) => Record<string, unknown>,
   ) {}
 
   /**

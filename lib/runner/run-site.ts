@@ -10,7 +10,8 @@ import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
 import { factsRole } from '../facts/host-facts.ts';
-import { withHostLock, type HostLockOwner } from '../locks/host-lock.ts';
+import type { HostLockOwner } from '../locks/host-lock.ts';
+import { withHostLock } from './host-lock.ts';
 
 export interface SiteRunOptions extends RunOptions {
   forks: number;

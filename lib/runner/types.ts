@@ -178,7 +178,7 @@ export interface HostContext {
   conn: Transport;
   facts: Facts;
   /** the role's defaults merged with inventory vars under the role's key */
-  vars: Record<string, any>;
+  vars: Record<string, unknown>;
   options: RunOptions;
   shared: SharedState;
   log: Logger;

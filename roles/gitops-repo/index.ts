@@ -7,9 +7,9 @@
 import type { HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, directory, file, packages, q } from '../../lib/blocks/index.ts';
 import { authorizedKeysLine, forcedCommandScript, SERVE_COMMAND } from './access.ts';
-import { gitopsRepoDefaults, hostedRepoHost, hostedRepoOf, type HostedRepo } from './settings.ts';
+import { gitopsRepoDefaults, hostedRepoHost, hostedRepoOf, type HostedRepo } from '../../lib/gitops/hosted-repo.ts';
 
-export { gitopsRepoDefaults } from './settings.ts';
+export { gitopsRepoDefaults } from '../../lib/gitops/hosted-repo.ts';
 
 export const GIT_SHELL = '/usr/bin/git-shell';
 

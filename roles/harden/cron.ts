@@ -2,7 +2,7 @@
 // crontab and cron.* directories are root's alone (what runs as root, and when, is nobody else's
 // business). Only where cron is installed: a host without it has nothing to restrict, and this
 // role does not install it.
-import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
+import type { Change, Task } from '../../lib/runner/types.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { putFile } from '../../lib/blocks/remote.ts';
 
@@ -36,7 +36,7 @@ export function cronTask(users: string[]): Task {
     probe:
       `command -v crontab >/dev/null 2>&1 && echo cron=yes || echo cron=no; getent group crontab >/dev/null && echo group=crontab || echo group=root; ` +
       `stat -c '%a %U %G %n' ${paths} ${CRON_ALLOW} 2>/dev/null; echo --; [ -f ${CRON_ALLOW} ] && base64 -w0 < ${CRON_ALLOW}; echo`,
-    plan(state, ctx: HostContext): Change | null {
+    plan(state): Change | null {
       const [head = '', allowB64 = ''] = state.stdout.split('--\n');
       const lines = head
         .split('\n')

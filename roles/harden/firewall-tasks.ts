@@ -12,7 +12,7 @@ import { directory, file, packages, renderTemplate, service } from '../../lib/bl
 import { fileFact, firstWord, textOf } from '../../lib/blocks/file.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import type { VarsReader } from '../../lib/settings/index.ts';
-import { hostedRepoHost } from '../gitops-repo/settings.ts';
+import { hostedRepoHost } from '../../lib/gitops/hosted-repo.ts';
 import {
   clusterView,
   k3sRules,

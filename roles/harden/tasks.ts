@@ -13,7 +13,7 @@ import { moduliTask, sshdConfigTask } from './sshd-tasks.ts';
 import { readSshdVars } from './sshd.ts';
 import { contextUsers } from './sshd-contexts.ts';
 import { admitGroup, allowGroupsTask, usersNeedingAccess } from './sshd-access.ts';
-import { hostedRepoOf } from '../gitops-repo/settings.ts';
+import { hostedRepoOf } from '../../lib/gitops/hosted-repo.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from './sysctl.ts';
 import { interfaceSysctlTask } from './interface-sysctl.ts';
 import type { FreshLogin } from './verify.ts';

@@ -6,10 +6,10 @@
 //  - the six kernel parameters protect-kernel-defaults checks, in 71-clusterseed-k3s-kernel-defaults.conf;
 //  - iptables as K3s's documentation asks (see lib/k3s/iptables.ts);
 //  - Raspberry Pi: cgroup flags on the kernel command line, and ONE reboot only when it changed.
-import type { Change, Handler, HostContext, Role, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, Handler, HostContext, Role, PlanResult, Task } from '../../lib/runner/types.ts';
 import { editFile, kernelModule, parseUnitStates, sysctl, unitStateProbe } from '../../lib/blocks/index.ts';
 import { rebootAndWait } from '../../lib/blocks/reboot.ts';
-import { q, run } from '../../lib/blocks/shell.ts';
+import { run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
 import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';

@@ -7,7 +7,7 @@
 // from the node while labels set by others are left alone.
 import type { HostSpec } from '../../lib/inventory/model.ts';
 import { parseTaint } from '../../lib/inventory/syntax.ts';
-import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
+import type { HostContext, PlanResult, Task } from '../../lib/runner/types.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { apiObserver, nodeQuery, nodeStatus, parseNode, type NodeStatus } from './readiness.ts';
 

@@ -28,12 +28,19 @@ export function nodeQuery(name: string): string {
   return `k3s kubectl get node ${q(name)} -o json`;
 }
 
+/** The fields of `kubectl get node -o json` read here. */
+interface NodeJson {
+  status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } };
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { taints?: NodeStatus['taints'] };
+}
+
 export function parseNode(code: number, stdout: string, stderr: string): NodeStatus {
   const empty: NodeStatus = { found: false, ready: false, kubeletVersion: '', etcdRole: false, labels: {}, annotations: {}, taints: [] };
   if (code !== 0) return { ...empty, problem: (stderr || stdout).trim().split('\n').slice(-1)[0] || `kubectl exited ${code}` };
-  let node: any;
+  let node: NodeJson | null;
   try {
-    node = JSON.parse(stdout);
+    node = JSON.parse(stdout) as NodeJson | null;
   } catch {
     return { ...empty, problem: 'kubectl printed no JSON' };
   }

@@ -11,55 +11,17 @@ import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { Handler, HostContext, Role, Task } from '../../lib/runner/types.ts';
 import { command, isActiveState, kernelModule, packages, q, run, service, unitState } from '../../lib/blocks/index.ts';
 import type { HostPrereq } from '../../lib/gitops/catalog.ts';
-import { enabledDefs } from '../../lib/gitops/model.ts';
-import { nodeModel, placementFor } from '../../lib/gitops/placement.ts';
+import { prereqsFor } from '../../lib/gitops/host-prereqs.ts';
 import { isAgent, isServer } from '../../lib/k3s/settings.ts';
-import { deepMerge } from '../../lib/runner/merge.ts';
 import { roleSettings } from '../../lib/settings/index.ts';
 
 /** `vars.platform-prereq`: defaults.yaml (README "Settings") */
 export const platformPrereqSettings = roleSettings('platform-prereq', import.meta.url);
 export const defaults = platformPrereqSettings.defaults;
 
-/** Prerequisites needed on every node of the cluster, whatever the component's placement. */
-const CLUSTER_WIDE: ReadonlySet<HostPrereq> = new Set(['iscsi', 'nfs']);
-
-/**
- * The host prerequisites of `host`: those of the components its cluster enables, where the
- * component's pods may land on this host. Pure: the bring-up analysis asks the same question.
- */
-export function prereqsFor(host: HostSpec, inventory: Inventory): { prereq: HostPrereq; component: string }[] {
-  const clusterIndex = inventory.clusters.findIndex((c) => c.name === host.cluster);
-  if (clusterIndex < 0) return [];
-  const cluster = inventory.clusters[clusterIndex];
-  const servers = new Set(cluster.servers);
-  const nodes = inventory.hosts
-    .filter((h) => h.cluster === cluster.name)
-    .map((h) => nodeModel(h, servers.has(h.name) ? 'server' : 'agent'));
-  const out: { prereq: HostPrereq; component: string }[] = [];
-  for (const def of enabledDefs(cluster, clusterIndex === 0)) {
-    for (const prereq of def.hostPrereqs ?? []) {
-      const where = CLUSTER_WIDE.has(prereq) ? nodes.map((n) => n.name) : placementFor(def.placement, nodes).nodes;
-      if (where.includes(host.name)) out.push({ prereq, component: def.name });
-    }
-  }
-  return out.sort((a, b) => (a.prereq < b.prereq ? -1 : a.prereq > b.prereq ? 1 : 0));
-}
-
-/**
- * The Debian packages this role installs on `host` (its vars merged as the runner merges them):
- * the bring-up analysis counts them as present for its host-prerequisite check.
- */
-export function installedPackages(host: HostSpec, inventory: Inventory): string[] {
-  if (!(isServer(host) || isAgent(host))) return [];
-  const vars = deepMerge(defaults, (host.vars['platform-prereq'] as Record<string, unknown>) ?? {}) as Record<string, any>;
-  const prereqs = new Set(prereqsFor(host, inventory).map((x) => x.prereq));
-  return [
-    ...(prereqs.has('iscsi') ? vars.iscsi_packages : []),
-    ...(prereqs.has('nfs') ? vars.nfs_packages : []),
-    ...(prereqs.has('nvidia-toolkit') ? vars.nvidia_packages : []),
-  ].map(String);
-}
+// which prerequisites a host needs and which packages satisfy them: knowledge the bring-up analysis
+// shares (lib/gitops/host-prereqs.ts)
+export { installedPackages, prereqsFor } from '../../lib/gitops/host-prereqs.ts';
 
 const has = (ctx: HostContext, p: HostPrereq) => prereqsFor(ctx.host, ctx.inventory).some((x) => x.prereq === p);
 
@@ -90,18 +52,18 @@ function iscsidRunningTask(unit: string): Task {
   };
 }
 
-function iscsiTasks(vars: Record<string, any>): Task[] {
+function iscsiTasks(vars: Record<string, unknown>): Task[] {
   return [
-    packages({ present: vars.iscsi_packages, name: 'open-iscsi (Longhorn)' }),
+    packages({ present: vars.iscsi_packages as string[], name: 'open-iscsi (Longhorn)' }),
     // Longhorn's own environment check asks for iscsi_tcp; loading it gives iscsid its transport
     kernelModule({ name: 'iscsi_tcp' }),
-    service({ name: vars.iscsi_service, enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
-    iscsidRunningTask(vars.iscsi_service),
+    service({ name: String(vars.iscsi_service), enabled: true, taskName: 'iscsid enabled (Longhorn)' }),
+    iscsidRunningTask(String(vars.iscsi_service)),
   ];
 }
 
 /** The deb line of NVIDIA's repository, signed by its own key only. */
-export function nvidiaSourcesLine(vars: Record<string, any>): string {
+export function nvidiaSourcesLine(vars: Record<string, unknown>): string {
   return `deb [signed-by=${vars.nvidia_keyring}] ${vars.nvidia_repo_url} /`;
 }
 
@@ -110,7 +72,7 @@ export function nvidiaSourcesLine(vars: Record<string, any>): string {
  * (mktemp, removed on every exit path), write the sources line, refresh only this repository's
  * lists so that the install sees its packages. Every step is checked.
  */
-export function nvidiaRepoScript(vars: Record<string, any>): string {
+export function nvidiaRepoScript(vars: Record<string, unknown>): string {
   const key = String(vars.nvidia_keyring);
   const list = String(vars.nvidia_sources_file);
   return [
@@ -129,7 +91,7 @@ export function nvidiaRepoScript(vars: Record<string, any>): string {
   ].join('\n');
 }
 
-function nvidiaTasks(vars: Record<string, any>): Task[] {
+function nvidiaTasks(vars: Record<string, unknown>): Task[] {
   const line = nvidiaSourcesLine(vars);
   const list = String(vars.nvidia_sources_file);
   const key = String(vars.nvidia_keyring);
@@ -141,7 +103,11 @@ function nvidiaTasks(vars: Record<string, any>): Task[] {
       summary: `add ${vars.nvidia_repo_url} signed by ${vars.nvidia_key_url}`,
       run: nvidiaRepoScript(vars),
     }),
-    packages({ present: vars.nvidia_packages, name: 'NVIDIA container toolkit', notify: ['restart k3s for the nvidia runtime'] }),
+    packages({
+      present: vars.nvidia_packages as string[],
+      name: 'NVIDIA container toolkit',
+      notify: ['restart k3s for the nvidia runtime'],
+    }),
   ];
 }
 
@@ -159,7 +125,8 @@ export const platformPrereqRole: Role = {
   tasks(ctx: HostContext): Task[] {
     const tasks: Task[] = [];
     if (has(ctx, 'iscsi')) tasks.push(...iscsiTasks(ctx.vars));
-    if (has(ctx, 'nfs')) tasks.push(packages({ present: ctx.vars.nfs_packages, name: 'NFSv4 client (Longhorn ReadWriteMany volumes)' }));
+    if (has(ctx, 'nfs'))
+      tasks.push(packages({ present: ctx.vars.nfs_packages as string[], name: 'NFSv4 client (Longhorn ReadWriteMany volumes)' }));
     if (has(ctx, 'nvidia-toolkit')) tasks.push(...nvidiaTasks(ctx.vars));
     return tasks;
   },

@@ -2,7 +2,7 @@
 // the wg-quick config (checked by `wg-quick strip` before it replaces the live file), and
 // wg-quick@<iface> enabled and started. Changes to a running link are applied by the handler with
 // `wg syncconf`, which keeps every session whose peer did not change.
-import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Task } from '../../lib/runner/types.ts';
 import { NothingApplied } from '../../lib/runner/types.ts';
 import { service } from '../../lib/blocks/index.ts';
 import { fileFact, textOf } from '../../lib/blocks/file.ts';

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type TestLab } from '../harness/hosts.ts';
+import type { HostReport, TaskReport } from '../../lib/runner/types.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-faults-locks-'));
@@ -140,7 +141,7 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
     for (const h of report3.hosts) {
       assert.is(h.outcome, 'failed', JSON.stringify(h));
       assert.is(h.counts.changed, 0);
-      const msg = h.tasks.find((t: any) => t.outcome === 'failed').message as string;
+      const msg = h.tasks.find((t: TaskReport) => t.outcome === 'failed').message as string;
       assert.match(
         msg,
         new RegExp(
@@ -162,10 +163,10 @@ test('two runs at once: same inventory refused at once (exit 1, holder named), a
     assert.not.match(res.out, /\n\s+at /, 'no stack trace');
     const report = JSON.parse(readFileSync(json, 'utf8'));
     assert.is(report.interrupted, 'SIGINT');
-    const byName = Object.fromEntries(report.hosts.map((h: any) => [h.host, h]));
+    const byName = Object.fromEntries(report.hosts.map((h: HostReport) => [h.host, h]));
     assert.is(byName[h1].interrupted, true);
     assert.ok(
-      byName[h1].tasks.some((t: any) => /abandoned on interrupt/.test(t.message ?? '')),
+      byName[h1].tasks.some((t: TaskReport) => /abandoned on interrupt/.test(t.message ?? '')),
       JSON.stringify(byName[h1].tasks),
     );
     // every lock released: the state dir's at once, each host's as soon as its connection is gone
@@ -248,7 +249,7 @@ test('the host lock costs no round trip (facts stay 1) and a live holder on the 
     const json2 = path.join(tmp, 'held.json');
     const held = await start(['-i', inv, '--skip-push', '--tags', 'facts', '--json', json2], 200_000).done;
     assert.is(held.code, 2, held.out);
-    const byName = Object.fromEntries(JSON.parse(readFileSync(json2, 'utf8')).hosts.map((h: any) => [h.host, h]));
+    const byName = Object.fromEntries(JSON.parse(readFileSync(json2, 'utf8')).hosts.map((h: HostReport) => [h.host, h]));
     assert.is(byName[h1].outcome, 'ok');
     assert.is(byName[h2].outcome, 'failed');
     assert.match(byName[h2].tasks[0].message, /pid 4242 on laptop-of-alice, "site\.mjs -i prod\.yaml", started 2026-12-05T04:00:00\.000Z/);

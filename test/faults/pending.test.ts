@@ -128,7 +128,10 @@ function login(host: string, user: string, extra: string[] = []): Promise<number
         'true',
       ],
       { timeout: 30_000 },
-      (err) => resolve(err ? (typeof (err as any).code === 'number' ? (err as any).code : 255) : 0),
+      (err) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve(err ? (typeof code === 'number' ? code : 255) : 0);
+      },
     );
   });
 }

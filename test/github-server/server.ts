@@ -20,6 +20,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../lib/process/index.ts';
 
+/** A request's JSON body: the handlers read it field by field, unchecked, as the tests send it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON of many shapes; typing each route's body would restate GitHub's API here
+type RequestBody = any;
 export interface GitHubServerOptions {
   /** token → login of the user it authenticates */
   tokens: Record<string, string>;
@@ -233,7 +236,7 @@ export class GitHubServer {
     throw new HttpError(f.status, f.message ?? `injected ${f.status}`, {}, f.headers ?? {});
   }
 
-  private async route(method: string, url: URL, body: any, login: string): Promise<Reply> {
+  private async route(method: string, url: URL, body: RequestBody, login: string): Promise<Reply> {
     const p = url.pathname.replace(/\/+$/, '');
     let m: RegExpExecArray | null;
     if (method === 'GET' && p === '/user') return ok({ login, id: idOf(login), type: 'User' });
@@ -274,7 +277,7 @@ export class GitHubServer {
     return repo;
   }
 
-  private async createRepoRoute(owner: string, ownerType: RepoMeta['ownerType'], login: string, body: any): Promise<Reply> {
+  private async createRepoRoute(owner: string, ownerType: RepoMeta['ownerType'], login: string, body: RequestBody): Promise<Reply> {
     const name = String(body?.name ?? '');
     if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name === '.' || name === '..') {
       throw new HttpError(422, 'Repository creation failed.', {
@@ -294,7 +297,7 @@ export class GitHubServer {
     owner: string,
     ownerType: RepoMeta['ownerType'],
     name: string,
-    body: any,
+    body: RequestBody,
     login: string,
     notReady: number,
   ): Promise<RepoMeta> {
@@ -347,7 +350,7 @@ export class GitHubServer {
     return refs.stdout.trim() === '';
   }
 
-  private async repoRoute(method: string, r: RepoMeta, rest: string, url: URL, body: any, login: string): Promise<Reply> {
+  private async repoRoute(method: string, r: RepoMeta, rest: string, url: URL, body: RequestBody, login: string): Promise<Reply> {
     let m: RegExpExecArray | null;
     if (rest === '' && method === 'GET') return ok(this.repoJson(r));
     if (rest === '/keys' && method === 'GET') return this.listKeys(r, url);
@@ -366,7 +369,7 @@ export class GitHubServer {
     throw new HttpError(404, 'Not Found');
   }
 
-  private async gitRoute(method: string, r: RepoMeta, rest: string, url: URL, body: any, login: string): Promise<Reply> {
+  private async gitRoute(method: string, r: RepoMeta, rest: string, url: URL, body: RequestBody, login: string): Promise<Reply> {
     let m: RegExpExecArray | null;
     if (rest === '/blobs' && method === 'POST') {
       if (typeof body?.content !== 'string') throw new HttpError(422, 'Invalid request.\n\n"content" wasn\'t supplied.');
@@ -453,7 +456,7 @@ export class GitHubServer {
     }
   }
 
-  private async createTree(r: RepoMeta, body: any): Promise<Reply> {
+  private async createTree(r: RepoMeta, body: RequestBody): Promise<Reply> {
     if (!Array.isArray(body?.tree)) throw new HttpError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.');
     const base: string | null = body.base_tree ?? null;
     if (base !== null) await this.expectType(r, base, 'tree', 422, 'Invalid request: base_tree is not a valid tree');
@@ -525,7 +528,7 @@ export class GitHubServer {
     return (await runGit(r.dir, args, { env, input: message })).stdout.trim();
   }
 
-  private async createCommit(r: RepoMeta, body: any, login: string): Promise<Reply> {
+  private async createCommit(r: RepoMeta, body: RequestBody, login: string): Promise<Reply> {
     if (typeof body?.message !== 'string') throw new HttpError(422, 'Invalid request.\n\n"message" wasn\'t supplied.');
     await this.expectType(r, String(body.tree), 'tree', 422, 'Tree SHA does not exist');
     const parents: string[] = Array.isArray(body.parents) ? body.parents.map(String) : [];
@@ -566,7 +569,7 @@ export class GitHubServer {
     return { ref, url: `${this.url}/repos/${r.owner}/${r.name}/git/${ref}`, object: { sha, type: 'commit' } };
   }
 
-  private async createRef(r: RepoMeta, body: any): Promise<Reply> {
+  private async createRef(r: RepoMeta, body: RequestBody): Promise<Reply> {
     const ref = String(body?.ref ?? '');
     if (!/^refs\/[^/]+\/.+/.test(ref)) throw new HttpError(422, 'Reference name is invalid');
     await this.expectType(r, String(body.sha), 'commit', 422, 'Object does not exist');
@@ -575,7 +578,7 @@ export class GitHubServer {
     return { status: 201, body: await this.refJson(r, ref) };
   }
 
-  private async updateRef(r: RepoMeta, ref: string, body: any): Promise<Reply> {
+  private async updateRef(r: RepoMeta, ref: string, body: RequestBody): Promise<Reply> {
     await this.beforeRefUpdate?.({ owner: r.owner, name: r.name, dir: r.dir }, ref);
     const current = await this.readRef(r, ref);
     if (!current) throw new HttpError(422, 'Reference does not exist');
@@ -592,7 +595,7 @@ export class GitHubServer {
 
   // --- contents ---------------------------------------------------------------------------------
 
-  private async putContents(r: RepoMeta, filePath: string, body: any, login: string): Promise<Reply> {
+  private async putContents(r: RepoMeta, filePath: string, body: RequestBody, login: string): Promise<Reply> {
     if (typeof body?.message !== 'string') throw new HttpError(422, 'Invalid request.\n\n"message" wasn\'t supplied.');
     if (typeof body?.content !== 'string') throw new HttpError(422, 'Invalid request.\n\n"content" wasn\'t supplied.');
     const empty = await this.isEmpty(r);
@@ -642,7 +645,7 @@ export class GitHubServer {
     return { ...k, url: `${this.url}/repos/${r.owner}/${r.name}/keys/${k.id}`, verified: true, added_by: r.owner, last_used: null };
   }
 
-  private addKey(r: RepoMeta, body: any): Reply {
+  private addKey(r: RepoMeta, body: RequestBody): Reply {
     const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/.exec(
       String(body?.key ?? '').trim(),
     );
@@ -699,7 +702,7 @@ function idOf(login: string): number {
   return h;
 }
 
-async function readBody(req: IncomingMessage): Promise<any> {
+async function readBody(req: IncomingMessage): Promise<RequestBody> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   if (!chunks.length) return undefined;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { Inventory } from '../../lib/inventory/model.ts';
-import type { Role, RunReport } from '../../lib/runner/types.ts';
+import type { HostReport, Role, RunReport } from '../../lib/runner/types.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { createTransport } from '../../lib/ssh/index.ts';
@@ -273,7 +273,7 @@ test('1 server + 2 agents (one a Raspberry Pi) converge; a second run changes an
     [k1, 'node-role.clusterseed.io/stateful'],
   ]) {
     const node = JSON.parse(await sh(k1, `k3s kubectl get node ${name} -o json`));
-    assert.is(node.status.conditions.find((c: any) => c.type === 'Ready').status, 'True', `${name} Ready`);
+    assert.is(node.status.conditions.find((c: { type: string; status: string }) => c.type === 'Ready').status, 'True', `${name} Ready`);
     assert.is(node.status.nodeInfo.kubeletVersion, VERSION);
     assert.ok(node.metadata.labels[label], `${name} has ${label}`);
   }
@@ -383,7 +383,7 @@ test('an agent with a wrong token does not join; the next run repairs it', async
   assert.is(await sh(k2, 'systemctl is-active k3s-agent || true'), 'activating', 'no READY with a wrong token');
   assert.match(await sh(k2, 'journalctl -u k3s-agent -n 5 --no-pager -o cat'), /token CA hash does not match/);
   const node = JSON.parse(await sh(k1, `k3s kubectl get node ${k2} -o json`));
-  assert.is(node.status.conditions.find((c: any) => c.type === 'Ready').status, 'Unknown');
+  assert.is(node.status.conditions.find((c: { type: string; status: string }) => c.type === 'Ready').status, 'Unknown');
 
   const run = await converge(await loadInventory(writeInventory()));
   assert.is(failures(run.report), '[]');
@@ -439,7 +439,7 @@ test('reset asks for confirmation, then leaves no K3s unit, binary, data directo
   assert.is(again.code, 0);
   const json = JSON.parse(readFileSync(path.join(work, 'reset.json'), 'utf8'));
   assert.equal(
-    json.hosts.map((h: any) => h.counts.changed),
+    json.hosts.map((h: HostReport) => h.counts.changed),
     [0, 0, 0],
     'a second reset changes nothing',
   );

@@ -131,8 +131,14 @@ async function assertOneAtATime(all: Event[][], version: string) {
   }
 }
 
-async function apiNode(name: string): Promise<any> {
-  return JSON.parse(await sh(names[0], `k3s kubectl get node ${name} -o json`));
+/** The fields of `kubectl get node -o json` these tests read. */
+interface ApiNode {
+  metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+  status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string } };
+}
+
+async function apiNode(name: string): Promise<ApiNode> {
+  return JSON.parse(await sh(names[0], `k3s kubectl get node ${name} -o json`)) as ApiNode;
 }
 
 test('three servers: cluster-init on the first, the others join one at a time as voting etcd members', async () => {
@@ -154,10 +160,10 @@ test('three servers: cluster-init on the first, the others join one at a time as
   for (const n of names) {
     const node = await apiNode(n);
     assert.is(node.metadata.labels['node-role.kubernetes.io/etcd'], 'true');
-    assert.is(node.status.conditions.find((c: any) => c.type === 'EtcdIsVoter').status, 'True');
+    assert.is(node.status.conditions.find((c) => c.type === 'EtcdIsVoter')?.status, 'True');
   }
   const kubeconfig = parse(readFileSync(path.join(work, 'kubeconfig'), 'utf8'));
-  assert.is(kubeconfig.clusters.find((c: any) => c.name === 'ha').cluster.server, `https://${API}:6443`);
+  assert.is(kubeconfig.clusters.find((c: { name: string }) => c.name === 'ha').cluster.server, `https://${API}:6443`);
 
   const settled = await Promise.all(names.map(events));
   const again = await converge(await inventoryAt(V1));

@@ -82,11 +82,14 @@ function site(extra: string[] = []): Promise<{ code: number; out: string }> {
 
 const head = () => execFileSync('git', ['--git-dir', bare, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a published manifest: parsed YAML of any kind, read by path
+type Doc = any;
+
 /** Every YAML document of the published head, by path. */
-function publishedDocs(): { file: string; doc: any }[] {
+function publishedDocs(): { file: string; doc: Doc }[] {
   const clone = mkdtempSync(path.join(work, 'clone-'));
   execFileSync('git', ['clone', '-q', '-b', 'main', bare, clone]);
-  const out: { file: string; doc: any }[] = [];
+  const out: { file: string; doc: Doc }[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(dir)) {
       if (e === '.git') continue;
@@ -101,7 +104,7 @@ function publishedDocs(): { file: string; doc: any }[] {
 }
 
 /** The RSA-OAEP label of a SealedSecret's scope (bitnami v1alpha1 EncryptionLabel). */
-function scopeLabel(s: any): string {
+function scopeLabel(s: Doc): string {
   const ann = s.metadata?.annotations ?? s.spec?.template?.metadata?.annotations ?? {};
   if (ann['sealedsecrets.bitnami.com/cluster-wide'] === 'true') return '';
   if (ann['sealedsecrets.bitnami.com/namespace-wide'] === 'true') return s.metadata.namespace;
@@ -112,7 +115,7 @@ function scopeLabel(s: any): string {
  * One value of a SealedSecret opened without lib/gitops: 2-byte length, the RSA-OAEP(SHA-256,
  * label) encrypted session key (openssl pkeyutl), then AES-256-GCM under a zero nonce, tag last.
  */
-function unseal(s: any, key: string, privateKeyPem: string): string {
+function unseal(s: Doc, key: string, privateKeyPem: string): string {
   const raw = Buffer.from(s.spec.encryptedData[key], 'base64');
   const n = raw.readUInt16BE(0);
   const keyFile = path.join(work, `unseal-${process.pid}.key`);

@@ -90,7 +90,7 @@ function site(args: string[], env: Record<string, string> = {}): Promise<{ code:
         clearInterval(sampler);
         const out = stdout + stderr;
         outputs.push(out);
-        resolve({ code: err ? ((err as any).code ?? 1) : 0, out });
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out });
       },
     );
   });
@@ -267,7 +267,7 @@ test('switching to an HTTPS remote with a token: one commit there with the same 
   for (const [p, content] of sshState.files) {
     if (content.includes(sshUrl)) rerendered++;
     // Argo CD's values lose the ssh remote's host key: https needs none
-    const expected = p === 'platform/argocd/values.yaml' ? content.replace(/\n  ssh:\n    #[^\n]*\n    extraHosts: [^\n]*/, '') : content;
+    const expected = p === 'platform/argocd/values.yaml' ? content.replace(/\n {2}ssh:\n {4}#[^\n]*\n {4}extraHosts: [^\n]*/, '') : content;
     assert.is(files.get(p), expected.split(sshUrl).join(httpUrl), `${p}: only the repository URL changed`);
   }
   assert.not.ok(files.get('platform/argocd/values.yaml')!.includes('extraHosts'), 'no host key pinned for https');

@@ -25,7 +25,7 @@ test.after(async () => {
 function run(script: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile('npx', ['zx', script, ...args], { timeout: 900_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
     });
   });
 }

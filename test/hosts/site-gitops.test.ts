@@ -24,7 +24,7 @@ test.after(async () => {
 function site(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile('npx', ['zx', 'scripts/site.mjs', ...args], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
     });
   });
 }

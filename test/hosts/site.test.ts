@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLab, type TestLab } from '../harness/hosts.ts';
+import type { HostReport } from '../../lib/runner/types.ts';
 
 let lab: TestLab;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-site-'));
@@ -20,7 +21,7 @@ test.after(async () => {
 function site(args: string[], script = 'scripts/site.mjs'): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile('npx', ['zx', script, ...args], { cwd: process.cwd(), timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }
@@ -55,7 +56,7 @@ test('an unreachable host fails only itself: exit code 2', async () => {
   const r = await site(['-i', broken, '--skip-push', '--tags', 'facts', '--json', json]);
   assert.is(r.code, 2, r.stdout + r.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8'));
-  const byName = Object.fromEntries(report.hosts.map((h: any) => [h.host, h]));
+  const byName = Object.fromEntries(report.hosts.map((h: HostReport) => [h.host, h]));
   assert.is(byName[lab.hosts[0].name].outcome, 'ok');
   assert.is(byName[lab.hosts[1].name].outcome, 'unreachable');
 });

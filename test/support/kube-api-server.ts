@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- stored API objects: JSON of any kind, read and patched by path
 type Obj = Record<string, any>;
 
 export interface TlsMaterial {

@@ -87,7 +87,7 @@ test('bootstrap read from roles/argocd-bootstrap: its PriorityClasses exist befo
   assert.ok(unwired.some((f) => f.check === 'ownership'));
   // handed over to "argocd" only: another Application installing the same release still owns it twice
   const other = await findingsOf(inv, { bootstrap, bootstrapObjects: manifestObjects('bootstrap', manifests) }, (fs) => {
-    fs.set('bootstrap/argocd.yaml', fs.get('bootstrap/argocd.yaml')!.replace(/^(  name:) argocd$/m, '$1 argocd-copy'));
+    fs.set('bootstrap/argocd.yaml', fs.get('bootstrap/argocd.yaml')!.replace(/^( {2}name:) argocd$/m, '$1 argocd-copy'));
   });
   assert.equal(
     other.filter((f) => f.check === 'ownership').map((f) => f.object),

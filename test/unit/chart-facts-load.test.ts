@@ -61,7 +61,7 @@ test('an unknown field, a bad commit and a bad platform are all reported, each w
 });
 
 test('a workload without containers, and maintained: false, are refused', () => {
-  const noContainers = GOOD.replace(/    containers:\n(      .*\n|        .*\n)+/, '');
+  const noContainers = GOOD.replace(/ {4}containers:\n( {6}.*\n| {8}.*\n)+/, '');
   assert.throws(() => parseFactsFile('y.yaml', noContainers), /workloads\.0: missing field "containers"/);
   assert.throws(() => parseFactsFile('y.yaml', GOOD.replace('maintained: true', 'maintained: false')), /maintained/);
 });

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import type { Change, HostContext, PlanResult, Skip } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult } from '../../lib/runner/types.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import { clusterRegistrationRole, registrationTask, SEALING_KEY_FILE } from '../../roles/cluster-registration/index.ts';
 import {

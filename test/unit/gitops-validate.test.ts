@@ -162,7 +162,7 @@ test('structural schemas: strict objects unless they preserve unknown fields, in
       a: { 'x-kubernetes-preserve-unknown-fields': true, type: 'object', properties: { b: { type: 'string' } } },
       c: { 'x-kubernetes-int-or-string': true, type: 'string' },
     },
-  }) as Record<string, any>;
+  }) as { additionalProperties?: unknown; properties: Record<string, Record<string, unknown>> };
   assert.is(out.additionalProperties, false);
   assert.is(out.properties.a.additionalProperties, undefined);
   assert.equal(out.properties.c, { anyOf: [{ type: 'integer' }, { type: 'string' }] });

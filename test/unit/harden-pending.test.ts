@@ -78,8 +78,8 @@ test('sshd: a failed proof whose restore worked is a HandlerRolledBack (its pend
     },
   );
   const restoredCtx = ctxRecording([]);
-  (restoredCtx as any).host = { name: 'n1', user: 'admin', vars: {} };
-  (restoredCtx as any).vars = deepMerge(hardenDefaults, {});
+  (restoredCtx as { host: unknown }).host = { name: 'n1', user: 'admin', vars: {} };
+  (restoredCtx as { vars: unknown }).vars = deepMerge(hardenDefaults, {});
   try {
     await handler.run(restoredCtx);
     assert.unreachable();
@@ -89,7 +89,7 @@ test('sshd: a failed proof whose restore worked is a HandlerRolledBack (its pend
   }
   const brokenScripts: string[] = [];
   const broken = ctxRecording(brokenScripts);
-  (broken as any).conn = {
+  (broken as { conn: unknown }).conn = {
     exec: async (s: string): Promise<ExecResult> => (
       brokenScripts.push(s),
       s.includes('rb=') ? { code: 1, stdout: '', stderr: 'cp: No space left on device' } : { code: 0, stdout: '', stderr: '' }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import type { Change, HostContext, PlanResult, Skip, Task } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult, Task } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';

@@ -15,6 +15,7 @@ import { inventorySchema } from '../../lib/inventory/schema.ts';
 const Ajv2020 = Ajv2020Import.default ?? Ajv2020Import;
 const addFormats = addFormatsImport.default ?? addFormatsImport;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON Schema node: walked by keyword, any keyword may hold any JSON
 type Node = Record<string, any>;
 const schema = inventorySchema() as Node;
 

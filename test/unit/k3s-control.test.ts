@@ -86,10 +86,10 @@ test('kubeconfig: entries named after the cluster, server rewritten, other entri
   const merged = mergeKubeconfig(mine, 'home', entries);
   assert.is(merged['current-context'], 'work', "the user's current context is kept");
   assert.equal(
-    (merged.clusters as any[]).map((c) => c.name),
+    (merged.clusters as { name: string }[]).map((c) => c.name),
     ['work', 'home'],
   );
-  assert.equal((merged.contexts as any[])[1], { name: 'home', context: { cluster: 'home', user: 'home' } });
+  assert.equal((merged.contexts as unknown[])[1], { name: 'home', context: { cluster: 'home', user: 'home' } });
   assert.ok(sameKubeconfig(merged, mergeKubeconfig(merged, 'home', entries)), 'merging again changes nothing');
   const fresh = mergeKubeconfig(undefined, 'home', entries);
   assert.is(fresh['current-context'], 'home');
@@ -102,7 +102,7 @@ test('kubeconfig: entries named after the cluster, server rewritten, other entri
   assert.ok(sameKubeconfig(readKubeconfig(file), merged));
   const removed = removeFromKubeconfig(merged, 'home');
   assert.equal(
-    (removed.clusters as any[]).map((c) => c.name),
+    (removed.clusters as { name: string }[]).map((c) => c.name),
     ['work'],
   );
   assert.is(removed['current-context'], 'work');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import type { Change, HostContext, PlanResult, Skip } from '../../lib/runner/types.ts';
+import type { Change, HostContext, PlanResult } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport, UploadOptions } from '../../lib/ssh/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';

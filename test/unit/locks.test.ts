@@ -24,7 +24,7 @@ function child(source: string, args: string[] = []): Promise<{ code: number; std
   writeFileSync(file, source.replaceAll('@ROOT@', root));
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }

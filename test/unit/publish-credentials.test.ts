@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
 import type { Inventory } from '../../lib/inventory/model.ts';
-import { checkRepoCredentialFiles } from '../../lib/inventory/repo-credential-files.ts';
+import { checkRepoCredentialFiles } from '../../lib/publish/repo-credential-files.ts';
 import {
   credentialSource,
   generatedKeyPath,

@@ -1,5 +1,5 @@
 // The host key Argo CD pins for an SSH remote (lib/publish/remote-host-keys.ts,
-// lib/inventory/repo-host-keys.ts): taken from gitops.repo.known_hosts or ~/.ssh/known_hosts
+// lib/publish/repo-host-keys.ts): taken from gitops.repo.known_hosts or ~/.ssh/known_hosts
 // (hashed entries too, the remote's port respected), rendered into Argo CD's values; no entry or no
 // file stops the run before anything is rendered, at the inventory line that names the source.
 import { test } from '../support/uvu.ts';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
-import { repoHostKeys } from '../../lib/inventory/repo-host-keys.ts';
+import { repoHostKeys } from '../../lib/publish/repo-host-keys.ts';
 import { remoteHostKeys, RemoteHostKeyError, sshRemoteOf } from '../../lib/publish/remote-host-keys.ts';
 import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
 import { prepareGitops } from '../../cli/site/gitops-step.ts';

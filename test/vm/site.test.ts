@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { labDown, readState, sshExec, sshTarget } from '../../lib/lab/index.ts';
 import { startK3sMirror, type K3sMirror } from '../support/k3s-mirror.ts';
+import type { HostReport, TaskReport } from '../../lib/runner/types.ts';
 
 const SITE = fileURLToPath(new URL('../../scripts/site.mjs', import.meta.url));
 const VERSION = 'v1.31.4+k3s1';
@@ -45,9 +46,9 @@ function site(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [SITE, ...args], { cwd, timeout: 30 * 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       console.log(
-        `  [site ${args.join(' ').replace(mirror.url, 'MIRROR')}] exit ${err ? (err as any).code : 0} after ${Math.round((Date.now() - started) / 1000)} s`,
+        `  [site ${args.join(' ').replace(mirror.url, 'MIRROR')}] exit ${err ? (err as { code?: number }).code : 0} after ${Math.round((Date.now() - started) / 1000)} s`,
       );
-      resolve({ code: err ? ((err as any).code ?? 1) : 0, out: stdout + stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
     });
   });
 }
@@ -86,12 +87,12 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   // K3s' cgroup flags with its AppArmor ones and reboots in the first run, which stops at K3s),
   // and the kernel runs with them
   const piTasks = ['zero.json', 'first.json'].flatMap(
-    (f) => JSON.parse(fs.readFileSync(path.join(cwd, f), 'utf8')).hosts.find((h: any) => h.host === pi.name).tasks,
+    (f) => JSON.parse(fs.readFileSync(path.join(cwd, f), 'utf8')).hosts.find((h: HostReport) => h.host === pi.name).tasks,
   );
   assert.is(
-    piTasks.filter((t: any) => /reboot/i.test(t.task) && t.outcome === 'changed').length,
+    piTasks.filter((t: TaskReport) => /reboot/i.test(t.task) && t.outcome === 'changed').length,
     1,
-    JSON.stringify(piTasks.filter((t: any) => t.outcome === 'changed')),
+    JSON.stringify(piTasks.filter((t: TaskReport) => t.outcome === 'changed')),
   );
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /cgroup_memory=1 cgroup_enable=memory/);
   assert.match(await remote(pi.name, 'cat /proc/cmdline'), /apparmor=1 security=apparmor/);
@@ -172,7 +173,7 @@ test('site --lab --k3s-mirror: on to K3s, a pushed repo and Argo CD bootstrap fi
   assert.is(second.code, 0, second.out.slice(-6000));
   const report = JSON.parse(fs.readFileSync(path.join(cwd, 'second.json'), 'utf8'));
   for (const h of report.hosts) {
-    const changed = h.tasks.filter((t: any) => t.outcome === 'changed');
+    const changed = h.tasks.filter((t: TaskReport) => t.outcome === 'changed');
     assert.is(changed.length, 0, `${h.host}: ${JSON.stringify(changed)}`);
   }
   assert.is(report.gitops.unchanged, true);

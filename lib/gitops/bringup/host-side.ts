@@ -5,7 +5,7 @@
 import type { Inventory } from '../../inventory/model.ts';
 import { k3sSettings } from '../../k3s/settings.ts';
 import { serverConfig } from '../../k3s/config.ts';
-import { installedPackages as platformPrereqPackages } from '../../../roles/platform-prereq/index.ts';
+import { installedPackages as platformPrereqPackages } from '../host-prereqs.ts';
 import type { Capacity } from '../quota.ts';
 import { hostCapacity } from '../quota.ts';
 

@@ -310,7 +310,7 @@ function bootstrap(ctx: Ctx): void {
 }
 
 function rootSync(ctx: Ctx): void {
-  const { input, state } = ctx;
+  const { input } = ctx;
   const root = parseDocs('bootstrap/root.yaml', input.files.get('bootstrap/root.yaml') ?? '').find((o) => o.kind === 'Application');
   if (!root) {
     ctx.out.add({

@@ -5,7 +5,7 @@
 // who finishes the facts file by reading the templates.
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments, parse, stringify } from 'yaml';
+import { parseAllDocuments, parse } from 'yaml';
 import { valuesKeyPaths } from './load.ts';
 
 export interface ExtractedWorkload {
@@ -475,7 +475,6 @@ export function draftFactsYaml(x: ExtractedChart, src: DraftSource = {}): string
     // a comment here would swallow the rest of the flow mapping: "TODO" is flagged by the line's TODO
     return v === undefined ? '"TODO: not in values.yaml"' : flow(v);
   };
-  const y = (v: unknown) => stringify(v, { lineWidth: 0 }).trimEnd();
   // one key a line: long lists stay readable and diff well when a version bump changes them
   // a block string, one key a line: parses far faster than a YAML list of a thousand keys
   const block = (field: string, items: string[]) =>

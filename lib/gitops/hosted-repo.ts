@@ -1,12 +1,13 @@
 // Where the on-cluster GitOps repository lives and the address Argo CD reads it at. Pure: the
-// render (lib/gitops/model.ts), the harden role (sshd AllowGroups, firewall) and the gitops-repo
-// role all ask the same questions of the inventory.
-import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import { deepMerge } from '../../lib/runner/merge.ts';
-import { roleSettings, VarsReader } from '../../lib/settings/index.ts';
+// render (lib/gitops/model.ts), the remote host keys (lib/publish), the harden role (sshd
+// AllowGroups, firewall) and the gitops-repo role (roles/gitops-repo) all ask the same questions of
+// the inventory. Knowledge, not tasks: it lives below the roles so that lib/ never imports roles/.
+import type { HostSpec, Inventory } from '../inventory/model.ts';
+import { deepMerge } from '../runner/merge.ts';
+import { roleSettings, VarsReader } from '../settings/index.ts';
 
-/** `vars.gitops-repo`: defaults.yaml (README "Settings") */
-export const gitopsRepoSettings = roleSettings('gitops-repo', import.meta.url);
+/** `vars.gitops-repo`: the role's defaults.yaml (roles/gitops-repo/README.md "Settings"), read as data */
+export const gitopsRepoSettings = roleSettings('gitops-repo', new URL('../../roles/gitops-repo/index.ts', import.meta.url).href);
 export const gitopsRepoDefaults = gitopsRepoSettings.defaults;
 
 export interface HostedRepo {

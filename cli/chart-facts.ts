@@ -3,9 +3,9 @@
 //     prints a draft facts file (YAML) with what can be read mechanically, TODOs for the rest
 //   check   validates every facts file under lib/gitops/chart-facts/
 import { existsSync } from 'node:fs';
-import { parseFlags, UsageError } from '../../../cli/args.ts';
-import { draftFactsYaml, extractChart } from './extract.ts';
-import { allChartFacts } from './load.ts';
+import { parseFlags, UsageError } from './args.ts';
+import { draftFactsYaml, extractChart } from '../lib/gitops/chart-facts/extract.ts';
+import { allChartFacts } from '../lib/gitops/chart-facts/load.ts';
 
 const USAGE = `usage: scripts/chart-facts.mjs extract <chart dir> [options] | check
 

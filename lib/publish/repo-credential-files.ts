@@ -1,10 +1,10 @@
 // What gitops.repo's credential settings need on the control machine: the deploy key file named by
 // ssh_key (there, private, unencrypted, 0600) and the variable named by token_env (set). Checked
 // before the repository is rendered, reported at the line that names them.
-import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
-import type { Inventory } from './model.ts';
-import { provenanceOf } from './provenance.ts';
-import { privateKeyFileProblem } from '../publish/key-file.ts';
+import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from '../inventory/errors.ts';
+import type { Inventory } from '../inventory/model.ts';
+import { provenanceOf } from '../inventory/provenance.ts';
+import { privateKeyFileProblem } from './key-file.ts';
 
 /** Throws InventoryError for an unusable ssh_key file or an unset token_env variable. */
 export function checkRepoCredentialFiles(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): void {

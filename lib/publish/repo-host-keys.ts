@@ -1,9 +1,9 @@
 // The SSH remote's host keys for Argo CD (lib/publish/remote-host-keys.ts), with the inventory's
 // place in the error: gitops.repo.known_hosts when it names the file, else gitops.repo.url.
-import { InventoryError, formatPath, type FieldPath } from './errors.ts';
-import type { Inventory } from './model.ts';
-import { provenanceOf } from './provenance.ts';
-import { remoteHostKeys, RemoteHostKeyError } from '../publish/remote-host-keys.ts';
+import { InventoryError, formatPath, type FieldPath } from '../inventory/errors.ts';
+import type { Inventory } from '../inventory/model.ts';
+import { provenanceOf } from '../inventory/provenance.ts';
+import { remoteHostKeys, RemoteHostKeyError } from './remote-host-keys.ts';
 
 /**
  * Argo CD's known_hosts lines for `url` (the URL it reads: --repo-url, --remote, or gitops.repo.url),
