@@ -1,0 +1,57 @@
+// Local git hashing must agree with git itself, or "unchanged" and the server-built tree check lie
+// (test/system: needs git). The pure parts: test/unit/publish-objects.test.ts.
+import { test } from '../support/uvu.ts';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { blobSha, buildTree, writeLooseObjects, type TreeFile } from '../../lib/publish/git-objects.ts';
+import { runGit, tempDir } from '../github-server/git-helpers.ts';
+
+function gitHash(content: Buffer): string {
+  return execFileSync('git', ['hash-object', '--stdin'], { input: content, encoding: 'utf8' }).trim();
+}
+
+test('blob sha equals git hash-object, text and binary', () => {
+  for (const c of ['', 'hello\n', 'ünïcode ✓\n', '\r\nCRLF\r\n']) assert.is(blobSha(c), gitHash(Buffer.from(c)));
+  const bin = Buffer.from([0, 255, 1, 128, 10]);
+  assert.is(blobSha(bin), gitHash(bin));
+});
+
+test('tree sha and loose objects equal what git builds from the same files (nested, git ordering)', async () => {
+  const dir = tempDir('objects');
+  try {
+    const repo = path.join(dir, 'r.git');
+    runGit(['init', '--bare', '-q', repo]);
+    // names chosen to exercise git's "directory sorts as name/" rule: "a-b" < "a/" < "a0"
+    const contents: Record<string, string> = {
+      'a/x.yaml': 'x\n',
+      'a-b': 'dash\n',
+      a0: 'zero\n',
+      'a/b/c/deep.txt': 'deep\n',
+      'Z.md': 'upper\n',
+      'ü/ñ.txt': 'utf8 names\n',
+    };
+    const files = new Map<string, TreeFile>();
+    const blobs = [];
+    for (const [p, c] of Object.entries(contents)) {
+      files.set(p, { mode: '100644', sha: blobSha(c) });
+      blobs.push({ type: 'blob' as const, body: Buffer.from(c) });
+    }
+    const built = buildTree(files);
+    await writeLooseObjects(repo, [...blobs, ...built.trees.values()]);
+    runGit(['fsck', '--strict', '--no-dangling'], repo);
+    // git's own tree from the same blobs, through an index
+    const env = { ...process.env, GIT_DIR: repo, GIT_INDEX_FILE: path.join(dir, 'index') };
+    const info = [...files].map(([p, f]) => `${f.mode} ${f.sha}\t${p}`).join('\n') + '\n';
+    execFileSync('git', ['update-index', '--add', '--index-info'], { env, input: info });
+    const gitTree = execFileSync('git', ['write-tree'], { env, encoding: 'utf8' }).trim();
+    assert.is(built.sha, gitTree);
+    assert.is(runGit(['cat-file', '-p', `${built.sha}:a/b/c/deep.txt`], repo), 'deep\n');
+    assert.is(await writeLooseObjects(repo, built.trees.values()), 0, 'existing objects are not rewritten');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
