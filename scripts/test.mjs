@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // npm test: runs the uvu suites under test/ (TypeScript through tsx) and closes with one
 // "N passed, N failed, N skipped" line and the reason of each skip. Usage: node scripts/test.mjs [dir] [pattern]
-// Default: test/ minus the VM tier (test/vm, run by `npm run test:vm`).
+// Default: test/ minus the VM tier (test/vm, run by `npm run test:vm`): the tiers test/unit (pure: a
+// normal user, no system tools), test/system (root and system tools, no containers), test/hosts and
+// test/faults (nspawn containers). Which tier a test belongs to: README "Tests".
 // - Test files import test/support/uvu.ts (per-test time bounds, skip with a reason), never 'uvu':
 //   a file that does is refused before anything runs.
 // - CI=true: a skipped test fails the run (CI installs every tool a test needs; a skip there is a defect).

@@ -15,10 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite as uvuSuite } from 'uvu';
 
-export type Tier = 'unit' | 'hosts' | 'faults' | 'vm';
+export type Tier = 'unit' | 'system' | 'hosts' | 'faults' | 'vm';
 
 /** Default bound of one test or hook, in seconds, by the tier folder its file is in. */
-export const TIER_BOUNDS_S: Readonly<Record<Tier, number>> = { unit: 60, hosts: 600, faults: 600, vm: 1800 };
+export const TIER_BOUNDS_S: Readonly<Record<Tier, number>> = { unit: 60, system: 60, hosts: 600, faults: 600, vm: 1800 };
 /** Test files outside the tier folders (the fixtures of this wrapper's own tests). */
 export const OTHER_BOUND_S = 600;
 
@@ -55,7 +55,7 @@ const self = fileURLToPath(import.meta.url);
 
 /** The tier of a test file from its path (relative to the repository or absolute). */
 export function tierOf(file: string): Tier | undefined {
-  const m = /(?:^|[\\/])test[\\/](unit|hosts|faults|vm)[\\/]/.exec(file);
+  const m = /(?:^|[\\/])test[\\/](unit|system|hosts|faults|vm)[\\/]/.exec(file);
   return m ? (m[1] as Tier) : undefined;
 }
 

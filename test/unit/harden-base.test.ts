@@ -4,7 +4,6 @@
 import { probed } from '../support/probe-state.ts';
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import type { HostContext } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { adminUserName, authorizedKeysContent, collectAdminKeys, MANAGED_KEY_MARK, sudoersContent } from '../../roles/base/admin.ts';
-import { hostsLine, readUnattended, renderAutoUpgrades, renderUnattendedUpgrades, timezoneTask } from '../../roles/base/system.ts';
+import { hostsLine, timezoneTask } from '../../roles/base/system.ts';
 import { VarsReader } from '../../lib/settings/index.ts';
 import { baseTasks } from '../../roles/base/tasks.ts';
 
@@ -101,48 +100,6 @@ test('sudoers line per mode', () => {
 test('/etc/hosts line for short and dotted names', () => {
   assert.is(hostsLine('n1'), '127.0.1.1\tn1');
   assert.is(hostsLine('n1.home.lan'), '127.0.1.1\tn1.home.lan n1');
-});
-
-test('unattended-upgrades: security origins per distribution, reboot off, apt-config accepts the files', () => {
-  const debian = readUnattended(reader(), 'debian');
-  assert.ok(debian.origins.every((o) => /label=Debian-Security/.test(o)));
-  const text = renderUnattendedUpgrades(debian, 'debian');
-  assert.match(text, /"origin=Debian,codename=\$\{distro_codename\}-security,label=Debian-Security";/);
-  assert.match(text, /Automatic-Reboot "false"/);
-  assert.match(renderAutoUpgrades(debian), /APT::Periodic::Unattended-Upgrade "1";/);
-  assert.match(renderAutoUpgrades({ ...debian, enabled: false }), /APT::Periodic::Unattended-Upgrade "0";/);
-  const ubuntu = readUnattended(
-    reader({ unattended_upgrades: { extra_origins: ['origin=Mine'], blacklist: ['^k3s'], automatic_reboot: true } }),
-    'ubuntu',
-  );
-  assert.ok(ubuntu.origins.includes('origin=${distro_id},archive=${distro_codename}-security'));
-  assert.is(ubuntu.origins[ubuntu.origins.length - 1], 'origin=Mine');
-  const ubuntuText = renderUnattendedUpgrades(ubuntu, 'ubuntu');
-  assert.match(ubuntuText, /Package-Blacklist \{\n {8}"\^k3s";\n\};/);
-  // apt's own parser must accept what we write (a broken file breaks every apt command)
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-apt-'));
-  try {
-    for (const [name, content] of [
-      ['20auto-upgrades', renderAutoUpgrades(debian)],
-      ['50unattended-upgrades', ubuntuText],
-    ]) {
-      const file = path.join(dir, name);
-      writeFileSync(file, content);
-      const r = spawnSync('apt-config', ['-c', file, 'dump'], { encoding: 'utf8' });
-      assert.is(r.status, 0, r.stderr);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  assert.throws(
-    () => readUnattended(reader(), 'gentoo'),
-    /vars\.base\.unattended_upgrades\.origins\.gentoo: expected the Origins-Pattern entries for gentoo/,
-  );
-  assert.throws(
-    () => readUnattended(reader({ unattended_upgrades: { extra_origins: ['a";b'] } }), 'debian'),
-    /extra_origins\[0\]: expected an Origins-Pattern entry/,
-  );
-  assert.equal(readUnattended(reader({ unattended_upgrades: { enabled: false } }), 'gentoo').origins, [], 'disabled: no origins needed');
 });
 
 test('time zone task: ok when linked, change otherwise, unknown zone refused', async () => {

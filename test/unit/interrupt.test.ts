@@ -103,7 +103,7 @@ test('interrupted mid-task: the task finishes, its handler runs, no later task, 
   const report = await runSite({
     inventory: inventory(['a', 'b']),
     roles: [role, later],
-    options: { check: false, diff: false, verbosity: 0, forks: 1 },
+    options: { check: false, diff: false, verbosity: 0, forks: 1, hostStateDir: dir },
     connect: (h) => new LocalTransport(h),
     log: quiet,
     interrupt,

@@ -1,7 +1,7 @@
 // checkConnectionFiles: what must exist on the control machine before connecting.
 import { test } from '../support/uvu.ts';
+import { writeKeyPair } from '../support/ssh-keys.ts';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import type { Inventory } from '../../lib/inventory/model.ts';
 const dir = mkdtempSync(path.join(tmpdir(), 'clusterseed-inv-'));
 mkdirSync(path.join(dir, 'keys'));
 // a real private key: the check reads it (not a key, a public key or mode > 0600 are refused)
-spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'keys/id')], { stdio: 'ignore' });
+writeKeyPair(path.join(dir, 'keys/id'));
 mkdirSync(path.join(dir, 'keys/a-directory'));
 
 function inventory(lines: string[]): Inventory {

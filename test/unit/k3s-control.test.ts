@@ -1,11 +1,11 @@
 // Control-machine side of the K3s roles: the join token file, the kubeconfig merge, reading node
 // status from kubectl's JSON, label/taint reconciliation plans, and reset's confirmation.
 import { test } from '../support/uvu.ts';
+import { writeKeyPair } from '../support/ssh-keys.ts';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { clearSecrets, mask, MASK } from '../../lib/report/mask.ts';
@@ -203,7 +203,7 @@ test('reset: refuses without a terminal or --yes, and aborts unless the answer i
   const inv = path.join(dir, 'inventory.yaml');
   // a usable key: bad input (an unusable key among it) is refused before anything is asked
   const key = path.join(dir, 'id_ed25519');
-  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key], { stdio: 'ignore' });
+  writeKeyPair(key);
   writeFileSync(
     inv,
     `cluster: { name: c, k3s_version: v1.31.4+k3s1 }\ndefaults: { user: admin, ssh_key: ${key}, known_hosts: ${path.join(dir, 'known_hosts')} }\nhosts: { s1: { address: 10.0.0.1 } }\ngroups: { servers: [s1] }\n`,

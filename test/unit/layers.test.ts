@@ -89,8 +89,8 @@ const KNOWN = new Set([
   'lib/report/json.ts -> lib/runner/types.ts',
   'lib/report/logger.ts -> lib/runner/types.ts',
   'lib/report/recap.ts -> lib/runner/types.ts',
-  // VarsReader/loadDefaults move from roles/base/vars-check.ts to lib/settings ("settings")
-  'lib/gitops/hosted-repo.ts -> roles/base/vars-check.ts',
+  // VarsReader/loadDefaults move from lib/settings/index.ts to lib/settings ("settings")
+  'lib/gitops/hosted-repo.ts -> lib/settings/index.ts',
 ]);
 
 test('the tree has no upward import but the known ones', { timeoutSeconds: 180 }, async () => {

@@ -2,8 +2,8 @@
 // prove-or-roll-back step, the keys the control machine logs in with (ssh_key, ssh-agent), and the
 // admin_keys_exclusive refusal before any host is touched. The real-host side: test/faults/lockout.test.ts.
 import { test } from '../support/uvu.ts';
+import { writeKeyPair } from '../support/ssh-keys.ts';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +107,7 @@ const isChange = (x: PlanResult): x is Change => !!x && 'apply' in x;
 
 function keyPair(dir: string, name: string): { file: string; pub: string; id: string } {
   const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file]);
+  writeKeyPair(file, { comment: `${name}@test` });
   const pub = readFileSync(`${file}.pub`, 'utf8').trim();
   return { file, pub, id: pub.split(' ').slice(0, 2).join(' ') };
 }
@@ -373,7 +373,7 @@ test('the key a private key file logs in with comes from the key itself, not fro
     assert.is(privateKeyIdentity(a.file), a.id);
     // a key with a passphrase: only its .pub can tell
     const c = path.join(dir, 'c');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-pass', '-C', 'c@test', '-f', c]);
+    writeKeyPair(c, { passphrase: 'secret-pass', comment: 'c@test' });
     assert.is(privateKeyIdentity(c), readFileSync(`${c}.pub`, 'utf8').split(' ').slice(0, 2).join(' '));
     rmSync(`${c}.pub`);
     assert.is(privateKeyIdentity(c), undefined);

@@ -2,8 +2,8 @@
 // show from the outside: the key rule is OpenSSH's own (only the user's own key must not be open to
 // others), and the role vars preflight refuses nothing in the inventories clusterseed ships.
 import { test } from '../support/uvu.ts';
+import { writeKeyPair } from '../support/ssh-keys.ts';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { validTags } from '../../cli/preflight.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-preflight-'));
 const key = path.join(dir, 'id_ed25519');
-spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key], { stdio: 'ignore' });
+writeKeyPair(key);
 
 test("a key open to others is refused only when it is the running user's own, as OpenSSH does (authfile.c sshkey_perm_ok)", () => {
   chmodSync(key, 0o644);
@@ -28,7 +28,7 @@ test("a key open to others is refused only when it is the running user's own, as
 
 test('an encrypted key is fine when ssh-agent runs (lib/ssh/auth.ts falls back to it)', () => {
   const enc = path.join(dir, 'enc');
-  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret words', '-f', enc], { stdio: 'ignore' });
+  writeKeyPair(enc, { passphrase: 'secret words' });
   assert.is(privateKeyProblem(enc, { agent: true }), undefined);
   assert.match(privateKeyProblem(enc, { agent: false }) ?? '', /is encrypted .*ssh-add/);
 });

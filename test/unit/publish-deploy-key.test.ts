@@ -2,7 +2,6 @@
 // (OpenSSH itself) and the ssh2 package, whose signatures with it must verify.
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -29,19 +28,6 @@ test('ssh2 parses the private key, derives the same public key, and its signatur
   const data = Buffer.from('challenge');
   const sig = key.sign(data);
   assert.ok(!(sig instanceof Error) && key.verify(data, sig as Buffer));
-});
-
-test('ssh-keygen reads the private key and prints the same public key', () => {
-  const dir = tempDir('deploykey');
-  try {
-    const pair = generateDeployKey('title');
-    const file = path.join(dir, 'k');
-    writeFileSync(file, pair.privateKey, { mode: 0o600 });
-    const pub = execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim();
-    assert.is(keyIdentity(pub), keyIdentity(pair.publicKey));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test('the pair is stored 0600 (folder 0700), reused on the next call, and tightened if loosened', async () => {

@@ -61,12 +61,14 @@ const summary = (r: Run) => /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.e
 
 test('the tier of a test file comes from its folder; files elsewhere get the hosts bound', () => {
   assert.is(tierOf('test/unit/a.test.ts'), 'unit');
+  assert.is(tierOf('test/system/a.test.ts'), 'system');
   assert.is(tierOf('/x/test/faults/a.test.ts'), 'faults');
   assert.is(tierOf('test/vm/site.test.ts'), 'vm');
   assert.is(tierOf('test/fixtures/a.test.ts'), undefined);
-  assert.equal(TIER_BOUNDS_S, { unit: 60, hosts: 600, faults: 600, vm: 1800 });
+  assert.equal(TIER_BOUNDS_S, { unit: 60, system: 60, hosts: 600, faults: 600, vm: 1800 });
   assert.is(defaultBoundS('test/hosts/site.test.ts'), 600);
   assert.is(defaultBoundS('test/unit/a.test.ts'), 60);
+  assert.is(defaultBoundS('test/system/a.test.ts'), 60);
   assert.is(defaultBoundS('elsewhere/a.test.ts'), 600);
 });
 
