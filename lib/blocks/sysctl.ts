@@ -3,6 +3,8 @@
 import type { Change, HostContext, Task } from '../runner/types.ts';
 import { fileFact, sha256 } from './file.ts';
 import { q, run } from './shell.ts';
+import { factOf, need } from '../facts/fact.ts';
+import { procPath, sysctlFact } from '../facts/sysctl.ts';
 
 export interface SysctlSpec {
   /** e.g. /etc/sysctl.d/zz-clusterseed-harden.conf */
@@ -26,10 +28,7 @@ export function sysctlFileContent(spec: SysctlSpec): string {
 
 const norm = (v: string | number) => String(v).trim().split(/\s+/).join(' ');
 
-/** /proc/sys path of a key (read directly: no dependency on procps' sysctl) */
-export function procPath(key: string): string {
-  return `/proc/sys/${key.replace(/\./g, '/')}`;
-}
+export { procPath };
 
 /**
  * Knobs the running kernel lets one tighten but never relax: once set, only a reboot brings the
@@ -75,11 +74,13 @@ export function sysctl(spec: SysctlSpec): Task {
     name: spec.name ?? `sysctl ${spec.file}`,
     tags: spec.tags,
     files: [{ path: spec.file, hash: true }],
-    // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
-    // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
-    probe: `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
+    // the live values: the sysctl fact (lib/facts/sysctl.ts), one grep for every key of every
+    // task and role in the batch
+    facts: [need(sysctlFact, keys.map(procPath))],
     plan(state, ctx: HostContext): Change | null {
-      const live = parseLiveValues(state.stdout, keys);
+      const values = factOf(state, sysctlFact);
+      const live = new Map<string, string>();
+      for (const k of keys) if (values.has(procPath(k))) live.set(k, values.get(procPath(k))!);
       const fileDiffers = fileFact(state, spec.file).sha256 !== sha256(content);
       const differ: string[] = [];
       const atBoot: string[] = [];

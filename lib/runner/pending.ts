@@ -10,7 +10,7 @@
 // that are already installed, whichever task installed them. A role --tags leaves out entirely
 // neither reads nor runs its records (--tags promises not to touch what it leaves out); they stay
 // on the host, and the next run or --check that includes the role reports and runs them.
-import { q } from '../blocks/shell.ts';
+import { shQuote as q } from '../ssh/shell.ts';
 
 /** where hosts keep clusterseed's state (rollback copies, firewall hashes, pending records) */
 export const HOST_STATE_DIR = '/var/lib/clusterseed';

@@ -9,7 +9,7 @@ import { ProbeAhead } from './probe-ahead.ts';
 import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
-import { factsRole } from '../facts/host-facts.ts';
+import { factsRole } from './facts-role.ts';
 import { withHostLock, type HostLockOwner } from '../locks/host-lock.ts';
 
 export interface SiteRunOptions extends RunOptions {

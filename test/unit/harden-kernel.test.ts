@@ -14,7 +14,7 @@ import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { readFilesystems, readProtocols } from '../../roles/harden/filesystems.ts';
 import { INTERFACE_SYSCTL_FILE, interfaceSysctlTask, renderInterfaceConf, interfaceKnobs } from '../../roles/harden/interface-sysctl.ts';
 import { readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
-import { probed } from '../support/probe-state.ts';
+import { factQueries, probed } from '../support/probe-state.ts';
 
 const reader = (over: Record<string, unknown> = {}) =>
   new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
@@ -83,7 +83,7 @@ test('relaxing kexec_load_disabled / unprivileged_bpf_disabled persists the file
 test('send_redirects and the other OR-combined knobs are set on every existing interface and persisted as a glob', async () => {
   const values = readSysctl(reader()).values;
   const task = interfaceSysctlTask(values);
-  assert.match(task.probe!, /\/proc\/sys\/net\/ipv4\/conf\/\*\/send_redirects/);
+  assert.match(factQueries(task), /\/proc\/sys\/net\/ipv4\/conf\/\*\/send_redirects/);
   const live = [
     '/proc/sys/net/ipv4/conf/all/send_redirects:0',
     '/proc/sys/net/ipv4/conf/default/send_redirects:0',
@@ -168,7 +168,7 @@ groups: { servers: [s1] }
 /** The probe of harden's sysctl task: it reads the /proc path of every key the role manages. */
 async function hardenSysctlFile(backend: string, hostVars = ''): Promise<string> {
   const tasks = await hardenTasksFor(backend, hostVars);
-  return tasks.find((t) => t.files?.some((f) => f.path === SYSCTL_FILE))!.probe!;
+  return factQueries(tasks.find((t) => t.files?.some((f) => f.path === SYSCTL_FILE))!);
 }
 
 test('flannel_backend none: rp_filter is left to the CNI unless the inventory sets it', async () => {
