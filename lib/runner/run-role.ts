@@ -5,7 +5,6 @@
 import {
   HandlerRolledBack,
   NothingApplied,
-  type Change,
   type HostContext,
   type ProbeResult,
   type Role,

@@ -81,6 +81,18 @@ function newReport(host: string): HostReport {
   };
 }
 
+/** The role's own order of its hosts, checked to be a reordering of them (a role may not add or drop one). */
+function ordered(role: Role, targets: HostSpec[], inventory: Inventory): HostSpec[] {
+  const queue = role.hostOrder!([...targets], inventory);
+  const names = (hs: HostSpec[]) =>
+    hs
+      .map((h) => h.name)
+      .sort()
+      .join('\n');
+  if (names(queue) !== names(targets)) throw new Error(`role ${role.name}: hostOrder must return the hosts it was given, reordered`);
+  return queue;
+}
+
 export async function runSite(run: SiteRun): Promise<RunReport> {
   const started = Date.now();
   const { inventory, options } = run;
@@ -174,10 +186,8 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
         break;
       }
     }
-    // one-at-a-time roles go in group order: the first of `servers` is the one that initialises
-    const order = [...(inventory.groups.servers ?? []), ...(inventory.groups.agents ?? [])];
-    const rank = (h: HostSpec) => (order.includes(h.name) ? order.indexOf(h.name) : order.length);
-    const queue = role.serial ? [...targets].sort((a, b) => rank(a) - rank(b)) : targets;
+    // the order the role declares (e.g. roles/k3s-server: its first server initialises), else the inventory's
+    const queue = role.hostOrder ? ordered(role, targets, inventory) : targets;
     await pool(queue, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
       if (stop?.aborted) {

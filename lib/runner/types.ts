@@ -158,8 +158,14 @@ export interface Role {
   tags?: string[];
   /** runs whatever --tags says (facts) */
   always?: boolean;
-  /** run at most this many hosts at once (1 = one at a time, in inventory order) */
+  /** run at most this many hosts at once (1 = one at a time, in inventory order or `hostOrder`'s) */
   serial?: number;
+  /**
+   * The order the role goes through its hosts (what matters with `serial`: e.g. K3s's first server
+   * initialises, roles/k3s-server). Gets the hosts the role applies to, in inventory order; returns them
+   * all, reordered. Without it: inventory order.
+   */
+  hostOrder?(hosts: HostSpec[], inventory: Inventory): HostSpec[];
   /**
    * Its tasks depend only on the facts, the role's vars and the inventory, building them has no
    * side effect, and it has no `prepare`. The runner then gathers its state in the same remote
