@@ -1,7 +1,7 @@
 // A line or a marked block inside a file that clusterseed does not own as a whole.
 // The probe fetches the file (these are small config files); the edit is computed locally and
 // the result written back atomically with the file's own mode and owner.
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, HostContext, InState, Task } from '../runner/types.ts';
 import { fileFact, textOf } from './file.ts';
 
 export interface EditSpec {
@@ -16,13 +16,13 @@ export interface EditSpec {
   tags?: string[];
 }
 
-function editTask(spec: EditSpec, edit: (current: string) => string, describe: string): Task {
+function editTask(spec: EditSpec, edit: (current: string) => string, describe: string, inState: string): Task {
   return {
     name: spec.name,
     tags: spec.tags,
     notify: spec.notify,
     files: [{ path: spec.path, content: true }],
-    plan(state, ctx: HostContext): Change | null {
+    plan(state, ctx: HostContext): Change | InState {
       const st = fileFact(state, spec.path);
       if (!st.exists && !spec.create) {
         // in check mode an earlier task may be what would create it
@@ -31,13 +31,14 @@ function editTask(spec: EditSpec, edit: (current: string) => string, describe: s
       }
       const current = textOf(st);
       const next = edit(current);
-      if (st.exists && next === current) return null;
+      if (st.exists && next === current) return { ok: `${spec.path}: ${inState}` };
       const mode = st.exists ? st.mode : (spec.mode ?? '0644');
       const owner = st.exists ? st.owner : (spec.owner ?? 'root');
       const group = st.exists ? st.group : (spec.group ?? owner);
       return {
         summary: `${spec.path}: ${describe}`,
         diff: [{ path: spec.path, before: current, after: next }],
+        commands: [`upload ${spec.path} (${Buffer.byteLength(next)} bytes, mode ${mode} ${owner}:${group}; atomic rename)`],
         apply: (c) => c.conn.upload(spec.path, next, { mode: parseInt(mode, 8), owner, group, become: true }),
       };
     },
@@ -71,7 +72,12 @@ export function editLine(current: string, spec: Pick<LineSpec, 'line' | 'regexp'
 }
 
 export function lineInFile(spec: LineSpec): Task {
-  return editTask(spec, (c) => editLine(c, spec), spec.state === 'absent' ? `remove line` : `ensure line "${spec.line}"`);
+  return editTask(
+    spec,
+    (c) => editLine(c, spec),
+    spec.state === 'absent' ? `remove line` : `ensure line "${spec.line}"`,
+    spec.state === 'absent' ? `no line to remove` : `already has the line "${spec.line}"`,
+  );
 }
 
 export interface BlockSpec extends EditSpec {
@@ -104,5 +110,10 @@ export function editBlock(current: string, spec: Pick<BlockSpec, 'marker' | 'blo
 }
 
 export function blockInFile(spec: BlockSpec): Task {
-  return editTask(spec, (c) => editBlock(c, spec), spec.state === 'absent' ? `remove block ${spec.marker}` : `ensure block ${spec.marker}`);
+  return editTask(
+    spec,
+    (c) => editBlock(c, spec),
+    spec.state === 'absent' ? `remove block ${spec.marker}` : `ensure block ${spec.marker}`,
+    spec.state === 'absent' ? `no block ${spec.marker}` : `block ${spec.marker} already as wanted`,
+  );
 }

@@ -32,3 +32,8 @@ export function probed(task: Task, stdout: string, files: Record<string, string 
 export function factQueries(task: Task): string {
   return (task.facts ?? []).map((r) => r.fact.command(r.params ?? [])).join('\n');
 }
+
+/** A plan's answer that leaves the host as it is: null, or `{ ok: reason }` (lib/runner/types.ts InState). */
+export function inState(plan: unknown): boolean {
+  return plan === null || (typeof plan === 'object' && 'ok' in plan && !('apply' in plan));
+}
