@@ -10,7 +10,7 @@ import { fileInTheWay } from '../lib/inventory/paths.ts';
 import type { HostSpec, Inventory } from '../lib/inventory/model.ts';
 import { selectHosts } from '../lib/runner/run-site.ts';
 import type { Role } from '../lib/runner/types.ts';
-import { factsRole } from '../lib/facts/host-facts.ts';
+import { factsRole } from '../lib/runner/facts-role.ts';
 import { checkInventoryVars } from '../roles/vars-specs.ts';
 import { preflightRoleVars } from '../roles/vars-preflight.ts';
 

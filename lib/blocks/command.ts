@@ -1,6 +1,6 @@
 // A command guarded by a state probe: it runs only when the probe says the state is not reached
 // (probe exit code != 0), like Ansible's creates/removes but for any condition.
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, HostContext, InState, Task } from '../runner/types.ts';
 import { run } from './shell.ts';
 
 export interface CommandSpec {
@@ -17,6 +17,12 @@ export interface CommandSpec {
   when?: (ctx: HostContext) => boolean;
 }
 
+/** A script shortened to one line for a reason. */
+function oneLine(script: string): string {
+  const line = script.trim().replace(/\s*\n\s*/g, '; ');
+  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
+}
+
 export function command(spec: CommandSpec): Task {
   return {
     name: spec.name,
@@ -24,10 +30,11 @@ export function command(spec: CommandSpec): Task {
     notify: spec.notify,
     when: spec.when,
     probe: spec.probe,
-    plan(state): Change | null {
-      if (state.code === 0) return null;
+    plan(state): Change | InState {
+      if (state.code === 0) return { ok: `done already: its check passed (${oneLine(spec.probe)})` };
       return {
         summary: spec.summary ?? spec.name,
+        commands: [spec.run],
         apply: (c) => run(c, spec.run, spec.name, spec.stdin?.()).then(() => undefined),
       };
     },

@@ -1,7 +1,7 @@
 // A line or a marked block inside a file that clusterseed does not own as a whole.
 // The probe fetches the file (these are small config files); the edit is computed locally and
 // the result written back atomically with the file's own mode and owner.
-import type { Change, FileFact, HostContext, Task } from '../runner/types.ts';
+import type { Change, FileFact, HostContext, InState, Task } from '../runner/types.ts';
 import { fileFact, textOf } from './file.ts';
 
 export interface EditSpec {
@@ -31,17 +31,22 @@ export function writeEdited(ctx: HostContext, path: string, next: string, st: Pi
   return ctx.conn.upload(path, next, { mode: parseInt(st.mode, 8), owner: st.owner, group: st.group, become: true });
 }
 
-function editTask(spec: EditSpec, edit: (current: string) => string, describe: string | ((current: string, next: string) => string)): Task {
+function editTask(
+  spec: EditSpec,
+  edit: (current: string) => string,
+  describe: string | ((current: string, next: string) => string),
+  inState: string,
+): Task {
   return {
     name: spec.name,
     tags: spec.tags,
     notify: spec.notify,
     ...(spec.when && { when: spec.when }),
     files: [{ path: spec.path, content: true }],
-    plan(state, ctx: HostContext): Change | null {
+    plan(state, ctx: HostContext): Change | InState {
       const st = fileFact(state, spec.path);
       if (!st.exists && !spec.create) {
-        if (spec.ifMissing === 'in-state') return null;
+        if (spec.ifMissing === 'in-state') return { ok: `${spec.path} does not exist: nothing to edit` };
         if (spec.ifMissing) throw new Error(spec.ifMissing(ctx));
         // in check mode an earlier task may be what would create it
         if (!ctx.options.check) throw new Error(`${spec.path} does not exist`);
@@ -52,13 +57,14 @@ function editTask(spec: EditSpec, edit: (current: string) => string, describe: s
       }
       const current = textOf(st);
       const next = edit(current);
-      if (st.exists && next === current) return null;
+      if (st.exists && next === current) return { ok: `${spec.path}: ${inState}` };
       const mode = st.exists ? st.mode : (spec.mode ?? '0644');
       const owner = st.exists ? st.owner : (spec.owner ?? 'root');
       const group = st.exists ? st.group : (spec.group ?? owner);
       return {
         summary: `${spec.path}: ${typeof describe === 'string' ? describe : describe(current, next)}`,
         diff: [{ path: spec.path, before: current, after: next }],
+        commands: [`upload ${spec.path} (${Buffer.byteLength(next)} bytes, mode ${mode} ${owner}:${group}; atomic rename)`],
         apply: (c) => writeEdited(c, spec.path, next, { mode, owner, group }),
       };
     },
@@ -74,7 +80,7 @@ export interface EditFileSpec extends EditSpec {
 
 /** Any edit computed from the current text (a line, a word on the kernel command line, commented-out entries). */
 export function editFile(spec: EditFileSpec): Task {
-  return editTask(spec, spec.edit, spec.describe);
+  return editTask(spec, spec.edit, spec.describe, 'already as wanted');
 }
 
 export interface LineSpec extends EditSpec {
@@ -104,7 +110,12 @@ export function editLine(current: string, spec: Pick<LineSpec, 'line' | 'regexp'
 }
 
 export function lineInFile(spec: LineSpec): Task {
-  return editTask(spec, (c) => editLine(c, spec), spec.state === 'absent' ? `remove line` : `ensure line "${spec.line}"`);
+  return editTask(
+    spec,
+    (c) => editLine(c, spec),
+    spec.state === 'absent' ? `remove line` : `ensure line "${spec.line}"`,
+    spec.state === 'absent' ? `no line to remove` : `already has the line "${spec.line}"`,
+  );
 }
 
 export interface BlockSpec extends EditSpec {
@@ -137,5 +148,10 @@ export function editBlock(current: string, spec: Pick<BlockSpec, 'marker' | 'blo
 }
 
 export function blockInFile(spec: BlockSpec): Task {
-  return editTask(spec, (c) => editBlock(c, spec), spec.state === 'absent' ? `remove block ${spec.marker}` : `ensure block ${spec.marker}`);
+  return editTask(
+    spec,
+    (c) => editBlock(c, spec),
+    spec.state === 'absent' ? `remove block ${spec.marker}` : `ensure block ${spec.marker}`,
+    spec.state === 'absent' ? `no block ${spec.marker}` : `block ${spec.marker} already as wanted`,
+  );
 }

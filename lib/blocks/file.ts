@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import type { Change, FileFact, HostContext, ProbeResult, Task } from '../runner/types.ts';
+import type { Change, FileFact, HostContext, InState, ProbeResult, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
 
 export interface FileSpec {
@@ -66,14 +66,14 @@ export function file(spec: FileSpec): Task {
     tags: spec.tags,
     notify: spec.notify,
     files: [{ path: spec.path, hash: true }],
-    async plan(state, ctx: HostContext): Promise<Change | null> {
+    async plan(state, ctx: HostContext): Promise<Change | InState> {
       const st = fileFact(state, spec.path);
       if (st.exists && !isRegularFile(st)) {
         throw new Error(`${spec.path} exists and is a ${st.type}, not a regular file`);
       }
       const contentDiffers = !st.exists || st.sha256 !== wantHash;
       const metaDiffers = st.exists && (st.mode !== mode || st.owner !== owner || st.group !== group);
-      if (!contentDiffers && !metaDiffers) return null;
+      if (!contentDiffers && !metaDiffers) return { ok: `${spec.path} already has the wanted content, mode ${mode} ${owner}:${group}` };
       const parts: string[] = [];
       if (!st.exists) parts.push(`create (${mode} ${owner}:${group})`);
       else {
@@ -85,8 +85,14 @@ export function file(spec: FileSpec): Task {
       if (contentDiffers && st.exists && ctx.options.diff && !spec.secret) {
         before = (await ctx.conn.download(spec.path, { become: true })).toString('utf8');
       }
+      const chmod = `chown ${q(`${owner}:${group}`)} ${q(spec.path)} && chmod ${mode} ${q(spec.path)}`;
       return {
         summary: `${spec.path}: ${parts.join(', ')}`,
+        commands: [
+          contentDiffers
+            ? `upload ${spec.path} (${Buffer.byteLength(spec.content)} bytes, mode ${mode} ${owner}:${group}; atomic rename)`
+            : chmod,
+        ],
         diff: contentDiffers
           ? [
               {
@@ -102,7 +108,7 @@ export function file(spec: FileSpec): Task {
           if (contentDiffers) {
             await c.conn.upload(spec.path, spec.content, { mode: parseInt(mode, 8), owner, group, become: true });
           } else {
-            await run(c, `chown ${q(`${owner}:${group}`)} ${q(spec.path)} && chmod ${mode} ${q(spec.path)}`, `chmod/chown ${spec.path}`);
+            await run(c, chmod, `chmod/chown ${spec.path}`);
           }
         },
       };
@@ -116,9 +122,10 @@ export function absent(path: string, opts: { name?: string; notify?: string[] } 
     notify: opts.notify,
     files: [{ path }],
     plan(state) {
-      if (!fileFact(state, path).exists) return null;
+      if (!fileFact(state, path).exists) return { ok: `${path} is absent` };
       return {
         summary: `remove ${path}`,
+        commands: [`rm -rf -- ${q(path)}`],
         apply: (c) => run(c, `rm -rf -- ${q(path)}`, `remove ${path}`).then(() => undefined),
       };
     },

@@ -1,5 +1,5 @@
 // A kernel module loaded now and at every boot (modules-load.d). Built-in modules count as loaded.
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, HostContext, InState, Task } from '../runner/types.ts';
 import { fileFact, textOf } from './file.ts';
 import { q, run } from './shell.ts';
 
@@ -25,7 +25,7 @@ export function kernelModule(spec: KernelModuleSpec): Task {
     tags: spec.tags,
     probe: `if ${loadedTest}; then echo loaded; else echo missing; fi`,
     files: persist ? [{ path: confPath, content: true }] : undefined,
-    plan(state, ctx: HostContext): Change | null {
+    plan(state, ctx: HostContext): Change | InState {
       const loaded = state.stdout.trim() === 'loaded';
       const persisted = !persist || textOf(fileFact(state, confPath)) === want;
       let load = !loaded;
@@ -35,12 +35,19 @@ export function kernelModule(spec: KernelModuleSpec): Task {
         );
         load = false;
       }
-      if (!load && persisted) return null;
+      if (!load && persisted)
+        return {
+          ok: `${loaded ? `${spec.name} loaded` : `${spec.name} not loaded (the container's host must load it)`}${persist ? `, listed in ${confPath}` : ''}`,
+        };
       const parts: string[] = [];
       if (load) parts.push(`modprobe ${spec.name}`);
       if (!persisted) parts.push(`persist in ${confPath}`);
       return {
         summary: parts.join('; '),
+        commands: [
+          ...(!persisted ? [`upload ${confPath} (${spec.name}, mode 0644 root:root; atomic rename)`] : []),
+          ...(load ? [`modprobe ${q(spec.name)}`] : []),
+        ],
         async apply(c) {
           if (!persisted) await c.conn.upload(confPath, want, { mode: 0o644, owner: 'root', group: 'root', become: true });
           if (load) await run(c, `modprobe ${q(spec.name)}`, `modprobe ${spec.name}`);

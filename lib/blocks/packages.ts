@@ -1,6 +1,6 @@
 // apt packages present/absent. The cache is refreshed only when it is older than cacheValidSeconds
 // and something must be installed; dpkg's lock is waited for (unattended-upgrades may hold it).
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, HostContext, InState, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
 
 export interface PackagesSpec {
@@ -40,25 +40,35 @@ export function packages(spec: PackagesSpec): Task {
     notify: spec.notify,
     // answered by the batch's one dpkg-query (lib/blocks/package-state.ts)
     packages: all,
-    plan(state, ctx: HostContext): Change | null {
+    plan(state, ctx: HostContext): Change | InState {
       if (all.length && !state.packages) throw new Error('packages: the probe batch did not report the packages');
       const installed = state.packages ?? new Set<string>();
       const install = present.filter((p) => !installed.has(p));
       const remove = absent.filter((p) => installed.has(p));
-      if (install.length === 0 && remove.length === 0) return null;
+      if (install.length === 0 && remove.length === 0) {
+        const said: string[] = [];
+        if (present.length) said.push(`${present.length === 1 ? 'package' : 'packages'} ${present.join(', ')} installed`);
+        if (absent.length) said.push(`${absent.join(', ')} not installed`);
+        return { ok: said.join('; ') || 'no package named' };
+      }
       const parts: string[] = [];
       if (install.length) parts.push(`install ${install.join(' ')}`);
       if (remove.length) parts.push(`remove ${remove.join(' ')}`);
+      const steps: string[] = [];
+      if (install.length) steps.push(`{ { ${cacheFreshScript(valid)}; } || ${APT_ENV} apt-get ${APT_OPTS} -q update; }`);
+      if (install.length) {
+        const rec = spec.installRecommends ? '' : '--no-install-recommends';
+        steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q -y ${rec} install ${install.map(q).join(' ')}`);
+      }
+      if (remove.length) steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q -y purge ${remove.map(q).join(' ')}`);
       return {
         summary: parts.join('; '),
+        // the update only when apt's lists are older than cacheValidSeconds
+        commands: [
+          ...(install.length ? [`${APT_ENV} apt-get ${APT_OPTS} -q update (when the lists are older than ${valid} s)`] : []),
+          ...steps.slice(install.length ? 1 : 0),
+        ],
         async apply(c) {
-          const steps: string[] = [];
-          if (install.length) steps.push(`{ { ${cacheFreshScript(valid)}; } || ${APT_ENV} apt-get ${APT_OPTS} -q update; }`);
-          if (install.length) {
-            const rec = spec.installRecommends ? '' : '--no-install-recommends';
-            steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q -y ${rec} install ${install.map(q).join(' ')}`);
-          }
-          if (remove.length) steps.push(`${APT_ENV} apt-get ${APT_OPTS} -q -y purge ${remove.map(q).join(' ')}`);
           await run(c, steps.join(' && '), `apt (${parts.join('; ')})`);
           ctx.log.debug(`apt: ${parts.join('; ')}`);
         },

@@ -1,5 +1,5 @@
 // systemd units: enabled/disabled, started/stopped; restart and reload are handlers.
-import type { Change, Handler, HostContext, Task } from '../runner/types.ts';
+import type { Change, Handler, HostContext, InState, Task } from '../runner/types.ts';
 import { q, run } from './shell.ts';
 import { isActiveState, isEnabledState, unitState } from './unit-state.ts';
 
@@ -19,7 +19,7 @@ export function service(spec: ServiceSpec): Task {
     name: spec.taskName ?? `service ${unit}`,
     tags: spec.tags,
     units: [unit],
-    plan(state): Change | null {
+    plan(state): Change | InState {
       const st = unitState(state, unit);
       const actions: string[] = [];
       if (spec.enabled === true && !isEnabledState(st.unitFile)) actions.push(`enable`);
@@ -27,13 +27,20 @@ export function service(spec: ServiceSpec): Task {
       const isActive = isActiveState(st.active);
       if (spec.state === 'started' && !isActive) actions.push('start');
       if (spec.state === 'stopped' && isActive) actions.push('stop');
-      if (actions.length === 0) return null;
+      if (actions.length === 0) {
+        const said = [
+          ...(spec.enabled !== undefined ? [st.unitFile || 'unknown'] : []),
+          ...(spec.state !== undefined ? [st.active || 'unknown'] : []),
+        ];
+        return { ok: said.length ? `${unit} is ${said.join(' and ')}` : `${unit}: nothing asked of it` };
+      }
+      const cmds: string[] = [];
+      if (spec.daemonReload || st.needsDaemonReload) cmds.push('systemctl daemon-reload');
+      for (const a of actions) cmds.push(`systemctl ${a} ${q(unit)}`);
       return {
         summary: `${unit}: ${actions.join(', ')} (was ${st.unitFile || 'unknown'}/${st.active || 'unknown'})`,
+        commands: cmds,
         async apply(c: HostContext) {
-          const cmds: string[] = [];
-          if (spec.daemonReload || st.needsDaemonReload) cmds.push('systemctl daemon-reload');
-          for (const a of actions) cmds.push(`systemctl ${a} ${q(unit)}`);
           await run(c, cmds.join(' && '), `systemctl ${actions.join(',')} ${unit}`);
         },
       };

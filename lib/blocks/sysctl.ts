@@ -1,8 +1,10 @@
 // Kernel parameters, persisted in a sysctl.d file and applied live. Inside a container only the
 // network namespace's keys (net.*) can be set; others are persisted and reported, never faked.
-import type { Change, HostContext, Task } from '../runner/types.ts';
+import type { Change, HostContext, InState, Task } from '../runner/types.ts';
 import { fileFact, sha256 } from './file.ts';
 import { q, run } from './shell.ts';
+import { factOf, need } from '../facts/fact.ts';
+import { procPath, sysctlFact } from '../facts/sysctl.ts';
 
 export interface SysctlSpec {
   /** e.g. /etc/sysctl.d/zz-clusterseed-harden.conf */
@@ -26,10 +28,7 @@ export function sysctlFileContent(spec: SysctlSpec): string {
 
 const norm = (v: string | number) => String(v).trim().split(/\s+/).join(' ');
 
-/** /proc/sys path of a key (read directly: no dependency on procps' sysctl) */
-export function procPath(key: string): string {
-  return `/proc/sys/${key.replace(/\./g, '/')}`;
-}
+export { procPath };
 
 /**
  * Knobs the running kernel lets one tighten but never relax: once set, only a reboot brings the
@@ -75,11 +74,13 @@ export function sysctl(spec: SysctlSpec): Task {
     name: spec.name ?? `sysctl ${spec.file}`,
     tags: spec.tags,
     files: [{ path: spec.file, hash: true }],
-    // one grep for every key ("path:value" lines; a missing key prints nothing) instead of a
-    // subshell and a cat per key: ~4x less work on the host, which adds up over many hosts
-    probe: `grep -sH '' ${keys.map((k) => q(procPath(k))).join(' ')}; true`,
-    plan(state, ctx: HostContext): Change | null {
-      const live = parseLiveValues(state.stdout, keys);
+    // the live values: the sysctl fact (lib/facts/sysctl.ts), one grep for every key of every
+    // task and role in the batch
+    facts: [need(sysctlFact, keys.map(procPath))],
+    plan(state, ctx: HostContext): Change | InState {
+      const values = factOf(state, sysctlFact);
+      const live = new Map<string, string>();
+      for (const k of keys) if (values.has(procPath(k))) live.set(k, values.get(procPath(k))!);
       const fileDiffers = fileFact(state, spec.file).sha256 !== sha256(content);
       const differ: string[] = [];
       const atBoot: string[] = [];
@@ -109,17 +110,31 @@ export function sysctl(spec: SysctlSpec): Task {
         }
         differ.push(k);
       }
-      if (!fileDiffers && differ.length === 0) return null;
+      const writes = differ.map((k) => `echo ${q(String(spec.values[k]))} > ${q(procPath(k))}`).join(' && ');
+      if (!fileDiffers && differ.length === 0) {
+        const notLive = keys.length - [...live.keys()].filter((k) => norm(live.get(k)!) === norm(spec.values[k])).length;
+        return {
+          ok:
+            `${spec.file} up to date` +
+            (notLive
+              ? `; ${keys.length - notLive} of ${keys.length} key(s) live at their values (the others warned about above)`
+              : `; all ${keys.length} key(s) live at their values`),
+        };
+      }
       const parts: string[] = [];
       if (fileDiffers) parts.push(`write ${spec.file}`);
       if (differ.length) parts.push(`set ${differ.map((k) => `${k}: ${live.get(k)} -> ${spec.values[k]}`).join(', ')}`);
       if (atBoot.length) parts.push(`reboot needed for ${atBoot.map((k) => `${k}: ${live.get(k)} -> ${spec.values[k]}`).join(', ')}`);
       return {
         summary: parts.join('; '),
+        commands: [
+          ...(fileDiffers ? [`upload ${spec.file} (${Buffer.byteLength(content)} bytes, mode 0644 root:root; atomic rename)`] : []),
+          ...(differ.length ? [writes] : []),
+        ],
         async apply(c) {
           if (fileDiffers) await c.conn.upload(spec.file, content, { mode: 0o644, owner: 'root', group: 'root', become: true });
           if (differ.length) {
-            await run(c, differ.map((k) => `echo ${q(String(spec.values[k]))} > ${q(procPath(k))}`).join(' && '), 'sysctl write');
+            await run(c, writes, 'sysctl write');
           }
         },
       };

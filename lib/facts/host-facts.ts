@@ -1,5 +1,33 @@
-// The facts role: one probe gathers what every later role decides on (arch, OS, init, Pi or not).
-import type { Facts, HostContext, Role } from '../runner/types.ts';
+// The host facts: one probe gathers what every later role decides on (arch, OS, init, Pi or not,
+// the OpenSSH version, the ports sshd listens on).
+import type { Fact } from './fact.ts';
+
+/** Host facts gathered once per run by the `facts` role (one round trip). */
+export interface Facts {
+  hostname: string;
+  /** uname -m: x86_64, aarch64, armv7l, ... */
+  arch: string;
+  kernel: string;
+  /** /etc/os-release ID and VERSION_ID, e.g. debian 12, ubuntu 24.04, raspbian 12 */
+  osId: string;
+  osVersion: string;
+  osCodename: string;
+  /** 'systemd' or whatever PID 1 is */
+  init: string;
+  /** systemd-detect-virt --container result, '' when not a container */
+  container: string;
+  /** detected or forced through the inventory's raspberry_pi */
+  raspberryPi: boolean;
+  /** path of the kernel cmdline file on a Raspberry Pi, '' otherwise */
+  piCmdlineFile: string;
+  /** OpenSSH server version, e.g. 9.2 ('' when sshd is not installed) */
+  sshdVersion: string;
+  /**
+   * the port this run's connection reached sshd on (SSH_CONNECTION), else every port sshd listens
+   * on (sshd -T); differs from the inventory port behind NAT/port forwarding
+   */
+  sshdPorts?: number[];
+}
 
 // Runs on every host on every run: shell builtins (`read` of /proc) where a command is not needed
 // (Linux >= 6.1 has kernel.arch; older kernels take uname -m).
@@ -64,25 +92,18 @@ export function parseFacts(stdout: string, override?: boolean): Facts {
   };
 }
 
-export const factsRole: Role = {
-  name: 'facts',
-  always: true,
-  appliesTo: () => true,
-  tasks: () => [
-    {
-      name: 'gather facts',
-      probe: FACTS_PROBE,
-      plan(state, ctx: HostContext) {
-        ctx.facts = parseFacts(state.stdout, ctx.host.raspberryPi);
-        ctx.log.verbose(
-          `facts: ${ctx.facts.osId} ${ctx.facts.osVersion} ${ctx.facts.arch} kernel ${ctx.facts.kernel}` +
-            ` init=${ctx.facts.init}${ctx.facts.container ? ` container=${ctx.facts.container}` : ''}` +
-            `${ctx.facts.raspberryPi ? ' raspberry-pi' : ''}`,
-        );
-        return null;
-      },
-    },
-  ],
+/** The host facts: one probe, run first on every host (the runner's facts step, lib/runner/facts-role.ts). */
+export const hostFacts: Fact<Facts> = {
+  name: 'host',
+  command: () => FACTS_PROBE,
+  parse: (stdout) => parseFacts(stdout),
 };
 
-export default factsRole;
+/** One line for -v. */
+export function describeFacts(f: Facts): string {
+  return (
+    `facts: ${f.osId} ${f.osVersion} ${f.arch} kernel ${f.kernel}` +
+    ` init=${f.init}${f.container ? ` container=${f.container}` : ''}` +
+    `${f.raspberryPi ? ' raspberry-pi' : ''}`
+  );
+}

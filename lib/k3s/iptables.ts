@@ -5,31 +5,10 @@
 //  - no iptables at all: K3s uses its bundled one; nothing to do.
 // Current Debian 12 / Raspberry Pi OS bookworm (1.8.9, nf_tables) need neither.
 
-export interface IptablesInfo {
-  installed: boolean;
-  version?: [number, number, number];
-  mode?: 'nf_tables' | 'legacy';
-  /** /usr/sbin/iptables-legacy exists */
-  legacyAvailable: boolean;
-}
+import type { IptablesInfo } from '../facts/iptables.ts';
 
-export const IPTABLES_PROBE =
-  `if command -v iptables >/dev/null 2>&1; then iptables --version 2>/dev/null | head -1; else echo none; fi; ` +
-  `if [ -x /usr/sbin/iptables-legacy ]; then echo legacy-available; fi`;
-
-export function parseIptables(stdout: string): IptablesInfo {
-  const lines = stdout.split('\n').map((l) => l.trim());
-  const legacyAvailable = lines.includes('legacy-available');
-  const m = /iptables v(\d+)\.(\d+)\.(\d+)(?:\s*\((nf_tables|legacy)\))?/.exec(lines[0] ?? '');
-  if (!m) return { installed: false, legacyAvailable };
-  return {
-    installed: true,
-    version: [Number(m[1]), Number(m[2]), Number(m[3])],
-    // iptables before 1.8 knew no nftables backend and printed no mode
-    mode: (m[4] as IptablesInfo['mode']) ?? 'legacy',
-    legacyAvailable,
-  };
-}
+// the fact itself (probe and parser) is lib/facts/iptables.ts, shared by k3s-prereq and the K3s node roles
+export { IPTABLES_PROBE, parseIptables, iptablesFact, type IptablesInfo } from '../facts/iptables.ts';
 
 function cmp(a: [number, number, number], b: [number, number, number]): number {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];

@@ -15,11 +15,13 @@ import {
   type TaskReport,
 } from './types.ts';
 import { buildProbeBatch } from './probe-batch.ts';
-import { fileFactsProbe } from './file-facts.ts';
-import { parseUnitStates, unitStateProbe } from '../blocks/unit-state.ts';
-import { packageStateProbe, parseInstalled } from '../blocks/package-state.ts';
+import { filesFact } from '../facts/files.ts';
+import { unitsFact } from '../facts/units.ts';
+import { packagesFact } from '../facts/packages.ts';
+import { mergeRequests, type Fact } from '../facts/fact.ts';
+import { cached, forgetFacts, remember } from '../facts/cache.ts';
 import { TransportError } from '../ssh/types.ts';
-import { run } from '../blocks/shell.ts';
+import { run } from './remote.ts';
 import { mask } from '../report/mask.ts';
 import { renderDiffs } from '../report/diff.ts';
 import { clearScript, parsePending, pendingProbe, recordScript, type PendingRecord } from './pending.ts';
@@ -68,33 +70,66 @@ export async function probeTasks(tasks: Task[], ctx: HostContext, withPending: b
   const queries = tasks.flatMap((t) => t.files ?? []);
   const unitNames = [...new Set(tasks.flatMap((t) => t.units ?? []))];
   const packageNames = [...new Set(tasks.flatMap((t) => t.packages ?? []))].sort();
+  // the facts the tasks name, one query per fact (parameters merged); those this run already
+  // gathered on the host, with nothing changed there since, are answered from the cache
+  const asked = mergeRequests(tasks.flatMap((t) => t.facts ?? []));
+  const known = new Map<string, unknown>();
+  const toQuery = asked.filter(({ fact, params }) => {
+    const hit = cached(ctx.conn, fact, params);
+    if (hit) known.set(fact.name, hit.value);
+    return !hit;
+  });
   const results: ProbeResult[] = tasks.map(() => ({ stdout: '', code: 0 }));
-  if (!withPending && withProbe.length === 0 && queries.length === 0 && unitNames.length === 0 && packageNames.length === 0) {
+  if (
+    !withPending &&
+    withProbe.length === 0 &&
+    queries.length === 0 &&
+    unitNames.length === 0 &&
+    packageNames.length === 0 &&
+    toQuery.length === 0
+  ) {
+    attachFacts(tasks, results, known);
     return { states: results, pending: [] };
   }
-  // the files, units and packages of all tasks first, one probe each (file-facts.ts, unit-state.ts, package-state.ts)
-  const fileFacts = queries.length ? fileFactsProbe(queries) : undefined;
-  const shared = [
-    ...(withPending ? [pendingProbe(ctx.options.hostStateDir)] : []),
-    ...(fileFacts ? [fileFacts.probe] : []),
-    ...(unitNames.length ? [unitStateProbe(unitNames)] : []),
-    ...(packageNames.length ? [packageStateProbe(packageNames)] : []),
+  // the files, units and packages of all tasks first, one query each (lib/facts/{files,units,packages}.ts), then the other facts
+  const builtIn = [
+    ...(queries.length ? [{ fact: filesFact as Fact<unknown, unknown>, params: queries as unknown[] }] : []),
+    ...(unitNames.length ? [{ fact: unitsFact as Fact<unknown, unknown>, params: unitNames as unknown[] }] : []),
+    ...(packageNames.length ? [{ fact: packagesFact as Fact<unknown, unknown>, params: packageNames as unknown[] }] : []),
   ];
+  const factQueries = [...builtIn, ...toQuery];
+  const shared = [...(withPending ? [pendingProbe(ctx.options.hostStateDir)] : []), ...factQueries.map((f) => f.fact.command(f.params))];
   const batch = buildProbeBatch([...shared, ...withProbe.map((x) => x.t.probe!)]);
   ctx.log.debug(
     `probe batch of ${withProbe.length} task(s)${queries.length ? `, ${queries.length} file(s)` : ''}` +
       `${unitNames.length ? `, ${unitNames.length} unit(s)` : ''}${packageNames.length ? `, ${packageNames.length} package(s)` : ''}` +
+      `${toQuery.length ? `, fact(s) ${toQuery.map((f) => f.fact.name).join(', ')}` : ''}` +
       `${withPending ? ', pending handlers' : ''}`,
   );
   const res = await ctx.conn.exec(batch.script, { become: true });
   const parsed = batch.parse(res.stdout);
   const pending = withPending ? parsePending(parsed.shift()!.stdout) : [];
-  const files = fileFacts ? fileFacts.parse(parsed.shift()!.stdout) : undefined;
-  const units = unitNames.length ? parseUnitStates(parsed.shift()!.stdout, unitNames) : undefined;
-  const packages = packageNames.length ? parseInstalled(parsed.shift()!.stdout) : undefined;
+  const answers = new Map<string, unknown>();
+  for (const { fact, params } of factQueries) answers.set(fact.name, fact.parse(parsed.shift()!.stdout, params));
+  for (const { fact, params } of toQuery) {
+    remember(ctx.conn, fact, params, answers.get(fact.name));
+    known.set(fact.name, answers.get(fact.name));
+  }
+  const files = answers.get(filesFact.name) as ProbeResult['files'];
+  const units = answers.get(unitsFact.name) as ProbeResult['units'];
+  const packages = answers.get(packagesFact.name) as ProbeResult['packages'];
   withProbe.forEach((x, k) => (results[x.i] = parsed[k]));
   for (const r of results) Object.assign(r, files && { files }, units && { units }, packages && { packages });
+  attachFacts(tasks, results, known);
   return { states: results, pending };
+}
+
+/** Each task that asked for facts gets their answers (ProbeResult.facts). */
+function attachFacts(tasks: Task[], results: ProbeResult[], known: ReadonlyMap<string, unknown>): void {
+  if (known.size === 0) return;
+  tasks.forEach((t, i) => {
+    if (t.facts?.length) results[i].facts = known;
+  });
 }
 
 /** A role's tasks for one host, built and filtered (--tags, `when`), before anything is probed. */
@@ -219,6 +254,8 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
           );
           toRecord.forEach((h) => recorded.add(h));
         }
+        // whatever apply does, the facts gathered on this host may no longer hold
+        forgetFacts(ctx.conn);
         try {
           await plan.apply(ctx);
         } catch (err) {
@@ -273,6 +310,7 @@ export async function runRole(role: Role, ctx: HostContext, ahead?: ProbedRole):
     }
     try {
       ctx.log.info(`handler: [${role.name}] ${handler.name}${since ? ` (${since})` : ''}`);
+      forgetFacts(ctx.conn);
       await handler.run(ctx);
       // only now, after the handler and its proof succeeded, may the host forget it
       if (old || recorded.has(handler.name))

@@ -9,7 +9,7 @@ import { ProbeAhead } from './probe-ahead.ts';
 import { deepMerge } from './merge.ts';
 import { withPrefix } from '../report/logger.ts';
 import { mask } from '../report/mask.ts';
-import { factsRole } from '../facts/host-facts.ts';
+import { factsRole } from './facts-role.ts';
 import type { HostLockOwner } from '../locks/host-lock.ts';
 import { withHostLock } from './host-lock.ts';
 
@@ -80,6 +80,18 @@ function newReport(host: string): HostReport {
     roundTrips: 0,
     roundTripsByRole: {},
   };
+}
+
+/** The role's own order of its hosts, checked to be a reordering of them (a role may not add or drop one). */
+function ordered(role: Role, targets: HostSpec[], inventory: Inventory): HostSpec[] {
+  const queue = role.hostOrder!([...targets], inventory);
+  const names = (hs: HostSpec[]) =>
+    hs
+      .map((h) => h.name)
+      .sort()
+      .join('\n');
+  if (names(queue) !== names(targets)) throw new Error(`role ${role.name}: hostOrder must return the hosts it was given, reordered`);
+  return queue;
 }
 
 export async function runSite(run: SiteRun): Promise<RunReport> {
@@ -175,10 +187,8 @@ export async function runSite(run: SiteRun): Promise<RunReport> {
         break;
       }
     }
-    // one-at-a-time roles go in group order: the first of `servers` is the one that initialises
-    const order = [...(inventory.groups.servers ?? []), ...(inventory.groups.agents ?? [])];
-    const rank = (h: HostSpec) => (order.includes(h.name) ? order.indexOf(h.name) : order.length);
-    const queue = role.serial ? [...targets].sort((a, b) => rank(a) - rank(b)) : targets;
+    // the order the role declares (e.g. roles/k3s-server: its first server initialises), else the inventory's
+    const queue = role.hostOrder ? ordered(role, targets, inventory) : targets;
     await pool(queue, role.serial ?? options.forks, async (host) => {
       const ctx = peers.get(host.name)!;
       if (stop?.aborted) {

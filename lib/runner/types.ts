@@ -6,36 +6,14 @@
 // run of Role.probeAhead roles) and changes nothing.
 import type { HostSpec, Inventory } from '../inventory/model.ts';
 import type { Transport } from '../ssh/types.ts';
-import type { UnitState } from '../blocks/unit-state.ts';
+import type { UnitState } from '../facts/units.ts';
+import type { FileFact, FileQuery } from '../facts/files.ts';
+import type { Facts } from '../facts/host-facts.ts';
+import type { FactRequest, FactValues } from '../facts/fact.ts';
+
+export type { Facts, FileFact, FileQuery, UnitState, FactRequest, FactValues };
 
 export type Outcome = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
-
-/** Host facts gathered once per run by the `facts` role (one round trip). */
-export interface Facts {
-  hostname: string;
-  /** uname -m: x86_64, aarch64, armv7l, ... */
-  arch: string;
-  kernel: string;
-  /** /etc/os-release ID and VERSION_ID, e.g. debian 12, ubuntu 24.04, raspbian 12 */
-  osId: string;
-  osVersion: string;
-  osCodename: string;
-  /** 'systemd' or whatever PID 1 is */
-  init: string;
-  /** systemd-detect-virt --container result, '' when not a container */
-  container: string;
-  /** detected or forced through the inventory's raspberry_pi */
-  raspberryPi: boolean;
-  /** path of the kernel cmdline file on a Raspberry Pi, '' otherwise */
-  piCmdlineFile: string;
-  /** OpenSSH server version, e.g. 9.2 ('' when sshd is not installed) */
-  sshdVersion: string;
-  /**
-   * the port this run's connection reached sshd on (SSH_CONNECTION), else every port sshd listens
-   * on (sshd -T); differs from the inventory port behind NAT/port forwarding
-   */
-  sshdPorts?: number[];
-}
 
 /** What a probe printed. `code` is the probe's exit status. */
 export interface ProbeResult {
@@ -47,31 +25,8 @@ export interface ProbeResult {
   units?: ReadonlyMap<string, UnitState>;
   /** of the packages the tasks asked for in `packages`, those installed (one dpkg-query for the batch) */
   packages?: ReadonlySet<string>;
-}
-
-/** A file whose state a task reads; every file query of a batch costs the host one `stat` in all. */
-export interface FileQuery {
-  /** absolute path */
-  path: string;
-  /** sha256 of the content (through a symlink), for files owned as a whole */
-  hash?: boolean;
-  /** the content itself (through a symlink), for small files edited in place */
-  content?: boolean;
-}
-
-/** The state of a queried file; `type` is stat's %F of the path itself (a symlink is not followed). */
-export interface FileFact {
-  exists: boolean;
-  type: string;
-  /** four octal digits, e.g. 0644 */
-  mode: string;
-  owner: string;
-  group: string;
-  /** stat's %s of the path itself (bytes; a symlink's own length) */
-  size?: number;
-  /** when asked for and the path is (or links to) a regular file */
-  sha256?: string;
-  content?: Buffer;
+  /** the facts the task asked for in `facts`, by fact name (read them with factOf, lib/facts/fact.ts) */
+  facts?: FactValues;
 }
 
 /** Unified diff material for --diff; `secret` masks the contents. */
@@ -120,6 +75,11 @@ export interface Task {
   units?: string[];
   /** apt packages whose installed state `plan` reads from `state.packages` (batched like the files) */
   packages?: string[];
+  /**
+   * facts (lib/facts) whose answers `plan` reads with factOf(state, fact): one query per fact for the
+   * whole batch (every task's and role's parameters merged), kept per host until the runner changes it
+   */
+  facts?: FactRequest[];
   /** the difference between the probed state and the desired one: null when in state */
   plan(state: ProbeResult, ctx: HostContext): PlanResult | Promise<PlanResult>;
   /** handlers notified when this task changed something */
@@ -198,8 +158,14 @@ export interface Role {
   tags?: string[];
   /** runs whatever --tags says (facts) */
   always?: boolean;
-  /** run at most this many hosts at once (1 = one at a time, in inventory order) */
+  /** run at most this many hosts at once (1 = one at a time, in inventory order or `hostOrder`'s) */
   serial?: number;
+  /**
+   * The order the role goes through its hosts (what matters with `serial`: e.g. K3s's first server
+   * initialises, roles/k3s-server). Gets the hosts the role applies to, in inventory order; returns them
+   * all, reordered. Without it: inventory order.
+   */
+  hostOrder?(hosts: HostSpec[], inventory: Inventory): HostSpec[];
   /**
    * Its tasks depend only on the facts, the role's vars and the inventory, building them has no
    * side effect, and it has no `prepare`. The runner then gathers its state in the same remote

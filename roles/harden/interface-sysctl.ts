@@ -15,6 +15,8 @@ import { fileFact, sha256 } from '../../lib/blocks/file.ts';
 import { liveSettable } from '../../lib/blocks/sysctl.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
 import { putFile } from '../../lib/blocks/remote.ts';
+import { factOf, need } from '../../lib/facts/fact.ts';
+import { sysctlFact, type SysctlValues } from '../../lib/facts/sysctl.ts';
 
 /** sorts before zz-clusterseed-harden.conf, whose explicit all/default values are applied after it */
 export const INTERFACE_SYSCTL_FILE = '/etc/sysctl.d/zz-clusterseed-harden-interfaces.conf';
@@ -69,17 +71,32 @@ export function interfacesToFix(output: string, knobs: InterfaceKnob[]): Array<{
   return out;
 }
 
+/** The sysctl fact as the `path:value` lines grep -H printed. */
+function grepLines(values: SysctlValues): string {
+  return [...values].map(([path, value]) => `${path}:${value}`).join('\n');
+}
+
 export function interfaceSysctlTask(values: Record<string, string | number>): Task {
   const knobs = interfaceKnobs(values);
   const content = renderInterfaceConf(knobs);
   return {
     name: 'network hardening on every interface (sysctl)',
     files: [{ path: INTERFACE_SYSCTL_FILE, hash: true }],
-    probe: knobs.length ? `grep -sH '' ${knobs.map((k) => `/proc/sys/net/${k.family}/conf/*/${k.knob}`).join(' ')}; true` : 'true',
+    // every interface's knobs: patterns in the sysctl fact (lib/facts/sysctl.ts), read in the same grep as every other sysctl of the batch
+    facts: knobs.length
+      ? [
+          need(
+            sysctlFact,
+            knobs.map((k) => `/proc/sys/net/${k.family}/conf/*/${k.knob}`),
+          ),
+        ]
+      : undefined,
     plan(state, ctx: HostContext): Change | null {
       const fact = fileFact(state, INTERFACE_SYSCTL_FILE);
       const fileDiffers = knobs.length ? fact.sha256 !== sha256(content) : fact.exists;
-      const fix = interfacesToFix(state.stdout, knobs).filter(({ knob }) => liveSettable(`net.${knob.family}.conf`, ctx.facts.container));
+      const fix = interfacesToFix(knobs.length ? grepLines(factOf(state, sysctlFact)) : '', knobs).filter(({ knob }) =>
+        liveSettable(`net.${knob.family}.conf`, ctx.facts.container),
+      );
       if (!fileDiffers && fix.length === 0) return null;
       const parts: string[] = [];
       if (fileDiffers) parts.push(knobs.length ? `write ${INTERFACE_SYSCTL_FILE}` : `remove ${INTERFACE_SYSCTL_FILE}`);

@@ -11,7 +11,8 @@ import { editFile, kernelModule, parseUnitStates, sysctl, unitStateProbe } from 
 import { rebootAndWait } from '../../lib/blocks/reboot.ts';
 import { run } from '../../lib/blocks/shell.ts';
 import { activeSwapEntries, commentOutSwap, ensureCmdlineWords, PI_CGROUP_WORDS } from '../../lib/k3s/host-files.ts';
-import { IPTABLES_PROBE, iptablesAdvice, parseIptables } from '../../lib/k3s/iptables.ts';
+import { iptablesAdvice, iptablesFact } from '../../lib/k3s/iptables.ts';
+import { factOf, need } from '../../lib/facts/fact.ts';
 import { isK3sNode } from '../../lib/k3s/prepare.ts';
 import { kernelDefaultsTask } from '../../lib/k3s/kernel-defaults.ts';
 import { settingsFor } from '../../lib/k3s/settings.ts';
@@ -128,10 +129,10 @@ function dphysSwapfileTask(): Task {
 function iptablesTask(): Task {
   return {
     name: 'iptables suitable for K3s',
-    probe: IPTABLES_PROBE,
+    // the iptables fact, kept for the K3s node roles' prefer-bundled-bin (roles/k3s-server/tasks.ts)
+    facts: [need(iptablesFact)],
     plan(state, ctx: HostContext): Change | null {
-      const info = parseIptables(state.stdout);
-      ctx.shared.set(`k3s.iptables:${ctx.host.name}`, info);
+      const info = factOf(state, iptablesFact);
       const advice = iptablesAdvice(info);
       if (advice.preferBundledBin) ctx.log.verbose(`${advice.reason}: prefer-bundled-bin is set in config.yaml`);
       if (!advice.switchToLegacy) return null;

@@ -7,7 +7,7 @@ import type { Change, HostContext, Task } from '../../lib/runner/types.ts';
 import { file, sha256 } from '../../lib/blocks/file.ts';
 import { directory } from '../../lib/blocks/directory.ts';
 import { q, run } from '../../lib/blocks/shell.ts';
-import { attempt, putFile } from '../../lib/blocks/remote.ts';
+import { putFile } from '../../lib/blocks/remote.ts';
 import type { Artifact } from '../../lib/k3s/artifacts.ts';
 import { hostArtifacts } from '../../lib/k3s/prepare.ts';
 import {
@@ -20,7 +20,8 @@ import {
   registriesYaml,
   serverConfig,
 } from '../../lib/k3s/config.ts';
-import { IPTABLES_PROBE, iptablesAdvice, parseIptables, type IptablesInfo } from '../../lib/k3s/iptables.ts';
+import { iptablesAdvice, iptablesFact, type IptablesInfo } from '../../lib/k3s/iptables.ts';
+import { readFact } from '../../lib/facts/read.ts';
 import { serviceTask } from './service.ts';
 import { convergedTask, joinTargetTask } from './join-order.ts';
 import { hostConfigKeys, settingsFor, type K3sSettings } from '../../lib/k3s/settings.ts';
@@ -32,14 +33,9 @@ import { serverFiles, serverFileTasks, tlsModesTask } from '../../lib/k3s/server
 
 const MANAGED_MARK = 'Managed by clusterseed';
 
-/** iptables facts of the host: from k3s-prereq when it ran in this run, else asked now. */
-async function hostIptables(ctx: HostContext): Promise<IptablesInfo> {
-  const known = ctx.shared.get(`k3s.iptables:${ctx.host.name}`) as IptablesInfo | undefined;
-  if (known) return known;
-  const res = await attempt(ctx, IPTABLES_PROBE);
-  const info = parseIptables(res.stdout);
-  ctx.shared.set(`k3s.iptables:${ctx.host.name}`, info);
-  return info;
+/** The host's iptables fact: as k3s-prereq's batch gathered it in this run (nothing changed since), else asked now. */
+function hostIptables(ctx: HostContext): Promise<IptablesInfo> {
+  return readFact(ctx.conn, iptablesFact);
 }
 
 export function preferBundledBin(settings: K3sSettings, info: IptablesInfo): boolean {

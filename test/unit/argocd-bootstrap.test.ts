@@ -19,6 +19,7 @@ import { sha256 } from '../../lib/blocks/file.ts';
 import type { Change, FileFact, HostContext, ProbeResult } from '../../lib/runner/types.ts';
 import { everything } from '../fixtures/gitops/inventories.ts';
 import { TEST_KEY_OPTIONS, tempDir } from '../fixtures/gitops/state.ts';
+import { inState } from '../support/probe-state.ts';
 
 const state = tempDir('argocd-bootstrap');
 const DIR = '/var/lib/rancher/k3s/server/manifests';
@@ -97,13 +98,13 @@ test('once the argocd Application is Synced and Healthy, the HelmChart is marked
   const first = await planFor('');
   assert.is(first.change!.diff![0].after, first.f.content);
   // Argo CD still syncing itself: unchanged
-  assert.is((await planFor('argocd=OutOfSync/Progressing\n', first.f.content)).change, null);
+  assert.ok(inState((await planFor('argocd=OutOfSync/Progressing\n', first.f.content)).change));
   // Argo CD runs its own release: helm-controller must leave it alone from now on
   const handover = await planFor('argocd=Synced/Healthy\n', first.f.content);
   const after = parse(handover.change!.diff![0].after);
   assert.is(after.metadata.annotations[HELM_UNMANAGED_ANNOTATION], 'true');
   // a later degraded Argo CD does not give the release back to helm-controller
-  assert.is((await planFor('argocd=Synced/Degraded\n', handover.f.handedOver)).change, null);
+  assert.ok(inState((await planFor('argocd=Synced/Degraded\n', handover.f.handedOver)).change));
 });
 
 /** The role's tasks after its prepare step, for a publish that answers `published`. */
@@ -134,7 +135,7 @@ test("a target without a credential removes the previous target's credential fil
   assert.ok(there, 'changed while the old file is there');
   assert.match(there!.summary, `remove ${p}`);
   // second run: the file is gone, nothing to do
-  assert.is(await removers[0].plan({ stdout: '', code: 0, files: new Map([[p, fact()]]) }, ctx), null);
+  assert.ok(inState(await removers[0].plan({ stdout: '', code: 0, files: new Map([[p, fact()]]) }, ctx)));
 });
 
 test.run();

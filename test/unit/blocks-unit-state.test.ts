@@ -28,7 +28,7 @@ NeedDaemonReload=yes
 test('one systemctl call for all units, names quoted', () => {
   const probe = unitStateProbe(['ssh.service', "odd'name.service"]);
   assert.is(probe.match(/systemctl/g)?.length, 1);
-  assert.match(probe, /-p LoadState,UnitFileState,ActiveState,NeedDaemonReload -- 'ssh.service' 'odd'\\''name.service'/);
+  assert.match(probe, /-p LoadState,UnitFileState,ActiveState,NeedDaemonReload -- '?ssh\.service'? 'odd'\\''name\.service'/);
   assert.throws(() => unitStateProbe([]), /no unit named/);
 });
 

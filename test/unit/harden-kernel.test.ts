@@ -14,7 +14,7 @@ import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { readFilesystems, readProtocols } from '../../roles/harden/filesystems.ts';
 import { INTERFACE_SYSCTL_FILE, interfaceSysctlTask, renderInterfaceConf, interfaceKnobs } from '../../roles/harden/interface-sysctl.ts';
 import { readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
-import { probed } from '../support/probe-state.ts';
+import { factQueries, inState, probed } from '../support/probe-state.ts';
 
 const reader = (over: Record<string, unknown> = {}) =>
   new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
@@ -66,7 +66,7 @@ test('relaxing kexec_load_disabled / unprivileged_bpf_disabled persists the file
   // next run, still before the reboot: nothing to change, the reboot is still reported
   const { ctx: ctx2, warnings: w2 } = ctxOf(new Recorder());
   const again = '/proc/sys/kernel/kexec_load_disabled:1\n/proc/sys/kernel/unprivileged_bpf_disabled:1\n/proc/sys/kernel/kptr_restrict:2\n';
-  assert.is(await task.plan(probed(task, again, { [SYSCTL_FILE]: conn.uploads.get(SYSCTL_FILE)! }), ctx2), null);
+  assert.ok(inState(await task.plan(probed(task, again, { [SYSCTL_FILE]: conn.uploads.get(SYSCTL_FILE)! }), ctx2)));
   assert.is(w2.length, 2);
 
   // tightening still works live; unprivileged_bpf_disabled=2 may still go to 1
@@ -83,7 +83,7 @@ test('relaxing kexec_load_disabled / unprivileged_bpf_disabled persists the file
 test('send_redirects and the other OR-combined knobs are set on every existing interface and persisted as a glob', async () => {
   const values = readSysctl(reader()).values;
   const task = interfaceSysctlTask(values);
-  assert.match(task.probe!, /\/proc\/sys\/net\/ipv4\/conf\/\*\/send_redirects/);
+  assert.match(factQueries(task), /\/proc\/sys\/net\/ipv4\/conf\/\*\/send_redirects/);
   const live = [
     '/proc/sys/net/ipv4/conf/all/send_redirects:0',
     '/proc/sys/net/ipv4/conf/default/send_redirects:0',
@@ -168,7 +168,7 @@ groups: { servers: [s1] }
 /** The probe of harden's sysctl task: it reads the /proc path of every key the role manages. */
 async function hardenSysctlFile(backend: string, hostVars = ''): Promise<string> {
   const tasks = await hardenTasksFor(backend, hostVars);
-  return tasks.find((t) => t.files?.some((f) => f.path === SYSCTL_FILE))!.probe!;
+  return factQueries(tasks.find((t) => t.files?.some((f) => f.path === SYSCTL_FILE))!);
 }
 
 test('flannel_backend none: rp_filter is left to the CNI unless the inventory sets it', async () => {

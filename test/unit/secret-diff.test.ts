@@ -8,7 +8,7 @@ import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { file } from '../../lib/blocks/file.ts';
 import { renderDiffs } from '../../lib/report/diff.ts';
-import { fileFactsProbe } from '../../lib/runner/file-facts.ts';
+import { fileFactsProbe } from '../../lib/facts/files.ts';
 import type { Change, HostContext } from '../../lib/runner/types.ts';
 import { LocalTransport, localHost } from '../support/local-transport.ts';
 

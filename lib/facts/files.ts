@@ -4,7 +4,32 @@
 // of its own in each task's probe, and processes are most of what a no-op costs on a host.
 import { createHash } from 'node:crypto';
 import { shSingleQuote as q } from '../ssh/shell.ts';
-import type { FileFact, FileQuery } from './types.ts';
+import type { Fact } from './fact.ts';
+
+/** A file whose state a task reads; every file query of a batch costs the host one `stat` in all. */
+export interface FileQuery {
+  /** absolute path */
+  path: string;
+  /** sha256 of the content (through a symlink), for files owned as a whole */
+  hash?: boolean;
+  /** the content itself (through a symlink), for small files edited in place */
+  content?: boolean;
+}
+
+/** The state of a queried file; `type` is stat's %F of the path itself (a symlink is not followed). */
+export interface FileFact {
+  exists: boolean;
+  type: string;
+  /** four octal digits, e.g. 0644 */
+  mode: string;
+  owner: string;
+  group: string;
+  /** stat's %s of the path itself (bytes; a symlink's own length) */
+  size?: number;
+  /** when asked for and the path is (or links to) a regular file */
+  sha256?: string;
+  content?: Buffer;
+}
 
 const HASH_SECTION = '@@cs-hash';
 const CONTENT_SECTION = '@@cs-content';
@@ -122,3 +147,12 @@ export function parseFileFacts(stdout: string, queries: FileQuery[]): Map<string
   }
   return facts;
 }
+
+/** The files of a batch: one stat (and one sha256sum, one cat) for every path any task asked about. */
+export const filesFact: Fact<Map<string, FileFact>, FileQuery> = {
+  name: 'files',
+  command: (queries) => fileFactsProbe([...queries]).probe,
+  parse: (stdout, queries) => fileFactsProbe([...queries]).parse(stdout),
+  // the same path asked with other flags is a separate request (fileFactsProbe merges the flags)
+  paramKey: (q) => `${q.path}\0${q.hash ? 1 : 0}${q.content ? 1 : 0}`,
+};
