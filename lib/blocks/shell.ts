@@ -1,13 +1,8 @@
-/** POSIX single-quote a word for sh: the one quoter of lib/ssh/shell.ts (always quoted). */
+// The two helpers every block and role uses to talk to a host's shell, defined below the blocks:
+// the one POSIX quoter (lib/ssh/shell.ts, always quoted) and the runner's run-as-root-or-throw.
+
+/** POSIX single-quote a word for sh. */
 export { shSingleQuote as q } from '../ssh/shell.ts';
 
-/** Run a remote command as root and throw a readable error when it fails. */
-import type { HostContext } from '../runner/types.ts';
-export async function run(ctx: HostContext, script: string, what: string, stdin?: string | Buffer): Promise<string> {
-  const res = await ctx.conn.exec(script, { become: true, stdin });
-  if (res.code !== 0) {
-    const detail = (res.stderr || res.stdout).trim().split('\n').slice(-5).join('\n');
-    throw new Error(`${what} failed (exit ${res.code}): ${detail}`);
-  }
-  return res.stdout;
-}
+/** Run a remote command as root and throw a readable error (the last lines of its output) when it fails. */
+export { run } from '../runner/remote.ts';

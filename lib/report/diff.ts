@@ -1,5 +1,5 @@
 import { createTwoFilesPatch } from 'diff';
-import type { FileDiff } from '../runner/types.ts';
+import type { FileDiff } from './types.ts';
 import { mask } from './mask.ts';
 
 /** Unified diffs for --diff; secret files show only that they change, never their content. */

@@ -1,4 +1,4 @@
-import type { Logger } from '../runner/types.ts';
+import type { Logger } from './types.ts';
 import { mask } from './mask.ts';
 
 export interface ConsoleLoggerOptions {

@@ -1,6 +1,5 @@
-// The runner's own remote commands (pending handler records): run as root, a failure thrown
-// with the command's last lines. The same contract as lib/blocks/shell.ts's run, kept here so the
-// runner depends on no layer above it.
+// The remote commands of the runner and of every block (lib/blocks/shell.ts re-exports it): run as
+// root, a failure thrown with the command's last lines.
 import type { HostContext } from './types.ts';
 
 export async function run(ctx: HostContext, script: string, what: string, stdin?: string | Buffer): Promise<string> {

@@ -10,6 +10,8 @@ import type { UnitState } from '../facts/units.ts';
 import type { FileFact, FileQuery } from '../facts/files.ts';
 import type { Facts } from '../facts/host-facts.ts';
 import type { FactRequest, FactValues } from '../facts/fact.ts';
+import type { FileDiff, Logger } from '../report/types.ts';
+export type { FileDiff, Logger } from '../report/types.ts';
 
 export type { Facts, FileFact, FileQuery, UnitState, FactRequest, FactValues };
 
@@ -27,18 +29,6 @@ export interface ProbeResult {
   packages?: ReadonlySet<string>;
   /** the facts the task asked for in `facts`, by fact name (read them with factOf, lib/facts/fact.ts) */
   facts?: FactValues;
-}
-
-/** Unified diff material for --diff; `secret` masks the contents. */
-export interface FileDiff {
-  path: string;
-  before: string;
-  after: string;
-  secret?: boolean;
-  /** size of the current content in bytes, for a secret whose `before` was not read */
-  beforeBytes?: number;
-  /** size of the new content in bytes (binary content is not measurable as text) */
-  afterBytes?: number;
 }
 
 /** The difference a task found, and how to remove it. */
@@ -106,15 +96,6 @@ export class HandlerRolledBack extends Error {}
  * change, since no handler has anything to catch up on. The task still fails.
  */
 export class NothingApplied extends Error {}
-
-export interface Logger {
-  info(msg: string): void;
-  /** shown with -v */
-  verbose(msg: string): void;
-  /** shown with -vv (commands run) */
-  debug(msg: string): void;
-  warn(msg: string): void;
-}
 
 /** State shared by all hosts of a run (e.g. the K3s token, read on the first server). Never reported. */
 export type SharedState = Map<string, unknown>;

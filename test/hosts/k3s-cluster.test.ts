@@ -14,7 +14,7 @@ import type { HostReport, Role, RunReport } from '../../lib/runner/types.ts';
 import { loadInventory } from '../../lib/inventory/load.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { createTransport } from '../../lib/ssh/index.ts';
-import { writeJsonReport } from '../../lib/report/json.ts';
+import { writeJsonReport } from '../../lib/runner/json-report.ts';
 import { clearSecrets } from '../../lib/report/mask.ts';
 import { k3sArtifactsRole } from '../../roles/k3s-prereq/artifacts.ts';
 import { k3sPrereqRole } from '../../roles/k3s-prereq/index.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
 import { runSite, exitCode } from '../../lib/runner/run-site.ts';
-import { formatRecap } from '../../lib/report/recap.ts';
+import { formatRecap } from '../../lib/runner/recap.ts';
 import { file, lineInFile, blockInFile, directory, command } from '../../lib/blocks/index.ts';
 import { LocalTransport, localHost } from '../support/local-transport.ts';
 

@@ -10,7 +10,7 @@ import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
 import { TransportError } from '../../lib/ssh/types.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
-import { formatRecap } from '../../lib/report/recap.ts';
+import { formatRecap } from '../../lib/runner/recap.ts';
 import { watchInterrupts } from '../../lib/runner/interrupt.ts';
 import { LocalTransport, localHost } from '../support/local-transport.ts';
 

@@ -1,5 +1,5 @@
 // The layer rule (eslint.layers.js): an upward import planted in each layer is reported, a downward
-// one is not, and the real tree has no upward import but the known ones named below.
+// one is not, and the real tree has no upward import.
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
@@ -72,28 +72,7 @@ test('every folder under lib/ belongs to a layer', () => {
   assert.ok(LAYERS.length >= 7);
 });
 
-// Upward imports on main that other work of issue 19 removes; each is named by file and target, so a
-// new one anywhere (even in the same file) fails. Remove an entry when its fix lands.
-const KNOWN = new Set([
-  // the runner's batched unit/package state and the quoter live in lib/blocks ("facts": lib/facts; "state": lib/ssh/shell.ts)
-  'lib/runner/file-facts.ts -> lib/blocks/shell.ts',
-  'lib/runner/pending.ts -> lib/blocks/shell.ts',
-  'lib/runner/run-role.ts -> lib/blocks/unit-state.ts',
-  'lib/runner/run-role.ts -> lib/blocks/package-state.ts',
-  'lib/runner/run-role.ts -> lib/blocks/shell.ts',
-  'lib/runner/types.ts -> lib/blocks/unit-state.ts',
-  // the run's vocabulary (Logger, FileDiff, RunReport, Facts, Role) is defined in lib/runner/types.ts but used
-  // by the foundation and the facts: those types belong lower ("facts": lib/runner, lib/report, lib/facts)
-  'lib/facts/host-facts.ts -> lib/runner/types.ts',
-  'lib/report/diff.ts -> lib/runner/types.ts',
-  'lib/report/json.ts -> lib/runner/types.ts',
-  'lib/report/logger.ts -> lib/runner/types.ts',
-  'lib/report/recap.ts -> lib/runner/types.ts',
-  // VarsReader/loadDefaults move from lib/settings/index.ts to lib/settings ("settings")
-  'lib/gitops/hosted-repo.ts -> lib/settings/index.ts',
-]);
-
-test('the tree has no upward import but the known ones', { timeoutSeconds: 180 }, async () => {
+test('the tree has no upward import', { timeoutSeconds: 180 }, async () => {
   // only the layer rule, with the TypeScript parser: fast, and other rules' findings do not matter here
   const layersOnly = new ESLint({
     cwd: ROOT,
@@ -109,8 +88,7 @@ test('the tree has no upward import but the known ones', { timeoutSeconds: 180 }
       .filter((m) => m.ruleId === RULE || m.fatal)
       .map((m) => (m.fatal ? `${file}: ${m.message}` : `${file} -> ${/ may not import (\S+)/.exec(m.message)![1]}`));
   });
-  const unexpected = found.filter((f) => !KNOWN.has(f));
-  assert.equal(unexpected, [], 'upward imports (see eslint.layers.js: move the code down, or inject it from cli/)');
+  assert.equal(found, [], 'upward imports (see eslint.layers.js: move the code down, or inject it from cli/)');
 });
 
 test.run();

@@ -1,4 +1,4 @@
-import type { RunReport } from '../runner/types.ts';
+import type { RunReport } from './types.ts';
 
 /** The Ansible-style recap, one line per host, and a closing verdict. */
 export function formatRecap(report: RunReport): string {
