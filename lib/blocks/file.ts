@@ -1,5 +1,5 @@
 // File content, mode and owner. The probe reads only metadata and a hash (gathered with the other
-// files of the batch, lib/runner/file-facts.ts); the current content is fetched only to show a
+// files of the batch, lib/facts/files.ts); the current content is fetched only to show a
 // diff, and the new content is uploaded atomically.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
