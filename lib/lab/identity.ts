@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import { generateSshKeyPair } from '../ssh/keygen.ts';
 import { CONFIG_DISK_LABEL } from './recipe.ts';
 import { runOk } from '../process/index.ts';
 
@@ -32,9 +32,7 @@ export interface KeyPair {
 }
 
 export function generateKeyPair(type: 'ed25519' | 'ecdsa' | 'rsa', comment: string, bits?: number): KeyPair {
-  const opts = bits ? { bits, comment } : { comment };
-  const keys = (ssh2.utils.generateKeyPairSync as (t: string, o: object) => KeyPair)(type, opts);
-  return { private: keys.private.endsWith('\n') ? keys.private : `${keys.private}\n`, public: keys.public.trim() };
+  return generateSshKeyPair(type, { comment, bits });
 }
 
 /** Writes the lab's admin key pair (ed25519) unless it exists; returns the public key line. */

@@ -2,7 +2,7 @@
 // them): a test in test/unit needs no ssh-keygen. Tests that compare with ssh-keygen itself are in
 // test/system.
 import { writeFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import { generateSshKeyPair } from '../../lib/ssh/keygen.ts';
 
 export interface KeyPairOptions {
   /** encrypts the private key (aes256-ctr, bcrypt KDF) like `ssh-keygen -N <passphrase>` */
@@ -13,10 +13,7 @@ export interface KeyPairOptions {
 
 /** Writes an ed25519 private key to `file` (mode 0600) and its public line to `file.pub` (0644), like `ssh-keygen -t ed25519 -f file`; returns the public line. */
 export function writeKeyPair(file: string, opts: KeyPairOptions = {}): string {
-  const { private: priv, public: pub } = ssh2.utils.generateKeyPairSync('ed25519', {
-    comment: opts.comment ?? '',
-    ...(opts.passphrase ? { passphrase: opts.passphrase, cipher: 'aes256-ctr', rounds: 16 } : {}),
-  });
+  const { private: priv, public: pub } = generateSshKeyPair('ed25519', { comment: opts.comment, passphrase: opts.passphrase });
   writeFileSync(file, `${priv.trim()}\n`, { mode: 0o600 });
   writeFileSync(`${file}.pub`, `${pub.trim()}\n`, { mode: 0o644 });
   return pub.trim();

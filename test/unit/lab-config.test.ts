@@ -1,22 +1,19 @@
 // The lab's parts that need no VM: topology, inventory (loaded by clusterseed's own inventory
-// loader), QEMU command lines, the kernel command line per boot (Pi cmdline.txt written back on the
-// config disk), accelerator override, keys, and the build's apt proxy. Seconds, not minutes.
+// loader), QEMU command lines, accelerator override, keys, and the build's apt proxy. Seconds, not minutes.
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import { planTopology } from '../../lib/lab/topology.ts';
 import { renderInventory } from '../../lib/lab/inventory.ts';
-import { qemuCommand, labMac, type VmLaunchSpec } from '../../lib/lab/qemu.ts';
-import { nextKernelArgs, type SupervisedVm } from '../../lib/lab/supervisor.ts';
-import { generateKeyPair, knownHostsLines, readGuestCmdline, writeConfigDisk } from '../../lib/lab/identity.ts';
+import { qemuCommand, labMac } from '../../lib/lab/qemu.ts';
+import { generateKeyPair } from '../../lib/lab/identity.ts';
 import { chooseAccel, ACCEL_ENV } from '../../lib/lab/accel.ts';
 import { startAptProxy } from '../../lib/lab/apt-proxy.ts';
-import { baseKernelArgs, imageRecipe, PI_CMDLINE_TXT, CONFIG_DISK_LABEL } from '../../lib/lab/recipe.ts';
-import { runOk } from '../../lib/process/index.ts';
+import { imageRecipe, PI_CMDLINE_TXT } from '../../lib/lab/recipe.ts';
+import { labLaunchSpec as launch } from '../support/lab-launch.ts';
 import { loadInventory, parseInventory } from '../../lib/inventory/load.ts';
 import { lanAddress, lanGroup } from '../../lib/lab/lan.ts';
 import { k3sSettings, kubeconfigServer } from '../../lib/k3s/settings.ts';
@@ -130,26 +127,6 @@ test('inventory with the lab LAN: nodes reach each other at their LAN addresses,
   assert.ok(a.port >= 20000 && a.port < 40000);
 });
 
-function launch(arch: 'x86_64' | 'aarch64', accel: 'kvm' | 'tcg'): VmLaunchSpec {
-  return {
-    tag: 'clusterseed-vmlab-0000',
-    name: 'vm',
-    arch,
-    accel,
-    cpus: 2,
-    memoryMb: 1024,
-    sshPort: 2299,
-    disk: 'disk.qcow2',
-    configDisk: 'config.img',
-    consoleLog: 'console.log',
-    qmpSocket: 'qmp.sock',
-    pidFile: 'qemu.pid',
-    kernel: '/images/vmlinuz',
-    initrd: '/images/initrd.img',
-    mac: labMac(1),
-  };
-}
-
 const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 test('qemu: TCG x86_64 uses qemu64 and a bounded translation cache; arm64 is virt/cortex-a72', () => {
@@ -189,49 +166,6 @@ test('qemu: a UDP forward from 127.0.0.1 to the guest (a WireGuard endpoint othe
   const netdevs = cloud.args.filter((_, i) => cloud.args[i - 1] === '-netdev');
   assert.equal(netdevs, ['user,id=net0,hostfwd=tcp:127.0.0.1:2299-:22,hostfwd=udp:127.0.0.1:25820-:51820']);
   assert.is(cloud.args.filter((a) => a.startsWith('virtio-net-pci')).length, 1, "one NIC: the VM's own user-mode network");
-});
-
-test('kernel command line: x86 always the lab default; a Pi boots with the cmdline.txt it wrote back', async () => {
-  const disk = path.join(tmp, 'config.img');
-  const identity = await writeConfigDisk(disk, 'pi-1', generateKeyPair('ed25519', 'admin').public);
-  assert.match(identity.machineId, /^[0-9a-f]{32}$/);
-  const vm = (raspberryPi: boolean, arch: 'x86_64' | 'aarch64'): SupervisedVm => ({
-    launch: launch(arch, 'tcg'),
-    kernelArgs: baseKernelArgs(arch),
-    machineId: identity.machineId,
-    raspberryPi,
-  });
-  assert.is(await nextKernelArgs(vm(false, 'x86_64'), disk), `${baseKernelArgs('x86_64')} systemd.machine_id=${identity.machineId}`);
-  // before the guest ever shut down: the image's cmdline.txt, plus the machine id for the first boot
-  assert.is(await readGuestCmdline(disk), undefined);
-  assert.is(await nextKernelArgs(vm(true, 'aarch64'), disk), `${PI_CMDLINE_TXT.trim()} systemd.machine_id=${identity.machineId}`);
-  // what the guest's identity service leaves at shutdown after a role edited cmdline.txt
-  const edited = `${PI_CMDLINE_TXT.trim()} cgroup_memory=1 cgroup_enable=memory`;
-  const staged = path.join(tmp, 'written-back');
-  fs.mkdirSync(staged);
-  fs.writeFileSync(path.join(staged, 'cmdline.txt'), `${edited}\n`);
-  const written = path.join(tmp, 'written-back.img');
-  await runOk(['mkfs.ext4', '-q', '-F', '-O', '^has_journal', '-L', CONFIG_DISK_LABEL, '-d', staged, written, '8M']);
-  assert.is(await nextKernelArgs(vm(true, 'aarch64'), written), edited);
-});
-
-test('identity: host keys parse, known_hosts lines name the forwarded port, the config disk is private', async () => {
-  const disk = path.join(tmp, 'config2.img');
-  const identity = await writeConfigDisk(disk, 'desktop', 'ssh-ed25519 AAAA admin');
-  assert.equal(
-    identity.hostPublicKeys.map((k) => k.split(' ')[0]),
-    ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa'],
-  );
-  for (const k of identity.hostPublicKeys) assert.not.instance(ssh2.utils.parseKey(k), Error);
-  assert.is(fs.statSync(disk).mode & 0o777, 0o600);
-  assert.equal(knownHostsLines(2230, identity.hostPublicKeys.slice(0, 1)), [`[127.0.0.1]:2230 ${identity.hostPublicKeys[0]}`]);
-  const listing = await runOk(['debugfs', '-R', 'ls -l /ssh', disk]);
-  assert.match(listing, 'ssh_host_ed25519_key');
-  assert.is((await runOk(['debugfs', '-R', 'cat /hostname', disk])).trim(), 'desktop');
-  const withLan = path.join(tmp, 'config3.img');
-  await writeConfigDisk(withLan, 'pi-1', 'ssh-ed25519 AAAA admin', { mac: labMac(2, 'lan'), address: '172.30.213.12/24' });
-  assert.is((await runOk(['debugfs', '-R', 'cat /lan-mac', withLan])).trim(), labMac(2, 'lan'));
-  assert.is((await runOk(['debugfs', '-R', 'cat /lan-address', withLan])).trim(), '172.30.213.12/24');
 });
 
 test('accelerator: the override wins and is checked; a foreign guest is always TCG', async () => {
