@@ -1,8 +1,9 @@
 // Remote scripts that a normal converge does not send (failure paths: rollbacks and restores) or
 // that the transport runs itself (upload install, the persistent shell loop, sudo's launcher),
-// built with sample arguments; the fact commands of lib/facts and the reboot scripts of lib/blocks with
-// parameters a converge may not reach (a sysctl glob, a quote in a path); and the per-script exclusions of the shellcheck test, each with
-// its reason. Used by test/hosts/remote-scripts.test.ts and test/system/remote-scripts.test.ts.
+// built with sample arguments; the fact commands of lib/facts and the reboot scripts of lib/blocks,
+// with parameters a converge may not reach (a sysctl glob, a quote in a path); and the per-script
+// exclusions of the shellcheck test, each with its reason. Used by test/hosts/remote-scripts.test.ts
+// and test/system/remote-scripts.test.ts.
 import { buildLaunch } from '../../lib/ssh/become.ts';
 import { SHELL_LOOP } from '../../lib/ssh/persistent-shell.ts';
 import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/upload-plan.ts';
