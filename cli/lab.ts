@@ -1,5 +1,5 @@
 // scripts/lab.mjs: throwaway Debian VMs (QEMU) to try clusterseed on before real hosts.
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args.ts';
 import { labDown, labStatus, labUp, rebootAndWait, sshTarget } from '../lib/lab/lab.ts';
 import { defaultLabDir, labFiles } from '../lib/lab/paths.ts';
 import { findVm, requireState } from '../lib/lab/state.ts';
@@ -31,11 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   const remoteCommand = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
   let parsed;
   try {
-    parsed = parseArgs({
-      args: dashdash >= 0 ? argv.slice(0, dashdash) : argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
+    parsed = parseFlags(
+      dashdash >= 0 ? argv.slice(0, dashdash) : argv,
+      {
         dir: { type: 'string' },
         servers: { type: 'string' },
         agents: { type: 'string' },
@@ -45,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    });
+      true,
+    );
   } catch (err) {
     console.error(`error: ${(err as Error).message}\n\n${USAGE}`);
     return 1;

@@ -11,7 +11,7 @@
 import type { FieldPath, InventoryIssue } from '../lib/inventory/errors.ts';
 import { InventoryError, formatPath } from '../lib/inventory/errors.ts';
 import type { HostSpec, Inventory } from '../lib/inventory/model.ts';
-import { provenanceOf } from '../lib/inventory/provenance.ts';
+import { issueAt, provenanceOf } from '../lib/inventory/provenance.ts';
 import { deepMerge } from '../lib/runner/merge.ts';
 import type { Facts, HostContext, Logger, Role, RunOptions } from '../lib/runner/types.ts';
 import type { Transport } from '../lib/ssh/types.ts';
@@ -179,16 +179,5 @@ export async function preflightRoleVars(inventory: Inventory, roles: Role[]): Pr
 }
 
 function issuesAt(inventory: Inventory, problems: { path: FieldPath; message: string }[]): InventoryIssue[] {
-  const source = provenanceOf(inventory)?.source;
-  return problems.map((p) => {
-    const pos = source ? source.locateValue(p.path) : { line: 0, column: 0 };
-    return {
-      file: source?.file ?? inventory.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(p.path),
-      message: p.message,
-      severity: 'error' as const,
-    };
-  });
+  return problems.map((p) => issueAt(inventory, p.path, p.message));
 }

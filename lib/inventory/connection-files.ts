@@ -3,12 +3,12 @@
 // Kept apart from loading because rendering the GitOps repository needs none of it.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from './errors.ts';
+import { InventoryError, type FieldPath, type InventoryIssue } from './errors.ts';
 import { privateKeyProblem } from './key-files.ts';
 import { kubeconfigCredentialProblem } from './kubeconfig-file.ts';
 import type { HostSpec, Inventory } from './model.ts';
 import { fileInTheWay } from './paths.ts';
-import { provenanceOf } from './provenance.ts';
+import { issueAt, provenanceOf } from './provenance.ts';
 
 export interface ConnectionCheckOptions {
   /** only these hosts will be contacted (--limit); default: all */
@@ -29,16 +29,7 @@ export function checkConnectionFiles(inventory: Inventory, env: NodeJS.ProcessEn
   const issues: InventoryIssue[] = [];
   const seen = new Set<string>();
   const report = (path: FieldPath, message: string, at: 'key' | 'value' = 'value') => {
-    const source = provenance?.source;
-    const pos = source ? (at === 'key' ? source.locateKey(path) : source.locateValue(path)) : { line: 0, column: 0 };
-    const issue: InventoryIssue = {
-      file: source?.file ?? inventory.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(path),
-      message,
-      severity: 'error',
-    };
+    const issue = issueAt(inventory, path, message, at);
     const id = `${issue.line}:${issue.path}:${message}`;
     if (!seen.has(id)) issues.push(issue);
     seen.add(id);
@@ -137,22 +128,13 @@ export function knownHostsProblem(file: string, acceptNew: boolean): string | un
  * the run, so this is said before the first host is touched. Never quotes a credential.
  */
 export function checkKubeconfigFiles(inventory: Inventory): void {
-  const source = provenanceOf(inventory)?.source;
   const issues: InventoryIssue[] = [];
   for (const cluster of inventory.clusters) {
     if (!cluster.adopted) continue;
     const problem = kubeconfigCredentialProblem(cluster.adopted.kubeconfig, cluster.adopted.context);
     if (!problem) continue;
     const at: FieldPath = ['clusters', cluster.name, 'kubeconfig'];
-    const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
-    issues.push({
-      file: source?.file ?? inventory.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(at),
-      message: problem,
-      severity: 'error',
-    });
+    issues.push(issueAt(inventory, at, problem));
   }
   if (issues.length) throw new InventoryError(issues);
 }

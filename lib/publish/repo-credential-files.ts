@@ -1,28 +1,17 @@
 // What gitops.repo's credential settings need on the control machine: the deploy key file named by
 // ssh_key (there, private, unencrypted, 0600) and the variable named by token_env (set). Checked
 // before the repository is rendered, reported at the line that names them.
-import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from '../inventory/errors.ts';
+import { InventoryError, type FieldPath, type InventoryIssue } from '../inventory/errors.ts';
 import type { Inventory } from '../inventory/model.ts';
-import { provenanceOf } from '../inventory/provenance.ts';
+import { issueAt } from '../inventory/provenance.ts';
 import { privateKeyFileProblem } from './key-file.ts';
 
 /** Throws InventoryError for an unusable ssh_key file or an unset token_env variable. */
 export function checkRepoCredentialFiles(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): void {
   const repo = inventory.gitops.repo;
   if (repo.kind !== 'remote' || !repo.auth) return;
-  const source = provenanceOf(inventory)?.source;
   const issues: InventoryIssue[] = [];
-  const report = (path: FieldPath, message: string) => {
-    const pos = source ? source.locateValue(path) : { line: 0, column: 0 };
-    issues.push({
-      file: source?.file ?? inventory.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(path),
-      message,
-      severity: 'error',
-    });
-  };
+  const report = (path: FieldPath, message: string) => issues.push(issueAt(inventory, path, message));
   if (repo.auth.sshKey) {
     const problem = privateKeyFileProblem(repo.auth.sshKey);
     if (problem) report(['gitops', 'repo', 'ssh_key'], `deploy key ${problem}`);

@@ -1,8 +1,8 @@
 // The SSH remote's host keys for Argo CD (lib/publish/remote-host-keys.ts), with the inventory's
 // place in the error: gitops.repo.known_hosts when it names the file, else gitops.repo.url.
-import { InventoryError, formatPath, type FieldPath } from '../inventory/errors.ts';
+import { InventoryError, type FieldPath } from '../inventory/errors.ts';
 import type { Inventory } from '../inventory/model.ts';
-import { provenanceOf } from '../inventory/provenance.ts';
+import { issueAt } from '../inventory/provenance.ts';
 import { remoteHostKeys, RemoteHostKeyError } from './remote-host-keys.ts';
 
 /**
@@ -18,12 +18,8 @@ export function repoHostKeys(inventory: Inventory, url: string | undefined, defa
   } catch (e) {
     // a URL from the command line has no line in the inventory
     if (!(e instanceof RemoteHostKeyError) || repo.kind !== 'remote' || (repo.url !== url && !knownHostsFile)) throw e;
-    const source = provenanceOf(inventory)?.source;
     const at: FieldPath = ['gitops', 'repo', knownHostsFile ? 'known_hosts' : 'url'];
-    const pos = source ? source.locateValue(at) : { line: 0, column: 0 };
     const message = e.message.replace(/^gitops\.repo\.known_hosts: /, '');
-    throw new InventoryError([
-      { file: source?.file ?? inventory.file, line: pos.line, column: pos.column, path: formatPath(at), message, severity: 'error' },
-    ]);
+    throw new InventoryError([issueAt(inventory, at, message)]);
   }
 }

@@ -5,10 +5,10 @@
 // be ignored without a word: `vars.hardening.ssh_port` looked like it did something for months.
 // Every problem is an InventoryIssue at the line of the offending key, raised before any host is
 // touched.
-import { InventoryError, formatPath, type FieldPath, type InventoryIssue } from '../inventory/errors.ts';
+import { InventoryError, type FieldPath } from '../inventory/errors.ts';
 import { isPlainObject } from '../inventory/merge.ts';
 import type { Inventory } from '../inventory/model.ts';
-import { provenanceOf } from '../inventory/provenance.ts';
+import { issueAt, provenanceOf } from '../inventory/provenance.ts';
 import type { RawInventory } from '../inventory/raw.ts';
 import { didYouMean } from '../inventory/suggest.ts';
 
@@ -244,18 +244,7 @@ function walk(spec: VarsSpec, defaults: Record<string, unknown>, value: unknown,
 /** Turns problems into one InventoryError at their lines (when the inventory came from the loader). */
 export function throwIfProblems(inventory: Inventory, problems: Problem[]): void {
   if (!problems.length) return;
-  const source = provenanceOf(inventory)?.source;
-  const issues: InventoryIssue[] = problems.map((p) => {
-    const pos = source ? (p.at === 'key' ? source.locateKey(p.path) : source.locateValue(p.path)) : { line: 0, column: 0 };
-    return {
-      file: source?.file ?? inventory.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(p.path),
-      message: p.message,
-      severity: 'error',
-    };
-  });
+  const issues = problems.map((p) => issueAt(inventory, p.path, p.message, p.at));
   throw new InventoryError(issues);
 }
 

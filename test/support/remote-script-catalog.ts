@@ -1,11 +1,20 @@
 // Remote scripts that a normal converge does not send (failure paths: rollbacks and restores) or
 // that the transport runs itself (upload install, the persistent shell loop, sudo's launcher),
-// built with sample arguments; and the per-script exclusions of the shellcheck test, each with
-// its reason. Used by test/hosts/remote-scripts.test.ts and test/system/remote-scripts.test.ts.
+// built with sample arguments; the fact commands of lib/facts and the reboot scripts of lib/blocks,
+// with parameters a converge may not reach (a sysctl glob, a quote in a path); and the per-script
+// exclusions of the shellcheck test, each with its reason. Used by test/hosts/remote-scripts.test.ts
+// and test/system/remote-scripts.test.ts.
 import { buildLaunch } from '../../lib/ssh/become.ts';
 import { SHELL_LOOP } from '../../lib/ssh/persistent-shell.ts';
 import { chownAndRenameScript, installFromStagingScript } from '../../lib/ssh/upload-plan.ts';
 import { FACTS_PROBE } from '../../lib/facts/host-facts.ts';
+import { filesFact } from '../../lib/facts/files.ts';
+import { iptablesFact } from '../../lib/facts/iptables.ts';
+import { packagesFact } from '../../lib/facts/packages.ts';
+import { procPath, sysctlFact } from '../../lib/facts/sysctl.ts';
+import { unitsFact } from '../../lib/facts/units.ts';
+import { BOOT_MARK, SCHEDULE_REBOOT } from '../../lib/blocks/reboot.ts';
+import { buildProbeBatch } from '../../lib/runner/probe-batch.ts';
 import { FIREWALL_ROLLBACK_SCRIPT, firewallRollbackSh } from '../../roles/harden/firewall-tasks.ts';
 import { candidateScript, installScript, moduliFilterScript, RESTORE_AND_RELOAD_SCRIPT } from '../../roles/harden/sshd-tasks.ts';
 import { applicationStatusProbe } from '../../roles/argocd-bootstrap/index.ts';
@@ -20,6 +29,25 @@ export const FIXED_SCRIPTS: string[] = [
   SHELL_LOOP,
   buildLaunch(SHELL_LOOP, { sudo: true, password: 'x' }).command,
   FACTS_PROBE,
+  // the facts of lib/facts (each batched by the runner, or read alone by readFact), typical parameters
+  sysctlFact.command([procPath('net.ipv4.ip_forward'), procPath('kernel.kptr_restrict'), '/proc/sys/net/ipv4/conf/*/rp_filter']),
+  sysctlFact.command([]),
+  iptablesFact.command([]),
+  filesFact.command([
+    { path: '/etc/ssh/sshd_config' },
+    { path: "/etc/it's here.conf", hash: true },
+    { path: '/etc/sysctl.d/99-clusterseed.conf', hash: true },
+    { path: '/boot/firmware/cmdline.txt', content: true },
+    { path: '/etc/fstab', content: true },
+  ]),
+  filesFact.command([{ path: '/etc/x.conf' }]),
+  unitsFact.command(['ssh.service', 'k3s.service', 'nftables.service']),
+  packagesFact.command(['openssh-server', 'nftables', 'apparmor']),
+  // the runner's framing of a probe batch around them
+  buildProbeBatch([FACTS_PROBE, iptablesFact.command([]), packagesFact.command(['nftables'])]).script,
+  // lib/blocks/reboot.ts: the boot mark read before and after, and the scheduled reboot
+  BOOT_MARK,
+  SCHEDULE_REBOOT,
   installFromStagingScript(
     '/home/admin/.clusterseed-staging/.staged.cs-0a1b2c',
     "/etc/it's here.conf",
