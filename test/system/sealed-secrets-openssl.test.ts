@@ -5,27 +5,18 @@ import { needTool, test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateSealingKeyPair, sealSecret, type SealingKeyPair } from '../../lib/gitops/sealed-secrets.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 
 // The 2048-bit pair with a common name that the unit tests use for the same checks.
 let small: SealingKeyPair;
-const tmpDirs: string[] = [];
 
 test.before(async () => {
   small = await generateSealingKeyPair({ keySize: 2048, commonName: 'clusterseed-test' });
 });
 
-test.after(async () => {
-  for (const dir of tmpDirs) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function tmpDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-sealing-'));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmpDir = tempDirs(test, 'clusterseed-sealing-');
 
 test('openssl reads the certificate with the controller extensions', async () => {
   needTool('openssl', ['version']);
