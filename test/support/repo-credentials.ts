@@ -16,20 +16,22 @@ export function credentialFixture() {
   const pair = generateDeployKey('ro');
   writeFileSync(good, pair.privateKey, { mode: 0o600 });
 
-  /** The inventory `dir`/inventory.yaml with these lines under gitops.repo. */
-  function inventory(repo: string[]): Inventory {
-    const text = [
-      'cluster: { name: c, k3s_version: v1.31.4+k3s1 }',
-      'defaults: { user: u }',
-      'hosts: { a: { address: 10.0.0.1 } }',
-      'groups: { servers: [a] }',
-      'gitops:',
-      '  repo:',
-      ...repo.map((l) => `    ${l}`),
-    ].join('\n');
-    return parseInventory(text, path.join(dir, 'inventory.yaml'));
-  }
+  const inventory = (repo: string[]) => repoInventory(dir, repo);
   return { dir, good, pair, inventory };
+}
+
+/** The inventory `dir`/inventory.yaml of one host with these lines under gitops.repo. */
+export function repoInventory(dir: string, repo: string[]): Inventory {
+  const text = [
+    'cluster: { name: c, k3s_version: v1.31.4+k3s1 }',
+    'defaults: { user: u }',
+    'hosts: { a: { address: 10.0.0.1 } }',
+    'groups: { servers: [a] }',
+    'gitops:',
+    '  repo:',
+    ...repo.map((l) => `    ${l}`),
+  ].join('\n');
+  return parseInventory(text, path.join(dir, 'inventory.yaml'));
 }
 
 /** A logger whose info, verbose and warn lines (warn prefixed "WARN ") land in `lines`. */

@@ -9,30 +9,19 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import {
-  buildSshdConfig,
   effectiveMismatches,
   HOST_KEYS_PROBE,
   parseEffective,
   parseHostKeys,
   publicKeyInfo,
-  readSshdVars,
   renderSshdConfig,
   versionAtLeast,
   type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
 import { renderRuleset } from '../../roles/harden/firewall.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
-import { cluster, firewallModelOf, hardenReader as reader, HOSTS } from '../support/harden-firewall.ts';
-
-const KEYS: HostKeyInfo[] = [
-  { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
-  { path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' },
-  { path: '/etc/ssh/ssh_host_rsa_key', bits: 3072, type: 'RSA' },
-];
-
-function configFor(version: string, over: Record<string, unknown> = {}, keys = KEYS) {
-  return buildSshdConfig(readSshdVars(reader(over), version), version, keys);
-}
+import { cluster, firewallModelOf, HOSTS } from '../support/harden-firewall.ts';
+import { configFor } from '../support/harden-sshd.ts';
 
 // ---- sshd ------------------------------------------------------------------------------------
 

@@ -14,10 +14,8 @@ import { VarsError } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
   algorithmsFor,
-  buildSshdConfig,
   chooseHostKeys,
   parseHostKeys,
-  readSshdVars,
   renderSshdConfig,
   versionAtLeast,
   type HostKeyInfo,
@@ -33,16 +31,7 @@ import { baseDefaults } from '../../roles/base/index.ts';
 import { probed } from '../support/probe-state.ts';
 import { cluster, firewallModelOf, hardenReader as reader, HOSTS, inventoryOf } from '../support/harden-firewall.ts';
 import { hostContext } from '../support/host-context.ts';
-
-const KEYS: HostKeyInfo[] = [
-  { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
-  { path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' },
-  { path: '/etc/ssh/ssh_host_rsa_key', bits: 3072, type: 'RSA' },
-];
-
-function configFor(version: string, over: Record<string, unknown> = {}, keys = KEYS) {
-  return buildSshdConfig(readSshdVars(reader(over), version), version, keys);
-}
+import { configFor, KEYS } from '../support/harden-sshd.ts';
 
 // ---- sshd ------------------------------------------------------------------------------------
 
