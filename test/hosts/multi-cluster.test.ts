@@ -19,6 +19,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { startLab, type TestLab } from '../harness/hosts.ts';
 import { startK3sMirror, type K3sMirror } from '../support/k3s-mirror.ts';
+import { opensslOaepDecrypt } from '../support/openssl-oaep.ts';
 
 const VERSION = 'v1.31.4+k3s1';
 const MANIFESTS = '/var/lib/rancher/k3s/server/manifests';
@@ -120,24 +121,7 @@ function unseal(s: Doc, key: string, privateKeyPem: string): string {
   const n = raw.readUInt16BE(0);
   const keyFile = path.join(work, `unseal-${process.pid}.key`);
   writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
-  const label = Buffer.from(scopeLabel(s)).toString('hex');
-  const session = execFileSync(
-    'openssl',
-    [
-      'pkeyutl',
-      '-decrypt',
-      '-inkey',
-      keyFile,
-      '-pkeyopt',
-      'rsa_padding_mode:oaep',
-      '-pkeyopt',
-      'rsa_oaep_md:sha256',
-      '-pkeyopt',
-      'rsa_mgf1_md:sha256',
-      ...(label ? ['-pkeyopt', `rsa_oaep_label:${label}`] : []),
-    ],
-    { input: raw.subarray(2, 2 + n), stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const session = opensslOaepDecrypt(keyFile, scopeLabel(s), raw.subarray(2, 2 + n));
   rmSync(keyFile);
   const body = raw.subarray(2 + n);
   const d = createDecipheriv('aes-256-gcm', session, Buffer.alloc(12));

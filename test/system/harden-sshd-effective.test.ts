@@ -7,10 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deepMerge } from '../../lib/inventory/merge.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
-import { VarsReader } from '../../lib/settings/index.ts';
-import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
   buildSshdConfig,
   effectiveMismatches,
@@ -25,28 +22,31 @@ import { contextMismatches, contextUsers, effectiveContextsScript } from '../../
 import { sshdConfigTask } from '../../roles/harden/sshd-tasks.ts';
 import { probed } from '../support/probe-state.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
-
-const reader = (over: Record<string, unknown> = {}) =>
-  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
+import { hardenReader as reader } from '../support/harden-firewall.ts';
 
 /** sshd of this machine, for checking what the role renders (test/support/local-sshd.ts). */
 const localSshd = localSshdVersion();
 const hostKeysHere = () => parseHostKeys(execFileSync('sh', ['-c', HOST_KEYS_PROBE], { encoding: 'utf8' }).split('\n'));
 const configFor = (over: Record<string, unknown> = {}) => buildSshdConfig(readSshdVars(reader(over), localSshd), localSshd, hostKeysHere());
 
-test('PermitRootLogin prohibit-password passes although sshd -T prints without-password', () => {
-  const { input } = configFor({ sshd: { settings: { PermitRootLogin: 'prohibit-password' } } });
+/** `sshd -T` of this config (for the admin user from loopback), asserted to succeed. */
+function effectiveOf(config: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));
   try {
-    writeFileSync(path.join(dir, 'sshd_config'), renderSshdConfig(input));
+    writeFileSync(path.join(dir, 'sshd_config'), config);
     const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
       encoding: 'utf8',
     });
     assert.is(eff.status, 0, eff.stderr);
-    assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
+    return eff.stdout;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('PermitRootLogin prohibit-password passes although sshd -T prints without-password', () => {
+  const { input } = configFor({ sshd: { settings: { PermitRootLogin: 'prohibit-password' } } });
+  assert.equal(effectiveMismatches(input, parseEffective(effectiveOf(renderSshdConfig(input)))), []);
   // spelling differences only: a real difference is still one
   const eff = new Map([['permitrootlogin', ['without-password']]]);
   assert.equal(effectiveMismatches({ ...input, settings: [['PermitRootLogin', 'no']] }, eff).length, 1);
@@ -54,18 +54,9 @@ test('PermitRootLogin prohibit-password passes although sshd -T prints without-p
 
 test('AllowGroups of several groups: sshd -T prints one line per group, and that is the same setting', () => {
   const { input } = configFor({ sshd: { allow_groups: ['sudo', 'clusterseed-git'] } });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-sshd-'));
-  try {
-    writeFileSync(path.join(dir, 'sshd_config'), renderSshdConfig(input));
-    const eff = spawnSync('sshd', ['-T', '-f', `${dir}/sshd_config`, '-C', 'user=admin,host=localhost,addr=127.0.0.1'], {
-      encoding: 'utf8',
-    });
-    assert.is(eff.status, 0, eff.stderr);
-    assert.match(eff.stdout, /^allowgroups sudo\nallowgroups clusterseed-git$/m);
-    assert.equal(effectiveMismatches(input, parseEffective(eff.stdout)), []);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const eff = effectiveOf(renderSshdConfig(input));
+  assert.match(eff, /^allowgroups sudo\nallowgroups clusterseed-git$/m);
+  assert.equal(effectiveMismatches(input, parseEffective(eff)), []);
   // a group missing is still a difference
   assert.equal(effectiveMismatches(input, new Map([['allowgroups', ['sudo']]])), [
     'allowgroups: effective "sudo", wanted "sudo clusterseed-git"',

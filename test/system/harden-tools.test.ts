@@ -8,37 +8,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
-import { deepMerge } from '../../lib/runner/merge.ts';
-import { VarsReader } from '../../lib/settings/index.ts';
-import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
-  buildSshdConfig,
   effectiveMismatches,
   HOST_KEYS_PROBE,
   parseEffective,
   parseHostKeys,
   publicKeyInfo,
-  readSshdVars,
   renderSshdConfig,
   versionAtLeast,
   type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
-import { clusterView, k3sRules, readExtraPorts, renderRuleset, type FirewallModel } from '../../roles/harden/firewall.ts';
+import { renderRuleset } from '../../roles/harden/firewall.ts';
 import { localSshdVersion } from '../support/local-sshd.ts';
-
-const reader = (over: Record<string, unknown> = {}) =>
-  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
-
-const KEYS: HostKeyInfo[] = [
-  { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
-  { path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' },
-  { path: '/etc/ssh/ssh_host_rsa_key', bits: 3072, type: 'RSA' },
-];
-
-function configFor(version: string, over: Record<string, unknown> = {}, keys = KEYS) {
-  return buildSshdConfig(readSshdVars(reader(over), version), version, keys);
-}
+import { cluster, firewallModelOf, HOSTS } from '../support/harden-firewall.ts';
+import { configFor } from '../support/harden-sshd.ts';
 
 // ---- sshd ------------------------------------------------------------------------------------
 
@@ -154,66 +137,7 @@ test('an earlier drop-in that overrides ours (first match wins) is found in the 
 
 // ---- firewall --------------------------------------------------------------------------------
 
-const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
-  name: 'home',
-  k3sVersion: 'v1.31.4+k3s1',
-  clusterCidr: '10.42.0.0/16',
-  serviceCidr: '10.43.0.0/16',
-  flannelBackend: 'vxlan',
-  servers: ['s1', 's2'],
-  agents: ['a1'],
-  domain: 'home.lan',
-  components: {},
-  vars: {},
-  ...over,
-});
-const host = (name: string, address: string, groups: string[]): HostSpec => ({
-  name,
-  address,
-  port: 22,
-  user: 'admin',
-  become: true,
-  cluster: 'home',
-  groups,
-  labels: {},
-  taints: [],
-  vars: {},
-});
-function inventoryOf(c: ClusterSpec, hosts: HostSpec[]): Inventory {
-  return {
-    file: '/inv/inventory.yaml',
-    dir: '/inv',
-    hosts,
-    groups: { servers: c.servers, agents: c.agents },
-    clusters: [c],
-    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
-    vars: {},
-  };
-}
-const HOSTS = [host('s1', '192.168.1.10', ['servers']), host('s2', '192.168.1.11', ['servers']), host('a1', '192.168.1.20', ['agents'])];
-const same = async (a: string) => [a];
-
-async function modelFor(name: string, c = cluster(), over: Record<string, unknown> = {}): Promise<FirewallModel> {
-  const h = HOSTS.find((x) => x.name === name)!;
-  const view = await clusterView(h, inventoryOf(c, HOSTS), same);
-  const r = reader(over);
-  const k3s = k3sRules({
-    isServer: h.groups.includes('servers'),
-    isAgent: h.groups.includes('agents'),
-    view,
-    nodeNetworks: [],
-    apiFrom: [],
-  });
-  return {
-    host: name,
-    sshPort: 22,
-    sshFrom: [],
-    allowIcmp: true,
-    logDropped: false,
-    trusted: k3s.trusted,
-    rules: [...k3s.rules, ...readExtraPorts(r)],
-  };
-}
+const modelFor = (name: string, c = cluster(), over: Record<string, unknown> = {}) => firewallModelOf(HOSTS, name, over, c);
 
 const canUnshare = spawnSync('unshare', ['-n', 'true']).status === 0;
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { HostSpec } from '../../lib/inventory/model.ts';
 import type { Change, HostContext, PlanResult, Task } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
@@ -24,37 +24,16 @@ import { cronAllowContent, cronTask } from '../../roles/harden/cron.ts';
 import { fstabWithTmpOptions, tmpMountTasks, tmpMountUnit } from '../../roles/harden/tmp-mount.ts';
 import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { inState, probed } from '../support/probe-state.ts';
+import { emptyInventory, hostN1, quiet } from '../support/host-context.ts';
+import { hardenReader } from '../support/harden-firewall.ts';
 
 const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop';
 const OLD = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0ldKeyK0ldKeyK0ldKeyK0ldKeyK0ldKeyK0ldKey01 old@laptop';
 const HAND = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedHandAddedHandAddedHandAddedHandAdd0 someone@else';
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 const baseReader = (over: Record<string, unknown> = {}) =>
   new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
-const hardenReader = (over: Record<string, unknown> = {}) =>
-  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
-const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1',
-  address: '192.168.1.10',
-  port: 22,
-  user: 'pi',
-  become: true,
-  cluster: 'home',
-  groups: ['agents'],
-  labels: {},
-  taints: [],
-  vars: {},
-  ...over,
-});
-const inventory = (): Inventory => ({
-  file: '/inv/inventory.yaml',
-  dir: '/inv',
-  hosts: [],
-  groups: { servers: [], agents: [] },
-  clusters: [],
-  gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
-  vars: {},
-});
+const host = (over: Partial<HostSpec> = {}): HostSpec => hostN1({ groups: ['agents'], ...over });
+const inventory = emptyInventory;
 function ctx(facts: Partial<HostContext['facts']> = {}, over: Partial<HostContext> = {}, warnings: string[] = []): HostContext {
   return {
     host: host(),

@@ -4,53 +4,14 @@
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import { checkRepoCredentialFiles } from '../../lib/publish/repo-credential-files.ts';
 import { credentialSource, loadRepoCredential } from '../../lib/publish/credentials.ts';
-import { generateDeployKey, publicKeyOf } from '../../lib/publish/deploy-key.ts';
+import { publicKeyOf } from '../../lib/publish/deploy-key.ts';
+import { collecting, credentialFixture, fileFailure } from '../support/repo-credentials.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'cs-creds-'));
-const good = path.join(dir, 'readonly');
-const pair = generateDeployKey('ro');
-writeFileSync(good, pair.privateKey, { mode: 0o600 });
-
-function collecting() {
-  const lines: string[] = [];
-  const log = {
-    info: (m: string) => lines.push(m),
-    verbose: (m: string) => lines.push(m),
-    debug: () => {},
-    warn: (m: string) => lines.push(`WARN ${m}`),
-  };
-  return { lines, log };
-}
-
-function inventory(repo: string[]): Inventory {
-  const text = [
-    'cluster: { name: c, k3s_version: v1.31.4+k3s1 }',
-    'defaults: { user: u }',
-    'hosts: { a: { address: 10.0.0.1 } }',
-    'groups: { servers: [a] }',
-    'gitops:',
-    '  repo:',
-    ...repo.map((l) => `    ${l}`),
-  ].join('\n');
-  return parseInventory(text, path.join(dir, 'inventory.yaml'));
-}
-
-function fileFailure(inv: Inventory, env: NodeJS.ProcessEnv): string {
-  try {
-    checkRepoCredentialFiles(inv, env);
-  } catch (e) {
-    if (e instanceof InventoryError) return e.format();
-    throw e;
-  }
-  throw new Error('checkRepoCredentialFiles passed');
-}
+const { dir, pair, inventory } = credentialFixture();
 
 test('an ssh remote without ssh_key: a key is generated once (0600, OpenSSH), its public half printed with what to do', async () => {
   const url = 'ssh://git@gitea.lan/ops/gitops.git';

@@ -9,12 +9,13 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
+import { InventoryError } from '../../lib/inventory/load.ts';
 import { repoHostKeys } from '../../lib/publish/repo-host-keys.ts';
 import { remoteHostKeys, RemoteHostKeyError, sshRemoteOf } from '../../lib/publish/remote-host-keys.ts';
 import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
 import { prepareGitops } from '../../cli/site/gitops-step.ts';
 import { homelab } from '../fixtures/gitops/inventories.ts';
+import { repoInventory } from '../support/repo-credentials.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cs-hostkeys-'));
 /** a host key as known_hosts carries it: `type base64` */
@@ -87,18 +88,7 @@ test('no key needed: https, file://, and the hosts Argo CD already knows on port
   );
 });
 
-function inventory(repo: string[]) {
-  const text = [
-    'cluster: { name: c, k3s_version: v1.31.4+k3s1 }',
-    'defaults: { user: u }',
-    'hosts: { a: { address: 10.0.0.1 } }',
-    'groups: { servers: [a] }',
-    'gitops:',
-    '  repo:',
-    ...repo.map((l) => `    ${l}`),
-  ].join('\n');
-  return parseInventory(text, path.join(dir, 'inventory.yaml'));
-}
+const inventory = (repo: string[]) => repoInventory(dir, repo);
 
 function failure(fn: () => unknown): string {
   try {

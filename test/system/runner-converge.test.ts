@@ -5,44 +5,11 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
-import { runSite, exitCode } from '../../lib/runner/run-site.ts';
+import { exitCode } from '../../lib/runner/run-site.ts';
 import { formatRecap } from '../../lib/runner/recap.ts';
 import { file, lineInFile, blockInFile, directory, command } from '../../lib/blocks/index.ts';
-import { LocalTransport, localHost } from '../support/local-transport.ts';
-
-function inventory(names: string[]): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: names.map((n) => localHost(n)),
-    groups: { servers: names, agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
-
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-
-async function converge(roles: Role[], opts: { check?: boolean; names?: string[]; lines?: string[] } = {}) {
-  const transports = new Map<string, LocalTransport>();
-  const log = opts.lines ? { ...quiet, info: (m: string) => opts.lines!.push(m) } : quiet;
-  const report = await runSite({
-    inventory: inventory(opts.names ?? ['a']),
-    roles,
-    // pending handler records go to a temp dir, not this machine's /var/lib/clusterseed
-    options: { check: !!opts.check, diff: true, verbosity: 0, forks: 4, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
-    connect: (h) => {
-      const t = new LocalTransport(h);
-      transports.set(h.name, t);
-      return t;
-    },
-    log,
-  });
-  return { report, transports };
-}
+import { converge } from '../support/local-run.ts';
 
 test('a role converges, then a second run is ok with one round trip per role', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-runner-'));

@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import { HandlerRolledBack, NothingApplied, type Role } from '../../lib/runner/types.ts';
 import { exitCode, runSite } from '../../lib/runner/run-site.ts';
 import {
@@ -22,7 +21,8 @@ import {
   recordScript,
 } from '../../lib/runner/pending.ts';
 import { file } from '../../lib/blocks/index.ts';
-import { LocalTransport, localHost } from '../support/local-transport.ts';
+import { LocalTransport } from '../support/local-transport.ts';
+import { localInventory } from '../support/local-run.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'cs-pending-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -79,24 +79,12 @@ test('records are written 0600 in a 0700 dir, read back by the probe, and cleare
 
 // ---- the runner ---------------------------------------------------------------------------------
 
-function inventory(): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: [localHost('a')],
-    groups: { servers: ['a'], agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
-
 async function converge(roles: Role[], state: string, opts: { check?: boolean; tags?: string[] } = {}) {
   const info: string[] = [];
   const warn: string[] = [];
   let transport!: LocalTransport;
   const report = await runSite({
-    inventory: inventory(),
+    inventory: localInventory(['a']),
     roles,
     options: { check: !!opts.check, diff: false, verbosity: 0, forks: 1, tags: opts.tags, hostStateDir: state },
     connect: (h) => (transport = new LocalTransport(h)),

@@ -5,27 +5,19 @@ import { needTool, test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateSealingKeyPair, sealSecret, type SealingKeyPair } from '../../lib/gitops/sealed-secrets.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
+import { opensslOaepDecrypt } from '../support/openssl-oaep.ts';
 
 // The 2048-bit pair with a common name that the unit tests use for the same checks.
 let small: SealingKeyPair;
-const tmpDirs: string[] = [];
 
 test.before(async () => {
   small = await generateSealingKeyPair({ keySize: 2048, commonName: 'clusterseed-test' });
 });
 
-test.after(async () => {
-  for (const dir of tmpDirs) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function tmpDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-sealing-'));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmpDir = tempDirs(test, 'clusterseed-sealing-');
 
 test('openssl reads the certificate with the controller extensions', async () => {
   needTool('openssl', ['version']);
@@ -51,24 +43,7 @@ test('openssl independently opens the session key (RSA-OAEP, SHA-256 OAEP and MG
   const sealed = sealSecret({ name: 'db', namespace: 'apps', data: { v: 'x' }, certificatePem: small.certificatePem });
   const raw = Buffer.from(sealed.spec.encryptedData.v, 'base64');
   const rsaPart = raw.subarray(2, 2 + raw.readUInt16BE(0));
-  const sessionKey = execFileSync(
-    'openssl',
-    [
-      'pkeyutl',
-      '-decrypt',
-      '-inkey',
-      keyFile,
-      '-pkeyopt',
-      'rsa_padding_mode:oaep',
-      '-pkeyopt',
-      'rsa_oaep_md:sha256',
-      '-pkeyopt',
-      'rsa_mgf1_md:sha256',
-      '-pkeyopt',
-      `rsa_oaep_label:${Buffer.from('apps/db').toString('hex')}`,
-    ],
-    { input: rsaPart },
-  );
+  const sessionKey = opensslOaepDecrypt(keyFile, 'apps/db', rsaPart);
   assert.is(sessionKey.length, 32, 'a 32-byte AES-256 session key');
 });
 

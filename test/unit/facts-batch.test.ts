@@ -6,7 +6,6 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { sysctl } from '../../lib/blocks/sysctl.ts';
@@ -16,26 +15,15 @@ import { need, factOf, mergeRequests } from '../../lib/facts/fact.ts';
 import { sysctlFact, parseSysctlLines } from '../../lib/facts/sysctl.ts';
 import { readFact } from '../../lib/facts/read.ts';
 import { LocalTransport, localHost } from '../support/local-transport.ts';
+import { quiet } from '../support/host-context.ts';
+import { localInventory } from '../support/local-run.ts';
 
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 const live = (p: string) => readFileSync(p, 'utf8').split('\n')[0];
-
-function inventory(): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: [localHost('a')],
-    groups: { servers: ['a'], agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
 
 async function runRoles(roles: Role[]) {
   let transport!: LocalTransport;
   const report = await runSite({
-    inventory: inventory(),
+    inventory: localInventory(['a']),
     roles,
     options: { check: false, diff: false, verbosity: 0, forks: 1, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
     connect: (h) => (transport = new LocalTransport(h)),

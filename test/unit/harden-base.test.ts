@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
@@ -15,32 +14,13 @@ import { adminUserName, authorizedKeysContent, collectAdminKeys, MANAGED_KEY_MAR
 import { hostsLine, timezoneTask } from '../../roles/base/system.ts';
 import { VarsReader } from '../../lib/settings/index.ts';
 import { baseTasks } from '../../roles/base/tasks.ts';
+import { emptyInventory, hostN1 } from '../support/host-context.ts';
 
 const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop';
 const RSA = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 ops@desk';
 
-const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1',
-  address: '192.168.1.10',
-  port: 22,
-  user: 'pi',
-  become: true,
-  cluster: 'home',
-  groups: ['servers'],
-  labels: {},
-  taints: [],
-  vars: {},
-  ...over,
-});
-const inventory = (dir = '/inv'): Inventory => ({
-  file: `${dir}/inventory.yaml`,
-  dir,
-  hosts: [],
-  groups: { servers: [], agents: [] },
-  clusters: [],
-  gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
-  vars: {},
-});
+const host = hostN1;
+const inventory = emptyInventory;
 const reader = (over: Record<string, unknown> = {}) =>
   new VarsReader('/inv/inventory.yaml: host n1', deepMerge(baseDefaults, over), 'vars.base');
 

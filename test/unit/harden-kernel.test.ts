@@ -15,6 +15,7 @@ import { readFilesystems, readProtocols } from '../../roles/harden/filesystems.t
 import { INTERFACE_SYSCTL_FILE, interfaceSysctlTask, renderInterfaceConf, interfaceKnobs } from '../../roles/harden/interface-sysctl.ts';
 import { readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
 import { factQueries, inState, probed } from '../support/probe-state.ts';
+import { DEBIAN_FACTS, hostContext } from '../support/host-context.ts';
 
 const reader = (over: Record<string, unknown> = {}) =>
   new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
@@ -139,29 +140,13 @@ groups: { servers: [s1] }
     '/inv/inventory.yaml',
   );
   const host = inventory.hosts[0];
-  const ctx = {
+  const ctx = hostContext({
     host,
     inventory,
     conn: new Recorder() as unknown as Transport,
-    facts: {
-      hostname: 's1',
-      arch: 'x86_64',
-      kernel: '6.1',
-      osId: 'debian',
-      osVersion: '12',
-      osCodename: 'bookworm',
-      init: 'systemd',
-      container: '',
-      raspberryPi: false,
-      piCmdlineFile: '',
-      sshdVersion: '',
-    },
+    facts: { ...DEBIAN_FACTS, sshdVersion: '' },
     vars: deepMerge(hardenDefaults, host.vars.harden as Record<string, unknown>),
-    options: { check: false, diff: false, verbosity: 0 },
-    shared: new Map(),
-    log: { info() {}, verbose() {}, debug() {}, warn() {} },
-    peers: new Map(),
-  } as HostContext;
+  });
   return hardenTasks(ctx, { baseDefaults, freshLogin: async () => undefined });
 }
 

@@ -6,23 +6,21 @@ import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ClusterSpec, HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { HostSpec } from '../../lib/inventory/model.ts';
 import type { HostContext } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport } from '../../lib/ssh/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
-import { VarsReader, VarsError } from '../../lib/settings/index.ts';
+import { VarsError } from '../../lib/settings/index.ts';
 import { hardenDefaults } from '../../roles/harden/index.ts';
 import {
   algorithmsFor,
-  buildSshdConfig,
   chooseHostKeys,
   parseHostKeys,
-  readSshdVars,
   renderSshdConfig,
   versionAtLeast,
   type HostKeyInfo,
 } from '../../roles/harden/sshd.ts';
-import { clusterView, k3sRules, readExtraPorts, renderRuleset, ruleLines, type FirewallModel } from '../../roles/harden/firewall.ts';
+import { readExtraPorts, renderRuleset, ruleLines } from '../../roles/harden/firewall.ts';
 import { chooseFilesystems, renderModulesConf } from '../../roles/harden/filesystems.ts';
 import { LEGACY_SYSCTL_FILE, readSysctl, SYSCTL_FILE } from '../../roles/harden/sysctl.ts';
 import { readFail2ban, renderJail } from '../../roles/harden/fail2ban.ts';
@@ -31,19 +29,9 @@ import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { hardenTasks } from '../../roles/harden/tasks.ts';
 import { baseDefaults } from '../../roles/base/index.ts';
 import { probed } from '../support/probe-state.ts';
-
-const reader = (over: Record<string, unknown> = {}) =>
-  new VarsReader('/inv/inventory.yaml: host n1', deepMerge(hardenDefaults, over), 'vars.harden');
-
-const KEYS: HostKeyInfo[] = [
-  { path: '/etc/ssh/ssh_host_ecdsa_key', bits: 256, type: 'ECDSA' },
-  { path: '/etc/ssh/ssh_host_ed25519_key', bits: 256, type: 'ED25519' },
-  { path: '/etc/ssh/ssh_host_rsa_key', bits: 3072, type: 'RSA' },
-];
-
-function configFor(version: string, over: Record<string, unknown> = {}, keys = KEYS) {
-  return buildSshdConfig(readSshdVars(reader(over), version), version, keys);
-}
+import { cluster, firewallModelOf, hardenReader as reader, HOSTS, inventoryOf } from '../support/harden-firewall.ts';
+import { hostContext } from '../support/host-context.ts';
+import { configFor, KEYS } from '../support/harden-sshd.ts';
 
 // ---- sshd ------------------------------------------------------------------------------------
 
@@ -158,66 +146,7 @@ test('settings from the inventory: overrides, null removes, booleans, and bad ke
   assert.equal(custom.algorithms.ciphers, ['aes256-gcm@openssh.com']);
 });
 
-const cluster = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({
-  name: 'home',
-  k3sVersion: 'v1.31.4+k3s1',
-  clusterCidr: '10.42.0.0/16',
-  serviceCidr: '10.43.0.0/16',
-  flannelBackend: 'vxlan',
-  servers: ['s1', 's2'],
-  agents: ['a1'],
-  domain: 'home.lan',
-  components: {},
-  vars: {},
-  ...over,
-});
-const host = (name: string, address: string, groups: string[]): HostSpec => ({
-  name,
-  address,
-  port: 22,
-  user: 'admin',
-  become: true,
-  cluster: 'home',
-  groups,
-  labels: {},
-  taints: [],
-  vars: {},
-});
-function inventoryOf(c: ClusterSpec, hosts: HostSpec[]): Inventory {
-  return {
-    file: '/inv/inventory.yaml',
-    dir: '/inv',
-    hosts,
-    groups: { servers: c.servers, agents: c.agents },
-    clusters: [c],
-    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
-    vars: {},
-  };
-}
-const HOSTS = [host('s1', '192.168.1.10', ['servers']), host('s2', '192.168.1.11', ['servers']), host('a1', '192.168.1.20', ['agents'])];
-const same = async (a: string) => [a];
-
-async function modelFor(name: string, c = cluster(), over: Record<string, unknown> = {}): Promise<FirewallModel> {
-  const h = HOSTS.find((x) => x.name === name)!;
-  const view = await clusterView(h, inventoryOf(c, HOSTS), same);
-  const r = reader(over);
-  const k3s = k3sRules({
-    isServer: h.groups.includes('servers'),
-    isAgent: h.groups.includes('agents'),
-    view,
-    nodeNetworks: [],
-    apiFrom: [],
-  });
-  return {
-    host: name,
-    sshPort: 22,
-    sshFrom: [],
-    allowIcmp: true,
-    logDropped: false,
-    trusted: k3s.trusted,
-    rules: [...k3s.rules, ...readExtraPorts(r)],
-  };
-}
+const modelFor = (name: string, c = cluster(), over: Record<string, unknown> = {}) => firewallModelOf(HOSTS, name, over, c);
 
 test('K3s ports by role: API and etcd (from the other servers only) on servers, kubelet and VXLAN on all', async () => {
   const server = renderRuleset(await modelFor('s1'));
@@ -361,33 +290,8 @@ class ScriptedTransport implements Transport {
   async close() {}
 }
 
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
 function ctxWith(conn: Transport, over: Partial<HostContext> = {}): HostContext {
-  const h = HOSTS[0];
-  return {
-    host: h,
-    inventory: inventoryOf(cluster(), HOSTS),
-    conn,
-    facts: {
-      hostname: 's1',
-      arch: 'x86_64',
-      kernel: '6.1',
-      osId: 'debian',
-      osVersion: '12',
-      osCodename: 'bookworm',
-      init: 'systemd',
-      container: '',
-      raspberryPi: false,
-      piCmdlineFile: '',
-      sshdVersion: '9.2',
-    },
-    vars: deepMerge(hardenDefaults, {}),
-    options: { check: false, diff: false, verbosity: 0 },
-    shared: new Map(),
-    log: quiet,
-    peers: new Map(),
-    ...over,
-  };
+  return hostContext({ host: HOSTS[0], inventory: inventoryOf(cluster(), HOSTS), conn, vars: deepMerge(hardenDefaults, {}), ...over });
 }
 
 test('reload sshd: a failed fresh login restores the saved configuration, reloads, and fails clearly', async () => {

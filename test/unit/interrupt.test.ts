@@ -6,27 +6,14 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
 import { TransportError } from '../../lib/ssh/types.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { formatRecap } from '../../lib/runner/recap.ts';
 import { watchInterrupts } from '../../lib/runner/interrupt.ts';
-import { LocalTransport, localHost } from '../support/local-transport.ts';
-
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-
-function inventory(names: string[]): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: names.map((n) => localHost(n)),
-    groups: { servers: names, agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
+import { LocalTransport } from '../support/local-transport.ts';
+import { localInventory } from '../support/local-run.ts';
+import { quiet } from '../support/host-context.ts';
 
 /** a transport whose `hang` command never returns until the connection is closed */
 class HangingTransport extends LocalTransport {
@@ -101,7 +88,7 @@ test('interrupted mid-task: the task finishes, its handler runs, no later task, 
     ],
   };
   const report = await runSite({
-    inventory: inventory(['a', 'b']),
+    inventory: localInventory(['a', 'b']),
     roles: [role, later],
     options: { check: false, diff: false, verbosity: 0, forks: 1, hostStateDir: dir },
     connect: (h) => new LocalTransport(h),
@@ -149,7 +136,7 @@ test('a task that does not finish within the grace is abandoned: connection clos
     ],
   };
   const run = runSite({
-    inventory: inventory(['a']),
+    inventory: localInventory(['a']),
     roles: [role],
     options: { check: false, diff: false, verbosity: 0, forks: 2 },
     connect: (h) => {
@@ -183,7 +170,7 @@ test('a task that does not finish within the grace is abandoned: connection clos
 
 test('a run not interrupted reports no interruption', async () => {
   const report = await runSite({
-    inventory: inventory(['a']),
+    inventory: localInventory(['a']),
     roles: [],
     options: { check: false, diff: false, verbosity: 0, forks: 1 },
     connect: (h) => new LocalTransport(h),

@@ -26,6 +26,7 @@ import { K3S_CONFIG_KEYS, unlistedKeys } from '../../lib/k3s/flags.ts';
 import { sysctlFileContent } from '../../lib/blocks/sysctl.ts';
 import { catalogEntry } from '../../lib/gitops/catalog.ts';
 import { inState, probed } from '../support/probe-state.ts';
+import { DEBIAN_FACTS, hostContext, quiet } from '../support/host-context.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -298,33 +299,17 @@ test('the six kernel parameters the kubelet checks, with its values', () => {
   });
 });
 
-const quiet = { info() {}, verbose() {}, debug() {} };
 function prereqCtx(container: string, k3s: Record<string, unknown> = {}) {
   const warnings: string[] = [];
   const inv = inventory(k3s);
-  const ctx = {
+  const ctx = hostContext({
     host: inv.hosts[0],
     inventory: inv,
     conn: {} as Transport,
-    facts: {
-      hostname: 's1',
-      arch: 'x86_64',
-      kernel: '6.1',
-      osId: 'debian',
-      osVersion: '12',
-      osCodename: 'bookworm',
-      init: 'systemd',
-      container,
-      raspberryPi: false,
-      piCmdlineFile: '',
-      sshdVersion: '9.2',
-    },
+    facts: { ...DEBIAN_FACTS, container },
     vars: {},
-    options: { check: false, diff: false, verbosity: 0 },
-    shared: new Map(),
     log: { ...quiet, warn: (m: string) => warnings.push(m) },
-    peers: new Map(),
-  } as HostContext;
+  });
   return { ctx, warnings };
 }
 const LIVE_DEFAULTS =

@@ -8,6 +8,7 @@ import type { HostContext, Task } from '../../lib/runner/types.ts';
 import type { Transport } from '../../lib/ssh/types.ts';
 import { K3S_SYSCTL_FILE, k3sPrereqRole, rebootHandler } from '../../roles/k3s-prereq/index.ts';
 import { probed } from '../support/probe-state.ts';
+import { hostContext } from '../support/host-context.ts';
 
 const inventoryText = (cidrs: string) => `
 cluster:
@@ -21,8 +22,6 @@ groups:
   servers: [s1]
 `;
 
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-
 function ctxFor(cidrs: string, uploads: Map<string, string>): HostContext {
   const inventory = parseInventory(inventoryText(cidrs), '/inv/inventory.yaml');
   const conn = {
@@ -33,29 +32,7 @@ function ctxFor(cidrs: string, uploads: Map<string, string>): HostContext {
       return { code: 0, stdout: '', stderr: '' };
     },
   } as unknown as Transport;
-  return {
-    host: inventory.hosts[0],
-    inventory,
-    conn,
-    facts: {
-      hostname: 's1',
-      arch: 'x86_64',
-      kernel: '6.1',
-      osId: 'debian',
-      osVersion: '12',
-      osCodename: 'bookworm',
-      init: 'systemd',
-      container: '',
-      raspberryPi: false,
-      piCmdlineFile: '',
-      sshdVersion: '9.2',
-    },
-    vars: deepMerge(k3sPrereqRole.defaults),
-    options: { check: false, diff: false, verbosity: 0 },
-    shared: new Map(),
-    log: quiet,
-    peers: new Map(),
-  };
+  return hostContext({ host: inventory.hosts[0], inventory, conn, vars: deepMerge(k3sPrereqRole.defaults) });
 }
 
 /** The K3s sysctl file the role writes on a node whose live values are all 0. */

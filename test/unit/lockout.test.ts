@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { HostSpec, Inventory } from '../../lib/inventory/model.ts';
+import type { HostSpec } from '../../lib/inventory/model.ts';
 import type { Change, HostContext, PlanResult } from '../../lib/runner/types.ts';
 import type { ExecOptions, ExecResult, Transport, UploadOptions } from '../../lib/ssh/types.ts';
 import { deepMerge } from '../../lib/runner/merge.ts';
@@ -23,33 +23,12 @@ import { sshdLoginChecks } from '../../roles/harden/verify.ts';
 import { rulesetTask } from '../../roles/harden/firewall-tasks.ts';
 import { writeInventoryFile } from '../harness/inventory.ts';
 import { probed } from '../support/probe-state.ts';
+import { emptyInventory, hostN1, quiet } from '../support/host-context.ts';
 
 delete process.env.SSH_AUTH_SOCK; // the agent is passed in explicitly where a test wants one
 
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-const host = (over: Partial<HostSpec> = {}): HostSpec => ({
-  name: 'n1',
-  address: '192.0.2.10',
-  port: 22,
-  user: 'admin',
-  become: true,
-  cluster: 'home',
-  groups: ['servers'],
-  labels: {},
-  taints: [],
-  vars: {},
-  ...over,
-});
-const inventory = (): Inventory =>
-  ({
-    file: '/inv/inventory.yaml',
-    dir: '/inv',
-    hosts: [],
-    groups: { servers: [], agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/x' }, branch: 'main' },
-    vars: {},
-  }) as unknown as Inventory;
+const host = (over: Partial<HostSpec> = {}): HostSpec => hostN1({ address: '192.0.2.10', user: 'admin', ...over });
+const inventory = emptyInventory;
 
 /** Answers exec() with success (or what `answer` says) and records scripts and uploads. */
 class ScriptedTransport implements Transport {

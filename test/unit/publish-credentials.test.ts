@@ -2,11 +2,7 @@
 // checks on a named deploy key and a token variable (file:line), and how the token reaches git.
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { InventoryError, parseInventory } from '../../lib/inventory/load.ts';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import { checkRepoCredentialFiles } from '../../lib/publish/repo-credential-files.ts';
 import {
   credentialSource,
@@ -17,47 +13,10 @@ import {
   RepoCredentialError,
 } from '../../lib/publish/credentials.ts';
 import { basicAuthEnv } from '../../lib/publish/git-cli.ts';
-import { generateDeployKey } from '../../lib/publish/deploy-key.ts';
 import { credentialTarget } from '../../cli/site/gitops-step.ts';
+import { collecting, credentialFixture, fileFailure } from '../support/repo-credentials.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'cs-creds-'));
-const good = path.join(dir, 'readonly');
-const pair = generateDeployKey('ro');
-writeFileSync(good, pair.privateKey, { mode: 0o600 });
-
-function collecting() {
-  const lines: string[] = [];
-  const log = {
-    info: (m: string) => lines.push(m),
-    verbose: (m: string) => lines.push(m),
-    debug: () => {},
-    warn: (m: string) => lines.push(`WARN ${m}`),
-  };
-  return { lines, log };
-}
-
-function inventory(repo: string[]): Inventory {
-  const text = [
-    'cluster: { name: c, k3s_version: v1.31.4+k3s1 }',
-    'defaults: { user: u }',
-    'hosts: { a: { address: 10.0.0.1 } }',
-    'groups: { servers: [a] }',
-    'gitops:',
-    '  repo:',
-    ...repo.map((l) => `    ${l}`),
-  ].join('\n');
-  return parseInventory(text, path.join(dir, 'inventory.yaml'));
-}
-
-function fileFailure(inv: Inventory, env: NodeJS.ProcessEnv): string {
-  try {
-    checkRepoCredentialFiles(inv, env);
-  } catch (e) {
-    if (e instanceof InventoryError) return e.format();
-    throw e;
-  }
-  throw new Error('checkRepoCredentialFiles passed');
-}
+const { dir, good, pair, inventory } = credentialFixture();
 
 test('transport of a git URL: scp-like and ssh:// are ssh, http(s) is http, the rest carries no credential', () => {
   assert.is(gitUrlTransport('git@git.lan:ops/gitops.git'), 'ssh');

@@ -6,24 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role } from '../../lib/runner/types.ts';
 import { runSite } from '../../lib/runner/run-site.ts';
 import { consoleLogger } from '../../lib/report/logger.ts';
 import { command, directory, file, lineInFile } from '../../lib/blocks/index.ts';
-import { LocalTransport, localHost } from '../support/local-transport.ts';
-
-function inventory(): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: [localHost('h')],
-    groups: { servers: ['h'], agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
+import { LocalTransport } from '../support/local-transport.ts';
+import { localInventory } from '../support/local-run.ts';
 
 const owner = os.userInfo().username;
 const group = execFileSync('id', ['-gn']).toString().trim();
@@ -44,7 +32,7 @@ function demo(dir: string): Role {
 async function run(role: Role, check: boolean, verbosity: number) {
   const lines: string[] = [];
   const report = await runSite({
-    inventory: inventory(),
+    inventory: localInventory(['h']),
     roles: [role],
     options: { check, diff: false, verbosity, forks: 1, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
     connect: (h) => new LocalTransport(h),

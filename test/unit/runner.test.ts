@@ -3,45 +3,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Inventory } from '../../lib/inventory/model.ts';
 import type { Role, Task } from '../../lib/runner/types.ts';
 import { runSite, exitCode } from '../../lib/runner/run-site.ts';
 import { buildProbeBatch } from '../../lib/runner/probe-batch.ts';
 import { registerSecret, clearSecrets } from '../../lib/report/mask.ts';
 import { file, command } from '../../lib/blocks/index.ts';
-import { LocalTransport, localHost } from '../support/local-transport.ts';
-
-function inventory(names: string[]): Inventory {
-  return {
-    file: '/tmp/inv.yaml',
-    dir: '/tmp',
-    vars: {},
-    hosts: names.map((n) => localHost(n)),
-    groups: { servers: names, agents: [] },
-    clusters: [],
-    gitops: { repo: { kind: 'local', path: '/tmp/x' }, branch: 'main' },
-  };
-}
-
-const quiet = { info() {}, verbose() {}, debug() {}, warn() {} };
-
-async function converge(roles: Role[], opts: { check?: boolean; names?: string[]; lines?: string[] } = {}) {
-  const transports = new Map<string, LocalTransport>();
-  const log = opts.lines ? { ...quiet, info: (m: string) => opts.lines!.push(m) } : quiet;
-  const report = await runSite({
-    inventory: inventory(opts.names ?? ['a']),
-    roles,
-    // pending handler records go to a temp dir, not this machine's /var/lib/clusterseed
-    options: { check: !!opts.check, diff: true, verbosity: 0, forks: 4, hostStateDir: mkdtempSync(path.join(os.tmpdir(), 'cs-state-')) },
-    connect: (h) => {
-      const t = new LocalTransport(h);
-      transports.set(h.name, t);
-      return t;
-    },
-    log,
-  });
-  return { report, transports };
-}
+import { LocalTransport } from '../support/local-transport.ts';
 
 test('probe batch frames each probe, keeps exit codes and output without trailing newline', () => {
   const b = buildProbeBatch(['printf abc', 'echo "x y"; exit 3', 'true']);
@@ -55,6 +22,8 @@ test('probe batch frames each probe, keeps exit codes and output without trailin
 });
 
 import { execFileSync } from 'node:child_process';
+import { converge, localInventory } from '../support/local-run.ts';
+import { quiet } from '../support/host-context.ts';
 function require_sh(script: string) {
   return execFileSync('sh', ['-c', script]).toString();
 }
@@ -131,7 +100,7 @@ test('--tags: an unselected role does not even build its tasks; facts always run
   };
   const transports = new Map<string, LocalTransport>();
   const report = await runSite({
-    inventory: inventory(['a']),
+    inventory: localInventory(['a']),
     roles: [other, tagged],
     options: { check: false, diff: false, verbosity: 0, forks: 1, tags: ['sshd'] },
     connect: (h) => {

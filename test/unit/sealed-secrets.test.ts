@@ -4,7 +4,6 @@ import { X509Certificate, createHash, createPrivateKey, createPublicKey } from '
 import 'reflect-metadata';
 import { X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import {
@@ -24,12 +23,12 @@ import {
   type SealingKeyPair,
 } from '../../lib/gitops/sealed-secrets.ts';
 import { createSelfSignedCertificate, toPem } from '../../lib/gitops/x509.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 
 // One controller-sized (4096-bit) pair for the acceptance checks; a faster 2048-bit one elsewhere.
 let controllerSized: SealingKeyPair;
 let small: SealingKeyPair;
 let other: SealingKeyPair;
-const tmpDirs: string[] = [];
 
 test.before(async () => {
   [controllerSized, small, other] = await Promise.all([
@@ -39,15 +38,7 @@ test.before(async () => {
   ]);
 });
 
-test.after(async () => {
-  for (const dir of tmpDirs) await fs.rm(dir, { recursive: true, force: true });
-});
-
-async function tmpDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clusterseed-sealing-'));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmpDir = tempDirs(test, 'clusterseed-sealing-');
 
 function moved(sealed: SealedSecret, changes: { name?: string; namespace?: string }): SealedSecret {
   const copy = structuredClone(sealed);
