@@ -4,9 +4,9 @@
 // Relative paths resolve from the kubeconfig's directory, like client-go's ResolvePaths.
 // Every credential read is registered as a secret (lib/report/mask.ts) and no error quotes one: an
 // error names the kubeconfig, the context and the field, never the value.
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { run, type RunResult } from '../process/index.ts';
 import { LineCounter, parseDocument } from 'yaml';
 import { registerSecret } from '../report/mask.ts';
 
@@ -229,27 +229,24 @@ async function execCredentials(exec: Obj, dir: string, where: string, cluster: C
   }
   const env = { ...process.env, ...extraEnv, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: 'ExecCredential', spec }) };
 
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(
-      program,
-      args as string[],
-      { env, cwd: dir, timeout: EXEC_PLUGIN_TIMEOUT_MS, maxBuffer: 4 << 20, encoding: 'utf8' },
-      (err, out, errOut) => {
-        if (!err) return resolve(out);
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
-        const hint = typeof exec.installHint === 'string' ? ` (${exec.installHint.trim()})` : '';
-        if (e.code === 'ENOENT') return reject(new KubeconfigError(`${eWhere}: command "${command}" not found${hint}`));
-        if (e.killed) return reject(new KubeconfigError(`${eWhere}: "${command}" did not finish within ${EXEC_PLUGIN_TIMEOUT_MS / 1000}s`));
-        // stderr is the plugin's diagnosis (e.g. "not logged in"); stdout may carry a credential and is never shown.
-        const tail = String(errOut ?? '')
-          .trim()
-          .split('\n')
-          .slice(-3)
-          .join(' | ');
-        reject(new KubeconfigError(`${eWhere}: "${command}" failed (exit ${e.code})${tail ? `: ${tail}` : ''}`));
-      },
-    );
-  });
+  const hint = typeof exec.installHint === 'string' ? ` (${exec.installHint.trim()})` : '';
+  const notFound = () => new KubeconfigError(`${eWhere}: command "${command}" not found${hint}`);
+  let res: RunResult;
+  try {
+    res = await run([program, ...(args as string[])], { env, cwd: dir, timeoutMs: EXEC_PLUGIN_TIMEOUT_MS });
+  } catch (err) {
+    if (/ not found$/.test((err as Error).message)) throw notFound();
+    throw new KubeconfigError(`${eWhere}: "${command}" could not be started: ${(err as Error).message}`);
+  }
+  // a path that does not exist (bash's exec: "No such file or directory", exit 127) is not found either
+  if (res.code === 127 && /No such file or directory\n?$/.test(res.stderr)) throw notFound();
+  if (res.timedOut) throw new KubeconfigError(`${eWhere}: "${command}" did not finish within ${EXEC_PLUGIN_TIMEOUT_MS / 1000}s`);
+  if (res.code !== 0) {
+    // stderr is the plugin's diagnosis (e.g. "not logged in"); stdout may carry a credential and is never shown.
+    const tail = res.stderr.trim().split('\n').slice(-3).join(' | ');
+    throw new KubeconfigError(`${eWhere}: "${command}" failed (exit ${res.code})${tail ? `: ${tail}` : ''}`);
+  }
+  const stdout = res.stdout;
 
   let cred: unknown;
   try {

@@ -173,6 +173,12 @@ test('exec plugin: runs with args and env, gets KUBERNETES_EXEC_INFO, command re
       'absent',
     );
     assert.match(await rejects(loadKubeconfig(absent)), /command "no-such-plugin-xyz" not found \(install it\)/);
+    const absentPath = write(
+      dir,
+      config({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/no-such-cred' } }),
+      'absent-path',
+    );
+    assert.match(await rejects(loadKubeconfig(absentPath)), /command "\.\/bin\/no-such-cred" not found/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
