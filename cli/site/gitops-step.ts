@@ -34,6 +34,7 @@ import { readKnownHosts, entryMatches } from '../../lib/ssh/known-hosts.ts';
 import { loadOrCreateReadKey } from '../../lib/publish/read-key.ts';
 import { restoreMirror, syncHostRepo } from '../../lib/publish/host-repo.ts';
 import { accessSnapshot, changedAccess, registerAdoptedClusters } from './registrations.ts';
+import { UserError } from '../../lib/report/user-error.ts';
 
 export interface GitopsStepOptions {
   inventory: Inventory;
@@ -69,9 +70,7 @@ export interface PublishSummary {
   registrationFailed?: string[];
 }
 
-export class RepoNotSafeError extends Error {
-  readonly userError = true;
-}
+export class RepoNotSafeError extends UserError {}
 
 export function publishTarget(inventory: Inventory, remote?: string): Omit<PublishOptions, 'files' | 'workDir'> {
   if (remote) return { remote, branch: inventory.gitops.branch };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { airgapImagesFile, checksumFile, normalizeBaseUrl, parseChecksums, releaseFileUrl, type ReleaseArch } from './release.ts';
+import { UserError } from '../report/user-error.ts';
 
 export interface Artifact {
   /** file name in the release, e.g. k3s-arm64 */
@@ -41,13 +42,7 @@ export interface ArtifactRequest {
 }
 
 /** A release problem the user must fix (mirror, network, checksums): printed without a stack. */
-export class ArtifactError extends Error {
-  readonly userError = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ArtifactError';
-  }
-}
+export class ArtifactError extends UserError {}
 
 export function defaultCacheRoot(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');

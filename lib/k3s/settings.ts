@@ -9,6 +9,7 @@ import type { HostContext } from '../runner/types.ts';
 import { DEFAULT_K3S_RELEASES } from './release.ts';
 import { PSA_LEVELS, readHardening, type Hardening } from './hardening.ts';
 import { roleSettings, type RoleSettings } from '../settings/index.ts';
+import { UserError } from '../report/user-error.ts';
 
 export interface K3sSettings {
   cluster: ClusterSpec;
@@ -91,13 +92,7 @@ export const OWNED_KEYS = [
   'data-dir',
 ];
 
-export class K3sSettingsError extends Error {
-  readonly userError = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'K3sSettingsError';
-  }
-}
+export class K3sSettingsError extends UserError {}
 
 export function clusterOf(inventory: Inventory, host: HostSpec): ClusterSpec {
   const cluster = inventory.clusters.find((c) => c.name === host.cluster);

@@ -9,14 +9,9 @@ import type { HostContext } from '../runner/types.ts';
 import { clusterOf } from './settings.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { createPrivate, privateExists, readPrivate, StateFileError } from '../state/private-files.ts';
+import { UserError } from '../report/user-error.ts';
 
-export class TokenError extends Error {
-  readonly userError = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokenError';
-  }
-}
+export class TokenError extends UserError {}
 
 /** Characters a token may hold: it is written into a systemd EnvironmentFile in single quotes. */
 const TOKEN_CHARS = /^[A-Za-z0-9._:+/=@-]+$/;

@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { createPrivate, makePrivateDir, readPrivate } from '../state/private-files.ts';
+import { UserError } from '../report/user-error.ts';
 
 export const STATE_LOCK_FILE = 'run.lock';
 
@@ -23,14 +24,12 @@ export interface LockHolder {
   id: string;
 }
 
-export class LockHeldError extends Error {
-  readonly userError = true;
+export class LockHeldError extends UserError {
   constructor(
     message: string,
     readonly holder?: LockHolder,
   ) {
     super(message);
-    this.name = 'LockHeldError';
   }
 }
 

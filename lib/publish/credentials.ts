@@ -18,14 +18,13 @@ import { privateKeyFileProblem } from './key-file.ts';
 import type { RepoCredential } from './repo-credential.ts';
 import { redactUrl } from '../report/mask.ts';
 import { STATE_DIR } from './state.ts';
+import { UserError } from '../report/user-error.ts';
 
 // how git reaches a URL is inventory knowledge (the inventory checks credential settings against it)
 export { gitUrlTransport, type GitTransport } from '../inventory/git-url.ts';
 
 /** A credential setting that does not fit the URL it is used with (e.g. token_env with --remote ssh://...). */
-export class RepoCredentialError extends Error {
-  readonly userError = true;
-}
+export class RepoCredentialError extends UserError {}
 
 /** Where the credential comes from, decided from the settings alone (nothing is read yet). */
 export type CredentialSource =

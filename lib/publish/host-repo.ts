@@ -13,6 +13,7 @@ import type { Transport } from '../ssh/types.ts';
 import type { Logger } from '../runner/types.ts';
 import { q } from '../blocks/shell.ts';
 import { git } from './git-cli.ts';
+import { UserError } from '../report/user-error.ts';
 
 export interface HostRepoTarget {
   conn: Transport;
@@ -24,9 +25,7 @@ export interface HostRepoTarget {
   branch: string;
 }
 
-export class HostRepoDivergedError extends Error {
-  readonly userError = true;
-}
+export class HostRepoDivergedError extends UserError {}
 
 /** What the host needs, from its head and what the local mirror knows of it. */
 export type SyncPlan =

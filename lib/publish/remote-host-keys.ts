@@ -8,11 +8,10 @@ import { existsSync } from 'node:fs';
 import { entryMatches, lookupName, readKnownHosts } from '../ssh/known-hosts.ts';
 import { knownHostsLines } from '../gitops/hosted-repo.ts';
 import { gitUrlTransport } from './credentials.ts';
+import { UserError } from '../report/user-error.ts';
 
 /** A remote's host key is missing, or the file that should hold it is. */
-export class RemoteHostKeyError extends Error {
-  readonly userError = true;
-}
+export class RemoteHostKeyError extends UserError {}
 
 export interface SshRemote {
   host: string;

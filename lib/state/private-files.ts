@@ -31,6 +31,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../report/user-error.ts';
 
 export const STATE_DIR = '.clusterseed';
 export const PRIVATE_FILE_MODE = 0o600;
@@ -45,13 +46,7 @@ export interface PrivateOptions {
 }
 
 /** A state file the policy refuses (a link, not a file, someone else's loose file). */
-export class StateFileError extends Error {
-  readonly userError = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateFileError';
-  }
-}
+export class StateFileError extends UserError {}
 
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(3, '0');
 const defaultWarn: Warn = (m) => void process.stderr.write(`warning: ${m}\n`);

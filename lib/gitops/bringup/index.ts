@@ -7,15 +7,13 @@ import { declaredCapacity, embeddedEtcdOf, hostPackagesOf, k3sDisableOf } from '
 import { analyze, type BringupInput, type BringupResult } from './simulate.ts';
 import type { FactsLookup, Finding } from './types.ts';
 import { parseDocs, type K8sObject } from './objects.ts';
+import { UserError } from '../../report/user-error.ts';
 
-export class BringupError extends Error {
-  /** bad input (exit 1 of site.mjs), not a host failure */
-  readonly userError = true;
+export class BringupError extends UserError {
   constructor(readonly findings: Finding[]) {
     super(
       `bring-up analysis: the repository would not come up (${findings.length} finding${findings.length === 1 ? '' : 's'})\n${formatFindings(findings)}`,
     );
-    this.name = 'BringupError';
   }
 }
 
