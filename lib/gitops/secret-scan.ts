@@ -16,12 +16,15 @@
 // YAML and JSON files are also scanned as parsed documents (the `yaml` package): every string
 // value as the parser reads it, so a token split by a quoted line continuation, or inside a
 // JSON-in-YAML value (also base64-encoded there), is still found, at the line the parser places it.
+// The config rules read those parsed documents too (scanParsedConfig: the document's kind wherever
+// it stands, key paths, flow maps, quoted keys, block scalars, aliases); a line-by-line reader
+// (scanYamlLike) is kept only for what does not parse (Handlebars templates) and extension-less files.
 // A line containing "clusterseed:allow-secret" is exempt (for deliberate, reviewed exceptions).
 // Excerpts are masked: a finding never repeats the secret it found.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { rules as presetRules } from '@secretlint/secretlint-rule-preset-recommend';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { LineCounter, Scalar, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type YAMLMap } from 'yaml';
 import { maskPreview } from '../report/mask.ts';
 
 export type SecretRule =
@@ -373,48 +376,164 @@ function scanYamlLike(lines: string[], json: boolean, out: Collector): void {
     kind: string | undefined,
     rawValue: string,
   ): void {
-    if (line.includes(ALLOW_MARKER)) return;
-    const normalizedParents = parents.map(normalizeKey);
-    if (normalizedParents.some((p) => REFERENCE_PARENTS.has(p))) return;
-    if (REFERENCE_PARENTS.has(normalizeKey(key.key))) return;
-    const secrets = [rawValue, value];
+    checkConfigValue(
+      {
+        lineNo,
+        line,
+        key: key.key,
+        value,
+        rawValue,
+        parents,
+        kind,
+        json,
+        block: key.block,
+        itemName: names.get(key.column),
+        nested: key.column > 0,
+      },
+      out,
+    );
+  }
+}
 
-    // base64 values may hide PEM keys or tokens (kubeconfig client-key-data, Secret data)
-    const decoded = decodeBase64Text(value);
-    if (decoded) scanTokens(decoded, lineNo, line, out, value);
+/** One key and its scalar value, from the parsed documents or from the line pass. */
+interface ConfigEntry {
+  /** the line reported (the key's line for a block scalar, else the value's) */
+  lineNo: number;
+  line: string;
+  key: string;
+  value: string;
+  /** the value as written on the line (for masking) */
+  rawValue: string;
+  /** the keys of the enclosing maps, outermost first (sequences add none) */
+  parents: string[];
+  /** the document's `kind` */
+  kind: string | undefined;
+  json: boolean;
+  /** a `|` or `>` block scalar */
+  block: boolean;
+  /** the `name` of the same map (an env-style name/value pair) */
+  itemName: string | undefined;
+  /** the key is not at the document's top level */
+  nested: boolean;
+}
 
-    // kind: Secret with literal data/stringData entries (top-level data or stringData only)
-    const topLevel = normalizedParents.length === 1 && key.column > 0;
-    const secretDataField = parents.length === 1 && (parents[0] === 'data' || parents[0] === 'stringData');
-    if (kind === 'Secret' && !json) {
-      if (secretDataField && topLevel && !isHarmlessValue(value)) {
-        out.add(lineNo, 'plaintext-secret-manifest', line, secrets);
-        return;
-      }
-      if (parents.length === 0 && (key.key === 'data' || key.key === 'stringData') && !isHarmlessValue(value)) {
-        out.add(lineNo, 'plaintext-secret-manifest', line, secrets); // inline flow map
-        return;
-      }
-    }
+/** The config rules on one key and value: Secret manifests, credential keys, high-entropy data. */
+function checkConfigValue(e: ConfigEntry, out: Collector): void {
+  const { lineNo, line, key, value, parents, kind } = e;
+  if (line.includes(ALLOW_MARKER)) return;
+  const normalizedParents = parents.map(normalizeKey);
+  if (normalizedParents.some((p) => REFERENCE_PARENTS.has(p))) return;
+  if (REFERENCE_PARENTS.has(normalizeKey(key))) return;
+  const secrets = [e.rawValue, value];
 
-    if (isHarmlessValue(value)) return;
-    if (isCredentialKey(key.key) && !isSecretNameReference(key.key, value)) {
-      out.add(lineNo, 'plaintext-credential', line, secrets);
+  // base64 values may hide PEM keys or tokens (kubeconfig client-key-data, Secret data)
+  const decoded = decodeBase64Text(value);
+  if (decoded) scanTokens(decoded, lineNo, line, out, value);
+
+  // kind: Secret with literal data/stringData entries (top-level data or stringData only)
+  const topLevel = normalizedParents.length === 1 && e.nested;
+  const secretDataField = parents.length === 1 && (parents[0] === 'data' || parents[0] === 'stringData');
+  if (kind === 'Secret' && !e.json) {
+    if (secretDataField && topLevel && !isHarmlessValue(value)) {
+      out.add(lineNo, 'plaintext-secret-manifest', line, secrets);
       return;
     }
-    // env-style list items: `- name: DB_PASSWORD` / `value: hunter2`
-    const itemName = names.get(key.column);
-    if (key.key === 'value' && itemName && isCredentialKey(itemName)) {
-      out.add(lineNo, 'plaintext-credential', line, secrets);
+    if (parents.length === 0 && (key === 'data' || key === 'stringData') && !isHarmlessValue(value)) {
+      out.add(lineNo, 'plaintext-secret-manifest', line, secrets); // inline flow map
       return;
-    }
-    // block scalars are file contents (configs, certificates), not single encoded values
-    const parent = normalizedParents[normalizedParents.length - 1];
-    const dataField = parent === 'data' || parent === 'binarydata';
-    if (dataField && !key.block && kind !== 'Secret' && isHighEntropyBase64(value)) {
-      out.add(lineNo, 'high-entropy-data', line, secrets);
     }
   }
+
+  if (isHarmlessValue(value)) return;
+  if (isCredentialKey(key) && !isSecretNameReference(key, value)) {
+    out.add(lineNo, 'plaintext-credential', line, secrets);
+    return;
+  }
+  // env-style list items: `- name: DB_PASSWORD` / `value: hunter2`
+  if (key === 'value' && e.itemName && isCredentialKey(e.itemName)) {
+    out.add(lineNo, 'plaintext-credential', line, secrets);
+    return;
+  }
+  // block scalars are file contents (configs, certificates), not single encoded values
+  const parent = normalizedParents[normalizedParents.length - 1];
+  const dataField = parent === 'data' || parent === 'binarydata';
+  if (dataField && !e.block && kind !== 'Secret' && isHighEntropyBase64(value)) {
+    out.add(lineNo, 'high-entropy-data', line, secrets);
+  }
+}
+
+/**
+ * The config rules on the parsed documents of a YAML or JSON file: key paths, kinds, flow maps,
+ * quoted keys, block scalars and aliases as the parser reads them. False (and nothing reported)
+ * when a document does not parse: such a file (a template) is left to the line pass.
+ */
+function scanParsedConfig(text: string, lines: string[], json: boolean, out: Collector): boolean {
+  const lineCounter = new LineCounter();
+  let docs;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, uniqueKeys: false });
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(docs) || docs.some((doc) => doc.errors.length > 0)) return false;
+  const lineOf = (offset: number): number => lineCounter.linePos(offset).line;
+
+  for (const doc of docs) {
+    const kindValue = isMap(doc.contents) ? doc.get('kind') : undefined;
+    const kind = typeof kindValue === 'string' ? kindValue : undefined;
+
+    const visit = (node: unknown, parents: string[]): void => {
+      if (isMap(node)) visitMap(node, parents);
+      else if (isSeq(node)) for (const item of node.items) visit(item, parents);
+    };
+    const visitMap = (map: YAMLMap, parents: string[]): void => {
+      const namePair = map.items.find((p) => isScalar(p.key) && p.key.value === 'name');
+      const itemName = namePair && isScalar(namePair.value) && typeof namePair.value.value === 'string' ? namePair.value.value : undefined;
+      for (const pair of map.items) {
+        if (!isScalar(pair.key) || !pair.key.range) continue; // a complex key names nothing
+        const key = String(pair.key.value);
+        let node = pair.value;
+        if (isAlias(node)) node = node.resolve(doc) ?? null; // the anchored value, reported where the alias is used
+        if (!isScalar(node)) {
+          visit(node, [...parents, key]);
+          continue;
+        }
+        if (node.tag === '!vault') continue; // ansible-vault ciphertext
+        const range = node.range ?? pair.key.range;
+        const source = text.slice(range[0], range[1]);
+        const value = typeof node.value === 'string' ? node.value : node.value === null || node.value === undefined ? '' : source;
+        const block = node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED;
+        const aliased = isAlias(pair.value);
+        const lineNo = block || aliased || !node.range ? lineOf(pair.key.range[0]) : lineOf(range[0]);
+        const line = lines[lineNo - 1] ?? '';
+        let rawValue = aliased ? '' : source.split(/\r?\n/)[0].trim();
+        if (json && !block && !aliased)
+          rawValue = line
+            .slice(lineCounter.linePos(range[0]).col - 1)
+            .replace(/\s+#.*$/, '')
+            .trim();
+        if (block) rawValue = value.trim().split(/\r?\n/)[0].trim();
+        checkConfigValue(
+          {
+            lineNo,
+            line,
+            key,
+            value: block ? value.trim() : value,
+            rawValue,
+            parents,
+            kind,
+            json,
+            block,
+            itemName,
+            nested: parents.length > 0,
+          },
+          out,
+        );
+      }
+    };
+    visit(doc.contents, []);
+  }
+  return true;
 }
 
 function scanEnvLike(lines: string[], out: Collector): void {
@@ -647,7 +766,11 @@ export function scanText(file: string, text: string): SecretFinding[] {
     if (!lineText.includes(ALLOW_MARKER)) collector.add(line, f.rule, lineText, [text.slice(f.start, f.end)]);
   }
   const kind = fileKind(file);
-  if (kind === 'yaml' || kind === 'json' || kind === 'yaml+env') scanYamlLike(lines, kind === 'json', collector);
+  if (kind === 'yaml' || kind === 'json') {
+    // templates (Handlebars) do not parse as YAML: the line pass reads them
+    if (!scanParsedConfig(text, lines, kind === 'json', collector)) scanYamlLike(lines, kind === 'json', collector);
+  }
+  if (kind === 'yaml+env') scanYamlLike(lines, false, collector);
   if (kind === 'env' || kind === 'yaml+env') scanEnvLike(lines, collector);
   if (kind === 'yaml' || kind === 'json') scanParsedValues(file, text, lines, collector);
 

@@ -441,6 +441,42 @@ test('parsed YAML: a token inside a JSON-in-YAML value, also base64-encoded ther
   assert.equal(allowed, []);
 });
 
+test('parsed config rules: a flow map, a quoted key in one-line JSON, a block scalar and an alias are read as the parser reads them', () => {
+  const flow = scanText('values.yaml', 'db: {password: hunter2x, user: admin}\n');
+  assert.equal(rules(flow), ['1:plaintext-credential']);
+  assertMasked(flow, 'hunter2x');
+  const json = scanText('config.json', '{"auth": {"password": "hunter2x", "user": "admin"}}\n');
+  assert.equal(rules(json), ['1:plaintext-credential']);
+  assertMasked(json, 'hunter2x');
+  // the block's first line reads like a comment to a line reader; the parser knows it is the value
+  const block = scanText('values.yaml', 'db:\n  password: |\n    # hunter2x\n');
+  assert.equal(rules(block), ['2:plaintext-credential']);
+  assertMasked(block, 'hunter2x');
+  // a value on the line after its key, and an alias to an anchored literal, are reported where the key is
+  assert.equal(rules(scanText('values.yaml', 'db:\n  password:\n    hunter2x\n')), ['3:plaintext-credential']);
+  assert.equal(rules(scanText('values.yaml', 'common: &pw hunter2x\ndb:\n  password: *pw\n')), ['3:plaintext-credential']);
+  assert.equal(rules(scanText('values.yaml', 'common: &pw ${DB_PASSWORD}\ndb:\n  password: *pw\n')), []);
+});
+
+test('parsed config rules: a Secret whose kind comes after its data, also as a flow map', () => {
+  const encoded = Buffer.from('hunter2').toString('base64');
+  const late = scanText('secret.yaml', `apiVersion: v1\ndata:\n  token: ${encoded}\nmetadata:\n  name: x\nkind: Secret\n`);
+  assert.equal(rules(late), ['3:plaintext-secret-manifest']);
+  assertMasked(late, encoded);
+  const flow = scanText('secret.yaml', `{apiVersion: v1, data: {token: ${encoded}}, kind: Secret}\n`);
+  assert.equal(rules(flow), ['1:plaintext-secret-manifest']);
+  assertMasked(flow, encoded);
+  assert.equal(scanText('cm.yaml', `{apiVersion: v1, data: {greeting: ${encoded}}, kind: ConfigMap}\n`), []);
+});
+
+test('parsed config rules: no finding for a credential-looking line inside a block scalar or for a JSON object under a credential key', () => {
+  assert.equal(scanText('cm.yaml', 'kind: ConfigMap\ndata:\n  README.md: |\n    password: is set by the operator\n'), []);
+  assert.equal(scanText('config.json', '{\n  "credentials": {\n    "user": "admin"\n  },\n  "tokens": [\n  ]\n}\n'), []);
+  // a Handlebars template does not parse: the line rules still read it
+  const template = 'db:\n{{#if auth}}\n  password: hunter2x\n{{/if}}\n';
+  assert.equal(rules(scanText('values.yaml.hbs', template)), ['3:plaintext-credential']);
+});
+
 test('maintained rules: placeholders, documentation keys and an Argo CD Application pass', () => {
   const docs = 'AKIA' + 'IOSFODNN7' + 'EXAMPLE';
   assert.equal(scanText('values.yaml', `aws:\n  id: ${docs}\n  url: https://\${USER}:\${PASS}@example.org\n`), []);
