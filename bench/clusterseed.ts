@@ -6,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../lib/runner/types.ts';
 import { timedRun, type TimedRun } from './process.ts';
 import type { Phases } from './clusterseed-run.ts';
+import { ENTRY } from './baseline.ts';
 
-const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const ENTRY = path.join(ROOT, 'bench', 'clusterseed-run.ts');
+/** this checkout */
+export const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 export interface ToolRun {
-  tool: 'clusterseed' | 'ansible';
+  tool: 'clusterseed' | 'baseline' | 'ansible';
   seconds: number;
   ok: boolean;
   /** hosts with at least one change */
@@ -40,6 +41,8 @@ export interface ClusterseedOptions {
   label: string;
   timeoutMs: number;
   hostsCpu?: () => number;
+  /** the checkout to run (default: this one); the baseline's for `--baseline` */
+  root?: string;
 }
 
 export async function runClusterseed(opts: ClusterseedOptions): Promise<ClusterseedRun> {
@@ -48,7 +51,7 @@ export async function runClusterseed(opts: ClusterseedOptions): Promise<Clusters
   const args = [
     '--import',
     'tsx',
-    ENTRY,
+    path.join(opts.root ?? ROOT, ENTRY),
     '--inventory',
     opts.inventory,
     '--json',
@@ -60,12 +63,17 @@ export async function runClusterseed(opts: ClusterseedOptions): Promise<Clusters
     '--k3s-cache',
     opts.k3sCache,
   ];
-  const run = await timedRun(process.execPath, args, { cwd: ROOT, timeoutMs: opts.timeoutMs, logFile, hostsCpu: opts.hostsCpu });
-  return readResult(run, json, logFile);
+  const run = await timedRun(process.execPath, args, {
+    cwd: opts.root ?? ROOT,
+    timeoutMs: opts.timeoutMs,
+    logFile,
+    hostsCpu: opts.hostsCpu,
+  });
+  return readResult(run, json, logFile, opts.root ? 'baseline' : 'clusterseed');
 }
 
-function readResult(run: TimedRun, json: string, logFile: string): ClusterseedRun {
-  const base = { tool: 'clusterseed' as const, seconds: run.seconds, logFile, clientCpu: run.clientCpu, hostsCpu: run.hostsCpu };
+function readResult(run: TimedRun, json: string, logFile: string, tool: 'clusterseed' | 'baseline'): ClusterseedRun {
+  const base = { tool, seconds: run.seconds, logFile, clientCpu: run.clientCpu, hostsCpu: run.hostsCpu };
   if (run.timedOut) return { ...base, ok: false, changedHosts: 0, failedHosts: 0, problem: `timed out (log: ${logFile})` };
   let report: RunReport & { phases?: Phases };
   try {

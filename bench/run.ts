@@ -15,7 +15,8 @@ import { checkOutputPath } from '../cli/preflight.ts';
 import type { RunReport } from '../lib/runner/types.ts';
 import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
-import { runClusterseed, type ToolRun } from './clusterseed.ts';
+import { ROOT, runClusterseed, type ToolRun } from './clusterseed.ts';
+import { prepareBaseline, type Baseline } from './baseline.ts';
 import { startBenchLab } from './lab.ts';
 import { hostsCpuSeconds } from './cpu.ts';
 import { captureState, compareStates, type HostState } from './parity.ts';
@@ -32,32 +33,43 @@ export const USAGE = `Usage: npm run bench -- [options]      (root; Debian packa
   --hosts-off           only the render timing, no hosts
   --timeout S           limit per timed run in seconds (default 300 + 40 s per host)
   --markdown FILE       also write the results as Markdown (for bench/README.md)
+  --baseline REF|DIR    also time an older clusterseed (a git ref of this repository, or a checkout
+                        with node_modules) in the same rounds, on fresh labs of its own
   --keep                keep the work directory (logs, reports) even when all went well
   -h, --help            this text
 
 Goals: no-op ≤ 0.1 × Ansible, first converge ≤ 0.7 × Ansible, ≤ 1 SSH round trip per role per
 host on a no-op run, no-op at the largest count ≤ 3 × the smallest, render + validate ≤ 1 s.`;
 
-type Tool = 'clusterseed' | 'ansible';
+type Tool = 'clusterseed' | 'baseline' | 'ansible';
+/** the tools that run clusterseed's bench/clusterseed-run.ts (this checkout, the baseline) */
+type Clusterseed = Exclude<Tool, 'ansible'>;
 type Phase = 'converge' | 'noop';
 
 interface SizeResults {
   samples: Record<Tool, Record<Phase, Samples>>;
   /** where clusterseed's wall time went (bench/clusterseed-run.ts), to tell start-up from work */
-  phases: Record<Phase, { wall: number; startup: number; inventory: number; runSite: number; runSiteCpu?: number }[]>;
+  phases: Record<Clusterseed, Record<Phase, { wall: number; startup: number; inventory: number; runSite: number; runSiteCpu?: number }[]>>;
   /** CPU seconds of each successful run: this machine (the tool) and the test hosts together */
   cpu: Record<Tool, Record<Phase, { wall: number; client: number; hosts: number }[]>>;
-  /** per role: SSH round trips of each host in each no-op / converge run */
+  /** per role: SSH round trips of each host in each no-op / converge run (this checkout) */
   roundTrips: Record<Phase, Map<string, number[]>>;
+  /** per round: this checkout's seconds ÷ the baseline's (both runs succeeded) */
+  paired: Record<Phase, number[]>;
   problems: string[];
   parity: string[];
 }
 
 const newSize = (): SizeResults => ({
-  samples: { clusterseed: { converge: noSamples(), noop: noSamples() }, ansible: { converge: noSamples(), noop: noSamples() } },
-  phases: { converge: [], noop: [] },
-  cpu: { clusterseed: { converge: [], noop: [] }, ansible: { converge: [], noop: [] } },
+  samples: {
+    clusterseed: { converge: noSamples(), noop: noSamples() },
+    baseline: { converge: noSamples(), noop: noSamples() },
+    ansible: { converge: noSamples(), noop: noSamples() },
+  },
+  phases: { clusterseed: { converge: [], noop: [] }, baseline: { converge: [], noop: [] } },
+  cpu: { clusterseed: { converge: [], noop: [] }, baseline: { converge: [], noop: [] }, ansible: { converge: [], noop: [] } },
   roundTrips: { converge: new Map(), noop: new Map() },
+  paired: { converge: [], noop: [] },
   problems: [],
   parity: [],
 });
@@ -71,6 +83,7 @@ interface Options {
   timeoutS?: number;
   markdown?: string;
   keep: boolean;
+  baseline?: string;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
@@ -90,6 +103,7 @@ function readOptions(argv: string[]): Options | 'help' {
     timeout: { type: 'string' },
     markdown: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
@@ -105,12 +119,14 @@ function readOptions(argv: string[]): Options | 'help' {
     timeoutS: values.timeout === undefined ? undefined : positiveInt('timeout', values.timeout, 0),
     markdown: values.markdown ? path.resolve(values.markdown) : undefined,
     keep: values.keep!,
+    baseline: values.baseline,
   };
 }
 
 function preflight(opts: Options): void {
   // the report is written after the whole benchmark: a path that cannot take it stops it now
   if (opts.markdown) checkOutputPath('--markdown', opts.markdown);
+  if (opts.baseline && !opts.hosts) throw new UsageError('--baseline times hosts: it cannot go with --hosts-off');
   if (!opts.hosts) return;
   if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
   for (const [tool, pkg] of [
@@ -137,6 +153,17 @@ function ansibleVersion(): string {
   return (r.stdout ?? '').split('\n')[0]?.trim() || 'unknown';
 }
 
+const toolName = (tool: Tool, baseline?: Baseline) => (tool === 'baseline' ? `baseline ${baseline?.label ?? ''}`.trim() : tool);
+
+/**
+ * Which tool goes first in a round: the order rotates from round to round, so that drift in the
+ * machine's load does not always favour the same tool.
+ */
+export function roundOrder(tools: readonly Tool[], round: number): Tool[] {
+  const k = (round - 1) % tools.length;
+  return [...tools.slice(k), ...tools.slice(0, k)];
+}
+
 function recordRoundTrips(into: Map<string, number[]>, report: RunReport): void {
   for (const host of report.hosts) {
     for (const [role, n] of Object.entries(host.roundTripsByRole)) {
@@ -155,22 +182,24 @@ async function benchTool(
   tool: Tool,
   size: number,
   round: number,
-  ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void },
-): Promise<Map<string, HostState>> {
+  ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void; baseline?: Baseline },
+): Promise<{ states: Map<string, HostState>; seconds: Partial<Record<Phase, number>> }> {
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
   const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`));
   log(
-    `  ${tool}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`,
+    `  ${toolName(tool, ctx.baseline)}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`,
   );
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
     const netns = bench.lab.hosts.map((h) => h.netns);
     const hostsCpu = () => hostsCpuSeconds(netns);
     const run = async (phase: Phase): Promise<ToolRun> => {
-      if (ansible) return runAnsible(ansible, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
+      if (tool === 'ansible') return runAnsible(ansible!, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
+      const cs: Clusterseed = tool;
       const r = await runClusterseed({
+        root: cs === 'baseline' ? ctx.baseline!.root : undefined,
         inventory: bench.inventory,
         forks: size,
         k3sMirror: ctx.mirror.url,
@@ -180,9 +209,9 @@ async function benchTool(
         timeoutMs: ctx.timeoutMs,
         hostsCpu,
       });
-      if (r.report) recordRoundTrips(results.roundTrips[phase], r.report);
+      if (r.report && cs === 'clusterseed') recordRoundTrips(results.roundTrips[phase], r.report);
       if (r.phases && r.ok)
-        results.phases[phase].push({
+        results.phases[cs][phase].push({
           wall: r.seconds,
           startup: r.phases.startup,
           inventory: r.phases.inventory,
@@ -191,6 +220,7 @@ async function benchTool(
         });
       return r;
     };
+    const seconds: Partial<Record<Phase, number>> = {};
     for (const phase of ['converge', 'noop'] as const) {
       const r = await run(phase);
       let problem = r.problem;
@@ -204,17 +234,18 @@ async function benchTool(
         results.problems.push(`${tool} ${phase}, ${size} hosts, round ${round}: ${problem}`);
       } else {
         samples.seconds.push(r.seconds);
+        seconds[phase] = r.seconds;
         results.cpu[tool][phase].push({ wall: r.seconds, client: r.clientCpu, hosts: r.hostsCpu ?? NaN });
       }
       log(
-        `  ${tool} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`,
+        `  ${toolName(tool, ctx.baseline)} ${phase === 'converge' ? 'first converge' : 'no-op rerun'}: ${fmtSeconds(r.seconds)}${problem ? `  FAILED: ${problem}` : ''}`,
       );
       if (phase === 'converge' && r.problem) break; // a host that did not converge has no no-op to time
     }
     const states = new Map<string, HostState>();
     const adminKey = readFileSync(`${bench.lab.keyPath}.pub`, 'utf8').trim();
     for (const host of bench.lab.hosts.slice(0, 2)) states.set(host.name, await captureState(bench.lab, host.name, adminKey));
-    return states;
+    return { states, seconds };
   } finally {
     await bench.lab.stop();
   }
@@ -256,12 +287,26 @@ function maxNoopRoundTrips(all: Map<number, SizeResults>): number {
   return max;
 }
 
-function buildRows(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming): Row[] {
+/** How much slower than the baseline this checkout may be before the row says NO: run-to-run noise. */
+export const BASELINE_TOLERANCE = 1.1;
+
+function buildRows(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming, baseline?: Baseline): Row[] {
   const rows: Row[] = [];
   for (const size of opts.hosts ? opts.sizes : []) {
     const r = all.get(size)!;
     rows.push(comparisonRow(`first converge, ${size} hosts`, r.samples.clusterseed.converge, r.samples.ansible.converge, 0.7));
     rows.push(comparisonRow(`no-op rerun, ${size} hosts`, r.samples.clusterseed.noop, r.samples.ansible.noop, 0.1));
+    if (baseline) {
+      for (const [phase, text, max] of [
+        ['converge', 'first converge', 0.7],
+        ['noop', 'no-op rerun', 0.1],
+      ] as const) {
+        rows.push(
+          comparisonRow(`${text}, ${size} hosts, baseline ${baseline.label}`, r.samples.baseline[phase], r.samples.ansible[phase], max),
+        );
+        rows.push(baselineRow(`${text}, ${size} hosts: ratio ÷ baseline's ratio`, r, phase));
+      }
+    }
   }
   if (opts.hosts && opts.sizes.length > 1) {
     const small = all.get(opts.sizes[0])!;
@@ -298,7 +343,22 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
   return rows;
 }
 
-function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming): string[] {
+/**
+ * This checkout's ratio to Ansible ÷ the baseline's, over the same Ansible samples: the medians of
+ * the two clusterseeds compared. Above 1 means slower than before.
+ */
+export function baselineRow(label: string, r: Pick<SizeResults, 'samples'>, phase: Phase): Row {
+  const value = ratio(median(r.samples.clusterseed[phase].seconds), median(r.samples.baseline[phase].seconds));
+  return {
+    label,
+    clusterseed: fmtSeconds(median(r.samples.clusterseed[phase].seconds)),
+    ansible: '',
+    ratio: `× ${fmtRatio(value)}`,
+    goal: { text: `≤ ${BASELINE_TOLERANCE} (no worse than the baseline, within noise)`, value, max: BASELINE_TOLERANCE },
+  };
+}
+
+function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTiming, baseline?: Baseline): string[] {
   const out: string[] = [];
   if (opts.hosts) {
     out.push(
@@ -313,13 +373,16 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
     );
     for (const size of opts.sizes) {
       const r = all.get(size)!;
-      for (const phase of ['converge', 'noop'] as const) {
-        const p = r.phases[phase];
+      for (const [cs, phase] of (baseline ? (['clusterseed', 'baseline'] as const) : (['clusterseed'] as const)).flatMap((c) =>
+        (['converge', 'noop'] as const).map((ph) => [c, ph] as const),
+      )) {
+        const p = r.phases[cs][phase];
         if (!p.length) continue;
         const m = (f: (x: (typeof p)[number]) => number) => median(p.map(f));
         const cpu = p.every((x) => x.runSiteCpu !== undefined) ? m((x) => x.runSiteCpu!) : undefined;
+        const who = cs === 'baseline' ? ` (baseline ${baseline!.label})` : '';
         out.push(
-          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}` +
+          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}${who}: wall ${fmtSeconds(m((x) => x.wall))} = start-up ${fmtSeconds(m((x) => x.startup))} + inventory ${fmtSeconds(m((x) => x.inventory))} + runSite ${fmtSeconds(m((x) => x.runSite))} + exit ${fmtSeconds(m((x) => x.wall - x.startup - x.inventory - x.runSite))}` +
             (cpu === undefined ? '' : `; the tool's CPU in runSite ${fmtSeconds(cpu)} (${((1000 * cpu) / size).toFixed(0)} ms per host)`),
         );
       }
@@ -337,10 +400,23 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
           const hosts = median(c.map((x) => x.hosts));
           return `${tool} wall ${fmtSeconds(median(c.map((x) => x.wall)))}, tool ${fmtSeconds(median(c.map((x) => x.client)))}, hosts ${fmtSeconds(hosts)} (${((1000 * hosts) / size).toFixed(0)} ms per host)`;
         };
-        out.push(`  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${cell('ansible')}`);
+        out.push(
+          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${baseline ? `${cell('baseline')}; ` : ''}${cell('ansible')}`,
+        );
       }
     }
-    out.push('', 'Same result (managed files, packages, units, sshd -T, firewall table on h1 and h2, compared between the tools):');
+    if (baseline) {
+      out.push('', `This checkout's seconds ÷ baseline ${baseline.label}'s, round by round (fresh labs each, same rounds):`);
+      for (const size of opts.sizes) {
+        const p = all.get(size)!.paired;
+        const list = (v: number[]) => (v.length ? v.map((x) => x.toFixed(2)).join(' ') : '—');
+        out.push(`  ${size} hosts: converge ${list(p.converge)}; no-op ${list(p.noop)}`);
+      }
+    }
+    out.push(
+      '',
+      `Same result (managed files, packages, units, sshd -T, firewall table on h1 and h2, compared between the tools${baseline ? ' and with the baseline' : ''}):`,
+    );
     for (const size of opts.sizes) {
       const p = all.get(size)!.parity;
       out.push(`  ${size} hosts: ${p.length === 0 ? 'identical in every round' : p.join('; ')}`);
@@ -377,6 +453,20 @@ export async function main(argv: string[]): Promise<number> {
   const machineBefore = machine();
   log(`clusterseed benchmark — ${machineBefore}`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-bench-'));
+  let baseline: Baseline | undefined;
+  if (opts.baseline) {
+    try {
+      baseline = await prepareBaseline(opts.baseline, ROOT, work);
+    } catch (err) {
+      rmSync(work, { recursive: true, force: true });
+      if (err instanceof UsageError) {
+        console.error(err.message);
+        return 1;
+      }
+      throw err;
+    }
+    log(`baseline: ${baseline.label} (${baseline.root}), timed in the same rounds as this checkout`);
+  }
   const all = new Map<number, SizeResults>(opts.sizes.map((s) => [s, newSize()]));
 
   let render: RenderTiming | undefined;
@@ -388,32 +478,43 @@ export async function main(argv: string[]): Promise<number> {
   if (opts.hosts) {
     log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
     const mirror = await startK3sMirror({ versions: ['v1.31.4+k3s1'] });
+    const tools: Tool[] = baseline ? ['clusterseed', 'baseline', 'ansible'] : ['clusterseed', 'ansible'];
     try {
       for (const size of opts.sizes) {
         const rounds = size > 10 ? opts.roundsLarge : opts.rounds;
         const timeoutMs = (opts.timeoutS ?? 300 + 40 * size) * 1000;
         const results = all.get(size)!;
         for (let round = 1; round <= rounds; round++) {
-          const order: Tool[] = round % 2 ? ['clusterseed', 'ansible'] : ['ansible', 'clusterseed'];
           log(`${size} hosts, round ${round}/${rounds}`);
-          const states = new Map<Tool, Map<string, HostState>>();
-          for (const tool of order) states.set(tool, await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log }));
-          for (const host of states.get('clusterseed')!.keys()) {
-            const diff = compareStates(states.get('clusterseed')!.get(host)!, states.get('ansible')!.get(host) ?? new Map());
-            if (diff.length) {
-              results.parity.push(`round ${round} ${host} differs: ${diff.join(', ')}`);
-              log(`  different results on ${host}: ${diff.join(', ')}`);
+          const runs = new Map<Tool, Awaited<ReturnType<typeof benchTool>>>();
+          for (const tool of roundOrder(tools, round))
+            runs.set(tool, await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log, baseline }));
+          const ours = runs.get('clusterseed')!;
+          for (const other of tools.filter((t) => t !== 'clusterseed')) {
+            for (const host of ours.states.keys()) {
+              const diff = compareStates(ours.states.get(host)!, runs.get(other)!.states.get(host) ?? new Map());
+              if (diff.length) {
+                results.parity.push(`round ${round} ${host} differs from ${toolName(other, baseline)}: ${diff.join(', ')}`);
+                log(`  different results on ${host} (${toolName(other, baseline)}): ${diff.join(', ')}`);
+              }
+            }
+          }
+          if (baseline) {
+            for (const phase of ['converge', 'noop'] as const) {
+              const [a, b] = [ours.seconds[phase], runs.get('baseline')!.seconds[phase]];
+              if (a !== undefined && b !== undefined) results.paired[phase].push(a / b);
             }
           }
         }
       }
     } finally {
       await mirror.close();
+      await baseline?.remove();
     }
   }
 
-  const rows = buildRows(opts, all, render);
-  const extra = details(opts, all, render);
+  const rows = buildRows(opts, all, render, baseline);
+  const extra = details(opts, all, render, baseline);
   log('');
   log(formatText(rows));
   for (const line of extra) log(line);
@@ -429,6 +530,7 @@ export async function main(argv: string[]): Promise<number> {
         .map((l) => l.toFixed(2))
         .join(' ')}.`,
       opts.hosts ? `Ansible: ${ansibleVersion()}.` : '',
+      baseline ? `Baseline: ${baseline.label}, timed in the same rounds on labs of its own.` : '',
       '',
       formatMarkdown(rows),
       '',
