@@ -5,7 +5,7 @@
 // checkout's node_modules linked in); a directory is used as it is.
 import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { runOk } from '../lib/process/index.ts';
+import { runOk, runSync } from '../lib/process/index.ts';
 import { UsageError } from '../cli/args.ts';
 
 /** The child entry a checkout must have to be timed (its CLI has been stable since it was added). */
@@ -40,7 +40,12 @@ export async function prepareBaseline(spec: string, repoRoot: string, workDir: s
   }
   const root = path.join(workDir, 'baseline');
   await git('worktree', 'add', '--detach', root, commit);
+  // Ctrl-C ends the bench through process.exit (the lab's signal handler): the worktree must not
+  // stay registered in the repository then either
+  const removeNow = () => runSync(['git', '-C', repoRoot, 'worktree', 'remove', '--force', root], 30_000);
+  process.once('exit', removeNow);
   const remove = async () => {
+    process.off('exit', removeNow);
     await git('worktree', 'remove', '--force', root).catch(() => undefined);
   };
   if (!existsSync(path.join(root, ENTRY))) {

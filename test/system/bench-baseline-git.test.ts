@@ -1,7 +1,7 @@
 // `npm run bench -- --baseline REF`: a commit of the repository becomes a throwaway worktree with
 // this checkout's node_modules linked in, and is removed again; a ref that names no commit is a
 // usage error. Needs git.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,28 @@ test('a ref is checked out as a worktree with node_modules linked, and removed a
     assert.ok(lstatSync(path.join(b.root, 'node_modules')).isSymbolicLink());
     await b.remove();
     assert.not.ok(existsSync(b.root), 'the worktree is gone');
+    const list = execFileSync('git', ['-C', repo, 'worktree', 'list'], { encoding: 'utf8' });
+    assert.is(list.trim().split('\n').length, 1, list);
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('a bench that exits (Ctrl-C ends it through process.exit) leaves no worktree registered', () => {
+  const { repo } = repoWithTwoCommits();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'cs-baseline-work-'));
+  try {
+    const module = new URL('../../bench/baseline.ts', import.meta.url).href;
+    const script = `const { prepareBaseline } = await import(${JSON.stringify(module)});
+const b = await prepareBaseline('HEAD~1', ${JSON.stringify(repo)}, ${JSON.stringify(work)});
+console.log(b.root);
+process.exit(130);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.status, 130, r.stderr);
+    const root = r.stdout.trim();
+    assert.ok(root.startsWith(work), r.stdout);
+    assert.not.ok(existsSync(root), 'the worktree directory is gone');
     const list = execFileSync('git', ['-C', repo, 'worktree', 'list'], { encoding: 'utf8' });
     assert.is(list.trim().split('\n').length, 1, list);
   } finally {
