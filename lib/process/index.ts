@@ -6,7 +6,7 @@
 // this process (the lab's VM supervisors, test containers: output to a log file, `unref`);
 // `runCollectSync`/`runOkSync` are the synchronous variants for callers that cannot await (test
 // fixtures built at import time, sync helpers), `runSync` the best-effort one for teardown.
-// This is the only module that may import node:child_process (eslint.config.js enforces it).
+// This is the only module that may import node:child_process or zx (eslint.process.js enforces it).
 // Foundation layer: imports only node: modules and zx.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { ProcessPromise } from 'zx/core';
@@ -234,7 +234,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /**
    * this process may exit while the command still runs (child.unref()): for a daemon started
-   * detached with its output in a file. `done` still settles if this process lives long enough.
+   * detached with its output in a file. `done` still settles if this process lives long enough (a
+   * timeoutMs still holds this process until it fires).
    */
   unref?: boolean;
 }
