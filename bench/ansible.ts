@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
 import type { TestLab } from '../test/harness/hosts.ts';
+import { runSync } from '../lib/process/index.ts';
 import { timedRun } from './process.ts';
 import type { ToolRun } from './clusterseed.ts';
 
@@ -111,10 +111,7 @@ export function parseRecap(output: string): RecapLine[] {
 export function closeControlMasters(controlDir: string): void {
   if (!existsSync(controlDir)) return;
   for (const name of readdirSync(controlDir)) {
-    spawnSync('ssh', ['-o', `ControlPath=${path.join(controlDir, name)}`, '-O', 'exit', 'bench-master'], {
-      stdio: 'ignore',
-      timeout: 5_000,
-    });
+    runSync(['ssh', '-o', `ControlPath=${path.join(controlDir, name)}`, '-O', 'exit', 'bench-master'], 5_000);
   }
 }
 

@@ -2,7 +2,6 @@
 // .clusterseed/lab) holding its state, key, known_hosts, inventory and one subfolder per VM (qcow2
 // clone of a cached base image, config disk, console log, supervisor pid). Every VM runs under its
 // own detached supervisor (supervisor.ts), so the lab outlives the `up` process.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { DEFAULT_K3S_VERSION, renderInventory } from './inventory.ts';
 import { defaultLabDir, labFiles, vmFiles } from './paths.ts';
 import { FIRST_API_PORT, LAN_PREFIX, lanAddress, lanGroup } from './lan.ts';
 import { freePorts, freeUdpPorts } from './ports.ts';
-import { runOk } from '../process/index.ts';
+import { runOk, start } from '../process/index.ts';
 import { findProcesses, pidAlive, sleep, tail } from './proc.ts';
 import { labMac, type UdpForward, type VmLaunchSpec } from './qemu.ts';
 import { baseKernelArgs, type GuestArch } from './recipe.ts';
@@ -285,13 +284,14 @@ function spawnSupervisor(state: LabState, vm: VmRecord): number {
   fs.writeFileSync(vf.spec, JSON.stringify(supervisedVm(state, vm), null, 2) + '\n');
   const out = fs.openSync(vf.supervisorLog, 'a');
   // the tag as an extra argument: `down` finds the supervisor by it even without its pid file
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), SUPERVISOR_ENTRY, vf.dir, processTag(state)], {
+  // detached and unref'd: the supervisor outlives `lab up`
+  const child = start([process.execPath, '--import', import.meta.resolve('tsx'), SUPERVISOR_ENTRY, vf.dir, processTag(state)], {
     cwd: vf.dir,
     detached: true,
     stdio: ['ignore', out, out],
+    unref: true,
   });
   fs.closeSync(out);
-  child.unref();
   return child.pid!;
 }
 

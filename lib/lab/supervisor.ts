@@ -4,13 +4,13 @@
 // Raspberry Pi lab host's /boot/firmware/cmdline.txt takes effect after a reboot, as on a real Pi:
 // with direct kernel boot QEMU would otherwise keep its own -append forever. A guest power-off or
 // SIGTERM (lab down) ends the supervisor.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { QmpClient, type QmpEvent } from './qmp.ts';
 import { qemuCommand, type VmLaunchSpec } from './qemu.ts';
 import { readGuestCmdline } from './identity.ts';
 import { PI_CMDLINE_TXT } from './recipe.ts';
 import { sleep } from './proc.ts';
+import { start, type Started } from '../process/index.ts';
 
 export interface SupervisedVm {
   launch: VmLaunchSpec;
@@ -57,7 +57,7 @@ export async function superviseVm(vmDir: string): Promise<number> {
   fs.writeFileSync(PID_FILE, `${process.pid}\n`);
 
   let stopping = false;
-  let qemu: ChildProcess | undefined;
+  let qemu: Started['child'] | undefined;
   let qmp: QmpClient | undefined;
   const stop = async () => {
     if (stopping) return;
@@ -81,16 +81,18 @@ export async function superviseVm(vmDir: string): Promise<number> {
       boot++;
       const append = await nextKernelArgs(vm, vm.launch.configDisk);
       const { binary, args } = qemuCommand(vm.launch, append);
-      const child = spawn(binary, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      const started = start([binary, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = started.child;
       qemu = child;
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-        // e.g. the QEMU binary is missing: no 'exit' follows for sure
-        child.once('error', (err) => {
-          record({ event: 'error', detail: err.message });
-          resolve({ code: 127, signal: null });
-        });
-      });
+      const exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = started.done.then(
+        // code null when a signal ended QEMU, as node's 'exit' event gives it
+        ({ code, signal }) => ({ code: signal ? null : code, signal }),
+        // e.g. the QEMU binary is missing
+        (err: Error) => {
+          record({ event: 'error', detail: (err.cause as Error | undefined)?.message ?? err.message });
+          return { code: 127, signal: null };
+        },
+      );
       record({ event: 'boot', boot, append, pid: child.pid });
 
       let shutdownReason: string | undefined;

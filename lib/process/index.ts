@@ -2,7 +2,11 @@
 // shell string built from input), feed it stdin, bound it in time, collect its output, and, with
 // `check`, throw an error that names the command with every secret masked. Built on zx's `$`
 // (the project's scripting layer); `start` is the streaming variant for long runs whose output goes
-// elsewhere as it comes (bench, debootstrap steps that pass a lock descriptor as fd 3).
+// elsewhere as it comes (bench, debootstrap steps that pass a lock descriptor as fd 3) or that outlive
+// this process (the lab's VM supervisors, test containers: output to a log file, `unref`);
+// `runCollectSync`/`runOkSync` are the synchronous variants for callers that cannot await (test
+// fixtures built at import time, sync helpers), `runSync` the best-effort one for teardown.
+// This is the only module that may import node:child_process or zx (eslint.process.js enforces it).
 // Foundation layer: imports only node: modules and zx.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { ProcessPromise } from 'zx/core';
@@ -40,6 +44,16 @@ export interface RunResult {
   stderr: string;
   stdoutBytes: Buffer;
   stderrBytes: Buffer;
+}
+
+/** The program of argv[0] does not exist (the spawn failed, or bash's exec reported it: exit 127). */
+export class CommandNotFoundError extends Error {
+  readonly command: string;
+  constructor(message: string, command: string) {
+    super(message);
+    this.name = 'CommandNotFoundError';
+    this.command = command;
+  }
 }
 
 export class ProcessError extends Error {
@@ -116,7 +130,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   const stderrBytes = Buffer.concat(store.stderr);
   // bash's exec reports a missing program like this (exit 127): the same error as a failed spawn
   if (out.exitCode === 127 && /^\S*bash: line \d+: exec: .*: not found\n?$/.test(stderrBytes.toString('utf8'))) {
-    throw new Error(`cannot run ${what}: ${argv[0]} not found`);
+    throw new CommandNotFoundError(`cannot run ${what}: ${argv[0]} not found`, argv[0]);
   }
   const stdoutBytes = Buffer.concat(store.stdout);
   const result: RunResult = {
@@ -158,10 +172,59 @@ export function runSync(argv: readonly string[], timeoutMs = 10_000): number {
   return r.status ?? -1;
 }
 
+export type SyncRunOptions = Omit<RunOptions, 'signal' | 'detached' | 'extraFds'>;
+
+/**
+ * run() for callers that cannot await: the same options, result and errors (check, okCodes, masked
+ * secrets; a missing program throws CommandNotFoundError), run directly with spawnSync (no zx: its
+ * `$` is asynchronous, and loading it synchronously would cost every CLI start). A timeout kills the
+ * command with SIGKILL; the output is collected whole (no size limit).
+ */
+export function runCollectSync(argv: readonly string[], opts: SyncRunOptions = {}): RunResult {
+  if (argv.length === 0) throw new Error('runCollectSync: empty command');
+  const r = spawnSync(argv[0], argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    input: opts.noStdin ? undefined : (opts.input ?? ''),
+    stdio: [opts.noStdin ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    timeout: opts.timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: Infinity,
+  });
+  const what = describeCommand(argv, opts.secrets);
+  const err = r.error as NodeJS.ErrnoException | undefined;
+  if (err?.code === 'ENOENT') throw new CommandNotFoundError(`cannot run ${what}: ${argv[0]} not found`, argv[0]);
+  const timedOut = err?.code === 'ETIMEDOUT';
+  if (err && !timedOut) throw new Error(`cannot run ${what}: ${err.message}`);
+  const stdoutBytes = r.stdout ?? Buffer.alloc(0);
+  const stderrBytes = r.stderr ?? Buffer.alloc(0);
+  const result: RunResult = {
+    code: exitCode(r.status, r.signal, timedOut),
+    signal: r.signal,
+    timedOut,
+    aborted: false,
+    stdout: stdoutBytes.toString('utf8'),
+    stderr: stderrBytes.toString('utf8'),
+    stdoutBytes,
+    stderrBytes,
+  };
+  if (opts.check && result.code !== 0 && !(opts.okCodes ?? []).includes(result.code)) throw failure(argv, result, opts);
+  return result;
+}
+
+/** runCollectSync() with check: returns stdout, throws a ProcessError naming the command otherwise. */
+export function runOkSync(argv: readonly string[], opts: Omit<SyncRunOptions, 'check'> = {}): string {
+  return runCollectSync(argv, { ...opts, check: true }).stdout;
+}
+
 export interface StartOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** stdio as node's spawn takes it (default: stdin ignored, stdout/stderr piped to onOutput) */
+  /**
+   * stdio as node's spawn takes it (default: stdin ignored, stdout/stderr piped to onOutput): e.g.
+   * ['ignore', fd, fd] writes straight into an open log file (the caller may close fd once start
+   * returns), 'inherit' shares this process's terminal or log, 'pipe' gives child.stdin/stdout streams
+   */
   stdio?: StdioOptions;
   /** every chunk of stdout and stderr, as it comes */
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
@@ -169,12 +232,21 @@ export interface StartOptions {
   detached?: boolean;
   /** the process group (detached) or the process gets SIGKILL after this long */
   timeoutMs?: number;
+  /**
+   * this process may exit while the command still runs (child.unref()): for a daemon started
+   * detached with its output in a file. `done` still settles if this process lives long enough (a
+   * timeoutMs still holds this process until it fires).
+   */
+  unref?: boolean;
 }
 
 export interface Started {
   child: ChildProcess;
   pid: number | undefined;
-  /** settles when the process has exited and its output is read; rejects when it cannot start */
+  /**
+   * settles when the process has exited and its output is read (code as run() reports it: 128+n when
+   * killed by signal n; `signal` names it); rejects when it cannot start (the spawn error is `cause`)
+   */
   done: Promise<{ code: number; signal: NodeJS.Signals | null; timedOut: boolean }>;
 }
 
@@ -189,6 +261,7 @@ export function start(argv: readonly string[], opts: StartOptions = {}): Started
     stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
     detached: opts.detached ?? false,
   });
+  if (opts.unref) child.unref();
   child.stdout?.on('data', (d: Buffer) => opts.onOutput?.(d, 'stdout'));
   child.stderr?.on('data', (d: Buffer) => opts.onOutput?.(d, 'stderr'));
   const timer = killAfter(opts.timeoutMs, () => {
@@ -199,7 +272,7 @@ export function start(argv: readonly string[], opts: StartOptions = {}): Started
   const done = new Promise<{ code: number; signal: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
     child.on('error', (err) => {
       timer.clear();
-      reject(new Error(`cannot run ${argv.join(' ')}: ${err.message}`));
+      reject(new Error(`cannot run ${argv.join(' ')}: ${err.message}`, { cause: err }));
     });
     child.on('close', (code, signal) => {
       timer.clear();

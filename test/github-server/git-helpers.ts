@@ -1,5 +1,5 @@
 // Test helpers that look at a published repository the way a user would: a real `git clone`.
-import { execFileSync } from 'node:child_process';
+import { runOkSync } from '../../lib/process/index.ts';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { readTreeFromDir } from '../../lib/publish/files.ts';
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
 
 export function runGit(args: string[], cwd?: string): string {
-  return execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return runOkSync(['git', ...args], { cwd, env: gitEnv, noStdin: true });
 }
 
 export function tempDir(prefix: string): string {

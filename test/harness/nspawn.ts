@@ -1,10 +1,12 @@
 // One booted container: `systemd-nspawn --boot` of an overlay tree inside a prepared network
 // namespace, supervised like systemd-nspawn@.service: exit code 133 (a `reboot` inside) starts it
 // again. The leader (the container's PID 1) is what sh() enters and what a power cycle kills.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { createCgroups, ENTER_CGROUPS_AND_EXEC, removeCgroupTree } from './cgroups.ts';
 import { killIfAlive, processRef, settlesWithin, waitFor, type ProcessRef } from './exec.ts';
+import { start, type Started } from '../../lib/process/index.ts';
+
+type ChildProcess = Started['child'];
 
 /** nspawn's exit code when the container asked for a reboot */
 const EXIT_REBOOT = 133;
@@ -70,9 +72,9 @@ export class Container {
     // what the previous boot left in the container's cgroups (it is dead: nspawn has exited)
     for (const dir of spec.cgroups) removeCgroupTree(dir, true);
     createCgroups(spec.cgroups);
-    const child = spawn(
-      'sh',
+    const started = start(
       [
+        'sh',
         '-c',
         ENTER_CGROUPS_AND_EXEC,
         'sh',
@@ -100,14 +102,21 @@ export class Container {
         stdio: ['ignore', log, log],
         // net.* sysctls writable inside the container (roles set them)
         env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
+        unref: true,
       },
     );
     fs.closeSync(log);
-    child.unref();
+    const child = started.child;
     let spawnError: Error | undefined;
-    child.once('error', (err) => (spawnError = err));
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.exited = started.done.then(
+      // null when a signal ended nspawn (as node's 'exit' event gives it)
+      ({ code, signal }) => (signal ? null : code),
+      (err: Error) => {
+        spawnError = (err.cause as Error | undefined) ?? err;
+        return null;
+      },
+    );
     this.nspawn = child.pid ? processRef(child.pid) : undefined;
     this.leaderRef = undefined;
     const exited = this.exited;

@@ -3,7 +3,7 @@
 // A lab whose owner process is gone is "stale"; cleanupStale() tears down what its file lists.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { runOkSync } from '../../lib/process/index.ts';
 import { isAlive, processRef, type ProcessRef } from './exec.ts';
 
 export const REGISTRY_DIR = '/run/clusterseed-lab';
@@ -100,10 +100,7 @@ export function staleRecords(): LabRecord[] {
 
 function addressesInUse(): string {
   try {
-    return (
-      execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }) +
-      execFileSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' })
-    );
+    return runOkSync(['ip', '-4', '-o', 'addr', 'show'], { noStdin: true }) + runOkSync(['ip', '-4', 'route', 'show'], { noStdin: true });
   } catch {
     return '';
   }

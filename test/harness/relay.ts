@@ -1,10 +1,10 @@
 // apt inside the hosts without NAT: a TCP relay listening on the bridge address forwards to the
 // Debian mirror, and each host's /etc/hosts maps the mirror's host name to the bridge address.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { debianMirror } from '../../lib/lab/rootfs.ts';
 import { processRef, waitFor, type ProcessRef } from './exec.ts';
+import { start } from '../../lib/process/index.ts';
 
 export interface MirrorEndpoint {
   hostname: string;
@@ -19,19 +19,20 @@ export function mirrorEndpoint(): MirrorEndpoint {
 /** Starts socat on listenAddress:mirror.port; resolves once it accepts connections. */
 export async function startMirrorRelay(listenAddress: string, mirror: MirrorEndpoint, logFile: string): Promise<ProcessRef> {
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(
-    'socat',
-    [`TCP-LISTEN:${mirror.port},bind=${listenAddress},reuseaddr,fork`, `TCP:${mirror.hostname}:${mirror.port}`],
-    { detached: true, stdio: ['ignore', log, log] },
+  const child = start(
+    ['socat', `TCP-LISTEN:${mirror.port},bind=${listenAddress},reuseaddr,fork`, `TCP:${mirror.hostname}:${mirror.port}`],
+    { detached: true, stdio: ['ignore', log, log], unref: true },
   );
   fs.closeSync(log);
-  child.unref();
-  const ref = child.pid ? processRef(child.pid) : undefined;
-  if (!ref) throw new Error(`socat did not start (package socat; see ${logFile})`);
   let exitCode: number | null | undefined;
   let spawnError: Error | undefined;
-  child.once('exit', (code) => (exitCode = code));
-  child.once('error', (err) => (spawnError = err));
+  void child.done.then(
+    // null when a signal ended socat (as node's 'exit' event gives it)
+    ({ code, signal }) => (exitCode = signal ? null : code),
+    (err: Error) => (spawnError = (err.cause as Error | undefined) ?? err),
+  );
+  const ref = child.pid ? processRef(child.pid) : undefined;
+  if (!ref) throw new Error(`socat did not start (package socat; see ${logFile})`);
   await waitFor(`the mirror relay on ${listenAddress}:${mirror.port}`, 5_000, async () => {
     if (spawnError) throw new Error(`cannot run socat (package socat): ${spawnError.message}`);
     if (exitCode !== undefined) throw new Error(`socat exited with ${exitCode} (see ${logFile})`);

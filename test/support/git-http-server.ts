@@ -2,9 +2,9 @@
 // `git http-backend` (CGI), with HTTP basic auth checked against one user and token. Pushes are
 // allowed for that user (REMOTE_USER set enables receive-pack). It records every request line and
 // whether its credentials were right, so tests can show a token never travelled in a URL.
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { start } from '../../lib/process/index.ts';
 
 export interface GitHttpServer {
   /** base URL, e.g. http://127.0.0.1:PORT (repositories are <url>/<name>.git) */
@@ -26,7 +26,7 @@ export async function startGitHttpServer(opts: { root: string; username: string;
       return;
     }
     const u = new URL(req.url ?? '/', 'http://localhost');
-    const cgi = spawn('git', ['http-backend'], {
+    const { child: cgi, done } = start(['git', 'http-backend'], {
       env: {
         PATH: process.env.PATH,
         GIT_PROJECT_ROOT: opts.root,
@@ -42,12 +42,14 @@ export async function startGitHttpServer(opts: { root: string; username: string;
       },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    req.pipe(cgi.stdin);
-    cgi.stdin.on('error', () => {});
+    const stdin = cgi.stdin!;
+    const stdout = cgi.stdout!;
+    req.pipe(stdin);
+    stdin.on('error', () => {});
     // CGI answer: headers (Status: ..., Content-Type: ...) up to a blank line, then the body
     let head = Buffer.alloc(0);
     let started = false;
-    cgi.stdout.on('data', (chunk: Buffer) => {
+    stdout.on('data', (chunk: Buffer) => {
       if (started) return void res.write(chunk);
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -64,10 +66,12 @@ export async function startGitHttpServer(opts: { root: string; username: string;
       res.writeHead(status, headers);
       res.write(head.subarray(end + 4));
     });
-    cgi.on('close', () => {
+    const finish = () => {
       if (!started) res.writeHead(500).end('http-backend gave no answer\n');
       else res.end();
-    });
+    };
+    // a git that cannot start gets the same answer as one that says nothing
+    done.then(finish, finish);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -4,7 +4,6 @@
 // sha256sum-<arch>.txt, optional k3s-airgap-images-<arch>.tar.zst) and serves them over HTTP on
 // 127.0.0.1 only. Tests hand its URL to the roles through the same option a user's air-gap mirror
 // uses (ctx.shared 'k3s.mirror' = --k3s-mirror). Nothing outside test/ knows about it.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -12,11 +11,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { K3S_CONFIG_KEYS } from '../../lib/k3s/flags.ts';
 import { KUBELET_KERNEL_DEFAULTS } from '../../lib/k3s/kernel-defaults.ts';
+import { CommandNotFoundError, run } from '../../lib/process/index.ts';
 
-const run = promisify(execFile);
 const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'k3s-standin', 'k3s-standin.c');
 
 export type MirrorArch = 'amd64' | 'arm64';
@@ -82,7 +80,8 @@ export async function compile(arch: MirrorArch, version: string, out: string): P
   const header = `${out}.standin.h`;
   writeFileSync(header, standinHeader());
   try {
-    await run(tc.cc, [
+    const r = await run([
+      tc.cc,
       '-O2',
       '-Wall',
       `-DSTANDIN_VERSION="${version}"`,
@@ -94,12 +93,14 @@ export async function compile(arch: MirrorArch, version: string, out: string): P
       SOURCE,
       ...(tc.api?.libs ?? []),
     ]);
+    if (r.code !== 0) {
+      if (tc.api && /openssl\/\w+\.h|-lssl|-lcrypto/.test(r.stderr))
+        throw new Error(`the K3s stand-in's API for ${arch} needs OpenSSL's headers (Debian package libssl-dev): ${r.stderr}`);
+      throw new Error(`compiling the K3s stand-in for ${arch} failed: ${r.stderr}`);
+    }
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error(`the K3s stand-in for ${arch} needs ${tc.cc} (Debian package ${tc.pkg})`);
-    if (tc.api && /openssl\/\w+\.h|-lssl|-lcrypto/.test(e.stderr ?? ''))
-      throw new Error(`the K3s stand-in's API for ${arch} needs OpenSSL's headers (Debian package libssl-dev): ${e.stderr}`);
-    throw new Error(`compiling the K3s stand-in for ${arch} failed: ${e.stderr ?? e.message}`);
+    if (err instanceof CommandNotFoundError) throw new Error(`the K3s stand-in for ${arch} needs ${tc.cc} (Debian package ${tc.pkg})`);
+    throw err;
   } finally {
     rmSync(header, { force: true });
   }

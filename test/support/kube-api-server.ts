@@ -13,7 +13,7 @@
 //   * the token controller: after `tokenDelayMs` it fills a kubernetes.io/service-account-token
 //     Secret (token, ca.crt, namespace) once its ServiceAccount exists.
 // Requests are recorded (method, path, status) so tests can prove a rerun writes nothing.
-import { execFileSync } from 'node:child_process';
+import { runOkSync } from '../../lib/process/index.ts';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -38,7 +38,7 @@ export interface TlsMaterial {
 /** A fresh CA with a server certificate for 127.0.0.1/localhost and an admin client certificate (EC P-256: fast). */
 export function generateTlsMaterial(): TlsMaterial {
   const dir = mkdtempSync(path.join(tmpdir(), 'kube-tls-'));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  const ssl = (...args: string[]) => runOkSync(['openssl', ...args], { cwd: dir, noStdin: true, timeoutMs: 30_000 });
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
     ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kube-api-stand-in-ca');

@@ -2,7 +2,7 @@
 // Application's repoURL and targetRevision), and git commands run where that repository lives:
 // on the control machine for file:// URLs (the local default), on the lab host the URL names for
 // ssh://user@host[:port]/path or user@host:path (a repository hosted on the cluster).
-import { execFileSync } from 'node:child_process';
+import { runOk } from '../../lib/process/index.ts';
 import YAML from 'yaml';
 import type { TestLab } from '../harness/hosts.ts';
 
@@ -51,8 +51,7 @@ export function locateRepo(lab: Pick<TestLab, 'hosts'>, url: string): Where {
 /** Runs `git --git-dir=<repo> ARGS` where the repository lives; stdout. */
 export async function gitIn(lab: Pick<TestLab, 'hosts' | 'sh'>, url: string, args: string[]): Promise<string> {
   const where = locateRepo(lab, url);
-  if ('local' in where)
-    return execFileSync('git', [`--git-dir=${where.local}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if ('local' in where) return runOk(['git', `--git-dir=${where.local}`, ...args]);
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // as root on a repository a service user owns: git refuses such a repository without safe.directory
   const r = await lab.sh(where.host, ['git', '-c', 'safe.directory=*', `--git-dir=${where.path}`, ...args].map(quote).join(' '));

@@ -2,7 +2,7 @@
 // the script says so), plus one check shellcheck does not make: under `set -e`, a failure of any
 // command but the last of an `a && b` list does not stop the script, so such a chain lets a
 // failed step pass silently (issue 20: INSTALL_SCRIPT "installed" an empty file on a full disk).
-import { spawnSync } from 'node:child_process';
+import { runCollectSync, type RunResult } from '../../lib/process/index.ts';
 
 export interface Finding {
   code: string;
@@ -19,8 +19,13 @@ export interface Exclusion {
 
 /** Fails (never passes) when shellcheck is missing: CI installs it (.ci/run). */
 export function requireShellcheck(env: NodeJS.ProcessEnv = process.env): string {
-  const r = spawnSync('shellcheck', ['--version'], { encoding: 'utf8', env });
-  if (r.error || r.status !== 0) {
+  let r: RunResult | undefined;
+  try {
+    r = runCollectSync(['shellcheck', '--version'], { env });
+  } catch {
+    // not installed: the message below
+  }
+  if (!r || r.code !== 0) {
     throw new Error('shellcheck is not installed (apt-get install shellcheck; .ci/run installs it): the remote scripts cannot be checked');
   }
   return /version:\s*(\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
@@ -33,8 +38,8 @@ export function shellOf(script: string): 'sh' | 'bash' {
 /** shellcheck findings of one script (every severity, style included). */
 export function shellcheck(script: string, exclude: string[] = []): Finding[] {
   const args = ['-s', shellOf(script), '-f', 'json1', ...(exclude.length ? ['-e', exclude.join(',')] : []), '-'];
-  const r = spawnSync('shellcheck', args, { input: script, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
+  const r = runCollectSync(['shellcheck', ...args], { input: script, timeoutMs: 60_000 });
+  if (r.timedOut) throw new Error('shellcheck ran longer than 60 s');
   const json = JSON.parse(r.stdout || '{"comments":[]}') as { comments: Array<{ code: number; line: number; message: string }> };
   return json.comments.map((c) => ({ code: `SC${c.code}`, line: c.line, message: c.message }));
 }

@@ -11,9 +11,9 @@
 // It also reports what uvu 0.5 would hide: a failing `before` hook (uvu swallows the error and exits 0)
 // and a failing `after` hook (uvu aborts every later file); both make the run exit non-zero.
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite as uvuSuite } from 'uvu';
+import { runSync } from '../../lib/process/index.ts';
 
 export type Tier = 'unit' | 'system' | 'hosts' | 'faults' | 'vm';
 
@@ -104,8 +104,8 @@ export function skip(reason: string): never {
 
 /** The command's `--version` (or `probe`) runs, else the test is skipped naming the tool. */
 export function needTool(command: string, probe: string[] = ['--version'], hint = '.ci/run installs it'): void {
-  const r = spawnSync(command, probe, { stdio: 'ignore', timeout: 30_000 });
-  if (r.error || r.status !== 0) skip(`${command} is not installed (${hint})`);
+  // -1 when it cannot run at all (missing) or ran longer than 30 s
+  if (runSync([command, ...probe], 30_000) !== 0) skip(`${command} is not installed (${hint})`);
 }
 
 export class TimeoutError extends Error {
