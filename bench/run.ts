@@ -9,10 +9,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { checkOutputPath } from '../cli/preflight.ts';
 import type { RunReport } from '../lib/runner/types.ts';
+import { runCollectSync, runSync } from '../lib/process/index.ts';
 import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
 import { ROOT, runClusterseed, type ToolRun } from './clusterseed.ts';
@@ -133,7 +133,7 @@ function preflight(opts: Options): void {
     ['ansible-playbook', 'ansible'],
     ['gcc', 'gcc'],
   ] as const) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+    if (runSync(['sh', '-c', `command -v ${tool}`]) !== 0) {
       throw new UsageError(`${tool} is missing: apt-get install ${pkg}`);
     }
   }
@@ -149,8 +149,12 @@ export function machine(): string {
 }
 
 function ansibleVersion(): string {
-  const r = spawnSync('ansible-playbook', ['--version'], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n')[0]?.trim() || 'unknown';
+  try {
+    return runCollectSync(['ansible-playbook', '--version']).stdout.split('\n')[0]?.trim() || 'unknown';
+  } catch {
+    // not installed
+    return 'unknown';
+  }
 }
 
 const toolName = (tool: Tool, baseline?: Baseline) => (tool === 'baseline' ? `baseline ${baseline?.label ?? ''}`.trim() : tool);
