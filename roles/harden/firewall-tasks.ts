@@ -46,7 +46,9 @@ const PREVIOUS_FILE = `${STATE_DIR}/firewall.nft.prev`;
 /** hash of `nft list table` right after our apply: a later difference means someone changed it */
 const LIVE_HASH = `${STATE_DIR}/firewall.live.sha256`;
 const REVERT_UNIT = 'clusterseed-firewall-revert';
-const UNIT = 'clusterseed-firewall.service';
+/** the boot unit that loads RULESET_FILE (in /etc/systemd/system) */
+export const FIREWALL_UNIT = 'clusterseed-firewall.service';
+const UNIT = FIREWALL_UNIT;
 /** drop-in that re-loads the table after nftables.service's own `flush ruleset` */
 export const NFTABLES_DROPIN = '/etc/systemd/system/nftables.service.d/50-clusterseed.conf';
 const LIST = `nft list table inet ${TABLE}`;

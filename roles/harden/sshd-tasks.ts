@@ -26,7 +26,9 @@ import { attempt, readText } from '../../lib/blocks/remote.ts';
 import { contextMismatches, contextUsers, effectiveContextsScript } from './sshd-contexts.ts';
 import { VarsReader } from '../../lib/settings/index.ts';
 
-const MAIN = '/etc/ssh/sshd_config';
+/** sshd's main configuration file (the Include of sshd_config.d is added to it when missing) */
+export const SSHD_MAIN = '/etc/ssh/sshd_config';
+const MAIN = SSHD_MAIN;
 /** phase 1's candidate directories are mktemp -d of this + .XXXXXXXX */
 const CANDIDATE_PREFIX = '/run/clusterseed-sshd-candidate';
 export const SSHD_ROLLBACK = '/var/lib/clusterseed/sshd-rollback';
@@ -40,7 +42,7 @@ export const DROPIN_MODE = '0600';
 
 // ---- moduli ----------------------------------------------------------------------------------
 
-const MODULI = '/etc/ssh/moduli';
+export const MODULI = '/etc/ssh/moduli';
 /** awk: "WEAK STRONG", the groups below and from `min` (field 5 is the size minus one) */
 const COUNT_MODULI = '$1 !~ /^#/ && NF >= 7 { if ($5 < min) w++; else s++ } END { print w+0, s+0 }';
 

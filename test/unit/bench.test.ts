@@ -5,9 +5,14 @@ import * as assert from 'uvu/assert';
 import { median, ratio } from '../../bench/stats.ts';
 import { comparisonRow, formatMarkdown, formatText, met } from '../../bench/table.ts';
 import { ansibleConfig, ansibleInventory, parseRecap } from '../../bench/ansible.ts';
-import { compareStates } from '../../bench/parity.ts';
+import { compareStates, MANAGED_FILES, NOT_COMPARED } from '../../bench/parity.ts';
 import { childrenCpuSeconds, hostsCpuSeconds } from '../../bench/cpu.ts';
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 test('median of odd and even counts, NaN for none; ratio guards', () => {
   assert.is(median([3, 1, 2]), 2);
@@ -107,6 +112,41 @@ test('CPU of waited-for children is counted; unknown hosts use none', () => {
   spawnSync('sh', ['-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done']);
   assert.ok(childrenCpuSeconds() - before >= 0.05, 'a busy child shows up');
   assert.is(hostsCpuSeconds(['cs-no-such-lab-h1']), 0);
+});
+
+/** Absolute paths in a module's exports: strings, and lists of paths or of [path, ...] tuples. */
+function exportedPaths(mod: Record<string, unknown>): string[] {
+  const isPath = (v: unknown): v is string => typeof v === 'string' && /^\/(?:etc|var|boot|home|usr|run|opt|srv)\/[^\s$`]+$/.test(v);
+  const out: string[] = [];
+  for (const value of Object.values(mod)) {
+    if (isPath(value)) out.push(value);
+    else if (Array.isArray(value))
+      for (const item of value) {
+        const first: unknown = Array.isArray(item) ? item[0] : item;
+        if (isPath(first)) out.push(first);
+      }
+  }
+  return out;
+}
+
+test('every path base, harden and k3s-prereq export is compared by the bench, or NOT_COMPARED says why', async () => {
+  const files = [
+    ...['roles/base', 'roles/harden', 'roles/k3s-prereq'].flatMap((d) =>
+      readdirSync(path.join(ROOT, d))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(ROOT, d, f)),
+    ),
+    // k3s-prereq's protect-kernel-defaults file lives with the other K3s knowledge
+    path.join(ROOT, 'lib/k3s/kernel-defaults.ts'),
+  ];
+  const paths = new Set<string>();
+  for (const file of files) for (const p of exportedPaths((await import(file)) as Record<string, unknown>)) paths.add(p);
+  assert.ok(paths.size >= 25, `only ${paths.size} exported paths found: the scan is broken`);
+  const missing = [...paths].filter((p) => !MANAGED_FILES.includes(p) && !(p in NOT_COMPARED));
+  assert.equal(missing, [], 'exported by a role, compared by neither MANAGED_FILES nor listed in NOT_COMPARED');
+  const stale = Object.keys(NOT_COMPARED).filter((p) => !paths.has(p) || MANAGED_FILES.includes(p));
+  assert.equal(stale, [], 'NOT_COMPARED names a path no role exports, or one that is compared after all');
+  assert.equal(MANAGED_FILES.length, new Set(MANAGED_FILES).size, 'MANAGED_FILES lists a path twice');
 });
 
 test.run();
