@@ -132,17 +132,19 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   if (out.exitCode === 127 && /^\S*bash: line \d+: exec: .*: not found\n?$/.test(stderrBytes.toString('utf8'))) {
     throw new CommandNotFoundError(`cannot run ${what}: ${argv[0]} not found`, argv[0]);
   }
-  const stdoutBytes = Buffer.concat(store.stdout);
-  const result: RunResult = {
+  return collected(argv, opts, {
     code: exitCode(out.exitCode, out.signal, timedOut),
     signal: out.signal,
     timedOut,
     aborted: opts.signal?.aborted ?? false,
-    stdout: stdoutBytes.toString('utf8'),
-    stderr: stderrBytes.toString('utf8'),
-    stdoutBytes,
+    stdoutBytes: Buffer.concat(store.stdout),
     stderrBytes,
-  };
+  });
+}
+
+/** The result of a finished command (run and runCollectSync alike); with `check`, a failure throws. */
+function collected(argv: readonly string[], opts: RunOptions, r: Omit<RunResult, 'stdout' | 'stderr'>): RunResult {
+  const result: RunResult = { ...r, stdout: r.stdoutBytes.toString('utf8'), stderr: r.stderrBytes.toString('utf8') };
   if (opts.check && result.code !== 0 && !(opts.okCodes ?? []).includes(result.code)) throw failure(argv, result, opts);
   return result;
 }
@@ -196,20 +198,14 @@ export function runCollectSync(argv: readonly string[], opts: SyncRunOptions = {
   if (err?.code === 'ENOENT') throw new CommandNotFoundError(`cannot run ${what}: ${argv[0]} not found`, argv[0]);
   const timedOut = err?.code === 'ETIMEDOUT';
   if (err && !timedOut) throw new Error(`cannot run ${what}: ${err.message}`);
-  const stdoutBytes = r.stdout ?? Buffer.alloc(0);
-  const stderrBytes = r.stderr ?? Buffer.alloc(0);
-  const result: RunResult = {
+  return collected(argv, opts, {
     code: exitCode(r.status, r.signal, timedOut),
     signal: r.signal,
     timedOut,
     aborted: false,
-    stdout: stdoutBytes.toString('utf8'),
-    stderr: stderrBytes.toString('utf8'),
-    stdoutBytes,
-    stderrBytes,
-  };
-  if (opts.check && result.code !== 0 && !(opts.okCodes ?? []).includes(result.code)) throw failure(argv, result, opts);
-  return result;
+    stdoutBytes: r.stdout ?? Buffer.alloc(0),
+    stderrBytes: r.stderr ?? Buffer.alloc(0),
+  });
 }
 
 /** runCollectSync() with check: returns stdout, throws a ProcessError naming the command otherwise. */
