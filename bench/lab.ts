@@ -39,7 +39,12 @@ export function ensureInotifyInstances(hosts: number, log: (line: string) => voi
   log(`raised fs.inotify.max_user_instances from ${have} to ${want} for ${hosts} systemd containers`);
 }
 
-export async function startBenchLab(count: number, prefix: string, log: (line: string) => void = () => undefined): Promise<BenchLab> {
+export async function startBenchLab(
+  count: number,
+  prefix: string,
+  log: (line: string) => void = () => undefined,
+  opts: { pythonSetup?: boolean } = {},
+): Promise<BenchLab> {
   ensureInotifyInstances(count, log);
   const t0 = Date.now();
   const lab = await startLab({ count, prefix });
@@ -53,7 +58,8 @@ export async function startBenchLab(count: number, prefix: string, log: (line: s
           throw new Error(`bench setup: python3 on ${host.name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-400)}`);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(SETUP_PARALLEL, count) }, worker));
+    // without Ansible (bench --without-ansible) no lab of the run gets it: the hosts stay alike
+    if (opts.pythonSetup ?? true) await Promise.all(Array.from({ length: Math.min(SETUP_PARALLEL, count) }, worker));
     const [server, ...agents] = lab.hosts.map((h) => h.name);
     const inventory = lab.writeInventory({ servers: [server], agents });
     return { lab, inventory, startSeconds: (t1 - t0) / 1000, setupSeconds: (Date.now() - t1) / 1000 };

@@ -35,6 +35,8 @@ export const USAGE = `Usage: npm run bench -- [options]      (root; Debian packa
   --markdown FILE       also write the results as Markdown (for bench/README.md)
   --baseline REF|DIR    also time an older clusterseed (a git ref of this repository, or a checkout
                         with node_modules) in the same rounds, on fresh labs of its own
+  --without-ansible     with --baseline: time only the two clusterseeds (no Ansible, no python3
+                        setup): the cheap before/after check, e.g. at 30 hosts
   --keep                keep the work directory (logs, reports) even when all went well
   -h, --help            this text
 
@@ -84,6 +86,8 @@ interface Options {
   markdown?: string;
   keep: boolean;
   baseline?: string;
+  /** false with --without-ansible: only this checkout and the baseline are timed */
+  ansible: boolean;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
@@ -104,6 +108,7 @@ function readOptions(argv: string[]): Options | 'help' {
     markdown: { type: 'string' },
     keep: { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    'without-ansible': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
@@ -120,6 +125,7 @@ function readOptions(argv: string[]): Options | 'help' {
     markdown: values.markdown ? path.resolve(values.markdown) : undefined,
     keep: values.keep!,
     baseline: values.baseline,
+    ansible: !values['without-ansible'],
   };
 }
 
@@ -127,12 +133,16 @@ function preflight(opts: Options): void {
   // the report is written after the whole benchmark: a path that cannot take it stops it now
   if (opts.markdown) checkOutputPath('--markdown', opts.markdown);
   if (opts.baseline && !opts.hosts) throw new UsageError('--baseline times hosts: it cannot go with --hosts-off');
+  if (!opts.ansible && !opts.baseline) throw new UsageError('--without-ansible needs --baseline (else there is nothing to compare)');
   if (!opts.hosts) return;
   if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
-  for (const [tool, pkg] of [
-    ['ansible-playbook', 'ansible'],
-    ['gcc', 'gcc'],
-  ] as const) {
+  const needed: [string, string][] = opts.ansible
+    ? [
+        ['ansible-playbook', 'ansible'],
+        ['gcc', 'gcc'],
+      ]
+    : [['gcc', 'gcc']];
+  for (const [tool, pkg] of needed) {
     if (runSync(['sh', '-c', `command -v ${tool}`]) !== 0) {
       throw new UsageError(`${tool} is missing: apt-get install ${pkg}`);
     }
@@ -186,15 +196,23 @@ async function benchTool(
   tool: Tool,
   size: number,
   round: number,
-  ctx: { work: string; mirror: K3sMirror; timeoutMs: number; results: SizeResults; log: (s: string) => void; baseline?: Baseline },
+  ctx: {
+    work: string;
+    mirror: K3sMirror;
+    timeoutMs: number;
+    results: SizeResults;
+    log: (s: string) => void;
+    baseline?: Baseline;
+    /** python3 on the hosts (untimed) when Ansible is one of the tools: every lab of the run alike */
+    pythonSetup: boolean;
+  },
 ): Promise<{ states: Map<string, HostState>; seconds: Partial<Record<Phase, number>> }> {
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
-  const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`));
-  log(
-    `  ${toolName(tool, ctx.baseline)}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s, untimed)`,
-  );
+  const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`), { pythonSetup: ctx.pythonSetup });
+  const setup = ctx.pythonSetup ? `, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s` : '';
+  log(`  ${toolName(tool, ctx.baseline)}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s${setup}, untimed)`);
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
     const netns = bench.lab.hosts.map((h) => h.netns);
@@ -298,17 +316,20 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
   const rows: Row[] = [];
   for (const size of opts.hosts ? opts.sizes : []) {
     const r = all.get(size)!;
-    rows.push(comparisonRow(`first converge, ${size} hosts`, r.samples.clusterseed.converge, r.samples.ansible.converge, 0.7));
-    rows.push(comparisonRow(`no-op rerun, ${size} hosts`, r.samples.clusterseed.noop, r.samples.ansible.noop, 0.1));
+    if (opts.ansible) {
+      rows.push(comparisonRow(`first converge, ${size} hosts`, r.samples.clusterseed.converge, r.samples.ansible.converge, 0.7));
+      rows.push(comparisonRow(`no-op rerun, ${size} hosts`, r.samples.clusterseed.noop, r.samples.ansible.noop, 0.1));
+    }
     if (baseline) {
       for (const [phase, text, max] of [
         ['converge', 'first converge', 0.7],
         ['noop', 'no-op rerun', 0.1],
       ] as const) {
-        rows.push(
-          comparisonRow(`${text}, ${size} hosts, baseline ${baseline.label}`, r.samples.baseline[phase], r.samples.ansible[phase], max),
-        );
-        rows.push(baselineRow(`${text}, ${size} hosts: ratio ÷ baseline's ratio`, r, phase));
+        if (opts.ansible)
+          rows.push(
+            comparisonRow(`${text}, ${size} hosts, baseline ${baseline.label}`, r.samples.baseline[phase], r.samples.ansible[phase], max),
+          );
+        rows.push(baselineRow(`${text}, ${size} hosts: ${opts.ansible ? "ratio ÷ baseline's ratio" : "seconds ÷ baseline's"}`, r, phase));
       }
     }
   }
@@ -405,7 +426,7 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
           return `${tool} wall ${fmtSeconds(median(c.map((x) => x.wall)))}, tool ${fmtSeconds(median(c.map((x) => x.client)))}, hosts ${fmtSeconds(hosts)} (${((1000 * hosts) / size).toFixed(0)} ms per host)`;
         };
         out.push(
-          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${baseline ? `${cell('baseline')}; ` : ''}${cell('ansible')}`,
+          `  ${size} hosts ${phase === 'noop' ? 'no-op   ' : 'converge'}: ${cell('clusterseed')}; ${baseline ? `${cell('baseline')}` : ''}${baseline && opts.ansible ? '; ' : ''}${opts.ansible ? cell('ansible') : ''}`,
         );
       }
     }
@@ -480,9 +501,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (opts.hosts) {
-    log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
+    if (opts.ansible)
+      log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
+    else log('without Ansible: this checkout and the baseline only, on hosts without the python3 setup');
     const mirror = await startK3sMirror({ versions: ['v1.31.4+k3s1'] });
-    const tools: Tool[] = baseline ? ['clusterseed', 'baseline', 'ansible'] : ['clusterseed', 'ansible'];
+    const tools: Tool[] = [
+      ...(['clusterseed'] as const),
+      ...(baseline ? (['baseline'] as const) : []),
+      ...(opts.ansible ? (['ansible'] as const) : []),
+    ];
     try {
       for (const size of opts.sizes) {
         const rounds = size > 10 ? opts.roundsLarge : opts.rounds;
@@ -492,7 +519,10 @@ export async function main(argv: string[]): Promise<number> {
           log(`${size} hosts, round ${round}/${rounds}`);
           const runs = new Map<Tool, Awaited<ReturnType<typeof benchTool>>>();
           for (const tool of roundOrder(tools, round))
-            runs.set(tool, await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log, baseline }));
+            runs.set(
+              tool,
+              await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log, baseline, pythonSetup: opts.ansible }),
+            );
           const ours = runs.get('clusterseed')!;
           for (const other of tools.filter((t) => t !== 'clusterseed')) {
             for (const host of ours.states.keys()) {
@@ -533,7 +563,7 @@ export async function main(argv: string[]): Promise<number> {
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}.`,
-      opts.hosts ? `Ansible: ${ansibleVersion()}.` : '',
+      opts.hosts && opts.ansible ? `Ansible: ${ansibleVersion()}.` : '',
       baseline ? `Baseline: ${baseline.label}, timed in the same rounds on labs of its own.` : '',
       '',
       formatMarkdown(rows),

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from '../support/uvu.ts';
 import * as assert from 'uvu/assert';
-import { BASELINE_TOLERANCE, baselineRow, roundOrder } from '../../bench/run.ts';
+import { BASELINE_TOLERANCE, baselineRow, main, roundOrder } from '../../bench/run.ts';
 import { ENTRY, prepareBaseline } from '../../bench/baseline.ts';
 import { met } from '../../bench/table.ts';
 import { UsageError } from '../../cli/args.ts';
@@ -59,6 +59,20 @@ test('a baseline directory without the bench entry or without node_modules is re
     assert.is(ok.label, path.basename(dir));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--without-ansible needs --baseline, and --baseline needs hosts: usage errors before anything starts', async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    assert.is(await main(['--without-ansible', '--render', '0']), 1);
+    assert.match(errors[0], /--without-ansible needs --baseline/);
+    assert.is(await main(['--baseline', 'HEAD', '--hosts-off']), 1);
+    assert.match(errors[1], /--baseline times hosts/);
+  } finally {
+    console.error = original;
   }
 });
 
