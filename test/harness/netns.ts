@@ -4,7 +4,8 @@
 // default route" (K3s does) finds eth0; IPv4 forwarding decides whether anything leaves the bridge.
 import { run, runOk, runSync } from '../../lib/process/index.ts';
 
-const ip = (...args: string[]) => runOk(['ip', ...args], { timeoutMs: 10_000 });
+// generous: 30 hosts set up at once on a slow 2-core machine made `ip netns add` take over 10 s
+const ip = (...args: string[]) => runOk(['ip', ...args], { timeoutMs: 60_000 });
 
 export async function createBridge(bridge: string, addressCidr: string): Promise<void> {
   await ip('link', 'add', bridge, 'type', 'bridge');
