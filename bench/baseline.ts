@@ -35,8 +35,8 @@ export async function prepareBaseline(spec: string, repoRoot: string, workDir: s
   let commit: string;
   try {
     commit = (await git('rev-parse', '--verify', '--quiet', `${spec}^{commit}`)).trim();
-  } catch {
-    throw new UsageError(`--baseline ${spec}: neither a directory nor a commit of ${repoRoot}`);
+  } catch (err) {
+    throw new UsageError(`--baseline ${spec}: neither a directory nor a commit of ${repoRoot} (${(err as Error).message.trim()})`);
   }
   const root = path.join(workDir, 'baseline');
   await git('worktree', 'add', '--detach', root, commit);

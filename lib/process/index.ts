@@ -90,6 +90,17 @@ function exitCode(code: number | null, signal: NodeJS.Signals | null, timedOut: 
   return 128 + (signal ? (SIGNALS[signal] ?? 9) : 0);
 }
 
+/**
+ * zx runs `bash -c 'exec CMD'` with a socket as stdin. Debian's bash then sources ~/.bashrc (its
+ * rule for shells started by sshd/rshd) when SHLVL says it is a top-level shell: every command
+ * would run the user's rc file (pyenv, nvm, conda: slow, and pyenv's rehash lock held a command
+ * for 60 s). A SHLVL of 1 tells bash it is not top-level; the command itself sees SHLVL=2.
+ */
+export function withoutBashrc(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const level = Number(env.SHLVL);
+  return Number.isInteger(level) && level >= 1 ? env : { ...env, SHLVL: '1' };
+}
+
 /** Runs argv to its end and collects its output; never throws for an exit code unless `check`. */
 export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   if (argv.length === 0) throw new Error('run: empty command');
@@ -107,7 +118,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
     prefix: 'exec ',
     postfix: '',
     cwd: opts.cwd,
-    env: opts.env ?? process.env,
+    env: withoutBashrc(opts.env ?? process.env),
     detached: opts.detached ?? false,
     signal: opts.signal,
     // a Buffer even when empty: zx then ends stdin (an empty string would leave it open)

@@ -2,12 +2,12 @@
 // (output, input, check with masked secrets, timeout, a missing program), CommandNotFoundError from
 // run(), and start() writing into a log file descriptor, unref'd, detached, with the spawn error as
 // the rejection's cause.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { test } from '../support/uvu.ts';
-import { CommandNotFoundError, ProcessError, run, runCollectSync, runOkSync, start } from '../../lib/process/index.ts';
+import { CommandNotFoundError, ProcessError, run, runCollectSync, runOkSync, start, withoutBashrc } from '../../lib/process/index.ts';
 
 const NODE = process.execPath;
 
@@ -117,6 +117,23 @@ test('start: a spawn failure rejects with the spawn error as cause', async () =>
   assert.instance(err, Error);
   assert.match(err.message, 'cannot run clusterseed-no-such-program');
   assert.is((err.cause as NodeJS.ErrnoException).code, 'ENOENT');
+});
+
+test("run() never sources the user's ~/.bashrc, even started without SHLVL (bash's rule for sshd-started shells)", async () => {
+  const home = mkdtempSync(path.join(tmpdir(), 'cs-bashrc-'));
+  try {
+    const marker = path.join(home, 'bashrc-ran');
+    writeFileSync(path.join(home, '.bashrc'), `touch ${marker}\n`);
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.SHLVL;
+    const r = await run(['sh', '-c', 'echo ok'], { env });
+    assert.is(r.stdout, 'ok\n');
+    assert.not.ok(existsSync(marker), '~/.bashrc was sourced');
+    assert.is(withoutBashrc({ SHLVL: '3' }).SHLVL, '3');
+    assert.is(withoutBashrc({ SHLVL: '0' }).SHLVL, '1');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test.run();
