@@ -7,7 +7,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
-import { createSelfSignedCertificate, toPem } from './x509.ts';
 import { createPrivate, ensurePrivateDir, privateExists, readPrivate, type Warn } from '../state/private-files.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -52,6 +51,9 @@ export async function generateSealingKeyPair(opts: GenerateSealingKeyPairOptions
   const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: keySize, publicExponent: 65537 });
   const notBefore = opts.notBefore ?? new Date();
   const notAfter = new Date(notBefore.getTime() + validDays * 24 * 3600 * 1000);
+  // loaded here, not at start-up: @peculiar/x509 with its DI container costs every run about 0.2 s
+  // and only a new key pair needs it (test/unit/startup-imports.test.ts)
+  const { createSelfSignedCertificate, toPem } = await import('./x509.ts');
   const der = await createSelfSignedCertificate({
     privateKey,
     publicKey,
