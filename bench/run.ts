@@ -17,8 +17,9 @@ import { startK3sMirror, type K3sMirror } from '../test/support/k3s-mirror.ts';
 import { runAnsible, writeAnsibleProject } from './ansible.ts';
 import { ROOT, runClusterseed, type ToolRun } from './clusterseed.ts';
 import { prepareBaseline, type Baseline } from './baseline.ts';
-import { startBenchLab } from './lab.ts';
+import { startBenchLab, type BenchLab } from './lab.ts';
 import { hostsCpuSeconds } from './cpu.ts';
+import { timeNoopPairs, type NoopPair } from './noop-pairs.ts';
 import { captureState, compareStates, type HostState } from './parity.ts';
 import { timeRender, type RenderTiming } from './render.ts';
 import { median, ratio } from './stats.ts';
@@ -37,6 +38,8 @@ export const USAGE = `Usage: npm run bench -- [options]      (root; Debian packa
                         with node_modules) in the same rounds, on fresh labs of its own
   --without-ansible     with --baseline: time only the two clusterseeds (no Ansible, no python3
                         setup): the cheap before/after check, e.g. at 30 hosts
+  --noop-pairs N        with --baseline: after this checkout's no-op rerun, N more no-op reruns of
+                        this checkout and the baseline back to back on the same hosts (default 0)
   --keep                keep the work directory (logs, reports) even when all went well
   -h, --help            this text
 
@@ -47,8 +50,16 @@ type Tool = 'clusterseed' | 'baseline' | 'ansible';
 /** the tools that run clusterseed's bench/clusterseed-run.ts (this checkout, the baseline) */
 type Clusterseed = Exclude<Tool, 'ansible'>;
 type Phase = 'converge' | 'noop';
+const PHASES: readonly Phase[] = ['converge', 'noop'];
 
-interface SizeResults {
+/** One tool's runs in one round: the seconds of its phases that succeeded, the hosts it left. */
+export interface ToolRound {
+  seconds: Partial<Record<Phase, number>>;
+  /** the first two hosts' state after the runs; none when its lab did not start or could not be read */
+  states?: Map<string, HostState>;
+}
+
+export interface SizeResults {
   samples: Record<Tool, Record<Phase, Samples>>;
   /** where clusterseed's wall time went (bench/clusterseed-run.ts), to tell start-up from work */
   phases: Record<Clusterseed, Record<Phase, { wall: number; startup: number; inventory: number; runSite: number; runSiteCpu?: number }[]>>;
@@ -58,11 +69,13 @@ interface SizeResults {
   roundTrips: Record<Phase, Map<string, number[]>>;
   /** per round: this checkout's seconds ÷ the baseline's (both runs succeeded) */
   paired: Record<Phase, number[]>;
+  /** --noop-pairs: no-op reruns of both on this checkout's converged hosts, back to back */
+  noopPairs: NoopPair[];
   problems: string[];
   parity: string[];
 }
 
-const newSize = (): SizeResults => ({
+export const newSize = (): SizeResults => ({
   samples: {
     clusterseed: { converge: noSamples(), noop: noSamples() },
     baseline: { converge: noSamples(), noop: noSamples() },
@@ -72,6 +85,7 @@ const newSize = (): SizeResults => ({
   cpu: { clusterseed: { converge: [], noop: [] }, baseline: { converge: [], noop: [] }, ansible: { converge: [], noop: [] } },
   roundTrips: { converge: new Map(), noop: new Map() },
   paired: { converge: [], noop: [] },
+  noopPairs: [],
   problems: [],
   parity: [],
 });
@@ -88,6 +102,8 @@ interface Options {
   baseline?: string;
   /** false with --without-ansible: only this checkout and the baseline are timed */
   ansible: boolean;
+  /** --noop-pairs: no-op pairs (this checkout, baseline) on the same hosts per round */
+  noopPairs: number;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
@@ -109,6 +125,7 @@ function readOptions(argv: string[]): Options | 'help' {
     keep: { type: 'boolean', default: false },
     baseline: { type: 'string' },
     'without-ansible': { type: 'boolean', default: false },
+    'noop-pairs': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
@@ -126,6 +143,7 @@ function readOptions(argv: string[]): Options | 'help' {
     keep: values.keep!,
     baseline: values.baseline,
     ansible: !values['without-ansible'],
+    noopPairs: positiveInt('noop-pairs', values['noop-pairs'], 0, 0),
   };
 }
 
@@ -134,6 +152,8 @@ function preflight(opts: Options): void {
   if (opts.markdown) checkOutputPath('--markdown', opts.markdown);
   if (opts.baseline && !opts.hosts) throw new UsageError('--baseline times hosts: it cannot go with --hosts-off');
   if (!opts.ansible && !opts.baseline) throw new UsageError('--without-ansible needs --baseline (else there is nothing to compare)');
+  if (opts.noopPairs > 0 && !opts.baseline)
+    throw new UsageError('--noop-pairs needs --baseline (a pair is this checkout and the baseline)');
   if (!opts.hosts) return;
   if (process.getuid?.() !== 0) throw new UsageError('the benchmark starts test hosts (containers, network namespaces): run it as root');
   const needed: [string, string][] = opts.ansible
@@ -192,7 +212,7 @@ function recordRoundTrips(into: Map<string, number[]>, report: RunReport): void 
   }
 }
 
-async function benchTool(
+export async function benchTool(
   tool: Tool,
   size: number,
   round: number,
@@ -205,32 +225,51 @@ async function benchTool(
     baseline?: Baseline;
     /** python3 on the hosts (untimed) when Ansible is one of the tools: every lab of the run alike */
     pythonSetup: boolean;
+    /** starts the tool's fresh lab (bench/lab.ts); another one only in tests */
+    startLab?: typeof startBenchLab;
+    /** --noop-pairs, on this checkout's lab */
+    noopPairs?: number;
   },
-): Promise<{ states: Map<string, HostState>; seconds: Partial<Record<Phase, number>> }> {
+): Promise<ToolRound> {
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
-  const bench = await startBenchLab(size, 'h', (line) => log(`  ${line}`), { pythonSetup: ctx.pythonSetup });
+  const failed = (problem: string, phases: readonly Phase[]) => {
+    for (const phase of phases) results.samples[tool][phase].failed++;
+    results.problems.push(`${tool} ${phases.join(' + ')}, ${size} hosts, round ${round}: ${problem}`);
+    log(`  ${toolName(tool, ctx.baseline)}: FAILED: ${problem}`);
+  };
+  let bench: BenchLab;
+  try {
+    bench = await (ctx.startLab ?? startBenchLab)(size, 'h', (line) => log(`  ${line}`), { pythonSetup: ctx.pythonSetup });
+  } catch (err) {
+    // a lab that does not come up is a failed run of this tool (counted, named in the report), not
+    // the end of a benchmark that may have run for an hour
+    failed(`its lab did not start: ${(err as Error).message}`, PHASES);
+    return { seconds: {} };
+  }
   const setup = ctx.pythonSetup ? `, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s` : '';
   log(`  ${toolName(tool, ctx.baseline)}: fresh lab of ${size} hosts (start ${bench.startSeconds.toFixed(1)} s${setup}, untimed)`);
   try {
     const ansible = tool === 'ansible' ? writeAnsibleProject(bench.lab, dir) : undefined;
     const netns = bench.lab.hosts.map((h) => h.netns);
     const hostsCpu = () => hostsCpuSeconds(netns);
-    const run = async (phase: Phase): Promise<ToolRun> => {
-      if (tool === 'ansible') return runAnsible(ansible!, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
-      const cs: Clusterseed = tool;
-      const r = await runClusterseed({
+    const runCs = (cs: Clusterseed, label: string) =>
+      runClusterseed({
         root: cs === 'baseline' ? ctx.baseline!.root : undefined,
         inventory: bench.inventory,
         forks: size,
         k3sMirror: ctx.mirror.url,
         k3sCache: path.join(dir, 'k3s-cache'),
         workDir: dir,
-        label: phase,
+        label,
         timeoutMs: ctx.timeoutMs,
         hostsCpu,
       });
+    const run = async (phase: Phase): Promise<ToolRun> => {
+      if (tool === 'ansible') return runAnsible(ansible!, { label: phase, hosts: size, timeoutMs: ctx.timeoutMs, hostsCpu });
+      const cs: Clusterseed = tool;
+      const r = await runCs(cs, phase);
       if (r.report && cs === 'clusterseed') recordRoundTrips(results.roundTrips[phase], r.report);
       if (r.phases && r.ok)
         results.phases[cs][phase].push({
@@ -243,7 +282,7 @@ async function benchTool(
       return r;
     };
     const seconds: Partial<Record<Phase, number>> = {};
-    for (const phase of ['converge', 'noop'] as const) {
+    for (const phase of PHASES) {
       const r = await run(phase);
       let problem = r.problem;
       if (!problem && phase === 'converge' && r.changedHosts !== size)
@@ -264,9 +303,19 @@ async function benchTool(
       );
       if (phase === 'converge' && r.problem) break; // a host that did not converge has no no-op to time
     }
+    if (tool === 'clusterseed' && ctx.baseline && ctx.noopPairs && seconds.noop !== undefined) {
+      const problem = (text: string) => results.problems.push(`${size} hosts, round ${round}: ${text}`);
+      results.noopPairs.push(...(await timeNoopPairs(ctx.noopPairs, runCs, problem, log)));
+    }
     const states = new Map<string, HostState>();
     const adminKey = readFileSync(`${bench.lab.keyPath}.pub`, 'utf8').trim();
-    for (const host of bench.lab.hosts.slice(0, 2)) states.set(host.name, await captureState(bench.lab, host.name, adminKey));
+    try {
+      for (const host of bench.lab.hosts.slice(0, 2)) states.set(host.name, await captureState(bench.lab, host.name, adminKey));
+    } catch (err) {
+      // the timings stand; the hosts of this round cannot be compared, which the report says
+      results.parity.push(`round ${round}: the hosts of ${toolName(tool, ctx.baseline)} could not be read: ${(err as Error).message}`);
+      return { seconds };
+    }
     return { states, seconds };
   } finally {
     await bench.lab.stop();
@@ -331,6 +380,8 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
           );
         rows.push(baselineRow(`${text}, ${size} hosts: ${opts.ansible ? "ratio ÷ baseline's ratio" : "seconds ÷ baseline's"}`, r, phase));
       }
+      if (opts.noopPairs > 0)
+        rows.push(noopPairsRow(`no-op rerun, ${size} hosts, same hosts back to back: seconds ÷ baseline's`, r.noopPairs));
     }
   }
   if (opts.hosts && opts.sizes.length > 1) {
@@ -372,6 +423,18 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
  * This checkout's ratio to Ansible ÷ the baseline's, over the same Ansible samples: the medians of
  * the two clusterseeds compared. Above 1 means slower than before.
  */
+/** The median of the pairs' ratios (this checkout ÷ baseline), against the same tolerance. */
+export function noopPairsRow(label: string, pairs: readonly NoopPair[]): Row {
+  const value = median(pairs.map((p) => p.clusterseed / p.baseline));
+  return {
+    label,
+    clusterseed: `${fmtSeconds(median(pairs.map((p) => p.clusterseed)))} (${pairs.length} pairs)`,
+    ansible: '',
+    ratio: `× ${fmtRatio(value)}`,
+    goal: { text: `≤ ${BASELINE_TOLERANCE} (no worse than the baseline, within noise)`, value, max: BASELINE_TOLERANCE },
+  };
+}
+
 export function baselineRow(label: string, r: Pick<SizeResults, 'samples'>, phase: Phase): Row {
   const value = ratio(median(r.samples.clusterseed[phase].seconds), median(r.samples.baseline[phase].seconds));
   return {
@@ -437,6 +500,18 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
         const list = (v: number[]) => (v.length ? v.map((x) => x.toFixed(2)).join(' ') : '—');
         out.push(`  ${size} hosts: converge ${list(p.converge)}; no-op ${list(p.noop)}`);
       }
+      if (opts.noopPairs > 0) {
+        out.push(
+          '',
+          `No-op reruns on this checkout's converged hosts, back to back (seconds: this checkout / baseline, alternating who goes first):`,
+        );
+        for (const size of opts.sizes) {
+          const pairs = all.get(size)!.noopPairs;
+          out.push(
+            `  ${size} hosts: ${pairs.length ? pairs.map((x) => `${x.clusterseed.toFixed(2)}/${x.baseline.toFixed(2)}`).join(' ') : '—'}`,
+          );
+        }
+      }
     }
     out.push(
       '',
@@ -455,6 +530,70 @@ function details(opts: Options, all: Map<number, SizeResults>, render?: RenderTi
   const problems = [...all.values()].flatMap((r) => r.problems);
   if (problems.length) out.push('', 'Runs that failed (not in the medians):', ...problems.map((p) => `  ${p}`));
   return out;
+}
+
+/** Every host count and round: each tool on a fresh lab of its own, then the hosts compared. */
+async function timeHosts(
+  opts: Options,
+  all: Map<number, SizeResults>,
+  ctx: { work: string; log: (s: string) => void; baseline?: Baseline },
+): Promise<void> {
+  const { work, log, baseline } = ctx;
+  if (opts.ansible)
+    log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
+  else log('without Ansible: this checkout and the baseline only, on hosts without the python3 setup');
+  const mirror = await startK3sMirror({ versions: ['v1.31.4+k3s1'] });
+  const tools: Tool[] = [
+    ...(['clusterseed'] as const),
+    ...(baseline ? (['baseline'] as const) : []),
+    ...(opts.ansible ? (['ansible'] as const) : []),
+  ];
+  try {
+    for (const size of opts.sizes) {
+      const rounds = size > 10 ? opts.roundsLarge : opts.rounds;
+      const timeoutMs = (opts.timeoutS ?? 300 + 40 * size) * 1000;
+      const results = all.get(size)!;
+      for (let round = 1; round <= rounds; round++) {
+        log(`${size} hosts, round ${round}/${rounds}`);
+        const runs = new Map<Tool, ToolRound>();
+        for (const tool of roundOrder(tools, round))
+          runs.set(
+            tool,
+            await benchTool(tool, size, round, {
+              work,
+              mirror,
+              timeoutMs,
+              results,
+              log,
+              baseline,
+              pythonSetup: opts.ansible,
+              noopPairs: opts.noopPairs,
+            }),
+          );
+        const ours = runs.get('clusterseed')!;
+        for (const other of tools.filter((t) => t !== 'clusterseed')) {
+          const theirs = runs.get(other)!.states;
+          // a side whose hosts could not be read is reported as such by benchTool
+          if (!ours.states || !theirs) continue;
+          for (const host of ours.states.keys()) {
+            const diff = compareStates(ours.states.get(host)!, theirs.get(host) ?? new Map());
+            if (diff.length) {
+              results.parity.push(`round ${round} ${host} differs from ${toolName(other, baseline)}: ${diff.join(', ')}`);
+              log(`  different results on ${host} (${toolName(other, baseline)}): ${diff.join(', ')}`);
+            }
+          }
+        }
+        if (baseline) {
+          for (const phase of ['converge', 'noop'] as const) {
+            const [a, b] = [ours.seconds[phase], runs.get('baseline')!.seconds[phase]];
+            if (a !== undefined && b !== undefined) results.paired[phase].push(a / b);
+          }
+        }
+      }
+    }
+  } finally {
+    await mirror.close();
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -495,56 +634,15 @@ export async function main(argv: string[]): Promise<number> {
   const all = new Map<number, SizeResults>(opts.sizes.map((s) => [s, newSize()]));
 
   let render: RenderTiming | undefined;
-  if (opts.renderIterations > 0) {
-    log(`render + validate of inventory.yaml, ${opts.renderIterations} warm iterations`);
-    render = await timeRender(opts.renderIterations);
-  }
-
-  if (opts.hosts) {
-    if (opts.ansible)
-      log(`${ansibleVersion()}; strategy linear, forks = hosts, pipelining, ControlPersist 60s, facts cached (gathering = smart)`);
-    else log('without Ansible: this checkout and the baseline only, on hosts without the python3 setup');
-    const mirror = await startK3sMirror({ versions: ['v1.31.4+k3s1'] });
-    const tools: Tool[] = [
-      ...(['clusterseed'] as const),
-      ...(baseline ? (['baseline'] as const) : []),
-      ...(opts.ansible ? (['ansible'] as const) : []),
-    ];
-    try {
-      for (const size of opts.sizes) {
-        const rounds = size > 10 ? opts.roundsLarge : opts.rounds;
-        const timeoutMs = (opts.timeoutS ?? 300 + 40 * size) * 1000;
-        const results = all.get(size)!;
-        for (let round = 1; round <= rounds; round++) {
-          log(`${size} hosts, round ${round}/${rounds}`);
-          const runs = new Map<Tool, Awaited<ReturnType<typeof benchTool>>>();
-          for (const tool of roundOrder(tools, round))
-            runs.set(
-              tool,
-              await benchTool(tool, size, round, { work, mirror, timeoutMs, results, log, baseline, pythonSetup: opts.ansible }),
-            );
-          const ours = runs.get('clusterseed')!;
-          for (const other of tools.filter((t) => t !== 'clusterseed')) {
-            for (const host of ours.states.keys()) {
-              const diff = compareStates(ours.states.get(host)!, runs.get(other)!.states.get(host) ?? new Map());
-              if (diff.length) {
-                results.parity.push(`round ${round} ${host} differs from ${toolName(other, baseline)}: ${diff.join(', ')}`);
-                log(`  different results on ${host} (${toolName(other, baseline)}): ${diff.join(', ')}`);
-              }
-            }
-          }
-          if (baseline) {
-            for (const phase of ['converge', 'noop'] as const) {
-              const [a, b] = [ours.seconds[phase], runs.get('baseline')!.seconds[phase]];
-              if (a !== undefined && b !== undefined) results.paired[phase].push(a / b);
-            }
-          }
-        }
-      }
-    } finally {
-      await mirror.close();
-      await baseline?.remove();
+  try {
+    if (opts.renderIterations > 0) {
+      log(`render + validate of inventory.yaml, ${opts.renderIterations} warm iterations`);
+      render = await timeRender(opts.renderIterations);
     }
+    if (opts.hosts) await timeHosts(opts, all, { work, log, baseline });
+  } finally {
+    // whatever ended the timing, the baseline's worktree does not outlive the run
+    await baseline?.remove();
   }
 
   const rows = buildRows(opts, all, render, baseline);
