@@ -234,18 +234,16 @@ export async function benchTool(
   const { results, log } = ctx;
   const dir = path.join(ctx.work, `${size}-hosts-round-${round}-${tool}`);
   mkdirSync(dir, { recursive: true });
-  const failed = (problem: string, phases: readonly Phase[]) => {
-    for (const phase of phases) results.samples[tool][phase].failed++;
-    results.problems.push(`${tool} ${phases.join(' + ')}, ${size} hosts, round ${round}: ${problem}`);
-    log(`  ${toolName(tool, ctx.baseline)}: FAILED: ${problem}`);
-  };
   let bench: BenchLab;
   try {
     bench = await (ctx.startLab ?? startBenchLab)(size, 'h', (line) => log(`  ${line}`), { pythonSetup: ctx.pythonSetup });
   } catch (err) {
     // a lab that does not come up is a failed run of this tool (counted, named in the report), not
     // the end of a benchmark that may have run for an hour
-    failed(`its lab did not start: ${(err as Error).message}`, PHASES);
+    const problem = `its lab did not start: ${(err as Error).message}`;
+    for (const phase of PHASES) results.samples[tool][phase].failed++;
+    results.problems.push(`${tool} ${PHASES.join(' + ')}, ${size} hosts, round ${round}: ${problem}`);
+    log(`  ${toolName(tool, ctx.baseline)}: FAILED: ${problem}`);
     return { seconds: {} };
   }
   const setup = ctx.pythonSetup ? `, python3 for Ansible ${bench.setupSeconds.toFixed(1)} s` : '';
@@ -419,22 +417,17 @@ function buildRows(opts: Options, all: Map<number, SizeResults>, render?: Render
   return rows;
 }
 
+/** The goal of every row comparing this checkout with the baseline. */
+const againstBaseline = (value: number): Row['goal'] => ({
+  text: `≤ ${BASELINE_TOLERANCE} (no worse than the baseline, within noise)`,
+  value,
+  max: BASELINE_TOLERANCE,
+});
+
 /**
  * This checkout's ratio to Ansible ÷ the baseline's, over the same Ansible samples: the medians of
  * the two clusterseeds compared. Above 1 means slower than before.
  */
-/** The median of the pairs' ratios (this checkout ÷ baseline), against the same tolerance. */
-export function noopPairsRow(label: string, pairs: readonly NoopPair[]): Row {
-  const value = median(pairs.map((p) => p.clusterseed / p.baseline));
-  return {
-    label,
-    clusterseed: `${fmtSeconds(median(pairs.map((p) => p.clusterseed)))} (${pairs.length} pairs)`,
-    ansible: '',
-    ratio: `× ${fmtRatio(value)}`,
-    goal: { text: `≤ ${BASELINE_TOLERANCE} (no worse than the baseline, within noise)`, value, max: BASELINE_TOLERANCE },
-  };
-}
-
 export function baselineRow(label: string, r: Pick<SizeResults, 'samples'>, phase: Phase): Row {
   const value = ratio(median(r.samples.clusterseed[phase].seconds), median(r.samples.baseline[phase].seconds));
   return {
@@ -442,7 +435,19 @@ export function baselineRow(label: string, r: Pick<SizeResults, 'samples'>, phas
     clusterseed: fmtSeconds(median(r.samples.clusterseed[phase].seconds)),
     ansible: '',
     ratio: `× ${fmtRatio(value)}`,
-    goal: { text: `≤ ${BASELINE_TOLERANCE} (no worse than the baseline, within noise)`, value, max: BASELINE_TOLERANCE },
+    goal: againstBaseline(value),
+  };
+}
+
+/** The median of the pairs' ratios (this checkout ÷ baseline), against the same tolerance. */
+export function noopPairsRow(label: string, pairs: readonly NoopPair[]): Row {
+  const value = median(pairs.map((p) => ratio(p.clusterseed, p.baseline)));
+  return {
+    label,
+    clusterseed: `${fmtSeconds(median(pairs.map((p) => p.clusterseed)))} (${pairs.length} pairs)`,
+    ansible: '',
+    ratio: `× ${fmtRatio(value)}`,
+    goal: againstBaseline(value),
   };
 }
 
@@ -584,7 +589,7 @@ async function timeHosts(
           }
         }
         if (baseline) {
-          for (const phase of ['converge', 'noop'] as const) {
+          for (const phase of PHASES) {
             const [a, b] = [ours.seconds[phase], runs.get('baseline')!.seconds[phase]];
             if (a !== undefined && b !== undefined) results.paired[phase].push(a / b);
           }
